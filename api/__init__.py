@@ -1,0 +1,1 @@
+"""The ways in: command line, GraphQL over HTTP, graph exports. Nothing imports this package."""

@@ -1,0 +1,1 @@
+"""Storage, projection and analytics of the corpgraph knowledge graph."""

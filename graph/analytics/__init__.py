@@ -1,0 +1,1 @@
+"""Ownership, liability and exposure analytics on the in-memory projection."""

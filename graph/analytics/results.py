@@ -1,0 +1,134 @@
+"""Answer types of the analytics: plain dataclasses the API shapes, with paths and a subgraph."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import Enum
+from typing import Any
+
+from schema.kinds import RelationType
+from schema.records import Source
+
+
+class Role(str, Enum):
+    """Why a party appears in a liability chain."""
+
+    RESPONSIBLE = "RESPONSIBLE"
+    OWNER = "OWNER"
+    DATA_RECIPIENT = "DATA_RECIPIENT"
+    PERPETRATOR = "PERPETRATOR"
+
+
+class Channel(str, Enum):
+    """How an entity is exposed to an incident."""
+
+    OWNERSHIP = "OWNERSHIP"
+    DEPENDENCY = "DEPENDENCY"
+    DATA_FLOW = "DATA_FLOW"
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One edge of an explaining path, with its share (None: unknown or not an ownership) and sources."""
+
+    source: str
+    target: str
+    type: RelationType
+    relation_id: str
+    share: float | None
+    sources: list[Source] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Path:
+    """A walk that explains a number; weight is the product of the shares (None when one is unknown)."""
+
+    hops: list[Hop]
+    weight: float | None
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node of a graph payload (what visualisation clients draw)."""
+
+    id: str
+    type: str
+    label: str
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """An edge of a graph payload; id is the relation id."""
+
+    id: str
+    source: str
+    target: str
+    type: str
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Subgraph:
+    """Nodes and edges, the shape graph clients take."""
+
+    nodes: list[Node] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Holding:
+    """One owner/company pair: direct and integrated share, control, and whether a share on the way is unknown."""
+
+    owner: str
+    company: str
+    direct: float | None
+    integrated: float | None
+    controls: bool
+    unknown: bool = False
+
+
+@dataclass
+class Party:
+    """A party of a liability chain with its role, weight and explaining paths."""
+
+    entity: str
+    role: Role
+    weight: float | None
+    controls: bool = False
+    unknown: bool = False
+    detail: str | None = None
+    paths: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class LiabilityChain:
+    """Everyone liable for an incident as of a date, with the subgraph that explains it."""
+
+    incident: str
+    as_of: date
+    parties: list[Party]
+    graph: Subgraph
+
+
+@dataclass
+class ExposureItem:
+    """One incident an entity is exposed to, through one channel, with its weight and paths."""
+
+    incident: str
+    channel: Channel
+    weight: float
+    via: str | None = None
+    paths: list[Path] = field(default_factory=list)
+    impact: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Exposure:
+    """Incidents an entity is exposed to, weighted totals of their impact figures, and the subgraph."""
+
+    entity: str
+    as_of: date
+    items: list[ExposureItem]
+    totals: dict[str, float]
+    graph: Subgraph

@@ -1,0 +1,27 @@
+"""Settings, read once from CORPGRAPH_* (and NEO4J_*) environment variables, with typed defaults."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything configurable; tests override with monkeypatch.setenv and a fresh Settings()."""
+
+    model_config = SettingsConfigDict(env_prefix="CORPGRAPH_", extra="ignore")
+
+    store: str = "embedded"
+    db: Path = Path("corpgraph.db")
+    batch_size: int = Field(default=10_000, ge=1)
+
+    neo4j_uri: str | None = Field(default=None, validation_alias=AliasChoices("NEO4J_URI", "CORPGRAPH_NEO4J_URI"))
+    neo4j_username: str = Field(default="neo4j", validation_alias=AliasChoices("NEO4J_USERNAME", "NEO4J_USER"))
+    neo4j_password: SecretStr = Field(default=SecretStr(""), validation_alias=AliasChoices("NEO4J_PASSWORD"))
+    neo4j_database: str | None = Field(default=None, validation_alias=AliasChoices("NEO4J_DATABASE"))
+
+
+def get_settings() -> Settings:
+    """A fresh Settings from the current environment."""
+    return Settings()

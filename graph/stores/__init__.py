@@ -1,0 +1,1 @@
+"""Store backends behind one interface (graph.stores.base.GraphStore)."""

@@ -1,0 +1,100 @@
+"""The one store interface both backends implement (embedded SQLite, Neo4j); one contract suite tests it."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from schema.batch import Batch, WriteSummary
+from schema.kinds import EntityType, RelationType
+from schema.records import Entity, Relation
+
+
+@dataclass(frozen=True)
+class EdgeRow:
+    """One relation as the projection reads it: identity, endpoints and the analytic scalars."""
+
+    id: str
+    type: RelationType
+    source: str
+    target: str
+    share: float | None
+    valid_from: str | None
+    valid_to: str | None
+    incident: str | None
+
+
+@dataclass(frozen=True)
+class StoredRelation:
+    """A relation record with its identity, as read back from a store."""
+
+    id: str
+    record: Relation
+
+
+@runtime_checkable
+class GraphStore(Protocol):
+    """What every store offers; writes are all-or-nothing per batch and idempotent."""
+
+    name: str
+
+    def write(self, batch: Batch) -> WriteSummary:
+        """Upsert a validated batch in one transaction (references already checked by graph.ingest)."""
+        ...
+
+    def entity_types(self, ids: Iterable[str]) -> dict[str, EntityType]:
+        """The stored type of each id that exists (missing ids are absent from the answer)."""
+        ...
+
+    def get_entities(self, ids: Sequence[str]) -> dict[str, Entity]:
+        """Entity records by id (missing ids are absent)."""
+        ...
+
+    def get_relations(self, ids: Sequence[str]) -> dict[str, StoredRelation]:
+        """Relation records by relation id (missing ids are absent)."""
+        ...
+
+    def relations_touching(self, ids: Sequence[str], types: Sequence[RelationType]) -> list[StoredRelation]:
+        """Relations of the given types with either endpoint among ids."""
+        ...
+
+    def search(self, text: str, types: Sequence[EntityType] | None, limit: int) -> list[Entity]:
+        """Entities whose name or alias contains the folded text, exact key matches first."""
+        ...
+
+    def list_entities(self, type: EntityType, after: str | None, limit: int) -> list[Entity]:
+        """Entities of one type ordered by id, starting after the given id (cursor pagination)."""
+        ...
+
+    def iter_edges(self, types: Sequence[RelationType], page_size: int = 50_000) -> Iterator[list[EdgeRow]]:
+        """All relations of the given types, in pages, for the projection."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Number of stored entities and relations per type name."""
+        ...
+
+    def revision(self) -> int:
+        """A number that changes whenever a write commits (projection caches key on it)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def edge_row(rel_id: str, record: Relation) -> dict[str, Any]:
+    """The analytic scalars of a relation record, as both stores keep them beside the full record."""
+    share = getattr(record, "share", None)
+    valid_from = getattr(record, "valid_from", None)
+    valid_to = getattr(record, "valid_to", None)
+    return {
+        "id": rel_id,
+        "type": record.type,  # type: ignore[attr-defined]
+        "source": record.source,
+        "target": record.target,
+        "share": share,
+        "valid_from": valid_from.isoformat() if valid_from else None,
+        "valid_to": valid_to.isoformat() if valid_to else None,
+        "incident": getattr(record, "incident", None),
+    }

@@ -1,0 +1,22 @@
+"""Open the store a setting names; the only place that knows every backend."""
+from __future__ import annotations
+
+from schema.errors import CorpgraphError
+
+from graph.settings import Settings, get_settings
+from graph.stores.base import GraphStore
+
+
+def open_store(kind: str | None = None, settings: Settings | None = None) -> GraphStore:
+    """The embedded (SQLite) or Neo4j store, as `kind` or the CORPGRAPH_STORE setting says."""
+    settings = settings or get_settings()
+    kind = kind or settings.store
+    if kind == "embedded":
+        from graph.stores.sqlite import SqliteStore
+
+        return SqliteStore(settings.db)
+    if kind == "neo4j":
+        from graph.stores.neo4j import open_neo4j_store
+
+        return open_neo4j_store(settings)
+    raise CorpgraphError(f"unknown store {kind!r}: use 'embedded' or 'neo4j'")

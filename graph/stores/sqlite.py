@@ -1,0 +1,197 @@
+"""The embedded store: one SQLite file (WAL), no server; every batch is one transaction."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from schema.batch import Batch, WriteSummary
+from schema.declaration import relation_id
+from schema.errors import StoreError
+from schema.kinds import EntityType, RelationType
+from schema.records import Entity
+
+from graph.normalize import query_key
+from graph.stores.base import EdgeRow, StoredRelation, edge_row
+from graph.stores.codec import decode_entity, decode_relation, encode, entity_keys
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS entities (id TEXT PRIMARY KEY, type TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS entities_type ON entities(type, id);
+CREATE TABLE IF NOT EXISTS search_keys (key TEXT NOT NULL, entity_id TEXT NOT NULL, PRIMARY KEY (key, entity_id));
+CREATE INDEX IF NOT EXISTS search_keys_entity ON search_keys(entity_id);
+CREATE TABLE IF NOT EXISTS relations (
+  id TEXT PRIMARY KEY, type TEXT NOT NULL, source TEXT NOT NULL, target TEXT NOT NULL,
+  share REAL, valid_from TEXT, valid_to TEXT, incident TEXT, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS relations_type ON relations(type);
+CREATE INDEX IF NOT EXISTS relations_source ON relations(source);
+CREATE INDEX IF NOT EXISTS relations_target ON relations(target);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta(key, value) VALUES ('revision', 0);
+"""
+_UPSERT_ENTITY = (
+    "INSERT INTO entities(id, type, name, doc) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT(id) DO UPDATE SET type = excluded.type, name = excluded.name, doc = excluded.doc"
+)
+_UPSERT_RELATION = (
+    "INSERT INTO relations(id, type, source, target, share, valid_from, valid_to, incident, doc) "
+    "VALUES (:id, :type, :source, :target, :share, :valid_from, :valid_to, :incident, :doc) "
+    "ON CONFLICT(id) DO UPDATE SET share = excluded.share, valid_from = excluded.valid_from, "
+    "valid_to = excluded.valid_to, incident = excluded.incident, doc = excluded.doc"
+)
+_CHUNK = 500  # SQLite caps bound parameters per statement; id lists are split into chunks of this size.
+
+
+class SqliteStore:
+    """GraphStore over a single SQLite file; safe to share between threads (one lock)."""
+
+    name = "embedded"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.executescript(_DDL)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the embedded store at {self.path}: {exc}; check the path "
+                             "(setting CORPGRAPH_DB) and its permissions") from exc
+        self._lock = threading.RLock()
+
+    def write(self, batch: Batch) -> WriteSummary:
+        """Upsert the batch in one IMMEDIATE transaction; a crash leaves all of it or none."""
+        summary = WriteSummary()
+        ents = {rec.id: rec for rec, _ in batch.entities}  # later records for an id win
+        rels = {relation_id(rec): rec for rec, _ in batch.relations}
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._write_entities(list(ents.values()))
+                self._db.executemany(_UPSERT_RELATION, ({**edge_row(i, r), "doc": encode(r)} for i, r in rels.items()))
+                self._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"writing {batch.label} to {self.path} failed: {exc}") from exc
+                raise
+        summary.entities.update(r.type for r in ents.values())  # type: ignore[attr-defined]
+        summary.relations.update(r.type for r in rels.values())  # type: ignore[attr-defined]
+        return summary
+
+    def _write_entities(self, records: list[Entity]) -> None:
+        """Upsert entity rows and replace their search keys."""
+        self._db.executemany(_UPSERT_ENTITY, ((r.id, r.type, r.name, encode(r)) for r in records))  # type: ignore[attr-defined]
+        for chunk in _chunks([r.id for r in records]):
+            self._db.execute(f"DELETE FROM search_keys WHERE entity_id IN ({_marks(chunk)})", chunk)
+        self._db.executemany("INSERT OR IGNORE INTO search_keys(key, entity_id) VALUES (?, ?)",
+                             ((key, r.id) for r in records for key in entity_keys(r)))
+
+    def entity_types(self, ids: Iterable[str]) -> dict[str, EntityType]:
+        """Stored type per existing id."""
+        out: dict[str, EntityType] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            rows = self._query(f"SELECT id, type FROM entities WHERE id IN ({_marks(chunk)})", chunk)
+            out.update({i: EntityType(t) for i, t in rows})
+        return out
+
+    def get_entities(self, ids: Sequence[str]) -> dict[str, Entity]:
+        """Entity records by id."""
+        out: dict[str, Entity] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            rows = self._query(f"SELECT id, type, doc FROM entities WHERE id IN ({_marks(chunk)})", chunk)
+            out.update({i: decode_entity(t, d) for i, t, d in rows})
+        return out
+
+    def get_relations(self, ids: Sequence[str]) -> dict[str, StoredRelation]:
+        """Relation records by relation id."""
+        out: dict[str, StoredRelation] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            rows = self._query(f"SELECT id, type, doc FROM relations WHERE id IN ({_marks(chunk)})", chunk)
+            out.update({i: StoredRelation(i, decode_relation(t, d)) for i, t, d in rows})
+        return out
+
+    def relations_touching(self, ids: Sequence[str], types: Sequence[RelationType]) -> list[StoredRelation]:
+        """Relations of the given types with an endpoint among ids."""
+        type_names = [t.value for t in types]
+        if not type_names:
+            return []
+        found: dict[str, StoredRelation] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            sql = (f"SELECT id, type, doc FROM relations WHERE type IN ({_marks(type_names)}) AND "
+                   f"(source IN ({_marks(chunk)}) OR target IN ({_marks(chunk)}))")
+            for i, t, d in self._query(sql, [*type_names, *chunk, *chunk]):
+                found[i] = StoredRelation(i, decode_relation(t, d))
+        return [found[k] for k in sorted(found)]
+
+    def search(self, text: str, types: Sequence[EntityType] | None, limit: int) -> list[Entity]:
+        """Entities whose folded name or alias contains the folded text; exact, then prefix, then contained."""
+        key = query_key(text)
+        if not key:
+            return []
+        type_names = [t.value for t in (types or list(EntityType))]
+        sql = (
+            "SELECT e.type, e.doc, MIN(CASE WHEN k.key = ?1 THEN 0 WHEN substr(k.key, 1, length(?1)) = ?1 THEN 1 "
+            "ELSE 2 END) AS rank FROM search_keys k JOIN entities e ON e.id = k.entity_id "
+            f"WHERE instr(k.key, ?1) > 0 AND e.type IN ({', '.join('?' for _ in type_names)}) "
+            "GROUP BY e.id ORDER BY rank, length(e.name), e.id LIMIT ?"
+        )
+        rows = self._query(sql, [key, *type_names, limit])
+        return [decode_entity(t, d) for t, d, _ in rows]
+
+    def list_entities(self, type: EntityType, after: str | None, limit: int) -> list[Entity]:
+        """One page of entities of a type, ordered by id."""
+        rows = self._query("SELECT type, doc FROM entities WHERE type = ? AND id > ? ORDER BY id LIMIT ?",
+                           [type.value, after or "", limit])
+        return [decode_entity(t, d) for t, d in rows]
+
+    def iter_edges(self, types: Sequence[RelationType], page_size: int = 50_000) -> Iterator[list[EdgeRow]]:
+        """Relations of the given types in pages (ordered by id so paging is stable)."""
+        names = [t.value for t in types]
+        last = ""
+        while names:
+            rows = self._query(
+                "SELECT id, type, source, target, share, valid_from, valid_to, incident FROM relations "
+                f"WHERE type IN ({_marks(names)}) AND id > ? ORDER BY id LIMIT ?", [*names, last, page_size])
+            if not rows:
+                return
+            yield [EdgeRow(r[0], RelationType(r[1]), *r[2:]) for r in rows]
+            last = rows[-1][0]
+
+    def counts(self) -> dict[str, int]:
+        """Stored entities and relations per type name."""
+        out = dict(self._query("SELECT type, COUNT(*) FROM entities GROUP BY type", []))
+        out.update(dict(self._query("SELECT type, COUNT(*) FROM relations GROUP BY type", [])))
+        return out
+
+    def revision(self) -> int:
+        """Counter bumped by every committed write."""
+        return int(self._query("SELECT value FROM meta WHERE key = 'revision'", [])[0][0])
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+    def _query(self, sql: str, params: Sequence[object]) -> list[tuple]:  # type: ignore[type-arg]
+        """Run one read statement under the lock, translating SQLite errors."""
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"reading the embedded store at {self.path} failed: {exc}") from exc
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    """Split an id list into chunks under SQLite's bound-parameter limit."""
+    for start in range(0, len(items), _CHUNK):
+        yield items[start:start + _CHUNK]
+
+
+def _marks(items: Sequence[object]) -> str:
+    """Placeholders for an IN list (never values: those are bound)."""
+    return ", ".join("?" for _ in items)

@@ -1,0 +1,34 @@
+"""Build graph payloads (nodes + edges) from ids, reading labels and properties from the store once."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from graph.analytics.results import Edge, Node, Subgraph
+from graph.stores.base import GraphStore, StoredRelation
+
+_EDGE_SKIP = {"source", "target", "type"}
+_NODE_SKIP = {"id", "type", "name"}
+
+
+def build_subgraph(store: GraphStore, entity_ids: Iterable[str], relation_ids: Iterable[str]) -> Subgraph:
+    """The payload for these entities and relations; relation endpoints are always included as nodes."""
+    relations = store.get_relations(sorted(set(relation_ids)))
+    return subgraph_from(store, entity_ids, list(relations.values()))
+
+
+def subgraph_from(store: GraphStore, entity_ids: Iterable[str], relations: list[StoredRelation]) -> Subgraph:
+    """The payload for already-read relations plus extra entity ids."""
+    ids = set(entity_ids)
+    for rel in relations:
+        ids.update((rel.record.source, rel.record.target))
+    entities = store.get_entities(sorted(ids))
+    nodes = [
+        Node(e.id, e.type, e.name, e.model_dump(mode="json", exclude_none=True, exclude=_NODE_SKIP))  # type: ignore[attr-defined]
+        for _, e in sorted(entities.items())
+    ]
+    edges = [
+        Edge(rel.id, rel.record.source, rel.record.target, rel.record.type,  # type: ignore[attr-defined]
+             rel.record.model_dump(mode="json", exclude_none=True, exclude=_EDGE_SKIP))
+        for rel in sorted(relations, key=lambda r: r.id)
+    ]
+    return Subgraph(nodes, edges)

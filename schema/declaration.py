@@ -1,0 +1,104 @@
+"""The one declaration of entity and relation types; loaders, stores, projection, API and exports read it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from schema import records as r
+from schema.kinds import EntityType, RelationType
+
+E = EntityType
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """An entity type: its label (also the Neo4j label) and its record model."""
+
+    type: EntityType
+    model: type[r.Entity]
+    description: str
+
+
+@dataclass(frozen=True)
+class RelationSpec:
+    """A relation type: endpoints, identity key, record model, and whether analytics read it."""
+
+    type: RelationType
+    model: type[r.Relation]
+    sources: frozenset[EntityType]
+    targets: frozenset[EntityType]
+    key: tuple[str, ...]
+    analytic: bool
+    description: str
+
+    def relation_id(self, record: r.Relation) -> str:
+        """Identity of a relation: type, endpoints and the key properties (see README, 'Relation identity')."""
+        parts = [self.type.value, record.source, record.target]
+        for name in self.key:
+            value = getattr(record, name)
+            parts.append("" if value is None else str(value))
+        return "|".join(parts)
+
+
+ENTITIES: dict[EntityType, EntitySpec] = {
+    spec.type: spec
+    for spec in (
+        EntitySpec(E.COMPANY, r.Company, "A company, with aliases in any script and registry identifiers."),
+        EntitySpec(E.PERSON, r.Person, "A natural person."),
+        EntitySpec(E.ORGANIZATION, r.Organization, "Police, regulators, media and other bodies."),
+        EntitySpec(E.ACTOR, r.Actor, "Attackers, including unknown ones."),
+        EntitySpec(E.INCIDENT, r.Incident, "An outage, intrusion, data leak, data sale or fraud."),
+    )
+}
+
+_ANY = frozenset(EntityType)
+_PARTIES = frozenset({E.COMPANY, E.PERSON, E.ORGANIZATION, E.ACTOR})
+
+RELATIONS: dict[RelationType, RelationSpec] = {
+    spec.type: spec
+    for spec in (
+        RelationSpec(RelationType.OWNS, r.Owns, frozenset({E.COMPANY, E.PERSON}), frozenset({E.COMPANY}),
+                     ("valid_from",), True, "Owner holds a share of a company."),
+        RelationSpec(RelationType.RESPONSIBLE_FOR, r.ResponsibleFor, frozenset({E.COMPANY}),
+                     frozenset({E.INCIDENT}), ("role",), True, "A company answers for an incident."),
+        RelationSpec(RelationType.PERPETRATED, r.Perpetrated, frozenset({E.ACTOR}), frozenset({E.INCIDENT}),
+                     (), True, "An actor carried out an incident."),
+        RelationSpec(RelationType.AFFECTED, r.Affected, frozenset({E.INCIDENT}), _ANY - {E.INCIDENT},
+                     (), True, "An incident hit an entity."),
+        RelationSpec(RelationType.SUPPLIED_DATA_TO, r.SuppliedDataTo, frozenset({E.COMPANY}),
+                     _PARTIES - {E.ACTOR}, ("incident",), True, "A company handed data to another party."),
+        RelationSpec(RelationType.DEPENDS_ON, r.DependsOn, frozenset({E.COMPANY}), frozenset({E.COMPANY}),
+                     ("service",), True, "A company relies on another for a service."),
+        RelationSpec(RelationType.REPORTED, r.Reported, frozenset({E.ORGANIZATION}), frozenset({E.INCIDENT}),
+                     (), False, "An organization reported on or investigated an incident."),
+    )
+}
+
+ANALYTIC_RELATIONS: tuple[RelationType, ...] = tuple(t for t, s in RELATIONS.items() if s.analytic)
+
+
+def spec_for(type_name: str) -> EntitySpec | RelationSpec | None:
+    """The spec named by a record's `type` field, or None when no type has that name."""
+    for table in (ENTITIES, RELATIONS):
+        for key, spec in table.items():
+            if key.value == type_name:
+                return spec
+    return None
+
+
+def parse_record(data: dict[str, Any]) -> r.Entity | r.Relation:
+    """Validate one raw record (with its `type`) into its model; raises pydantic's ValidationError or KeyError."""
+    spec = spec_for(str(data.get("type", "")))
+    if spec is None:
+        raise KeyError(data.get("type"))
+    return spec.model.model_validate(data)
+
+
+def relation_id(record: r.Relation) -> str:
+    """Identity of any relation record (see RelationSpec.relation_id)."""
+    return RELATIONS[RelationType(record.type)].relation_id(record)  # type: ignore[attr-defined]
+
+
+def entity_type(record: r.Entity) -> EntityType:
+    """The EntityType of an entity record."""
+    return EntityType(record.type)  # type: ignore[attr-defined]

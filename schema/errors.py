@@ -1,0 +1,69 @@
+"""The project's one error root and its narrow subclasses (each carries the context a user needs)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CorpgraphError(Exception):
+    """Root of every error corpgraph raises on purpose; its message is safe to show a user."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input: where (file, line, field) and why."""
+
+    file: str
+    line: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        """Render as `file:line: field: reason`, the format users grep for."""
+        return f"{self.file}:{self.line}: {self.field}: {self.reason}"
+
+
+class InvalidInput(CorpgraphError):
+    """Input failed validation; nothing of it was written."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        head = "\n".join(str(p) for p in self.problems[:50])
+        more = len(self.problems) - 50
+        tail = f"\n... and {more} more problems" if more > 0 else ""
+        super().__init__(f"{len(self.problems)} problem(s), nothing written:\n{head}{tail}")
+
+
+class NotFound(CorpgraphError):
+    """An id names no entity of the expected kind."""
+
+
+class StoreError(CorpgraphError):
+    """The store failed; the message says what to check."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached."""
+
+
+class StoreAuthError(StoreError):
+    """The store refused the credentials."""
+
+
+class ConstraintViolation(StoreError):
+    """The store rejected a write that breaks a uniqueness rule."""
+
+
+class SingularOwnership(CorpgraphError):
+    """A closed loop of companies holds 100% of itself, so integrated ownership is undefined."""
+
+    def __init__(self, companies: list[str]) -> None:
+        self.companies = companies
+        super().__init__(
+            "ownership is singular: the companies "
+            + ", ".join(companies)
+            + " hold all of each other with no outside owner; check their OWNS shares"
+        )
+
+
+class LimitExceeded(CorpgraphError):
+    """A request asked for more than the configured limit allows."""

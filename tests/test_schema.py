@@ -1,0 +1,110 @@
+"""Schema validation: good and bad records of every type, shares, dates, codes."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from pydantic import ValidationError
+
+from schema.declaration import ENTITIES, RELATIONS, parse_record, relation_id
+from schema.kinds import EntityType, RelationType
+from tests.factory import entity, owns, rel
+
+SRC = [{"publisher": "Example Daily", "title": "A headline", "published_on": "2019-11-21"}]
+
+GOOD = [
+    entity("Company", "lakala", "Lakala", aliases=["拉卡拉", "라카라"], country="cn",
+           identifiers={"uscc": "91110000"}, sources=SRC, confidence=0.9),
+    entity("Person", "p1", "Sun Taoran", country="CN"),
+    entity("Organization", "police", "Police", kind="police"),
+    entity("Actor", "hackers", "Unknown hackers", known=False),
+    entity("Incident", "leak", "Leak", category="data_leak", occurred_on="2019-01-01", ended_on="2019-02-01",
+           duration_hours=2.5, records_affected=100, records_affected_max=400,
+           amounts=[{"value": 38000000, "currency": "cny"}]),
+    owns("a", "b", "32.4%", share_min="30%", share_max=0.4, valid_from="2019-06-30", valid_to="2020-01-01"),
+    rel("RESPONSIBLE_FOR", "a", "i", role="data_controller"),
+    rel("PERPETRATED", "x", "i"),
+    rel("AFFECTED", "i", "a", how="down"),
+    rel("SUPPLIED_DATA_TO", "a", "b", records=5, lookups=98000000,
+        revenue={"value": 38000000, "currency": "CNY"}, incident="i", data=["name"]),
+    rel("DEPENDS_ON", "a", "b", service="payments"),
+    rel("REPORTED", "o", "i", activity="investigation", reported_on="2019-11-21"),
+]
+
+BAD = [
+    (entity("Company", "c", "C", country="XX"), "country"),
+    (entity("Company", "c", "   "), "name"),
+    (entity("Company", "has space", "C"), "id"),
+    (entity("Company", "c", "C", colour="red"), "colour"),
+    (entity("Person", "p", "P", confidence=1.5), "confidence"),
+    (entity("Organization", "o", "O", sources=[{"publisher": "X"}]), "sources.0.title"),
+    (entity("Actor", "a", "A", known="perhaps"), "known"),
+    (entity("Incident", "i", "I", category="meteor"), "category"),
+    (entity("Incident", "i", "I", category="outage", records_affected=5, records_affected_max=4), "(record)"),
+    (entity("Incident", "i", "I", category="outage", occurred_on="27/05/2015"), "occurred_on"),
+    (entity("Incident", "i", "I", category="outage", occurred_on=1432684800), "occurred_on"),
+    (owns("a", "b", 32.4), "share"),
+    (owns("a", "b", "132%"), "share"),
+    (owns("a", "b", -0.1), "share"),
+    (owns("a", "b", 0.5, share_min=0.6), "(record)"),
+    (owns("a", "a", 0.5), "(record)"),
+    (owns("a", "b", 0.5, valid_from="2020-01-01", valid_to="2019-01-01"), "(record)"),
+    (rel("RESPONSIBLE_FOR", "a", "i", role=""), "role"),
+    (rel("PERPETRATED", "x", "i", weapon="cable"), "weapon"),
+    (rel("AFFECTED", "i", ""), "target"),
+    (rel("SUPPLIED_DATA_TO", "a", "b", lookups=-1), "lookups"),
+    (rel("SUPPLIED_DATA_TO", "a", "b", revenue={"value": 1, "currency": "yuan"}), "revenue.currency"),
+    (rel("DEPENDS_ON", "a", "b", service=""), "service"),
+    (rel("REPORTED", "o", "i", reported_on="2019-13-01"), "reported_on"),
+]
+
+
+@pytest.mark.parametrize("raw", GOOD, ids=lambda r: r["type"])
+def test_good_records_of_every_type_validate(raw: dict) -> None:
+    record = parse_record(raw)
+    assert record.type == raw["type"]  # type: ignore[attr-defined]
+
+
+def test_every_declared_type_has_a_good_example() -> None:
+    assert {r["type"] for r in GOOD} == {t.value for t in (*ENTITIES, *RELATIONS)}
+
+
+@pytest.mark.parametrize(("raw", "field"), BAD, ids=lambda x: x["type"] if isinstance(x, dict) else x)
+def test_bad_records_name_the_field(raw: dict, field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        parse_record(raw)
+    fields = {".".join(str(p) for p in e["loc"]) or "(record)" for e in info.value.errors()}
+    assert field in fields
+
+
+def test_every_declared_type_has_a_bad_example() -> None:
+    assert {r["type"] for r, _ in BAD} == {t.value for t in (*ENTITIES, *RELATIONS)}
+
+
+def test_share_accepts_fraction_and_percent_string() -> None:
+    assert parse_record(owns("a", "b", "32.4%")).share == pytest.approx(0.324)  # type: ignore[attr-defined]
+    assert parse_record(owns("a", "b", 0.324)).share == pytest.approx(0.324)  # type: ignore[attr-defined]
+    assert parse_record(owns("a", "b", 1)).share == 1.0  # type: ignore[attr-defined]
+    assert parse_record(owns("a", "b", None)).share is None  # type: ignore[attr-defined]
+
+
+def test_codes_are_normalised() -> None:
+    company = parse_record(entity("Company", "c", "C", country="cn"))
+    assert company.country == "CN"  # type: ignore[attr-defined]
+    incident = parse_record(GOOD[4])
+    assert incident.amounts[0].currency == "CNY"  # type: ignore[attr-defined]
+    assert incident.occurred_on == date(2019, 1, 1)  # type: ignore[attr-defined]
+
+
+def test_relation_identity_uses_declared_key() -> None:
+    first = parse_record(owns("a", "b", 0.1, valid_from="2019-01-01"))
+    later = parse_record(owns("a", "b", 0.2, valid_from="2020-01-01"))
+    same = parse_record(owns("a", "b", 0.3, valid_from="2019-01-01"))
+    assert relation_id(first) != relation_id(later)
+    assert relation_id(first) == relation_id(same) == "OWNS|a|b|2019-01-01"
+
+
+def test_declaration_covers_every_enum_member() -> None:
+    assert set(ENTITIES) == set(EntityType)
+    assert set(RELATIONS) == set(RelationType)
+    assert all(spec.model.model_fields["type"].default == t.value for t, spec in RELATIONS.items())
