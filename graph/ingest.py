@@ -1,7 +1,7 @@
 """Write a validated batch into a store after checking every reference against the batch and the store."""
 from __future__ import annotations
 
-from schema.batch import Batch, WriteSummary
+from schema.batch import Batch, WriteSummary, paused_gc
 from schema.declaration import RELATIONS, entity_type
 from schema.errors import InvalidInput, Problem
 from schema.kinds import EntityType, RelationType
@@ -11,10 +11,11 @@ from graph.stores.base import GraphStore
 
 def ingest(store: GraphStore, batch: Batch) -> WriteSummary:
     """Check references, then write the batch all-or-nothing; raises InvalidInput and writes nothing on error."""
-    problems = check_references(store, batch)
-    if problems:
-        raise InvalidInput(problems)
-    return store.write(batch)
+    with paused_gc():
+        problems = check_references(store, batch)
+        if problems:
+            raise InvalidInput(problems)
+        return store.write(batch)
 
 
 def check_references(store: GraphStore, batch: Batch) -> list[Problem]:
@@ -45,7 +46,7 @@ def check_references(store: GraphStore, batch: Batch) -> list[Problem]:
 def _referenced_ids(rec: object) -> list[str]:
     """Ids a relation record points at (endpoints and, for data supplies, the incident)."""
     ids = [rec.source, rec.target]  # type: ignore[attr-defined]
-    incident = getattr(rec, "incident", None)
+    incident = vars(rec).get("incident")
     return ids + [incident] if incident else ids
 
 
@@ -61,7 +62,7 @@ def _relation_problems(rec: object, file: str, line: int, known: dict[str, Entit
         elif kind not in allowed:
             names = " or ".join(sorted(k.value for k in allowed))
             out.append(Problem(file, line, field, f"{ref!r} is a {kind.value}; {spec.type.value} {field} must be {names}"))
-    incident = getattr(rec, "incident", None)
+    incident = vars(rec).get("incident")
     if incident and known.get(incident) != EntityType.INCIDENT:
         out.append(Problem(file, line, "incident", f"{incident!r} is not a known Incident id"))
     return out

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schema.batch import Batch, Origin
+from schema.batch import Batch, Origin, paused_gc
 from schema.declaration import parse_record, spec_for
 from schema.errors import InvalidInput, Problem
 from schema.records import Entity, Relation
@@ -20,8 +20,9 @@ def load_file(path: str | Path, on_bytes: OnBytes = None) -> Batch:
     path = Path(path)
     if not path.is_file():
         raise InvalidInput([Problem(str(path), 0, "(file)", "no such file")])
-    raw, problems = read_records(path, on_bytes)
-    batch, more = validate_records(str(path), raw)
+    with paused_gc():
+        raw, problems = read_records(path, on_bytes)
+        batch, more = validate_records(str(path), raw)
     problems.extend(more)
     if problems:
         raise InvalidInput(sorted(problems, key=lambda p: p.line))

@@ -77,13 +77,15 @@ RELATIONS: dict[RelationType, RelationSpec] = {
 ANALYTIC_RELATIONS: tuple[RelationType, ...] = tuple(t for t, s in RELATIONS.items() if s.analytic)
 
 
+_BY_NAME: dict[str, EntitySpec | RelationSpec] = {
+    **{key.value: spec for key, spec in ENTITIES.items()},
+    **{key.value: spec for key, spec in RELATIONS.items()},
+}
+
+
 def spec_for(type_name: str) -> EntitySpec | RelationSpec | None:
     """The spec named by a record's `type` field, or None when no type has that name."""
-    for table in (ENTITIES, RELATIONS):
-        for key, spec in table.items():
-            if key.value == type_name:
-                return spec
-    return None
+    return _BY_NAME.get(type_name)
 
 
 def parse_record(data: dict[str, Any]) -> r.Entity | r.Relation:
@@ -96,7 +98,7 @@ def parse_record(data: dict[str, Any]) -> r.Entity | r.Relation:
 
 def relation_id(record: r.Relation) -> str:
     """Identity of any relation record (see RelationSpec.relation_id)."""
-    return RELATIONS[RelationType(record.type)].relation_id(record)  # type: ignore[attr-defined]
+    return _BY_NAME[record.type].relation_id(record)  # type: ignore[attr-defined, union-attr]
 
 
 def entity_type(record: r.Entity) -> EntityType:

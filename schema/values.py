@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
 
 # ISO 3166-1 alpha-2, officially assigned codes; kept inline so schema/ needs no extra package.
@@ -30,7 +29,8 @@ def parse_iso_date(value: Any) -> Any:
         text = value.strip()
         if text == "":
             return None
-        if _DATE.match(text):
+        # fromisoformat alone would also take "20190630" or week dates; the shape check keeps YYYY-MM-DD only.
+        if len(text) == 10 and text[4] == "-" and text[7] == "-":
             try:
                 return date.fromisoformat(text)
             except ValueError as exc:

@@ -129,3 +129,30 @@ def test_relations_touching_and_get_relations(seed_store: SqliteStore) -> None:
     assert {(r.record.source, r.record.target) for r in touching} == {("lakala", "kaola"), ("kaola", "heipachong")}
     got = seed_store.get_relations([touching[0].id, "missing"])
     assert list(got) == [touching[0].id]
+
+
+def _index_names(store: SqliteStore) -> set[str]:
+    """Names of the relation indexes present."""
+    return {r[0] for r in store._query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'relations' "
+                                       "AND name NOT LIKE 'sqlite_%'", [])}
+
+
+def test_bulk_path_rebuilds_indexes_and_a_failure_restores_them(tmp_store: SqliteStore,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import graph.stores.sqlite as sqlite_module
+
+    indexes = _index_names(tmp_store)
+    assert indexes == {"relations_type", "relations_source", "relations_target"}
+    monkeypatch.setattr(sqlite_module, "_BULK", 2)
+    ingest(tmp_store, companies_owning(("a", "b", 0.5), ("b", "c", 0.5), ("a", "c", 0.1)))
+    assert _index_names(tmp_store) == indexes
+    assert len(tmp_store.relations_touching(["c"], [RelationType.OWNS])) == 2
+
+    def broken(record: object) -> str:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(sqlite_module, "encode", broken)
+    with pytest.raises(RuntimeError):
+        tmp_store.write(companies_owning(("c", "d", 0.5), ("d", "e", 0.5)))
+    assert _index_names(tmp_store) == indexes
+    assert tmp_store.counts() == {"Company": 3, "OWNS": 3}

@@ -85,9 +85,8 @@ class GraphStore(Protocol):
 
 def edge_row(rel_id: str, record: Relation) -> dict[str, Any]:
     """The analytic scalars of a relation record, as both stores keep them beside the full record."""
-    share = getattr(record, "share", None)
-    valid_from = getattr(record, "valid_from", None)
-    valid_to = getattr(record, "valid_to", None)
+    fields = vars(record)  # a dict lookup: getattr with a default is slow on pydantic models for missing fields
+    share, valid_from, valid_to = fields.get("share"), fields.get("valid_from"), fields.get("valid_to")
     return {
         "id": rel_id,
         "type": record.type,  # type: ignore[attr-defined]
@@ -96,5 +95,5 @@ def edge_row(rel_id: str, record: Relation) -> dict[str, Any]:
         "share": share,
         "valid_from": valid_from.isoformat() if valid_from else None,
         "valid_to": valid_to.isoformat() if valid_to else None,
-        "incident": getattr(record, "incident", None),
+        "incident": fields.get("incident"),
     }

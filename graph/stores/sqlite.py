@@ -10,7 +10,7 @@ from schema.batch import Batch, WriteSummary
 from schema.declaration import relation_id
 from schema.errors import StoreError
 from schema.kinds import EntityType, RelationType
-from schema.records import Entity
+from schema.records import Entity, Relation
 
 from graph.normalize import query_key
 from graph.stores.base import EdgeRow, StoredRelation, edge_row
@@ -24,12 +24,18 @@ CREATE INDEX IF NOT EXISTS search_keys_entity ON search_keys(entity_id);
 CREATE TABLE IF NOT EXISTS relations (
   id TEXT PRIMARY KEY, type TEXT NOT NULL, source TEXT NOT NULL, target TEXT NOT NULL,
   share REAL, valid_from TEXT, valid_to TEXT, incident TEXT, doc TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS relations_type ON relations(type);
-CREATE INDEX IF NOT EXISTS relations_source ON relations(source);
-CREATE INDEX IF NOT EXISTS relations_target ON relations(target);
+{relation_indexes}
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta(key, value) VALUES ('revision', 0);
 """
+_RELATION_INDEXES = """
+CREATE INDEX IF NOT EXISTS relations_type ON relations(type);
+CREATE INDEX IF NOT EXISTS relations_source ON relations(source);
+CREATE INDEX IF NOT EXISTS relations_target ON relations(target);
+"""
+_DROP_RELATION_INDEXES = ("DROP INDEX IF EXISTS relations_type", "DROP INDEX IF EXISTS relations_source",
+                          "DROP INDEX IF EXISTS relations_target")
+_BULK = 50_000  # from this many relations in one batch, rebuilding indexes beats updating them row by row
 _UPSERT_ENTITY = (
     "INSERT INTO entities(id, type, name, doc) VALUES (?, ?, ?, ?) "
     "ON CONFLICT(id) DO UPDATE SET type = excluded.type, name = excluded.name, doc = excluded.doc"
@@ -56,7 +62,8 @@ class SqliteStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.executescript(_DDL)
+            self._db.execute("PRAGMA cache_size=-262144")  # 256 MiB: large loads touch random index pages
+            self._db.executescript(_DDL.format(relation_indexes=_RELATION_INDEXES))
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the embedded store at {self.path}: {exc}; check the path "
                              "(setting CORPGRAPH_DB) and its permissions") from exc
@@ -71,7 +78,7 @@ class SqliteStore:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._write_entities(list(ents.values()))
-                self._db.executemany(_UPSERT_RELATION, ({**edge_row(i, r), "doc": encode(r)} for i, r in rels.items()))
+                self._write_relations(rels)
                 self._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
                 self._db.execute("COMMIT")
             except BaseException as exc:
@@ -85,11 +92,23 @@ class SqliteStore:
 
     def _write_entities(self, records: list[Entity]) -> None:
         """Upsert entity rows and replace their search keys."""
+        records = sorted(records, key=lambda r: r.id)
         self._db.executemany(_UPSERT_ENTITY, ((r.id, r.type, r.name, encode(r)) for r in records))  # type: ignore[attr-defined]
         for chunk in _chunks([r.id for r in records]):
             self._db.execute(f"DELETE FROM search_keys WHERE entity_id IN ({_marks(chunk)})", chunk)
         self._db.executemany("INSERT OR IGNORE INTO search_keys(key, entity_id) VALUES (?, ?)",
                              ((key, r.id) for r in records for key in entity_keys(r)))
+
+    def _write_relations(self, rels: dict[str, Relation]) -> None:
+        """Upsert relation rows, sorted by id so the primary-key B-tree is appended to, not split at random."""
+        bulk = len(rels) >= _BULK
+        if bulk:  # DDL is transactional in SQLite: a rollback restores the indexes too
+            for statement in _DROP_RELATION_INDEXES:
+                self._db.execute(statement)
+        self._db.executemany(_UPSERT_RELATION, ({**edge_row(i, rels[i]), "doc": encode(rels[i])} for i in sorted(rels)))
+        if bulk:
+            for statement in _RELATION_INDEXES.strip().splitlines():
+                self._db.execute(statement)
 
     def entity_types(self, ids: Iterable[str]) -> dict[str, EntityType]:
         """Stored type per existing id."""
