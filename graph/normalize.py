@@ -25,21 +25,24 @@ def fold(text: str) -> str:
     return _PUNCT.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
+_LATIN = [x for x in LEGAL_SUFFIXES if x[0].isascii() and x[0].isalpha()]
+_OTHER = [x for x in LEGAL_SUFFIXES if x not in _LATIN]
+# Latin suffixes must stand as words ("Stag" keeps its "ag"); CJK ones attach without a space.
+_SUFFIX = re.compile(
+    r"(?:(?<=[\s,.])(?:" + "|".join(re.escape(x) for x in _LATIN) + ")|(?:"
+    + "|".join(re.escape(x) for x in _OTHER) + r"))[\s,.\-]*$"
+)
+_PREFIX = re.compile(r"^(?:\(주\)|㈜|주식회사)\s*")
+
+
 def strip_suffixes(text: str) -> str:
-    """Remove trailing legal-form suffixes (repeatedly: "Holdings Co., Ltd." loses both)."""
-    current = unicodedata.normalize("NFKC", text).casefold().strip()
-    changed = True
-    while changed:
-        changed = False
-        for suffix in LEGAL_SUFFIXES:
-            if current.endswith(suffix) and len(current) > len(suffix):
-                current = current[: -len(suffix)].rstrip(" ,.-")
-                changed = True
-                break
-        if current.startswith("(주)") or current.startswith("㈜") or current.startswith("주식회사"):
-            current = current.removeprefix("(주)").removeprefix("㈜").removeprefix("주식회사").strip()
-            changed = True
-    return current
+    """Remove legal-form suffixes (repeatedly: "Holdings Co., Ltd." loses both) and Korean prefixes."""
+    current = _PREFIX.sub("", unicodedata.normalize("NFKC", text).casefold().strip()) or text
+    while True:
+        match = _SUFFIX.search(current)
+        if match is None or match.start() == 0:  # never strip a name down to nothing
+            return current
+        current = current[: match.start()].rstrip(" ,.-")
 
 
 def search_keys(names: Iterable[str]) -> list[str]:
