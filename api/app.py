@@ -1,0 +1,151 @@
+"""The ASGI app: GraphQL (with GraphiQL on GET), /healthz and /export/{format}, CORS as configured."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+
+from graph.analytics.results import Channel, Subgraph
+from graph.exports import FORMATS, export
+from graph.neighborhood import neighborhood
+from graph.service import CorpGraph
+from graph.stores.base import GraphStore
+from graph.stores.factory import open_store
+from schema.errors import CorpgraphError, NotFound
+from schema.kinds import RelationType
+
+from api.context import Context, make_context
+from api.graphql_schema import error_answer, make_schema
+from api.settings import ApiSettings, get_api_settings
+
+QUERIES = ("neighborhood", "liability", "exposure")
+
+
+class CorpGraphQL(GraphQL[Context, None]):
+    """strawberry's ASGI view with our per-request context."""
+
+    def __init__(self, graph: CorpGraph, settings: ApiSettings) -> None:
+        super().__init__(make_schema(settings), graphql_ide="graphiql" if settings.graphiql else None)
+        self.graph = graph
+        self.settings = settings
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        """A fresh context (and fresh DataLoaders) for every request."""
+        return make_context(self.graph, self.settings, request.headers.get("authorization"))
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """Which subgraph to export: a query name, an id, and that query's optional arguments."""
+
+    query: str
+    id: str
+    as_of: date | None = None
+    depth: int | None = None
+    max_depth: int | None = None
+    min_share: float | None = None
+    channels: tuple[Channel, ...] | None = None
+    relation_types: tuple[RelationType, ...] | None = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str | None]) -> "ExportRequest":
+        """Parse URL query parameters (camelCase, as in GraphQL; lists comma-separated); clear errors on bad values."""
+        query, id = params.get("query") or "neighborhood", params.get("id")
+        if query not in QUERIES:
+            raise CorpgraphError(f"unknown query {query!r}: use one of {', '.join(QUERIES)}")
+        if not id:
+            raise CorpgraphError("the parameter id is required (an entity id; find one with the search query)")
+        return cls(query, id, _parse(params, "asOf", date.fromisoformat), _parse(params, "depth", int),
+                   _parse(params, "maxDepth", int), _parse(params, "minShare", float),
+                   _parse(params, "channels", lambda v: _names(Channel, v)),
+                   _parse(params, "relationTypes", lambda v: _names(RelationType, v)))
+
+
+def export_subgraph(graph: CorpGraph, settings: ApiSettings, req: ExportRequest) -> Subgraph:
+    """The subgraph of one query's answer, with the same bounds as the GraphQL fields."""
+    max_depth = settings.depth(req.max_depth, settings.max_graph_depth)
+    if req.query == "neighborhood":
+        depth = settings.depth(req.depth, 1, name="depth")
+        return neighborhood(graph.store, req.id, depth, req.relation_types, max_nodes=settings.max_nodes)
+    if req.query == "liability":
+        min_share = settings.share("minShare", req.min_share)
+        return graph.liability_chain(req.id, req.as_of, max_depth=max_depth, min_share=min_share).graph
+    return graph.exposure(req.id, req.as_of, channels=list(req.channels) if req.channels else None,
+                          max_depth=max_depth).graph
+
+
+def create_app(store: GraphStore | None = None, settings: ApiSettings | None = None,
+               store_kind: str | None = None) -> Starlette:
+    """The app over a store (opened from the settings and closed on shutdown when none is given)."""
+    settings = settings or get_api_settings()
+    owned = store is None
+    graph = CorpGraph(store if store is not None else open_store(store_kind))
+
+    async def healthz(request: Request) -> JSONResponse:
+        """Liveness, with the store's name and revision."""
+        return JSONResponse({"status": "ok", "store": graph.store.name, "revision": graph.store.revision()})
+
+    async def export_route(request: Request) -> Response:
+        """The subgraph of a query's answer in the format of the path."""
+        format = request.path_params["format"]
+        if format not in FORMATS:
+            raise NotFound(f"unknown export format {format!r}: use one of {', '.join(FORMATS)}")
+        req = ExportRequest.from_params(request.query_params)
+        # In a worker thread: the analytics are synchronous and must not stall the event loop.
+        subgraph = await run_in_threadpool(export_subgraph, graph, settings, req)
+        text, media_type = export(subgraph, format)
+        return Response(text, media_type=media_type)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        """Close the store on shutdown when the app opened it."""
+        yield
+        if owned:
+            graph.store.close()
+
+    routes = [Route("/healthz", healthz), Route("/export/{format}", export_route),
+              Route("/graphql", CorpGraphQL(graph, settings))]
+    return Starlette(routes=routes, middleware=_middleware(settings), lifespan=lifespan,
+                     exception_handlers={CorpgraphError: _error_response})
+
+
+async def _error_response(request: Request, exc: Exception) -> JSONResponse:
+    """A project error as JSON, with the status and code graphql_schema.ERRORS gives its class."""
+    assert isinstance(exc, CorpgraphError)
+    status, code = error_answer(exc)
+    return JSONResponse({"error": str(exc), "code": code}, status_code=status)
+
+
+def _middleware(settings: ApiSettings) -> list[Middleware]:
+    """CORS when origins are configured; nothing otherwise (browsers then refuse cross-origin calls)."""
+    if not settings.cors_origins:
+        return []
+    return [Middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                       allow_headers=["authorization", "content-type"])]
+
+
+def _parse(params: Mapping[str, str | None], name: str, convert: Any) -> Any:
+    """One optional parameter converted, or a CorpgraphError naming it and the bad value."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return convert(raw)
+    except (ValueError, KeyError):
+        raise CorpgraphError(f"bad value for {name}: {raw!r}") from None
+
+
+def _names(enum: Any, text: str) -> tuple[Any, ...]:
+    """Comma-separated enum member names (as GraphQL spells them) into members."""
+    return tuple(enum[part.strip()] for part in text.split(",") if part.strip())

@@ -1,0 +1,72 @@
+"""The per-request GraphQL context: the facade, the settings, the caller's token, and fresh DataLoaders."""
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+
+from strawberry.dataloader import DataLoader
+
+from graph.service import CorpGraph
+from graph.stores.base import GraphStore
+from schema.errors import CorpgraphError, NotFound
+from schema.records import Entity
+
+from api.settings import ApiSettings
+
+
+class Unauthorized(CorpgraphError):
+    """A mutation was sent without the configured bearer token, or mutations are disabled."""
+
+
+@dataclass
+class Context:
+    """What resolvers see; made anew per request so DataLoader caches never outlive it."""
+
+    graph: CorpGraph
+    settings: ApiSettings
+    bearer: str | None = None
+    entities: DataLoader[str, Entity | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.entities = DataLoader(load_fn=self._load_entities)
+
+    @property
+    def store(self) -> GraphStore:
+        """The store behind the facade."""
+        return self.graph.store
+
+    async def entity(self, id: str) -> Entity:
+        """One entity record, batched with every other load of this tick; NotFound when it does not exist."""
+        record = await self.entities.load(id)
+        if record is None:
+            raise NotFound(f"no entity with id {id!r}; find ids with the search query")
+        return record
+
+    def require_token(self) -> None:
+        """Allow a mutation only with the configured bearer token; Unauthorized says how to fix it."""
+        expected = self.settings.token
+        if expected is None:
+            raise Unauthorized("mutations are disabled: the server has no CORPGRAPH_API_TOKEN set")
+        # compare_digest: the time taken must not reveal how much of a guessed token matched.
+        if self.bearer is None or not hmac.compare_digest(self.bearer.encode(), expected.get_secret_value().encode()):
+            raise Unauthorized("mutations need the header 'Authorization: Bearer <CORPGRAPH_API_TOKEN>'")
+
+    async def _load_entities(self, ids: list[str]) -> list[Entity | None]:
+        """The DataLoader's batch function: one store call for every id asked for in the same tick."""
+        found = self.store.get_entities(ids)
+        return [found.get(i) for i in ids]
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value, or None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def make_context(graph: CorpGraph, settings: ApiSettings, authorization: str | None = None) -> Context:
+    """A fresh context for one request (called from the ASGI app's get_context, and by tests)."""
+    return Context(graph, settings, bearer_token(authorization))

@@ -1,0 +1,212 @@
+"""The GraphQL schema: query and mutation roots (thin resolvers over graph/) and its safety extensions."""
+from __future__ import annotations
+
+import copy
+from asyncio import to_thread
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Annotated, Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.scalars import JSON
+from strawberry.types import ExecutionContext
+
+from graph import browse
+from graph.analytics.results import Channel
+from graph.ingest import ingest
+from graph.neighborhood import neighborhood
+from loaders.validate import validate_records
+from schema.batch import Batch
+from schema.errors import CorpgraphError, InvalidInput, LimitExceeded, NotFound, Problem
+from schema.kinds import EntityType, IncidentCategory, RelationType
+
+from api import graphql_types as gt
+from api.context import Unauthorized
+from api.settings import ApiSettings
+
+Ctx = gt.Ctx
+# The one place project errors map to API answers: HTTP status (exports) and GraphQL `extensions.code`.
+ERRORS: tuple[tuple[type[CorpgraphError], int, str], ...] = (
+    (NotFound, 404, "NOT_FOUND"), (Unauthorized, 401, "UNAUTHORIZED"), (LimitExceeded, 400, "LIMIT_EXCEEDED"),
+    (InvalidInput, 400, "INVALID_INPUT"), (CorpgraphError, 400, "BAD_REQUEST"),
+)
+# Graph walks run in worker threads (asyncio.to_thread): the analytics are synchronous and must not stall
+# the event loop; CorpGraph and both stores are safe to share between threads.
+MUTATION_LABEL = "mutation"  # the `file` of problems reported for records sent through a mutation
+
+# Arguments shared by several fields, described once.
+AsOf = Annotated[date | None, strawberry.argument(description="Date the graph is taken at (YYYY-MM-DD); default today.")]
+First = Annotated[int | None, strawberry.argument(description="Page size, 1..CORPGRAPH_API_MAX_FIRST (default 20; search: 10).")]
+After = Annotated[str | None, strawberry.argument(description="The endCursor of the previous page.")]
+MaxDepth = Annotated[int | None, strawberry.argument(description="Longest path followed, 1..CORPGRAPH_API_MAX_GRAPH_DEPTH (default the maximum).")]
+
+
+@strawberry.type(description="Questions about companies, owners and incidents.")
+class Query:
+    @strawberry.field(description="One entity by id; null when no entity has that id.")
+    async def entity(self, info: Ctx, id: strawberry.ID) -> gt.Entity | None:
+        record = await info.context.entities.load(id)
+        return gt.entity_from_record(record) if record else None
+
+    @strawberry.field(description="Entities whose name or alias contains the text, in any script; exact matches first.")
+    def search(self, info: Ctx, text: str, types: list[EntityType] | None = None,
+               first: First = None) -> list[gt.Entity]:
+        limit = info.context.settings.first(first, default=10)
+        return [gt.entity_from_record(e) for e in info.context.store.search(text, types, limit)]
+
+    @strawberry.field(description="Who owns a company, directly and through chains, as of a date (default today).")
+    async def owners(self, info: Ctx, company_id: strawberry.ID, as_of: AsOf = None) -> list[gt.Holding]:
+        return [gt.holding_from(h) for h in await to_thread(info.context.graph.owners, company_id, as_of)]
+
+    @strawberry.field(description="What an owner (a company or a person; pass its id as companyId) holds, as of a date.")
+    async def holdings(self, info: Ctx, company_id: strawberry.ID, as_of: AsOf = None) -> list[gt.Holding]:
+        return [gt.holding_from(h) for h in await to_thread(info.context.graph.holdings, company_id, as_of)]
+
+    @strawberry.field(description="Everyone liable for an incident: responsible companies, their owners, data recipients, perpetrators.")
+    async def liability_chain(self, info: Ctx, incident_id: strawberry.ID, as_of: AsOf = None,
+                              max_depth: MaxDepth = None, min_share: float | None = None) -> gt.LiabilityChain:
+        settings = info.context.settings
+        chain = await to_thread(
+            info.context.graph.liability_chain, incident_id, as_of, max_depth=settings.depth(max_depth, settings.max_graph_depth),
+            min_share=settings.share("minShare", min_share))
+        return gt.chain_from(chain)
+
+    @strawberry.field(description="Incidents an entity is exposed to, through ownership, dependency or data flow.")
+    async def exposure(self, info: Ctx, entity_id: strawberry.ID, as_of: AsOf = None,
+                       channels: list[Channel] | None = None, max_depth: MaxDepth = None) -> gt.Exposure:
+        settings = info.context.settings
+        answer = await to_thread(info.context.graph.exposure, entity_id, as_of, channels=channels,
+                                 max_depth=settings.depth(max_depth, settings.max_graph_depth))
+        return gt.exposure_from(answer)
+
+    @strawberry.field(description="Entities within `depth` relations of an entity (default 1) and the relations between them.")
+    async def neighborhood(self, info: Ctx, id: strawberry.ID, depth: int | None = None,
+                           relation_types: list[RelationType] | None = None) -> gt.Graph:
+        settings = info.context.settings
+        graph = await to_thread(neighborhood, info.context.store, id, settings.depth(depth, 1, name="depth"),
+                                relation_types, max_nodes=settings.max_nodes)
+        return gt.graph_from(graph)
+
+    @strawberry.field(description="Incidents ordered by id, optionally of one category and within dates (inclusive).")
+    def incidents(self, info: Ctx, category: IncidentCategory | None = None,
+                  from_: Annotated[date | None, strawberry.argument(name="from")] = None, to: date | None = None,
+                  first: First = None, after: After = None) -> gt.Connection[gt.Incident]:
+        page = browse.incidents(info.context.store, category, from_, to, info.context.settings.first(first), after)
+        return gt.connection_from(page)
+
+    @strawberry.field(description="Companies ordered by id, a page at a time.")
+    def companies(self, info: Ctx, first: First = None, after: After = None) -> gt.Connection[gt.Company]:
+        return gt.connection_from(browse.companies(info.context.store, info.context.settings.first(first), after))
+
+
+@strawberry.type(description="Writes; they need the header 'Authorization: Bearer <token>'.")
+class Mutation:
+    @strawberry.mutation(description="Upsert entity and relation records (the loader's JSON format, `type` included); all or nothing.")
+    def upsert_records(self, info: Ctx, records: list[JSON]) -> gt.UpsertResult:
+        info.context.require_token()
+        settings = info.context.settings
+        if len(records) > settings.max_upsert:
+            raise LimitExceeded(f"at most {settings.max_upsert} records per mutation, got {len(records)}; split them")
+        summary = ingest(info.context.store, _validated(records))
+        return gt.UpsertResult(entities=sum(summary.entities.values()), relations=sum(summary.relations.values()))
+
+
+class Schema(strawberry.Schema):
+    """strawberry's Schema, logging only the errors it masks (a client's own mistakes are not server errors)."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Log unexpected errors with their tracebacks; skip validation errors and project errors."""
+        super().process_errors([e for e in errors if should_mask_error(e)], execution_context)
+
+
+def make_schema(settings: ApiSettings) -> Schema:
+    """The schema with the limits, caches, masking and switches the settings ask for."""
+    config = StrawberryConfig(disable_field_suggestions=not settings.suggestions)
+    return Schema(Query, Mutation, config=config, extensions=_extensions(settings),
+                  types=[gt.Company, gt.Person, gt.Organization, gt.Actor, gt.Incident])
+
+
+def sdl() -> str:
+    """The schema's SDL, as committed to schema.graphql (regenerate: `python -m api.graphql_schema > schema.graphql`)."""
+    return make_schema(ApiSettings()).as_str() + "\n"
+
+
+def error_answer(error: CorpgraphError) -> tuple[int, str]:
+    """HTTP status and GraphQL code of a project error (first match in ERRORS, most specific first)."""
+    return next((status, code) for kind, status, code in ERRORS if isinstance(error, kind))
+
+
+class ErrorCodes(SchemaExtension):
+    """Tag errors raised on purpose with `extensions.code` (and `problems` for bad input) for clients to branch on."""
+
+    def on_operation(self) -> Iterator[None]:
+        """After the operation: add the code of each project error."""
+        yield
+        for error in getattr(self.execution_context.result, "errors", None) or []:
+            original = error.original_error
+            if isinstance(original, CorpgraphError):
+                extra: dict[str, Any] = {"code": error_answer(original)[1]}
+                if isinstance(original, InvalidInput):
+                    extra["problems"] = [str(p) for p in original.problems]
+                error.extensions = {**(error.extensions or {}), **extra}
+
+
+def should_mask_error(error: GraphQLError) -> bool:
+    """Hide exceptions raised by accident inside resolvers; keep our errors and GraphQL's own messages."""
+    original = error.original_error
+    if original is None or error.path is None:
+        # No original: a GraphQL validation/execution message. No path: input coercion before execution.
+        return False
+    return not isinstance(original, (CorpgraphError, GraphQLError))
+
+
+def _extensions(settings: ApiSettings) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
+    """Extension factories, in order: limits, bounded caches, error masking, optional introspection switch."""
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: ParserCache(maxsize=settings.cache_size),
+        _shared_rules(QueryDepthLimiter(max_depth=settings.max_query_depth)),
+        _shared_rules(MaxAliasesLimiter(max_alias_count=settings.max_aliases)),
+        lambda: ValidationCache(maxsize=settings.cache_size),
+        lambda: MaskErrors(should_mask_error=should_mask_error, error_message="Internal error; it has been logged."),
+        ErrorCodes,
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return extensions
+
+
+def _shared_rules(template: SchemaExtension) -> Callable[[], SchemaExtension]:
+    """A factory of per-request copies of a validation extension.
+
+    Limiters build a new rule class in __init__; the validation cache keys on the rule classes, so
+    building one per request would never hit. Copies share the template's rule and nothing else.
+    """
+    return lambda: copy.copy(template)
+
+
+def _validated(records: list[Any]) -> Batch:
+    """A batch from raw records, validated exactly as the loader does; InvalidInput lists every problem."""
+    problems = [Problem(MUTATION_LABEL, i, "(record)", "expected a JSON object")
+                for i, raw in enumerate(records, start=1) if not isinstance(raw, dict)]
+    batch, more = validate_records(MUTATION_LABEL, [(i, raw) for i, raw in enumerate(records, start=1)
+                                                    if isinstance(raw, dict)])
+    if problems or more:
+        raise InvalidInput(sorted(problems + more, key=lambda p: p.line))
+    return batch
+
+
+if __name__ == "__main__":
+    print(sdl(), end="")

@@ -1,0 +1,310 @@
+"""GraphQL types: each lists the fields it exposes and is built from a record or an answer of graph/."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from pydantic import BaseModel
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from graph.analytics import results as res
+from graph.browse import Page
+from schema import records as rec
+from schema.declaration import ENTITIES
+from schema.kinds import EntityType, IncidentCategory, RelationType
+
+from api.context import Context
+
+# The GraphQL enums are the domain enums themselves: one declaration, no second list to drift.
+EntityTypeEnum = strawberry.enum(EntityType, description="Kinds of node in the graph.")
+RelationTypeEnum = strawberry.enum(RelationType, description="Kinds of edge in the graph.")
+IncidentCategoryEnum = strawberry.enum(IncidentCategory, description="What kind of harm an incident is.")
+RoleEnum = strawberry.enum(res.Role, description="Why a party appears in a liability chain.")
+ChannelEnum = strawberry.enum(res.Channel, name="ExposureChannel", description="How an entity is exposed to an incident.")
+
+Ctx = Info[Context, None]
+T = TypeVar("T")
+
+
+@strawberry.type(description="Where a fact comes from (an article, a filing, a register).")
+class Source:
+    publisher: str = strawberry.field(description="Who published it.")
+    title: str = strawberry.field(description="Title of the article or document.")
+    url: str | None = strawberry.field(description="Where to read it, when known.")
+    published_on: date | None = strawberry.field(description="Publication date, when known.")
+
+
+@strawberry.type(description="A reported figure about a company (market share, users, volume).")
+class Figure:
+    label: str = strawberry.field(description="What the figure measures.")
+    value: float = strawberry.field(description="The number as reported.")
+    unit: str | None = strawberry.field(description="Unit of the value (CNY, users, fraction).")
+    as_of: date | None = strawberry.field(description="Date the figure refers to.")
+
+
+@strawberry.type(description="A sum of money with its currency.")
+class Amount:
+    value: float = strawberry.field(description="The sum.")
+    currency: str = strawberry.field(description="ISO 4217 currency code.")
+    label: str | None = strawberry.field(description="What the sum is (revenue, fine).")
+
+
+@strawberry.interface(description="Any node of the graph: company, person, organization, actor or incident.")
+class Entity:
+    id: strawberry.ID = strawberry.field(description="Stable id, used by every other query.")
+    type: EntityType = strawberry.field(description="Kind of entity.")
+    name: str = strawberry.field(description="Main name.")
+    aliases: list[str] = strawberry.field(description="Other names, in any script.")
+    description: str | None = strawberry.field(description="Free-text description.")
+    sources: list[Source] = strawberry.field(description="Where the entity is documented.")
+    confidence: float | None = strawberry.field(description="Confidence in the record, 0..1, when given.")
+
+
+@strawberry.type(description="A company, with aliases in any script and its registry identifiers.")
+class Company(Entity):
+    country: str | None = strawberry.field(description="ISO 3166-1 alpha-2 country code.")
+    identifiers: JSON = strawberry.field(description="Registry identifiers by scheme, e.g. {\"lei\": \"...\"}.")
+    figures: list[Figure] = strawberry.field(description="Reported figures.")
+
+
+@strawberry.type(description="A natural person.")
+class Person(Entity):
+    country: str | None = strawberry.field(description="ISO 3166-1 alpha-2 country code.")
+
+
+@strawberry.type(description="Police, regulators, media and other bodies.")
+class Organization(Entity):
+    kind: str | None = strawberry.field(description="What kind of body (media, police, regulator).")
+    country: str | None = strawberry.field(description="ISO 3166-1 alpha-2 country code.")
+
+
+@strawberry.type(description="Whoever carried out an attack, named or not.")
+class Actor(Entity):
+    kind: str | None = strawberry.field(description="What kind of actor (hacker, insider).")
+    known: bool = strawberry.field(description="False when the actor is unidentified.")
+
+
+@strawberry.type(description="An outage, intrusion, data leak, data sale or fraud, with its impact figures.")
+class Incident(Entity):
+    category: IncidentCategory = strawberry.field(description="What kind of harm.")
+    occurred_on: date | None = strawberry.field(description="Day it happened.")
+    ended_on: date | None = strawberry.field(description="Day it ended.")
+    duration_hours: float | None = strawberry.field(description="How long it lasted, in hours.")
+    # Float, not Int: GraphQL Int stops at 2^31 and leaks have exceeded three billion records.
+    records_affected: float | None = strawberry.field(description="Records affected (lower bound).")
+    records_affected_max: float | None = strawberry.field(description="Records affected (upper bound).")
+    amounts: list[Amount] = strawberry.field(description="Sums of money involved.")
+
+
+_ENTITY_TYPES: dict[EntityType, type[Entity]] = {
+    EntityType.COMPANY: Company, EntityType.PERSON: Person, EntityType.ORGANIZATION: Organization,
+    EntityType.ACTOR: Actor, EntityType.INCIDENT: Incident,
+}
+assert set(_ENTITY_TYPES) == set(ENTITIES), "every declared entity type needs a GraphQL type"
+_NESTED: dict[type[BaseModel], type] = {rec.Source: Source, rec.Figure: Figure, rec.Amount: Amount}
+
+
+def entity_from_record(record: rec.Entity) -> Entity:
+    """The GraphQL object of an entity record (only the fields its type declares)."""
+    kind = EntityType(record.type)  # type: ignore[attr-defined]
+    return _from_model(_ENTITY_TYPES[kind], record, type=kind)
+
+
+async def load_entity(info: Ctx, id: str) -> Entity:
+    """Resolve an id through the request's DataLoader into its GraphQL object."""
+    return entity_from_record(await info.context.entity(id))
+
+
+@strawberry.type(description="One edge of an explaining path.")
+class Hop:
+    from_: strawberry.ID = strawberry.field(name="from", description="Id of the entity the edge leaves.")
+    to: strawberry.ID = strawberry.field(description="Id of the entity the edge enters.")
+    type: RelationType = strawberry.field(description="Relation type of the edge.")
+    relation_id: strawberry.ID = strawberry.field(description="Id of the relation (matches a graph edge id).")
+    share: float | None = strawberry.field(description="Ownership share of the edge; null if unknown or not OWNS.")
+    sources: list[Source] = strawberry.field(description="Where the edge is documented.")
+
+
+@strawberry.type(description="A walk that explains a number; weight is the product of its shares.")
+class Path:
+    hops: list[Hop] = strawberry.field(description="Edges in walking order.")
+    weight: float | None = strawberry.field(description="Product of the hop shares; null when one is unknown.")
+
+
+def path_from(path: res.Path) -> Path:
+    """The GraphQL object of an explaining path."""
+    hops = [Hop(from_=strawberry.ID(h.source), to=strawberry.ID(h.target), type=h.type,
+                relation_id=strawberry.ID(h.relation_id), share=h.share, sources=_convert(h.sources))
+            for h in path.hops]
+    return Path(hops=hops, weight=path.weight)
+
+
+@strawberry.type(description="A node of a graph payload.")
+class GraphNode:
+    id: strawberry.ID = strawberry.field(description="Entity id.")
+    type: str = strawberry.field(description="Entity type name (Company, Incident, ...), for styling.")
+    label: str = strawberry.field(description="Text to draw (the entity's name).")
+    properties: JSON = strawberry.field(description="Other fields of the entity, as JSON.")
+
+
+@strawberry.type(description="An edge of a graph payload.")
+class GraphEdge:
+    id: strawberry.ID = strawberry.field(description="Relation id.")
+    source: strawberry.ID = strawberry.field(description="Id of the source node.")
+    target: strawberry.ID = strawberry.field(description="Id of the target node.")
+    type: str = strawberry.field(description="Relation type name (OWNS, RESPONSIBLE_FOR, ...).")
+    properties: JSON = strawberry.field(description="Other fields of the relation, as JSON.")
+
+
+@strawberry.type(description="Nodes and edges, the shape graph-visualisation clients take.")
+class Graph:
+    nodes: list[GraphNode] = strawberry.field(description="The nodes.")
+    edges: list[GraphEdge] = strawberry.field(description="The edges; their ends are always among the nodes.")
+
+
+def graph_from(subgraph: res.Subgraph) -> Graph:
+    """The GraphQL payload of a subgraph."""
+    nodes = [GraphNode(id=strawberry.ID(n.id), type=n.type, label=n.label, properties=n.properties)
+             for n in subgraph.nodes]
+    edges = [GraphEdge(id=strawberry.ID(e.id), source=strawberry.ID(e.source), target=strawberry.ID(e.target),
+                       type=e.type, properties=e.properties) for e in subgraph.edges]
+    return Graph(nodes=nodes, edges=edges)
+
+
+@strawberry.type(description="An owner's stake in a company: direct, integrated (through chains) and control.")
+class Holding:
+    owner_id: strawberry.Private[str]
+    company_id: strawberry.Private[str]
+    direct: float | None = strawberry.field(description="Share held directly, 0..1; null if none or unknown.")
+    integrated: float | None = strawberry.field(description="Share held directly and through chains, 0..1.")
+    controls: bool = strawberry.field(description="True when the owner controls the company (majority, to a fixed point).")
+    unknown: bool = strawberry.field(description="True when a share on the way is unknown, so numbers are lower bounds.")
+
+    @strawberry.field(description="The owner.")
+    async def owner(self, info: Ctx) -> Entity:
+        return await load_entity(info, self.owner_id)
+
+    @strawberry.field(description="The company owned.")
+    async def company(self, info: Ctx) -> Entity:
+        return await load_entity(info, self.company_id)
+
+
+def holding_from(holding: res.Holding) -> Holding:
+    """The GraphQL object of a holding."""
+    return Holding(owner_id=holding.owner, company_id=holding.company, direct=holding.direct,
+                   integrated=holding.integrated, controls=holding.controls, unknown=holding.unknown)
+
+
+@strawberry.type(description="A party of a liability chain.")
+class Party:
+    entity_id: strawberry.Private[str]
+    role: res.Role = strawberry.field(description="Why the party is liable.")
+    weight: float | None = strawberry.field(description="How much of the responsible company's liability reaches it (ownership share for OWNER).")
+    controls: bool = strawberry.field(description="True when the party controls a responsible company.")
+    unknown: bool = strawberry.field(description="True when a share on the way is unknown.")
+    detail: str | None = strawberry.field(description="Extra detail (the responsible role, what data was received).")
+    paths: list[Path] = strawberry.field(description="Paths from the party to the incident that explain the weight.")
+
+    @strawberry.field(description="The liable entity.")
+    async def entity(self, info: Ctx) -> Entity:
+        return await load_entity(info, self.entity_id)
+
+
+@strawberry.type(description="Everyone liable for an incident as of a date, and the subgraph that explains it.")
+class LiabilityChain:
+    incident_id: strawberry.Private[str]
+    as_of: date = strawberry.field(description="Date ownership was taken at.")
+    parties: list[Party] = strawberry.field(description="Liable parties, strongest first.")
+    graph: Graph = strawberry.field(description="The explaining subgraph, to draw.")
+
+    @strawberry.field(description="The incident.")
+    async def incident(self, info: Ctx) -> Entity:
+        return await load_entity(info, self.incident_id)
+
+
+def chain_from(chain: res.LiabilityChain) -> LiabilityChain:
+    """The GraphQL object of a liability chain."""
+    parties = [Party(entity_id=p.entity, role=p.role, weight=p.weight, controls=p.controls, unknown=p.unknown,
+                     detail=p.detail, paths=[path_from(x) for x in p.paths]) for p in chain.parties]
+    return LiabilityChain(incident_id=chain.incident, as_of=chain.as_of, parties=parties, graph=graph_from(chain.graph))
+
+
+@strawberry.type(description="One incident an entity is exposed to, through one channel.")
+class ExposureItem:
+    incident_id: strawberry.Private[str]
+    via_id: strawberry.Private[str | None]
+    channel: res.Channel = strawberry.field(description="How the exposure arises.")
+    weight: float = strawberry.field(description="Share of the incident's impact that reaches the entity, 0..1.")
+    paths: list[Path] = strawberry.field(description="Paths that explain the weight.")
+    impact: JSON = strawberry.field(description="The incident's impact figures weighted by `weight`.")
+
+    @strawberry.field(description="The incident.")
+    async def incident(self, info: Ctx) -> Entity:
+        return await load_entity(info, self.incident_id)
+
+    @strawberry.field(description="The entity the exposure passes through (e.g. the responsible company), if any.")
+    async def via(self, info: Ctx) -> Entity | None:
+        return await load_entity(info, self.via_id) if self.via_id else None
+
+
+@strawberry.type(description="Incidents an entity is exposed to, with weighted totals and the subgraph.")
+class Exposure:
+    entity_id: strawberry.Private[str]
+    as_of: date = strawberry.field(description="Date ownership and dependencies were taken at.")
+    items: list[ExposureItem] = strawberry.field(description="Exposures, strongest first.")
+    totals: JSON = strawberry.field(description="Impact figures summed over items, each weighted.")
+    graph: Graph = strawberry.field(description="The explaining subgraph, to draw.")
+
+    @strawberry.field(description="The exposed entity.")
+    async def entity(self, info: Ctx) -> Entity:
+        return await load_entity(info, self.entity_id)
+
+
+def exposure_from(exposure: res.Exposure) -> Exposure:
+    """The GraphQL object of an exposure answer."""
+    items = [ExposureItem(incident_id=i.incident, via_id=i.via, channel=i.channel, weight=i.weight,
+                          paths=[path_from(x) for x in i.paths], impact=i.impact) for i in exposure.items]
+    return Exposure(entity_id=exposure.entity, as_of=exposure.as_of, items=items, totals=exposure.totals,
+                    graph=graph_from(exposure.graph))
+
+
+@strawberry.type(description="Where a page ends and whether more follow.")
+class PageInfo:
+    end_cursor: str | None = strawberry.field(description="Pass as `after` to get the next page.")
+    has_next_page: bool = strawberry.field(description="True when another page follows.")
+
+
+@strawberry.type(description="A page of results with its cursor.")
+class Connection(Generic[T]):
+    nodes: list[T] = strawberry.field(description="The items of this page.")
+    page_info: PageInfo = strawberry.field(description="Cursor and whether more pages follow.")
+
+
+def connection_from(page: Page) -> Connection[Any]:
+    """A GraphQL page of entities."""
+    nodes = [entity_from_record(e) for e in page.items]
+    return Connection(nodes=nodes, page_info=PageInfo(end_cursor=page.end_cursor, has_next_page=page.has_next_page))
+
+
+@strawberry.type(description="What an upsert wrote.")
+class UpsertResult:
+    entities: int = strawberry.field(description="Entity records written.")
+    relations: int = strawberry.field(description="Relation records written.")
+
+
+def _from_model(cls: type[T], model: BaseModel, **overrides: Any) -> T:
+    """An instance of a strawberry type from the same-named fields of a pydantic model (nothing more)."""
+    names = [f.python_name for f in cls.__strawberry_definition__.fields if f.base_resolver is None]  # type: ignore[attr-defined]
+    values = {n: _convert(getattr(model, n)) for n in names if n not in overrides}
+    return cls(**values, **overrides)
+
+
+def _convert(value: Any) -> Any:
+    """Nested records (sources, figures, amounts) into their GraphQL types; other values unchanged."""
+    if isinstance(value, list):
+        return [_convert(v) for v in value]
+    if type(value) in _NESTED:
+        return _from_model(_NESTED[type(value)], value)
+    return value

@@ -1,0 +1,62 @@
+"""Settings of the HTTP API, read once from CORPGRAPH_API_* environment variables, with typed defaults."""
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schema.errors import LimitExceeded
+
+
+class ApiSettings(BaseSettings):
+    """Everything the API makes configurable; tests override with monkeypatch.setenv and a fresh ApiSettings()."""
+
+    model_config = SettingsConfigDict(env_prefix="CORPGRAPH_API_", extra="ignore")
+
+    # Bearer token that unlocks mutations; unset means mutations are disabled.
+    token: SecretStr | None = None
+    graphiql: bool = True
+    introspection: bool = True
+    suggestions: bool = True
+    # Origins allowed by CORS, as a JSON list (e.g. '["https://viz.example"]'); empty turns CORS off.
+    cors_origins: list[str] = Field(default_factory=list)
+    # Limits on a GraphQL document: nesting depth, tokens and aliases.
+    max_query_depth: int = Field(default=10, ge=1)
+    max_tokens: int = Field(default=2000, ge=1)
+    max_aliases: int = Field(default=15, ge=0)
+    # Entries of the parser and validation LRU caches (bounded so unique query texts cannot grow memory).
+    cache_size: int = Field(default=128, ge=1)
+    # Bounds on arguments: page sizes (`first`), graph walks (`maxDepth`, `depth`), neighbourhood size, records per upsert.
+    max_first: int = Field(default=100, ge=1)
+    max_graph_depth: int = Field(default=6, ge=1)
+    max_nodes: int = Field(default=500, ge=1)
+    max_upsert: int = Field(default=1000, ge=1)
+
+    def first(self, value: int | None, default: int = 20) -> int:
+        """A page size within 1..max_first; LimitExceeded (saying the range) otherwise."""
+        return _within("first", default if value is None else value, 1, self.max_first)
+
+    def depth(self, value: int | None, default: int, name: str = "maxDepth") -> int:
+        """A walk depth within 1..max_graph_depth; LimitExceeded (saying the range) otherwise."""
+        return _within(name, default if value is None else value, 1, self.max_graph_depth)
+
+
+    @staticmethod
+    def share(name: str, value: float | None) -> float:
+        """A share within 0..1 (default 0); LimitExceeded (saying the range) otherwise."""
+        if value is None:
+            return 0.0
+        if not 0.0 <= value <= 1.0:
+            raise LimitExceeded(f"{name} must be between 0 and 1, got {value}")
+        return value
+
+
+def _within(name: str, value: int, low: int, high: int) -> int:
+    """The value when low <= value <= high; otherwise a LimitExceeded that says the allowed range."""
+    if not low <= value <= high:
+        raise LimitExceeded(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def get_api_settings() -> ApiSettings:
+    """A fresh ApiSettings from the current environment."""
+    return ApiSettings()

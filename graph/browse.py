@@ -1,0 +1,93 @@
+"""Browsing without ids: incidents (filtered by category and date) and companies, in cursor-paginated pages."""
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+
+from schema.errors import CorpgraphError
+from schema.kinds import EntityType, IncidentCategory
+from schema.records import Entity, Incident
+
+from graph.stores.base import GraphStore
+
+_SCAN_PAGE = 200  # entities read per store call while filtering; bounds memory, not the answer
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of entities, with the cursor to pass as `after` for the next page."""
+
+    items: list[Entity]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+def companies(store: GraphStore, first: int, after: str | None = None) -> Page:
+    """Companies ordered by id, `first` at a time, starting after the cursor."""
+    return _page(store, EntityType.COMPANY, first, after, lambda _: True)
+
+
+def incidents(
+    store: GraphStore,
+    category: IncidentCategory | None = None,
+    from_: date | None = None,
+    to: date | None = None,
+    first: int = 20,
+    after: str | None = None,
+) -> Page:
+    """Incidents ordered by id, optionally of one category and occurring within [from_, to] (inclusive).
+
+    An incident without `occurred_on` is left out as soon as a date bound is given: it cannot be placed.
+    """
+    def keep(entity: Entity) -> bool:
+        assert isinstance(entity, Incident)
+        if category is not None and entity.category != category:
+            return False
+        if from_ is None and to is None:
+            return True
+        day = entity.occurred_on
+        return day is not None and (from_ is None or day >= from_) and (to is None or day <= to)
+
+    return _page(store, EntityType.INCIDENT, first, after, keep)
+
+
+def encode_cursor(entity_id: str) -> str:
+    """The opaque cursor of an entity (clients must not build cursors themselves)."""
+    return base64.urlsafe_b64encode(entity_id.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> str:
+    """The entity id inside a cursor; raises CorpgraphError for text that is not one of our cursors."""
+    try:
+        entity_id = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        entity_id = ""
+    if not entity_id:
+        raise CorpgraphError(f"invalid cursor {cursor!r}: pass the endCursor of a previous page")
+    return entity_id
+
+
+def _page(store: GraphStore, type: EntityType, first: int, after: str | None,
+          keep: Callable[[Entity], bool]) -> Page:
+    """The next `first` entities of a type that pass `keep`; one extra is looked for to know if more exist."""
+    found: list[Entity] = []
+    for entity in _scan(store, type, decode_cursor(after) if after else None):
+        if keep(entity):
+            found.append(entity)
+            if len(found) > first:
+                break
+    items = found[:first]
+    return Page(items, encode_cursor(items[-1].id) if items else None, len(found) > first)
+
+
+def _scan(store: GraphStore, type: EntityType, after: str | None) -> Iterator[Entity]:
+    """All entities of a type after an id, read from the store a page at a time."""
+    while True:
+        batch = store.list_entities(type, after, _SCAN_PAGE)
+        yield from batch
+        if len(batch) < _SCAN_PAGE:
+            return
+        after = batch[-1].id

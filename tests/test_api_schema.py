@@ -1,0 +1,112 @@
+"""The GraphQL schema itself: committed SDL, enums from the one declaration, descriptions, DataLoader batching."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from graphql import GraphQLEnumType, GraphQLInterfaceType, GraphQLObjectType
+
+from api.context import Context, make_context
+from api.graphql_schema import make_schema, sdl
+from api.settings import ApiSettings
+from graph.analytics.results import Channel, Role
+from graph.service import CorpGraph
+from graph.stores.sqlite import SqliteStore
+from schema.declaration import ENTITIES, RELATIONS
+from schema.kinds import IncidentCategory
+
+SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schema.graphql"
+SCHEMA = make_schema(ApiSettings())
+
+
+def test_committed_sdl_matches_the_code() -> None:
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == sdl(), \
+        "schema.graphql is stale: run `python -m api.graphql_schema > schema.graphql`"
+
+
+@pytest.mark.parametrize("name,members", [
+    ("EntityType", [t.name for t in ENTITIES]),
+    ("RelationType", [t.name for t in RELATIONS]),
+    ("ExposureChannel", [c.name for c in Channel]),
+    ("Role", [r.name for r in Role]),
+    ("IncidentCategory", [c.name for c in IncidentCategory]),
+])
+def test_enums_follow_the_declaration(name: str, members: list[str]) -> None:
+    enum = SCHEMA._schema.type_map[name]
+    assert isinstance(enum, GraphQLEnumType)
+    assert list(enum.values) == members
+
+
+def test_every_entity_type_has_an_object_type_implementing_entity() -> None:
+    interface = SCHEMA._schema.type_map["Entity"]
+    for kind in ENTITIES:
+        object_type = SCHEMA._schema.type_map[kind.value]
+        assert isinstance(object_type, GraphQLObjectType) and interface in object_type.interfaces
+
+
+def test_every_field_has_a_description() -> None:
+    missing = [
+        f"{type_.name}.{field}"
+        for type_ in SCHEMA._schema.type_map.values()
+        if isinstance(type_, (GraphQLObjectType, GraphQLInterfaceType)) and not type_.name.startswith("__")
+        for field, definition in type_.fields.items()
+        if not definition.description
+    ]
+    assert missing == []
+
+
+def test_entity_types_expose_only_record_fields() -> None:
+    # A GraphQL entity field that is not a field of its record would be data invented by the API.
+    for kind, spec in ENTITIES.items():
+        object_type = SCHEMA._schema.type_map[kind.value]
+        assert isinstance(object_type, GraphQLObjectType)
+        names = {_snake(n) for n in object_type.fields}
+        assert names <= set(spec.model.model_fields), kind
+
+
+def test_entity_loads_are_batched_into_one_store_call(seed_store: SqliteStore,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+    real = seed_store.get_entities
+
+    def counting(ids: Any) -> Any:
+        calls.append(list(ids))
+        return real(ids)
+
+    monkeypatch.setattr(seed_store, "get_entities", counting)
+    query = '{ a: entity(id: "lakala") { name } b: entity(id: "kaola") { name } c: entity(id: "nope") { name } }'
+    context = make_context(CorpGraph(seed_store), ApiSettings())
+    result = asyncio.run(SCHEMA.execute(query, context_value=context))
+    assert result.errors is None
+    assert result.data == {"a": {"name": "Lakala"}, "b": {"name": "Kaola Credit"}, "c": None}
+    assert calls == [["lakala", "kaola", "nope"]]
+
+
+def test_nested_entity_fields_of_an_answer_share_one_batch(seed_store: SqliteStore,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    batches: list[list[str]] = []
+    real = Context._load_entities
+
+    async def spy(self: Context, ids: list[str]) -> Any:
+        batches.append(list(ids))
+        return await real(self, ids)
+
+    monkeypatch.setattr(Context, "_load_entities", spy)
+    query = '{ liabilityChain(incidentId: "kaola-leak-2019") { incident { id } parties { entity { id } } } }'
+    result = asyncio.run(SCHEMA.execute(query, context_value=make_context(CorpGraph(seed_store), ApiSettings())))
+    assert result.errors is None
+    # The incident and its three parties (kaola, lakala, heipachong) are read in a single batch.
+    assert len(batches) == 1
+    assert sorted(batches[0]) == ["heipachong", "kaola", "kaola-leak-2019", "lakala"]
+
+
+def test_each_request_gets_fresh_loaders(seed_store: SqliteStore) -> None:
+    graph = CorpGraph(seed_store)
+    assert make_context(graph, ApiSettings()).entities is not make_context(graph, ApiSettings()).entities
+
+
+def _snake(name: str) -> str:
+    """camelCase GraphQL name back to the snake_case record field."""
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
