@@ -21,11 +21,8 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	touch $@
 
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	touch $@
-
-install: $(VENV)/.installed-test node_modules/.installed
+install: $(VENV)/.installed-test
+	tools/setup-node
 
 run: $(VENV)/.installed-run
 	$(BIN)/corpgraph serve --seed --host $(HOST) --port $(PORT)

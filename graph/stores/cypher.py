@@ -1,0 +1,134 @@
+"""Every Cypher statement the Neo4j store sends: named constants and small pure builders.
+
+Values always travel as `$parameters`. The only names put into the text are labels and relationship types
+taken from the schema enums (plus the fixed `Entity` and `CorpgraphMeta` labels below), backtick-quoted.
+The statements stay within what both Neo4j 5 and FalkorDB's Bolt front end accept (MERGE, MATCH, UNWIND,
+SET, CASE, STARTS WITH/CONTAINS, ORDER BY/LIMIT); only the schema DDL is Neo4j-only (see `schema_statements`).
+`all_statements()` lists every statement for the linter test (tests/test_cypher_lint.py).
+"""
+from __future__ import annotations
+
+from schema.declaration import ENTITIES, RELATIONS
+from schema.kinds import EntityType, RelationType
+
+# Every node also carries this label, so that `id` is unique across types and a lookup by id needs no type.
+ENTITY_LABEL = "Entity"
+# One bookkeeping node holds the revision counter that projection caches key on.
+META_LABEL = "CorpgraphMeta"
+REVISION_KEY = "revision"
+
+
+def _q(name: str) -> str:
+    """A label or type, backtick-quoted (names come from enums, never from input)."""
+    return f"`{name}`"
+
+
+# --- writes ---------------------------------------------------------------------------------------------
+
+def merge_entities(kind: EntityType) -> str:
+    """Upsert a chunk of entities of one kind; `$rows` = [{id, type, name, keys, search, doc}]."""
+    return (
+        f"UNWIND $rows AS row MERGE (n:{_q(ENTITY_LABEL)}:{_q(kind.value)} {{id: row.id}}) "
+        "SET n.type = row.type, n.name = row.name, n.keys = row.keys, n.search = row.search, n.doc = row.doc "
+        "RETURN count(n) AS written"
+    )
+
+
+def merge_relations(kind: RelationType, source: EntityType, target: EntityType) -> str:
+    """Upsert a chunk of relations between two labels; `$rows` = edge_row() fields plus doc."""
+    return (
+        f"UNWIND $rows AS row "
+        f"MATCH (a:{_q(source.value)}) WHERE a.id = row.source "
+        f"MATCH (b:{_q(target.value)}) WHERE b.id = row.target "
+        f"MERGE (a)-[r:{_q(kind.value)} {{id: row.id}}]->(b) "
+        "SET r.share = row.share, r.valid_from = row.valid_from, r.valid_to = row.valid_to, "
+        "r.incident = row.incident, r.doc = row.doc "
+        "RETURN count(r) AS written"
+    )
+
+
+BUMP_REVISION = (
+    f"MERGE (m:{_q(META_LABEL)} {{id: $key}}) "
+    "SET m.value = coalesce(m.value, 0) + 1 RETURN m.value AS revision"
+)
+DELETE_ALL = (
+    f"MATCH (n) WHERE n:{_q(ENTITY_LABEL)} OR n:{_q(META_LABEL)} DETACH DELETE n"
+)
+
+# --- reads ----------------------------------------------------------------------------------------------
+
+READ_REVISION = f"MATCH (m:{_q(META_LABEL)} {{id: $key}}) RETURN m.value AS revision"
+ENTITY_TYPES = f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id IN $ids RETURN n.id AS id, n.type AS type"
+GET_ENTITIES = f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id IN $ids RETURN n.id AS id, n.type AS type, n.doc AS doc"
+# Keys are stored as one string "\nkey1\nkey2\n" (keys never hold whitespace), so exact, prefix and contained
+# matches are all CONTAINS on one indexable string: $exact = "\nkey\n", $prefix = "\nkey", $key = "key".
+SEARCH = (
+    f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.search CONTAINS $key AND n.type IN $types "
+    "WITH n, CASE WHEN n.search CONTAINS $exact THEN 0 WHEN n.search CONTAINS $prefix THEN 1 ELSE 2 END AS rank "
+    "RETURN n.type AS type, n.doc AS doc ORDER BY rank, size(n.name), n.id LIMIT $limit"
+)
+COUNT_ENTITIES = f"MATCH (n:{_q(ENTITY_LABEL)}) RETURN n.type AS type, count(n) AS count"
+COUNT_RELATIONS = (
+    f"MATCH (:{_q(ENTITY_LABEL)})-[r]->(:{_q(ENTITY_LABEL)}) RETURN type(r) AS type, count(r) AS count"
+)
+
+
+def list_entities(kind: EntityType) -> str:
+    """One page of entities of a kind ordered by id, after `$after`, at most `$limit`."""
+    return (f"MATCH (n:{_q(kind.value)}) WHERE n.id > $after "
+            "RETURN n.type AS type, n.doc AS doc ORDER BY n.id LIMIT $limit")
+
+
+def get_relations(kind: RelationType) -> str:
+    """Relations of one type by relation id (`$ids`)."""
+    return f"MATCH ()-[r:{_q(kind.value)}]->() WHERE r.id IN $ids RETURN r.id AS id, r.doc AS doc"
+
+
+def relations_touching(kind: RelationType) -> str:
+    """Relations of one type with either endpoint among `$ids` (a relation may come back twice)."""
+    return (f"MATCH (n:{_q(ENTITY_LABEL)})-[r:{_q(kind.value)}]-() WHERE n.id IN $ids "
+            "RETURN r.id AS id, r.doc AS doc")
+
+
+def edge_page(kind: RelationType) -> str:
+    """One page of the projection feed for a relation type, ordered by relation id, after `$after`."""
+    return (
+        f"MATCH (a)-[r:{_q(kind.value)}]->(b) WHERE r.id > $after "
+        "RETURN r.id AS id, a.id AS source, b.id AS target, r.share AS share, r.valid_from AS valid_from, "
+        "r.valid_to AS valid_to, r.incident AS incident ORDER BY r.id LIMIT $limit"
+    )
+
+
+# --- schema (Neo4j only: FalkorDB has no constraint DDL) --------------------------------------------------
+
+def schema_statements() -> list[str]:
+    """Constraints and indexes, IF NOT EXISTS: unique id per label and relationship type, search index."""
+    labels = [ENTITY_LABEL, *(kind.value for kind in ENTITIES)]
+    out = [
+        f"CREATE CONSTRAINT {_name('node', label)} IF NOT EXISTS FOR (n:{_q(label)}) REQUIRE n.id IS UNIQUE"
+        for label in labels
+    ]
+    out += [
+        f"CREATE CONSTRAINT {_name('rel', kind.value)} IF NOT EXISTS "
+        f"FOR ()-[r:{_q(kind.value)}]-() REQUIRE r.id IS UNIQUE"
+        for kind in RELATIONS
+    ]
+    out.append(f"CREATE TEXT INDEX corpgraph_entity_search IF NOT EXISTS FOR (n:{_q(ENTITY_LABEL)}) ON (n.search)")
+    out.append(f"CREATE INDEX corpgraph_entity_type IF NOT EXISTS FOR (n:{_q(ENTITY_LABEL)}) ON (n.type)")
+    return out
+
+
+def _name(scope: str, label: str) -> str:
+    """A stable schema object name, so IF NOT EXISTS recognises it on the next run."""
+    return f"corpgraph_{scope}_{label.lower()}_id"
+
+
+def all_statements() -> list[str]:
+    """Every statement the store can send, for the Cypher linter test."""
+    out = [BUMP_REVISION, DELETE_ALL, READ_REVISION, ENTITY_TYPES, GET_ENTITIES, SEARCH,
+           COUNT_ENTITIES, COUNT_RELATIONS, *schema_statements()]
+    out += [builder(kind) for kind in EntityType for builder in (merge_entities, list_entities)]
+    out += [builder(kind) for kind in RelationType for builder in (get_relations, relations_touching, edge_page)]
+    out += [merge_relations(kind, source, target)
+            for kind, spec in RELATIONS.items() for source in sorted(spec.sources) for target in sorted(spec.targets)]
+    return out

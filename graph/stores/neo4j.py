@@ -1,0 +1,358 @@
+"""The Neo4j store: the official driver over Bolt, the same semantics as the embedded store.
+
+Each node carries its entity label plus `Entity`, a JSON document `doc` (the full record, replaced on every
+upsert) and the scalars reads need: id, type, name, keys (search keys) and search (the keys as one indexable
+string). Each relationship carries `id` = relation identity (schema.declaration), `doc` and the analytic
+scalars of `edge_row()`.
+
+A file (one `Batch`) is written in ONE managed write transaction, sent as `UNWIND $rows ... MERGE` chunks of
+`batch_size` rows, nodes before relationships. Why one transaction per file rather than one per chunk: the
+project promises that a file is loaded whole or not at all; chunks keep each statement's payload bounded
+while the transaction keeps the file atomic; and `execute_write` may re-run the whole function after a
+transient error, which is safe because every statement is an idempotent MERGE. The cost is transaction
+memory on the server for very large files: split those into several files (each is still all-or-nothing).
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import neo4j
+from neo4j import exceptions as nx
+
+from schema.batch import Batch, WriteSummary
+from schema.declaration import entity_type, relation_id
+from schema.errors import ConstraintViolation, StoreAuthError, StoreError, StoreUnavailable
+from schema.kinds import EntityType, RelationType
+from schema.records import Entity, Relation
+
+from graph.normalize import query_key
+from graph.settings import Settings
+from graph.stores import cypher
+from graph.stores.base import EdgeRow, StoredRelation, edge_row
+from graph.stores.codec import decode_entity, decode_relation, encode, entity_keys
+
+
+@dataclass(frozen=True)
+class ServerProfile:
+    """What the server behind the Bolt address can do: the store's one seam between servers."""
+
+    name: str
+    schema_ddl: bool  # Neo4j's constraint and index DDL (`corpgraph db init`)
+    # FalkorDB's experimental Bolt bridge splices string parameters into the query text between single
+    # quotes without escaping them: "it's" breaks the query and "a\b" comes back as "a<backspace>".
+    # Escaping the two characters first makes its parser restore the original value.
+    escape_string_params: bool
+    # FalkorDB's bridge drops the connection (or crashes) when statement plus spliced parameters pass ~4 KB,
+    # so chunks are also cut by size there. None: only the row count (batch_size) bounds a chunk.
+    max_statement_bytes: int | None = None
+
+
+NEO4J = ServerProfile("neo4j", schema_ddl=True, escape_string_params=False)
+FALKORDB_BOLT = ServerProfile("falkordb-bolt", schema_ddl=False, escape_string_params=True, max_statement_bytes=3_800)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One statement of a write transaction; `expected` is how many rows it must report written."""
+
+    statement: str
+    params: dict[str, Any]
+    expected: int | None = None
+
+
+class Neo4jStore:
+    """GraphStore over a Neo4j (or Bolt-compatible) server; safe to share between threads (the driver is)."""
+
+    name = "neo4j"
+
+    def __init__(self, driver: neo4j.Driver, *, database: str | None = None, batch_size: int = 10_000,
+                 profile: ServerProfile = NEO4J, uri: str = "") -> None:
+        self._driver = driver
+        self.database = database
+        self.batch_size = batch_size
+        # The one seam between servers: Neo4j gets constraints and indexes; FalkorDB's Bolt server (the test
+        # suite's) skips them and needs its string parameters escaped. The Cypher text is the same for both.
+        self.profile = profile
+        self.uri = uri
+
+    def init_schema(self) -> int:
+        """Create the constraints and indexes (IF NOT EXISTS); returns how many statements ran (0 if skipped)."""
+        if not self.profile.schema_ddl:
+            return 0
+        statements = cypher.schema_statements()
+        with self._translate("creating constraints and indexes"):
+            for statement in statements:
+                self._driver.execute_query(statement, database_=self.database)
+        return len(statements)
+
+    def verify(self) -> None:
+        """Check that the server answers and accepts the credentials."""
+        with self._translate("connecting"):
+            self._driver.verify_connectivity()
+
+    def write(self, batch: Batch) -> WriteSummary:
+        """Upsert the batch in one managed write transaction (all of it or none of it)."""
+        ents = {rec.id: rec for rec, _ in batch.entities}  # later records for an id win, as in the embedded store
+        rels = {relation_id(rec): rec for rec, _ in batch.relations}
+        plan = self._plan(ents, rels)
+        with self._translate(f"writing {batch.label}"), self._session() as session:
+            session.execute_write(_run_plan, plan)
+        summary = WriteSummary()
+        summary.entities.update(r.type for r in ents.values())  # type: ignore[attr-defined]
+        summary.relations.update(r.type for r in rels.values())  # type: ignore[attr-defined]
+        return summary
+
+    def _plan(self, ents: dict[str, Entity], rels: dict[str, Relation]) -> list[Step]:
+        """Chunked steps in order: entities per label, relations per (type, source, target label), revision."""
+        plan: list[Step] = []
+        by_label: dict[EntityType, list[dict[str, Any]]] = defaultdict(list)
+        for entity in ents.values():
+            by_label[entity_type(entity)].append(_entity_row(entity))
+        for label, rows in by_label.items():
+            self._add_chunks(plan, cypher.merge_entities(label), rows)
+        for (kind, source, target), rows in self._relation_rows(ents, rels).items():
+            self._add_chunks(plan, cypher.merge_relations(kind, source, target), rows)
+        plan.append(Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY}))
+        return plan
+
+    def _relation_rows(self, ents: dict[str, Entity], rels: dict[str, Relation]
+                       ) -> dict[tuple[RelationType, EntityType, EntityType], list[dict[str, Any]]]:
+        """Relation rows grouped by type and endpoint labels (a relation type may join several labels)."""
+        labels = self._endpoint_labels(ents, rels.values())
+        grouped: dict[tuple[RelationType, EntityType, EntityType], list[dict[str, Any]]] = defaultdict(list)
+        for rel_id, relation in rels.items():
+            kind = RelationType(relation.type)  # type: ignore[attr-defined]
+            grouped[(kind, labels[relation.source], labels[relation.target])].append(
+                {**edge_row(rel_id, relation), "doc": encode(relation)})
+        return grouped
+
+    def _add_chunks(self, plan: list[Step], statement: str, rows: list[dict[str, Any]]) -> None:
+        """Append one step per chunk of rows."""
+        for chunk in self._chunks(statement, [self._params(row) for row in rows]):
+            plan.append(Step(statement, {"rows": chunk}, expected=len(chunk)))
+
+    def _endpoint_labels(self, ents: dict[str, Entity], rels: Iterable[Relation]) -> dict[str, EntityType]:
+        """The label of every relation endpoint, from the batch or else from the store."""
+        labels = {i: entity_type(rec) for i, rec in ents.items()}
+        ends = {x for rec in rels for x in (rec.source, rec.target)}
+        labels.update(self.entity_types(ends - labels.keys()))
+        missing = sorted(ends - labels.keys())
+        if missing:
+            raise StoreError(f"relations point at unknown ids {missing[:10]}: write through graph.ingest, "
+                             "which checks references, or load those entities first")
+        return labels
+
+    def entity_types(self, ids: Iterable[str]) -> dict[str, EntityType]:
+        """Stored type per existing id."""
+        out: dict[str, EntityType] = {}
+        for chunk in self._chunks(cypher.ENTITY_TYPES, sorted(set(ids))):
+            for row in self._read(cypher.ENTITY_TYPES, ids=chunk):
+                out[row["id"]] = EntityType(row["type"])
+        return out
+
+    def get_entities(self, ids: Sequence[str]) -> dict[str, Entity]:
+        """Entity records by id."""
+        out: dict[str, Entity] = {}
+        for chunk in self._chunks(cypher.GET_ENTITIES, list(dict.fromkeys(ids))):
+            for row in self._read(cypher.GET_ENTITIES, ids=chunk):
+                out[row["id"]] = decode_entity(row["type"], row["doc"])
+        return out
+
+    def get_relations(self, ids: Sequence[str]) -> dict[str, StoredRelation]:
+        """Relation records by relation id (the id starts with its type, which picks the statement)."""
+        by_type: dict[RelationType, list[str]] = defaultdict(list)
+        for rel_id in dict.fromkeys(ids):
+            kind = _relation_type_of(rel_id)
+            if kind is not None:
+                by_type[kind].append(rel_id)
+        out: dict[str, StoredRelation] = {}
+        for kind, kind_ids in by_type.items():
+            statement = cypher.get_relations(kind)
+            for chunk in self._chunks(statement, kind_ids):
+                for row in self._read(statement, ids=chunk):
+                    out[row["id"]] = StoredRelation(row["id"], decode_relation(kind.value, row["doc"]))
+        return out
+
+    def relations_touching(self, ids: Sequence[str], types: Sequence[RelationType]) -> list[StoredRelation]:
+        """Relations of the given types with an endpoint among ids."""
+        found: dict[str, StoredRelation] = {}
+        for kind in dict.fromkeys(types):
+            statement = cypher.relations_touching(kind)
+            for chunk in self._chunks(statement, list(dict.fromkeys(ids))):
+                for row in self._read(statement, ids=chunk):
+                    found[row["id"]] = StoredRelation(row["id"], decode_relation(kind.value, row["doc"]))
+        return [found[k] for k in sorted(found)]
+
+    def search(self, text: str, types: Sequence[EntityType] | None, limit: int) -> list[Entity]:
+        """Entities whose folded name or alias contains the folded text; exact, then prefix, then contained."""
+        key = query_key(text)
+        if not key:
+            return []
+        names = [t.value for t in (types or list(EntityType))]
+        rows = self._read(cypher.SEARCH, key=key, exact=f"\n{key}\n", prefix=f"\n{key}", types=names, limit=limit)
+        return [decode_entity(row["type"], row["doc"]) for row in rows]
+
+    def list_entities(self, type: EntityType, after: str | None, limit: int) -> list[Entity]:
+        """One page of entities of a type, ordered by id."""
+        rows = self._read(cypher.list_entities(type), after=after or "", limit=limit)
+        return [decode_entity(row["type"], row["doc"]) for row in rows]
+
+    def iter_edges(self, types: Sequence[RelationType], page_size: int = 50_000) -> Iterator[list[EdgeRow]]:
+        """Relations of the given types in pages, one type after another, each ordered by relation id."""
+        for kind in dict.fromkeys(types):
+            after = ""
+            while True:
+                rows = self._read(cypher.edge_page(kind), after=after, limit=page_size)
+                if not rows:
+                    break
+                yield [EdgeRow(type=kind, **row) for row in rows]
+                after = rows[-1]["id"]
+
+    def counts(self) -> dict[str, int]:
+        """Stored entities and relations per type name."""
+        out = {row["type"]: row["count"] for row in self._read(cypher.COUNT_ENTITIES)}
+        out.update({row["type"]: row["count"] for row in self._read(cypher.COUNT_RELATIONS)})
+        return out
+
+    def revision(self) -> int:
+        """Counter bumped by every committed write (0 before the first)."""
+        rows = self._read(cypher.READ_REVISION, key=cypher.REVISION_KEY)
+        return int(rows[0]["revision"]) if rows else 0
+
+    def delete_all(self) -> None:
+        """Delete every corpgraph node and relationship (tests and re-imports; other labels are left alone)."""
+        with self._translate("deleting all corpgraph data"):
+            self._driver.execute_query(cypher.DELETE_ALL, database_=self.database)
+
+    def close(self) -> None:
+        """Close the driver and its connections."""
+        self._driver.close()
+
+    def _read(self, statement: str, **params: Any) -> list[dict[str, Any]]:
+        """Run one read statement (routed to a reader on a cluster) and return its rows as dicts."""
+        with self._translate("reading"):
+            records, _, _ = self._driver.execute_query(statement, self._params(params), database_=self.database,
+                                                       routing_=neo4j.RoutingControl.READ)
+        return [record.data() for record in records]
+
+    def _params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Parameters as the server needs them (escaped strings for FalkorDB's Bolt bridge)."""
+        return _escape_strings(params) if self.profile.escape_string_params else params
+
+    def _session(self) -> neo4j.Session:
+        """A session on the configured database."""
+        return self._driver.session(database=self.database)
+
+    def _chunks(self, statement: str, items: list[Any]) -> Iterator[list[Any]]:
+        """Split rows or ids into chunks of at most batch_size items (and of the profile's size limit)."""
+        limit = self.profile.max_statement_bytes
+        if limit is None:
+            for start in range(0, len(items), self.batch_size):
+                yield items[start:start + self.batch_size]
+            return
+        base = len(statement.encode())
+        chunk: list[Any] = []
+        size = base
+        for item in items:
+            item_size = len(json.dumps(item, ensure_ascii=False).encode()) + 2
+            if base + item_size > limit:
+                raise StoreError(f"one value of {item_size} bytes exceeds what the {self.profile.name} server "
+                                 f"takes in one statement ({limit} bytes); use Neo4j for records this large")
+            if chunk and (len(chunk) >= self.batch_size or size + item_size > limit):
+                yield chunk
+                chunk, size = [], base
+            chunk.append(item)
+            size += item_size
+        if chunk:
+            yield chunk
+
+    @contextmanager
+    def _translate(self, action: str) -> Iterator[None]:
+        """Turn driver exceptions into the project's store errors, with what to check."""
+        try:
+            yield
+        except nx.AuthError as exc:
+            raise StoreAuthError(f"Neo4j at {self.uri} refused the credentials while {action}: {exc.message}; "
+                                 "check NEO4J_USERNAME and NEO4J_PASSWORD") from exc
+        except nx.ConstraintError as exc:
+            raise ConstraintViolation(f"Neo4j rejected a write while {action}: {exc.message}; an id is already "
+                                      "used by an entity of another type (load through graph.ingest, which "
+                                      "checks this), or the data predates `corpgraph db init`") from exc
+        except (nx.ServiceUnavailable, nx.SessionExpired) as exc:
+            raise StoreUnavailable(f"cannot reach Neo4j at {self.uri} while {action}: {exc}; check NEO4J_URI, "
+                                   "that the server is running and that its Bolt port is open") from exc
+        except nx.ConfigurationError as exc:
+            raise StoreError(f"the Neo4j driver configuration is invalid ({exc}); check NEO4J_URI "
+                             "(bolt://, neo4j://, neo4j+s://...) and NEO4J_DATABASE") from exc
+        except nx.Neo4jError as exc:
+            raise StoreError(f"Neo4j failed while {action}: {exc.code}: {exc.message}; check the server log "
+                             f"and that NEO4J_DATABASE ({self.database or 'default'}) exists") from exc
+        except nx.DriverError as exc:
+            raise StoreError(f"the Neo4j driver failed while {action}: {exc}; check NEO4J_URI") from exc
+
+
+def open_neo4j_store(settings: Settings, init_schema: bool = True) -> Neo4jStore:
+    """Connect as the NEO4J_* settings say, check the connection and (unless told not to) set the schema up."""
+    if not settings.neo4j_uri:
+        raise StoreError("the Neo4j store needs NEO4J_URI (e.g. bolt://localhost:7687); see docs/neo4j.md")
+    password = settings.neo4j_password.get_secret_value()
+    # No password means a server with auth disabled (NEO4J_AUTH=none); sending empty basic auth would fail.
+    auth = (settings.neo4j_username, password) if password else None
+    try:
+        driver = neo4j.GraphDatabase.driver(settings.neo4j_uri, auth=auth)
+    except (ValueError, nx.ConfigurationError) as exc:
+        raise StoreError(f"NEO4J_URI {settings.neo4j_uri!r} is not a valid Neo4j address: {exc}") from exc
+    store = Neo4jStore(driver, database=settings.neo4j_database, batch_size=settings.batch_size,
+                       uri=settings.neo4j_uri)
+    try:
+        store.verify()
+        if init_schema:  # "also run on first use": cheap, every statement is IF NOT EXISTS
+            store.init_schema()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _run_step(tx: neo4j.ManagedTransaction, step: Step) -> None:
+    """Run one statement of a write; a chunk that wrote fewer rows than sent aborts the whole transaction."""
+    record = tx.run(step.statement, step.params).single(strict=True)
+    if step.expected is not None and record["written"] != step.expected:
+        raise StoreError(f"a write chunk stored {record['written']} of {step.expected} rows (an endpoint "
+                         "vanished while writing?); nothing of this file was committed, load it again")
+
+
+def _run_plan(tx: neo4j.ManagedTransaction, plan: list[Step]) -> None:
+    """The transaction function: every step in order (re-run whole by the driver after a transient error)."""
+    for step in plan:
+        _run_step(tx, step)
+
+
+def _escape_strings(value: Any) -> Any:
+    """Every string inside a parameter value with backslash and single quote backslash-escaped."""
+    if isinstance(value, str):
+        return value.replace("\\", "\\\\").replace("'", "\\'")
+    if isinstance(value, dict):
+        return {key: _escape_strings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_escape_strings(item) for item in value]
+    return value
+
+
+def _entity_row(rec: Entity) -> dict[str, Any]:
+    """The node properties of an entity record."""
+    keys = entity_keys(rec)
+    return {"id": rec.id, "type": rec.type, "name": rec.name, "keys": keys,  # type: ignore[attr-defined]
+            "search": "\n" + "\n".join(keys) + "\n", "doc": encode(rec)}
+
+
+def _relation_type_of(rel_id: str) -> RelationType | None:
+    """The relation type a relation id starts with, or None for an id that is not one of ours."""
+    head = rel_id.split("|", 1)[0]
+    return next((kind for kind in RelationType if kind.value == head), None)
+
