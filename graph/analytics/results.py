@@ -121,6 +121,7 @@ class ExposureItem:
     via: str | None = None
     paths: list[Path] = field(default_factory=list)
     impact: dict[str, Any] = field(default_factory=dict)
+    unknown: bool = False  # an unknown share lies on the way: weight is a lower bound
 
 
 @dataclass

@@ -1,0 +1,170 @@
+"""The exact solve behind integrated ownership: one column or row of L = (I - W)^-1 on a block of nodes.
+
+In topological order (view.components.rank), I - W = (I - W_in)(I - B W_out), where W_in holds the edges
+inside cyclic strongly connected components, B = (I - W_in)^-1 is block diagonal (one small dense
+inverse per component, checked for a singular loop and cached per view) and B W_out is strictly upper
+triangular. So a column is one sparse back substitution and a row one forward substitution, with no
+fill-in and no path enumeration. L[X, X] = B[X, X]: closed walks never leave a component.
+
+Blocks covering a large part of the graph solve on factors of the whole graph, built once per view.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import eigs, splu, spsolve_triangular
+
+from schema.errors import SingularOwnership
+
+from graph.projection import AsOfView
+
+_DENSE = 1500  # components up to this size are inverted densely
+_WHOLE = 16  # blocks of more than 1/16 of the nodes use the whole graph's factors
+_SMALL = 48  # blocks up to this size are inverted densely: scipy's overhead would dominate
+_EPS = 1e-12
+
+
+@dataclass
+class Factors:
+    """I - W of a topologically ordered node list, as (I - B W_out) and B - I."""
+
+    topo: np.ndarray
+    step: sp.csr_matrix  # B W_out, strictly upper triangular
+    b_minus_i: sp.csr_matrix | None  # None when no component is cyclic
+    diagonal: np.ndarray  # L[X, X] in topological order
+    singular: list[int] = field(default_factory=list)  # components left out (only for whole-graph factors)
+    _solvers: dict[bool, sp.csr_matrix] = field(default_factory=dict)
+
+    def solve(self, at: int, transpose: bool) -> np.ndarray:
+        """Column `at` (row when transposed) of L, in topological order."""
+        rhs = np.zeros(self.topo.size)
+        rhs[at] = 1.0
+        if transpose:  # z^T (I - B W_out) = e^T, then L[at, :] = z^T B
+            z = self._triangular(rhs, lower=True)
+            return z if self.b_minus_i is None else z + self.b_minus_i.T @ z
+        if self.b_minus_i is not None:  # (I - B W_out) x = B e
+            rhs = rhs + self.b_minus_i[:, [at]].toarray().ravel()
+        return self._triangular(rhs, lower=False)
+
+    def _triangular(self, rhs: np.ndarray, lower: bool) -> np.ndarray:
+        """Forward (lower) or back substitution with the unit-diagonal matrix I - step (or its transpose)."""
+        if self.step.nnz == 0:
+            return rhs
+        matrix = self._solvers.get(lower)
+        if matrix is None:
+            unit = sp.identity(self.topo.size, format="csr") - self.step
+            matrix = self._solvers[lower] = (unit.T if lower else unit).tocsr()
+        return np.asarray(spsolve_triangular(matrix, rhs, lower=lower, unit_diagonal=True), dtype=np.float64)
+
+
+def solve(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Column of L for nodes[at] (its row when transposed) over the sorted block `nodes`, and L's diagonal.
+
+    The block must be closed: every node reaching nodes[at] (or reached from it) belongs to it.
+    """
+    comps = view.components
+    if nodes.size <= _SMALL:
+        return _dense(view, nodes, at, transpose)
+    if nodes.size * _WHOLE < comps.rank.size:
+        order = np.argsort(comps.rank[nodes], kind="stable")
+        factors = factors_of(view, nodes[order], strict=True)
+        values = factors.solve(int(np.flatnonzero(order == at)[0]), transpose)
+        out, diagonal = np.empty(nodes.size), np.empty(nodes.size)
+        out[order], diagonal[order] = values, factors.diagonal
+        return out, diagonal
+    factors = whole(view)
+    bad = np.intersect1d(factors.singular, comps.labels[nodes])
+    if bad.size:
+        _inverse(view, int(bad[0]))  # raises SingularOwnership naming the loop
+    positions = comps.rank[nodes]
+    return factors.solve(int(positions[at]), transpose)[positions], factors.diagonal[positions]
+
+
+def _dense(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A small block: invert I - W_block densely (after the singular-loop check of its cyclic components)."""
+    comps = view.components
+    labels = comps.labels[nodes]
+    for label in np.unique(labels[comps.sizes[labels] > 1]).tolist():
+        _inverse(view, label)  # raises SingularOwnership for a loop holding all of itself
+    rows, cols, shares = view.submatrix(nodes)
+    matrix = np.eye(nodes.size)
+    matrix[rows, cols] -= shares
+    inverse = np.linalg.inv(matrix)
+    return (inverse[at].copy() if transpose else inverse[:, at].copy()), np.diag(inverse).copy()
+
+
+def whole(view: AsOfView) -> Factors:
+    """Factors of the whole graph at this date, built on first use and kept with the view."""
+    if view.whole is None:
+        view.whole = factors_of(view, view.components.order, strict=False)
+    return view.whole  # type: ignore[no-any-return]
+
+
+def factors_of(view: AsOfView, topo: np.ndarray, strict: bool) -> Factors:
+    """Factors of the nodes `topo` (topological order); strict: a singular loop raises, else it is listed."""
+    n, (rows, cols, shares) = topo.size, view.submatrix(topo)
+    labels = view.components.labels
+    out = labels[topo[rows]] != labels[topo[cols]]
+    w_out = sp.csr_matrix((shares[out], (rows[out], cols[out])), shape=(n, n))
+    b_minus_i, diagonal, singular = _cycle_inverse(view, topo, strict)
+    step = w_out if b_minus_i is None else (w_out + b_minus_i @ w_out).tocsr()
+    return Factors(topo, step, b_minus_i, diagonal, singular)
+
+
+def _cycle_inverse(view: AsOfView, topo: np.ndarray, strict: bool) -> tuple[sp.csr_matrix | None, np.ndarray, list[int]]:
+    """B - I over the cyclic components of the ordered nodes (None if there are none), diag(B), singular ones."""
+    comps = view.components
+    labels = comps.labels[topo]
+    cyclic = np.flatnonzero(comps.sizes[labels] > 1)
+    diagonal, singular = np.ones(topo.size), []
+    if cyclic.size == 0:
+        return None, diagonal, singular
+    rows, cols, data = [], [], []
+    for start in cyclic[np.r_[True, labels[cyclic[1:]] != labels[cyclic[:-1]]]].tolist():  # members are consecutive
+        label = int(labels[start])
+        if not strict and _is_singular(view, label):
+            singular.append(label)
+            continue
+        inverse = _inverse(view, label)
+        local = np.arange(start, start + inverse.shape[0])
+        rows.append(np.repeat(local, local.size))
+        cols.append(np.tile(local, local.size))
+        data.append((inverse - np.eye(local.size)).ravel())
+        diagonal[local] = np.diag(inverse)
+    if not data:
+        return None, diagonal, singular
+    shape = (topo.size, topo.size)
+    return sp.csr_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=shape), diagonal, singular
+
+
+def _inverse(view: AsOfView, label: int) -> np.ndarray:
+    """(I - W_S)^-1 of one cyclic component (members in rank order); a singular loop raises by name."""
+    found = view.inverses.get(label)
+    if found is not None:
+        return found
+    members, ws = view.components.block(label)
+    if _is_singular(view, label):
+        raise SingularOwnership(sorted(view.projection.ids[int(n)] for n in members))
+    if members.size <= _DENSE:
+        inverse = np.linalg.inv(np.eye(members.size) - ws.toarray())
+    else:  # rare: one factorisation, then one solve per member
+        inverse = splu((sp.identity(members.size, format="csc") - ws).tocsc()).solve(np.eye(members.size))
+    view.inverses[label] = inverse
+    return inverse
+
+
+def _is_singular(view: AsOfView, label: int) -> bool:
+    """Whether I - W_S of a component has no convergent inverse (spectral radius of W_S >= 1)."""
+    _, ws = view.components.block(label)
+    sums = np.asarray(ws.sum(axis=0)).ravel()
+    if sums.max() <= 1.0 + _EPS:
+        # irreducible with column sums <= 1: the radius reaches 1 exactly when every column sums to 1
+        return bool(sums.min() >= 1.0 - _EPS)
+    # shares above 100% in total (inconsistent sources): only the eigenvalue can tell
+    if ws.shape[0] <= _DENSE:
+        radius = float(np.abs(np.linalg.eigvals(ws.toarray())).max())
+    else:
+        radius = float(abs(eigs(ws, k=1, which="LM", return_eigenvectors=False)[0]))
+    return radius >= 1.0 - 1e-9

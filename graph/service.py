@@ -1,0 +1,87 @@
+"""The facade every query goes through: a store plus its projection, cached by store.revision()."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import date
+
+from schema.errors import NotFound
+from schema.kinds import EntityType
+
+from graph.analytics import liability, ownership
+from graph.analytics import exposure as exposure_
+from graph.analytics.results import Channel, Exposure, Holding, LiabilityChain
+from graph.projection import AsOfView, Projection, build_projection
+from graph.stores.base import GraphStore
+from graph.subgraph import build_subgraph
+
+E = EntityType
+_OWNED = (E.COMPANY,)
+_OWNERS = (E.COMPANY, E.PERSON)
+_EXPOSED = (E.COMPANY, E.PERSON, E.ORGANIZATION, E.ACTOR)
+
+
+class CorpGraph:
+    """Facade over a store with a projection cached by store.revision(); every query goes through here."""
+
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
+        self._projection: Projection | None = None
+        self._lock = threading.Lock()
+
+    def projection(self) -> Projection:
+        """The projection of the store as it is now (rebuilt when store.revision() changed)."""
+        revision = self.store.revision()
+        with self._lock:  # one rebuild at a time; concurrent queries wait for it rather than repeat it
+            if self._projection is None or self._projection.revision != revision:
+                self._projection = build_projection(self.store)
+            return self._projection
+
+    def owners(self, company: str, as_of: date | None = None) -> list[Holding]:
+        """Every owner with a direct or integrated share in the company, largest integrated first."""
+        view, node = self._node(company, _OWNED, as_of)
+        return [] if node is None else ownership.owners(view, node)
+
+    def holdings(self, owner: str, as_of: date | None = None) -> list[Holding]:
+        """Every company the owner holds a direct or integrated share in, largest integrated first."""
+        view, node = self._node(owner, _OWNERS, as_of)
+        return [] if node is None else ownership.holdings(view, node)
+
+    def ultimate_owners(self, company: str, as_of: date | None = None, threshold: float = 0.25) -> list[Holding]:
+        """Owners with integrated >= threshold that have no owner at or above the threshold themselves."""
+        view, node = self._node(company, _OWNED, as_of)
+        return [] if node is None else ownership.ultimate_owners(view, node, threshold)
+
+    def controlling_parent(self, company: str, as_of: date | None = None) -> str | None:
+        """The ultimate controller of the company by the control rule (> 0.5 to a fixed point), or None."""
+        view, node = self._node(company, _OWNED, as_of)
+        parent = None if node is None else ownership.controlling_parent(view, node)
+        return None if parent is None else view.projection.ids[parent]
+
+    def liability_chain(self, incident: str, as_of: date | None = None, max_depth: int = 6, min_share: float = 0.0,
+                        min_hop_share: float = 0.0, top_k: int = 3) -> LiabilityChain:
+        """Responsible companies, their owners, data recipients and perpetrators of the incident."""
+        day = as_of or date.today()
+        view, node = self._node(incident, (E.INCIDENT,), day)
+        if node is None:
+            return LiabilityChain(incident, day, [], build_subgraph(self.store, [incident], []))
+        return liability.liability_chain(self.store, view, node, day, max_depth, min_share, min_hop_share, top_k)
+
+    def exposure(self, entity: str, as_of: date | None = None, channels: Sequence[Channel] | None = None,
+                 max_depth: int = 6, top_k: int = 3) -> Exposure:
+        """Incidents the entity is exposed to, per channel, with weighted impact totals."""
+        day = as_of or date.today()
+        view, node = self._node(entity, _EXPOSED, day)
+        if node is None:
+            return Exposure(entity, day, [], {}, build_subgraph(self.store, [entity], []))
+        return exposure_.exposure(self.store, view, node, day, channels, max_depth, top_k)
+
+    def _node(self, id: str, kinds: tuple[EntityType, ...], as_of: date | None) -> tuple[AsOfView, int | None]:
+        """The view at as_of and the node index of id (None: it exists but takes part in no relation)."""
+        found = self.store.entity_types([id]).get(id)
+        if found not in kinds:
+            wanted = " or ".join(k.value for k in kinds)
+            also = f" (it is a {found.value})" if found else ""
+            raise NotFound(f"no {wanted} with id {id!r}{also}; search for the entity to find its id")
+        proj = self.projection()
+        return proj.view(as_of or date.today()), proj.index.get(id)

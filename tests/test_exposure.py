@@ -1,0 +1,106 @@
+"""Exposure with hand-worked weights and totals, per channel, as of a date."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from graph.analytics.results import Channel, Exposure
+from graph.ingest import ingest
+from graph.service import CorpGraph
+from graph.stores.sqlite import SqliteStore
+from schema.errors import NotFound
+from tests.factory import batch, company, entity, owns, rel
+
+
+def _items(answer: Exposure) -> dict[tuple[str, Channel, str | None], float]:
+    """Items keyed by (incident, channel, via), valued by weight."""
+    return {(i.incident, i.channel, i.via): i.weight for i in answer.items}
+
+
+@pytest.fixture
+def world(tmp_store: SqliteStore) -> CorpGraph:
+    """E holds 60% of A (responsible for outage O), controls K (80%), holds 40% of N; dependencies and a data flow.
+
+    O: 10 hours, 1,000 records, 500 USD. E and K depend on providers hit by incidents; N depends too, but E
+    does not control N. E supplied data to L, responsible for leak D (2,000 records, 100 CNY).
+    """
+    ingest(tmp_store, batch(
+        *(company(c) for c in ("e", "a", "k", "n", "v", "w", "l")),
+        entity("Incident", "o", category="outage", duration_hours=10, records_affected=1000,
+               amounts=[{"value": 500, "currency": "USD"}]),
+        entity("Incident", "hit", category="outage", duration_hours=4),
+        entity("Incident", "cut", category="outage", duration_hours=2),
+        entity("Incident", "d", category="data_leak", records_affected=2000,
+               amounts=[{"value": 60, "currency": "CNY"}, {"value": 40, "currency": "CNY"}]),
+        owns("e", "a", 0.6), owns("e", "k", 0.8), owns("e", "n", 0.4),
+        rel("RESPONSIBLE_FOR", "a", "o"),
+        rel("DEPENDS_ON", "e", "v", service="hosting"), rel("RESPONSIBLE_FOR", "v", "hit"),
+        rel("DEPENDS_ON", "k", "w", service="payments", valid_to="2024-01-01"), rel("AFFECTED", "cut", "w"),
+        rel("DEPENDS_ON", "n", "v", service="payments"),
+        rel("SUPPLIED_DATA_TO", "e", "l"), rel("RESPONSIBLE_FOR", "l", "d"),
+    ))
+    return CorpGraph(tmp_store)
+
+
+def test_each_channel_with_its_weight(world: CorpGraph) -> None:
+    got = _items(world.exposure("e", as_of=date(2023, 6, 1)))
+    assert got == {
+        ("o", Channel.OWNERSHIP, "a"): pytest.approx(0.6),  # integrated share in the responsible company
+        ("hit", Channel.DEPENDENCY, "v"): 1.0,  # E depends on V itself (N's dependency adds nothing: no control)
+        ("cut", Channel.DEPENDENCY, "w"): pytest.approx(0.8),  # K (controlled, 0.8) depends on W, hit by "cut"
+        ("d", Channel.DATA_FLOW, "l"): 1.0,
+    }
+
+
+def test_impact_and_weighted_totals(world: CorpGraph) -> None:
+    answer = world.exposure("e", as_of=date(2023, 6, 1))
+    by_incident = {i.incident: i for i in answer.items}
+    assert by_incident["d"].impact == {"records_affected": 2000.0, "amount_CNY": 100.0}
+    # o: 0.6 x (10 h, 1000 records, 500 USD); hit: 1 x 4 h; cut: 0.8 x 2 h; d: 1 x (2000 records, 100 CNY)
+    assert answer.totals == pytest.approx({"duration_hours": 6.0 + 4.0 + 1.6, "records_affected": 600.0 + 2000.0,
+                                           "amount_USD": 300.0, "amount_CNY": 100.0})
+
+
+def test_as_of_drops_expired_dependencies(world: CorpGraph) -> None:
+    assert ("cut", Channel.DEPENDENCY, "w") not in _items(world.exposure("e", as_of=date(2024, 1, 1)))
+
+
+def test_channels_filter_and_paths(world: CorpGraph) -> None:
+    answer = world.exposure("e", as_of=date(2023, 6, 1), channels=[Channel.DEPENDENCY])
+    assert {i.channel for i in answer.items} == {Channel.DEPENDENCY}
+    cut = next(i for i in answer.items if i.incident == "cut")
+    hops = [(h.source, h.target, h.type.value) for h in cut.paths[0].hops]
+    assert hops == [("e", "k", "OWNS"), ("k", "w", "DEPENDS_ON"), ("cut", "w", "AFFECTED")]
+    assert cut.paths[0].weight == pytest.approx(0.8)
+    assert {"e", "k", "w", "cut"} <= {n.id for n in answer.graph.nodes}
+
+
+def test_an_incident_counts_once_in_totals_at_its_largest_weight(tmp_store: SqliteStore) -> None:
+    ingest(tmp_store, batch(company("e"), company("v"), entity("Incident", "x", category="outage", duration_hours=10),
+                            owns("e", "v", 0.3), rel("DEPENDS_ON", "e", "v"), rel("RESPONSIBLE_FOR", "v", "x")))
+    answer = CorpGraph(tmp_store).exposure("e")
+    assert _items(answer) == {("x", Channel.OWNERSHIP, "v"): pytest.approx(0.3), ("x", Channel.DEPENDENCY, "v"): 1.0}
+    assert answer.totals == {"duration_hours": 10.0}  # max(0.3, 1.0) x 10, not (0.3 + 1.0) x 10
+
+
+def test_seed_exposures(seed_store: SqliteStore) -> None:
+    graph = CorpGraph(seed_store)
+    lakala = graph.exposure("lakala", as_of=date(2020, 1, 1))
+    assert _items(lakala) == {("kaola-leak-2019", Channel.OWNERSHIP, "kaola"): pytest.approx(0.324)}
+    # 0.324 x 100M records (up to 400M), 0.324 x 38M CNY
+    assert lakala.totals == pytest.approx({"records_affected": 32_400_000, "records_affected_max": 129_600_000,
+                                           "amount_CNY": 12_312_000})
+    assert _items(graph.exposure("kaola")) == {("kaola-leak-2019", Channel.OWNERSHIP, "kaola"): 1.0}
+    assert graph.exposure("heipachong").items == []  # a recipient of the data is liable, not exposed
+    alibaba = graph.exposure("alibaba").items[0]
+    assert (alibaba.incident, alibaba.weight, alibaba.unknown) == ("alipay-outage-2015", 0.0, True)
+
+
+def test_unknown_or_wrong_kind_of_entity(seed_store: SqliteStore) -> None:
+    graph = CorpGraph(seed_store)
+    with pytest.raises(NotFound, match="'nobody'"):
+        graph.exposure("nobody")
+    with pytest.raises(NotFound, match="it is a Incident"):
+        graph.exposure("kaola-leak-2019")
+    assert graph.exposure("cctv").items == []  # exists, in no analytic relation

@@ -1,0 +1,160 @@
+"""Ownership analytics with hand-worked numbers: direct, integrated, control, ultimate owners, as_of, unknowns."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from graph.analytics import linalg, ownership
+from graph.analytics.results import Holding
+from graph.ingest import ingest
+from graph.service import CorpGraph
+from graph.stores.sqlite import SqliteStore
+from schema.errors import NotFound, SingularOwnership
+from tests.factory import batch, companies_owning, company, entity, owns
+
+
+@pytest.fixture(autouse=True, params=["dense", "sparse block", "whole graph"])
+def solve_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every test through each solve: dense (small blocks), sparse on the block, the whole graph's factors."""
+    if request.param != "dense":
+        monkeypatch.setattr(linalg, "_SMALL", 0)
+        monkeypatch.setattr(ownership, "_DENSE_CONTROL", 0)
+        monkeypatch.setattr(linalg, "_WHOLE", 0 if request.param == "sparse block" else 10**9)
+
+
+def _by(holdings: list[Holding], side: str) -> dict[str, Holding]:
+    """Holdings keyed by the owner (side='owner') or the company."""
+    return {getattr(h, side): h for h in holdings}
+
+
+@pytest.fixture
+def cross(tmp_store: SqliteStore) -> CorpGraph:
+    """The issue's cross-holding: A 50% of B, B 20% of A and 60% of C, P 60% of A."""
+    ingest(tmp_store, companies_owning(("a", "b", 0.5), ("b", "a", 0.2), ("b", "c", 0.6), ("p", "a", 0.6)))
+    return CorpGraph(tmp_store)
+
+
+def test_cross_holding_integrated_counts_walks_that_do_not_return_to_the_owner(cross: CorpGraph) -> None:
+    got = _by(cross.owners("c"), "owner")
+    # A -> C: only A->B->C (0.5 * 0.6 = 0.30); A->B->A->B->C passes through A again. L[A,C] alone is 0.3333.
+    assert got["a"].integrated == pytest.approx(0.30)
+    assert got["a"].direct == 0.0  # indirect-only owners are listed with direct 0
+    # B -> C: B->C 0.6; B->A->B->C passes through B again.
+    assert got["b"].integrated == pytest.approx(0.6) and got["b"].direct == pytest.approx(0.6)
+    # P -> C: 0.6 * (1 + 0.1 + 0.01 + ...) * 0.5 * 0.6 = 0.6 / 0.9 * 0.3 = 0.2
+    assert got["p"].integrated == pytest.approx(0.2)
+    assert [h.owner for h in cross.owners("c")] == ["b", "a", "p"]  # largest integrated first
+
+
+def test_cross_holding_seen_from_the_owner(cross: CorpGraph) -> None:
+    got = _by(cross.holdings("p"), "company")
+    # P -> A: walks P->A, P->A->B->A, ...: 0.6 * (1 + 0.1 + ...) = 0.6 / 0.9
+    assert got["a"].integrated == pytest.approx(0.6 / 0.9)
+    assert got["b"].integrated == pytest.approx(0.6 / 0.9 * 0.5)
+    assert got["c"].integrated == pytest.approx(0.2)
+    assert got["a"].controls and not got["b"].controls  # P's power in B: A's 0.5, not above 0.5
+    # B controls C directly (0.6 > 0.5); P controls A, A holds 0.5 of B: nobody above B controls it
+    assert cross.controlling_parent("c") == "b"
+
+
+def test_control_adds_the_shares_of_controlled_companies(tmp_store: SqliteStore) -> None:
+    ingest(tmp_store, companies_owning(("x", "z", 0.30), ("x", "y", 0.60), ("y", "z", 0.22), ("w", "z", 0.40)))
+    graph = CorpGraph(tmp_store)
+    got = _by(graph.owners("z"), "owner")
+    # X controls Y (0.60 > 0.5), so X's power in Z is 0.30 + 0.22 = 0.52 > 0.5, though integrated is 0.432
+    assert got["x"].controls and got["x"].integrated == pytest.approx(0.30 + 0.60 * 0.22)
+    assert not got["w"].controls and not got["y"].controls
+    assert graph.controlling_parent("z") == "x"
+    assert graph.controlling_parent("y") == "x"
+
+
+def test_control_needs_strictly_more_than_half(tmp_store: SqliteStore) -> None:
+    ingest(tmp_store, companies_owning(("x", "z", 0.25), ("x", "y", 0.75), ("y", "z", 0.25)))
+    graph = CorpGraph(tmp_store)
+    assert not _by(graph.owners("z"), "owner")["x"].controls  # 0.25 + 0.25 = 0.5 exactly: not control
+    assert graph.controlling_parent("z") is None
+
+
+def test_as_of_before_and_after_a_stake_change(tmp_store: SqliteStore) -> None:
+    ingest(tmp_store, batch(company("a"), company("b"),
+                            owns("a", "b", 0.2, valid_from="2018-01-01", valid_to="2020-01-01"),
+                            owns("a", "b", 0.6, valid_from="2020-01-01")))
+    graph = CorpGraph(tmp_store)
+    assert graph.owners("b", as_of=date(2017, 12, 31)) == []
+    before = graph.owners("b", as_of=date(2019, 6, 30))
+    assert [(h.direct, h.controls) for h in before] == [(0.2, False)]
+    # valid_to is exclusive: on 2020-01-01 only the new stake counts
+    after = graph.owners("b", as_of=date(2020, 1, 1))
+    assert [(h.direct, h.integrated, h.controls) for h in after] == [(0.6, 0.6, True)]
+    assert graph.controlling_parent("b", as_of=date(2019, 6, 30)) is None
+    assert graph.controlling_parent("b", as_of=date(2021, 1, 1)) == "a"
+
+
+def test_overlapping_statements_of_one_holding_keep_the_latest(tmp_store: SqliteStore) -> None:
+    ingest(tmp_store, batch(company("a"), company("b"), owns("a", "b", 0.2, valid_from="2018-01-01"),
+                            owns("a", "b", 0.3, valid_from="2019-01-01")))
+    assert [h.direct for h in CorpGraph(tmp_store).owners("b", as_of=date(2020, 1, 1))] == [0.3]
+
+
+def test_a_loop_holding_all_of_itself_is_rejected_by_name(tmp_store: SqliteStore) -> None:
+    ingest(tmp_store, companies_owning(("a", "b", 1.0), ("b", "a", 1.0), ("b", "c", 0.5)))
+    with pytest.raises(SingularOwnership, match="a, b") as caught:
+        CorpGraph(tmp_store).owners("c")
+    assert caught.value.companies == ["a", "b"]
+
+
+def test_inconsistent_shares_above_one_are_judged_by_the_spectral_radius(tmp_store: SqliteStore) -> None:
+    # A and C each report 60% of B (120% in all). Loops A->B->A and C->B->C:
+    # with B holding 90% of A and of C, radius^2 = 0.6*0.9 + 0.6*0.9 = 1.08 > 1: no finite answer
+    ingest(tmp_store, companies_owning(("a", "b", 0.6), ("c", "b", 0.6), ("b", "a", 0.9), ("b", "c", 0.9)))
+    with pytest.raises(SingularOwnership, match="a, b, c"):
+        CorpGraph(tmp_store).owners("b")
+
+
+def test_shares_above_one_with_a_convergent_loop_still_solve(tmp_store: SqliteStore) -> None:
+    # radius^2 = 0.6*0.5 + 0.6*0.3 = 0.48 < 1. A -> B: walks A->B, then back through C only:
+    # A->B (0.6) + A->B->C->B (0.6*0.3*0.6 = 0.108) + ... = 0.6 / (1 - 0.18) (walks through A excluded)
+    ingest(tmp_store, companies_owning(("a", "b", 0.6), ("c", "b", 0.6), ("b", "a", 0.5), ("b", "c", 0.3)))
+    assert _by(CorpGraph(tmp_store).holdings("a"), "company")["b"].integrated == pytest.approx(0.6 / 0.82)
+
+
+def test_unknown_shares_are_marked_never_numbers(tmp_store: SqliteStore) -> None:
+    ingest(tmp_store, batch(company("p"), company("a"), company("b"), owns("p", "a", None),
+                            owns("a", "b", 0.5), owns("p", "b", 0.1)))
+    graph = CorpGraph(tmp_store)
+    got = _by(graph.owners("b"), "owner")
+    assert got["a"] == Holding("a", "b", 0.5, 0.5, False, unknown=False)
+    # P: 0.1 known directly, plus an unknown share of A's 0.5: 0.1 is a lower bound, marked unknown
+    assert got["p"] == Holding("p", "b", 0.1, pytest.approx(0.1), False, unknown=True)
+    held = _by(graph.holdings("p"), "company")
+    assert held["a"] == Holding("p", "a", None, None, False, unknown=True)
+
+
+def test_ultimate_owners_stop_at_owners_without_a_qualifying_owner(tmp_store: SqliteStore) -> None:
+    ingest(tmp_store, batch(entity("Person", "f"), company("h"), company("y"), company("m"),
+                            owns("f", "h", 0.3), owns("h", "y", 1.0), owns("m", "y", 0.2)))
+    graph = CorpGraph(tmp_store)
+    # F -> Y = 0.3 * 1.0 >= 0.25 and F has no owner; H -> Y = 1.0 but H's owner F holds 0.3 >= 0.25
+    assert [(h.owner, h.integrated) for h in graph.ultimate_owners("y")] == [("f", pytest.approx(0.3))]
+    # at 0.35, F no longer qualifies, so H (1.0, its owner F below 0.35) is the ultimate owner
+    assert [h.owner for h in graph.ultimate_owners("y", threshold=0.35)] == ["h"]
+    assert graph.controlling_parent("y") == "h"  # F's 30% of H is no control
+    assert _by(graph.holdings("f"), "company")["y"].integrated == pytest.approx(0.3)
+
+
+def test_seed_lakala_holds_a_third_of_kaola_without_control(seed_store: SqliteStore) -> None:
+    graph = CorpGraph(seed_store)
+    assert graph.owners("kaola") == [Holding("lakala", "kaola", 0.324, pytest.approx(0.324), False)]
+    assert graph.controlling_parent("kaola") is None  # the article's "subsidiary" is not control at 32.4%
+    assert [h.owner for h in graph.ultimate_owners("kaola")] == ["lakala"]
+    assert graph.owners("alipay") == [Holding("alibaba", "alipay", None, None, False, unknown=True)]
+
+
+def test_unknown_ids_and_isolated_entities(seed_store: SqliteStore) -> None:
+    graph = CorpGraph(seed_store)
+    with pytest.raises(NotFound, match="no Company with id 'nope'"):
+        graph.owners("nope")
+    with pytest.raises(NotFound, match="it is a Incident"):
+        graph.owners("kaola-leak-2019")
+    assert graph.holdings("heipachong") == []  # a company in no OWNS relation owns nothing

@@ -1,0 +1,70 @@
+"""The projection: arrays built from a store, as_of views, adjacency, and the service's revision cache."""
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+
+from graph.ingest import ingest
+from graph.projection import Adjacency, build_projection, day_number
+from graph.service import CorpGraph
+from graph.stores.sqlite import SqliteStore
+from schema.kinds import RelationType
+from tests.factory import batch, companies_owning, company, entity, owns, rel
+
+
+def _store(tmp_store: SqliteStore) -> SqliteStore:
+    """A -> B (0.2 until 2020, then 0.6), A -> C unknown, B -> C 0.1, B responsible for I."""
+    ingest(tmp_store, batch(
+        company("a"), company("b"), company("c"), entity("Incident", "i", category="outage"),
+        owns("a", "b", 0.2, valid_from="2018-01-01", valid_to="2020-01-01"), owns("a", "b", 0.6, valid_from="2020-01-01"),
+        owns("a", "c", None), rel("RESPONSIBLE_FOR", "b", "i"), owns("b", "c", 0.1),
+    ))
+    return tmp_store
+
+
+def test_columns_read_from_the_store(tmp_store: SqliteStore) -> None:
+    proj = build_projection(_store(tmp_store))
+    assert sorted(proj.ids) == ["a", "b", "c", "i"] and all(proj.ids[proj.index[i]] == i for i in proj.ids)
+    rows = {rid: k for k, rid in enumerate(proj.relation_ids)}
+    old, unknown = rows["OWNS|a|b|2018-01-01"], rows["OWNS|a|c|"]
+    assert proj.share[old] == 0.2 and np.isnan(proj.share[unknown])
+    assert proj.valid_from[old] == day_number(date(2018, 1, 1)) and proj.valid_to[old] == day_number(date(2020, 1, 1))
+    assert proj.valid_from[unknown] < day_number(date(1900, 1, 1))  # open start: always begun
+    assert proj.revision == tmp_store.revision()
+
+
+def test_adjacency_per_relation_type(tmp_store: SqliteStore) -> None:
+    proj = build_projection(_store(tmp_store))
+    nbr, _ = proj.out[RelationType.RESPONSIBLE_FOR].of(proj.index["b"])
+    assert proj.nodes(nbr) == ["i"]
+    owners, _ = proj.into[RelationType.OWNS].of(proj.index["b"])
+    assert proj.nodes(owners) == ["a", "a"]  # both statements of the stake, before any as_of filtering
+
+
+def test_as_of_views_mask_dates_and_are_cached(tmp_store: SqliteStore) -> None:
+    proj = build_projection(_store(tmp_store))
+    a, b, c = (proj.index[x] for x in "abc")
+    early, late = proj.view(date(2019, 1, 1)), proj.view(date(2020, 1, 1))
+    assert early.W[a, b] == 0.2 and late.W[a, b] == 0.6  # valid_to is exclusive
+    assert early.W[a, c] == 0.0 and sorted(proj.nodes(late.down.of(a)[0])) == ["b", "c"]  # unknown: in adjacency only
+    assert proj.view(date(2019, 1, 1)) is early
+
+
+def test_gather_and_reach_without_python_loops_over_edges() -> None:
+    frm, to = np.array([0, 0, 1, 2]), np.array([1, 2, 3, 3])
+    adj = Adjacency.build(4, frm, to, np.arange(4))
+    nbr, edges = adj.gather(np.array([0, 2]))
+    assert nbr.tolist() == [1, 2, 3] and edges.tolist() == [0, 1, 3]
+    nodes, dist = adj.reach([0])
+    assert dict(zip(nodes.tolist(), dist.tolist())) == {0: 0, 1: 1, 2: 1, 3: 2}
+
+
+def test_service_rebuilds_only_when_the_revision_changes(tmp_store: SqliteStore) -> None:
+    ingest(tmp_store, companies_owning(("a", "b", 0.5)))
+    graph = CorpGraph(tmp_store)
+    first = graph.projection()
+    assert graph.projection() is first
+    ingest(tmp_store, companies_owning(("b", "c", 0.7)))
+    assert graph.projection() is not first
+    assert [h.owner for h in graph.owners("c")] == ["b", "a"]
