@@ -72,14 +72,14 @@ class Adjacency:
         slots = csr_slots(self.indptr, nodes)
         return self.nbr[slots], self.edge[slots]
 
-    def reach(self, starts: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Breadth-first closure from the start nodes: every reached node (starts first) and its hop distance."""
+    def reach(self, starts: Sequence[int] | np.ndarray, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Breadth-first closure from the start nodes (within `limit` hops): every reached node and its distance."""
         n = len(self.indptr) - 1
         seen = np.zeros(n, dtype=bool)
         frontier = np.unique(np.asarray(starts, dtype=np.int64))
         seen[frontier] = True
         levels = [frontier]
-        while frontier.size:
+        while frontier.size and (limit is None or len(levels) <= limit):
             nbr, _ = self.gather(frontier)
             fresh = nbr[~seen[nbr]]
             if fresh.size > n >> 6:  # a big level: a mask pass is cheaper than sorting out duplicates
@@ -158,6 +158,7 @@ class AsOfView:
     unknown_dst: np.ndarray  # companies on OWNS edges whose share is unknown (sorted, distinct)
     inverses: dict[int, np.ndarray] = field(default_factory=dict)  # (I - W_S)^-1 per cyclic component, lazily
     whole: object | None = None  # the whole graph's factors for integrated ownership (analytics.linalg), lazily
+    control: object | None = None  # who controls whom (analytics.ownership.control), lazily
 
     @classmethod
     def build(cls, proj: Projection, day: int) -> "AsOfView":
@@ -180,10 +181,21 @@ class AsOfView:
         entries = csr_slots(self.W.indptr, nodes)
         cols = self.W.indices[entries]
         which = np.repeat(np.arange(nodes.size), self.W.indptr[nodes + 1] - self.W.indptr[nodes])
+        if nodes.size * 64 > self.projection.size:  # a big block: a position table beats binary search
+            table = np.full(self.projection.size, -1, dtype=np.int64)
+            table[nodes] = np.arange(nodes.size)
+            where = table[cols]
+            hit = where >= 0
+            return which[hit], where[hit], self.W.data[entries[hit]]
         sorter = np.argsort(nodes, kind="stable")
         at = np.minimum(np.searchsorted(nodes, cols, sorter=sorter), nodes.size - 1)
         hit = nodes[sorter[at]] == cols
         return which[hit], sorter[at[hit]], self.W.data[entries[hit]]
+
+    @cached_property
+    def majority(self) -> np.ndarray:
+        """Per node: holds more than half of some company directly (only such nodes can control anything)."""
+        return np.asarray(self.W.max(axis=1).toarray()).ravel() > 0.5
 
     @cached_property
     def components(self) -> "Components":

@@ -58,6 +58,8 @@ def test_gather_and_reach_without_python_loops_over_edges() -> None:
     assert nbr.tolist() == [1, 2, 3] and edges.tolist() == [0, 1, 3]
     nodes, dist = adj.reach([0])
     assert dict(zip(nodes.tolist(), dist.tolist())) == {0: 0, 1: 1, 2: 1, 3: 2}
+    near, _ = adj.reach([0], limit=1)
+    assert sorted(near.tolist()) == [0, 1, 2]
 
 
 def test_service_rebuilds_only_when_the_revision_changes(tmp_store: SqliteStore) -> None:

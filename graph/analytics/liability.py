@@ -4,7 +4,8 @@ Parties (relations valid at as_of):
 - RESPONSIBLE: sources of RESPONSIBLE_FOR the incident; weight 1; detail = their role.
 - OWNER: every owner X of a responsible company R with integrated(X, R) >= min_share; weight = that
   integrated share, `controls` = X controls R; one party per (owner, responsible company), detail = R.
-  An owner linked through an unknown share is kept (its weight is a lower bound, or None) and marked.
+  A direct owner of R whose stake is unknown is kept whatever min_share (weight None, marked unknown);
+  an owner with an unknown share further up is marked and its weight is a lower bound.
 - DATA_RECIPIENT: targets of SUPPLIED_DATA_TO from a responsible company whose `incident` is this
   incident or empty; weight 1; detail = the supplier.
 - PERPETRATOR: sources of PERPETRATED the incident; weight 1.
@@ -57,10 +58,7 @@ def _owners(view: AsOfView, company: int, responsible_edge: int, max_depth: int,
     """OWNER parties of one responsible company, each with its OWNS paths plus the responsibility hop."""
     finder = PathFinder(view, company, max_depth, min_hop_share)
     out = []
-    for h in ownership.owners(view, company):
-        # a lower bound under min_share may still hide an unknown stake above it: keep those, marked
-        if h.integrated is not None and h.integrated < min_share and not h.unknown:
-            continue
+    for h in ownership.owners(view, company, min_share):
         paths = [p + [responsible_edge] for p in finder.paths(view.projection.index[h.owner], top_k)]
         party = Party(h.owner, Role.OWNER, h.integrated, controls=h.controls, unknown=h.unknown, detail=h.company)
         out.append((party, paths))

@@ -75,9 +75,12 @@ def solve(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> tuple[
         out[order], diagonal[order] = values, factors.diagonal
         return out, diagonal
     factors = whole(view)
-    bad = np.intersect1d(factors.singular, comps.labels[nodes])
-    if bad.size:
-        _inverse(view, int(bad[0]))  # raises SingularOwnership naming the loop
+    if factors.singular:
+        present = np.zeros(comps.sizes.size, dtype=bool)
+        present[comps.labels[nodes]] = True
+        for label in factors.singular:
+            if present[label]:
+                _inverse(view, label)  # raises SingularOwnership naming the loop
     positions = comps.rank[nodes]
     return factors.solve(int(positions[at]), transpose)[positions], factors.diagonal[positions]
 

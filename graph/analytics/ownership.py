@@ -8,7 +8,8 @@ Definitions (pinned; docs/analytics.md writes them out). W[i, j] is the share of
   shares = L[X, Y] / L[X, X] with L = (I - W)^-1. Only the nodes that reach Y (or that X reaches) take
   part, so each answer is one sparse solve on that block; L[X, X] != 1 only on cycles and is taken from
   the node's strongly connected component. A loop holding 100% of itself raises SingularOwnership.
-- controls(X, Y): W[X, Y] plus W[C, Y] over every C that X controls exceeds 0.5, to a fixed point.
+- controls(X, Y): W[X, Y] plus W[C, Y] over every C that X controls exceeds 0.5, to a fixed point;
+  computed once per date for the whole graph (`control`), then read by row or by column.
 - ultimate owners of Y: owners with integrated >= threshold (0.25) that have no owner with integrated
   >= threshold themselves.
 
@@ -19,35 +20,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
 
 from graph.analytics import linalg
 from graph.analytics.results import Holding
-from graph.projection import AsOfView, csr_slots
+from graph.projection import AsOfView
 
 CONTROL = 0.5  # controls: strictly more than this
 ULTIMATE = 0.25  # ultimate owners: integrated at least this
-_DENSE_CONTROL = 64  # blocks up to this size find control with dense matrices
 
 
-@dataclass
+@dataclass(frozen=True)
 class Shares:
     """Integrated shares between one node and a block: `nodes` (sorted), values, unknown-walk flags."""
 
-    view: AsOfView
     anchor: int
     nodes: np.ndarray
     integrated: np.ndarray
     unknown: np.ndarray
-
-    @cached_property
-    def sub(self) -> sp.csr_matrix:
-        """W restricted to the block, in the order of `nodes` (extracted on first use)."""
-        rows, cols, shares = self.view.submatrix(self.nodes)
-        return sp.csr_matrix((shares, (rows, cols)), shape=(self.nodes.size, self.nodes.size))
 
     def local(self, node: int) -> int:
         """Position of a node in the block, or -1."""
@@ -60,13 +52,20 @@ class Shares:
         return float(self.integrated[at]) if at >= 0 else 0.0
 
 
-def owners(view: AsOfView, company: int) -> list[Holding]:
-    """Everyone with a direct or integrated share in `company` (indirect-only owners have direct 0)."""
+def owners(view: AsOfView, company: int, min_share: float = 0.0) -> list[Holding]:
+    """Everyone with a direct or integrated share in `company` (indirect-only owners have direct 0).
+
+    With min_share, only owners whose integrated share reaches it, plus direct owners whose stake is
+    unknown (nothing says they are below it).
+    """
     col = column(view, company)
-    control = control_matrix(col.sub)
-    here = col.local(company)
     direct = _direct(view, company, incoming=True)
-    return _holdings(view, col, direct, lambda at: bool(control[at, here]), owner_side=True)
+    here = col.local(company)
+    unknown_direct = [col.local(o) for o, share in direct.items() if share is None]
+    keep = np.union1d(np.flatnonzero(col.integrated >= min_share), unknown_direct).astype(np.int64)
+    keep = keep[keep != here]
+    controllers = set(np.searchsorted(col.nodes, controllers_of(view, company)).tolist())
+    return _holdings(view, col, keep, direct, lambda at: at in controllers, owner_side=True)
 
 
 def holdings(view: AsOfView, owner: int) -> list[Holding]:
@@ -74,7 +73,8 @@ def holdings(view: AsOfView, owner: int) -> list[Holding]:
     row_ = row(view, owner)
     controlled = set(controlled_by(view, owner).tolist())
     direct = _direct(view, owner, incoming=False)
-    return _holdings(view, row_, direct, lambda at: int(row_.nodes[at]) in controlled, owner_side=False)
+    others = np.flatnonzero(row_.nodes != owner)
+    return _holdings(view, row_, others, direct, lambda at: int(row_.nodes[at]) in controlled, owner_side=False)
 
 
 def column(view: AsOfView, company: int) -> Shares:
@@ -83,7 +83,7 @@ def column(view: AsOfView, company: int) -> Shares:
     values, diagonal = linalg.solve(view, nodes, int(np.searchsorted(nodes, company)), transpose=False)
     unknown_tails = _unknown_ends(view, nodes, tails=True)
     unknown = np.isin(nodes, view.up.reach(unknown_tails)[0]) if unknown_tails.size else np.zeros(nodes.size, bool)
-    return Shares(view, company, nodes, values / diagonal, unknown)  # L[X, company] / L[X, X]
+    return Shares(company, nodes, values / diagonal, unknown)  # L[X, company] / L[X, X]
 
 
 def row(view: AsOfView, owner: int) -> Shares:
@@ -93,47 +93,68 @@ def row(view: AsOfView, owner: int) -> Shares:
     values, _ = linalg.solve(view, nodes, at, transpose=True)
     unknown_heads = _unknown_ends(view, nodes, tails=False)
     unknown = np.isin(nodes, view.down.reach(unknown_heads)[0]) if unknown_heads.size else np.zeros(nodes.size, bool)
-    return Shares(view, owner, nodes, values / values[at], unknown)  # L[owner, Z] / L[owner, owner]
+    return Shares(owner, nodes, values / values[at], unknown)  # L[owner, Z] / L[owner, owner]
 
 
-def control_matrix(sub: sp.csr_matrix) -> sp.csr_matrix:
-    """C[i, j] = i controls j within the block: power = W + C @ W, C = power > 0.5, to a fixed point."""
-    if sub.shape[0] <= _DENSE_CONTROL:
-        return sp.csr_matrix(_dense_control(sub.toarray()))
-    control = sp.csr_matrix(sub.shape, dtype=np.float64)
-    while True:
-        power = sub + control @ sub
-        grown = (power > CONTROL).astype(np.float64).tocsr()
-        grown.setdiag(0)  # owning oneself through a subsidiary is not control of another company
-        grown.eliminate_zeros()
-        if grown.nnz == control.nnz:  # control only grows, so equal sizes mean the fixed point
-            return control
-        control = grown
+@dataclass(frozen=True)
+class Control:
+    """Who controls whom at one date: C[X, Y] = 1 when X controls Y, by rows and by columns."""
+
+    by_row: sp.csr_matrix
+    by_column: sp.csc_matrix
+
+    def controlled_by(self, owner: int) -> np.ndarray:
+        """Sorted nodes the owner controls."""
+        return np.sort(self.by_row.indices[self.by_row.indptr[owner]:self.by_row.indptr[owner + 1]])
+
+    def controllers_of(self, company: int) -> np.ndarray:
+        """Sorted nodes that control the company."""
+        col = self.by_column
+        return np.sort(col.indices[col.indptr[company]:col.indptr[company + 1]])
 
 
-def _dense_control(w: np.ndarray) -> np.ndarray:
-    """control_matrix on a small dense block."""
-    control = np.zeros_like(w)
-    while True:
-        grown = (w + control @ w > CONTROL).astype(np.float64)
-        np.fill_diagonal(grown, 0.0)
-        if grown.sum() == control.sum():
-            return control
-        control = grown
+def control(view: AsOfView) -> Control:
+    """The control relation of the whole graph at this date (built on first use, then cached with the view).
+
+    Semi-naive fixed point: power[X] = W[X] + the rows W[c] of every c that X controls; each round adds
+    the rows of the companies controlled since the last round, until no new pair crosses 0.5. Only
+    nodes with a direct majority stake somewhere can control anything (control starts with one), so
+    only their rows are computed.
+    """
+    if view.control is None:
+        found = _closure(view.W, np.flatnonzero(view.majority))
+        view.control = Control(found, found.tocsc())
+    return view.control  # type: ignore[return-value]
 
 
 def controlled_by(view: AsOfView, owner: int) -> np.ndarray:
-    """Sorted nodes `owner` controls: the single-source form of control_matrix, on rows of W."""
-    controlled = np.empty(0, dtype=np.int64)
-    holders = np.array([owner])
+    """Sorted nodes `owner` controls."""
+    return control(view).controlled_by(owner)
+
+
+def controllers_of(view: AsOfView, company: int) -> np.ndarray:
+    """Sorted nodes that control `company`."""
+    return control(view).controllers_of(company)
+
+
+def _closure(W: sp.csr_matrix, capable: np.ndarray) -> sp.csr_matrix:
+    """The control fixed point for the capable rows, returned as an n x n matrix."""
+    n = W.shape[0]
+    power = W[capable]
+    held = sp.csr_matrix(power.shape)
     while True:
-        slots = csr_slots(view.W.indptr, holders)
-        targets, inverse = np.unique(view.W.indices[slots], return_inverse=True)
-        power = np.bincount(inverse, weights=view.W.data[slots], minlength=targets.size)
-        won = targets[(power > CONTROL) & (targets != owner)]
-        if won.size == controlled.size:  # control only grows: no new company means the fixed point
-            return won
-        controlled, holders = won, np.concatenate(([owner], won))
+        crossed = (power > CONTROL).astype(np.float64).tocsr()
+        crossed = crossed - crossed.multiply(held)  # pairs already known drop out
+        crossed.eliminate_zeros()
+        fresh = crossed.tocoo()
+        keep = fresh.col != capable[fresh.row]  # owning oneself through a subsidiary is not control
+        if not keep.any():
+            break
+        delta = sp.csr_matrix((np.ones(int(keep.sum())), (fresh.row[keep], fresh.col[keep])), shape=power.shape)
+        held = held + delta
+        power = power + delta @ W  # the newly controlled companies lend their direct stakes
+    full = held.tocoo()
+    return sp.csr_matrix((full.data, (capable[full.row], full.col)), shape=(n, n))
 
 
 def ultimate_owners(view: AsOfView, company: int, threshold: float = ULTIMATE) -> list[Holding]:
@@ -152,29 +173,27 @@ def ultimate_owners(view: AsOfView, company: int, threshold: float = ULTIMATE) -
 
 def controlling_parent(view: AsOfView, company: int) -> int | None:
     """The controller of `company` that no other controller controls (ties: highest integrated, then id)."""
-    col = column(view, company)
-    control = control_matrix(col.sub).tocsc()
-    here = col.local(company)
-    bosses = control[:, here].nonzero()[0]
+    rel = control(view)
+    bosses = rel.controllers_of(company)
     if bosses.size == 0:
         return None
-    inner = control[bosses][:, bosses].toarray() > 0
+    inner = rel.by_row[bosses][:, bosses].toarray() > 0  # inner[i, j]: boss i controls boss j
     # top: every controller above it is one it controls back (mutual control in a cross-holding)
     tops = [i for i in range(bosses.size) if not (inner[:, i] & ~inner[i, :]).any()] or list(range(bosses.size))
-    ids = view.projection.ids
-    best = min(tops, key=lambda i: (-col.integrated[bosses[i]], ids[col.nodes[bosses[i]]]))
-    return int(col.nodes[bosses[best]])
+    if len(tops) == 1:
+        return int(bosses[tops[0]])
+    col, ids = column(view, company), view.projection.ids
+    return int(bosses[min(tops, key=lambda i: (-col.value(int(bosses[i])), ids[int(bosses[i])]))])
 
 
-def _holdings(view: AsOfView, shares: Shares, direct: dict[int, float | None], controls: Callable[[int], bool],
-              owner_side: bool) -> list[Holding]:
-    """Holding rows for every block node other than the anchor, largest integrated share first."""
+def _holdings(view: AsOfView, shares: Shares, positions: np.ndarray, direct: dict[int, float | None],
+              controls: Callable[[int], bool], owner_side: bool) -> list[Holding]:
+    """Holding rows for the given block positions, largest integrated share first."""
     ids = view.projection.ids
     anchor = ids[shares.anchor]
     out = []
-    for at, node in enumerate(shares.nodes.tolist()):
-        if node == shares.anchor:
-            continue
+    for at in positions.tolist():
+        node = int(shares.nodes[at])
         value, unknown = float(shares.integrated[at]), bool(shares.unknown[at])
         integrated = None if unknown and value <= 0 else value  # an unknown stake never becomes a number
         pair = (ids[node], anchor) if owner_side else (anchor, ids[node])

@@ -39,9 +39,8 @@ class PathFinder:
         self.view, self.target, self.into_anchor = view, anchor, into_anchor
         self.max_depth, self.min_hop_share = max_depth, min_hop_share
         self.step = view.down if into_anchor else view.up
-        nodes, dist = (view.up if into_anchor else view.down).reach([anchor])
-        near = dist <= max_depth
-        self.dist = dict(zip(nodes[near].tolist(), dist[near].tolist()))
+        nodes, dist = (view.up if into_anchor else view.down).reach([anchor], limit=max_depth)
+        self.dist = dict(zip(nodes.tolist(), dist.tolist()))
 
     def paths(self, other: int, k: int = 3) -> list[list[int]]:
         """Up to k paths (edge indices, in walk order) between `other` and the anchor, highest product first."""

@@ -169,16 +169,16 @@ class SqliteStore:
         return [decode_entity(t, d) for t, d in rows]
 
     def iter_edges(self, types: Sequence[RelationType], page_size: int = 50_000) -> Iterator[list[EdgeRow]]:
-        """Relations of the given types in pages (ordered by id so paging is stable)."""
-        names = [t.value for t in types]
-        last = ""
-        while names:
+        """Relations of the given types in pages, in storage (rowid) order: a sequential scan, no index lookups."""
+        kinds = {t.value: RelationType(t) for t in types}
+        last = 0
+        while kinds:
             rows = self._query(
-                "SELECT id, type, source, target, share, valid_from, valid_to, incident FROM relations "
-                f"WHERE type IN ({_marks(names)}) AND id > ? ORDER BY id LIMIT ?", [*names, last, page_size])
+                "SELECT rowid, id, type, source, target, share, valid_from, valid_to, incident FROM relations "
+                f"WHERE rowid > ? AND +type IN ({_marks(kinds)}) ORDER BY rowid LIMIT ?", [last, *kinds, page_size])
             if not rows:
                 return
-            yield [EdgeRow(r[0], RelationType(r[1]), *r[2:]) for r in rows]
+            yield [EdgeRow(r[1], kinds[r[2]], r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows]
             last = rows[-1][0]
 
     def counts(self) -> dict[str, int]:
