@@ -57,6 +57,7 @@ class ExportRequest:
     min_share: float | None = None
     channels: tuple[Channel, ...] | None = None
     relation_types: tuple[RelationType, ...] | None = None
+    max_owners: int | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, str | None]) -> "ExportRequest":
@@ -69,7 +70,8 @@ class ExportRequest:
         return cls(query, id, _parse(params, "asOf", date.fromisoformat), _parse(params, "depth", int),
                    _parse(params, "maxDepth", int), _parse(params, "minShare", float),
                    _parse(params, "channels", lambda v: _names(Channel, v)),
-                   _parse(params, "relationTypes", lambda v: _names(RelationType, v)))
+                   _parse(params, "relationTypes", lambda v: _names(RelationType, v)),
+                   _parse(params, "maxOwners", int))
 
 
 def export_subgraph(graph: CorpGraph, settings: ApiSettings, req: ExportRequest) -> Subgraph:
@@ -80,7 +82,8 @@ def export_subgraph(graph: CorpGraph, settings: ApiSettings, req: ExportRequest)
         return neighborhood(graph.store, req.id, depth, req.relation_types, max_nodes=settings.max_nodes)
     if req.query == "liability":
         min_share = settings.share("minShare", req.min_share)
-        return graph.liability_chain(req.id, req.as_of, max_depth=max_depth, min_share=min_share).graph
+        return graph.liability_chain(req.id, req.as_of, max_depth=max_depth, min_share=min_share,
+                                     max_owners=settings.owners(req.max_owners)).graph
     return graph.exposure(req.id, req.as_of, channels=list(req.channels) if req.channels else None,
                           max_depth=max_depth).graph
 

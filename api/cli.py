@@ -165,6 +165,7 @@ def export_graph(
     depth: Annotated[Optional[int], typer.Option("--depth", help="neighborhood: relations deep")] = None,
     max_depth: Annotated[Optional[int], typer.Option("--max-depth", help="liability/exposure: longest path")] = None,
     min_share: Annotated[Optional[float], typer.Option("--min-share", help="liability: smallest share kept")] = None,
+    max_owners: Annotated[Optional[int], typer.Option("--max-owners", help="liability: strongest owners kept")] = None,
     channels: Annotated[Optional[str], typer.Option("--channels", help="exposure: e.g. OWNERSHIP,DATA_FLOW")] = None,
     relation_types: Annotated[Optional[str], typer.Option("--relation-types", help="neighborhood: e.g. OWNS")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write (default stdout)")] = None,
@@ -177,7 +178,7 @@ def export_graph(
     from graph.service import CorpGraph
 
     params = {"query": query, "id": id, "asOf": as_of, "depth": depth, "maxDepth": max_depth,
-              "minShare": min_share, "channels": channels, "relationTypes": relation_types}
+              "minShare": min_share, "channels": channels, "relationTypes": relation_types, "maxOwners": max_owners}
     with _open(store) as graph_store:
         request = ExportRequest.from_params({k: None if v is None else str(v) for k, v in params.items()})
         text, _ = export(export_subgraph(CorpGraph(graph_store), get_api_settings(), request), format)

@@ -76,11 +76,12 @@ class Query:
 
     @strawberry.field(description="Everyone liable for an incident: responsible companies, their owners, data recipients, perpetrators.")
     async def liability_chain(self, info: Ctx, incident_id: strawberry.ID, as_of: AsOf = None,
-                              max_depth: MaxDepth = None, min_share: float | None = None) -> gt.LiabilityChain:
+                              max_depth: MaxDepth = None, min_share: float | None = None,
+                              max_owners: int | None = None) -> gt.LiabilityChain:
         settings = info.context.settings
         chain = await to_thread(
             info.context.graph.liability_chain, incident_id, as_of, max_depth=settings.depth(max_depth, settings.max_graph_depth),
-            min_share=settings.share("minShare", min_share))
+            min_share=settings.share("minShare", min_share), max_owners=settings.owners(max_owners))
         return gt.chain_from(chain)
 
     @strawberry.field(description="Incidents an entity is exposed to, through ownership, dependency or data flow.")

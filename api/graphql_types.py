@@ -218,6 +218,7 @@ class LiabilityChain:
     as_of: date = strawberry.field(description="Date ownership was taken at.")
     parties: list[Party] = strawberry.field(description="Liable parties, strongest first.")
     graph: Graph = strawberry.field(description="The explaining subgraph, to draw.")
+    owners_total: int = strawberry.field(description="OWNER parties that met minShare; parties holds the strongest maxOwners per responsible company.")
 
     @strawberry.field(description="The incident.")
     async def incident(self, info: Ctx) -> Entity:
@@ -228,7 +229,8 @@ def chain_from(chain: res.LiabilityChain) -> LiabilityChain:
     """The GraphQL object of a liability chain."""
     parties = [Party(entity_id=p.entity, role=p.role, weight=p.weight, controls=p.controls, unknown=p.unknown,
                      detail=p.detail, paths=[path_from(x) for x in p.paths]) for p in chain.parties]
-    return LiabilityChain(incident_id=chain.incident, as_of=chain.as_of, parties=parties, graph=graph_from(chain.graph))
+    return LiabilityChain(incident_id=chain.incident, as_of=chain.as_of, parties=parties, graph=graph_from(chain.graph),
+                          owners_total=chain.owners_total)
 
 
 @strawberry.type(description="One incident an entity is exposed to, through one channel.")

@@ -29,11 +29,18 @@ class ApiSettings(BaseSettings):
     max_first: int = Field(default=100, ge=1)
     max_graph_depth: int = Field(default=6, ge=1)
     max_nodes: int = Field(default=500, ge=1)
+    # OWNER parties per responsible company in a liability chain (a conglomerate can have 100,000s).
+    default_owners: int = Field(default=100, ge=1)
+    max_owners: int = Field(default=1000, ge=1)
     max_upsert: int = Field(default=1000, ge=1)
 
     def first(self, value: int | None, default: int = 20) -> int:
         """A page size within 1..max_first; LimitExceeded (saying the range) otherwise."""
         return _within("first", default if value is None else value, 1, self.max_first)
+
+    def owners(self, value: int | None) -> int:
+        """OWNER parties kept per responsible company, within 1..max_owners (default default_owners)."""
+        return _within("maxOwners", self.default_owners if value is None else value, 1, self.max_owners)
 
     def depth(self, value: int | None, default: int, name: str = "maxDepth") -> int:
         """A walk depth within 1..max_graph_depth; LimitExceeded (saying the range) otherwise."""

@@ -59,13 +59,14 @@ class CorpGraph:
         return None if parent is None else view.projection.ids[parent]
 
     def liability_chain(self, incident: str, as_of: date | None = None, max_depth: int = 6, min_share: float = 0.0,
-                        min_hop_share: float = 0.0, top_k: int = 3) -> LiabilityChain:
+                        min_hop_share: float = 0.0, top_k: int = 3, max_owners: int | None = None) -> LiabilityChain:
         """Responsible companies, their owners, data recipients and perpetrators of the incident."""
         day = as_of or date.today()
         view, node = self._node(incident, (E.INCIDENT,), day)
         if node is None:
             return LiabilityChain(incident, day, [], build_subgraph(self.store, [incident], []))
-        return liability.liability_chain(self.store, view, node, day, max_depth, min_share, min_hop_share, top_k)
+        return liability.liability_chain(self.store, view, node, day, max_depth, min_share, min_hop_share, top_k,
+                                         max_owners)
 
     def exposure(self, entity: str, as_of: date | None = None, channels: Sequence[Channel] | None = None,
                  max_depth: int = 6, top_k: int = 3) -> Exposure:

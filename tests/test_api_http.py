@@ -88,8 +88,11 @@ def test_kaola_leak_liability_chain(server: str) -> None:
 
 @pytest.mark.parametrize("min_share,owners", [(0.3, ["lakala"]), (0.5, [])])
 def test_min_share_drops_smaller_owners(server: str, min_share: float, owners: list[str]) -> None:
-    query = "query($m: Float) { liabilityChain(incidentId: \"kaola-leak-2019\", minShare: $m) { parties { entity { id } role } } }"
-    parties = gql(server, query, {"m": min_share})["liabilityChain"]["parties"]
+    query = ("query($m: Float) { liabilityChain(incidentId: \"kaola-leak-2019\", minShare: $m) "
+             "{ ownersTotal parties { entity { id } role } } }")
+    chain = gql(server, query, {"m": min_share})["liabilityChain"]
+    parties = chain["parties"]
+    assert chain["ownersTotal"] == len(owners)
     # Lakala's 0.324 passes a 0.3 floor and not a 0.5 one; the responsible company stays either way.
     assert [p["entity"]["id"] for p in parties if p["role"] == "OWNER"] == owners
     assert any(p["role"] == "RESPONSIBLE" for p in parties)

@@ -82,6 +82,7 @@ def test_alias_limit(seed_store: SqliteStore) -> None:
     ('{ exposure(entityId: "lakala", maxDepth: 0) { asOf } }', "maxDepth must be between 1 and 6, got 0"),
     ('{ neighborhood(id: "kaola", depth: 9) { nodes { id } } }', "depth must be between 1 and 6, got 9"),
     ('{ liabilityChain(incidentId: "kaola-leak-2019", minShare: 1.5) { asOf } }', "minShare must be between 0 and 1, got 1.5"),
+    ('{ liabilityChain(incidentId: "kaola-leak-2019", maxOwners: 1001) { asOf } }', "maxOwners must be between 1 and 1000, got 1001"),
 ])
 def test_argument_bounds_have_clear_errors(client: TestClient, query: str, message: str) -> None:
     assert messages(gql(client, query)) == [message]

@@ -113,3 +113,20 @@ def test_responsibility_outside_as_of_does_not_count(tmp_store: SqliteStore) -> 
 def test_unknown_incident(seed_store: SqliteStore) -> None:
     with pytest.raises(NotFound, match="no Incident with id 'x'"):
         CorpGraph(seed_store).liability_chain("x")
+
+
+def test_max_owners_keeps_the_strongest_and_counts_all(tmp_store) -> None:
+    """Three owners of R with 0.5, 0.3 and 0.1 (hand-worked: their integrated shares are the direct ones,
+    no other walks exist): max_owners=2 keeps 0.5 and 0.3, owners_total still says 3."""
+    from graph.ingest import ingest
+    from graph.service import CorpGraph
+    from tests.factory import batch, company, entity, owns, rel
+
+    ingest(tmp_store, batch(company("r"), company("a"), company("b"), company("c"),
+                            entity("Incident", "i", category="outage"), owns("a", "r", 0.5), owns("b", "r", 0.3),
+                            owns("c", "r", 0.1), rel("RESPONSIBLE_FOR", "r", "i")))
+    chain = CorpGraph(tmp_store).liability_chain("i", max_owners=2)
+    owners = [(p.entity, p.weight) for p in chain.parties if p.role.value == "OWNER"]
+    assert owners == [("a", 0.5), ("b", 0.3)]
+    assert chain.owners_total == 3
+    assert CorpGraph(tmp_store).liability_chain("i").owners_total == 3

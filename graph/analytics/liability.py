@@ -9,6 +9,8 @@ Parties (relations valid at as_of):
 - DATA_RECIPIENT: targets of SUPPLIED_DATA_TO from a responsible company whose `incident` is this
   incident or empty; weight 1; detail = the supplier.
 - PERPETRATOR: sources of PERPETRATED the incident; weight 1.
+- max_owners keeps the strongest OWNER parties per responsible company (weights stay exact);
+  owners_total says how many met min_share, so nothing disappears silently.
 Each party carries its top-k explaining paths (OWNER paths end with the RESPONSIBLE_FOR hop) and the
 answer carries the subgraph of every party and every hop shown; max_depth bounds paths, not weights.
 
@@ -31,15 +33,19 @@ R = RelationType
 
 
 def liability_chain(store: GraphStore, view: AsOfView, incident: int, as_of: date, max_depth: int = 6,
-                    min_share: float = 0.0, min_hop_share: float = 0.0, top_k: int = 3) -> LiabilityChain:
+                    min_share: float = 0.0, min_hop_share: float = 0.0, top_k: int = 3,
+                    max_owners: int | None = None) -> LiabilityChain:
     """Everyone liable for the incident at as_of, with weights, explaining paths and the subgraph."""
     proj, explainer = view.projection, Explainer(store, view)
     responsible = view.edges(R.RESPONSIBLE_FOR, incident, outgoing=False)
     found: list[tuple[Party, list[list[int]]]] = []
+    owners_total = 0
     for edge in responsible.tolist():
         company = int(proj.src[edge])
         found.append((Party(proj.ids[company], Role.RESPONSIBLE, 1.0), [[edge]]))
-        found.extend(_owners(view, company, edge, max_depth, min_share, min_hop_share, top_k))
+        owners, total = _owners(view, company, edge, max_depth, min_share, min_hop_share, top_k, max_owners)
+        found.extend(owners)
+        owners_total += total
         found.extend(_recipients(view, company, incident))
     for edge in view.edges(R.PERPETRATED, incident, outgoing=False).tolist():
         found.append((Party(proj.ids[int(proj.src[edge])], Role.PERPETRATOR, 1.0), [[edge]]))
@@ -50,19 +56,20 @@ def liability_chain(store: GraphStore, view: AsOfView, incident: int, as_of: dat
             party.detail = _role(explainer, paths[0][0])
     parties = [party for party, _ in found]
     graph = explainer.subgraph([proj.ids[incident], *(p.entity for p in parties)])
-    return LiabilityChain(proj.ids[incident], as_of, parties, graph)
+    return LiabilityChain(proj.ids[incident], as_of, parties, graph, owners_total)
 
 
 def _owners(view: AsOfView, company: int, responsible_edge: int, max_depth: int, min_share: float,
-            min_hop_share: float, top_k: int) -> list[tuple[Party, list[list[int]]]]:
-    """OWNER parties of one responsible company, each with its OWNS paths plus the responsibility hop."""
+            min_hop_share: float, top_k: int, max_owners: int | None) -> tuple[list[tuple[Party, list[list[int]]]], int]:
+    """The strongest OWNER parties of one responsible company with their paths, and how many qualified."""
     finder = PathFinder(view, company, max_depth, min_hop_share)
     out = []
-    for h in ownership.owners(view, company, min_share):
+    holders = ownership.owners(view, company, min_share)  # largest integrated first
+    for h in holders[:max_owners]:
         paths = [p + [responsible_edge] for p in finder.paths(view.projection.index[h.owner], top_k)]
         party = Party(h.owner, Role.OWNER, h.integrated, controls=h.controls, unknown=h.unknown, detail=h.company)
         out.append((party, paths))
-    return out
+    return out, len(holders)
 
 
 def _recipients(view: AsOfView, company: int, incident: int) -> list[tuple[Party, list[list[int]]]]:

@@ -109,6 +109,7 @@ class LiabilityChain:
     as_of: date
     parties: list[Party]
     graph: Subgraph
+    owners_total: int = 0  # OWNER parties that met min_share, before max_owners kept the strongest
 
 
 @dataclass
