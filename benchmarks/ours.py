@@ -1,0 +1,216 @@
+"""corpgraph as the benchmark reaches it: in-process through the facade, and over HTTP through its server.
+
+The one place that knows the product's API; answers are turned into the plain dicts the peers give
+(integrated -> {company: share}, liability -> {(entity, role): weight}, exposure -> {(incident, channel): weight}).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.peers import Key
+from graph.analytics.ownership import Shares, row
+from graph.analytics.results import Exposure, Holding, LiabilityChain
+from graph.service import CorpGraph
+from graph.stores.sqlite import SqliteStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Ours:
+    """The product over an embedded store, its projection built up front (the build is reported apart)."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        started = time.perf_counter()
+        self.graph = CorpGraph(store)
+        self.projection = self.graph.projection()
+        self.build_seconds = time.perf_counter() - started
+
+    def reopen(self) -> None:
+        """Give a forked child its own store connection (SQLite connections must not cross a fork)."""
+        self.graph.store = SqliteStore(self.graph.store.path)  # type: ignore[attr-defined]
+
+    def integrated_arrays(self, holder: str, as_of: date) -> Shares:
+        """Exact integrated share of holder in everything it reaches, as the product computes it (arrays)."""
+        projection = self.graph.projection()
+        return row(projection.view(as_of), projection.index[holder])
+
+    def shares(self, answer: Shares) -> dict[str, float]:
+        """integrated_arrays' answer by company id (the holder itself left out)."""
+        ids = self.projection.ids
+        pairs = zip(answer.nodes.tolist(), answer.integrated.tolist())
+        return {ids[n]: v for n, v in pairs if n != answer.anchor}
+
+    def integrated(self, holder: str, as_of: date) -> dict[str, float]:
+        """Exact integrated share of holder in every company it reaches, by id."""
+        return self.shares(self.integrated_arrays(holder, as_of))
+
+    def holdings(self, holder: str, as_of: date) -> list[Holding]:
+        """The full `holdings` answer: direct, integrated and control flag per company."""
+        return self.graph.holdings(holder, as_of)
+
+    def liability(self, incident: str, as_of: date) -> LiabilityChain:
+        """The product's liability chain (default depth 6, all owners, top 3 paths each, subgraph)."""
+        return self.graph.liability_chain(incident, as_of)
+
+    def exposure(self, entity: str, as_of: date) -> Exposure:
+        """The product's exposure (all channels, paths to depth 6, subgraph)."""
+        return self.graph.exposure(entity, as_of)
+
+    @staticmethod
+    def parties(chain: LiabilityChain) -> dict[Key, float]:
+        """A liability chain as {(entity, role): weight}; the largest weight when a party appears twice."""
+        out: dict[Key, float] = {}
+        for party in chain.parties:
+            key = (party.entity, party.role.value)
+            out[key] = max(out.get(key, 0.0), party.weight or 0.0)
+        return out
+
+    @staticmethod
+    def items(exposure: Exposure) -> dict[Key, float]:
+        """An exposure as {(incident, channel): weight}; the largest weight over several routes."""
+        out: dict[Key, float] = {}
+        for item in exposure.items:
+            key = (item.incident, item.channel.value)
+            out[key] = max(out.get(key, 0.0), item.weight)
+        return out
+
+    def warm(self, as_of: date) -> float:
+        """Build the projection's view at as_of once, here, so no timed call (nor forked child) pays for it."""
+        started = time.perf_counter()
+        self.projection.view(as_of)
+        return time.perf_counter() - started
+
+    def projection_bytes(self) -> dict[str, int]:
+        """Bytes the projection holds (with its cached date views): numpy/scipy arrays, and Python id tables."""
+        sizes = {"arrays": 0, "id tables": 0}
+        _add_sizes(self.projection, sizes, 4, set())
+        return sizes
+
+
+def _add_sizes(obj: Any, sizes: dict[str, int], depth: int, seen: set[int]) -> None:
+    """Add the bytes reachable from obj (through attributes, dicts, lists, a few levels down) to sizes."""
+    while isinstance(obj, np.ndarray) and isinstance(obj.base, np.ndarray):  # slices: count their buffer once
+        obj = obj.base
+    if id(obj) in seen:  # views point back at their projection: count everything once
+        return
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        sizes["arrays"] += int(obj.nbytes)
+    elif hasattr(obj, "indptr") and hasattr(obj, "data"):  # scipy compressed sparse
+        sizes["arrays"] += sum(int(getattr(obj, name).nbytes) for name in ("data", "indices", "indptr"))
+    elif isinstance(obj, list) and obj and isinstance(obj[0], str):  # ids: the list and every string
+        sizes["id tables"] += sys.getsizeof(obj) + sum(map(sys.getsizeof, obj))
+    elif isinstance(obj, dict) and obj and all(isinstance(v, int) for v in obj.values()):  # id -> index
+        sizes["id tables"] += sys.getsizeof(obj) + sum(map(sys.getsizeof, obj.values()))  # keys: counted in ids
+    elif depth > 0:
+        children = (obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple))
+                    else vars(obj).values() if hasattr(obj, "__dict__") else ())
+        for child in children:
+            _add_sizes(child, sizes, depth - 1, seen)
+
+
+class GraphQLServer:
+    """The product's ASGI app under uvicorn on 127.0.0.1 (a subprocess over the same store file)."""
+
+    LIABILITY = ("query($id: ID!, $asOf: Date) { liabilityChain(incidentId: $id, asOf: $asOf) "
+                 "{ parties { entity { id } role weight } } }")
+    EXPOSURE = ("query($id: ID!, $asOf: Date) { exposure(entityId: $id, asOf: $asOf) "
+                "{ items { incident { id } channel weight } } }")
+
+    def __init__(self, db: Path, warm_up: tuple[str, date], ready_seconds: float = 60, warm_seconds: float = 600,
+                 timeout: float = 120) -> None:
+        self.db, self.warm_up, self.timeout = db, warm_up, timeout
+        self.ready_seconds, self.warm_seconds = ready_seconds, warm_seconds
+
+    def __enter__(self) -> "GraphQLServer":
+        import httpx  # a dev dependency (bench extra), like the peers
+
+        port = _free_port()
+        env = {**os.environ, "CORPGRAPH_DB": str(self.db), "CORPGRAPH_STORE": "embedded"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env)
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=self.timeout)
+        try:
+            self._wait_ready(httpx.TransportError)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _wait_ready(self, not_yet: type[Exception]) -> None:
+        """Poll /healthz, then one liabilityChain (incident, as_of) so the server builds its projection and
+        the view of that date before timing starts."""
+        deadline = time.monotonic() + self.ready_seconds
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the GraphQL server exited with status {self.process.returncode}")
+            try:
+                if self.client.get("/healthz").status_code == 200:
+                    break
+            except not_yet:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
+        self._post(self.LIABILITY, *self.warm_up, timeout=self.warm_seconds)
+
+    def liability(self, incident: str, as_of: date) -> dict[Key, float]:
+        """One liabilityChain request, answered as {(entity, role): weight}."""
+        out: dict[Key, float] = {}
+        for party in self._post(self.LIABILITY, incident, as_of)["liabilityChain"]["parties"]:
+            key = (party["entity"]["id"], party["role"])
+            out[key] = max(out.get(key, 0.0), party["weight"] or 0.0)
+        return out
+
+    def exposure(self, entity: str, as_of: date) -> dict[Key, float]:
+        """One exposure request, answered as {(incident, channel): weight}."""
+        out: dict[Key, float] = {}
+        for item in self._post(self.EXPOSURE, entity, as_of)["exposure"]["items"]:
+            key = (item["incident"]["id"], item["channel"])
+            out[key] = max(out.get(key, 0.0), item["weight"])
+        return out
+
+    def peak_rss(self) -> int:
+        """The server process's peak resident set size, in bytes (VmHWM)."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM"))
+
+    def _post(self, query: str, id: str, as_of: date, timeout: float | None = None) -> dict[str, Any]:
+        """One GraphQL request; errors in the answer are raised, never timed as answers."""
+        import httpx
+
+        payload = {"query": query, "variables": {"id": id, "asOf": as_of.isoformat()}}
+        try:
+            response = self.client.post("/graphql", json=payload, timeout=timeout or self.timeout)
+        except httpx.TimeoutException as exc:
+            raise TimeoutError(f"no answer for {id} within {timeout or self.timeout} s") from exc
+        response.raise_for_status()
+        body = response.json()
+        if body.get("errors"):
+            raise RuntimeError(f"GraphQL errors for {id}: {body['errors']}")
+        return body["data"]  # type: ignore[no-any-return]
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

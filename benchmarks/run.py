@@ -1,0 +1,479 @@
+"""The benchmark: corpgraph against networkx and LadybugDB on one synthetic world, in one run.
+
+    python benchmarks/run.py --companies N [--json PATH] [--quick] [--workdir DIR] [--seed S] [--budget S]
+
+N defaults to 1,000,000 (`--quick`: 100,000). Prints a table (row, ours, each peer, how many times ours
+is better, whether the answers agree, target met or missed) and writes the same figures as JSON.
+Every series of calls runs under a time budget, so one pathological query cannot stall the run: calls
+left unfinished are counted at the budget and the figure is shown as a lower bound (">").
+See benchmarks/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import resource
+import shutil
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make the project importable without installing it
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import generate as gen  # noqa: E402
+from benchmarks import peers  # noqa: E402
+from benchmarks.peers import Agreement, compare, merge  # noqa: E402
+from benchmarks.ours import GraphQLServer, Ours  # noqa: E402
+from graph.ingest import ingest  # noqa: E402
+from graph.settings import get_settings  # noqa: E402
+from graph.stores.sqlite import SqliteStore  # noqa: E402
+from loaders.validate import validate_records  # noqa: E402
+from schema.errors import InvalidInput  # noqa: E402
+
+QUICK = 100_000
+MB = 1 << 20
+Calls = dict[str, Callable[[], Any]]
+
+
+@dataclass
+class Config:
+    """One benchmark run: world size and seed, where to work, what to run, how long a series may take."""
+
+    companies: int = 1_000_000
+    seed: int = 7
+    workdir: Path = Path("/tmp/corpgraph-bench")
+    samples: int = 100
+    repeats: int = 3
+    ladybug: bool = True
+    http: bool = True
+    ladybug_pool_mb: int = 6144  # the depth-6 path sum from the largest holder needs ~4.5 GB at 1M
+    budget: float = 300.0  # seconds per series of calls (one system, one query kind)
+
+
+@dataclass
+class Series:
+    """Timed calls of one system on one query kind: key -> (seconds, answer); some may be unfinished."""
+
+    calls: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    unfinished: int = 0
+    budget: float = 0.0
+    errors: list[str] = field(default_factory=list)  # calls that failed (no answer at all): left out of figures
+
+    def ms(self, pct: float) -> float:
+        """A percentile of the call times in ms; unfinished calls count as the budget (a lower bound then)."""
+        times = [s for s, _ in self.calls.values()] + [self.budget] * self.unfinished
+        return float(np.percentile(times, pct)) * 1e3 if times else float("nan")
+
+    def answers(self) -> dict[str, Any]:
+        """The answers by key."""
+        return {key: answer for key, (_, answer) in self.calls.items()}
+
+
+@dataclass
+class Row:
+    """One line of the table: what was measured, ours, the peers, and how they compare."""
+
+    row: str
+    unit: str
+    ours: float | None
+    peers: dict[str, float | None] = field(default_factory=dict)
+    agree: str = ""
+    target: str = ""
+    met: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    higher_is_better: bool = False
+    lower_bound: bool = False  # ours hit the budget: the true figure is larger
+
+    def ratios(self) -> dict[str, float]:
+        """How many times better ours is than each peer (above 1: ours is faster)."""
+        if not self.ours:
+            return {}
+        return {name: (self.ours / value if self.higher_is_better else value / self.ours)
+                for name, value in self.peers.items() if value}
+
+
+@dataclass
+class Report:
+    """Everything one run measured, as printed and as written to JSON."""
+
+    config: dict[str, Any]
+    machine: dict[str, Any]
+    world: dict[str, Any]
+    rows: list[Row] = field(default_factory=list)
+    agreements: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def run(config: Config) -> Report:
+    """Generate, load, measure ours, then the peers; returns the report (printed and written by main)."""
+    shutil.rmtree(config.workdir, ignore_errors=True)
+    config.workdir.mkdir(parents=True)
+    world = gen.generate(config.workdir / "world.jsonl", config.companies, config.seed)
+    _log(f"generated {world.records:,} records in {world.seconds:.1f} s")
+    store = SqliteStore(config.workdir / "corpgraph.db")
+    try:
+        report = Report({k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+                        machine(), _world_summary(world))
+        loaded, load_seconds = load_jsonl(store, world.path, get_settings().batch_size)
+        _log(f"loaded {loaded:,} records in {load_seconds:.1f} s")
+        _measure(report, config, world, store, loaded / load_seconds)
+    finally:
+        store.close()
+    return report
+
+
+def _measure(report: Report, config: Config, world: gen.World, store: SqliteStore, load_rate: float) -> None:
+    """All rows; ours first, in forked children, so the peers' memory does not weigh on our timings."""
+    holder, as_of = world.largest_holder, world.as_of
+    ours = Ours(store)
+    view_seconds = ours.warm(as_of)
+    _log(f"ours: projection built in {ours.build_seconds:.1f} s, view at {as_of} in {view_seconds:.2f} s")
+    incidents, roots = pick_samples(world, config.samples, config.seed)
+    mine = _ours_series(config, ours, holder, as_of, incidents, roots)
+    rss_ours = max(peak_rss(), peak_rss(children=True))
+    rows = peers.read_rows(store)  # after ours: the peers' input does not count in our memory
+    _log(f"ours: integrated {mine['integrated'].ms(0):.1f} ms, liability p50 {mine['liability'].ms(50):.1f} ms, "
+         f"exposure p50 {mine['exposure'].ms(50):.2f} ms")
+    http_rows, http_agree = _http_rows(config, store, incidents, roots, mine, as_of)
+    nx_peer = peers.NetworkxPeer(rows, as_of)
+    nx = {"integrated": measure({"0": partial(nx_peer.integrated, holder)}, config.budget),
+          "exposure": measure(each(nx_peer.exposure, roots), config.budget)}
+    _log(f"networkx: integrated {nx['integrated'].ms(0) / 1e3:.1f} s")
+    nx_build, rss_nx = nx_peer.build_seconds, peak_rss()
+    del nx_peer  # free its graph before LadybugDB takes its buffer pool
+    lb = _ladybug(config, rows, as_of)
+    lbs = {"integrated": measure({"0": partial(lb.integrated, holder)}, config.budget),
+           "liability": measure(each(lb.liability, incidents), config.budget),
+           "exposure": measure(each(lb.exposure, roots), config.budget)} if lb else defaultdict(Series)
+    exact: dict[str, float] = next(iter(mine["integrated"].answers().values()), {})
+    agree = {"integrated/networkx": _agreement({"0": exact}, nx["integrated"]),
+             "integrated/ladybug": _agreement({"0": exact}, lbs["integrated"]),
+             "liability/ladybug": _agreement(mine["liability"].answers(), lbs["liability"]),
+             "exposure/networkx": _agreement(mine["exposure"].answers(), nx["exposure"]),
+             "exposure/ladybug": _agreement(mine["exposure"].answers(), lbs["exposure"]), **http_agree}
+    report.agreements = {k: asdict(v) for k, v in agree.items() if v is not None}
+    chain = ({"ladybug": lbs["liability"]}, mine["liability"])
+    exposure = ({"networkx": nx["exposure"], "ladybug": lbs["exposure"]}, mine["exposure"])
+    report.rows = [
+        _row_integrated(mine["integrated"], mine["holdings"], nx["integrated"], lbs["integrated"], agree, len(exact)),
+        _latency_row("liability chain p50", 50, chain, agree, "liability"),
+        _latency_row("liability chain p99", 99, chain, agree, "liability", ("p99 <= 10 ms", 10.0)),
+        _latency_row("exposure p50", 50, exposure, agree, "exposure", ("p50 <= 1 ms", 1.0)),
+        _latency_row("exposure p99", 99, exposure, agree, "exposure"),
+        Row("load (validated records/s)", "rec/s", load_rate, {"ladybug": lb.copied / lb.copy_seconds if lb else None},
+            "ladybug: COPY of the same rows from CSV, unvalidated (a ceiling)" if lb else "", ">= 100,000 rec/s",
+            load_rate >= 100_000, higher_is_better=True),
+        *http_rows,
+        _row_projection(ours, view_seconds),
+        Row("peak RSS, ours", "MB", rss_ours / MB, {}, f"benchmark process with networkx: {rss_nx / MB:,.0f} MB"
+            + (f", then LadybugDB: {peak_rss() / MB:,.0f} MB" if lb else ""), "", None,
+            {"with_networkx_mb": rss_nx / MB, "with_ladybug_mb": peak_rss() / MB, "networkx_build_seconds": nx_build}),
+    ]
+    if lb:
+        lb.close()
+
+
+def _ours_series(config: Config, ours: Ours, holder: str, as_of: date, incidents: list[str],
+                 roots: list[str]) -> dict[str, Series]:
+    """Ours on every query kind, each series in a forked child under the budget."""
+    repeat = [str(k) for k in range(config.repeats)]
+
+    def forked(calls: Calls, convert: Callable[[Any], Any]) -> Series:
+        return measure(calls, config.budget, fork=True, before=ours.reopen, convert=convert)
+
+    return {"integrated": forked({k: partial(ours.integrated_arrays, holder, as_of) for k in repeat}, ours.shares),
+            "holdings": forked({k: partial(ours.holdings, holder, as_of) for k in repeat}, len),
+            "liability": forked(each(ours.liability, incidents, as_of), ours.parties),
+            "exposure": forked(each(ours.exposure, roots, as_of), ours.items)}
+
+
+def each(call: Callable[..., Any], keys: list[str], *args: Any) -> Calls:
+    """One call per key: key -> call(key, *args), not yet run."""
+    return {key: partial(call, key, *args) for key in keys}
+
+
+def measure(calls: Calls, budget: float, fork: bool = False, before: Callable[[], None] | None = None,
+            convert: Callable[[Any], Any] = lambda answer: answer) -> Series:
+    """Time each call (convert its answer untimed) within `budget` seconds in all.
+
+    fork=True runs the calls in a forked child (it inherits the warm projection) that can be killed when
+    the budget runs out, even inside C code; `before` runs first in the child (e.g. reopen the store).
+    """
+    if not fork:
+        series, deadline = Series(budget=budget), time.monotonic() + budget
+        for key, call in calls.items():
+            if time.monotonic() > deadline:
+                series.unfinished += 1
+                continue
+            try:
+                seconds, answer = timed(call)
+            except TimeoutError:  # a request that outlived its own timeout: unfinished
+                series.unfinished += 1
+                continue
+            except peers.PeerError as exc:  # the peer cannot answer this one at all
+                series.errors.append(str(exc)[:200])
+                continue
+            series.calls[key] = (seconds, convert(answer))
+        return series
+    return _measure_forked(calls, budget, before, convert)
+
+
+def _measure_forked(calls: Calls, budget: float, before: Callable[[], None] | None,
+                    convert: Callable[[Any], Any]) -> Series:
+    """measure() in a forked child; answers come back through a pipe as they are ready."""
+    context = mp.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(calls, send, before, convert), daemon=True)
+    child.start()
+    send.close()
+    series, deadline = Series(budget=budget), time.monotonic() + budget
+    while len(series.calls) < len(calls):
+        left = deadline - time.monotonic()
+        try:
+            if left <= 0 or not receive.poll(left):
+                break
+            key, seconds, answer = receive.recv()
+        except EOFError:  # the child died: what it did not send stays unfinished
+            break
+        series.calls[key] = (seconds, answer)
+    child.kill()
+    child.join()
+    series.unfinished = len(calls) - len(series.calls)
+    return series
+
+
+def _child(calls: Calls, send: Any, before: Callable[[], None] | None, convert: Callable[[Any], Any]) -> None:
+    """Body of the forked child: run the calls in order, send (key, seconds, answer) for each."""
+    if before is not None:
+        before()
+    for key, call in calls.items():
+        seconds, answer = timed(call)
+        send.send((key, seconds, convert(answer)))
+    send.close()
+
+
+def _agreement(exact: dict[str, Any], peer: Series) -> Agreement | None:
+    """Agreement over every call both sides answered (None when either side has no answer)."""
+    both = [key for key in peer.calls if exact.get(key)]
+    return merge([compare(exact[k], peer.calls[k][1]) for k in both]) if both else None
+
+
+def _row_integrated(ours: Series, holdings: Series, nx_int: Series, lb_int: Series,
+                    agree: dict[str, Agreement | None], count: int) -> Row:
+    """Row 1: the largest holder's integrated ownership; targets <= 0.3 s and >= 30x LadybugDB."""
+    best, lb_s = ours.ms(0) / 1e3, lb_int.ms(0) / 1e3 if lb_int.calls else None
+    met = best <= 0.3 and (lb_s is not None and lb_s / best >= 30)
+    notes = [f"{name}: {a.summary()}" for name in ("networkx", "ladybug") if (a := agree[f"integrated/{name}"])]
+    notes += [] if lb_s is not None else ["ladybug did not run: the 30x half of the target cannot be judged"]
+    notes += _trouble([("ours", ours), ("networkx", nx_int), ("ladybug", lb_int)])
+    notes.append(f"ours: {count:,} holdings; holdings() with control flags {holdings.ms(0) / 1e3:.3g} s")
+    return Row("integrated, largest holder", "s", best,
+               {"networkx": nx_int.ms(0) / 1e3 if nx_int.calls else None, "ladybug": lb_s}, "; ".join(notes),
+               "<= 0.3 s, >= 30x ladybug", met, {"holdings": count, "holdings_seconds": holdings.ms(0) / 1e3},
+               lower_bound=ours.unfinished == len(ours.calls) + ours.unfinished)
+
+
+def _trouble(named: list[tuple[str, Series]]) -> list[str]:
+    """Notes on calls left unfinished at the budget or failed, per system."""
+    notes = [f"{name}: {s.unfinished} unfinished in {s.budget:.0f} s" for name, s in named if s.unfinished]
+    return notes + [f"{name}: {len(s.errors)} failed ({s.errors[0]})" for name, s in named if s.errors]
+
+
+def _row_projection(ours: Ours, view_seconds: float) -> Row:
+    """Row 6a: what the projection (with its view at the query date) holds in memory."""
+    sizes = ours.projection_bytes()
+    total = sum(sizes.values())
+    parts = ", ".join(f"{name} {size / MB:,.0f} MB" for name, size in sizes.items())
+    note = f"{parts}; built in {ours.build_seconds:.1f} s (+ view {view_seconds:.2f} s)"
+    return Row("projection size", "MB", total / MB, {}, note, "<= 200 MB", total <= 200 * MB,
+               {**{f"{name}_mb": size / MB for name, size in sizes.items()}, "build_seconds": ours.build_seconds,
+                "view_seconds": view_seconds})
+
+
+def _latency_row(name: str, pct: int, series: tuple[dict[str, Series], Series], agree: dict[str, Agreement | None],
+                 kind: str, target: tuple[str, float] | None = None) -> Row:
+    """A percentile of per-call latencies (ms), ours and each peer that ran."""
+    others, ours = series
+    value = ours.ms(pct)
+    figures = {peer: s.ms(pct) if s.calls else None for peer, s in others.items()}
+    notes = [f"{peer}: {a.summary()}" for peer in others if (a := agree.get(f"{kind}/{peer}"))]
+    notes += _trouble([("ours", ours), *others.items()])
+    label, limit = target or ("", None)
+    return Row(name, "ms", value, figures, "; ".join(notes), label, None if limit is None else value <= limit,
+               {"unfinished": ours.unfinished}, lower_bound=ours.unfinished > 0)
+
+
+def _http_rows(config: Config, store: SqliteStore, incidents: list[str], roots: list[str], mine: dict[str, Series],
+               as_of: date) -> tuple[list[Row], dict[str, Agreement | None]]:
+    """Row 5: liabilityChain and exposure through a real server on 127.0.0.1 (a subprocess), and agreement."""
+    if not config.http:
+        return [], {}
+    with GraphQLServer(store.path, (incidents[0], as_of)) as server:
+        http_chain = measure(each(server.liability, incidents, as_of), config.budget)
+        http_exp = measure(each(server.exposure, roots, as_of), config.budget)
+        server_rss = server.peak_rss()
+    agree = {"http/liability": _agreement(mine["liability"].answers(), http_chain),
+             "http/exposure": _agreement(mine["exposure"].answers(), http_exp)}
+    rows = []
+    for name, series, kind, target in (("GraphQL liabilityChain p50", http_chain, "liability", ("p50 <= 10 ms", 10.0)),
+                                       ("GraphQL exposure p50", http_exp, "exposure", None)):
+        same = agree[f"http/{kind}"]
+        label, limit = target or ("", None)
+        rows.append(Row(name, "ms", series.ms(50), {}, f"vs in-process: {same.summary() if same else '-'}", label,
+                        None if limit is None else series.ms(50) <= limit,
+                        {"p99_ms": series.ms(99), "unfinished": series.unfinished, "server_peak_rss_mb": server_rss / MB},
+                        lower_bound=series.unfinished > 0))
+    return rows, agree
+
+
+def _ladybug(config: Config, rows: peers.Rows, as_of: date) -> peers.LadybugPeer | None:
+    """The LadybugDB peer, or None (with a note) when it is switched off or not installed."""
+    if not config.ladybug:
+        return None
+    if not peers.ladybug_available():
+        _log("LadybugDB is not installed (pip install -e '.[bench]'): its columns stay empty")
+        return None
+    peer = peers.LadybugPeer(config.workdir / "ladybug", rows, as_of, config.ladybug_pool_mb)
+    _log(f"ladybug: COPY {peer.copied:,} rows in {peer.copy_seconds:.1f} s")
+    return peer
+
+
+def load_jsonl(store: SqliteStore, path: Path, batch_size: int) -> tuple[int, float]:
+    """Validate and write a JSON Lines file through the product's own path, batch by batch; (records, seconds)."""
+    started = time.perf_counter()
+    total = 0
+    for raw in _raw_chunks(path, batch_size):
+        batch, problems = validate_records(str(path), raw)
+        if problems:
+            raise InvalidInput(problems)
+        ingest(store, batch)
+        total += len(batch)
+    return total, time.perf_counter() - started
+
+
+def _raw_chunks(path: Path, size: int) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    """Parsed lines with their numbers, `size` at a time (a 1M world does not fit one in-memory batch)."""
+    chunk: list[tuple[int, dict[str, Any]]] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            chunk.append((number, json.loads(line)))
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def pick_samples(world: gen.World, count: int, seed: int) -> tuple[list[str], list[str]]:
+    """`count` incidents and `count` exposure roots (companies holding stakes), drawn from the seed."""
+    rng = np.random.default_rng(seed + 1)
+    return _draw(rng, world.incidents, count), _draw(rng, world.holders, count)
+
+
+def _draw(rng: np.random.Generator, items: list[str], count: int) -> list[str]:
+    """A sample without replacement, in drawing order."""
+    return [items[i] for i in rng.choice(len(items), min(count, len(items)), replace=False)]
+
+
+def timed(call: Callable[[], Any]) -> tuple[float, Any]:
+    """(seconds, result) of one call."""
+    started = time.perf_counter()
+    result = call()
+    return time.perf_counter() - started, result
+
+
+def peak_rss(children: bool = False) -> int:
+    """Peak resident set size so far, in bytes: of this process, or of the largest finished child."""
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss * 1024
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": round(mem_kb / MB, 1), "python": platform.python_version(),
+            "platform": platform.platform(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def _world_summary(world: gen.World) -> dict[str, Any]:
+    """The world's counts and starting points, for the report."""
+    return {"companies": world.companies, "records": world.records, "counts": world.counts,
+            "largest_holder": world.largest_holder, "as_of": world.as_of.isoformat(),
+            "generate_seconds": round(world.seconds, 2)}
+
+
+def _log(message: str) -> None:
+    """Progress on stderr, so stdout stays the table."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def table(report: Report) -> str:
+    """The report as a Markdown table (readable on a terminal, pasteable into the README)."""
+    names = sorted({name for row in report.rows for name in row.peers})
+    head = ["row", "ours", *names, "ours better by", "answers agree?", "target"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in report.rows:
+        ratios = ", ".join(f"{n} {r:,.0f}x" if r >= 10 else f"{n} {r:.2g}x" for n, r in row.ratios().items())
+        verdict = "" if row.met is None else (": met" if row.met else ": MISSED")
+        ours = (">" if row.lower_bound else "") + _fmt(row.ours, row.unit)
+        cells = [row.row, ours, *(_fmt(row.peers.get(n), row.unit) for n in names), ratios, row.agree,
+                 f"{row.target}{verdict}" if row.target else ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    """A figure with its unit, or a dash."""
+    if value is None or value != value:  # None or NaN: not measured
+        return "-"
+    if unit == "rec/s":
+        return f"{value:,.0f} rec/s"
+    return f"{value:,.3g} {unit}" if value < 100 else f"{value:,.0f} {unit}"
+
+
+def write_json(report: Report, path: Path) -> None:
+    """The report's figures as JSON (the same numbers as the table, unrounded)."""
+    path.write_text(json.dumps(asdict(report), indent=2, default=str))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point; exit status 0 unless the run fails (missed targets are reported, not fatal)."""
+    parser = argparse.ArgumentParser(description="corpgraph against networkx and LadybugDB")
+    parser.add_argument("--companies", type=int, default=None, help="world size (default 1,000,000)")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK:,} companies")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--workdir", type=Path, default=Config.workdir)
+    parser.add_argument("--seed", type=int, default=Config.seed)
+    parser.add_argument("--budget", type=float, default=Config.budget, help="seconds per series of calls")
+    parser.add_argument("--ladybug-pool-mb", type=int, default=Config.ladybug_pool_mb, help="LadybugDB buffer pool")
+    parser.add_argument("--no-ladybug", action="store_true")
+    parser.add_argument("--no-http", action="store_true")
+    args = parser.parse_args(argv)
+    companies = args.companies or (QUICK if args.quick else 1_000_000)
+    report = run(Config(companies, args.seed, args.workdir, ladybug=not args.no_ladybug, http=not args.no_http,
+                        budget=args.budget, ladybug_pool_mb=args.ladybug_pool_mb))
+    machine_ = report.machine
+    print(f"corpgraph benchmark: {companies:,} companies, {report.world['records']:,} records; "
+          f"{machine_['cpu']} x{machine_['cores']}, {machine_['ram_gb']} GB; {machine_['date']}")
+    print(table(report))
+    if args.json:
+        write_json(report, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
