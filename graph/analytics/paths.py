@@ -40,7 +40,10 @@ class PathFinder:
         self.max_depth, self.min_hop_share = max_depth, min_hop_share
         self.step = view.down if into_anchor else view.up
         nodes, dist = (view.up if into_anchor else view.down).reach([anchor], limit=max_depth)
-        self.dist = dict(zip(nodes.tolist(), dist.tolist()))
+        # Hops to the anchor per node, max_depth + 1 for "too far": an array, so a hub's thousands of
+        # neighbours are filtered in one vectorised step instead of one dict lookup each.
+        self.dist = np.full(view.projection.size, max_depth + 1, dtype=np.int32)
+        self.dist[nodes] = dist
 
     def paths(self, other: int, k: int = 3) -> list[list[int]]:
         """Up to k paths (edge indices, in walk order) between `other` and the anchor, highest product first."""
@@ -49,7 +52,7 @@ class PathFinder:
 
     def _search(self, source: int, k: int) -> list[list[int]]:
         """Best-first search from `source` toward the anchor: products only shrink, so pops come best first."""
-        if source == self.target or self.dist.get(source, self.max_depth + 1) > self.max_depth:
+        if source == self.target or self.dist[source] > self.max_depth:
             return []
         found: list[list[int]] = []
         heap: list[tuple[float, int, int, tuple[int, ...], tuple[int, ...]]] = [(-1.0, 0, source, (source,), ())]
@@ -68,9 +71,11 @@ class PathFinder:
     def _steps(self, node: int, depth: int, visited: tuple[int, ...]) -> Iterable[tuple[int, int, float]]:
         """Admissible next hops: (node, edge, share used for ranking)."""
         nbr, edges = self.step.of(node)
+        near = self.dist[nbr] <= self.max_depth - depth - 1  # can still reach the anchor in time
+        nbr, edges = nbr[near], edges[near]
         shares = self.view.projection.share[edges]
         for nxt, edge, share in zip(nbr.tolist(), edges.tolist(), shares.tolist()):
-            if depth + 1 + self.dist.get(nxt, self.max_depth + 1) > self.max_depth or nxt in visited:
+            if nxt in visited:
                 continue
             if share != share:  # NaN: unknown share, ranked as up to 100%
                 yield nxt, edge, 1.0
