@@ -23,6 +23,7 @@ from schema.batch import paused_gc
 from schema.declaration import ANALYTIC_RELATIONS
 from schema.kinds import RelationType
 
+from graph.packed import PackedStrings
 from graph.stores.base import EdgeRow, GraphStore
 
 _NEVER = np.iinfo(np.int64).max  # open-ended valid_to
@@ -108,7 +109,7 @@ class Projection:
     valid_from: np.ndarray  # int64 day numbers; _ALWAYS when open
     valid_to: np.ndarray  # int64 day numbers; _NEVER when open
     incident: np.ndarray  # node index of SUPPLIED_DATA_TO's incident, -1 when none
-    relation_ids: list[str]
+    relation_ids: PackedStrings  # one relation id per edge, packed: a str each would cost ~50 bytes more
     out: dict[RelationType, Adjacency]
     into: dict[RelationType, Adjacency]
     _views: OrderedDict[int, "AsOfView"] = field(default_factory=OrderedDict, repr=False)
@@ -318,7 +319,7 @@ class _Columns:
             into[rel_type] = Adjacency.build(n, dst[mine], src[mine], mine)
         share = np.array(shares, dtype=np.float64)  # None becomes NaN: the unknown share
         return Projection(revision, list(index), index, codes, src, dst, share, _days(starts, _ALWAYS),
-                          _days(ends, _NEVER), inc, rel_ids, out, into)  # type: ignore[arg-type]
+                          _days(ends, _NEVER), inc, PackedStrings(rel_ids), out, into)  # type: ignore[arg-type]
 
 
 def _days(values: list[object], missing: int) -> np.ndarray:
