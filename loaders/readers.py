@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from schema.declaration import ENTITIES, RELATIONS, spec_for
+from schema.declaration import ENTITIES, RELATIONS
 from schema.errors import Problem
 
 RawRecord = tuple[int, dict[str, Any]]
@@ -108,4 +108,4 @@ def _type_from_filename(path: Path) -> str | None:
     for name in names:
         if stem in (name.lower(), name.lower() + "s", name.lower().removesuffix("y") + "ies"):
             return name
-    return None if spec_for(path.stem) is None else path.stem
+    return None
