@@ -34,6 +34,15 @@ class Source:
     title: str = strawberry.field(description="Title of the article or document.")
     url: str | None = strawberry.field(description="Where to read it, when known.")
     published_on: date | None = strawberry.field(description="Publication date, when known.")
+    record_id: str | None = strawberry.field(description="The source's own id of the statement or record, for imports.")
+    recorded_on: date | None = strawberry.field(description="Date of the source's statement (e.g. BODS statementDate).")
+    source_type: str | None = strawberry.field(description="Kind of source (officialRegister, selfDeclaration, ...).")
+
+
+@strawberry.type(description="A registry identifier: scheme and the id within it.")
+class Identifier:
+    scheme: str = strawberry.field(description="Scheme, e.g. LEI, GB-COH, DK-CVR.")
+    id: str = strawberry.field(description="The identifier within the scheme.")
 
 
 @strawberry.type(description="A reported figure about a company (market share, users, volume).")
@@ -60,13 +69,17 @@ class Entity:
     description: str | None = strawberry.field(description="Free-text description.")
     sources: list[Source] = strawberry.field(description="Where the entity is documented.")
     confidence: float | None = strawberry.field(description="Confidence in the record, 0..1, when given.")
+    identifiers: list[Identifier] = strawberry.field(description="Registry identifiers (LEI, company numbers, ...).")
+    topics: list[str] = strawberry.field(description="Risk topics in FollowTheMoney's vocabulary (sanction, role.pep, ...).")
+    placeholder: bool = strawberry.field(description="True for an entity known only from a reference an imported file left open.")
+    unknown_reason: str | None = strawberry.field(description="Why the party is unknown, as its source says; null for known parties.")
 
 
 @strawberry.type(description="A company, with aliases in any script and its registry identifiers.")
 class Company(Entity):
     country: str | None = strawberry.field(description="ISO 3166-1 alpha-2 country code.")
-    identifiers: JSON = strawberry.field(description="Registry identifiers by scheme, e.g. {\"lei\": \"...\"}.")
     figures: list[Figure] = strawberry.field(description="Reported figures.")
+    status: str | None = strawberry.field(description="Registration status as the source gives it (ACTIVE, INACTIVE, ...).")
 
 
 @strawberry.type(description="A natural person.")
@@ -103,7 +116,8 @@ _ENTITY_TYPES: dict[EntityType, type[Entity]] = {
     EntityType.ACTOR: Actor, EntityType.INCIDENT: Incident,
 }
 assert set(_ENTITY_TYPES) == set(ENTITIES), "every declared entity type needs a GraphQL type"
-_NESTED: dict[type[BaseModel], type] = {rec.Source: Source, rec.Figure: Figure, rec.Amount: Amount}
+_NESTED: dict[type[BaseModel], type] = {rec.Source: Source, rec.Figure: Figure, rec.Amount: Amount,
+                                         rec.Identifier: Identifier}
 
 
 def entity_from_record(record: rec.Entity) -> Entity:

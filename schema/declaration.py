@@ -53,6 +53,9 @@ ENTITIES: dict[EntityType, EntitySpec] = {
 
 _ANY = frozenset(EntityType)
 _PARTIES = frozenset({E.COMPANY, E.PERSON, E.ORGANIZATION, E.ACTOR})
+# Who can hold an interest (a state or public body too), and what an interest can be held in.
+_HOLDERS = frozenset({E.COMPANY, E.PERSON, E.ORGANIZATION})
+_CONTROLLED = frozenset({E.COMPANY, E.ORGANIZATION})
 
 RELATIONS: dict[RelationType, RelationSpec] = {
     spec.type: spec
@@ -71,6 +74,15 @@ RELATIONS: dict[RelationType, RelationSpec] = {
                      ("service",), True, "A company relies on another for a service."),
         RelationSpec(RelationType.REPORTED, r.Reported, frozenset({E.ORGANIZATION}), frozenset({E.INCIDENT}),
                      (), False, "An organization reported on or investigated an incident."),
+        RelationSpec(RelationType.CONTROLS, r.Controls, _HOLDERS, _CONTROLLED, ("kind", "valid_from"), False,
+                     "Owner has an interest other than shares (votes, board appointment, consolidation)."),
+        RelationSpec(RelationType.OFFICER_OF, r.OfficerOf, frozenset({E.PERSON, E.COMPANY}), _CONTROLLED,
+                     ("role", "valid_from"), False, "A person or company serves a company as director or officer."),
+        RelationSpec(RelationType.FUND_LINK, r.FundLink, frozenset({E.COMPANY}), frozenset({E.COMPANY}),
+                     ("kind",), False, "A fund's tie to its manager, umbrella or master fund; not ownership."),
+        RelationSpec(RelationType.DECLARED_INTEREST, r.DeclaredInterest, _HOLDERS, _CONTROLLED,
+                     ("kind", "valid_from"), False,
+                     "A source's declared indirect interest or ultimate parent, kept beside the computed one."),
     )
 }
 

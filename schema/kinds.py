@@ -24,6 +24,10 @@ class RelationType(str, Enum):
     SUPPLIED_DATA_TO = "SUPPLIED_DATA_TO"
     DEPENDS_ON = "DEPENDS_ON"
     REPORTED = "REPORTED"
+    CONTROLS = "CONTROLS"
+    OFFICER_OF = "OFFICER_OF"
+    FUND_LINK = "FUND_LINK"
+    DECLARED_INTEREST = "DECLARED_INTEREST"
 
 
 class IncidentCategory(str, Enum):

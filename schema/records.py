@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from schema.kinds import IncidentCategory
-from schema.values import Confidence, Country, Currency, EntityId, IsoDate, Share
+from schema.values import Confidence, Country, Currency, EntityId, IsoDate, Share, parse_identifiers
 
 
 class Strict(BaseModel):
@@ -17,12 +17,24 @@ class Strict(BaseModel):
 
 
 class Source(Strict):
-    """Where a fact comes from (an article, a filing, a register)."""
+    """Where a fact comes from (an article, a filing, a register, an imported statement)."""
 
     publisher: str = Field(min_length=1)
     title: str = Field(min_length=1)
     url: str | None = None
     published_on: IsoDate = None
+    # For imported records: the source's own id of the statement/record (BODS statementID, LEI, FtM id,
+    # STIX id, VERIS incident_id), its date (BODS statementDate) and kind (BODS source type).
+    record_id: str | None = None
+    recorded_on: IsoDate = None
+    source_type: str | None = None
+
+
+class Identifier(Strict):
+    """A registry identifier: scheme (upper-case, e.g. LEI, GB-COH, DK-CVR) and the id within it."""
+
+    scheme: str = Field(min_length=1)
+    id: str = Field(min_length=1)
 
 
 class Amount(Strict):
@@ -42,11 +54,17 @@ class Figure(Strict):
     as_of: IsoDate = None
 
 
+Identifiers = Annotated[list[Identifier], BeforeValidator(parse_identifiers)]
+
+
 class Record(Strict):
     """Fields every entity and relation carries."""
 
     sources: list[Source] = Field(default_factory=list)
     confidence: Confidence = None
+    # Values an importer had to interpret, as the source gave them ({"valid_from": "2015-11"} for a
+    # partial date read as its first day), so nothing the source said is lost.
+    as_given: dict[str, str] = Field(default_factory=dict)
 
 
 class Entity(Record):
@@ -56,6 +74,15 @@ class Entity(Record):
     name: str = Field(min_length=1)
     aliases: list[str] = Field(default_factory=list)
     description: str | None = None
+    identifiers: Identifiers = Field(default_factory=list)
+    # Risk topics in FollowTheMoney's vocabulary (sanction, sanction.linked, role.pep, crime, ...).
+    topics: list[str] = Field(default_factory=list)
+    # True for an entity an importer made from a reference its file left open (named by its source id);
+    # a later load of the real record replaces it.
+    placeholder: bool = False
+    # Set when the source says the party exists but is not known (BODS unknownPerson or unspecified
+    # interested party, GLEIF reporting exception): the reason as the source gives it.
+    unknown_reason: str | None = None
 
 
 class Company(Entity):
@@ -63,8 +90,8 @@ class Company(Entity):
 
     type: Literal["Company"] = "Company"
     country: Country = None
-    identifiers: dict[str, str] = Field(default_factory=dict)
     figures: list[Figure] = Field(default_factory=list)
+    status: str | None = None
 
 
 class Person(Entity):
@@ -141,16 +168,15 @@ class Dated(Relation):
         return self
 
 
-class Owns(Dated):
-    """Owner holds a share (0..1, or null when unknown) of a company."""
+class ShareRange(Dated):
+    """A dated relation carrying a share (0..1, or null when unknown) and optionally a reported range."""
 
-    type: Literal["OWNS"] = "OWNS"
     share: Share = None
     share_min: Share = None
     share_max: Share = None
 
     @model_validator(mode="after")
-    def _range(self) -> "Owns":
+    def _range(self) -> "ShareRange":
         """A reported range must contain the point value."""
         low, high = self.share_min, self.share_max
         if low is not None and high is not None and low > high:
@@ -161,6 +187,12 @@ class Owns(Dated):
             if high is not None and self.share > high:
                 raise ValueError("share is above share_max")
         return self
+
+
+class Owns(ShareRange):
+    """Owner holds a share (0..1, or null when unknown; a range when the source gives one) of a company."""
+
+    type: Literal["OWNS"] = "OWNS"
 
 
 class ResponsibleFor(Dated):
@@ -199,6 +231,41 @@ class DependsOn(Dated):
 
     type: Literal["DEPENDS_ON"] = "DEPENDS_ON"
     service: str = Field(default="unspecified", min_length=1)
+
+
+class Controls(ShareRange):
+    """Owner has an interest in a company other than a shareholding: votes, board appointment, influence.
+
+    `kind` is the interest type as the source names it (BODS votingRights, appointmentOfBoard,
+    otherInfluenceOrControl, seniorManagingOfficial, ...; GLEIF accounting_consolidation). Never adds
+    to integrated ownership; see docs/analytics.md for when it makes its holder a controller.
+    """
+
+    type: Literal["CONTROLS"] = "CONTROLS"
+    kind: str = Field(min_length=1)
+    details: str | None = None
+
+
+class OfficerOf(Dated):
+    """A person or company serves a company as director, officer or other role."""
+
+    type: Literal["OFFICER_OF"] = "OFFICER_OF"
+    role: str = Field(default="officer", min_length=1)
+
+
+class FundLink(Dated):
+    """A fund's tie to its manager, umbrella or master fund (GLEIF fund relationships); not ownership."""
+
+    type: Literal["FUND_LINK"] = "FUND_LINK"
+    kind: str = Field(min_length=1)  # fund_managed_by, subfund_of, feeder_to
+
+
+class DeclaredInterest(ShareRange):
+    """A figure a source declares rather than a direct edge: an indirect interest (BODS) or an ultimate
+    parent (GLEIF). Kept beside corpgraph's own computation, never added to it (it would double count)."""
+
+    type: Literal["DECLARED_INTEREST"] = "DECLARED_INTEREST"
+    kind: str = Field(min_length=1)  # indirect_ownership, ultimate_parent
 
 
 class Reported(Relation):

@@ -86,3 +86,10 @@ Country = Annotated[str | None, BeforeValidator(parse_country)]
 Currency = Annotated[str, BeforeValidator(parse_currency)]
 Confidence = Annotated[float | None, Field(default=None, ge=0.0, le=1.0)]
 EntityId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
+
+
+def parse_identifiers(value: Any) -> Any:
+    """Identifiers as a list of {scheme, id}; the older `{"scheme": "id"}` mapping is still accepted."""
+    if isinstance(value, dict):
+        return [{"scheme": scheme, "id": id} for scheme, id in value.items()]
+    return value

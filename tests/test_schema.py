@@ -29,6 +29,10 @@ GOOD = [
         revenue={"value": 38000000, "currency": "CNY"}, incident="i", data=["name"]),
     rel("DEPENDS_ON", "a", "b", service="payments"),
     rel("REPORTED", "o", "i", activity="investigation", reported_on="2019-11-21"),
+    rel("CONTROLS", "p", "b", kind="votingRights", share_min="50%", share_max="75%", valid_from="2020-01-01"),
+    rel("OFFICER_OF", "p", "b", role="director", valid_from="2020-01-01"),
+    rel("FUND_LINK", "f", "m", kind="fund_managed_by"),
+    rel("DECLARED_INTEREST", "p", "b", kind="indirect_ownership", share=0.3),
 ]
 
 BAD = [
@@ -56,6 +60,10 @@ BAD = [
     (rel("SUPPLIED_DATA_TO", "a", "b", revenue={"value": 1, "currency": "yuan"}), "revenue.currency"),
     (rel("DEPENDS_ON", "a", "b", service=""), "service"),
     (rel("REPORTED", "o", "i", reported_on="2019-13-01"), "reported_on"),
+    (rel("CONTROLS", "p", "b", kind="votingRights", share_min=0.8, share_max=0.6), "(record)"),
+    (rel("OFFICER_OF", "p", "b", role=""), "role"),
+    (rel("FUND_LINK", "f", "m"), "kind"),
+    (rel("DECLARED_INTEREST", "p", "b", kind="indirect_ownership", share="130%"), "share"),
 ]
 
 
@@ -108,3 +116,10 @@ def test_declaration_covers_every_enum_member() -> None:
     assert set(ENTITIES) == set(EntityType)
     assert set(RELATIONS) == set(RelationType)
     assert all(spec.model.model_fields["type"].default == t.value for t, spec in RELATIONS.items())
+
+
+def test_identifiers_accept_the_older_mapping_and_keep_scheme_and_id() -> None:
+    record = parse_record(entity("Company", "c", "C", identifiers={"LEI": "549300O897ZC5H7CY412"}))
+    assert [(i.scheme, i.id) for i in record.identifiers] == [("LEI", "549300O897ZC5H7CY412")]  # type: ignore[attr-defined]
+    listed = parse_record(entity("Person", "p", "P", identifiers=[{"scheme": "GB-COH", "id": "03209885"}]))
+    assert listed.identifiers[0].scheme == "GB-COH"  # type: ignore[attr-defined]
