@@ -26,7 +26,8 @@ from schema.errors import CorpgraphError, NotFound
 from schema.kinds import RelationType
 
 from api.context import Context, make_context
-from api.graphql_schema import error_answer, make_schema
+from api.graphql_schema import make_schema
+from api.http_limits import BodyLimit, error_response, parse_body
 from api.settings import ApiSettings, get_api_settings
 
 QUERIES = ("neighborhood", "liability", "exposure")
@@ -39,6 +40,10 @@ class CorpGraphQL(GraphQL[Context, None]):
         super().__init__(make_schema(settings), graphql_ide="graphiql" if settings.graphiql else None)
         self.graph = graph
         self.settings = settings
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """The request's JSON, refused with a clear 400 unless it is an object (or list) nested within the limit."""
+        return parse_body(data, self.settings.max_json_depth)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         """A fresh context (and fresh DataLoaders) for every request."""
@@ -126,16 +131,16 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
 async def _error_response(request: Request, exc: Exception) -> JSONResponse:
     """A project error as JSON, with the status and code graphql_schema.ERRORS gives its class."""
     assert isinstance(exc, CorpgraphError)
-    status, code = error_answer(exc)
-    return JSONResponse({"error": str(exc), "code": code}, status_code=status)
+    return error_response(exc)
 
 
 def _middleware(settings: ApiSettings) -> list[Middleware]:
-    """CORS when origins are configured; nothing otherwise (browsers then refuse cross-origin calls)."""
+    """The body-size limit; CORS when origins are configured (otherwise browsers refuse cross-origin calls)."""
+    limit = [Middleware(BodyLimit, max_bytes=settings.max_body_bytes)]
     if not settings.cors_origins:
-        return []
+        return limit
     return [Middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-                       allow_headers=["authorization", "content-type"])]
+                       allow_headers=["authorization", "content-type"]), *limit]
 
 
 def _parse(params: Mapping[str, str | None], name: str, convert: Any) -> Any:

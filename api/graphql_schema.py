@@ -1,7 +1,6 @@
 """The GraphQL schema: query and mutation roots (thin resolvers over graph/) and its safety extensions."""
 from __future__ import annotations
 
-import copy
 from asyncio import to_thread
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -9,16 +8,7 @@ from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection, MaskErrors, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext
@@ -29,22 +19,28 @@ from graph.ingest import ingest
 from graph.neighborhood import neighborhood
 from loaders.validate import validate_records
 from schema.batch import Batch
-from schema.errors import CorpgraphError, InvalidInput, LimitExceeded, NotFound, Problem
+from schema.errors import CorpgraphError, InvalidInput, LimitExceeded, NotFound, Problem, RequestTooLarge, TimedOut
 from schema.kinds import EntityType, IncidentCategory, RelationType
 
 from api import graphql_types as gt
 from api.context import Unauthorized
+from api.doc_cache import DocumentCache
+from api.document_guard import DocumentGuard
 from api.settings import ApiSettings
 
 Ctx = gt.Ctx
 # The one place project errors map to API answers: HTTP status (exports) and GraphQL `extensions.code`.
 ERRORS: tuple[tuple[type[CorpgraphError], int, str], ...] = (
-    (NotFound, 404, "NOT_FOUND"), (Unauthorized, 401, "UNAUTHORIZED"), (LimitExceeded, 400, "LIMIT_EXCEEDED"),
+    (NotFound, 404, "NOT_FOUND"), (Unauthorized, 401, "UNAUTHORIZED"), (RequestTooLarge, 413, "REQUEST_TOO_LARGE"),
+    (LimitExceeded, 400, "LIMIT_EXCEEDED"), (TimedOut, 503, "TIMEOUT"),
     (InvalidInput, 400, "INVALID_INPUT"), (CorpgraphError, 400, "BAD_REQUEST"),
 )
 # Graph walks run in worker threads (asyncio.to_thread): the analytics are synchronous and must not stall
 # the event loop; CorpGraph and both stores are safe to share between threads.
 MUTATION_LABEL = "mutation"  # the `file` of problems reported for records sent through a mutation
+# The default `first` of the paged fields (owners and holdings: settings.holdings_first); the cost check
+# counts a paged field's selection once per item of its page.
+PAGE_SIZES = {"search": 10, "companies": 20, "incidents": 20}
 
 # Arguments shared by several fields, described once.
 AsOf = Annotated[date | None, strawberry.argument(description="Date the graph is taken at (YYYY-MM-DD); default today.")]
@@ -174,28 +170,17 @@ def should_mask_error(error: GraphQLError) -> bool:
 
 
 def _extensions(settings: ApiSettings) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
-    """Extension factories, in order: limits, bounded caches, error masking, optional introspection switch."""
+    """Extension factories, in order: the document guard (cache, limits), error masking, codes, introspection switch."""
+    cache = DocumentCache(settings.cache_bytes)  # one per schema, shared by its requests
+    pages = {**PAGE_SIZES, "owners": settings.holdings_first, "holdings": settings.holdings_first}
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: ParserCache(maxsize=settings.cache_size),
-        _shared_rules(QueryDepthLimiter(max_depth=settings.max_query_depth)),
-        _shared_rules(MaxAliasesLimiter(max_alias_count=settings.max_aliases)),
-        lambda: ValidationCache(maxsize=settings.cache_size),
+        lambda: DocumentGuard(cache, settings, pages),
         lambda: MaskErrors(should_mask_error=should_mask_error, error_message="Internal error; it has been logged."),
         ErrorCodes,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     return extensions
-
-
-def _shared_rules(template: SchemaExtension) -> Callable[[], SchemaExtension]:
-    """A factory of per-request copies of a validation extension.
-
-    Limiters build a new rule class in __init__; the validation cache keys on the rule classes, so
-    building one per request would never hit. Copies share the template's rule and nothing else.
-    """
-    return lambda: copy.copy(template)
 
 
 def _validated(records: list[Any]) -> Batch:

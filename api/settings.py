@@ -19,14 +19,25 @@ class ApiSettings(BaseSettings):
     suggestions: bool = True
     # Origins allowed by CORS, as a JSON list (e.g. '["https://viz.example"]'); empty turns CORS off.
     cors_origins: list[str] = Field(default_factory=list)
-    # Limits on a GraphQL document: nesting depth, tokens and aliases.
+    # Limits on a GraphQL document: nesting depth, tokens, aliases and expanded cost (api/query_cost.py).
     max_query_depth: int = Field(default=10, ge=1)
     max_tokens: int = Field(default=2000, ge=1)
     max_aliases: int = Field(default=15, ge=0)
-    # Entries of the parser and validation LRU caches (bounded so unique query texts cannot grow memory).
-    cache_size: int = Field(default=128, ge=1)
+    max_cost: int = Field(default=5000, ge=1)
+    # Bytes of parsed documents (and their validation errors) kept by the document cache.
+    cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
+    # Limits on an HTTP request: body bytes, nesting of its JSON, seconds before it is answered with a timeout.
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1)
+    max_json_depth: int = Field(default=64, ge=1)
+    time_budget: float = Field(default=10.0, gt=0)
+    # Worker threads per lane (api/lanes.py): analytics and searches; primary-key reads; writes.
+    heavy_workers: int = Field(default=4, ge=1)
+    quick_workers: int = Field(default=4, ge=1)
     # Bounds on arguments: page sizes (`first`), graph walks (`maxDepth`, `depth`), neighbourhood size, records per upsert.
     max_first: int = Field(default=100, ge=1)
+    # `first` of owners and holdings: default and maximum (a large holder has 100,000s of holdings).
+    holdings_first: int = Field(default=100, ge=1)
+    max_holdings_first: int = Field(default=1000, ge=1)
     max_graph_depth: int = Field(default=6, ge=1)
     max_nodes: int = Field(default=500, ge=1)
     # OWNER parties per responsible company in a liability chain (a conglomerate can have 100,000s).
@@ -37,6 +48,10 @@ class ApiSettings(BaseSettings):
     def first(self, value: int | None, default: int = 20) -> int:
         """A page size within 1..max_first; LimitExceeded (saying the range) otherwise."""
         return _within("first", default if value is None else value, 1, self.max_first)
+
+    def holdings_page(self, value: int | None) -> int:
+        """A page size of owners/holdings within 1..max_holdings_first (default holdings_first)."""
+        return _within("first", self.holdings_first if value is None else value, 1, self.max_holdings_first)
 
     def owners(self, value: int | None) -> int:
         """OWNER parties kept per responsible company, within 1..max_owners (default default_owners)."""

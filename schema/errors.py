@@ -67,3 +67,15 @@ class SingularOwnership(CorpgraphError):
 
 class LimitExceeded(CorpgraphError):
     """A request asked for more than the configured limit allows."""
+
+
+class RequestTooLarge(LimitExceeded):
+    """An HTTP request body is larger than the configured limit."""
+
+
+class TimedOut(CorpgraphError):
+    """A request ran past its time budget; its work was abandoned."""
+
+
+class BadRequest(CorpgraphError):
+    """An HTTP request is malformed (its body is not a GraphQL request object)."""

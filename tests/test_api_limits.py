@@ -1,0 +1,204 @@
+"""Limits that keep one request from stalling the server: document cost (linear check), body size, bad bodies, cache bytes."""
+from __future__ import annotations
+
+import time
+import tracemalloc
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from graphql import get_introspection_query, parse
+
+from api import query_cost
+from api.doc_cache import DocumentCache, tree_size
+from api.document_guard import limit_error
+from api.settings import ApiSettings
+from graph.stores.sqlite import SqliteStore
+from tests.test_api_safety import client_for, gql, messages
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+
+def bomb(levels: int, fan: int = 15) -> str:
+    """F0 asks for `entity { id }`; each F(i) spreads F(i-1) `fan` times; the operation spreads F(levels) once."""
+    parts = ['fragment F0 on Query { entity(id: "x") { id } }']
+    parts += [f"fragment F{i} on Query {{ {' '.join([f'...F{i - 1}'] * fan)} }}" for i in range(1, levels + 1)]
+    return "\n".join(parts) + f"\n{{ ...F{levels} }}"
+
+
+@pytest.fixture
+def client(seed_store: SqliteStore) -> Iterator[TestClient]:
+    """A client with default settings."""
+    with client_for(seed_store) as c:
+        yield c
+
+
+# --- cost of the expanded document ----------------------------------------------------------------------------
+
+def test_fragment_bomb_is_refused_fast(client: TestClient) -> None:
+    # F0 costs 2 (entity + id); five levels of 15 spreads: 2 * 15^5 = 1,518,750 > 5000 (the default limit).
+    started = time.perf_counter()
+    answer = gql(client, bomb(5))
+    elapsed = time.perf_counter() - started
+    assert answer["data"] is None
+    [error] = answer["errors"]
+    assert error["message"].startswith("the query costs 1518750 (fields once fragments are expanded")
+    assert error["extensions"] == {"code": "LIMIT_EXCEEDED"}
+    # strawberry's depth limiter alone took 7.9 s on this document; the whole request now takes milliseconds
+    # (1 s leaves room for a loaded machine).
+    assert elapsed < 1.0
+
+
+def test_the_check_visits_each_selection_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Linear: the walker measures every selection set of the text once, however often a fragment is spread.
+    # bomb(n) has n + 1 fragments with one selection set each, F0's `entity` has one more, the operation one:
+    # n + 3 selection sets in the text, while the expansion has 15^n copies of F0.
+    calls = 0
+    original = query_cost._Walker.selections
+
+    def counted(self: Any, node: Any) -> query_cost.Measure:
+        nonlocal calls
+        calls += 1
+        return original(self, node)
+
+    monkeypatch.setattr(query_cost._Walker, "selections", counted)
+    for levels in (2, 5, 40):
+        calls = 0
+        [found] = query_cost.measure_operations(parse(bomb(levels)), {}, {}).values()
+        assert calls == levels + 3
+        # 2 * 15^levels, saturated at CAP when the true number is astronomically large
+        assert found.cost == min(2 * 15 ** levels, query_cost.CAP)
+
+
+def test_cost_counts_pages() -> None:
+    # holdings(first: 50) { direct owner { id } }: 1 + 50 * (direct 1 + owner 1 + id 1) = 151;
+    # search without `first` takes its default page of 10: 1 + 10 * 1 = 11.
+    doc = parse('{ holdings(companyId: "a", first: 50) { direct owner { id } } search(text: "x") { id } }')
+    [found] = query_cost.measure_operations(doc, {}, {"search": 10, "holdings": 100}).values()
+    assert (found.cost, found.depth, found.aliases) == (151 + 11, 2, 0)
+    # A variable's value counts like a literal: first $n = 3 gives 1 + 3 * 3 = 10.
+    doc = parse('query($n: Int) { holdings(companyId: "a", first: $n) { direct owner { id } } }')
+    assert query_cost.measure_operations(doc, {"n": 3}, {})["anonymous"].cost == 10
+
+
+def test_cost_limit_message_and_boundary(seed_store: SqliteStore) -> None:
+    query = '{ a: entity(id: "lakala") { id name } b: entity(id: "kaola") { id name } }'  # 2 * (1 + 2) = 6
+    with client_for(seed_store, max_cost=5) as c:
+        assert messages(gql(c, query))[0].startswith("the query costs 6 ")
+    with client_for(seed_store, max_cost=6) as c:
+        assert gql(c, query)["data"]["b"] == {"id": "kaola", "name": "Kaola Credit"}
+
+
+def test_graphiql_introspection_stays_allowed(client: TestClient) -> None:
+    answer = gql(client, get_introspection_query())
+    assert "errors" not in answer and answer["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+def test_cyclic_and_unknown_fragments_are_left_to_validation(client: TestClient) -> None:
+    cyclic = "fragment A on Query { ...B } fragment B on Query { ...A } { ...A }"
+    assert messages(gql(client, cyclic)) == ["Cannot spread fragment 'A' within itself via 'B'."]
+    assert messages(gql(client, "{ ...Nope }")) == ["Unknown fragment 'Nope'."]
+
+
+def test_depth_is_checked_on_the_expansion() -> None:
+    # Depth through a fragment: entity(0) > sources(1) > title(2) = 2, refused by a limit of 1.
+    doc = parse('fragment S on Company { sources { title } } { entity(id: "x") { ... on Company { ...S } } }')
+    error = limit_error(doc, {}, ApiSettings(max_query_depth=1), {})
+    assert error is not None and error.message == "'anonymous' exceeds maximum operation depth of 1"
+    assert limit_error(doc, {}, ApiSettings(max_query_depth=2), {}) is None
+
+
+# --- the HTTP body ------------------------------------------------------------------------------------------
+
+def test_body_limit_declared_and_streamed(seed_store: SqliteStore) -> None:
+    big = '{"query": "{ __typename }", "variables": {"pad": "' + "x" * 2000 + '"}}'
+    want = {"error": "the request body is larger than 1000 bytes (CORPGRAPH_API_MAX_BODY_BYTES); send fewer "
+                     "records per mutation or a shorter query", "code": "REQUEST_TOO_LARGE"}
+    with client_for(seed_store, max_body_bytes=1000) as c:
+        declared = c.post("/graphql", content=big, headers={"content-type": "application/json"})
+        assert (declared.status_code, declared.json()) == (413, want)
+        # No Content-Length (chunked): the body is counted as it arrives.
+        streamed = c.post("/graphql", content=iter([big[:600].encode(), big[600:].encode()]),
+                          headers={"content-type": "application/json"})
+        assert (streamed.status_code, streamed.json()) == (413, want)
+        small = c.post("/graphql", json={"query": "{ __typename }"})
+        assert (small.status_code, small.json()) == (200, {"data": {"__typename": "Query"}})
+
+
+SHAPE = 'the request body must be a JSON object such as {"query": "{ ... }", "variables": {}}'
+
+
+@pytest.mark.parametrize("body,message", [
+    ('"a plain string"', f"{SHAPE}, not a string"),
+    ("42", f"{SHAPE}, not a number"),
+    ("null", f"{SHAPE}, not null"),
+    ('{"query": "{ __typename }", "variables": ' + '{"a": ' * 100 + "1" + "}" * 100 + "}",
+     "the request body nests JSON more than 64 levels deep (CORPGRAPH_API_MAX_JSON_DEPTH)"),
+    # Deeper than Python's JSON decoder can recurse: the decoder's RecursionError becomes the same 400.
+    ('{"query": "{ __typename }", "variables": {"a": ' + "[" * 100_000 + "]" * 100_000 + "}}",
+     "the request body nests JSON more than 64 levels deep"),
+])
+def test_bad_bodies_get_a_clear_400(client: TestClient, body: str, message: str) -> None:
+    response = client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(message) and response.json()["code"] == "BAD_REQUEST"
+
+
+@pytest.mark.parametrize("body", ['{"query": 5}', '{"query": "{ __typename }", "variables": [1]}', "[]", "{bad",
+                                  '{"query": "{ __typename }", "variables": "x"}', '{"query": "{"}'])
+def test_other_bad_bodies_never_answer_500(client: TestClient, body: str) -> None:
+    response = client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code in (200, 400), response.text
+    assert "Traceback" not in response.text and "Internal" not in response.text
+
+
+# --- the document cache, bounded by bytes ---------------------------------------------------------------------
+
+def test_tree_size_matches_the_memory_a_parse_takes() -> None:
+    # tracemalloc measures what parse() allocated; the cache's estimate must not fall more than 25% short of it
+    # (so the byte bound holds) and not overshoot by half (so the cache stays useful). Short names that
+    # Python interns are counted though not allocated: small documents are overestimated, the safe side.
+    for text in ['{ entity(id: "lakala") { id name } }', get_introspection_query(),
+                 "{ " + " ".join(f'a{i}: entity(id: "{i}") {{ id name aliases }}' for i in range(300)) + " }"]:
+        tracemalloc.start()
+        document = parse(text)
+        allocated = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        assert 0.75 * allocated <= tree_size(document) <= 1.5 * allocated
+
+
+def test_cache_is_bounded_by_bytes_not_entries() -> None:
+    cache = DocumentCache(max_bytes=2_000_000)
+    for i in range(60):  # 60 distinct queries of ~0.3 MB parsed each: 18 MB if all were kept
+        text = "{ " + " ".join(f'a{j}: entity(id: "{i}") {{ id }}' for j in range(120)) + " }"
+        cache.put(text, parse(text))
+        assert cache.bytes <= cache.max_bytes
+    assert 0 < len(cache) < 60
+    huge = "{ " + " ".join(f'b{j}: entity(id: "x") {{ id }}' for j in range(2000)) + " }"
+    cache.put(huge, parse(huge))  # larger than the whole budget: answered, never kept
+    assert cache.get(huge) is None and cache.bytes <= cache.max_bytes
+
+
+def test_second_request_is_served_from_the_cache(seed_store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import api.document_guard as guard
+
+    parses = 0
+    original = guard.parse
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal parses
+        parses += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(guard, "parse", counted)
+    with client_for(seed_store) as c:
+        for _ in range(3):
+            assert gql(c, '{ entity(id: "lakala") { id } }')["data"] == {"entity": {"id": "lakala"}}
+    assert parses == 1
+    with client_for(seed_store, cache_bytes=0) as c:  # no room at all: every request parses again
+        for _ in range(2):
+            gql(c, '{ entity(id: "lakala") { id } }')
+    assert parses == 3
