@@ -1,6 +1,8 @@
 """The `corpgraph` command line: load files, summarise and search the store (serve/export/db live beside)."""
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,25 +14,30 @@ from rich.table import Table
 from graph.ingest import ingest
 from graph.stores.base import GraphStore
 from graph.stores.factory import open_store
+from loaders.detect import choose
+from loaders.formats import FORMAT_NAMES
 from loaders.seed import seed_path
 from loaders.validate import load_file
 from schema.batch import WriteSummary
-from schema.errors import CorpgraphError, InvalidInput
+from schema.errors import CorpgraphError, InvalidInput, Problem
 from schema.kinds import EntityType
 
 app = typer.Typer(help="corpgraph: who is liable for an incident, who is exposed to it.", no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
 StoreOpt = Annotated[Optional[str], typer.Option("--store", help="embedded (SQLite file, default) or neo4j")]
+FormatOpt = Annotated[Optional[str], typer.Option("--format", help=f"{'|'.join(FORMAT_NAMES)} (default: detected "
+                                                                   "from each file's content)")]
 
 
 @app.command()
 def load(
-    files: Annotated[Optional[list[Path]], typer.Argument(help="JSON Lines (.jsonl) or CSV files")] = None,
+    files: Annotated[Optional[list[Path]], typer.Argument(help="native JSON Lines or CSV, BODS, FtM, GLEIF, ... files")] = None,
     seed: Annotated[bool, typer.Option("--seed", help="also load the shipped seed data")] = False,
+    format: FormatOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    """Validate and load files; each file is written whole or not at all."""
+    """Validate and load files of any known format; each file is written whole or not at all."""
     paths = ([seed_path()] if seed else []) + list(files or [])
     if not paths:
         raise typer.BadParameter("name at least one file, or pass --seed")
@@ -40,39 +47,69 @@ def load(
         for path in paths:
             task = progress.add_task(f"{path.name}", total=max(path.stat().st_size, 1) if path.exists() else 1)
             try:
-                batch = load_file(path, on_bytes=lambda n, t=task: progress.advance(t, n))
+                batch = load_file(path, on_bytes=lambda n, t=task: progress.advance(t, n),
+                                  format=_say_format(path, format), strict=False)
                 total.add(ingest(graph_store, batch))
             except InvalidInput as exc:
                 failed += 1
                 # Plain lines, never wrapped: users grep and editors jump to `file:line:`.
-                for problem in exc.problems:
-                    typer.echo(str(problem), err=True)
+                _echo_problems(exc.problems)
                 typer.echo(f"{path}: not loaded ({len(exc.problems)} problem(s)); nothing of it was written", err=True)
             progress.update(task, completed=progress.tasks[task].total)
     _print_summary("written", total.entities, total.relations)
+    if total.placeholders:
+        out.print(f"{total.placeholders} placeholder(s) made for references the files left open "
+                  "(completed when their records are loaded)", markup=False, highlight=False)
     if failed:
         raise typer.Exit(code=1)
 
 
 @app.command()
-def summary(store: StoreOpt = None) -> None:
-    """Counts of stored entities and relations per type, and the incidents on record."""
-    with _open(store) as graph_store:
-        counts = graph_store.counts()
-        entity_names = {t.value for t in EntityType}
-        _print_summary("stored", {k: v for k, v in counts.items() if k in entity_names},
-                       {k: v for k, v in counts.items() if k not in entity_names})
-        incidents = graph_store.list_entities(EntityType.INCIDENT, None, 20)
-        for incident in incidents:
-            out.print(f"incident {incident.id}: {incident.name}", markup=False, highlight=False)
+def convert(
+    file: Annotated[Path, typer.Argument(help="a file of any known format")],
+    format: FormatOpt = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write (default stdout)")] = None,
+) -> None:
+    """Write the native JSON Lines an import of FILE would load (problems on stderr), to see and fix what came in."""
+    try:
+        if not file.is_file():
+            raise InvalidInput([Problem(str(file), 0, "(file)", "no such file")])
+        fmt = choose(file, _say_format(file, format))
+    except InvalidInput as exc:
+        _echo_problems(exc.problems)
+        raise typer.Exit(code=1) from None
+    problems: list[Problem] = []
+    sink = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        for item in fmt.read(file):
+            if isinstance(item, Problem):
+                problems.append(item)
+            else:
+                sink.write(json.dumps(item[1], ensure_ascii=False) + "\n")
+    finally:
+        if output:
+            sink.close()
+    _echo_problems(sorted(problems, key=lambda p: p.line))
+    if problems:
+        raise typer.Exit(code=1)
 
 
-@app.command()
-def search(text: str, first: int = 10, store: StoreOpt = None) -> None:
-    """Find entities by name or alias in any script."""
-    with _open(store) as graph_store:
-        for entity in graph_store.search(text, None, first):
-            out.print(f"{entity.type}\t{entity.id}\t{entity.name}", markup=False, highlight=False)  # type: ignore[attr-defined]
+def _say_format(path: Path, name: str | None) -> str | None:
+    """The format to read a file in (named, or detected and said on stderr); None when it cannot be told."""
+    if name is not None or not path.is_file():
+        return name
+    try:
+        detected = choose(path, None).name
+    except InvalidInput:
+        return None  # load_file reports it, with the formats tried
+    typer.echo(f"{path}: {detected} (detected from its content)", err=True)
+    return detected
+
+
+def _echo_problems(problems: list[Problem]) -> None:
+    """Problems as plain stderr lines, never wrapped: users grep and editors jump to `file:line:`."""
+    for problem in problems:
+        typer.echo(str(problem), err=True)
 
 
 class _open:

@@ -10,12 +10,33 @@ from graph.stores.base import GraphStore
 
 
 def ingest(store: GraphStore, batch: Batch) -> WriteSummary:
-    """Check references, then write the batch all-or-nothing; raises InvalidInput and writes nothing on error."""
+    """Check references, then write the batch all-or-nothing; raises InvalidInput and writes nothing on error.
+
+    The problems the batch carries (reading, validation) and the reference problems of the records that
+    did validate are reported together. Placeholders (entities an importer made for references its file
+    left open) never replace a stored entity; a real record replaces a stored placeholder.
+    """
     with paused_gc():
-        problems = check_references(store, batch)
+        placeholders = settle_placeholders(store, batch)
+        problems = batch.problems + check_references(store, batch)
         if problems:
-            raise InvalidInput(problems)
-        return store.write(batch)
+            raise InvalidInput(sorted(problems, key=lambda p: p.line))
+        summary = store.write(batch)
+    summary.placeholders = placeholders
+    return summary
+
+
+def settle_placeholders(store: GraphStore, batch: Batch) -> int:
+    """Drop the batch's placeholders for ids it defines for real or the store already holds; how many are new."""
+    if not any(record.placeholder for record, _ in batch.entities):
+        return 0
+    real = {record.id for record, _ in batch.entities if not record.placeholder}
+    open_ids = {record.id for record, _ in batch.entities if record.placeholder and record.id not in real}
+    stored = store.entity_types(open_ids)
+    new = open_ids - stored.keys()
+    batch.entities = [(record, origin) for record, origin in batch.entities
+                      if not record.placeholder or record.id in new]
+    return len(new)
 
 
 def check_references(store: GraphStore, batch: Batch) -> list[Problem]:
@@ -25,8 +46,7 @@ def check_references(store: GraphStore, batch: Batch) -> list[Problem]:
     for record, origin in batch.entities:
         kind = entity_type(record)
         if in_batch.get(record.id, kind) != kind:
-            problems.append(Problem(origin.file, origin.line, "type",
-                                    f"id {record.id!r} is declared earlier as {in_batch[record.id].value}"))
+            problems.append(origin.problem("type", f"id {record.id!r} is declared earlier as {in_batch[record.id].value}"))
         in_batch[record.id] = kind
     wanted = {rec.id for rec, _ in batch.entities}
     for rec, _ in batch.relations:
@@ -35,11 +55,12 @@ def check_references(store: GraphStore, batch: Batch) -> list[Problem]:
     for record, origin in batch.entities:
         old = stored.get(record.id)
         if old is not None and old != entity_type(record):
-            problems.append(Problem(origin.file, origin.line, "type",
-                                    f"id {record.id!r} is stored as a {old.value}; an entity cannot change type"))
+            problems.append(origin.problem("type", f"id {record.id!r} is stored as a {old.value}; "
+                                                   "an entity cannot change type"))
     known = {**stored, **in_batch}
     for rec, origin in batch.relations:
-        problems.extend(_relation_problems(rec, origin.file, origin.line, known))
+        problems.extend(origin.problem(field, reason)
+                        for field, reason in _relation_problems(rec, known, batch.failed_ids))
     return problems
 
 
@@ -50,19 +71,21 @@ def _referenced_ids(rec: object) -> list[str]:
     return ids + [incident] if incident else ids
 
 
-def _relation_problems(rec: object, file: str, line: int, known: dict[str, EntityType]) -> list[Problem]:
-    """Endpoint problems of one relation record."""
+def _relation_problems(rec: object, known: dict[str, EntityType], failed: set[str]) -> list[tuple[str, str]]:
+    """(field, reason) of each endpoint problem of one relation record; ids whose record failed
+    validation are not reported again."""
     spec = RELATIONS[RelationType(rec.type)]  # type: ignore[attr-defined]
-    out: list[Problem] = []
+    out: list[tuple[str, str]] = []
     for field, allowed in (("source", spec.sources), ("target", spec.targets)):
         ref = getattr(rec, field)
         kind = known.get(ref)
         if kind is None:
-            out.append(Problem(file, line, field, f"unknown id {ref!r}: load the entity first or in the same file"))
+            if ref not in failed:
+                out.append((field, f"unknown id {ref!r}: load the entity first or in the same file"))
         elif kind not in allowed:
             names = " or ".join(sorted(k.value for k in allowed))
-            out.append(Problem(file, line, field, f"{ref!r} is a {kind.value}; {spec.type.value} {field} must be {names}"))
+            out.append((field, f"{ref!r} is a {kind.value}; {spec.type.value} {field} must be {names}"))
     incident = vars(rec).get("incident")
-    if incident and known.get(incident) != EntityType.INCIDENT:
-        out.append(Problem(file, line, "incident", f"{incident!r} is not a known Incident id"))
+    if incident and known.get(incident) != EntityType.INCIDENT and incident not in failed:
+        out.append(("incident", f"{incident!r} is not a known Incident id"))
     return out

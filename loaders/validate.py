@@ -1,4 +1,4 @@
-"""Validate raw records into a Batch, collecting every problem as `file:line: field: reason`."""
+"""Validate raw records into a Batch, collecting every problem as `file:line: field: reason` (or a JSON pointer)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -12,48 +12,68 @@ from schema.declaration import parse_record, spec_for
 from schema.errors import InvalidInput, Problem
 from schema.records import Entity, Relation
 
-from loaders.readers import OnBytes, RawRecord, read_records
+from loaders.detect import choose
+from loaders.formats import Raw
+from loaders.readers import OnBytes, RawRecord
 
 
-def load_file(path: str | Path, on_bytes: OnBytes = None) -> Batch:
-    """Read and validate a whole file; raises InvalidInput with all its problems (nothing is returned half)."""
+def load_file(path: str | Path, on_bytes: OnBytes = None, format: str | None = None, strict: bool = True) -> Batch:
+    """Read a file of any format (named, or detected from its content) and validate it into one batch.
+
+    strict: raise InvalidInput with every reading and validation problem (nothing is returned half);
+    otherwise the batch carries its problems and graph.ingest reports them with the reference problems.
+    """
     path = Path(path)
     if not path.is_file():
         raise InvalidInput([Problem(str(path), 0, "(file)", "no such file")])
+    fmt = choose(path, format)
     with paused_gc():
-        raw, problems = read_records(path, on_bytes)
-        batch, more = validate_records(str(path), raw)
-    problems.extend(more)
-    if problems:
-        raise InvalidInput(sorted(problems, key=lambda p: p.line))
+        batch = validate_stream(str(path), fmt.read(path))
+    batch.format = fmt.name
+    if on_bytes is not None:
+        on_bytes(path.stat().st_size)
+    if strict and batch.problems:
+        raise InvalidInput(batch.problems)
+    return batch
+
+
+def validate_stream(label: str, items: Iterable[Raw | Problem]) -> Batch:
+    """Validate a format's stream into a batch (entities first) that carries every problem found, in order."""
+    batch = Batch(label)
+    for item in items:
+        if isinstance(item, Problem):
+            batch.problems.append(item)
+            continue
+        origin, data = item
+        record = _validate_one(origin, data, batch.problems)
+        if isinstance(record, Entity):
+            batch.entities.append((record, origin))
+        elif isinstance(record, Relation):
+            batch.relations.append((record, origin))
+        elif isinstance(data.get("id"), str) and "source" not in data:
+            batch.failed_ids.add(data["id"])
+    batch.problems.sort(key=lambda p: p.line)
     return batch
 
 
 def validate_records(label: str, raw: Iterable[RawRecord]) -> tuple[Batch, list[Problem]]:
-    """Validate raw records into a batch (entities first), with every problem found."""
-    batch = Batch(label)
-    problems: list[Problem] = []
-    for line, data in raw:
-        record = _validate_one(label, line, data, problems)
-        if isinstance(record, Entity):
-            batch.entities.append((record, Origin(label, line)))
-        elif isinstance(record, Relation):
-            batch.relations.append((record, Origin(label, line)))
-    return batch, problems
+    """Validate (line, record) pairs into a batch, with every problem found."""
+    batch = validate_stream(label, ((Origin(label, line), data) for line, data in raw))
+    return batch, batch.problems
 
 
-def _validate_one(label: str, line: int, data: dict[str, Any], problems: list[Problem]) -> Entity | Relation | None:
+def _validate_one(origin: Origin, data: dict[str, Any], problems: list[Problem]) -> Entity | Relation | None:
     """One record, or None with its problems appended."""
     type_name = data.get("type")
     if not isinstance(type_name, str) or spec_for(type_name) is None:
-        problems.append(Problem(label, line, "type", f"unknown record type {type_name!r}"))
+        problems.append(origin.problem("type", f"unknown record type {type_name!r}"))
         return None
     try:
         return parse_record(data)
     except ValidationError as exc:
         for err in exc.errors():
             field = ".".join(str(part) for part in err["loc"]) or "(record)"
-            problems.append(Problem(label, line, field, _reason(err)))
+            problems.append(origin.problem(field, _reason(err)))
         return None
 
 

@@ -5,17 +5,33 @@ import gc
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from schema.errors import Problem
 from schema.records import Entity, Relation
 
 
 @dataclass(frozen=True)
 class Origin:
-    """File and line a record was read from (or the API call that sent it)."""
+    """Where a record was read from: file and line (or the API call that sent it), or, for one JSON
+    document, the item's number and its JSON pointer (`/12/interests/0`).
+
+    `fields` maps a native field to the pointer of the source value it came from, relative to
+    `pointer` (an importer's {"share": "/share"}), so a problem with that field points at its source.
+    """
 
     file: str
     line: int
+    pointer: str | None = None
+    fields: Mapping[str, str] | None = field(default=None, compare=False, hash=False)
+
+    def problem(self, field_name: str, reason: str) -> Problem:
+        """A Problem located at this origin (at the source value of `field_name` when it is known)."""
+        pointer = self.pointer
+        if pointer is not None and self.fields:
+            pointer += self.fields.get(field_name.split(".")[0], "")
+        return Problem(self.file, self.line, field_name, reason, pointer)
 
 
 @dataclass
@@ -25,6 +41,13 @@ class Batch:
     label: str
     entities: list[tuple[Entity, Origin]] = field(default_factory=list)
     relations: list[tuple[Relation, Origin]] = field(default_factory=list)
+    # Problems found before the write (reading, validation): graph.ingest reports them together with
+    # the reference problems, so a file's every problem comes out in one pass. A batch with problems
+    # is never written.
+    problems: list[Problem] = field(default_factory=list)
+    # Ids of entity records that failed validation: references to them are not reported again as unknown.
+    failed_ids: set[str] = field(default_factory=set)
+    format: str = "native"
 
     def __len__(self) -> int:
         """Number of records in the batch."""
@@ -37,11 +60,13 @@ class WriteSummary:
 
     entities: Counter[str] = field(default_factory=Counter)
     relations: Counter[str] = field(default_factory=Counter)
+    placeholders: int = 0  # placeholder entities this write created (for references a file left open)
 
     def add(self, other: "WriteSummary") -> None:
         """Accumulate another summary into this one."""
         self.entities.update(other.entities)
         self.relations.update(other.relations)
+        self.placeholders += other.placeholders
 
 
 @contextmanager

@@ -60,7 +60,8 @@ _CONTROLLED = frozenset({E.COMPANY, E.ORGANIZATION})
 RELATIONS: dict[RelationType, RelationSpec] = {
     spec.type: spec
     for spec in (
-        RelationSpec(RelationType.OWNS, r.Owns, frozenset({E.COMPANY, E.PERSON}), frozenset({E.COMPANY}),
+        # A state body holds shares too (BODS `state`/`stateBody` interested parties: a finance ministry).
+        RelationSpec(RelationType.OWNS, r.Owns, _HOLDERS, frozenset({E.COMPANY}),
                      ("valid_from",), True, "Owner holds a share of a company."),
         RelationSpec(RelationType.RESPONSIBLE_FOR, r.ResponsibleFor, frozenset({E.COMPANY}),
                      frozenset({E.INCIDENT}), ("role",), True, "A company answers for an incident."),

@@ -10,16 +10,22 @@ class CorpgraphError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with the input: where (file, line, field) and why."""
+    """One thing wrong with the input: where (file, line or JSON pointer, field) and why.
+
+    `line` orders problems (for a single JSON document: the top-level item's number, from 1);
+    `pointer`, when set, is the JSON pointer into that document and is shown instead of the line.
+    """
 
     file: str
     line: int
     field: str
     reason: str
+    pointer: str | None = None
 
     def __str__(self) -> str:
-        """Render as `file:line: field: reason`, the format users grep for."""
-        return f"{self.file}:{self.line}: {self.field}: {self.reason}"
+        """Render as `file:line: field: reason` or `file:#/json/pointer: field: reason`, the forms users grep for."""
+        where = f"#{self.pointer}" if self.pointer is not None else str(self.line)
+        return f"{self.file}:{where}: {self.field}: {self.reason}"
 
 
 class InvalidInput(CorpgraphError):

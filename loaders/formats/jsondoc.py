@@ -1,0 +1,133 @@
+"""Stream the items of a JSON document (a top-level array) or of a JSON Lines file, one at a time.
+
+A 10-million-statement BODS array is never parsed whole: items are decoded one by one from a sliding
+text window, each with its JSON pointer (`/12`); JSON Lines items come with their line number.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from schema.batch import Origin
+from schema.errors import Problem
+
+CHUNK = 1 << 20
+_WS = " \t\r\n"
+
+
+def first_char(head: bytes) -> str:
+    """The first non-blank character of a file's head ('' when there is none); skips a UTF-8 BOM."""
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return chr(text[0]) if text else ""
+
+
+def iter_json_items(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
+    """Items of a JSON array document (with pointers) or of a JSON Lines file (with line numbers)."""
+    with path.open("rb") as probe:
+        array = first_char(probe.read(4096)) == "["
+    return _iter_array(path) if array else _iter_lines(path)
+
+
+def _iter_lines(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
+    """One JSON value per line; blank lines are skipped."""
+    file = str(path)
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                yield Problem(file, number, "(line)", f"not UTF-8 at byte {exc.start}")
+                continue
+            if not line.strip():
+                continue
+            try:
+                yield Origin(file, number), json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield Problem(file, number, "(line)", f"not valid JSON: {exc.msg} at column {exc.colno}")
+
+
+def _iter_array(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
+    """The items of a top-level JSON array, decoded one at a time from a window of the text."""
+    file = str(path)
+    decoder = json.JSONDecoder()
+    window = _Window(path)
+    try:
+        pos = window.skip(0)
+        pos += 1  # the "[" first_char saw
+        index = 0
+        while True:
+            pos = window.skip(pos)
+            if pos >= len(window.text):
+                yield Problem(file, index + 1, "(document)", "the JSON array is not closed", f"/{index}")
+                return
+            if window.text[pos] == "]":
+                break
+            if index > 0:
+                if window.text[pos] != ",":
+                    yield Problem(file, index + 1, "(document)", "not valid JSON: expected ',' or ']'", f"/{index}")
+                    return
+                pos = window.skip(pos + 1)
+            value, pos = _decode(decoder, window, pos)
+            if isinstance(value, json.JSONDecodeError):
+                yield Problem(file, index + 1, "(document)", f"not valid JSON: {value.msg}", f"/{index}")
+                return
+            yield Origin(file, index + 1, f"/{index}"), value
+            index += 1
+            pos = window.slide(pos)
+        if window.skip(pos + 1) < len(window.text):
+            yield Problem(file, index + 1, "(document)", "not valid JSON: text after the closing ']'", "")
+    except UnicodeDecodeError as exc:
+        yield Problem(file, 0, "(document)", f"not UTF-8: {exc.reason}", "")
+    finally:
+        window.handle.close()
+
+
+def _decode(decoder: json.JSONDecoder, window: "_Window", pos: int) -> tuple[Any, int]:
+    """Decode the value at pos, reading more text while it may be cut off by the window's end."""
+    while True:
+        try:
+            value, end = decoder.raw_decode(window.text, pos)
+        except json.JSONDecodeError as exc:
+            if window.more():
+                continue
+            return exc, pos
+        if end < len(window.text) or not window.more():  # a number at the very end may go on
+            return value, end
+
+
+class _Window:
+    """A sliding window of a file's text: read more on demand, drop what was consumed."""
+
+    def __init__(self, path: Path) -> None:
+        self.handle = path.open("r", encoding="utf-8-sig")
+        self.text = self.handle.read(CHUNK)
+        self.eof = not self.text
+
+    def more(self) -> bool:
+        """Append the next chunk; False at the end of the file."""
+        if self.eof:
+            return False
+        chunk = self.handle.read(max(CHUNK, len(self.text)))  # doubling: big items are read in few rounds
+        if not chunk:
+            self.eof = True
+            self.handle.close()
+            return False
+        self.text += chunk
+        return True
+
+    def skip(self, pos: int) -> int:
+        """The position of the next non-blank character at or after pos (reading more as needed)."""
+        while True:
+            while pos < len(self.text) and self.text[pos] in _WS:
+                pos += 1
+            if pos < len(self.text) or not self.more():
+                return pos
+
+    def slide(self, pos: int) -> int:
+        """Drop consumed text once it is large; returns pos in the new window."""
+        if pos > CHUNK:
+            self.text = self.text[pos:]
+            return 0
+        return pos

@@ -1,0 +1,46 @@
+"""corpgraph's own formats, JSON Lines and CSV (see README, 'The native format'), behind the format interface."""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from schema.batch import Origin
+from schema.declaration import spec_for
+from schema.errors import Problem
+
+from loaders.formats import Raw
+from loaders.readers import read_records
+
+_TYPE = re.compile(rb'"type"\s*:\s*"([A-Za-z_]+)"')
+
+
+class NativeFormat:
+    """Native JSON Lines (one record with a native "type" per line) or CSV (by its .csv name)."""
+
+    name = "native"
+
+    def sniff(self, head: bytes, path: Path) -> bool:
+        """A .csv file, or a first line that is a JSON object of a native record type."""
+        if path.suffix.lower() == ".csv":
+            return True
+        first = head.removeprefix(b"\xef\xbb\xbf").lstrip().split(b"\n", 1)[0]
+        try:
+            data = json.loads(first)
+        except (ValueError, UnicodeDecodeError):
+            # A first line longer than the head: read its type field without parsing the whole line.
+            match = _TYPE.search(first)
+            return bool(first.startswith(b"{") and match and spec_for(match.group(1).decode()) is not None)
+        return isinstance(data, dict) and isinstance(data.get("type"), str) and spec_for(data["type"]) is not None
+
+    def read(self, path: Path) -> Iterator[Raw | Problem]:
+        """The file's records with their line numbers, then the problems met reading it."""
+        records, problems = read_records(path)
+        file = str(path)
+        for line, data in records:
+            yield Origin(file, line), data
+        yield from problems
+
+
+FORMAT = NativeFormat()
