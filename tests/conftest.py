@@ -3,6 +3,8 @@
 - `tmp_store`: an empty embedded (SQLite) store in a temporary directory; write with `graph.ingest.ingest`.
 - `seed_store`: an embedded store with the shipped seed loaded (read-only use, please).
 - `tests.factory`: build small inline batches (`companies_owning(("a", "b", 0.5))`) rather than new fixtures.
+- `neo4j_server`: one real Neo4j Community server for the session (tests/neo4j_server.py), started on first
+  use; `neo4j_env` also points NEO4J_* at it for one test (Settings(), the CLI, subprocesses).
 Store-contract tests that must run on every backend live in tests/test_store_contract.py with their own
 parametrised fixture; a backend's quirks get their own named tests.
 """
@@ -17,6 +19,7 @@ from graph.ingest import ingest
 from graph.stores.sqlite import SqliteStore
 from loaders.seed import seed_path
 from loaders.validate import load_file
+from tests.neo4j_server import Neo4jServer, start_neo4j_server
 
 
 @pytest.fixture
@@ -32,3 +35,20 @@ def seed_store(tmp_store: SqliteStore) -> SqliteStore:
     """An embedded store holding the shipped seed data."""
     ingest(tmp_store, load_file(seed_path()))
     return tmp_store
+
+
+@pytest.fixture(scope="session")
+def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jServer]:
+    """A real Neo4j for the whole session (built and started on first use), shut down cleanly at the end."""
+    server = start_neo4j_server(tmp_path_factory.mktemp("neo4j"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def neo4j_env(neo4j_server: Neo4jServer, monkeypatch: pytest.MonkeyPatch) -> Neo4jServer:
+    """The session's Neo4j, with NEO4J_URI, NEO4J_USERNAME and NEO4J_PASSWORD set for this test."""
+    for key, value in neo4j_server.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("NEO4J_DATABASE", raising=False)
+    return neo4j_server

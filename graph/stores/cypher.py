@@ -2,8 +2,8 @@
 
 Values always travel as `$parameters`. The only names put into the text are labels and relationship types
 taken from the schema enums (plus the fixed `Entity` and `CorpgraphMeta` labels below), backtick-quoted.
-The statements stay within what both Neo4j 5 and FalkorDB's Bolt front end accept (MERGE, MATCH, UNWIND,
-SET, CASE, STARTS WITH/CONTAINS, ORDER BY/LIMIT); only the schema DDL is Neo4j-only (see `schema_statements`).
+The statements stay simple (MERGE, MATCH, UNWIND, SET, CASE, CONTAINS, ORDER BY/LIMIT and four functions,
+checked by tests/test_cypher_lint.py) and run against a real Neo4j 5 Community server in the test suite.
 `all_statements()` lists every statement for the linter test (tests/test_cypher_lint.py).
 """
 from __future__ import annotations
@@ -99,7 +99,7 @@ def edge_page(kind: RelationType) -> str:
     )
 
 
-# --- schema (Neo4j only: FalkorDB has no constraint DDL) --------------------------------------------------
+# --- schema ---------------------------------------------------------------------------------------------
 
 def schema_statements() -> list[str]:
     """Constraints and indexes, IF NOT EXISTS: unique id per label and relationship type, search index."""

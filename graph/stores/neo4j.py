@@ -14,7 +14,6 @@ memory on the server for very large files: split those into several files (each 
 """
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,25 +37,6 @@ from graph.stores.codec import decode_entity, decode_relation, encode, entity_ke
 
 
 @dataclass(frozen=True)
-class ServerProfile:
-    """What the server behind the Bolt address can do: the store's one seam between servers."""
-
-    name: str
-    schema_ddl: bool  # Neo4j's constraint and index DDL (`corpgraph db init`)
-    # FalkorDB's experimental Bolt bridge splices string parameters into the query text between single
-    # quotes without escaping them: "it's" breaks the query and "a\b" comes back as "a<backspace>".
-    # Escaping the two characters first makes its parser restore the original value.
-    escape_string_params: bool
-    # FalkorDB's bridge drops the connection (or crashes) when statement plus spliced parameters pass ~4 KB,
-    # so chunks are also cut by size there. None: only the row count (batch_size) bounds a chunk.
-    max_statement_bytes: int | None = None
-
-
-NEO4J = ServerProfile("neo4j", schema_ddl=True, escape_string_params=False)
-FALKORDB_BOLT = ServerProfile("falkordb-bolt", schema_ddl=False, escape_string_params=True, max_statement_bytes=3_800)
-
-
-@dataclass(frozen=True)
 class Step:
     """One statement of a write transaction; `expected` is how many rows it must report written."""
 
@@ -71,19 +51,14 @@ class Neo4jStore:
     name = "neo4j"
 
     def __init__(self, driver: neo4j.Driver, *, database: str | None = None, batch_size: int = 10_000,
-                 profile: ServerProfile = NEO4J, uri: str = "") -> None:
+                 uri: str = "") -> None:
         self._driver = driver
         self.database = database
         self.batch_size = batch_size
-        # The one seam between servers: Neo4j gets constraints and indexes; FalkorDB's Bolt server (the test
-        # suite's) skips them and needs its string parameters escaped. The Cypher text is the same for both.
-        self.profile = profile
         self.uri = uri
 
     def init_schema(self) -> int:
-        """Create the constraints and indexes (IF NOT EXISTS); returns how many statements ran (0 if skipped)."""
-        if not self.profile.schema_ddl:
-            return 0
+        """Create the constraints and indexes (IF NOT EXISTS); returns how many statements ran."""
         statements = cypher.schema_statements()
         with self._translate("creating constraints and indexes"):
             for statement in statements:
@@ -133,7 +108,7 @@ class Neo4jStore:
 
     def _add_chunks(self, plan: list[Step], statement: str, rows: list[dict[str, Any]]) -> None:
         """Append one step per chunk of rows."""
-        for chunk in self._chunks(statement, [self._params(row) for row in rows]):
+        for chunk in self._chunks(rows):
             plan.append(Step(statement, {"rows": chunk}, expected=len(chunk)))
 
     def _endpoint_labels(self, ents: dict[str, Entity], rels: Iterable[Relation]) -> dict[str, EntityType]:
@@ -150,7 +125,7 @@ class Neo4jStore:
     def entity_types(self, ids: Iterable[str]) -> dict[str, EntityType]:
         """Stored type per existing id."""
         out: dict[str, EntityType] = {}
-        for chunk in self._chunks(cypher.ENTITY_TYPES, sorted(set(ids))):
+        for chunk in self._chunks(sorted(set(ids))):
             for row in self._read(cypher.ENTITY_TYPES, ids=chunk):
                 out[row["id"]] = EntityType(row["type"])
         return out
@@ -158,7 +133,7 @@ class Neo4jStore:
     def get_entities(self, ids: Sequence[str]) -> dict[str, Entity]:
         """Entity records by id."""
         out: dict[str, Entity] = {}
-        for chunk in self._chunks(cypher.GET_ENTITIES, list(dict.fromkeys(ids))):
+        for chunk in self._chunks(list(dict.fromkeys(ids))):
             for row in self._read(cypher.GET_ENTITIES, ids=chunk):
                 out[row["id"]] = decode_entity(row["type"], row["doc"])
         return out
@@ -173,7 +148,7 @@ class Neo4jStore:
         out: dict[str, StoredRelation] = {}
         for kind, kind_ids in by_type.items():
             statement = cypher.get_relations(kind)
-            for chunk in self._chunks(statement, kind_ids):
+            for chunk in self._chunks(kind_ids):
                 for row in self._read(statement, ids=chunk):
                     out[row["id"]] = StoredRelation(row["id"], decode_relation(kind.value, row["doc"]))
         return out
@@ -183,7 +158,7 @@ class Neo4jStore:
         found: dict[str, StoredRelation] = {}
         for kind in dict.fromkeys(types):
             statement = cypher.relations_touching(kind)
-            for chunk in self._chunks(statement, list(dict.fromkeys(ids))):
+            for chunk in self._chunks(list(dict.fromkeys(ids))):
                 for row in self._read(statement, ids=chunk):
                     found[row["id"]] = StoredRelation(row["id"], decode_relation(kind.value, row["doc"]))
         return [found[k] for k in sorted(found)]
@@ -236,40 +211,18 @@ class Neo4jStore:
     def _read(self, statement: str, **params: Any) -> list[dict[str, Any]]:
         """Run one read statement (routed to a reader on a cluster) and return its rows as dicts."""
         with self._translate("reading"):
-            records, _, _ = self._driver.execute_query(statement, self._params(params), database_=self.database,
+            records, _, _ = self._driver.execute_query(statement, params, database_=self.database,
                                                        routing_=neo4j.RoutingControl.READ)
         return [record.data() for record in records]
-
-    def _params(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Parameters as the server needs them (escaped strings for FalkorDB's Bolt bridge)."""
-        return _escape_strings(params) if self.profile.escape_string_params else params
 
     def _session(self) -> neo4j.Session:
         """A session on the configured database."""
         return self._driver.session(database=self.database)
 
-    def _chunks(self, statement: str, items: list[Any]) -> Iterator[list[Any]]:
-        """Split rows or ids into chunks of at most batch_size items (and of the profile's size limit)."""
-        limit = self.profile.max_statement_bytes
-        if limit is None:
-            for start in range(0, len(items), self.batch_size):
-                yield items[start:start + self.batch_size]
-            return
-        base = len(statement.encode())
-        chunk: list[Any] = []
-        size = base
-        for item in items:
-            item_size = len(json.dumps(item, ensure_ascii=False).encode()) + 2
-            if base + item_size > limit:
-                raise StoreError(f"one value of {item_size} bytes exceeds what the {self.profile.name} server "
-                                 f"takes in one statement ({limit} bytes); use Neo4j for records this large")
-            if chunk and (len(chunk) >= self.batch_size or size + item_size > limit):
-                yield chunk
-                chunk, size = [], base
-            chunk.append(item)
-            size += item_size
-        if chunk:
-            yield chunk
+    def _chunks(self, items: list[Any]) -> Iterator[list[Any]]:
+        """Split rows or ids into chunks of at most batch_size items."""
+        for start in range(0, len(items), self.batch_size):
+            yield items[start:start + self.batch_size]
 
     @contextmanager
     def _translate(self, action: str) -> Iterator[None]:
@@ -331,17 +284,6 @@ def _run_plan(tx: neo4j.ManagedTransaction, plan: list[Step]) -> None:
     """The transaction function: every step in order (re-run whole by the driver after a transient error)."""
     for step in plan:
         _run_step(tx, step)
-
-
-def _escape_strings(value: Any) -> Any:
-    """Every string inside a parameter value with backslash and single quote backslash-escaped."""
-    if isinstance(value, str):
-        return value.replace("\\", "\\\\").replace("'", "\\'")
-    if isinstance(value, dict):
-        return {key: _escape_strings(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_escape_strings(item) for item in value]
-    return value
 
 
 def _entity_row(rec: Entity) -> dict[str, Any]:
