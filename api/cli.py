@@ -112,6 +112,27 @@ def _echo_problems(problems: list[Problem]) -> None:
         typer.echo(str(problem), err=True)
 
 
+@app.command()
+def summary(store: StoreOpt = None) -> None:
+    """Counts of stored entities and relations per type, and the incidents on record."""
+    with _open(store) as graph_store:
+        counts = graph_store.counts()
+        entity_names = {t.value for t in EntityType}
+        _print_summary("stored", {k: v for k, v in counts.items() if k in entity_names},
+                       {k: v for k, v in counts.items() if k not in entity_names})
+        incidents = graph_store.list_entities(EntityType.INCIDENT, None, 20)
+        for incident in incidents:
+            out.print(f"incident {incident.id}: {incident.name}", markup=False, highlight=False)
+
+
+@app.command()
+def search(text: str, first: int = 10, store: StoreOpt = None) -> None:
+    """Find entities by name or alias in any script."""
+    with _open(store) as graph_store:
+        for entity in graph_store.search(text, None, first):
+            out.print(f"{entity.type}\t{entity.id}\t{entity.name}", markup=False, highlight=False)  # type: ignore[attr-defined]
+
+
 class _open:
     """Context manager: open the configured store, turn project errors into a clean exit."""
 

@@ -130,3 +130,13 @@ def test_cli_says_the_detected_format_and_converts(tmp_path: Path, monkeypatch: 
     unknown = CliRunner().invoke(app, ["load", "--format", "klingon", str(path)])
     assert unknown.exit_code == 1
     assert "unknown format 'klingon'; known formats: " in unknown.stderr
+
+
+def test_cli_summary_and_search_after_an_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORPGRAPH_DB", str(tmp_path / "cli.db"))
+    path = write_jsonl(tmp_path / "good.jsonl", company("acme", "Acme Holdings"))
+    assert CliRunner().invoke(app, ["load", str(path)]).exit_code == 0
+    summary = CliRunner().invoke(app, ["summary"])
+    assert summary.exit_code == 0 and "Company" in summary.stdout
+    found = CliRunner().invoke(app, ["search", "acme"])
+    assert found.stdout.split()[:2] == ["Company", "acme"]
