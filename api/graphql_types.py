@@ -60,6 +60,16 @@ class Amount:
     label: str | None = strawberry.field(description="What the sum is (revenue, fine).")
 
 
+@strawberry.type(description="One impact of an incident as its source records it (STIX incident-core, VERIS).")
+class Impact:
+    category: str = strawberry.field(description="confidentiality, availability, integrity, monetary, ...")
+    information_type: str | None = strawberry.field(description="Kind of information hit (pii, credentials, ...).")
+    loss_type: str | None = strawberry.field(description="confirmed-loss, suspected-loss, ... as the source says.")
+    # Float, not Int: counts beyond 2^31 occur.
+    record_count: float | None = strawberry.field(description="Records hit, when the source counts them.")
+    description: str | None = strawberry.field(description="Free-text description of the impact.")
+
+
 @strawberry.interface(description="Any node of the graph: company, person, organization, actor or incident.")
 class Entity:
     id: strawberry.ID = strawberry.field(description="Stable id, used by every other query.")
@@ -109,6 +119,10 @@ class Incident(Entity):
     records_affected: float | None = strawberry.field(description="Records affected (lower bound).")
     records_affected_max: float | None = strawberry.field(description="Records affected (upper bound).")
     amounts: list[Amount] = strawberry.field(description="Sums of money involved.")
+    determination: str | None = strawberry.field(description="confirmed, suspected or false-positive, as imported.")
+    investigation_status: str | None = strawberry.field(description="new, open or closed, as imported.")
+    incident_types: list[str] = strawberry.field(description="The source's own incident types (ransomware, ...).")
+    impacts: list[Impact] = strawberry.field(description="Impacts as the source records them, with record counts.")
 
 
 _ENTITY_TYPES: dict[EntityType, type[Entity]] = {
@@ -117,7 +131,7 @@ _ENTITY_TYPES: dict[EntityType, type[Entity]] = {
 }
 assert set(_ENTITY_TYPES) == set(ENTITIES), "every declared entity type needs a GraphQL type"
 _NESTED: dict[type[BaseModel], type] = {rec.Source: Source, rec.Figure: Figure, rec.Amount: Amount,
-                                         rec.Identifier: Identifier}
+                                         rec.Identifier: Identifier, rec.Impact: Impact}
 
 
 def entity_from_record(record: rec.Entity) -> Entity:

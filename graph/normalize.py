@@ -13,11 +13,15 @@ LEGAL_SUFFIXES = sorted(
         "co., ltd.", "co.,ltd.", "co. ltd.", "co ltd", "co., ltd", "company limited", "limited", "ltd.", "ltd",
         "incorporated", "inc.", "inc", "corporation", "corp.", "corp", "co.", "plc", "llc", "l.l.c.",
         "gmbh", "ag", "s.a.", "sa", "n.v.", "nv", "b.v.", "bv", "group", "holdings", "holding",
+        # More legal forms, for matching names across registers (graph/resolve): Europe, Russia, Asia-Pacific.
+        "s.p.a.", "s.r.l.", "srl", "s.a.r.l.", "sarl", "s.a.s.", "s.l.", "sp. z o.o.", "kgaa", "kg", "se",
+        "oy", "oyj", "a/s", "aps", "ab", "asa", "pty ltd", "pty. ltd.", "pty", "llp", "pjsc", "ojsc", "cjsc", "jsc",
+        "k.k.", "有限会社", "合同会社", "(유)",
     ],
     key=len,
     reverse=True,
 )
-_PUNCT = re.compile(r"[\s\-_.,'\"()（）\[\]·・/&]+")
+_PUNCT = re.compile(r"[\s\-_.,'\"()（）\[\]·・/&«»“”„]+")
 
 
 def fold(text: str) -> str:
@@ -32,7 +36,8 @@ _SUFFIX = re.compile(
     r"(?:(?<=[\s,.])(?:" + "|".join(re.escape(x) for x in _LATIN) + ")|(?:"
     + "|".join(re.escape(x) for x in _OTHER) + r"))[\s,.\-]*$"
 )
-_PREFIX = re.compile(r"^(?:\(주\)|㈜|주식회사)\s*")
+# Korean forms may lead the name; so do Russian ones (ООО «Ромашка», ПАО Газпром), then with a space.
+_PREFIX = re.compile(r"^(?:\(주\)|㈜|주식회사|\(유\))\s*|^(?:ооо|оао|зао|пао|ао)\s+[«\"“]?")
 
 
 def strip_suffixes(text: str) -> str:

@@ -45,6 +45,16 @@ class Amount(Strict):
     label: str | None = None
 
 
+class Impact(Strict):
+    """One impact of an incident as its source records it (STIX incident-core impacts, VERIS attributes)."""
+
+    category: str = Field(min_length=1)  # confidentiality, availability, integrity, monetary, physical, ...
+    information_type: str | None = None  # pii, credentials, Personal, Internal, ...
+    loss_type: str | None = None  # confirmed-loss, suspected-loss, ...
+    record_count: int | None = Field(default=None, ge=0)
+    description: str | None = None
+
+
 class Figure(Strict):
     """A reported figure about an entity (market share, users, transaction volume)."""
 
@@ -128,6 +138,12 @@ class Incident(Entity):
     records_affected: int | None = Field(default=None, ge=0)
     records_affected_max: int | None = Field(default=None, ge=0)
     amounts: list[Amount] = Field(default_factory=list)
+    # As imported sources state them (STIX incident-core, VERIS): confirmed / suspected / false-positive,
+    # new / open / closed, the source's own incident types, and its impacts with record counts.
+    determination: str | None = None
+    investigation_status: str | None = None
+    incident_types: list[str] = Field(default_factory=list)
+    impacts: list[Impact] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Incident":

@@ -87,10 +87,14 @@ def test_an_incident_counts_once_in_totals_at_its_largest_weight(tmp_store: Sqli
 def test_seed_exposures(seed_store: SqliteStore) -> None:
     graph = CorpGraph(seed_store)
     lakala = graph.exposure("lakala", as_of=date(2020, 1, 1))
-    assert _items(lakala) == {("kaola-leak-2019", Channel.OWNERSHIP, "kaola"): pytest.approx(0.324)}
-    # 0.324 x 100M records (up to 400M), 0.324 x 38M CNY
-    assert lakala.totals == pytest.approx({"records_affected": 32_400_000, "records_affected_max": 129_600_000,
-                                           "amount_CNY": 12_312_000})
+    # Lakala holds 32.4% of Kaola (responsible) and was hit itself: its users' ID photos were in the data.
+    assert _items(lakala) == {("kaola-leak-2019", Channel.OWNERSHIP, "kaola"): pytest.approx(0.324),
+                              ("kaola-leak-2019", Channel.AFFECTED, "lakala"): 1.0}
+    # The leak counted once at its largest weight, 1: 100M records (up to 400M), 38M CNY
+    assert lakala.totals == pytest.approx({"records_affected": 100_000_000, "records_affected_max": 400_000_000,
+                                           "amount_CNY": 38_000_000})
+    assert _items(graph.exposure("lakala", channels=[Channel.OWNERSHIP])) == {
+        ("kaola-leak-2019", Channel.OWNERSHIP, "kaola"): pytest.approx(0.324)}
     assert _items(graph.exposure("kaola")) == {("kaola-leak-2019", Channel.OWNERSHIP, "kaola"): 1.0}
     assert graph.exposure("heipachong").items == []  # a recipient of the data is liable, not exposed
     alibaba = graph.exposure("alibaba").items[0]
@@ -104,3 +108,22 @@ def test_unknown_or_wrong_kind_of_entity(seed_store: SqliteStore) -> None:
     with pytest.raises(NotFound, match="it is a Incident"):
         graph.exposure("kaola-leak-2019")
     assert graph.exposure("cctv").items == []  # exists, in no analytic relation
+
+
+def test_affected_channel_reaches_the_owners_of_the_entity_hit(tmp_store: SqliteStore) -> None:
+    """P holds 50% of H from 2020-01-01 and 60% of Q; Q holds 50% of H; incident X (8 hours) hit H."""
+    ingest(tmp_store, batch(
+        company("p"), company("q"), company("h"), entity("Incident", "x", category="outage", duration_hours=8),
+        owns("p", "h", 0.5, valid_from="2020-01-01"), owns("p", "q", 0.6), owns("q", "h", 0.5),
+        rel("AFFECTED", "x", "h"),
+    ))
+    graph = CorpGraph(tmp_store)
+    assert _items(graph.exposure("h")) == {("x", Channel.AFFECTED, "h"): 1.0}  # the entity hit: weight 1
+    later = graph.exposure("p", as_of=date(2021, 1, 1))
+    # integrated(P, H) = 0.5 direct + 0.6 x 0.5 through Q = 0.8
+    assert _items(later) == {("x", Channel.AFFECTED, "h"): pytest.approx(0.8)}
+    assert later.totals == pytest.approx({"duration_hours": 6.4})  # 0.8 x 8 hours
+    paths = sorted([h.type.value for h in p.hops] for p in later.items[0].paths)
+    assert paths == [["OWNS", "AFFECTED"], ["OWNS", "OWNS", "AFFECTED"]]
+    # Before P's direct stake: only the walk through Q, 0.6 x 0.5 = 0.3
+    assert _items(graph.exposure("p", as_of=date(2019, 1, 1))) == {("x", Channel.AFFECTED, "h"): pytest.approx(0.3)}

@@ -6,6 +6,8 @@ Channels (relations valid at as_of):
 - DEPENDENCY: the entity DEPENDS_ON a company that is responsible for or AFFECTED by the incident (weight
   1), or a company it controls does (weight = its integrated share in that company); via = the provider.
 - DATA_FLOW: the entity SUPPLIED_DATA_TO a responsible company of the incident (weight 1); via = it.
+- AFFECTED: the incident hit the entity itself (weight 1) or a company it holds an integrated share w > 0
+  in (weight w); via = the entity hit.
 One item per (incident, channel, via), keeping the largest weight when several routes lead there.
 Impact figures of an incident: records_affected, records_affected_max, duration_hours and amount_<CUR>
 (amounts summed per currency). Totals: each incident counted once, at the entity's largest weight for
@@ -56,6 +58,8 @@ def exposure(store: GraphStore, view: AsOfView, entity: int, as_of: date, channe
         search.dependency()
     if Channel.DATA_FLOW in wanted:
         search.data_flow()
+    if Channel.AFFECTED in wanted:
+        search.affected()
     return search.answer(store, as_of)
 
 
@@ -125,6 +129,17 @@ class _Search:
             company = int(proj.dst[supply])
             for edge in self.view.edges(R.RESPONSIBLE_FOR, company, outgoing=True).tolist():
                 self._add(_Found(int(proj.dst[edge]), Channel.DATA_FLOW, 1.0, company, False, [[supply, edge]]))
+
+    def affected(self) -> None:
+        """AFFECTED: incidents that hit the entity itself or anything it holds."""
+        proj, holds = self.view.projection, self.holds
+        for edge in self.view.edges_of_many(R.AFFECTED, holds.nodes, outgoing=False).tolist():
+            hit = int(proj.dst[edge])
+            at = holds.local(hit)
+            weight, unknown = float(holds.integrated[at]), bool(holds.unknown[at])
+            if weight > 0 or unknown:
+                self._add(_Found(int(proj.src[edge]), Channel.AFFECTED, weight, hit, unknown,
+                                 [p + [edge] for p in self._owns_paths(hit)]))
 
     def answer(self, store: GraphStore, as_of: date) -> Exposure:
         """Explain the paths, read the incidents' figures, and assemble the Exposure."""

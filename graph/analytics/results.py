@@ -25,6 +25,7 @@ class Channel(str, Enum):
     OWNERSHIP = "OWNERSHIP"
     DEPENDENCY = "DEPENDENCY"
     DATA_FLOW = "DATA_FLOW"
+    AFFECTED = "AFFECTED"
 
 
 @dataclass(frozen=True)

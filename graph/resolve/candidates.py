@@ -1,0 +1,172 @@
+"""Candidate pairs of entities that may be the same, blocked on match keys and scored with their reasons.
+
+Blocking: entities are grouped by match key (graph.resolve.keys) and by identifier; only entities
+sharing a group are compared, never all pairs. A group larger than MAX_BLOCK (a stem such as "china"
+shared by thousands) is skipped and counted, never silently compared in full.
+
+Score: each piece of evidence has a strength p and the score is 1 - prod(1 - p) (independent
+evidence adds up, never past 1): shared identifier 0.9; same name after normalisation 0.8; a known
+alias 0.75; a transliteration 0.65 (only the strongest name evidence counts); same country 0.3.
+Conflicts lower the score and block `--accept-above`: identifiers of one scheme that differ (x0.2),
+countries that differ (x0.5). Example: "Lakala Payment Co., Ltd." (CN) and Lakala (CN, alias
+"Lakala Payment Co., Ltd."): alias 0.75 and country 0.3 give 1 - 0.25 x 0.7 = 0.825.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from itertools import combinations
+
+from schema.records import Entity
+
+from graph.resolve.keys import NameKey, exact_key, name_keys
+
+MAX_BLOCK = 500
+# Entities are compared with their own type only: identity never merges entities of different types.
+GROUPS = {"Company": "Company", "Organization": "Organization", "Person": "Person", "Actor": "Actor"}
+IDENTIFIER, SAME_NAME, IDENTICAL_NAME, ALIAS, TRANSLITERATION, COUNTRY = 0.9, 0.8, 0.85, 0.75, 0.65, 0.3
+ID_CONFLICT, COUNTRY_CONFLICT = 0.2, 0.5
+
+
+@dataclass
+class Candidate:
+    """Two entities that may be the same: score 0..1, the reasons for it, and conflicts that forbid auto-merging."""
+
+    a: str
+    b: str
+    score: float
+    reasons: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Party:
+    """What scoring reads of one entity."""
+
+    entity: Entity
+    keys: dict[str, NameKey]
+    identifiers: dict[str, set[str]]  # scheme -> ids
+
+
+@dataclass
+class CandidateSet:
+    """Candidates (highest score first) and the blocks skipped for being too large."""
+
+    candidates: list[Candidate]
+    skipped_blocks: list[tuple[str, int]]
+
+
+def find_candidates(entities: Iterable[Entity], canonical: Callable[[str], str] = lambda x: x,
+                    different: Callable[[str, str], bool] = lambda a, b: False,
+                    max_block: int = MAX_BLOCK) -> CandidateSet:
+    """Scored pairs of entities from different clusters (canonical ids) that no decision has kept apart."""
+    parties: dict[str, _Party] = {}
+    blocks: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for entity in entities:
+        group = GROUPS.get(entity.type)  # type: ignore[attr-defined]
+        if group is None:
+            continue
+        party = _party(entity)
+        parties[entity.id] = party
+        for key in [*(f"n:{k}" for k in party.keys), *(f"i:{s}:{i}" for s, ids in party.identifiers.items() for i in ids)]:
+            blocks[(group, key)].append(entity.id)
+    best: dict[tuple[str, str], Candidate] = {}
+    skipped: list[tuple[str, int]] = []
+    seen: set[tuple[str, str]] = set()
+    for (group, key), members in blocks.items():
+        if len(members) < 2:
+            continue
+        if len({canonical(m) for m in members}) > max_block:
+            skipped.append((key[2:], len(members)))
+            continue
+        for x, y in combinations(sorted(members), 2):
+            if (x, y) in seen:
+                continue
+            seen.add((x, y))
+            cx, cy = sorted((canonical(x), canonical(y)))
+            if cx == cy or different(x, y):
+                continue
+            found = score_pair(parties[x], parties[y])
+            if found.score > 0 and ((cx, cy) not in best or found.score > best[(cx, cy)].score):
+                best[(cx, cy)] = found
+    ordered = sorted(best.values(), key=lambda c: (-c.score, c.a, c.b))
+    return CandidateSet(ordered, sorted(skipped))
+
+
+def score_pair(x: _Party, y: _Party) -> Candidate:
+    """The score of two parties with its reasons and conflicts (see the module docstring)."""
+    evidence: list[float] = []
+    reasons: list[str] = []
+    conflicts: list[str] = []
+    _identifiers(x, y, evidence, reasons, conflicts)
+    _names(x, y, evidence, reasons)
+    _countries(x.entity, y.entity, evidence, reasons, conflicts)
+    if not any(r for r in reasons if not r.startswith("same country")):
+        return Candidate(x.entity.id, y.entity.id, 0.0)
+    missing = 1.0
+    for p in evidence:
+        missing *= 1 - p
+    score = 1 - missing
+    for conflict in conflicts:
+        score *= ID_CONFLICT if conflict.startswith("different identifiers") else COUNTRY_CONFLICT
+    return Candidate(x.entity.id, y.entity.id, round(score, 3), reasons, conflicts)
+
+
+def party(entity: Entity) -> _Party:
+    """The scoring view of one entity (public for tests and the benchmark)."""
+    return _party(entity)
+
+
+def _party(entity: Entity) -> _Party:
+    """Keys by key text and identifiers by scheme of one entity."""
+    identifiers: dict[str, set[str]] = defaultdict(set)
+    for ident in entity.identifiers:
+        identifiers[ident.scheme.strip().upper()].add(" ".join(ident.id.split()).upper())
+    return _Party(entity, {k.key: k for k in name_keys(entity)}, dict(identifiers))
+
+
+def _identifiers(x: _Party, y: _Party, evidence: list[float], reasons: list[str], conflicts: list[str]) -> None:
+    """Shared identifiers are strong evidence; ids of one scheme that differ are a conflict."""
+    for scheme in sorted(set(x.identifiers) & set(y.identifiers)):
+        shared = x.identifiers[scheme] & y.identifiers[scheme]
+        if shared:
+            evidence.append(IDENTIFIER)
+            reasons.append(f"shared identifier {scheme}:{min(shared)}")
+        else:
+            conflicts.append(f"different identifiers of scheme {scheme}: {min(x.identifiers[scheme])} "
+                             f"vs {min(y.identifiers[scheme])}")
+
+
+def _names(x: _Party, y: _Party, evidence: list[float], reasons: list[str]) -> None:
+    """The strongest name evidence: identical or same normalised name, known alias, transliteration."""
+    found: list[tuple[float, str]] = []
+    for key in set(x.keys) & set(y.keys):
+        kx, ky = x.keys[key], y.keys[key]
+        if kx.transliterated or ky.transliterated:
+            via = kx if kx.transliterated else ky
+            other = ky if via is kx else kx
+            found.append((TRANSLITERATION, f'transliteration: "{via.name}" reads "{key}" like "{other.name}"'))
+        elif kx.alias or ky.alias:
+            alias, owner = (kx, x) if kx.alias else (ky, y)
+            other = ky if alias is kx else kx
+            found.append((ALIAS, f'known alias: "{alias.name}" is an alias of {owner.entity.id}, '
+                                 f'matching "{other.name}"'))
+        elif exact_key(kx.name) == exact_key(ky.name):
+            found.append((IDENTICAL_NAME, f'identical names: "{kx.name}" and "{ky.name}"'))
+        else:
+            found.append((SAME_NAME, f'same name after normalisation: "{kx.name}" and "{ky.name}" (both "{key}")'))
+    if found:
+        strength, reason = max(found, key=lambda f: (f[0], f[1]))
+        evidence.append(strength)
+        reasons.append(reason)
+
+
+def _countries(x: Entity, y: Entity, evidence: list[float], reasons: list[str], conflicts: list[str]) -> None:
+    """Same country supports a match; two different countries are a conflict."""
+    cx, cy = getattr(x, "country", None), getattr(y, "country", None)
+    if cx and cy and cx == cy:
+        evidence.append(COUNTRY)
+        reasons.append(f"same country {cx}")
+    elif cx and cy:
+        conflicts.append(f"different countries: {cx} vs {cy}")
