@@ -12,8 +12,9 @@ from schema.kinds import EntityType
 from graph.analytics import liability, ownership
 from graph.analytics import exposure as exposure_
 from graph.analytics.results import Channel, Exposure, Holding, LiabilityChain
+from graph.identity import IdentityMap, build_identity, decide, resolve_ref
 from graph.projection import AsOfView, Projection, build_projection
-from graph.stores.base import GraphStore
+from graph.stores.base import GraphStore, Judgement, Verdict
 from graph.subgraph import build_subgraph
 
 E = EntityType
@@ -28,7 +29,31 @@ class CorpGraph:
     def __init__(self, store: GraphStore) -> None:
         self.store = store
         self._projection: Projection | None = None
+        self._identity: IdentityMap | None = None
         self._lock = threading.Lock()
+        self._identity_lock = threading.Lock()
+
+    # --- identity: one entity per identifier, users' decisions -------------------------------------------
+
+    def identity(self) -> IdentityMap:
+        """Which ids are one entity, as the store is now (rebuilt when store.revision() changed)."""
+        revision = self.store.revision()
+        with self._identity_lock:
+            if self._identity is None or self._identity.revision != revision:
+                self._identity = build_identity(self.store, revision)
+            return self._identity
+
+    def resolve(self, ref: str) -> str:
+        """The canonical id of an entity id, or of `SCHEME:ID` (`LEI:5493...`) for one of its identifiers."""
+        return resolve_ref(self.store, self.identity(), ref)
+
+    def referents(self, id: str) -> list[str]:
+        """The other ids of the entity (merged by a shared identifier or a decision); empty when none."""
+        return self.identity().referents(id)
+
+    def decide(self, a: str, b: str, verdict: Verdict | str, by: str) -> Judgement:
+        """Record that two entities are the same (`same`) or must never be merged (`different`)."""
+        return decide(self.store, self.identity(), a, b, verdict, by)
 
     def projection(self) -> Projection:
         """The projection of the store as it is now (rebuilt when store.revision() changed)."""
@@ -78,8 +103,12 @@ class CorpGraph:
             return Exposure(entity, day, [], {}, build_subgraph(self.store, [entity], []))
         return exposure_.exposure(self.store, view, node, day, channels, max_depth, top_k)
 
-    def _node(self, id: str, kinds: tuple[EntityType, ...], as_of: date | None) -> tuple[AsOfView, int | None]:
-        """The view at as_of and the node index of id (None: it exists but takes part in no relation)."""
+    def _node(self, ref: str, kinds: tuple[EntityType, ...], as_of: date | None) -> tuple[AsOfView, int | None]:
+        """The view at as_of and the node index of ref's entity (None: it exists but takes part in no relation)."""
+        try:
+            id = self.resolve(ref)
+        except NotFound:
+            id = ref  # the message below says which kind of entity was looked for
         found = self.store.entity_types([id]).get(id)
         if found not in kinds:
             wanted = " or ".join(k.value for k in kinds)

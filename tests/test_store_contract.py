@@ -25,7 +25,7 @@ from graph.settings import Settings
 from graph.stores import cypher
 from graph.stores import neo4j as neo4j_store
 from graph.stores import sqlite as sqlite_store
-from graph.stores.base import EdgeRow, GraphStore, edge_row
+from graph.stores.base import EdgeRow, GraphStore, Verdict, edge_row
 from graph.stores.neo4j import Neo4jStore, open_neo4j_store
 from graph.stores.sqlite import SqliteStore
 from loaders.seed import seed_path
@@ -252,6 +252,43 @@ def test_liability_and_exposure_answers_equal_the_embedded_stores(
         assert _canonical(ours.liability_chain(incident)) == _canonical(reference.liability_chain(incident))
     for entity_id in companies:
         assert _canonical(ours.exposure(entity_id)) == _canonical(reference.exposure(entity_id))
+
+
+# --- identity: the identifier index and users' decisions ------------------------------------------------
+
+LEI = "549300O897ZC5H7CY412"
+
+
+def test_identifier_index_follows_every_write(store: GraphStore) -> None:
+    """Normalised keys are indexed on write and replaced with the record; only shared keys are listed as shared."""
+    ingest(store, batch(company("lei:a", identifiers=[{"scheme": "LEI", "id": LEI}]),
+                        company("bods:a", identifiers=[{"scheme": "lei", "id": f" {LEI[:4]} {LEI[4:].lower()} "},
+                                                       {"scheme": "GB-COH", "id": " 03209885 "}]),
+                        company("plain")))
+    # by hand: "lei" -> "LEI", the LEI upper-cased without spaces; the company number only trimmed
+    assert store.ids_with_identifier(f"LEI:{LEI}") == ["bods:a", "lei:a"]
+    assert store.ids_with_identifier("GB-COH:03209885") == ["bods:a"]
+    assert store.ids_with_identifier("GB-COH:0320988") == []  # a prefix of a key is not the key
+    assert list(store.shared_identifiers()) == [(f"LEI:{LEI}", ["bods:a", "lei:a"])]
+    ingest(store, batch(company("bods:a", identifiers=[{"scheme": "GB-COH", "id": "03209885"}])))
+    assert store.ids_with_identifier(f"LEI:{LEI}") == ["lei:a"]
+    assert list(store.shared_identifiers()) == []
+
+
+def test_judgements_are_one_per_pair_and_survive_reloads(seeded: GraphStore, seed: Batch) -> None:
+    """A decision is stored in pair order, replaces the pair's earlier one, bumps the revision, outlives reloads."""
+    revision = seeded.revision()
+    made = seeded.add_judgement("lakala", "kaola", "same", "alice")
+    assert (made.a, made.b, made.verdict, made.by) == ("kaola", "lakala", Verdict.SAME, "alice")
+    assert seeded.revision() == revision + 1
+    seeded.add_judgement("kaola", "lakala", Verdict.DIFFERENT, "bob")
+    seeded.add_judgement("alipay", "ctrip", "different", "it's me")
+    ingest(seeded, seed)
+    assert [(j.a, j.b, j.verdict.value, j.by) for j in seeded.judgements()] == [
+        ("alipay", "ctrip", "different", "it's me"), ("kaola", "lakala", "different", "bob")]
+    assert all(j.at.endswith("+00:00") for j in seeded.judgements())  # UTC timestamps
+    with pytest.raises(ValueError, match="two different ids"):
+        seeded.add_judgement("kaola", "kaola", "same", "alice")
 
 
 # --- backend quirks (named) -----------------------------------------------------------------------------

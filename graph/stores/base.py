@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import Enum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from schema.batch import Batch, WriteSummary
@@ -32,6 +34,33 @@ class StoredRelation:
 
     id: str
     record: Relation
+
+
+class Verdict(str, Enum):
+    """A user's decision about two entity ids: the same entity, or never to be merged."""
+
+    SAME = "same"
+    DIFFERENT = "different"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A stored decision about a pair of ids (a < b), who took it and when (ISO timestamp, UTC)."""
+
+    a: str
+    b: str
+    verdict: Verdict
+    by: str
+    at: str
+
+    @classmethod
+    def new(cls, a: str, b: str, verdict: Verdict | str, by: str) -> "Judgement":
+        """A decision taken now, with the pair in order (the stores keep one decision per unordered pair)."""
+        if a == b:
+            raise ValueError(f"a decision needs two different ids, got {a!r} twice")
+        low, high = sorted((a, b))
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return cls(low, high, Verdict(verdict), by, stamp)
 
 
 @runtime_checkable
@@ -74,6 +103,22 @@ class GraphStore(Protocol):
 
     def counts(self) -> dict[str, int]:
         """Number of stored entities and relations per type name."""
+        ...
+
+    def ids_with_identifier(self, key: str) -> list[str]:
+        """Ids of the entities carrying the normalised identifier key (graph.identifiers), sorted."""
+        ...
+
+    def shared_identifiers(self) -> Iterator[tuple[str, list[str]]]:
+        """Every identifier key held by more than one entity, with their ids (sorted), in key order."""
+        ...
+
+    def add_judgement(self, a: str, b: str, verdict: Verdict | str, by: str) -> Judgement:
+        """Store a decision now, replacing any earlier one for the same pair; bumps the revision."""
+        ...
+
+    def judgements(self) -> list[Judgement]:
+        """Every stored decision, ordered by pair."""
         ...
 
     def revision(self) -> int:

@@ -16,6 +16,8 @@ ENTITY_LABEL = "Entity"
 # One bookkeeping node holds the revision counter that projection caches key on.
 META_LABEL = "CorpgraphMeta"
 REVISION_KEY = "revision"
+# Users' merge/split decisions are nodes of their own, apart from the entities: they survive reloads.
+JUDGEMENT_LABEL = "CorpgraphJudgement"
 
 
 def _q(name: str) -> str:
@@ -26,10 +28,15 @@ def _q(name: str) -> str:
 # --- writes ---------------------------------------------------------------------------------------------
 
 def merge_entities(kind: EntityType) -> str:
-    """Upsert a chunk of entities of one kind; `$rows` = [{id, type, name, keys, search, doc}]."""
+    """Upsert a chunk of entities of one kind; `$rows` = [{id, type, name, keys, search, idkeys, idsearch, doc}].
+
+    idkeys/idsearch are the identifier index: the normalised `SCHEME:ID` keys as a list (grouped by
+    SHARED_IDENTIFIERS) and as one "\nkey\n" string (looked up by IDS_WITH_IDENTIFIER through a text index).
+    """
     return (
         f"UNWIND $rows AS row MERGE (n:{_q(ENTITY_LABEL)}:{_q(kind.value)} {{id: row.id}}) "
-        "SET n.type = row.type, n.name = row.name, n.keys = row.keys, n.search = row.search, n.doc = row.doc "
+        "SET n.type = row.type, n.name = row.name, n.keys = row.keys, n.search = row.search, "
+        "n.idkeys = row.idkeys, n.idsearch = row.idsearch, n.doc = row.doc "
         "RETURN count(n) AS written"
     )
 
@@ -52,7 +59,12 @@ BUMP_REVISION = (
     "SET m.value = coalesce(m.value, 0) + 1 RETURN m.value AS revision"
 )
 DELETE_ALL = (
-    f"MATCH (n) WHERE n:{_q(ENTITY_LABEL)} OR n:{_q(META_LABEL)} DETACH DELETE n"
+    f"MATCH (n) WHERE n:{_q(ENTITY_LABEL)} OR n:{_q(META_LABEL)} OR n:{_q(JUDGEMENT_LABEL)} DETACH DELETE n"
+)
+# One decision per unordered pair: `$pair` = "a|b" with a < b (ids never hold "|").
+MERGE_JUDGEMENT = (
+    f"MERGE (j:{_q(JUDGEMENT_LABEL)} {{pair: $pair}}) "
+    "SET j.a = $a, j.b = $b, j.verdict = $verdict, j.by = $by, j.at = $at RETURN count(j) AS written"
 )
 
 # --- reads ----------------------------------------------------------------------------------------------
@@ -66,6 +78,17 @@ SEARCH = (
     f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.search CONTAINS $key AND n.type IN $types "
     "WITH n, CASE WHEN n.search CONTAINS $exact THEN 0 WHEN n.search CONTAINS $prefix THEN 1 ELSE 2 END AS rank "
     "RETURN n.type AS type, n.doc AS doc ORDER BY rank, size(n.name), n.id LIMIT $limit"
+)
+IDS_WITH_IDENTIFIER = (
+    f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.idsearch CONTAINS $needle RETURN n.id AS id ORDER BY id"
+)
+SHARED_IDENTIFIERS = (
+    f"MATCH (n:{_q(ENTITY_LABEL)}) UNWIND n.idkeys AS key WITH key, collect(n.id) AS ids WHERE size(ids) > 1 "
+    "RETURN key, ids ORDER BY key"
+)
+JUDGEMENTS = (
+    f"MATCH (j:{_q(JUDGEMENT_LABEL)}) "
+    "RETURN j.a AS a, j.b AS b, j.verdict AS verdict, j.by AS by, j.at AS at ORDER BY a, b"
 )
 COUNT_ENTITIES = f"MATCH (n:{_q(ENTITY_LABEL)}) RETURN n.type AS type, count(n) AS count"
 COUNT_RELATIONS = (
@@ -114,6 +137,10 @@ def schema_statements() -> list[str]:
         for kind in RELATIONS
     ]
     out.append(f"CREATE TEXT INDEX corpgraph_entity_search IF NOT EXISTS FOR (n:{_q(ENTITY_LABEL)}) ON (n.search)")
+    out.append(f"CREATE TEXT INDEX corpgraph_entity_identifiers IF NOT EXISTS FOR (n:{_q(ENTITY_LABEL)}) "
+               "ON (n.idsearch)")
+    out.append(f"CREATE CONSTRAINT corpgraph_judgement_pair IF NOT EXISTS FOR (j:{_q(JUDGEMENT_LABEL)}) "
+               "REQUIRE j.pair IS UNIQUE")
     out.append(f"CREATE INDEX corpgraph_entity_type IF NOT EXISTS FOR (n:{_q(ENTITY_LABEL)}) ON (n.type)")
     return out
 
@@ -126,7 +153,8 @@ def _name(scope: str, label: str) -> str:
 def all_statements() -> list[str]:
     """Every statement the store can send, for the Cypher linter test."""
     out = [BUMP_REVISION, DELETE_ALL, READ_REVISION, ENTITY_TYPES, GET_ENTITIES, SEARCH,
-           COUNT_ENTITIES, COUNT_RELATIONS, *schema_statements()]
+           COUNT_ENTITIES, COUNT_RELATIONS, MERGE_JUDGEMENT, IDS_WITH_IDENTIFIER, SHARED_IDENTIFIERS, JUDGEMENTS,
+           *schema_statements()]
     out += [builder(kind) for kind in EntityType for builder in (merge_entities, list_entities)]
     out += [builder(kind) for kind in RelationType for builder in (get_relations, relations_touching, edge_page)]
     out += [merge_relations(kind, source, target)

@@ -29,10 +29,11 @@ from schema.errors import ConstraintViolation, StoreAuthError, StoreError, Store
 from schema.kinds import EntityType, RelationType
 from schema.records import Entity, Relation
 
+from graph.identifiers import entity_identifier_keys
 from graph.normalize import query_key
 from graph.settings import Settings
 from graph.stores import cypher
-from graph.stores.base import EdgeRow, StoredRelation, edge_row
+from graph.stores.base import EdgeRow, Judgement, StoredRelation, Verdict, edge_row
 from graph.stores.codec import decode_entity, decode_relation, encode, entity_keys
 
 
@@ -194,6 +195,30 @@ class Neo4jStore:
         out.update({row["type"]: row["count"] for row in self._read(cypher.COUNT_RELATIONS)})
         return out
 
+    def ids_with_identifier(self, key: str) -> list[str]:
+        """Ids of the entities carrying the normalised identifier key, sorted."""
+        return [row["id"] for row in self._read(cypher.IDS_WITH_IDENTIFIER, needle=f"\n{key}\n")]
+
+    def shared_identifiers(self) -> Iterator[tuple[str, list[str]]]:
+        """Identifier keys held by more than one entity, with their ids, in key order (grouped by the server)."""
+        for row in self._read(cypher.SHARED_IDENTIFIERS):
+            yield row["key"], sorted(row["ids"])
+
+    def add_judgement(self, a: str, b: str, verdict: Verdict | str, by: str) -> Judgement:
+        """Store a decision now (replacing the pair's earlier one) and bump the revision, in one transaction."""
+        made = Judgement.new(a, b, verdict, by)
+        params = {"pair": f"{made.a}|{made.b}", "a": made.a, "b": made.b, "verdict": made.verdict.value,
+                  "by": made.by, "at": made.at}
+        plan = [Step(cypher.MERGE_JUDGEMENT, params, expected=1),
+                Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY})]
+        with self._translate("storing a decision"), self._session() as session:
+            session.execute_write(_run_plan, plan)
+        return made
+
+    def judgements(self) -> list[Judgement]:
+        """Every stored decision, ordered by pair."""
+        return [Judgement(r["a"], r["b"], Verdict(r["verdict"]), r["by"], r["at"]) for r in self._read(cypher.JUDGEMENTS)]
+
     def revision(self) -> int:
         """Counter bumped by every committed write (0 before the first)."""
         rows = self._read(cypher.READ_REVISION, key=cypher.REVISION_KEY)
@@ -288,9 +313,10 @@ def _run_plan(tx: neo4j.ManagedTransaction, plan: list[Step]) -> None:
 
 def _entity_row(rec: Entity) -> dict[str, Any]:
     """The node properties of an entity record."""
-    keys = entity_keys(rec)
+    keys, idkeys = entity_keys(rec), entity_identifier_keys(rec)
     return {"id": rec.id, "type": rec.type, "name": rec.name, "keys": keys,  # type: ignore[attr-defined]
-            "search": "\n" + "\n".join(keys) + "\n", "doc": encode(rec)}
+            "search": "\n" + "\n".join(keys) + "\n", "idkeys": idkeys,
+            "idsearch": "\n" + "\n".join(idkeys) + "\n" if idkeys else "", "doc": encode(rec)}
 
 
 def _relation_type_of(rel_id: str) -> RelationType | None:

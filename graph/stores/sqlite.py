@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from schema.batch import Batch, WriteSummary
@@ -12,8 +13,9 @@ from schema.errors import StoreError
 from schema.kinds import EntityType, RelationType
 from schema.records import Entity, Relation
 
+from graph.identifiers import entity_identifier_keys
 from graph.normalize import query_key
-from graph.stores.base import EdgeRow, StoredRelation, edge_row
+from graph.stores.base import EdgeRow, Judgement, StoredRelation, Verdict, edge_row
 from graph.stores.codec import decode_entity, decode_relation, encode, entity_keys
 
 _DDL = """
@@ -25,6 +27,10 @@ CREATE TABLE IF NOT EXISTS relations (
   id TEXT PRIMARY KEY, type TEXT NOT NULL, source TEXT NOT NULL, target TEXT NOT NULL,
   share REAL, valid_from TEXT, valid_to TEXT, incident TEXT, doc TEXT NOT NULL);
 {relation_indexes}
+CREATE TABLE IF NOT EXISTS identifiers (key TEXT NOT NULL, entity_id TEXT NOT NULL, PRIMARY KEY (key, entity_id));
+CREATE INDEX IF NOT EXISTS identifiers_entity ON identifiers(entity_id);
+CREATE TABLE IF NOT EXISTS judgements (
+  a TEXT NOT NULL, b TEXT NOT NULL, verdict TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (a, b));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta(key, value) VALUES ('revision', 0);
 """
@@ -46,6 +52,11 @@ _UPSERT_RELATION = (
     "ON CONFLICT(id) DO UPDATE SET share = excluded.share, valid_from = excluded.valid_from, "
     "valid_to = excluded.valid_to, incident = excluded.incident, doc = excluded.doc"
 )
+_UPSERT_JUDGEMENT = (
+    "INSERT INTO judgements(a, b, verdict, by, at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT(a, b) DO UPDATE SET verdict = excluded.verdict, by = excluded.by, at = excluded.at"
+)
+_BUMP = "UPDATE meta SET value = value + 1 WHERE key = 'revision'"
 _CHUNK = 500  # SQLite caps bound parameters per statement; id lists are split into chunks of this size.
 
 
@@ -74,30 +85,24 @@ class SqliteStore:
         summary = WriteSummary()
         ents = {rec.id: rec for rec, _ in batch.entities}  # later records for an id win
         rels = {relation_id(rec): rec for rec, _ in batch.relations}
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._write_entities(list(ents.values()))
-                self._write_relations(rels)
-                self._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
-                self._db.execute("COMMIT")
-            except BaseException as exc:
-                self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"writing {batch.label} to {self.path} failed: {exc}") from exc
-                raise
+        with self._transaction(f"writing {batch.label} to"):
+            self._write_entities(list(ents.values()))
+            self._write_relations(rels)
         summary.entities.update(r.type for r in ents.values())  # type: ignore[attr-defined]
         summary.relations.update(r.type for r in rels.values())  # type: ignore[attr-defined]
         return summary
 
     def _write_entities(self, records: list[Entity]) -> None:
-        """Upsert entity rows and replace their search keys."""
+        """Upsert entity rows and replace their search keys and identifier index rows."""
         records = sorted(records, key=lambda r: r.id)
         self._db.executemany(_UPSERT_ENTITY, ((r.id, r.type, r.name, encode(r)) for r in records))  # type: ignore[attr-defined]
         for chunk in _chunks([r.id for r in records]):
             self._db.execute(f"DELETE FROM search_keys WHERE entity_id IN ({_marks(chunk)})", chunk)
+            self._db.execute(f"DELETE FROM identifiers WHERE entity_id IN ({_marks(chunk)})", chunk)
         self._db.executemany("INSERT OR IGNORE INTO search_keys(key, entity_id) VALUES (?, ?)",
                              ((key, r.id) for r in records for key in entity_keys(r)))
+        self._db.executemany("INSERT OR IGNORE INTO identifiers(key, entity_id) VALUES (?, ?)",
+                             ((key, r.id) for r in records if r.identifiers for key in entity_identifier_keys(r)))
 
     def _write_relations(self, rels: dict[str, Relation]) -> None:
         """Upsert relation rows, sorted by id so the primary-key B-tree is appended to, not split at random."""
@@ -187,6 +192,30 @@ class SqliteStore:
         out.update(dict(self._query("SELECT type, COUNT(*) FROM relations GROUP BY type", [])))
         return out
 
+    def ids_with_identifier(self, key: str) -> list[str]:
+        """Ids of the entities carrying the normalised identifier key, sorted."""
+        rows = self._query("SELECT entity_id FROM identifiers WHERE key = ? ORDER BY entity_id", [key])
+        return [r[0] for r in rows]
+
+    def shared_identifiers(self) -> Iterator[tuple[str, list[str]]]:
+        """Identifier keys held by more than one entity, with their ids, in key order (one pass of the index)."""
+        rows = self._query("SELECT key, group_concat(entity_id, char(10)) FROM (SELECT key, entity_id FROM "
+                           "identifiers ORDER BY key, entity_id) GROUP BY key HAVING COUNT(*) > 1 ORDER BY key", [])
+        for key, ids in rows:  # ids never hold a newline (EntityId's pattern), so it separates them safely
+            yield key, ids.split("\n")
+
+    def add_judgement(self, a: str, b: str, verdict: Verdict | str, by: str) -> Judgement:
+        """Store a decision now (replacing the pair's earlier one) and bump the revision, in one transaction."""
+        made = Judgement.new(a, b, verdict, by)
+        with self._transaction("storing a decision in"):
+            self._db.execute(_UPSERT_JUDGEMENT, (made.a, made.b, made.verdict.value, made.by, made.at))
+        return made
+
+    def judgements(self) -> list[Judgement]:
+        """Every stored decision, ordered by pair."""
+        rows = self._query("SELECT a, b, verdict, by, at FROM judgements ORDER BY a, b", [])
+        return [Judgement(a, b, Verdict(v), by, at) for a, b, v, by, at in rows]
+
     def revision(self) -> int:
         """Counter bumped by every committed write."""
         return int(self._query("SELECT value FROM meta WHERE key = 'revision'", [])[0][0])
@@ -195,6 +224,21 @@ class SqliteStore:
         """Close the connection."""
         with self._lock:
             self._db.close()
+
+    @contextmanager
+    def _transaction(self, action: str) -> Iterator[None]:
+        """One IMMEDIATE transaction that bumps the revision; all of it or none (a crash included)."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield
+                self._db.execute(_BUMP)
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"{action} {self.path} failed: {exc}") from exc
+                raise
 
     def _query(self, sql: str, params: Sequence[object]) -> list[tuple]:  # type: ignore[type-arg]
         """Run one read statement under the lock, translating SQLite errors."""
