@@ -19,7 +19,7 @@ from graph.subgraph import build_subgraph
 
 E = EntityType
 _OWNED = (E.COMPANY,)
-_OWNERS = (E.COMPANY, E.PERSON)
+_OWNERS = (E.COMPANY, E.PERSON, E.ORGANIZATION)  # OWNS may be held by a state body too
 _EXPOSED = (E.COMPANY, E.PERSON, E.ORGANIZATION, E.ACTOR)
 
 

@@ -77,7 +77,7 @@ RELATIONS: dict[RelationType, RelationSpec] = {
                      (), False, "An organization reported on or investigated an incident."),
         RelationSpec(RelationType.CONTROLS, r.Controls, _HOLDERS, _CONTROLLED, ("kind", "valid_from"), False,
                      "Owner has an interest other than shares (votes, board appointment, consolidation)."),
-        RelationSpec(RelationType.OFFICER_OF, r.OfficerOf, frozenset({E.PERSON, E.COMPANY}), _CONTROLLED,
+        RelationSpec(RelationType.OFFICER_OF, r.OfficerOf, _HOLDERS, _CONTROLLED,
                      ("role", "valid_from"), False, "A person or company serves a company as director or officer."),
         RelationSpec(RelationType.FUND_LINK, r.FundLink, frozenset({E.COMPANY}), frozenset({E.COMPANY}),
                      ("kind",), False, "A fund's tie to its manager, umbrella or master fund; not ownership."),

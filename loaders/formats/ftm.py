@@ -1,0 +1,400 @@
+"""FollowTheMoney entity streams (JSON Lines of `{id, schema, properties}`, every value a list of strings).
+
+Read like followthemoney's own mapping code: the tables first (their schema -> our type, their property
+-> our field), then the few rules that need code. The file is streamed twice: a cheap first pass finds
+the Sanction entities (their target gets the topic `sanction` and cites the sanction as a source) and
+the ids of entities of schemata corpgraph does not keep (Address, Payment, Vessel, ...: links to those
+are not loaded); the second pass maps line by line. Ids the file references but never defines become
+placeholders at the end. Entity files are expected aggregated (one line per id, as OpenSanctions exports
+and `ftm aggregate` write them): a repeated id is a problem, not a silent overwrite.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from schema.batch import Origin
+from schema.errors import Problem
+
+from loaders.formats import Raw
+from loaders.formats.coerce import country_code, native_id, percent_share, source_date
+from loaders.formats.jsondoc import first_char, iter_json_items
+
+PREFIX = "ftm"
+
+# Their schema -> our entity type. LegalEntity ("a person or a company, unspecified") becomes a Company.
+ENTITY_TYPES: dict[str, str] = {
+    "Company": "Company",
+    "LegalEntity": "Company",
+    "Organization": "Organization",
+    "PublicBody": "Organization",
+    "Person": "Person",
+}
+
+
+@dataclass(frozen=True)
+class Link:
+    """An FtM interval schema that becomes one of our relations: its type and endpoint properties."""
+
+    type: str
+    source: str
+    target: str
+
+
+# Their interval schema -> our relation (holder -> held, as FtM's own `edge:` directions).
+LINKS: dict[str, Link] = {
+    "Ownership": Link("OWNS", "owner", "asset"),
+    "Directorship": Link("OFFICER_OF", "director", "organization"),
+}
+
+# Their identifier property -> our identifier scheme. Schemes of national numbers that FtM does not
+# qualify (registrationNumber, taxNumber, idNumber, passportNumber) are prefixed with the entity's
+# country ("BY-REGISTRATION"), so equal numbers of two countries never look like one identifier.
+IDENTIFIER_SCHEMES: dict[str, str] = {
+    "leiCode": "LEI",
+    "innCode": "RU-INN",
+    "ogrnCode": "RU-OGRN",
+    "okpoCode": "RU-OKPO",
+    "kppCode": "RU-KPP",
+    "swiftBic": "BIC",
+    "dunsCode": "DUNS",
+    "isinCode": "ISIN",
+    "cikCode": "US-SEC-CIK",
+    "irsCode": "US-EIN",
+    "uniqueEntityId": "US-UEI",
+    "npiCode": "US-NPI",
+    "imoNumber": "IMO",
+    "permId": "PERMID",
+    "wikidataId": "WIKIDATA",
+    "bvdId": "BVD",
+    "vatCode": "VAT",
+}
+NATIONAL_SCHEMES: dict[str, str] = {
+    "registrationNumber": "REGISTRATION",
+    "taxNumber": "TAX",
+    "idNumber": "ID",
+    "passportNumber": "PASSPORT",
+}
+
+# Their name properties -> our name and aliases (weakAlias is left out: too weak to search by).
+NAME_PROPS = ("name", "alias", "previousName")
+# Their country properties, most specific first, per our type.
+COUNTRY_PROPS: dict[str, tuple[str, ...]] = {
+    "Person": ("nationality", "citizenship", "country"),
+    "Company": ("jurisdiction", "country", "mainCountry"),
+    "Organization": ("jurisdiction", "country", "mainCountry"),
+}
+# Their date properties -> our validity fields (FtM Interval: start is startDate, else date).
+DATE_PROPS: dict[str, tuple[str, ...]] = {"valid_from": ("startDate", "date"), "valid_to": ("endDate",)}
+
+_SCHEMA = re.compile(rb'"schema"\s*:\s*"([A-Za-z]+)"')
+_ID = re.compile(rb'"id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+class FtmFormat:
+    """FollowTheMoney entity streams: Company/Organization/LegalEntity/PublicBody/Person, Ownership,
+    Directorship and Sanction (see README, 'Importing BODS, FollowTheMoney and GLEIF')."""
+
+    name = "ftm"
+
+    def sniff(self, head: bytes, path: Path) -> bool:
+        """The first line (or first array item) is an object with `schema` and `properties`."""
+        if first_char(head) not in ("{", "["):
+            return False
+        first = head.removeprefix(b"\xef\xbb\xbf").lstrip().lstrip(b"[").lstrip().split(b"\n", 1)[0]
+        return bool(_SCHEMA.search(first)) and re.search(rb'"properties"\s*:\s*\{', first) is not None
+
+    def read(self, path: Path) -> Iterator[Raw | Problem]:
+        """Native records of the file, streamed, then placeholders for the ids it leaves open."""
+        scan = _scan(path)
+        reader = _Reader(str(path), scan)
+        for item in iter_json_items(path):
+            if isinstance(item, Problem):
+                yield item
+                continue
+            yield from reader.map(*item)
+        yield from reader.placeholders()
+
+
+@dataclass
+class _Scan:
+    """What the first pass learns: sanctions by the entity they target, ids of schemata not kept."""
+
+    sanctions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    not_kept: set[str] = field(default_factory=set)
+
+
+def _scan(path: Path) -> _Scan:
+    """First pass: only Sanction lines are parsed; other lines are read by a regex on their bytes."""
+    scan = _Scan()
+    with path.open("rb") as handle:
+        for raw in handle:
+            schema = _SCHEMA.search(raw)
+            if schema is None:
+                continue
+            name = schema.group(1).decode()
+            if name == "Sanction":
+                _scan_sanction(raw, scan)
+            elif name not in ENTITY_TYPES and name not in LINKS:
+                found = _ID.search(raw)
+                if found:
+                    scan.not_kept.add(json.loads(b'"' + found.group(1) + b'"'))
+    return scan
+
+
+def _scan_sanction(raw: bytes, scan: _Scan) -> None:
+    """Remember a Sanction's source citation under each entity it targets (bad lines: pass 2 reports)."""
+    try:
+        data = json.loads(raw)
+        props = data["properties"]
+        targets = props["entity"]
+    except (ValueError, KeyError, TypeError):
+        return
+    if not isinstance(targets, list):
+        return
+    citation = _sanction_source(str(data.get("id", "")), props)
+    for target in targets:
+        if isinstance(target, str):
+            scan.sanctions.setdefault(target, []).append(citation)
+
+
+def _sanction_source(sanction_id: str, props: dict[str, Any]) -> dict[str, Any]:
+    """A Source citing one sanction: the authority, the programme, its listing date."""
+    authority = _first(props, "authority") or _first(props, "publisher") or "sanctioning authority not named"
+    program = _first(props, "program") or _first(props, "reason") or "sanction"
+    source: dict[str, Any] = {"publisher": authority, "title": f"Sanction: {program}", "record_id": sanction_id,
+                              "url": _first(props, "sourceUrl") or _first(props, "programUrl")}
+    listed = _first(props, "listingDate") or _first(props, "startDate")
+    if listed:
+        try:
+            source["recorded_on"] = source_date(listed)[0]
+        except ValueError:
+            pass  # a citation's date is informative only; the sanction still marks its entity
+    return source
+
+
+class _Reader:
+    """Second pass: one FtM line at a time to native records; remembers ids for the placeholders."""
+
+    def __init__(self, file: str, scan: _Scan) -> None:
+        self.file = file
+        self.scan = scan
+        self.defined: dict[str, int] = {}  # FtM id -> the line that defined it
+        self.referenced: dict[str, Origin] = {}  # FtM id -> where it was first referenced
+
+    def map(self, origin: Origin, data: Any) -> Iterator[Raw | Problem]:
+        """The native records of one FtM entity, or the problems that stop it."""
+        if not isinstance(data, dict):
+            yield origin.problem("(line)", "expected a JSON object {id, schema, properties}")
+            return
+        problems = _shape_problems(data)
+        if problems:
+            yield from (origin.problem(name, reason) for name, reason in problems)
+            return
+        fid, schema, props = data["id"], data["schema"], data["properties"]
+        if schema in ENTITY_TYPES:
+            yield from self._entity(origin, fid, schema, props, data)
+        elif schema in LINKS:
+            yield from self._link(origin, fid, LINKS[schema], props, data)
+        elif schema == "Sanction":
+            yield from self._sanction(origin, props)
+
+    def placeholders(self) -> Iterator[Raw]:
+        """A placeholder entity for every id referenced but not defined in the file."""
+        for fid, origin in self.referenced.items():
+            if fid in self.defined:
+                continue
+            record: dict[str, Any] = {"type": "Company", "id": native_id(PREFIX, fid), "name": fid, "placeholder": True}
+            if fid in self.scan.sanctions:
+                record["topics"] = ["sanction"]
+                record["sources"] = self.scan.sanctions[fid]
+            yield origin, record
+
+    def _entity(self, origin: Origin, fid: str, schema: str, props: dict[str, list[str]],
+                data: dict[str, Any]) -> Iterator[Raw | Problem]:
+        """A Company, Organization or Person."""
+        if fid in self.defined:
+            yield origin.problem("id", f"{fid!r} is defined again (first at line {self.defined[fid]}); "
+                                       "aggregate FtM fragments first (`ftm aggregate`)")
+            return
+        self.defined[fid] = origin.line
+        kind = ENTITY_TYPES[schema]
+        record: dict[str, Any] = {"type": kind, "id": native_id(PREFIX, fid)}
+        names = _names(props, data.get("caption"))
+        if names:
+            record["name"], record["aliases"] = names[0], names[1:]
+        record.update(_country(kind, props))
+        topics = list(dict.fromkeys(props.get("topics", []) + (["sanction"] if fid in self.scan.sanctions else [])))
+        if topics:
+            record["topics"] = topics
+        identifiers = _identifiers(props, record.get("country"))
+        if identifiers:
+            record["identifiers"] = identifiers
+        description = _first(props, "description") or _first(props, "summary")
+        if description:
+            record["description"] = description
+        if kind == "Company" and _first(props, "status"):
+            record["status"] = _first(props, "status")
+        org_kind = "public body" if schema == "PublicBody" else _first(props, "legalForm")
+        if kind == "Organization" and org_kind:
+            record["kind"] = org_kind
+        record["sources"] = [_source(fid, schema, props, data)] + self.scan.sanctions.get(fid, [])
+        yield origin, record
+
+    def _link(self, origin: Origin, fid: str, link: Link, props: dict[str, list[str]],
+              data: dict[str, Any]) -> Iterator[Raw | Problem]:
+        """OWNS or OFFICER_OF records, one per (source, target) pair the FtM entity names."""
+        problems: list[Problem] = []
+        ends = {}
+        for end in (link.source, link.target):
+            ends[end] = props.get(end, [])
+            if not ends[end]:
+                problems.append(origin.problem(f"properties.{end}", f"required: an FtM {data['schema']} names its {end}"))
+        fields = _dated_fields(origin, props, problems)
+        if link.type == "OWNS":
+            fields.update(_share_fields(origin, props, problems))
+        else:
+            fields["role"] = _first(props, "role") or "director"
+        if problems:
+            yield from problems
+            return
+        sources = [_source(fid, data["schema"], props, data)]
+        for source in ends[link.source]:
+            for target in ends[link.target]:
+                if source in self.scan.not_kept or target in self.scan.not_kept:
+                    continue  # a link to an Address, a Vessel, ...: nothing of ours to link
+                self._refer(source, origin)
+                self._refer(target, origin)
+                yield origin, {"type": link.type, "source": native_id(PREFIX, source),
+                               "target": native_id(PREFIX, target), **fields, "sources": sources}
+
+    def _sanction(self, origin: Origin, props: dict[str, list[str]]) -> Iterator[Problem]:
+        """A Sanction only marks its entities (pass 1 did that); here its entity must be named."""
+        if not props.get("entity"):
+            yield origin.problem("properties.entity", "required: an FtM Sanction names its entity")
+            return
+        for target in props["entity"]:
+            self._refer(target, origin)
+
+    def _refer(self, fid: str, origin: Origin) -> None:
+        """Note a reference (for a placeholder, if the file never defines the id)."""
+        if fid not in self.defined and fid not in self.referenced:
+            self.referenced[fid] = origin
+
+
+def _shape_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """What keeps a line from being an FtM entity at all: (field, reason) pairs."""
+    out: list[tuple[str, str]] = []
+    if not isinstance(data.get("id"), str) or not data["id"].strip():
+        out.append(("id", "required: an FtM entity has a string id"))
+    if not isinstance(data.get("schema"), str):
+        out.append(("schema", "required: an FtM entity names its schema"))
+    props = data.get("properties")
+    if not isinstance(props, dict):
+        out.append(("properties", "required: an FtM entity has an object of properties"))
+        return out
+    for name, values in props.items():
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            out.append((f"properties.{name}", "expected a list of strings (FtM property values)"))
+    return out
+
+
+def _first(props: dict[str, list[str]], name: str) -> str | None:
+    """The first non-blank value of a property, or None."""
+    for value in props.get(name, []):
+        if value.strip():
+            return value.strip()
+    return None
+
+
+def _names(props: dict[str, list[str]], caption: Any) -> list[str]:
+    """The name (caption first: the entity's display name) and then every other name, once each."""
+    names = [caption] if isinstance(caption, str) and caption.strip() else []
+    for prop in NAME_PROPS:
+        names.extend(props.get(prop, []))
+    if not names:
+        full = " ".join(v for v in (_first(props, "firstName"), _first(props, "lastName")) if v)
+        names = [full] if full else []
+    return list(dict.fromkeys(n.strip() for n in names if n.strip()))
+
+
+def _country(kind: str, props: dict[str, list[str]]) -> dict[str, Any]:
+    """The first ISO country code among the type's country properties; other codes kept as given."""
+    given = [v for prop in COUNTRY_PROPS[kind] for v in props.get(prop, [])]
+    for value in given:
+        code = country_code(value)
+        if code is not None and len(value.strip()) == 2:
+            return {"country": code}
+    return {"as_given": {"country": "; ".join(given)}} if given else {}
+
+
+def _identifiers(props: dict[str, list[str]], country: str | None) -> list[dict[str, str]]:
+    """Every identifier property as {scheme, id} (national numbers qualified by the entity's country)."""
+    out: list[dict[str, str]] = []
+    for prop, scheme in IDENTIFIER_SCHEMES.items():
+        out.extend({"scheme": scheme, "id": v.strip()} for v in props.get(prop, []) if v.strip())
+    for prop, scheme in NATIONAL_SCHEMES.items():
+        qualified = f"{country}-{scheme}" if country else scheme
+        out.extend({"scheme": qualified, "id": v.strip()} for v in props.get(prop, []) if v.strip())
+    return out
+
+
+def _source(fid: str, schema: str, props: dict[str, list[str]], data: dict[str, Any]) -> dict[str, Any]:
+    """The Source citing one FtM entity: its publisher, datasets, id and last change."""
+    datasets = data.get("datasets")
+    title = f"{schema} {fid}"
+    if isinstance(datasets, list) and datasets:
+        title += f" (datasets: {', '.join(str(d) for d in datasets)})"
+    source: dict[str, Any] = {"publisher": _first(props, "publisher") or "FollowTheMoney entity file",
+                              "title": title, "record_id": fid, "url": _first(props, "sourceUrl"),
+                              "source_type": "ftm"}
+    changed = data.get("last_change") or _first(props, "modifiedAt")
+    if isinstance(changed, str):
+        try:
+            source["recorded_on"] = source_date(changed)[0]
+        except ValueError:
+            pass  # provenance metadata: an odd timestamp there does not make the record wrong
+    return source
+
+
+def _dated_fields(origin: Origin, props: dict[str, list[str]], problems: list[Problem]) -> dict[str, Any]:
+    """valid_from / valid_to from the FtM dates; partial dates read as their first day, kept as given."""
+    out: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    for ours, theirs in DATE_PROPS.items():
+        prop = next((p for p in theirs if _first(props, p)), None)
+        if prop is None:
+            continue
+        text = _first(props, prop) or ""
+        try:
+            out[ours], as_given = source_date(text)
+        except ValueError as exc:
+            problems.append(origin.problem(f"properties.{prop}", str(exc)))
+            continue
+        if as_given is not None:
+            given[ours] = as_given
+    if given:
+        out["as_given"] = given
+    return out
+
+
+def _share_fields(origin: Origin, props: dict[str, list[str]], problems: list[Problem]) -> dict[str, Any]:
+    """share, or share_min/share_max for a range, from the FtM percentage (0-100)."""
+    text = _first(props, "percentage")
+    if text is None:
+        return {}
+    try:
+        share, low, high = percent_share(text)
+    except ValueError as exc:
+        problems.append(origin.problem("properties.percentage", str(exc)))
+        return {}
+    if share is not None:
+        return {"share": share}
+    return {"share_min": low, "share_max": high}
+
+
+FORMAT = FtmFormat()
