@@ -6,11 +6,12 @@ from schema.declaration import RELATIONS, entity_type
 from schema.errors import InvalidInput, Problem
 from schema.kinds import EntityType, RelationType
 
+from graph.allocation import check_allocation
 from graph.stores.base import GraphStore
 
 
 def ingest(store: GraphStore, batch: Batch) -> WriteSummary:
-    """Check references, then write the batch all-or-nothing; raises InvalidInput and writes nothing on error.
+    """Check references and native shares, then write the batch all-or-nothing; InvalidInput writes nothing.
 
     The problems the batch carries (reading, validation) and the reference problems of the records that
     did validate are reported together. Placeholders (entities an importer made for references its file
@@ -18,7 +19,7 @@ def ingest(store: GraphStore, batch: Batch) -> WriteSummary:
     """
     with paused_gc():
         placeholders = settle_placeholders(store, batch)
-        problems = batch.problems + check_references(store, batch)
+        problems = batch.problems + check_references(store, batch) + check_allocation(store, batch)
         if problems:
             raise InvalidInput(sorted(problems, key=lambda p: p.line))
         summary = store.write(batch)

@@ -29,6 +29,8 @@ from graph.stores.base import EdgeRow, GraphStore
 _NEVER = np.iinfo(np.int64).max  # open-ended valid_to
 _ALWAYS = np.iinfo(np.int64).min  # open-ended valid_from
 _TYPE_CODE = {t: i for i, t in enumerate(ANALYTIC_RELATIONS)}
+TOLERANCE = 1e-9  # shares are compared with this slack: 0.17 + 0.28 + 0.05 is 0.5000000000000001 in floats
+FULL = 1.0 + TOLERANCE  # a company's owners holding more than this hold more than all of it
 _CACHED_DATES = 8  # as_of views kept; queries mostly ask about today or a handful of dates
 
 
@@ -157,6 +159,7 @@ class AsOfView:
     W: sp.csr_matrix
     unknown_src: np.ndarray  # owners on OWNS edges whose share is unknown (sorted, distinct)
     unknown_dst: np.ndarray  # companies on OWNS edges whose share is unknown (sorted, distinct)
+    over_allocated: np.ndarray  # companies whose owners' shares summed above 100%, scaled to 100% in W (sorted)
     inverses: dict[int, np.ndarray] = field(default_factory=dict)  # (I - W_S)^-1 per cyclic component, lazily
     whole: object | None = None  # the whole graph's factors for integrated ownership (analytics.linalg), lazily
     control: object | None = None  # who controls whom (analytics.ownership.control), lazily
@@ -171,8 +174,9 @@ class AsOfView:
         known = ~np.isnan(proj.share[owns])
         W = sp.csr_matrix((proj.share[owns][known], (src[known], dst[known])), shape=(n, n))
         W.eliminate_zeros()  # a 0% stake links nothing: keep it out of cycle detection
+        W, over = scaled_to_full(W)
         down, up = Adjacency.build(n, src, dst, owns), Adjacency.build(n, dst, src, owns)
-        return cls(proj, day, valid, down, up, W, np.unique(src[~known]), np.unique(dst[~known]))
+        return cls(proj, day, valid, down, up, W, np.unique(src[~known]), np.unique(dst[~known]), over)
 
     def submatrix(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """W restricted to `nodes` (any order, distinct) as (row, col, share), positions in `nodes`.
@@ -196,7 +200,7 @@ class AsOfView:
     @cached_property
     def majority(self) -> np.ndarray:
         """Per node: holds more than half of some company directly (only such nodes can control anything)."""
-        return np.asarray(self.W.max(axis=1).toarray()).ravel() > 0.5
+        return np.asarray(self.W.max(axis=1).toarray()).ravel() > 0.5 + TOLERANCE  # ownership.CONTROL
 
     @cached_property
     def components(self) -> "Components":
@@ -262,6 +266,21 @@ class Components:
         lo, hi = np.searchsorted(lab, label, "left"), np.searchsorted(lab, label, "right")
         ws = sp.csr_matrix((share[lo:hi], (i[lo:hi], j[lo:hi])), shape=(size, size))
         return self.order[start:start + size], ws
+
+
+def scaled_to_full(W: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """W with every column summing above 100% scaled to 100%, and those columns (sorted).
+
+    Only imported data can hold such sums (native loads refuse them, graph.allocation): the shares cannot
+    all be true, and unscaled they make integrated shares above 1 (a 90%/90% loop gives 3.16).
+    """
+    sums = np.asarray(W.sum(axis=0)).ravel()
+    over = np.flatnonzero(sums > FULL)
+    if over.size == 0:
+        return W, over
+    factor = np.ones(sums.size)
+    factor[over] = 1.0 / sums[over]
+    return (W @ sp.diags(factor)).tocsr(), over
 
 
 def _levels(labels: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

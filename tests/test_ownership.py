@@ -125,19 +125,27 @@ def test_a_loop_holding_all_of_itself_is_rejected_by_name(tmp_store: SqliteStore
     assert caught.value.companies == ["a", "b"]
 
 
-def test_inconsistent_shares_above_one_are_judged_by_the_spectral_radius(tmp_store: SqliteStore) -> None:
-    # A and C each report 60% of B (120% in all). Loops A->B->A and C->B->C:
-    # with B holding 90% of A and of C, radius^2 = 0.6*0.9 + 0.6*0.9 = 1.08 > 1: no finite answer
-    ingest(tmp_store, companies_owning(("a", "b", 0.6), ("c", "b", 0.6), ("b", "a", 0.9), ("b", "c", 0.9)))
-    with pytest.raises(SingularOwnership, match="a, b, c"):
-        CorpGraph(tmp_store).owners("b")
+def _imported(*edges: tuple[str, str, float]) -> list[dict[str, object]]:
+    """OWNS records citing an imported statement (a source record_id): sums above 100% load, then are scaled."""
+    src = [{"publisher": "Register", "title": "Statement", "record_id": "s1"}]
+    return [owns(a, b, w, sources=src) for a, b, w in edges]
 
 
-def test_shares_above_one_with_a_convergent_loop_still_solve(tmp_store: SqliteStore) -> None:
-    # radius^2 = 0.6*0.5 + 0.6*0.3 = 0.48 < 1. A -> B: walks A->B, then back through C only:
-    # A->B (0.6) + A->B->C->B (0.6*0.3*0.6 = 0.108) + ... = 0.6 / (1 - 0.18) (walks through A excluded)
-    ingest(tmp_store, companies_owning(("a", "b", 0.6), ("c", "b", 0.6), ("b", "a", 0.5), ("b", "c", 0.3)))
-    assert _by(CorpGraph(tmp_store).holdings("a"), "company")["b"].integrated == pytest.approx(0.6 / 0.82)
+def test_imported_shares_above_one_are_scaled_to_one(tmp_store: SqliteStore) -> None:
+    # A and C each report 60% of B (120% in all): scaled to 50% each. B holds 90% of A and of C.
+    # Unscaled the loops A->B->A and C->B->C have radius^2 = 0.6*0.9 * 2 = 1.08 > 1 (no finite answer).
+    # Scaled, A -> B: A->B (0.5), then loops back through C only: 0.5 / (1 - 0.5 * 0.9) = 0.90909
+    ingest(tmp_store, batch(*(company(c) for c in "abc"),
+                            *_imported(("a", "b", 0.6), ("c", "b", 0.6), ("b", "a", 0.9), ("b", "c", 0.9))))
+    got = _by(CorpGraph(tmp_store).holdings("a"), "company")["b"]
+    assert got.integrated == pytest.approx(0.5 / 0.55) and got.direct == pytest.approx(0.6) and got.over_allocated
+
+
+def test_imported_shares_above_one_in_a_convergent_loop_are_scaled_too(tmp_store: SqliteStore) -> None:
+    # A, C 60% of B -> 50% each; B 50% of A, 30% of C. A -> B: 0.5 / (1 - 0.5 * 0.3) = 0.5 / 0.85
+    ingest(tmp_store, batch(*(company(c) for c in "abc"),
+                            *_imported(("a", "b", 0.6), ("c", "b", 0.6), ("b", "a", 0.5), ("b", "c", 0.3))))
+    assert _by(CorpGraph(tmp_store).holdings("a"), "company")["b"].integrated == pytest.approx(0.5 / 0.85)
 
 
 def test_unknown_shares_are_marked_never_numbers(tmp_store: SqliteStore) -> None:
@@ -154,14 +162,14 @@ def test_unknown_shares_are_marked_never_numbers(tmp_store: SqliteStore) -> None
 
 def test_ultimate_owners_stop_at_owners_without_a_qualifying_owner(tmp_store: SqliteStore) -> None:
     ingest(tmp_store, batch(entity("Person", "f"), company("h"), company("y"), company("m"),
-                            owns("f", "h", 0.3), owns("h", "y", 1.0), owns("m", "y", 0.2)))
+                            owns("f", "h", 0.4), owns("h", "y", 0.8), owns("m", "y", 0.2)))
     graph = CorpGraph(tmp_store)
-    # F -> Y = 0.3 * 1.0 >= 0.25 and F has no owner; H -> Y = 1.0 but H's owner F holds 0.3 >= 0.25
-    assert [(h.owner, h.integrated) for h in graph.ultimate_owners("y")] == [("f", pytest.approx(0.3))]
-    # at 0.35, F no longer qualifies, so H (1.0, its owner F below 0.35) is the ultimate owner
+    # F -> Y = 0.4 * 0.8 = 0.32 >= 0.25 and F has no owner; H -> Y = 0.8 but H's owner F holds 0.32 of Y
+    assert [(h.owner, h.integrated) for h in graph.ultimate_owners("y")] == [("f", pytest.approx(0.32))]
+    # at 0.35, F no longer qualifies, so H (0.8; its owner F has 0.32 < 0.35 of Y) is the ultimate owner
     assert [h.owner for h in graph.ultimate_owners("y", threshold=0.35)] == ["h"]
-    assert graph.controlling_parent("y") == "h"  # F's 30% of H is no control
-    assert _by(graph.holdings("f"), "company")["y"].integrated == pytest.approx(0.3)
+    assert graph.controlling_parent("y") == "h"  # F's 40% of H is no control
+    assert _by(graph.holdings("f"), "company")["y"].integrated == pytest.approx(0.32)
 
 
 def test_seed_lakala_holds_a_third_of_kaola_without_control(seed_store: SqliteStore) -> None:

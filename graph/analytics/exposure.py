@@ -45,6 +45,7 @@ class _Found:
     via: int
     unknown: bool = False
     paths: list[list[int]] = field(default_factory=list)
+    truncated: bool = False
 
 
 def exposure(store: GraphStore, view: AsOfView, entity: int, as_of: date, channels: Sequence[Channel] | None = None,
@@ -106,8 +107,9 @@ class _Search:
             at = holds.local(company)
             weight, unknown = float(holds.integrated[at]), bool(holds.unknown[at])
             if weight > 0 or unknown:
-                self._add(_Found(int(proj.dst[edge]), Channel.OWNERSHIP, weight, company, unknown,
-                                 [p + [edge] for p in self._owns_paths(company)]))
+                paths = [p + [edge] for p in self._owns_paths(company)]
+                self._add(_Found(int(proj.dst[edge]), Channel.OWNERSHIP, weight, company, unknown, paths,
+                                 self.finder.truncated))
 
     def dependency(self) -> None:
         """DEPENDENCY: providers of the entity, or of companies it controls, tied to an incident."""
@@ -120,7 +122,8 @@ class _Search:
                 provider = int(self.view.projection.dst[dep])
                 for incident, tie in self._ties(provider):
                     paths = [p + [dep, tie] for p in self._owns_paths(firm)]
-                    self._add(_Found(incident, Channel.DEPENDENCY, weight, provider, unknown, paths))
+                    self._add(_Found(incident, Channel.DEPENDENCY, weight, provider, unknown, paths,
+                                     self.finder.truncated))
 
     def data_flow(self) -> None:
         """DATA_FLOW: data the entity supplied to a company responsible for an incident."""
@@ -149,7 +152,7 @@ class _Search:
         incidents = store.get_entities(sorted({proj.ids[f.incident] for f in found}))
         items = [ExposureItem(proj.ids[f.incident], f.channel, f.weight, proj.ids[f.via],
                               [explainer.path(p) for p in f.paths], impact(incidents[proj.ids[f.incident]]),  # type: ignore[arg-type]
-                              f.unknown) for f in found]
+                              f.unknown, paths_truncated=f.truncated) for f in found]
         ids = {proj.ids[self.entity], *(i.incident for i in items), *(i.via for i in items if i.via)}
         return Exposure(proj.ids[self.entity], as_of, items, weighted_totals(items), explainer.subgraph(ids))
 
@@ -162,7 +165,10 @@ class _Search:
 
     def _owns_paths(self, company: int) -> list[list[int]]:
         """OWNS paths from the entity to a company it holds (one empty path for the entity itself)."""
-        return [[]] if company == self.entity else self.finder.paths(company, self.top_k)
+        if company == self.entity:
+            self.finder.truncated = False
+            return [[]]
+        return self.finder.paths(company, self.top_k)
 
     def _add(self, item: _Found) -> None:
         """Record an exposure, keeping the heavier of two routes to the same (incident, channel, via)."""

@@ -1,13 +1,14 @@
 """The liability chain of an incident: who is responsible, who owns them, who received the data, who did it.
 
 Parties (relations valid at as_of):
-- RESPONSIBLE: sources of RESPONSIBLE_FOR the incident; weight 1; detail = their role.
+- RESPONSIBLE: sources of RESPONSIBLE_FOR the incident; weight 1; detail = their roles (one party per
+  company however many roles it holds, so its owners and recipients are listed once too).
 - OWNER: every owner X of a responsible company R with integrated(X, R) >= min_share; weight = that
   integrated share, `controls` = X controls R; one party per (owner, responsible company), detail = R.
   A direct owner of R whose stake is unknown is kept whatever min_share (weight None, marked unknown);
   an owner with an unknown share further up is marked and its weight is a lower bound.
 - DATA_RECIPIENT: targets of SUPPLIED_DATA_TO from a responsible company whose `incident` is this
-  incident or empty; weight 1; detail = the supplier.
+  incident or empty; weight 1; detail = the supplier; one party per (recipient, supplier).
 - PERPETRATOR: sources of PERPETRATED the incident; weight 1.
 - max_owners keeps the strongest OWNER parties per responsible company (weights stay exact);
   owners_total says how many met min_share, so nothing disappears silently.
@@ -20,6 +21,8 @@ control), DATA_RECIPIENT heipachong.
 from __future__ import annotations
 
 from datetime import date
+
+import numpy as np
 
 from schema.kinds import RelationType
 
@@ -37,23 +40,21 @@ def liability_chain(store: GraphStore, view: AsOfView, incident: int, as_of: dat
                     max_owners: int | None = None) -> LiabilityChain:
     """Everyone liable for the incident at as_of, with weights, explaining paths and the subgraph."""
     proj, explainer = view.projection, Explainer(store, view)
-    responsible = view.edges(R.RESPONSIBLE_FOR, incident, outgoing=False)
     found: list[tuple[Party, list[list[int]]]] = []
     owners_total = 0
-    for edge in responsible.tolist():
-        company = int(proj.src[edge])
-        found.append((Party(proj.ids[company], Role.RESPONSIBLE, 1.0), [[edge]]))
-        owners, total = _owners(view, company, edge, max_depth, min_share, min_hop_share, top_k, max_owners)
+    for company, edges in _responsible(view, incident).items():
+        found.append((Party(proj.ids[company], Role.RESPONSIBLE, 1.0), [[e] for e in edges]))
+        owners, total = _owners(view, company, edges[0], max_depth, min_share, min_hop_share, top_k, max_owners)
         found.extend(owners)
         owners_total += total
         found.extend(_recipients(view, company, incident))
-    for edge in view.edges(R.PERPETRATED, incident, outgoing=False).tolist():
-        found.append((Party(proj.ids[int(proj.src[edge])], Role.PERPETRATOR, 1.0), [[edge]]))
+    for actor, edges in _grouped(view.edges(R.PERPETRATED, incident, outgoing=False), proj.src).items():
+        found.append((Party(proj.ids[actor], Role.PERPETRATOR, 1.0), [[e] for e in edges]))
     explainer.read(e for _, paths in found for p in paths for e in p)
     for party, paths in found:
         party.paths = [explainer.path(p) for p in paths]
         if party.role is Role.RESPONSIBLE:
-            party.detail = _role(explainer, paths[0][0])
+            party.detail = ", ".join(sorted({_role(explainer, p[0]) or "" for p in paths}))
     parties = [party for party, _ in found]
     graph = explainer.subgraph([proj.ids[incident], *(p.entity for p in parties)])
     return LiabilityChain(proj.ids[incident], as_of, parties, graph, owners_total)
@@ -67,18 +68,31 @@ def _owners(view: AsOfView, company: int, responsible_edge: int, max_depth: int,
     holders = ownership.owners(view, company, min_share)  # largest integrated first
     for h in holders[:max_owners]:
         paths = [p + [responsible_edge] for p in finder.paths(view.projection.index[h.owner], top_k)]
-        party = Party(h.owner, Role.OWNER, h.integrated, controls=h.controls, unknown=h.unknown, detail=h.company)
+        party = Party(h.owner, Role.OWNER, h.integrated, controls=h.controls, unknown=h.unknown, detail=h.company,
+                      over_allocated=h.over_allocated, paths_truncated=finder.truncated)
         out.append((party, paths))
     return out, len(holders)
 
 
 def _recipients(view: AsOfView, company: int, incident: int) -> list[tuple[Party, list[list[int]]]]:
-    """DATA_RECIPIENT parties: data supplied by the company for this incident or for none."""
-    proj, out = view.projection, []
-    for edge in view.edges(R.SUPPLIED_DATA_TO, company, outgoing=True).tolist():
-        if int(proj.incident[edge]) in (incident, -1):
-            party = Party(proj.ids[int(proj.dst[edge])], Role.DATA_RECIPIENT, 1.0, detail=proj.ids[company])
-            out.append((party, [[edge]]))
+    """DATA_RECIPIENT parties: data supplied by the company for this incident or for none (one per recipient)."""
+    proj = view.projection
+    supplies = view.edges(R.SUPPLIED_DATA_TO, company, outgoing=True)
+    supplies = supplies[np.isin(proj.incident[supplies], (incident, -1))]
+    return [(Party(proj.ids[recipient], Role.DATA_RECIPIENT, 1.0, detail=proj.ids[company]), [[e] for e in edges])
+            for recipient, edges in _grouped(supplies, proj.dst).items()]
+
+
+def _responsible(view: AsOfView, incident: int) -> dict[int, list[int]]:
+    """RESPONSIBLE_FOR edges into the incident grouped by company: one party per company, whatever its roles."""
+    return _grouped(view.edges(R.RESPONSIBLE_FOR, incident, outgoing=False), view.projection.src)
+
+
+def _grouped(edges: np.ndarray, end: np.ndarray) -> dict[int, list[int]]:
+    """Edges grouped by one of their ends (`end` = projection.src or .dst), in first-seen order."""
+    out: dict[int, list[int]] = {}
+    for edge in edges.tolist():
+        out.setdefault(int(end[edge]), []).append(edge)
     return out
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import eigs, splu, spsolve_triangular
+from scipy.sparse.linalg import splu, spsolve_triangular
 
 from schema.errors import SingularOwnership
 
@@ -159,15 +159,10 @@ def _inverse(view: AsOfView, label: int) -> np.ndarray:
 
 
 def _is_singular(view: AsOfView, label: int) -> bool:
-    """Whether I - W_S of a component has no convergent inverse (spectral radius of W_S >= 1)."""
+    """Whether I - W_S of a component has no convergent inverse (spectral radius of W_S >= 1).
+
+    The view scales every company's owners to at most 100% (projection.scaled_to_full), so W_S is
+    irreducible with column sums <= 1: its radius reaches 1 exactly when every column sums to 1.
+    """
     _, ws = view.components.block(label)
-    sums = np.asarray(ws.sum(axis=0)).ravel()
-    if sums.max() <= 1.0 + _EPS:
-        # irreducible with column sums <= 1: the radius reaches 1 exactly when every column sums to 1
-        return bool(sums.min() >= 1.0 - _EPS)
-    # shares above 100% in total (inconsistent sources): only the eigenvalue can tell
-    if ws.shape[0] <= _DENSE:
-        radius = float(np.abs(np.linalg.eigvals(ws.toarray())).max())
-    else:
-        radius = float(abs(eigs(ws, k=1, which="LM", return_eigenvectors=False)[0]))
-    return radius >= 1.0 - 1e-9
+    return bool(np.asarray(ws.sum(axis=0)).ravel().min() >= 1.0 - _EPS)

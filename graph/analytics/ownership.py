@@ -19,14 +19,14 @@ A->B->A->... pass through A again and do not count), although L[A, C] = 0.30 / (
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
 
 from graph.analytics import linalg
 from graph.analytics.results import Holding
-from graph.projection import AsOfView
+from graph.projection import TOLERANCE, AsOfView
 
 CONTROL = 0.5  # controls: strictly more than this
 ULTIMATE = 0.25  # ultimate owners: integrated at least this
@@ -34,12 +34,14 @@ ULTIMATE = 0.25  # ultimate owners: integrated at least this
 
 @dataclass(frozen=True)
 class Shares:
-    """Integrated shares between one node and a block: `nodes` (sorted), values, unknown-walk flags."""
+    """Integrated shares between one node and a block: `nodes` (sorted), values, and per node whether a walk
+    between them carries an unknown share (`unknown`) or enters an over-allocated company (`over_allocated`)."""
 
     anchor: int
     nodes: np.ndarray
     integrated: np.ndarray
     unknown: np.ndarray
+    over_allocated: np.ndarray
 
     def local(self, node: int) -> int:
         """Position of a node in the block, or -1."""
@@ -51,30 +53,31 @@ class Shares:
         at = self.local(node)
         return float(self.integrated[at]) if at >= 0 else 0.0
 
+    def listed(self) -> np.ndarray:
+        """Positions worth an answer: a positive share or an unknown one (a 0% stake holds nothing), not the anchor."""
+        return np.flatnonzero(((self.integrated > 0) | self.unknown) & (self.nodes != self.anchor))
+
 
 def owners(view: AsOfView, company: int, min_share: float = 0.0) -> list[Holding]:
-    """Everyone with a direct or integrated share in `company` (indirect-only owners have direct 0).
+    """Everyone with a positive (or unknown) direct or integrated share in `company`; indirect-only ones have direct 0.
 
     With min_share, only owners whose integrated share reaches it, plus direct owners whose stake is
     unknown (nothing says they are below it).
     """
     col = column(view, company)
     direct = _direct(view, company, incoming=True)
-    here = col.local(company)
     unknown_direct = [col.local(o) for o, share in direct.items() if share is None]
-    keep = np.union1d(np.flatnonzero(col.integrated >= min_share), unknown_direct).astype(np.int64)
-    keep = keep[keep != here]
+    keep = np.union1d(np.intersect1d(col.listed(), np.flatnonzero(col.integrated >= min_share)), unknown_direct)
     controllers = set(np.searchsorted(col.nodes, controllers_of(view, company)).tolist())
-    return _holdings(view, col, keep, direct, lambda at: at in controllers, owner_side=True)
+    return _holdings(view, col, keep.astype(np.int64), direct, lambda at: at in controllers, owner_side=True)
 
 
 def holdings(view: AsOfView, owner: int) -> list[Holding]:
-    """Everything `owner` holds a direct or integrated share in, with the control flag."""
+    """Everything `owner` holds a positive (or unknown) direct or integrated share in, with the control flag."""
     row_ = row(view, owner)
     controlled = set(controlled_by(view, owner).tolist())
     direct = _direct(view, owner, incoming=False)
-    others = np.flatnonzero(row_.nodes != owner)
-    return _holdings(view, row_, others, direct, lambda at: int(row_.nodes[at]) in controlled, owner_side=False)
+    return _holdings(view, row_, row_.listed(), direct, lambda at: int(row_.nodes[at]) in controlled, owner_side=False)
 
 
 def column(view: AsOfView, company: int) -> Shares:
@@ -83,7 +86,8 @@ def column(view: AsOfView, company: int) -> Shares:
     values, diagonal = linalg.solve(view, nodes, int(np.searchsorted(nodes, company)), transpose=False)
     unknown_tails = _unknown_ends(view, nodes, tails=True)
     unknown = np.isin(nodes, view.up.reach(unknown_tails)[0]) if unknown_tails.size else np.zeros(nodes.size, bool)
-    return Shares(company, nodes, values / diagonal, unknown)  # L[X, company] / L[X, X]
+    over = _over_allocated_upstream(view, nodes, company)
+    return Shares(company, nodes, values / diagonal, unknown, over)  # L[X, company] / L[X, X]
 
 
 def row(view: AsOfView, owner: int) -> Shares:
@@ -93,7 +97,9 @@ def row(view: AsOfView, owner: int) -> Shares:
     values, _ = linalg.solve(view, nodes, at, transpose=True)
     unknown_heads = _unknown_ends(view, nodes, tails=False)
     unknown = np.isin(nodes, view.down.reach(unknown_heads)[0]) if unknown_heads.size else np.zeros(nodes.size, bool)
-    return Shares(owner, nodes, values / values[at], unknown)  # L[owner, Z] / L[owner, owner]
+    scaled = np.setdiff1d(np.intersect1d(view.over_allocated, nodes), [owner])  # walks from the owner never re-enter it
+    over = np.isin(nodes, view.down.reach(scaled)[0]) if scaled.size else np.zeros(nodes.size, bool)
+    return Shares(owner, nodes, values / values[at], unknown, over)  # L[owner, Z] / L[owner, owner]
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,7 @@ def _closure(W: sp.csr_matrix, capable: np.ndarray) -> sp.csr_matrix:
     power = W[capable]
     held = sp.csr_matrix(power.shape)
     while True:
-        crossed = (power > CONTROL).astype(np.float64).tocsr()
+        crossed = (power > CONTROL + TOLERANCE).astype(np.float64).tocsr()
         crossed = crossed - crossed.multiply(held)  # pairs already known drop out
         crossed.eliminate_zeros()
         fresh = crossed.tocoo()
@@ -158,16 +164,28 @@ def _closure(W: sp.csr_matrix, capable: np.ndarray) -> sp.csr_matrix:
 
 
 def ultimate_owners(view: AsOfView, company: int, threshold: float = ULTIMATE) -> list[Holding]:
-    """Owners with integrated >= threshold that have no owner at or above the threshold themselves."""
-    found = [h for h in owners(view, company) if h.integrated is not None and h.integrated >= threshold]
+    """Owners with integrated >= threshold in the company none of whose own owners has >= threshold in it.
+
+    Both shares are measured in the target company: a person holding 60% of A, which holds 30% of C, has
+    0.18 of C, below 0.25, so A (0.30) is an ultimate owner of C. Marked unknown when an unknown stake
+    above the owner might hide one at or above the threshold.
+    """
+    col = column(view, company)
+    reaching = col.integrated >= threshold - TOLERANCE
+    reaching[col.local(company)] = False
+    candidates = col.nodes[reaching]
+    inside = np.zeros(view.projection.size, dtype=bool)
+    inside[col.nodes] = True
+    held = _owned_steps(view, candidates)
+    below = _reach_within(view, held, inside)  # owned, directly or through others, by a candidate
+    top = candidates[~np.isin(candidates, below)]
     out = []
-    for h in found:
-        above = column(view, view.projection.index[h.owner])
-        mine = above.integrated[above.nodes != above.anchor]
-        if (mine >= threshold).any():
-            continue
-        unsure = bool(above.unknown[above.nodes != above.anchor].any())  # an unknown stake might be above it
-        out.append(Holding(h.owner, h.company, h.direct, h.integrated, h.controls, h.unknown or unsure))
+    for h in owners(view, company):
+        node = view.projection.index[h.owner]
+        if node in top:
+            above = view.up.reach([node])[0]
+            unsure = bool(np.isin(above, view.unknown_dst).any())  # an unknown stake might be above it
+            out.append(replace(h, unknown=h.unknown or unsure))
     return out
 
 
@@ -197,9 +215,42 @@ def _holdings(view: AsOfView, shares: Shares, positions: np.ndarray, direct: dic
         value, unknown = float(shares.integrated[at]), bool(shares.unknown[at])
         integrated = None if unknown and value <= 0 else value  # an unknown stake never becomes a number
         pair = (ids[node], anchor) if owner_side else (anchor, ids[node])
-        out.append(Holding(*pair, direct.get(node, 0.0), integrated, controls(at), unknown))
+        out.append(Holding(*pair, direct.get(node, 0.0), integrated, controls(at), unknown,
+                           bool(shares.over_allocated[at])))
     out.sort(key=lambda h: (-(h.integrated or 0.0), h.owner if owner_side else h.company))
     return out
+
+
+def _owned_steps(view: AsOfView, nodes: np.ndarray) -> np.ndarray:
+    """Companies the nodes hold a non-zero (or unknown) stake in: a 0% stake makes nobody an owner."""
+    held, edges = view.down.gather(nodes)
+    return np.unique(held[view.projection.share[edges] != 0])
+
+
+def _reach_within(view: AsOfView, starts: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Nodes reached from `starts` down non-zero stakes without leaving the `inside` mask (starts included)."""
+    seen = np.zeros(inside.size, dtype=bool)
+    frontier = starts[inside[starts]]
+    seen[frontier] = True
+    while frontier.size:
+        nxt = _owned_steps(view, frontier)
+        frontier = nxt[inside[nxt] & ~seen[nxt]]
+        seen[frontier] = True
+    return np.flatnonzero(seen)
+
+
+def _over_allocated_upstream(view: AsOfView, nodes: np.ndarray, company: int) -> np.ndarray:
+    """Per block node: some walk from it to `company` enters an over-allocated company (other than itself)."""
+    scaled = np.intersect1d(view.over_allocated, nodes)
+    if scaled.size == 0:
+        return np.zeros(nodes.size, dtype=bool)
+    flagged = np.isin(nodes, view.up.reach(view.up.gather(scaled)[0])[0])
+    if scaled.size <= 32:  # a walk from X that enters X again does not count: recheck X without its own stakes
+        for node in np.setdiff1d(scaled, [company]).tolist():
+            others = np.setdiff1d(scaled, [node])
+            reach = view.up.reach(view.up.gather(others)[0])[0] if others.size else others
+            flagged[np.searchsorted(nodes, node)] = node in reach
+    return flagged
 
 
 def _direct(view: AsOfView, node: int, incoming: bool) -> dict[int, float | None]:

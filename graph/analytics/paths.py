@@ -15,6 +15,8 @@ import heapq
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
 
 from schema.declaration import ANALYTIC_RELATIONS
 from schema.kinds import RelationType
@@ -24,7 +26,9 @@ from graph.projection import AsOfView
 from graph.stores.base import GraphStore, StoredRelation
 from graph.subgraph import subgraph_from
 
-_MAX_POPS = 20_000  # a bound on the search for pathological dense blocks; paths explain, weights stay exact
+_QUICK_POPS = 2_000  # plain best-first pops before the search switches to bounds on the rest of the way
+_MAX_POPS = 1_000_000  # guided pops before the search stops and says so (`truncated`); never reached in tests
+_SLACK = 1.0 + 1e-6  # the bounds' rounding (edge weights get 1e-12 so a 100% hop is still an edge)
 
 
 class PathFinder:
@@ -32,6 +36,10 @@ class PathFinder:
 
     into_anchor=True finds paths other -> anchor (the owners of a company); False finds anchor -> other
     (what an owner holds), searching backwards from the other end, so one distance map serves every query.
+    The search is best-first on the product so far; when many partial paths rank above every complete
+    one (a wide block of 100% stakes), it switches to A*: the product so far times the best product that
+    can still reach the anchor (an upper bound, computed once per anchor), so complete paths pop first
+    and still in order. `truncated` says whether the last search stopped at _MAX_POPS with fewer than k paths.
     """
 
     def __init__(self, view: AsOfView, anchor: int, max_depth: int = 6, min_hop_share: float = 0.0,
@@ -44,29 +52,43 @@ class PathFinder:
         # neighbours are filtered in one vectorised step instead of one dict lookup each.
         self.dist = np.full(view.projection.size, max_depth + 1, dtype=np.int32)
         self.dist[nodes] = dist
+        self.near = nodes
+        self.truncated = False
+        self._bound: np.ndarray | None = None
 
     def paths(self, other: int, k: int = 3) -> list[list[int]]:
         """Up to k paths (edge indices, in walk order) between `other` and the anchor, highest product first."""
-        found = self._search(other, k)
+        found, done = self._search(other, k, None, _QUICK_POPS)
+        if not done:
+            found, done = self._search(other, k, self._bounds(), _MAX_POPS)
+        self.truncated = not done
         return found if self.into_anchor else [p[::-1] for p in found]
 
-    def _search(self, source: int, k: int) -> list[list[int]]:
-        """Best-first search from `source` toward the anchor: products only shrink, so pops come best first."""
+    def _search(self, source: int, k: int, bound: np.ndarray | None, budget: int) -> tuple[list[list[int]], bool]:
+        """Best-first search from `source` toward the anchor (keyed by product, times `bound` if given).
+
+        Returns the paths and whether the search finished (k paths, or nothing left) within `budget` pops.
+        """
         if source == self.target or self.dist[source] > self.max_depth:
-            return []
+            return [], True
         found: list[list[int]] = []
-        heap: list[tuple[float, int, int, tuple[int, ...], tuple[int, ...]]] = [(-1.0, 0, source, (source,), ())]
+        start = -1.0 if bound is None else -float(bound[source])
+        heap: list[tuple[float, float, int, int, tuple[int, ...], tuple[int, ...]]] = [
+            (start, -1.0, 0, source, (source,), ())]
         pushed = pops = 0
-        while heap and len(found) < k and pops < _MAX_POPS:
-            bound, _, node, visited, edges = heapq.heappop(heap)
+        while heap and len(found) < k:
+            if pops == budget:
+                return found, False
+            _, product, _, node, visited, edges = heapq.heappop(heap)
             pops += 1
             if node == self.target:
                 found.append(list(edges))
                 continue
             for nxt, edge, share in self._steps(node, len(edges), visited):
                 pushed += 1
-                heapq.heappush(heap, (bound * share, pushed, nxt, visited + (nxt,), edges + (edge,)))
-        return found
+                key = product * share * (1.0 if bound is None else float(bound[nxt]))
+                heapq.heappush(heap, (key, product * share, pushed, nxt, visited + (nxt,), edges + (edge,)))
+        return found, True
 
     def _steps(self, node: int, depth: int, visited: tuple[int, ...]) -> Iterable[tuple[int, int, float]]:
         """Admissible next hops: (node, edge, share used for ranking)."""
@@ -81,6 +103,28 @@ class PathFinder:
                 yield nxt, edge, 1.0
             elif share > 0 and share >= self.min_hop_share:
                 yield nxt, edge, share
+
+    def _bounds(self) -> np.ndarray:
+        """Per node: the largest product of admissible hops from it to the anchor (1 at the anchor), at most 1.
+
+        Dijkstra on -log(share) over the nodes within max_depth, from the anchor against the edges' direction.
+        """
+        if self._bound is None:
+            nodes, n = self.near, self.view.projection.size
+            frm, edges = self.step.gather(nodes)  # step edges out of the block's nodes (frm: the node stepped to)
+            tails = np.repeat(nodes, np.diff(self.step.indptr)[nodes])
+            shares = self.view.projection.share[edges]
+            usable = np.isnan(shares) | ((shares > 0) & (shares >= self.min_hop_share))
+            ok = usable & (self.dist[frm] <= self.max_depth)
+            cost = -np.log(np.where(np.isnan(shares[ok]), 1.0, shares[ok])) + 1e-12
+            local = np.full(n, -1, dtype=np.int64)
+            local[nodes] = np.arange(nodes.size)
+            # reversed edges (head -> tail), so distances from the anchor are distances to it
+            graph = sp.csr_matrix((cost, (local[frm[ok]], local[tails[ok]])), shape=(nodes.size, nodes.size))
+            dist = dijkstra(graph, directed=True, indices=int(local[self.target]))
+            self._bound = np.zeros(n)
+            self._bound[nodes] = np.minimum(1.0, np.exp(-dist) * _SLACK)
+        return self._bound
 
 
 class Explainer:

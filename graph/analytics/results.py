@@ -87,6 +87,7 @@ class Holding:
     integrated: float | None
     controls: bool
     unknown: bool = False
+    over_allocated: bool = False  # a company on the way had owners above 100% (imported): its shares were scaled
 
 
 @dataclass
@@ -100,6 +101,8 @@ class Party:
     unknown: bool = False
     detail: str | None = None
     paths: list[Path] = field(default_factory=list)
+    over_allocated: bool = False  # the weight went through shares scaled to 100% (see Holding)
+    paths_truncated: bool = False  # the path search stopped before finding top_k paths (see docs/analytics.md)
 
 
 @dataclass
@@ -124,6 +127,8 @@ class ExposureItem:
     paths: list[Path] = field(default_factory=list)
     impact: dict[str, Any] = field(default_factory=dict)
     unknown: bool = False  # an unknown share lies on the way: weight is a lower bound
+    over_allocated: bool = False  # the weight went through shares scaled to 100% (see Holding)
+    paths_truncated: bool = False  # the path search stopped before finding top_k paths
 
 
 @dataclass
