@@ -209,6 +209,7 @@ class Holding:
     integrated: float | None = strawberry.field(description="Share held directly and through chains, 0..1.")
     controls: bool = strawberry.field(description="True when the owner controls the company (majority, to a fixed point).")
     unknown: bool = strawberry.field(description="True when a share on the way is unknown, so numbers are lower bounds.")
+    over_allocated: bool = strawberry.field(description="True when a walk enters a company whose owners' shares (imported) summed above 100%; its shares were scaled to 100% for this number.")
 
     @strawberry.field(description="The owner.")
     async def owner(self, info: Ctx) -> Entity:
@@ -222,7 +223,8 @@ class Holding:
 def holding_from(holding: res.Holding) -> Holding:
     """The GraphQL object of a holding."""
     return Holding(owner_id=holding.owner, company_id=holding.company, direct=holding.direct,
-                   integrated=holding.integrated, controls=holding.controls, unknown=holding.unknown)
+                   integrated=holding.integrated, controls=holding.controls, unknown=holding.unknown,
+                   over_allocated=holding.over_allocated)
 
 
 @strawberry.type(description="A party of a liability chain.")
@@ -234,6 +236,8 @@ class Party:
     unknown: bool = strawberry.field(description="True when a share on the way is unknown.")
     detail: str | None = strawberry.field(description="Extra detail (the responsible role, what data was received).")
     paths: list[Path] = strawberry.field(description="Paths from the party to the incident that explain the weight.")
+    over_allocated: bool = strawberry.field(description="True when the weight went through a company whose owners' shares (imported) summed above 100%, scaled to 100%.")
+    paths_truncated: bool = strawberry.field(description="True when the path search stopped before finding topK paths (the weight is still exact).")
 
     @strawberry.field(description="The liable entity.")
     async def entity(self, info: Ctx) -> Entity:
@@ -256,7 +260,8 @@ class LiabilityChain:
 def chain_from(chain: res.LiabilityChain) -> LiabilityChain:
     """The GraphQL object of a liability chain."""
     parties = [Party(entity_id=p.entity, role=p.role, weight=p.weight, controls=p.controls, unknown=p.unknown,
-                     detail=p.detail, paths=[path_from(x) for x in p.paths]) for p in chain.parties]
+                     detail=p.detail, paths=[path_from(x) for x in p.paths], over_allocated=p.over_allocated,
+                     paths_truncated=p.paths_truncated) for p in chain.parties]
     return LiabilityChain(incident_id=chain.incident, as_of=chain.as_of, parties=parties, graph=graph_from(chain.graph),
                           owners_total=chain.owners_total)
 
@@ -269,6 +274,8 @@ class ExposureItem:
     weight: float = strawberry.field(description="Share of the incident's impact that reaches the entity, 0..1.")
     paths: list[Path] = strawberry.field(description="Paths that explain the weight.")
     impact: JSON = strawberry.field(description="The incident's impact figures weighted by `weight`.")
+    over_allocated: bool = strawberry.field(description="True when the weight went through a company whose owners' shares (imported) summed above 100%, scaled to 100%.")
+    paths_truncated: bool = strawberry.field(description="True when the path search stopped before finding topK paths (the weight is still exact).")
 
     @strawberry.field(description="The incident.")
     async def incident(self, info: Ctx) -> Entity:
@@ -295,7 +302,8 @@ class Exposure:
 def exposure_from(exposure: res.Exposure) -> Exposure:
     """The GraphQL object of an exposure answer."""
     items = [ExposureItem(incident_id=i.incident, via_id=i.via, channel=i.channel, weight=i.weight,
-                          paths=[path_from(x) for x in i.paths], impact=i.impact) for i in exposure.items]
+                          paths=[path_from(x) for x in i.paths], impact=i.impact, over_allocated=i.over_allocated,
+                          paths_truncated=i.paths_truncated) for i in exposure.items]
     return Exposure(entity_id=exposure.entity, as_of=exposure.as_of, items=items, totals=exposure.totals,
                     graph=graph_from(exposure.graph))
 

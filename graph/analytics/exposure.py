@@ -46,6 +46,7 @@ class _Found:
     unknown: bool = False
     paths: list[list[int]] = field(default_factory=list)
     truncated: bool = False
+    over_allocated: bool = False
 
 
 def exposure(store: GraphStore, view: AsOfView, entity: int, as_of: date, channels: Sequence[Channel] | None = None,
@@ -109,7 +110,7 @@ class _Search:
             if weight > 0 or unknown:
                 paths = [p + [edge] for p in self._owns_paths(company)]
                 self._add(_Found(int(proj.dst[edge]), Channel.OWNERSHIP, weight, company, unknown, paths,
-                                 self.finder.truncated))
+                                 self.finder.truncated, bool(holds.over_allocated[at])))
 
     def dependency(self) -> None:
         """DEPENDENCY: providers of the entity, or of companies it controls, tied to an incident."""
@@ -123,7 +124,7 @@ class _Search:
                 for incident, tie in self._ties(provider):
                     paths = [p + [dep, tie] for p in self._owns_paths(firm)]
                     self._add(_Found(incident, Channel.DEPENDENCY, weight, provider, unknown, paths,
-                                     self.finder.truncated))
+                                     self.finder.truncated, bool(holds.over_allocated[at])))
 
     def data_flow(self) -> None:
         """DATA_FLOW: data the entity supplied to a company responsible for an incident."""
@@ -152,7 +153,7 @@ class _Search:
         incidents = store.get_entities(sorted({proj.ids[f.incident] for f in found}))
         items = [ExposureItem(proj.ids[f.incident], f.channel, f.weight, proj.ids[f.via],
                               [explainer.path(p) for p in f.paths], impact(incidents[proj.ids[f.incident]]),  # type: ignore[arg-type]
-                              f.unknown, paths_truncated=f.truncated) for f in found]
+                              f.unknown, f.over_allocated, f.truncated) for f in found]
         ids = {proj.ids[self.entity], *(i.incident for i in items), *(i.via for i in items if i.via)}
         return Exposure(proj.ids[self.entity], as_of, items, weighted_totals(items), explainer.subgraph(ids))
 
