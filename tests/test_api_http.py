@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
-import threading
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +11,6 @@ from typing import Any
 import httpx
 import networkx as nx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.settings import ApiSettings
@@ -22,6 +18,7 @@ from graph.ingest import ingest
 from graph.stores.sqlite import SqliteStore
 from loaders.seed import seed_path
 from loaders.validate import load_file
+from tests.http_server import serving
 
 TOKEN = "e2e-token"
 LEAK = "kaola-leak-2019"
@@ -41,19 +38,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a uvicorn server over a freshly seeded store, with a mutation token configured."""
     store = SqliteStore(Path(tmp_path_factory.mktemp("e2e")) / "corpgraph.db")
     ingest(store, load_file(seed_path()))
-    config = uvicorn.Config(create_app(store=store, settings=ApiSettings(token=TOKEN)), log_level="warning")
-    uv = uvicorn.Server(config)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))  # port 0: the OS picks a free port, so parallel runs never collide
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(store=store, settings=ApiSettings(token=TOKEN))) as url:
+        yield url
     store.close()
 
 
