@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from graph.ingest import ingest
+from graph.resolve.candidates import CandidateSet
 from graph.stores.base import GraphStore
 from graph.stores.factory import open_store
 from loaders.detect import choose
@@ -244,3 +245,63 @@ def export_graph(
         typer.echo(text)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+@app.command()
+def resolve(
+    merge: Annotated[Optional[tuple[str, str]], typer.Option("--merge", help="record that A and B are the same entity")] = None,
+    split: Annotated[Optional[tuple[str, str]], typer.Option("--split", help="record that A and B must never be merged")] = None,
+    accept_above: Annotated[Optional[float], typer.Option("--accept-above", min=0.0, max=1.0,
+                                                          help="merge every candidate scoring at least this, "
+                                                               "except pairs with conflicting identifiers or countries")] = None,
+    min_score: Annotated[float, typer.Option("--min-score", min=0.0, max=1.0, help="list candidates from this score")] = 0.0,
+    first: Annotated[int, typer.Option("--first", min=1, help="list at most this many candidates")] = 50,
+    by: Annotated[str, typer.Option("--by", help="who takes the decision (kept with it)")] = "cli",
+    store: StoreOpt = None,
+) -> None:
+    """List entities that may be the same (score and reasons), or record a decision about them."""
+    from graph.resolve import matching
+    from graph.service import CorpGraph
+
+    if sum(x is not None for x in (merge, split, accept_above)) > 1:
+        raise typer.BadParameter("use one of --merge, --split and --accept-above at a time")
+    with _open(store) as graph_store:
+        graph = CorpGraph(graph_store)
+        if merge or split:
+            a, b = merge or split  # type: ignore[misc]
+            judgement = (matching.merge if merge else matching.split)(graph, a, b, by)
+            out.print(f"recorded: {judgement.a} and {judgement.b} are {judgement.verdict.value} "
+                      f"(by {judgement.by} at {judgement.at})", markup=False, highlight=False)
+        elif accept_above is not None:
+            done = matching.accept_above(graph, accept_above, by)
+            for c in done.merged:
+                out.print(f"merged {c.score:.3f}  {c.a}  {c.b}", markup=False, highlight=False)
+            for c, why in done.held:
+                out.print(f"held   {c.score:.3f}  {c.a}  {c.b}  ({why}: decide with --merge or --split)",
+                          markup=False, highlight=False)
+            out.print(f"{len(done.merged)} merged, {len(done.held)} held back", markup=False, highlight=False)
+        else:
+            _print_candidates(graph_store, matching.open_candidates(graph, min_score), first)
+
+
+def _print_candidates(graph_store: GraphStore, found: CandidateSet, first: int) -> None:
+    """Candidates as plain lines: score, the two entities (id, name, country), then the reasons and conflicts."""
+    shown = found.candidates[:first]
+    records = graph_store.get_entities(sorted({x for c in shown for x in (c.a, c.b)}))
+
+    def label(id: str) -> str:
+        record = records.get(id)
+        country = getattr(record, "country", None)
+        return f"{id} ({record.name if record else '?'}{', ' + country if country else ''})"
+
+    for c in shown:
+        out.print(f"{c.score:.3f}  {label(c.a)}  ~  {label(c.b)}", markup=False, highlight=False)
+        for reason in c.reasons:
+            out.print(f"       {reason}", markup=False, highlight=False)
+        for conflict in c.conflicts:
+            out.print(f"       conflict: {conflict}", markup=False, highlight=False)
+    more = len(found.candidates) - len(shown)
+    out.print(f"{len(found.candidates)} candidate(s){f', {more} not shown (--first)' if more > 0 else ''}",
+              markup=False, highlight=False)
+    for key, size in found.skipped_blocks:
+        err.print(f"skipped the name key {key!r}: {size} entities share it (too common to compare)", markup=False)

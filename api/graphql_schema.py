@@ -4,6 +4,7 @@ from __future__ import annotations
 from asyncio import to_thread
 from collections.abc import Callable, Iterator
 from datetime import date
+from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
@@ -17,6 +18,7 @@ from graph import browse
 from graph.analytics.results import Channel
 from graph.ingest import ingest
 from graph.neighborhood import neighborhood
+from graph.resolve import matching
 from loaders.validate import validate_records
 from schema.batch import Batch
 from schema.errors import CorpgraphError, InvalidInput, LimitExceeded, NotFound, Problem, RequestTooLarge, TimedOut
@@ -37,7 +39,14 @@ ERRORS: tuple[tuple[type[CorpgraphError], int, str], ...] = (
 )
 # Graph walks run in worker threads (asyncio.to_thread): the analytics are synchronous and must not stall
 # the event loop; CorpGraph and both stores are safe to share between threads.
-MUTATION_LABEL = "mutation"  # the `file` of problems reported for records sent through a mutation
+MUTATION_LABEL = "mutation"
+
+
+@strawberry.enum(description="A matching decision: the same entity, or never to be merged.")
+class MatchVerdict(Enum):
+    SAME = "same"
+    DIFFERENT = "different"
+  # the `file` of problems reported for records sent through a mutation
 # The default `first` of the paged fields (owners and holdings: settings.holdings_first); the cost check
 # counts a paged field's selection once per item of its page.
 PAGE_SIZES = {"search": 10, "companies": 20, "incidents": 20}
@@ -103,6 +112,13 @@ class Query:
         page = browse.incidents(info.context.store, category, from_, to, info.context.settings.first(first), after)
         return gt.connection_from(page)
 
+    @strawberry.field(description="Open candidates for matching: entities that may be the same, highest score first.")
+    async def resolve_candidates(self, info: Ctx, min_score: float | None = None,
+                                 first: First = None) -> list[gt.MatchCandidate]:
+        limit = info.context.settings.first(first)
+        found = await to_thread(matching.open_candidates, info.context.graph, min_score or 0.0)
+        return [gt.candidate_from(c) for c in found.candidates[:limit]]
+
     @strawberry.field(description="Companies ordered by id, a page at a time.")
     def companies(self, info: Ctx, first: First = None, after: After = None) -> gt.Connection[gt.Company]:
         return gt.connection_from(browse.companies(info.context.store, info.context.settings.first(first), after))
@@ -118,6 +134,14 @@ class Mutation:
             raise LimitExceeded(f"at most {settings.max_upsert} records per mutation, got {len(records)}; split them")
         summary = ingest(info.context.store, _validated(records))
         return gt.UpsertResult(entities=sum(summary.entities.values()), relations=sum(summary.relations.values()))
+
+
+    @strawberry.mutation(description="Record a matching decision: SAME merges the two entities, DIFFERENT keeps them apart for good.")
+    def resolve_decision(self, info: Ctx, a: strawberry.ID, b: strawberry.ID, verdict: MatchVerdict) -> gt.MatchDecision:
+        info.context.require_token()
+        decide = matching.merge if verdict is MatchVerdict.SAME else matching.split
+        j = decide(info.context.graph, a, b, "api")
+        return gt.MatchDecision(a=j.a, b=j.b, verdict=j.verdict.value, by=j.by, at=j.at)
 
 
 class Schema(strawberry.Schema):

@@ -332,6 +332,38 @@ class UpsertResult:
     relations: int = strawberry.field(description="Relation records written.")
 
 
+@strawberry.type(description="Two entities that may be the same, with the score and the reasons (see README, 'Matching entities').")
+class MatchCandidate:
+    a_id: strawberry.ID = strawberry.field(description="One entity's id.")
+    b_id: strawberry.ID = strawberry.field(description="The other entity's id.")
+    score: float = strawberry.field(description="0..1; nothing is merged on a score alone.")
+    reasons: list[str] = strawberry.field(description="Why they may be the same (identifier, name, alias, transliteration, country).")
+    conflicts: list[str] = strawberry.field(description="What says they differ (identifiers of one scheme, countries); such pairs are never merged by acceptAbove.")
+
+    @strawberry.field(description="One entity.")
+    async def a(self, info: Ctx) -> Entity:
+        return await load_entity(info, self.a_id)
+
+    @strawberry.field(description="The other entity.")
+    async def b(self, info: Ctx) -> Entity:
+        return await load_entity(info, self.b_id)
+
+
+def candidate_from(candidate: Any) -> MatchCandidate:
+    """The GraphQL object of a graph.resolve candidate."""
+    return MatchCandidate(a_id=candidate.a, b_id=candidate.b, score=candidate.score, reasons=candidate.reasons,
+                          conflicts=candidate.conflicts)
+
+
+@strawberry.type(description="A decision about two entities, as stored.")
+class MatchDecision:
+    a: strawberry.ID = strawberry.field(description="One entity's id.")
+    b: strawberry.ID = strawberry.field(description="The other entity's id.")
+    verdict: str = strawberry.field(description="same (merged) or different (never to be merged).")
+    by: str = strawberry.field(description="Who took the decision.")
+    at: str = strawberry.field(description="When (UTC, ISO 8601).")
+
+
 def _from_model(cls: type[T], model: BaseModel, **overrides: Any) -> T:
     """An instance of a strawberry type from the same-named fields of a pydantic model (nothing more)."""
     names = [f.python_name for f in cls.__strawberry_definition__.fields if f.base_resolver is None]  # type: ignore[attr-defined]
