@@ -270,22 +270,21 @@ def resolve(
         if merge or split:
             a, b = merge or split  # type: ignore[misc]
             judgement = (matching.merge if merge else matching.split)(graph, a, b, by)
-            out.print(f"recorded: {judgement.a} and {judgement.b} are {judgement.verdict.value} "
-                      f"(by {judgement.by} at {judgement.at})", markup=False, highlight=False)
+            typer.echo(f"recorded: {judgement.a} and {judgement.b} are {judgement.verdict.value} "
+                      f"(by {judgement.by} at {judgement.at})")
         elif accept_above is not None:
             done = matching.accept_above(graph, accept_above, by)
             for c in done.merged:
-                out.print(f"merged {c.score:.3f}  {c.a}  {c.b}", markup=False, highlight=False)
+                typer.echo(f"merged {c.score:.3f}  {c.a}  {c.b}")
             for c, why in done.held:
-                out.print(f"held   {c.score:.3f}  {c.a}  {c.b}  ({why}: decide with --merge or --split)",
-                          markup=False, highlight=False)
-            out.print(f"{len(done.merged)} merged, {len(done.held)} held back", markup=False, highlight=False)
+                typer.echo(f"held   {c.score:.3f}  {c.a}  {c.b}  ({why}: decide with --merge or --split)")
+            typer.echo(f"{len(done.merged)} merged, {len(done.held)} held back")
         else:
             _print_candidates(graph_store, matching.open_candidates(graph, min_score), first)
 
 
 def _print_candidates(graph_store: GraphStore, found: CandidateSet, first: int) -> None:
-    """Candidates as plain lines: score, the two entities (id, name, country), then the reasons and conflicts."""
+    """Candidates as plain lines, never wrapped (users grep them): score, the two entities (id, name, country), then the reasons and conflicts."""
     shown = found.candidates[:first]
     records = graph_store.get_entities(sorted({x for c in shown for x in (c.a, c.b)}))
 
@@ -295,13 +294,12 @@ def _print_candidates(graph_store: GraphStore, found: CandidateSet, first: int) 
         return f"{id} ({record.name if record else '?'}{', ' + country if country else ''})"
 
     for c in shown:
-        out.print(f"{c.score:.3f}  {label(c.a)}  ~  {label(c.b)}", markup=False, highlight=False)
+        typer.echo(f"{c.score:.3f}  {label(c.a)}  ~  {label(c.b)}")
         for reason in c.reasons:
-            out.print(f"       {reason}", markup=False, highlight=False)
+            typer.echo(f"       {reason}")
         for conflict in c.conflicts:
-            out.print(f"       conflict: {conflict}", markup=False, highlight=False)
+            typer.echo(f"       conflict: {conflict}")
     more = len(found.candidates) - len(shown)
-    out.print(f"{len(found.candidates)} candidate(s){f', {more} not shown (--first)' if more > 0 else ''}",
-              markup=False, highlight=False)
+    typer.echo(f"{len(found.candidates)} candidate(s){f', {more} not shown (--first)' if more > 0 else ''}")
     for key, size in found.skipped_blocks:
-        err.print(f"skipped the name key {key!r}: {size} entities share it (too common to compare)", markup=False)
+        typer.echo(f"skipped the name key {key!r}: {size} entities share it (too common to compare)", err=True)

@@ -20,6 +20,7 @@ from itertools import combinations
 
 from schema.records import Entity
 
+from graph.identifiers import entity_identifier_keys
 from graph.resolve.keys import NameKey, exact_key, name_keys
 
 MAX_BLOCK = 500
@@ -118,12 +119,19 @@ def party(entity: Entity) -> _Party:
     return _party(entity)
 
 
+def identifiers_by_scheme(entities: Iterable[Entity]) -> dict[str, set[str]]:
+    """The normalised identifiers of the entities (identity's keys, graph.identifiers), grouped by scheme."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for entity in entities:
+        for key in entity_identifier_keys(entity):
+            scheme, _, value = key.partition(":")
+            out[scheme].add(value)
+    return dict(out)
+
+
 def _party(entity: Entity) -> _Party:
     """Keys by key text and identifiers by scheme of one entity."""
-    identifiers: dict[str, set[str]] = defaultdict(set)
-    for ident in entity.identifiers:
-        identifiers[ident.scheme.strip().upper()].add(" ".join(ident.id.split()).upper())
-    return _Party(entity, {k.key: k for k in name_keys(entity)}, dict(identifiers))
+    return _Party(entity, {k.key: k for k in name_keys(entity)}, identifiers_by_scheme([entity]))
 
 
 def _identifiers(x: _Party, y: _Party, evidence: list[float], reasons: list[str], conflicts: list[str]) -> None:

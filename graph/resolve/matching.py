@@ -15,7 +15,7 @@ from weakref import WeakKeyDictionary
 from schema.kinds import EntityType
 from schema.records import Entity
 
-from graph.resolve.candidates import GROUPS, Candidate, CandidateSet, find_candidates
+from graph.resolve.candidates import GROUPS, Candidate, CandidateSet, find_candidates, identifiers_by_scheme
 from graph.service import CorpGraph
 from graph.stores.base import GraphStore, Judgement, Verdict
 
@@ -99,9 +99,6 @@ def _cluster_conflict(graph: CorpGraph, candidate: Candidate) -> str | None:
     countries = sorted({c for r in records if (c := getattr(r, "country", None))})
     if len(countries) > 1:
         return f"different countries: {' vs '.join(countries)}"
-    schemes: dict[str, set[str]] = {}
-    for record in records:
-        for ident in record.identifiers:
-            schemes.setdefault(ident.scheme.strip().upper(), set()).add(" ".join(ident.id.split()).upper())
+    schemes = identifiers_by_scheme(records)
     clash = sorted(s for s, ids in schemes.items() if len(ids) > 1)
     return f"different identifiers of scheme {clash[0]}: {' vs '.join(sorted(schemes[clash[0]]))}" if clash else None
