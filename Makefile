@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install
+.PHONY: run test install web
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,14 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed-test
 	tools/setup-node
 	tools/neo4j-server/build  # the test-only Neo4j launcher (Maven; offline once cached)
+	tools/setup-browser  # Debian's chromium for the browser tests (tests/test_browser.py)
 
 run: $(VENV)/.installed-run
 	$(BIN)/corpgraph serve --seed --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest
+
+# Rebuild the pages shipped in api/static from web/ (pinned npm packages); commit the result.
+web:
+	cd web && npm ci --no-audit --no-fund && node build.mjs

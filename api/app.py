@@ -5,6 +5,8 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -12,8 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 
 from graph.analytics.results import Channel, Subgraph
@@ -31,6 +34,9 @@ from api.http_limits import BodyLimit, error_response, parse_body
 from api.settings import ApiSettings, get_api_settings
 
 QUERIES = ("neighborhood", "liability", "exposure")
+# The pages (playground, explorer) and the browser libraries they use, built by web/build.mjs into the
+# package so that nothing is ever fetched from another host.
+STATIC = Path(__file__).parent / "static"
 
 
 class CorpGraphQL(GraphQL[Context, None]):
@@ -44,6 +50,11 @@ class CorpGraphQL(GraphQL[Context, None]):
     def parse_json(self, data: str | bytes) -> Any:
         """The request's JSON, refused with a clear 400 unless it is an object (or list) nested within the limit."""
         return parse_body(data, self.settings.max_json_depth)
+
+    @cached_property
+    def graphql_ide_html(self) -> str:
+        """Our GraphiQL page (local assets, the README's queries as tabs) instead of strawberry's CDN one."""
+        return (STATIC / "graphiql.html").read_text(encoding="utf-8")
 
     async def get_context(self, request: Any, response: Any) -> Context:
         """A fresh context (and fresh DataLoaders) for every request."""
@@ -122,8 +133,17 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
         if owned:
             graph.store.close()
 
-    routes = [Route("/healthz", healthz), Route("/export/{format}", export_route),
-              Route("/graphql", CorpGraphQL(graph, settings))]
+    async def explore(request: Request) -> FileResponse:
+        """The graph explorer page; it reads its view from the URL (query, id, asOf)."""
+        return FileResponse(STATIC / "explore.html", media_type="text/html")
+
+    async def home(request: Request) -> RedirectResponse:
+        """The explorer is the front page."""
+        return RedirectResponse("/explore")
+
+    routes = [Route("/", home), Route("/healthz", healthz), Route("/export/{format}", export_route),
+              Route("/graphql", CorpGraphQL(graph, settings)), Route("/explore", explore),
+              Mount("/static", StaticFiles(directory=STATIC), name="static")]
     return Starlette(routes=routes, middleware=_middleware(settings), lifespan=lifespan,
                      exception_handlers={CorpgraphError: _error_response})
 

@@ -1,0 +1,552 @@
+// corpgraph's graph explorer: draws liability chains, exposure, owners and neighbourhoods from the
+// GraphQL API with Cytoscape.js, explains every number in a side panel, and keeps a text view of the
+// same nodes and edges. It knows the server only through GraphQL (/graphql) and the exports (/export).
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const TYPE_COLOURS = { Company: '#4c6ef5', Person: '#2f9e44', Organization: '#868e96', Actor: '#343a40', Incident: '#e03131' };
+const ROLE_COLOURS = { RESPONSIBLE: '#e8590c', OWNER: '#1c7ed6', DATA_RECIPIENT: '#9c36b5', PERPETRATOR: '#212529' };
+const CHANNEL_COLOURS = { OWNERSHIP: '#1c7ed6', DEPENDENCY: '#f08c00', DATA_FLOW: '#9c36b5', AFFECTED: '#c92a2a' };
+const OWNERS_STEP = 100;      // parties fetched per "load more" (the API's maxOwners)
+const OWNERS_MAX = 1000;      // the API's upper bound for maxOwners
+const DRAW_LIMIT = 2000;      // nodes drawn before "show more" asks: keeps the page responsive
+const SOURCES = 'sources { publisher title url publishedOn }';
+const PATHS = `paths { weight hops { from to type share relationId ${SOURCES} } }`;
+const GRAPH = 'graph { nodes { id type label properties } edges { id source target type properties } }';
+
+const state = { query: 'liability', id: '', asOf: '', maxOwners: OWNERS_STEP, drawLimit: DRAW_LIMIT,
+  details: new Map(), hidden: new Set(), answer: null };
+
+const cy = cytoscape({
+  container: $('cy'),
+  wheelSensitivity: 0.3,
+  maxZoom: 1.6,  // a four-node chain should not fill the screen with giant circles
+  // Large graphs: draw a cached texture while panning and zooming instead of every element.
+  textureOnViewport: true,
+  hideEdgesOnViewport: true,
+  style: [
+    { selector: 'node', style: {
+      'background-color': 'data(colour)', label: 'data(label)', width: 'data(size)', height: 'data(size)',
+      'font-size': 11, 'text-valign': 'bottom', 'text-margin-y': 4, 'text-wrap': 'ellipsis', 'text-max-width': 140,
+      'border-width': 'data(border)', 'border-color': '#111', 'min-zoomed-font-size': 7 } },
+    { selector: 'node[type = "Incident"]', style: { shape: 'diamond' } },
+    { selector: 'node:selected', style: { 'overlay-color': '#4f7cff', 'overlay-opacity': 0.25, 'overlay-padding': 6 } },
+    { selector: 'edge', style: {
+      width: 'data(width)', 'line-color': 'data(colour)', 'target-arrow-color': 'data(colour)',
+      'target-arrow-shape': 'triangle', 'curve-style': 'bezier', label: 'data(label)', 'font-size': 9,
+      'text-rotation': 'autorotate', 'text-margin-y': -8, color: '#3b4252', 'min-zoomed-font-size': 7 } },
+    { selector: '.hidden', style: { display: 'none' } },
+  ],
+});
+// The GraphQL enum spells entity types COMPANY; graph payloads spell them Company: draw with the latter.
+const TYPE_NAMES = { COMPANY: 'Company', PERSON: 'Person', ORGANIZATION: 'Organization', ACTOR: 'Actor', INCIDENT: 'Incident' };
+
+// ---- GraphQL --------------------------------------------------------------------------------------
+
+async function gql(query, variables) {
+  const response = await fetch('/graphql', {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }),
+  });
+  const body = await response.json().catch(() => ({ errors: [{ message: `HTTP ${response.status}` }] }));
+  if (body.errors && body.errors.length) throw new Error(body.errors.map((e) => e.message).join('; '));
+  return body.data;
+}
+
+const QUERIES = {
+  liability: {
+    text: `query($id: ID!, $asOf: Date, $maxOwners: Int) { liabilityChain(incidentId: $id, asOf: $asOf, maxOwners: $maxOwners) {
+      asOf ownersTotal incident { id name } parties { entity { id name type } role weight controls unknown detail ${PATHS} } ${GRAPH} } }`,
+    vars: () => ({ id: state.id, asOf: state.asOf || null, maxOwners: state.maxOwners }),
+    pick: (d) => d.liabilityChain,
+  },
+  exposure: {
+    text: `query($id: ID!, $asOf: Date) { exposure(entityId: $id, asOf: $asOf) {
+      asOf totals entity { id name } items { incident { id name } channel weight via { id name } impact ${PATHS} } ${GRAPH} } }`,
+    vars: () => ({ id: state.id, asOf: state.asOf || null }),
+    pick: (d) => d.exposure,
+  },
+  owners: {
+    text: `query($id: ID!, $asOf: Date) { entity(id: $id) { id name type } owners(companyId: $id, asOf: $asOf) {
+      owner { id name type } direct integrated controls unknown } }`,
+    vars: () => ({ id: state.id, asOf: state.asOf || null }),
+    pick: (d) => d,
+  },
+  neighborhood: {
+    text: `query($id: ID!) { neighborhood(id: $id) { nodes { id type label properties } edges { id source target type properties } } }`,
+    vars: () => ({ id: state.id }),
+    pick: (d) => ({ graph: d.neighborhood }),
+  },
+};
+
+// ---- drawing --------------------------------------------------------------------------------------
+
+function nodeData(id, rawType, label, extra = {}) {
+  const type = TYPE_NAMES[rawType] || rawType;
+  return { id, type, label: label || id, colour: TYPE_COLOURS[type] || '#adb5bd', size: 26, border: 0, ...extra };
+}
+
+function edgeData(edge) {
+  const share = edge.properties && typeof edge.properties.share === 'number' ? edge.properties.share : null;
+  const colour = { OWNS: '#1c7ed6', RESPONSIBLE_FOR: '#e8590c', SUPPLIED_DATA_TO: '#9c36b5', PERPETRATED: '#212529',
+    DEPENDS_ON: '#f08c00', AFFECTED: '#c92a2a', CONTROLS: '#0b7285' }[edge.type] || '#adb5bd';
+  return { id: edge.id, source: edge.source, target: edge.target, type: edge.type, share, colour,
+    width: share === null ? 1.5 : 1.5 + 8 * share, label: share === null ? edge.type : `${edge.type} ${pct(share)}`,
+    properties: edge.properties || {} };
+}
+
+function pct(x) { return x === null || x === undefined ? 'unknown' : `${(100 * x).toFixed(x * 100 % 1 ? 1 : 0)}%`; }
+function num(x) { return x === null || x === undefined ? '—' : (Math.round(x * 10000) / 10000).toString(); }
+
+function draw(nodes, edges, layout = 'auto') {
+  const shown = nodes.slice(0, state.drawLimit);
+  const ids = new Set(shown.map((n) => n.id));
+  cy.batch(() => {  // one style pass for the whole answer, not one per element
+    cy.elements().remove();
+    cy.add(shown.map((data) => ({ group: 'nodes', data })));
+    cy.add(edges.filter((e) => ids.has(e.source) && ids.has(e.target)).map((data) => ({ group: 'edges', data })));
+    applyFilters();
+  });
+  labels(shown.length);
+  runLayout(layout);
+  renderFilters();
+  renderTextView();
+  return nodes.length - shown.length;
+}
+
+function runLayout(name) {
+  const count = cy.nodes().length;
+  // cose is readable for small graphs but grows quadratically (70 s at 1,000 nodes, measured in
+  // benchmarks/explorer_draw.py); past a few hundred nodes rings around the centre are computed in O(n).
+  if (count <= 300 && name !== 'rings') {
+    cy.layout({ name: 'cose', animate: false, nodeRepulsion: () => 9000, idealEdgeLength: () => 110, randomize: false }).run();
+  } else {
+    const positions = ringPositions();
+    cy.layout({ name: 'preset', positions: (node) => positions.get(node.id()), fit: false, animate: false }).run();
+    return fitTo(positions.values());
+  }
+  cy.fit(undefined, 40);
+}
+
+// Fit the view to known positions: cy.fit() measures every element and label, which took seconds at
+// 10,000 nodes; the positions we just computed give the same box for free.
+function fitTo(points) {
+  let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
+  for (const p of points) { x1 = Math.min(x1, p.x); y1 = Math.min(y1, p.y); x2 = Math.max(x2, p.x); y2 = Math.max(y2, p.y); }
+  const pad = 60;
+  const zoom = Math.min(cy.maxZoom(), cy.width() / (x2 - x1 + 2 * pad), cy.height() / (y2 - y1 + 2 * pad));
+  cy.viewport({ zoom, pan: { x: cy.width() / 2 - zoom * (x1 + x2) / 2, y: cy.height() / 2 - zoom * (y1 + y2) / 2 } });
+}
+
+// Past a thousand nodes, names are drawn only for the selected node and its neighbours: measuring and
+// painting ten thousand labels is most of the drawing time and unreadable anyway (the text view has them).
+const LABEL_LIMIT = 1000;
+function labels(count) {
+  const big = count > LABEL_LIMIT;
+  cy.style().selector('node').style('label', big ? '' : 'data(label)')
+    .selector('edge').style('label', big ? '' : 'data(label)')
+    .selector('node:selected, node:selected ~ node').style('label', 'data(label)').update();
+}
+
+// A radial tree around the most central node (highest rank): ring k holds the nodes k hops away, and
+// each node's children share its angular sector in proportion to their subtree sizes, so edges of the
+// breadth-first tree never cross. O(nodes + edges).
+function ringPositions() {
+  const ids = cy.nodes().map((n) => n.id());
+  const rank = new Map(cy.nodes().map((n) => [n.id(), n.data('rank') || 0]));
+  const near = new Map(ids.map((id) => [id, []]));
+  cy.edges().forEach((e) => { near.get(e.data('source'))?.push(e.data('target')); near.get(e.data('target'))?.push(e.data('source')); });
+  const centre = ids.reduce((best, id) => (rank.get(id) > rank.get(best) ? id : best), ids[0]);
+  const children = new Map(ids.map((id) => [id, []]));
+  const depth = new Map([[centre, 0]]);
+  const order = [centre];
+  for (let i = 0; i < order.length; i++) {
+    for (const other of near.get(order[i])) {
+      if (!depth.has(other)) { depth.set(other, depth.get(order[i]) + 1); children.get(order[i]).push(other); order.push(other); }
+    }
+  }
+  const orphans = ids.filter((id) => !depth.has(id));  // not connected to the centre: one outer ring
+  const size = new Map();
+  for (let i = order.length - 1; i >= 0; i--) size.set(order[i], 1 + children.get(order[i]).reduce((t, c) => t + size.get(c), 0));
+  const perRing = [];
+  for (const id of order) perRing[depth.get(id)] = (perRing[depth.get(id)] || 0) + 1;
+  const radius = [0];
+  for (let k = 1; k < perRing.length + 1; k++) radius[k] = Math.max(radius[k - 1] + 160, ((perRing[k] || orphans.length) * 34) / (2 * Math.PI));
+  const positions = new Map();
+  const sector = new Map([[centre, [0, 2 * Math.PI]]]);
+  for (const id of order) {
+    const [from, to] = sector.get(id);
+    const r = radius[depth.get(id)];
+    const angle = (from + to) / 2;
+    positions.set(id, { x: r * Math.cos(angle), y: r * Math.sin(angle) });
+    let at = from;
+    const total = size.get(id) - 1;
+    for (const child of children.get(id)) {
+      const width = ((to - from) * size.get(child)) / total;
+      sector.set(child, [at, at + width]);
+      at += width;
+    }
+  }
+  const outer = radius[perRing.length];
+  orphans.forEach((id, i) => {
+    const angle = (2 * Math.PI * i) / orphans.length;
+    positions.set(id, { x: outer * Math.cos(angle), y: outer * Math.sin(angle) });
+  });
+  return positions;
+}
+
+function merge(graph) {
+  const known = new Set(cy.nodes().map((n) => n.id()));
+  const add = [];
+  for (const n of graph.nodes) if (!known.has(n.id)) add.push({ group: 'nodes', data: nodeData(n.id, n.type, n.label, { properties: n.properties }) });
+  const edgeIds = new Set(cy.edges().map((e) => e.id()));
+  for (const e of graph.edges) if (!edgeIds.has(e.id)) add.push({ group: 'edges', data: edgeData(e) });
+  cy.add(add);
+  applyFilters();
+  runLayout('cose');
+  renderFilters();
+  renderTextView();
+}
+
+// ---- the four views ------------------------------------------------------------------------------
+
+function showLiability(chain) {
+  const parties = new Map(chain.parties.map((p) => [p.entity.id, p]));
+  const nodes = chain.graph.nodes.map((n) => {
+    const p = parties.get(n.id);
+    const extra = { properties: n.properties, rank: n.type === 'Incident' ? 10 : (p ? 5 : 1) };
+    if (p) Object.assign(extra, { role: p.role, weight: p.weight, colour: ROLE_COLOURS[p.role], border: p.controls ? 4 : 0,
+      size: 22 + 34 * (p.weight ?? 0) });
+    if (n.type === 'Incident') Object.assign(extra, { size: 44 });
+    return nodeData(n.id, n.type, n.label, extra);
+  });
+  const cut = draw(nodes, chain.graph.edges.map(edgeData));
+  const owners = chain.parties.filter((p) => p.role === 'OWNER').length;
+  const more = chain.ownersTotal - owners;
+  $('summary').innerHTML = `<h3>Liability: ${esc(chain.incident.name)}</h3>
+    <div class="muted">as of ${chain.asOf} · ${chain.parties.length} parties · ${chain.ownersTotal} owners in all</div>
+    ${more > 0 ? `<div class="more">Showing the ${owners} strongest owners; ${more} more.
+      ${state.maxOwners < OWNERS_MAX ? '<button id="more-owners" type="button">Load more owners</button>' : '(the API returns at most 1000)'}</div>` : ''}
+    ${cutNotice(cut)}
+    <table class="parties">${chain.parties.map((p) => `<tr><td><a href="#" data-select="${esc(p.entity.id)}">${esc(p.entity.name)}</a></td>
+      <td>${p.role}${p.controls ? ' · controls' : ''}</td><td>${num(p.weight)}</td></tr>`).join('')}</table>`;
+  state.details = new Map(chain.parties.map((p) => [p.entity.id, { kind: 'party', ...p }]));
+  legend(ROLE_COLOURS, 'thick border: controls a responsible company; size: weight');
+}
+
+function showExposure(exp) {
+  const byIncident = new Map();
+  for (const item of exp.items) byIncident.set(item.incident.id, item);
+  const nodes = exp.graph.nodes.map((n) => {
+    const item = byIncident.get(n.id);
+    const extra = { properties: n.properties, rank: n.id === exp.entity.id ? 10 : (item ? 5 : 1) };
+    if (item) Object.assign(extra, { colour: CHANNEL_COLOURS[item.channel] || '#e03131', weight: item.weight, size: 22 + 34 * item.weight });
+    if (n.id === exp.entity.id) Object.assign(extra, { size: 44, border: 3 });
+    return nodeData(n.id, n.type, n.label, extra);
+  });
+  const cut = draw(nodes, exp.graph.edges.map(edgeData));
+  const totals = Object.entries(exp.totals || {}).map(([k, v]) => `<dt>${esc(k)}</dt><dd>${Number(v).toLocaleString()}</dd>`).join('');
+  $('summary').innerHTML = `<h3>Exposure: ${esc(exp.entity.name)}</h3>
+    <div class="muted">as of ${exp.asOf} · ${exp.items.length} exposures</div>${cutNotice(cut)}
+    <h4>Weighted totals</h4><dl>${totals || '<dt>none</dt><dd></dd>'}</dl>
+    <table>${exp.items.map((i) => `<tr><td><a href="#" data-select="${esc(i.incident.id)}">${esc(i.incident.name)}</a></td>
+      <td>${i.channel}</td><td>${num(i.weight)}</td></tr>`).join('')}</table>`;
+  state.details = new Map(exp.items.map((i) => [i.incident.id, { kind: 'exposure', ...i }]));
+  legend(CHANNEL_COLOURS, 'incidents coloured by channel; size: weight');
+}
+
+function showOwners(data) {
+  const company = data.entity;
+  if (!company) throw new Error(`no entity with id ${state.id}`);
+  const holdings = [...data.owners].sort((a, b) => (b.integrated ?? 0) - (a.integrated ?? 0));
+  const nodes = [nodeData(company.id, company.type, company.name, { size: 44, rank: 10 })];
+  const edges = [];
+  for (const h of holdings) {
+    nodes.push(nodeData(h.owner.id, h.owner.type, h.owner.name, { weight: h.integrated, size: 22 + 34 * (h.integrated ?? 0),
+      border: h.controls ? 4 : 0, rank: 5 }));
+    edges.push({ id: `holding|${h.owner.id}|${company.id}`, source: h.owner.id, target: company.id, type: 'OWNS',
+      share: h.integrated, colour: '#1c7ed6', width: 1.5 + 8 * (h.integrated ?? 0),
+      label: `${h.direct !== null ? 'direct ' + pct(h.direct) + ', ' : ''}integrated ${pct(h.integrated)}`, properties: {} });
+  }
+  const cut = draw(nodes, edges);
+  $('summary').innerHTML = `<h3>Owners of ${esc(company.name)}</h3><div class="muted">${holdings.length} owners, strongest first</div>
+    ${cutNotice(cut)}<table>${holdings.slice(0, 200).map((h) => `<tr><td><a href="#" data-select="${esc(h.owner.id)}">${esc(h.owner.name)}</a></td>
+      <td>direct ${pct(h.direct)}</td><td>integrated ${pct(h.integrated)}${h.controls ? ' · controls' : ''}${h.unknown ? ' · some shares unknown' : ''}</td></tr>`).join('')}</table>`;
+  state.details = new Map(holdings.map((h) => [h.owner.id, { kind: 'holding', ...h }]));
+  legend(TYPE_COLOURS, 'thick border: controls; edge width: integrated share');
+}
+
+function showNeighborhood(answer) {
+  const nodes = answer.graph.nodes.map((n) => nodeData(n.id, n.type, n.label, { properties: n.properties, size: n.id === state.id ? 40 : 26 }));
+  const cut = draw(nodes, answer.graph.edges.map(edgeData));
+  $('summary').innerHTML = `<h3>Neighbourhood of ${esc(state.id)}</h3><div class="muted">${nodes.length} nodes; click a node, then Expand</div>${cutNotice(cut)}`;
+  state.details = new Map();
+  legend(TYPE_COLOURS, 'click a node to see it; Expand adds its neighbours');
+}
+
+const SHOW = { liability: showLiability, exposure: showExposure, owners: showOwners, neighborhood: showNeighborhood };
+
+async function run() {
+  if (!state.id) return;
+  syncUrl();
+  setStatus(`Loading ${state.query} of ${state.id}…`);
+  $('details').innerHTML = '';
+  try {
+    const spec = QUERIES[state.query];
+    const data = spec.pick(await gql(spec.text, spec.vars()));
+    state.answer = data;
+    SHOW[state.query](data);
+    setStatus(`${cy.nodes().length} nodes, ${cy.edges().length} edges drawn.`);
+  } catch (error) {
+    cy.elements().remove();
+    renderTextView();
+    $('summary').innerHTML = '';
+    setStatus(error.message, true);
+  }
+}
+
+// ---- the side panel ------------------------------------------------------------------------------
+
+async function select(id) {
+  const node = cy.getElementById(id);
+  cy.elements().unselect();
+  if (node.nonempty()) node.select();
+  const detail = state.details.get(id);
+  let entity = null;
+  try {
+    entity = (await gql(`query($id: ID!) { entity(id: $id) { id name type aliases description ${SOURCES} } }`, { id })).entity;
+  } catch (error) { /* the panel still shows what the answer said */ }
+  const name = entity ? entity.name : id;
+  let html = `<h3>${esc(name)}</h3><div class="muted">${esc(entity ? entity.type : '')} · id <code>${esc(id)}</code></div>`;
+  if (entity && entity.aliases.length) html += `<div class="muted">also: ${entity.aliases.map(esc).join(', ')}</div>`;
+  if (detail) html += describe(detail);
+  if (entity && entity.sources.length) html += `<h4>Sources of this entity</h4>${entity.sources.map(sourceHtml).join('')}`;
+  html += `<div><button type="button" data-expand="${esc(id)}">Expand neighbours</button>
+    <button type="button" data-open="exposure" data-id="${esc(id)}">Exposure</button>
+    <button type="button" data-open="owners" data-id="${esc(id)}">Owners</button>
+    ${entity && entity.type === 'INCIDENT' ? `<button type="button" data-open="liability" data-id="${esc(id)}">Liability chain</button>` : ''}</div>`;
+  $('details').innerHTML = html;
+}
+
+function describe(d) {
+  if (d.kind === 'party') {
+    return `<dl><dt>role</dt><dd>${d.role}${d.detail ? ` (${esc(d.detail)})` : ''}</dd><dt>weight</dt><dd>${num(d.weight)}</dd>
+      <dt>controls</dt><dd>${d.controls ? 'yes' : 'no'}</dd>${d.unknown ? '<dt>note</dt><dd>a share on the way is unknown</dd>' : ''}</dl>${pathsHtml(d.paths)}`;
+  }
+  if (d.kind === 'exposure') {
+    const impact = Object.entries(d.impact || {}).map(([k, v]) => `<dt>${esc(k)}</dt><dd>${Number(v).toLocaleString()}</dd>`).join('');
+    return `<dl><dt>channel</dt><dd>${d.channel}</dd><dt>weight</dt><dd>${num(d.weight)}</dd>
+      ${d.via ? `<dt>via</dt><dd>${esc(d.via.name)}</dd>` : ''}${impact}</dl>${pathsHtml(d.paths)}`;
+  }
+  return `<dl><dt>direct</dt><dd>${pct(d.direct)}</dd><dt>integrated</dt><dd>${pct(d.integrated)}</dd>
+    <dt>controls</dt><dd>${d.controls ? 'yes' : 'no'}</dd></dl>`;
+}
+
+function pathsHtml(paths) {
+  if (!paths || !paths.length) return '';
+  return `<h4>Why: ${paths.length} path${paths.length > 1 ? 's' : ''}</h4>` + paths.map((p) => `<div class="path">
+    <div class="muted">path weight ${num(p.weight)}</div>${p.hops.map((h) => `<div class="hop">${esc(h.from)} —${h.type}${
+      h.share !== null && h.share !== undefined ? ` ${pct(h.share)}` : ''}→ ${esc(h.to)}</div>${h.sources.map(sourceHtml).join('')}`).join('')}</div>`).join('');
+}
+
+function sourceHtml(s) {
+  const title = s.url ? `<a href="${esc(s.url)}" target="_blank" rel="noopener noreferrer">${esc(s.title)}</a>` : esc(s.title);
+  return `<div class="src">${esc(s.publisher)}, ${title}${s.publishedOn ? `, ${s.publishedOn}` : ''}</div>`;
+}
+
+async function expand(id) {
+  setStatus(`Expanding ${id}…`);
+  try {
+    const graph = (await gql(QUERIES.neighborhood.text, { id })).neighborhood;
+    const before = cy.nodes().length;
+    merge(graph);
+    setStatus(`${cy.nodes().length - before} nodes added around ${id}; ${cy.nodes().length} nodes drawn.`);
+  } catch (error) { setStatus(error.message, true); }
+}
+
+// ---- filters, text view, legend ------------------------------------------------------------------
+
+function renderFilters() {
+  const types = [...new Set(cy.edges().map((e) => e.data('type')))].sort();
+  $('filters').innerHTML = types.length ? 'Relations: ' + types.map((t) => `<label><input type="checkbox" data-type="${esc(t)}"
+    ${state.hidden.has(t) ? '' : 'checked'}> ${esc(t)}</label>`).join('') : '';
+}
+
+function applyFilters() {
+  cy.batch(() => cy.edges().forEach((e) => e.toggleClass('hidden', state.hidden.has(e.data('type')))));
+}
+
+function renderTextView() {
+  const nodes = cy.nodes().map((n) => n.data());
+  const edges = cy.edges().filter((e) => !e.hasClass('hidden')).map((e) => e.data());
+  $('nodes-table').innerHTML = '<tr><th>name</th><th>type</th><th>id</th><th>role</th><th>weight</th></tr>' + nodes.map((n) =>
+    `<tr><td>${esc(n.label)}</td><td>${esc(n.type)}</td><td>${esc(n.id)}</td><td>${esc(n.role || '')}</td><td>${n.weight === undefined ? '' : num(n.weight)}</td></tr>`).join('');
+  const name = (id) => { const n = cy.getElementById(id); return n.nonempty() ? n.data('label') : id; };
+  $('edges-table').innerHTML = '<tr><th>from</th><th>relation</th><th>to</th><th>share</th></tr>' + edges.map((e) =>
+    `<tr><td>${esc(name(e.source))}</td><td>${esc(e.type)}</td><td>${esc(name(e.target))}</td><td>${e.share === null || e.share === undefined ? '' : num(e.share)}</td></tr>`).join('');
+}
+
+function legend(colours, note) {
+  $('legend').innerHTML = Object.entries(colours).map(([k, c]) => `<span><i style="background:${c}"></i>${k}</span>`).join('') + `<span class="muted">${note}</span>`;
+}
+
+function cutNotice(cut) {
+  return cut > 0 ? `<div class="more">${cut} more nodes not drawn (the strongest first).
+    <button id="draw-more" type="button">Draw ${Math.min(cut, DRAW_LIMIT)} more</button></div>` : '';
+}
+
+// ---- exports, links, dates -----------------------------------------------------------------------
+
+function exportView(format) {
+  if (format === 'png') return download(cy.png({ full: true, scale: 2, output: 'blob', bg: '#ffffff' }), 'corpgraph.png');
+  if (format === 'svg') return download(new Blob([toSvg()], { type: 'image/svg+xml' }), 'corpgraph.svg');
+  if (state.query === 'owners' || cy.nodes().length !== (state.answer?.graph?.nodes.length ?? -1)) {
+    // What is on screen is not one server answer (owners, or expanded): export the drawing itself.
+    return download(new Blob([JSON.stringify(onScreen(format), null, 1)], { type: 'application/json' }), `corpgraph.${format}.json`);
+  }
+  const params = new URLSearchParams({ query: state.query, id: state.id });
+  if (state.asOf) params.set('asOf', state.asOf);
+  if (state.query === 'liability') params.set('maxOwners', String(state.maxOwners));
+  window.location.href = `/export/${format}?${params}`;
+}
+
+// A plain SVG of the drawing (circles, lines, labels at the drawn positions): enough for a report, and
+// no GPL-licensed exporter shipped in the package.
+function toSvg() {
+  const box = cy.elements(':visible').boundingBox();
+  const pad = 40;
+  const x = (v) => (v - box.x1 + pad).toFixed(1);
+  const y = (v) => (v - box.y1 + pad).toFixed(1);
+  const lines = cy.edges(':visible').map((e) => {
+    const s = e.source().position(); const t = e.target().position();
+    return `<line x1="${x(s.x)}" y1="${y(s.y)}" x2="${x(t.x)}" y2="${y(t.y)}" stroke="${e.data('colour')}" stroke-width="${e.data('width')}"><title>${esc(e.data('label'))}</title></line>`;
+  });
+  const circles = cy.nodes(':visible').map((n) => {
+    const p = n.position(); const r = n.data('size') / 2;
+    return `<circle cx="${x(p.x)}" cy="${y(p.y)}" r="${r}" fill="${n.data('colour')}" stroke="#111" stroke-width="${n.data('border')}"/>` +
+      `<text x="${x(p.x)}" y="${(Number(y(p.y)) + r + 12).toFixed(1)}" font-size="11" text-anchor="middle" font-family="sans-serif">${esc(n.data('label'))}</text>`;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${(box.w + 2 * pad).toFixed(0)}" height="${(box.h + 2 * pad).toFixed(0)}">` +
+    `<rect width="100%" height="100%" fill="#fff"/>${lines.join('')}${circles.join('')}</svg>`;
+}
+
+function onScreen(format) {
+  const nodes = cy.nodes().map((n) => ({ id: n.id(), type: n.data('type'), label: n.data('label') }));
+  const edges = cy.edges().filter((e) => !e.hasClass('hidden')).map((e) => ({ id: e.id(), source: e.data('source'), target: e.data('target'), type: e.data('type'), share: e.data('share') }));
+  if (format === 'd3') return { nodes, links: edges };
+  return { elements: { nodes: nodes.map((data) => ({ data })), edges: edges.map((data) => ({ data })) } };
+}
+
+function download(blob, name) {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+function syncUrl() {
+  const params = new URLSearchParams({ query: state.query, id: state.id });
+  if (state.asOf) params.set('asOf', state.asOf);
+  history.replaceState(null, '', `/explore?${params}`);
+}
+
+const SLIDER_START = new Date(Date.UTC(1990, 0, 1));
+function monthsSince(d) { return (d.getUTCFullYear() - SLIDER_START.getUTCFullYear()) * 12 + d.getUTCMonth(); }
+function sliderDate(months) { return new Date(Date.UTC(SLIDER_START.getUTCFullYear(), months, 1)).toISOString().slice(0, 10); }
+
+function setStatus(text, error = false) {
+  $('status').textContent = text;
+  $('status').classList.toggle('error', error);
+}
+
+function esc(text) {
+  return String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+}
+
+// ---- search --------------------------------------------------------------------------------------
+
+let searchTimer = null;
+async function search(text) {
+  if (!text.trim()) { $('results').innerHTML = ''; return; }
+  try {
+    const found = (await gql('query($t: String!) { search(text: $t) { id type name } }', { t: text })).search;
+    $('results').innerHTML = found.length ? found.map((e) => `<li><strong>${esc(e.name)}</strong><span class="kind">${e.type} · ${esc(e.id)}</span><br>
+      ${e.type === 'INCIDENT' ? `<button type="button" data-open="liability" data-id="${esc(e.id)}">liability chain</button>` :
+      `<button type="button" data-open="exposure" data-id="${esc(e.id)}">exposure</button><button type="button" data-open="owners" data-id="${esc(e.id)}">owners</button>`}
+      <button type="button" data-open="neighborhood" data-id="${esc(e.id)}">neighbourhood</button></li>`).join('')
+      : `<li>No entity matches “${esc(text)}”.</li>`;
+  } catch (error) { $('results').innerHTML = `<li>${esc(error.message)}</li>`; }
+}
+
+function open(query, id) {
+  Object.assign(state, { query, id, maxOwners: OWNERS_STEP, drawLimit: DRAW_LIMIT });
+  $('query').value = query;
+  $('id').value = id;
+  $('results').innerHTML = '';
+  run();
+}
+
+// ---- wiring --------------------------------------------------------------------------------------
+
+$('search').addEventListener('input', (e) => { clearTimeout(searchTimer); searchTimer = setTimeout(() => search(e.target.value), 250); });
+$('search-form').addEventListener('submit', (e) => { e.preventDefault(); search($('search').value); });
+$('view-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  open($('query').value, $('id').value.trim());
+});
+$('asOf').addEventListener('change', (e) => {
+  state.asOf = e.target.value;
+  if (state.asOf) $('asOfSlider').value = monthsSince(new Date(state.asOf));
+  run();
+});
+let slideTimer = null;
+$('asOfSlider').addEventListener('input', (e) => {
+  state.asOf = sliderDate(Number(e.target.value));
+  $('asOf').value = state.asOf;
+  clearTimeout(slideTimer);
+  slideTimer = setTimeout(run, 200);
+});
+$('filters').addEventListener('change', (e) => {
+  const type = e.target.dataset.type;
+  if (!type) return;
+  e.target.checked ? state.hidden.delete(type) : state.hidden.add(type);
+  applyFilters();
+  renderTextView();
+});
+$('toggle-text').addEventListener('click', () => {
+  const view = $('text-view');
+  view.hidden = !view.hidden;
+  $('toggle-text').setAttribute('aria-expanded', String(!view.hidden));
+  if (!view.hidden) view.scrollIntoView();
+});
+$('copy-link').addEventListener('click', async () => {
+  syncUrl();
+  try { await navigator.clipboard.writeText(window.location.href); setStatus('Link copied.'); }
+  catch (error) { setStatus(`Link: ${window.location.href}`); }
+});
+$('export').addEventListener('change', (e) => { if (e.target.value) exportView(e.target.value); e.target.value = ''; });
+document.addEventListener('click', (e) => {
+  const t = e.target.closest('[data-select],[data-expand],[data-open],#more-owners,#draw-more');
+  if (!t) return;
+  e.preventDefault();
+  if (t.dataset.select) select(t.dataset.select);
+  else if (t.dataset.expand) expand(t.dataset.expand);
+  else if (t.dataset.open) open(t.dataset.open, t.dataset.id);
+  else if (t.id === 'more-owners') { state.maxOwners = Math.min(OWNERS_MAX, state.maxOwners + OWNERS_STEP); run(); }
+  else if (t.id === 'draw-more') { state.drawLimit += DRAW_LIMIT; SHOW[state.query](state.answer); }
+});
+cy.on('tap', 'node', (e) => select(e.target.id()));
+cy.on('dbltap', 'node', (e) => expand(e.target.id()));
+
+(function start() {
+  $('asOfSlider').max = String(monthsSince(new Date()));
+  $('asOfSlider').value = $('asOfSlider').max;
+  const params = new URLSearchParams(window.location.search);
+  state.query = QUERIES[params.get('query')] ? params.get('query') : 'liability';
+  state.id = params.get('id') || '';
+  state.asOf = params.get('asOf') || '';
+  $('query').value = state.query;
+  $('id').value = state.id;
+  if (state.asOf) { $('asOf').value = state.asOf; $('asOfSlider').value = monthsSince(new Date(state.asOf)); }
+  if (state.id) run();
+})();
