@@ -187,13 +187,16 @@ def db_init() -> None:
     try:
         store = open_neo4j_store(get_settings(), init_schema=False)
         try:
-            ran = store.init_schema()
+            report = store.init_schema()
         finally:
             store.close()
     except CorpgraphError as exc:
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(code=2) from exc
-    out.print(f"{ran} constraints and indexes in place on {store.uri}", markup=False, highlight=False)
+    out.print(f"{report.applied} constraints and indexes in place on {store.uri}", markup=False, highlight=False)
+    for statement in report.needs_enterprise:
+        out.print(f"skipped (needs Neo4j Enterprise Edition): {statement}", markup=False, highlight=False,
+                  soft_wrap=True)
 
 
 @app.command()

@@ -59,6 +59,10 @@ class ConstraintViolation(StoreError):
     """The store rejected a write that breaks a uniqueness rule."""
 
 
+class TransactionTooLarge(StoreError):
+    """A file needs more transaction memory than the server allows; the message names the limit and the remedy."""
+
+
 class SingularOwnership(CorpgraphError):
     """A closed loop of companies holds 100% of itself, so integrated ownership is undefined."""
 

@@ -37,10 +37,15 @@ def seed_store(tmp_store: SqliteStore) -> SqliteStore:
     return tmp_store
 
 
+# The test server's cap on one transaction's memory: far above any other test's file (the generated world of
+# tests/test_neo4j_server_only.py needs under 1 MB), far below the file that test loads to hit it.
+TRANSACTION_MAX = "32m"
+
+
 @pytest.fixture(scope="session")
 def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jServer]:
     """A real Neo4j for the whole session (built and started on first use), shut down cleanly at the end."""
-    server = start_neo4j_server(tmp_path_factory.mktemp("neo4j"))
+    server = start_neo4j_server(tmp_path_factory.mktemp("neo4j"), {"db.memory.transaction.max": TRANSACTION_MAX})
     yield server
     server.stop()
 

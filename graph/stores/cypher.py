@@ -124,6 +124,19 @@ def edge_page(kind: RelationType) -> str:
 
 # --- schema ---------------------------------------------------------------------------------------------
 
+# Which edition the server runs: Community cannot create the property existence constraints below.
+EDITION = "CALL dbms.components() YIELD edition RETURN edition"
+
+
+def enterprise_schema_statements() -> list[str]:
+    """Constraints only Neo4j Enterprise can create (IF NOT EXISTS): every entity node has an id and a type."""
+    return [
+        f"CREATE CONSTRAINT corpgraph_node_entity_{prop}_exists IF NOT EXISTS "
+        f"FOR (n:{_q(ENTITY_LABEL)}) REQUIRE n.{prop} IS NOT NULL"
+        for prop in ("id", "type")
+    ]
+
+
 def schema_statements() -> list[str]:
     """Constraints and indexes, IF NOT EXISTS: unique id per label and relationship type, search index."""
     labels = [ENTITY_LABEL, *(kind.value for kind in ENTITIES)]
@@ -154,7 +167,7 @@ def all_statements() -> list[str]:
     """Every statement the store can send, for the Cypher linter test."""
     out = [BUMP_REVISION, DELETE_ALL, READ_REVISION, ENTITY_TYPES, GET_ENTITIES, SEARCH,
            COUNT_ENTITIES, COUNT_RELATIONS, MERGE_JUDGEMENT, IDS_WITH_IDENTIFIER, SHARED_IDENTIFIERS, JUDGEMENTS,
-           *schema_statements()]
+           EDITION, *schema_statements(), *enterprise_schema_statements()]
     out += [builder(kind) for kind in EntityType for builder in (merge_entities, list_entities)]
     out += [builder(kind) for kind in RelationType for builder in (get_relations, relations_touching, edge_page)]
     out += [merge_relations(kind, source, target)

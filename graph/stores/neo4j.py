@@ -5,15 +5,17 @@ upsert) and the scalars reads need: id, type, name, keys (search keys) and searc
 string). Each relationship carries `id` = relation identity (schema.declaration), `doc` and the analytic
 scalars of `edge_row()`.
 
-A file (one `Batch`) is written in ONE managed write transaction, sent as `UNWIND $rows ... MERGE` chunks of
+A file (one `Batch`) is written in ONE write transaction, sent as `UNWIND $rows ... MERGE` chunks of
 `batch_size` rows, nodes before relationships. Why one transaction per file rather than one per chunk: the
 project promises that a file is loaded whole or not at all; chunks keep each statement's payload bounded
-while the transaction keeps the file atomic; and `execute_write` may re-run the whole function after a
-transient error, which is safe because every statement is an idempotent MERGE. The cost is transaction
-memory on the server for very large files: split those into several files (each is still all-or-nothing).
+while the transaction keeps the file atomic; and the whole transaction may be re-run after a transient
+error, which is safe because every statement is an idempotent MERGE. The cost is transaction memory on the
+server for very large files: a file over the server's limit fails at once with TransactionTooLarge, naming
+the limit; split it into several files (each is still all-or-nothing) or raise the limit.
 """
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,7 +27,7 @@ from neo4j import exceptions as nx
 
 from schema.batch import Batch, WriteSummary
 from schema.declaration import entity_type, relation_id
-from schema.errors import ConstraintViolation, StoreAuthError, StoreError, StoreUnavailable
+from schema.errors import ConstraintViolation, StoreAuthError, StoreError, StoreUnavailable, TransactionTooLarge
 from schema.kinds import EntityType, RelationType
 from schema.records import Entity, Relation
 
@@ -35,6 +37,24 @@ from graph.settings import Settings
 from graph.stores import cypher
 from graph.stores.base import EdgeRow, Judgement, StoredRelation, Verdict, edge_row
 from graph.stores.codec import decode_entity, decode_relation, encode, entity_keys
+
+
+_RETRY_SECONDS = 30.0  # as the driver's managed transactions: deadlocks, leader switches, lost connections
+# Neo4j's answer when a transaction outgrows db.memory.transaction.max or dbms.memory.transaction.total.max.
+# It is classed as transient (other transactions may free memory), but retrying a file that alone is too big
+# cannot help.
+_MEMORY_LIMIT_CODES = {"Neo.TransientError.General.MemoryPoolOutOfMemoryError"}
+_MEMORY_REMEDY = ("a file is written in one transaction so that it is loaded whole or not at all; split it into "
+                  "smaller files (each still all-or-nothing) or raise the server's db.memory.transaction.max "
+                  "(one transaction) and dbms.memory.transaction.total.max (all transactions)")
+
+
+@dataclass(frozen=True)
+class SchemaReport:
+    """What `init_schema` did: statements in place, and the Enterprise-only ones a Community server skipped."""
+
+    applied: int
+    needs_enterprise: list[str]
 
 
 @dataclass(frozen=True)
@@ -58,13 +78,16 @@ class Neo4jStore:
         self.batch_size = batch_size
         self.uri = uri
 
-    def init_schema(self) -> int:
-        """Create the constraints and indexes (IF NOT EXISTS); returns how many statements ran."""
+    def init_schema(self) -> SchemaReport:
+        """Create the constraints and indexes (IF NOT EXISTS); Enterprise-only ones are skipped on Community."""
         statements = cypher.schema_statements()
+        enterprise = cypher.enterprise_schema_statements()
+        editions = {row["edition"] for row in self._read(cypher.EDITION)}
+        skipped = [] if editions == {"enterprise"} else enterprise
         with self._translate("creating constraints and indexes"):
-            for statement in statements:
+            for statement in statements + ([] if skipped else enterprise):
                 self._driver.execute_query(statement, database_=self.database)
-        return len(statements)
+        return SchemaReport(len(statements) + len(enterprise) - len(skipped), skipped)
 
     def verify(self) -> None:
         """Check that the server answers and accepts the credentials."""
@@ -76,8 +99,8 @@ class Neo4jStore:
         ents = {rec.id: rec for rec, _ in batch.entities}  # later records for an id win, as in the embedded store
         rels = {relation_id(rec): rec for rec, _ in batch.relations}
         plan = self._plan(ents, rels)
-        with self._translate(f"writing {batch.label}"), self._session() as session:
-            session.execute_write(_run_plan, plan)
+        with self._translate(f"writing {batch.label}"):
+            self._commit(plan, batch.label)
         summary = WriteSummary()
         summary.entities.update(r.type for r in ents.values())  # type: ignore[attr-defined]
         summary.relations.update(r.type for r in rels.values())  # type: ignore[attr-defined]
@@ -106,6 +129,29 @@ class Neo4jStore:
             grouped[(kind, labels[relation.source], labels[relation.target])].append(
                 {**edge_row(rel_id, relation), "doc": encode(relation)})
         return grouped
+
+    def _commit(self, plan: list[Step], label: str) -> None:
+        """Run the plan in one explicit transaction, retried whole after a transient error for up to 30 s.
+
+        Not `execute_write`: the driver would also retry a transaction that outgrew the server's memory
+        limit (Neo4j reports it as transient, at commit), for 30 s, where nothing but a smaller file helps.
+        """
+        delay, deadline = 0.2, time.monotonic() + _RETRY_SECONDS
+        while True:
+            try:
+                with self._session() as session, session.begin_transaction() as tx:
+                    _run_plan(tx, plan)
+                    tx.commit()
+                return
+            except (nx.Neo4jError, nx.DriverError) as exc:
+                if getattr(exc, "code", None) in _MEMORY_LIMIT_CODES:
+                    raise TransactionTooLarge(f"{label}: too large for one Neo4j transaction "
+                                              f"({exc.message}); {_MEMORY_REMEDY}; nothing of it was written"
+                                              ) from exc  # type: ignore[union-attr]
+                if not exc.is_retryable() or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay *= 2
 
     def _add_chunks(self, plan: list[Step], statement: str, rows: list[dict[str, Any]]) -> None:
         """Append one step per chunk of rows."""
@@ -297,7 +343,7 @@ def open_neo4j_store(settings: Settings, init_schema: bool = True) -> Neo4jStore
     return store
 
 
-def _run_step(tx: neo4j.ManagedTransaction, step: Step) -> None:
+def _run_step(tx: neo4j.Transaction, step: Step) -> None:
     """Run one statement of a write; a chunk that wrote fewer rows than sent aborts the whole transaction."""
     record = tx.run(step.statement, step.params).single(strict=True)
     if step.expected is not None and record["written"] != step.expected:
@@ -305,8 +351,8 @@ def _run_step(tx: neo4j.ManagedTransaction, step: Step) -> None:
                          "vanished while writing?); nothing of this file was committed, load it again")
 
 
-def _run_plan(tx: neo4j.ManagedTransaction, plan: list[Step]) -> None:
-    """The transaction function: every step in order (re-run whole by the driver after a transient error)."""
+def _run_plan(tx: neo4j.Transaction, plan: list[Step]) -> None:
+    """Every step of a write in order, in one transaction (re-run whole after a transient error)."""
     for step in plan:
         _run_step(tx, step)
 
