@@ -21,7 +21,6 @@ from strawberry.asgi import GraphQL
 
 from graph.analytics.results import Channel, Subgraph
 from graph.exports import FORMATS, export
-from graph.neighborhood import neighborhood
 from graph.service import CorpGraph
 from graph.stores.base import GraphStore
 from graph.stores.factory import open_store
@@ -95,7 +94,7 @@ def export_subgraph(graph: CorpGraph, settings: ApiSettings, req: ExportRequest)
     max_depth = settings.depth(req.max_depth, settings.max_graph_depth)
     if req.query == "neighborhood":
         depth = settings.depth(req.depth, 1, name="depth")
-        return neighborhood(graph.store, req.id, depth, req.relation_types, max_nodes=settings.max_nodes)
+        return graph.neighborhood(req.id, depth, req.relation_types, max_nodes=settings.max_nodes)
     if req.query == "liability":
         min_share = settings.share("minShare", req.min_share)
         return graph.liability_chain(req.id, req.as_of, max_depth=max_depth, min_share=min_share,

@@ -52,8 +52,8 @@ class Context:
             raise Unauthorized("mutations need the header 'Authorization: Bearer <CORPGRAPH_API_TOKEN>'")
 
     async def _load_entities(self, ids: list[str]) -> list[Entity | None]:
-        """The DataLoader's batch function: one store call for every id asked for in the same tick."""
-        found = self.store.get_entities(ids)
+        """The DataLoader's batch function: one store call for every id (or `SCHEME:ID`) asked for in the same tick."""
+        found = self.graph.entities(ids)
         return [found.get(i) for i in ids]
 
 

@@ -17,7 +17,6 @@ from strawberry.types import ExecutionContext
 from graph import browse
 from graph.analytics.results import Channel
 from graph.ingest import ingest
-from graph.neighborhood import neighborhood
 from graph.resolve import matching
 from loaders.validate import validate_records
 from schema.batch import Batch
@@ -60,7 +59,7 @@ MaxDepth = Annotated[int | None, strawberry.argument(description="Longest path f
 
 @strawberry.type(description="Questions about companies, owners and incidents.")
 class Query:
-    @strawberry.field(description="One entity by id; null when no entity has that id.")
+    @strawberry.field(description="One entity by any of its ids, or by `SCHEME:ID` for one of its identifiers (LEI:..., GB-COH:...); null when none matches.")
     async def entity(self, info: Ctx, id: strawberry.ID) -> gt.Entity | None:
         record = await info.context.entities.load(id)
         return gt.entity_from_record(record) if record else None
@@ -69,7 +68,7 @@ class Query:
     def search(self, info: Ctx, text: str, types: list[EntityType] | None = None,
                first: First = None) -> list[gt.Entity]:
         limit = info.context.settings.first(first, default=10)
-        return [gt.entity_from_record(e) for e in info.context.store.search(text, types, limit)]
+        return [gt.entity_from_record(e) for e in info.context.graph.search(text, types, limit)]
 
     @strawberry.field(description="Who owns a company, directly and through chains, as of a date (default today).")
     async def owners(self, info: Ctx, company_id: strawberry.ID, as_of: AsOf = None) -> list[gt.Holding]:
@@ -101,7 +100,7 @@ class Query:
     async def neighborhood(self, info: Ctx, id: strawberry.ID, depth: int | None = None,
                            relation_types: list[RelationType] | None = None) -> gt.Graph:
         settings = info.context.settings
-        graph = await to_thread(neighborhood, info.context.store, id, settings.depth(depth, 1, name="depth"),
+        graph = await to_thread(info.context.graph.neighborhood, id, settings.depth(depth, 1, name="depth"),
                                 relation_types, max_nodes=settings.max_nodes)
         return gt.graph_from(graph)
 
@@ -109,7 +108,7 @@ class Query:
     def incidents(self, info: Ctx, category: IncidentCategory | None = None,
                   from_: Annotated[date | None, strawberry.argument(name="from")] = None, to: date | None = None,
                   first: First = None, after: After = None) -> gt.Connection[gt.Incident]:
-        page = browse.incidents(info.context.store, category, from_, to, info.context.settings.first(first), after)
+        page = browse.incidents(info.context.graph.reader(), category, from_, to, info.context.settings.first(first), after)
         return gt.connection_from(page)
 
     @strawberry.field(description="Open candidates for matching: entities that may be the same, highest score first.")
@@ -121,7 +120,7 @@ class Query:
 
     @strawberry.field(description="Companies ordered by id, a page at a time.")
     def companies(self, info: Ctx, first: First = None, after: After = None) -> gt.Connection[gt.Company]:
-        return gt.connection_from(browse.companies(info.context.store, info.context.settings.first(first), after))
+        return gt.connection_from(browse.companies(info.context.graph.reader(), info.context.settings.first(first), after))
 
 
 @strawberry.type(description="Writes; they need the header 'Authorization: Bearer <token>'.")

@@ -84,6 +84,10 @@ class Entity:
     placeholder: bool = strawberry.field(description="True for an entity known only from a reference an imported file left open.")
     unknown_reason: str | None = strawberry.field(description="Why the party is unknown, as its source says; null for known parties.")
 
+    @strawberry.field(description="The entity's other ids: records merged into it by a shared identifier or a user's decision (`id` is the canonical one).")
+    def referents(self, info: Ctx) -> list[strawberry.ID]:
+        return [strawberry.ID(i) for i in info.context.graph.referents(self.id)]
+
 
 @strawberry.type(description="A company, with aliases in any script and its registry identifiers.")
 class Company(Entity):
@@ -201,15 +205,38 @@ def graph_from(subgraph: res.Subgraph) -> Graph:
     return Graph(nodes=nodes, edges=edges)
 
 
+@strawberry.type(description="What one source stated about a stake, shown when statements conflict.")
+class Statement:
+    relation_id: strawberry.ID = strawberry.field(description="Id of the stored relation (the source's own statement).")
+    share: float | None = strawberry.field(description="The share it states, 0..1; null if unknown.")
+    valid_from: date | None = strawberry.field(description="From when it says the stake holds.")
+    valid_to: date | None = strawberry.field(description="Until when it says the stake holds (exclusive).")
+    sources: list[Source] = strawberry.field(description="Who stated it, and when.")
+
+
+def statement_from(rel_id: str, record: rec.Relation) -> Statement:
+    """The GraphQL object of one stored statement of a stake."""
+    fields = vars(record)
+    return Statement(relation_id=strawberry.ID(rel_id), share=fields.get("share"), valid_from=fields.get("valid_from"),
+                     valid_to=fields.get("valid_to"), sources=_convert(record.sources))
+
+
 @strawberry.type(description="An owner's stake in a company: direct, integrated (through chains) and control.")
 class Holding:
     owner_id: strawberry.Private[str]
     company_id: strawberry.Private[str]
+    statement_ids: strawberry.Private[tuple[str, ...]]
     direct: float | None = strawberry.field(description="Share held directly, 0..1; null if none or unknown.")
     integrated: float | None = strawberry.field(description="Share held directly and through chains, 0..1.")
     controls: bool = strawberry.field(description="True when the owner controls the company (majority, to a fixed point).")
     unknown: bool = strawberry.field(description="True when a share on the way is unknown, so numbers are lower bounds.")
     over_allocated: bool = strawberry.field(description="True when a walk enters a company whose owners' shares (imported) summed above 100%; its shares were scaled to 100% for this number.")
+    conflicting: bool = strawberry.field(description="True when sources disagree on the direct stake (the latest published counts) or two stakes are valid the same day (the latest valid_from counts; never summed).")
+
+    @strawberry.field(description="What each source said about the direct stake when it is conflicting, the one that counts first; empty otherwise.")
+    def statements(self, info: Ctx) -> list[Statement]:
+        found = info.context.store.get_relations(list(self.statement_ids))
+        return [statement_from(i, found[i].record) for i in self.statement_ids if i in found]
 
     @strawberry.field(description="The owner.")
     async def owner(self, info: Ctx) -> Entity:
@@ -222,9 +249,9 @@ class Holding:
 
 def holding_from(holding: res.Holding) -> Holding:
     """The GraphQL object of a holding."""
-    return Holding(owner_id=holding.owner, company_id=holding.company, direct=holding.direct,
-                   integrated=holding.integrated, controls=holding.controls, unknown=holding.unknown,
-                   over_allocated=holding.over_allocated)
+    return Holding(owner_id=holding.owner, company_id=holding.company, statement_ids=holding.statements,
+                   direct=holding.direct, integrated=holding.integrated, controls=holding.controls,
+                   unknown=holding.unknown, over_allocated=holding.over_allocated, conflicting=holding.conflicting)
 
 
 @strawberry.type(description="A party of a liability chain.")

@@ -107,7 +107,8 @@ def resolve_ref(store: GraphStore, identity: IdentityMap, ref: str) -> str:
         raise IdentityError(f"{ref} is carried by entities kept apart by a decision ({', '.join(found)}); "
                             "ask for one of them by id")
     if not found:
-        raise NotFound(f"no entity with the id or identifier {ref!r}; search for the entity to find its id")
+        also = f" nor with the identifier {key}" if key else ""
+        raise NotFound(f"no entity with id {ref!r}{also}; search for the entity to find its id")
     return found[0]
 
 

@@ -23,6 +23,8 @@ from schema.batch import paused_gc
 from schema.declaration import ANALYTIC_RELATIONS
 from schema.kinds import RelationType
 
+from graph.identity import IdentityMap
+from graph.merge import Statements, merge_columns
 from graph.packed import PackedStrings
 from graph.stores.base import EdgeRow, GraphStore
 
@@ -114,6 +116,8 @@ class Projection:
     relation_ids: PackedStrings  # one relation id per edge, packed: a str each would cost ~50 bytes more
     out: dict[RelationType, Adjacency]
     into: dict[RelationType, Adjacency]
+    # Relations merged by identity (graph.merge): the statements behind each edge, and which disagree.
+    statements: Statements = field(default_factory=Statements)
     _views: OrderedDict[int, "AsOfView"] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -147,7 +151,9 @@ class AsOfView:
     """What is valid at one date: an edge mask, the OWNS adjacency both ways and the share matrix W.
 
     Two OWNS records for the same owner and company that are both valid are two statements of one
-    holding: the one with the latest valid_from wins (a later filing supersedes an earlier one).
+    holding (registers keep history rows like this): never summed, the one with the latest valid_from
+    wins (a later filing supersedes an earlier one), then the latest-ending one; `overlaps` keeps the
+    pair's valid edges so answers can flag the holding as conflicting.
     W[i, j] holds known shares only; unknown shares count 0 in W and are found through `down`/`up`.
     """
 
@@ -163,20 +169,22 @@ class AsOfView:
     inverses: dict[int, np.ndarray] = field(default_factory=dict)  # (I - W_S)^-1 per cyclic component, lazily
     whole: object | None = None  # the whole graph's factors for integrated ownership (analytics.linalg), lazily
     control: object | None = None  # who controls whom (analytics.ownership.control), lazily
+    overlaps: dict[int, tuple[int, ...]] = field(default_factory=dict)  # kept OWNS edge -> the pair's valid edges
 
     @classmethod
     def build(cls, proj: Projection, day: int) -> "AsOfView":
         """Mask, de-duplicate and index the OWNS edges valid at `day`."""
         valid = (proj.valid_from <= day) & (proj.valid_to > day)
         owns = np.flatnonzero(valid & (proj.type == _TYPE_CODE[RelationType.OWNS]))
-        owns = _latest_per_pair(proj, owns)
+        owns, overlaps = _latest_per_pair(proj, owns)
         n, src, dst = proj.size, proj.src[owns], proj.dst[owns]
         known = ~np.isnan(proj.share[owns])
         W = sp.csr_matrix((proj.share[owns][known], (src[known], dst[known])), shape=(n, n))
         W.eliminate_zeros()  # a 0% stake links nothing: keep it out of cycle detection
         W, over = scaled_to_full(W)
         down, up = Adjacency.build(n, src, dst, owns), Adjacency.build(n, dst, src, owns)
-        return cls(proj, day, valid, down, up, W, np.unique(src[~known]), np.unique(dst[~known]), over)
+        return cls(proj, day, valid, down, up, W, np.unique(src[~known]), np.unique(dst[~known]), over,
+                   overlaps=overlaps)
 
     def submatrix(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """W restricted to `nodes` (any order, distinct) as (row, col, share), positions in `nodes`.
@@ -296,17 +304,20 @@ def _levels(labels: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarra
         level = pushed
 
 
-def build_projection(store: GraphStore) -> Projection:
-    """Read every analytic relation of the store (in pages) into a Projection."""
+def build_projection(store: GraphStore, identity: IdentityMap | None = None) -> Projection:
+    """Read every analytic relation of the store (in pages) into a Projection, merged by identity if given."""
     revision = store.revision()  # read first: a write racing the scan makes the next query rebuild
     columns = _Columns()
     with paused_gc():  # millions of small tuples, no cycles: repeated full collections would dominate
         for page in store.iter_edges(ANALYTIC_RELATIONS):
             columns.add(page)
-        return columns.finish(revision)
+        statements = columns.merge(identity, store) if identity else Statements()
+        return columns.finish(revision, statements)
 
 
-_FIELDS = attrgetter("id", "type", "source", "target", "share", "valid_from", "valid_to", "incident")
+_FIELD_NAMES = ("id", "type", "source", "target", "share", "valid_from", "valid_to", "incident")
+_FIELDS = attrgetter(*_FIELD_NAMES)
+_FIELD_AT = {name: at for at, name in enumerate(_FIELD_NAMES)}
 
 
 class _Columns:
@@ -321,7 +332,15 @@ class _Columns:
             for col, values in zip(self.cols, zip(*map(_FIELDS, page))):
                 col.extend(values)
 
-    def finish(self, revision: int) -> Projection:
+    def merge(self, identity: IdentityMap, store: GraphStore) -> Statements:
+        """Apply identity (graph.merge): canonical endpoints, one edge per fact stated by several sources."""
+        rel_ids, sources, targets, incidents = (self.cols[_FIELD_AT[name]] for name in ("id", "source", "target", "incident"))
+        keep, statements = merge_columns(identity, store, rel_ids, sources, targets, incidents)  # type: ignore[arg-type]
+        if keep is not None:
+            self.cols = [[col[k] for k in keep] for col in self.cols]
+        return statements
+
+    def finish(self, revision: int, statements: Statements | None = None) -> Projection:
         """Intern ids, turn the columns into arrays and build the adjacency."""
         rel_ids, types, sources, targets, shares, starts, ends, incidents = self.cols
         index: dict[str, int] = {}
@@ -338,7 +357,8 @@ class _Columns:
             into[rel_type] = Adjacency.build(n, dst[mine], src[mine], mine)
         share = np.array(shares, dtype=np.float64)  # None becomes NaN: the unknown share
         return Projection(revision, list(index), index, codes, src, dst, share, _days(starts, _ALWAYS),
-                          _days(ends, _NEVER), inc, PackedStrings(rel_ids), out, into)  # type: ignore[arg-type]
+                          _days(ends, _NEVER), inc, PackedStrings(rel_ids), out, into,  # type: ignore[arg-type]
+                          statements or Statements())
 
 
 def _days(values: list[object], missing: int) -> np.ndarray:
@@ -349,13 +369,21 @@ def _days(values: list[object], missing: int) -> np.ndarray:
     return np.fromiter(map(table.__getitem__, values), np.int64, len(values))
 
 
-def _latest_per_pair(proj: Projection, owns: np.ndarray) -> np.ndarray:
-    """Keep, for each (owner, company) pair, the valid OWNS edge with the latest valid_from."""
+def _latest_per_pair(proj: Projection, owns: np.ndarray) -> tuple[np.ndarray, dict[int, tuple[int, ...]]]:
+    """Keep, per (owner, company) pair, the valid OWNS edge with the latest valid_from, then the latest valid_to.
+
+    Also returns, for the pairs with more than one valid edge (rare), the kept edge -> every valid edge of
+    the pair, the kept one first.
+    """
     if owns.size < 2:
-        return owns
-    order = np.lexsort((proj.valid_from[owns], proj.dst[owns], proj.src[owns]))
+        return owns, {}
+    order = np.lexsort((proj.valid_to[owns], proj.valid_from[owns], proj.dst[owns], proj.src[owns]))
     ranked = owns[order]
     s, d = proj.src[ranked], proj.dst[ranked]
     last = np.ones(ranked.size, dtype=bool)
     last[:-1] = (s[1:] != s[:-1]) | (d[1:] != d[:-1])
-    return np.sort(ranked[last])
+    ends = np.flatnonzero(last)
+    starts = np.r_[0, ends[:-1] + 1]
+    overlaps = {int(ranked[e]): tuple(int(x) for x in ranked[b:e + 1][::-1])
+                for b, e in zip(starts[ends > starts].tolist(), ends[ends > starts].tolist())}
+    return np.sort(ranked[last]), overlaps

@@ -7,13 +7,17 @@ from collections.abc import Sequence
 from datetime import date
 
 from schema.errors import NotFound
-from schema.kinds import EntityType
+from schema.kinds import EntityType, RelationType
+from schema.records import Entity
 
 from graph.analytics import liability, ownership
 from graph.analytics import exposure as exposure_
-from graph.analytics.results import Channel, Exposure, Holding, LiabilityChain
+from graph.analytics.results import Channel, Exposure, Holding, LiabilityChain, Subgraph
+from graph.conflicts import flag_conflicts
 from graph.identity import IdentityMap, build_identity, decide, resolve_ref
+from graph.neighborhood import DEFAULT_MAX_NODES, neighborhood
 from graph.projection import AsOfView, Projection, build_projection
+from graph.resolved import ResolvedStore
 from graph.stores.base import GraphStore, Judgement, Verdict
 from graph.subgraph import build_subgraph
 
@@ -55,28 +59,53 @@ class CorpGraph:
         """Record that two entities are the same (`same`) or must never be merged (`different`)."""
         return decide(self.store, self.identity(), a, b, verdict, by)
 
+    def reader(self, projection: Projection | None = None) -> ResolvedStore:
+        """The store read through identity (merged entities, canonical ids): what every answer reads."""
+        statements = projection.statements if projection is not None else None
+        return ResolvedStore(self.store, self.identity(), statements)
+
+    def entities(self, refs: Sequence[str]) -> dict[str, Entity]:
+        """Merged entities by id or `SCHEME:ID`, keyed by the reference asked for (unknown ones are absent)."""
+        reader = self.reader()
+        found = reader.get_entities(refs)
+        for ref in (r for r in refs if r not in found):
+            try:
+                found.update({ref: e for e in reader.get_entities([self.resolve(ref)]).values()})
+            except NotFound:
+                continue
+        return found
+
+    def search(self, text: str, types: Sequence[EntityType] | None = None, limit: int = 10) -> list[Entity]:
+        """Entities whose name or alias contains the text (any script), each merged entity once."""
+        return self.reader().search(text, types, limit)
+
+    def neighborhood(self, ref: str, depth: int = 1, relation_types: Sequence[RelationType] | None = None,
+                     max_nodes: int = DEFAULT_MAX_NODES) -> Subgraph:
+        """Entities within `depth` relations of the entity (any of its ids or `SCHEME:ID`), merged by identity."""
+        return neighborhood(self.reader(), self.resolve(ref), depth, relation_types, max_nodes=max_nodes)
+
     def projection(self) -> Projection:
         """The projection of the store as it is now (rebuilt when store.revision() changed)."""
         revision = self.store.revision()
         with self._lock:  # one rebuild at a time; concurrent queries wait for it rather than repeat it
             if self._projection is None or self._projection.revision != revision:
-                self._projection = _rebuilt(self.store, self._projection is not None)
+                self._projection = _rebuilt(self.store, self.identity(), self._projection is not None)
             return self._projection
 
     def owners(self, company: str, as_of: date | None = None) -> list[Holding]:
         """Every owner with a direct or integrated share in the company, largest integrated first."""
         view, node = self._node(company, _OWNED, as_of)
-        return [] if node is None else ownership.owners(view, node)
+        return [] if node is None else flag_conflicts(view, ownership.owners(view, node))
 
     def holdings(self, owner: str, as_of: date | None = None) -> list[Holding]:
         """Every company the owner holds a direct or integrated share in, largest integrated first."""
         view, node = self._node(owner, _OWNERS, as_of)
-        return [] if node is None else ownership.holdings(view, node)
+        return [] if node is None else flag_conflicts(view, ownership.holdings(view, node))
 
     def ultimate_owners(self, company: str, as_of: date | None = None, threshold: float = 0.25) -> list[Holding]:
         """Owners with integrated >= threshold that have no owner at or above the threshold themselves."""
         view, node = self._node(company, _OWNED, as_of)
-        return [] if node is None else ownership.ultimate_owners(view, node, threshold)
+        return [] if node is None else flag_conflicts(view, ownership.ultimate_owners(view, node, threshold))
 
     def controlling_parent(self, company: str, as_of: date | None = None) -> str | None:
         """The ultimate controller of the company by the control rule (> 0.5 to a fixed point), or None."""
@@ -89,9 +118,11 @@ class CorpGraph:
         """Responsible companies, their owners, data recipients and perpetrators of the incident."""
         day = as_of or date.today()
         view, node = self._node(incident, (E.INCIDENT,), day)
+        reader = self.reader(view.projection)
         if node is None:
-            return LiabilityChain(incident, day, [], build_subgraph(self.store, [incident], []))
-        return liability.liability_chain(self.store, view, node, day, max_depth, min_share, min_hop_share, top_k,
+            id = self.resolve(incident)
+            return LiabilityChain(id, day, [], build_subgraph(reader, [id], []))
+        return liability.liability_chain(reader, view, node, day, max_depth, min_share, min_hop_share, top_k,
                                          max_owners)
 
     def exposure(self, entity: str, as_of: date | None = None, channels: Sequence[Channel] | None = None,
@@ -99,9 +130,11 @@ class CorpGraph:
         """Incidents the entity is exposed to, per channel, with weighted impact totals."""
         day = as_of or date.today()
         view, node = self._node(entity, _EXPOSED, day)
+        reader = self.reader(view.projection)
         if node is None:
-            return Exposure(entity, day, [], {}, build_subgraph(self.store, [entity], []))
-        return exposure_.exposure(self.store, view, node, day, channels, max_depth, top_k)
+            id = self.resolve(entity)
+            return Exposure(id, day, [], {}, build_subgraph(reader, [id], []))
+        return exposure_.exposure(reader, view, node, day, channels, max_depth, top_k)
 
     def _node(self, ref: str, kinds: tuple[EntityType, ...], as_of: date | None) -> tuple[AsOfView, int | None]:
         """The view at as_of and the node index of ref's entity (None: it exists but takes part in no relation)."""
@@ -118,7 +151,7 @@ class CorpGraph:
         return proj.view(as_of or date.today()), proj.index.get(id)
 
 
-def _rebuilt(store: GraphStore, replacing: bool) -> Projection:
+def _rebuilt(store: GraphStore, identity: IdentityMap, replacing: bool) -> Projection:
     """Build a projection and move it out of the cyclic collector's way.
 
     A 1M-company projection holds millions of objects that live as long as it serves; without
@@ -127,7 +160,7 @@ def _rebuilt(store: GraphStore, replacing: bool) -> Projection:
     """
     if replacing:
         gc.unfreeze()
-    projection = build_projection(store)
+    projection = build_projection(store, identity)
     gc.collect()
     gc.freeze()
     return projection

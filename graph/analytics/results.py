@@ -88,6 +88,10 @@ class Holding:
     controls: bool
     unknown: bool = False
     over_allocated: bool = False  # a company on the way had owners above 100% (imported): its shares were scaled
+    # Set by graph.conflicts when sources disagree on the direct stake or two stakes are valid the same day:
+    # the relation ids of every statement of it, the one that counts first.
+    conflicting: bool = False
+    statements: tuple[str, ...] = ()
 
 
 @dataclass

@@ -1,0 +1,36 @@
+"""Conflicting statements of a direct stake: sources that disagree, or two stakes valid on the same day.
+
+Neither is ever summed (graph.projection keeps one edge per owner/company pair and date, graph.merge one
+per fact); the holding is flagged and lists the relation ids of what each source said, the chosen first.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from graph.analytics.results import Holding
+from graph.projection import AsOfView
+
+
+def stake_statements(view: AsOfView, owner: int, company: int) -> tuple[str, ...]:
+    """Relation ids of every statement of the direct stake when they conflict (the chosen one first), else ()."""
+    nbr, edges = view.up.of(company)
+    hit = edges[nbr == owner]
+    if hit.size == 0:
+        return ()
+    proj, edge = view.projection, int(hit[0])
+    pair = view.overlaps.get(edge, (edge,))
+    if len(pair) == 1 and proj.relation_ids[edge] not in proj.statements.disputed:
+        return ()
+    return tuple(i for e in pair for i in proj.statements.of(proj.relation_ids[e]))
+
+
+def flag_conflicts(view: AsOfView, holdings: list[Holding]) -> list[Holding]:
+    """The holdings with `conflicting` and `statements` set where their direct stake is conflicting."""
+    if not view.overlaps and not view.projection.statements.disputed:
+        return holdings  # the usual case: nothing to look up
+    index = view.projection.index
+    out = []
+    for h in holdings:
+        found = stake_statements(view, index[h.owner], index[h.company]) if h.direct != 0 else ()
+        out.append(replace(h, conflicting=True, statements=found) if found else h)
+    return out
