@@ -24,7 +24,7 @@ from graph.exports import FORMATS, export
 from graph.service import CorpGraph
 from graph.stores.base import GraphStore
 from graph.stores.factory import open_store
-from schema.errors import CorpgraphError, NotFound
+from schema.errors import CorpgraphError, InvalidArgument, UnknownFormat
 from schema.kinds import RelationType
 
 from api.context import Context, make_context
@@ -79,9 +79,9 @@ class ExportRequest:
         """Parse URL query parameters (camelCase, as in GraphQL; lists comma-separated); clear errors on bad values."""
         query, id = params.get("query") or "neighborhood", params.get("id")
         if query not in QUERIES:
-            raise CorpgraphError(f"unknown query {query!r}: use one of {', '.join(QUERIES)}")
+            raise InvalidArgument(f"unknown query {query!r}: use one of {', '.join(QUERIES)}")
         if not id:
-            raise CorpgraphError("the parameter id is required (an entity id; find one with the search query)")
+            raise InvalidArgument("the parameter id is required (an entity id; find one with the search query)")
         return cls(query, id, _parse(params, "asOf", date.fromisoformat), _parse(params, "depth", int),
                    _parse(params, "maxDepth", int), _parse(params, "minShare", float),
                    _parse(params, "channels", lambda v: _names(Channel, v)),
@@ -118,7 +118,7 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
         """The subgraph of a query's answer in the format of the path."""
         format = request.path_params["format"]
         if format not in FORMATS:
-            raise NotFound(f"unknown export format {format!r}: use one of {', '.join(FORMATS)}")
+            raise UnknownFormat(f"unknown export format {format!r}: use one of {', '.join(FORMATS)}")
         req = ExportRequest.from_params(request.query_params)
         # In a worker thread: the analytics are synchronous and must not stall the event loop.
         subgraph = await run_in_threadpool(export_subgraph, graph, settings, req)
@@ -148,7 +148,7 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
 
 
 async def _error_response(request: Request, exc: Exception) -> JSONResponse:
-    """A project error as JSON, with the status and code graphql_schema.ERRORS gives its class."""
+    """A project error as JSON, with the HTTP status and code its class carries (schema/errors.py)."""
     assert isinstance(exc, CorpgraphError)
     return error_response(exc)
 
@@ -163,14 +163,14 @@ def _middleware(settings: ApiSettings) -> list[Middleware]:
 
 
 def _parse(params: Mapping[str, str | None], name: str, convert: Any) -> Any:
-    """One optional parameter converted, or a CorpgraphError naming it and the bad value."""
+    """One optional parameter converted, or an InvalidArgument naming it and the bad value."""
     raw = params.get(name)
     if raw is None or raw == "":
         return None
     try:
         return convert(raw)
     except (ValueError, KeyError):
-        raise CorpgraphError(f"bad value for {name}: {raw!r}") from None
+        raise InvalidArgument(f"bad value for {name}: {raw!r}") from None
 
 
 def _names(enum: Any, text: str) -> tuple[Any, ...]:

@@ -1,11 +1,15 @@
 """The `corpgraph` command line: load files, summarise and search the store (serve/export/db live beside)."""
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional, TypeVar
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -26,12 +30,45 @@ from schema.kinds import EntityType
 app = typer.Typer(help="corpgraph: who is liable for an incident, who is exposed to it.", no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
 StoreOpt = Annotated[Optional[str], typer.Option("--store", help="embedded (SQLite file, default) or neo4j")]
 FormatOpt = Annotated[Optional[str], typer.Option("--format", help=f"{'|'.join(FORMAT_NAMES)} (default: detected "
                                                                    "from each file's content)")]
 
 
+def guarded(command: F) -> F:
+    """Run a command so that every failure ends in a message and a non-zero exit, never a traceback.
+
+    Project errors exit 2 with their message (it says what to fix); operating-system errors exit 2 naming
+    the file; anything else is a bug: exit 70 with its type and message (CORPGRAPH_DEBUG=1 shows the traceback).
+    """
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise  # typer's own ways out: an exit code, a usage error, Ctrl-C
+        except CorpgraphError as exc:
+            _fail(2, f"error: {exc}", exc)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            _fail(2, f"error: {where}{exc.strerror or exc}", exc)
+        except Exception as exc:
+            if os.environ.get("CORPGRAPH_DEBUG"):
+                raise
+            _fail(70, f"internal error: {type(exc).__name__}: {exc}; this is a bug in corpgraph, please report it "
+                      "with the command you ran (CORPGRAPH_DEBUG=1 shows the traceback)", exc)
+    return run  # type: ignore[return-value]
+
+
+def _fail(code: int, message: str, cause: BaseException) -> None:
+    """Print a message on stderr as plain lines (never wrapped: users grep them) and exit with the code."""
+    typer.echo(message, err=True)
+    raise typer.Exit(code=code) from cause
+
+
 @app.command()
+@guarded
 def load(
     files: Annotated[Optional[list[Path]], typer.Argument(help="native JSON Lines or CSV, BODS, FtM, GLEIF, ... files")] = None,
     seed: Annotated[bool, typer.Option("--seed", help="also load the shipped seed data")] = False,
@@ -57,7 +94,8 @@ def load(
                 _echo_problems(exc.problems)
                 typer.echo(f"{path}: not loaded ({len(exc.problems)} problem(s)); nothing of it was written", err=True)
             progress.update(task, completed=progress.tasks[task].total)
-    _print_summary("written", total.entities, total.relations)
+    if failed == 0 or total.entities or total.relations:  # no "total 0" table above the problems of a failed load
+        _print_summary("written", total.entities, total.relations)
     if total.placeholders:
         out.print(f"{total.placeholders} placeholder(s) made for references the files left open "
                   "(completed when their records are loaded)", markup=False, highlight=False)
@@ -66,6 +104,7 @@ def load(
 
 
 @app.command()
+@guarded
 def convert(
     file: Annotated[Path, typer.Argument(help="a file of any known format")],
     format: FormatOpt = None,
@@ -114,6 +153,7 @@ def _echo_problems(problems: list[Problem]) -> None:
 
 
 @app.command()
+@guarded
 def summary(store: StoreOpt = None) -> None:
     """Counts of stored entities and relations per type, and the incidents on record."""
     with _open(store) as graph_store:
@@ -127,32 +167,30 @@ def summary(store: StoreOpt = None) -> None:
 
 
 @app.command()
+@guarded
 def search(text: str, first: int = 10, store: StoreOpt = None) -> None:
-    """Find entities by name or alias in any script."""
+    """Find entities by name or alias in any script; exits 1 (as grep does) when nothing matches."""
     with _open(store) as graph_store:
-        for entity in graph_store.search(text, None, first):
-            out.print(f"{entity.type}\t{entity.id}\t{entity.name}", markup=False, highlight=False)  # type: ignore[attr-defined]
+        found = graph_store.search(text, None, first)
+    for entity in found:
+        out.print(f"{entity.type}\t{entity.id}\t{entity.name}", markup=False, highlight=False)  # type: ignore[attr-defined]
+    if not found:
+        typer.echo(f"no entity has a name or alias matching {text!r}", err=True)
+        raise typer.Exit(code=1)
 
 
 class _open:
-    """Context manager: open the configured store, turn project errors into a clean exit."""
+    """Context manager: open the configured store and close it (errors are reported by `guarded`)."""
 
     def __init__(self, kind: str | None) -> None:
         self.kind = kind
 
     def __enter__(self) -> GraphStore:
-        try:
-            self.store = open_store(self.kind)
-        except CorpgraphError as exc:
-            err.print(f"error: {exc}", markup=False)
-            raise typer.Exit(code=2) from exc
+        self.store = open_store(self.kind)
         return self.store
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> bool:
         self.store.close()
-        if isinstance(exc, CorpgraphError) and not isinstance(exc, InvalidInput):
-            err.print(f"error: {exc}", markup=False)
-            raise typer.Exit(code=2) from exc
         return False
 
 
@@ -178,21 +216,18 @@ app.add_typer(db_app, name="db")
 
 
 @db_app.command("init")
+@guarded
 def db_init() -> None:
     """Create Neo4j's uniqueness constraints and search indexes (IF NOT EXISTS: safe to run again)."""
     # Imported here: only this command needs the Neo4j store directly (the others go through open_store).
     from graph.settings import get_settings
     from graph.stores.neo4j import open_neo4j_store
 
+    store = open_neo4j_store(get_settings(), init_schema=False)
     try:
-        store = open_neo4j_store(get_settings(), init_schema=False)
-        try:
-            report = store.init_schema()
-        finally:
-            store.close()
-    except CorpgraphError as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(code=2) from exc
+        report = store.init_schema()
+    finally:
+        store.close()
     out.print(f"{report.applied} constraints and indexes in place on {store.uri}", markup=False, highlight=False)
     for statement in report.needs_enterprise:
         out.print(f"skipped (needs Neo4j Enterprise Edition): {statement}", markup=False, highlight=False,
@@ -200,6 +235,7 @@ def db_init() -> None:
 
 
 @app.command()
+@guarded
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
@@ -219,6 +255,7 @@ def serve(
 
 
 @app.command("export")
+@guarded
 def export_graph(
     format: Annotated[str, typer.Argument(help="cytoscape, d3, gexf or graphml")],
     id: Annotated[str, typer.Option("--id", help="entity id (an incident id for --query liability)")],

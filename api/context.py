@@ -17,6 +17,9 @@ from api.settings import ApiSettings
 class Unauthorized(CorpgraphError):
     """A mutation was sent without the configured bearer token, or mutations are disabled."""
 
+    http_status = 401
+    code = "UNAUTHORIZED"
+
 
 @dataclass
 class Context:

@@ -20,22 +20,15 @@ from graph.ingest import ingest
 from graph.resolve import matching
 from loaders.validate import validate_records
 from schema.batch import Batch
-from schema.errors import CorpgraphError, InvalidInput, LimitExceeded, NotFound, Problem, RequestTooLarge, TimedOut
+from schema.errors import CorpgraphError, InvalidInput, LimitExceeded, Problem, TimedOut
 from schema.kinds import EntityType, IncidentCategory, RelationType
 
 from api import graphql_types as gt
-from api.context import Unauthorized
 from api.doc_cache import DocumentCache
 from api.document_guard import DocumentGuard
 from api.settings import ApiSettings
 
 Ctx = gt.Ctx
-# The one place project errors map to API answers: HTTP status (exports) and GraphQL `extensions.code`.
-ERRORS: tuple[tuple[type[CorpgraphError], int, str], ...] = (
-    (NotFound, 404, "NOT_FOUND"), (Unauthorized, 401, "UNAUTHORIZED"), (RequestTooLarge, 413, "REQUEST_TOO_LARGE"),
-    (LimitExceeded, 400, "LIMIT_EXCEEDED"), (TimedOut, 503, "TIMEOUT"),
-    (InvalidInput, 400, "INVALID_INPUT"), (CorpgraphError, 400, "BAD_REQUEST"),
-)
 # Graph walks run in worker threads (asyncio.to_thread): the analytics are synchronous and must not stall
 # the event loop; CorpGraph and both stores are safe to share between threads.
 MUTATION_LABEL = "mutation"
@@ -164,8 +157,8 @@ def sdl() -> str:
 
 
 def error_answer(error: CorpgraphError) -> tuple[int, str]:
-    """HTTP status and GraphQL code of a project error (first match in ERRORS, most specific first)."""
-    return next((status, code) for kind, status, code in ERRORS if isinstance(error, kind))
+    """HTTP status and GraphQL code of a project error: the two attributes its class carries (schema/errors.py)."""
+    return error.http_status, error.code
 
 
 class ErrorCodes(SchemaExtension):

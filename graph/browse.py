@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from schema.errors import CorpgraphError
+from schema.errors import InvalidCursor
 from schema.kinds import EntityType, IncidentCategory
 from schema.records import Entity, Incident
 
@@ -60,13 +60,13 @@ def encode_cursor(entity_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> str:
-    """The entity id inside a cursor; raises CorpgraphError for text that is not one of our cursors."""
+    """The entity id inside a cursor; raises InvalidCursor for text that is not one of our cursors."""
     try:
         entity_id = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeError, ValueError):
         entity_id = ""
     if not entity_id:
-        raise CorpgraphError(f"invalid cursor {cursor!r}: pass the endCursor of a previous page")
+        raise InvalidCursor(f"invalid cursor {cursor!r}: pass the endCursor of a previous page")
     return entity_id
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import networkx as nx
 
-from schema.errors import CorpgraphError
+from schema.errors import UnknownFormat
 
 from graph.analytics.results import Edge, Node, Subgraph
 
@@ -27,7 +27,7 @@ def export(subgraph: Subgraph, format: str) -> tuple[str, str]:
     """The subgraph as text in a format of FORMATS, with its media type; CorpgraphError for other formats."""
     writer, media_type = FORMATS.get(format, (None, ""))
     if writer is None:
-        raise CorpgraphError(f"unknown export format {format!r}: use one of {', '.join(FORMATS)}")
+        raise UnknownFormat(f"unknown export format {format!r}: use one of {', '.join(FORMATS)}")
     return writer(subgraph), media_type
 
 

@@ -1,47 +1,62 @@
-"""Write a validated batch into a store after checking every reference against the batch and the store."""
+"""Write a validated batch into a store; its references are checked inside the store's write transaction."""
 from __future__ import annotations
 
-from schema.batch import Batch, WriteSummary, paused_gc
+from schema.batch import Batch, WriteSummary
 from schema.declaration import RELATIONS, entity_type
-from schema.errors import InvalidInput, Problem
+from schema.errors import Problem
 from schema.kinds import EntityType, RelationType
 
 from graph.allocation import check_allocation
-from graph.stores.base import GraphStore
+from graph.stores.base import GraphStore, TypeLookup
 
 
 def ingest(store: GraphStore, batch: Batch) -> WriteSummary:
-    """Check references and native shares, then write the batch all-or-nothing; InvalidInput writes nothing.
+    """Check references and native shares, then write the batch all-or-nothing, in one transaction.
+
+    InvalidInput, and nothing written, when a check finds problems.
 
     The problems the batch carries (reading, validation) and the reference problems of the records that
     did validate are reported together. Placeholders (entities an importer made for references its file
-    left open) never replace a stored entity; a real record replaces a stored placeholder.
+    left open) never replace a stored entity; a real record replaces a stored placeholder. Both are decided
+    inside the store's write transaction, so a concurrent load cannot slip in between.
     """
-    with paused_gc():
-        placeholders = settle_placeholders(store, batch)
-        problems = batch.problems + check_references(store, batch) + check_allocation(store, batch)
-        if problems:
-            raise InvalidInput(sorted(problems, key=lambda p: p.line))
-        summary = store.write(batch)
+    placeholders = 0
+
+    def check(stored_types: TypeLookup) -> list[Problem]:
+        """Settle placeholders, then every problem of the batch, read under the write lock.
+
+        The allocation check reads stored shares through the store itself: under the write lock that is the
+        transaction's own connection (embedded) or what the previous writers committed (Neo4j).
+        """
+        nonlocal placeholders
+        placeholders = settle_placeholders(stored_types, batch)
+        problems = batch.problems + check_references(stored_types, batch) + check_allocation(store, batch)
+        return sorted(problems, key=lambda p: p.line)
+
+    summary = store.write(batch, check=check)
     summary.placeholders = placeholders
     return summary
 
 
-def settle_placeholders(store: GraphStore, batch: Batch) -> int:
+def settle_placeholders(stored_types: TypeLookup, batch: Batch) -> int:
     """Drop the batch's placeholders for ids it defines for real or the store already holds; how many are new."""
     if not any(record.placeholder for record, _ in batch.entities):
         return 0
     real = {record.id for record, _ in batch.entities if not record.placeholder}
     open_ids = {record.id for record, _ in batch.entities if record.placeholder and record.id not in real}
-    stored = store.entity_types(open_ids)
+    stored = stored_types(open_ids)
     new = open_ids - stored.keys()
     batch.entities = [(record, origin) for record, origin in batch.entities
                       if not record.placeholder or record.id in new]
     return len(new)
 
 
-def check_references(store: GraphStore, batch: Batch) -> list[Problem]:
-    """Problems with ids: unknown endpoints, endpoints of the wrong kind, entities changing type."""
+def check_references(stored_types: TypeLookup, batch: Batch) -> list[Problem]:
+    """Problems with ids: unknown endpoints, endpoints of the wrong kind, entities changing type.
+
+    `stored_types` reads the store; stores call this inside their write transaction (GraphStore.write), so
+    a concurrent load cannot change a type between this check and the commit.
+    """
     in_batch: dict[str, EntityType] = {}
     problems: list[Problem] = []
     for record, origin in batch.entities:
@@ -52,7 +67,7 @@ def check_references(store: GraphStore, batch: Batch) -> list[Problem]:
     wanted = {rec.id for rec, _ in batch.entities}
     for rec, _ in batch.relations:
         wanted.update(_referenced_ids(rec))
-    stored = store.entity_types(wanted)
+    stored = stored_types(wanted)
     for record, origin in batch.entities:
         old = stored.get(record.id)
         if old is not None and old != entity_type(record):

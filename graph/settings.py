@@ -15,6 +15,8 @@ class Settings(BaseSettings):
     store: str = "embedded"
     db: Path = Path("corpgraph.db")
     batch_size: int = Field(default=10_000, ge=1)
+    # Seconds a write waits for another writer's lock on the embedded store before "the store is locked".
+    busy_timeout: float = Field(default=30.0, ge=0)
 
     neo4j_uri: str | None = Field(default=None, validation_alias=AliasChoices("NEO4J_URI", "CORPGRAPH_NEO4J_URI"))
     neo4j_username: str = Field(default="neo4j", validation_alias=AliasChoices("NEO4J_USERNAME", "NEO4J_USER"))

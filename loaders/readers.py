@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import csv
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from schema.declaration import ENTITIES, RELATIONS
 from schema.errors import Problem
+
+from loaders.jsontext import JsonTextError, loads
 
 RawRecord = tuple[int, dict[str, Any]]
 OnBytes = Callable[[int], None] | None
@@ -16,6 +17,19 @@ OnBytes = Callable[[int], None] | None
 LIST_FIELDS = frozenset({"aliases", "data"})
 # Fields that hold structures; in CSV their cell is JSON.
 JSON_FIELDS = frozenset({"sources", "identifiers", "figures", "amounts", "revenue"})
+# Python's csv module refuses longer cells (csv.field_size_limit()); no field of a record is allowed that long.
+MAX_CELL = 131_072
+# CSV file names that name their record type, besides the type's own name in any case (`OWNS.csv`) and a
+# regular plural (`companies.csv`, `incidents.csv`).
+FILE_NAMES: dict[str, tuple[str, ...]] = {
+    "Person": ("people", "persons"),
+    "Organization": ("organisation", "organisations"),
+    "OWNS": ("ownership", "ownerships"),
+}
+
+
+class _Stop(Exception):
+    """Reading a file cannot go on (bytes that are not UTF-8, a cell over the limit); the problem is recorded."""
 
 
 def read_records(path: Path, on_bytes: OnBytes = None) -> tuple[list[RawRecord], list[Problem]]:
@@ -47,16 +61,16 @@ def _read_jsonl(path: Path, on_bytes: OnBytes = None) -> tuple[list[RawRecord], 
 def _parse_line(file: str, number: int, raw: bytes, problems: list[Problem]) -> dict[str, Any] | None:
     """The JSON object on one line, or None (blank, or a problem recorded)."""
     try:
-        line = raw.decode("utf-8")
+        line = _decode(raw, number)
     except UnicodeDecodeError as exc:
-        problems.append(Problem(file, number, "(line)", f"not UTF-8 at byte {exc.start}"))
+        problems.append(Problem(file, number, "(line)", _not_utf8(exc)))
         return None
     if not line.strip():
         return None
     try:
-        data = json.loads(line)
-    except json.JSONDecodeError as exc:
-        problems.append(Problem(file, number, "(line)", f"not valid JSON: {exc.msg} at column {exc.colno}"))
+        data = loads(line)
+    except JsonTextError as exc:
+        problems.append(Problem(file, number, "(line)", str(exc)))
         return None
     if not isinstance(data, dict):
         problems.append(Problem(file, number, "(line)", "expected a JSON object"))
@@ -64,25 +78,88 @@ def _parse_line(file: str, number: int, raw: bytes, problems: list[Problem]) -> 
     return data
 
 
+def _decode(raw: bytes, number: int) -> str:
+    """A line as text; a byte-order mark at the start of the file is dropped (editors on Windows write one)."""
+    line = raw.decode("utf-8")
+    return line.removeprefix("\ufeff") if number == 1 else line
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    """The reason for a line that is not UTF-8, with the byte (counted from 1 in the line) where it fails."""
+    return f"not UTF-8 at byte {exc.start + 1} of the line; save the file as UTF-8"
+
+
 def _read_csv(path: Path) -> tuple[list[RawRecord], list[Problem]]:
     """One record per row; header = field names; `type` column or a file named after the type."""
     records: list[RawRecord] = []
     problems: list[Problem] = []
-    default_type = _type_from_filename(path)
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        for row in reader:
-            number = reader.line_num
-            data = {k.strip(): v for k, v in row.items() if k is not None and v not in (None, "")}
-            if None in row:
-                problems.append(Problem(str(path), number, "(row)", "more cells than header fields"))
-                continue
-            data.setdefault("type", default_type)
-            try:
-                records.append((number, _cells(data)))
-            except ValueError as exc:
-                problems.append(Problem(str(path), number, str(exc.args[0]), str(exc.args[1])))
+    file, default_type = str(path), _type_from_filename(path)
+    with path.open("rb") as handle:
+        reader = csv.reader(_text_lines(file, handle, problems))
+        try:
+            header = _header(file, path, next(reader, None), problems)
+            while header is not None:
+                row = next(reader, None)
+                if row is None:
+                    break
+                _add_row(file, reader.line_num, header, row, default_type, records, problems)
+        except csv.Error as exc:
+            problems.append(Problem(file, reader.line_num, "(row)", _csv_reason(exc)))
+        except _Stop:
+            pass
     return records, problems
+
+
+def _text_lines(file: str, handle: BinaryIO, problems: list[Problem]) -> Iterator[str]:
+    """The file's lines as text for the csv reader; bytes that are not UTF-8 stop it with a problem."""
+    for number, raw in enumerate(handle, start=1):
+        try:
+            yield _decode(raw, number)
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(file, number, "(line)", _not_utf8(exc)))
+            raise _Stop from None
+
+
+def _header(file: str, path: Path, header: list[str] | None, problems: list[Problem]) -> list[str] | None:
+    """The field names of the header row, or None with a problem (no header, a name twice, no type)."""
+    if header is None:
+        return None
+    names = [name.strip() for name in header]
+    seen: dict[str, int] = {}
+    for column, name in enumerate(names, start=1):
+        if name in seen:
+            problems.append(Problem(file, 1, name or "(header)", f"the header names this field twice (columns "
+                                                                 f"{seen[name]} and {column}); keep one"))
+        seen.setdefault(name, column)
+    if "type" not in seen and _type_from_filename(path) is None:
+        problems.append(Problem(file, 1, "type", f"{path.name!r} does not name a record type and there is no type "
+                                                 f"column: name the file {accepted_file_names()}, or add a type "
+                                                 "column"))
+    return None if problems else names
+
+
+def _add_row(file: str, line: int, header: list[str], row: list[str], default_type: str | None,
+             records: list[RawRecord], problems: list[Problem]) -> None:
+    """Turn one CSV row into a raw record (or a problem)."""
+    if len(row) > len(header):
+        problems.append(Problem(file, line, "(row)", "more cells than header fields"))
+        return
+    data: dict[str, Any] = {k: v for k, v in zip(header, row) if v != ""}
+    if not data:
+        return  # a blank line
+    data.setdefault("type", default_type)
+    try:
+        records.append((line, _cells(data)))
+    except ValueError as exc:
+        problems.append(Problem(file, line, str(exc.args[0]), str(exc.args[1])))
+
+
+def _csv_reason(exc: csv.Error) -> str:
+    """What a csv.Error means for the user."""
+    if "field larger than field limit" in str(exc):
+        return (f"a cell is longer than {MAX_CELL:,} characters; no field takes that much (see the limits in "
+                "the README)")
+    return f"not valid CSV: {exc}"
 
 
 def _cells(data: dict[str, Any]) -> dict[str, Any]:
@@ -93,19 +170,33 @@ def _cells(data: dict[str, Any]) -> dict[str, Any]:
             out[key] = [part.strip() for part in value.split(";") if part.strip()]
         elif key in JSON_FIELDS:
             try:
-                out[key] = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(key, f"expected JSON in this cell: {exc.msg}") from None
+                out[key] = loads(value)
+            except JsonTextError as exc:
+                raise ValueError(key, f"expected JSON in this cell: {exc}") from None
         else:
             out[key] = value
     return out
 
 
+def _file_names() -> dict[str, str]:
+    """Every accepted CSV file stem (lower case) with the record type it names."""
+    names: dict[str, str] = {}
+    for kind in ENTITIES:
+        stem = kind.value.lower()
+        plural = stem[:-1] + "ies" if stem.endswith("y") else stem + "s"
+        names.update({stem: kind.value, plural: kind.value})
+    for rel in RELATIONS:
+        names[rel.value.lower()] = rel.value
+    for type_name, stems in FILE_NAMES.items():
+        names.update(dict.fromkeys(stems, type_name))
+    return names
+
+
+def accepted_file_names() -> str:
+    """The accepted CSV file names, for messages: `company.csv, companies.csv, ...`."""
+    return "one of " + ", ".join(f"{stem}.csv" for stem in _file_names())
+
+
 def _type_from_filename(path: Path) -> str | None:
-    """`OWNS.csv`, `owns.csv`, `companies.csv` name their type; None when the stem names none."""
-    stem = path.stem.lower()
-    names = [t.value for t in (*ENTITIES, *RELATIONS)]
-    for name in names:
-        if stem in (name.lower(), name.lower() + "s", name.lower().removesuffix("y") + "ies"):
-            return name
-    return None
+    """`OWNS.csv`, `ownership.csv`, `people.csv`, `companies.csv` name their type; None when the stem names none."""
+    return _file_names().get(path.stem.lower())

@@ -8,13 +8,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from schema.batch import Batch, Origin, paused_gc
-from schema.declaration import parse_record, spec_for
+from schema.declaration import ENTITIES, RELATIONS, parse_record, spec_for
 from schema.errors import InvalidInput, Problem
 from schema.records import Entity, Relation
 
 from loaders.detect import choose
 from loaders.formats import Raw
 from loaders.readers import OnBytes, RawRecord
+
+_TYPES = ", ".join(kind.value for kind in (*ENTITIES, *RELATIONS))
 
 
 def load_file(path: str | Path, on_bytes: OnBytes = None, format: str | None = None, strict: bool = True) -> Batch:
@@ -26,9 +28,12 @@ def load_file(path: str | Path, on_bytes: OnBytes = None, format: str | None = N
     path = Path(path)
     if not path.is_file():
         raise InvalidInput([Problem(str(path), 0, "(file)", "no such file")])
-    fmt = choose(path, format)
-    with paused_gc():
-        batch = validate_stream(str(path), fmt.read(path))
+    try:
+        fmt = choose(path, format)
+        with paused_gc():
+            batch = validate_stream(str(path), fmt.read(path))
+    except OSError as exc:
+        raise InvalidInput([Problem(str(path), 0, "(file)", f"cannot read it: {exc.strerror or exc}")]) from exc
     batch.format = fmt.name
     if on_bytes is not None:
         on_bytes(path.stat().st_size)
@@ -65,8 +70,11 @@ def validate_records(label: str, raw: Iterable[RawRecord]) -> tuple[Batch, list[
 def _validate_one(origin: Origin, data: dict[str, Any], problems: list[Problem]) -> Entity | Relation | None:
     """One record, or None with its problems appended."""
     type_name = data.get("type")
+    if type_name is None:
+        problems.append(origin.problem("type", f"required field is missing: name the record type ({_TYPES})"))
+        return None
     if not isinstance(type_name, str) or spec_for(type_name) is None:
-        problems.append(origin.problem("type", f"unknown record type {type_name!r}"))
+        problems.append(origin.problem("type", f"unknown record type {type_name!r}: use one of {_TYPES}"))
         return None
     try:
         return parse_record(data)
@@ -84,4 +92,6 @@ def _reason(err: Any) -> str:
         return "unknown field"
     if err["type"] == "missing":
         return "required field is missing"
+    if err["type"] == "finite_number":
+        return "NaN and Infinity are not allowed: write a finite number"
     return message

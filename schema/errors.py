@@ -1,11 +1,20 @@
-"""The project's one error root and its narrow subclasses (each carries the context a user needs)."""
+"""The project's one error root and its narrow subclasses, one per condition.
+
+Each class carries what a user needs (file, line, field, ids) and how the API answers it: `http_status` (HTTP
+routes) and `code` (GraphQL `extensions.code`). The API maps errors to answers by reading these two class
+attributes, never by a table of its own (as yente's `exc.py` does).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 class CorpgraphError(Exception):
     """Root of every error corpgraph raises on purpose; its message is safe to show a user."""
+
+    http_status: ClassVar[int] = 400
+    code: ClassVar[str] = "BAD_REQUEST"
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,8 @@ class Problem:
 class InvalidInput(CorpgraphError):
     """Input failed validation; nothing of it was written."""
 
+    code = "INVALID_INPUT"
+
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = list(problems)
         head = "\n".join(str(p) for p in self.problems[:50])
@@ -39,24 +50,38 @@ class InvalidInput(CorpgraphError):
         super().__init__(f"{len(self.problems)} problem(s), nothing written:\n{head}{tail}")
 
 
+class InvalidArgument(CorpgraphError):
+    """A request parameter has a value that cannot be used (bad date, unknown query name, missing id)."""
+
+
+class InvalidCursor(CorpgraphError):
+    """A pagination cursor that is not the endCursor of a previous page."""
+
+    code = "INVALID_CURSOR"
+
+
 class NotFound(CorpgraphError):
     """An id names no entity of the expected kind."""
 
-
-class StoreError(CorpgraphError):
-    """The store failed; the message says what to check."""
-
-
-class StoreUnavailable(StoreError):
-    """The store cannot be reached."""
+    http_status = 404
+    code = "NOT_FOUND"
 
 
-class StoreAuthError(StoreError):
-    """The store refused the credentials."""
+class UnknownFormat(NotFound):
+    """An export format that corpgraph does not write."""
 
 
-class ConstraintViolation(StoreError):
-    """The store rejected a write that breaks a uniqueness rule."""
+class LimitExceeded(CorpgraphError):
+    """A request asked for more than the configured limit allows."""
+
+    code = "LIMIT_EXCEEDED"
+
+
+class ConfigurationError(CorpgraphError):
+    """A setting has a value corpgraph cannot use (e.g. an unknown store kind)."""
+
+    http_status = 500
+    code = "CONFIGURATION_ERROR"
 
 
 class TransactionTooLarge(StoreError):
@@ -65,6 +90,9 @@ class TransactionTooLarge(StoreError):
 
 class SingularOwnership(CorpgraphError):
     """A closed loop of companies holds 100% of itself, so integrated ownership is undefined."""
+
+    http_status = 422
+    code = "SINGULAR_OWNERSHIP"
 
     def __init__(self, companies: list[str]) -> None:
         self.companies = companies
@@ -75,16 +103,57 @@ class SingularOwnership(CorpgraphError):
         )
 
 
-class LimitExceeded(CorpgraphError):
-    """A request asked for more than the configured limit allows."""
+class StoreError(CorpgraphError):
+    """The store failed; the message says what to check."""
+
+    http_status = 503
+    code = "STORE_ERROR"
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached."""
+
+    code = "STORE_UNAVAILABLE"
+
+
+class StoreAuthError(StoreError):
+    """The store refused the credentials."""
+
+    code = "STORE_AUTH_FAILED"
+
+
+class StoreLocked(StoreError):
+    """Another writer held the store's write lock for longer than the configured wait."""
+
+    code = "STORE_LOCKED"
+
+
+class ConstraintViolation(StoreError):
+    """The store rejected a write that breaks a uniqueness rule."""
+
+    http_status = 409
+    code = "CONFLICT"
+
+
+class UnreadableRecord(StoreError):
+    """A stored record no longer validates (written by hand or by an older version); `corpgraph check` lists them."""
+
+    http_status = 500
+    code = "UNREADABLE_RECORD"
 
 
 class RequestTooLarge(LimitExceeded):
     """An HTTP request body is larger than the configured limit."""
 
+    http_status = 413
+    code = "REQUEST_TOO_LARGE"
+
 
 class TimedOut(CorpgraphError):
     """A request ran past its time budget; its work was abandoned."""
+
+    http_status = 503
+    code = "TIMEOUT"
 
 
 class BadRequest(CorpgraphError):

@@ -7,34 +7,49 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from schema.kinds import IncidentCategory
-from schema.values import Confidence, Country, Currency, EntityId, IsoDate, Share, parse_identifiers
+from schema.values import (
+    MAX_ITEMS,
+    Confidence,
+    Count,
+    Country,
+    Currency,
+    EntityId,
+    IsoDate,
+    Label,
+    Name,
+    Share,
+    Tag,
+    Text,
+    Url,
+    parse_identifiers,
+)
 
 
 class Strict(BaseModel):
-    """Base: unknown fields are errors, strings are stripped."""
+    """Base: unknown fields are errors, strings are stripped, NaN and Infinity are refused in every float."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class Source(Strict):
     """Where a fact comes from (an article, a filing, a register, an imported statement)."""
 
-    publisher: str = Field(min_length=1)
-    title: str = Field(min_length=1)
-    url: str | None = None
+    publisher: Tag
+    title: Tag
+    url: Url | None = None
     published_on: IsoDate = None
     # For imported records: the source's own id of the statement/record (BODS statementID, LEI, FtM id,
     # STIX id, VERIS incident_id), its date (BODS statementDate) and kind (BODS source type).
-    record_id: str | None = None
+    record_id: Label | None = None
     recorded_on: IsoDate = None
-    source_type: str | None = None
+    source_type: Label | None = None
 
 
 class Identifier(Strict):
     """A registry identifier: scheme (upper-case, e.g. LEI, GB-COH, DK-CVR) and the id within it."""
 
-    scheme: str = Field(min_length=1)
-    id: str = Field(min_length=1)
+    scheme: Tag
+    id: Tag
 
 
 class Amount(Strict):
@@ -42,25 +57,25 @@ class Amount(Strict):
 
     value: float
     currency: Currency
-    label: str | None = None
+    label: Label | None = None
 
 
 class Impact(Strict):
     """One impact of an incident as its source records it (STIX incident-core impacts, VERIS attributes)."""
 
-    category: str = Field(min_length=1)  # confidentiality, availability, integrity, monetary, physical, ...
-    information_type: str | None = None  # pii, credentials, Personal, Internal, ...
-    loss_type: str | None = None  # confirmed-loss, suspected-loss, ...
-    record_count: int | None = Field(default=None, ge=0)
-    description: str | None = None
+    category: Tag  # confidentiality, availability, integrity, monetary, physical, ...
+    information_type: Label | None = None  # pii, credentials, Personal, Internal, ...
+    loss_type: Label | None = None  # confirmed-loss, suspected-loss, ...
+    record_count: Count | None = None
+    description: Text | None = None
 
 
 class Figure(Strict):
     """A reported figure about an entity (market share, users, transaction volume)."""
 
-    label: str = Field(min_length=1)
+    label: Tag
     value: float
-    unit: str | None = None
+    unit: Label | None = None
     as_of: IsoDate = None
 
 
@@ -70,29 +85,29 @@ Identifiers = Annotated[list[Identifier], BeforeValidator(parse_identifiers)]
 class Record(Strict):
     """Fields every entity and relation carries."""
 
-    sources: list[Source] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list, max_length=MAX_ITEMS)
     confidence: Confidence = None
     # Values an importer had to interpret, as the source gave them ({"valid_from": "2015-11"} for a
     # partial date read as its first day), so nothing the source said is lost.
-    as_given: dict[str, str] = Field(default_factory=dict)
+    as_given: dict[Label, Label] = Field(default_factory=dict, max_length=MAX_ITEMS)
 
 
 class Entity(Record):
     """Fields every entity carries."""
 
     id: EntityId
-    name: str = Field(min_length=1)
-    aliases: list[str] = Field(default_factory=list)
-    description: str | None = None
-    identifiers: Identifiers = Field(default_factory=list)
+    name: Name
+    aliases: list[Label] = Field(default_factory=list, max_length=MAX_ITEMS)
+    description: Text | None = None
+    identifiers: Identifiers = Field(default_factory=list, max_length=MAX_ITEMS)
     # Risk topics in FollowTheMoney's vocabulary (sanction, sanction.linked, role.pep, crime, ...).
-    topics: list[str] = Field(default_factory=list)
+    topics: list[Label] = Field(default_factory=list, max_length=MAX_ITEMS)
     # True for an entity an importer made from a reference its file left open (named by its source id);
     # a later load of the real record replaces it.
     placeholder: bool = False
     # Set when the source says the party exists but is not known (BODS unknownPerson or unspecified
     # interested party, GLEIF reporting exception): the reason as the source gives it.
-    unknown_reason: str | None = None
+    unknown_reason: Label | None = None
 
 
 class Company(Entity):
@@ -100,8 +115,8 @@ class Company(Entity):
 
     type: Literal["Company"] = "Company"
     country: Country = None
-    figures: list[Figure] = Field(default_factory=list)
-    status: str | None = None
+    figures: list[Figure] = Field(default_factory=list, max_length=MAX_ITEMS)
+    status: Label | None = None
 
 
 class Person(Entity):
@@ -115,7 +130,7 @@ class Organization(Entity):
     """A body that is not a company: police, regulator, media."""
 
     type: Literal["Organization"] = "Organization"
-    kind: str | None = None
+    kind: Label | None = None
     country: Country = None
 
 
@@ -123,7 +138,7 @@ class Actor(Entity):
     """Whoever carried out an attack, named or not ("unknown hackers")."""
 
     type: Literal["Actor"] = "Actor"
-    kind: str | None = None
+    kind: Label | None = None
     known: bool = True
 
 
@@ -135,15 +150,15 @@ class Incident(Entity):
     occurred_on: IsoDate = None
     ended_on: IsoDate = None
     duration_hours: float | None = Field(default=None, ge=0)
-    records_affected: int | None = Field(default=None, ge=0)
-    records_affected_max: int | None = Field(default=None, ge=0)
-    amounts: list[Amount] = Field(default_factory=list)
+    records_affected: Count | None = None
+    records_affected_max: Count | None = None
+    amounts: list[Amount] = Field(default_factory=list, max_length=MAX_ITEMS)
     # As imported sources state them (STIX incident-core, VERIS): confirmed / suspected / false-positive,
     # new / open / closed, the source's own incident types, and its impacts with record counts.
-    determination: str | None = None
-    investigation_status: str | None = None
-    incident_types: list[str] = Field(default_factory=list)
-    impacts: list[Impact] = Field(default_factory=list)
+    determination: Label | None = None
+    investigation_status: Label | None = None
+    incident_types: list[Label] = Field(default_factory=list, max_length=MAX_ITEMS)
+    impacts: list[Impact] = Field(default_factory=list, max_length=MAX_ITEMS)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Incident":
@@ -215,7 +230,7 @@ class ResponsibleFor(Dated):
     """A company answers for an incident, in a role (operator, data_controller, ...)."""
 
     type: Literal["RESPONSIBLE_FOR"] = "RESPONSIBLE_FOR"
-    role: str = Field(default="operator", min_length=1)
+    role: Tag = "operator"
 
 
 class Perpetrated(Relation):
@@ -228,25 +243,25 @@ class Affected(Relation):
     """An incident hit an entity."""
 
     type: Literal["AFFECTED"] = "AFFECTED"
-    how: str | None = None
+    how: Label | None = None
 
 
 class SuppliedDataTo(Dated):
     """A company handed data to another party, optionally as part of an incident."""
 
     type: Literal["SUPPLIED_DATA_TO"] = "SUPPLIED_DATA_TO"
-    records: int | None = Field(default=None, ge=0)
-    lookups: int | None = Field(default=None, ge=0)
+    records: Count | None = None
+    lookups: Count | None = None
     revenue: Amount | None = None
     incident: EntityId | None = None
-    data: list[str] = Field(default_factory=list)
+    data: list[Label] = Field(default_factory=list, max_length=MAX_ITEMS)
 
 
 class DependsOn(Dated):
     """A company relies on another for a service (payments, hosting)."""
 
     type: Literal["DEPENDS_ON"] = "DEPENDS_ON"
-    service: str = Field(default="unspecified", min_length=1)
+    service: Tag = "unspecified"
 
 
 class Controls(ShareRange):
@@ -258,22 +273,22 @@ class Controls(ShareRange):
     """
 
     type: Literal["CONTROLS"] = "CONTROLS"
-    kind: str = Field(min_length=1)
-    details: str | None = None
+    kind: Tag
+    details: Text | None = None
 
 
 class OfficerOf(Dated):
     """A person or company serves a company as director, officer or other role."""
 
     type: Literal["OFFICER_OF"] = "OFFICER_OF"
-    role: str = Field(default="officer", min_length=1)
+    role: Tag = "officer"
 
 
 class FundLink(Dated):
     """A fund's tie to its manager, umbrella or master fund (GLEIF fund relationships); not ownership."""
 
     type: Literal["FUND_LINK"] = "FUND_LINK"
-    kind: str = Field(min_length=1)  # fund_managed_by, subfund_of, feeder_to
+    kind: Tag  # fund_managed_by, subfund_of, feeder_to
 
 
 class DeclaredInterest(ShareRange):
@@ -281,14 +296,14 @@ class DeclaredInterest(ShareRange):
     parent (GLEIF). Kept beside corpgraph's own computation, never added to it (it would double count)."""
 
     type: Literal["DECLARED_INTEREST"] = "DECLARED_INTEREST"
-    kind: str = Field(min_length=1)  # indirect_ownership, ultimate_parent
+    kind: Tag  # indirect_ownership, ultimate_parent
 
 
 class Reported(Relation):
     """An organization reported on or investigated an incident."""
 
     type: Literal["REPORTED"] = "REPORTED"
-    activity: str = Field(default="report", min_length=1)
+    activity: Tag = "report"
     reported_on: IsoDate = None
 
 

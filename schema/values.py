@@ -1,11 +1,12 @@
-"""Value types shared by the records: strict ISO dates, shares, ISO country and currency codes."""
+"""Value types shared by the records: strict ISO dates, shares, ISO codes, and the size limits of every value."""
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, StringConstraints
 
 _PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
 
@@ -56,6 +57,8 @@ def parse_share(value: Any) -> Any:
         except ValueError:
             raise ValueError(f"expected a fraction 0..1 or a percent string such as '32.4%', got {value!r}") from None
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise ValueError("NaN and Infinity are not shares: write a fraction 0..1 or a percent string")
         if value > 1:
             raise ValueError(f"{value} is above 1: write a fraction (0.324) or a percent string ('32.4%')")
         if value < 0:
@@ -93,3 +96,20 @@ def parse_identifiers(value: Any) -> Any:
     if isinstance(value, dict):
         return [{"scheme": scheme, "id": id} for scheme, id in value.items()]
     return value
+
+
+# Limits on the size of values (README, "Errors and guarantees"): a record that can be stored can be read back
+# and searched quickly. Larger values are refused with the field and the limit, never truncated.
+MAX_NAME = 1_000  # characters of a name
+MAX_TEXT = 10_000  # characters of a description
+MAX_LABEL = 1_000  # characters of any other text: an alias, a role, a label, a title, an identifier
+MAX_URL = 2_048  # characters of a URL
+MAX_ITEMS = 200  # items of any list (aliases, sources, figures, amounts, data) or entries of identifiers
+MAX_COUNT = 2**63 - 1  # counts (records, lookups) fit a 64-bit integer, as both stores keep them
+
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_LABEL)]
+Tag = Annotated[str, Field(min_length=1, max_length=MAX_LABEL)]  # a label that may not be empty
+Url = Annotated[str, Field(max_length=MAX_URL)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]

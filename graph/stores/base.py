@@ -1,13 +1,15 @@
 """The one store interface both backends implement (embedded SQLite, Neo4j); one contract suite tests it."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from schema.batch import Batch, WriteSummary
+from schema.declaration import relation_id
+from schema.errors import InvalidInput, Problem
 from schema.kinds import EntityType, RelationType
 from schema.records import Entity, Relation
 
@@ -26,6 +28,32 @@ class EdgeRow(NamedTuple):
     valid_from: str | None
     valid_to: str | None
     incident: str | None
+
+
+# Stored types of ids, read inside the write transaction.
+TypeLookup = Callable[[Iterable[str]], dict[str, EntityType]]
+# A check a store runs inside its write transaction, after the write lock is taken and before anything is
+# written: given a way to read stored types, the problems that forbid the write (graph.ingest.check_references).
+Check = Callable[[TypeLookup], list[Problem]]
+
+
+def refuse_problems(problems: list[Problem]) -> None:
+    """Raise InvalidInput when a check found problems (the store then rolls its transaction back)."""
+    if problems:
+        raise InvalidInput(problems)
+
+
+def batch_rows(batch: Batch) -> tuple[dict[str, Entity], dict[str, Relation]]:
+    """The records a store writes: entities by id and relations by identity (later records for a key win)."""
+    return ({rec.id: rec for rec, _ in batch.entities}, {relation_id(rec): rec for rec, _ in batch.relations})
+
+
+def write_summary(ents: dict[str, Entity], rels: dict[str, Relation]) -> WriteSummary:
+    """Records written per type."""
+    summary = WriteSummary()
+    summary.entities.update(r.type for r in ents.values())  # type: ignore[attr-defined]
+    summary.relations.update(r.type for r in rels.values())  # type: ignore[attr-defined]
+    return summary
 
 
 @dataclass(frozen=True)
@@ -69,8 +97,13 @@ class GraphStore(Protocol):
 
     name: str
 
-    def write(self, batch: Batch) -> WriteSummary:
-        """Upsert a validated batch in one transaction (references already checked by graph.ingest)."""
+    def write(self, batch: Batch, check: Check | None = None) -> WriteSummary:
+        """Upsert a validated batch in one transaction; `check` runs inside it, under the write lock.
+
+        Concurrent writers are serialised before the check reads the store, so what the check saw is what the
+        write builds on (an id cannot change type between the check and the commit). InvalidInput when the
+        check finds problems; nothing is written then.
+        """
         ...
 
     def entity_types(self, ids: Iterable[str]) -> dict[str, EntityType]:

@@ -144,6 +144,9 @@ def schema_statements() -> list[str]:
         f"CREATE CONSTRAINT {_name('node', label)} IF NOT EXISTS FOR (n:{_q(label)}) REQUIRE n.id IS UNIQUE"
         for label in labels
     ]
+    # One revision node: its write lock is what serialises corpgraph's writers (Neo4jStore._write_tx).
+    out.append(f"CREATE CONSTRAINT {_name('node', META_LABEL)} IF NOT EXISTS FOR (m:{_q(META_LABEL)}) "
+               "REQUIRE m.id IS UNIQUE")
     out += [
         f"CREATE CONSTRAINT {_name('rel', kind.value)} IF NOT EXISTS "
         f"FOR ()-[r:{_q(kind.value)}]-() REQUIRE r.id IS UNIQUE"

@@ -1,7 +1,7 @@
 """Open the store a setting names; the only place that knows every backend."""
 from __future__ import annotations
 
-from schema.errors import CorpgraphError
+from schema.errors import ConfigurationError
 
 from graph.settings import Settings, get_settings
 from graph.stores.base import GraphStore
@@ -14,9 +14,9 @@ def open_store(kind: str | None = None, settings: Settings | None = None) -> Gra
     if kind == "embedded":
         from graph.stores.sqlite import SqliteStore
 
-        return SqliteStore(settings.db)
+        return SqliteStore(settings.db, busy_timeout=settings.busy_timeout)
     if kind == "neo4j":
         from graph.stores.neo4j import open_neo4j_store
 
         return open_neo4j_store(settings)
-    raise CorpgraphError(f"unknown store {kind!r}: use 'embedded' or 'neo4j'")
+    raise ConfigurationError(f"unknown store {kind!r}: use 'embedded' or 'neo4j'")

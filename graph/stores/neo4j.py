@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import neo4j
 from neo4j import exceptions as nx
 
 from schema.batch import Batch, WriteSummary
-from schema.declaration import entity_type, relation_id
+from schema.declaration import entity_type
 from schema.errors import ConstraintViolation, StoreAuthError, StoreError, StoreUnavailable, TransactionTooLarge
 from schema.kinds import EntityType, RelationType
 from schema.records import Entity, Relation
@@ -35,7 +35,18 @@ from graph.identifiers import entity_identifier_keys
 from graph.normalize import query_key
 from graph.settings import Settings
 from graph.stores import cypher
-from graph.stores.base import EdgeRow, Judgement, StoredRelation, Verdict, edge_row
+from graph.stores.base import (
+    Check,
+    EdgeRow,
+    Judgement,
+    StoredRelation,
+    TypeLookup,
+    Verdict,
+    batch_rows,
+    edge_row,
+    refuse_problems,
+    write_summary,
+)
 from graph.stores.codec import decode_entity, decode_relation, encode, entity_keys
 
 
@@ -48,6 +59,8 @@ _MEMORY_REMEDY = ("a file is written in one transaction so that it is loaded who
                   "smaller files (each still all-or-nothing) or raise the server's db.memory.transaction.max "
                   "(one transaction) and dbms.memory.transaction.total.max (all transactions)")
 
+
+T = TypeVar("T")
 
 @dataclass(frozen=True)
 class SchemaReport:
@@ -94,35 +107,52 @@ class Neo4jStore:
         with self._translate("connecting"):
             self._driver.verify_connectivity()
 
-    def write(self, batch: Batch) -> WriteSummary:
-        """Upsert the batch in one managed write transaction (all of it or none of it)."""
-        ents = {rec.id: rec for rec, _ in batch.entities}  # later records for an id win, as in the embedded store
-        rels = {relation_id(rec): rec for rec, _ in batch.relations}
-        plan = self._plan(ents, rels)
+    def write(self, batch: Batch, check: Check | None = None) -> WriteSummary:
+        """Upsert the batch in one transaction (all of it or none of it), `check` run inside it."""
         with self._translate(f"writing {batch.label}"):
-            self._commit(plan, batch.label)
-        summary = WriteSummary()
-        summary.entities.update(r.type for r in ents.values())  # type: ignore[attr-defined]
-        summary.relations.update(r.type for r in rels.values())  # type: ignore[attr-defined]
-        return summary
+            ents, rels = self._commit(lambda tx: self._write_tx(tx, batch, check), batch.label)
+        return write_summary(ents, rels)
 
-    def _plan(self, ents: dict[str, Entity], rels: dict[str, Relation]) -> list[Step]:
-        """Chunked steps in order: entities per label, relations per (type, source, target label), revision."""
+    def _write_tx(self, tx: neo4j.Transaction, batch: Batch, check: Check | None
+                  ) -> tuple[dict[str, Entity], dict[str, Relation]]:
+        """The transaction function: lock, check, then every chunk in order (re-run whole after a transient error).
+
+        Bumping the revision first write-locks the one meta node until commit, so corpgraph writers take turns
+        and the check and the endpoint labels read what the previous writer committed.
+        """
+        _run_step(tx, Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY}))
+
+        def stored_types(ids: Iterable[str]) -> dict[str, EntityType]:
+            """Stored type per existing id, read inside this transaction."""
+            out: dict[str, EntityType] = {}
+            for chunk in self._chunks(sorted(set(ids))):
+                for record in tx.run(cypher.ENTITY_TYPES, {"ids": chunk}):
+                    out[record["id"]] = EntityType(record["type"])
+            return out
+
+        if check is not None:  # it may drop records (placeholders), so the rows are taken after it
+            refuse_problems(check(stored_types))
+        ents, rels = batch_rows(batch)
+        for step in self._plan(ents, rels, stored_types):
+            _run_step(tx, step)
+        return ents, rels
+
+    def _plan(self, ents: dict[str, Entity], rels: dict[str, Relation], stored_types: TypeLookup) -> list[Step]:
+        """Chunked steps in order: entities per label, then relations per (type, source, target label)."""
         plan: list[Step] = []
         by_label: dict[EntityType, list[dict[str, Any]]] = defaultdict(list)
         for entity in ents.values():
             by_label[entity_type(entity)].append(_entity_row(entity))
         for label, rows in by_label.items():
             self._add_chunks(plan, cypher.merge_entities(label), rows)
-        for (kind, source, target), rows in self._relation_rows(ents, rels).items():
+        for (kind, source, target), rows in self._relation_rows(ents, rels, stored_types).items():
             self._add_chunks(plan, cypher.merge_relations(kind, source, target), rows)
-        plan.append(Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY}))
         return plan
 
-    def _relation_rows(self, ents: dict[str, Entity], rels: dict[str, Relation]
+    def _relation_rows(self, ents: dict[str, Entity], rels: dict[str, Relation], stored_types: TypeLookup
                        ) -> dict[tuple[RelationType, EntityType, EntityType], list[dict[str, Any]]]:
         """Relation rows grouped by type and endpoint labels (a relation type may join several labels)."""
-        labels = self._endpoint_labels(ents, rels.values())
+        labels = self._endpoint_labels(ents, rels.values(), stored_types)
         grouped: dict[tuple[RelationType, EntityType, EntityType], list[dict[str, Any]]] = defaultdict(list)
         for rel_id, relation in rels.items():
             kind = RelationType(relation.type)  # type: ignore[attr-defined]
@@ -130,8 +160,8 @@ class Neo4jStore:
                 {**edge_row(rel_id, relation), "doc": encode(relation)})
         return grouped
 
-    def _commit(self, plan: list[Step], label: str) -> None:
-        """Run the plan in one explicit transaction, retried whole after a transient error for up to 30 s.
+    def _commit(self, work: Callable[[neo4j.Transaction], T], label: str) -> T:
+        """Run `work` in one explicit transaction, retried whole after a transient error for up to 30 s.
 
         Not `execute_write`: the driver would also retry a transaction that outgrew the server's memory
         limit (Neo4j reports it as transient, at commit), for 30 s, where nothing but a smaller file helps.
@@ -140,9 +170,9 @@ class Neo4jStore:
         while True:
             try:
                 with self._session() as session, session.begin_transaction() as tx:
-                    _run_plan(tx, plan)
+                    done = work(tx)
                     tx.commit()
-                return
+                return done
             except (nx.Neo4jError, nx.DriverError) as exc:
                 if getattr(exc, "code", None) in _MEMORY_LIMIT_CODES:
                     raise TransactionTooLarge(f"{label}: too large for one Neo4j transaction "
@@ -158,11 +188,12 @@ class Neo4jStore:
         for chunk in self._chunks(rows):
             plan.append(Step(statement, {"rows": chunk}, expected=len(chunk)))
 
-    def _endpoint_labels(self, ents: dict[str, Entity], rels: Iterable[Relation]) -> dict[str, EntityType]:
+    def _endpoint_labels(self, ents: dict[str, Entity], rels: Iterable[Relation], stored_types: TypeLookup
+                         ) -> dict[str, EntityType]:
         """The label of every relation endpoint, from the batch or else from the store."""
         labels = {i: entity_type(rec) for i, rec in ents.items()}
         ends = {x for rec in rels for x in (rec.source, rec.target)}
-        labels.update(self.entity_types(ends - labels.keys()))
+        labels.update(stored_types(ends - labels.keys()))
         missing = sorted(ends - labels.keys())
         if missing:
             raise StoreError(f"relations point at unknown ids {missing[:10]}: write through graph.ingest, "

@@ -1,6 +1,7 @@
 """The embedded store: one SQLite file (WAL), no server; every batch is one transaction."""
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -8,14 +9,23 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from schema.batch import Batch, WriteSummary
-from schema.declaration import relation_id
-from schema.errors import StoreError
+from schema.errors import StoreError, StoreLocked
 from schema.kinds import EntityType, RelationType
 from schema.records import Entity, Relation
 
 from graph.identifiers import entity_identifier_keys
 from graph.normalize import query_key
-from graph.stores.base import EdgeRow, Judgement, StoredRelation, Verdict, edge_row
+from graph.stores.base import (
+    Check,
+    EdgeRow,
+    Judgement,
+    StoredRelation,
+    Verdict,
+    batch_rows,
+    edge_row,
+    refuse_problems,
+    write_summary,
+)
 from graph.stores.codec import decode_entity, decode_relation, encode, entity_keys
 
 _DDL = """
@@ -57,6 +67,7 @@ _UPSERT_JUDGEMENT = (
     "ON CONFLICT(a, b) DO UPDATE SET verdict = excluded.verdict, by = excluded.by, at = excluded.at"
 )
 _BUMP = "UPDATE meta SET value = value + 1 WHERE key = 'revision'"
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # primary result codes (extended codes keep them in the low byte)
 _CHUNK = 500  # SQLite caps bound parameters per statement; id lists are split into chunks of this size.
 
 
@@ -65,32 +76,59 @@ class SqliteStore:
 
     name = "embedded"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
+        self._busy_timeout = busy_timeout
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder {self.path.parent} of the embedded store: "
+                             f"{exc.strerror or exc}; set CORPGRAPH_DB to a path you can write") from exc
+        try:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
             self._db.execute("PRAGMA cache_size=-262144")  # 256 MiB: large loads touch random index pages
-            self._db.executescript(_DDL.format(relation_indexes=_RELATION_INDEXES))
+            self._ensure_schema()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the embedded store at {self.path}: {exc}; check the path "
-                             "(setting CORPGRAPH_DB) and its permissions") from exc
+            raise self._translated(exc, "opening") from exc
         self._lock = threading.RLock()
 
-    def write(self, batch: Batch) -> WriteSummary:
-        """Upsert the batch in one IMMEDIATE transaction; a crash leaves all of it or none."""
-        summary = WriteSummary()
-        ents = {rec.id: rec for rec, _ in batch.entities}  # later records for an id win
-        rels = {relation_id(rec): rec for rec, _ in batch.relations}
-        with self._transaction(f"writing {batch.label} to"):
+    def _ensure_schema(self) -> None:
+        """Create missing tables and indexes; a complete schema is left alone (no write lock needed to open)."""
+        ddl = _DDL.format(relation_indexes=_RELATION_INDEXES)
+        wanted = set(re.findall(r"IF NOT EXISTS (\w+)", ddl))
+        present = {name for (name,) in self._db.execute("SELECT name FROM sqlite_master")}
+        if not wanted <= present:
+            self._db.executescript(ddl)
+
+    def write(self, batch: Batch, check: Check | None = None) -> WriteSummary:
+        """Upsert the batch in one IMMEDIATE transaction; `check` runs inside it, so no writer can interleave."""
+        with self._transaction(f"writing {batch.label}"):
+            if check is not None:  # it may drop records (placeholders), so the rows are taken after it
+                refuse_problems(check(self.entity_types))
+            ents, rels = batch_rows(batch)
             self._write_entities(list(ents.values()))
             self._write_relations(rels)
-        summary.entities.update(r.type for r in ents.values())  # type: ignore[attr-defined]
-        summary.relations.update(r.type for r in rels.values())  # type: ignore[attr-defined]
-        return summary
+        return write_summary(ents, rels)
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already; a failing rollback never hides the first error."""
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite rolls back by itself when it cannot go on; the caller re-raises the cause
+
+    def _translated(self, exc: sqlite3.Error, action: str) -> StoreError:
+        """The project error for an SQLite error: locked by another writer, or what failed and where."""
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            return StoreLocked(f"the store is locked by another writer: {action} {self.path} waited "
+                               f"{self._busy_timeout:g} s (CORPGRAPH_BUSY_TIMEOUT); try again when the other "
+                               "load has finished")
+        hint = "; check the path (setting CORPGRAPH_DB) and its permissions" if action == "opening" else ""
+        return StoreError(f"{action} the embedded store at {self.path} failed: {exc}{hint}")
 
     def _write_entities(self, records: list[Entity]) -> None:
         """Upsert entity rows and replace their search keys and identifier index rows."""
@@ -227,17 +265,23 @@ class SqliteStore:
 
     @contextmanager
     def _transaction(self, action: str) -> Iterator[None]:
-        """One IMMEDIATE transaction that bumps the revision; all of it or none (a crash included)."""
+        """One IMMEDIATE transaction that bumps the revision; all of it or none (a crash included).
+
+        BEGIN IMMEDIATE waits up to busy_timeout for another writer, then fails as StoreLocked.
+        """
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._translated(exc, action) from exc
+            try:
                 yield
                 self._db.execute(_BUMP)
                 self._db.execute("COMMIT")
             except BaseException as exc:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"{action} {self.path} failed: {exc}") from exc
+                    raise self._translated(exc, action) from exc
                 raise
 
     def _query(self, sql: str, params: Sequence[object]) -> list[tuple]:  # type: ignore[type-arg]
@@ -246,7 +290,7 @@ class SqliteStore:
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise StoreError(f"reading the embedded store at {self.path} failed: {exc}") from exc
+                raise self._translated(exc, "reading") from exc
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:

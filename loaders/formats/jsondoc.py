@@ -13,6 +13,8 @@ from typing import Any
 from schema.batch import Origin
 from schema.errors import Problem
 
+from loaders.jsontext import DECODER, TOO_DEEP, JsonTextError, loads
+
 CHUNK = 1 << 20
 _WS = " \t\r\n"
 
@@ -43,15 +45,15 @@ def _iter_lines(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
             if not line.strip():
                 continue
             try:
-                yield Origin(file, number), json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield Problem(file, number, "(line)", f"not valid JSON: {exc.msg} at column {exc.colno}")
+                yield Origin(file, number), loads(line)
+            except JsonTextError as exc:
+                yield Problem(file, number, "(line)", str(exc))
 
 
 def _iter_array(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
     """The items of a top-level JSON array, decoded one at a time from a window of the text."""
     file = str(path)
-    decoder = json.JSONDecoder()
+    decoder = DECODER
     window = _Window(path)
     try:
         pos = window.skip(0)
@@ -70,8 +72,9 @@ def _iter_array(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
                     return
                 pos = window.skip(pos + 1)
             value, pos = _decode(decoder, window, pos)
-            if isinstance(value, json.JSONDecodeError):
-                yield Problem(file, index + 1, "(document)", f"not valid JSON: {value.msg}", f"/{index}")
+            if isinstance(value, ValueError):
+                reason = f"not valid JSON: {value.msg}" if isinstance(value, json.JSONDecodeError) else str(value)
+                yield Problem(file, index + 1, "(document)", reason, f"/{index}")
                 return
             yield Origin(file, index + 1, f"/{index}"), value
             index += 1
@@ -93,6 +96,10 @@ def _decode(decoder: json.JSONDecoder, window: "_Window", pos: int) -> tuple[Any
             if window.more():
                 continue
             return exc, pos
+        except JsonTextError as exc:
+            return exc, pos
+        except RecursionError:
+            return JsonTextError(TOO_DEEP), pos
         if end < len(window.text) or not window.more():  # a number at the very end may go on
             return value, end
 

@@ -1,7 +1,6 @@
 """corpgraph's own formats, JSON Lines and CSV (see README, 'The native format'), behind the format interface."""
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +10,7 @@ from schema.declaration import spec_for
 from schema.errors import Problem
 
 from loaders.formats import Raw
+from loaders.jsontext import JsonTextError, loads
 from loaders.readers import read_records
 
 _TYPE = re.compile(rb'"type"\s*:\s*"([A-Za-z_]+)"')
@@ -27,8 +27,8 @@ class NativeFormat:
             return True
         first = head.removeprefix(b"\xef\xbb\xbf").lstrip().split(b"\n", 1)[0]
         try:
-            data = json.loads(first)
-        except (ValueError, UnicodeDecodeError):
+            data = loads(first.decode("utf-8"))
+        except (JsonTextError, UnicodeDecodeError):
             # A first line longer than the head: read its type field without parsing the whole line.
             match = _TYPE.search(first)
             return bool(first.startswith(b"{") and match and spec_for(match.group(1).decode()) is not None)
