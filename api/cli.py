@@ -58,6 +58,7 @@ def guarded(command: F) -> F:
                 raise
             _fail(70, f"internal error: {type(exc).__name__}: {exc}; this is a bug in corpgraph, please report it "
                       "with the command you ran (CORPGRAPH_DEBUG=1 shows the traceback)", exc)
+    run.guarded = True  # type: ignore[attr-defined]
     return run  # type: ignore[return-value]
 
 
@@ -68,7 +69,6 @@ def _fail(code: int, message: str, cause: BaseException) -> None:
 
 
 @app.command()
-@guarded
 def load(
     files: Annotated[Optional[list[Path]], typer.Argument(help="native JSON Lines or CSV, BODS, FtM, GLEIF, ... files")] = None,
     seed: Annotated[bool, typer.Option("--seed", help="also load the shipped seed data")] = False,
@@ -104,7 +104,6 @@ def load(
 
 
 @app.command()
-@guarded
 def convert(
     file: Annotated[Path, typer.Argument(help="a file of any known format")],
     format: FormatOpt = None,
@@ -153,7 +152,6 @@ def _echo_problems(problems: list[Problem]) -> None:
 
 
 @app.command()
-@guarded
 def summary(store: StoreOpt = None) -> None:
     """Counts of stored entities and relations per type, and the incidents on record."""
     with _open(store) as graph_store:
@@ -167,7 +165,6 @@ def summary(store: StoreOpt = None) -> None:
 
 
 @app.command()
-@guarded
 def search(text: str, first: int = 10, store: StoreOpt = None) -> None:
     """Find entities by name or alias in any script; exits 1 (as grep does) when nothing matches."""
     with _open(store) as graph_store:
@@ -216,7 +213,6 @@ app.add_typer(db_app, name="db")
 
 
 @db_app.command("init")
-@guarded
 def db_init() -> None:
     """Create Neo4j's uniqueness constraints and search indexes (IF NOT EXISTS: safe to run again)."""
     # Imported here: only this command needs the Neo4j store directly (the others go through open_store).
@@ -235,7 +231,6 @@ def db_init() -> None:
 
 
 @app.command()
-@guarded
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
@@ -255,7 +250,6 @@ def serve(
 
 
 @app.command("export")
-@guarded
 def export_graph(
     format: Annotated[str, typer.Argument(help="cytoscape, d3, gexf or graphml")],
     id: Annotated[str, typer.Option("--id", help="entity id (an incident id for --query liability)")],
@@ -343,3 +337,16 @@ def _print_candidates(graph_store: GraphStore, found: CandidateSet, first: int) 
     typer.echo(f"{len(found.candidates)} candidate(s){f', {more} not shown (--first)' if more > 0 else ''}")
     for key, size in found.skipped_blocks:
         typer.echo(f"skipped the name key {key!r}: {size} entities share it (too common to compare)", err=True)
+
+
+def _guard_every_command(typer_app: typer.Typer) -> None:
+    """Wrap every command (and every sub-app's) in `guarded`, so that no command can forget it."""
+    for info in typer_app.registered_commands:
+        if info.callback is not None and not getattr(info.callback, "guarded", False):
+            info.callback = guarded(info.callback)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _guard_every_command(group.typer_instance)
+
+
+_guard_every_command(app)  # last: after every command above is registered

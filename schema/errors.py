@@ -84,10 +84,6 @@ class ConfigurationError(CorpgraphError):
     code = "CONFIGURATION_ERROR"
 
 
-class TransactionTooLarge(StoreError):
-    """A file needs more transaction memory than the server allows; the message names the limit and the remedy."""
-
-
 class SingularOwnership(CorpgraphError):
     """A closed loop of companies holds 100% of itself, so integrated ownership is undefined."""
 
@@ -133,6 +129,13 @@ class ConstraintViolation(StoreError):
 
     http_status = 409
     code = "CONFLICT"
+
+
+class TransactionTooLarge(StoreError):
+    """A file needs more transaction memory than the server allows; the message names the limit and the remedy."""
+
+    http_status = 413
+    code = "TRANSACTION_TOO_LARGE"
 
 
 class UnreadableRecord(StoreError):

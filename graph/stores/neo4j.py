@@ -62,6 +62,7 @@ _MEMORY_REMEDY = ("a file is written in one transaction so that it is loaded who
 
 T = TypeVar("T")
 
+
 @dataclass(frozen=True)
 class SchemaReport:
     """What `init_schema` did: statements in place, and the Enterprise-only ones a Community server skipped."""
