@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from api.app import create_app
+from api.cli import app
 from graph.ingest import ingest
 from graph.service import CorpGraph
 from graph.stores.sqlite import SqliteStore
@@ -269,3 +271,31 @@ def test_owners_over_graphql_http(tmp_store: SqliteStore, tmp_path: Path) -> Non
         # Fermcat: 50% before the update of 2020-06-01, 100% from it.
         assert [o["direct"] for o in ask("bods:e1", "2020-05-31")] == [0.5]
         assert [o["direct"] for o in ask("bods:e1", "2020-06-01")] == [1.0]
+
+
+def test_a_replacing_entity_statement_keeps_the_first_id(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    path = write(tmp_path / "renamed.json", [
+        v3("e1", "entity", name="Old Name Ltd"),
+        v3("e2", "entity", name="New Name Ltd", replacesStatements=["e1"]),
+        v3("p1", "person", names=[{"fullName": "Ann"}]),
+        v3_owns("o1", "e2", "p1", {"type": "shareholding", "share": {"exact": 40}}),
+    ])
+    ingest(tmp_store, load_file(path))
+    assert tmp_store.get_entities(["bods:e1"])["bods:e1"].name == "New Name Ltd"
+    assert "bods:e2" not in tmp_store.get_entities(["bods:e2"])
+    assert owners(tmp_store, "bods:e1") == {"bods:p1": 0.4}
+
+
+def test_cli_detects_bods_reports_placeholders_and_converts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORPGRAPH_DB", str(tmp_path / "cli.db"))
+    path = write(tmp_path / "excerpt.jsonl", [
+        v3("e1", "entity", name="Held"),
+        v3_owns("o1", "e1", "p9", {"type": "shareholding", "share": {"exact": 20}}),
+    ], lines=True)
+    loaded = CliRunner().invoke(app, ["load", str(path)])
+    assert loaded.exit_code == 0, loaded.output
+    assert f"{path}: bods (detected from its content)" in loaded.stderr
+    assert "1 placeholder(s) made" in loaded.stdout
+    converted = CliRunner().invoke(app, ["convert", str(path)])
+    records = [json.loads(line) for line in converted.stdout.splitlines()]
+    assert [r.get("id", r["type"]) for r in records] == ["bods:e1", "OWNS", "bods:p9"]
