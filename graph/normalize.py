@@ -16,7 +16,8 @@ LEGAL_SUFFIXES = sorted(
         # More legal forms, for matching names across registers (graph/resolve): Europe, Russia, Asia-Pacific.
         "s.p.a.", "s.r.l.", "srl", "s.a.r.l.", "sarl", "s.a.s.", "s.l.", "sp. z o.o.", "kgaa", "kg", "se",
         "oy", "oyj", "a/s", "aps", "ab", "asa", "pty ltd", "pty. ltd.", "pty", "llp", "pjsc", "ojsc", "cjsc", "jsc",
-        "k.k.", "有限会社", "合同会社", "(유)",
+        "k.k.", "有限会社", "合同会社", "(유)", "aktiengesellschaft", "aktiebolag", "osakeyhtiö", "société anonyme",
+        "sociedad anónima", "società per azioni", "public limited company", "limited liability company",
     ],
     key=len,
     reverse=True,

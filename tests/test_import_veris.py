@@ -26,7 +26,8 @@ LEAK: dict[str, Any] = {
                "misuse": {"variety": ["Data mishandling"]}},
     "actor": {"external": {"variety": ["Organized crime"], "name": ["Crew A"]}, "internal": {"variety": ["Unknown"]}},
     "attribute": {"confidentiality": {"data_disclosure": "Yes", "data_total": 100,
-                                      "data": [{"variety": "Personal", "amount": 80}, {"variety": "Bank", "amount": 70}]}},
+                                      "data": [{"variety": "Personal", "amount": 80}, {"variety": "Bank", "amount": 70},
+                                               {"variety": "Unknown"}]}},
     "plus": {"modified": "2020-01-02T03:04:05Z"},
 }
 OUTAGE: dict[str, Any] = {
@@ -74,6 +75,9 @@ def test_leak_figures_category_and_timeline(loaded: SqliteStore) -> None:
     assert leak.records_affected_max == 150  # max(100, 80 + 70): the record contradicts itself
     assert (str(leak.occurred_on), leak.as_given["occurred_on"]) == ("2019-11-01", "2019-11")
     assert leak.incident_types == ["hacking: Use of stolen creds", "misuse: Data mishandling"]
+    # one impact per data variety given ("Unknown" is none), disclosed: a confirmed loss
+    assert [(i.information_type, i.loss_type, i.record_count) for i in leak.impacts] == [
+        ("Personal", "confirmed-loss", 80), ("Bank", "confirmed-loss", 70)]
     assert leak.name == "考拉征信: data leak (2019-11)"
     assert [s.url for s in leak.sources] == [None, "https://news.example.com/a", "http://other.example.org/b"]
     assert (leak.sources[0].publisher, str(leak.sources[0].recorded_on)) == ("VERIS Community Database (VCDB)", "2020-01-02")
@@ -124,3 +128,14 @@ def test_problems_point_at_the_source_value(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as info:
         load_file(lines, format="veris")
     assert str(info.value.problems[0]).startswith(f"{lines}:2: (line): not valid JSON")
+
+
+def test_a_victim_named_in_two_files_is_one_record_whatever_the_order(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    other = {**OUTAGE, "incident_id": "DDDD-4", "source_id": "vcdb", "victim": {"victim_id": "考拉征信", "country": ["CN"]}}
+    first, second = _write(tmp_path / "1.json", LEAK), _write(tmp_path / "2.json", other)
+    ingest(tmp_store, load_file(first))
+    alone = tmp_store.get_entities([KAOLA])[KAOLA]
+    ingest(tmp_store, load_file(second))
+    assert tmp_store.get_entities([KAOLA])[KAOLA] == alone  # its incidents' sources sit on the relations
+    assert alone.sources[0].title == "VERIS victim named '考拉征信'"
+    assert len(tmp_store.relations_touching([KAOLA], [RelationType.AFFECTED])) == 2

@@ -144,4 +144,3 @@ def test_graphql_lists_candidates_and_records_a_decision_with_the_token(store: S
     done = _gql(graph, mutation, token="t0ken")
     assert done.data == {"resolveDecision": {"a": "kaola", "b": VERIS_KAOLA, "verdict": "same", "by": "api"}}
     assert _gql(graph, "{ resolveCandidates(minScore: 0.8) { score } }").data == {"resolveCandidates": []}
-

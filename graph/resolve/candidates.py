@@ -5,8 +5,9 @@ sharing a group are compared, never all pairs. A group larger than MAX_BLOCK (a 
 shared by thousands) is skipped and counted, never silently compared in full.
 
 Score: each piece of evidence has a strength p and the score is 1 - prod(1 - p) (independent
-evidence adds up, never past 1): shared identifier 0.9; same name after normalisation 0.8; a known
-alias 0.75; a transliteration 0.65 (only the strongest name evidence counts); same country 0.3.
+evidence adds up, never past 1): shared identifier 0.9; identical names 0.85; same name after
+normalisation 0.8; a known alias 0.75; a transliteration 0.65, of an alias 0.55 (only the strongest
+name evidence counts); same country 0.3.
 Conflicts lower the score and block `--accept-above`: identifiers of one scheme that differ (x0.2),
 countries that differ (x0.5). Example: "Lakala Payment Co., Ltd." (CN) and Lakala (CN, alias
 "Lakala Payment Co., Ltd."): alias 0.75 and country 0.3 give 1 - 0.25 x 0.7 = 0.825.
@@ -27,6 +28,9 @@ MAX_BLOCK = 500
 # Entities are compared with their own type only: identity never merges entities of different types.
 GROUPS = {"Company": "Company", "Organization": "Organization", "Person": "Person", "Actor": "Actor"}
 IDENTIFIER, SAME_NAME, IDENTICAL_NAME, ALIAS, TRANSLITERATION, COUNTRY = 0.9, 0.8, 0.85, 0.75, 0.65, 0.3
+# A transliterated alias is two inferences deep ("카오라", a short form of Kaola Credit, reads "kaola" like
+# any other Kaola): weaker than either alone.
+ALIAS_TRANSLITERATION = 0.55
 ID_CONFLICT, COUNTRY_CONFLICT = 0.2, 0.5
 
 
@@ -154,7 +158,9 @@ def _names(x: _Party, y: _Party, evidence: list[float], reasons: list[str]) -> N
         if kx.transliterated or ky.transliterated:
             via = kx if kx.transliterated else ky
             other = ky if via is kx else kx
-            found.append((TRANSLITERATION, f'transliteration: "{via.name}" reads "{key}" like "{other.name}"'))
+            strength = ALIAS_TRANSLITERATION if kx.alias or ky.alias else TRANSLITERATION
+            found.append((strength, f'transliteration: "{via.name}" reads "{key}" like "{other.name}"'
+                                    + (" (an alias)" if kx.alias or ky.alias else "")))
         elif kx.alias or ky.alias:
             alias, owner = (kx, x) if kx.alias else (ky, y)
             other = ky if alias is kx else kx

@@ -6,12 +6,16 @@ say why it was proposed.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from schema.records import Entity
 
 from graph.normalize import fold, strip_suffixes
 from graph.resolve.translit import latin
+
+
+_WORD_ONLY = re.compile(r"[\W_]+")
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ def _keys(name: str) -> list[NameKey]:
     # Latin ones after it (the transliteration of "ООО Ромашка" may end in one).
     roman = latin(strip_suffixes(name))
     if roman:
-        key = fold(strip_suffixes(roman))
+        key = _WORD_ONLY.sub("", fold(strip_suffixes(roman)))  # anyascii spells « as <<: no key of its own
         if key and key != stem:
             keys.append(NameKey(key, name, False, True))
     return keys

@@ -178,7 +178,7 @@ class _Incident:
                 impact["loss_type"] = loss
             if isinstance(item.get("amount"), int) and item["amount"] >= 0:
                 impact["record_count"] = item["amount"]
-            if len(impact) > 1:
+            if "information_type" in impact or "record_count" in impact:  # an "Unknown" variety says nothing
                 out.append(impact)
         for category in ("availability", "integrity"):
             for variety in _dict(attribute.get(category)).get("variety") or []:
@@ -241,7 +241,7 @@ class _Incident:
         kind = "Organization" if str(victim.get("industry", "")).startswith("92") else "Company"
         record: dict[str, Any] = {"type": kind, "sources": self.sources}
         if name:
-            record.update(id=name_id("veris:victim", name), name=name)
+            record.update(id=name_id("veris:victim", name), name=name, sources=self._named("victim", name))
         else:
             record.update(id=f"{self.id}:victim", name=f"Unnamed victim of VERIS incident {self.key}",
                           unknown_reason="the VERIS record does not name its victim")
@@ -255,7 +255,7 @@ class _Incident:
             name, _, _naics = str(entry).partition(";")  # "name;NAICS" or ";NAICS" when only the code is known
             if _known(name.strip()):
                 yield {"type": "Company", "id": name_id("veris:victim", name.strip()), "name": name.strip(),
-                       "sources": self.sources}, "secondary victim"
+                       "sources": self._named("victim", name.strip())}, "secondary victim"
 
     def _victim_name(self, victim: dict[str, Any]) -> str | None:
         """The victim's name (victim_id), or None for a sentinel."""
@@ -271,7 +271,7 @@ class _Incident:
             names = [n for n in _list(detail.get("name")) if _known(n)] if kind in ("external", "partner") else []
             for name in names:
                 yield {"type": "Actor", "id": name_id("veris:actor", str(name)), "name": str(name).strip(),
-                       "kind": kind, "known": True, "sources": self.sources}
+                       "kind": kind, "known": True, "sources": self._named("actor", str(name).strip())}
             if not names:
                 unnamed.append(kind)
         if unnamed:
@@ -292,6 +292,12 @@ class _Incident:
                "source_type": "veris"}
         urls = _URL.findall(str(d.get("reference") or ""))
         return [own, *(url_source(u, f"reference of VERIS incident {self.key}") for u in dict.fromkeys(urls))]
+
+    def _named(self, role: str, name: str) -> list[dict[str, Any]]:
+        """The source of a party known by name across incidents: the same in every incident naming it, so
+        that loading incidents in any order (or again) leaves the party's record as it is."""
+        return [{"publisher": self.sources[0]["publisher"], "title": f"VERIS {role} named {name!r}",
+                 "source_type": "veris"}]
 
     def _rel(self, type_name: str, source: str, target: str, **fields: Any) -> dict[str, Any]:
         """A relation record carrying the incident's sources."""
