@@ -165,10 +165,13 @@ def summary(store: StoreOpt = None) -> None:
 
 
 @app.command()
-def search(text: str, first: int = 10, store: StoreOpt = None) -> None:
-    """Find entities by name or alias in any script; exits 1 (as grep does) when nothing matches."""
+def search(text: str, first: int = 10, store: StoreOpt = None,
+           topic: Annotated[Optional[list[str]], typer.Option(help="only entities with this topic (repeatable: any)")] = None,
+           ) -> None:
+    """Find entities by name or alias in any script (optionally only those with a topic: --topic sanction);
+    exits 1 (as grep does) when nothing matches."""
     with _open(store) as graph_store:
-        found = graph_store.search(text, None, first)
+        found = graph_store.search(text, None, first, topic)
     for entity in found:
         out.print(f"{entity.type}\t{entity.id}\t{entity.name}", markup=False, highlight=False)  # type: ignore[attr-defined]
     if not found:

@@ -46,6 +46,8 @@ PAGE_SIZES = {"search": 10, "companies": 20, "incidents": 20}
 # Arguments shared by several fields, described once.
 AsOf = Annotated[date | None, strawberry.argument(description="Date the graph is taken at (YYYY-MM-DD); default today.")]
 First = Annotated[int | None, strawberry.argument(description="Page size, 1..CORPGRAPH_API_MAX_FIRST (default 20; search: 10).")]
+Topics = Annotated[list[str] | None, strawberry.argument(
+    description="Only entities carrying any of these topics, exactly (sanction, role.pep, crime.fraud, ...).")]
 After = Annotated[str | None, strawberry.argument(description="The endCursor of the previous page.")]
 MaxDepth = Annotated[int | None, strawberry.argument(description="Longest path followed, 1..CORPGRAPH_API_MAX_GRAPH_DEPTH (default the maximum).")]
 
@@ -59,9 +61,9 @@ class Query:
 
     @strawberry.field(description="Entities whose name or alias contains the text, in any script; exact matches first.")
     def search(self, info: Ctx, text: str, types: list[EntityType] | None = None,
-               first: First = None) -> list[gt.Entity]:
+               topics: Topics = None, first: First = None) -> list[gt.Entity]:
         limit = info.context.settings.first(first, default=10)
-        return [gt.entity_from_record(e) for e in info.context.graph.search(text, types, limit)]
+        return [gt.entity_from_record(e) for e in info.context.graph.search(text, types, limit, topics)]
 
     @strawberry.field(description="Who owns a company, directly and through chains, as of a date (default today).")
     async def owners(self, info: Ctx, company_id: strawberry.ID, as_of: AsOf = None) -> list[gt.Holding]:

@@ -72,11 +72,13 @@ class ResolvedStore:
         every = sorted({m for i in ids for m in self.identity.ids(i)})
         return merge_stored(self.identity, self.store.relations_touching(every, types))
 
-    def search(self, text: str, types: Sequence[EntityType] | None, limit: int) -> list[Entity]:
-        """Search results as merged entities, each once, in the order of their best match."""
+    def search(self, text: str, types: Sequence[EntityType] | None, limit: int,
+               topics: Sequence[str] | None = None) -> list[Entity]:
+        """Search results as merged entities, each once, in the order of their best match (with topics: of
+        an id carrying any of them)."""
         if not self.identity:
-            return self.store.search(text, types, limit)
-        found = self.store.search(text, types, limit + len(self.identity.mapping))
+            return self.store.search(text, types, limit, topics)
+        found = self.store.search(text, types, limit + len(self.identity.mapping), topics)
         canonical = list(dict.fromkeys(self.identity.canonical(e.id) for e in found))[:limit]
         merged = self.get_entities(canonical)
         return [merged[i] for i in canonical if i in merged]

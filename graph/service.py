@@ -75,9 +75,11 @@ class CorpGraph:
                 continue
         return found
 
-    def search(self, text: str, types: Sequence[EntityType] | None = None, limit: int = 10) -> list[Entity]:
-        """Entities whose name or alias contains the text (any script), each merged entity once."""
-        return self.reader().search(text, types, limit)
+    def search(self, text: str, types: Sequence[EntityType] | None = None, limit: int = 10,
+               topics: Sequence[str] | None = None) -> list[Entity]:
+        """Entities whose name or alias contains the text (any script), each merged entity once; with topics,
+        only those carrying any of them (graph.topics)."""
+        return self.reader().search(text, types, limit, topics)
 
     def neighborhood(self, ref: str, depth: int = 1, relation_types: Sequence[RelationType] | None = None,
                      max_nodes: int = DEFAULT_MAX_NODES) -> Subgraph:

@@ -54,7 +54,7 @@ def test_entities_keep_names_identifiers_topics_and_the_sanction_that_marks_them
     acme = got["ftm:acme"]
     assert (acme["type"], acme["name"], acme["aliases"], acme["country"]) == ("Company", "Acme Holding AG", ["Acme"], "CH")
     # leiCode -> LEI; registrationNumber is national: qualified by the company's country.
-    assert acme["identifiers"] == [{"scheme": "LEI", "id": "TESTPARENT0000000020"},
+    assert acme["identifiers"] == [{"scheme": "LEI", "id": "TESTACME000000000077"},
                                    {"scheme": "CH-REGISTRATION", "id": "CHE-101.202.303"}]
     assert got["ftm:ministry"]["type"] == "Organization"
     anna = got["ftm:anna"]

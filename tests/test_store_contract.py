@@ -120,6 +120,21 @@ def test_upsert_replaces_the_document_and_its_search_keys(store: GraphStore) -> 
     assert store.search("roadrunner", None, 5) == []
 
 
+def test_search_filters_by_topic_and_an_upsert_replaces_the_topics(store: GraphStore) -> None:
+    """A topics filter keeps entities carrying any of the topics, exactly; topics follow the latest record."""
+    ingest(store, batch(company("acme", "Acme Trading", topics=["sanction"]),
+                        company("acmex", "Acme Exports", topics=["sanction.linked", "Role.PEP "]),
+                        company("acmey", "Acme Yards")))
+    def found(*topics: str) -> list[str]:
+        return sorted(e.id for e in store.search("acme", None, 5, list(topics)))
+
+    assert found() == ["acme", "acmex", "acmey"]  # no filter
+    assert found("sanction") == ["acme"]  # not sanction.linked
+    assert found("role.pep", "sanction") == ["acme", "acmex"]  # any of them; keys trimmed and lower-case
+    ingest(store, batch(company("acme", "Acme Trading")))  # delisted: the new record has no topics
+    assert store.search("acme", None, 5, ["sanction"]) == []
+
+
 def test_a_bad_file_leaves_nothing_behind(seeded: GraphStore) -> None:
     """A relation to an unknown id rejects the whole file; its valid records are not written either."""
     before = seeded.counts()

@@ -122,8 +122,10 @@ class GraphStore(Protocol):
         """Relations of the given types with either endpoint among ids."""
         ...
 
-    def search(self, text: str, types: Sequence[EntityType] | None, limit: int) -> list[Entity]:
-        """Entities whose name or alias contains the folded text, exact key matches first."""
+    def search(self, text: str, types: Sequence[EntityType] | None, limit: int,
+               topics: Sequence[str] | None = None) -> list[Entity]:
+        """Entities whose name or alias contains the folded text, exact key matches first; with topics,
+        only those carrying any of them (matched as graph.topics says)."""
         ...
 
     def list_entities(self, type: EntityType, after: str | None, limit: int) -> list[Entity]:

@@ -28,7 +28,7 @@ def _q(name: str) -> str:
 # --- writes ---------------------------------------------------------------------------------------------
 
 def merge_entities(kind: EntityType) -> str:
-    """Upsert a chunk of entities of one kind; `$rows` = [{id, type, name, keys, search, idkeys, idsearch, doc}].
+    """Upsert a chunk of entities of one kind; `$rows` = [{id, type, name, keys, search, idkeys, idsearch, topics, doc}].
 
     idkeys/idsearch are the identifier index: the normalised `SCHEME:ID` keys as a list (grouped by
     SHARED_IDENTIFIERS) and as one "\nkey\n" string (looked up by IDS_WITH_IDENTIFIER through a text index).
@@ -36,7 +36,7 @@ def merge_entities(kind: EntityType) -> str:
     return (
         f"UNWIND $rows AS row MERGE (n:{_q(ENTITY_LABEL)}:{_q(kind.value)} {{id: row.id}}) "
         "SET n.type = row.type, n.name = row.name, n.keys = row.keys, n.search = row.search, "
-        "n.idkeys = row.idkeys, n.idsearch = row.idsearch, n.doc = row.doc "
+        "n.idkeys = row.idkeys, n.idsearch = row.idsearch, n.topics = row.topics, n.doc = row.doc "
         "RETURN count(n) AS written"
     )
 
@@ -74,8 +74,10 @@ ENTITY_TYPES = f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id IN $ids RETURN n.id AS 
 GET_ENTITIES = f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id IN $ids RETURN n.id AS id, n.type AS type, n.doc AS doc"
 # Keys are stored as one string "\nkey1\nkey2\n" (keys never hold whitespace), so exact, prefix and contained
 # matches are all CONTAINS on one indexable string: $exact = "\nkey\n", $prefix = "\nkey", $key = "key".
+# $topics: null (no filter) or topic keys (graph.topics), any of which the node's n.topics must hold.
 SEARCH = (
     f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.search CONTAINS $key AND n.type IN $types "
+    "AND ($topics IS NULL OR any(t IN coalesce(n.topics, []) WHERE t IN $topics)) "
     "WITH n, CASE WHEN n.search CONTAINS $exact THEN 0 WHEN n.search CONTAINS $prefix THEN 1 ELSE 2 END AS rank "
     "RETURN n.type AS type, n.doc AS doc ORDER BY rank, size(n.name), n.id LIMIT $limit"
 )

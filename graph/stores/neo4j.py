@@ -32,6 +32,7 @@ from schema.kinds import EntityType, RelationType
 from schema.records import Entity, Relation
 
 from graph.identifiers import entity_identifier_keys
+from graph.topics import entity_topic_keys, topic_keys
 from graph.normalize import query_key
 from graph.settings import Settings
 from graph.stores import cypher
@@ -242,13 +243,16 @@ class Neo4jStore:
                     found[row["id"]] = StoredRelation(row["id"], decode_relation(kind.value, row["doc"]))
         return [found[k] for k in sorted(found)]
 
-    def search(self, text: str, types: Sequence[EntityType] | None, limit: int) -> list[Entity]:
-        """Entities whose folded name or alias contains the folded text; exact, then prefix, then contained."""
+    def search(self, text: str, types: Sequence[EntityType] | None, limit: int,
+               topics: Sequence[str] | None = None) -> list[Entity]:
+        """Entities whose folded name or alias contains the folded text; exact, then prefix, then contained.
+        With topics: only entities carrying any of them (graph.topics)."""
         key = query_key(text)
         if not key:
             return []
         names = [t.value for t in (types or list(EntityType))]
-        rows = self._read(cypher.SEARCH, key=key, exact=f"\n{key}\n", prefix=f"\n{key}", types=names, limit=limit)
+        rows = self._read(cypher.SEARCH, key=key, exact=f"\n{key}\n", prefix=f"\n{key}", types=names, limit=limit,
+                          topics=topic_keys(topics))
         return [decode_entity(row["type"], row["doc"]) for row in rows]
 
     def list_entities(self, type: EntityType, after: str | None, limit: int) -> list[Entity]:
@@ -393,6 +397,7 @@ def _entity_row(rec: Entity) -> dict[str, Any]:
     """The node properties of an entity record."""
     keys, idkeys = entity_keys(rec), entity_identifier_keys(rec)
     return {"id": rec.id, "type": rec.type, "name": rec.name, "keys": keys,  # type: ignore[attr-defined]
+            "topics": entity_topic_keys(rec),
             "search": "\n" + "\n".join(keys) + "\n", "idkeys": idkeys,
             "idsearch": "\n" + "\n".join(idkeys) + "\n" if idkeys else "", "doc": encode(rec)}
 

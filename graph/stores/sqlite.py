@@ -26,6 +26,7 @@ from graph.stores.base import (
     refuse_problems,
     write_summary,
 )
+from graph.topics import entity_topic_keys, topic_keys
 from graph.stores.codec import decode_entity, decode_relation, encode, entity_keys
 
 _DDL = """
@@ -39,6 +40,8 @@ CREATE TABLE IF NOT EXISTS relations (
 {relation_indexes}
 CREATE TABLE IF NOT EXISTS identifiers (key TEXT NOT NULL, entity_id TEXT NOT NULL, PRIMARY KEY (key, entity_id));
 CREATE INDEX IF NOT EXISTS identifiers_entity ON identifiers(entity_id);
+CREATE TABLE IF NOT EXISTS topics (topic TEXT NOT NULL, entity_id TEXT NOT NULL, PRIMARY KEY (topic, entity_id));
+CREATE INDEX IF NOT EXISTS topics_entity ON topics(entity_id);
 CREATE TABLE IF NOT EXISTS judgements (
   a TEXT NOT NULL, b TEXT NOT NULL, verdict TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (a, b));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -131,16 +134,19 @@ class SqliteStore:
         return StoreError(f"{action} the embedded store at {self.path} failed: {exc}{hint}")
 
     def _write_entities(self, records: list[Entity]) -> None:
-        """Upsert entity rows and replace their search keys and identifier index rows."""
+        """Upsert entity rows and replace their search keys, identifier and topic index rows."""
         records = sorted(records, key=lambda r: r.id)
         self._db.executemany(_UPSERT_ENTITY, ((r.id, r.type, r.name, encode(r)) for r in records))  # type: ignore[attr-defined]
         for chunk in _chunks([r.id for r in records]):
             self._db.execute(f"DELETE FROM search_keys WHERE entity_id IN ({_marks(chunk)})", chunk)
             self._db.execute(f"DELETE FROM identifiers WHERE entity_id IN ({_marks(chunk)})", chunk)
+            self._db.execute(f"DELETE FROM topics WHERE entity_id IN ({_marks(chunk)})", chunk)
         self._db.executemany("INSERT OR IGNORE INTO search_keys(key, entity_id) VALUES (?, ?)",
                              ((key, r.id) for r in records for key in entity_keys(r)))
         self._db.executemany("INSERT OR IGNORE INTO identifiers(key, entity_id) VALUES (?, ?)",
                              ((key, r.id) for r in records if r.identifiers for key in entity_identifier_keys(r)))
+        self._db.executemany("INSERT OR IGNORE INTO topics(topic, entity_id) VALUES (?, ?)",
+                             ((key, r.id) for r in records if r.topics for key in entity_topic_keys(r)))
 
     def _write_relations(self, rels: dict[str, Relation]) -> None:
         """Upsert relation rows, sorted by id so the primary-key B-tree is appended to, not split at random."""
@@ -190,19 +196,23 @@ class SqliteStore:
                 found[i] = StoredRelation(i, decode_relation(t, d))
         return [found[k] for k in sorted(found)]
 
-    def search(self, text: str, types: Sequence[EntityType] | None, limit: int) -> list[Entity]:
-        """Entities whose folded name or alias contains the folded text; exact, then prefix, then contained."""
+    def search(self, text: str, types: Sequence[EntityType] | None, limit: int,
+               topics: Sequence[str] | None = None) -> list[Entity]:
+        """Entities whose folded name or alias contains the folded text; exact, then prefix, then contained.
+        With topics: only entities carrying any of them (graph.topics)."""
         key = query_key(text)
         if not key:
             return []
         type_names = [t.value for t in (types or list(EntityType))]
+        wanted = topic_keys(topics)
+        having = f"AND e.id IN (SELECT entity_id FROM topics WHERE topic IN ({_marks(wanted)})) " if wanted else ""
         sql = (
             "SELECT e.type, e.doc, MIN(CASE WHEN k.key = ?1 THEN 0 WHEN substr(k.key, 1, length(?1)) = ?1 THEN 1 "
             "ELSE 2 END) AS rank FROM search_keys k JOIN entities e ON e.id = k.entity_id "
-            f"WHERE instr(k.key, ?1) > 0 AND e.type IN ({', '.join('?' for _ in type_names)}) "
+            f"WHERE instr(k.key, ?1) > 0 AND e.type IN ({', '.join('?' for _ in type_names)}) {having}"
             "GROUP BY e.id ORDER BY rank, length(e.name), e.id LIMIT ?"
         )
-        rows = self._query(sql, [key, *type_names, limit])
+        rows = self._query(sql, [key, *type_names, *(wanted or []), limit])
         return [decode_entity(t, d) for t, d, _ in rows]
 
     def list_entities(self, type: EntityType, after: str | None, limit: int) -> list[Entity]:
