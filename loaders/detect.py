@@ -10,8 +10,7 @@ from loaders.formats import HEAD_BYTES, Format, available, get_format
 
 def detect(path: Path) -> Format:
     """The first format (in detection order) that recognises the file; InvalidInput naming those tried."""
-    with path.open("rb") as handle:
-        head = handle.read(HEAD_BYTES)
+    head = _head(path)
     formats = available()
     for fmt in formats.values():
         if fmt.sniff(head, path):
@@ -26,6 +25,20 @@ def choose(path: Path, name: str | None) -> Format:
     if name is None:
         return detect(path)
     try:
-        return get_format(name)
+        fmt = get_format(name)
     except ValueError as exc:
         raise InvalidInput([Problem(str(path), 0, "(file)", str(exc))]) from None
+    head = _head(path)
+    if not fmt.sniff(head, path):
+        # A file of another known format would otherwise fail record by record; say what it is instead.
+        other = next((f for f in available().values() if f.name != name and f.sniff(head, path)), None)
+        if other is not None:
+            raise InvalidInput([Problem(str(path), 0, "(file)", f"not {name}: the content is {other.name}; load "
+                                                                f"it with --format {other.name}, or without --format")])
+    return fmt
+
+
+def _head(path: Path) -> bytes:
+    """The first bytes of a file, as `sniff` sees them."""
+    with path.open("rb") as handle:
+        return handle.read(HEAD_BYTES)

@@ -140,3 +140,15 @@ def test_cli_summary_and_search_after_an_import(tmp_path: Path, monkeypatch: pyt
     assert summary.exit_code == 0 and "Company" in summary.stdout
     found = CliRunner().invoke(app, ["search", "acme"])
     assert found.stdout.split()[:2] == ["Company", "acme"]
+
+
+def test_a_named_format_that_the_content_contradicts_says_what_the_file_is(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "native.jsonl", company("a"))
+    bods = tmp_path / "bods.json"
+    bods.write_text(json.dumps([{"statementID": "s1", "statementType": "entityStatement", "name": "A"}]))
+    with pytest.raises(InvalidInput) as info:
+        load_file(path, format="bods")
+    assert [str(p) for p in info.value.problems] == [
+        f"{path}:0: (file): not bods: the content is native; load it with --format native, or without --format"]
+    with pytest.raises(InvalidInput, match="not native: the content is bods"):
+        load_file(bods, format="native")
