@@ -1,6 +1,8 @@
 """The ASGI app: GraphQL (with GraphiQL on GET), /healthz and /export/{format}, CORS as configured."""
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,25 +12,28 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from graphql import GraphQLError
 from strawberry.asgi import GraphQL
+from strawberry.types import ExecutionResult
 
 from graph.analytics.results import Channel, Subgraph
 from graph.exports import FORMATS, export
 from graph.service import CorpGraph
 from graph.stores.base import GraphStore
 from graph.stores.factory import open_store
-from schema.errors import CorpgraphError, InvalidArgument, UnknownFormat
+from schema.errors import CorpgraphError, InvalidArgument, TimedOut, UnknownFormat
 from schema.kinds import RelationType
 
 from api.context import Context, make_context
-from api.graphql_schema import make_schema
+from api.document_guard import lane_of, parsed
+from api.graphql_schema import HEAVY_FIELDS, error_answer, make_schema
+from api.lanes import Lane, Lanes, run_coroutine
 from api.http_limits import BodyLimit, error_response, parse_body
 from api.settings import ApiSettings, get_api_settings
 
@@ -39,12 +44,13 @@ STATIC = Path(__file__).parent / "static"
 
 
 class CorpGraphQL(GraphQL[Context, None]):
-    """strawberry's ASGI view with our per-request context."""
+    """strawberry's ASGI view with our per-request context, JSON body checks and time budget."""
 
-    def __init__(self, graph: CorpGraph, settings: ApiSettings) -> None:
+    def __init__(self, graph: CorpGraph, settings: ApiSettings, lanes: Lanes) -> None:
         super().__init__(make_schema(settings), graphql_ide="graphiql" if settings.graphiql else None)
         self.graph = graph
         self.settings = settings
+        self.lanes = lanes
 
     def parse_json(self, data: str | bytes) -> Any:
         """The request's JSON, refused with a clear 400 unless it is an object (or list) nested within the limit."""
@@ -56,8 +62,32 @@ class CorpGraphQL(GraphQL[Context, None]):
         return (STATIC / "graphiql.html").read_text(encoding="utf-8")
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        """A fresh context (and fresh DataLoaders) for every request."""
+        """A fresh context (fresh DataLoaders, its own deadline) for every request."""
         return make_context(self.graph, self.settings, request.headers.get("authorization"))
+
+    async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any, context: Context,
+                             root_value: Any, request_data: Any) -> ExecutionResult:
+        """Execute one operation in a worker thread of its lane; past its deadline, answer a TIMEOUT error."""
+        base = super().execute_single
+        operation = functools.partial(base, request, request_adapter, sub_response, context, root_value, request_data)
+        try:
+            return await self.lanes.run(self.lane(request_data, context), context.deadline, run_coroutine, operation)
+        except TimedOut as error:
+            return ExecutionResult(data=None, errors=[GraphQLError(str(error), original_error=error,
+                                                                   extensions={"code": error_answer(error)[1]})])
+
+    def lane(self, request_data: Any, context: Context) -> Lane:
+        """The lane of a request's document (parsed once, through the schema's document cache, kept in the context)."""
+        query = request_data.query
+        if not isinstance(query, str) or not query:
+            return Lane.QUICK
+        try:
+            entry = parsed(self.schema.documents, query, self.settings.max_tokens)  # type: ignore[attr-defined]
+        except GraphQLError:
+            return Lane.QUICK  # the syntax error is reported by the normal path, quickly
+        context.parsed = entry
+        return lane_of(entry.document, request_data.variables, self.settings,
+                       self.schema.page_sizes, HEAVY_FIELDS)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -109,10 +139,16 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
     settings = settings or get_api_settings()
     owned = store is None
     graph = CorpGraph(store if store is not None else open_store(store_kind))
+    lanes = Lanes(settings.heavy_workers, settings.quick_workers)
+
+    def deadline() -> float:
+        """The deadline of a request starting now."""
+        return time.monotonic() + settings.time_budget
 
     async def healthz(request: Request) -> JSONResponse:
-        """Liveness, with the store's name and revision."""
-        return JSONResponse({"status": "ok", "store": graph.store.name, "revision": graph.store.revision()})
+        """Liveness, with the store's name and revision (read in the quick lane, never behind analytics)."""
+        revision = await lanes.run(Lane.QUICK, deadline(), graph.revision)
+        return JSONResponse({"status": "ok", "store": graph.store.name, "revision": revision})
 
     async def export_route(request: Request) -> Response:
         """The subgraph of a query's answer in the format of the path."""
@@ -120,15 +156,17 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
         if format not in FORMATS:
             raise UnknownFormat(f"unknown export format {format!r}: use one of {', '.join(FORMATS)}")
         req = ExportRequest.from_params(request.query_params)
-        # In a worker thread: the analytics are synchronous and must not stall the event loop.
-        subgraph = await run_in_threadpool(export_subgraph, graph, settings, req)
-        text, media_type = export(subgraph, format)
-        return Response(text, media_type=media_type)
+        # In the heavy lane: the analytics and the serialisation are synchronous and must not stall the event loop.
+        subgraph = await lanes.run(Lane.HEAVY, deadline(), export_subgraph, graph, settings, req)
+        text, media_type = await lanes.run(Lane.HEAVY, deadline(), export, subgraph, format)
+        # The "N more" marker of a capped neighbourhood, outside the file so every format carries it.
+        return Response(text, media_type=media_type, headers={"X-Corpgraph-More-Nodes": str(subgraph.more_nodes)})
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        """Close the store on shutdown when the app opened it."""
+        """Stop the worker lanes, and close the store when the app opened it, on shutdown."""
         yield
+        lanes.shutdown()
         if owned:
             graph.store.close()
 
@@ -141,7 +179,7 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
         return RedirectResponse("/explore")
 
     routes = [Route("/", home), Route("/healthz", healthz), Route("/export/{format}", export_route),
-              Route("/graphql", CorpGraphQL(graph, settings)), Route("/explore", explore),
+              Route("/graphql", CorpGraphQL(graph, settings, lanes)), Route("/explore", explore),
               Mount("/static", StaticFiles(directory=STATIC), name="static")]
     return Starlette(routes=routes, middleware=_middleware(settings), lifespan=lifespan,
                      exception_handlers={CorpgraphError: _error_response})

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import hmac
+import time
 from dataclasses import dataclass, field
 
 from strawberry.dataloader import DataLoader
 
 from graph.service import CorpGraph
-from graph.stores.base import GraphStore
 from schema.errors import CorpgraphError, NotFound
 from schema.records import Entity
 
+from api.doc_cache import CachedDocument
 from api.settings import ApiSettings
 
 
@@ -23,20 +24,22 @@ class Unauthorized(CorpgraphError):
 
 @dataclass
 class Context:
-    """What resolvers see; made anew per request so DataLoader caches never outlive it."""
+    """What resolvers see; made anew per request so DataLoader caches never outlive it.
+
+    `deadline` (time.monotonic() seconds) is when the request's time budget runs out: the app answers
+    with a timeout then, and the worker thread running the operation stops at its next store read.
+    """
 
     graph: CorpGraph
     settings: ApiSettings
     bearer: str | None = None
+    deadline: float = field(init=False)
+    parsed: CachedDocument | None = None  # the request's document, when the app parsed it before executing
     entities: DataLoader[str, Entity | None] = field(init=False)
 
     def __post_init__(self) -> None:
+        self.deadline = time.monotonic() + self.settings.time_budget
         self.entities = DataLoader(load_fn=self._load_entities)
-
-    @property
-    def store(self) -> GraphStore:
-        """The store behind the facade."""
-        return self.graph.store
 
     async def entity(self, id: str) -> Entity:
         """One entity record, batched with every other load of this tick; NotFound when it does not exist."""

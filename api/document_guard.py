@@ -6,15 +6,27 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from graphql import GraphQLError, parse
+from graphql import (
+    DocumentNode,
+    ExecutableDefinitionNode,
+    FieldNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from schema.errors import LimitExceeded
 
 from api.doc_cache import CachedDocument, DocumentCache
+from api.lanes import Lane
 from api.query_cost import measure_operations
 from api.settings import ApiSettings
+
+QUICK_COST = 500  # above this a document runs in the heavy lane even when it asks for no heavy field
 
 
 class DocumentGuard(SchemaExtension):
@@ -29,10 +41,8 @@ class DocumentGuard(SchemaExtension):
         """Take the parsed document from the cache, or parse it (token limit applied) and cache it."""
         context = self.execution_context
         if context.graphql_document is None and context.query:
-            self.entry = self.cache.get(context.query)
-            if self.entry is None:
-                document = parse(context.query, max_tokens=self.settings.max_tokens)
-                self.entry = self.cache.put(context.query, document)
+            earlier = getattr(context.context, "parsed", None)  # the app parsed it already to choose a lane
+            self.entry = earlier if earlier is not None else parsed(self.cache, context.query, self.settings.max_tokens)
             context.graphql_document = self.entry.document
         yield
 
@@ -49,6 +59,11 @@ class DocumentGuard(SchemaExtension):
                 self.cache.validated(context.query or "", self.entry, errors)
             context.pre_execution_errors = list(self.entry.errors or [])
         yield
+
+
+def parsed(cache: DocumentCache, query: str, max_tokens: int) -> CachedDocument:
+    """The cached parse of a query text, parsing (within the token limit) and caching it on a miss."""
+    return cache.get(query) or cache.put(query, parse(query, max_tokens=max_tokens))
 
 
 def limit_error(document: Any, variables: Mapping[str, Any] | None, settings: ApiSettings,
@@ -70,6 +85,35 @@ def limit_error(document: Any, variables: Mapping[str, Any] | None, settings: Ap
                         f"counted once per item of its page); the limit is {settings.max_cost}: ask for fewer "
                         "fields, smaller pages (`first`) or spread fragments fewer times")
     return None
+
+
+def lane_of(document: DocumentNode, variables: Mapping[str, Any] | None, settings: ApiSettings,
+            page_sizes: Mapping[str, int], heavy_fields: frozenset[str]) -> Lane:
+    """Where a document runs: mutations in the write lane; a document that asks for a heavy field (analytics,
+    search) or costs more than QUICK_COST in the heavy lane; the rest (entities by id, browsing) in the quick lane."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if any(op.operation == OperationType.MUTATION for op in operations):
+        return Lane.WRITE
+    if _names(document) & heavy_fields:
+        return Lane.HEAVY
+    try:
+        cost = sum(m.cost for m in measure_operations(document, variables, page_sizes).values())
+    except RecursionError:
+        return Lane.HEAVY
+    return Lane.HEAVY if cost > QUICK_COST else Lane.QUICK
+
+
+def _names(document: DocumentNode) -> set[str]:
+    """Names of every field the document's text asks for (fragments included, each read once)."""
+    names: set[str] = set()
+    stack = [d.selection_set for d in document.definitions if isinstance(d, ExecutableDefinitionNode)]
+    while stack:
+        for selection in stack.pop().selections:
+            if isinstance(selection, FieldNode):
+                names.add(selection.name.value)
+            if isinstance(selection, (FieldNode, InlineFragmentNode)) and selection.selection_set:
+                stack.append(selection.selection_set)
+    return names
 
 
 def _refused(message: str) -> GraphQLError:

@@ -1,7 +1,6 @@
 """The GraphQL schema: query and mutation roots (thin resolvers over graph/) and its safety extensions."""
 from __future__ import annotations
 
-from asyncio import to_thread
 from collections.abc import Callable, Iterator
 from datetime import date
 from enum import Enum
@@ -14,9 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext
 
-from graph import browse
-from graph.analytics.results import Channel
-from graph.ingest import ingest
+from graph.analytics.results import Channel, HoldingPage
 from graph.resolve import matching
 from loaders.validate import validate_records
 from schema.batch import Batch
@@ -29,19 +26,24 @@ from api.document_guard import DocumentGuard
 from api.settings import ApiSettings
 
 Ctx = gt.Ctx
-# Graph walks run in worker threads (asyncio.to_thread): the analytics are synchronous and must not stall
-# the event loop; CorpGraph and both stores are safe to share between threads.
-MUTATION_LABEL = "mutation"
+# Resolvers call the CorpGraph facade directly and synchronously: the app runs each whole operation in a
+# worker thread with its own event loop (api/app.py, api/lanes.py), never on the server's event loop.
+# CorpGraph and both stores are safe to share between threads.
+MUTATION_LABEL = "mutation"  # the `file` of problems reported for records sent through a mutation
+# Fields that compute (analytics) or scan (search): a document asking for one runs in the heavy lane.
+HEAVY_FIELDS = frozenset({"liabilityChain", "exposure", "neighborhood", "owners", "holdings", "search",
+                          "resolveCandidates"})
 
 
 @strawberry.enum(description="A matching decision: the same entity, or never to be merged.")
 class MatchVerdict(Enum):
     SAME = "same"
     DIFFERENT = "different"
-  # the `file` of problems reported for records sent through a mutation
+
+
 # The default `first` of the paged fields (owners and holdings: settings.holdings_first); the cost check
 # counts a paged field's selection once per item of its page.
-PAGE_SIZES = {"search": 10, "companies": 20, "incidents": 20}
+PAGE_SIZES = {"search": 10, "companies": 20, "incidents": 20, "resolveCandidates": 20}
 
 # Arguments shared by several fields, described once.
 AsOf = Annotated[date | None, strawberry.argument(description="Date the graph is taken at (YYYY-MM-DD); default today.")]
@@ -49,6 +51,8 @@ First = Annotated[int | None, strawberry.argument(description="Page size, 1..COR
 Topics = Annotated[list[str] | None, strawberry.argument(
     description="Only entities carrying any of these topics, exactly (sanction, role.pep, crime.fraud, ...).")]
 After = Annotated[str | None, strawberry.argument(description="The endCursor of the previous page.")]
+HoldingsFirst = Annotated[int | None, strawberry.argument(description="Page size, 1..CORPGRAPH_API_MAX_HOLDINGS_FIRST (default 100).")]
+HoldingsAfter = Annotated[str | None, strawberry.argument(description="The `cursor` of the last Holding received; the page starts after it.")]
 MaxDepth = Annotated[int | None, strawberry.argument(description="Longest path followed, 1..CORPGRAPH_API_MAX_GRAPH_DEPTH (default the maximum).")]
 
 
@@ -65,57 +69,61 @@ class Query:
         limit = info.context.settings.first(first, default=10)
         return [gt.entity_from_record(e) for e in info.context.graph.search(text, types, limit, topics)]
 
-    @strawberry.field(description="Who owns a company, directly and through chains, as of a date (default today).")
-    async def owners(self, info: Ctx, company_id: strawberry.ID, as_of: AsOf = None) -> list[gt.Holding]:
-        return [gt.holding_from(h) for h in await to_thread(info.context.graph.owners, company_id, as_of)]
+    @strawberry.field(description="Who owns a company, directly and through chains, as of a date (default today); "
+                                  "largest integrated share first, then id, a page at a time.")
+    def owners(self, info: Ctx, company_id: strawberry.ID, as_of: AsOf = None, first: HoldingsFirst = None,
+               after: HoldingsAfter = None) -> list[gt.Holding]:
+        return _holdings(info, info.context.graph.owners_page, company_id, as_of, first, after)
 
-    @strawberry.field(description="What an owner (a company or a person; pass its id as companyId) holds, as of a date.")
-    async def holdings(self, info: Ctx, company_id: strawberry.ID, as_of: AsOf = None) -> list[gt.Holding]:
-        return [gt.holding_from(h) for h in await to_thread(info.context.graph.holdings, company_id, as_of)]
+    @strawberry.field(description="What an owner (a company or a person; pass its id as companyId) holds, as of a date; "
+                                  "largest integrated share first, then id, a page at a time.")
+    def holdings(self, info: Ctx, company_id: strawberry.ID, as_of: AsOf = None, first: HoldingsFirst = None,
+                 after: HoldingsAfter = None) -> list[gt.Holding]:
+        return _holdings(info, info.context.graph.holdings_page, company_id, as_of, first, after)
 
     @strawberry.field(description="Everyone liable for an incident: responsible companies, their owners, data recipients, perpetrators.")
-    async def liability_chain(self, info: Ctx, incident_id: strawberry.ID, as_of: AsOf = None,
-                              max_depth: MaxDepth = None, min_share: float | None = None,
-                              max_owners: int | None = None) -> gt.LiabilityChain:
+    def liability_chain(self, info: Ctx, incident_id: strawberry.ID, as_of: AsOf = None,
+                        max_depth: MaxDepth = None, min_share: float | None = None,
+                        max_owners: int | None = None) -> gt.LiabilityChain:
         settings = info.context.settings
-        chain = await to_thread(
-            info.context.graph.liability_chain, incident_id, as_of, max_depth=settings.depth(max_depth, settings.max_graph_depth),
+        chain = info.context.graph.liability_chain(
+            incident_id, as_of, max_depth=settings.depth(max_depth, settings.max_graph_depth),
             min_share=settings.share("minShare", min_share), max_owners=settings.owners(max_owners))
         return gt.chain_from(chain)
 
     @strawberry.field(description="Incidents an entity is exposed to, through ownership, dependency or data flow.")
-    async def exposure(self, info: Ctx, entity_id: strawberry.ID, as_of: AsOf = None,
-                       channels: list[Channel] | None = None, max_depth: MaxDepth = None) -> gt.Exposure:
+    def exposure(self, info: Ctx, entity_id: strawberry.ID, as_of: AsOf = None,
+                 channels: list[Channel] | None = None, max_depth: MaxDepth = None) -> gt.Exposure:
         settings = info.context.settings
-        answer = await to_thread(info.context.graph.exposure, entity_id, as_of, channels=channels,
-                                 max_depth=settings.depth(max_depth, settings.max_graph_depth))
+        answer = info.context.graph.exposure(entity_id, as_of, channels=channels,
+                                             max_depth=settings.depth(max_depth, settings.max_graph_depth))
         return gt.exposure_from(answer)
 
     @strawberry.field(description="Entities within `depth` relations of an entity (default 1) and the relations between them.")
-    async def neighborhood(self, info: Ctx, id: strawberry.ID, depth: int | None = None,
-                           relation_types: list[RelationType] | None = None) -> gt.Graph:
+    def neighborhood(self, info: Ctx, id: strawberry.ID, depth: int | None = None,
+                     relation_types: list[RelationType] | None = None) -> gt.Graph:
         settings = info.context.settings
-        graph = await to_thread(info.context.graph.neighborhood, id, settings.depth(depth, 1, name="depth"),
-                                relation_types, max_nodes=settings.max_nodes)
+        graph = info.context.graph.neighborhood(id, settings.depth(depth, 1, name="depth"), relation_types,
+                                                max_nodes=settings.max_nodes)
         return gt.graph_from(graph)
 
     @strawberry.field(description="Incidents ordered by id, optionally of one category and within dates (inclusive).")
     def incidents(self, info: Ctx, category: IncidentCategory | None = None,
                   from_: Annotated[date | None, strawberry.argument(name="from")] = None, to: date | None = None,
                   first: First = None, after: After = None) -> gt.Connection[gt.Incident]:
-        page = browse.incidents(info.context.graph.reader(), category, from_, to, info.context.settings.first(first), after)
+        page = info.context.graph.incidents(category, from_, to, info.context.settings.first(first), after)
         return gt.connection_from(page)
 
     @strawberry.field(description="Open candidates for matching: entities that may be the same, highest score first.")
-    async def resolve_candidates(self, info: Ctx, min_score: float | None = None,
-                                 first: First = None) -> list[gt.MatchCandidate]:
+    def resolve_candidates(self, info: Ctx, min_score: float | None = None,
+                           first: First = None) -> list[gt.MatchCandidate]:
         limit = info.context.settings.first(first)
-        found = await to_thread(matching.open_candidates, info.context.graph, min_score or 0.0)
+        found = matching.open_candidates(info.context.graph, min_score or 0.0)
         return [gt.candidate_from(c) for c in found.candidates[:limit]]
 
     @strawberry.field(description="Companies ordered by id, a page at a time.")
     def companies(self, info: Ctx, first: First = None, after: After = None) -> gt.Connection[gt.Company]:
-        return gt.connection_from(browse.companies(info.context.graph.reader(), info.context.settings.first(first), after))
+        return gt.connection_from(info.context.graph.companies(info.context.settings.first(first), after))
 
 
 @strawberry.type(description="Writes; they need the header 'Authorization: Bearer <token>'.")
@@ -126,9 +134,8 @@ class Mutation:
         settings = info.context.settings
         if len(records) > settings.max_upsert:
             raise LimitExceeded(f"at most {settings.max_upsert} records per mutation, got {len(records)}; split them")
-        summary = ingest(info.context.store, _validated(records))
+        summary = info.context.graph.write(_validated(records))
         return gt.UpsertResult(entities=sum(summary.entities.values()), relations=sum(summary.relations.values()))
-
 
     @strawberry.mutation(description="Record a matching decision: SAME merges the two entities, DIFFERENT keeps them apart for good.")
     def resolve_decision(self, info: Ctx, a: strawberry.ID, b: strawberry.ID, verdict: MatchVerdict) -> gt.MatchDecision:
@@ -138,8 +145,18 @@ class Mutation:
         return gt.MatchDecision(a=j.a, b=j.b, verdict=j.verdict.value, by=j.by, at=j.at)
 
 
+def _holdings(info: Ctx, page_of: Callable[..., HoldingPage], id: str, as_of: date | None, first: int | None,
+              after: str | None) -> list[gt.Holding]:
+    """One page of owners or holdings as GraphQL objects, each carrying its cursor and the count of all pages."""
+    page = page_of(id, as_of, info.context.settings.holdings_page(first), after)
+    return [gt.holding_from(h, page.count) for h in page.items]
+
+
 class Schema(strawberry.Schema):
     """strawberry's Schema, logging only the errors it masks (a client's own mistakes are not server errors)."""
+
+    documents: DocumentCache  # parsed documents by query text, shared by the guard and the app's lane choice
+    page_sizes: dict[str, int]
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Log unexpected errors with their tracebacks; skip validation errors and project errors."""
@@ -149,8 +166,16 @@ class Schema(strawberry.Schema):
 def make_schema(settings: ApiSettings) -> Schema:
     """The schema with the limits, caches, masking and switches the settings ask for."""
     config = StrawberryConfig(disable_field_suggestions=not settings.suggestions)
-    return Schema(Query, Mutation, config=config, extensions=_extensions(settings),
-                  types=[gt.Company, gt.Person, gt.Organization, gt.Actor, gt.Incident])
+    documents = DocumentCache(settings.cache_bytes)  # one per schema, shared by its requests
+    schema = Schema(Query, Mutation, config=config, extensions=_extensions(settings, documents),
+                    types=[gt.Company, gt.Person, gt.Organization, gt.Actor, gt.Incident])
+    schema.documents, schema.page_sizes = documents, page_sizes(settings)
+    return schema
+
+
+def page_sizes(settings: ApiSettings) -> dict[str, int]:
+    """The default `first` of every paged field (what the cost check multiplies a paged selection by)."""
+    return {**PAGE_SIZES, "owners": settings.holdings_first, "holdings": settings.holdings_first}
 
 
 def sdl() -> str:
@@ -187,12 +212,11 @@ def should_mask_error(error: GraphQLError) -> bool:
     return not isinstance(original, (CorpgraphError, GraphQLError))
 
 
-def _extensions(settings: ApiSettings) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
+def _extensions(settings: ApiSettings, documents: DocumentCache) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
     """Extension factories, in order: the document guard (cache, limits), error masking, codes, introspection switch."""
-    cache = DocumentCache(settings.cache_bytes)  # one per schema, shared by its requests
-    pages = {**PAGE_SIZES, "owners": settings.holdings_first, "holdings": settings.holdings_first}
+    pages = page_sizes(settings)
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        lambda: DocumentGuard(cache, settings, pages),
+        lambda: DocumentGuard(documents, settings, pages),
         lambda: MaskErrors(should_mask_error=should_mask_error, error_message="Internal error; it has been logged."),
         ErrorCodes,
     ]

@@ -194,6 +194,7 @@ class GraphEdge:
 class Graph:
     nodes: list[GraphNode] = strawberry.field(description="The nodes.")
     edges: list[GraphEdge] = strawberry.field(description="The edges; their ends are always among the nodes.")
+    more_nodes: int = strawberry.field(description="Entities reached but left out by the size cap (CORPGRAPH_API_MAX_NODES): at least this many more; 0 when the graph is whole.")
 
 
 def graph_from(subgraph: res.Subgraph) -> Graph:
@@ -202,7 +203,7 @@ def graph_from(subgraph: res.Subgraph) -> Graph:
              for n in subgraph.nodes]
     edges = [GraphEdge(id=strawberry.ID(e.id), source=strawberry.ID(e.source), target=strawberry.ID(e.target),
                        type=e.type, properties=e.properties) for e in subgraph.edges]
-    return Graph(nodes=nodes, edges=edges)
+    return Graph(nodes=nodes, edges=edges, more_nodes=subgraph.more_nodes)
 
 
 @strawberry.type(description="What one source stated about a stake, shown when statements conflict.")
@@ -235,8 +236,10 @@ class Holding:
 
     @strawberry.field(description="What each source said about the direct stake when it is conflicting, the one that counts first; empty otherwise.")
     def statements(self, info: Ctx) -> list[Statement]:
-        found = info.context.store.get_relations(list(self.statement_ids))
+        found = info.context.graph.relations(list(self.statement_ids))
         return [statement_from(i, found[i].record) for i in self.statement_ids if i in found]
+    cursor: str = strawberry.field(description="Pass as `after` to get the holdings that follow this one.")
+    count: int = strawberry.field(description="How many holdings the whole answer has, all pages together (the same on every item).")
 
     @strawberry.field(description="The owner.")
     async def owner(self, info: Ctx) -> Entity:
@@ -247,11 +250,12 @@ class Holding:
         return await load_entity(info, self.company_id)
 
 
-def holding_from(holding: res.Holding) -> Holding:
-    """The GraphQL object of a holding."""
+def holding_from(holding: res.Holding, count: int) -> Holding:
+    """The GraphQL object of a holding of a page, with the count of the whole answer."""
     return Holding(owner_id=holding.owner, company_id=holding.company, statement_ids=holding.statements,
                    direct=holding.direct, integrated=holding.integrated, controls=holding.controls,
-                   unknown=holding.unknown, over_allocated=holding.over_allocated, conflicting=holding.conflicting)
+                   unknown=holding.unknown, over_allocated=holding.over_allocated, conflicting=holding.conflicting,
+                   cursor=holding.cursor or "", count=count)
 
 
 @strawberry.type(description="A party of a liability chain.")

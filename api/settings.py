@@ -31,7 +31,7 @@ class ApiSettings(BaseSettings):
     max_json_depth: int = Field(default=64, ge=1)
     time_budget: float = Field(default=10.0, gt=0)
     # Worker threads per lane (api/lanes.py): analytics and searches; primary-key reads; writes.
-    heavy_workers: int = Field(default=4, ge=1)
+    heavy_workers: int = Field(default=2, ge=1)  # more CPU-bound threads add no throughput under the GIL, only latency
     quick_workers: int = Field(default=4, ge=1)
     # Bounds on arguments: page sizes (`first`), graph walks (`maxDepth`, `depth`), neighbourhood size, records per upsert.
     max_first: int = Field(default=100, ge=1)

@@ -1,16 +1,14 @@
 """Browsing without ids: incidents (filtered by category and date) and companies, in cursor-paginated pages."""
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from schema.errors import InvalidCursor
 from schema.kinds import EntityType, IncidentCategory
 from schema.records import Entity, Incident
 
+from graph.cursors import decode_cursor, encode_cursor
 from graph.stores.base import GraphStore
 
 _SCAN_PAGE = 200  # entities read per store call while filtering; bounds memory, not the answer
@@ -52,22 +50,6 @@ def incidents(
         return day is not None and (from_ is None or day >= from_) and (to is None or day <= to)
 
     return _page(store, EntityType.INCIDENT, first, after, keep)
-
-
-def encode_cursor(entity_id: str) -> str:
-    """The opaque cursor of an entity (clients must not build cursors themselves)."""
-    return base64.urlsafe_b64encode(entity_id.encode()).decode()
-
-
-def decode_cursor(cursor: str) -> str:
-    """The entity id inside a cursor; raises InvalidCursor for text that is not one of our cursors."""
-    try:
-        entity_id = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeError, ValueError):
-        entity_id = ""
-    if not entity_id:
-        raise InvalidCursor(f"invalid cursor {cursor!r}: pass the endCursor of a previous page")
-    return entity_id
 
 
 def _page(store: GraphStore, type: EntityType, first: int, after: str | None,

@@ -23,7 +23,9 @@ def neighborhood(
     """Entities within `depth` relations of `id` (of the given types, all by default) and the relations between them.
 
     The walk stops adding entities once `max_nodes` are reached (lowest ids first, so answers are
-    stable); relations are kept only when both ends were kept. Raises NotFound for an unknown id.
+    stable); relations are kept only when both ends were kept, and `more_nodes` says how many entities
+    of the last step were left out (at least that many more lie within `depth`). Raises NotFound for an
+    unknown id.
 
     Example: with a -OWNS-> b -OWNS-> c, depth 1 from b gives {a, b, c}; depth 1 from a gives {a, b}.
     """
@@ -33,14 +35,19 @@ def neighborhood(
     kept = {id}
     frontier = [id]
     relations: dict[str, StoredRelation] = {}
+    left_out = 0
     for _ in range(depth):
         if not frontier or len(kept) >= max_nodes:
             break
         touching = store.relations_touching(frontier, types)
-        frontier = _admit(_new_ids(touching, kept), kept, max_nodes)
+        candidates = _new_ids(touching, kept)
+        frontier = _admit(candidates, kept, max_nodes)
+        left_out = len(candidates) - len(frontier)
         relations.update((rel.id, rel) for rel in touching)
     inside = [rel for rel in relations.values() if {rel.record.source, rel.record.target} <= kept]
-    return subgraph_from(store, kept, inside)
+    graph = subgraph_from(store, kept, inside)
+    graph.more_nodes = left_out
+    return graph
 
 
 def _new_ids(relations: list[StoredRelation], known: set[str]) -> list[str]:

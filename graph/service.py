@@ -6,25 +6,29 @@ import threading
 from collections.abc import Sequence
 from datetime import date
 
+from schema.batch import Batch, WriteSummary
 from schema.errors import NotFound
-from schema.kinds import EntityType, RelationType
+from schema.kinds import EntityType, IncidentCategory, RelationType
 from schema.records import Entity
 
-from graph.analytics import liability, ownership
+from graph import browse
+from graph.analytics import liability, ownership, pages
 from graph.analytics import exposure as exposure_
-from graph.analytics.results import Channel, Exposure, Holding, LiabilityChain, Subgraph
+from graph.analytics.results import Channel, Exposure, Holding, HoldingPage, LiabilityChain, Subgraph
 from graph.conflicts import flag_conflicts
 from graph.identity import IdentityMap, build_identity, decide, resolve_ref
+from graph.ingest import ingest
 from graph.neighborhood import DEFAULT_MAX_NODES, neighborhood
 from graph.projection import AsOfView, Projection, build_projection
 from graph.resolved import ResolvedStore
-from graph.stores.base import GraphStore, Judgement, Verdict
+from graph.stores.base import GraphStore, Judgement, StoredRelation, Verdict
 from graph.subgraph import build_subgraph
 
 E = EntityType
 _OWNED = (E.COMPANY,)
 _OWNERS = (E.COMPANY, E.PERSON, E.ORGANIZATION)  # OWNS may be held by a state body too
 _EXPOSED = (E.COMPANY, E.PERSON, E.ORGANIZATION, E.ACTOR)
+_EMPTY = HoldingPage([], 0)  # the page of an entity that takes part in no relation
 
 
 class CorpGraph:
@@ -104,6 +108,18 @@ class CorpGraph:
         view, node = self._node(owner, _OWNERS, as_of)
         return [] if node is None else flag_conflicts(view, ownership.holdings(view, node))
 
+    def owners_page(self, company: str, as_of: date | None = None, first: int = 100,
+                    after: str | None = None) -> HoldingPage:
+        """One page of owners (see owners) after the cursor `after`, with the count of all of them."""
+        view, node = self._node(company, _OWNED, as_of)
+        return _flagged(view, pages.page(ownership.owner_candidates(view, node), first, after)) if node is not None else _EMPTY
+
+    def holdings_page(self, owner: str, as_of: date | None = None, first: int = 100,
+                      after: str | None = None) -> HoldingPage:
+        """One page of holdings (see holdings) after the cursor `after`, with the count of all of them."""
+        view, node = self._node(owner, _OWNERS, as_of)
+        return _flagged(view, pages.page(ownership.holding_candidates(view, node), first, after)) if node is not None else _EMPTY
+
     def ultimate_owners(self, company: str, as_of: date | None = None, threshold: float = 0.25) -> list[Holding]:
         """Owners with integrated >= threshold that have no owner at or above the threshold themselves."""
         view, node = self._node(company, _OWNED, as_of)
@@ -138,6 +154,27 @@ class CorpGraph:
             return Exposure(id, day, [], {}, build_subgraph(reader, [id], []))
         return exposure_.exposure(reader, view, node, day, channels, max_depth, top_k)
 
+    def relations(self, ids: Sequence[str]) -> dict[str, StoredRelation]:
+        """Relation records by relation id, as stored (missing ids are absent)."""
+        return self.store.get_relations(ids)
+
+    def companies(self, first: int, after: str | None = None) -> browse.Page:
+        """Companies ordered by id, a page at a time."""
+        return browse.companies(self.reader(), first, after)
+
+    def incidents(self, category: IncidentCategory | None = None, from_: date | None = None, to: date | None = None,
+                  first: int = 20, after: str | None = None) -> browse.Page:
+        """Incidents ordered by id, optionally of one category and within dates (inclusive)."""
+        return browse.incidents(self.reader(), category, from_, to, first, after)
+
+    def write(self, batch: Batch) -> WriteSummary:
+        """Check a validated batch's references against the store and write it in one transaction."""
+        return ingest(self.store, batch)
+
+    def revision(self) -> int:
+        """The store's revision (changes with every committed write)."""
+        return self.store.revision()
+
     def _node(self, ref: str, kinds: tuple[EntityType, ...], as_of: date | None) -> tuple[AsOfView, int | None]:
         """The view at as_of and the node index of ref's entity (None: it exists but takes part in no relation)."""
         try:
@@ -151,6 +188,11 @@ class CorpGraph:
             raise NotFound(f"no {wanted} with id {id!r}{also}; search for the entity to find its id")
         proj = self.projection()
         return proj.view(as_of or date.today()), proj.index.get(id)
+
+
+def _flagged(view: AsOfView, page: HoldingPage) -> HoldingPage:
+    """The page with its holdings' conflicting statements flagged (graph.conflicts)."""
+    return HoldingPage(flag_conflicts(view, page.items), page.count)
 
 
 def _rebuilt(store: GraphStore, identity: IdentityMap, replacing: bool) -> Projection:

@@ -44,6 +44,9 @@ def test_size_bound_keeps_lowest_ids_and_only_edges_between_kept_nodes(seed_stor
     assert len(graph.edges) == 5
     kept = {n.id for n in graph.nodes}
     assert all(e.source in kept and e.target in kept for e in graph.edges)
+    # The "N more" marker: cn-police and zol were reached and left out.
+    assert graph.more_nodes == 2
+    assert neighborhood(seed_store, "kaola", 2).more_nodes == 0  # uncapped: the graph is whole
 
 
 def test_unknown_id_is_not_found(seed_store: SqliteStore) -> None:

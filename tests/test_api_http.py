@@ -166,6 +166,7 @@ def test_exports_have_the_nodes_and_edges_of_the_graphql_graph(server: str, form
     assert response.status_code == 200
     nodes, edges = _read_export(format, response.text)
     assert (nodes, edges) == (want_nodes, want_edges)
+    assert response.headers["x-corpgraph-more-nodes"] == "0"  # a liability graph is never capped
 
 
 def test_export_errors_are_clear(server: str) -> None:

@@ -202,3 +202,11 @@ def test_second_request_is_served_from_the_cache(seed_store: SqliteStore, monkey
         for _ in range(2):
             gql(c, '{ entity(id: "lakala") { id } }')
     assert parses == 3
+
+
+def test_capped_neighbourhood_says_how_many_more(seed_store: SqliteStore) -> None:
+    # Depth 2 from kaola reaches 7 entities (see test_api_graph); a cap of 5 keeps 5 and marks 2 more.
+    query = '{ neighborhood(id: "kaola", depth: 2) { nodes { id } moreNodes } }'
+    with client_for(seed_store, max_nodes=5) as c:
+        graph = gql(c, query)["data"]["neighborhood"]
+    assert (len(graph["nodes"]), graph["moreNodes"]) == (5, 2)

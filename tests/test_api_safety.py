@@ -94,7 +94,7 @@ def test_internal_errors_are_masked_and_logged(client: TestClient, monkeypatch: 
     def broken(self: CorpGraph, *args: Any, **kwargs: Any) -> Any:
         raise ZeroDivisionError("secret detail at /srv/corpgraph/db")
 
-    monkeypatch.setattr(CorpGraph, "owners", broken)
+    monkeypatch.setattr(CorpGraph, "owners_page", broken)
     response = client.post("/graphql", json={"query": '{ owners(companyId: "kaola") { direct } }'})
     assert response.status_code == 200
     assert [e["message"] for e in response.json()["errors"]] == ["Internal error; it has been logged."]

@@ -64,20 +64,51 @@ def owners(view: AsOfView, company: int, min_share: float = 0.0) -> list[Holding
     With min_share, only owners whose integrated share reaches it, plus direct owners whose stake is
     unknown (nothing says they are below it).
     """
+    return owner_candidates(view, company, min_share).holdings()
+
+
+def holdings(view: AsOfView, owner: int) -> list[Holding]:
+    """Everything `owner` holds a direct or integrated share in, with the control flag."""
+    return holding_candidates(view, owner).holdings()
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The pairs of an owners or holdings answer before any Holding is built: block positions and how to fill them."""
+
+    view: AsOfView
+    shares: Shares
+    positions: np.ndarray
+    direct: dict[int, float | None]
+    controls: Callable[[int], bool]
+    owner_side: bool
+
+    def other(self, at: int) -> str:
+        """Id of the other end of the pair at a block position (the owner of owners, the company of holdings)."""
+        return self.view.projection.ids[int(self.shares.nodes[at])]
+
+    def holdings(self, positions: np.ndarray | None = None) -> list[Holding]:
+        """Holding rows for the given block positions (default all), largest integrated share first, then id."""
+        return _holdings(self.view, self.shares, self.positions if positions is None else positions, self.direct,
+                         self.controls, self.owner_side)
+
+
+def owner_candidates(view: AsOfView, company: int, min_share: float = 0.0) -> Candidates:
+    """The owners of `company` (see owners) as candidates."""
     col = column(view, company)
     direct = _direct(view, company, incoming=True)
     unknown_direct = [col.local(o) for o, share in direct.items() if share is None]
     keep = np.union1d(np.intersect1d(col.listed(), np.flatnonzero(col.integrated >= min_share)), unknown_direct)
     controllers = set(np.searchsorted(col.nodes, controllers_of(view, company)).tolist())
-    return _holdings(view, col, keep.astype(np.int64), direct, lambda at: at in controllers, owner_side=True)
+    return Candidates(view, col, keep.astype(np.int64), direct, lambda at: at in controllers, owner_side=True)
 
 
-def holdings(view: AsOfView, owner: int) -> list[Holding]:
-    """Everything `owner` holds a positive (or unknown) direct or integrated share in, with the control flag."""
+def holding_candidates(view: AsOfView, owner: int) -> Candidates:
+    """The holdings of `owner` (see holdings) as candidates: a positive (or unknown) direct or integrated share."""
     row_ = row(view, owner)
     controlled = set(controlled_by(view, owner).tolist())
     direct = _direct(view, owner, incoming=False)
-    return _holdings(view, row_, row_.listed(), direct, lambda at: int(row_.nodes[at]) in controlled, owner_side=False)
+    return Candidates(view, row_, row_.listed(), direct, lambda at: int(row_.nodes[at]) in controlled, owner_side=False)
 
 
 def column(view: AsOfView, company: int) -> Shares:

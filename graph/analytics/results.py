@@ -75,6 +75,7 @@ class Subgraph:
 
     nodes: list[Node] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
+    more_nodes: int = 0  # entities reached but left out by a size cap (a lower bound; 0: nothing was left out)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,15 @@ class Holding:
     # the relation ids of every statement of it, the one that counts first.
     conflicting: bool = False
     statements: tuple[str, ...] = ()
+    cursor: str | None = None  # set on paged answers: pass it as `after` for the holdings that follow
+
+
+@dataclass(frozen=True)
+class HoldingPage:
+    """A page of holdings (or owners) in rank order, and how many there are in all pages together."""
+
+    items: list[Holding]
+    count: int
 
 
 @dataclass

@@ -13,6 +13,7 @@ from schema.errors import StoreError, StoreLocked
 from schema.kinds import EntityType, RelationType
 from schema.records import Entity, Relation
 
+from graph import budget
 from graph.identifiers import entity_identifier_keys
 from graph.normalize import query_key
 from graph.stores.base import (
@@ -75,28 +76,56 @@ _CHUNK = 500  # SQLite caps bound parameters per statement; id lists are split i
 
 
 class SqliteStore:
-    """GraphStore over a single SQLite file; safe to share between threads (one lock)."""
+    """GraphStore over a single SQLite file; safe to share between threads.
+
+    Each thread reads through its own connection (WAL lets readers run beside a writer), so a write that
+    waits for SQLite's write lock, or a long read, never holds up another thread's reads; writes from
+    this process are serialised by one lock. A read interrupted by its thread's time budget
+    (graph/budget.py) raises TimedOut.
+    """
 
     name = "embedded"
 
     def __init__(self, path: str | Path, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
         self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.RLock()  # writers and close()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the folder {self.path.parent} of the embedded store: "
                              f"{exc.strerror or exc}; set CORPGRAPH_DB to a path you can write") from exc
         try:
-            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA cache_size=-262144")  # 256 MiB: large loads touch random index pages
+            db = self._connect(cache_kib=262144)  # 256 MiB for the opening thread: large loads touch random index pages
+            db.execute("PRAGMA journal_mode=WAL")
             self._ensure_schema()
         except sqlite3.Error as exc:
             raise self._translated(exc, "opening") from exc
-        self._lock = threading.RLock()
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection (opened on its first use; 32 MiB of page cache for worker threads)."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                db = self._connect(cache_kib=32768)
+            except sqlite3.Error as exc:
+                raise self._translated(exc, "opening") from exc
+        return db
+
+    def _connect(self, cache_kib: int) -> sqlite3.Connection:
+        """A new connection for the calling thread, with the store's pragmas and the time-budget interrupt."""
+        db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        db.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+        db.set_progress_handler(budget.expired, 10_000)  # every 10,000 VM steps: stop once the budget is spent
+        self._local.db = db
+        with self._lock:
+            self._connections.append(db)
+        return db
 
     def _ensure_schema(self) -> None:
         """Create missing tables and indexes; a complete schema is left alone (no write lock needed to open)."""
@@ -269,17 +298,20 @@ class SqliteStore:
         return int(self._query("SELECT value FROM meta WHERE key = 'revision'", [])[0][0])
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close every thread's connection."""
         with self._lock:
-            self._db.close()
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
 
     @contextmanager
     def _transaction(self, action: str) -> Iterator[None]:
         """One IMMEDIATE transaction that bumps the revision; all of it or none (a crash included).
 
-        BEGIN IMMEDIATE waits up to busy_timeout for another writer, then fails as StoreLocked.
+        BEGIN IMMEDIATE waits up to busy_timeout for another writer, then fails as StoreLocked. Never
+        interrupted by a time budget (graph/budget.py): a write once begun completes or fails whole.
         """
-        with self._lock:
+        with self._lock, budget.within(None):
             try:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -295,12 +327,12 @@ class SqliteStore:
                 raise
 
     def _query(self, sql: str, params: Sequence[object]) -> list[tuple]:  # type: ignore[type-arg]
-        """Run one read statement under the lock, translating SQLite errors."""
-        with self._lock:
-            try:
-                return self._db.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise self._translated(exc, "reading") from exc
+        """Run one read statement on this thread's connection, translating SQLite errors."""
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            budget.check()  # interrupted by the time budget: say so, not "interrupted"
+            raise self._translated(exc, "reading") from exc
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:
