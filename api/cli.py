@@ -179,6 +179,25 @@ def search(text: str, first: int = 10, store: StoreOpt = None,
         raise typer.Exit(code=1)
 
 
+@app.command()
+def check(store: StoreOpt = None) -> None:
+    """Read every stored record and report those that cannot be read back or break an invariant (exit 1)."""
+    from graph.integrity import StoredProblem, check_store
+
+    found, counts = 0, {}
+    with _open(store) as graph_store:
+        for item in check_store(graph_store):
+            if isinstance(item, StoredProblem):
+                found += 1
+                typer.echo(str(item), err=True)
+            else:
+                counts[item[0]] = item[1]
+    verdict = f"{found} problem(s)" if found else "no problems"
+    typer.echo(f"checked {counts.get('entities', 0)} entities and {counts.get('relations', 0)} relations: {verdict}")
+    if found:
+        raise typer.Exit(code=1)
+
+
 class _open:
     """Context manager: open the configured store and close it (errors are reported by `guarded`)."""
 

@@ -30,6 +30,28 @@ class EdgeRow(NamedTuple):
     incident: str | None
 
 
+class RawEntity(NamedTuple):
+    """An entity row as stored, not decoded (for `corpgraph check`, which must not trust it)."""
+
+    id: str
+    type: str | None
+    doc: str | None
+
+
+class RawRelation(NamedTuple):
+    """A relation row as stored, not decoded: identity, endpoints, the analytic scalars and the document."""
+
+    id: str
+    type: str
+    source: str | None
+    target: str | None
+    share: object
+    valid_from: object
+    valid_to: object
+    incident: object
+    doc: str | None
+
+
 # Stored types of ids, read inside the write transaction.
 TypeLookup = Callable[[Iterable[str]], dict[str, EntityType]]
 # A check a store runs inside its write transaction, after the write lock is taken and before anything is
@@ -134,6 +156,14 @@ class GraphStore(Protocol):
 
     def iter_edges(self, types: Sequence[RelationType], page_size: int = 50_000) -> Iterator[list[EdgeRow]]:
         """All relations of the given types, in pages, for the projection."""
+        ...
+
+    def raw_entities(self, after: str, limit: int) -> list[RawEntity]:
+        """One page of stored entity rows ordered by id, after the given id, not decoded."""
+        ...
+
+    def raw_relations(self, after: str, limit: int) -> list[RawRelation]:
+        """One page of stored relation rows ordered by relation id, after the given id, not decoded."""
         ...
 
     def counts(self) -> dict[str, int]:

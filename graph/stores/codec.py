@@ -4,7 +4,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import ValidationError
+
 from schema.declaration import ENTITIES, RELATIONS
+from schema.errors import UnreadableRecord
 from schema.kinds import EntityType, RelationType
 from schema.records import Entity, Relation
 
@@ -17,15 +20,40 @@ def encode(record: Entity | Relation) -> str:
 
 
 def decode_entity(type_name: str, doc: str | dict[str, Any]) -> Entity:
-    """Rebuild an entity record from its stored document."""
-    data = json.loads(doc) if isinstance(doc, str) else doc
-    return ENTITIES[EntityType(type_name)].model.model_validate(data)
+    """Rebuild an entity record from its stored document; UnreadableRecord when it no longer validates."""
+    try:
+        return ENTITIES[EntityType(type_name)].model.model_validate(_data(doc))
+    except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError, as are JSON errors
+        raise _unreadable("entity", type_name, doc, exc) from exc
 
 
 def decode_relation(type_name: str, doc: str | dict[str, Any]) -> Relation:
-    """Rebuild a relation record from its stored document."""
-    data = json.loads(doc) if isinstance(doc, str) else doc
-    return RELATIONS[RelationType(type_name)].model.model_validate(data)
+    """Rebuild a relation record from its stored document; UnreadableRecord when it no longer validates."""
+    try:
+        return RELATIONS[RelationType(type_name)].model.model_validate(_data(doc))
+    except (ValueError, TypeError) as exc:
+        raise _unreadable("relation", type_name, doc, exc) from exc
+
+
+def _data(doc: str | dict[str, Any]) -> Any:
+    """The fields of a stored document (JSON text or already a mapping)."""
+    return json.loads(doc) if isinstance(doc, str) else doc
+
+
+def _unreadable(kind: str, type_name: str, doc: object, exc: Exception) -> UnreadableRecord:
+    """The error for a stored record that cannot be rebuilt, naming it and the way to list all such records."""
+    try:
+        data = _data(doc)  # type: ignore[arg-type]
+        name = data.get("id") or f"{data.get('source')} -> {data.get('target')}"
+    except (ValueError, TypeError, AttributeError):
+        name = "?"
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        reason = f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
+    else:
+        reason = str(exc) or type(exc).__name__
+    return UnreadableRecord(f"the stored {kind} {name!r} ({type_name}) cannot be read: {reason}; "
+                            "`corpgraph check` lists every such record")
 
 
 def entity_keys(record: Entity) -> list[str]:

@@ -92,6 +92,17 @@ JUDGEMENTS = (
     f"MATCH (j:{_q(JUDGEMENT_LABEL)}) "
     "RETURN j.a AS a, j.b AS b, j.verdict AS verdict, j.by AS by, j.at AS at ORDER BY a, b"
 )
+# `corpgraph check`: rows as stored, in pages by id, whatever their labels, types and documents hold.
+RAW_ENTITIES = (
+    f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id > $after "
+    "RETURN n.id AS id, n.type AS type, n.doc AS doc ORDER BY n.id LIMIT $limit"
+)
+RAW_RELATIONS = (
+    f"MATCH (a:{_q(ENTITY_LABEL)})-[r]->(b:{_q(ENTITY_LABEL)}) WHERE r.id > $after "
+    "RETURN r.id AS id, type(r) AS type, a.id AS source, b.id AS target, r.share AS share, "
+    "r.valid_from AS valid_from, r.valid_to AS valid_to, r.incident AS incident, r.doc AS doc "
+    "ORDER BY r.id LIMIT $limit"
+)
 COUNT_ENTITIES = f"MATCH (n:{_q(ENTITY_LABEL)}) RETURN n.type AS type, count(n) AS count"
 COUNT_RELATIONS = (
     f"MATCH (:{_q(ENTITY_LABEL)})-[r]->(:{_q(ENTITY_LABEL)}) RETURN type(r) AS type, count(r) AS count"
@@ -172,7 +183,7 @@ def all_statements() -> list[str]:
     """Every statement the store can send, for the Cypher linter test."""
     out = [BUMP_REVISION, DELETE_ALL, READ_REVISION, ENTITY_TYPES, GET_ENTITIES, SEARCH,
            COUNT_ENTITIES, COUNT_RELATIONS, MERGE_JUDGEMENT, IDS_WITH_IDENTIFIER, SHARED_IDENTIFIERS, JUDGEMENTS,
-           EDITION, *schema_statements(), *enterprise_schema_statements()]
+           RAW_ENTITIES, RAW_RELATIONS, EDITION, *schema_statements(), *enterprise_schema_statements()]
     out += [builder(kind) for kind in EntityType for builder in (merge_entities, list_entities)]
     out += [builder(kind) for kind in RelationType for builder in (get_relations, relations_touching, edge_page)]
     out += [merge_relations(kind, source, target)

@@ -40,6 +40,8 @@ from graph.stores.base import (
     Check,
     EdgeRow,
     Judgement,
+    RawEntity,
+    RawRelation,
     StoredRelation,
     TypeLookup,
     Verdict,
@@ -270,6 +272,14 @@ class Neo4jStore:
                     break
                 yield [EdgeRow(type=kind, **row) for row in rows]
                 after = rows[-1]["id"]
+
+    def raw_entities(self, after: str, limit: int) -> list[RawEntity]:
+        """One page of entity nodes by id, not decoded."""
+        return [RawEntity(**row) for row in self._read(cypher.RAW_ENTITIES, after=after, limit=limit)]
+
+    def raw_relations(self, after: str, limit: int) -> list[RawRelation]:
+        """One page of relationships between entities by relation id, not decoded."""
+        return [RawRelation(**row) for row in self._read(cypher.RAW_RELATIONS, after=after, limit=limit)]
 
     def counts(self) -> dict[str, int]:
         """Stored entities and relations per type name."""

@@ -20,6 +20,8 @@ from graph.stores.base import (
     Check,
     EdgeRow,
     Judgement,
+    RawEntity,
+    RawRelation,
     StoredRelation,
     Verdict,
     batch_rows,
@@ -249,6 +251,17 @@ class SqliteStore:
         rows = self._query("SELECT type, doc FROM entities WHERE type = ? AND id > ? ORDER BY id LIMIT ?",
                            [type.value, after or "", limit])
         return [decode_entity(t, d) for t, d in rows]
+
+    def raw_entities(self, after: str, limit: int) -> list[RawEntity]:
+        """One page of entity rows by id, not decoded."""
+        rows = self._query("SELECT id, type, doc FROM entities WHERE id > ? ORDER BY id LIMIT ?", [after, limit])
+        return [RawEntity(*row) for row in rows]
+
+    def raw_relations(self, after: str, limit: int) -> list[RawRelation]:
+        """One page of relation rows by id, not decoded."""
+        rows = self._query("SELECT id, type, source, target, share, valid_from, valid_to, incident, doc "
+                           "FROM relations WHERE id > ? ORDER BY id LIMIT ?", [after, limit])
+        return [RawRelation(*row) for row in rows]
 
     def iter_edges(self, types: Sequence[RelationType], page_size: int = 50_000) -> Iterator[list[EdgeRow]]:
         """Relations of the given types in pages, in storage (rowid) order: a sequential scan, no index lookups."""
