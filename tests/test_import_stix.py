@@ -166,3 +166,12 @@ def test_problems_are_located_by_json_pointer(tmp_path: Path) -> None:
         # the bad count is reported with both fields read from it
         f"{path}:#/objects/2: records_affected: Input should be greater than or equal to 0",
         f"{path}:#/objects/2: impacts.0.record_count: Input should be greater than or equal to 0"]
+
+
+def test_broken_json_is_one_problem_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('{"type": "bundle", "objects": [', encoding="utf-8")
+    with pytest.raises(InvalidInput) as info:
+        load_file(path, format="stix")
+    assert [str(p) for p in info.value.problems] == [
+        f"{path}:#: (document): not valid JSON: Expecting value at column 32"]

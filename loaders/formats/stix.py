@@ -15,7 +15,6 @@ that contains the object, and every `external_references` entry become the recor
 """
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from schema.errors import Problem
 
 from loaders.formats import Raw
 from loaders.formats.incident_parts import day_of, placeholder, safe_id, url_source
+from loaders.jsontext import JsonTextError, loads
 
 Item = tuple[str, dict[str, Any]]  # (JSON pointer, native record)
 Issue = tuple[str, str, str]  # (JSON pointer, field, reason)
@@ -71,9 +71,12 @@ class StixFormat:
         """Native records of a bundle file, each located by the JSON pointer of the STIX object it comes from."""
         file = str(path)
         try:
-            bundle = json.loads(path.read_bytes().decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            yield Problem(file, 0, "(document)", f"not valid JSON: {exc}", "")
+            bundle = loads(path.read_bytes().decode("utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            yield Problem(file, 0, "(document)", f"not UTF-8: {exc.reason} at byte {exc.start}", "")
+            return
+        except JsonTextError as exc:
+            yield Problem(file, 0, "(document)", str(exc), "")
             return
         for item in read_bundle(bundle):
             line = _line(item[0])

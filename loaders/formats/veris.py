@@ -18,7 +18,6 @@ values. The one exception is a country code: VERIS's country list has "NA" for N
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from schema.errors import Problem
 from loaders.formats import Raw
 from loaders.formats.incident_parts import day_of, name_id, safe_id, url_source
 from loaders.formats.jsondoc import first_char, iter_json_items
+from loaders.jsontext import JsonTextError, loads
 
 SENTINELS = frozenset({"unknown", "na", "n/a", "other", "none", ""})
 INTRUSION_ACTIONS = ("hacking", "malware", "social", "misuse")
@@ -77,10 +77,10 @@ def _incidents(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
         head = probe.read(4096)
     if first_char(head) == "{":
         try:
-            yield Origin(str(path), 1, ""), json.loads(path.read_bytes().decode("utf-8-sig"))
+            yield Origin(str(path), 1, ""), loads(path.read_bytes().decode("utf-8-sig"))
             return
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            pass  # several objects: JSON Lines, read line by line below
+        except (UnicodeDecodeError, JsonTextError):
+            pass  # several objects (JSON Lines) or broken text: read line by line below, each line's problem named
     yield from iter_json_items(path)
 
 
