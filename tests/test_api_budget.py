@@ -1,4 +1,5 @@
-"""The per-request time budget: a request past it is answered with a TIMEOUT error, and its work is abandoned."""
+"""Where requests run (worker lanes, never the event loop) and the per-request time budget: a request past it is
+answered with a TIMEOUT error, and its work is abandoned."""
 from __future__ import annotations
 
 import asyncio
@@ -63,3 +64,28 @@ def test_a_job_still_queued_at_its_deadline_never_runs() -> None:
         assert not ran.is_set()
     finally:
         lanes.shutdown()
+
+
+@pytest.mark.parametrize("query,lane", [
+    ('{ entity(id: "kaola") { id } }', "quick"),  # a lookup by id: the quick lane
+    ('{ owners(companyId: "kaola") { owner { id } } }', "heavy"),  # analytics, and the nested owner entities
+    ('mutation { upsertRecords(records: []) { entities } }', "write"),
+])
+def test_every_store_read_runs_in_a_worker_lane(seed_store: SqliteStore, monkeypatch: pytest.MonkeyPatch,
+                                                query: str, lane: str) -> None:
+    threads: set[str] = set()
+    for name in ("entities", "owners_page", "write"):
+        real = getattr(CorpGraph, name)
+        monkeypatch.setattr(CorpGraph, name, _recording(real, threads))
+    with client_for(seed_store, token="t") as c:
+        answer = c.post("/graphql", json={"query": query}, headers={"Authorization": "Bearer t"}).json()
+    assert "errors" not in answer, answer
+    assert threads and all(t.startswith(f"corpgraph-{lane}") for t in threads), threads
+
+
+def _recording(real: Any, threads: set[str]) -> Any:
+    """A facade method that notes the name of the thread it runs in."""
+    def method(*args: Any, **kwargs: Any) -> Any:
+        threads.add(threading.current_thread().name)
+        return real(*args, **kwargs)
+    return method
