@@ -170,8 +170,10 @@ def search(text: str, first: int = 10, store: StoreOpt = None,
            ) -> None:
     """Find entities by name or alias in any script (optionally only those with a topic: --topic sanction);
     exits 1 (as grep does) when nothing matches."""
+    from graph.service import CorpGraph
+
     with _open(store) as graph_store:
-        found = graph_store.search(text, None, first, topic)
+        found = CorpGraph(graph_store).search(text, None, first, topic)
     for entity in found:
         out.print(f"{entity.type}\t{entity.id}\t{entity.name}", markup=False, highlight=False)  # type: ignore[attr-defined]
     if not found:
@@ -337,6 +339,8 @@ def resolve(
             typer.echo(f"{len(done.merged)} merged, {len(done.held)} held back")
         else:
             _print_candidates(graph_store, matching.open_candidates(graph, min_score), first)
+            for c in graph.identity().conflicts:  # what a split (or a type difference) overrides, so it is not silent
+                typer.echo(f"apart  {c.a}  {c.b}  ({c.link}: {c.reason})")
 
 
 def _print_candidates(graph_store: GraphStore, found: CandidateSet, first: int) -> None:

@@ -121,6 +121,11 @@ class Query:
         found = matching.open_candidates(info.context.graph, min_score or 0.0)
         return [gt.candidate_from(c) for c in found.candidates[:limit]]
 
+    @strawberry.field(description="Links identity did not follow because a DIFFERENT decision (or a difference of type) keeps two entities apart.")
+    def identity_conflicts(self, info: Ctx) -> list[gt.IdentityConflict]:
+        return [gt.IdentityConflict(a=strawberry.ID(c.a), b=strawberry.ID(c.b), link=c.link, reason=c.reason)
+                for c in info.context.graph.identity().conflicts]
+
     @strawberry.field(description="Companies ordered by id, a page at a time.")
     def companies(self, info: Ctx, first: First = None, after: After = None) -> gt.Connection[gt.Company]:
         return gt.connection_from(info.context.graph.companies(info.context.settings.first(first), after))

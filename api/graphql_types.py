@@ -395,6 +395,14 @@ class MatchDecision:
     at: str = strawberry.field(description="When (UTC, ISO 8601).")
 
 
+@strawberry.type(description="A link identity did not follow: a shared identifier or a SAME decision that a DIFFERENT decision (or a difference of type) overrides.")
+class IdentityConflict:
+    a: strawberry.ID = strawberry.field(description="One entity's id.")
+    b: strawberry.ID = strawberry.field(description="The other entity's id.")
+    link: str = strawberry.field(description="What links them: an identifier (LEI:...) or a decision (by whom, when).")
+    reason: str = strawberry.field(description="Why they stay apart.")
+
+
 def _from_model(cls: type[T], model: BaseModel, **overrides: Any) -> T:
     """An instance of a strawberry type from the same-named fields of a pydantic model (nothing more)."""
     names = [f.python_name for f in cls.__strawberry_definition__.fields if f.base_resolver is None]  # type: ignore[attr-defined]

@@ -116,7 +116,8 @@ def decide(store: GraphStore, identity: IdentityMap, a: str, b: str, verdict: Ve
     """Record a user's decision about two entities (ids, or `SCHEME:ID` read as the canonical id), checked."""
     ids = [ref if store.entity_types([ref]) else resolve_ref(store, identity, ref) for ref in (a, b)]
     if ids[0] == ids[1]:
-        raise IdentityError(f"{a} and {b} name the same id; a decision needs two entities")
+        raise IdentityError(f"{a} and {b} both name {ids[0]}; a decision needs two ids (to split records merged "
+                            "by an identifier, give their own ids: the entity's `referents`)")
     types = store.entity_types(ids)
     if Verdict(verdict) == Verdict.SAME and types[ids[0]] != types[ids[1]]:
         raise IdentityError(_types_differ(ids[0], types[ids[0]], ids[1], types[ids[1]]))

@@ -57,32 +57,44 @@ def choose(records: dict[str, Relation]) -> tuple[str, bool]:
     return chosen, any(v != values[chosen] for v in values.values())
 
 
-def merge_columns(identity: IdentityMap, store: GraphStore, rel_ids: Sequence[str], sources: list[str],
-                  targets: list[str], incidents: list[str | None]) -> tuple[list[int] | None, Statements]:
-    """Rewrite endpoints (and incidents) to canonical ids in place; the edge positions to keep and the merges.
+def merge_columns(identity: IdentityMap, store: GraphStore, cols: list[list[object]], at: dict[str, int]
+                  ) -> tuple[list[int] | None, Statements]:
+    """Rewrite endpoints (and incidents) of the projection's edge columns to canonical ids, in place.
 
-    Only edges touching a merged entity can change, so the others are passed over with one set lookup each.
-    Returns None as positions when every edge is kept.
+    Returns the edge positions to keep (None: all) and the merged statements. Only edges touching a merged
+    entity can change, so the others are passed over with one set lookup each. Statements of one fact that
+    agree on every analytic column need no record read (the last relation id represents them); only those
+    that disagree are read from the store, to find the most recently published.
     """
+    rel_ids, sources, targets, incidents = (cols[at[name]] for name in ("id", "source", "target", "incident"))
     members = {i for ids in identity.members.values() for i in ids}
     canon = identity.mapping
     groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
     dropped: list[int] = []
     for k, (s, t, inc) in enumerate(zip(sources, targets, incidents)):
         if s in members or t in members or inc in members:
-            sources[k], targets[k] = canon.get(s, s), canon.get(t, t)
-            incidents[k] = canon.get(inc, inc) if inc is not None else None
+            sources[k], targets[k] = canon.get(s, s), canon.get(t, t)  # type: ignore[call-overload]
+            incidents[k] = canon.get(inc, inc) if inc is not None else None  # type: ignore[call-overload]
             if sources[k] == targets[k]:
                 dropped.append(k)
             else:
-                groups[merged_key(identity, rel_ids[k])].append(k)
-    many = [g for g in groups.values() if len(g) > 1]
-    statements = _statements(store, [[rel_ids[k] for k in g] for g in many])
-    dropped.extend(k for g in many for k in g if rel_ids[k] in statements.merged_into)
+                groups[merged_key(identity, rel_ids[k])].append(k)  # type: ignore[arg-type]
+    values = [col for name, col in enumerate(cols) if name not in {at["id"], at["source"], at["target"]}]
+    agreed, disputed = [], []
+    for group in (g for g in groups.values() if len(g) > 1):
+        rows = {tuple(_same_nan(col[k]) for col in values) for k in group}
+        (agreed if len(rows) == 1 else disputed).append([str(rel_ids[k]) for k in group])
+    statements = _statements(store, agreed, disputed)
+    dropped.extend(k for g in groups.values() if len(g) > 1 for k in g if rel_ids[k] in statements.merged_into)
     if not dropped:
         return None, statements
     gone = set(dropped)
     return [k for k in range(len(rel_ids)) if k not in gone], statements
+
+
+def _same_nan(value: object) -> object:
+    """A column value fit for comparison: NaN (an unknown share read as a float) equal to None."""
+    return None if value != value else value
 
 
 def merge_stored(identity: IdentityMap, relations: list[StoredRelation]) -> list[StoredRelation]:
@@ -112,18 +124,25 @@ def canonical_record(identity: IdentityMap, record: Relation, others: Sequence[R
     return record.model_copy(update=update)
 
 
-def _statements(store: GraphStore, groups: list[list[str]]) -> Statements:
-    """Choose the statement that counts in each group of relation ids (their records read in one call)."""
-    out = Statements()
-    if not groups:
+def _statements(store: GraphStore, agreed: list[list[str]], disputed: list[list[str]]) -> Statements:
+    """Choose the statement that counts in each group: by relation id when they agree, else by date (records read once)."""
+    out = Statements(disputed=frozenset())
+    for group in agreed:
+        _record(out, max(group), group)
+    if not disputed:
         return out
-    records = store.get_relations(sorted({i for g in groups for i in g}))
-    disputed = set()
-    for group in groups:
+    records = store.get_relations(sorted({i for g in disputed for i in g}))
+    chosen_ids = set()
+    for group in disputed:
         chosen, differ = choose({i: records[i].record for i in group})
-        out.groups[chosen] = (chosen, *sorted(i for i in group if i != chosen))
-        out.merged_into.update((i, chosen) for i in group if i != chosen)
+        _record(out, chosen, group)
         if differ:
-            disputed.add(chosen)
-    out.disputed = frozenset(disputed)
+            chosen_ids.add(chosen)
+    out.disputed = frozenset(chosen_ids)
     return out
+
+
+def _record(out: Statements, chosen: str, group: list[str]) -> None:
+    """Note one merged group: the chosen relation id first, the others pointing to it."""
+    out.groups[chosen] = (chosen, *sorted(i for i in group if i != chosen))
+    out.merged_into.update((i, chosen) for i in group if i != chosen)

@@ -334,8 +334,7 @@ class _Columns:
 
     def merge(self, identity: IdentityMap, store: GraphStore) -> Statements:
         """Apply identity (graph.merge): canonical endpoints, one edge per fact stated by several sources."""
-        rel_ids, sources, targets, incidents = (self.cols[_FIELD_AT[name]] for name in ("id", "source", "target", "incident"))
-        keep, statements = merge_columns(identity, store, rel_ids, sources, targets, incidents)  # type: ignore[arg-type]
+        keep, statements = merge_columns(identity, store, self.cols, _FIELD_AT)
         if keep is not None:
             self.cols = [[col[k] for k in keep] for col in self.cols]
         return statements

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from typer.testing import CliRunner
+
+from api.cli import app
 from api.context import make_context
 from api.graphql_schema import make_schema
 from api.settings import ApiSettings
@@ -155,3 +158,21 @@ def test_graphql_shows_referents_and_what_each_source_said(tmp_path: Path) -> No
         {"relationId": "OWNS|bods:parent|bods:fermcat|2020-01-01", "share": 0.55,
          "sources": [{"publisher": "Companies House"}]},
         {"relationId": f"OWNS|lei:{P}|lei:{F}|2020-01-01", "share": 0.6, "sources": [{"publisher": "GLEIF"}]}]
+
+
+def test_refused_links_are_reported_in_graphql_and_by_resolve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a split, the LEI link it overrides is listed by `identityConflicts` and `corpgraph resolve`."""
+    graph = _graph(tmp_path / "g.db", _gleif(), _bods())
+    monkeypatch.setenv("CORPGRAPH_DB", str(tmp_path / "g.db"))
+    by_lei = CliRunner().invoke(app, ["resolve", "--split", "bods:fermcat", f"LEI:{F}"])
+    assert by_lei.exit_code != 0 and "both name bods:fermcat" in by_lei.output  # the LEI names the merged entity
+    split = CliRunner().invoke(app, ["resolve", "--split", "bods:fermcat", f"lei:{F}"])
+    assert split.exit_code == 0, split.output
+    listing = CliRunner().invoke(app, ["resolve"])
+    assert f"apart  bods:fermcat  lei:{F}  (LEI:{F}: a split decision keeps bods:fermcat and lei:{F} apart)" in listing.output
+    result = asyncio.run(make_schema(ApiSettings()).execute("{ identityConflicts { a b link reason } }",
+                                                            context_value=make_context(graph, ApiSettings())))
+    assert result.errors is None
+    assert result.data["identityConflicts"] == [
+        {"a": "bods:fermcat", "b": f"lei:{F}", "link": f"LEI:{F}",
+         "reason": f"a split decision keeps bods:fermcat and lei:{F} apart"}]
