@@ -306,6 +306,24 @@ def test_judgements_are_one_per_pair_and_survive_reloads(seeded: GraphStore, see
         seeded.add_judgement("kaola", "kaola", "same", "alice")
 
 
+def test_identity_merges_the_same_on_every_store(store: GraphStore) -> None:
+    """A GLEIF-shaped and a BODS-shaped record of one company (same LEI): one entity, the same answers."""
+    service = pytest.importorskip("graph.service")
+    src_old = {"publisher": "GLEIF", "title": "golden copy", "published_on": "2024-01-01"}
+    src_new = {"publisher": "Register", "title": "PSC", "recorded_on": "2024-06-01"}
+    ingest(store, batch(company("lei:f", identifiers={"LEI": LEI}), company("lei:p", identifiers={"LEI": "P1"}),
+                        company("bods:f", identifiers=[{"scheme": "lei", "id": LEI.lower()}]),
+                        company("bods:p", identifiers={"LEI": "P1"}),
+                        owns("lei:p", "lei:f", 0.6, valid_from="2020-01-01", sources=[src_old]),
+                        owns("bods:p", "bods:f", 0.55, valid_from="2020-01-01", sources=[src_new])))
+    graph = service.CorpGraph(store)
+    [stake] = graph.owners(f"LEI:{LEI}")
+    # by hand: one stake bods:p -> bods:f ("bods:" sorts first); 55% recorded 2024-06-01 beats 60% of 2024-01-01
+    assert (stake.owner, stake.company, stake.direct, stake.conflicting) == ("bods:p", "bods:f", 0.55, True)
+    assert stake.statements == ("OWNS|bods:p|bods:f|2020-01-01", "OWNS|lei:p|lei:f|2020-01-01")
+    assert graph.entities(["lei:f"])["lei:f"].id == "bods:f" and graph.referents("bods:f") == ["lei:f"]
+
+
 # --- backend quirks (named) -----------------------------------------------------------------------------
 
 def test_neo4j_schema_ddl_runs_twice(driver_store: Neo4jStore) -> None:
