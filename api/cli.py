@@ -177,7 +177,8 @@ def search(text: str, first: int = 10, store: StoreOpt = None,
     for entity in found:
         out.print(f"{entity.type}\t{entity.id}\t{entity.name}", markup=False, highlight=False)  # type: ignore[attr-defined]
     if not found:
-        typer.echo(f"no entity has a name or alias matching {text!r}", err=True)
+        among = f" among those with topic {' or '.join(topic)}" if topic else ""
+        typer.echo(f"no entity has a name or alias matching {text!r}{among}", err=True)
         raise typer.Exit(code=1)
 
 

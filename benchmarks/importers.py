@@ -24,6 +24,9 @@ from typing import Any, TextIO
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.generate_ftm import generate_ftm  # noqa: E402 (after the path insert, as a script too)
+from benchmarks.generate_gleif import generate_gleif_lei, generate_gleif_rr  # noqa: E402
+
 Generator = Callable[[Path, int, int], None]
 # UK PSC bands, as BODS publishers give them (0.2/0.3: exclusiveMinimum defaults false, exclusiveMaximum true).
 _BANDS = [(25, 50, True, False), (50, 75, True, False), (75, 100, True, False)]
@@ -111,7 +114,10 @@ def _relationship(rng: random.Random, sid: str, entities: list[str], persons: li
     return statement
 
 
-GENERATORS: dict[str, Generator] = {"bods": generate_bods}
+GENERATORS: dict[str, Generator] = {"bods": generate_bods, "ftm": generate_ftm, "gleif": generate_gleif_lei,
+                                    "gleif-rr": generate_gleif_rr}
+# A row whose name is not its importer's: the format it is loaded as.
+FORMAT_OF: dict[str, str] = {"gleif-rr": "gleif"}
 
 
 def load_in_child(path: Path, format: str, db: Path) -> dict[str, Any]:
@@ -157,10 +163,10 @@ def run(formats: list[str], statements: int, seed: int, workdir: Path) -> list[d
     for name in formats:
         source, native = workdir / f"{name}.data", workdir / f"{name}.native.jsonl"
         GENERATORS[name](source, statements, seed)
-        convert(source, name, native)
+        convert(source, FORMAT_OF.get(name, name), native)
         for db in workdir.glob(f"{name}*.db*"):
             db.unlink()
-        ours = load_in_child(source, name, workdir / f"{name}.db")
+        ours = load_in_child(source, FORMAT_OF.get(name, name), workdir / f"{name}.db")
         base = load_in_child(native, "native", workdir / f"{name}-native.db")
         rows.append({"format": name, "statements": statements, "file_mb": source.stat().st_size / 2**20,
                      "records": ours["records"], "seconds": ours["seconds"], "placeholders": ours["placeholders"],

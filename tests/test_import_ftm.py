@@ -157,3 +157,19 @@ def test_convert_writes_what_the_import_loads(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     # 4 entities + 5 OWNS + 1 OFFICER_OF + 2 placeholders (the Vessel link and the Address are not kept).
     assert len(lines) == 12
+
+
+def test_cli_loads_ftm_and_searches_by_topic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    monkeypatch.setenv("CORPGRAPH_DB", str(tmp_path / "corpgraph.db"))
+    monkeypatch.setenv("CORPGRAPH_STORE", "embedded")
+    runner = CliRunner()
+    loaded = runner.invoke(app, ["load", str(WORLD)])
+    assert loaded.exit_code == 0 and "ftm (detected from its content)" in loaded.stderr
+    found = runner.invoke(app, ["search", "Anna", "--topic", "sanction"])
+    assert found.stdout.split()[:2] == ["Person", "ftm:anna"]
+    none = runner.invoke(app, ["search", "Anna", "--topic", "crime"])
+    assert none.exit_code == 1 and "among those with topic crime" in none.stderr

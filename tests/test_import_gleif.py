@@ -201,3 +201,12 @@ def test_lei_check_digits() -> None:
     assert is_lei("TESTPARENT0000000020")
     assert not is_lei("TESTPARENT0000000021")
     assert not is_lei("testparent0000000020")
+
+
+def test_a_record_nested_absurdly_deep_is_refused_not_recursed_into(tmp_path: Path) -> None:
+    deep = "<x>" * 40 + "</x>" * 40  # GLEIF records nest 6 levels; 40 is a broken or hostile file
+    text = LEI.read_text().replace("<lei:EntityStatus>ACTIVE</lei:EntityStatus>", deep, 1)
+    path = tmp_path / "deep.xml"
+    path.write_text(text)
+    problems = [str(item) for item in FORMAT.read(path) if not isinstance(item, tuple)]
+    assert problems == [f"{path}:8: (xml): a record is nested deeper than 32 levels"]  # the record at line 8

@@ -10,7 +10,6 @@ and `ftm aggregate` write them): a repeated id is a problem, not a silent overwr
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from schema.errors import Problem
 from loaders.formats import Raw
 from loaders.formats.coerce import country_code, native_id, percent_share, source_date
 from loaders.formats.jsondoc import first_char, iter_json_items
+from loaders.jsontext import loads
 
 PREFIX = "ftm"
 
@@ -142,17 +142,25 @@ def _scan(path: Path) -> _Scan:
             elif name not in ENTITY_TYPES and name not in LINKS:
                 found = _ID.search(raw)
                 if found:
-                    scan.not_kept.add(json.loads(b'"' + found.group(1) + b'"'))
+                    _not_kept(found.group(1), scan)
     return scan
+
+
+def _not_kept(quoted: bytes, scan: _Scan) -> None:
+    """Remember the id (JSON string contents) of an entity of a schema corpgraph does not keep."""
+    try:
+        scan.not_kept.add(loads('"' + quoted.decode("utf-8") + '"'))
+    except (ValueError, UnicodeDecodeError):
+        pass  # a broken line: the second pass reports it
 
 
 def _scan_sanction(raw: bytes, scan: _Scan) -> None:
     """Remember a Sanction's source citation under each entity it targets (bad lines: pass 2 reports)."""
     try:
-        data = json.loads(raw)
+        data = loads(raw.decode("utf-8"))
         props = data["properties"]
         targets = props["entity"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):  # JsonTextError and UnicodeDecodeError are ValueErrors
         return
     if not isinstance(targets, list):
         return

@@ -10,7 +10,6 @@ identifier), replaced when its LEI record is loaded.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from loaders.formats.coerce import country_code, source_date
 from loaders.formats.jsondoc import first_char
 from loaders.formats.tree import View, nodes, pick
 from loaders.formats.xmlstream import XmlRecord, iter_records
+from loaders.jsontext import JsonTextError, loads
 
 PREFIX = "lei"
 PUBLISHER = "GLEIF"
@@ -108,6 +108,7 @@ XML_HEADER = frozenset({"ContentDate"})
 API_TYPES = {"lei-records": "LEIRecord", "relationship-records": "RelationshipRecord",
              "reporting-exceptions": "Exception"}
 _LEI = re.compile(r"^[A-Z0-9]{18}[0-9]{2}$")
+_DIGITS = str.maketrans({chr(c): str(c - 55) for c in range(ord("A"), ord("Z") + 1)})  # ISO 7064: A=10 .. Z=35
 _API_HEAD = re.compile(rb'"type"\s*:\s*"(lei-records|relationship-records|reporting-exceptions)"')
 
 
@@ -162,9 +163,12 @@ def _api_items(path: Path) -> Iterator[tuple[Origin, _Item] | Problem]:
     """The resources of a GLEIF API document (one API page: read whole), each with its JSON pointer."""
     file = str(path)
     try:
-        document = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        yield Problem(file, 0, "(document)", f"not valid JSON: {exc}", "")
+        document = loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        yield Problem(file, 0, "(document)", f"not UTF-8 at byte {exc.start}", "")
+        return
+    except JsonTextError as exc:
+        yield Problem(file, 0, "(document)", str(exc), "")
         return
     published = pick(document, "meta/goldenCopy/publishDate")
     data, base = (document.get("data"), "/data") if isinstance(document, dict) else (document, "")
@@ -312,7 +316,7 @@ def _lei_problems(origin: Origin, view: View, *fields: str) -> list[Problem]:
 
 def is_lei(text: str) -> bool:
     """True for a well-formed LEI: 18 letters or digits, 2 check digits, mod 97 = 1 (ISO 17442 / ISO 7064)."""
-    return bool(_LEI.match(text)) and int("".join(str(int(c, 36)) for c in text)) % 97 == 1
+    return bool(_LEI.match(text)) and int(text.translate(_DIGITS)) % 97 == 1
 
 
 def _identifiers(view: View) -> list[dict[str, str]]:

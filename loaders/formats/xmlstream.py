@@ -18,6 +18,7 @@ from typing import Any
 from schema.errors import Problem
 
 CHUNK = 1 << 20
+MAX_DEPTH = 32  # GLEIF records nest 6 levels; deeper is refused, not recursed into
 
 
 @dataclass
@@ -38,29 +39,19 @@ def local(tag: str) -> str:
 def as_tree(elem: ET.Element) -> Any:
     """An element as plain data: its text when it has no children, else {local name: value}, where a
     name repeated among siblings holds a list (attributes are not kept)."""
-    if len(elem) == 0:
-        return (elem.text or "").strip()
-    out: dict[str, Any] = {}
-    for child in elem:
-        name, value = local(child.tag), as_tree(child)
-        if name not in out:
-            out[name] = value
-        elif isinstance(out[name], list):
-            out[name].append(value)
-        else:
-            out[name] = [out[name], value]
-    return out
+    return _tree(elem)
 
 
 def iter_records(path: Path, record_tags: frozenset[str], header_tags: frozenset[str]) -> Iterator[XmlRecord | Problem]:
-    """Every element named in record_tags (local names), in file order; texts of header_tags elements
-    met before a record are passed along with it. A syntax error ends the stream with a Problem at its line."""
+    """Every element named in record_tags (local names) that is a child of a child of the root (where
+    GLEIF's files keep their records), in file order; texts of header_tags elements (children of the
+    root's children, as GLEIF's header) met before a record come with it. A syntax error ends the stream
+    with a Problem at its line."""
     starts = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(" + b"|".join(t.encode() for t in sorted(record_tags)) + rb")[\s>/]")
     parser = ET.XMLPullParser(events=("start", "end"))
     lines: deque[int] = deque()
     header: dict[str, str] = {}
-    stack: list[ET.Element] = []
-    line = 1
+    line, depth, container, record_line = 1, 0, None, 0
     file = str(path)
     with path.open("rb") as handle:
         while True:
@@ -72,10 +63,29 @@ def iter_records(path: Path, record_tags: frozenset[str], header_tags: frozenset
                     parser.feed(chunk)
                 else:
                     parser.close()
+                # Inlined on purpose: this loop sees every element of a multi-gigabyte file twice.
                 for event, elem in parser.read_events():
-                    yield from _event(event, elem, stack, record_tags, header_tags, header, lines)
+                    if event == "start":
+                        depth += 1
+                        if depth == 2:
+                            container = elem
+                        continue
+                    depth -= 1
+                    if depth != 2:
+                        continue
+                    name = local(elem.tag)
+                    if name in record_tags:
+                        record_line = lines.popleft() if lines else 0
+                        yield XmlRecord(name, record_line, _tree(elem), dict(header))
+                    else:
+                        header.update((local(c.tag), (c.text or "").strip()) for c in elem if local(c.tag) in header_tags)
+                    if container is not None:
+                        container.clear()  # keeps no finished record alive
             except ET.ParseError as exc:
                 yield Problem(file, exc.position[0], "(xml)", f"not well-formed XML: {_reason(exc)}")
+                return
+            except _TooDeep:
+                yield Problem(file, record_line, "(xml)", f"a record is nested deeper than {MAX_DEPTH} levels")
                 return
             if not chunk:
                 return
@@ -91,23 +101,26 @@ def _scan(chunk: bytes, starts: re.Pattern[bytes], line: int, lines: deque[int])
     return line + chunk.count(b"\n", pos)
 
 
-def _event(event: str, elem: ET.Element, stack: list[ET.Element], record_tags: frozenset[str],
-           header_tags: frozenset[str], header: dict[str, str], lines: deque[int]) -> Iterator[XmlRecord]:
-    """Track the open elements; hand on a finished record and drop it from its container."""
-    if event == "start":
-        stack.append(elem)
-        if local(elem.tag) in record_tags:
-            elem.set("\0line", str(lines.popleft() if lines else 0))
-        return
-    stack.pop()
-    name = local(elem.tag)
-    if name in record_tags:
-        line = int(elem.attrib.pop("\0line", "0"))
-        yield XmlRecord(name, line, as_tree(elem), dict(header))
-        if stack:
-            stack[-1].clear()  # the container: keeps no finished record alive
-    elif name in header_tags:
-        header[name] = (elem.text or "").strip()
+class _TooDeep(Exception):
+    """A record nested deeper than any GLEIF record is (a hostile or broken file)."""
+
+
+def _tree(elem: ET.Element, depth: int = 0) -> Any:
+    """as_tree, refusing a record nested deeper than MAX_DEPTH (Python's stack would give out first)."""
+    if depth > MAX_DEPTH:
+        raise _TooDeep
+    if len(elem) == 0:
+        return (elem.text or "").strip()
+    out: dict[str, Any] = {}
+    for child in elem:
+        name, value = local(child.tag), _tree(child, depth + 1)
+        if name not in out:
+            out[name] = value
+        elif isinstance(out[name], list):
+            out[name].append(value)
+        else:
+            out[name] = [out[name], value]
+    return out
 
 
 def _reason(exc: ET.ParseError) -> str:
