@@ -6,6 +6,7 @@ that still needs a CDN fails here. Screenshots land in tests/artifacts/ to be lo
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -39,7 +40,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "CORPGRAPH_DB": str(tmp_path_factory.mktemp("browser") / "corpgraph.db")}
+    folder = tmp_path_factory.mktemp("browser")
+    env = {**os.environ, "CORPGRAPH_DB": str(folder / "corpgraph.db")}
+    # Beside the seed, a holder of 150 companies: more than one page (100) of holdings.
+    holder = folder / "holder.jsonl"
+    holder.write_text("\n".join([json.dumps({"type": "Company", "id": "holder", "name": "Big Holder"})]
+                                + [json.dumps({"type": "Company", "id": f"h{i:03}", "name": f"Held {i:03}"}) for i in range(150)]
+                                + [json.dumps({"type": "OWNS", "source": "holder", "target": f"h{i:03}", "share": 0.2 + i / 1000})
+                                   for i in range(150)]) + "\n", encoding="utf-8")
+    subprocess.run([str(Path(sys.executable).parent / "corpgraph"), "load", str(holder)], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
     proc = subprocess.Popen([str(Path(sys.executable).parent / "corpgraph"), "serve", "--seed", "--host", "127.0.0.1", "--port",
                              str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -182,3 +192,18 @@ def test_a_shared_link_opens_the_same_view_at_its_date(server: str, page: Page) 
     # The answer was asked at that date: the server echoes it back.
     assert "as of 2018-06-30" in page.page.locator("#summary").inner_text()
     page.finish("explorer-shared-link")
+
+
+def test_holdings_come_a_page_at_a_time_strongest_first(server: str, page: Page) -> None:
+    page.page.goto(f"{server}/explore?query=holdings&id=holder", wait_until="networkidle")
+    page.page.wait_for_function("cy.nodes().length > 0", timeout=20_000)
+    assert page.page.evaluate("cy.nodes().length") == 101  # the holder and the first page of 100
+    summary = page.page.locator("#summary").inner_text()
+    assert "150 in all" in summary and "50 more" in summary
+    # Shares are 0.2 + i/1000: the strongest is h149 (34.9%), and the first page ends at h050 (25%).
+    assert page.page.evaluate("cy.getElementById('h149').length") == 1
+    assert page.page.evaluate("cy.getElementById('h049').length") == 0
+    page.page.click("#more-holdings")
+    page.page.wait_for_function("cy.nodes().length === 151", timeout=10_000)
+    assert page.page.locator("#summary .more").count() == 0  # all 150 loaded: no "more" notice left
+    page.finish("explorer-holdings-paged")

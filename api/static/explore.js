@@ -1,4 +1,4 @@
-// corpgraph's graph explorer: draws liability chains, exposure, owners and neighbourhoods from the
+// corpgraph's graph explorer: draws liability chains, exposure, owners, holdings and neighbourhoods from the
 // GraphQL API with Cytoscape.js, explains every number in a side panel, and keeps a text view of the
 // same nodes and edges. It knows the server only through GraphQL (/graphql) and the exports (/export).
 'use strict';
@@ -12,6 +12,8 @@ const OWNERS_MAX = 1000;      // the API's upper bound for maxOwners
 const DRAW_LIMIT = 2000;      // nodes drawn before "show more" asks: keeps the page responsive
 const SOURCES = 'sources { publisher title url publishedOn }';
 const PATHS = `paths { weight hops { from to type share relationId ${SOURCES} } }`;
+const HOLDINGS_PAGE = 100;   // owners/holdings fetched per page (the API's `first`)
+const HOLDING = 'owner { id name type } company { id name type } direct integrated controls unknown cursor count';
 const GRAPH = 'graph { nodes { id type label properties } edges { id source target type properties } }';
 
 const state = { query: 'liability', id: '', asOf: '', maxOwners: OWNERS_STEP, drawLimit: DRAW_LIMIT,
@@ -66,9 +68,15 @@ const QUERIES = {
     pick: (d) => d.exposure,
   },
   owners: {
-    text: `query($id: ID!, $asOf: Date) { entity(id: $id) { id name type } owners(companyId: $id, asOf: $asOf) {
-      owner { id name type } direct integrated controls unknown } }`,
-    vars: () => ({ id: state.id, asOf: state.asOf || null }),
+    text: `query($id: ID!, $asOf: Date, $after: String) { entity(id: $id) { id name type }
+      page: owners(companyId: $id, asOf: $asOf, first: ${HOLDINGS_PAGE}, after: $after) { ${HOLDING} } }`,
+    vars: () => ({ id: state.id, asOf: state.asOf || null, after: null }),
+    pick: (d) => d,
+  },
+  holdings: {
+    text: `query($id: ID!, $asOf: Date, $after: String) { entity(id: $id) { id name type }
+      page: holdings(companyId: $id, asOf: $asOf, first: ${HOLDINGS_PAGE}, after: $after) { ${HOLDING} } }`,
+    vars: () => ({ id: state.id, asOf: state.asOf || null, after: null }),
     pick: (d) => d,
   },
   neighborhood: {
@@ -106,7 +114,7 @@ function draw(nodes, edges, layout = 'auto') {
     cy.add(edges.filter((e) => ids.has(e.source) && ids.has(e.target)).map((data) => ({ group: 'edges', data })));
     applyFilters();
   });
-  labels(shown.length);
+  labels(shown.length, edges.length);
   runLayout(layout);
   renderFilters();
   renderTextView();
@@ -140,10 +148,12 @@ function fitTo(points) {
 // Past a thousand nodes, names are drawn only for the selected node and its neighbours: measuring and
 // painting ten thousand labels is most of the drawing time and unreadable anyway (the text view has them).
 const LABEL_LIMIT = 1000;
-function labels(count) {
+const EDGE_LABEL_LIMIT = 60;
+function labels(count, edgeCount) {
   const big = count > LABEL_LIMIT;
   cy.style().selector('node').style('label', big ? '' : 'data(label)')
-    .selector('edge').style('label', big ? '' : 'data(label)')
+    // Edge labels (relation and share) only while they can be read; the text view always has them.
+    .selector('edge').style('label', edgeCount > EDGE_LABEL_LIMIT ? '' : 'data(label)')
     .selector('node:selected, node:selected ~ node').style('label', 'data(label)').update();
 }
 
@@ -254,25 +264,46 @@ function showExposure(exp) {
   legend(CHANNEL_COLOURS, 'incidents coloured by channel; size: weight');
 }
 
-function showOwners(data) {
-  const company = data.entity;
-  if (!company) throw new Error(`no entity with id ${state.id}`);
-  const holdings = [...data.owners].sort((a, b) => (b.integrated ?? 0) - (a.integrated ?? 0));
-  const nodes = [nodeData(company.id, company.type, company.name, { size: 44, rank: 10 })];
+// Owners of a company or holdings of an owner, a page at a time (strongest first, as the API orders them):
+// the largest holder's 850k holdings stay usable because only loaded pages are drawn.
+function showHoldings(data) {
+  const centre = data.entity;
+  if (!centre) throw new Error(`no entity with id ${state.id}`);
+  const owners = state.query === 'owners';
+  const holdings = data.page;
+  const other = (h) => (owners ? h.owner : h.company);
+  const nodes = [nodeData(centre.id, centre.type, centre.name, { size: 44, rank: 10 })];
   const edges = [];
   for (const h of holdings) {
-    nodes.push(nodeData(h.owner.id, h.owner.type, h.owner.name, { weight: h.integrated, size: 22 + 34 * (h.integrated ?? 0),
+    const o = other(h);
+    nodes.push(nodeData(o.id, o.type, o.name, { weight: h.integrated, size: 22 + 34 * (h.integrated ?? 0),
       border: h.controls ? 4 : 0, rank: 5 }));
-    edges.push({ id: `holding|${h.owner.id}|${company.id}`, source: h.owner.id, target: company.id, type: 'OWNS',
+    edges.push({ id: `holding|${h.owner.id}|${h.company.id}`, source: h.owner.id, target: h.company.id, type: 'OWNS',
       share: h.integrated, colour: '#1c7ed6', width: 1.5 + 8 * (h.integrated ?? 0),
       label: `${h.direct !== null ? 'direct ' + pct(h.direct) + ', ' : ''}integrated ${pct(h.integrated)}`, properties: {} });
   }
-  const cut = draw(nodes, edges);
-  $('summary').innerHTML = `<h3>Owners of ${esc(company.name)}</h3><div class="muted">${holdings.length} owners, strongest first</div>
-    ${cutNotice(cut)}<table>${holdings.slice(0, 200).map((h) => `<tr><td><a href="#" data-select="${esc(h.owner.id)}">${esc(h.owner.name)}</a></td>
+  const cut = draw(nodes, edges, 'rings');  // a star: rings read better than a force layout
+  const total = holdings.length ? holdings[0].count : 0;
+  const more = total - holdings.length;
+  $('summary').innerHTML = `<h3>${owners ? 'Owners of' : 'Holdings of'} ${esc(centre.name)}</h3>
+    <div class="muted">${total} in all, strongest first</div>
+    ${more > 0 ? `<div class="more">Showing ${holdings.length}; ${more} more. <button id="more-holdings" type="button">Load ${Math.min(more, HOLDINGS_PAGE)} more</button></div>` : ''}
+    ${cutNotice(cut)}<table>${holdings.slice(0, 500).map((h) => `<tr><td><a href="#" data-select="${esc(other(h).id)}">${esc(other(h).name)}</a></td>
       <td>direct ${pct(h.direct)}</td><td>integrated ${pct(h.integrated)}${h.controls ? ' · controls' : ''}${h.unknown ? ' · some shares unknown' : ''}</td></tr>`).join('')}</table>`;
-  state.details = new Map(holdings.map((h) => [h.owner.id, { kind: 'holding', ...h }]));
+  state.details = new Map(holdings.map((h) => [other(h).id, { kind: 'holding', ...h }]));
   legend(TYPE_COLOURS, 'thick border: controls; edge width: integrated share');
+}
+
+async function moreHoldings() {
+  const spec = QUERIES[state.query];
+  const loaded = state.answer.page;
+  setStatus('Loading more…');
+  try {
+    const data = await gql(spec.text, { ...spec.vars(), after: loaded[loaded.length - 1].cursor });
+    state.answer = { ...state.answer, page: [...loaded, ...data.page] };
+    showHoldings(state.answer);
+    setStatus(`${cy.nodes().length} nodes, ${cy.edges().length} edges drawn.`);
+  } catch (error) { setStatus(error.message, true); }
 }
 
 function showNeighborhood(answer) {
@@ -283,7 +314,8 @@ function showNeighborhood(answer) {
   legend(TYPE_COLOURS, 'click a node to see it; Expand adds its neighbours');
 }
 
-const SHOW = { liability: showLiability, exposure: showExposure, owners: showOwners, neighborhood: showNeighborhood };
+const SHOW = { liability: showLiability, exposure: showExposure, owners: showHoldings, holdings: showHoldings,
+  neighborhood: showNeighborhood };
 
 async function run() {
   if (!state.id) return;
@@ -323,6 +355,7 @@ async function select(id) {
   html += `<div><button type="button" data-expand="${esc(id)}">Expand neighbours</button>
     <button type="button" data-open="exposure" data-id="${esc(id)}">Exposure</button>
     <button type="button" data-open="owners" data-id="${esc(id)}">Owners</button>
+    <button type="button" data-open="holdings" data-id="${esc(id)}">Holdings</button>
     ${entity && entity.type === 'INCIDENT' ? `<button type="button" data-open="liability" data-id="${esc(id)}">Liability chain</button>` : ''}</div>`;
   $('details').innerHTML = html;
 }
@@ -399,8 +432,8 @@ function cutNotice(cut) {
 function exportView(format) {
   if (format === 'png') return download(cy.png({ full: true, scale: 2, output: 'blob', bg: '#ffffff' }), 'corpgraph.png');
   if (format === 'svg') return download(new Blob([toSvg()], { type: 'image/svg+xml' }), 'corpgraph.svg');
-  if (state.query === 'owners' || cy.nodes().length !== (state.answer?.graph?.nodes.length ?? -1)) {
-    // What is on screen is not one server answer (owners, or expanded): export the drawing itself.
+  if (state.query === 'owners' || state.query === 'holdings' || cy.nodes().length !== (state.answer?.graph?.nodes.length ?? -1)) {
+    // What is on screen is not one server answer (owners, holdings, or expanded): export the drawing itself.
     return download(new Blob([JSON.stringify(onScreen(format), null, 1)], { type: 'application/json' }), `corpgraph.${format}.json`);
   }
   const params = new URLSearchParams({ query: state.query, id: state.id });
@@ -472,7 +505,7 @@ async function search(text) {
     const found = (await gql('query($t: String!) { search(text: $t) { id type name } }', { t: text })).search;
     $('results').innerHTML = found.length ? found.map((e) => `<li><strong>${esc(e.name)}</strong><span class="kind">${e.type} · ${esc(e.id)}</span><br>
       ${e.type === 'INCIDENT' ? `<button type="button" data-open="liability" data-id="${esc(e.id)}">liability chain</button>` :
-      `<button type="button" data-open="exposure" data-id="${esc(e.id)}">exposure</button><button type="button" data-open="owners" data-id="${esc(e.id)}">owners</button>`}
+      `<button type="button" data-open="exposure" data-id="${esc(e.id)}">exposure</button><button type="button" data-open="owners" data-id="${esc(e.id)}">owners</button><button type="button" data-open="holdings" data-id="${esc(e.id)}">holdings</button>`}
       <button type="button" data-open="neighborhood" data-id="${esc(e.id)}">neighbourhood</button></li>`).join('')
       : `<li>No entity matches “${esc(text)}”.</li>`;
   } catch (error) { $('results').innerHTML = `<li>${esc(error.message)}</li>`; }
@@ -526,13 +559,14 @@ $('copy-link').addEventListener('click', async () => {
 });
 $('export').addEventListener('change', (e) => { if (e.target.value) exportView(e.target.value); e.target.value = ''; });
 document.addEventListener('click', (e) => {
-  const t = e.target.closest('[data-select],[data-expand],[data-open],#more-owners,#draw-more');
+  const t = e.target.closest('[data-select],[data-expand],[data-open],#more-owners,#more-holdings,#draw-more');
   if (!t) return;
   e.preventDefault();
   if (t.dataset.select) select(t.dataset.select);
   else if (t.dataset.expand) expand(t.dataset.expand);
   else if (t.dataset.open) open(t.dataset.open, t.dataset.id);
   else if (t.id === 'more-owners') { state.maxOwners = Math.min(OWNERS_MAX, state.maxOwners + OWNERS_STEP); run(); }
+  else if (t.id === 'more-holdings') moreHoldings();
   else if (t.id === 'draw-more') { state.drawLimit += DRAW_LIMIT; SHOW[state.query](state.answer); }
 });
 cy.on('tap', 'node', (e) => select(e.target.id()));
