@@ -24,7 +24,7 @@ from strawberry.types import ExecutionResult
 
 from graph.analytics.results import Channel, Subgraph
 from graph.exports import FORMATS, export
-from graph.service import CorpGraph
+from graph.service import CorpGraph, RebuildHooks
 from graph.stores.base import GraphStore
 from graph.stores.factory import open_store
 from schema.errors import CorpgraphError, InvalidArgument, TimedOut, UnknownFormat
@@ -134,11 +134,15 @@ def export_subgraph(graph: CorpGraph, settings: ApiSettings, req: ExportRequest)
 
 
 def create_app(store: GraphStore | None = None, settings: ApiSettings | None = None,
-               store_kind: str | None = None) -> Starlette:
-    """The app over a store (opened from the settings and closed on shutdown when none is given)."""
+               store_kind: str | None = None, rebuild_hooks: RebuildHooks | None = None) -> Starlette:
+    """The app over a store (opened from the settings and closed on shutdown when none is given).
+
+    rebuild_hooks: what the serving process runs around projection rebuilds (`corpgraph serve` passes
+    graph.gc_policy.FrozenProjections); the app itself never tunes the garbage collector.
+    """
     settings = settings or get_api_settings()
     owned = store is None
-    graph = CorpGraph(store if store is not None else open_store(store_kind))
+    graph = CorpGraph(store if store is not None else open_store(store_kind), rebuild_hooks)
     lanes = Lanes(settings.heavy_workers, settings.quick_workers)
 
     def deadline() -> float:

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from graph.gc_policy import paused
 from graph.ingest import ingest
 from graph.resolve.candidates import CandidateSet
 from graph.stores.base import GraphStore
@@ -81,7 +82,8 @@ def load(
         raise typer.BadParameter("name at least one file, or pass --seed")
     failed = 0
     total = WriteSummary()
-    with _open(store) as graph_store, _progress() as progress:
+    # This command is the process: it pauses the cyclic collector for its bulk work (graph.gc_policy).
+    with _open(store) as graph_store, _progress() as progress, paused():
         for path in paths:
             task = progress.add_task(f"{path.name}", total=max(path.stat().st_size, 1) if path.exists() else 1)
             try:
@@ -266,12 +268,14 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from graph.gc_policy import FrozenProjections
 
     with _open(store) as graph_store:
         if seed:
             ingest(graph_store, load_file(seed_path()))
         out.print(f"GraphiQL: http://{host}:{port}/graphql", markup=False, highlight=False)
-        uvicorn.run(create_app(store=graph_store), host=host, port=port)
+        # The long-lived server decides its garbage-collector tuning here, at start-up.
+        uvicorn.run(create_app(store=graph_store, rebuild_hooks=FrozenProjections()), host=host, port=port)
 
 
 @app.command("export")

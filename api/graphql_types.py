@@ -89,31 +89,31 @@ class Entity:
         return [strawberry.ID(i) for i in info.context.graph.referents(self.id)]
 
 
-@strawberry.type(description="A company, with aliases in any script and its registry identifiers.")
+@strawberry.type(description=ENTITIES[EntityType.COMPANY].description)
 class Company(Entity):
     country: str | None = strawberry.field(description="ISO 3166-1 alpha-2 country code.")
     figures: list[Figure] = strawberry.field(description="Reported figures.")
     status: str | None = strawberry.field(description="Registration status as the source gives it (ACTIVE, INACTIVE, ...).")
 
 
-@strawberry.type(description="A natural person.")
+@strawberry.type(description=ENTITIES[EntityType.PERSON].description)
 class Person(Entity):
     country: str | None = strawberry.field(description="ISO 3166-1 alpha-2 country code.")
 
 
-@strawberry.type(description="Police, regulators, media and other bodies.")
+@strawberry.type(description=ENTITIES[EntityType.ORGANIZATION].description)
 class Organization(Entity):
     kind: str | None = strawberry.field(description="What kind of body (media, police, regulator).")
     country: str | None = strawberry.field(description="ISO 3166-1 alpha-2 country code.")
 
 
-@strawberry.type(description="Whoever carried out an attack, named or not.")
+@strawberry.type(description=ENTITIES[EntityType.ACTOR].description)
 class Actor(Entity):
     kind: str | None = strawberry.field(description="What kind of actor (hacker, insider).")
     known: bool = strawberry.field(description="False when the actor is unidentified.")
 
 
-@strawberry.type(description="An outage, intrusion, data leak, data sale or fraud, with its impact figures.")
+@strawberry.type(description=ENTITIES[EntityType.INCIDENT].description)
 class Incident(Entity):
     category: IncidentCategory = strawberry.field(description="What kind of harm.")
     occurred_on: date | None = strawberry.field(description="Day it happened.")

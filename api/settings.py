@@ -1,6 +1,8 @@
 """Settings of the HTTP API, read once from CORPGRAPH_API_* environment variables, with typed defaults."""
 from __future__ import annotations
 
+import functools
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -8,7 +10,7 @@ from schema.errors import LimitExceeded
 
 
 class ApiSettings(BaseSettings):
-    """Everything the API makes configurable; tests override with monkeypatch.setenv and a fresh ApiSettings()."""
+    """Everything the API makes configurable; tests override with monkeypatch.setenv (conftest clears the cache)."""
 
     model_config = SettingsConfigDict(env_prefix="CORPGRAPH_API_", extra="ignore")
 
@@ -79,6 +81,7 @@ def _within(name: str, value: int, low: int, high: int) -> int:
     return value
 
 
+@functools.cache
 def get_api_settings() -> ApiSettings:
-    """A fresh ApiSettings from the current environment."""
+    """The API settings, read from the environment once per process and then shared."""
     return ApiSettings()

@@ -19,6 +19,7 @@ import numpy as np
 from benchmarks.peers import Key
 from graph.analytics.ownership import Shares, row
 from graph.analytics.results import Exposure, Holding, LiabilityChain
+from graph.gc_policy import FrozenProjections
 from graph.service import CorpGraph
 from graph.stores.sqlite import SqliteStore
 
@@ -30,7 +31,7 @@ class Ours:
 
     def __init__(self, store: SqliteStore) -> None:
         started = time.perf_counter()
-        self.graph = CorpGraph(store)
+        self.graph = CorpGraph(store, FrozenProjections())  # a long-lived process, as the server
         self.projection = self.graph.projection()
         self.build_seconds = time.perf_counter() - started
 

@@ -37,6 +37,7 @@ from benchmarks import generate as gen  # noqa: E402
 from benchmarks import peers  # noqa: E402
 from benchmarks.peers import Agreement, compare, merge  # noqa: E402
 from benchmarks.ours import GraphQLServer, Ours  # noqa: E402
+from graph.gc_policy import paused  # noqa: E402
 from graph.ingest import ingest  # noqa: E402
 from graph.settings import get_settings  # noqa: E402
 from graph.stores.sqlite import SqliteStore  # noqa: E402
@@ -354,12 +355,13 @@ def load_jsonl(store: SqliteStore, path: Path, batch_size: int) -> tuple[int, fl
     """Validate and write a JSON Lines file through the product's own path, batch by batch; (records, seconds)."""
     started = time.perf_counter()
     total = 0
-    for raw in _raw_chunks(path, batch_size):
-        batch, problems = validate_records(str(path), raw)
-        if problems:
-            raise InvalidInput(problems)
-        ingest(store, batch)
-        total += len(batch)
+    with paused():  # as `corpgraph load` does: the process decides its collector, the library does not
+        for raw in _raw_chunks(path, batch_size):
+            batch, problems = validate_records(str(path), raw)
+            if problems:
+                raise InvalidInput(problems)
+            ingest(store, batch)
+            total += len(batch)
     return total, time.perf_counter() - started
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schema.declaration import ENTITIES, RELATIONS, relation_id
+from schema.declaration import EDGE_FIELDS, ENTITIES, RELATIONS, relation_id
 from schema.kinds import EntityType, RelationType
 
 from graph.stores.base import GraphStore, RawEntity, RawRelation, edge_row
@@ -112,7 +112,7 @@ def _relation_problems(row: RawRelation, kinds: dict[str, EntityType]) -> Iterat
         yield from _invalid("relation", row.id, exc)
         return
     expected = {**edge_row(relation_id(record), record), "type": kind.value}
-    for field in ("id", "source", "target", "share", "valid_from", "valid_to", "incident"):
+    for field in (name for name in EDGE_FIELDS if name != "type"):
         stored = getattr(row, field)
         if stored != expected[field] and not (field == "share" and _same_number(stored, expected[field])):
             yield StoredProblem("relation", row.id, field,

@@ -19,8 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from schema.batch import paused_gc
-from schema.declaration import ANALYTIC_RELATIONS
+from schema.declaration import ANALYTIC_RELATIONS, EDGE_FIELDS
 from schema.kinds import RelationType
 
 from graph.identity import IdentityMap
@@ -308,14 +307,13 @@ def build_projection(store: GraphStore, identity: IdentityMap | None = None) -> 
     """Read every analytic relation of the store (in pages) into a Projection, merged by identity if given."""
     revision = store.revision()  # read first: a write racing the scan makes the next query rebuild
     columns = _Columns()
-    with paused_gc():  # millions of small tuples, no cycles: repeated full collections would dominate
-        for page in store.iter_edges(ANALYTIC_RELATIONS):
-            columns.add(page)
-        statements = columns.merge(identity, store) if identity else Statements()
-        return columns.finish(revision, statements)
+    for page in store.iter_edges(ANALYTIC_RELATIONS):
+        columns.add(page)
+    statements = columns.merge(identity, store) if identity else Statements()
+    return columns.finish(revision, statements)
 
 
-_FIELD_NAMES = ("id", "type", "source", "target", "share", "valid_from", "valid_to", "incident")
+_FIELD_NAMES = EDGE_FIELDS  # id, type, endpoints, then the analytic scalars (schema.declaration)
 _FIELDS = attrgetter(*_FIELD_NAMES)
 _FIELD_AT = {name: at for at, name in enumerate(_FIELD_NAMES)}
 

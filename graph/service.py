@@ -1,12 +1,13 @@
 """The facade every query goes through: a store plus its projection, cached by store.revision()."""
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Sequence
 from datetime import date
+from typing import Protocol
 
 from schema.batch import Batch, WriteSummary
+from schema.declaration import endpoint_kinds
 from schema.errors import NotFound
 from schema.kinds import EntityType, IncidentCategory, RelationType
 from schema.records import Entity
@@ -25,17 +26,34 @@ from graph.stores.base import GraphStore, Judgement, StoredRelation, Verdict
 from graph.subgraph import build_subgraph
 
 E = EntityType
-_OWNED = (E.COMPANY,)
-_OWNERS = (E.COMPANY, E.PERSON, E.ORGANIZATION)  # OWNS may be held by a state body too
-_EXPOSED = (E.COMPANY, E.PERSON, E.ORGANIZATION, E.ACTOR)
+R = RelationType
+# Which kinds each question accepts, read from the declaration (schema/declaration.py), never restated.
+_OWNED = endpoint_kinds((R.OWNS, "targets"))
+_OWNERS = endpoint_kinds((R.OWNS, "sources"))
+# Exposed: whoever an incident reaches through a channel (holdings, dependencies, data received, being hit).
+_EXPOSED = endpoint_kinds((R.OWNS, "sources"), (R.DEPENDS_ON, "sources"), (R.SUPPLIED_DATA_TO, "targets"),
+                          (R.AFFECTED, "targets"))
 _EMPTY = HoldingPage([], 0)  # the page of an entity that takes part in no relation
+
+
+class RebuildHooks(Protocol):
+    """What a process runs around each projection rebuild (for a server: garbage-collector tuning)."""
+
+    def before_rebuild(self, replacing: bool) -> None:
+        """Before a build; `replacing` when a projection already serves."""
+        ...
+
+    def after_rebuild(self) -> None:
+        """After a build."""
+        ...
 
 
 class CorpGraph:
     """Facade over a store with a projection cached by store.revision(); every query goes through here."""
 
-    def __init__(self, store: GraphStore) -> None:
+    def __init__(self, store: GraphStore, rebuild_hooks: RebuildHooks | None = None) -> None:
         self.store = store
+        self._hooks = rebuild_hooks  # the process decides (graph.gc_policy.FrozenProjections for a server)
         self._projection: Projection | None = None
         self._identity: IdentityMap | None = None
         self._lock = threading.Lock()
@@ -95,7 +113,7 @@ class CorpGraph:
         revision = self.store.revision()
         with self._lock:  # one rebuild at a time; concurrent queries wait for it rather than repeat it
             if self._projection is None or self._projection.revision != revision:
-                self._projection = _rebuilt(self.store, self.identity(), self._projection is not None)
+                self._projection = _rebuilt(self.store, self.identity(), self._projection is not None, self._hooks)
             return self._projection
 
     def owners(self, company: str, as_of: date | None = None) -> list[Holding]:
@@ -195,16 +213,11 @@ def _flagged(view: AsOfView, page: HoldingPage) -> HoldingPage:
     return HoldingPage(flag_conflicts(view, page.items), page.count)
 
 
-def _rebuilt(store: GraphStore, identity: IdentityMap, replacing: bool) -> Projection:
-    """Build a projection and move it out of the cyclic collector's way.
-
-    A 1M-company projection holds millions of objects that live as long as it serves; without
-    gc.freeze() every full collection re-walks them, which doubled the p99 of a liability chain.
-    Unfreezing first lets the collector free the replaced projection (views refer back to it).
-    """
-    if replacing:
-        gc.unfreeze()
+def _rebuilt(store: GraphStore, identity: IdentityMap, replacing: bool, hooks: RebuildHooks | None) -> Projection:
+    """Build a projection, with the process's rebuild hooks around it (graph.gc_policy for a server)."""
+    if hooks is not None:
+        hooks.before_rebuild(replacing)
     projection = build_projection(store, identity)
-    gc.collect()
-    gc.freeze()
+    if hooks is not None:
+        hooks.after_rebuild()
     return projection

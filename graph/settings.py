@@ -1,6 +1,7 @@
 """Settings, read once from CORPGRAPH_* (and NEO4J_*) environment variables, with typed defaults."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -8,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Everything configurable; tests override with monkeypatch.setenv and a fresh Settings()."""
+    """Everything configurable; tests override with monkeypatch.setenv (conftest clears the cached copy)."""
 
     model_config = SettingsConfigDict(env_prefix="CORPGRAPH_", extra="ignore")
 
@@ -24,6 +25,7 @@ class Settings(BaseSettings):
     neo4j_database: str | None = Field(default=None, validation_alias=AliasChoices("NEO4J_DATABASE"))
 
 
+@functools.cache
 def get_settings() -> Settings:
-    """A fresh Settings from the current environment."""
+    """The settings, read from the environment once per process and then shared (tests: get_settings.cache_clear())."""
     return Settings()

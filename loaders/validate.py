@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schema.batch import Batch, Origin, paused_gc
+from schema.batch import Batch, Origin
 from schema.declaration import ENTITIES, RELATIONS, parse_record, spec_for
 from schema.errors import InvalidInput, Problem
 from schema.records import Entity, Relation
@@ -30,8 +30,7 @@ def load_file(path: str | Path, on_bytes: OnBytes = None, format: str | None = N
         raise InvalidInput([Problem(str(path), 0, "(file)", "no such file")])
     try:
         fmt = choose(path, format)
-        with paused_gc():
-            batch = validate_stream(str(path), fmt.read(path))
+        batch = validate_stream(str(path), fmt.read(path))
     except OSError as exc:
         raise InvalidInput([Problem(str(path), 0, "(file)", f"cannot read it: {exc.strerror or exc}")]) from exc
     batch.format = fmt.name

@@ -12,11 +12,15 @@ E = EntityType
 
 @dataclass(frozen=True)
 class EntitySpec:
-    """An entity type: its label (also the Neo4j label) and its record model."""
+    """An entity type: its label (also the Neo4j label) and its record model, which describes it."""
 
     type: EntityType
     model: type[r.Entity]
-    description: str
+
+    @property
+    def description(self) -> str:
+        """What the type is: the record model's docstring, the one text every place shows (GraphQL included)."""
+        return (self.model.__doc__ or self.type.value).strip().splitlines()[0]
 
 
 @dataclass(frozen=True)
@@ -43,11 +47,11 @@ class RelationSpec:
 ENTITIES: dict[EntityType, EntitySpec] = {
     spec.type: spec
     for spec in (
-        EntitySpec(E.COMPANY, r.Company, "A company, with aliases in any script and registry identifiers."),
-        EntitySpec(E.PERSON, r.Person, "A natural person."),
-        EntitySpec(E.ORGANIZATION, r.Organization, "Police, regulators, media and other bodies."),
-        EntitySpec(E.ACTOR, r.Actor, "Attackers, including unknown ones."),
-        EntitySpec(E.INCIDENT, r.Incident, "An outage, intrusion, data leak, data sale or fraud."),
+        EntitySpec(E.COMPANY, r.Company),
+        EntitySpec(E.PERSON, r.Person),
+        EntitySpec(E.ORGANIZATION, r.Organization),
+        EntitySpec(E.ACTOR, r.Actor),
+        EntitySpec(E.INCIDENT, r.Incident),
     )
 }
 
@@ -88,6 +92,18 @@ RELATIONS: dict[RelationType, RelationSpec] = {
 }
 
 ANALYTIC_RELATIONS: tuple[RelationType, ...] = tuple(t for t, s in RELATIONS.items() if s.analytic)
+# The scalars of a relation the analytics read, kept by both stores beside the full record (columns,
+# relationship properties) and streamed to the projection: the share, the validity interval [valid_from,
+# valid_to) and the incident a data supply belongs to. Dates travel as ISO text.
+ANALYTIC_FIELDS: tuple[str, ...] = ("share", "valid_from", "valid_to", "incident")
+# Every column of the projection's feed (graph.stores.base.EdgeRow): identity, type, endpoints, the scalars.
+EDGE_FIELDS: tuple[str, ...] = ("id", "type", "source", "target", *ANALYTIC_FIELDS)
+
+
+def endpoint_kinds(*ends: tuple[RelationType, str]) -> tuple[EntityType, ...]:
+    """The entity types that can stand at the given ends ((OWNS, "sources"), ...), in declaration order."""
+    allowed = set().union(*(getattr(RELATIONS[kind], end) for kind, end in ends))
+    return tuple(kind for kind in EntityType if kind in allowed)
 
 
 _BY_NAME: dict[str, EntitySpec | RelationSpec] = {

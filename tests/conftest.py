@@ -5,6 +5,8 @@
 - `tests.factory`: build small inline batches (`companies_owning(("a", "b", 0.5))`) rather than new fixtures.
 - `neo4j_server`: one real Neo4j Community server for the session (tests/neo4j_server.py), started on first
   use; `neo4j_env` also points NEO4J_* at it for one test (Settings(), the CLI, subprocesses).
+Settings are read once per process and cached (graph.settings, api.settings); an autouse fixture clears the
+cache before each test and after each `monkeypatch.setenv`/`delenv`, so a test sees the environment it sets.
 Store-contract tests that must run on every backend live in tests/test_store_contract.py with their own
 parametrised fixture; a backend's quirks get their own named tests.
 """
@@ -15,11 +17,35 @@ from pathlib import Path
 
 import pytest
 
+from api.settings import get_api_settings
 from graph.ingest import ingest
+from graph.settings import get_settings
 from graph.stores.sqlite import SqliteStore
 from loaders.seed import seed_path
 from loaders.validate import load_file
 from tests.neo4j_server import Neo4jServer, start_neo4j_server
+
+
+def _clear_settings() -> None:
+    """Forget the cached settings (they are read from the environment again on next use)."""
+    get_settings.cache_clear()
+    get_api_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test, and each environment change it makes through monkeypatch, reads the settings anew."""
+    _clear_settings()
+    for name in ("setenv", "delenv"):
+        original = getattr(monkeypatch, name)
+
+        def changed(*args: object, _original: object = original, **kwargs: object) -> None:
+            _original(*args, **kwargs)  # type: ignore[operator]
+            _clear_settings()
+
+        setattr(monkeypatch, name, changed)
+    yield
+    _clear_settings()
 
 
 @pytest.fixture

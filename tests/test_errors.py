@@ -40,3 +40,4 @@ def test_conditions_raise_their_own_class_not_the_root() -> None:
         open_store("mongo", Settings())
     with pytest.raises(e.UnknownFormat):
         export(None, "dot")  # type: ignore[arg-type]
+

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import date
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from schema.batch import Batch, WriteSummary
-from schema.declaration import relation_id
+from schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS, relation_id
 from schema.errors import InvalidInput, Problem
 from schema.kinds import EntityType, RelationType
 from schema.records import Entity, Relation
@@ -28,6 +29,11 @@ class EdgeRow(NamedTuple):
     valid_from: str | None
     valid_to: str | None
     incident: str | None
+
+
+# EdgeRow spells its fields out for type checkers; the declaration is what they must be.
+if EdgeRow._fields != EDGE_FIELDS:  # pragma: no cover - a drift between the declaration and this module
+    raise ImportError(f"EdgeRow fields {EdgeRow._fields} differ from schema.declaration.EDGE_FIELDS {EDGE_FIELDS}")
 
 
 class RawEntity(NamedTuple):
@@ -196,16 +202,11 @@ class GraphStore(Protocol):
 
 
 def edge_row(rel_id: str, record: Relation) -> dict[str, Any]:
-    """The analytic scalars of a relation record, as both stores keep them beside the full record."""
+    """The analytic scalars of a relation record (schema.declaration.ANALYTIC_FIELDS), as both stores keep them."""
     fields = vars(record)  # a dict lookup: getattr with a default is slow on pydantic models for missing fields
-    share, valid_from, valid_to = fields.get("share"), fields.get("valid_from"), fields.get("valid_to")
-    return {
-        "id": rel_id,
-        "type": record.type,  # type: ignore[attr-defined]
-        "source": record.source,
-        "target": record.target,
-        "share": share,
-        "valid_from": valid_from.isoformat() if valid_from else None,
-        "valid_to": valid_to.isoformat() if valid_to else None,
-        "incident": fields.get("incident"),
-    }
+    row: dict[str, Any] = {"id": rel_id, "type": record.type, "source": record.source,  # type: ignore[attr-defined]
+                           "target": record.target}
+    for name in ANALYTIC_FIELDS:
+        value = fields.get(name)
+        row[name] = value.isoformat() if isinstance(value, date) else value
+    return row

@@ -1,14 +1,15 @@
 """Every Cypher statement the Neo4j store sends: named constants and small pure builders.
 
 Values always travel as `$parameters`. The only names put into the text are labels and relationship types
-taken from the schema enums (plus the fixed `Entity` and `CorpgraphMeta` labels below), backtick-quoted.
+taken from the schema enums (plus the fixed `Entity` and `CorpgraphMeta` labels below), backtick-quoted,
+and the relation property names schema.declaration.ANALYTIC_FIELDS declares.
 The statements stay simple (MERGE, MATCH, UNWIND, SET, CASE, CONTAINS, ORDER BY/LIMIT and four functions,
 checked by tests/test_cypher_lint.py) and run against a real Neo4j 5 Community server in the test suite.
 `all_statements()` lists every statement for the linter test (tests/test_cypher_lint.py).
 """
 from __future__ import annotations
 
-from schema.declaration import ENTITIES, RELATIONS
+from schema.declaration import ANALYTIC_FIELDS, ENTITIES, RELATIONS
 from schema.kinds import EntityType, RelationType
 
 # Every node also carries this label, so that `id` is unique across types and a lookup by id needs no type.
@@ -16,6 +17,9 @@ ENTITY_LABEL = "Entity"
 # One bookkeeping node holds the revision counter that projection caches key on.
 META_LABEL = "CorpgraphMeta"
 REVISION_KEY = "revision"
+# The analytic scalars of a relationship (schema.declaration.ANALYTIC_FIELDS), set and read by name.
+_SET_SCALARS = ", ".join(f"r.{name} = row.{name}" for name in ANALYTIC_FIELDS)
+_RETURN_SCALARS = ", ".join(f"r.{name} AS {name}" for name in ANALYTIC_FIELDS)
 # Users' merge/split decisions are nodes of their own, apart from the entities: they survive reloads.
 JUDGEMENT_LABEL = "CorpgraphJudgement"
 
@@ -48,8 +52,7 @@ def merge_relations(kind: RelationType, source: EntityType, target: EntityType) 
         f"MATCH (a:{_q(source.value)}) WHERE a.id = row.source "
         f"MATCH (b:{_q(target.value)}) WHERE b.id = row.target "
         f"MERGE (a)-[r:{_q(kind.value)} {{id: row.id}}]->(b) "
-        "SET r.share = row.share, r.valid_from = row.valid_from, r.valid_to = row.valid_to, "
-        "r.incident = row.incident, r.doc = row.doc "
+        f"SET {_SET_SCALARS}, r.doc = row.doc "
         "RETURN count(r) AS written"
     )
 
@@ -99,8 +102,7 @@ RAW_ENTITIES = (
 )
 RAW_RELATIONS = (
     f"MATCH (a:{_q(ENTITY_LABEL)})-[r]->(b:{_q(ENTITY_LABEL)}) WHERE r.id > $after "
-    "RETURN r.id AS id, type(r) AS type, a.id AS source, b.id AS target, r.share AS share, "
-    "r.valid_from AS valid_from, r.valid_to AS valid_to, r.incident AS incident, r.doc AS doc "
+    f"RETURN r.id AS id, type(r) AS type, a.id AS source, b.id AS target, {_RETURN_SCALARS}, r.doc AS doc "
     "ORDER BY r.id LIMIT $limit"
 )
 COUNT_ENTITIES = f"MATCH (n:{_q(ENTITY_LABEL)}) RETURN n.type AS type, count(n) AS count"
@@ -130,8 +132,7 @@ def edge_page(kind: RelationType) -> str:
     """One page of the projection feed for a relation type, ordered by relation id, after `$after`."""
     return (
         f"MATCH (a)-[r:{_q(kind.value)}]->(b) WHERE r.id > $after "
-        "RETURN r.id AS id, a.id AS source, b.id AS target, r.share AS share, r.valid_from AS valid_from, "
-        "r.valid_to AS valid_to, r.incident AS incident ORDER BY r.id LIMIT $limit"
+        f"RETURN r.id AS id, a.id AS source, b.id AS target, {_RETURN_SCALARS} ORDER BY r.id LIMIT $limit"
     )
 
 

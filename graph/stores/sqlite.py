@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from schema.batch import Batch, WriteSummary
+from schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS
 from schema.errors import StoreError, StoreLocked
 from schema.kinds import EntityType, RelationType
 from schema.records import Entity, Relation
@@ -39,7 +40,7 @@ CREATE TABLE IF NOT EXISTS search_keys (key TEXT NOT NULL, entity_id TEXT NOT NU
 CREATE INDEX IF NOT EXISTS search_keys_entity ON search_keys(entity_id);
 CREATE TABLE IF NOT EXISTS relations (
   id TEXT PRIMARY KEY, type TEXT NOT NULL, source TEXT NOT NULL, target TEXT NOT NULL,
-  share REAL, valid_from TEXT, valid_to TEXT, incident TEXT, doc TEXT NOT NULL);
+  {analytic_columns}, doc TEXT NOT NULL);
 {relation_indexes}
 CREATE TABLE IF NOT EXISTS identifiers (key TEXT NOT NULL, entity_id TEXT NOT NULL, PRIMARY KEY (key, entity_id));
 CREATE INDEX IF NOT EXISTS identifiers_entity ON identifiers(entity_id);
@@ -62,11 +63,12 @@ _UPSERT_ENTITY = (
     "INSERT INTO entities(id, type, name, doc) VALUES (?, ?, ?, ?) "
     "ON CONFLICT(id) DO UPDATE SET type = excluded.type, name = excluded.name, doc = excluded.doc"
 )
+_COLUMN_TYPES = {"share": "REAL"}  # the other analytic fields are text (ISO dates, ids)
+_ANALYTIC_COLUMNS = ", ".join(f"{name} {_COLUMN_TYPES.get(name, 'TEXT')}" for name in ANALYTIC_FIELDS)
+_RELATION_COLUMNS = ", ".join((*EDGE_FIELDS, "doc"))
 _UPSERT_RELATION = (
-    "INSERT INTO relations(id, type, source, target, share, valid_from, valid_to, incident, doc) "
-    "VALUES (:id, :type, :source, :target, :share, :valid_from, :valid_to, :incident, :doc) "
-    "ON CONFLICT(id) DO UPDATE SET share = excluded.share, valid_from = excluded.valid_from, "
-    "valid_to = excluded.valid_to, incident = excluded.incident, doc = excluded.doc"
+    f"INSERT INTO relations({_RELATION_COLUMNS}) VALUES ({', '.join(':' + name for name in (*EDGE_FIELDS, 'doc'))}) "
+    "ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{name} = excluded.{name}" for name in (*ANALYTIC_FIELDS, "doc"))
 )
 _UPSERT_JUDGEMENT = (
     "INSERT INTO judgements(a, b, verdict, by, at) VALUES (?, ?, ?, ?, ?) "
@@ -131,7 +133,7 @@ class SqliteStore:
 
     def _ensure_schema(self) -> None:
         """Create missing tables and indexes; a complete schema is left alone (no write lock needed to open)."""
-        ddl = _DDL.format(relation_indexes=_RELATION_INDEXES)
+        ddl = _DDL.format(relation_indexes=_RELATION_INDEXES, analytic_columns=_ANALYTIC_COLUMNS)
         wanted = set(re.findall(r"IF NOT EXISTS (\w+)", ddl))
         present = {name for (name,) in self._db.execute("SELECT name FROM sqlite_master")}
         if not wanted <= present:
@@ -259,8 +261,8 @@ class SqliteStore:
 
     def raw_relations(self, after: str, limit: int) -> list[RawRelation]:
         """One page of relation rows by id, not decoded."""
-        rows = self._query("SELECT id, type, source, target, share, valid_from, valid_to, incident, doc "
-                           "FROM relations WHERE id > ? ORDER BY id LIMIT ?", [after, limit])
+        rows = self._query(f"SELECT {_RELATION_COLUMNS} FROM relations WHERE id > ? ORDER BY id LIMIT ?",
+                           [after, limit])
         return [RawRelation(*row) for row in rows]
 
     def iter_edges(self, types: Sequence[RelationType], page_size: int = 50_000) -> Iterator[list[EdgeRow]]:
@@ -269,11 +271,11 @@ class SqliteStore:
         last = 0
         while kinds:
             rows = self._query(
-                "SELECT rowid, id, type, source, target, share, valid_from, valid_to, incident FROM relations "
+                f"SELECT rowid, {', '.join(EDGE_FIELDS)} FROM relations "
                 f"WHERE rowid > ? AND +type IN ({_marks(kinds)}) ORDER BY rowid LIMIT ?", [last, *kinds, page_size])
             if not rows:
                 return
-            yield [EdgeRow(r[1], kinds[r[2]], r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows]
+            yield [EdgeRow(r[1], kinds[r[2]], *r[3:]) for r in rows]
             last = rows[-1][0]
 
     def counts(self) -> dict[str, int]:

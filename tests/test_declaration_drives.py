@@ -1,0 +1,46 @@
+"""One declaration drives the code: the analytic relation fields, the endpoint kinds of the questions and the entity
+descriptions are read from schema/declaration.py (and the record docstrings it points at), never restated."""
+from __future__ import annotations
+
+import sqlite3
+
+from api.graphql_schema import make_schema
+from api.settings import ApiSettings
+from graph import service
+from graph.stores import cypher
+from graph.stores.base import EdgeRow
+from graph.stores.sqlite import SqliteStore
+from schema import records
+from schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS, ENTITIES
+from schema.kinds import EntityType, RelationType
+
+E = EntityType
+
+
+def test_the_projection_feed_and_both_stores_carry_the_declared_analytic_fields(tmp_store: SqliteStore) -> None:
+    assert ANALYTIC_FIELDS == ("share", "valid_from", "valid_to", "incident")
+    assert EdgeRow._fields == EDGE_FIELDS == ("id", "type", "source", "target", *ANALYTIC_FIELDS)
+    db = sqlite3.connect(tmp_store.path)
+    columns = [row[1] for row in db.execute("PRAGMA table_info(relations)")]
+    db.close()
+    assert columns == [*EDGE_FIELDS, "doc"]
+    for kind in RelationType:
+        written, read = cypher.merge_relations(kind, E.COMPANY, E.COMPANY), cypher.edge_page(kind)
+        assert all(f"r.{name} = row.{name}" in written and f"r.{name} AS {name}" in read for name in ANALYTIC_FIELDS)
+
+
+def test_the_questions_accept_the_kinds_the_declaration_gives_their_relations() -> None:
+    # By hand from schema/declaration.py: OWNS goes from a Company, Person or Organization to a Company;
+    # exposure reaches holders, dependants, data recipients and whatever an incident AFFECTED: every party.
+    assert service._OWNED == (E.COMPANY,)
+    assert service._OWNERS == (E.COMPANY, E.PERSON, E.ORGANIZATION)
+    assert service._EXPOSED == (E.COMPANY, E.PERSON, E.ORGANIZATION, E.ACTOR)
+
+
+def test_entity_descriptions_have_one_source_the_record_docstring() -> None:
+    schema = make_schema(ApiSettings())
+    for kind, spec in ENTITIES.items():
+        model = getattr(records, kind.value)
+        assert spec.description == model.__doc__.strip().splitlines()[0]
+        graphql_type = schema.get_type_by_name(kind.value)
+        assert graphql_type is not None and graphql_type.description == spec.description  # type: ignore[union-attr]

@@ -1,0 +1,38 @@
+"""The garbage collector is tuned only by the process that owns it (the server's start-up, the CLI's load), never
+as a side effect of a library call."""
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import pytest
+
+from graph.gc_policy import FrozenProjections
+from graph.ingest import ingest
+from graph.service import CorpGraph
+from graph.stores.sqlite import SqliteStore
+from loaders.seed import seed_path
+from loaders.validate import load_file
+
+
+def test_library_calls_leave_the_collector_alone(tmp_store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def forbidden(*args: Any) -> None:
+        raise AssertionError("a library call tuned the garbage collector")
+
+    for name in ("disable", "freeze", "unfreeze", "set_threshold"):
+        monkeypatch.setattr(gc, name, forbidden)
+    ingest(tmp_store, load_file(seed_path()))  # loading
+    graph = CorpGraph(tmp_store)
+    assert graph.liability_chain("kaola-leak-2019").parties  # a projection build and a query
+    ingest(tmp_store, load_file(seed_path()))
+    assert graph.owners("kaola")  # a rebuild after a write
+
+
+def test_the_server_hooks_freeze_each_new_projection(seed_store: SqliteStore) -> None:
+    graph = CorpGraph(seed_store, FrozenProjections())
+    before = gc.get_freeze_count()
+    try:
+        graph.projection()
+        assert gc.get_freeze_count() > before  # the projection (and everything alive) left the collector's walk
+    finally:
+        gc.unfreeze()  # give this test process its collector back
