@@ -40,8 +40,19 @@ def read_records(path: Path, on_bytes: OnBytes = None) -> tuple[list[RawRecord],
 
 
 def _read_jsonl(path: Path, on_bytes: OnBytes = None) -> tuple[list[RawRecord], list[Problem]]:
-    """One JSON object per line; blank lines are skipped; progress is reported in bytes."""
+    """One JSON object per line, all of them (see iter_jsonl)."""
     records: list[RawRecord] = []
+    problems: list[Problem] = []
+    for item in iter_jsonl(path, on_bytes):
+        if isinstance(item, Problem):
+            problems.append(item)
+        else:
+            records.append(item)
+    return records, problems
+
+
+def iter_jsonl(path: Path, on_bytes: OnBytes = None) -> Iterator[RawRecord | Problem]:
+    """One JSON object per line, streamed in file order; blank lines are skipped; progress is reported in bytes."""
     problems: list[Problem] = []
     pending = 0
     with path.open("rb") as handle:
@@ -51,11 +62,13 @@ def _read_jsonl(path: Path, on_bytes: OnBytes = None) -> tuple[list[RawRecord], 
                 on_bytes(pending)
                 pending = 0
             data = _parse_line(str(path), number, raw, problems)
+            if problems:
+                yield from problems
+                problems.clear()
             if data is not None:
-                records.append((number, data))
+                yield number, data
     if on_bytes is not None:
         on_bytes(pending)
-    return records, problems
 
 
 def _parse_line(file: str, number: int, raw: bytes, problems: list[Problem]) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from schema.errors import Problem
 
 from loaders.formats import Raw
 from loaders.jsontext import JsonTextError, loads
-from loaders.readers import read_records
+from loaders.readers import iter_jsonl, read_records
 
 _TYPE = re.compile(rb'"type"\s*:\s*"([A-Za-z_]+)"')
 
@@ -35,9 +35,13 @@ class NativeFormat:
         return isinstance(data, dict) and isinstance(data.get("type"), str) and spec_for(data["type"]) is not None
 
     def read(self, path: Path) -> Iterator[Raw | Problem]:
-        """The file's records with their line numbers, then the problems met reading it."""
-        records, problems = read_records(path)
+        """The file's records with their line numbers and the problems met reading it (JSON Lines streamed)."""
         file = str(path)
+        if path.suffix.lower() != ".csv":
+            for item in iter_jsonl(path):
+                yield item if isinstance(item, Problem) else (Origin(file, item[0]), item[1])
+            return
+        records, problems = read_records(path)
         for line, data in records:
             yield Origin(file, line), data
         yield from problems
