@@ -144,3 +144,30 @@ def test_graphql_lists_candidates_and_records_a_decision_with_the_token(store: S
     done = _gql(graph, mutation, token="t0ken")
     assert done.data == {"resolveDecision": {"a": "kaola", "b": VERIS_KAOLA, "verdict": "same", "by": "api"}}
     assert _gql(graph, "{ resolveCandidates(minScore: 0.8) { score } }").data == {"resolveCandidates": []}
+
+
+def test_after_merging_the_imported_incidents_reach_lakala_and_its_liability(cli: CliRunner, store: SqliteStore) -> None:
+    for pair in (["lakala", STIX_LAKALA], ["lakala", VERIS_LAKALA], ["kaola", VERIS_KAOLA]):
+        assert cli.invoke(app, ["resolve", "--merge", *pair]).exit_code == 0
+    graph = CorpGraph(store)
+    items = {(i.incident, i.channel.value, i.via): i.weight for i in graph.exposure("lakala").items}
+    assert items == {
+        ("kaola-leak-2019", "OWNERSHIP", "kaola"): pytest.approx(0.324), ("kaola-leak-2019", "AFFECTED", "lakala"): 1.0,
+        # VERIS: Kaola Credit (now kaola) is the victim and so responsible; Lakala Payment (now lakala) was hit
+        ("veris:TEST-KAOLA-2019", "OWNERSHIP", "kaola"): pytest.approx(0.324),
+        ("veris:TEST-KAOLA-2019", "AFFECTED", "lakala"): 1.0,
+        ("veris:TEST-KAOLA-2019", "AFFECTED", "kaola"): pytest.approx(0.324),  # the victim Kaola, 32.4% Lakala's
+        ("stix:incident--photos", "AFFECTED", "lakala"): 1.0,  # STIX: 拉卡拉 (now lakala) was impacted
+    }
+    parties = {(p.entity, p.role.value): p.weight for p in graph.liability_chain("veris:TEST-KAOLA-2019").parties}
+    assert parties == {("kaola", "RESPONSIBLE"): 1.0, ("lakala", "OWNER"): pytest.approx(0.324),
+                       ("veris:TEST-KAOLA-2019:actor", "PERPETRATOR"): 1.0}
+    # either id of a merged entity answers the same
+    assert graph.exposure(STIX_LAKALA).totals == graph.exposure("lakala").totals
+    # and over GraphQL, as a playground user sees it
+    answer = _gql(graph, '{ exposure(entityId: "lakala") { items { incident { id } channel } } '
+                         'liabilityChain(incidentId: "veris:TEST-KAOLA-2019") { parties { entity { id } role weight } } }')
+    assert {(i["incident"]["id"], i["channel"]) for i in answer.data["exposure"]["items"]} >= {
+        ("stix:incident--photos", "AFFECTED"), ("veris:TEST-KAOLA-2019", "OWNERSHIP")}
+    assert {"entity": {"id": "lakala"}, "role": "OWNER", "weight": pytest.approx(0.324)} in \
+        answer.data["liabilityChain"]["parties"]
