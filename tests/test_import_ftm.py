@@ -4,7 +4,7 @@ The fixture tests/fixtures/ftm/world.ftm.jsonl (written for these tests) says:
 acme owns 60% of widget from "2015"; anna owns 40% of widget from "2015-11" to 2019-06-30 and 25% from
 2019-06-30; the ministry (a PublicBody) owns 10% of acme from 2020-01-01; ghost-holding (not in the
 file) owns 25-50% of acme; anna chairs acme's board from "2014-05"; anna is sanctioned (sanc-1), and so is
-shadow-corp (not in the file); acme owns a Vessel (not kept: the link is dropped).
+shadow-corp (not in the file); acme owns a Vessel, which is sanctioned (neither kept: the link is dropped, no placeholder).
 """
 from __future__ import annotations
 

@@ -286,7 +286,8 @@ class _Reader:
             yield origin.problem("properties.entity", "required: an FtM Sanction names its entity")
             return
         for target in props["entity"]:
-            self._refer(target, origin)
+            if target not in self.scan.not_kept:  # a sanctioned Vessel is no party of ours
+                self._refer(target, origin)
 
     def _refer(self, fid: str, origin: Origin) -> None:
         """Note a reference (for a placeholder, if the file never defines the id)."""
