@@ -119,3 +119,24 @@ def test_the_facade_resolves_identifiers_and_checks_decisions(tmp_store: SqliteS
         graph.decide("acme", "pat", "same", "dora")
     with pytest.raises(NotFound, match="LEI:NOPE"):
         graph.resolve("LEI:NOPE")
+
+
+def test_the_identity_benchmark_world_merges_every_restated_stake(tmp_path: Path) -> None:
+    """benchmarks/identity.py: each twin's stake is the same fact as its original, so merging removes one edge per stake."""
+    from benchmarks.generate import generate
+    from benchmarks.identity import twins
+    from graph.projection import build_projection
+    from loaders.validate import load_file
+
+    world = generate(tmp_path / "world.jsonl", 200)
+    store = SqliteStore(tmp_path / "world.db")
+    ingest(store, load_file(world.path))
+    restated = twins(store, 20)
+    stakes = sum(r["type"] == "OWNS" for r in restated)
+    store.write(batch(*restated))
+    identity = build_identity(store)
+    plain, merged = build_projection(store), build_projection(store, identity)
+    assert len(identity.members) == 20 and stakes > 0
+    assert merged.src.size == plain.src.size - stakes
+    assert len(merged.statements.groups) == stakes
+    store.close()
