@@ -153,7 +153,9 @@ def enterprise_schema_statements() -> list[str]:
 
 def schema_statements() -> list[str]:
     """Constraints and indexes, IF NOT EXISTS: unique id per label and relationship type, search index."""
-    labels = [ENTITY_LABEL, *(kind.value for kind in ENTITIES)]
+    # The revision node too: READ_REVISION (every API request) seeks it by index, and the constraint keeps
+    # two first writers from MERGE-creating two of it.
+    labels = [ENTITY_LABEL, META_LABEL, *(kind.value for kind in ENTITIES)]
     out = [
         f"CREATE CONSTRAINT {_name('node', label)} IF NOT EXISTS FOR (n:{_q(label)}) REQUIRE n.id IS UNIQUE"
         for label in labels

@@ -303,8 +303,8 @@ class Neo4jStore:
                   "by": made.by, "at": made.at}
         plan = [Step(cypher.MERGE_JUDGEMENT, params, expected=1),
                 Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY})]
-        with self._translate("storing a decision"), self._session() as session:
-            session.execute_write(_run_plan, plan)
+        with self._translate("storing a decision"):
+            self._commit(plan, "a decision")
         return made
 
     def judgements(self) -> list[Judgement]:

@@ -1,0 +1,267 @@
+"""Figures from a real Neo4j Community server (tools/neo4j-server): load rate, projection feed, query plans.
+
+    python -m benchmarks.on_neo4j --companies 23000          # ~100k records (the figures in docs/neo4j.md)
+    python -m benchmarks.on_neo4j --companies 3000 --batch-sizes 1000,10000   # a quick look
+
+Generates a world (benchmarks/generate.py), validates it once, then for each UNWIND batch size empties the
+store and loads the whole file through the store (`graph.ingest`: reference checks, then one transaction),
+printing records/s and the transaction's peak memory as Neo4j estimates it (after one untimed load that
+warms the JVM up: the first load is several times slower). With the last load in place it
+times the projection feed (`build_projection`, relations/s) and PROFILEs every read statement the store
+sends, with realistic parameters, printing the plan's operators and whether an index (or the count store)
+answers it. The server gets a 1 GB heap and no per-transaction cap; it is stopped at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import neo4j
+
+from benchmarks.generate import generate
+from graph.ingest import check_references
+from graph.normalize import query_key
+from graph.projection import build_projection
+from graph.settings import Settings
+from graph.stores import cypher
+from graph.stores.base import edge_row
+from graph.stores.codec import encode
+from graph.stores.neo4j import Neo4jStore, _entity_row, open_neo4j_store
+from loaders.validate import load_file
+from schema.batch import Batch
+from schema.declaration import relation_id
+from schema.kinds import EntityType, RelationType
+from tests.neo4j_server import Neo4jServer, start_neo4j_server
+
+# Operators that read through an index or the count store, and those that read every node/relationship of a
+# label or type (a "label scan": fine for a whole-store export, wrong on a hot path).
+_INDEXED = ("IndexSeek", "IndexScan", "IndexContainsScan", "IndexEndsWithScan", "CountFromCountStore")  # substrings
+_SCANS = ("AllNodesScan", "NodeByLabelScan", "AllRelationshipsScan", "RelationshipTypeScan")
+# Reads that the API answers per request; the others serve whole-store jobs (counts, exports, the feed).
+_HOT = {"ENTITY_TYPES", "GET_ENTITIES", "SEARCH", "list_entities", "get_relations", "relations_touching",
+        "READ_REVISION", "IDS_WITH_IDENTIFIER", "edge_page"}
+
+
+@dataclass
+class Load:
+    """One load of the world at one batch size."""
+
+    batch_size: int
+    records: int
+    check_s: float
+    write_s: float
+    peak_tx_mb: float
+
+    @property
+    def rate(self) -> float:
+        """Records per second through the store (reference checks plus the write transaction)."""
+        return self.records / (self.check_s + self.write_s)
+
+
+def main() -> None:
+    """Parse the options, run every measurement, print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--companies", type=int, default=23_000, help="world size (23,000 companies ~ 100k records)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--batch-sizes", default="500,2000,5000,10000,20000", help="UNWIND rows per statement")
+    parser.add_argument("--heap", default="1g", help="the server's -Xmx")
+    args = parser.parse_args()
+    sizes = [int(x) for x in args.batch_sizes.split(",")]
+
+    with tempfile.TemporaryDirectory(prefix="corpgraph-neo4j-bench-") as folder:
+        work = Path(folder)
+        world = generate(work / "world.jsonl", args.companies, seed=args.seed)
+        started = time.perf_counter()
+        batch = load_file(world.path)
+        validate_s = time.perf_counter() - started
+        records = world.records
+        print(f"world: {args.companies:,} companies, {records:,} records ({world.path.stat().st_size / 1e6:.1f} MB); "
+              f"validation {validate_s:.1f} s ({records / validate_s:,.0f} records/s, not counted below)")
+        started = time.perf_counter()
+        server = start_neo4j_server(work / "neo4j", {"db.memory.transaction.max": "0",
+                                                     "server.memory.pagecache.size": "256m"},
+                                    heap=args.heap, jvm_options=())
+        print(f"Neo4j started in {time.perf_counter() - started:.1f} s at {server.uri} (heap {args.heap})")
+        try:
+            store = open_neo4j_store(Settings(**server.env()))
+            cold = _load(store, server, batch, records, max(sizes))
+            print(f"first load (cold JVM, not compared): {cold.rate:,.0f} records/s")
+            loads = [_load(store, server, batch, records, size) for size in sizes]
+            _print_loads(loads)
+            _print_feed(store)
+            _print_plans(server, store, batch)
+            store.close()
+        finally:
+            started = time.perf_counter()
+            server.stop()
+            print(f"\nNeo4j stopped in {time.perf_counter() - started:.1f} s")
+
+
+def _load(store: Neo4jStore, server: Neo4jServer, batch: Batch, records: int, size: int) -> Load:
+    """Empty the store, then load the world at one batch size, watching the transaction's memory."""
+    _empty(server)
+    store.batch_size = size
+    started = time.perf_counter()
+    problems = check_references(store, batch)
+    check_s = time.perf_counter() - started
+    assert not problems, problems[:3]
+    with _PeakMemory(server) as peak:
+        started = time.perf_counter()
+        store.write(batch)
+        write_s = time.perf_counter() - started
+    return Load(size, records, check_s, write_s, peak.bytes / 2**20)
+
+
+def _print_loads(loads: list[Load]) -> None:
+    """The load table, best rate marked."""
+    best = max(loads, key=lambda x: x.rate)
+    print("\nload through the store (graph.ingest's reference checks + one write transaction per file)")
+    print(f"{'batch size':>10} | {'checks s':>8} | {'write s':>7} | {'records/s':>9} | {'peak tx MB':>10}")
+    for load in loads:
+        mark = "  <- best" if load is best else ""
+        print(f"{load.batch_size:>10,} | {load.check_s:>8.1f} | {load.write_s:>7.1f} | {load.rate:>9,.0f} | "
+              f"{load.peak_tx_mb:>10,.0f}{mark}")
+
+
+def _print_feed(store: Neo4jStore) -> None:
+    """The projection feed: every analytic relation read in pages and built into the projection."""
+    started = time.perf_counter()
+    projection = build_projection(store)
+    seconds = time.perf_counter() - started
+    count = len(projection.relation_ids)
+    print(f"\nprojection feed: {count:,} relations in {seconds:.1f} s = {count / seconds:,.0f} relations/s")
+
+
+def _print_plans(server: Neo4jServer, store: Neo4jStore, batch: Batch) -> None:
+    """PROFILE every read statement with realistic parameters; operators, db hits, index use."""
+    print("\nPROFILE of every read statement (hot = answered per API request)")
+    print(f"{'statement':<34} | {'hot':^3} | {'rows':>7} | {'db hits':>9} | {'ms':>6} | index | operators")
+    with neo4j.GraphDatabase.driver(server.uri, auth=(server.username, server.password),
+                                    notifications_min_severity="OFF") as driver:
+        for name, statement, params in [*_reads(batch), *_writes(batch)]:
+            with driver.session() as session:
+                started = time.perf_counter()
+                result = session.run("PROFILE " + statement, params)
+                rows = len(list(result))
+                profile = result.consume().profile
+                ms = (time.perf_counter() - started) * 1000
+            operators = list(_operators(profile))
+            indexed = any(part in op for op in operators for part in _INDEXED)
+            scans = [op for op in operators if op.endswith(_SCANS)]
+            verdict = "yes" if indexed and not scans else ("SCAN" if scans else "no")
+            hot = "*" if name.split("(")[0] in _HOT else ""
+            hits = sum(_db_hits(profile))
+            print(f"{name:<34} | {hot:^3} | {rows:>7,} | {hits:>9,} | {ms:>6.0f} | {verdict:<5} | "
+                  f"{' > '.join(_dedupe(operators))}")
+
+
+def _reads(batch: Batch) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(name, statement, parameters) for every read the store sends, parameters drawn from the loaded world."""
+    rng = random.Random(1)
+    ids = sorted(rec.id for rec, _ in batch.entities)
+    some = rng.sample(ids, 100)
+    companies = [rec for rec, _ in batch.entities if rec.type == "Company"]  # type: ignore[attr-defined]
+    key = query_key(rng.choice(companies).name)
+    owns = sorted(relation_id(rec) for rec, _ in batch.relations if rec.type == "OWNS")  # type: ignore[attr-defined]
+    yield "ENTITY_TYPES", cypher.ENTITY_TYPES, {"ids": some}
+    yield "GET_ENTITIES", cypher.GET_ENTITIES, {"ids": some}
+    yield "SEARCH", cypher.SEARCH, {"key": key, "exact": f"\n{key}\n", "prefix": f"\n{key}",
+                                    "types": [t.value for t in EntityType], "limit": 20}
+    yield "SEARCH(prefix 'company 12')", cypher.SEARCH, {"key": "company12", "exact": "\ncompany12\n",
+                                                         "prefix": "\ncompany12", "types": ["Company"], "limit": 20}
+    yield "READ_REVISION", cypher.READ_REVISION, {"key": cypher.REVISION_KEY}
+    yield "IDS_WITH_IDENTIFIER", cypher.IDS_WITH_IDENTIFIER, {"needle": "\nlei:529900t8bm49aursdo55\n"}
+    yield "list_entities(Company)", cypher.list_entities(EntityType.COMPANY), {"after": "c5", "limit": 100}
+    yield "get_relations(OWNS)", cypher.get_relations(RelationType.OWNS), {"ids": rng.sample(owns, 100)}
+    yield "relations_touching(OWNS)", cypher.relations_touching(RelationType.OWNS), {"ids": some}
+    yield "edge_page(OWNS) first", cypher.edge_page(RelationType.OWNS), {"after": "", "limit": 50_000}
+    yield "edge_page(OWNS) later", cypher.edge_page(RelationType.OWNS), {"after": owns[len(owns) // 2],
+                                                                        "limit": 50_000}
+    yield "COUNT_ENTITIES", cypher.COUNT_ENTITIES, {}
+    yield "COUNT_RELATIONS", cypher.COUNT_RELATIONS, {}
+    yield "SHARED_IDENTIFIERS", cypher.SHARED_IDENTIFIERS, {}
+    yield "JUDGEMENTS", cypher.JUDGEMENTS, {}
+
+
+def _writes(batch: Batch) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """The two bulk write statements with 1,000 rows each (the world is loaded: they MERGE onto what is there)."""
+    entities = {rec.id: rec for rec, _ in batch.entities}
+    companies = [_entity_row(rec) for rec in entities.values() if rec.type == "Company"][:1000]  # type: ignore[attr-defined]
+    owns = [{**edge_row(relation_id(rec), rec), "doc": encode(rec)} for rec, _ in batch.relations
+            if rec.type == "OWNS" and entities[rec.source].type == "Company"][:1000]  # type: ignore[attr-defined]
+    yield "merge_entities(Company) write", cypher.merge_entities(EntityType.COMPANY), {"rows": companies}
+    yield ("merge_relations(OWNS) write", cypher.merge_relations(RelationType.OWNS, EntityType.COMPANY,
+                                                                 EntityType.COMPANY), {"rows": owns})
+
+
+def _operators(plan: dict[str, Any]) -> Iterator[str]:
+    """Operator names of a profiled plan, leaves first."""
+    for child in plan.get("children", []):
+        yield from _operators(child)
+    yield str(plan.get("operatorType", "?")).split("@")[0]
+
+
+def _db_hits(plan: dict[str, Any]) -> Iterator[int]:
+    """Database hits of every operator of a profiled plan."""
+    yield int(plan.get("dbHits", 0))
+    for child in plan.get("children", []):
+        yield from _db_hits(child)
+
+
+def _dedupe(names: list[str]) -> list[str]:
+    """Operator names without the ProduceResults tail and without consecutive repeats."""
+    out: list[str] = []
+    for name in names:
+        if name != "ProduceResults" and (not out or out[-1] != name):
+            out.append(name)
+    return out
+
+
+def _empty(server: Neo4jServer) -> None:
+    """Delete every node in transactions of 10,000 (the benchmark's own: one DETACH DELETE of 100k+ would be
+    one huge transaction)."""
+    with neo4j.GraphDatabase.driver(server.uri, auth=(server.username, server.password)) as driver:
+        while True:
+            records, _, _ = driver.execute_query(
+                "MATCH (n) WITH n LIMIT $chunk DETACH DELETE n RETURN count(*) AS deleted", {"chunk": 10_000})
+            if records[0]["deleted"] == 0:
+                return
+
+
+class _PeakMemory:
+    """Poll SHOW TRANSACTIONS while a block runs; `bytes` is the largest estimated heap use of any transaction."""
+
+    def __init__(self, server: Neo4jServer) -> None:
+        self.server = server
+        self.bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _poll(self) -> None:
+        with neo4j.GraphDatabase.driver(self.server.uri, auth=(self.server.username, self.server.password)) as d:
+            while not self._stop.is_set():
+                records, _, _ = d.execute_query("SHOW TRANSACTIONS YIELD currentQuery, estimatedUsedHeapMemory "
+                                                "RETURN currentQuery, estimatedUsedHeapMemory AS used")
+                for record in records:
+                    if not record["currentQuery"].startswith("SHOW"):
+                        self.bytes = max(self.bytes, int(record["used"] or 0))
+                self._stop.wait(0.1)
+
+
+if __name__ == "__main__":
+    main()
