@@ -304,7 +304,7 @@ class Neo4jStore:
         plan = [Step(cypher.MERGE_JUDGEMENT, params, expected=1),
                 Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY})]
         with self._translate("storing a decision"):
-            self._commit(plan, "a decision")
+            self._commit(lambda tx: _run_plan(tx, plan), "a decision")
         return made
 
     def judgements(self) -> list[Judgement]:
