@@ -12,7 +12,7 @@ from typing import Annotated, Any, Optional, TypeVar
 import click
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from graph.gc_policy import paused
@@ -87,7 +87,7 @@ def load(
         for path in paths:
             task = progress.add_task(f"{path.name}", total=max(path.stat().st_size, 1) if path.exists() else 1)
             try:
-                batch = load_file(path, on_bytes=lambda n, t=task: progress.advance(t, n),
+                batch = load_file(path, on_bytes=functools.partial(_advance, progress, task),
                                   format=_say_format(path, format), strict=False)
                 total.add(ingest(graph_store, batch))
             except InvalidInput as exc:
@@ -213,9 +213,13 @@ class _open:
         self.store = open_store(self.kind)
         return self.store
 
-    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         self.store.close()
-        return False
+
+
+def _advance(progress: Progress, task: TaskID, done: int) -> None:
+    """Move a file's progress bar on by the bytes read."""
+    progress.advance(task, done)
 
 
 def _progress() -> Progress:
@@ -344,8 +348,8 @@ def resolve(
             typer.echo(f"{len(done.merged)} merged, {len(done.held)} held back")
         else:
             _print_candidates(graph_store, matching.open_candidates(graph, min_score), first)
-            for c in graph.identity().conflicts:  # what a split (or a type difference) overrides, so it is not silent
-                typer.echo(f"apart  {c.a}  {c.b}  ({c.link}: {c.reason})")
+            for apart in graph.identity().conflicts:  # what a split (or a type difference) overrides, so it is not silent
+                typer.echo(f"apart  {apart.a}  {apart.b}  ({apart.link}: {apart.reason})")
 
 
 def _print_candidates(graph_store: GraphStore, found: CandidateSet, first: int) -> None:

@@ -16,7 +16,7 @@ from loaders.detect import choose
 from loaders.formats import Raw
 from loaders.readers import OnBytes, RawRecord
 
-_TYPES = ", ".join(kind.value for kind in (*ENTITIES, *RELATIONS))
+_TYPES = ", ".join([kind.value for kind in ENTITIES] + [kind.value for kind in RELATIONS])
 
 
 def load_file(path: str | Path, on_bytes: OnBytes = None, format: str | None = None, strict: bool = True) -> Batch:

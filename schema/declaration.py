@@ -1,6 +1,7 @@
 """The one declaration of entity and relation types; loaders, stores, projection, API and exports read it."""
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ class EntitySpec:
     """An entity type: its label (also the Neo4j label) and its record model, which describes it."""
 
     type: EntityType
-    model: type[r.Entity]
+    model: builtins.type[r.Entity]  # builtins: the field `type` shadows the name inside the class
 
     @property
     def description(self) -> str:
@@ -28,7 +29,7 @@ class RelationSpec:
     """A relation type: endpoints, identity key, record model, and whether analytics read it."""
 
     type: RelationType
-    model: type[r.Relation]
+    model: builtins.type[r.Relation]
     sources: frozenset[EntityType]
     targets: frozenset[EntityType]
     key: tuple[str, ...]

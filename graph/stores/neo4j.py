@@ -181,7 +181,7 @@ class Neo4jStore:
                 if getattr(exc, "code", None) in _MEMORY_LIMIT_CODES:
                     raise TransactionTooLarge(f"{label}: too large for one Neo4j transaction "
                                               f"({exc.message}); {_MEMORY_REMEDY}; nothing of it was written"
-                                              ) from exc  # type: ignore[union-attr]
+                                              ) from exc
                 if not exc.is_retryable() or time.monotonic() + delay > deadline:
                     raise
             time.sleep(delay)
@@ -389,7 +389,7 @@ def open_neo4j_store(settings: Settings, init_schema: bool = True) -> Neo4jStore
     return store
 
 
-def _run_step(tx: neo4j.Transaction, step: Step) -> None:
+def _run_step(tx: neo4j.Transaction | neo4j.ManagedTransaction, step: Step) -> None:
     """Run one statement of a write; a chunk that wrote fewer rows than sent aborts the whole transaction."""
     record = tx.run(step.statement, step.params).single(strict=True)
     if step.expected is not None and record["written"] != step.expected:
@@ -397,7 +397,7 @@ def _run_step(tx: neo4j.Transaction, step: Step) -> None:
                          "vanished while writing?); nothing of this file was committed, load it again")
 
 
-def _run_plan(tx: neo4j.Transaction, plan: list[Step]) -> None:
+def _run_plan(tx: neo4j.ManagedTransaction, plan: list[Step]) -> None:
     """Every step of a write in order, in one transaction (re-run whole after a transient error)."""
     for step in plan:
         _run_step(tx, step)

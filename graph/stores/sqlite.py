@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -356,6 +356,6 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
         yield items[start:start + _CHUNK]
 
 
-def _marks(items: Sequence[object]) -> str:
+def _marks(items: Collection[object]) -> str:
     """Placeholders for an IN list (never values: those are bound)."""
     return ", ".join("?" for _ in items)
