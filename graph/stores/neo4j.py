@@ -397,7 +397,7 @@ def _run_step(tx: neo4j.Transaction | neo4j.ManagedTransaction, step: Step) -> N
                          "vanished while writing?); nothing of this file was committed, load it again")
 
 
-def _run_plan(tx: neo4j.ManagedTransaction, plan: list[Step]) -> None:
+def _run_plan(tx: neo4j.Transaction | neo4j.ManagedTransaction, plan: list[Step]) -> None:
     """Every step of a write in order, in one transaction (re-run whole after a transient error)."""
     for step in plan:
         _run_step(tx, step)
