@@ -12,18 +12,19 @@ from typing import Annotated, Any, Optional, TypeVar
 import click
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.load_progress import FileProgress, load_progress
 from graph.gc_policy import paused
-from graph.ingest import ingest
+from graph.ingest import ingest, ingest_stream
+from graph.settings import get_settings
 from graph.resolve.candidates import CandidateSet
 from graph.stores.base import GraphStore
 from graph.stores.factory import open_store
 from loaders.detect import choose
 from loaders.formats import FORMAT_NAMES
 from loaders.seed import seed_path
-from loaders.validate import load_file
+from loaders.validate import iter_batches, load_file
 from schema.batch import WriteSummary
 from schema.errors import CorpgraphError, InvalidInput, Problem
 from schema.kinds import EntityType
@@ -83,19 +84,19 @@ def load(
     failed = 0
     total = WriteSummary()
     # This command is the process: it pauses the cyclic collector for its bulk work (graph.gc_policy).
-    with _open(store) as graph_store, _progress() as progress, paused():
+    size = get_settings().batch_size
+    with _open(store) as graph_store, load_progress(err) as progress, paused():
         for path in paths:
-            task = progress.add_task(f"{path.name}", total=max(path.stat().st_size, 1) if path.exists() else 1)
+            shown = FileProgress(progress, path)
             try:
-                batch = load_file(path, on_bytes=functools.partial(_advance, progress, task),
-                                  format=_say_format(path, format), strict=False)
-                total.add(ingest(graph_store, batch))
+                _, batches = iter_batches(path, size, format=_say_format(path, format))
+                total.add(ingest_stream(graph_store, str(path), batches, on_batch=shown))
             except InvalidInput as exc:
                 failed += 1
                 # Plain lines, never wrapped: users grep and editors jump to `file:line:`.
                 _echo_problems(exc.problems)
                 typer.echo(f"{path}: not loaded ({len(exc.problems)} problem(s)); nothing of it was written", err=True)
-            progress.update(task, completed=progress.tasks[task].total)
+            shown.done()
     if failed == 0 or total.entities or total.relations:  # no "total 0" table above the problems of a failed load
         _print_summary("written", total.entities, total.relations)
     if total.placeholders:
@@ -215,17 +216,6 @@ class _open:
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         self.store.close()
-
-
-def _advance(progress: Progress, task: TaskID, done: int) -> None:
-    """Move a file's progress bar on by the bytes read."""
-    progress.advance(task, done)
-
-
-def _progress() -> Progress:
-    """A progress bar on stderr (hidden when it is not a terminal)."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                    TimeElapsedColumn(), console=err, transient=True)
 
 
 def _print_summary(verb: str, entities: dict[str, int], relations: dict[str, int]) -> None:

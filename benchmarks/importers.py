@@ -130,16 +130,23 @@ def load_in_child(path: Path, format: str, db: Path) -> dict[str, Any]:
 
 
 def _child(format: str, path: Path, db: Path) -> None:
-    """The measured load (the CLI's path: load_file, then ingest); prints one JSON line."""
-    from graph.ingest import ingest
+    """The measured load (the CLI's path: iter_batches, then ingest_stream, batches of CORPGRAPH_BATCH_SIZE);
+    prints one JSON line."""
+    from graph.ingest import ingest_stream
+    from graph.settings import get_settings
     from graph.stores.sqlite import SqliteStore
-    from loaders.validate import load_file
+    from loaders.validate import iter_batches
 
     store = SqliteStore(db)
     started = time.perf_counter()
-    batch = load_file(path, format=format)
-    records = len(batch)
-    summary = ingest(store, batch)
+    records = 0
+
+    def count(batch: Any) -> None:
+        nonlocal records
+        records += len(batch)
+
+    _, batches = iter_batches(path, get_settings().batch_size, format=format)
+    summary = ingest_stream(store, str(path), batches, on_batch=count)
     seconds = time.perf_counter() - started
     store.close()
     print(json.dumps({"records": records, "seconds": seconds, "placeholders": summary.placeholders,

@@ -1,6 +1,8 @@
 """Write a validated batch into a store; its references are checked inside the store's write transaction."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from schema.batch import Batch, WriteSummary
 from schema.declaration import RELATIONS, entity_type
 from schema.errors import Problem
@@ -105,3 +107,27 @@ def _relation_problems(rec: object, known: dict[str, EntityType], failed: set[st
     if incident and known.get(incident) != EntityType.INCIDENT and incident not in failed:
         out.append(("incident", f"{incident!r} is not a known Incident id"))
     return out
+
+
+def ingest_stream(store: GraphStore, label: str, batches: Iterable[Batch],
+                  on_batch: Callable[[Batch], None] | None = None) -> WriteSummary:
+    """Write one file's validated batches all-or-nothing; InvalidInput with every problem of every batch.
+
+    The embedded store writes each batch as it comes inside one transaction and checks the whole file at
+    its end (graph.stream_ingest), so memory stays bounded. A store without `write_stream` (Neo4j) gets the
+    batches joined into one and written by `ingest`: its transaction holds the whole file anyway (bounded
+    by the server's transaction memory, docs/importers.md).
+    """
+    write_stream = getattr(store, "write_stream", None)
+    if write_stream is not None:
+        return write_stream(label, batches, on_batch)  # type: ignore[no-any-return]
+    whole = Batch(label)
+    for batch in batches:
+        whole.entities.extend(batch.entities)
+        whole.relations.extend(batch.relations)
+        whole.problems.extend(batch.problems)
+        whole.failed_ids |= batch.failed_ids
+        if on_batch is not None:
+            on_batch(batch)
+    whole.problems.sort(key=lambda p: p.line)
+    return ingest(store, whole)

@@ -1,7 +1,7 @@
 """Validate raw records into a Batch, collecting every problem as `file:line: field: reason` (or a JSON pointer)."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,33 @@ def load_file(path: str | Path, on_bytes: OnBytes = None, format: str | None = N
     if strict and batch.problems:
         raise InvalidInput(batch.problems)
     return batch
+
+
+def iter_batches(path: str | Path, size: int, format: str | None = None) -> tuple[str, Iterator[Batch]]:
+    """The chosen format's name and the file validated in batches of at most `size` records, streamed.
+
+    Each batch carries the problems met while reading and validating its records; nothing of the file is
+    held beyond the batch being yielded (graph.stream_ingest writes them inside one transaction).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInput([Problem(str(path), 0, "(file)", "no such file")])
+    fmt = choose(path, format)
+    return fmt.name, _batches(str(path), fmt.read(path), size)
+
+
+def _batches(label: str, items: Iterable[Raw | Problem], size: int) -> Iterator[Batch]:
+    """Cut a format's stream into validated batches of `size` raw items (problems travel with their batch)."""
+    chunk: list[Raw | Problem] = []
+    try:
+        for item in items:
+            chunk.append(item)
+            if len(chunk) >= size:
+                yield validate_stream(label, chunk)
+                chunk = []
+    except OSError as exc:
+        raise InvalidInput([Problem(label, 0, "(file)", f"cannot read it: {exc.strerror or exc}")]) from exc
+    yield validate_stream(label, chunk)
 
 
 def validate_stream(label: str, items: Iterable[Raw | Problem]) -> Batch:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from graph.stores.base import (
     refuse_problems,
     write_summary,
 )
+from graph.stream_ingest import StreamCheck
 from graph.topics import entity_topic_keys, topic_keys
 from graph.stores.codec import decode_entity, decode_relation, encode, entity_keys
 
@@ -148,6 +149,28 @@ class SqliteStore:
             self._write_entities(list(ents.values()))
             self._write_relations(rels)
         return write_summary(ents, rels)
+
+    def write_stream(self, label: str, batches: Iterable[Batch],
+                     on_batch: Callable[[Batch], None] | None = None) -> WriteSummary:
+        """Write a file's batches as they come, in one IMMEDIATE transaction checked at its end (graph.stream_ingest).
+
+        InvalidInput with every problem of every batch, and nothing written, when a check finds any.
+        """
+        summary = WriteSummary()
+        with self._transaction(f"writing {label}"):
+            checks = StreamCheck(self._db, self.entity_types, self.relations_touching)
+            for batch in batches:
+                checks.admit(batch)  # it may drop placeholders, so the rows are taken after it
+                ents, rels = batch_rows(batch)
+                self._write_entities(list(ents.values()))
+                self._write_relations(rels)
+                summary.add(write_summary(ents, rels))
+                if on_batch is not None:
+                    on_batch(batch)
+            problems, summary.placeholders = checks.finish()
+            refuse_problems(problems)
+            checks.drop()
+        return summary
 
     def _rollback(self) -> None:
         """Undo the open transaction, if SQLite has not already; a failing rollback never hides the first error."""

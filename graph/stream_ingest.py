@@ -1,0 +1,185 @@
+"""Load one file in batches inside one embedded-store transaction, with the whole-file checks kept in SQL.
+
+`graph.ingest.ingest` holds a whole file's records in memory to check them; this module writes each
+validated batch as it comes and keeps only what the end-of-file checks need, in TEMP tables of the same
+SQLite transaction (so memory stays bounded whatever the file size, and a ROLLBACK drops them too):
+
+- `load_ids`: ids the file defines, their type, and whether the row is a placeholder this file made;
+- `load_failed`: ids of entity records that failed validation (references to them are not reported again);
+- `load_rels`: every relation record of the file with where it came from.
+
+Per batch: entity type changes are checked against what the file declared earlier and what was stored;
+placeholders are written only for ids nobody holds yet. At the end of the file, before COMMIT: every
+relation's endpoints (graph.ingest's rules), and the owners' share sums of each company a native OWNS
+touches (graph.allocation's rules), read through the transaction's own connection. Every problem of
+every batch is reported together; with any, the caller rolls back.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+from schema.batch import Batch, Origin
+from schema.declaration import entity_type, relation_id
+from schema.errors import Problem
+from schema.kinds import EntityType, RelationType
+from schema.records import Owns
+
+from graph.allocation import _first_excess, _reason, imported
+from graph.ingest import _relation_problems
+from graph.stores.base import TypeLookup
+
+_PAGE = 500  # ids per IN list (under SQLite's bound-parameter limit)
+_DDL = (
+    "CREATE TEMP TABLE load_ids (id TEXT PRIMARY KEY, type TEXT NOT NULL, placeholder INTEGER NOT NULL)",
+    "CREATE TEMP TABLE load_failed (id TEXT PRIMARY KEY)",
+    "CREATE TEMP TABLE load_rels (seq INTEGER PRIMARY KEY, rel_id TEXT NOT NULL, type TEXT NOT NULL, "
+    "source TEXT NOT NULL, target TEXT NOT NULL, incident TEXT, native_owns INTEGER NOT NULL, "
+    "file TEXT NOT NULL, line INTEGER NOT NULL, pointer TEXT, fields TEXT)",
+    "CREATE INDEX temp.load_rels_id ON load_rels(rel_id)",
+    "CREATE INDEX temp.load_rels_owns ON load_rels(native_owns, target)",
+)
+_TABLES = ("load_ids", "load_failed", "load_rels")
+
+
+class StreamCheck:
+    """The whole-file state of one streamed load, in TEMP tables of the writing connection."""
+
+    def __init__(self, db: sqlite3.Connection, stored_types: TypeLookup, relations_touching) -> None:  # type: ignore[no-untyped-def]
+        self._db = db
+        self._stored_types = stored_types
+        self._relations_touching = relations_touching
+        self.problems: list[Problem] = []
+        self.drop()
+        for statement in _DDL:
+            db.execute(statement)
+
+    def drop(self) -> None:
+        """Remove the TEMP tables (before COMMIT; a ROLLBACK removes them by itself)."""
+        for table in _TABLES:
+            self._db.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+    def admit(self, batch: Batch) -> None:
+        """Check one batch against the file so far and the store, and keep what the end checks need.
+
+        Drops the batch's placeholders for ids that are already held (stored, or earlier in the file) or
+        defined for real in the batch; the caller then writes what is left.
+        """
+        self.problems.extend(batch.problems)
+        self._db.executemany("INSERT OR IGNORE INTO load_failed(id) VALUES (?)", ((i,) for i in batch.failed_ids))
+        real = [(rec, origin) for rec, origin in batch.entities if not rec.placeholder]
+        self._check_types(real)
+        real_ids = {rec.id for rec, _ in real}
+        open_ids = {rec.id for rec, _ in batch.entities if rec.placeholder and rec.id not in real_ids}
+        held = self._stored_types(open_ids).keys() if open_ids else set()
+        kept, seen = [], set()
+        for rec, origin in batch.entities:
+            if rec.placeholder and (rec.id in real_ids or rec.id in held or rec.id in seen):
+                continue
+            if rec.placeholder:
+                seen.add(rec.id)
+            kept.append((rec, origin))
+        batch.entities = kept
+        self._db.executemany("INSERT OR IGNORE INTO load_ids(id, type, placeholder) VALUES (?, ?, 1)",
+                             ((i, entity_type(r).value) for r, _ in kept if r.placeholder for i in [r.id]))
+        self._db.executemany(
+            "INSERT INTO load_rels(rel_id, type, source, target, incident, native_owns, file, line, pointer, fields) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((relation_id(rec), rec.type, rec.source, rec.target, vars(rec).get("incident"),  # type: ignore[attr-defined]
+              int(isinstance(rec, Owns) and not imported(rec)), origin.file, origin.line, origin.pointer,
+              json.dumps(dict(origin.fields)) if origin.fields else None)
+             for rec, origin in batch.relations))
+
+    def _check_types(self, real: list) -> None:  # type: ignore[type-arg]
+        """Entities changing type: against earlier records of the file, then against the store."""
+        ids = sorted({rec.id for rec, _ in real})
+        declared: dict[str, tuple[EntityType, bool]] = {}
+        for page in _pages(ids):
+            rows = self._db.execute(f"SELECT id, type, placeholder FROM load_ids WHERE id IN ({_marks(page)})", page)
+            declared.update({i: (EntityType(t), bool(p)) for i, t, p in rows})
+        before = self._stored_types([i for i in ids if i not in declared])
+        for rec, origin in real:
+            kind = entity_type(rec)
+            earlier = declared.get(rec.id)
+            if earlier is not None and not earlier[1] and earlier[0] != kind:
+                self.problems.append(origin.problem("type", f"id {rec.id!r} is declared earlier as {earlier[0].value}"))
+            elif earlier is None and before.get(rec.id, kind) != kind:
+                self.problems.append(origin.problem("type", f"id {rec.id!r} is stored as a {before[rec.id].value}; "
+                                                            "an entity cannot change type"))
+            declared[rec.id] = (kind, False)
+        self._db.executemany("INSERT INTO load_ids(id, type, placeholder) VALUES (?, ?, 0) ON CONFLICT(id) DO "
+                             "UPDATE SET type = excluded.type, placeholder = 0",
+                             ((i, declared[i][0].value) for i in ids))
+
+    def finish(self) -> tuple[list[Problem], int]:
+        """Every problem of the file, in line order, and how many placeholders it made (once all is written)."""
+        self._check_references()
+        self._check_allocation()
+        placeholders = self._db.execute("SELECT COUNT(*) FROM load_ids WHERE placeholder = 1").fetchone()[0]
+        return sorted(self.problems, key=lambda p: p.line), int(placeholders)
+
+    def _check_references(self) -> None:
+        """Each relation record's endpoints, against what the transaction holds now (the store and the file)."""
+        last = 0
+        while True:
+            rows = self._db.execute("SELECT seq, type, source, target, incident, file, line, pointer, fields "
+                                    "FROM load_rels WHERE seq > ? ORDER BY seq LIMIT 5000", (last,)).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            wanted = sorted({ref for row in rows for ref in row[2:5] if ref})
+            known = self._stored_types(wanted)
+            failed: set[str] = set()
+            for page in _pages([ref for ref in wanted if ref not in known]):
+                failed.update(i for (i,) in self._db.execute(
+                    f"SELECT id FROM load_failed WHERE id IN ({_marks(page)})", page))
+            for _, kind, source, target, incident, *where in rows:
+                rec = SimpleNamespace(type=kind, source=source, target=target, incident=incident)
+                origin = _origin(*where)
+                self.problems.extend(origin.problem(field, reason)
+                                     for field, reason in _relation_problems(rec, known, failed))
+
+    def _check_allocation(self) -> None:
+        """Owners' shares of each company a native OWNS of the file touches, a page of companies at a time."""
+        companies = [c for (c,) in self._db.execute(
+            "SELECT DISTINCT target FROM load_rels WHERE native_owns = 1 ORDER BY target")]
+        for page in _pages(companies):
+            wanted = set(page)
+            stakes: dict[str, dict[str, tuple[Owns, Origin | None]]] = {c: {} for c in page}
+            stored = [s for s in self._relations_touching(page, [RelationType.OWNS]) if s.record.target in wanted]
+            origins = self._last_native_origins([s.id for s in stored])
+            for s in stored:
+                stakes[s.record.target][s.id] = (s.record, origins.get(s.id))
+            for company in page:
+                found = _first_excess(list(stakes[company].values()))
+                if found is not None:
+                    day, held, origin = found
+                    self.problems.append(origin.problem("share", _reason(company, day, held)))
+
+    def _last_native_origins(self, rel_ids: list[str]) -> dict[str, Origin]:
+        """Where the file's last record of each relation id came from, when that record is a native OWNS."""
+        out: dict[str, Origin] = {}
+        for page in _pages(rel_ids):
+            rows = self._db.execute(
+                "SELECT rel_id, native_owns, file, line, pointer, fields FROM load_rels WHERE seq IN "
+                f"(SELECT MAX(seq) FROM load_rels WHERE rel_id IN ({_marks(page)}) GROUP BY rel_id)", page)
+            out.update({rel: _origin(*where) for rel, native, *where in rows if native})
+        return out
+
+
+def _origin(file: str, line: int, pointer: str | None, fields: str | None) -> Origin:
+    """An Origin back from its load_rels columns."""
+    return Origin(file, line, pointer, json.loads(fields) if fields else None)
+
+
+def _pages(items: list[str]) -> Iterator[list[str]]:
+    """Split an id list into pages under SQLite's bound-parameter limit."""
+    for start in range(0, len(items), _PAGE):
+        yield items[start:start + _PAGE]
+
+
+def _marks(items: list[str]) -> str:
+    """Placeholders for an IN list (never values: those are bound)."""
+    return ", ".join("?" for _ in items)

@@ -1,0 +1,139 @@
+"""A file loaded in batches (CORPGRAPH_BATCH_SIZE) is still one transaction: every problem of every batch in one
+pass, nothing written on any, the same store after a second load, placeholders settled across batches."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from graph.ingest import ingest_stream
+from graph.stores.sqlite import SqliteStore
+from loaders.validate import iter_batches
+from schema.errors import InvalidInput
+from tests.factory import company, entity, owns
+
+
+def write(path: Path, *records: dict[str, Any]) -> Path:
+    """A native JSON Lines file, one record a line (line n holds records[n - 1])."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def stream(store: SqliteStore, path: Path, size: int = 2):  # type: ignore[no-untyped-def]
+    """Load the file in batches of `size` records."""
+    _, batches = iter_batches(path, size)
+    return ingest_stream(store, str(path), batches)
+
+
+def snapshot(store: SqliteStore) -> tuple[list, list]:  # type: ignore[type-arg]
+    """Every stored row, for comparing two states of the store."""
+    return store.raw_entities("", 10_000), store.raw_relations("", 10_000)
+
+
+def problems_of(store: SqliteStore, path: Path, size: int = 2) -> list[str]:
+    """The `file:line: field: reason` lines of a refused streamed load."""
+    with pytest.raises(InvalidInput) as refused:
+        stream(store, path, size)
+    return [f"{p.line}: {p.field}" for p in refused.value.problems]
+
+
+def test_problems_of_first_and_third_batch_reported_together(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    # Batches of 2 lines: lines 1-2, 3-4, 5-6. Line 2 has a bad share (batch 1); line 6 names an unknown owner
+    # (batch 3, checked at the end of the file).
+    path = write(tmp_path / "bad.jsonl", company("a"), owns("a", "b", 7), company("b"), company("c"),
+                 company("d"), owns("ghost", "c", 0.5))
+    assert problems_of(tmp_store, path) == ["2: share", "6: source"]
+    assert tmp_store.counts() == {}  # nothing of it: not the companies of batches 1-3 either
+
+
+def test_error_in_the_last_batch_leaves_nothing(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    path = write(tmp_path / "late.jsonl", *(company(f"c{i}") for i in range(9)), {"type": "Company", "id": "x"})
+    assert problems_of(tmp_store, path, size=3) == ["10: name"]
+    assert tmp_store.counts() == {} and tmp_store.revision() == 0
+
+
+def test_reload_changes_nothing(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    path = write(tmp_path / "good.jsonl", company("a"), company("b"), owns("a", "b", 0.4), company("c"),
+                 owns("c", "b", 0.6))
+    first = stream(tmp_store, path)
+    assert (first.entities["Company"], first.relations["OWNS"]) == (3, 2)
+    before = snapshot(tmp_store)
+    stream(tmp_store, path)
+    assert snapshot(tmp_store) == before
+    assert tmp_store.counts() == {"Company": 3, "OWNS": 2}
+
+
+def test_reference_to_an_entity_of_a_later_batch(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    path = write(tmp_path / "forward.jsonl", owns("a", "b", 0.5), company("x"), company("a"), company("b"))
+    stream(tmp_store, path, size=1)
+    assert tmp_store.counts() == {"Company": 3, "OWNS": 1}
+
+
+def test_unknown_reference_to_a_failed_record_is_not_reported_twice(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    path = write(tmp_path / "failed.jsonl", {"type": "Company", "id": "a"}, company("b"), company("c"),
+                 owns("a", "b", 0.5))
+    assert problems_of(tmp_store, path) == ["1: name"]
+
+
+def test_shares_summed_across_batches(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    # 0.6 (line 4, batch 2) + 0.6 (line 6, batch 3) = 1.2 > 1: the later native line is named.
+    path = write(tmp_path / "over.jsonl", company("a"), company("b"), company("c"), owns("a", "c", 0.6),
+                 company("d"), owns("b", "c", 0.6))
+    assert problems_of(tmp_store, path) == ["6: share"]
+    # 0.6 + 0.4 = 1.0 is allowed
+    write(path, company("a"), company("b"), company("c"), owns("a", "c", 0.6), company("d"), owns("b", "c", 0.4))
+    stream(tmp_store, path)
+    assert tmp_store.counts()["OWNS"] == 2
+
+
+def test_shares_summed_with_the_stored_ones(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    stream(tmp_store, write(tmp_path / "first.jsonl", company("a"), company("c"), owns("a", "c", 0.7)))
+    # stored 0.7 + 0.5 from line 3 = 1.2
+    path = write(tmp_path / "second.jsonl", company("b"), company("z"), owns("b", "c", 0.5))
+    assert problems_of(tmp_store, path) == ["3: share"]
+
+
+def test_type_change_across_batches(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    stream(tmp_store, write(tmp_path / "first.jsonl", company("s")))
+    path = write(tmp_path / "types.jsonl", company("a"), company("b"), entity("Person", "a"), entity("Person", "s"))
+    assert problems_of(tmp_store, path) == ["3: type", "4: type"]
+
+
+def test_placeholders_settled_across_batches(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    stream(tmp_store, write(tmp_path / "stored.jsonl", company("held")))
+    # p1: placeholder in batch 1, real record in batch 3 (not counted, real wins); p2: a placeholder only (1
+    # made); held: a placeholder for a stored company (kept as stored); p2 twice: made once.
+    path = write(tmp_path / "open.jsonl",
+                 entity("Person", "p1", placeholder=True), entity("Person", "p2", placeholder=True),
+                 entity("Company", "held", "Ghost", placeholder=True), entity("Person", "p2", placeholder=True),
+                 entity("Person", "p1", "Real One"), company("x"))
+    summary = stream(tmp_store, path)
+    assert summary.placeholders == 1
+    got = tmp_store.get_entities(["p1", "p2", "held"])
+    assert (got["p1"].name, got["p1"].placeholder) == ("Real One", False)
+    assert got["p2"].placeholder is True
+    assert (got["held"].name, got["held"].placeholder) == ("Held", False)
+    assert stream(tmp_store, path).placeholders == 0  # p2 is stored now
+
+
+def test_cli_loads_in_batches_and_refuses_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORPGRAPH_DB", str(tmp_path / "cli.db"))
+    monkeypatch.setenv("CORPGRAPH_STORE", "embedded")
+    monkeypatch.setenv("CORPGRAPH_BATCH_SIZE", "2")
+    bad = write(tmp_path / "bad.jsonl", company("a"), owns("a", "b", 7), company("b"), company("c"),
+                company("d"), owns("ghost", "c", 0.5))
+    result = CliRunner().invoke(app, ["load", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:2: share:" in result.stderr and f"{bad}:6: source: unknown id 'ghost'" in result.stderr
+    good = write(tmp_path / "good.jsonl", *(company(f"c{i}") for i in range(5)), owns("c0", "c1", 0.5))
+    result = CliRunner().invoke(app, ["load", str(good)])
+    assert result.exit_code == 0, result.output
+    store = SqliteStore(tmp_path / "cli.db")
+    try:
+        assert store.counts() == {"Company": 5, "OWNS": 1}
+    finally:
+        store.close()
