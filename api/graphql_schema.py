@@ -22,6 +22,7 @@ from schema.kinds import EntityType, IncidentCategory, RelationType
 
 from api import graphql_types as gt
 from api.doc_cache import DocumentCache
+from api.field_decorators import mutation, resolver
 from api.document_guard import DocumentGuard
 from api.settings import ApiSettings
 
@@ -58,30 +59,30 @@ MaxDepth = Annotated[int | None, strawberry.argument(description="Longest path f
 
 @strawberry.type(description="Questions about companies, owners and incidents.")
 class Query:
-    @strawberry.field(description="One entity by any of its ids, or by `SCHEME:ID` for one of its identifiers (LEI:..., GB-COH:...); null when none matches.")
+    @resolver(description="One entity by any of its ids, or by `SCHEME:ID` for one of its identifiers (LEI:..., GB-COH:...); null when none matches.")
     async def entity(self, info: Ctx, id: strawberry.ID) -> gt.Entity | None:
         record = await info.context.entities.load(id)
         return gt.entity_from_record(record) if record else None
 
-    @strawberry.field(description="Entities whose name or alias contains the text, in any script; exact matches first.")
+    @resolver(description="Entities whose name or alias contains the text, in any script; exact matches first.")
     def search(self, info: Ctx, text: str, types: list[EntityType] | None = None,
                topics: Topics = None, first: First = None) -> list[gt.Entity]:
         limit = info.context.settings.first(first, default=10)
         return [gt.entity_from_record(e) for e in info.context.graph.search(text, types, limit, topics)]
 
-    @strawberry.field(description="Who owns a company, directly and through chains, as of a date (default today); "
+    @resolver(description="Who owns a company, directly and through chains, as of a date (default today); "
                                   "largest integrated share first, then id, a page at a time.")
     def owners(self, info: Ctx, company_id: strawberry.ID, as_of: AsOf = None, first: HoldingsFirst = None,
                after: HoldingsAfter = None) -> list[gt.Holding]:
         return _holdings(info, info.context.graph.owners_page, company_id, as_of, first, after)
 
-    @strawberry.field(description="What an owner (a company or a person; pass its id as companyId) holds, as of a date; "
+    @resolver(description="What an owner (a company or a person; pass its id as companyId) holds, as of a date; "
                                   "largest integrated share first, then id, a page at a time.")
     def holdings(self, info: Ctx, company_id: strawberry.ID, as_of: AsOf = None, first: HoldingsFirst = None,
                  after: HoldingsAfter = None) -> list[gt.Holding]:
         return _holdings(info, info.context.graph.holdings_page, company_id, as_of, first, after)
 
-    @strawberry.field(description="Everyone liable for an incident: responsible companies, their owners, data recipients, perpetrators.")
+    @resolver(description="Everyone liable for an incident: responsible companies, their owners, data recipients, perpetrators.")
     def liability_chain(self, info: Ctx, incident_id: strawberry.ID, as_of: AsOf = None,
                         max_depth: MaxDepth = None, min_share: float | None = None,
                         max_owners: int | None = None) -> gt.LiabilityChain:
@@ -91,7 +92,7 @@ class Query:
             min_share=settings.share("minShare", min_share), max_owners=settings.owners(max_owners))
         return gt.chain_from(chain)
 
-    @strawberry.field(description="Incidents an entity is exposed to, through ownership, dependency or data flow.")
+    @resolver(description="Incidents an entity is exposed to, through ownership, dependency or data flow.")
     def exposure(self, info: Ctx, entity_id: strawberry.ID, as_of: AsOf = None,
                  channels: list[Channel] | None = None, max_depth: MaxDepth = None) -> gt.Exposure:
         settings = info.context.settings
@@ -99,7 +100,7 @@ class Query:
                                              max_depth=settings.depth(max_depth, settings.max_graph_depth))
         return gt.exposure_from(answer)
 
-    @strawberry.field(description="Entities within `depth` relations of an entity (default 1) and the relations between them.")
+    @resolver(description="Entities within `depth` relations of an entity (default 1) and the relations between them.")
     def neighborhood(self, info: Ctx, id: strawberry.ID, depth: int | None = None,
                      relation_types: list[RelationType] | None = None) -> gt.Graph:
         settings = info.context.settings
@@ -107,33 +108,33 @@ class Query:
                                                 max_nodes=settings.max_nodes)
         return gt.graph_from(graph)
 
-    @strawberry.field(description="Incidents ordered by id, optionally of one category and within dates (inclusive).")
+    @resolver(description="Incidents ordered by id, optionally of one category and within dates (inclusive).")
     def incidents(self, info: Ctx, category: IncidentCategory | None = None,
                   from_: Annotated[date | None, strawberry.argument(name="from")] = None, to: date | None = None,
                   first: First = None, after: After = None) -> gt.Connection[gt.Incident]:
         page = info.context.graph.incidents(category, from_, to, info.context.settings.first(first), after)
         return gt.connection_from(page)
 
-    @strawberry.field(description="Open candidates for matching: entities that may be the same, highest score first.")
+    @resolver(description="Open candidates for matching: entities that may be the same, highest score first.")
     def resolve_candidates(self, info: Ctx, min_score: float | None = None,
                            first: First = None) -> list[gt.MatchCandidate]:
         limit = info.context.settings.first(first)
         found = matching.open_candidates(info.context.graph, min_score or 0.0)
         return [gt.candidate_from(c) for c in found.candidates[:limit]]
 
-    @strawberry.field(description="Links identity did not follow because a DIFFERENT decision (or a difference of type) keeps two entities apart.")
+    @resolver(description="Links identity did not follow because a DIFFERENT decision (or a difference of type) keeps two entities apart.")
     def identity_conflicts(self, info: Ctx) -> list[gt.IdentityConflict]:
         return [gt.IdentityConflict(a=strawberry.ID(c.a), b=strawberry.ID(c.b), link=c.link, reason=c.reason)
                 for c in info.context.graph.identity().conflicts]
 
-    @strawberry.field(description="Companies ordered by id, a page at a time.")
+    @resolver(description="Companies ordered by id, a page at a time.")
     def companies(self, info: Ctx, first: First = None, after: After = None) -> gt.Connection[gt.Company]:
         return gt.connection_from(info.context.graph.companies(info.context.settings.first(first), after))
 
 
 @strawberry.type(description="Writes; they need the header 'Authorization: Bearer <token>'.")
 class Mutation:
-    @strawberry.mutation(description="Upsert entity and relation records (the loader's JSON format, `type` included); all or nothing.")
+    @mutation(description="Upsert entity and relation records (the loader's JSON format, `type` included); all or nothing.")
     def upsert_records(self, info: Ctx, records: list[JSON]) -> gt.UpsertResult:
         info.context.require_token()
         settings = info.context.settings
@@ -142,12 +143,12 @@ class Mutation:
         summary = info.context.graph.write(_validated(records))
         return gt.UpsertResult(entities=sum(summary.entities.values()), relations=sum(summary.relations.values()))
 
-    @strawberry.mutation(description="Record a matching decision: SAME merges the two entities, DIFFERENT keeps them apart for good.")
+    @mutation(description="Record a matching decision: SAME merges the two entities, DIFFERENT keeps them apart for good.")
     def resolve_decision(self, info: Ctx, a: strawberry.ID, b: strawberry.ID, verdict: MatchVerdict) -> gt.MatchDecision:
         info.context.require_token()
         decide = matching.merge if verdict is MatchVerdict.SAME else matching.split
         j = decide(info.context.graph, a, b, "api")
-        return gt.MatchDecision(a=j.a, b=j.b, verdict=j.verdict.value, by=j.by, at=j.at)
+        return gt.MatchDecision(a=strawberry.ID(j.a), b=strawberry.ID(j.b), verdict=j.verdict.value, by=j.by, at=j.at)
 
 
 def _holdings(info: Ctx, page_of: Callable[..., HoldingPage], id: str, as_of: date | None, first: int | None,

@@ -16,6 +16,7 @@ from schema.declaration import ENTITIES
 from schema.kinds import EntityType, IncidentCategory, RelationType
 
 from api.context import Context
+from api.field_decorators import resolver
 
 # The GraphQL enums are the domain enums themselves: one declaration, no second list to drift.
 EntityTypeEnum = strawberry.enum(EntityType, description="Kinds of node in the graph.")
@@ -84,7 +85,7 @@ class Entity:
     placeholder: bool = strawberry.field(description="True for an entity known only from a reference an imported file left open.")
     unknown_reason: str | None = strawberry.field(description="Why the party is unknown, as its source says; null for known parties.")
 
-    @strawberry.field(description="The entity's other ids: records merged into it by a shared identifier or a user's decision (`id` is the canonical one).")
+    @resolver(description="The entity's other ids: records merged into it by a shared identifier or a user's decision (`id` is the canonical one).")
     def referents(self, info: Ctx) -> list[strawberry.ID]:
         return [strawberry.ID(i) for i in info.context.graph.referents(self.id)]
 
@@ -199,10 +200,10 @@ class Graph:
 
 def graph_from(subgraph: res.Subgraph) -> Graph:
     """The GraphQL payload of a subgraph."""
-    nodes = [GraphNode(id=strawberry.ID(n.id), type=n.type, label=n.label, properties=n.properties)
+    nodes = [GraphNode(id=strawberry.ID(n.id), type=n.type, label=n.label, properties=JSON(n.properties))
              for n in subgraph.nodes]
     edges = [GraphEdge(id=strawberry.ID(e.id), source=strawberry.ID(e.source), target=strawberry.ID(e.target),
-                       type=e.type, properties=e.properties) for e in subgraph.edges]
+                       type=e.type, properties=JSON(e.properties)) for e in subgraph.edges]
     return Graph(nodes=nodes, edges=edges, more_nodes=subgraph.more_nodes)
 
 
@@ -234,18 +235,18 @@ class Holding:
     over_allocated: bool = strawberry.field(description="True when a walk enters a company whose owners' shares (imported) summed above 100%; its shares were scaled to 100% for this number.")
     conflicting: bool = strawberry.field(description="True when sources disagree on the direct stake (the latest published counts) or two stakes are valid the same day (the latest valid_from counts; never summed).")
 
-    @strawberry.field(description="What each source said about the direct stake when it is conflicting, the one that counts first; empty otherwise.")
+    @resolver(description="What each source said about the direct stake when it is conflicting, the one that counts first; empty otherwise.")
     def statements(self, info: Ctx) -> list[Statement]:
         found = info.context.graph.relations(list(self.statement_ids))
         return [statement_from(i, found[i].record) for i in self.statement_ids if i in found]
     cursor: str = strawberry.field(description="Pass as `after` to get the holdings that follow this one.")
     count: int = strawberry.field(description="How many holdings the whole answer has, all pages together (the same on every item).")
 
-    @strawberry.field(description="The owner.")
+    @resolver(description="The owner.")
     async def owner(self, info: Ctx) -> Entity:
         return await load_entity(info, self.owner_id)
 
-    @strawberry.field(description="The company owned.")
+    @resolver(description="The company owned.")
     async def company(self, info: Ctx) -> Entity:
         return await load_entity(info, self.company_id)
 
@@ -270,7 +271,7 @@ class Party:
     over_allocated: bool = strawberry.field(description="True when the weight went through a company whose owners' shares (imported) summed above 100%, scaled to 100%.")
     paths_truncated: bool = strawberry.field(description="True when the path search stopped before finding topK paths (the weight is still exact).")
 
-    @strawberry.field(description="The liable entity.")
+    @resolver(description="The liable entity.")
     async def entity(self, info: Ctx) -> Entity:
         return await load_entity(info, self.entity_id)
 
@@ -283,7 +284,7 @@ class LiabilityChain:
     graph: Graph = strawberry.field(description="The explaining subgraph, to draw.")
     owners_total: int = strawberry.field(description="OWNER parties that met minShare; parties holds the strongest maxOwners per responsible company.")
 
-    @strawberry.field(description="The incident.")
+    @resolver(description="The incident.")
     async def incident(self, info: Ctx) -> Entity:
         return await load_entity(info, self.incident_id)
 
@@ -308,11 +309,11 @@ class ExposureItem:
     over_allocated: bool = strawberry.field(description="True when the weight went through a company whose owners' shares (imported) summed above 100%, scaled to 100%.")
     paths_truncated: bool = strawberry.field(description="True when the path search stopped before finding topK paths (the weight is still exact).")
 
-    @strawberry.field(description="The incident.")
+    @resolver(description="The incident.")
     async def incident(self, info: Ctx) -> Entity:
         return await load_entity(info, self.incident_id)
 
-    @strawberry.field(description="The entity the exposure passes through (e.g. the responsible company), if any.")
+    @resolver(description="The entity the exposure passes through (e.g. the responsible company), if any.")
     async def via(self, info: Ctx) -> Entity | None:
         return await load_entity(info, self.via_id) if self.via_id else None
 
@@ -325,7 +326,7 @@ class Exposure:
     totals: JSON = strawberry.field(description="Impact figures summed over items, each weighted.")
     graph: Graph = strawberry.field(description="The explaining subgraph, to draw.")
 
-    @strawberry.field(description="The exposed entity.")
+    @resolver(description="The exposed entity.")
     async def entity(self, info: Ctx) -> Entity:
         return await load_entity(info, self.entity_id)
 
@@ -333,9 +334,9 @@ class Exposure:
 def exposure_from(exposure: res.Exposure) -> Exposure:
     """The GraphQL object of an exposure answer."""
     items = [ExposureItem(incident_id=i.incident, via_id=i.via, channel=i.channel, weight=i.weight,
-                          paths=[path_from(x) for x in i.paths], impact=i.impact, over_allocated=i.over_allocated,
+                          paths=[path_from(x) for x in i.paths], impact=JSON(i.impact), over_allocated=i.over_allocated,
                           paths_truncated=i.paths_truncated) for i in exposure.items]
-    return Exposure(entity_id=exposure.entity, as_of=exposure.as_of, items=items, totals=exposure.totals,
+    return Exposure(entity_id=exposure.entity, as_of=exposure.as_of, items=items, totals=JSON(exposure.totals),
                     graph=graph_from(exposure.graph))
 
 
@@ -371,11 +372,11 @@ class MatchCandidate:
     reasons: list[str] = strawberry.field(description="Why they may be the same (identifier, name, alias, transliteration, country).")
     conflicts: list[str] = strawberry.field(description="What says they differ (identifiers of one scheme, countries); such pairs are never merged by acceptAbove.")
 
-    @strawberry.field(description="One entity.")
+    @resolver(description="One entity.")
     async def a(self, info: Ctx) -> Entity:
         return await load_entity(info, self.a_id)
 
-    @strawberry.field(description="The other entity.")
+    @resolver(description="The other entity.")
     async def b(self, info: Ctx) -> Entity:
         return await load_entity(info, self.b_id)
 

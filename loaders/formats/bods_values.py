@@ -77,9 +77,12 @@ def share_fields(share: Any, version: str) -> tuple[dict[str, float], str | None
 
 def source_of(data: dict[str, Any], sid: str, version: str, date: str | None) -> dict[str, Any]:
     """The native Source of a statement: publisher, title, URL, publication date, statement id and date, type."""
-    publication = data.get("publicationDetails") if isinstance(data.get("publicationDetails"), dict) else {}
-    publisher = publication.get("publisher") if isinstance(publication.get("publisher"), dict) else {}
-    source = data.get("source") if isinstance(data.get("source"), dict) else {}
+    publication = data.get("publicationDetails")
+    publication = publication if isinstance(publication, dict) else {}
+    publisher = publication.get("publisher")
+    publisher = publisher if isinstance(publisher, dict) else {}
+    source = data.get("source")
+    source = source if isinstance(source, dict) else {}
     kinds = source.get("type")
     kinds = [kinds] if isinstance(kinds, str) else [k for k in kinds or [] if isinstance(k, str)]
     published, _ = as_date(publication.get("publicationDate"))

@@ -81,9 +81,9 @@ class StixFormat:
         for item in read_bundle(bundle):
             line = _line(item[0])
             if len(item) == 3:
-                yield Problem(file, line, item[1], item[2], item[0])  # type: ignore[misc]
+                yield Problem(file, line, item[1], item[2], item[0])
             else:
-                yield Origin(file, line, item[0]), item[1]  # type: ignore[misc]
+                yield Origin(file, line, item[0]), item[1]
 
 
 FORMAT = StixFormat()
@@ -146,7 +146,7 @@ class _Bundle:
 
     def _base(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Fields every entity takes from a STIX object: id, name, description, sources."""
-        record = {"id": stix_id(obj["id"]), "name": str(obj.get("name") or obj["id"]), "sources": self.sources(obj)}
+        record: dict[str, Any] = {"id": stix_id(obj["id"]), "name": str(obj.get("name") or obj["id"]), "sources": self.sources(obj)}
         if obj.get("description"):
             record["description"] = str(obj["description"])
         if obj.get("aliases"):

@@ -99,7 +99,8 @@ class _Incident:
     """One VERIS incident read into native records."""
 
     def __init__(self, data: dict[str, Any], at: Origin) -> None:
-        self.data, self.at, self.issues = data, at, []  # type: list[Problem]
+        self.data, self.at = data, at
+        self.issues: list[Problem] = []
         self.key = data["incident_id"].strip()
         self.id = safe_id(f"veris:{self.key}")
         self.sources = self._sources()
@@ -157,7 +158,7 @@ class _Incident:
 
     def _types(self) -> list[str]:
         """The source's own classification: `action: variety` for every action variety given."""
-        out = []
+        out: list[str] = []
         for action, detail in sorted(_dict(self.data.get("action")).items()):
             varieties = [v for v in _dict(detail).get("variety") or [] if _known(v)]
             out.extend(f"{action}: {v}" for v in varieties) if varieties else out.append(action)

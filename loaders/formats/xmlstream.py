@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from schema.errors import Problem
 
@@ -42,13 +42,19 @@ def as_tree(elem: ET.Element) -> Any:
     return _tree(elem)
 
 
+def _element_events(parser: ET.XMLPullParser[ET.Element]) -> Iterator[tuple[str, ET.Element]]:
+    """The parser's pending events; asked for start and end only, each comes with its Element."""
+    # typeshed's read_events also lists the namespace events' shapes, which a start/end parser never yields.
+    return cast(Iterator[tuple[str, ET.Element]], parser.read_events())
+
+
 def iter_records(path: Path, record_tags: frozenset[str], header_tags: frozenset[str]) -> Iterator[XmlRecord | Problem]:
     """Every element named in record_tags (local names) that is a child of a child of the root (where
     GLEIF's files keep their records), in file order; texts of header_tags elements (children of the
     root's children, as GLEIF's header) met before a record come with it. A syntax error ends the stream
     with a Problem at its line."""
     starts = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(" + b"|".join(t.encode() for t in sorted(record_tags)) + rb")[\s>/]")
-    parser = ET.XMLPullParser(events=("start", "end"))
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
     lines: deque[int] = deque()
     header: dict[str, str] = {}
     line, depth, container, record_line = 1, 0, None, 0
@@ -64,7 +70,7 @@ def iter_records(path: Path, record_tags: frozenset[str], header_tags: frozenset
                 else:
                     parser.close()
                 # Inlined on purpose: this loop sees every element of a multi-gigabyte file twice.
-                for event, elem in parser.read_events():
+                for event, elem in _element_events(parser):
                     if event == "start":
                         depth += 1
                         if depth == 2:
