@@ -39,8 +39,8 @@ class FileProgress:
         task = self._progress.tasks[self.task]
         elapsed = task.elapsed or 0.0
         position = read_position(self._resolved)
-        self._progress.update(self.task, records=self.records, rate=self.records / elapsed if elapsed else 0.0,
-                              **({"completed": position} if position is not None else {}))
+        self._progress.update(self.task, completed=position, records=self.records,
+                              rate=self.records / elapsed if elapsed else 0.0)
 
     def done(self) -> None:
         """The file is finished (written or refused)."""

@@ -137,3 +137,15 @@ def test_cli_loads_in_batches_and_refuses_whole(tmp_path: Path, monkeypatch: pyt
         assert store.counts() == {"Company": 5, "OWNS": 1}
     finally:
         store.close()
+
+
+def test_progress_reads_how_far_the_reader_got(tmp_path: Path) -> None:
+    from api.load_progress import read_position
+
+    path = tmp_path / "ten.bin"
+    path.write_bytes(b"0123456789")
+    resolved = str(path.resolve())
+    assert read_position(resolved) is None  # not open
+    with path.open("rb") as reading:
+        reading.read(4)  # Python's buffer fetched the whole 10-byte file at once: the descriptor is at 10
+        assert read_position(resolved) == 10
