@@ -1,8 +1,9 @@
-"""The facade every query goes through: a store plus its projection, cached by store.revision()."""
+"""The facade every query goes through: a store plus its projection, rebuilt in the background (graph.live)."""
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
@@ -19,6 +20,7 @@ from graph.analytics.results import Channel, Exposure, Holding, HoldingPage, Lia
 from graph.conflicts import flag_conflicts
 from graph.identity import IdentityMap, build_identity, decide, resolve_ref
 from graph.ingest import ingest
+from graph.live import FRESH_WAIT, LiveState
 from graph.neighborhood import DEFAULT_MAX_NODES, neighborhood
 from graph.projection import AsOfView, Projection, build_projection
 from graph.resolved import ResolvedStore
@@ -48,16 +50,33 @@ class RebuildHooks(Protocol):
         ...
 
 
-class CorpGraph:
-    """Facade over a store with a projection cached by store.revision(); every query goes through here."""
+@dataclass(frozen=True)
+class Analytic:
+    """What analytics answer from: a projection and the identity it was merged by, swapped in together."""
 
-    def __init__(self, store: GraphStore, rebuild_hooks: RebuildHooks | None = None) -> None:
+    identity: IdentityMap
+    projection: Projection
+
+    @property
+    def revision(self) -> int:
+        """The store revision both were built from (the identity's: it was read first)."""
+        return self.identity.revision
+
+
+class CorpGraph:
+    """Facade over a store with a projection kept up to date in the background; every query goes through here.
+
+    Writes through this facade (`write`, `decide`) return once their change is visible to queries; writes by
+    another process are picked up through the store's revision (graph.live says how and when).
+    """
+
+    def __init__(self, store: GraphStore, rebuild_hooks: RebuildHooks | None = None,
+                 fresh_wait: float = FRESH_WAIT) -> None:
         self.store = store
         self._hooks = rebuild_hooks  # the process decides (graph.gc_policy.FrozenProjections for a server)
-        self._projection: Projection | None = None
         self._identity: IdentityMap | None = None
-        self._lock = threading.Lock()
         self._identity_lock = threading.Lock()
+        self.live: LiveState[Analytic] = LiveState(self._build, store.revision, fresh_wait)
 
     # --- identity: one entity per identifier, users' decisions -------------------------------------------
 
@@ -79,12 +98,15 @@ class CorpGraph:
 
     def decide(self, a: str, b: str, verdict: Verdict | str, by: str) -> Judgement:
         """Record that two entities are the same (`same`) or must never be merged (`different`)."""
-        return decide(self.store, self.identity(), a, b, verdict, by)
+        made = decide(self.store, self.identity(), a, b, verdict, by)
+        self.live.fresh_if_built()  # the next query sees the decision
+        return made
 
-    def reader(self, projection: Projection | None = None) -> ResolvedStore:
+    def reader(self, analytic: Analytic | None = None) -> ResolvedStore:
         """The store read through identity (merged entities, canonical ids): what every answer reads."""
-        statements = projection.statements if projection is not None else None
-        return ResolvedStore(self.store, self.identity(), statements)
+        if analytic is None:
+            return ResolvedStore(self.store, self.identity(), None)
+        return ResolvedStore(self.store, analytic.identity, analytic.projection.statements)
 
     def entities(self, refs: Sequence[str]) -> dict[str, Entity]:
         """Merged entities by id or `SCHEME:ID`, keyed by the reference asked for (unknown ones are absent)."""
@@ -109,12 +131,16 @@ class CorpGraph:
         return neighborhood(self.reader(), self.resolve(ref), depth, relation_types, max_nodes=max_nodes)
 
     def projection(self) -> Projection:
-        """The projection of the store as it is now (rebuilt when store.revision() changed)."""
-        revision = self.store.revision()
-        with self._lock:  # one rebuild at a time; concurrent queries wait for it rather than repeat it
-            if self._projection is None or self._projection.revision != revision:
-                self._projection = _rebuilt(self.store, self.identity(), self._projection is not None, self._hooks)
-            return self._projection
+        """The projection queries answer from now (the store's latest, or the previous one while it is built)."""
+        return self.live.get().projection
+
+    def _build(self) -> Analytic:
+        """Identity and projection of the store as it is now (run by graph.live's builder thread)."""
+        identity = build_identity(self.store)  # reads the revision first: a racing write makes another build
+        with self._identity_lock:  # the plain reads (search, entities) need not build it again
+            if self._identity is None or self._identity.revision < identity.revision:
+                self._identity = identity
+        return Analytic(identity, _rebuilt(self.store, identity, self.live.current() is not None, self._hooks))
 
     def owners(self, company: str, as_of: date | None = None) -> list[Holding]:
         """Every owner with a direct or integrated share in the company, largest integrated first."""
@@ -153,8 +179,8 @@ class CorpGraph:
                         min_hop_share: float = 0.0, top_k: int = 3, max_owners: int | None = None) -> LiabilityChain:
         """Responsible companies, their owners, data recipients and perpetrators of the incident."""
         day = as_of or date.today()
-        view, node = self._node(incident, (E.INCIDENT,), day)
-        reader = self.reader(view.projection)
+        view, node, analytic = self._node_of(incident, (E.INCIDENT,), day)
+        reader = self.reader(analytic)
         if node is None:
             id = self.resolve(incident)
             return LiabilityChain(id, day, [], build_subgraph(reader, [id], []))
@@ -165,8 +191,8 @@ class CorpGraph:
                  max_depth: int = 6, top_k: int = 3) -> Exposure:
         """Incidents the entity is exposed to, per channel, with weighted impact totals."""
         day = as_of or date.today()
-        view, node = self._node(entity, _EXPOSED, day)
-        reader = self.reader(view.projection)
+        view, node, analytic = self._node_of(entity, _EXPOSED, day)
+        reader = self.reader(analytic)
         if node is None:
             id = self.resolve(entity)
             return Exposure(id, day, [], {}, build_subgraph(reader, [id], []))
@@ -186,8 +212,10 @@ class CorpGraph:
         return browse.incidents(self.reader(), category, from_, to, first, after)
 
     def write(self, batch: Batch) -> WriteSummary:
-        """Check a validated batch's references against the store and write it in one transaction."""
-        return ingest(self.store, batch)
+        """Check a validated batch's references and write it in one transaction; returns once queries see it."""
+        summary = ingest(self.store, batch)
+        self.live.fresh_if_built()
+        return summary
 
     def revision(self) -> int:
         """The store's revision (changes with every committed write)."""
@@ -195,8 +223,15 @@ class CorpGraph:
 
     def _node(self, ref: str, kinds: tuple[EntityType, ...], as_of: date | None) -> tuple[AsOfView, int | None]:
         """The view at as_of and the node index of ref's entity (None: it exists but takes part in no relation)."""
+        view, node, _ = self._node_of(ref, kinds, as_of)
+        return view, node
+
+    def _node_of(self, ref: str, kinds: tuple[EntityType, ...], as_of: date | None
+                 ) -> tuple[AsOfView, int | None, Analytic]:
+        """As _node, with the analytic state answered from (its identity resolves ref, as its projection merged)."""
+        analytic = self.live.get()
         try:
-            id = self.resolve(ref)
+            id = resolve_ref(self.store, analytic.identity, ref)
         except NotFound:
             id = ref  # the message below says which kind of entity was looked for
         found = self.store.entity_types([id]).get(id)
@@ -204,8 +239,8 @@ class CorpGraph:
             wanted = " or ".join(k.value for k in kinds)
             also = f" (it is a {found.value})" if found else ""
             raise NotFound(f"no {wanted} with id {id!r}{also}; search for the entity to find its id")
-        proj = self.projection()
-        return proj.view(as_of or date.today()), proj.index.get(id)
+        proj = analytic.projection
+        return proj.view(as_of or date.today()), proj.index.get(id), analytic
 
 
 def _flagged(view: AsOfView, page: HoldingPage) -> HoldingPage:

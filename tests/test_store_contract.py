@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from graph.ingest import ingest
+from graph.service import CorpGraph
 from graph.projection import Projection, build_projection
 from graph.settings import Settings
 from graph.stores import cypher
@@ -443,3 +444,27 @@ def _canonical(answer: Any) -> Any:
         items = [_canonical(item) for item in data]
         return sorted(items, key=lambda item: json.dumps(item, sort_keys=True, default=str))
     return data
+
+
+def test_every_write_makes_the_revision_grow(store: GraphStore) -> None:
+    """Projection caches key on the revision: each committed write makes it strictly larger."""
+    seen = [store.revision()]
+    for name in ("a", "b", "a"):  # the third rewrites "a": a write all the same
+        ingest(store, batch(company(name)))
+        seen.append(store.revision())
+    assert all(later > earlier for earlier, later in zip(seen, seen[1:])), seen
+
+
+def test_neo4j_revision_grows_when_everything_is_deleted(driver_store: Neo4jStore) -> None:
+    """Deleting everything bumps the revision instead of resetting it, so a running server rebuilds."""
+    ingest(driver_store, batch(company("a")))
+    before = driver_store.revision()
+    driver_store.delete_all()
+    assert driver_store.counts() == {}
+    assert driver_store.revision() == before + 1  # one bump, in the deleting transaction
+    graph = CorpGraph(driver_store)
+    assert graph.projection().size == 0
+    ingest(driver_store, companies_owning(("a", "b", 0.5)))
+    assert graph.live.fresh().projection.size == 2  # a and b
+    driver_store.delete_all()  # a server that had seen "a owns b" must see it gone
+    assert graph.live.fresh().projection.size == 0

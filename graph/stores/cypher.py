@@ -61,9 +61,10 @@ BUMP_REVISION = (
     f"MERGE (m:{_q(META_LABEL)} {{id: $key}}) "
     "SET m.value = coalesce(m.value, 0) + 1 RETURN m.value AS revision"
 )
-DELETE_ALL = (
-    f"MATCH (n) WHERE n:{_q(ENTITY_LABEL)} OR n:{_q(META_LABEL)} OR n:{_q(JUDGEMENT_LABEL)} DETACH DELETE n"
-)
+# The meta node is kept: its revision only ever grows, so a running server sees the deletion as a change
+# (a revision back at 0 could equal the one its projection was built from, and stale answers would stay).
+DELETE_ALL = (f"MATCH (n) WHERE n:{_q(ENTITY_LABEL)} OR n:{_q(JUDGEMENT_LABEL)} DETACH DELETE n "
+              "RETURN count(*) AS written")
 # One decision per unordered pair: `$pair` = "a|b" with a < b (ids never hold "|").
 MERGE_JUDGEMENT = (
     f"MERGE (j:{_q(JUDGEMENT_LABEL)} {{pair: $pair}}) "

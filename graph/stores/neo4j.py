@@ -317,9 +317,13 @@ class Neo4jStore:
         return int(rows[0]["revision"]) if rows else 0
 
     def delete_all(self) -> None:
-        """Delete every corpgraph node and relationship (tests and re-imports; other labels are left alone)."""
-        with self._translate("deleting all corpgraph data"):
-            self._driver.execute_query(cypher.DELETE_ALL, database_=self.database)
+        """Delete every corpgraph entity, relation and decision (tests and re-imports; other labels are left alone).
+
+        The revision is bumped in the same transaction, never reset, so projections built before see the change.
+        """
+        plan = [Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY}), Step(cypher.DELETE_ALL, {})]
+        with self._translate("deleting all corpgraph data"), self._session() as session:
+            session.execute_write(_run_plan, plan)
 
     def close(self) -> None:
         """Close the driver and its connections."""
