@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from operator import attrgetter
 
@@ -139,6 +139,12 @@ class Projection:
             while len(self._views) > _CACHED_DATES:
                 self._views.popitem(last=False)
         return built
+
+    def cached_days(self) -> list[date]:
+        """The dates whose views are cached, most recently used last."""
+        with self._lock:
+            keys = list(self._views)
+        return [date(1970, 1, 1) + timedelta(days=key) for key in keys]
 
     def nodes(self, indices: Iterable[int]) -> list[str]:
         """Ids of node indices."""

@@ -76,7 +76,8 @@ class CorpGraph:
         self._hooks = rebuild_hooks  # the process decides (graph.gc_policy.FrozenProjections for a server)
         self._identity: IdentityMap | None = None
         self._identity_lock = threading.Lock()
-        self.live: LiveState[Analytic] = LiveState(self._build, store.revision, fresh_wait)
+        # through self: a forked benchmark child swaps self.store for its own connection
+        self.live: LiveState[Analytic] = LiveState(self._build, lambda: self.store.revision(), fresh_wait)
 
     # --- identity: one entity per identifier, users' decisions -------------------------------------------
 
@@ -140,7 +141,12 @@ class CorpGraph:
         with self._identity_lock:  # the plain reads (search, entities) need not build it again
             if self._identity is None or self._identity.revision < identity.revision:
                 self._identity = identity
-        return Analytic(identity, _rebuilt(self.store, identity, self.live.current() is not None, self._hooks))
+        previous = self.live.current()
+        projection = _rebuilt(self.store, identity, previous is not None, self._hooks)
+        if previous is not None:  # the dates queries asked about: built here, not by the first query after the swap
+            for day in previous.projection.cached_days():
+                projection.view(day)
+        return Analytic(identity, projection)
 
     def owners(self, company: str, as_of: date | None = None) -> list[Holding]:
         """Every owner with a direct or integrated share in the company, largest integrated first."""
