@@ -80,7 +80,8 @@ def merge_columns(identity: IdentityMap, store: GraphStore, cols: list[list[obje
             else:
                 groups[merged_key(identity, rel_ids[k])].append(k)  # type: ignore[arg-type]
     values = [col for name, col in enumerate(cols) if name not in {at["id"], at["source"], at["target"]}]
-    agreed, disputed = [], []
+    agreed: list[list[str]] = []
+    disputed: list[list[str]] = []
     for group in (g for g in groups.values() if len(g) > 1):
         rows = {tuple(_same_nan(col[k]) for col in values) for k in group}
         (agreed if len(rows) == 1 else disputed).append([str(rel_ids[k]) for k in group])

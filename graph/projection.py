@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cached_property
 from operator import attrgetter
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,6 +27,9 @@ from graph.identity import IdentityMap
 from graph.merge import Statements, merge_columns
 from graph.packed import PackedStrings
 from graph.stores.base import EdgeRow, GraphStore
+
+if TYPE_CHECKING:  # analytics.linalg imports this module
+    from graph.analytics.linalg import Factors
 
 _NEVER = np.iinfo(np.int64).max  # open-ended valid_to
 _ALWAYS = np.iinfo(np.int64).min  # open-ended valid_from
@@ -172,7 +176,7 @@ class AsOfView:
     unknown_dst: np.ndarray  # companies on OWNS edges whose share is unknown (sorted, distinct)
     over_allocated: np.ndarray  # companies whose owners' shares summed above 100%, scaled to 100% in W (sorted)
     inverses: dict[int, np.ndarray] = field(default_factory=dict)  # (I - W_S)^-1 per cyclic component, lazily
-    whole: object | None = None  # the whole graph's factors for integrated ownership (analytics.linalg), lazily
+    whole: Factors | None = None  # the whole graph's factors for integrated ownership (analytics.linalg), lazily
     control: object | None = None  # who controls whom (analytics.ownership.control), lazily
     overlaps: dict[int, tuple[int, ...]] = field(default_factory=dict)  # kept OWNS edge -> the pair's valid edges
 
@@ -224,13 +228,15 @@ class AsOfView:
         """Edges of one type leaving (or entering) a node that are valid at this date."""
         adj = (self.projection.out if outgoing else self.projection.into)[type]
         _, edges = adj.of(node)
-        return edges[self.valid[edges]]
+        valid: np.ndarray = edges[self.valid[edges]]  # numpy types fancy indexing of an untyped array as Any
+        return valid
 
     def edges_of_many(self, type: RelationType, nodes: np.ndarray, outgoing: bool) -> np.ndarray:
         """Valid edges of one type leaving (or entering) any of the nodes."""
         adj = (self.projection.out if outgoing else self.projection.into)[type]
         _, edges = adj.gather(nodes)
-        return edges[self.valid[edges]]
+        valid: np.ndarray = edges[self.valid[edges]]
+        return valid
 
 
 @dataclass(frozen=True)
@@ -305,7 +311,8 @@ def _levels(labels: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarra
         pushed = level.copy()
         np.maximum.at(pushed, to, level[frm] + 1)
         if np.array_equal(pushed, level):
-            return level[labels]
+            per_node: np.ndarray = level[labels]
+            return per_node
         level = pushed
 
 
@@ -347,11 +354,14 @@ class _Columns:
         """Intern ids, turn the columns into arrays and build the adjacency."""
         rel_ids, types, sources, targets, shares, starts, ends, incidents = self.cols
         index: dict[str, int] = {}
+        # The columns hold EdgeRow's fields (ids str, incident str | None, type RelationType), typed object here.
         # setdefault's default is evaluated before the insert, so a new id gets the next index
-        ends_ = [index.setdefault(x, len(index)) for x in sources + targets]  # type: ignore[operator]
+        ends_ = [index.setdefault(x, len(index)) for x in cast(list[str], sources + targets)]
         src, dst = np.array(ends_[: len(sources)], dtype=np.int64), np.array(ends_[len(sources):], dtype=np.int64)
-        inc = np.array([-1 if x is None else index.setdefault(x, len(index)) for x in incidents], dtype=np.int64)
-        n, codes = len(index), np.fromiter(map(_TYPE_CODE.__getitem__, types), np.int8, len(types))
+        inc = np.array([-1 if x is None else index.setdefault(x, len(index)) for x in cast(list[str | None], incidents)],
+                       dtype=np.int64)
+        n, codes = len(index), np.fromiter(map(_TYPE_CODE.__getitem__, cast(list[RelationType], types)), np.int8,
+                                        len(types))
         edges = np.arange(len(src), dtype=np.int64)
         out, into = {}, {}
         for rel_type, code in _TYPE_CODE.items():

@@ -102,7 +102,7 @@ def whole(view: AsOfView) -> Factors:
     """Factors of the whole graph at this date, built on first use and kept with the view."""
     if view.whole is None:
         view.whole = factors_of(view, view.components.order, strict=False)
-    return view.whole  # type: ignore[no-any-return]
+    return view.whole
 
 
 def factors_of(view: AsOfView, topo: np.ndarray, strict: bool) -> Factors:
@@ -121,7 +121,8 @@ def _cycle_inverse(view: AsOfView, topo: np.ndarray, strict: bool) -> tuple[sp.c
     comps = view.components
     labels = comps.labels[topo]
     cyclic = np.flatnonzero(comps.sizes[labels] > 1)
-    diagonal, singular = np.ones(topo.size), []
+    diagonal = np.ones(topo.size)
+    singular: list[int] = []
     if cyclic.size == 0:
         return None, diagonal, singular
     rows, cols, data = [], [], []

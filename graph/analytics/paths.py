@@ -145,7 +145,8 @@ class Explainer:
         """A Path of already-read edges; weight is the product of its OWNS shares, None if one is unknown."""
         hops = [self.hop(e) for e in edges]
         shares = [h.share for h in hops if h.type == RelationType.OWNS]  # other hops only link, weight 1
-        weight = None if any(s is None for s in shares) else float(np.prod(shares))
+        known = [s for s in shares if s is not None]
+        weight = float(np.prod(known)) if len(known) == len(shares) else None
         return Path(hops, weight)
 
     def hop(self, edge: int) -> Hop:

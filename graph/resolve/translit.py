@@ -8,6 +8,7 @@ goes through anyascii (ISC), one maintained table for every script. Both are pur
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 
 
@@ -20,7 +21,7 @@ def latin(name: str) -> str | None:
 
 
 @lru_cache(maxsize=1)
-def _pinyin():  # type: ignore[no-untyped-def]
+def _pinyin() -> Callable[[str], list[str]]:
     """pypinyin's lazy_pinyin (imported on first use: it loads its dictionaries, about half a second)."""
     from pypinyin import lazy_pinyin
 
@@ -28,7 +29,7 @@ def _pinyin():  # type: ignore[no-untyped-def]
 
 
 @lru_cache(maxsize=1)
-def _anyascii():  # type: ignore[no-untyped-def]
+def _anyascii() -> Callable[[str], str]:
     """anyascii's transliteration function."""
     from anyascii import anyascii
 
