@@ -128,9 +128,9 @@ def export_subgraph(graph: CorpGraph, settings: ApiSettings, req: ExportRequest)
     if req.query == "liability":
         min_share = settings.share("minShare", req.min_share)
         return graph.liability_chain(req.id, req.as_of, max_depth=max_depth, min_share=min_share,
-                                     max_owners=settings.owners(req.max_owners)).graph
+                                     max_owners=settings.owners(req.max_owners), bounds=False).graph
     return graph.exposure(req.id, req.as_of, channels=list(req.channels) if req.channels else None,
-                          max_depth=max_depth).graph
+                          max_depth=max_depth, bounds=False).graph  # a graph needs no share bounds
 
 
 def create_app(store: GraphStore | None = None, settings: ApiSettings | None = None,

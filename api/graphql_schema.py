@@ -44,7 +44,7 @@ class MatchVerdict(Enum):
 
 # The default `first` of the paged fields (owners and holdings: settings.holdings_first); the cost check
 # counts a paged field's selection once per item of its page.
-PAGE_SIZES = {"search": 10, "companies": 20, "incidents": 20, "resolveCandidates": 20}
+PAGE_SIZES = {"search": 10, "companies": 20, "incidents": 20, "resolveCandidates": 20, "declaredDisagreements": 20}
 
 # Arguments shared by several fields, described once.
 AsOf = Annotated[date | None, strawberry.argument(description="Date the graph is taken at (YYYY-MM-DD); default today.")]
@@ -55,6 +55,21 @@ After = Annotated[str | None, strawberry.argument(description="The endCursor of 
 HoldingsFirst = Annotated[int | None, strawberry.argument(description="Page size, 1..CORPGRAPH_API_MAX_HOLDINGS_FIRST (default 100).")]
 HoldingsAfter = Annotated[str | None, strawberry.argument(description="The `cursor` of the last Holding received; the page starts after it.")]
 MaxDepth = Annotated[int | None, strawberry.argument(description="Longest path followed, 1..CORPGRAPH_API_MAX_GRAPH_DEPTH (default the maximum).")]
+
+
+# Fields that need the solves at the ranges' minimums and maximums; without them those are skipped.
+BOUND_FIELDS = frozenset({"integratedMin", "integratedMax", "weightMin", "weightMax", "mayControl"})
+
+
+def asks_bounds(info: Ctx) -> bool:
+    """Whether the selection under this field asks for a bound (fragments and inline fragments included)."""
+    stack = list(info.selected_fields)
+    while stack:
+        node = stack.pop()
+        if getattr(node, "name", None) in BOUND_FIELDS:
+            return True
+        stack.extend(getattr(node, "selections", None) or [])
+    return False
 
 
 @strawberry.type(description="Questions about companies, owners and incidents.")
@@ -82,6 +97,15 @@ class Query:
                  after: HoldingsAfter = None) -> list[gt.Holding]:
         return _holdings(info, info.context.graph.holdings_page, company_id, as_of, first, after)
 
+    @resolver(description="Companies where a declared indirect share (BODS) or ultimate parent (GLEIF) disagrees with corpgraph's own integrated share or controlling parent, by company id.")
+    def declared_disagreements(self, info: Ctx, as_of: AsOf = None, first: First = None,
+                               after: After = None) -> gt.Connection[gt.DeclaredDisagreement]:
+        limit = info.context.settings.first(first, default=20)
+        found, more = info.context.graph.declared_disagreements(as_of, after, limit)
+        cursor = found[-1].company if found else None
+        return gt.Connection(nodes=[gt.disagreement_from(d) for d in found],
+                             page_info=gt.PageInfo(end_cursor=cursor, has_next_page=more))
+
     @resolver(description="Everyone liable for an incident: responsible companies, their owners, data recipients, perpetrators.")
     def liability_chain(self, info: Ctx, incident_id: strawberry.ID, as_of: AsOf = None,
                         max_depth: MaxDepth = None, min_share: float | None = None,
@@ -89,7 +113,8 @@ class Query:
         settings = info.context.settings
         chain = info.context.graph.liability_chain(
             incident_id, as_of, max_depth=settings.depth(max_depth, settings.max_graph_depth),
-            min_share=settings.share("minShare", min_share), max_owners=settings.owners(max_owners))
+            min_share=settings.share("minShare", min_share), max_owners=settings.owners(max_owners),
+            bounds=asks_bounds(info))
         return gt.chain_from(chain)
 
     @resolver(description="Incidents an entity is exposed to, through ownership, dependency or data flow.")
@@ -97,7 +122,8 @@ class Query:
                  channels: list[Channel] | None = None, max_depth: MaxDepth = None) -> gt.Exposure:
         settings = info.context.settings
         answer = info.context.graph.exposure(entity_id, as_of, channels=channels,
-                                             max_depth=settings.depth(max_depth, settings.max_graph_depth))
+                                             max_depth=settings.depth(max_depth, settings.max_graph_depth),
+                                             bounds=asks_bounds(info))
         return gt.exposure_from(answer)
 
     @resolver(description="Entities within `depth` relations of an entity (default 1) and the relations between them.")
@@ -154,7 +180,7 @@ class Mutation:
 def _holdings(info: Ctx, page_of: Callable[..., HoldingPage], id: str, as_of: date | None, first: int | None,
               after: str | None) -> list[gt.Holding]:
     """One page of owners or holdings as GraphQL objects, each carrying its cursor and the count of all pages."""
-    page = page_of(id, as_of, info.context.settings.holdings_page(first), after)
+    page = page_of(id, as_of, info.context.settings.holdings_page(first), after, bounds=asks_bounds(info))
     return [gt.holding_from(h, page.count) for h in page.items]
 
 

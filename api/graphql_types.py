@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graph.analytics import results as res
+from graph.analytics.disagreements import Disagreement
 from graph.browse import Page
 from schema import records as rec
 from schema.declaration import ENTITIES
@@ -223,6 +224,21 @@ def statement_from(rel_id: str, record: rec.Relation) -> Statement:
                      valid_to=fields.get("valid_to"), sources=_convert(record.sources))
 
 
+@strawberry.type(description="What a source declares instead of an edge: an indirect share (BODS) or an ultimate parent (GLEIF).")
+class Declaration:
+    kind: str = strawberry.field(description="indirect_ownership or ultimate_parent, as the importer wrote it.")
+    share: float | None = strawberry.field(description="The declared share, 0..1, when exact.")
+    share_min: float | None = strawberry.field(description="Lower end of a declared range, when given.")
+    share_max: float | None = strawberry.field(description="Upper end of a declared range, when given.")
+    relation_id: strawberry.ID = strawberry.field(description="Id of the DECLARED_INTEREST relation (its sources say who declares it).")
+
+
+def declarations_from(found: tuple[res.Declared, ...]) -> list[Declaration]:
+    """The GraphQL objects of declarations."""
+    return [Declaration(kind=d.kind, share=d.share, share_min=d.share_min, share_max=d.share_max,
+                        relation_id=strawberry.ID(d.relation_id)) for d in found]
+
+
 @strawberry.type(description="An owner's stake in a company: direct, integrated (through chains) and control.")
 class Holding:
     owner_id: strawberry.Private[str]
@@ -233,6 +249,12 @@ class Holding:
     controls: bool = strawberry.field(description="True when the owner controls the company (majority, to a fixed point).")
     unknown: bool = strawberry.field(description="True when a share on the way is unknown, so numbers are lower bounds.")
     over_allocated: bool = strawberry.field(description="True when a walk enters a company whose owners' shares (imported) summed above 100%; its shares were scaled to 100% for this number.")
+    integrated_min: float | None = strawberry.field(description="Exact lower bound of integrated: every reported range at its minimum, unknown shares at 0; null for a holder with no share.")
+    integrated_max: float | None = strawberry.field(description="Exact upper bound of integrated: every range at its maximum, unknown shares at what the other owners' minimums leave free; null for a holder with no share.")
+    estimate: bool = strawberry.field(description="True when integrated counts the midpoint of a reported range (integratedMin/integratedMax are exact).")
+    may_control: bool = strawberry.field(description="True when the owner controls the company with every range at its maximum (controls holds at the minimums).")
+    interests: list[str] = strawberry.field(description="The owner's own non-share interests in the company (CONTROLS kinds: votingRights, appointmentOfBoard, ...).")
+    declared: list[Declaration] = strawberry.field(description="What sources declare about this owner and company, shown beside the computed figures.")
     conflicting: bool = strawberry.field(description="True when sources disagree on the direct stake (the latest published counts) or two stakes are valid the same day (the latest valid_from counts; never summed).")
 
     @resolver(description="What each source said about the direct stake when it is conflicting, the one that counts first; empty otherwise.")
@@ -256,6 +278,9 @@ def holding_from(holding: res.Holding, count: int) -> Holding:
     return Holding(owner_id=holding.owner, company_id=holding.company, statement_ids=holding.statements,
                    direct=holding.direct, integrated=holding.integrated, controls=holding.controls,
                    unknown=holding.unknown, over_allocated=holding.over_allocated, conflicting=holding.conflicting,
+                   integrated_min=holding.integrated_min, integrated_max=holding.integrated_max,
+                   estimate=holding.estimate, may_control=holding.may_control, interests=list(holding.interests),
+                   declared=declarations_from(holding.declared),
                    cursor=holding.cursor or "", count=count)
 
 
@@ -270,6 +295,17 @@ class Party:
     paths: list[Path] = strawberry.field(description="Paths from the party to the incident that explain the weight.")
     over_allocated: bool = strawberry.field(description="True when the weight went through a company whose owners' shares (imported) summed above 100%, scaled to 100%.")
     paths_truncated: bool = strawberry.field(description="True when the path search stopped before finding topK paths (the weight is still exact).")
+    weight_min: float | None = strawberry.field(description="Exact lower bound of weight (OWNER: integratedMin); null for a controller with no share.")
+    weight_max: float | None = strawberry.field(description="Exact upper bound of weight (OWNER: integratedMax); null for a controller with no share.")
+    estimate: bool = strawberry.field(description="True when weight counts the midpoint of a reported range.")
+    may_control: bool = strawberry.field(description="True when the party controls the responsible company with every range at its maximum.")
+    interests: list[str] = strawberry.field(description="OWNER: its own non-share interests in the responsible company (CONTROLS kinds).")
+    declared: list[Declaration] = strawberry.field(description="OWNER: declared indirect share in the responsible company; RESPONSIBLE: its declared ultimate parent; beside the computed figure.")
+    controlling_parent_id: strawberry.Private[str | None]
+
+    @strawberry.field(description="RESPONSIBLE: the controlling parent corpgraph computes (control rule), to compare with a declared ultimate parent; null when nobody controls it.")
+    async def controlling_parent(self, info: Ctx) -> Entity | None:
+        return await load_entity(info, self.controlling_parent_id) if self.controlling_parent_id else None
 
     @resolver(description="The liable entity.")
     async def entity(self, info: Ctx) -> Entity:
@@ -293,7 +329,10 @@ def chain_from(chain: res.LiabilityChain) -> LiabilityChain:
     """The GraphQL object of a liability chain."""
     parties = [Party(entity_id=p.entity, role=p.role, weight=p.weight, controls=p.controls, unknown=p.unknown,
                      detail=p.detail, paths=[path_from(x) for x in p.paths], over_allocated=p.over_allocated,
-                     paths_truncated=p.paths_truncated) for p in chain.parties]
+                     paths_truncated=p.paths_truncated, weight_min=p.weight_min, weight_max=p.weight_max,
+                     estimate=p.estimate, may_control=p.may_control, interests=list(p.interests),
+                     declared=declarations_from(p.declared), controlling_parent_id=p.controlling_parent)
+               for p in chain.parties]
     return LiabilityChain(incident_id=chain.incident, as_of=chain.as_of, parties=parties, graph=graph_from(chain.graph),
                           owners_total=chain.owners_total)
 
@@ -308,6 +347,9 @@ class ExposureItem:
     impact: JSON = strawberry.field(description="The incident's impact figures weighted by `weight`.")
     over_allocated: bool = strawberry.field(description="True when the weight went through a company whose owners' shares (imported) summed above 100%, scaled to 100%.")
     paths_truncated: bool = strawberry.field(description="True when the path search stopped before finding topK paths (the weight is still exact).")
+    weight_min: float | None = strawberry.field(description="Exact lower bound of weight: every reported range at its minimum, unknown shares at 0.")
+    weight_max: float | None = strawberry.field(description="Exact upper bound of weight: every range at its maximum, unknown shares at what the other owners' minimums leave free.")
+    estimate: bool = strawberry.field(description="True when weight counts the midpoint of a reported range.")
 
     @resolver(description="The incident.")
     async def incident(self, info: Ctx) -> Entity:
@@ -335,9 +377,40 @@ def exposure_from(exposure: res.Exposure) -> Exposure:
     """The GraphQL object of an exposure answer."""
     items = [ExposureItem(incident_id=i.incident, via_id=i.via, channel=i.channel, weight=i.weight,
                           paths=[path_from(x) for x in i.paths], impact=JSON(i.impact), over_allocated=i.over_allocated,
-                          paths_truncated=i.paths_truncated) for i in exposure.items]
+                          paths_truncated=i.paths_truncated, weight_min=i.weight_min, weight_max=i.weight_max,
+                          estimate=i.estimate) for i in exposure.items]
     return Exposure(entity_id=exposure.entity, as_of=exposure.as_of, items=items, totals=JSON(exposure.totals),
                     graph=graph_from(exposure.graph))
+
+
+@strawberry.type(description="A declared indirect share or ultimate parent that disagrees with what corpgraph computes.")
+class DeclaredDisagreement:
+    company_id: strawberry.Private[str]
+    holder_id: strawberry.Private[str]
+    parent_id: strawberry.Private[str | None]
+    declared: Declaration = strawberry.field(description="What the source declares.")
+    integrated: float | None = strawberry.field(description="indirect_ownership: the holder's computed integrated share in the company (null when only unknown shares link them).")
+    integrated_min: float | None = strawberry.field(description="indirect_ownership: exact lower bound of the computed share.")
+    integrated_max: float | None = strawberry.field(description="indirect_ownership: exact upper bound of the computed share.")
+
+    @strawberry.field(description="The company the declaration is about.")
+    async def company(self, info: Ctx) -> Entity:
+        return await load_entity(info, self.company_id)
+
+    @strawberry.field(description="Who the source declares as indirect holder or ultimate parent.")
+    async def holder(self, info: Ctx) -> Entity:
+        return await load_entity(info, self.holder_id)
+
+    @strawberry.field(description="ultimate_parent: the controlling parent corpgraph computes; null when nobody controls the company.")
+    async def controlling_parent(self, info: Ctx) -> Entity | None:
+        return await load_entity(info, self.parent_id) if self.parent_id else None
+
+
+def disagreement_from(found: Disagreement) -> DeclaredDisagreement:
+    """The GraphQL object of a disagreement."""
+    return DeclaredDisagreement(company_id=found.company, holder_id=found.holder, parent_id=found.controlling_parent,
+                                declared=declarations_from((found.declared,))[0], integrated=found.integrated,
+                                integrated_min=found.integrated_min, integrated_max=found.integrated_max)
 
 
 @strawberry.type(description="Where a page ends and whether more follow.")

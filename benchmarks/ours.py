@@ -42,7 +42,7 @@ class Ours:
     def integrated_arrays(self, holder: str, as_of: date) -> Shares:
         """Exact integrated share of holder in everything it reaches, as the product computes it (arrays)."""
         projection = self.graph.projection()
-        return row(projection.view(as_of), projection.index[holder])
+        return row(projection.view(as_of), projection.index[holder], bounds=False)
 
     def shares(self, answer: Shares) -> dict[str, float]:
         """integrated_arrays' answer by company id (the holder itself left out)."""
@@ -56,15 +56,15 @@ class Ours:
 
     def holdings(self, holder: str, as_of: date) -> list[Holding]:
         """The full `holdings` answer: direct, integrated and control flag per company."""
-        return self.graph.holdings(holder, as_of)
+        return self.graph.holdings(holder, as_of, bounds=False)
 
     def liability(self, incident: str, as_of: date) -> LiabilityChain:
         """The product's liability chain (default depth 6, all owners, top 3 paths each, subgraph)."""
-        return self.graph.liability_chain(incident, as_of)
+        return self.graph.liability_chain(incident, as_of, bounds=False)
 
     def exposure(self, entity: str, as_of: date) -> Exposure:
         """The product's exposure (all channels, paths to depth 6, subgraph)."""
-        return self.graph.exposure(entity, as_of)
+        return self.graph.exposure(entity, as_of, bounds=False)
 
     @staticmethod
     def parties(chain: LiabilityChain) -> dict[Key, float]:

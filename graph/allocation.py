@@ -15,8 +15,8 @@ owners of c hold 120%, an error on the file's line.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
+from typing import NamedTuple
 
 from schema.batch import Batch, Origin
 from schema.declaration import relation_id
@@ -25,9 +25,19 @@ from schema.kinds import RelationType
 from schema.records import Owns, Relation
 
 from graph.projection import FULL
-from graph.stores.base import GraphStore
+from graph.stores.base import EdgeRow, GraphStore
 
 _OPEN = date.min
+
+
+class _Stake(NamedTuple):
+    """One OWNS as the check needs it: owner, validity, its minimum share, and where a native record was read."""
+
+    owner: str
+    start: date
+    end: date | None
+    minimum: float
+    origin: Origin | None  # None: stored, or imported (never the line an error points at)
 
 
 def imported(record: Relation) -> bool:
@@ -37,18 +47,18 @@ def imported(record: Relation) -> bool:
 
 def check_allocation(store: GraphStore, batch: Batch) -> list[Problem]:
     """Problems for companies a native OWNS of the batch makes hold more than 100% on some day."""
-    native = [(rec, origin) for rec, origin in batch.relations if isinstance(rec, Owns) and not imported(rec)]
-    companies = sorted({rec.target for rec, _ in native})
+    companies = sorted({rec.target for rec, _ in batch.relations if isinstance(rec, Owns) and not imported(rec)})
     if not companies:
         return []
-    stakes: dict[str, dict[str, tuple[Owns, Origin | None]]] = {c: {} for c in companies}
+    stakes: dict[str, dict[str, _Stake]] = {c: {} for c in companies}
+    for row in store.edges_into(companies, [RelationType.OWNS]):  # the analytic columns only: no document read
+        stakes[row.target][row.id] = _stored(row)
     wanted = set(companies)
-    for stored in store.relations_touching(companies, [RelationType.OWNS]):
-        if stored.record.target in wanted:
-            stakes[stored.record.target][stored.id] = (stored.record, None)  # type: ignore[assignment]
     for rec, origin in batch.relations:  # later records of one relation id win, as in the stores
         if isinstance(rec, Owns) and rec.target in wanted:
-            stakes[rec.target][relation_id(rec)] = (rec, None if imported(rec) else origin)
+            stakes[rec.target][relation_id(rec)] = _Stake(rec.source, rec.valid_from or _OPEN, rec.valid_to,
+                                                          _minimum(rec.share, rec.share_min),
+                                                          None if imported(rec) else origin)
     problems = []
     for company in companies:
         found = _first_excess(list(stakes[company].values()))
@@ -58,32 +68,38 @@ def check_allocation(store: GraphStore, batch: Batch) -> list[Problem]:
     return problems
 
 
-def _first_excess(stakes: list[tuple[Owns, Origin | None]]) -> tuple[date, list[tuple[str, float]], Origin] | None:
+def _stored(row: EdgeRow) -> _Stake:
+    """A stored stake from its analytic columns."""
+    end = date.fromisoformat(row.valid_to) if row.valid_to else None
+    start = date.fromisoformat(row.valid_from) if row.valid_from else _OPEN
+    return _Stake(row.source, start, end, _minimum(row.share, row.share_min), None)
+
+
+def _first_excess(stakes: list[_Stake]) -> tuple[date, list[tuple[str, float]], Origin] | None:
     """The first day the stakes sum above 100%: that day, (owner, share) held then, the last native origin then."""
-    for day in sorted({rec.valid_from or _OPEN for rec, _ in stakes}):
+    for day in sorted({stake.start for stake in stakes}):
         held = _held_on(stakes, day)
-        if sum(share for _, share, _ in held) > FULL:
-            origins = [origin for _, _, origin in held if origin is not None]
+        if sum(stake.minimum for stake in held) > FULL:
+            origins = [stake.origin for stake in held if stake.origin is not None]
             if origins:
-                return day, [(owner, share) for owner, share, _ in held], max(origins, key=lambda o: o.line)
+                return day, [(stake.owner, stake.minimum) for stake in held], max(origins, key=lambda o: o.line)
     return None
 
 
-def _held_on(stakes: Iterable[tuple[Owns, Origin | None]], day: date) -> list[tuple[str, float, Origin | None]]:
-    """(owner, minimum share, native origin) of each owner's stake valid on the day (latest valid_from wins)."""
-    latest: dict[str, tuple[Owns, Origin | None]] = {}
-    for rec, line in stakes:
-        start = rec.valid_from or _OPEN
-        if start <= day and (rec.valid_to is None or rec.valid_to > day):
-            kept = latest.get(rec.source)
-            if kept is None or start >= (kept[0].valid_from or _OPEN):
-                latest[rec.source] = (rec, line)
-    return [(owner, _minimum(rec), line) for owner, (rec, line) in sorted(latest.items())]
+def _held_on(stakes: list[_Stake], day: date) -> list[_Stake]:
+    """Each owner's stake valid on the day (the latest start wins), by owner."""
+    latest: dict[str, _Stake] = {}
+    for stake in stakes:
+        if stake.start <= day and (stake.end is None or stake.end > day):
+            kept = latest.get(stake.owner)
+            if kept is None or stake.start >= kept.start:
+                latest[stake.owner] = stake
+    return [latest[owner] for owner in sorted(latest)]
 
 
-def _minimum(rec: Owns) -> float:
+def _minimum(share: float | None, share_min: float | None) -> float:
     """The share an owner holds at least: the exact share, else the range's minimum, else 0 (unknown)."""
-    return rec.share if rec.share is not None else (rec.share_min or 0.0)
+    return share if share is not None else (share_min or 0.0)
 
 
 def _reason(company: str, day: date, held: list[tuple[str, float]]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import cached_property
 from operator import attrgetter
@@ -26,6 +26,7 @@ from schema.kinds import RelationType
 from graph.identity import IdentityMap
 from graph.merge import Statements, merge_columns
 from graph.packed import PackedStrings
+from graph.shares import EdgeShares, edge_shares
 from graph.stores.base import EdgeRow, GraphStore
 
 if TYPE_CHECKING:  # analytics.linalg imports this module
@@ -119,6 +120,11 @@ class Projection:
     relation_ids: PackedStrings  # one relation id per edge, packed: a str each would cost ~50 bytes more
     out: dict[RelationType, Adjacency]
     into: dict[RelationType, Adjacency]
+    kind: np.ndarray  # int16 code into `kinds` (CONTROLS' interest, DECLARED_INTEREST's kind), -1 when none
+    kinds: list[str]
+    bounded: np.ndarray  # the few edges with a reported range (sorted), so 3M edges carry no range columns
+    bound_min: np.ndarray  # share_min of those edges, NaN when absent
+    bound_max: np.ndarray  # share_max of those edges, NaN when absent
     # Relations merged by identity (graph.merge): the statements behind each edge, and which disagree.
     statements: Statements = field(default_factory=Statements)
     _views: OrderedDict[int, "AsOfView"] = field(default_factory=OrderedDict, repr=False)
@@ -154,6 +160,25 @@ class Projection:
         """Ids of node indices."""
         return [self.ids[int(i)] for i in indices]
 
+    def ranges(self, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """share_min and share_max of the edges, NaN where absent."""
+        low, high = np.full(edges.size, np.nan), np.full(edges.size, np.nan)
+        if self.bounded.size:
+            at = np.minimum(np.searchsorted(self.bounded, edges), self.bounded.size - 1)
+            hit = self.bounded[at] == edges
+            low[hit], high[hit] = self.bound_min[at[hit]], self.bound_max[at[hit]]
+        return low, high
+
+    def edge_shares(self, edges: np.ndarray) -> EdgeShares:
+        """Point value and bounds of a set of edges (graph.shares), the free part taken per target company."""
+        low, high = self.ranges(edges)
+        return edge_shares(self.share[edges], low, high, self.dst[edges], self.size)
+
+    def kind_of(self, edge: int) -> str | None:
+        """The interest type (CONTROLS) or kind (DECLARED_INTEREST) of an edge."""
+        code = int(self.kind[edge])
+        return None if code < 0 else self.kinds[code]
+
 
 @dataclass
 class AsOfView:
@@ -163,7 +188,9 @@ class AsOfView:
     holding (registers keep history rows like this): never summed, the one with the latest valid_from
     wins (a later filing supersedes an earlier one), then the latest-ending one; `overlaps` keeps the
     pair's valid edges so answers can flag the holding as conflicting.
-    W[i, j] holds known shares only; unknown shares count 0 in W and are found through `down`/`up`.
+    W[i, j] holds exact shares and the midpoints of reported ranges; unknown shares count 0 in W and are
+    found through `down`/`up`. `lower()` and `upper()` are the same view with every share at its minimum
+    and at its maximum (graph.shares); they are this view itself when nothing is uncertain.
     """
 
     projection: Projection
@@ -175,10 +202,15 @@ class AsOfView:
     unknown_src: np.ndarray  # owners on OWNS edges whose share is unknown (sorted, distinct)
     unknown_dst: np.ndarray  # companies on OWNS edges whose share is unknown (sorted, distinct)
     over_allocated: np.ndarray  # companies whose owners' shares summed above 100%, scaled to 100% in W (sorted)
+    ranged_src: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # owners on range edges
+    ranged_dst: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # companies on range edges
+    midpoints: dict[int, float] = field(default_factory=dict)  # point value (midpoint) of each range edge
     inverses: dict[int, np.ndarray] = field(default_factory=dict)  # (I - W_S)^-1 per cyclic component, lazily
     whole: Factors | None = None  # the whole graph's factors for integrated ownership (analytics.linalg), lazily
-    control: object | None = None  # who controls whom (analytics.ownership.control), lazily
+    control: object | None = None  # who controls whom at the minimums (analytics.control.control), lazily
+    may_control: object | None = None  # who may control whom at the maximums (analytics.control.may_control), lazily
     overlaps: dict[int, tuple[int, ...]] = field(default_factory=dict)  # kept OWNS edge -> the pair's valid edges
+    bounds: dict[str, "AsOfView"] = field(default_factory=dict)  # the lower and upper views, lazily
 
     @classmethod
     def build(cls, proj: Projection, day: int) -> "AsOfView":
@@ -187,13 +219,50 @@ class AsOfView:
         owns = np.flatnonzero(valid & (proj.type == _TYPE_CODE[RelationType.OWNS]))
         owns, overlaps = _latest_per_pair(proj, owns)
         n, src, dst = proj.size, proj.src[owns], proj.dst[owns]
-        known = ~np.isnan(proj.share[owns])
-        W = sp.csr_matrix((proj.share[owns][known], (src[known], dst[known])), shape=(n, n))
-        W.eliminate_zeros()  # a 0% stake links nothing: keep it out of cycle detection
-        W, over = scaled_to_full(W)
+        shares = proj.edge_shares(owns)
+        W, over = scaled_to_full(_share_matrix(n, src, dst, shares.point))
         down, up = Adjacency.build(n, src, dst, owns), Adjacency.build(n, dst, src, owns)
-        return cls(proj, day, valid, down, up, W, np.unique(src[~known]), np.unique(dst[~known]), over,
-                   overlaps=overlaps)
+        unknown, ranged = shares.unknown, shares.ranged
+        midpoints = dict(zip(owns[ranged].tolist(), shares.point[ranged].tolist()))
+        return cls(proj, day, valid, down, up, W, np.unique(src[unknown]), np.unique(dst[unknown]), over,
+                   np.unique(src[ranged]), np.unique(dst[ranged]), midpoints, overlaps=overlaps)
+
+    def lower(self) -> "AsOfView":
+        """This view with every share at its minimum (ranges at share_min, unknown at 0), scaled like W."""
+        if self.ranged_dst.size == 0:
+            return self  # exact and unknown shares only: the minimums are W itself
+        if "lower" not in self.bounds:
+            shares = self.projection.edge_shares(self.down.edge)
+            W, over = scaled_to_full(_share_matrix(self.projection.size, *self._ends(), shares.low))
+            self.bounds["lower"] = self._with(W, over)
+        return self.bounds["lower"]
+
+    def upper(self) -> "AsOfView":
+        """This view with every share at its maximum (share_max, or the part the others' minimums leave free)."""
+        if self.ranged_dst.size == 0 and self.unknown_dst.size == 0:
+            return self
+        if "upper" not in self.bounds:
+            shares = self.projection.edge_shares(self.down.edge)
+            W = _share_matrix(self.projection.size, *self._ends(), shares.high)  # not scaled: each at its maximum
+            self.bounds["upper"] = self._with(W, np.zeros(0, np.int64))
+        return self.bounds["upper"]
+
+    def point_share(self, edge: int) -> float | None:
+        """The share an OWNS edge counts with: exact, a range's midpoint, or None when unknown."""
+        share = float(self.projection.share[edge])
+        if share == share:
+            return share
+        return self.midpoints.get(edge)
+
+    def _ends(self) -> tuple[np.ndarray, np.ndarray]:
+        """Owner and company of every valid OWNS edge, in the order of `down.edge`."""
+        proj = self.projection
+        return proj.src[self.down.edge], proj.dst[self.down.edge]
+
+    def _with(self, W: sp.csr_matrix, over: np.ndarray) -> "AsOfView":
+        """The same edges with another share matrix (its own components, inverses, factors and control)."""
+        return replace(self, W=W, over_allocated=over, inverses={}, whole=None, control=None, may_control=None,
+                       bounds={})
 
     def submatrix(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """W restricted to `nodes` (any order, distinct) as (row, col, share), positions in `nodes`.
@@ -213,11 +282,6 @@ class AsOfView:
         at = np.minimum(np.searchsorted(nodes, cols, sorter=sorter), nodes.size - 1)
         hit = nodes[sorter[at]] == cols
         return which[hit], sorter[at[hit]], self.W.data[entries[hit]]
-
-    @cached_property
-    def majority(self) -> np.ndarray:
-        """Per node: holds more than half of some company directly (only such nodes can control anything)."""
-        return np.asarray(self.W.max(axis=1).toarray()).ravel() > 0.5 + TOLERANCE  # ownership.CONTROL
 
     @cached_property
     def components(self) -> "Components":
@@ -287,6 +351,12 @@ class Components:
         return self.order[start:start + size], ws
 
 
+def _share_matrix(n: int, src: np.ndarray, dst: np.ndarray, values: np.ndarray) -> sp.csr_matrix:
+    """W from per-edge values: NaN (unknown) and 0 are left out (a 0% stake links nothing, not even a cycle)."""
+    keep = ~np.isnan(values) & (values != 0)
+    return sp.csr_matrix((values[keep], (src[keep], dst[keep])), shape=(n, n))
+
+
 def scaled_to_full(W: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
     """W with every column summing above 100% scaled to 100%, and those columns (sorted).
 
@@ -335,7 +405,7 @@ class _Columns:
     """Accumulates edge pages column by column; ids are interned into indices once, at the end."""
 
     def __init__(self) -> None:
-        self.cols: list[list[object]] = [[] for _ in range(8)]
+        self.cols: list[list[object]] = [[] for _ in _FIELD_NAMES]
 
     def add(self, page: Sequence[EdgeRow]) -> None:
         """Append one page of edges (transposed in C: no per-field Python loop)."""
@@ -352,7 +422,7 @@ class _Columns:
 
     def finish(self, revision: int, statements: Statements | None = None) -> Projection:
         """Intern ids, turn the columns into arrays and build the adjacency."""
-        rel_ids, types, sources, targets, shares, starts, ends, incidents = self.cols
+        rel_ids, types, sources, targets, shares, starts, ends, incidents, lows, highs, kinds = self.cols
         index: dict[str, int] = {}
         # The columns hold EdgeRow's fields (ids str, incident str | None, type RelationType), typed object here.
         # setdefault's default is evaluated before the insert, so a new id gets the next index
@@ -369,8 +439,14 @@ class _Columns:
             out[rel_type] = Adjacency.build(n, src[mine], dst[mine], mine)
             into[rel_type] = Adjacency.build(n, dst[mine], src[mine], mine)
         share = np.array(shares, dtype=np.float64)  # None becomes NaN: the unknown share
+        names = sorted({k for k in kinds if k is not None})  # type: ignore[type-var]
+        table: dict[object, int] = {None: -1, **{k: i for i, k in enumerate(names)}}
+        kind = np.fromiter(map(table.__getitem__, kinds), np.int16, len(kinds))
+        low, high = np.array(lows, dtype=np.float64), np.array(highs, dtype=np.float64)
+        bounded = np.flatnonzero(~(np.isnan(low) & np.isnan(high)))
         return Projection(revision, list(index), index, codes, src, dst, share, _days(starts, _ALWAYS),
                           _days(ends, _NEVER), inc, PackedStrings(rel_ids), out, into,  # type: ignore[arg-type]
+                          kind, names, bounded, low[bounded], high[bounded],  # type: ignore[arg-type]
                           statements or Statements())
 
 

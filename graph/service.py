@@ -14,7 +14,8 @@ from schema.kinds import EntityType, IncidentCategory, RelationType
 from schema.records import Entity
 
 from graph import browse
-from graph.analytics import liability, ownership, pages
+from graph.analytics import disagreements, liability, ownership, pages
+from graph.analytics.disagreements import Disagreement
 from graph.analytics import exposure as exposure_
 from graph.analytics.results import Channel, Exposure, Holding, HoldingPage, LiabilityChain, Subgraph
 from graph.conflicts import flag_conflicts
@@ -148,30 +149,40 @@ class CorpGraph:
                 projection.view(day)
         return Analytic(identity, projection)
 
-    def owners(self, company: str, as_of: date | None = None) -> list[Holding]:
-        """Every owner with a direct or integrated share in the company, largest integrated first."""
-        view, node = self._node(company, _OWNED, as_of)
-        return [] if node is None else flag_conflicts(view, ownership.owners(view, node))
+    def owners(self, company: str, as_of: date | None = None, bounds: bool = True) -> list[Holding]:
+        """Every owner with a direct or integrated share in the company, and its controllers, largest share first.
 
-    def holdings(self, owner: str, as_of: date | None = None) -> list[Holding]:
-        """Every company the owner holds a direct or integrated share in, largest integrated first."""
+        bounds=False skips the solves at the ranges' minimums and maximums (integrated_min/max None).
+        """
+        view, node = self._node(company, _OWNED, as_of)
+        return [] if node is None else flag_conflicts(view, ownership.owners(view, node, bounds=bounds))
+
+    def holdings(self, owner: str, as_of: date | None = None, bounds: bool = True) -> list[Holding]:
+        """Every company the owner holds a direct or integrated share in or controls, largest share first."""
         view, node = self._node(owner, _OWNERS, as_of)
-        return [] if node is None else flag_conflicts(view, ownership.holdings(view, node))
+        return [] if node is None else flag_conflicts(view, ownership.holdings(view, node, bounds))
 
     def owners_page(self, company: str, as_of: date | None = None, first: int = 100,
-                    after: str | None = None) -> HoldingPage:
-        """One page of owners (see owners) after the cursor `after`, with the count of all of them."""
+                    after: str | None = None, bounds: bool = True) -> HoldingPage:
+        """One page of owners (see owners) after the cursor `after`, with the count of all of them.
+
+        Owners with no share (controllers through CONTROLS interests, declared holders) come with the first page.
+        """
         view, node = self._node(company, _OWNED, as_of)
-        return _flagged(view, pages.page(ownership.owner_candidates(view, node), first, after)) if node is not None else _EMPTY
+        if node is None:
+            return _EMPTY
+        return _flagged(view, _paged(ownership.owner_candidates(view, node, bounds=bounds), first, after))
 
     def holdings_page(self, owner: str, as_of: date | None = None, first: int = 100,
-                      after: str | None = None) -> HoldingPage:
+                      after: str | None = None, bounds: bool = True) -> HoldingPage:
         """One page of holdings (see holdings) after the cursor `after`, with the count of all of them."""
         view, node = self._node(owner, _OWNERS, as_of)
-        return _flagged(view, pages.page(ownership.holding_candidates(view, node), first, after)) if node is not None else _EMPTY
+        if node is None:
+            return _EMPTY
+        return _flagged(view, _paged(ownership.holding_candidates(view, node, bounds), first, after))
 
     def ultimate_owners(self, company: str, as_of: date | None = None, threshold: float = 0.25) -> list[Holding]:
-        """Owners with integrated >= threshold that have no owner at or above the threshold themselves."""
+        """Owners with integrated >= threshold in the company none of whose owners has >= threshold in it."""
         view, node = self._node(company, _OWNED, as_of)
         return [] if node is None else flag_conflicts(view, ownership.ultimate_owners(view, node, threshold))
 
@@ -181,8 +192,15 @@ class CorpGraph:
         parent = None if node is None else ownership.controlling_parent(view, node)
         return None if parent is None else view.projection.ids[parent]
 
+    def declared_disagreements(self, as_of: date | None = None, after: str | None = None,
+                               limit: int = 100) -> tuple[list[Disagreement], bool]:
+        """Declared indirect shares and ultimate parents that disagree with the computed ones, by company id."""
+        view = self.projection().view(as_of or date.today())
+        return disagreements.disagreements(view, after, limit)
+
     def liability_chain(self, incident: str, as_of: date | None = None, max_depth: int = 6, min_share: float = 0.0,
-                        min_hop_share: float = 0.0, top_k: int = 3, max_owners: int | None = None) -> LiabilityChain:
+                        min_hop_share: float = 0.0, top_k: int = 3, max_owners: int | None = None,
+                        bounds: bool = True) -> LiabilityChain:
         """Responsible companies, their owners, data recipients and perpetrators of the incident."""
         day = as_of or date.today()
         view, node, analytic = self._node_of(incident, (E.INCIDENT,), day)
@@ -191,10 +209,10 @@ class CorpGraph:
             id = self.resolve(incident)
             return LiabilityChain(id, day, [], build_subgraph(reader, [id], []))
         return liability.liability_chain(reader, view, node, day, max_depth, min_share, min_hop_share, top_k,
-                                         max_owners)
+                                         max_owners, bounds)
 
     def exposure(self, entity: str, as_of: date | None = None, channels: Sequence[Channel] | None = None,
-                 max_depth: int = 6, top_k: int = 3) -> Exposure:
+                 max_depth: int = 6, top_k: int = 3, bounds: bool = True) -> Exposure:
         """Incidents the entity is exposed to, per channel, with weighted impact totals."""
         day = as_of or date.today()
         view, node, analytic = self._node_of(entity, _EXPOSED, day)
@@ -202,7 +220,7 @@ class CorpGraph:
         if node is None:
             id = self.resolve(entity)
             return Exposure(id, day, [], {}, build_subgraph(reader, [id], []))
-        return exposure_.exposure(reader, view, node, day, channels, max_depth, top_k)
+        return exposure_.exposure(reader, view, node, day, channels, max_depth, top_k, bounds)
 
     def relations(self, ids: Sequence[str]) -> dict[str, StoredRelation]:
         """Relation records by relation id, as stored (missing ids are absent)."""
@@ -247,6 +265,15 @@ class CorpGraph:
             raise NotFound(f"no {wanted} with id {id!r}{also}; search for the entity to find its id")
         proj = analytic.projection
         return proj.view(as_of or date.today()), proj.index.get(id), analytic
+
+
+def _paged(candidates: ownership.Candidates, first: int, after: str | None) -> HoldingPage:
+    """A page of share holders, and on the first page the few pairs with no share (they have no rank to page by)."""
+    found = pages.page(candidates, first, after)
+    extra = candidates.without_shares()
+    if after is None and extra:
+        return HoldingPage(found.items + extra, found.count + len(extra))
+    return HoldingPage(found.items, found.count + len(extra))
 
 
 def _flagged(view: AsOfView, page: HoldingPage) -> HoldingPage:

@@ -80,14 +80,14 @@ RELATIONS: dict[RelationType, RelationSpec] = {
                      ("service",), True, "A company relies on another for a service."),
         RelationSpec(RelationType.REPORTED, r.Reported, frozenset({E.ORGANIZATION}), frozenset({E.INCIDENT}),
                      (), False, "An organization reported on or investigated an incident."),
-        RelationSpec(RelationType.CONTROLS, r.Controls, _HOLDERS, _CONTROLLED, ("kind", "valid_from"), False,
+        RelationSpec(RelationType.CONTROLS, r.Controls, _HOLDERS, _CONTROLLED, ("kind", "valid_from"), True,
                      "Owner has an interest other than shares (votes, board appointment, consolidation)."),
         RelationSpec(RelationType.OFFICER_OF, r.OfficerOf, _HOLDERS, _CONTROLLED,
                      ("role", "valid_from"), False, "A person or company serves a company as director or officer."),
         RelationSpec(RelationType.FUND_LINK, r.FundLink, frozenset({E.COMPANY}), frozenset({E.COMPANY}),
                      ("kind",), False, "A fund's tie to its manager, umbrella or master fund; not ownership."),
         RelationSpec(RelationType.DECLARED_INTEREST, r.DeclaredInterest, _HOLDERS, _CONTROLLED,
-                     ("kind", "valid_from"), False,
+                     ("kind", "valid_from"), True,
                      "A source's declared indirect interest or ultimate parent, kept beside the computed one."),
     )
 }
@@ -96,7 +96,9 @@ ANALYTIC_RELATIONS: tuple[RelationType, ...] = tuple(t for t, s in RELATIONS.ite
 # The scalars of a relation the analytics read, kept by both stores beside the full record (columns,
 # relationship properties) and streamed to the projection: the share, the validity interval [valid_from,
 # valid_to) and the incident a data supply belongs to. Dates travel as ISO text.
-ANALYTIC_FIELDS: tuple[str, ...] = ("share", "valid_from", "valid_to", "incident")
+# A reported range (share_min, share_max) and the interest kind (CONTROLS' interest type, which the control
+# rule reads, and DECLARED_INTEREST's kind) come after them.
+ANALYTIC_FIELDS: tuple[str, ...] = ("share", "valid_from", "valid_to", "incident", "share_min", "share_max", "kind")
 # Every column of the projection's feed (graph.stores.base.EdgeRow): identity, type, endpoints, the scalars.
 EDGE_FIELDS: tuple[str, ...] = ("id", "type", "source", "target", *ANALYTIC_FIELDS)
 

@@ -95,9 +95,11 @@ def indirect_example(tmp_path: Path) -> Path:
 
 def test_indirect_summary_is_declared_not_an_edge(tmp_store: SqliteStore, tmp_path: Path) -> None:
     ingest(tmp_store, load_file(indirect_example(tmp_path)))
-    # A's only OWNS edge is B's 60%; Person 1 holds B with an unknown interest (no share), so Person 1's
-    # integrated share of A is 0 computed, beside the declared 30%.
-    assert owners(tmp_store, "bods:A") == {"bods:B": 0.6}
+    # A's only OWNS edge is B's 60%; Person 1 holds B with an unknown interest (no share), so Person 1 has no
+    # computed share of A: owners() lists it with none, beside its declared 30% (docs/analytics.md).
+    assert owners(tmp_store, "bods:A") == {"bods:B": 0.6, "bods:P1": None}
+    person = {h.owner: h for h in CorpGraph(tmp_store).owners("bods:A")}["bods:P1"]
+    assert [(d.kind, d.share) for d in person.declared] == [("indirect_ownership", 0.3)]
     declared = [r.record for r in tmp_store.relations_touching(["bods:A"], [RelationType.DECLARED_INTEREST])]
     assert [(d.source, d.kind, d.share) for d in declared] == [("bods:P1", "indirect_ownership", 0.3)]  # type: ignore[attr-defined]
     (control,) = tmp_store.relations_touching(["bods:B"], [RelationType.CONTROLS])
@@ -266,8 +268,9 @@ def test_owners_over_graphql_http(tmp_store: SqliteStore, tmp_path: Path) -> Non
             answer = client.post(f"{url}/graphql", json={"query": query, "variables": {"id": company, "day": day}})
             assert answer.status_code == 200 and "errors" not in answer.json(), answer.text
             return answer.json()["data"]["owners"]
-        # Company A: 60% directly by B; Person 1's 30% is declared, not an edge, so not an owner by computation.
-        assert ask("bods:A") == [{"owner": {"id": "bods:B", "name": "Company B"}, "direct": 0.6, "integrated": 0.6}]
+        # Company A: 60% directly by B; Person 1's 30% is declared, not an edge: listed with no computed share.
+        assert ask("bods:A") == [{"owner": {"id": "bods:B", "name": "Company B"}, "direct": 0.6, "integrated": 0.6},
+                                 {"owner": {"id": "bods:P1", "name": "Person 1"}, "direct": None, "integrated": None}]
         # Fermcat: 50% before the update of 2020-06-01, 100% from it.
         assert [o["direct"] for o in ask("bods:e1", "2020-05-31")] == [0.5]
         assert [o["direct"] for o in ask("bods:e1", "2020-06-01")] == [1.0]

@@ -25,7 +25,7 @@ PACKAGE = ROOT / "node_modules" / "@neo4j-cypher" / "language-support"
 # The functions the store may use (keeping its Cypher simple); any other is a finding.
 ALLOWED_FUNCTIONS = ["coalesce", "collect", "count", "size", "type"]
 PROPERTY_KEYS = ["id", "type", "name", "keys", "search", "doc", "share", "valid_from", "valid_to", "incident",
-                 "value", "idkeys", "idsearch", "topics", "pair", "a", "b", "verdict", "by", "at"]
+                 "share_min", "share_max", "kind", "value", "idkeys", "idsearch", "topics", "pair", "a", "b", "verdict", "by", "at"]
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 ERROR, WARNING = 1, 2
 

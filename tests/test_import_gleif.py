@@ -109,8 +109,13 @@ def test_loaded_gleif_answers_owners_and_keeps_the_declared_ultimate_parent(tmp_
     # Child A holds 100% of B; Parent holds 80% of A, so 0.8 x 1.0 = 0.8 of B.
     assert owners_b[CHILD_A].direct == pytest.approx(1.0)
     assert owners_b[PARENT].integrated == pytest.approx(0.8)
-    # The computed controlling parent (80% > 50% of A, which holds all of B) is the declared one.
-    assert graph.controlling_parent(CHILD_B, as_of=day) == PARENT
+    # Parent controls B (80% > 50% of A, which holds all of B), as declared. Parent's reporting exception
+    # says natural persons consolidate it (CONTROLS accounting_consolidation from the unknown party), and
+    # control passes on, so the top of the control chain is that unknown party; the declaration agrees
+    # (the declared parent controls B), so B is not among the disagreements.
+    assert graph.controlling_parent(CHILD_B, as_of=day) == f"{PARENT}:direct-parent"
+    assert PARENT in {h.owner for h in graph.owners(CHILD_B, as_of=day) if h.controls}
+    assert CHILD_B not in {d.company for d in graph.declared_disagreements(as_of=day)[0]}
     declared = tmp_store.relations_touching([CHILD_B], [RelationType.DECLARED_INTEREST])
     assert [(d.record.source, d.record.kind) for d in declared] == [(PARENT, "ultimate_parent")]
     # Outside's stake in the Manager is a range (1% or 100%) and ended on 2020-03-01.

@@ -153,11 +153,16 @@ def test_unknown_shares_are_marked_never_numbers(tmp_store: SqliteStore) -> None
                             owns("a", "b", 0.5), owns("p", "b", 0.1)))
     graph = CorpGraph(tmp_store)
     got = _by(graph.owners("b"), "owner")
-    assert got["a"] == Holding("a", "b", 0.5, 0.5, False, unknown=False)
-    # P: 0.1 known directly, plus an unknown share of A's 0.5: 0.1 is a lower bound, marked unknown
-    assert got["p"] == Holding("p", "b", 0.1, pytest.approx(0.1), False, unknown=True)
+    # A's walk to B carries no unknown share: its bounds are its value
+    assert got["a"] == Holding("a", "b", 0.5, 0.5, False, unknown=False, integrated_min=0.5, integrated_max=0.5)
+    # P: 0.1 known directly, plus an unknown share of A's 0.5: 0.1 is a lower bound, marked unknown.
+    # At the maximum the unknown share is what A's other owners leave free: all of A (1.0), so
+    # integrated(P, B) <= 0.1 + 1.0 * 0.5 = 0.6, and P may control B (it may control A, A's 0.5 + 0.1 > 0.5)
+    assert got["p"] == Holding("p", "b", 0.1, pytest.approx(0.1), False, unknown=True, integrated_min=pytest.approx(0.1),
+                               integrated_max=pytest.approx(0.6), may_control=True)
     held = _by(graph.holdings("p"), "company")
-    assert held["a"] == Holding("p", "a", None, None, False, unknown=True)
+    assert held["a"] == Holding("p", "a", None, None, False, unknown=True, integrated_min=0.0, integrated_max=1.0,
+                                may_control=True)
 
 
 def test_ultimate_owners_stop_at_owners_without_a_qualifying_owner(tmp_store: SqliteStore) -> None:
@@ -174,10 +179,13 @@ def test_ultimate_owners_stop_at_owners_without_a_qualifying_owner(tmp_store: Sq
 
 def test_seed_lakala_holds_a_third_of_kaola_without_control(seed_store: SqliteStore) -> None:
     graph = CorpGraph(seed_store)
-    assert graph.owners("kaola") == [Holding("lakala", "kaola", 0.324, pytest.approx(0.324), False)]
+    assert graph.owners("kaola") == [Holding("lakala", "kaola", 0.324, pytest.approx(0.324), False,
+                                             integrated_min=pytest.approx(0.324), integrated_max=pytest.approx(0.324))]
     assert graph.controlling_parent("kaola") is None  # the article's "subsidiary" is not control at 32.4%
     assert [h.owner for h in graph.ultimate_owners("kaola")] == ["lakala"]
-    assert graph.owners("alipay") == [Holding("alibaba", "alipay", None, None, False, unknown=True)]
+    # Alibaba's share of Alipay is unknown: 0 at the minimum, all of Alipay at the maximum (no other owner)
+    assert graph.owners("alipay") == [Holding("alibaba", "alipay", None, None, False, unknown=True, integrated_min=0.0,
+                                              integrated_max=1.0, may_control=True)]
 
 
 def test_unknown_ids_and_isolated_entities(seed_store: SqliteStore) -> None:

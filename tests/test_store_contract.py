@@ -243,6 +243,15 @@ def test_iter_edges_equal_the_file_and_the_embedded_store(
     assert _edges(seeded) == expected == _edges(seed_store)
 
 
+def test_edges_into_reads_the_incoming_relations_of_a_type(seeded: GraphStore, seed: Batch) -> None:
+    """The narrow read the native share check uses: relations into the ids, as EdgeRows, nothing else."""
+    expected = {_edge(relation_id(r), r) for r, _ in seed.relations
+                if _type_of(r) == "OWNS" and r.target in ("kaola", "alipay")}
+    assert set(seeded.edges_into(["kaola", "alipay", "nobody"], [RelationType.OWNS])) == expected
+    assert {row.source for row in expected} == {"lakala", "alibaba"}
+    assert seeded.edges_into(["kaola"], []) == []
+
+
 def test_projection_equals_the_embedded_stores(seeded: GraphStore, seed_store: SqliteStore) -> None:
     """Same input, same projection (up to node numbering), with cross-holdings and dated stakes added."""
     extra = batch(*(company(i) for i in "abcp"), owns("a", "b", 0.6), owns("b", "c", 0.5), owns("c", "b", 0.2),

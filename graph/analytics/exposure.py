@@ -28,7 +28,7 @@ from schema.records import Incident
 
 from graph.analytics import ownership
 from graph.analytics.paths import Explainer, PathFinder
-from graph.analytics.results import Channel, Exposure, ExposureItem
+from graph.analytics.results import Channel, Exposure, ExposureItem, Path
 from graph.projection import AsOfView
 from graph.stores.base import GraphStore
 
@@ -46,14 +46,17 @@ class _Found:
     unknown: bool = False
     paths: list[list[int]] = field(default_factory=list)
     truncated: bool = False
-    over_allocated: bool = False
+    at: int = -1  # the via company's position in the entity's holdings (its bounds and flags); -1: no shares
 
 
 def exposure(store: GraphStore, view: AsOfView, entity: int, as_of: date, channels: Sequence[Channel] | None = None,
-             max_depth: int = 6, top_k: int = 3) -> Exposure:
-    """Incidents the entity is exposed to at as_of, per channel, with impact figures and weighted totals."""
+             max_depth: int = 6, top_k: int = 3, bounds: bool = True) -> Exposure:
+    """Incidents the entity is exposed to at as_of, per channel, with impact figures and weighted totals.
+
+    bounds=False skips the solves at the minimums and maximums (weight_min/max None).
+    """
     wanted = set(channels or Channel)
-    search = _Search(view, entity, max_depth, top_k)
+    search = _Search(view, entity, max_depth, top_k, bounds)
     if Channel.OWNERSHIP in wanted:
         search.ownership()
     if Channel.DEPENDENCY in wanted:
@@ -94,9 +97,9 @@ def weighted_totals(items: Sequence[ExposureItem]) -> dict[str, float]:
 class _Search:
     """Collects exposures of one entity; paths are kept as edge indices until one store read explains them."""
 
-    def __init__(self, view: AsOfView, entity: int, max_depth: int, top_k: int) -> None:
+    def __init__(self, view: AsOfView, entity: int, max_depth: int, top_k: int, bounds: bool) -> None:
         self.view, self.entity, self.top_k = view, entity, top_k
-        self.holds = ownership.row(view, entity)
+        self.holds = ownership.row(view, entity, bounds)
         self.finder = PathFinder(view, entity, max_depth, into_anchor=False)
         self.found: dict[tuple[int, Channel, int], _Found] = {}
 
@@ -110,13 +113,15 @@ class _Search:
             if weight > 0 or unknown:
                 paths = [p + [edge] for p in self._owns_paths(company)]
                 self._add(_Found(int(proj.dst[edge]), Channel.OWNERSHIP, weight, company, unknown, paths,
-                                 self.finder.truncated, bool(holds.over_allocated[at])))
+                                 self.finder.truncated, at))
 
     def dependency(self) -> None:
         """DEPENDENCY: providers of the entity, or of companies it controls, tied to an incident."""
         holds = self.holds
         controlled = ownership.controlled_by(self.view, self.entity).tolist()
         for at in [holds.local(node) for node in (self.entity, *controlled)]:
+            if at < 0:
+                continue  # controlled through CONTROLS interests alone: no share, weight 0, not listed
             firm = int(holds.nodes[at])
             weight, unknown = float(holds.integrated[at]), bool(holds.unknown[at])
             for dep in self.view.edges(R.DEPENDS_ON, firm, outgoing=True).tolist():
@@ -124,7 +129,7 @@ class _Search:
                 for incident, tie in self._ties(provider):
                     paths = [p + [dep, tie] for p in self._owns_paths(firm)]
                     self._add(_Found(incident, Channel.DEPENDENCY, weight, provider, unknown, paths,
-                                     self.finder.truncated, bool(holds.over_allocated[at])))
+                                     self.finder.truncated, at))
 
     def data_flow(self) -> None:
         """DATA_FLOW: data the entity supplied to a company responsible for an incident."""
@@ -142,8 +147,9 @@ class _Search:
             at = holds.local(hit)
             weight, unknown = float(holds.integrated[at]), bool(holds.unknown[at])
             if weight > 0 or unknown:
-                self._add(_Found(int(proj.src[edge]), Channel.AFFECTED, weight, hit, unknown,
-                                 [p + [edge] for p in self._owns_paths(hit)]))
+                paths = [p + [edge] for p in self._owns_paths(hit)]
+                self._add(_Found(int(proj.src[edge]), Channel.AFFECTED, weight, hit, unknown, paths,
+                                 self.finder.truncated, at))
 
     def answer(self, store: GraphStore, as_of: date) -> Exposure:
         """Explain the paths, read the incidents' figures, and assemble the Exposure."""
@@ -151,11 +157,21 @@ class _Search:
         found = sorted(self.found.values(), key=lambda f: (-f.weight, proj.ids[f.incident], f.channel.value))
         explainer.read(e for f in found for p in f.paths for e in p)
         incidents = store.get_entities(sorted({proj.ids[f.incident] for f in found}))
-        items = [ExposureItem(proj.ids[f.incident], f.channel, f.weight, proj.ids[f.via],
-                              [explainer.path(p) for p in f.paths], impact(incidents[proj.ids[f.incident]]),  # type: ignore[arg-type]
-                              f.unknown, f.over_allocated, f.truncated) for f in found]
+        items = [self._item(f, [explainer.path(p) for p in f.paths], impact(incidents[proj.ids[f.incident]]))  # type: ignore[arg-type]
+                 for f in found]
         ids = {proj.ids[self.entity], *(i.incident for i in items), *(i.via for i in items if i.via)}
         return Exposure(proj.ids[self.entity], as_of, items, weighted_totals(items), explainer.subgraph(ids))
+
+    def _item(self, found: _Found, paths: list[Path], figures: dict[str, float]) -> ExposureItem:
+        """The ExposureItem of a found exposure, with the bounds and flags of the holding it goes through."""
+        proj, holds, at = self.view.projection, self.holds, found.at
+        item = ExposureItem(proj.ids[found.incident], found.channel, found.weight, proj.ids[found.via], paths,
+                            figures, found.unknown, paths_truncated=found.truncated)
+        if at >= 0:
+            low, high = float(holds.low[at]), float(holds.high[at])
+            item.weight_min, item.weight_max = (None, None) if low != low else (low, high)
+            item.estimate, item.over_allocated = bool(holds.estimate[at]), bool(holds.over_allocated[at])
+        return item
 
     def _ties(self, company: int) -> list[tuple[int, int]]:
         """(incident, edge) for incidents the company is responsible for or affected by."""

@@ -27,8 +27,9 @@ import numpy as np
 from schema.kinds import RelationType
 
 from graph.analytics import ownership
-from graph.analytics.paths import Explainer, PathFinder
-from graph.analytics.results import LiabilityChain, Party, Role
+from graph.analytics.declared import ULTIMATE_PARENT, declarations
+from graph.analytics.paths import Explainer, PathFinder, control_paths
+from graph.analytics.results import Holding, LiabilityChain, Party, Role
 from graph.projection import AsOfView
 from graph.stores.base import GraphStore
 
@@ -37,14 +38,18 @@ R = RelationType
 
 def liability_chain(store: GraphStore, view: AsOfView, incident: int, as_of: date, max_depth: int = 6,
                     min_share: float = 0.0, min_hop_share: float = 0.0, top_k: int = 3,
-                    max_owners: int | None = None) -> LiabilityChain:
-    """Everyone liable for the incident at as_of, with weights, explaining paths and the subgraph."""
+                    max_owners: int | None = None, bounds: bool = True) -> LiabilityChain:
+    """Everyone liable for the incident at as_of, with weights, explaining paths and the subgraph.
+
+    bounds=False skips the solves at the minimums and maximums (weight_min/max None, may_control = controls).
+    """
     proj, explainer = view.projection, Explainer(store, view)
     found: list[tuple[Party, list[list[int]]]] = []
     owners_total = 0
     for company, edges in _responsible(view, incident).items():
-        found.append((Party(proj.ids[company], Role.RESPONSIBLE, 1.0), [[e] for e in edges]))
-        owners, total = _owners(view, company, edges[0], max_depth, min_share, min_hop_share, top_k, max_owners)
+        found.append((_responsible_party(view, company), [[e] for e in edges]))
+        owners, total = _owners(view, company, edges[0], max_depth, min_share, min_hop_share, top_k, max_owners,
+                                bounds)
         found.extend(owners)
         owners_total += total
         found.extend(_recipients(view, company, incident))
@@ -61,17 +66,42 @@ def liability_chain(store: GraphStore, view: AsOfView, incident: int, as_of: dat
 
 
 def _owners(view: AsOfView, company: int, responsible_edge: int, max_depth: int, min_share: float,
-            min_hop_share: float, top_k: int, max_owners: int | None) -> tuple[list[tuple[Party, list[list[int]]]], int]:
+            min_hop_share: float, top_k: int, max_owners: int | None, bounds: bool
+            ) -> tuple[list[tuple[Party, list[list[int]]]], int]:
     """The strongest OWNER parties of one responsible company with their paths, and how many qualified."""
     finder = PathFinder(view, company, max_depth, min_hop_share)
     out = []
-    holders = ownership.owners(view, company, min_share)  # largest integrated first
+    holders = [h for h in ownership.owners(view, company, min_share, bounds) if _liable(h)]  # largest integrated first
     for h in holders[:max_owners]:
-        paths = [p + [responsible_edge] for p in finder.paths(view.projection.index[h.owner], top_k)]
+        owner = view.projection.index[h.owner]
+        found = finder.paths(owner, top_k)
+        if not found and h.direct is None and h.integrated is None and h.controls and not h.unknown:
+            found = control_paths(view, owner, company, max_depth)  # a controller holding no share: its CONTROLS chain
         party = Party(h.owner, Role.OWNER, h.integrated, controls=h.controls, unknown=h.unknown, detail=h.company,
-                      over_allocated=h.over_allocated, paths_truncated=finder.truncated)
-        out.append((party, paths))
+                      over_allocated=h.over_allocated, paths_truncated=finder.truncated,
+                      weight_min=h.integrated_min, weight_max=h.integrated_max, estimate=h.estimate,
+                      may_control=h.may_control, interests=h.interests, declared=h.declared)
+        out.append((party, [p + [responsible_edge] for p in found]))
     return out, len(holders)
+
+
+def _liable(h: Holding) -> bool:
+    """An owner is a party when it holds a share (or may: unknown, a range) or controls or may control the company.
+
+    Holders of a CONTROLS interest that gives no control, and holders known only from a declaration,
+    carry no weight: owners() lists them, the chain does not.
+    """
+    return bool(h.integrated or h.unknown or h.integrated_max or h.controls or h.may_control)
+
+
+def _responsible_party(view: AsOfView, company: int) -> Party:
+    """A RESPONSIBLE party with corpgraph's controlling parent beside any declared ultimate parent."""
+    proj = view.projection
+    parent = ownership.controlling_parent(view, company)
+    declared = tuple(d for found in declarations(view, company, incoming=True).values() for d in found
+                     if d.kind == ULTIMATE_PARENT)
+    return Party(proj.ids[company], Role.RESPONSIBLE, 1.0, declared=declared,
+                 controlling_parent=None if parent is None else proj.ids[parent])
 
 
 def _recipients(view: AsOfView, company: int, incident: int) -> list[tuple[Party, list[list[int]]]]:

@@ -8,40 +8,53 @@ Definitions (pinned; docs/analytics.md writes them out). W[i, j] is the share of
   shares = L[X, Y] / L[X, X] with L = (I - W)^-1. Only the nodes that reach Y (or that X reaches) take
   part, so each answer is one sparse solve on that block; L[X, X] != 1 only on cycles and is taken from
   the node's strongly connected component. A loop holding 100% of itself raises SingularOwnership.
-- controls(X, Y): W[X, Y] plus W[C, Y] over every C that X controls exceeds 0.5, to a fixed point;
-  computed once per date for the whole graph (`control`), then read by row or by column.
-- ultimate owners of Y: owners with integrated >= threshold (0.25) that have no owner with integrated
-  >= threshold themselves.
+- controls(X, Y): the control rule (graph.analytics.control: shares and CONTROLS interests, > 0.5 to a
+  fixed point), computed once per date for the whole graph, then read by row or by column.
+- ultimate owners of Y: owners with integrated >= threshold (0.25) in Y none of whose own owners has
+  integrated >= threshold in Y.
+- bounds: integrated_min / integrated_max are the same solve with every share at its minimum / maximum
+  (graph.shares), done only for blocks that hold a range or an unknown share.
 
 Example: A holds 50% of B, B holds 20% of A and 60% of C. integrated(A, C) = 0.5 * 0.6 = 0.30 (the walks
 A->B->A->... pass through A again and do not count), although L[A, C] = 0.30 / (1 - 0.1) = 0.3333.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from operator import attrgetter
 
 import numpy as np
-import scipy.sparse as sp
+
+from schema.errors import SingularOwnership
+from schema.kinds import RelationType
 
 from graph.analytics import linalg
+from graph.analytics.control import CONTROL, controlled_by, controllers_of, may_control
+from graph.analytics.control import controlling_parent as _controlling_parent
+from graph.analytics.declared import declarations
 from graph.analytics.results import Holding
 from graph.projection import TOLERANCE, AsOfView
 
-CONTROL = 0.5  # controls: strictly more than this
+__all__ = ["CONTROL", "ULTIMATE", "Candidates", "Shares", "column", "controlled_by", "controllers_of",
+           "controlling_parent", "holding_candidates", "holdings", "owner_candidates", "owners", "row", "ultimate_owners"]
+
 ULTIMATE = 0.25  # ultimate owners: integrated at least this
 
 
 @dataclass(frozen=True)
 class Shares:
-    """Integrated shares between one node and a block: `nodes` (sorted), values, and per node whether a walk
-    between them carries an unknown share (`unknown`) or enters an over-allocated company (`over_allocated`)."""
+    """Integrated shares between one node and a block: `nodes` (sorted), values and exact bounds, and per node
+    whether a walk between them carries an unknown share, a range's midpoint (`estimate`), or enters an
+    over-allocated company."""
 
     anchor: int
     nodes: np.ndarray
     integrated: np.ndarray
     unknown: np.ndarray
     over_allocated: np.ndarray
+    low: np.ndarray = field(default_factory=lambda: np.zeros(0))  # integrated with every share at its minimum
+    high: np.ndarray = field(default_factory=lambda: np.zeros(0))  # ... at its maximum
+    estimate: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
     def local(self, node: int) -> int:
         """Position of a node in the block, or -1."""
@@ -54,33 +67,43 @@ class Shares:
         return float(self.integrated[at]) if at >= 0 else 0.0
 
     def listed(self) -> np.ndarray:
-        """Positions worth an answer: a positive share or an unknown one (a 0% stake holds nothing), not the anchor."""
-        return np.flatnonzero(((self.integrated > 0) | self.unknown) & (self.nodes != self.anchor))
+        """Positions worth an answer: a positive share, or one that may be (unknown, a range), not the anchor."""
+        possible = (self.integrated > 0) | self.unknown | (self.high > 0)
+        return np.flatnonzero(possible & (self.nodes != self.anchor))
 
 
-def owners(view: AsOfView, company: int, min_share: float = 0.0) -> list[Holding]:
-    """Everyone with a positive (or unknown) direct or integrated share in `company`; indirect-only ones have direct 0.
+def owners(view: AsOfView, company: int, min_share: float = 0.0, bounds: bool = True) -> list[Holding]:
+    """Everyone with a positive (or unknown) direct or integrated share in `company`, and its controllers.
 
-    With min_share, only owners whose integrated share reaches it, plus direct owners whose stake is
-    unknown (nothing says they are below it).
+    Indirect-only owners have direct 0. Controllers without a share (through CONTROLS interests) and
+    holders of a CONTROLS interest are listed with no share. With min_share, only owners whose integrated
+    share reaches it, plus direct owners whose stake is unknown and controllers. Each carries what a
+    source declares about the pair (DECLARED_INTEREST), beside the computed figures. Without `bounds`
+    the second and third solves are skipped: integrated_min/max are None and may_control is controls.
     """
-    return owner_candidates(view, company, min_share).holdings()
+    found = owner_candidates(view, company, min_share, bounds)
+    return _sorted(found.holdings() + found.without_shares(), True)
 
 
-def holdings(view: AsOfView, owner: int) -> list[Holding]:
-    """Everything `owner` holds a direct or integrated share in, with the control flag."""
-    return holding_candidates(view, owner).holdings()
+def holdings(view: AsOfView, owner: int, bounds: bool = True) -> list[Holding]:
+    """Everything `owner` holds a positive (or unknown) share in or controls, with the control flags."""
+    found = holding_candidates(view, owner, bounds)
+    return _sorted(found.holdings() + found.without_shares(), False)
 
 
 @dataclass(frozen=True)
 class Candidates:
-    """The pairs of an owners or holdings answer before any Holding is built: block positions and how to fill them."""
+    """The pairs of an owners or holdings answer before any Holding is built: block positions and how to fill them.
+
+    `without_shares` are the few pairs that hold no share (controllers through CONTROLS interests,
+    interest holders, declared holders): pages carry them with the first page.
+    """
 
     view: AsOfView
     shares: Shares
     positions: np.ndarray
     direct: dict[int, float | None]
-    controls: Callable[[int], bool]
+    sides: _Sides
     owner_side: bool
 
     def other(self, at: int) -> str:
@@ -89,109 +112,61 @@ class Candidates:
 
     def holdings(self, positions: np.ndarray | None = None) -> list[Holding]:
         """Holding rows for the given block positions (default all), largest integrated share first, then id."""
-        return _holdings(self.view, self.shares, self.positions if positions is None else positions, self.direct,
-                         self.controls, self.owner_side)
+        found = _holdings(self.view, self.shares, self.positions if positions is None else positions, self.direct,
+                          self.sides, self.owner_side)
+        return _sorted(found, self.owner_side)
+
+    def without_shares(self) -> list[Holding]:
+        """Controllers, interest holders and declared holders with no share, by id."""
+        listed = set(self.shares.nodes[self.positions].tolist())
+        return _without_shares(self.view, self.shares.anchor, listed, self.sides, self.owner_side)
 
 
-def owner_candidates(view: AsOfView, company: int, min_share: float = 0.0) -> Candidates:
+def owner_candidates(view: AsOfView, company: int, min_share: float = 0.0, bounds: bool = True) -> Candidates:
     """The owners of `company` (see owners) as candidates."""
-    col = column(view, company)
+    col = column(view, company, bounds)
     direct = _direct(view, company, incoming=True)
     unknown_direct = [col.local(o) for o, share in direct.items() if share is None]
     keep = np.union1d(np.intersect1d(col.listed(), np.flatnonzero(col.integrated >= min_share)), unknown_direct)
-    controllers = set(np.searchsorted(col.nodes, controllers_of(view, company)).tolist())
-    return Candidates(view, col, keep.astype(np.int64), direct, lambda at: at in controllers, owner_side=True)
+    bosses = controllers_of(view, company)
+    sides = _Sides(bosses, may_control(view).controllers_of(company) if bounds else bosses,
+                   _interests(view, company, incoming=True), declarations(view, company, incoming=True))
+    return Candidates(view, col, keep.astype(np.int64), direct, sides, owner_side=True)
 
 
-def holding_candidates(view: AsOfView, owner: int) -> Candidates:
+def holding_candidates(view: AsOfView, owner: int, bounds: bool = True) -> Candidates:
     """The holdings of `owner` (see holdings) as candidates: a positive (or unknown) direct or integrated share."""
-    row_ = row(view, owner)
-    controlled = set(controlled_by(view, owner).tolist())
+    row_ = row(view, owner, bounds)
     direct = _direct(view, owner, incoming=False)
-    return Candidates(view, row_, row_.listed(), direct, lambda at: int(row_.nodes[at]) in controlled, owner_side=False)
+    held = controlled_by(view, owner)
+    sides = _Sides(held, may_control(view).controlled_by(owner) if bounds else held,
+                   _interests(view, owner, incoming=False), declarations(view, owner, incoming=False))
+    return Candidates(view, row_, row_.listed(), direct, sides, owner_side=False)
 
 
-def column(view: AsOfView, company: int) -> Shares:
+def column(view: AsOfView, company: int, bounds: bool = True) -> Shares:
     """integrated(X, company) for every X that reaches the company (one solve on that upstream block)."""
     nodes = np.sort(view.up.reach([company])[0])
-    values, diagonal = linalg.solve(view, nodes, int(np.searchsorted(nodes, company)), transpose=False)
-    unknown_tails = _unknown_ends(view, nodes, tails=True)
-    unknown = np.isin(nodes, view.up.reach(unknown_tails)[0]) if unknown_tails.size else np.zeros(nodes.size, bool)
+    at = int(np.searchsorted(nodes, company))
+    values = _integrated(view, nodes, at, transpose=False)
+    unknown = _walk_flags(view, nodes, upstream=True, ranged=False)
+    estimate = _walk_flags(view, nodes, upstream=True, ranged=True)
     over = _over_allocated_upstream(view, nodes, company)
-    return Shares(company, nodes, values / diagonal, unknown, over)  # L[X, company] / L[X, X]
+    low, high = _bounds(view, nodes, at, values, transpose=False) if bounds else _no_bounds(nodes)
+    return Shares(company, nodes, values, unknown, over, low, high, estimate)
 
 
-def row(view: AsOfView, owner: int) -> Shares:
+def row(view: AsOfView, owner: int, bounds: bool = True) -> Shares:
     """integrated(owner, Z) for every Z the owner reaches (one transposed solve on that downstream block)."""
     nodes = np.sort(view.down.reach([owner])[0])
     at = int(np.searchsorted(nodes, owner))
-    values, _ = linalg.solve(view, nodes, at, transpose=True)
-    unknown_heads = _unknown_ends(view, nodes, tails=False)
-    unknown = np.isin(nodes, view.down.reach(unknown_heads)[0]) if unknown_heads.size else np.zeros(nodes.size, bool)
+    values = _integrated(view, nodes, at, transpose=True)
+    unknown = _walk_flags(view, nodes, upstream=False, ranged=False)
+    estimate = _walk_flags(view, nodes, upstream=False, ranged=True)
     scaled = np.setdiff1d(np.intersect1d(view.over_allocated, nodes), [owner])  # walks from the owner never re-enter it
     over = np.isin(nodes, view.down.reach(scaled)[0]) if scaled.size else np.zeros(nodes.size, bool)
-    return Shares(owner, nodes, values / values[at], unknown, over)  # L[owner, Z] / L[owner, owner]
-
-
-@dataclass(frozen=True)
-class Control:
-    """Who controls whom at one date: C[X, Y] = 1 when X controls Y, by rows and by columns."""
-
-    by_row: sp.csr_matrix
-    by_column: sp.csc_matrix
-
-    def controlled_by(self, owner: int) -> np.ndarray:
-        """Sorted nodes the owner controls."""
-        return np.sort(self.by_row.indices[self.by_row.indptr[owner]:self.by_row.indptr[owner + 1]])
-
-    def controllers_of(self, company: int) -> np.ndarray:
-        """Sorted nodes that control the company."""
-        col = self.by_column
-        return np.sort(col.indices[col.indptr[company]:col.indptr[company + 1]])
-
-
-def control(view: AsOfView) -> Control:
-    """The control relation of the whole graph at this date (built on first use, then cached with the view).
-
-    Semi-naive fixed point: power[X] = W[X] + the rows W[c] of every c that X controls; each round adds
-    the rows of the companies controlled since the last round, until no new pair crosses 0.5. Only
-    nodes with a direct majority stake somewhere can control anything (control starts with one), so
-    only their rows are computed.
-    """
-    if view.control is None:
-        found = _closure(view.W, np.flatnonzero(view.majority))
-        view.control = Control(found, found.tocsc())
-    return view.control  # type: ignore[return-value]
-
-
-def controlled_by(view: AsOfView, owner: int) -> np.ndarray:
-    """Sorted nodes `owner` controls."""
-    return control(view).controlled_by(owner)
-
-
-def controllers_of(view: AsOfView, company: int) -> np.ndarray:
-    """Sorted nodes that control `company`."""
-    return control(view).controllers_of(company)
-
-
-def _closure(W: sp.csr_matrix, capable: np.ndarray) -> sp.csr_matrix:
-    """The control fixed point for the capable rows, returned as an n x n matrix."""
-    n = W.shape[0]
-    power = W[capable]
-    held = sp.csr_matrix(power.shape)
-    while True:
-        crossed = (power > CONTROL + TOLERANCE).astype(np.float64).tocsr()
-        crossed = crossed - crossed.multiply(held)  # pairs already known drop out
-        crossed.eliminate_zeros()
-        fresh = crossed.tocoo()
-        keep = fresh.col != capable[fresh.row]  # owning oneself through a subsidiary is not control
-        if not keep.any():
-            break
-        delta = sp.csr_matrix((np.ones(int(keep.sum())), (fresh.row[keep], fresh.col[keep])), shape=power.shape)
-        held = held + delta
-        power = power + delta @ W  # the newly controlled companies lend their direct stakes
-    full = held.tocoo()
-    return sp.csr_matrix((full.data, (capable[full.row], full.col)), shape=(n, n))
+    low, high = _bounds(view, nodes, at, values, transpose=True) if bounds else _no_bounds(nodes)
+    return Shares(owner, nodes, values, unknown, over, low, high, estimate)
 
 
 def ultimate_owners(view: AsOfView, company: int, threshold: float = ULTIMATE) -> list[Holding]:
@@ -207,49 +182,128 @@ def ultimate_owners(view: AsOfView, company: int, threshold: float = ULTIMATE) -
     candidates = col.nodes[reaching]
     inside = np.zeros(view.projection.size, dtype=bool)
     inside[col.nodes] = True
-    held = _owned_steps(view, candidates)
-    below = _reach_within(view, held, inside)  # owned, directly or through others, by a candidate
-    top = candidates[~np.isin(candidates, below)]
+    below = _reach_within(view, _owned_steps(view, candidates), inside)  # owned, directly or not, by a candidate
+    top = set(candidates[~np.isin(candidates, below)].tolist())
     out = []
     for h in owners(view, company):
         node = view.projection.index[h.owner]
         if node in top:
-            above = view.up.reach([node])[0]
-            unsure = bool(np.isin(above, view.unknown_dst).any())  # an unknown stake might be above it
+            unsure = bool(np.isin(view.up.reach([node])[0], view.unknown_dst).any())  # an unknown stake above it
             out.append(replace(h, unknown=h.unknown or unsure))
     return out
 
 
 def controlling_parent(view: AsOfView, company: int) -> int | None:
     """The controller of `company` that no other controller controls (ties: highest integrated, then id)."""
-    rel = control(view)
-    bosses = rel.controllers_of(company)
-    if bosses.size == 0:
-        return None
-    inner = rel.by_row[bosses][:, bosses].toarray() > 0  # inner[i, j]: boss i controls boss j
-    # top: every controller above it is one it controls back (mutual control in a cross-holding)
-    tops = [i for i in range(bosses.size) if not (inner[:, i] & ~inner[i, :]).any()] or list(range(bosses.size))
-    if len(tops) == 1:
-        return int(bosses[tops[0]])
-    col, ids = column(view, company), view.projection.ids
-    return int(bosses[min(tops, key=lambda i: (-col.value(int(bosses[i])), ids[int(bosses[i])]))])
+    found: list[Shares] = []
+
+    def share_of(node: int) -> float:
+        """integrated(node, company), solved once and only when a tie needs it."""
+        if not found:
+            found.append(column(view, company))
+        return found[0].value(node)
+
+    return _controlling_parent(view, company, share_of)
+
+
+@dataclass(frozen=True)
+class _Sides:
+    """What the other ends of one node are to it beyond shares: controllers, may-controllers, interests, declarations."""
+
+    controls: np.ndarray
+    may_control: np.ndarray
+    interests: dict[int, tuple[str, ...]]
+    declared: dict[int, tuple]  # type: ignore[type-arg]
+
+
+def _integrated(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> np.ndarray:
+    """integrated between nodes[at] and every node of the block: L[X, Y] / L[X, X] (column or row)."""
+    values, diagonal = linalg.solve(view, nodes, at, transpose)
+    return values / values[at] if transpose else values / diagonal
+
+
+def _bounds(view: AsOfView, nodes: np.ndarray, at: int, point: np.ndarray, transpose: bool
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """integrated with every share at its minimum and at its maximum; solved only where the block is uncertain.
+
+    integrated is monotone in every direct share, so the two solves bound it exactly. The maximum is
+    capped at 1 (no owner holds more than all of a company) and is 1 when the maximums close a loop
+    that holds all of itself.
+    """
+    low = point
+    if _touches(view.ranged_dst, nodes):
+        low = np.minimum(_integrated(view.lower(), nodes, at, transpose), point)
+    high = point
+    if _touches(view.ranged_dst, nodes) or _touches(view.unknown_dst, nodes):
+        try:
+            high = _integrated(view.upper(), nodes, at, transpose)
+        except SingularOwnership:
+            high = np.ones(nodes.size)
+        high = np.clip(np.maximum(high, point), 0.0, 1.0)
+    return low, high
+
+
+def _no_bounds(nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds not asked for: NaN (they become None in answers)."""
+    return np.full(nodes.size, np.nan), np.full(nodes.size, np.nan)
+
+
+def _touches(ends: np.ndarray, nodes: np.ndarray) -> bool:
+    """Whether any of the sorted `ends` is a node of the (sorted) block."""
+    if ends.size == 0:
+        return False
+    at = np.minimum(np.searchsorted(ends, nodes), ends.size - 1)
+    return bool((ends[at] == nodes).any())
 
 
 def _holdings(view: AsOfView, shares: Shares, positions: np.ndarray, direct: dict[int, float | None],
-              controls: Callable[[int], bool], owner_side: bool) -> list[Holding]:
-    """Holding rows for the given block positions, largest integrated share first."""
+              sides: _Sides, owner_side: bool) -> list[Holding]:
+    """Holding rows for the given block positions (columns read as lists: a holder may have 10^5 of them)."""
     ids = view.projection.ids
     anchor = ids[shares.anchor]
+    controls, may = set(sides.controls.tolist()), set(sides.may_control.tolist())
+    columns = (shares.nodes, shares.integrated, shares.unknown, shares.over_allocated, shares.low, shares.high,
+               shares.estimate)
     out = []
-    for at in positions.tolist():
-        node = int(shares.nodes[at])
-        value, unknown = float(shares.integrated[at]), bool(shares.unknown[at])
+    for node, value, unknown, over, low, high, estimate in zip(*(c[positions].tolist() for c in columns)):
         integrated = None if unknown and value <= 0 else value  # an unknown stake never becomes a number
         pair = (ids[node], anchor) if owner_side else (anchor, ids[node])
-        out.append(Holding(*pair, direct.get(node, 0.0), integrated, controls(at), unknown,
-                           bool(shares.over_allocated[at])))
-    out.sort(key=lambda h: (-(h.integrated or 0.0), h.owner if owner_side else h.company))
+        control = node in controls
+        out.append(Holding(*pair, direct.get(node, 0.0), integrated, control, unknown, over_allocated=over,
+                           integrated_min=None if low != low else low, integrated_max=None if high != high else high,
+                           estimate=estimate, may_control=control or node in may,
+                           interests=sides.interests.get(node, ()), declared=sides.declared.get(node, ())))
     return out
+
+
+def _without_shares(view: AsOfView, anchor: int, listed: set[int], sides: _Sides, owner_side: bool) -> list[Holding]:
+    """Controllers, interest holders and declared holders that hold no share: listed with no share at all."""
+    ids = view.projection.ids
+    controls, may = set(sides.controls.tolist()), set(sides.may_control.tolist())
+    others = (controls | may | sides.interests.keys() | sides.declared.keys()) - {anchor}
+    out = []
+    for node in sorted(others):
+        if node in listed:
+            continue
+        pair = (ids[node], ids[anchor]) if owner_side else (ids[anchor], ids[node])
+        out.append(Holding(*pair, None, None, node in controls, may_control=node in may or node in controls,
+                           interests=sides.interests.get(node, ()), declared=sides.declared.get(node, ())))
+    return out
+
+
+def _sorted(found: list[Holding], owner_side: bool) -> list[Holding]:
+    """Largest integrated share first, then by id (holders with no share rank as 0)."""
+    side = attrgetter("owner" if owner_side else "company")  # the rank pages cut by (graph.analytics.pages)
+    return sorted(found, key=lambda h: (-(h.integrated or 0.0), side(h)))
+
+
+def _interests(view: AsOfView, node: int, incoming: bool) -> dict[int, tuple[str, ...]]:
+    """The CONTROLS interests valid at this date between the node and each other end (their kinds, sorted)."""
+    proj, out = view.projection, {}  # type: ignore[var-annotated]
+    for edge in view.edges(RelationType.CONTROLS, node, outgoing=not incoming).tolist():
+        other = int(proj.src[edge] if incoming else proj.dst[edge])
+        out.setdefault(other, set()).add(proj.kind_of(edge) or "")
+    return {other: tuple(sorted(kinds)) for other, kinds in out.items()}
 
 
 def _owned_steps(view: AsOfView, nodes: np.ndarray) -> np.ndarray:
@@ -285,18 +339,27 @@ def _over_allocated_upstream(view: AsOfView, nodes: np.ndarray, company: int) ->
 
 
 def _direct(view: AsOfView, node: int, incoming: bool) -> dict[int, float | None]:
-    """Direct shares on the node's own OWNS edges (None where unknown), keyed by the other end."""
+    """Direct shares on the node's own OWNS edges (a range's midpoint; None where unknown), keyed by the other end."""
     nbr, edges = (view.up if incoming else view.down).of(node)
-    shares = view.projection.share[edges]
-    return {int(o): (None if np.isnan(s) else float(s)) for o, s in zip(nbr.tolist(), shares.tolist())}
+    return {int(o): view.point_share(e) for o, e in zip(nbr.tolist(), edges.tolist())}
 
 
-def _unknown_ends(view: AsOfView, nodes: np.ndarray, tails: bool) -> np.ndarray:
-    """Owners (tails) of unknown-share edges into the block, or owned companies (heads) of those out of it."""
-    ends = view.unknown_dst if tails else view.unknown_src
-    if ends.size == 0:
-        return ends
+def _walk_flags(view: AsOfView, nodes: np.ndarray, upstream: bool, ranged: bool) -> np.ndarray:
+    """Per block node: a walk between it and the anchor carries an unknown share (or a range, with `ranged`).
+
+    Upstream (a column): the nodes that reach an owner on such an edge into the block; downstream (a
+    row): the nodes reached from the company on such an edge out of the block.
+    """
+    if ranged:
+        ends = view.ranged_dst if upstream else view.ranged_src
+    else:
+        ends = view.unknown_dst if upstream else view.unknown_src
+    if not _touches(ends, nodes):
+        return np.zeros(nodes.size, dtype=bool)
     at = np.minimum(np.searchsorted(ends, nodes), ends.size - 1)
     touched = nodes[ends[at] == nodes]
-    other, edges = (view.up if tails else view.down).gather(touched)
-    return np.unique(other[np.isnan(view.projection.share[edges])])
+    adjacency = view.up if upstream else view.down
+    other, edges = adjacency.gather(touched)
+    is_range = np.isin(edges, np.fromiter(view.midpoints, np.int64, len(view.midpoints)))
+    chosen = np.unique(other[is_range if ranged else np.isnan(view.projection.share[edges]) & ~is_range])
+    return np.isin(nodes, adjacency.reach(chosen)[0]) if chosen.size else np.zeros(nodes.size, dtype=bool)

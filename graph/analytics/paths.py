@@ -127,6 +127,40 @@ class PathFinder:
         return self._bound
 
 
+def control_paths(view: AsOfView, source: int, target: int, max_depth: int = 6) -> list[list[int]]:
+    """One shortest chain of OWNS (non-zero) and CONTROLS edges from a controller to what it controls.
+
+    It explains control that shares alone do not carry (a board appointment, a majority of votes), so it
+    has no weight: Explainer.path gives a path with a CONTROLS hop the weight None.
+    """
+    proj = view.projection
+    parent: dict[int, tuple[int, int]] = {source: (-1, -1)}
+    frontier = [source]
+    for _ in range(max_depth):
+        nxt = []
+        for node in frontier:
+            for adjacency in (view.down, proj.out[RelationType.CONTROLS]):
+                nbr, edges = adjacency.of(node)
+                for other, edge in zip(nbr.tolist(), edges.tolist()):
+                    if other in parent or not view.valid[edge] or proj.share[edge] == 0:
+                        continue
+                    parent[other] = (node, edge)
+                    if other == target:
+                        return [_unwind(parent, target)]
+                    nxt.append(other)
+        frontier = nxt
+    return []
+
+
+def _unwind(parent: dict[int, tuple[int, int]], node: int) -> list[int]:
+    """The edges leading to `node` in a breadth-first parent map, in walking order."""
+    edges = []
+    while parent[node][1] >= 0:
+        node, edge = parent[node]
+        edges.append(edge)
+    return edges[::-1]
+
+
 class Explainer:
     """Turns edge-index paths into Paths whose hops carry share and sources, reading the store once."""
 
@@ -144,18 +178,19 @@ class Explainer:
     def path(self, edges: Sequence[int]) -> Path:
         """A Path of already-read edges; weight is the product of its OWNS shares, None if one is unknown."""
         hops = [self.hop(e) for e in edges]
-        shares = [h.share for h in hops if h.type == RelationType.OWNS]  # other hops only link, weight 1
-        known = [s for s in shares if s is not None]
-        weight = float(np.prod(known)) if len(known) == len(shares) else None
+        shares = [h.share for h in hops if h.type == RelationType.OWNS]  # incident and data hops link, weight 1
+        control = any(h.type == RelationType.CONTROLS for h in hops)  # control is not a share: no product
+        weight = None if control or any(s is None for s in shares) else float(np.prod(shares))
         return Path(hops, weight)
 
     def hop(self, edge: int) -> Hop:
         """One hop of an already-read edge."""
         proj = self.view.projection
         rel_id = proj.relation_ids[edge]
-        share = float(proj.share[edge])
+        kind = ANALYTIC_RELATIONS[int(proj.type[edge])]
+        share = float(proj.share[edge]) if kind == RelationType.OWNS else float("nan")  # votes are no share
         stored = self.relations.get(rel_id)
-        return Hop(proj.ids[int(proj.src[edge])], proj.ids[int(proj.dst[edge])], ANALYTIC_RELATIONS[int(proj.type[edge])],
+        return Hop(proj.ids[int(proj.src[edge])], proj.ids[int(proj.dst[edge])], kind,
                    rel_id, None if share != share else share, list(stored.record.sources) if stored else [])
 
     def subgraph(self, entity_ids: Iterable[str]) -> Subgraph:

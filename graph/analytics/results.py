@@ -79,8 +79,24 @@ class Subgraph:
 
 
 @dataclass(frozen=True)
+class Declared:
+    """What a source declares instead of an edge: an indirect share or an ultimate parent (DECLARED_INTEREST)."""
+
+    kind: str  # indirect_ownership | ultimate_parent (as the importer wrote it)
+    share: float | None = None
+    share_min: float | None = None
+    share_max: float | None = None
+    relation_id: str = ""
+
+
+@dataclass(frozen=True)
 class Holding:
-    """One owner/company pair: direct and integrated share, control, and whether a share on the way is unknown."""
+    """One owner/company pair: direct and integrated share, control, and whether a share on the way is unknown.
+
+    integrated_min / integrated_max bound `integrated` exactly (every range at its minimum, at its
+    maximum); `estimate` says `integrated` counts a range's midpoint. `interests` are the owner's own
+    CONTROLS interests in the company; `declared` what a source declares about the pair.
+    """
 
     owner: str
     company: str
@@ -93,6 +109,12 @@ class Holding:
     # the relation ids of every statement of it, the one that counts first.
     conflicting: bool = False
     statements: tuple[str, ...] = ()
+    integrated_min: float | None = None
+    integrated_max: float | None = None
+    estimate: bool = False
+    may_control: bool = False
+    interests: tuple[str, ...] = ()
+    declared: tuple[Declared, ...] = ()
     cursor: str | None = None  # set on paged answers: pass it as `after` for the holdings that follow
 
 
@@ -117,6 +139,18 @@ class Party:
     paths: list[Path] = field(default_factory=list)
     over_allocated: bool = False  # the weight went through shares scaled to 100% (see Holding)
     paths_truncated: bool = False  # the path search stopped before finding top_k paths (see docs/analytics.md)
+    weight_min: float | None = None  # exact bounds of the weight (OWNER: integrated_min / integrated_max)
+    weight_max: float | None = None
+    estimate: bool = False  # the weight counts a range's midpoint
+    may_control: bool = False  # controls a responsible company at the maximums of the ranges
+    interests: tuple[str, ...] = ()  # OWNER: its own CONTROLS interests in the responsible company
+    declared: tuple[Declared, ...] = ()  # OWNER: what a source declares about it and the responsible company
+    controlling_parent: str | None = None  # RESPONSIBLE: corpgraph's controlling parent, beside a declared one
+
+    def __post_init__(self) -> None:
+        """An exact weight is its own bounds."""
+        if self.weight is not None and self.weight_min is None and self.weight_max is None:
+            self.weight_min = self.weight_max = self.weight
 
 
 @dataclass
@@ -143,6 +177,14 @@ class ExposureItem:
     unknown: bool = False  # an unknown share lies on the way: weight is a lower bound
     over_allocated: bool = False  # the weight went through shares scaled to 100% (see Holding)
     paths_truncated: bool = False  # the path search stopped before finding top_k paths
+    weight_min: float | None = None  # exact bounds of the weight
+    weight_max: float | None = None
+    estimate: bool = False  # the weight counts a range's midpoint
+
+    def __post_init__(self) -> None:
+        """An exact weight is its own bounds."""
+        if self.weight_min is None and self.weight_max is None:
+            self.weight_min = self.weight_max = self.weight
 
 
 @dataclass

@@ -29,6 +29,9 @@ class EdgeRow(NamedTuple):
     valid_from: str | None
     valid_to: str | None
     incident: str | None
+    share_min: float | None = None  # a reported range (OWNS, CONTROLS' votes, DECLARED_INTEREST)
+    share_max: float | None = None
+    kind: str | None = None  # CONTROLS' interest type, DECLARED_INTEREST's kind (what the control rule reads)
 
 
 # EdgeRow spells its fields out for type checkers; the declaration is what they must be.
@@ -55,6 +58,9 @@ class RawRelation(NamedTuple):
     valid_from: object
     valid_to: object
     incident: object
+    share_min: object
+    share_max: object
+    kind: object
     doc: str | None
 
 
@@ -158,6 +164,10 @@ class GraphStore(Protocol):
 
     def list_entities(self, type: EntityType, after: str | None, limit: int) -> list[Entity]:
         """Entities of one type ordered by id, starting after the given id (cursor pagination)."""
+        ...
+
+    def edges_into(self, ids: Sequence[str], types: Sequence[RelationType]) -> list[EdgeRow]:
+        """The analytic scalars of the relations of the given types whose target is among ids (no document read)."""
         ...
 
     def iter_edges(self, types: Sequence[RelationType], page_size: int = 50_000) -> Iterator[list[EdgeRow]]:

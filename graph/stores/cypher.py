@@ -129,12 +129,25 @@ def relations_touching(kind: RelationType) -> str:
             "RETURN r.id AS id, r.doc AS doc")
 
 
+_EDGE_FIELDS = (
+    "RETURN r.id AS id, a.id AS source, b.id AS target, r.share AS share, r.valid_from AS valid_from, "
+    "r.valid_to AS valid_to, r.incident AS incident, r.share_min AS share_min, r.share_max AS share_max, "
+    "r.kind AS kind"
+)
+
+
 def edge_page(kind: RelationType) -> str:
     """One page of the projection feed for a relation type, ordered by relation id, after `$after`."""
     return (
         f"MATCH (a)-[r:{_q(kind.value)}]->(b) WHERE r.id > $after "
         f"RETURN r.id AS id, a.id AS source, b.id AS target, {_RETURN_SCALARS} ORDER BY r.id LIMIT $limit"
     )
+
+
+def edges_into(kind: RelationType) -> str:
+    """The analytic scalars of the relations of one type into the entities `$ids`."""
+    return (f"MATCH (a)-[r:{_q(kind.value)}]->(b:{_q(ENTITY_LABEL)}) WHERE b.id IN $ids "
+            f"RETURN r.id AS id, a.id AS source, b.id AS target, {_RETURN_SCALARS}")
 
 
 # --- schema ---------------------------------------------------------------------------------------------
@@ -189,7 +202,8 @@ def all_statements() -> list[str]:
            COUNT_ENTITIES, COUNT_RELATIONS, MERGE_JUDGEMENT, IDS_WITH_IDENTIFIER, SHARED_IDENTIFIERS, JUDGEMENTS,
            RAW_ENTITIES, RAW_RELATIONS, EDITION, *schema_statements(), *enterprise_schema_statements()]
     out += [builder(kind) for kind in EntityType for builder in (merge_entities, list_entities)]
-    out += [builder(kind) for kind in RelationType for builder in (get_relations, relations_touching, edge_page)]
+    out += [builder(kind) for kind in RelationType
+            for builder in (get_relations, relations_touching, edge_page, edges_into)]
     out += [merge_relations(kind, source, target)
             for kind, spec in RELATIONS.items() for source in sorted(spec.sources) for target in sorted(spec.targets)]
     return out

@@ -245,6 +245,14 @@ class Neo4jStore:
                     found[row["id"]] = StoredRelation(row["id"], decode_relation(kind.value, row["doc"]))
         return [found[k] for k in sorted(found)]
 
+    def edges_into(self, ids: Sequence[str], types: Sequence[RelationType]) -> list[EdgeRow]:
+        """Analytic scalars of the relations of these types into the ids (no document decoded)."""
+        out: list[EdgeRow] = []
+        for kind in dict.fromkeys(types):
+            for chunk in self._chunks(list(dict.fromkeys(ids))):
+                out += [EdgeRow(type=kind, **row) for row in self._read(cypher.edges_into(kind), ids=chunk)]
+        return out
+
     def search(self, text: str, types: Sequence[EntityType] | None, limit: int,
                topics: Sequence[str] | None = None) -> list[Entity]:
         """Entities whose folded name or alias contains the folded text; exact, then prefix, then contained.
@@ -378,7 +386,11 @@ def open_neo4j_store(settings: Settings, init_schema: bool = True) -> Neo4jStore
     # No password means a server with auth disabled (NEO4J_AUTH=none); sending empty basic auth would fail.
     auth = (settings.neo4j_username, password) if password else None
     try:
-        driver = neo4j.GraphDatabase.driver(settings.neo4j_uri, auth=auth)
+        # Relations store only the analytic properties they have (Neo4j keeps no nulls), so the projection
+        # feed reads keys no relation may carry yet (share_min, kind, ...): "unrecognized" notifications are
+        # expected there, and logged for every page they would flood a server's stderr.
+        driver = neo4j.GraphDatabase.driver(settings.neo4j_uri, auth=auth, notifications_disabled_classifications=[
+            neo4j.NotificationDisabledClassification.UNRECOGNIZED])
     except (ValueError, nx.ConfigurationError) as exc:
         raise StoreError(f"NEO4J_URI {settings.neo4j_uri!r} is not a valid Neo4j address: {exc}") from exc
     store = Neo4jStore(driver, database=settings.neo4j_database, batch_size=settings.batch_size,

@@ -64,7 +64,7 @@ _UPSERT_ENTITY = (
     "INSERT INTO entities(id, type, name, doc) VALUES (?, ?, ?, ?) "
     "ON CONFLICT(id) DO UPDATE SET type = excluded.type, name = excluded.name, doc = excluded.doc"
 )
-_COLUMN_TYPES = {"share": "REAL"}  # the other analytic fields are text (ISO dates, ids)
+_COLUMN_TYPES = {"share": "REAL", "share_min": "REAL", "share_max": "REAL"}  # the others are text (dates, ids)
 _ANALYTIC_COLUMNS = ", ".join(f"{name} {_COLUMN_TYPES.get(name, 'TEXT')}" for name in ANALYTIC_FIELDS)
 _RELATION_COLUMNS = ", ".join((*EDGE_FIELDS, "doc"))
 _UPSERT_RELATION = (
@@ -77,6 +77,7 @@ _UPSERT_JUDGEMENT = (
 )
 _BUMP = "UPDATE meta SET value = value + 1 WHERE key = 'revision'"
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # primary result codes (extended codes keep them in the low byte)
+_EDGE_COLUMNS = ", ".join(EDGE_FIELDS)  # the columns of an EdgeRow, in its order
 _CHUNK = 500  # SQLite caps bound parameters per statement; id lists are split into chunks of this size.
 
 
@@ -106,6 +107,7 @@ class SqliteStore:
             db = self._connect(cache_kib=262144)  # 256 MiB for the opening thread: large loads touch random index pages
             db.execute("PRAGMA journal_mode=WAL")
             self._ensure_schema()
+            self._add_range_columns()
         except sqlite3.Error as exc:
             raise self._translated(exc, "opening") from exc
 
@@ -139,6 +141,19 @@ class SqliteStore:
         present = {name for (name,) in self._db.execute("SELECT name FROM sqlite_master")}
         if not wanted <= present:
             self._db.executescript(ddl)
+
+    def _add_range_columns(self) -> None:
+        """A store made before share ranges and interest kinds were analytic: add their columns, fill them from doc."""
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(relations)")}
+        missing = [name for name in ("share_min", "share_max", "kind") if name not in present]
+        if not missing:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        for name in missing:
+            self._db.execute(f"ALTER TABLE relations ADD COLUMN {name} {'TEXT' if name == 'kind' else 'REAL'}")
+        self._db.execute("UPDATE relations SET share_min = json_extract(doc, '$.share_min'), "
+                         "share_max = json_extract(doc, '$.share_max'), kind = json_extract(doc, '$.kind')")
+        self._db.execute("COMMIT")
 
     def write(self, batch: Batch, check: Check | None = None) -> WriteSummary:
         """Upsert the batch in one IMMEDIATE transaction; `check` runs inside it, so no writer can interleave."""
@@ -288,13 +303,23 @@ class SqliteStore:
                            [after, limit])
         return [RawRelation(*row) for row in rows]
 
+    def edges_into(self, ids: Sequence[str], types: Sequence[RelationType]) -> list[EdgeRow]:
+        """Analytic scalars of the relations of these types into the ids (the target index, no document decoded)."""
+        kinds = {t.value: RelationType(t) for t in types}
+        out: list[EdgeRow] = []
+        for chunk in _chunks(list(dict.fromkeys(ids))) if kinds else []:
+            rows = self._query(f"SELECT {_EDGE_COLUMNS} FROM relations WHERE target IN ({_marks(chunk)}) "
+                               f"AND +type IN ({_marks(kinds)})", [*chunk, *kinds])
+            out += [EdgeRow(r[0], kinds[r[1]], *r[2:]) for r in rows]
+        return out
+
     def iter_edges(self, types: Sequence[RelationType], page_size: int = 50_000) -> Iterator[list[EdgeRow]]:
         """Relations of the given types in pages, in storage (rowid) order: a sequential scan, no index lookups."""
         kinds = {t.value: RelationType(t) for t in types}
         last = 0
         while kinds:
             rows = self._query(
-                f"SELECT rowid, {', '.join(EDGE_FIELDS)} FROM relations "
+                f"SELECT rowid, {_EDGE_COLUMNS} FROM relations "
                 f"WHERE rowid > ? AND +type IN ({_marks(kinds)}) ORDER BY rowid LIMIT ?", [last, *kinds, page_size])
             if not rows:
                 return

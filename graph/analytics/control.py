@@ -1,0 +1,144 @@
+"""The control rule: who controls whom at one date, through shares and through CONTROLS interests.
+
+controls(X, Y): X's direct share in Y plus the direct shares in Y of every company X controls is
+strictly greater than 0.5 (compared as > 0.5 + 1e-9), to a fixed point; and X controls Y when X, or a
+company X controls, holds a CONTROLS interest in Y that gives control by itself: votingRights with more
+than half of the votes, appointmentOfBoard, or GLEIF's accounting_consolidation (consolidation means
+control). CONTROLS never adds to integrated ownership; only to who controls whom.
+
+`control` holds at the minimums (every range at share_min, unknown shares and votes at 0);
+`may_control` at the maximums (share_max, or the part the other minimums leave free), so X "may
+control" Y when some reading of the reported ranges gives it control.
+
+Example: P holds 60% of H; H has appointmentOfBoard over Y: P controls H, H controls Y, so P controls Y
+(though P's integrated share in Y is 0).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from schema.kinds import RelationType
+
+from graph.projection import TOLERANCE, AsOfView
+
+CONTROL = 0.5  # controls: strictly more than this (plus TOLERANCE)
+# Interest types (normalised: lower case, no separators) that give control by themselves.
+_BY_ITSELF = frozenset({"appointmentofboard", "accountingconsolidation"})
+_VOTES = "votingrights"
+
+
+@dataclass(frozen=True)
+class Control:
+    """Who controls whom at one date: C[X, Y] = 1 when X controls Y, by rows and by columns."""
+
+    by_row: sp.csr_matrix
+    by_column: sp.csc_matrix
+
+    def controlled_by(self, owner: int) -> np.ndarray:
+        """Sorted nodes the owner controls."""
+        return np.sort(self.by_row.indices[self.by_row.indptr[owner]:self.by_row.indptr[owner + 1]])
+
+    def controllers_of(self, company: int) -> np.ndarray:
+        """Sorted nodes that control the company."""
+        col = self.by_column
+        return np.sort(col.indices[col.indptr[company]:col.indptr[company + 1]])
+
+
+def control(view: AsOfView) -> Control:
+    """The control relation at the minimums (built on first use, then cached with the view).
+
+    Semi-naive fixed point: power[X] = W[X] + the rows W[c] of every c that X controls; each round adds
+    the rows of the companies controlled since the last round, and the companies those control through
+    CONTROLS interests, until nothing new is controlled. Only nodes with a direct majority stake or a
+    controlling interest somewhere can control anything, so only their rows are computed.
+    """
+    if view.control is None:
+        view.control = _relation(view.lower().W, control_links(view, at_max=False))
+    return view.control  # type: ignore[return-value]
+
+
+def may_control(view: AsOfView) -> Control:
+    """The control relation at the maximums: who may control whom under some reading of the ranges."""
+    if view.may_control is None:
+        view.may_control = _relation(view.upper().W, control_links(view, at_max=True))
+    return view.may_control  # type: ignore[return-value]
+
+
+def controlled_by(view: AsOfView, owner: int) -> np.ndarray:
+    """Sorted nodes `owner` controls."""
+    return control(view).controlled_by(owner)
+
+
+def controllers_of(view: AsOfView, company: int) -> np.ndarray:
+    """Sorted nodes that control `company`."""
+    return control(view).controllers_of(company)
+
+
+def control_links(view: AsOfView, at_max: bool) -> sp.csr_matrix:
+    """K[X, Y] = 1 when a CONTROLS interest of X in Y valid at this date gives control by itself."""
+    proj, n = view.projection, view.projection.size
+    edges = proj.out[RelationType.CONTROLS].edge
+    edges = edges[view.valid[edges]]
+    names = np.array([normal_kind(k) for k in proj.kinds] + [""], dtype=object)  # code -1 reads ""
+    kinds = names[proj.kind[edges]]
+    votes = edges[kinds == _VOTES]
+    shares = proj.edge_shares(votes)  # the free part is taken among the votes in the same company
+    majority = (shares.high if at_max else shares.low) > CONTROL + TOLERANCE
+    chosen = np.concatenate((edges[np.isin(kinds, list(_BY_ITSELF))], votes[majority]))
+    links = sp.csr_matrix((np.ones(chosen.size), (proj.src[chosen], proj.dst[chosen])), shape=(n, n))
+    links.data[:] = 1.0  # two interests of one holder in one company are one link
+    return links
+
+
+def normal_kind(kind: str) -> str:
+    """An interest type compared without case or separators (votingRights, voting-rights, VOTING_RIGHTS)."""
+    return "".join(ch for ch in kind.lower() if ch.isalnum())
+
+
+def controlling_parent(view: AsOfView, company: int, share_of: Callable[[int], float]) -> int | None:
+    """The controller of `company` that no other controller controls (ties: highest integrated, then id)."""
+    rel = control(view)
+    bosses = rel.controllers_of(company)
+    if bosses.size == 0:
+        return None
+    inner = rel.by_row[bosses][:, bosses].toarray() > 0  # inner[i, j]: boss i controls boss j
+    # top: every controller above it is one it controls back (mutual control in a cross-holding)
+    tops = [i for i in range(bosses.size) if not (inner[:, i] & ~inner[i, :]).any()] or list(range(bosses.size))
+    ids = view.projection.ids
+    if len(tops) == 1:
+        return int(bosses[tops[0]])
+    return int(bosses[min(tops, key=lambda i: (-share_of(int(bosses[i])), ids[int(bosses[i])]))])
+
+
+def _relation(W: sp.csr_matrix, links: sp.csr_matrix) -> Control:
+    """The fixed point of the control rule over shares W and controlling interests `links`."""
+    majority = np.asarray(W.max(axis=1).toarray()).ravel() > CONTROL + TOLERANCE
+    capable = np.flatnonzero(majority | (np.diff(links.indptr) > 0))
+    found = _closure(W, links, capable)
+    return Control(found, found.tocsc())
+
+
+def _closure(W: sp.csr_matrix, links: sp.csr_matrix, capable: np.ndarray) -> sp.csr_matrix:
+    """The control fixed point for the capable rows, returned as an n x n matrix."""
+    n = W.shape[0]
+    power, via = W[capable], links[capable]
+    held = sp.csr_matrix(power.shape)
+    while True:
+        crossed = ((power > CONTROL + TOLERANCE).astype(np.float64) + via).tocsr()
+        crossed.data[:] = 1.0
+        crossed = crossed - crossed.multiply(held)  # pairs already known drop out
+        crossed.eliminate_zeros()
+        fresh = crossed.tocoo()
+        keep = fresh.col != capable[fresh.row]  # controlling oneself through a subsidiary is not control
+        if not keep.any():
+            break
+        delta = sp.csr_matrix((np.ones(int(keep.sum())), (fresh.row[keep], fresh.col[keep])), shape=power.shape)
+        held = held + delta
+        power = power + delta @ W  # the newly controlled companies lend their direct stakes
+        via = via + delta @ links  # and whatever they control through their interests
+    full = held.tocoo()
+    return sp.csr_matrix((full.data, (capable[full.row], full.col)), shape=(n, n))
