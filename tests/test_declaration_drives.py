@@ -18,7 +18,7 @@ E = EntityType
 
 
 def test_the_projection_feed_and_both_stores_carry_the_declared_analytic_fields(tmp_store: SqliteStore) -> None:
-    assert ANALYTIC_FIELDS == ("share", "valid_from", "valid_to", "incident")
+    assert ANALYTIC_FIELDS == ("share", "valid_from", "valid_to", "incident", "share_min", "share_max", "kind")
     assert EdgeRow._fields == EDGE_FIELDS == ("id", "type", "source", "target", *ANALYTIC_FIELDS)
     db = sqlite3.connect(tmp_store.path)
     columns = [row[1] for row in db.execute("PRAGMA table_info(relations)")]
