@@ -56,9 +56,7 @@ def check_allocation(store: GraphStore, batch: Batch) -> list[Problem]:
     wanted = set(companies)
     for rec, origin in batch.relations:  # later records of one relation id win, as in the stores
         if isinstance(rec, Owns) and rec.target in wanted:
-            stakes[rec.target][relation_id(rec)] = _Stake(rec.source, rec.valid_from or _OPEN, rec.valid_to,
-                                                          _minimum(rec.share, rec.share_min),
-                                                          None if imported(rec) else origin)
+            stakes[rec.target][relation_id(rec)] = stake_of(rec, None if imported(rec) else origin)
     problems = []
     for company in companies:
         found = _first_excess(list(stakes[company].values()))
@@ -66,6 +64,11 @@ def check_allocation(store: GraphStore, batch: Batch) -> list[Problem]:
             day, held, origin = found
             problems.append(origin.problem("share", _reason(company, day, held)))
     return problems
+
+
+def stake_of(rec: Owns, origin: Origin | None) -> _Stake:
+    """The stake of an OWNS record (origin None: stored or imported, never the line an error points at)."""
+    return _Stake(rec.source, rec.valid_from or _OPEN, rec.valid_to, _minimum(rec.share, rec.share_min), origin)
 
 
 def _stored(row: EdgeRow) -> _Stake:

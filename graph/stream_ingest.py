@@ -27,7 +27,7 @@ from schema.errors import Problem
 from schema.kinds import EntityType, RelationType
 from schema.records import Owns
 
-from graph.allocation import _first_excess, _reason, imported
+from graph.allocation import _first_excess, _reason, imported, stake_of
 from graph.ingest import _relation_problems
 from graph.stores.base import TypeLookup
 
@@ -153,7 +153,7 @@ class StreamCheck:
             for s in stored:
                 stakes[s.record.target][s.id] = (s.record, origins.get(s.id))
             for company in page:
-                found = _first_excess(list(stakes[company].values()))
+                found = _first_excess([stake_of(rec, origin) for rec, origin in stakes[company].values()])
                 if found is not None:
                     day, held, origin = found
                     self.problems.append(origin.problem("share", _reason(company, day, held)))
