@@ -303,7 +303,7 @@ class Party:
     declared: list[Declaration] = strawberry.field(description="OWNER: declared indirect share in the responsible company; RESPONSIBLE: its declared ultimate parent; beside the computed figure.")
     controlling_parent_id: strawberry.Private[str | None]
 
-    @strawberry.field(description="RESPONSIBLE: the controlling parent corpgraph computes (control rule), to compare with a declared ultimate parent; null when nobody controls it.")
+    @resolver(description="RESPONSIBLE: the controlling parent corpgraph computes (control rule), to compare with a declared ultimate parent; null when nobody controls it.")
     async def controlling_parent(self, info: Ctx) -> Entity | None:
         return await load_entity(info, self.controlling_parent_id) if self.controlling_parent_id else None
 
@@ -393,15 +393,15 @@ class DeclaredDisagreement:
     integrated_min: float | None = strawberry.field(description="indirect_ownership: exact lower bound of the computed share.")
     integrated_max: float | None = strawberry.field(description="indirect_ownership: exact upper bound of the computed share.")
 
-    @strawberry.field(description="The company the declaration is about.")
+    @resolver(description="The company the declaration is about.")
     async def company(self, info: Ctx) -> Entity:
         return await load_entity(info, self.company_id)
 
-    @strawberry.field(description="Who the source declares as indirect holder or ultimate parent.")
+    @resolver(description="Who the source declares as indirect holder or ultimate parent.")
     async def holder(self, info: Ctx) -> Entity:
         return await load_entity(info, self.holder_id)
 
-    @strawberry.field(description="ultimate_parent: the controlling parent corpgraph computes; null when nobody controls the company.")
+    @resolver(description="ultimate_parent: the controlling parent corpgraph computes; null when nobody controls the company.")
     async def controlling_parent(self, info: Ctx) -> Entity | None:
         return await load_entity(info, self.parent_id) if self.parent_id else None
 

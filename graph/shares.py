@@ -32,7 +32,8 @@ class EdgeShares:
     @property
     def unknown(self) -> np.ndarray:
         """Edges with no share at all (neither exact nor a range)."""
-        return np.isnan(self.point)
+        missing: np.ndarray = np.isnan(self.point)
+        return missing
 
 
 def edge_shares(share: np.ndarray, share_min: np.ndarray, share_max: np.ndarray, dst: np.ndarray,

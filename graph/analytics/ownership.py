@@ -219,7 +219,8 @@ class _Sides:
 def _integrated(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> np.ndarray:
     """integrated between nodes[at] and every node of the block: L[X, Y] / L[X, X] (column or row)."""
     values, diagonal = linalg.solve(view, nodes, at, transpose)
-    return values / values[at] if transpose else values / diagonal
+    out: np.ndarray = values / values[at] if transpose else values / diagonal
+    return out
 
 
 def _bounds(view: AsOfView, nodes: np.ndarray, at: int, point: np.ndarray, transpose: bool
@@ -269,7 +270,7 @@ def _holdings(view: AsOfView, shares: Shares, positions: np.ndarray, direct: dic
         integrated = None if unknown and value <= 0 else value  # an unknown stake never becomes a number
         pair = (ids[node], anchor) if owner_side else (anchor, ids[node])
         control = node in controls
-        out.append(Holding(*pair, direct.get(node, 0.0), integrated, control, unknown, over_allocated=over,
+        out.append(Holding(pair[0], pair[1], direct.get(node, 0.0), integrated, control, unknown, over_allocated=over,
                            integrated_min=None if low != low else low, integrated_max=None if high != high else high,
                            estimate=estimate, may_control=control or node in may,
                            interests=sides.interests.get(node, ()), declared=sides.declared.get(node, ())))

@@ -180,7 +180,8 @@ class Explainer:
         hops = [self.hop(e) for e in edges]
         shares = [h.share for h in hops if h.type == RelationType.OWNS]  # incident and data hops link, weight 1
         control = any(h.type == RelationType.CONTROLS for h in hops)  # control is not a share: no product
-        weight = None if control or any(s is None for s in shares) else float(np.prod(shares))
+        known = [s for s in shares if s is not None]
+        weight = None if control or len(known) < len(shares) else float(np.prod(known))
         return Path(hops, weight)
 
     def hop(self, edge: int) -> Hop:
