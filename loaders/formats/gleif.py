@@ -22,10 +22,9 @@ from schema.errors import Problem
 
 from loaders.formats import Raw
 from loaders.formats.coerce import country_code, source_date
-from loaders.formats.jsondoc import first_char
+from loaders.formats.jsondoc import first_char, read_document
 from loaders.formats.tree import View, nodes, pick
 from loaders.formats.xmlstream import XmlRecord, iter_records
-from loaders.jsontext import JsonTextError, loads
 
 PREFIX = "lei"
 PUBLISHER = "GLEIF"
@@ -162,13 +161,9 @@ def _xml_items(path: Path) -> Iterator[tuple[Origin, _Item] | Problem]:
 def _api_items(path: Path) -> Iterator[tuple[Origin, _Item] | Problem]:
     """The resources of a GLEIF API document (one API page: read whole), each with its JSON pointer."""
     file = str(path)
-    try:
-        document = loads(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        yield Problem(file, 0, "(document)", f"not UTF-8 at byte {exc.start}", "")
-        return
-    except JsonTextError as exc:
-        yield Problem(file, 0, "(document)", str(exc), "")
+    document = read_document(path)
+    if isinstance(document, Problem):
+        yield document
         return
     published = pick(document, "meta/goldenCopy/publishDate")
     data, base = (document.get("data"), "/data") if isinstance(document, dict) else (document, "")

@@ -25,6 +25,16 @@ def first_char(head: bytes) -> str:
     return chr(text[0]) if text else ""
 
 
+def read_document(path: Path) -> Any | Problem:
+    """A whole JSON document (one API page, one STIX bundle) read at once, or the Problem that stops it."""
+    try:
+        return loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        return Problem(str(path), 0, "(document)", f"not UTF-8: {exc.reason} at byte {exc.start}", "")
+    except JsonTextError as exc:
+        return Problem(str(path), 0, "(document)", str(exc), "")
+
+
 def iter_json_items(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
     """Items of a JSON array document (with pointers) or of a JSON Lines file (with line numbers)."""
     with path.open("rb") as probe:

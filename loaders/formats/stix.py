@@ -26,7 +26,7 @@ from schema.errors import Problem
 
 from loaders.formats import Raw
 from loaders.formats.incident_parts import day_of, placeholder, safe_id, url_source
-from loaders.jsontext import JsonTextError, loads
+from loaders.formats.jsondoc import read_document
 
 Item = tuple[str, dict[str, Any]]  # (JSON pointer, native record)
 Issue = tuple[str, str, str]  # (JSON pointer, field, reason)
@@ -70,13 +70,9 @@ class StixFormat:
     def read(self, path: Path) -> Iterator[Raw | Problem]:
         """Native records of a bundle file, each located by the JSON pointer of the STIX object it comes from."""
         file = str(path)
-        try:
-            bundle = loads(path.read_bytes().decode("utf-8-sig"))
-        except UnicodeDecodeError as exc:
-            yield Problem(file, 0, "(document)", f"not UTF-8: {exc.reason} at byte {exc.start}", "")
-            return
-        except JsonTextError as exc:
-            yield Problem(file, 0, "(document)", str(exc), "")
+        bundle = read_document(path)
+        if isinstance(bundle, Problem):
+            yield bundle
             return
         for item in read_bundle(bundle):
             line = _line(item[0])
