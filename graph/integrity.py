@@ -14,14 +14,16 @@ import json
 import math
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from schema.declaration import EDGE_FIELDS, ENTITIES, RELATIONS, relation_id
 from schema.kinds import EntityType, RelationType
 
 from graph.stores.base import GraphStore, RawEntity, RawRelation, edge_row
+
+M = TypeVar("M", bound=BaseModel)
 
 PAGE = 1_000
 
@@ -77,16 +79,8 @@ def _entity_problems(row: RawEntity) -> Iterator[StoredProblem]:
     if kind is None:
         yield StoredProblem("entity", row.id, "type", f"unknown entity type {row.type!r}")
         return
-    data = yield from _document("entity", row.id, row.doc)
-    if data is None:
-        return
-    if data.get("type", kind.value) != kind.value:
-        yield StoredProblem("entity", row.id, "type", f"the row says {kind.value}, its document {data.get('type')!r}")
-        return
-    try:
-        record = ENTITIES[kind].model.model_validate(data)
-    except ValidationError as exc:
-        yield from _invalid("entity", row.id, exc)
+    record = yield from _record("entity", row.id, row.doc, kind.value, ENTITIES[kind].model)
+    if record is None:
         return
     if record.id != row.id:
         yield StoredProblem("entity", row.id, "id", f"the document's id is {record.id!r}")
@@ -100,16 +94,8 @@ def _relation_problems(row: RawRelation, kinds: dict[str, EntityType]) -> Iterat
         return
     if isinstance(row.share, float) and not math.isfinite(row.share):
         yield StoredProblem("relation", row.id, "share", f"the stored share is {row.share}, not a number 0..1")
-    data = yield from _document("relation", row.id, row.doc)
-    if data is None:
-        return
-    if data.get("type", kind.value) != kind.value:
-        yield StoredProblem("relation", row.id, "type", f"the row says {kind.value}, its document {data.get('type')!r}")
-        return
-    try:
-        record = RELATIONS[kind].model.model_validate(data)
-    except ValidationError as exc:
-        yield from _invalid("relation", row.id, exc)
+    record = yield from _record("relation", row.id, row.doc, kind.value, RELATIONS[kind].model)
+    if record is None:
         return
     expected = {**edge_row(relation_id(record), record), "type": kind.value}
     for field in (name for name in EDGE_FIELDS if name != "type"):
@@ -136,6 +122,22 @@ def _endpoint_problems(rel_id: str, kind: RelationType, record: Any, kinds: dict
     incident = getattr(record, "incident", None)
     if incident and kinds.get(incident) != EntityType.INCIDENT:
         yield StoredProblem("relation", rel_id, "incident", f"{incident!r} is not a stored Incident")
+
+
+def _record(kind: str, id: str, doc: str | None, type_name: str, model: type[M]
+            ) -> Generator[StoredProblem, None, M | None]:
+    """The record a row's document holds (`yield from` it): its problems yielded and None when it has any."""
+    data = yield from _document(kind, id, doc)
+    if data is None:
+        return None
+    if data.get("type", type_name) != type_name:
+        yield StoredProblem(kind, id, "type", f"the row says {type_name}, its document {data.get('type')!r}")
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        yield from _invalid(kind, id, exc)
+        return None
 
 
 def _document(kind: str, id: str, doc: str | None) -> Generator[StoredProblem, None, dict[str, Any] | None]:
