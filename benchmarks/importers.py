@@ -131,7 +131,8 @@ def load_in_child(path: Path, format: str, db: Path) -> dict[str, Any]:
 
 def _child(format: str, path: Path, db: Path) -> None:
     """The measured load (the CLI's path: iter_batches, then ingest_stream, batches of CORPGRAPH_BATCH_SIZE);
-    prints one JSON line."""
+    prints one JSON line. The cyclic collector is paused as `corpgraph load` pauses it (graph.gc_policy)."""
+    from graph.gc_policy import paused
     from graph.ingest import ingest_stream
     from graph.settings import get_settings
     from graph.stores.sqlite import SqliteStore
@@ -145,12 +146,22 @@ def _child(format: str, path: Path, db: Path) -> None:
         nonlocal records
         records += len(batch)
 
-    _, batches = iter_batches(path, get_settings().batch_size, format=format)
-    summary = ingest_stream(store, str(path), batches, on_batch=count)
+    with paused():
+        _, batches = iter_batches(path, get_settings().batch_size, format=format)
+        summary = ingest_stream(store, str(path), batches, on_batch=count)
     seconds = time.perf_counter() - started
     store.close()
+    # A reading child (loaders.readahead) has its own peak; both count against the memory bound.
     print(json.dumps({"records": records, "seconds": seconds, "placeholders": summary.placeholders,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "cpu_seconds": _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN),
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "reader_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+
+
+def _cpu(who: int) -> float:
+    """User and system CPU seconds of this process or of its finished children."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def convert(path: Path, format: str, target: Path) -> None:
@@ -178,8 +189,9 @@ def run(formats: list[str], statements: int, seed: int, workdir: Path) -> list[d
         rows.append({"format": name, "statements": statements, "file_mb": source.stat().st_size / 2**20,
                      "records": ours["records"], "seconds": ours["seconds"], "placeholders": ours["placeholders"],
                      "statements_per_s": statements / ours["seconds"], "records_per_s": ours["records"] / ours["seconds"],
-                     "peak_rss_mb": ours["peak_rss_mb"], "native_records_per_s": base["records"] / base["seconds"],
-                     "native_peak_rss_mb": base["peak_rss_mb"]})
+                     "peak_rss_mb": ours["peak_rss_mb"], "reader_peak_rss_mb": ours["reader_peak_rss_mb"],
+                     "cpu_seconds": ours["cpu_seconds"], "native_records_per_s": base["records"] / base["seconds"],
+                     "native_cpu_seconds": base["cpu_seconds"], "native_peak_rss_mb": base["peak_rss_mb"]})
     return rows
 
 
@@ -190,7 +202,12 @@ def table(rows: list[dict[str, Any]]) -> str:
     return head + "\n".join(
         f"| {r['format']} | {r['statements']:,} | {r['file_mb']:.0f} MB | {r['records']:,} | {r['seconds']:.1f} s "
         f"| {r['statements_per_s']:,.0f} | {r['records_per_s']:,.0f} | {r['native_records_per_s']:,.0f} "
-        f"| {r['peak_rss_mb']:,.0f} MB | {r['native_peak_rss_mb']:,.0f} MB |" for r in rows)
+        f"| {r['peak_rss_mb']:,.0f} MB{_reader(r)} | {r['native_peak_rss_mb']:,.0f} MB |" for r in rows)
+
+
+def _reader(row: dict[str, Any]) -> str:
+    """The reading child's own peak RSS, when the load had one (loaders.readahead)."""
+    return f" + reader {row['reader_peak_rss_mb']:,.0f} MB" if row["reader_peak_rss_mb"] else ""
 
 
 def main(argv: list[str] | None = None) -> int:

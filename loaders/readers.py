@@ -61,7 +61,7 @@ def iter_jsonl(path: Path, on_bytes: OnBytes = None) -> Iterator[RawRecord | Pro
             if on_bytes is not None and pending >= 1 << 20:
                 on_bytes(pending)
                 pending = 0
-            data = _parse_line(str(path), number, raw, problems)
+            data = parse_line(str(path), number, raw, problems)
             if problems:
                 yield from problems
                 problems.clear()
@@ -71,7 +71,13 @@ def iter_jsonl(path: Path, on_bytes: OnBytes = None) -> Iterator[RawRecord | Pro
         on_bytes(pending)
 
 
-def _parse_line(file: str, number: int, raw: bytes, problems: list[Problem]) -> dict[str, Any] | None:
+def iter_jsonl_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """Every line of a JSON Lines file, unparsed, with its number (loaders.validate reads them whole in Rust)."""
+    with path.open("rb") as handle:
+        yield from enumerate(handle, start=1)
+
+
+def parse_line(file: str, number: int, raw: bytes, problems: list[Problem]) -> dict[str, Any] | None:
     """The JSON object on one line, or None (blank, or a problem recorded)."""
     try:
         line = _decode(raw, number)

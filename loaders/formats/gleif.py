@@ -295,7 +295,19 @@ class _Mapper:
 
 def _view(item: _Item, table: dict[str, tuple[str, str]], tree: Any = None, pointer: str = "") -> View:
     """Our fields of one record (or of a sub-record at pointer) by the table's XML or API paths."""
-    return View(item.tree if tree is None else tree, {ours: paths[item.api] for ours, paths in table.items()}, pointer)
+    return View(item.tree if tree is None else tree, _side(table, item.api), pointer)
+
+
+# The XML or the API side of each table, made once (a golden copy maps millions of records by the same tables).
+_SIDES: dict[tuple[int, bool], dict[str, str]] = {}
+
+
+def _side(table: dict[str, tuple[str, str]], api: bool) -> dict[str, str]:
+    """`our field -> path` of one side of a table (the tables are module constants: their id is their name)."""
+    paths = _SIDES.get((id(table), api))
+    if paths is None:
+        paths = _SIDES[(id(table), api)] = {ours: pair[api] for ours, pair in table.items()}
+    return paths
 
 
 def _lei_problems(origin: Origin, view: View, *fields: str) -> list[Problem]:

@@ -6,6 +6,7 @@ element and a repeated one alike, as XML gives no way to tell them apart).
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from schema.batch import Origin
@@ -19,14 +20,26 @@ def pick(tree: Any, path: str, pointer: str = "") -> list[tuple[str, str]]:
 
 def nodes(tree: Any, path: str, pointer: str = "") -> list[tuple[str, Any]]:
     """(pointer, node) of every node at a path."""
-    if isinstance(tree, list):
-        return [hit for i, item in enumerate(tree) for hit in nodes(item, path, f"{pointer}/{i}")]
-    if not path:
-        return [(pointer, tree)]
-    step, _, rest = path.partition("/")
-    if isinstance(tree, dict) and step in tree:
-        return nodes(tree[step], rest, f"{pointer}/{step}")
-    return []
+    return _walk(tree, _steps(path), 0, pointer)
+
+
+@lru_cache(maxsize=1024)
+def _steps(path: str) -> tuple[str, ...]:
+    """A path's steps, split once per path (mappings read the same few paths in every record)."""
+    return tuple(path.split("/")) if path else ()
+
+
+def _walk(tree: Any, steps: tuple[str, ...], at: int, pointer: str) -> list[tuple[str, Any]]:
+    """The nodes at steps[at:] below tree: a loop down dicts, a branch for each item of a list met."""
+    while True:
+        if isinstance(tree, list):
+            return [hit for i, item in enumerate(tree) for hit in _walk(item, steps, at, f"{pointer}/{i}")]
+        if at == len(steps):
+            return [(pointer, tree)]
+        step = steps[at]
+        if not isinstance(tree, dict) or step not in tree:
+            return []
+        tree, pointer, at = tree[step], f"{pointer}/{step}", at + 1
 
 
 class View:
@@ -37,7 +50,7 @@ class View:
     """
 
     def __init__(self, tree: Any, paths: dict[str, str], pointer: str = "") -> None:
-        self.paths = {ours: pointer + "/" + path for ours, path in paths.items()}
+        self.paths, self.base = paths, pointer
         self.found: dict[str, tuple[str, str]] = {}
         for ours, path in paths.items():
             hits = pick(tree, path, pointer)
@@ -54,7 +67,7 @@ class View:
 
     def pointer(self, name: str) -> str:
         """Where the field's value is (or would be) below the record."""
-        return self.found[name][0] if name in self.found else self.paths[name]
+        return self.found[name][0] if name in self.found else f"{self.base}/{self.paths[name]}"
 
     def problem(self, origin: Origin, name: str, reason: str, label: str | None = None) -> Problem:
         """A problem with one field: at its JSON pointer, or at the record's line naming its XML path."""

@@ -1,0 +1,95 @@
+"""Read an imported file in a child process, so mapping its source (XML, BODS, FtM) runs on another core while
+this process validates and writes.
+
+The child runs the format's own `read(path)` and sends its items through a pipe, in order and in chunks:
+this process gets exactly the stream it would have read itself (the same records with the same origins, the
+same problems, in the same order), so file:line and JSON-pointer messages and the one-transaction write are
+unchanged. The pipe blocks the child when this process falls behind, so at most a chunk or two are in flight
+and memory stays bounded. Native JSON Lines are read in-process: receiving a record costs about what parsing
+its line does.
+"""
+from __future__ import annotations
+
+import gc
+import multiprocessing as mp
+import os
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from schema.batch import Origin
+from schema.errors import InvalidInput, Problem
+
+from loaders.formats import Format, Raw
+
+CHUNK = 500  # items per message: large enough to amortise a send, small enough to keep memory flat
+MIN_BYTES = 1 << 20  # smaller files are read in-process (starting a child costs a few milliseconds)
+
+
+def worth_a_child(fmt: Format, path: Path) -> bool:
+    """True when reading the file in a child pays: an imported format, a file of a megabyte or more, and
+    `fork` available (the child starts with this process's modules, nothing to import or pickle)."""
+    return (fmt.name != "native" and "fork" in mp.get_all_start_methods()
+            and os.path.getsize(path) >= MIN_BYTES)
+
+
+def read_ahead(fmt: Format, path: Path) -> Iterator[Raw | Problem]:
+    """The format's stream of the file, read by a child process; the child's exception is raised here."""
+    context = mp.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_produce, args=(fmt, path, send), name="corpgraph-read", daemon=True)
+    child.start()
+    send.close()  # the child holds the only writing end: its exit ends the stream (EOFError) even if it dies
+    try:
+        while True:
+            try:
+                kind, payload = receive.recv()
+            except EOFError:
+                raise RuntimeError(f"the process reading {path} ended without finishing (exit code "
+                                   f"{child.exitcode})") from None
+            if kind == "items":
+                yield from (item if isinstance(item, Problem) else (Origin(*item[0]), item[1]) for item in payload)
+            elif kind == "end":
+                return
+            elif kind == "invalid":
+                raise InvalidInput(payload)
+            else:
+                raise payload
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.terminate()  # this process stopped early (a write failed, or it was interrupted)
+        child.join()
+
+
+def _produce(fmt: Format, path: Path, send: Connection) -> None:
+    """In the child: send the format's items, chunk by chunk, then "end" (or what stopped the reading)."""
+    gc.freeze()  # what the parent held stays out of the collector's way; the reader's own garbage is collected
+    gc.enable()
+    chunk: list[Any] = []
+    try:
+        for item in fmt.read(path):
+            # An origin travels as its fields (a tuple pickles far faster than a dataclass).
+            chunk.append(item if isinstance(item, Problem) else (_fields(item[0]), item[1]))
+            if len(chunk) >= CHUNK:
+                send.send(("items", chunk))
+                chunk = []
+        send.send(("items", chunk))
+        send.send(("end", None))
+    except InvalidInput as exc:
+        send.send(("items", chunk))  # what was read before the failure comes first, as it would in-process
+        send.send(("invalid", exc.problems))
+    except BaseException as exc:  # noqa: BLE001 (any failure of the reader is the parent's to raise)
+        send.send(("items", chunk))
+        try:
+            send.send(("error", exc))
+        except Exception:  # noqa: BLE001 (an exception that does not pickle still ends the load, named)
+            send.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        send.close()
+
+
+def _fields(origin: Origin) -> tuple[str, int, str | None, Any]:
+    """An Origin's fields, in the order Origin takes them."""
+    return origin.file, origin.line, origin.pointer, origin.fields

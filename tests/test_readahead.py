@@ -1,0 +1,123 @@
+"""An imported file read by a child process (loaders.readahead) gives exactly the stream read in-process: the
+same records with the same origins, the same problems in the same order, and the load's outcome unchanged."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graph.ingest import ingest_stream
+from graph.stores.sqlite import SqliteStore
+from loaders import readahead
+from loaders.formats import get_format
+from loaders.readahead import read_ahead
+from loaders.validate import iter_batches
+from schema.batch import Origin
+from schema.errors import InvalidInput, Problem
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def as_list(items: Any) -> list[Any]:
+    """A stream as comparable values (Origin.fields is left out of Origin's equality, so it is added here)."""
+    return [(item[0], dict(item[0].fields or {}), item[1]) if isinstance(item, tuple) else item for item in items]
+
+
+@pytest.mark.parametrize(("name", "path"), [
+    ("gleif", FIXTURES / "gleif" / "lei.xml"),
+    ("gleif", FIXTURES / "gleif" / "rr.xml"),
+    ("gleif", FIXTURES / "gleif" / "repex.xml"),
+    ("gleif", FIXTURES / "gleif" / "api-relationship-records.json"),
+    ("ftm", FIXTURES / "ftm" / "world.ftm.jsonl"),
+])
+def test_the_child_reads_the_same_stream(name: str, path: Path) -> None:
+    fmt = get_format(name)
+    here = as_list(fmt.read(path))
+    assert here  # the fixture has records: the comparison is not of two empty lists
+    assert as_list(read_ahead(fmt, path)) == here
+
+
+def test_problems_come_through_in_order_with_their_lines(tmp_path: Path) -> None:
+    # Line 2 refers to no entity by a broken schema (an FtM Ownership without an owner); line 3 is not JSON.
+    path = tmp_path / "bad.ftm.jsonl"
+    lines = [{"id": "c1", "schema": "Company", "properties": {"name": ["C1"]}},
+             {"id": "o1", "schema": "Ownership", "properties": {"asset": ["c1"]}}]
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines) + "{not json\n")
+    fmt = get_format("ftm")
+    here = as_list(fmt.read(path))
+    assert any(not isinstance(item, tuple) for item in here)  # the file does carry problems
+    assert as_list(read_ahead(fmt, path)) == here
+
+
+def test_many_chunks_keep_their_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(readahead, "CHUNK", 3)  # 50 companies: 17 messages, the last of 2
+    path = tmp_path / "many.ftm.jsonl"
+    path.write_text("".join(json.dumps({"id": f"c{i}", "schema": "Company", "properties": {"name": [f"C{i}"]}}) + "\n"
+                            for i in range(50)))
+    got = [item[1]["id"] for item in read_ahead(get_format("ftm"), path)]
+    assert got == [f"ftm:c{i}" for i in range(50)]
+
+
+class Broken:
+    """A format whose reader fails after one record, as a bug or an unreadable file would."""
+
+    name = "broken"
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def read(self, path: Path) -> Any:
+        """One record, then the error."""
+        yield Origin(str(path), 1), {"type": "Company", "id": "a", "name": "A"}
+        raise self.error
+
+
+def test_the_childs_error_is_raised_here(tmp_path: Path) -> None:
+    path = tmp_path / "any.txt"
+    path.write_text("x")
+    stream = read_ahead(Broken(ValueError("boom")), path)  # type: ignore[arg-type]
+    assert next(stream)[1]["id"] == "a"
+    with pytest.raises(ValueError, match="boom"):
+        next(stream)
+
+
+def test_an_invalid_input_keeps_its_problems(tmp_path: Path) -> None:
+    path = tmp_path / "any.txt"
+    path.write_text("x")
+    problem = Problem(str(path), 7, "(file)", "cannot read it")
+    with pytest.raises(InvalidInput) as raised:
+        list(read_ahead(Broken(InvalidInput([problem])), path))  # type: ignore[arg-type]
+    assert raised.value.problems == [problem]
+
+
+def test_a_load_through_the_child_equals_one_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = FIXTURES / "gleif" / "rr.xml"
+    stores = []
+    for threshold in (10**12, 0):  # in-process, then every imported file through a child
+        monkeypatch.setattr(readahead, "MIN_BYTES", threshold)
+        store = SqliteStore(tmp_path / f"s{threshold}.db")
+        _, batches = iter_batches(path, 7)
+        ingest_stream(store, str(path), batches)
+        stores.append((store.raw_entities("", 100_000), store.raw_relations("", 100_000)))
+        store.close()
+    assert stores[0][0] and stores[0] == stores[1]
+
+
+def test_a_refused_file_gives_the_same_problems_through_the_child(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (FIXTURES / "gleif" / "rr.xml").read_text().replace("IS_FUND-MANAGED_BY", "IS_BEST_FRIEND_OF")
+    path = tmp_path / "rr.xml"
+    path.write_text(text)
+    got = []
+    for threshold in (10**12, 0):
+        monkeypatch.setattr(readahead, "MIN_BYTES", threshold)
+        store = SqliteStore(tmp_path / f"s{threshold}.db")
+        with pytest.raises(InvalidInput) as refused:
+            _, batches = iter_batches(path, 5)
+            ingest_stream(store, str(path), batches)
+        assert store.counts() == {}
+        store.close()
+        got.append([str(p) for p in refused.value.problems])
+    assert got[0] and got[0] == got[1]
