@@ -14,8 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from benchmarks.footprint import projection_bytes
 from benchmarks.peers import Key
 from graph.analytics.ownership import Shares, row
 from graph.analytics.results import Exposure, Holding, LiabilityChain
@@ -91,32 +90,8 @@ class Ours:
         return time.perf_counter() - started
 
     def projection_bytes(self) -> dict[str, int]:
-        """Bytes the projection holds (with its cached date views): numpy/scipy arrays, and Python id tables."""
-        sizes = {"arrays": 0, "id tables": 0}
-        _add_sizes(self.projection, sizes, 4, set())
-        return sizes
-
-
-def _add_sizes(obj: Any, sizes: dict[str, int], depth: int, seen: set[int]) -> None:
-    """Add the bytes reachable from obj (through attributes, dicts, lists, a few levels down) to sizes."""
-    while isinstance(obj, np.ndarray) and isinstance(obj.base, np.ndarray):  # slices: count their buffer once
-        obj = obj.base
-    if id(obj) in seen:  # views point back at their projection: count everything once
-        return
-    seen.add(id(obj))
-    if isinstance(obj, np.ndarray):
-        sizes["arrays"] += int(obj.nbytes)
-    elif hasattr(obj, "indptr") and hasattr(obj, "data"):  # scipy compressed sparse
-        sizes["arrays"] += sum(int(getattr(obj, name).nbytes) for name in ("data", "indices", "indptr"))
-    elif isinstance(obj, list) and obj and isinstance(obj[0], str):  # ids: the list and every string
-        sizes["id tables"] += sys.getsizeof(obj) + sum(map(sys.getsizeof, obj))
-    elif isinstance(obj, dict) and obj and all(isinstance(v, int) for v in obj.values()):  # id -> index
-        sizes["id tables"] += sys.getsizeof(obj) + sum(map(sys.getsizeof, obj.values()))  # keys: counted in ids
-    elif depth > 0:
-        children = (obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple))
-                    else vars(obj).values() if hasattr(obj, "__dict__") else ())
-        for child in children:
-            _add_sizes(child, sizes, depth - 1, seen)
+        """Bytes the projection holds with its cached date views, by part (benchmarks.footprint counts everything)."""
+        return projection_bytes(self.projection)
 
 
 class GraphQLServer:

@@ -177,7 +177,7 @@ def _measure(report: Report, config: Config, world: gen.World, store: SqliteStor
             "ladybug: COPY of the same rows from CSV, unvalidated (a ceiling)" if lb else "", ">= 100,000 rec/s",
             load_rate >= 100_000, higher_is_better=True),
         *http_rows,
-        _row_projection(ours, view_seconds),
+        _row_projection(ours, view_seconds, world),
         Row("peak RSS, ours", "MB", rss_ours / MB, {}, f"benchmark process with networkx: {rss_nx / MB:,.0f} MB"
             + (f", then LadybugDB: {peak_rss() / MB:,.0f} MB" if lb else ""), "", None,
             {"with_networkx_mb": rss_nx / MB, "with_ladybug_mb": peak_rss() / MB, "networkx_build_seconds": nx_build}),
@@ -292,15 +292,18 @@ def _trouble(named: list[tuple[str, Series]]) -> list[str]:
     return notes + [f"{name}: {len(s.errors)} failed ({s.errors[0]})" for name, s in named if s.errors]
 
 
-def _row_projection(ours: Ours, view_seconds: float) -> Row:
-    """Row 6a: what the projection (with its view at the query date) holds in memory."""
+def _row_projection(ours: Ours, view_seconds: float, world: gen.World) -> Row:
+    """Row 6a: what the projection (with its view at the query date) holds in memory, all of it (benchmarks.footprint)."""
     sizes = ours.projection_bytes()
     total = sum(sizes.values())
+    stakes = world.counts.get("OWNS", 0)
     parts = ", ".join(f"{name} {size / MB:,.0f} MB" for name, size in sizes.items())
-    note = f"{parts}; built in {ours.build_seconds:.1f} s (+ view {view_seconds:.2f} s)"
+    per = f"{total / world.companies:,.0f} bytes per company, {total / max(stakes, 1):,.0f} per stake"
+    note = f"{parts}; {per}; built in {ours.build_seconds:.1f} s (+ view {view_seconds:.2f} s)"
     return Row("projection size", "MB", total / MB, {}, note, "<= 200 MB", total <= 200 * MB,
                {**{f"{name}_mb": size / MB for name, size in sizes.items()}, "build_seconds": ours.build_seconds,
-                "view_seconds": view_seconds})
+                "view_seconds": view_seconds, "bytes_per_company": total / world.companies,
+                "bytes_per_stake": total / max(stakes, 1)})
 
 
 def _latency_row(name: str, pct: int, series: tuple[dict[str, Series], Series], agree: dict[str, Agreement | None],

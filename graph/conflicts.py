@@ -28,9 +28,11 @@ def flag_conflicts(view: AsOfView, holdings: list[Holding]) -> list[Holding]:
     """The holdings with `conflicting` and `statements` set where their direct stake is conflicting."""
     if not view.overlaps and not view.projection.statements.disputed:
         return holdings  # the usual case: nothing to look up
-    index = view.projection.index
+    ids = view.projection.ids
+    owners = ids.indices([h.owner for h in holdings]).tolist()  # one search for all: a holder may have 10^5
+    companies = ids.indices([h.company for h in holdings]).tolist()
     out = []
-    for h in holdings:
-        found = stake_statements(view, index[h.owner], index[h.company]) if h.direct != 0 else ()
+    for h, owner, company in zip(holdings, owners, companies):
+        found = stake_statements(view, owner, company) if h.direct != 0 else ()
         out.append(replace(h, conflicting=True, statements=found) if found else h)
     return out

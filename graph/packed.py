@@ -22,6 +22,13 @@ class PackedStrings:
         np.cumsum([len(b) for b in encoded], out=self.offsets[1:])
         self.buffer = np.frombuffer(b"".join(encoded), dtype=np.uint8)
 
+    @classmethod
+    def from_arrays(cls, buffer: np.ndarray, offsets: np.ndarray) -> "PackedStrings":
+        """Strings already packed (as `buffer` and `offsets` hold them: read back from a snapshot)."""
+        packed = cls([])
+        packed.buffer, packed.offsets = buffer, offsets
+        return packed
+
     def __len__(self) -> int:
         """Number of strings."""
         return len(self.offsets) - 1

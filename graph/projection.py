@@ -4,12 +4,18 @@ One function (`build_projection`) reads `store.iter_edges(ANALYTIC_RELATIONS)` a
 per-edge columns (endpoints as indices, share, validity as day numbers, incident, relation id) plus
 adjacency per relation type. Everything that depends on `as_of` lives in an `AsOfView`, built with
 vectorised masks and cached per date, so a query touches only the part of the graph it needs.
+
+Memory (issue 12, item 4): ids live in a `NodeIds` table (a few bytes an id, graph.nodeids), relation ids
+are derived from the columns on demand (graph.relation_ids), node and edge indices and day numbers are
+int32 while they fit, the columns few edges use (incident, kind) are sparse, and the adjacency of a type is
+built on first use, with rows only for the nodes that have edges of that type.
 """
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from itertools import chain
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import cached_property
@@ -25,15 +31,17 @@ from schema.kinds import RelationType
 
 from graph.identity import IdentityMap
 from graph.merge import Statements, merge_columns
-from graph.packed import PackedStrings
+from graph.nodeids import NodeIds
+from graph.relation_ids import EdgeColumns, RelationIds
+from graph.sparse_column import SparseColumn
 from graph.shares import EdgeShares, edge_shares
 from graph.stores.base import EdgeRow, GraphStore
 
 if TYPE_CHECKING:  # analytics.linalg imports this module
     from graph.analytics.linalg import Factors
 
-_NEVER = np.iinfo(np.int64).max  # open-ended valid_to
-_ALWAYS = np.iinfo(np.int64).min  # open-ended valid_from
+_NEVER = np.iinfo(np.int32).max  # open-ended valid_to (day numbers are int32: +-5.8 million years)
+_ALWAYS = np.iinfo(np.int32).min  # open-ended valid_from
 _TYPE_CODE = {t: i for i, t in enumerate(ANALYTIC_RELATIONS)}
 TOLERANCE = 1e-9  # shares are compared with this slack: 0.17 + 0.28 + 0.05 is 0.5000000000000001 in floats
 FULL = 1.0 + TOLERANCE  # a company's owners holding more than this hold more than all of it
@@ -45,9 +53,14 @@ def day_number(value: date) -> int:
     return int(np.datetime64(value, "D").astype(np.int64))
 
 
+def index_type(count: int) -> type[np.signedinteger]:
+    """The integer type of indices into `count` items: int32 while they fit (halves the arrays), else int64."""
+    return np.int32 if count < 2**31 - 1 else np.int64
+
+
 def csr_slots(indptr: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     """Positions of the rows of `nodes` in CSR arrays, row after row (no Python loop)."""
-    starts = indptr[nodes]
+    starts = indptr[nodes].astype(np.int64)
     sizes = indptr[nodes + 1] - starts
     total = int(sizes.sum())
     # position k of the output reads slot starts[j] + (k - offset[j]) for the row j it belongs to
@@ -57,33 +70,65 @@ def csr_slots(indptr: np.ndarray, nodes: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Adjacency:
-    """CSR-shaped adjacency: for node i, neighbours nbr[indptr[i]:indptr[i+1]] reached by edges edge[...]."""
+    """CSR-shaped adjacency: for node i, neighbours nbr[indptr[i]:indptr[i+1]] reached by edges edge[...].
+
+    With `rows` (sorted node indices), only the nodes that have neighbours have a row: row r is node rows[r].
+    A relation type few nodes take part in then costs nothing per node of the graph.
+    """
 
     indptr: np.ndarray
     nbr: np.ndarray
     edge: np.ndarray
+    rows: np.ndarray | None = None
+    nodes: int = -1  # nodes of the graph (with rows; else len(indptr) - 1)
 
     @classmethod
-    def build(cls, n: int, frm: np.ndarray, to: np.ndarray, edges: np.ndarray) -> "Adjacency":
-        """Adjacency from `frm[k] -> to[k]` for the given edge indices (a stable sort by `frm`)."""
+    def build(cls, n: int, frm: np.ndarray, to: np.ndarray, edges: np.ndarray, sparse: bool = False) -> "Adjacency":
+        """Adjacency from `frm[k] -> to[k]` for the given edge indices (a stable sort by `frm`).
+
+        sparse: give rows only to the nodes with neighbours when they are few (under half the nodes).
+        """
+        itype = index_type(max(n, int(edges.max()) + 1 if edges.size else 0))
         order = np.argsort(frm, kind="stable")
-        indptr = np.zeros(n + 1, dtype=np.int64)
+        nbr, edge = to[order].astype(itype), edges[order].astype(itype)
+        if sparse:
+            rows, counts = np.unique(frm, return_counts=True)
+            if rows.size * 2 < n:
+                indptr = np.zeros(rows.size + 1, dtype=itype)
+                np.cumsum(counts, out=indptr[1:])
+                return cls(indptr, nbr, edge, rows.astype(itype), n)
+        indptr = np.zeros(n + 1, dtype=itype)
         np.cumsum(np.bincount(frm, minlength=n), out=indptr[1:])
-        return cls(indptr, to[order].astype(np.int64), edges[order].astype(np.int64))
+        return cls(indptr, nbr, edge)
+
+    @property
+    def size(self) -> int:
+        """Number of nodes of the graph."""
+        return len(self.indptr) - 1 if self.rows is None else self.nodes
 
     def of(self, node: int) -> tuple[np.ndarray, np.ndarray]:
         """Neighbours of one node and the edges leading to them."""
-        lo, hi = self.indptr[node], self.indptr[node + 1]
+        row = node
+        if self.rows is not None:
+            row = int(self.rows.searchsorted(self.rows.dtype.type(node)))  # a query of another dtype copies rows
+            if row == self.rows.size or self.rows[row] != node:
+                return self.nbr[:0], self.edge[:0]
+        lo, hi = self.indptr[row], self.indptr[row + 1]
         return self.nbr[lo:hi], self.edge[lo:hi]
 
     def gather(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Neighbours of many nodes at once (no Python loop), and the edges leading to them."""
+        if self.rows is not None:
+            if self.rows.size == 0:
+                return self.nbr[:0], self.edge[:0]
+            at = np.minimum(self.rows.searchsorted(np.asarray(nodes).astype(self.rows.dtype)), self.rows.size - 1)
+            nodes = at[self.rows[at] == nodes]
         slots = csr_slots(self.indptr, nodes)
         return self.nbr[slots], self.edge[slots]
 
     def reach(self, starts: Sequence[int] | np.ndarray, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Breadth-first closure from the start nodes (within `limit` hops): every reached node and its distance."""
-        n = len(self.indptr) - 1
+        n = self.size
         seen = np.zeros(n, dtype=bool)
         frontier = np.unique(np.asarray(starts, dtype=np.int64))
         seen[frontier] = True
@@ -103,24 +148,54 @@ class Adjacency:
         return np.concatenate(levels), dist
 
 
+class Adjacencies(Mapping[RelationType, Adjacency]):
+    """Adjacency per relation type in one direction, each built on first use and kept.
+
+    OWNS is read through the as-of views (AsOfView.down/up), so its whole-history adjacency is built only if
+    something asks for it; the other types are built with the projection (graph.projection.build_projection).
+    """
+
+    def __init__(self, n: int, codes: np.ndarray, frm: np.ndarray, to: np.ndarray) -> None:
+        self.n, self.codes, self.frm, self.to = n, codes, frm, to  # the projection's columns, shared
+        self.built: dict[RelationType, Adjacency] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, type: RelationType) -> Adjacency:
+        """The adjacency of one relation type (built now if it was not yet)."""
+        found = self.built.get(type)
+        if found is None:
+            mine = np.flatnonzero(self.codes == _TYPE_CODE[type]).astype(index_type(self.codes.size))
+            found = Adjacency.build(self.n, self.frm[mine], self.to[mine], mine, sparse=type != RelationType.OWNS)
+            with self._lock:
+                found = self.built.setdefault(type, found)
+        return found
+
+    def __iter__(self) -> Iterator[RelationType]:
+        """The analytic relation types."""
+        return iter(_TYPE_CODE)
+
+    def __len__(self) -> int:
+        """Number of analytic relation types."""
+        return len(_TYPE_CODE)
+
+
 @dataclass
 class Projection:
     """Analytic relations as arrays: id <-> index, per-edge columns, adjacency per relation type."""
 
     revision: int
-    ids: list[str]
-    index: dict[str, int]
+    ids: NodeIds  # node index -> id (`ids[i]`, `ids.ids(indices)`); `index` maps back
     type: np.ndarray  # int8 code into ANALYTIC_RELATIONS
-    src: np.ndarray
+    src: np.ndarray  # node indices (int32 while they fit)
     dst: np.ndarray
     share: np.ndarray  # float64, NaN where the share is unknown (and for non-OWNS relations)
-    valid_from: np.ndarray  # int64 day numbers; _ALWAYS when open
-    valid_to: np.ndarray  # int64 day numbers; _NEVER when open
-    incident: np.ndarray  # node index of SUPPLIED_DATA_TO's incident, -1 when none
-    relation_ids: PackedStrings  # one relation id per edge, packed: a str each would cost ~50 bytes more
-    out: dict[RelationType, Adjacency]
-    into: dict[RelationType, Adjacency]
-    kind: np.ndarray  # int16 code into `kinds` (CONTROLS' interest, DECLARED_INTEREST's kind), -1 when none
+    valid_from: np.ndarray  # int32 day numbers; _ALWAYS when open
+    valid_to: np.ndarray  # int32 day numbers; _NEVER when open
+    incident: SparseColumn  # node index of SUPPLIED_DATA_TO's incident, -1 when none
+    relation_ids: RelationIds  # one relation id per edge, derived from the columns when read
+    out: Mapping[RelationType, Adjacency]
+    into: Mapping[RelationType, Adjacency]
+    kind: SparseColumn  # code into `kinds` (CONTROLS' interest, DECLARED_INTEREST's kind), -1 when none
     kinds: list[str]
     bounded: np.ndarray  # the few edges with a reported range (sorted), so 3M edges carry no range columns
     bound_min: np.ndarray  # share_min of those edges, NaN when absent
@@ -134,6 +209,11 @@ class Projection:
     def size(self) -> int:
         """Number of nodes (entities that take part in an analytic relation)."""
         return len(self.ids)
+
+    @property
+    def index(self) -> IdIndex:
+        """id -> node index, read like a dict (`index[id]`, `index.get(id)`, `id in index`)."""
+        return IdIndex(self.ids)
 
     def view(self, as_of: date) -> "AsOfView":
         """The arrays valid at `as_of`, built once per date and kept in a small LRU cache."""
@@ -158,7 +238,7 @@ class Projection:
 
     def nodes(self, indices: Iterable[int]) -> list[str]:
         """Ids of node indices."""
-        return [self.ids[int(i)] for i in indices]
+        return self.ids.ids(indices)
 
     def ranges(self, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """share_min and share_max of the edges, NaN where absent."""
@@ -178,6 +258,33 @@ class Projection:
         """The interest type (CONTROLS) or kind (DECLARED_INTEREST) of an edge."""
         code = int(self.kind[edge])
         return None if code < 0 else self.kinds[code]
+
+
+class IdIndex(Mapping[str, int]):
+    """A NodeIds table read as a mapping id -> node index (what the projection's `index` dict was)."""
+
+    def __init__(self, ids: NodeIds) -> None:
+        self.table = ids
+
+    def __getitem__(self, id: str) -> int:
+        """The node index of an id; KeyError when it is not a node."""
+        return self.table.index(id)
+
+    def get(self, id: str, default: int | None = None) -> int | None:  # type: ignore[override]
+        """The node index of an id, or `default`."""
+        return self.table.get(id, default)
+
+    def __contains__(self, id: object) -> bool:
+        """Whether the id is a node."""
+        return id in self.table
+
+    def __iter__(self) -> Iterator[str]:
+        """Every id, in node order."""
+        return iter(self.table)
+
+    def __len__(self) -> int:
+        """Number of nodes."""
+        return len(self.table)
 
 
 @dataclass
@@ -224,8 +331,8 @@ class AsOfView:
         down, up = Adjacency.build(n, src, dst, owns), Adjacency.build(n, dst, src, owns)
         unknown, ranged = shares.unknown, shares.ranged
         midpoints = dict(zip(owns[ranged].tolist(), shares.point[ranged].tolist()))
-        return cls(proj, day, valid, down, up, W, np.unique(src[unknown]), np.unique(dst[unknown]), over,
-                   np.unique(src[ranged]), np.unique(dst[ranged]), midpoints, overlaps=overlaps)
+        return cls(proj, day, valid, down, up, W, _nodes(src[unknown]), _nodes(dst[unknown]), over,
+                   _nodes(src[ranged]), _nodes(dst[ranged]), midpoints, overlaps=overlaps)
 
     def lower(self) -> "AsOfView":
         """This view with every share at its minimum (ranges at share_min, unknown at 0), scaled like W."""
@@ -351,6 +458,11 @@ class Components:
         return self.order[start:start + size], ws
 
 
+def _nodes(found: np.ndarray) -> np.ndarray:
+    """Distinct node indices, sorted, as int64 (queries search them with int64 nodes: no copy per search)."""
+    return np.unique(found).astype(np.int64)
+
+
 def _share_matrix(n: int, src: np.ndarray, dst: np.ndarray, values: np.ndarray) -> sp.csr_matrix:
     """W from per-edge values: NaN (unknown) and 0 are left out (a 0% stake links nothing, not even a cycle)."""
     keep = ~np.isnan(values) & (values != 0)
@@ -423,39 +535,83 @@ class _Columns:
     def finish(self, revision: int, statements: Statements | None = None) -> Projection:
         """Intern ids, turn the columns into arrays and build the adjacency."""
         rel_ids, types, sources, targets, shares, starts, ends, incidents, lows, highs, kinds = self.cols
-        index: dict[str, int] = {}
+        m = len(sources)
+        first: dict[str, int] = {}  # id -> order of first appearance, then renumbered by the NodeIds table
         # The columns hold EdgeRow's fields (ids str, incident str | None, type RelationType), typed object here.
         # setdefault's default is evaluated before the insert, so a new id gets the next index
-        ends_ = [index.setdefault(x, len(index)) for x in cast(list[str], sources + targets)]
-        src, dst = np.array(ends_[: len(sources)], dtype=np.int64), np.array(ends_[len(sources):], dtype=np.int64)
-        inc = np.array([-1 if x is None else index.setdefault(x, len(index)) for x in cast(list[str | None], incidents)],
-                       dtype=np.int64)
-        n, codes = len(index), np.fromiter(map(_TYPE_CODE.__getitem__, cast(list[RelationType], types)), np.int8,
-                                        len(types))
-        edges = np.arange(len(src), dtype=np.int64)
-        out, into = {}, {}
-        for rel_type, code in _TYPE_CODE.items():
-            mine = edges[codes == code]
-            out[rel_type] = Adjacency.build(n, src[mine], dst[mine], mine)
-            into[rel_type] = Adjacency.build(n, dst[mine], src[mine], mine)
+        seen = np.fromiter((first.setdefault(x, len(first)) for x in chain(cast(list[str], sources),
+                                                                         cast(list[str], targets))), np.int64, 2 * m)
+        inc = np.fromiter((-1 if x is None else first.setdefault(x, len(first))
+                           for x in cast(list[str | None], incidents)), np.int64, m)
+        table, position = NodeIds.build(list(first))
+        del first
+        itype = index_type(max(len(table), m))
+        src, dst = position[seen[:m]].astype(itype), position[seen[m:]].astype(itype)
+        del seen
+        incident = SparseColumn.of(np.where(inc >= 0, position[np.maximum(inc, 0)], -1).astype(itype))
+        codes = np.fromiter(map(_TYPE_CODE.__getitem__, cast(list[RelationType], types)), np.int8, m)
         share = np.array(shares, dtype=np.float64)  # None becomes NaN: the unknown share
-        names = sorted({k for k in kinds if k is not None})  # type: ignore[type-var]
-        table: dict[object, int] = {None: -1, **{k: i for i, k in enumerate(names)}}
-        kind = np.fromiter(map(table.__getitem__, kinds), np.int16, len(kinds))
+        names = sorted({cast(str, k) for k in kinds if k is not None})
+        codes_of: dict[object, int] = {None: -1, **{k: i for i, k in enumerate(names)}}
+        kind = SparseColumn.of(np.fromiter(map(codes_of.__getitem__, kinds), np.int16, m))
         low, high = np.array(lows, dtype=np.float64), np.array(highs, dtype=np.float64)
         bounded = np.flatnonzero(~(np.isnan(low) & np.isnan(high)))
-        return Projection(revision, list(index), index, codes, src, dst, share, _days(starts, _ALWAYS),
-                          _days(ends, _NEVER), inc, PackedStrings(rel_ids), out, into,  # type: ignore[arg-type]
-                          kind, names, bounded, low[bounded], high[bounded],  # type: ignore[arg-type]
-                          statements or Statements())
+        day_of = _day_table(starts)
+        valid_from, valid_to = _days(starts, day_of, _ALWAYS), _days(ends, _day_table(ends), _NEVER)
+        edges = Edges(codes, src, dst, share, valid_from, valid_to, incident, kind, names, bounded, low[bounded],
+                      high[bounded])
+
+        def relation_ids(columns: EdgeColumns) -> RelationIds:
+            return RelationIds.build(columns, cast(list[str], rel_ids), cast(list[str], sources),
+                                     cast(list[str], targets), cast(list[str | None], starts), day_of.__getitem__)
+        return assemble(revision, table, edges, relation_ids, statements or Statements())
 
 
-def _days(values: list[object], missing: int) -> np.ndarray:
-    """ISO date strings (or None) as int64 day numbers, `missing` where there is no date."""
-    distinct = [v for v in dict.fromkeys(values) if v is not None]  # few distinct dates: parse each once
-    table: dict[object, int] = dict(zip(distinct, np.array(distinct, dtype="datetime64[D]").astype(np.int64).tolist()))
-    table[None] = missing
-    return np.fromiter(map(table.__getitem__, values), np.int64, len(values))
+@dataclass(frozen=True)
+class Edges:
+    """The per-edge columns a projection is assembled from (built from the store, or read from a snapshot)."""
+
+    type: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    share: np.ndarray
+    valid_from: np.ndarray
+    valid_to: np.ndarray
+    incident: SparseColumn
+    kind: SparseColumn
+    kinds: list[str]
+    bounded: np.ndarray
+    bound_min: np.ndarray
+    bound_max: np.ndarray
+
+
+def assemble(revision: int, ids: NodeIds, edges: Edges, relation_ids: Callable[[EdgeColumns], RelationIds],
+             statements: Statements) -> Projection:
+    """A projection of these columns: relation ids over them and the adjacency of every type but OWNS.
+
+    OWNS is read through the as-of views (AsOfView.down/up); its whole-history adjacency is built on first use.
+    """
+    columns = EdgeColumns(ids, edges.type, edges.src, edges.dst, edges.valid_from, edges.incident, edges.kind,
+                          edges.kinds, _ALWAYS)
+    n = len(ids)
+    out, into = Adjacencies(n, edges.type, edges.src, edges.dst), Adjacencies(n, edges.type, edges.dst, edges.src)
+    for rel_type in ANALYTIC_RELATIONS:
+        if rel_type != RelationType.OWNS:
+            out[rel_type], into[rel_type]
+    return Projection(revision, ids, edges.type, edges.src, edges.dst, edges.share, edges.valid_from, edges.valid_to,
+                      edges.incident, relation_ids(columns), out, into, edges.kind, edges.kinds, edges.bounded,
+                      edges.bound_min, edges.bound_max, statements)
+
+
+def _day_table(values: list[object]) -> dict[object, int]:
+    """Day number of each distinct ISO date string among the values (few distinct dates: each parsed once)."""
+    distinct = [v for v in dict.fromkeys(values) if v is not None]
+    return dict(zip(distinct, np.array(distinct, dtype="datetime64[D]").astype(np.int64).tolist()))
+
+
+def _days(values: list[object], table: dict[object, int], missing: int) -> np.ndarray:
+    """ISO date strings (or None) as int32 day numbers, `missing` where there is no date."""
+    return np.fromiter((missing if v is None else table[v] for v in values), np.int32, len(values))
 
 
 def _latest_per_pair(proj: Projection, owns: np.ndarray) -> tuple[np.ndarray, dict[int, tuple[int, ...]]]:

@@ -185,8 +185,8 @@ def ultimate_owners(view: AsOfView, company: int, threshold: float = ULTIMATE) -
     below = _reach_within(view, _owned_steps(view, candidates), inside)  # owned, directly or not, by a candidate
     top = set(candidates[~np.isin(candidates, below)].tolist())
     out = []
-    for h in owners(view, company):
-        node = view.projection.index[h.owner]
+    found = owners(view, company)
+    for h, node in zip(found, view.projection.ids.indices([h.owner for h in found]).tolist()):
         if node in top:
             unsure = bool(np.isin(view.up.reach([node])[0], view.unknown_dst).any())  # an unknown stake above it
             out.append(replace(h, unknown=h.unknown or unsure))
@@ -266,9 +266,10 @@ def _holdings(view: AsOfView, shares: Shares, positions: np.ndarray, direct: dic
     columns = (shares.nodes, shares.integrated, shares.unknown, shares.over_allocated, shares.low, shares.high,
                shares.estimate)
     out = []
-    for node, value, unknown, over, low, high, estimate in zip(*(c[positions].tolist() for c in columns)):
+    names = ids.ids(shares.nodes[positions])  # one pass for all: a holder may have 10^5 of them
+    for name, node, value, unknown, over, low, high, estimate in zip(names, *(c[positions].tolist() for c in columns)):
         integrated = None if unknown and value <= 0 else value  # an unknown stake never becomes a number
-        pair = (ids[node], anchor) if owner_side else (anchor, ids[node])
+        pair = (name, anchor) if owner_side else (anchor, name)
         control = node in controls
         out.append(Holding(pair[0], pair[1], direct.get(node, 0.0), integrated, control, unknown, over_allocated=over,
                            integrated_min=None if low != low else low, integrated_max=None if high != high else high,
