@@ -61,12 +61,26 @@ MaxDepth = Annotated[int | None, strawberry.argument(description="Longest path f
 BOUND_FIELDS = frozenset({"integratedMin", "integratedMax", "weightMin", "weightMax", "mayControl"})
 
 
+# Fields that need the explaining paths (and the reads behind them); without them no path is searched.
+PATH_FIELDS = frozenset({"paths", "graph", "pathsCutShort"})
+
+
 def asks_bounds(info: Ctx) -> bool:
     """Whether the selection under this field asks for a bound (fragments and inline fragments included)."""
+    return _asks(info, BOUND_FIELDS)
+
+
+def asks_paths(info: Ctx) -> bool:
+    """Whether the selection under this field asks for paths, the subgraph or whether paths were cut short."""
+    return _asks(info, PATH_FIELDS)
+
+
+def _asks(info: Ctx, names: frozenset[str]) -> bool:
+    """Whether any of these field names is selected under this field (fragments and inline fragments included)."""
     stack = list(info.selected_fields)
     while stack:
         node = stack.pop()
-        if getattr(node, "name", None) in BOUND_FIELDS:
+        if getattr(node, "name", None) in names:
             return True
         stack.extend(getattr(node, "selections", None) or [])
     return False
@@ -114,7 +128,7 @@ class Query:
         chain = info.context.graph.liability_chain(
             incident_id, as_of, max_depth=settings.depth(max_depth, settings.max_graph_depth),
             min_share=settings.share("minShare", min_share), max_owners=settings.owners(max_owners),
-            bounds=asks_bounds(info))
+            bounds=asks_bounds(info), paths=asks_paths(info))
         return gt.chain_from(chain)
 
     @resolver(description="Incidents an entity is exposed to, through ownership, dependency or data flow.")

@@ -292,9 +292,10 @@ class Party:
     controls: bool = strawberry.field(description="True when the party controls a responsible company.")
     unknown: bool = strawberry.field(description="True when a share on the way is unknown.")
     detail: str | None = strawberry.field(description="Extra detail (the responsible role, what data was received).")
-    paths: list[Path] = strawberry.field(description="Paths from the party to the incident that explain the weight.")
+    paths: list[Path] = strawberry.field(description="Paths from the party to the incident that explain the weight (top 3 by product of shares, within maxDepth).")
     over_allocated: bool = strawberry.field(description="True when the weight went through a company whose owners' shares (imported) summed above 100%, scaled to 100%.")
-    paths_truncated: bool = strawberry.field(description="True when the path search stopped before finding topK paths (the weight is still exact).")
+    paths_truncated: bool = strawberry.field(description="Always false: the path search no longer stops at a step cap; see pathsCutShort.", deprecation_reason="The path search has no step cap any more; use pathsCutShort.")
+    paths_cut_short: bool = strawberry.field(description="OWNER: True when maxDepth cut the paths short: fewer than the 3 paths shown lie within maxDepth hops, and together they explain less than weight (longer walks, or walks around a cross-holding loop, carry the rest; the weight is still exact).")
     weight_min: float | None = strawberry.field(description="Exact lower bound of weight (OWNER: integratedMin); null for a controller with no share.")
     weight_max: float | None = strawberry.field(description="Exact upper bound of weight (OWNER: integratedMax); null for a controller with no share.")
     estimate: bool = strawberry.field(description="True when weight counts the midpoint of a reported range.")
@@ -329,7 +330,8 @@ def chain_from(chain: res.LiabilityChain) -> LiabilityChain:
     """The GraphQL object of a liability chain."""
     parties = [Party(entity_id=p.entity, role=p.role, weight=p.weight, controls=p.controls, unknown=p.unknown,
                      detail=p.detail, paths=[path_from(x) for x in p.paths], over_allocated=p.over_allocated,
-                     paths_truncated=p.paths_truncated, weight_min=p.weight_min, weight_max=p.weight_max,
+                     paths_truncated=p.paths_truncated, paths_cut_short=p.paths_cut_short,
+                     weight_min=p.weight_min, weight_max=p.weight_max,
                      estimate=p.estimate, may_control=p.may_control, interests=list(p.interests),
                      declared=declarations_from(p.declared), controlling_parent_id=p.controlling_parent)
                for p in chain.parties]
@@ -346,7 +348,7 @@ class ExposureItem:
     paths: list[Path] = strawberry.field(description="Paths that explain the weight.")
     impact: JSON = strawberry.field(description="The incident's impact figures weighted by `weight`.")
     over_allocated: bool = strawberry.field(description="True when the weight went through a company whose owners' shares (imported) summed above 100%, scaled to 100%.")
-    paths_truncated: bool = strawberry.field(description="True when the path search stopped before finding topK paths (the weight is still exact).")
+    paths_truncated: bool = strawberry.field(description="Always false: the path search no longer stops at a step cap.", deprecation_reason="The path search has no step cap any more.")
     weight_min: float | None = strawberry.field(description="Exact lower bound of weight: every reported range at its minimum, unknown shares at 0.")
     weight_max: float | None = strawberry.field(description="Exact upper bound of weight: every range at its maximum, unknown shares at what the other owners' minimums leave free.")
     estimate: bool = strawberry.field(description="True when weight counts the midpoint of a reported range.")

@@ -200,8 +200,11 @@ class CorpGraph:
 
     def liability_chain(self, incident: str, as_of: date | None = None, max_depth: int = 6, min_share: float = 0.0,
                         min_hop_share: float = 0.0, top_k: int = 3, max_owners: int | None = None,
-                        bounds: bool = True) -> LiabilityChain:
-        """Responsible companies, their owners, data recipients and perpetrators of the incident."""
+                        bounds: bool = True, paths: bool = True) -> LiabilityChain:
+        """Responsible companies, their owners, data recipients and perpetrators of the incident.
+
+        paths=False leaves out the explaining paths and the subgraph (the weights are the same).
+        """
         day = as_of or date.today()
         view, node, analytic = self._node_of(incident, (E.INCIDENT,), day)
         reader = self.reader(analytic)
@@ -209,7 +212,7 @@ class CorpGraph:
             id = self.resolve(incident)
             return LiabilityChain(id, day, [], build_subgraph(reader, [id], []))
         return liability.liability_chain(reader, view, node, day, max_depth, min_share, min_hop_share, top_k,
-                                         max_owners, bounds)
+                                         max_owners, bounds, paths)
 
     def exposure(self, entity: str, as_of: date | None = None, channels: Sequence[Channel] | None = None,
                  max_depth: int = 6, top_k: int = 3, bounds: bool = True) -> Exposure:

@@ -13,7 +13,9 @@ Parties (relations valid at as_of):
 - max_owners keeps the strongest OWNER parties per responsible company (weights stay exact);
   owners_total says how many met min_share, so nothing disappears silently.
 Each party carries its top-k explaining paths (OWNER paths end with the RESPONSIBLE_FOR hop) and the
-answer carries the subgraph of every party and every hop shown; max_depth bounds paths, not weights.
+answer carries the subgraph of every party and every hop shown; max_depth bounds paths, not weights, and an
+OWNER whose paths within max_depth leave part of its weight unexplained is marked `paths_cut_short`.
+Paths and the subgraph are only computed when asked for (paths=True; GraphQL: the `paths` or `graph` fields).
 
 Example (seed): kaola-leak-2019 -> RESPONSIBLE kaola (data_controller), OWNER lakala (0.324, not in
 control), DATA_RECIPIENT heipachong.
@@ -28,8 +30,8 @@ from schema.kinds import RelationType
 
 from graph.analytics import ownership
 from graph.analytics.declared import ULTIMATE_PARENT, declarations
-from graph.analytics.paths import Explainer, PathFinder, control_paths
-from graph.analytics.results import Holding, LiabilityChain, Party, Role
+from graph.analytics.paths import Explainer, PathFinder, control_paths, cut_short
+from graph.analytics.results import Holding, LiabilityChain, Party, Role, Subgraph
 from graph.projection import AsOfView
 from graph.stores.base import GraphStore
 
@@ -38,10 +40,12 @@ R = RelationType
 
 def liability_chain(store: GraphStore, view: AsOfView, incident: int, as_of: date, max_depth: int = 6,
                     min_share: float = 0.0, min_hop_share: float = 0.0, top_k: int = 3,
-                    max_owners: int | None = None, bounds: bool = True) -> LiabilityChain:
+                    max_owners: int | None = None, bounds: bool = True, paths: bool = True) -> LiabilityChain:
     """Everyone liable for the incident at as_of, with weights, explaining paths and the subgraph.
 
     bounds=False skips the solves at the minimums and maximums (weight_min/max None, may_control = controls).
+    paths=False finds no path and builds no subgraph (every party's paths empty, graph empty): the weights
+    and flags are the same, for answers that do not show paths.
     """
     proj, explainer = view.projection, Explainer(store, view)
     found: list[tuple[Party, list[list[int]]]] = []
@@ -49,40 +53,53 @@ def liability_chain(store: GraphStore, view: AsOfView, incident: int, as_of: dat
     for company, edges in _responsible(view, incident).items():
         found.append((_responsible_party(view, company), [[e] for e in edges]))
         owners, total = _owners(view, company, edges[0], max_depth, min_share, min_hop_share, top_k, max_owners,
-                                bounds)
+                                bounds, paths)
         found.extend(owners)
         owners_total += total
         found.extend(_recipients(view, company, incident))
     for actor, edges in _grouped(view.edges(R.PERPETRATED, incident, outgoing=False), proj.src).items():
         found.append((Party(proj.ids[actor], Role.PERPETRATOR, 1.0), [[e] for e in edges]))
-    explainer.read(e for _, paths in found for p in paths for e in p)
-    for party, paths in found:
-        party.paths = [explainer.path(p) for p in paths]
+    shown = found if paths else [(party, p) for party, p in found if party.role is Role.RESPONSIBLE]  # roles: detail
+    explainer.read(e for _, edges in shown for p in edges for e in p)
+    for party, edges in found:
+        if paths:
+            party.paths = [explainer.path(p) for p in edges]
         if party.role is Role.RESPONSIBLE:
-            party.detail = ", ".join(sorted({_role(explainer, p[0]) or "" for p in paths}))
+            party.detail = ", ".join(sorted({_role(explainer, p[0]) or "" for p in edges}))
     parties = [party for party, _ in found]
-    graph = explainer.subgraph([proj.ids[incident], *(p.entity for p in parties)])
+    graph = explainer.subgraph([proj.ids[incident], *(p.entity for p in parties)]) if paths else Subgraph()
     return LiabilityChain(proj.ids[incident], as_of, parties, graph, owners_total)
 
 
 def _owners(view: AsOfView, company: int, responsible_edge: int, max_depth: int, min_share: float,
-            min_hop_share: float, top_k: int, max_owners: int | None, bounds: bool
+            min_hop_share: float, top_k: int, max_owners: int | None, bounds: bool, paths: bool
             ) -> tuple[list[tuple[Party, list[list[int]]]], int]:
-    """The strongest OWNER parties of one responsible company with their paths, and how many qualified."""
-    finder = PathFinder(view, company, max_depth, min_hop_share)
+    """The strongest OWNER parties of one responsible company (with their paths when asked), and how many qualified.
+
+    One PathFinder per company: a single search up from it guides the path search of every owner.
+    """
+    finder = PathFinder(view, company, max_depth, min_hop_share) if paths else None
     out = []
     holders = [h for h in ownership.owners(view, company, min_share, bounds) if _liable(h)]  # largest integrated first
     for h in holders[:max_owners]:
-        owner = view.projection.index[h.owner]
-        found = finder.paths(owner, top_k)
-        if not found and h.direct is None and h.integrated is None and h.controls and not h.unknown:
-            found = control_paths(view, owner, company, max_depth)  # a controller holding no share: its CONTROLS chain
         party = Party(h.owner, Role.OWNER, h.integrated, controls=h.controls, unknown=h.unknown, detail=h.company,
-                      over_allocated=h.over_allocated, paths_truncated=finder.truncated,
-                      weight_min=h.integrated_min, weight_max=h.integrated_max, estimate=h.estimate,
-                      may_control=h.may_control, interests=h.interests, declared=h.declared)
+                      over_allocated=h.over_allocated, weight_min=h.integrated_min, weight_max=h.integrated_max,
+                      estimate=h.estimate, may_control=h.may_control, interests=h.interests, declared=h.declared)
+        found = [] if finder is None else _owner_paths(view, finder, h, party, company, top_k)
         out.append((party, [p + [responsible_edge] for p in found]))
     return out, len(holders)
+
+
+def _owner_paths(view: AsOfView, finder: PathFinder, h: Holding, party: Party, company: int,
+                 top_k: int) -> list[list[int]]:
+    """An owner's top-k OWNS paths to the company (a controller holding no share: its CONTROLS chain); marks
+    the party when max_depth cut them short."""
+    owner = view.projection.index[h.owner]
+    found = finder.paths(owner, top_k)
+    if not found and h.direct is None and h.integrated is None and h.controls and not h.unknown:
+        return control_paths(view, owner, company, finder.max_depth)
+    party.paths_cut_short = cut_short(len(found), finder.explained, None if h.unknown else h.integrated, top_k)
+    return found
 
 
 def _liable(h: Holding) -> bool:

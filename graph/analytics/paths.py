@@ -15,116 +15,162 @@ import heapq
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
 
 from schema.declaration import ANALYTIC_RELATIONS
 from schema.kinds import RelationType
 
+from graph import budget
 from graph.analytics.results import Hop, Path, Subgraph
-from graph.projection import AsOfView
+from graph.projection import TOLERANCE, AsOfView
 from graph.stores.base import GraphStore, StoredRelation
 from graph.subgraph import subgraph_from
 
-_QUICK_POPS = 2_000  # plain best-first pops before the search switches to bounds on the rest of the way
-_MAX_POPS = 1_000_000  # guided pops before the search stops and says so (`truncated`); never reached in tests
-_SLACK = 1.0 + 1e-6  # the bounds' rounding (edge weights get 1e-12 so a 100% hop is still an edge)
+_BUDGET_EVERY = 4096  # pops between checks of the request's time budget (graph.budget), not a cap on the search
 
 
 class PathFinder:
-    """Top-k OWNS paths between one anchor and other nodes at one date, reusing the anchor's distance map.
+    """Top-k OWNS paths between one anchor and other nodes at one date, all guided by one search from the anchor.
 
     into_anchor=True finds paths other -> anchor (the owners of a company); False finds anchor -> other
-    (what an owner holds), searching backwards from the other end, so one distance map serves every query.
-    The search is best-first on the product so far; when many partial paths rank above every complete
-    one (a wide block of 100% stakes), it switches to A*: the product so far times the best product that
-    can still reach the anchor (an upper bound, computed once per anchor), so complete paths pop first
-    and still in order. `truncated` says whether the last search stopped at _MAX_POPS with fewer than k paths.
+    (what an owner holds), searching backwards from the other end. One search from the anchor against
+    the paths' direction, over the nodes within max_depth of it, gives every node its best product to
+    the anchor within h hops, for each h <= max_depth (a Guide). A path search from any other node is
+    then A* on that exact bound: partial paths pop in the order of the best product they can still
+    reach, so complete paths pop best first, with no cap on the steps taken. For owners of a company
+    the guide covers the company's whole depth-bounded upstream block, once for all of them; for the
+    holdings of an owner (whose downstream block can be most of the graph) it covers, per other node,
+    only that node's own cone within the block.
     """
 
     def __init__(self, view: AsOfView, anchor: int, max_depth: int = 6, min_hop_share: float = 0.0,
                  into_anchor: bool = True) -> None:
         self.view, self.target, self.into_anchor = view, anchor, into_anchor
         self.max_depth, self.min_hop_share = max_depth, min_hop_share
-        self.step = view.down if into_anchor else view.up
-        nodes, dist = (view.up if into_anchor else view.down).reach([anchor], limit=max_depth)
-        # Hops to the anchor per node, max_depth + 1 for "too far": an array, so a hub's thousands of
-        # neighbours are filtered in one vectorised step instead of one dict lookup each.
-        self.dist = np.full(view.projection.size, max_depth + 1, dtype=np.int32)
-        self.dist[nodes] = dist
-        self.near = nodes
-        self.truncated = False
-        self._bound: np.ndarray | None = None
+        self.step = view.down if into_anchor else view.up  # the way a search walks: toward the anchor
+        self.back = view.up if into_anchor else view.down
+        nodes, _ = self.back.reach([anchor], limit=max_depth)
+        self.near = np.sort(nodes)  # the block: nodes within max_depth of the anchor
+        self.truncated = False  # kept for the deprecated pathsTruncated fields: the search has no step cap
+        self.explained = 0.0  # the last search's paths: the sum of their products as W counts them
+        self._shared: Guide | None = None
 
     def paths(self, other: int, k: int = 3) -> list[list[int]]:
         """Up to k paths (edge indices, in walk order) between `other` and the anchor, highest product first."""
-        found, done = self._search(other, k, None, _QUICK_POPS)
-        if not done:
-            found, done = self._search(other, k, self._bounds(), _MAX_POPS)
-        self.truncated = not done
+        self.explained = 0.0
+        if other == self.target or not _contains(self.near, other):
+            return []
+        found, self.explained = self._guide(other).search(other, k)
         return found if self.into_anchor else [p[::-1] for p in found]
 
-    def _search(self, source: int, k: int, bound: np.ndarray | None, budget: int) -> tuple[list[list[int]], bool]:
-        """Best-first search from `source` toward the anchor (keyed by product, times `bound` if given).
+    def _guide(self, other: int) -> Guide:
+        """The guide a search from `other` runs on (the shared one of the whole block, or other's own cone)."""
+        if self.into_anchor:
+            if self._shared is None:
+                self._shared = Guide(self, self.near)
+            return self._shared
+        cone, _ = self.step.reach([other], limit=self.max_depth)
+        return Guide(self, np.intersect1d(self.near, cone))
 
-        Returns the paths and whether the search finished (k paths, or nothing left) within `budget` pops.
-        """
-        if source == self.target or self.dist[source] > self.max_depth:
-            return [], True
+
+class Guide:
+    """Best products to the anchor within h hops (h = 0..max_depth) over a sorted node set, and its step edges.
+
+    best[h][u] = max over step edges u -> v inside the set of share * best[h - 1][v] (and best[h - 1][u]),
+    best[0] = 1 at the anchor only: a max-product Bellman-Ford of max_depth rounds, vectorised. An
+    unknown share ranks as 1 (up to 100%); hops below min_hop_share (or 0%) are not edges at all.
+    """
+
+    def __init__(self, finder: PathFinder, nodes: np.ndarray) -> None:
+        self.nodes, self.depth, m = nodes, finder.max_depth, nodes.size
+        heads, edges = finder.back.gather(nodes)  # step edges heads[j] -> tails[j] into the set's nodes
+        tails = np.repeat(np.arange(m), np.diff(finder.back.indptr)[nodes])
+        at = np.minimum(np.searchsorted(nodes, heads), m - 1)
+        shares = finder.view.projection.share[edges]
+        usable = np.isnan(shares) | ((shares > 0) & (shares >= finder.min_hop_share))
+        keep = (nodes[at] == heads) & usable & (at != tails)
+        u, v, e = at[keep], tails[keep], edges[keep]
+        rank = np.where(np.isnan(shares[keep]), 1.0, shares[keep])
+        best = np.zeros((self.depth + 1, m))
+        best[0, np.searchsorted(nodes, finder.target)] = 1.0
+        for h in range(1, self.depth + 1):
+            best[h] = best[h - 1]
+            np.maximum.at(best[h], u, rank * best[h - 1][v])
+        order = np.argsort(u, kind="stable")
+        indptr = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(np.bincount(u, minlength=m), out=indptr[1:])
+        self.indptr = indptr.tolist()
+        self.nbr, self.edge, self.rank = v[order].tolist(), e[order].tolist(), rank[order].tolist()
+        self.w = _w_shares(finder.view, nodes, u[order], v[order], finder.into_anchor).tolist()
+        self.best = best.tolist()
+        self.anchor = int(np.searchsorted(nodes, finder.target))
+
+    def search(self, source: int, k: int) -> tuple[list[list[int]], float]:
+        """The k best simple paths (edge indices) from `source` to the anchor within the depth, best first, and
+        the sum of their products as W counts them (unknown shares 0, ranges at their midpoints)."""
+        start, depth, best = int(np.searchsorted(self.nodes, source)), self.depth, self.best
+        if best[depth][start] == 0.0:
+            return [], 0.0
         found: list[list[int]] = []
-        start = -1.0 if bound is None else -float(bound[source])
-        heap: list[tuple[float, float, int, int, tuple[int, ...], tuple[int, ...]]] = [
-            (start, -1.0, 0, source, (source,), ())]
-        pushed = pops = 0
+        explained = 0.0
+        heap: list[tuple[float, int, float, float, int, tuple[int, ...], tuple[int, ...]]] = [
+            (-best[depth][start], 0, 1.0, 1.0, start, (start,), ())]
+        pushed = 0
         while heap and len(found) < k:
-            if pops == budget:
-                return found, False
-            _, product, _, node, visited, edges = heapq.heappop(heap)
-            pops += 1
-            if node == self.target:
+            _, _, product, w, node, visited, edges = heapq.heappop(heap)
+            if node == self.anchor:
                 found.append(list(edges))
+                explained += w
                 continue
-            for nxt, edge, share in self._steps(node, len(edges), visited):
+            left = best[depth - len(edges) - 1]  # only the anchor is ever pushed with no hop left
+            for at in range(self.indptr[node], self.indptr[node + 1]):
+                nxt = self.nbr[at]
+                if left[nxt] == 0.0 or nxt in visited:
+                    continue
                 pushed += 1
-                key = product * share * (1.0 if bound is None else float(bound[nxt]))
-                heapq.heappush(heap, (key, product * share, pushed, nxt, visited + (nxt,), edges + (edge,)))
-        return found, True
+                if pushed % _BUDGET_EVERY == 0:
+                    budget.check()
+                reached = product * self.rank[at]
+                heapq.heappush(heap, (-reached * left[nxt], pushed, reached, w * self.w[at], nxt, visited + (nxt,),
+                                      edges + (self.edge[at],)))
+        return found, explained
 
-    def _steps(self, node: int, depth: int, visited: tuple[int, ...]) -> Iterable[tuple[int, int, float]]:
-        """Admissible next hops: (node, edge, share used for ranking)."""
-        nbr, edges = self.step.of(node)
-        near = self.dist[nbr] <= self.max_depth - depth - 1  # can still reach the anchor in time
-        nbr, edges = nbr[near], edges[near]
-        shares = self.view.projection.share[edges]
-        for nxt, edge, share in zip(nbr.tolist(), edges.tolist(), shares.tolist()):
-            if nxt in visited:
-                continue
-            if share != share:  # NaN: unknown share, ranked as up to 100%
-                yield nxt, edge, 1.0
-            elif share > 0 and share >= self.min_hop_share:
-                yield nxt, edge, share
 
-    def _bounds(self) -> np.ndarray:
-        """Per node: the largest product of admissible hops from it to the anchor (1 at the anchor), at most 1.
+def _w_shares(view: AsOfView, nodes: np.ndarray, u: np.ndarray, v: np.ndarray, down: bool) -> np.ndarray:
+    """W's entry of each step edge u -> v (positions in `nodes`): W[u, v] when steps go down to owned companies,
+    else W[v, u]; 0 where W has none (an unknown share)."""
+    rows, cols, shares = view.submatrix(nodes)
+    if rows.size == 0:
+        return np.zeros(u.size)
+    m = nodes.size
+    keys = rows * m + cols
+    order = np.argsort(keys)
+    keys, shares = keys[order], shares[order]
+    wanted = u * m + v if down else v * m + u
+    at = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
+    found: np.ndarray = np.where(keys[at] == wanted, shares[at], 0.0)
+    return found
 
-        Dijkstra on -log(share) over the nodes within max_depth, from the anchor against the edges' direction.
-        """
-        if self._bound is None:
-            nodes, n = self.near, self.view.projection.size
-            frm, edges = self.step.gather(nodes)  # step edges out of the block's nodes (frm: the node stepped to)
-            tails = np.repeat(nodes, np.diff(self.step.indptr)[nodes])
-            shares = self.view.projection.share[edges]
-            usable = np.isnan(shares) | ((shares > 0) & (shares >= self.min_hop_share))
-            ok = usable & (self.dist[frm] <= self.max_depth)
-            cost = -np.log(np.where(np.isnan(shares[ok]), 1.0, shares[ok])) + 1e-12
-            local = np.full(n, -1, dtype=np.int64)
-            local[nodes] = np.arange(nodes.size)
-            # reversed edges (head -> tail), so distances from the anchor are distances to it
-            graph = sp.csr_matrix((cost, (local[frm[ok]], local[tails[ok]])), shape=(nodes.size, nodes.size))
-            dist = dijkstra(graph, directed=True, indices=int(local[self.target]))
-            self._bound = np.zeros(n)
-            self._bound[nodes] = np.minimum(1.0, np.exp(-dist) * _SLACK)
-        return self._bound
+
+def _contains(sorted_nodes: np.ndarray, node: int) -> bool:
+    """Whether a node is in a sorted node array."""
+    at = int(np.searchsorted(sorted_nodes, node))
+    return at < sorted_nodes.size and int(sorted_nodes[at]) == node
+
+
+def cut_short(found: int, explained: float, weight: float | None, k: int) -> bool:
+    """Whether max_depth cut an answer's paths short: fewer than k paths, explaining less than the weight.
+
+    Fewer than k paths means every simple path within max_depth was found; when the sum of their products
+    (`explained`, as W counts shares) is below the weight, walks longer than max_depth, or around a
+    cross-holding loop, carry the rest. A weight that is no number (an unknown share) is cut short when
+    no path was found. Example: A holds 50% of B, B 50% of R, and A 10% of R: at max_depth 1, A's one
+    path explains 0.1 of 0.35, cut short; at max_depth 2 its two paths explain all of it.
+    """
+    if found >= k:
+        return False
+    if weight is None:
+        return found == 0
+    return weight - explained > TOLERANCE
 
 
 def control_paths(view: AsOfView, source: int, target: int, max_depth: int = 6) -> list[list[int]]:
