@@ -58,7 +58,12 @@ class Ours:
         return self.graph.holdings(holder, as_of, bounds=False)
 
     def liability(self, incident: str, as_of: date) -> LiabilityChain:
-        """The product's liability chain (default depth 6, all owners, top 3 paths each, subgraph)."""
+        """The product's liability chain as the peer answers it: every party and its exact weight (all owners),
+        no explaining paths (computed only when asked for, as GraphQL does when `paths`/`graph` are not selected)."""
+        return self.graph.liability_chain(incident, as_of, bounds=False, paths=False)
+
+    def liability_paths(self, incident: str, as_of: date) -> LiabilityChain:
+        """The full liability chain: all owners, top 3 paths each (depth 6) and the subgraph."""
         return self.graph.liability_chain(incident, as_of, bounds=False)
 
     def exposure(self, entity: str, as_of: date) -> Exposure:
@@ -155,18 +160,47 @@ class GraphQLServer:
             out[key] = max(out.get(key, 0.0), item["weight"])
         return out
 
+    def concurrently(self, kind: str, keys: list[str], as_of: date, clients: int, budget: float
+                     ) -> tuple[list[float], float, int]:
+        """`clients` threads, each on its own connection, send every key once (each starting at another key);
+        (seconds of each answered request, wall seconds, requests left unsent at the budget)."""
+        import httpx
+        from concurrent.futures import ThreadPoolExecutor
+
+        query = self.LIABILITY if kind == "liability" else self.EXPOSURE
+        deadline = time.monotonic() + budget
+
+        def one_client(offset: int) -> tuple[list[float], int]:
+            times: list[float] = []
+            order = keys[offset % len(keys):] + keys[:offset % len(keys)]
+            with httpx.Client(base_url=self.client.base_url, timeout=self.timeout) as client:
+                for at, key in enumerate(order):
+                    if time.monotonic() > deadline:
+                        return times, len(order) - at
+                    started = time.perf_counter()
+                    self._post(query, key, as_of, client=client)
+                    times.append(time.perf_counter() - started)
+            return times, 0
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            done = list(pool.map(one_client, [k * len(keys) // clients for k in range(clients)]))
+        return [t for times, _ in done for t in times], time.perf_counter() - started, sum(left for _, left in done)
+
     def peak_rss(self) -> int:
         """The server process's peak resident set size, in bytes (VmHWM)."""
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         return next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM"))
 
-    def _post(self, query: str, id: str, as_of: date, timeout: float | None = None) -> dict[str, Any]:
-        """One GraphQL request; errors in the answer are raised, never timed as answers."""
+    def _post(self, query: str, id: str, as_of: date, timeout: float | None = None, client: Any = None
+              ) -> dict[str, Any]:
+        """One GraphQL request (on `client`, default the server's own); errors in the answer are raised, never
+        timed as answers."""
         import httpx
 
         payload = {"query": query, "variables": {"id": id, "asOf": as_of.isoformat()}}
         try:
-            response = self.client.post("/graphql", json=payload, timeout=timeout or self.timeout)
+            response = (client or self.client).post("/graphql", json=payload, timeout=timeout or self.timeout)
         except httpx.TimeoutException as exc:
             raise TimeoutError(f"no answer for {id} within {timeout or self.timeout} s") from exc
         response.raise_for_status()

@@ -100,8 +100,12 @@ def test_report_has_every_row_and_writes_json(report: bench.Report, tmp_path: Pa
     """Every measured row has a figure for ours, the table renders, and the report survives JSON."""
     names = [row.row for row in report.rows]
     for expected in ("integrated, largest holder", "liability chain p99", "exposure p50", "load (validated records/s)",
-                     "GraphQL liabilityChain p50", "projection size", "peak RSS, ours"):
+                     "GraphQL liabilityChain p50", "projection size", "peak RSS, ours",
+                     f"GraphQL liabilityChain p50, {bench.CLIENTS} clients", f"GraphQL exposure p50, {bench.CLIENTS} clients",
+                     "GraphQL server peak RSS"):
         assert expected in names
+    crowd = next(row for row in report.rows if row.row == f"GraphQL liabilityChain p50, {bench.CLIENTS} clients")
+    assert crowd.extra["requests"] > 0 and crowd.extra["requests_per_second"] > 0
     assert all(row.ours is not None and row.ours > 0 for row in report.rows)
     assert report.world["counts"]["Company"] == N
     assert "| integrated, largest holder |" in bench.table(report)
