@@ -371,24 +371,35 @@ class AsOfView:
         return replace(self, W=W, over_allocated=over, inverses={}, whole=None, control=None, may_control=None,
                        bounds={})
 
-    def submatrix(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def submatrix(self, nodes: np.ndarray, upstream: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """W restricted to `nodes` (any order, distinct) as (row, col, share), positions in `nodes`.
 
         Unlike scipy's fancy indexing, the cost is in the block's edges, not in the size of the graph.
+        upstream: the block holds every owner of its nodes (what reaches a company), so W is read by columns
+        (`by_company`) and a holder with 10^4 stakes costs only its stakes inside the block.
         """
-        entries = csr_slots(self.W.indptr, nodes)
-        cols = self.W.indices[entries]
-        which = np.repeat(np.arange(nodes.size), self.W.indptr[nodes + 1] - self.W.indptr[nodes])
+        matrix = self.by_company if upstream else self.W
+        entries = csr_slots(matrix.indptr, nodes)
+        other = matrix.indices[entries]
+        which = np.repeat(np.arange(nodes.size), matrix.indptr[nodes + 1] - matrix.indptr[nodes])
         if nodes.size * 64 > self.projection.size:  # a big block: a position table beats binary search
             table = np.full(self.projection.size, -1, dtype=np.int64)
             table[nodes] = np.arange(nodes.size)
-            where = table[cols]
+            where = table[other]
             hit = where >= 0
-            return which[hit], where[hit], self.W.data[entries[hit]]
-        sorter = np.argsort(nodes, kind="stable")
-        at = np.minimum(np.searchsorted(nodes, cols, sorter=sorter), nodes.size - 1)
-        hit = nodes[sorter[at]] == cols
-        return which[hit], sorter[at[hit]], self.W.data[entries[hit]]
+            found = which[hit], where[hit]
+        else:
+            sorter = np.argsort(nodes, kind="stable")
+            at = np.minimum(np.searchsorted(nodes, other, sorter=sorter), nodes.size - 1)
+            hit = nodes[sorter[at]] == other
+            found = which[hit], sorter[at[hit]]
+        rows, cols = found[::-1] if upstream else found
+        return rows, cols, matrix.data[entries[hit]]
+
+    @cached_property
+    def by_company(self) -> sp.csr_matrix:
+        """W transposed, by rows: each company's owners and their shares (built on first use)."""
+        return self.W.T.tocsr()
 
     @cached_property
     def components(self) -> "Components":
@@ -451,11 +462,16 @@ class Components:
 
     def block(self, label: int) -> tuple[np.ndarray, sp.csr_matrix]:
         """Members of a component (in rank order) and W restricted to them."""
-        size, start = int(self.sizes[label]), int(self.first[label])
+        size = int(self.sizes[label])
         lab, i, j, share = self.inner
         lo, hi = np.searchsorted(lab, label, "left"), np.searchsorted(lab, label, "right")
         ws = sp.csr_matrix((share[lo:hi], (i[lo:hi], j[lo:hi])), shape=(size, size))
-        return self.order[start:start + size], ws
+        return self.members(label), ws
+
+    def members(self, label: int) -> np.ndarray:
+        """Members of a component, in rank order."""
+        start = int(self.first[label])
+        return self.order[start:start + int(self.sizes[label])]
 
 
 def _nodes(found: np.ndarray) -> np.ndarray:

@@ -60,12 +60,12 @@ def liability_chain(store: GraphStore, view: AsOfView, incident: int, as_of: dat
     for actor, edges in _grouped(view.edges(R.PERPETRATED, incident, outgoing=False), proj.src).items():
         found.append((Party(proj.ids[actor], Role.PERPETRATOR, 1.0), [[e] for e in edges]))
     shown = found if paths else [(party, p) for party, p in found if party.role is Role.RESPONSIBLE]  # roles: detail
-    explainer.read(e for _, edges in shown for p in edges for e in p)
-    for party, edges in found:
+    explainer.read(e for _, routes in shown for p in routes for e in p)
+    for party, routes in found:
         if paths:
-            party.paths = [explainer.path(p) for p in edges]
+            party.paths = [explainer.path(p) for p in routes]
         if party.role is Role.RESPONSIBLE:
-            party.detail = ", ".join(sorted({_role(explainer, p[0]) or "" for p in edges}))
+            party.detail = ", ".join(sorted({_role(explainer, p[0]) or "" for p in routes}))
     parties = [party for party, _ in found]
     graph = explainer.subgraph([proj.ids[incident], *(p.entity for p in parties)]) if paths else Subgraph()
     return LiabilityChain(proj.ids[incident], as_of, parties, graph, owners_total)

@@ -6,7 +6,9 @@ inverse per component, checked for a singular loop and cached per view) and B W_
 triangular. So a column is one sparse back substitution and a row one forward substitution, with no
 fill-in and no path enumeration. L[X, X] = B[X, X]: closed walks never leave a component.
 
-Blocks covering a large part of the graph solve on factors of the whole graph, built once per view.
+Blocks covering a large part of the graph solve on factors of the whole graph, built once per view. Other
+blocks (more than 48 nodes) propagate instead of factorising: x = B (e + W_out x), repeated until it stops
+changing, which it does exactly after the longest chain of components in the block (B W_out is nilpotent).
 """
 from __future__ import annotations
 
@@ -68,12 +70,7 @@ def solve(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> tuple[
     if nodes.size <= _SMALL:
         return _dense(view, nodes, at, transpose)
     if nodes.size * _WHOLE < comps.rank.size:
-        order = np.argsort(comps.rank[nodes], kind="stable")
-        factors = factors_of(view, nodes[order], strict=True)
-        values = factors.solve(int(np.flatnonzero(order == at)[0]), transpose)
-        out, diagonal = np.empty(nodes.size), np.empty(nodes.size)
-        out[order], diagonal[order] = values, factors.diagonal
-        return out, diagonal
+        return _propagated(view, nodes, at, transpose)
     factors = whole(view)
     if factors.singular:
         present = np.zeros(comps.sizes.size, dtype=bool)
@@ -85,13 +82,64 @@ def solve(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> tuple[
     return factors.solve(int(positions[at]), transpose)[positions], factors.diagonal[positions]
 
 
+def _propagated(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Column of L for nodes[at] (row when transposed) over a closed block by propagation, and L's diagonal.
+
+    x = B (e + W_out x) (x = B^T (e + W_out^T x) for a row), repeated from x = B e until nothing changes:
+    B W_out is nilpotent (strictly triangular in topological order), so the rounds end exactly, after the
+    longest chain of components in the block plus one. Each round is two weighted bincounts over the
+    block's entries: no factorisation, no sparse matrix built per block.
+    """
+    comps, m = view.components, nodes.size
+    rows, cols, shares = view.submatrix(nodes, upstream=not transpose)
+    labels = comps.labels[nodes]
+    between = labels[rows] != labels[cols]
+    frm, to = (cols, rows) if transpose else (rows, cols)  # x[frm] gets share * x[to]
+    frm, to, shares = frm[between], to[between], shares[between]
+    b_rows, b_cols, b_data, diagonal = _block_cycles(view, nodes, labels)
+    if transpose:
+        b_rows, b_cols = b_cols, b_rows
+
+    def times_b(v: np.ndarray) -> np.ndarray:
+        """B v (B^T v for a row): v plus (B - I) v inside the cyclic components."""
+        return v + np.bincount(b_rows, weights=b_data * v[b_cols], minlength=m) if b_data.size else v
+
+    e = np.zeros(m)
+    e[at] = 1.0
+    x = times_b(e)
+    for _ in range(m + 1):  # a chain of components is at most as long as the block
+        nxt = times_b(e + np.bincount(frm, weights=shares * x[to], minlength=m))
+        if np.array_equal(nxt, x):
+            break
+        x = nxt
+    return x, diagonal
+
+
+def _block_cycles(view: AsOfView, nodes: np.ndarray, labels: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """B - I over the cyclic components of a sorted block, as (row, col, value) positions in it, and diag(B)."""
+    comps = view.components
+    diagonal = np.ones(nodes.size)
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for label in np.unique(labels[comps.sizes[labels] > 1]).tolist():
+        inverse = _inverse(view, label)  # raises SingularOwnership for a loop holding all of itself
+        local = np.searchsorted(nodes, comps.members(label))
+        found.append((np.repeat(local, local.size), np.tile(local, local.size), (inverse - np.eye(local.size)).ravel()))
+        diagonal[local] = np.diag(inverse)
+    if not found:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0), diagonal
+    return (np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found]),
+            np.concatenate([f[2] for f in found]), diagonal)
+
+
 def _dense(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> tuple[np.ndarray, np.ndarray]:
     """A small block: invert I - W_block densely (after the singular-loop check of its cyclic components)."""
     comps = view.components
     labels = comps.labels[nodes]
     for label in np.unique(labels[comps.sizes[labels] > 1]).tolist():
         _inverse(view, label)  # raises SingularOwnership for a loop holding all of itself
-    rows, cols, shares = view.submatrix(nodes)
+    rows, cols, shares = view.submatrix(nodes, upstream=not transpose)
     matrix = np.eye(nodes.size)
     matrix[rows, cols] -= shares
     inverse = np.linalg.inv(matrix)
