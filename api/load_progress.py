@@ -1,8 +1,8 @@
 """The progress of `corpgraph load`: bytes read (for the ETA), records validated and written, records/s.
 
-The format readers open the file themselves, so how far they have read is taken from the kernel's
-record of the open file (/proc/self/fdinfo on Linux); elsewhere the display shows records and records/s
-without an ETA.
+The format readers open the file themselves (in this process, or in a child reading ahead), so how far
+they have read is taken from the kernel's record of the open file (/proc/<pid>/fdinfo on Linux); elsewhere
+the display shows records and records/s without an ETA.
 """
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from schema.batch import Batch
 
 
 def load_progress(console: Console) -> Progress:
-    """A display per file: bytes read as the bar, records written and records/s, time spent and left."""
+    """A display per file: bytes read as the bar, records validated and written and records/s, time spent and left."""
     return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}% read"),
-                    TextColumn("{task.fields[records]:,} records written, {task.fields[rate]:,.0f}/s"),
+                    TextColumn("{task.fields[records]:,} records validated and written, {task.fields[rate]:,.0f}/s"),
                     TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True)
 
 
@@ -48,21 +48,35 @@ class FileProgress:
 
 
 def read_position(resolved: str) -> int | None:
-    """How far this process has read the file at that resolved path (its furthest open descriptor), if known."""
+    """How far this process, or a child reading for it (loaders' read-ahead), has read the file at that
+    resolved path: the furthest open descriptor's offset, if known."""
     if not resolved:
         return None
-    try:
-        fds = os.listdir("/proc/self/fd")
-    except OSError:
-        return None
     found = None
-    for fd in fds:
+    for proc in ["self", *_children()]:
         try:
-            if os.readlink(f"/proc/self/fd/{fd}") != resolved:
-                continue
-            with open(f"/proc/self/fdinfo/{fd}", encoding="ascii") as info:
-                pos = int(info.readline().split()[1])  # first line: "pos:\t<offset>"
-        except (OSError, ValueError, IndexError):
+            fds = os.listdir(f"/proc/{proc}/fd")
+        except OSError:
             continue
-        found = pos if found is None else max(found, pos)
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{proc}/fd/{fd}") != resolved:
+                    continue
+                with open(f"/proc/{proc}/fdinfo/{fd}", encoding="ascii") as info:
+                    pos = int(info.readline().split()[1])  # first line: "pos:\t<offset>"
+            except (OSError, ValueError, IndexError):
+                continue
+            found = pos if found is None else max(found, pos)
     return found
+
+
+def _children() -> list[str]:
+    """Process ids of this process's children (every thread's), from /proc; none elsewhere."""
+    out: list[str] = []
+    try:
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/children", encoding="ascii") as children:
+                out += children.read().split()
+    except OSError:
+        return out
+    return out

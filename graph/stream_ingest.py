@@ -6,13 +6,17 @@ SQLite transaction (so memory stays bounded whatever the file size, and a ROLLBA
 
 - `load_ids`: ids the file defines, their type, and whether the row is a placeholder this file made;
 - `load_failed`: ids of entity records that failed validation (references to them are not reported again);
-- `load_rels`: every relation record of the file with where it came from.
+- `load_rels`: the relation records whose endpoints could not be settled when their batch was written
+  (a reference to an entity of a later batch, or to a placeholder this file made), with where they came from;
+- `load_owns`: the file's native OWNS records (target and where they came from), for the share check.
 
 Per batch: entity type changes are checked against what the file declared earlier and what was stored;
-placeholders are written only for ids nobody holds yet. At the end of the file, before COMMIT: every
-relation's endpoints (graph.ingest's rules), and the owners' share sums of each company a native OWNS
-touches (graph.allocation's rules), read through the transaction's own connection. Every problem of
-every batch is reported together; with any, the caller rolls back.
+placeholders are written only for ids nobody holds yet; once the batch is written, each relation whose
+endpoints are all held for real (stored, or real records of the file so far) is checked at once; the others
+wait in `load_rels`. At the end of the file, before COMMIT: the relations that waited (graph.ingest's
+rules), and the owners' share sums of each company a native OWNS touches (graph.allocation's rules), read
+through the transaction's own connection. Every problem of every batch is reported together; with any,
+the caller rolls back.
 """
 from __future__ import annotations
 
@@ -22,26 +26,27 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 
 from schema.batch import Batch, Origin
-from schema.declaration import entity_type, relation_id
+from schema.declaration import entity_type
 from schema.errors import Problem
 from schema.kinds import EntityType, RelationType
 from schema.records import Owns
 
 from graph.allocation import _first_excess, _reason, imported, stake_of
-from graph.ingest import _relation_problems
+from graph.ingest import _referenced_ids, _relation_problems
 from graph.stores.base import TypeLookup
 
 _PAGE = 500  # ids per IN list (under SQLite's bound-parameter limit)
 _DDL = (
     "CREATE TEMP TABLE load_ids (id TEXT PRIMARY KEY, type TEXT NOT NULL, placeholder INTEGER NOT NULL)",
     "CREATE TEMP TABLE load_failed (id TEXT PRIMARY KEY)",
-    "CREATE TEMP TABLE load_rels (seq INTEGER PRIMARY KEY, rel_id TEXT NOT NULL, type TEXT NOT NULL, "
-    "source TEXT NOT NULL, target TEXT NOT NULL, incident TEXT, native_owns INTEGER NOT NULL, "
+    "CREATE TEMP TABLE load_rels (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, source TEXT NOT NULL, "
+    "target TEXT NOT NULL, incident TEXT, file TEXT NOT NULL, line INTEGER NOT NULL, pointer TEXT, fields TEXT)",
+    "CREATE TEMP TABLE load_owns (seq INTEGER PRIMARY KEY, rel_id TEXT NOT NULL, target TEXT NOT NULL, "
     "file TEXT NOT NULL, line INTEGER NOT NULL, pointer TEXT, fields TEXT)",
-    "CREATE INDEX temp.load_rels_id ON load_rels(rel_id)",
-    "CREATE INDEX temp.load_rels_owns ON load_rels(native_owns, target)",
+    "CREATE INDEX temp.load_owns_id ON load_owns(rel_id)",
+    "CREATE INDEX temp.load_owns_target ON load_owns(target)",
 )
-_TABLES = ("load_ids", "load_failed", "load_rels")
+_TABLES = ("load_ids", "load_failed", "load_rels", "load_owns")
 
 
 class StreamCheck:
@@ -52,6 +57,7 @@ class StreamCheck:
         self._stored_types = stored_types
         self._relations_touching = relations_touching
         self.problems: list[Problem] = []
+        self.new_ids: set[str] = set()  # ids of the last admitted batch that neither the store nor the file held
         self.drop()
         for statement in _DDL:
             db.execute(statement)
@@ -82,15 +88,34 @@ class StreamCheck:
                 seen.add(rec.id)
             kept.append((rec, origin))
         batch.entities = kept
+        self.new_ids.update(r.id for r, _ in kept if r.placeholder)  # nobody holds them: they have no index rows
         self._db.executemany("INSERT OR IGNORE INTO load_ids(id, type, placeholder) VALUES (?, ?, 1)",
                              ((i, entity_type(r).value) for r, _ in kept if r.placeholder for i in [r.id]))
+
+    def relations_written(self, batch: Batch, rel_ids: list[str]) -> None:
+        """After the batch is written: check each relation whose endpoints are all held for real now; keep the
+        others (a later batch's entity, a placeholder of this file) for the end, and every native OWNS."""
+        wanted = sorted({ref for rec, _ in batch.relations for ref in _referenced_ids(rec)})
+        known = self._stored_types(wanted)
+        provisional: set[str] = set()  # this file's placeholders: a real record later in the file may retype them
+        for page in _pages([ref for ref in wanted if ref in known]):
+            provisional.update(i for (i,) in self._db.execute(
+                f"SELECT id FROM load_ids WHERE placeholder = 1 AND id IN ({_marks(page)})", page))
+        waiting = []
+        for rec, origin in batch.relations:
+            refs = _referenced_ids(rec)
+            if all(ref in known and ref not in provisional for ref in refs):
+                self.problems.extend(origin.problem(field, reason)
+                                     for field, reason in _relation_problems(rec, known, set()))
+            else:
+                waiting.append((rec.type, rec.source, rec.target, vars(rec).get("incident"),  # type: ignore[attr-defined]
+                                *_where(origin)))
+        self._db.executemany("INSERT INTO load_rels(type, source, target, incident, file, line, pointer, fields) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", waiting)
         self._db.executemany(
-            "INSERT INTO load_rels(rel_id, type, source, target, incident, native_owns, file, line, pointer, fields) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((relation_id(rec), rec.type, rec.source, rec.target, vars(rec).get("incident"),  # type: ignore[attr-defined]
-              int(isinstance(rec, Owns) and not imported(rec)), origin.file, origin.line, origin.pointer,
-              json.dumps(dict(origin.fields)) if origin.fields else None)
-             for rec, origin in batch.relations))
+            "INSERT INTO load_owns(rel_id, target, file, line, pointer, fields) VALUES (?, ?, ?, ?, ?, ?)",
+            ((rel_id, rec.target, *_where(origin)) for (rec, origin), rel_id in zip(batch.relations, rel_ids)
+             if isinstance(rec, Owns) and not imported(rec)))
 
     def _check_types(self, real: list) -> None:  # type: ignore[type-arg]
         """Entities changing type: against earlier records of the file, then against the store."""
@@ -99,6 +124,7 @@ class StreamCheck:
         for page in _pages(ids):
             rows = self._db.execute(f"SELECT id, type, placeholder FROM load_ids WHERE id IN ({_marks(page)})", page)
             declared.update({i: (EntityType(t), bool(p)) for i, t, p in rows})
+        in_file = set(declared)  # ids the file held before this batch
         before = self._stored_types([i for i in ids if i not in declared])
         for rec, origin in real:
             kind = entity_type(rec)
@@ -112,6 +138,7 @@ class StreamCheck:
         self._db.executemany("INSERT INTO load_ids(id, type, placeholder) VALUES (?, ?, 0) ON CONFLICT(id) DO "
                              "UPDATE SET type = excluded.type, placeholder = 0",
                              ((i, declared[i][0].value) for i in ids))
+        self.new_ids = {rec.id for rec, _ in real} - in_file - before.keys()
 
     def finish(self) -> tuple[list[Problem], int]:
         """Every problem of the file, in line order, and how many placeholders it made (once all is written)."""
@@ -121,7 +148,7 @@ class StreamCheck:
         return sorted(self.problems, key=lambda p: p.line), int(placeholders)
 
     def _check_references(self) -> None:
-        """Each relation record's endpoints, against what the transaction holds now (the store and the file)."""
+        """The endpoints of each relation that waited, against what the transaction holds now (store and file)."""
         last = 0
         while True:
             rows = self._db.execute("SELECT seq, type, source, target, incident, file, line, pointer, fields "
@@ -143,9 +170,13 @@ class StreamCheck:
 
     def _check_allocation(self) -> None:
         """Owners' shares of each company a native OWNS of the file touches, a page of companies at a time."""
-        companies = [c for (c,) in self._db.execute(
-            "SELECT DISTINCT target FROM load_rels WHERE native_owns = 1 ORDER BY target")]
-        for page in _pages(companies):
+        last = ""
+        while True:
+            page = [c for (c,) in self._db.execute(
+                "SELECT DISTINCT target FROM load_owns WHERE target > ? ORDER BY target LIMIT ?", (last, _PAGE))]
+            if not page:
+                return
+            last = page[-1]
             wanted = set(page)
             stakes: dict[str, dict[str, tuple[Owns, Origin | None]]] = {c: {} for c in page}
             stored = [s for s in self._relations_touching(page, [RelationType.OWNS]) if s.record.target in wanted]
@@ -163,10 +194,15 @@ class StreamCheck:
         out: dict[str, Origin] = {}
         for page in _pages(rel_ids):
             rows = self._db.execute(
-                "SELECT rel_id, native_owns, file, line, pointer, fields FROM load_rels WHERE seq IN "
-                f"(SELECT MAX(seq) FROM load_rels WHERE rel_id IN ({_marks(page)}) GROUP BY rel_id)", page)
-            out.update({rel: _origin(*where) for rel, native, *where in rows if native})
+                "SELECT rel_id, file, line, pointer, fields FROM load_owns WHERE seq IN "
+                f"(SELECT MAX(seq) FROM load_owns WHERE rel_id IN ({_marks(page)}) GROUP BY rel_id)", page)
+            out.update({rel: _origin(*where) for rel, *where in rows})
         return out
+
+
+def _where(origin: Origin) -> tuple[str, int, str | None, str | None]:
+    """An Origin as its TEMP-table columns (file, line, pointer, fields as JSON)."""
+    return origin.file, origin.line, origin.pointer, json.dumps(dict(origin.fields)) if origin.fields else None
 
 
 def _origin(file: str, line: int, pointer: str | None, fields: str | None) -> Origin:

@@ -120,6 +120,32 @@ def test_placeholders_settled_across_batches(tmp_store: SqliteStore, tmp_path: P
     assert stream(tmp_store, path).placeholders == 0  # p2 is stored now
 
 
+def test_relation_to_a_placeholder_waits_for_its_real_record(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    # Batch 1 (size 2): a placeholder Person "t" and a stake a -> t. OWNS needs a Company target, and "t" is a
+    # Person when batch 1 is written; the real record of line 4 makes "t" a Company, so the stake is fine.
+    # The stake must be checked at the end of the file, against the type "t" ends with, not at its batch.
+    path = write(tmp_path / "retyped.jsonl", entity("Person", "t", placeholder=True), owns("a", "t", 0.5),
+                 company("a"), company("t", "Real T"))
+    summary = stream(tmp_store, path)
+    assert (summary.placeholders, tmp_store.counts()) == (0, {"Company": 2, "OWNS": 1})
+
+
+def test_relation_to_a_placeholder_left_open_is_checked(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    # The same file without line 4: "t" stays a placeholder Person, so the stake of line 2 points at a Person.
+    path = write(tmp_path / "open.jsonl", entity("Person", "t", placeholder=True), owns("a", "t", 0.5),
+                 company("a"))
+    assert problems_of(tmp_store, path) == ["2: target"]
+
+
+def test_a_redefined_entity_keeps_only_its_last_search_keys(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    # "a" is new in batch 1 (no index rows to delete) and defined again in batch 2 as "Zeta": the second
+    # record replaces the first one's search keys, so "alpha" no longer finds it.
+    path = write(tmp_path / "again.jsonl", company("a", "Alpha"), company("b"), company("a", "Zeta"))
+    stream(tmp_store, path)
+    assert [e.id for e in tmp_store.search("zeta", None, 10)] == ["a"]
+    assert tmp_store.search("alpha", None, 10) == []
+
+
 def test_cli_loads_in_batches_and_refuses_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CORPGRAPH_DB", str(tmp_path / "cli.db"))
     monkeypatch.setenv("CORPGRAPH_STORE", "embedded")
@@ -149,3 +175,23 @@ def test_progress_reads_how_far_the_reader_got(tmp_path: Path) -> None:
     with path.open("rb") as reading:
         reading.read(4)  # Python's buffer fetched the whole 10-byte file at once: the descriptor is at 10
         assert read_position(resolved) == 10
+
+
+def test_progress_reads_how_far_a_child_reader_got(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from api.load_progress import read_position
+
+    path = tmp_path / "ten.bin"
+    path.write_bytes(b"0123456789")
+    resolved = str(path.resolve())
+    # A child process opens the file and reads 3 bytes unbuffered, then waits: its descriptor is at 3.
+    code = "import os, sys; f = os.open(sys.argv[1], os.O_RDONLY); os.read(f, 3); print('ok', flush=True); input()"
+    child = subprocess.Popen([sys.executable, "-c", code, resolved], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ok"
+        assert read_position(resolved) == 3
+    finally:
+        child.communicate("\n")

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from schema.batch import Batch, WriteSummary
-from schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS
+from schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS, relation_id
 from schema.errors import StoreError, StoreLocked
 from schema.kinds import EntityType, RelationType
 from schema.records import Entity, Relation
@@ -68,7 +68,7 @@ _COLUMN_TYPES = {"share": "REAL", "share_min": "REAL", "share_max": "REAL"}  # t
 _ANALYTIC_COLUMNS = ", ".join(f"{name} {_COLUMN_TYPES.get(name, 'TEXT')}" for name in ANALYTIC_FIELDS)
 _RELATION_COLUMNS = ", ".join((*EDGE_FIELDS, "doc"))
 _UPSERT_RELATION = (
-    f"INSERT INTO relations({_RELATION_COLUMNS}) VALUES ({', '.join(':' + name for name in (*EDGE_FIELDS, 'doc'))}) "
+    f"INSERT INTO relations({_RELATION_COLUMNS}) VALUES ({', '.join('?' for _ in (*EDGE_FIELDS, 'doc'))}) "
     "ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{name} = excluded.{name}" for name in (*ANALYTIC_FIELDS, "doc"))
 )
 _UPSERT_JUDGEMENT = (
@@ -176,9 +176,12 @@ class SqliteStore:
             checks = StreamCheck(self._db, self.entity_types, self.relations_touching)
             for batch in batches:
                 checks.admit(batch)  # it may drop placeholders, so the rows are taken after it
-                ents, rels = batch_rows(batch)
-                self._write_entities(list(ents.values()))
+                rel_ids = [relation_id(rec) for rec, _ in batch.relations]
+                ents = {rec.id: rec for rec, _ in batch.entities}
+                rels = dict(zip(rel_ids, (rec for rec, _ in batch.relations)))  # later records of an id win
+                self._write_entities(list(ents.values()), new=checks.new_ids)
                 self._write_relations(rels)
+                checks.relations_written(batch, rel_ids)
                 summary.add(write_summary(ents, rels))
                 if on_batch is not None:
                     on_batch(batch)
@@ -204,11 +207,12 @@ class SqliteStore:
         hint = "; check the path (setting CORPGRAPH_DB) and its permissions" if action == "opening" else ""
         return StoreError(f"{action} the embedded store at {self.path} failed: {exc}{hint}")
 
-    def _write_entities(self, records: list[Entity]) -> None:
-        """Upsert entity rows and replace their search keys, identifier and topic index rows."""
+    def _write_entities(self, records: list[Entity], new: Collection[str] = ()) -> None:
+        """Upsert entity rows and replace their search keys, identifier and topic index rows (ids in `new`
+        are known to have none: nothing to delete for them)."""
         records = sorted(records, key=lambda r: r.id)
         self._db.executemany(_UPSERT_ENTITY, ((r.id, r.type, r.name, encode(r)) for r in records))  # type: ignore[attr-defined]
-        for chunk in _chunks([r.id for r in records]):
+        for chunk in _chunks([r.id for r in records if r.id not in new]):
             self._db.execute(f"DELETE FROM search_keys WHERE entity_id IN ({_marks(chunk)})", chunk)
             self._db.execute(f"DELETE FROM identifiers WHERE entity_id IN ({_marks(chunk)})", chunk)
             self._db.execute(f"DELETE FROM topics WHERE entity_id IN ({_marks(chunk)})", chunk)
@@ -225,7 +229,8 @@ class SqliteStore:
         if bulk:  # DDL is transactional in SQLite: a rollback restores the indexes too
             for statement in _DROP_RELATION_INDEXES:
                 self._db.execute(statement)
-        self._db.executemany(_UPSERT_RELATION, ({**edge_row(i, rels[i]), "doc": encode(rels[i])} for i in sorted(rels)))
+        # Positional rows (edge_row's columns are EDGE_FIELDS, in order): binding by name costs a lookup per column.
+        self._db.executemany(_UPSERT_RELATION, ((*edge_row(i, rels[i]).values(), encode(rels[i])) for i in sorted(rels)))
         if bulk:
             for statement in _RELATION_INDEXES.strip().splitlines():
                 self._db.execute(statement)

@@ -26,6 +26,7 @@ from schema.errors import Problem
 
 from loaders.formats import Raw
 from loaders.formats.bods_values import as_date, native_id, share_fields
+from loaders.formats.spill import Spill
 
 if TYPE_CHECKING:
     from loaders.formats.bods import Statement
@@ -60,14 +61,18 @@ class Stake:
 
 
 class Lifecycle:
-    """What one file has said so far: ids it defines, references still open, the current stakes."""
+    """What one file has said so far: ids it defines, references still open, the current stakes.
+
+    Kept on disk (loaders.formats.spill): it grows with the file (every relationship's stakes, every id).
+    """
 
     def __init__(self) -> None:
-        self.defined: set[str] = set()
-        self.alias: dict[str, str] = {}  # 0.2/0.3: a replacing statement's id -> the id of its chain's first
-        self.pending: dict[str, tuple[str, Origin, dict[str, Any], str]] = {}  # open references
-        self.stakes: dict[str, list[Stake]] = {}  # relationship (statementID or recordId) -> its stakes
-        self.latest: dict[str, str] = {}  # 0.4 recordId -> the latest statementDate read
+        state = Spill()
+        self.defined = state.table()  # ids of entity records emitted
+        self.alias = state.table()  # 0.2/0.3: a replacing statement's id -> the id of its chain's first
+        self.pending = state.table()  # open references: id -> (type, Origin, source, source id)
+        self.stakes = state.table()  # relationship (statementID or recordId) -> its list of Stake
+        self.latest = state.table()  # 0.4 recordId -> the latest statementDate read
 
     def entity_id(self, st: "Statement") -> str:
         """The native id of an entity or person statement: its record, or the first statement of its chain."""

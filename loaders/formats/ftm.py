@@ -22,6 +22,7 @@ from schema.errors import Problem
 from loaders.formats import Raw
 from loaders.formats.coerce import country_code, native_id, percent_share, source_date
 from loaders.formats.jsondoc import first_char, iter_json_items
+from loaders.formats.spill import Spill
 from loaders.jsontext import loads
 
 PREFIX = "ftm"
@@ -191,8 +192,9 @@ class _Reader:
     def __init__(self, file: str, scan: _Scan) -> None:
         self.file = file
         self.scan = scan
-        self.defined: dict[str, int] = {}  # FtM id -> the line that defined it
-        self.referenced: dict[str, Origin] = {}  # FtM id -> where it was first referenced
+        state = Spill()  # on disk: it grows with the file (loaders.formats.spill)
+        self.defined = state.table()  # FtM id -> the line that defined it
+        self.referenced = state.table()  # FtM id -> where it was first referenced
 
     def map(self, origin: Origin, data: Any) -> Iterator[Raw | Problem]:
         """The native records of one FtM entity, or the problems that stop it."""

@@ -23,6 +23,7 @@ from schema.errors import Problem
 from loaders.formats import Raw
 from loaders.formats.coerce import country_code, source_date
 from loaders.formats.jsondoc import first_char, read_document
+from loaders.formats.spill import Spill
 from loaders.formats.tree import View, nodes, pick
 from loaders.formats.xmlstream import XmlRecord, iter_records
 
@@ -184,8 +185,9 @@ class _Mapper:
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self.defined: set[str] = set()
-        self.referenced: dict[str, Origin] = {}
+        state = Spill()  # on disk: a golden copy has millions of LEIs (loaders.formats.spill)
+        self.defined = state.table()
+        self.referenced = state.table()  # LEI -> the Origin of its first reference
 
     def map(self, origin: Origin, item: _Item) -> Iterator[Raw | Problem]:
         """The native records of one GLEIF record, or the problems that stop it."""
