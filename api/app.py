@@ -25,6 +25,7 @@ from strawberry.types import ExecutionResult
 from graph.analytics.results import Channel, Subgraph
 from graph.exports import FORMATS, export
 from graph.service import CorpGraph, RebuildHooks
+from graph.snapshot import snapshots_for
 from graph.stores.base import GraphStore
 from graph.stores.factory import open_store
 from schema.errors import CorpgraphError, InvalidArgument, TimedOut, UnknownFormat
@@ -142,7 +143,8 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
     """
     settings = settings or get_api_settings()
     owned = store is None
-    graph = CorpGraph(store if store is not None else open_store(store_kind), rebuild_hooks)
+    opened = store if store is not None else open_store(store_kind)
+    graph = CorpGraph(opened, rebuild_hooks, snapshots=snapshots_for(opened))
     lanes = Lanes(settings.heavy_workers, settings.quick_workers)
 
     def deadline() -> float:

@@ -25,6 +25,7 @@ from graph.live import FRESH_WAIT, LiveState
 from graph.neighborhood import DEFAULT_MAX_NODES, neighborhood
 from graph.projection import AsOfView, Projection, build_projection
 from graph.resolved import ResolvedStore
+from graph.snapshot import Snapshots
 from graph.stores.base import GraphStore, Judgement, StoredRelation, Verdict
 from graph.subgraph import build_subgraph
 
@@ -72,9 +73,10 @@ class CorpGraph:
     """
 
     def __init__(self, store: GraphStore, rebuild_hooks: RebuildHooks | None = None,
-                 fresh_wait: float = FRESH_WAIT) -> None:
+                 fresh_wait: float = FRESH_WAIT, snapshots: Snapshots | None = None) -> None:
         self.store = store
         self._hooks = rebuild_hooks  # the process decides (graph.gc_policy.FrozenProjections for a server)
+        self.snapshots = snapshots  # where projections are saved and read back (graph.snapshot; a server passes it)
         self._identity: IdentityMap | None = None
         self._identity_lock = threading.Lock()
         # through self: a forked benchmark child swaps self.store for its own connection
@@ -143,7 +145,7 @@ class CorpGraph:
             if self._identity is None or self._identity.revision < identity.revision:
                 self._identity = identity
         previous = self.live.current()
-        projection = _rebuilt(self.store, identity, previous is not None, self._hooks)
+        projection = _rebuilt(self.store, identity, previous is not None, self._hooks, self.snapshots)
         if previous is not None:  # the dates queries asked about: built here, not by the first query after the swap
             for day in previous.projection.cached_days():
                 projection.view(day)
@@ -284,11 +286,18 @@ def _flagged(view: AsOfView, page: HoldingPage) -> HoldingPage:
     return HoldingPage(flag_conflicts(view, page.items), page.count)
 
 
-def _rebuilt(store: GraphStore, identity: IdentityMap, replacing: bool, hooks: RebuildHooks | None) -> Projection:
-    """Build a projection, with the process's rebuild hooks around it (graph.gc_policy for a server)."""
+def _rebuilt(store: GraphStore, identity: IdentityMap, replacing: bool, hooks: RebuildHooks | None,
+             snapshots: Snapshots | None = None) -> Projection:
+    """Read the snapshot of identity's revision or build a projection (then snapshot it in the background),
+    with the process's rebuild hooks around it (graph.gc_policy for a server)."""
     if hooks is not None:
         hooks.before_rebuild(replacing)
-    projection = build_projection(store, identity)
+    projection = snapshots.load(identity.revision) if snapshots is not None else None
+    if projection is None:
+        projection = build_projection(store, identity)
+        # only a projection merged by the identity of its own revision is what a build at that revision gives
+        if snapshots is not None and projection.revision == identity.revision:
+            snapshots.save_in_background(projection)
     if hooks is not None:
         hooks.after_rebuild()
     return projection

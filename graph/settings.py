@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=10_000, ge=1)
     # Seconds a write waits for another writer's lock on the embedded store before "the store is locked".
     busy_timeout: float = Field(default=30.0, ge=0)
+    # Projection snapshots (graph.snapshot): on by default for the embedded store (next to its file); the folder
+    # may be set for any store (a Neo4j store has no file to sit next to).
+    snapshots: bool = True
+    snapshot_dir: Path | None = None
 
     neo4j_uri: str | None = Field(default=None, validation_alias=AliasChoices("NEO4J_URI", "CORPGRAPH_NEO4J_URI"))
     neo4j_username: str = Field(default="neo4j", validation_alias=AliasChoices("NEO4J_USERNAME", "NEO4J_USER"))

@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS judgements (
   a TEXT NOT NULL, b TEXT NOT NULL, verdict TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (a, b));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta(key, value) VALUES ('revision', 0);
+INSERT OR IGNORE INTO meta(key, value) VALUES ('instance', random());
 """
 _RELATION_INDEXES = """
 CREATE INDEX IF NOT EXISTS relations_type ON relations(type);
@@ -364,6 +365,14 @@ class SqliteStore:
     def revision(self) -> int:
         """Counter bumped by every committed write."""
         return int(self._query("SELECT value FROM meta WHERE key = 'revision'", [])[0][0])
+
+    def instance(self) -> str:
+        """A random number drawn when the store was created: tells it from a later store at the same path.
+
+        "" for a store created before it was drawn (its snapshots are then told apart by revision alone).
+        """
+        rows = self._query("SELECT value FROM meta WHERE key = 'instance'", [])
+        return str(rows[0][0]) if rows else ""
 
     def close(self) -> None:
         """Close every thread's connection."""

@@ -1,0 +1,142 @@
+"""Projection snapshots: a restart reads the arrays back instead of the graph; other revisions and damaged files are ignored."""
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import graph.service
+from graph.identity import build_identity
+from graph.ingest import ingest
+from graph.projection import Projection, build_projection
+from graph.service import CorpGraph
+from graph.settings import get_settings
+from graph.snapshot import Snapshots, snapshots_for
+from graph.stores.sqlite import SqliteStore
+from tests.factory import batch, company, entity, owns, rel
+
+LEI = "5493001KJTIIGC8Y1R12"
+DAY = date(2024, 1, 1)
+
+
+def _world(store: SqliteStore) -> None:
+    """Stakes (one under a referent of a merged entity), every other analytic type, keys with no column."""
+    ingest(store, batch(
+        company("a"), company("b"), company("c"), entity("Incident", "i", category="outage"),
+        company("bods:acme", identifiers={"LEI": LEI}), company(f"lei:{LEI}", identifiers={"LEI": LEI}),
+        owns("a", "b", 0.6, valid_from="2020-01-01"), owns("b", "c", 0.5), owns(f"lei:{LEI}", "a", 0.3),
+        owns("bods:acme", "c", None), rel("RESPONSIBLE_FOR", "c", "i", role="operator"),
+        rel("DEPENDS_ON", "a", "c", service="hosting"), rel("SUPPLIED_DATA_TO", "b", "a", incident="i"),
+    ))
+
+
+def _same(a: Projection, b: Projection) -> None:
+    """Two projections hold the same ids, columns, relation ids and merged statements."""
+    assert list(a.ids) == list(b.ids) and a.revision == b.revision
+    for name in ("type", "src", "dst", "valid_from", "valid_to", "bounded"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert np.array_equal(a.share, b.share, equal_nan=True)
+    assert list(a.relation_ids) == list(b.relation_ids) and a.kinds == b.kinds
+    assert a.incident.dense().tolist() == b.incident.dense().tolist() and a.statements == b.statements
+
+
+def test_a_snapshot_reads_back_the_projection_it_saved(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    _world(tmp_store)
+    built = build_projection(tmp_store, build_identity(tmp_store))
+    snapshots = Snapshots(tmp_path / "snaps", "x")
+    snapshots.save(built)
+    loaded = snapshots.load(built.revision)
+    assert loaded is not None and built.relation_ids.whole.size == 1  # the referent's stake keeps its own id
+    _same(built, loaded)
+    a, b = loaded.index["a"], loaded.index["b"]
+    assert loaded.view(DAY).W[a, b] == 0.6  # the stake of a in b, valid since 2020
+
+
+def test_a_restarted_facade_answers_from_the_snapshot_without_reading_the_graph(
+        tmp_store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _world(tmp_store)
+    snapshots = Snapshots(tmp_path / "snaps", "x")
+    first = CorpGraph(tmp_store, snapshots=snapshots)
+    expected = first.holdings("a", DAY)
+    written = snapshots.path(tmp_store.revision())
+    for _ in range(200):  # the builder saves it in the background, after serving the build
+        if written.is_file():
+            break
+        time.sleep(0.05)
+    assert written.is_file()
+
+    def no_build(*_: object) -> Projection:
+        raise AssertionError("the graph was read again")
+    monkeypatch.setattr(graph.service, "build_projection", no_build)
+    restarted = CorpGraph(tmp_store, snapshots=snapshots)
+    assert restarted.holdings("a", DAY) == expected
+    assert [h.company for h in expected] == ["b", "c"]  # a holds 60% of b, and b 50% of c: 0.6 * 0.5 = 0.3 of c
+    assert expected[1].integrated == pytest.approx(0.3)
+
+
+def test_a_snapshot_of_another_revision_is_ignored_and_rebuilt(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    _world(tmp_store)
+    snapshots = Snapshots(tmp_path / "snaps", "x")
+    snapshots.save(build_projection(tmp_store, build_identity(tmp_store)))
+    ingest(tmp_store, batch(company("d"), owns("c", "d", 0.4)))
+    assert snapshots.load(tmp_store.revision()) is None
+    restarted = CorpGraph(tmp_store, snapshots=snapshots)
+    assert [h.company for h in restarted.holdings("c", DAY)] == ["d"]  # the write is seen: built from the store
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "garbage"])
+def test_a_damaged_snapshot_is_ignored_and_rebuilt(tmp_store: SqliteStore, tmp_path: Path, damage: str) -> None:
+    _world(tmp_store)
+    snapshots = Snapshots(tmp_path / "snaps", "x")
+    built = build_projection(tmp_store, build_identity(tmp_store))
+    path = snapshots.save(built)
+    data = bytearray(path.read_bytes())
+    if damage == "flip":  # one byte inside the src column: the zip member's CRC-32 no longer matches
+        with np.load(path) as npz:
+            assert "src" in npz.files
+        at = bytes(data).index(built.src.tobytes())
+        data[at] ^= 0xFF
+    path.write_bytes(bytes(data[: len(data) // 2]) if damage == "truncate" else
+                     b"not a snapshot" if damage == "garbage" else bytes(data))
+    assert snapshots.load(built.revision) is None
+    restarted = CorpGraph(tmp_store, snapshots=snapshots)
+    _same(restarted.projection(), built)
+
+
+def test_a_recreated_store_never_reads_the_old_stores_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CORPGRAPH_SNAPSHOT_DIR", raising=False)
+    get_settings.cache_clear()
+    db = tmp_path / "corpgraph.db"
+    old = SqliteStore(db)
+    _world(old)
+    first = snapshots_for(old)
+    assert first is not None and first.folder == tmp_path / "corpgraph.db.projection"
+    saved = first.save(build_projection(old, build_identity(old)))
+    old.close()
+    for leftover in tmp_path.glob("corpgraph.db*"):
+        if leftover.is_file():
+            leftover.unlink()
+    new = SqliteStore(db)
+    ingest(new, batch(company("z")))
+    while new.revision() < old_revision(saved):  # bring the new store to the old one's revision
+        ingest(new, batch(company(f"z{new.revision()}")))
+    second = snapshots_for(new)
+    assert second is not None and second.path(new.revision()) != saved
+    assert second.load(new.revision()) is None
+    new.close()
+
+
+def old_revision(path: Path) -> int:
+    """The revision in a snapshot's file name (`...-r<revision>.npz`)."""
+    return int(path.stem.rsplit("-r", 1)[1])
+
+
+def test_snapshots_can_be_turned_off(tmp_store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORPGRAPH_SNAPSHOTS", "0")
+    get_settings.cache_clear()
+    assert snapshots_for(tmp_store) is None
+    monkeypatch.delenv("CORPGRAPH_SNAPSHOTS")
+    get_settings.cache_clear()
