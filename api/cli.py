@@ -240,7 +240,7 @@ def db_init() -> None:
     from graph.settings import get_settings
     from graph.stores.neo4j import open_neo4j_store
 
-    store = open_neo4j_store(get_settings(), init_schema=False)
+    store = open_neo4j_store(get_settings(), require_schema=False)
     try:
         report = store.init_schema()
     finally:

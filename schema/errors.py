@@ -118,6 +118,12 @@ class StoreAuthError(StoreError):
     code = "STORE_AUTH_FAILED"
 
 
+class SchemaMissing(StoreError):
+    """The Neo4j database lacks corpgraph's constraints and indexes: `corpgraph db init` creates them."""
+
+    code = "STORE_SCHEMA_MISSING"
+
+
 class StoreLocked(StoreError):
     """Another writer held the store's write lock for longer than the configured wait."""
 

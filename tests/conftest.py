@@ -72,6 +72,11 @@ TRANSACTION_MAX = "32m"
 def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jServer]:
     """A real Neo4j for the whole session (built and started on first use), shut down cleanly at the end."""
     server = start_neo4j_server(tmp_path_factory.mktemp("neo4j"), {"db.memory.transaction.max": TRANSACTION_MAX})
+    try:
+        server.init_schema()  # `corpgraph db init`: opening a store checks for it
+    except BaseException:
+        server.stop()
+        raise
     yield server
     server.stop()
 

@@ -70,6 +70,17 @@ class Neo4jServer:
             except subprocess.TimeoutExpired:
                 continue
 
+    def init_schema(self) -> None:
+        """Create corpgraph's constraints and indexes, as `corpgraph db init` does (stores opened later need them)."""
+        from graph.settings import Settings
+        from graph.stores.neo4j import open_neo4j_store
+
+        store = open_neo4j_store(Settings(**self.env()), require_schema=False)
+        try:
+            store.init_schema()
+        finally:
+            store.close()
+
     def log_tail(self) -> str:
         """The end of the launcher's output and Neo4j's debug log, to explain a failure."""
         parts = []

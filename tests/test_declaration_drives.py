@@ -25,8 +25,14 @@ def test_the_projection_feed_and_both_stores_carry_the_declared_analytic_fields(
     db.close()
     assert columns == [*EDGE_FIELDS, "doc"]
     for kind in RelationType:
-        written, read = cypher.merge_relations(kind, E.COMPANY, E.COMPANY), cypher.edge_page(kind)
-        assert all(f"r.{name} = row.{name}" in written and f"r.{name} AS {name}" in read for name in ANALYTIC_FIELDS)
+        written, read = cypher.merge_relations(kind, E.COMPANY, E.COMPANY), cypher.edge_columns(kind)
+        assert all(f"r.{name} = row.{name}" in written for name in ANALYTIC_FIELDS)
+        # The feed reads the fields the type's record declares, each into a column of its name.
+        assert all(f"coalesce(r.{name}, " in read and f" AS {name}" in read for name in cypher.feed_fields(kind))
+    # By hand from schema/records.py: a stake has a share, its range and dates; an attack has none of them.
+    assert cypher.feed_fields(RelationType.OWNS) == ("share", "valid_from", "valid_to", "share_min", "share_max")
+    assert cypher.feed_fields(RelationType.SUPPLIED_DATA_TO) == ("valid_from", "valid_to", "incident")
+    assert cypher.feed_fields(RelationType.PERPETRATED) == ()
 
 
 def test_the_questions_accept_the_kinds_the_declaration_gives_their_relations() -> None:
