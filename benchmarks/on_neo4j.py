@@ -7,7 +7,7 @@ Generates a world (benchmarks/generate.py), validates it once, then for each UNW
 store and loads the whole file through the store (`graph.ingest`: reference checks, then one transaction),
 printing records/s and the transaction's peak memory as Neo4j estimates it (after one untimed load that
 warms the JVM up: the first load is several times slower). With the last load in place it
-times the projection feed (`iter_edges` alone and `build_projection`, relations/s, best of 3) and PROFILEs every read statement the store
+times the projection feed (`iter_edges` alone and `build_projection`, relations/s, best of 5) and PROFILEs every read statement the store
 sends, with realistic parameters, printing the plan's operators and whether an index (or the count store)
 answers it. The server gets a 1 GB heap and no per-transaction cap; it is stopped at the end.
 """
@@ -126,7 +126,7 @@ def _print_loads(loads: list[Load]) -> None:
               f"{load.peak_tx_mb * 2**20 / load.records:>15,.0f}{mark}")
 
 
-def _print_feed(store: Neo4jStore, rounds: int = 3) -> None:
+def _print_feed(store: Neo4jStore, rounds: int = 5) -> None:
     """The projection feed: every analytic relation read (iter_edges alone, then built into the projection),
     best of `rounds` (the first also plans the statements)."""
     print("\nprojection feed (store.iter_edges of the analytic relations; pages of 50,000 as columns)")
@@ -176,9 +176,10 @@ def _reads(batch: Batch) -> Iterator[tuple[str, str, dict[str, Any]]]:
     yield "ENTITY_TYPES", cypher.ENTITY_TYPES, {"ids": some}
     yield "GET_ENTITIES", cypher.GET_ENTITIES, {"ids": some}
     yield "SEARCH", cypher.SEARCH, {"key": key, "exact": f"\n{key}\n", "prefix": f"\n{key}",
-                                    "types": [t.value for t in EntityType], "limit": 20}
+                                    "types": [t.value for t in EntityType], "limit": 20, "topics": None}
     yield "SEARCH(prefix 'company 12')", cypher.SEARCH, {"key": "company12", "exact": "\ncompany12\n",
-                                                         "prefix": "\ncompany12", "types": ["Company"], "limit": 20}
+                                                         "prefix": "\ncompany12", "types": ["Company"], "limit": 20,
+                                                         "topics": None}
     yield "READ_REVISION", cypher.READ_REVISION, {"key": cypher.REVISION_KEY}
     yield "IDS_WITH_IDENTIFIER", cypher.IDS_WITH_IDENTIFIER, {"needle": "\nlei:529900t8bm49aursdo55\n"}
     yield "list_entities(Company)", cypher.list_entities(EntityType.COMPANY), {"after": "c5", "limit": 100}

@@ -144,9 +144,9 @@ def test_readme_steps_on_a_generated_world_answer_graphql_as_the_embedded_store(
             answer, expected = ours(query), theirs(query)
             assert answer == expected, query
             answers.append(answer)
-    # Not agreement on empty answers: owners answer for some incidents, holders are exposed, the holder holds.
+    # Not agreement on empty answers: owners answer for some incidents, some holders are exposed, the holder holds.
     assert any(a["liabilityChain"]["ownersTotal"] > 0 for a in answers[:40])
-    assert all(a["exposure"]["items"] for a in answers[40:60])
+    assert any(a["exposure"]["items"] for a in answers[40:60])
     assert len(answers[60]["holdings"]) == 100 and answers[61]["search"]
 
 
