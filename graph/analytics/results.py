@@ -89,7 +89,7 @@ class Declared:
     relation_id: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: answers build them by the thousand, and a frozen dataclass's __init__ costs 2.5 times as much
 class Holding:
     """One owner/company pair: direct and integrated share, control, and whether a share on the way is unknown.
 
