@@ -83,7 +83,8 @@ class Guide:
     def __init__(self, finder: PathFinder, nodes: np.ndarray) -> None:
         self.nodes, self.depth, m = nodes, finder.max_depth, nodes.size
         heads, edges = finder.back.gather(nodes)  # step edges heads[j] -> tails[j] into the set's nodes
-        tails = np.repeat(np.arange(m), np.diff(finder.back.indptr)[nodes])
+        proj = finder.view.projection
+        tails = np.searchsorted(nodes, (proj.dst if finder.into_anchor else proj.src)[edges])
         at = np.minimum(np.searchsorted(nodes, heads), m - 1)
         shares = finder.view.projection.share[edges]
         usable = np.isnan(shares) | ((shares > 0) & (shares >= finder.min_hop_share))
