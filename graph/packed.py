@@ -29,6 +29,14 @@ class PackedStrings:
         packed.buffer, packed.offsets = buffer, offsets
         return packed
 
+    def extended(self, strings: Sequence[str]) -> "PackedStrings":
+        """These strings followed by more (a new object: this one is left as it is, readers may hold it)."""
+        more = PackedStrings(strings)
+        out = PackedStrings([])
+        out.offsets = np.concatenate((self.offsets, self.offsets[-1] + more.offsets[1:]))
+        out.buffer = np.concatenate((self.buffer, more.buffer))
+        return out
+
     def __len__(self) -> int:
         """Number of strings."""
         return len(self.offsets) - 1

@@ -1,6 +1,7 @@
 """The facade every query goes through: a store plus its projection, rebuilt in the background (graph.live)."""
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from schema.errors import NotFound
 from schema.kinds import EntityType, IncidentCategory, RelationType
 from schema.records import Entity
 
-from graph import browse
+from graph import browse, delta
 from graph.analytics import disagreements, liability, ownership, pages
 from graph.analytics.disagreements import Disagreement
 from graph.analytics import exposure as exposure_
@@ -38,6 +39,7 @@ _OWNERS = endpoint_kinds((R.OWNS, "sources"))
 _EXPOSED = endpoint_kinds((R.OWNS, "sources"), (R.DEPENDS_ON, "sources"), (R.SUPPLIED_DATA_TO, "targets"),
                           (R.AFFECTED, "targets"))
 _EMPTY = HoldingPage([], 0)  # the page of an entity that takes part in no relation
+_log = logging.getLogger(__name__)
 
 
 class RebuildHooks(Protocol):
@@ -58,6 +60,7 @@ class Analytic:
 
     identity: IdentityMap
     projection: Projection
+    how: str = "full"  # "delta" when graph.delta applied the change log, else "full: <why>"
 
     @property
     def revision(self) -> int:
@@ -139,17 +142,30 @@ class CorpGraph:
         return self.live.get().projection
 
     def _build(self) -> Analytic:
-        """Identity and projection of the store as it is now (run by graph.live's builder thread)."""
-        identity = build_identity(self.store)  # reads the revision first: a racing write makes another build
-        with self._identity_lock:  # the plain reads (search, entities) need not build it again
-            if self._identity is None or self._identity.revision < identity.revision:
-                self._identity = identity
+        """Identity and projection of the store as it is now (run by graph.live's builder thread): the previous
+        state plus the change log when graph.delta can apply it, else a full build."""
         previous = self.live.current()
+        why = "first build"
+        if previous is not None:
+            advanced = delta.advance(self.store, previous.identity, previous.projection)
+            if isinstance(advanced, delta.Advanced):
+                self._keep_identity(advanced.identity)
+                return Analytic(advanced.identity, advanced.projection, "delta")
+            why = advanced
+            _log.info("full projection rebuild: %s", why)
+        identity = build_identity(self.store)  # reads the revision first: a racing write makes another build
+        self._keep_identity(identity)
         projection = _rebuilt(self.store, identity, previous is not None, self._hooks, self.snapshots)
         if previous is not None:  # the dates queries asked about: built here, not by the first query after the swap
             for day in previous.projection.cached_days():
                 projection.view(day)
-        return Analytic(identity, projection)
+        return Analytic(identity, projection, f"full: {why}")
+
+    def _keep_identity(self, identity: IdentityMap) -> None:
+        """Remember a newer identity, so the plain reads (search, entities) need not build it again."""
+        with self._identity_lock:
+            if self._identity is None or self._identity.revision < identity.revision:
+                self._identity = identity
 
     def owners(self, company: str, as_of: date | None = None, bounds: bool = True) -> list[Holding]:
         """Every owner with a direct or integrated share in the company, and its controllers, largest share first.

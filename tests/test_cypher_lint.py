@@ -25,7 +25,8 @@ PACKAGE = ROOT / "node_modules" / "@neo4j-cypher" / "language-support"
 # The functions the store may use (keeping its Cypher simple); any other is a finding.
 ALLOWED_FUNCTIONS = ["coalesce", "collect", "count", "size", "type"]
 PROPERTY_KEYS = ["id", "type", "name", "keys", "search", "doc", "share", "valid_from", "valid_to", "incident",
-                 "share_min", "share_max", "kind", "value", "idkeys", "idsearch", "topics", "pair", "a", "b", "verdict", "by", "at"]
+                 "share_min", "share_max", "kind", "value", "idkeys", "idsearch", "topics", "pair", "a", "b", "verdict", "by", "at",
+                 "revision", "relations", "entities"]
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 ERROR, WARNING = 1, 2
 
@@ -41,7 +42,7 @@ def lint(statements: list[str], parameters: list[str] | None = None) -> list[lis
     if parameters is None:
         parameters = [name for statement in statements for name in _PARAM.findall(statement)]
     schema = {
-        "labels": [cypher.ENTITY_LABEL, cypher.META_LABEL, cypher.JUDGEMENT_LABEL, *(kind.value for kind in EntityType)],
+        "labels": [cypher.ENTITY_LABEL, cypher.META_LABEL, cypher.JUDGEMENT_LABEL, cypher.CHANGE_LABEL, *(kind.value for kind in EntityType)],
         "relationshipTypes": [kind.value for kind in RelationType],
         "propertyKeys": PROPERTY_KEYS,
         "parameters": {name: "" for name in parameters},

@@ -26,7 +26,7 @@ from graph.settings import Settings
 from graph.stores import cypher
 from graph.stores import neo4j as neo4j_store
 from graph.stores import sqlite as sqlite_store
-from graph.stores.base import EdgeRow, GraphStore, Verdict, edge_row
+from graph.stores.base import ChangeKind, EdgeRow, GraphStore, Verdict, edge_row
 from graph.stores.neo4j import Neo4jStore, open_neo4j_store
 from graph.stores.sqlite import SqliteStore
 from loaders.seed import seed_path
@@ -36,6 +36,9 @@ from schema.declaration import ANALYTIC_RELATIONS, relation_id
 from schema.errors import ConstraintViolation, InvalidInput, StoreError, StoreUnavailable
 from schema.kinds import EntityType, RelationType
 from tests.factory import batch, companies_owning, company, entity, owns
+from tests.test_delta import STEPS as DELTA_STEPS
+from tests.test_delta import World
+from tests.test_delta import _check as check_delta
 from tests.neo4j_server import Neo4jServer, free_port
 
 BATCH_SIZE = 5  # small, so that the seed already goes out in several chunks per label
@@ -462,6 +465,30 @@ def test_every_write_makes_the_revision_grow(store: GraphStore) -> None:
         ingest(store, batch(company(name)))
         seen.append(store.revision())
     assert all(later > earlier for earlier, later in zip(seen, seen[1:])), seen
+
+
+def test_changes_since_lists_what_each_write_changed(store: GraphStore) -> None:
+    """The change log: one entry per revision, with the relation and entity ids the write upserted."""
+    start = store.revision()
+    ingest(store, companies_owning(("a", "b", 0.5)))
+    ingest(store, batch(owns("a", "b", 0.4)))  # a changed share: the same relation id
+    store.add_judgement("a", "b", Verdict.DIFFERENT, "alice")
+    log = [(c.revision - start, c.kind, c.relations, c.entities) for c in store.changes_since(start)]
+    assert log == [(1, ChangeKind.WRITE, ("OWNS|a|b|",), ("a", "b")), (2, ChangeKind.WRITE, ("OWNS|a|b|",), ()),
+                   (3, ChangeKind.DECISION, (), ())]
+    assert store.changes_since(start + 3) == []
+
+
+def test_writes_apply_as_deltas_answering_as_a_fresh_build(store: GraphStore) -> None:
+    """graph.delta on each store: every step is applied from the change log and answers as a rebuild would."""
+    world = World(7)
+    ingest(store, world.first())
+    graph = CorpGraph(store, fresh_wait=0.0)
+    check_delta(graph, store)
+    for name, step in DELTA_STEPS:
+        graph.write(step(world))
+        assert graph.live.current().how == "delta", name  # type: ignore[union-attr]
+        check_delta(graph, store)
 
 
 def test_neo4j_revision_grows_when_everything_is_deleted(driver_store: Neo4jStore) -> None:

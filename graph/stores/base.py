@@ -125,6 +125,64 @@ class Judgement:
         return cls(low, high, Verdict(verdict), by, stamp)
 
 
+class ChangeKind(str, Enum):
+    """What a committed write was, as the change log records it."""
+
+    WRITE = "write"  # records upserted: their relation and entity ids are listed
+    BULK = "bulk"  # more records than the log lists (a big load): a reader reads everything again
+    DECISION = "decision"  # a user's identity decision (identity may merge or split anything)
+    DELETE = "delete"  # everything deleted
+
+
+CHANGE_LOG_KEEP = 1000  # revisions the change log keeps; a reader further behind reads everything again
+CHANGE_LOG_IDS = 20_000  # ids one entry lists at most; a write of more records is logged as BULK
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of a store's change log: what the write that made `revision` changed.
+
+    Ended stakes are changed relations (their valid_to was set); stores never delete single relations.
+    """
+
+    revision: int
+    kind: ChangeKind
+    relations: tuple[str, ...] = ()  # relation ids added or changed
+    entities: tuple[str, ...] = ()  # entity ids added or changed
+
+
+class ChangeRecorder:
+    """What one write transaction changed, collected while it writes and logged under its revision."""
+
+    def __init__(self, kind: ChangeKind = ChangeKind.WRITE) -> None:
+        self.kind = kind
+        self.relations: set[str] = set()
+        self.entities: set[str] = set()
+
+    def wrote(self, entities: Iterable[str], relations: Iterable[str]) -> None:
+        """Note ids written; past CHANGE_LOG_IDS the entry becomes BULK and stops listing them."""
+        if self.kind != ChangeKind.WRITE:
+            return
+        self.entities.update(entities)
+        self.relations.update(relations)
+        if len(self.entities) + len(self.relations) > CHANGE_LOG_IDS:
+            self.kind, self.entities, self.relations = ChangeKind.BULK, set(), set()
+
+    def entry(self, revision: int) -> Change:
+        """The log entry for the revision the transaction made (ids sorted)."""
+        return Change(revision, self.kind, tuple(sorted(self.relations)), tuple(sorted(self.entities)))
+
+
+def contiguous(changes: Sequence[Change], since: int) -> list[Change]:
+    """The entries that follow `since` without a gap (a reader can apply these and no more)."""
+    out: list[Change] = []
+    for change in changes:
+        if change.revision != since + len(out) + 1:
+            break
+        out.append(change)
+    return out
+
+
 @runtime_checkable
 class GraphStore(Protocol):
     """What every store offers; writes are all-or-nothing per batch and idempotent."""
@@ -204,6 +262,14 @@ class GraphStore(Protocol):
 
     def revision(self) -> int:
         """A number that changes whenever a write commits (projection caches key on it)."""
+        ...
+
+    def changes_since(self, revision: int) -> list[Change]:
+        """The change log's entries for the revisions after `revision`, oldest first.
+
+        Every committed write logs one entry under the revision it made, in the same transaction; entries older
+        than CHANGE_LOG_KEEP revisions are pruned, so a missing revision means: read everything again.
+        """
         ...
 
     def close(self) -> None:

@@ -24,6 +24,8 @@ _SET_SCALARS = ", ".join(f"r.{name} = row.{name}" for name in ANALYTIC_FIELDS)
 _RETURN_SCALARS = ", ".join(f"r.{name} AS {name}" for name in ANALYTIC_FIELDS)
 # Users' merge/split decisions are nodes of their own, apart from the entities: they survive reloads.
 JUDGEMENT_LABEL = "CorpgraphJudgement"
+# The change log (GraphStore.changes_since): one node per revision, written by the transaction that made it.
+CHANGE_LABEL = "CorpgraphChange"
 
 
 def _q(name: str) -> str:
@@ -69,6 +71,16 @@ BUMP_REVISION = (
 # kept: its revision only ever grows (Neo4jStore.delete_all bumps it), so a running server sees the deletion.
 DELETE_ALL = (f"MATCH (n) WHERE n:{_q(ENTITY_LABEL)} OR n:{_q(JUDGEMENT_LABEL)} "
               "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF $rows ROWS")
+# The revision is read from the meta node the same transaction bumped (and write-locked) first.
+LOG_CHANGE = (
+    f"MATCH (m:{_q(META_LABEL)} {{id: $key}}) "
+    f"CREATE (c:{_q(CHANGE_LABEL)} {{revision: m.value, kind: $kind, relations: $relations, entities: $entities}}) "
+    "RETURN count(c) AS written"
+)
+PRUNE_CHANGES = (
+    f"MATCH (m:{_q(META_LABEL)} {{id: $key}}) MATCH (c:{_q(CHANGE_LABEL)}) WHERE c.revision <= m.value - $keep "
+    "DELETE c RETURN count(*) AS written"
+)
 # One decision per unordered pair: `$pair` = "a|b" with a < b (ids never hold "|").
 MERGE_JUDGEMENT = (
     f"MERGE (j:{_q(JUDGEMENT_LABEL)} {{pair: $pair}}) "
@@ -77,6 +89,11 @@ MERGE_JUDGEMENT = (
 
 # --- reads ----------------------------------------------------------------------------------------------
 
+CHANGES_SINCE = (
+    f"MATCH (c:{_q(CHANGE_LABEL)}) WHERE c.revision > $since "
+    "RETURN c.revision AS revision, c.kind AS kind, c.relations AS relations, c.entities AS entities "
+    "ORDER BY revision"
+)
 READ_REVISION = f"MATCH (m:{_q(META_LABEL)} {{id: $key}}) RETURN m.value AS revision"
 ENTITY_TYPES = f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id IN $ids RETURN n.id AS id, n.type AS type"
 GET_ENTITIES = f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id IN $ids RETURN n.id AS id, n.type AS type, n.doc AS doc"
@@ -227,7 +244,7 @@ def _name(scope: str, label: str) -> str:
 
 def all_statements() -> list[str]:
     """Every statement the store can send, for the Cypher linter test."""
-    out = [BUMP_REVISION, DELETE_ALL, READ_REVISION, ENTITY_TYPES, GET_ENTITIES, SEARCH,
+    out = [BUMP_REVISION, DELETE_ALL, READ_REVISION, LOG_CHANGE, PRUNE_CHANGES, CHANGES_SINCE, ENTITY_TYPES, GET_ENTITIES, SEARCH,
            COUNT_ENTITIES, COUNT_RELATIONS, MERGE_JUDGEMENT, IDS_WITH_IDENTIFIER, SHARED_IDENTIFIERS, JUDGEMENTS,
            RAW_ENTITIES, RAW_RELATIONS, EDITION, SHOW_CONSTRAINTS, SHOW_INDEXES, *schema_statements(), *enterprise_schema_statements()]
     out += [builder(kind) for kind in EntityType for builder in (merge_entities, list_entities)]

@@ -40,6 +40,10 @@ from graph.normalize import query_key
 from graph.settings import Settings
 from graph.stores import cypher
 from graph.stores.base import (
+    CHANGE_LOG_KEEP,
+    Change,
+    ChangeKind,
+    ChangeRecorder,
     Check,
     EdgeRow,
     Judgement,
@@ -153,6 +157,9 @@ class Neo4jStore:
         ents, rels = batch_rows(batch)
         for step in self._plan(ents, rels, stored_types):
             _run_step(tx, step)
+        log = ChangeRecorder()
+        log.wrote(ents, rels)
+        _run_plan(tx, _log_steps(log))
         return ents, rels
 
     def _plan(self, ents: dict[str, Entity], rels: dict[str, Relation], stored_types: TypeLookup) -> list[Step]:
@@ -329,7 +336,7 @@ class Neo4jStore:
         params = {"pair": f"{made.a}|{made.b}", "a": made.a, "b": made.b, "verdict": made.verdict.value,
                   "by": made.by, "at": made.at}
         plan = [Step(cypher.MERGE_JUDGEMENT, params, expected=1),
-                Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY})]
+                Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY}), *_log_steps(ChangeRecorder(ChangeKind.DECISION))]
         with self._translate("storing a decision"):
             self._commit(lambda tx: _run_plan(tx, plan), "a decision")
         return made
@@ -359,9 +366,15 @@ class Neo4jStore:
 
     def _bump_revision(self, action: str) -> None:
         """Bump the revision in a transaction of its own."""
-        plan = [Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY})]
+        plan = [Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY}),
+                *_log_steps(ChangeRecorder(ChangeKind.DELETE))]
         with self._translate(action):
             self._commit(lambda tx: _run_plan(tx, plan), action)
+
+    def changes_since(self, revision: int) -> list[Change]:
+        """The change log after `revision`, oldest first (pruned past CHANGE_LOG_KEEP revisions)."""
+        return [Change(int(r["revision"]), ChangeKind(r["kind"]), tuple(r["relations"] or ()),
+                       tuple(r["entities"] or ())) for r in self._read(cypher.CHANGES_SINCE, since=revision)]
 
     def close(self) -> None:
         """Close the driver and its connections."""
@@ -487,6 +500,14 @@ def _feed_rows(kind: RelationType, fields: tuple[str, ...], page: neo4j.Record) 
         else:
             columns.append([value or None for value in page[name]])
     return list(map(EdgeRow, page["id"], repeat(kind), page["source"], page["target"], *columns))
+
+
+def _log_steps(log: ChangeRecorder) -> list[Step]:
+    """Log what a write changed under the revision it made, and prune the entries CHANGE_LOG_KEEP behind it."""
+    entry = log.entry(0)  # the statement reads the revision from the meta node
+    return [Step(cypher.LOG_CHANGE, {"key": cypher.REVISION_KEY, "kind": entry.kind.value,
+                                     "relations": list(entry.relations), "entities": list(entry.entities)}, 1),
+            Step(cypher.PRUNE_CHANGES, {"key": cypher.REVISION_KEY, "keep": CHANGE_LOG_KEEP})]
 
 
 def _entity_row(rec: Entity) -> dict[str, Any]:

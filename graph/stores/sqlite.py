@@ -18,6 +18,10 @@ from graph import budget
 from graph.identifiers import entity_identifier_keys
 from graph.normalize import query_key
 from graph.stores.base import (
+    CHANGE_LOG_KEEP,
+    Change,
+    ChangeKind,
+    ChangeRecorder,
     Check,
     EdgeRow,
     Judgement,
@@ -50,6 +54,8 @@ CREATE INDEX IF NOT EXISTS topics_entity ON topics(entity_id);
 CREATE TABLE IF NOT EXISTS judgements (
   a TEXT NOT NULL, b TEXT NOT NULL, verdict TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (a, b));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS changes (
+  revision INTEGER PRIMARY KEY, kind TEXT NOT NULL, relations TEXT NOT NULL, entities TEXT NOT NULL);
 INSERT OR IGNORE INTO meta(key, value) VALUES ('revision', 0);
 INSERT OR IGNORE INTO meta(key, value) VALUES ('instance', random());
 """
@@ -76,7 +82,10 @@ _UPSERT_JUDGEMENT = (
     "INSERT INTO judgements(a, b, verdict, by, at) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT(a, b) DO UPDATE SET verdict = excluded.verdict, by = excluded.by, at = excluded.at"
 )
-_BUMP = "UPDATE meta SET value = value + 1 WHERE key = 'revision'"
+_BUMP = "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value"
+# The change log (GraphStore.changes_since): one row per revision, ids joined by newlines (ids never hold one).
+_LOG_CHANGE = "INSERT INTO changes(revision, kind, relations, entities) VALUES (?, ?, ?, ?)"
+_PRUNE_CHANGES = "DELETE FROM changes WHERE revision <= ?"
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # primary result codes (extended codes keep them in the low byte)
 _EDGE_COLUMNS = ", ".join(EDGE_FIELDS)  # the columns of an EdgeRow, in its order
 _CHUNK = 500  # SQLite caps bound parameters per statement; id lists are split into chunks of this size.
@@ -158,12 +167,13 @@ class SqliteStore:
 
     def write(self, batch: Batch, check: Check | None = None) -> WriteSummary:
         """Upsert the batch in one IMMEDIATE transaction; `check` runs inside it, so no writer can interleave."""
-        with self._transaction(f"writing {batch.label}"):
+        with self._transaction(f"writing {batch.label}") as log:
             if check is not None:  # it may drop records (placeholders), so the rows are taken after it
                 refuse_problems(check(self.entity_types))
             ents, rels = batch_rows(batch)
             self._write_entities(list(ents.values()))
             self._write_relations(rels)
+            log.wrote(ents, rels)
         return write_summary(ents, rels)
 
     def write_stream(self, label: str, batches: Iterable[Batch],
@@ -173,7 +183,7 @@ class SqliteStore:
         InvalidInput with every problem of every batch, and nothing written, when a check finds any.
         """
         summary = WriteSummary()
-        with self._transaction(f"writing {label}"):
+        with self._transaction(f"writing {label}") as log:
             checks = StreamCheck(self._db, self.entity_types, self.relations_touching)
             for batch in batches:
                 checks.admit(batch)  # it may drop placeholders, so the rows are taken after it
@@ -183,6 +193,7 @@ class SqliteStore:
                 self._write_entities(list(ents.values()), new=checks.new_ids)
                 self._write_relations(rels)
                 checks.relations_written(batch, rel_ids)
+                log.wrote(ents, rels)
                 summary.add(write_summary(ents, rels))
                 if on_batch is not None:
                     on_batch(batch)
@@ -353,7 +364,7 @@ class SqliteStore:
     def add_judgement(self, a: str, b: str, verdict: Verdict | str, by: str) -> Judgement:
         """Store a decision now (replacing the pair's earlier one) and bump the revision, in one transaction."""
         made = Judgement.new(a, b, verdict, by)
-        with self._transaction("storing a decision in"):
+        with self._transaction("storing a decision in", ChangeKind.DECISION):
             self._db.execute(_UPSERT_JUDGEMENT, (made.a, made.b, made.verdict.value, made.by, made.at))
         return made
 
@@ -374,6 +385,12 @@ class SqliteStore:
         rows = self._query("SELECT value FROM meta WHERE key = 'instance'", [])
         return str(rows[0][0]) if rows else ""
 
+    def changes_since(self, revision: int) -> list[Change]:
+        """The change log after `revision`, oldest first (pruned past CHANGE_LOG_KEEP revisions)."""
+        rows = self._query("SELECT revision, kind, relations, entities FROM changes WHERE revision > ? "
+                           "ORDER BY revision", [revision])
+        return [Change(r, ChangeKind(k), _ids(rels), _ids(ents)) for r, k, rels, ents in rows]
+
     def close(self) -> None:
         """Close every thread's connection."""
         with self._lock:
@@ -382,8 +399,8 @@ class SqliteStore:
             self._connections.clear()
 
     @contextmanager
-    def _transaction(self, action: str) -> Iterator[None]:
-        """One IMMEDIATE transaction that bumps the revision; all of it or none (a crash included).
+    def _transaction(self, action: str, kind: ChangeKind = ChangeKind.WRITE) -> Iterator[ChangeRecorder]:
+        """One IMMEDIATE transaction that bumps the revision and logs what it changed; all of it or none.
 
         BEGIN IMMEDIATE waits up to busy_timeout for another writer, then fails as StoreLocked. Never
         interrupted by a time budget (graph/budget.py): a write once begun completes or fails whole.
@@ -394,8 +411,13 @@ class SqliteStore:
             except sqlite3.Error as exc:
                 raise self._translated(exc, action) from exc
             try:
-                yield
-                self._db.execute(_BUMP)
+                log = ChangeRecorder(kind)
+                yield log
+                revision = int(self._db.execute(_BUMP).fetchone()[0])
+                entry = log.entry(revision)
+                self._db.execute(_LOG_CHANGE, (revision, entry.kind.value, "\n".join(entry.relations),
+                                               "\n".join(entry.entities)))
+                self._db.execute(_PRUNE_CHANGES, (revision - CHANGE_LOG_KEEP,))
                 self._db.execute("COMMIT")
             except BaseException as exc:
                 self._rollback()
@@ -410,6 +432,11 @@ class SqliteStore:
         except sqlite3.Error as exc:
             budget.check()  # interrupted by the time budget: say so, not "interrupted"
             raise self._translated(exc, "reading") from exc
+
+
+def _ids(joined: str) -> tuple[str, ...]:
+    """Ids stored joined by newlines (an empty string: none)."""
+    return tuple(joined.split("\n")) if joined else ()
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:

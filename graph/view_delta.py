@@ -1,0 +1,254 @@
+"""An as-of view patched for a delta (graph.delta): only the columns of W whose companies' OWNS edges changed.
+
+Given the previous view and the new projection (old edges and nodes keep their indices, new ones come after),
+the companies T that a written OWNS edge points at are the only columns of W that can change: their valid
+OWNS edges are de-duplicated again (latest per pair), their shares read (the free part of an unknown share
+is per company, so all of a column is read), scaled, and put in place of the old column entries. The OWNS
+adjacency is patched in the rows those edges leave and enter. Nothing else is read.
+
+What is derived from the whole of W is carried over only when it provably stays the same, else left to be
+rebuilt lazily by the first query that needs it:
+- components (and the cached inverses of cyclic ones): kept when every changed entry of W joins two
+  different components in topological order (then no cycle is made or broken, and the rank stays a
+  topological order); new nodes become components of their own, ranked last;
+- control (and may_control at the maximums): kept when no CONTROLS edge changed, nobody controlled a
+  company of T before, and nobody reaches more than half of one with the old control relation; then the
+  fixed-point iteration runs exactly as before, so its least fixed point is the same;
+- the whole graph's factors: always rebuilt lazily (they are only used for blocks over 1/16 of the graph).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from schema.kinds import RelationType
+
+from graph.analytics.control import CONTROL, Control
+from graph.projection import (
+    FULL,
+    TOLERANCE,
+    _TYPE_CODE,
+    Adjacency,
+    AsOfView,
+    Components,
+    Projection,
+    _latest_per_pair,
+    csr_slots,
+)
+from graph.shares import EdgeShares
+
+_OWNS = _TYPE_CODE[RelationType.OWNS]
+_CONTROLS = _TYPE_CODE[RelationType.CONTROLS]
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def patched_adjacency(adj: Adjacency, n: int, add: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                      drop: tuple[np.ndarray, np.ndarray] | None = None) -> Adjacency:
+    """The adjacency over n nodes (n >= its own) without the `drop` edges (rows, edges) and with `add` (rows, nbrs, edges).
+
+    The rows touched are rebuilt in edge order, as Adjacency.build orders them; the others are copied.
+    """
+    frm, to, edges = add if add is not None else (_EMPTY, _EMPTY, _EMPTY)
+    drop_rows, drop_edges = drop if drop is not None else (_EMPTY, _EMPTY)
+    old_n = adj.indptr.size - 1
+    indptr = np.concatenate((adj.indptr, np.full(n - old_n, adj.indptr[-1], dtype=adj.indptr.dtype)))
+    rows = np.unique(np.concatenate((frm, drop_rows)).astype(np.int64))
+    if rows.size == 0:
+        return adj if n == old_n else Adjacency(indptr, adj.nbr, adj.edge)
+    slots = csr_slots(indptr, rows)
+    sizes = indptr[rows + 1] - indptr[rows]
+    old_edge = adj.edge[slots]
+    keep = ~np.isin(old_edge, drop_edges)
+    all_rows = np.concatenate((np.repeat(rows, sizes)[keep], frm))
+    all_nbr = np.concatenate((adj.nbr[slots][keep], to))
+    all_edge = np.concatenate((old_edge[keep], edges))
+    order = np.lexsort((all_edge, all_rows))
+    counts = np.diff(indptr)
+    counts[rows] = 0
+    base = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=base[1:])  # where each row starts once the touched rows are emptied
+    counts[rows] = np.bincount(all_rows, minlength=n)[rows]
+    out_ptr = np.zeros(n + 1, dtype=adj.indptr.dtype)
+    np.cumsum(counts, out=out_ptr[1:])
+    at = base[all_rows[order]]
+    nbr = np.insert(np.delete(adj.nbr, slots), at, all_nbr[order])
+    edge = np.insert(np.delete(adj.edge, slots), at, all_edge[order])
+    return Adjacency(out_ptr, nbr, edge)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """What changed in the view, per company of T: the OWNS edges kept before and now, and the new shares."""
+
+    n: int
+    targets: np.ndarray  # T, sorted
+    old_kept: np.ndarray  # the valid de-duplicated OWNS edges into T before
+    kept: np.ndarray  # the same now
+    shares: EdgeShares  # of `kept`
+    owners: np.ndarray  # owner of each kept edge
+    companies: np.ndarray  # company of each kept edge
+
+
+def patched_view(old: AsOfView, proj: Projection, touched: np.ndarray) -> AsOfView:
+    """The view at old.day over the new projection, given the edges added or changed (see the module)."""
+    n, day = proj.size, old.day
+    valid = np.zeros(proj.type.size, dtype=bool)
+    valid[:old.valid.size] = old.valid
+    valid[touched] = (proj.valid_from[touched] <= day) & (proj.valid_to[touched] > day)
+    targets = np.unique(proj.dst[touched[proj.type[touched] == _OWNS]])
+    _, into = proj.into[RelationType.OWNS].gather(targets)
+    kept, overlaps = _latest_per_pair(proj, np.sort(into[valid[into]]))
+    _, old_kept = old.up.gather(targets[targets < old.projection.size])
+    cols = _Columns(n, targets, old_kept, kept, proj.edge_shares(kept), proj.src[kept], proj.dst[kept])
+    src, dst = proj.src, proj.dst
+    down = patched_adjacency(old.down, n, (src[kept], dst[kept], kept), (src[old_kept], old_kept))
+    up = patched_adjacency(old.up, n, (dst[kept], src[kept], kept), (dst[old_kept], old_kept))
+    W, over = _patched_w(old.W, old.over_allocated, proj, cols, cols.shares.point, scale=True)
+    unknown_src, unknown_dst = _flagged(old.unknown_src, old.unknown_dst, proj, cols, down, cols.shares.unknown)
+    ranged_src, ranged_dst = _flagged(old.ranged_src, old.ranged_dst, proj, cols, down, cols.shares.ranged)
+    midpoints = {e: v for e, v in old.midpoints.items()}
+    overlapping = {e: v for e, v in old.overlaps.items()}
+    for edge in old_kept.tolist():
+        midpoints.pop(edge, None)
+        overlapping.pop(edge, None)
+    ranged = cols.shares.ranged
+    midpoints.update(zip(kept[ranged].tolist(), cols.shares.point[ranged].tolist()))
+    overlapping.update(overlaps)
+    view = AsOfView(proj, day, valid, down, up, W, unknown_src, unknown_dst, over, ranged_src, ranged_dst,
+                    midpoints, overlaps=overlapping)
+    _carry_derived(old, view, cols, bool((proj.type[touched] == _CONTROLS).any()))
+    return view
+
+
+def _patched_w(W: sp.csr_matrix, over: np.ndarray, proj: Projection, cols: _Columns, values: np.ndarray,
+               scale: bool) -> tuple[sp.csr_matrix, np.ndarray]:
+    """W with the columns of T replaced by the kept edges' values (scaled to 100% like scaled_to_full if asked)."""
+    n, old_n = cols.n, W.shape[0]
+    grown = sp.csr_matrix((W.data, W.indices, np.concatenate((W.indptr, np.full(n - old_n, W.indptr[-1])))),
+                          shape=(n, n))
+    old_s, old_d = proj.src[cols.old_kept], proj.dst[cols.old_kept]
+    old_v = np.array([_entry(W, s, d) for s, d in zip(old_s.tolist(), old_d.tolist())], dtype=np.float64)
+    present = old_v != 0
+    if present.any():  # x - x is exactly 0, and scipy drops the zeros its sums make
+        grown = grown - sp.csr_matrix((old_v[present], (old_s[present], old_d[present])), shape=(n, n))
+    s, d, v = proj.src[cols.kept], proj.dst[cols.kept], values
+    keep = ~np.isnan(v) & (v != 0)
+    s, d, v = s[keep], d[keep], v[keep]
+    over = np.setdiff1d(over, cols.targets)
+    if scale:
+        sums = np.bincount(d, weights=v, minlength=n)
+        scaled = sums[d] > FULL
+        v = np.where(scaled, v * (1.0 / np.where(scaled, sums[d], 1.0)), v)
+        over = np.union1d(over, np.unique(d[scaled]))
+    if v.size:
+        grown = grown + sp.csr_matrix((v, (s, d)), shape=(n, n))
+    return grown.tocsr(), over.astype(np.int64)
+
+
+def _entry(W: sp.csr_matrix, row: int, col: int) -> float:
+    """W[row, col] (0 when absent), read from the CSR arrays."""
+    lo, hi = int(W.indptr[row]), int(W.indptr[row + 1])
+    hit = np.flatnonzero(W.indices[lo:hi] == col)
+    return float(W.data[lo + hit[0]]) if hit.size else 0.0
+
+
+def _flagged(old_src: np.ndarray, old_dst: np.ndarray, proj: Projection, cols: _Columns, down: Adjacency,
+             flag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Owners and companies with a flagged (unknown, or ranged) kept OWNS edge, updated for T and its owners."""
+    kept = cols.kept
+    dst = np.union1d(np.setdiff1d(old_dst, cols.targets), np.unique(proj.dst[kept[flag]]))
+    owners = np.unique(np.concatenate((proj.src[cols.old_kept], proj.src[kept])))
+    _, edges = down.gather(owners)
+    exact = ~np.isnan(proj.share[edges])
+    low, high = proj.ranges(edges)
+    ranged = ~exact & ~(np.isnan(low) & np.isnan(high))
+    is_unknown = flag is not cols.shares.ranged
+    mark = (~exact & ~ranged) if is_unknown else ranged
+    src = np.union1d(np.setdiff1d(old_src, owners), np.unique(proj.src[edges[mark]]))
+    return src.astype(np.int64), dst.astype(np.int64)
+
+
+def _carry_derived(old: AsOfView, view: AsOfView, cols: _Columns, controls_changed: bool) -> None:
+    """Components, inverses, bounds and control of the old view that stay true in the new one (see the module)."""
+    changed = _changed_pairs(old.projection, view.projection, cols)
+    _carry_components(old, view, changed)
+    shares = cols.shares
+    bounds: dict[str, tuple[np.ndarray, bool]] = {"lower": (shares.low, True), "upper": (shares.high, False)}
+    for name, (values, scale) in bounds.items():
+        before = old.bounds.get(name)
+        if before is None or not _needs(view, name):  # never built, or not needed now
+            continue
+        W, over = _patched_w(before.W, before.over_allocated, view.projection, cols, values, scale)
+        view.bounds[name] = patched = view._with(W, over)
+        _carry_components(before, patched, changed)
+    if controls_changed:
+        return
+    for field, side in (("control", "lower"), ("may_control", "upper")):
+        relation = getattr(old, field)
+        if relation is None or _needs(old, side) != _needs(view, side) or (_needs(view, side) and side not in view.bounds):
+            continue  # its share matrix is rebuilt lazily: so is the relation
+        setattr(view, field, _same_control(relation, getattr(view, side)().W, cols))
+
+
+def _needs(view: AsOfView, side: str) -> bool:
+    """Whether the view's lower (upper) bound is a view of its own rather than the view itself (AsOfView.lower)."""
+    return bool(view.ranged_dst.size or (side == "upper" and view.unknown_dst.size))
+
+
+def _changed_pairs(old_proj: Projection, proj: Projection, cols: _Columns) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, company) of every W entry that may have changed: the old and new kept edges into T."""
+    edges = np.concatenate((cols.old_kept, cols.kept))
+    return proj.src[edges], proj.dst[edges]
+
+
+def _carry_components(old: AsOfView, view: AsOfView, changed: tuple[np.ndarray, np.ndarray]) -> None:
+    """Keep the old components (new nodes appended as their own) when no changed entry is inside one or
+    against the topological rank; the cached inverses of cyclic components go with them."""
+    comps: Components | None = old.__dict__.get("components")
+    if comps is None:
+        return
+    old_n, n = comps.labels.size, view.projection.size
+    fresh = np.arange(old_n, n, dtype=np.int64)
+    top = int(comps.labels.max()) + 1 if comps.labels.size else 0
+    labels = np.concatenate((comps.labels, top + np.arange(fresh.size, dtype=comps.labels.dtype)))
+    rank = np.concatenate((comps.rank, fresh))
+    s, d = changed
+    if ((labels[s] == labels[d]) | (rank[s] >= rank[d])).any():
+        return  # a cycle may be made or broken, or the order no longer topological: rebuilt lazily
+    view.__dict__["components"] = Components(labels, np.concatenate((comps.sizes, np.ones(fresh.size, np.int64))),
+                                             rank, np.concatenate((comps.order, fresh)),
+                                             np.concatenate((comps.first, fresh)), comps.inner)
+    view.inverses.update(old.inverses)
+
+
+def _same_control(relation: object, W: sp.csr_matrix, cols: _Columns) -> Control | None:
+    """The old control relation over n nodes, if the changed columns cannot change it (else None: rebuilt lazily).
+
+    Nobody may have controlled a company of T before, and with the old relation nobody may reach more than
+    half of one now: then every step of the fixed point sees the same crossings as before.
+    """
+    assert isinstance(relation, Control)
+    old_n, n = relation.by_row.shape[0], cols.n
+    known = cols.targets[cols.targets < old_n]
+    col = relation.by_column
+    if known.size and (col.indptr[known + 1] - col.indptr[known]).any():
+        return None
+    power: dict[tuple[int, int], float] = defaultdict(float)
+    for owner, target in set(zip(cols.owners.tolist(), cols.companies.tolist())):
+        share = _entry(W, owner, target)
+        power[(owner, target)] += share
+        if owner < old_n:
+            for boss in relation.controllers_of(owner).tolist():
+                power[(boss, target)] += share
+    if any(total > CONTROL + TOLERANCE for total in power.values()):
+        return None
+    return Control(_grown(relation.by_row, n, sp.csr_matrix), _grown(relation.by_column, n, sp.csc_matrix))
+
+
+def _grown(matrix: sp.spmatrix, n: int, kind: type) -> sp.spmatrix:
+    """A compressed (CSR or CSC) n x n matrix holding `matrix` in its top-left corner."""
+    ptr = np.concatenate((matrix.indptr, np.full(n - matrix.shape[0], matrix.indptr[-1])))
+    return kind((matrix.data, matrix.indices, ptr), shape=(n, n))
