@@ -16,16 +16,17 @@ the companies whose OWNS edges changed: valid mask, de-duplicated OWNS adjacency
 unknown/ranged sets. What is derived from the whole of W is carried over only when provably unchanged,
 else dropped and rebuilt lazily by the first query that needs it (graph.view_delta says when).
 
-What the id table must offer (note for the compact projection, graph/projection.py): `index.get(id)` for
-existing ids and `Projection.ids` extended by new ids at the end, indices of existing ids unchanged
-(`_with_ids` below is the one place that builds the extended table); per-edge columns that can be extended
-with np.concatenate and copied; relation ids of edges readable by edge index (`relation_ids[e]`) and
-extensible (`PackedStrings.extended`).
+What the delta needs from the compact projection (graph/projection.py, graph.nodeids, graph.relation_ids):
+`NodeIds.extend` (new ids take the next indices, existing ones keep theirs, the sorted groups are shared);
+per-edge columns it can extend with np.concatenate and copy where edges changed; sparse columns rebuilt
+from their few stored edges; relation ids derived from the columns, with the exceptions of new edges checked
+by `RelationIds.build` on those edges alone; adjacency per type carried over (`Adjacencies.built`), the
+whole-history OWNS adjacency never built for a delta (edges are found by one pass over the target column).
 """
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -35,7 +36,20 @@ from schema.kinds import RelationType
 
 from graph.identifiers import entity_identifier_keys
 from graph.identity import IdentityMap
-from graph.projection import _ALWAYS, _NEVER, _TYPE_CODE, Adjacency, Projection, _days
+from graph.nodeids import NodeIds
+from graph.projection import (
+    _ALWAYS,
+    _NEVER,
+    _TYPE_CODE,
+    Adjacencies,
+    Adjacency,
+    Projection,
+    _day_table,
+    _days,
+    index_type,
+)
+from graph.relation_ids import EdgeColumns, RelationIds
+from graph.sparse_column import SparseColumn
 from graph.stores.base import Change, ChangeKind, EdgeRow, GraphStore, contiguous, edge_row
 from graph.view_delta import patched_adjacency, patched_view
 
@@ -85,41 +99,40 @@ def advance(store: GraphStore, identity: IdentityMap, projection: Projection) ->
 
 def apply_rows(proj: Projection, rows: Sequence[EdgeRow], revision: int) -> Projection:
     """The projection with these analytic relations added or updated (by relation id), as of `revision`."""
-    at = np.array([_edge_of(proj, row) for row in rows], dtype=np.int64)
+    at = _located(proj, rows)
     new_rows = [row for row, e in zip(rows, at.tolist()) if e < 0]
     old_rows = [row for row, e in zip(rows, at.tolist()) if e >= 0]
     changed = at[at >= 0]
-    fresh_ids = [i for i in dict.fromkeys(x for r in new_rows + old_rows for x in (r.source, r.target, r.incident))
-                 if i is not None and i not in proj.index]
-    ids, index = _with_ids(proj, fresh_ids)
+    ids = proj.ids.extend(x for r in new_rows + old_rows for x in (r.source, r.target, r.incident) if x is not None)
     kinds = proj.kinds + sorted({r.kind for r in rows if r.kind is not None} - set(proj.kinds))
-    m = proj.type.size
-    added = np.arange(m, m + len(new_rows), dtype=np.int64)
-    cols = _row_columns(new_rows + old_rows, index, kinds)
-    k = len(new_rows)
-    out = replace(proj, revision=revision, ids=ids, index=index, kinds=kinds, _views=type(proj._views)(),
-                  _lock=threading.Lock())
-    for name in ("share", "valid_from", "valid_to", "incident", "kind"):
+    m, k = proj.type.size, len(new_rows)
+    added = np.arange(m, m + k, dtype=np.int64)
+    cols = _row_columns(new_rows + old_rows, ids, kinds)
+    out = replace(proj, revision=revision, ids=ids, kinds=kinds, _views=type(proj._views)(), _lock=threading.Lock())
+    for name in ("share", "valid_from", "valid_to"):
         column = getattr(proj, name)
         if changed.size:
             column = column.copy()
             column[changed] = cols[name][k:]
         setattr(out, name, np.concatenate((column, cols[name][:k].astype(column.dtype))) if k else column)
-    if k:
-        out.type = np.concatenate((proj.type, cols["type"][:k].astype(proj.type.dtype)))
-        out.src = np.concatenate((proj.src, cols["src"][:k].astype(proj.src.dtype)))
-        out.dst = np.concatenate((proj.dst, cols["dst"][:k].astype(proj.dst.dtype)))
-        out.relation_ids = proj.relation_ids.extended([r.id for r in new_rows])
-        out.out, out.into = _grown_adjacency(proj, out, added)
-    elif fresh_ids:  # incidents only: the adjacency gains empty rows
-        out.out = {t: patched_adjacency(adj, len(ids)) for t, adj in proj.out.items()}
-        out.into = {t: patched_adjacency(adj, len(ids)) for t, adj in proj.into.items()}
     touched = np.concatenate((added, changed))
+    for name in ("incident", "kind"):
+        setattr(out, name, _sparse_with(getattr(proj, name), m + k, touched, cols[name]))
+    if k:
+        itype = index_type(max(len(ids), m + k))
+        out.type = np.concatenate((proj.type, cols["type"][:k].astype(proj.type.dtype)))
+        out.src = np.concatenate((proj.src, cols["src"][:k])).astype(itype, copy=False)
+        out.dst = np.concatenate((proj.dst, cols["dst"][:k])).astype(itype, copy=False)
+    out.relation_ids = _relation_ids(proj.relation_ids, out, new_rows)
+    out.out = _grown_adjacency(proj.out, out, out.src, out.dst, added)
+    out.into = _grown_adjacency(proj.into, out, out.dst, out.src, added)
     _set_bounds(proj, out, touched, cols)
+    targets = np.unique(out.dst[touched[out.type[touched] == _TYPE_CODE[RelationType.OWNS]]])
+    into = _owns_into(out, targets)
     with proj._lock:  # queries may add views meanwhile
         views = list(proj._views.items())
     for day, view in views:  # the same dates, in the same LRU order
-        out._views[day] = patched_view(view, out, touched)
+        out._views[day] = patched_view(view, out, touched, targets, into)
     return out
 
 
@@ -169,54 +182,115 @@ def _edge_rows(store: GraphStore, relation_ids: list[str]) -> list[EdgeRow] | st
     return rows
 
 
-def _edge_of(proj: Projection, row: EdgeRow) -> int:
-    """The edge index of a relation already in the projection, or -1 (looked up among its endpoints' edges)."""
-    s, t = proj.index.get(row.source), proj.index.get(row.target)
-    if s is None or t is None:
-        return -1
-    nbr, edges = proj.out[row.type].of(s)
-    for edge in edges[nbr == t].tolist():  # usually one: a pair holds few relations of one type
-        if proj.relation_ids[edge] == row.id:
-            return int(edge)
-    return -1
+def _located(proj: Projection, rows: Sequence[EdgeRow]) -> np.ndarray:
+    """The edge index of each relation already in the projection, -1 for new ones.
+
+    Looked up among the edges into the rows' targets (one pass over the target column: the whole-history
+    OWNS adjacency is not kept, graph.projection.Adjacencies), then by relation id.
+    """
+    found = np.full(len(rows), -1, dtype=np.int64)
+    sources = proj.ids.indices([r.source for r in rows])
+    targets = proj.ids.indices([r.target for r in rows])
+    known = (sources >= 0) & (targets >= 0)
+    if not known.any():
+        return found
+    near = np.flatnonzero(np.isin(proj.dst, np.unique(targets[known]), kind="table"))
+    for k in np.flatnonzero(known).tolist():
+        row = rows[k]
+        same = near[(proj.dst[near] == targets[k]) & (proj.src[near] == sources[k])
+                    & (proj.type[near] == _TYPE_CODE[row.type])]
+        for edge in same.tolist():  # usually one: a pair holds few relations of one type
+            if proj.relation_ids[edge] == row.id:
+                found[k] = edge
+    return found
 
 
-def _with_ids(proj: Projection, fresh: list[str]) -> tuple[list[str], dict[str, int]]:
-    """The id table with new ids appended (existing indices unchanged; the previous table is not touched)."""
-    if not fresh:
-        return proj.ids, proj.index
-    index = dict(proj.index)
-    index.update((i, len(proj.ids) + k) for k, i in enumerate(fresh))
-    return proj.ids + fresh, index
+def _owns_into(proj: Projection, targets: np.ndarray) -> np.ndarray:
+    """Every OWNS edge into the companies (sorted), in one pass over the target column."""
+    if targets.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    near = np.flatnonzero(np.isin(proj.dst, targets, kind="table"))
+    owns: np.ndarray = near[proj.type[near] == _TYPE_CODE[RelationType.OWNS]]
+    return owns
 
 
-def _row_columns(rows: Sequence[EdgeRow], index: dict[str, int], kinds: list[str]) -> dict[str, np.ndarray]:
+def _row_columns(rows: Sequence[EdgeRow], ids: NodeIds, kinds: list[str]) -> dict[str, np.ndarray]:
     """The per-edge columns of relation rows (as graph.projection builds them), by column name."""
     code = {k: i for i, k in enumerate(kinds)}
+    ends = ids.indices([x for r in rows for x in (r.source, r.target)])
+    starts: list[object] = [r.valid_from for r in rows]
+    stops: list[object] = [r.valid_to for r in rows]
     return {
         "type": np.array([_TYPE_CODE[r.type] for r in rows], dtype=np.int8),
-        "src": np.array([index[r.source] for r in rows], dtype=np.int64),
-        "dst": np.array([index[r.target] for r in rows], dtype=np.int64),
+        "src": ends[0::2], "dst": ends[1::2],
         "share": np.array([r.share for r in rows], dtype=np.float64),  # None becomes NaN
-        "valid_from": _days([r.valid_from for r in rows], _ALWAYS),
-        "valid_to": _days([r.valid_to for r in rows], _NEVER),
-        "incident": np.array([-1 if r.incident is None else index[r.incident] for r in rows], dtype=np.int64),
+        "valid_from": _days(starts, _day_table(starts), _ALWAYS),
+        "valid_to": _days(stops, _day_table(stops), _NEVER),
+        "incident": _incidents(rows, ids),
         "kind": np.array([-1 if r.kind is None else code[r.kind] for r in rows], dtype=np.int16),
         "low": np.array([r.share_min for r in rows], dtype=np.float64),
         "high": np.array([r.share_max for r in rows], dtype=np.float64),
     }
 
 
-def _grown_adjacency(proj: Projection, out: Projection, added: np.ndarray
-                     ) -> tuple[dict[RelationType, Adjacency], dict[RelationType, Adjacency]]:
-    """Adjacency per relation type with the new edges (each lands at the end of its row: it has the largest index)."""
-    n = len(out.ids)
-    grown_out, grown_into = {}, {}
-    for rel_type, code in _TYPE_CODE.items():
-        mine = added[out.type[added] == code]
-        grown_out[rel_type] = patched_adjacency(proj.out[rel_type], n, add=(out.src[mine], out.dst[mine], mine))
-        grown_into[rel_type] = patched_adjacency(proj.into[rel_type], n, add=(out.dst[mine], out.src[mine], mine))
-    return grown_out, grown_into
+def _incidents(rows: Sequence[EdgeRow], ids: NodeIds) -> np.ndarray:
+    """The incident node of each row, -1 when none."""
+    out = np.full(len(rows), -1, dtype=np.int64)
+    named = [k for k, r in enumerate(rows) if r.incident is not None]
+    if named:
+        out[named] = ids.indices([rows[k].incident for k in named])  # type: ignore[misc]
+    return out
+
+
+def _sparse_with(column: SparseColumn, size: int, edges: np.ndarray, values: np.ndarray) -> SparseColumn:
+    """A sparse column over `size` edges with the given edges set to `values` (a new object; `column` is kept)."""
+    keep = ~np.isin(column.at, edges)
+    stored = values != column.default
+    at = np.concatenate((column.at[keep], edges[stored]))
+    order = np.argsort(at, kind="stable")
+    return SparseColumn(size, at[order].astype(column.at.dtype), np.concatenate(
+        (column.values[keep], values[stored].astype(column.dtype)))[order], column.default)
+
+
+def _relation_ids(old: RelationIds, proj: Projection, new_rows: Sequence[EdgeRow]) -> RelationIds:
+    """Relation ids over the new columns: the old exceptions, and those of the new edges (checked as built)."""
+    columns = EdgeColumns(proj.ids, proj.type, proj.src, proj.dst, proj.valid_from, proj.incident, proj.kind,
+                          proj.kinds, _ALWAYS)
+    if not new_rows:
+        return replace(old, columns=columns)
+    m = old.columns.type.size
+    local = np.arange(m, m + len(new_rows))
+    mine = EdgeColumns(proj.ids, proj.type[local], proj.src[local], proj.dst[local], proj.valid_from[local],
+                       SparseColumn.of(proj.incident[local]), SparseColumn.of(proj.kind[local]), proj.kinds, _ALWAYS)
+    starts = [r.valid_from for r in new_rows]
+    day_of = _day_table(list(starts))
+    fresh = RelationIds.build(mine, [r.id for r in new_rows], [r.source for r in new_rows],
+                              [r.target for r in new_rows], starts, day_of.__getitem__)
+    keys = old.keys + tuple(k for k in fresh.keys if k not in old.keys)
+    code = {key: at for at, key in enumerate(keys)}
+    remap = np.array([code[key] for key in fresh.keys], dtype=np.int32)
+    return RelationIds(columns, np.concatenate((old.keyed, fresh.keyed + m)).astype(np.int64 if m >= 2**31 else np.int32),
+                       np.concatenate((old.key_codes, remap[fresh.key_codes] if fresh.keys else fresh.key_codes)),
+                       keys, np.concatenate((old.whole, fresh.whole + m)).astype(old.whole.dtype),
+                       old.whole_ids.extended(list(fresh.whole_ids)))
+
+
+def _grown_adjacency(old: Mapping[RelationType, Adjacency], proj: Projection, frm: np.ndarray, to: np.ndarray,
+                     added: np.ndarray) -> Adjacencies:
+    """Adjacency per relation type over the new columns: the old ones carried (patched with the new edges, which
+    land at the ends of their rows, having the largest indices), built again only for a sparse type that grew."""
+    n = len(proj.ids)
+    grown = Adjacencies(n, proj.type, frm, to)
+    built = old.built if isinstance(old, Adjacencies) else dict(old)
+    for rel_type, adj in list(built.items()):
+        mine = added[proj.type[added] == _TYPE_CODE[rel_type]]
+        if adj.rows is None:
+            grown.built[rel_type] = patched_adjacency(adj, n, add=(frm[mine], to[mine], mine))
+        elif mine.size == 0:
+            grown.built[rel_type] = replace(adj, nodes=n)
+        elif rel_type != RelationType.OWNS:
+            grown[rel_type]  # built here, in the builder, rather than by the first query that reads it
+    return grown
 
 
 def _set_bounds(proj: Projection, out: Projection, edges: np.ndarray, cols: dict[str, np.ndarray]) -> None:

@@ -92,15 +92,15 @@ class _Columns:
     companies: np.ndarray  # company of each kept edge
 
 
-def patched_view(old: AsOfView, proj: Projection, touched: np.ndarray) -> AsOfView:
-    """The view at old.day over the new projection, given the edges added or changed (see the module)."""
+def patched_view(old: AsOfView, proj: Projection, touched: np.ndarray, targets: np.ndarray,
+                 into: np.ndarray) -> AsOfView:
+    """The view at old.day over the new projection, given the edges added or changed, the companies T their OWNS
+    edges point at (sorted) and every OWNS edge into T (sorted); see the module."""
     n, day = proj.size, old.day
     valid = np.zeros(proj.type.size, dtype=bool)
     valid[:old.valid.size] = old.valid
     valid[touched] = (proj.valid_from[touched] <= day) & (proj.valid_to[touched] > day)
-    targets = np.unique(proj.dst[touched[proj.type[touched] == _OWNS]])
-    _, into = proj.into[RelationType.OWNS].gather(targets)
-    kept, overlaps = _latest_per_pair(proj, np.sort(into[valid[into]]))
+    kept, overlaps = _latest_per_pair(proj, into[valid[into]])
     _, old_kept = old.up.gather(targets[targets < old.projection.size])
     cols = _Columns(n, targets, old_kept, kept, proj.edge_shares(kept), proj.src[kept], proj.dst[kept])
     src, dst = proj.src, proj.dst

@@ -96,6 +96,14 @@ class World:
         a, b = self.rng.sample(self.companies, 2)
         return batch(rel("CONTROLS", a, b, kind="appointmentOfBoard"))
 
+    def incident(self) -> Batch:
+        """A new incident, a company responsible for it (a role: a relation id key kept as text) and data it gave."""
+        name = self._name("i")
+        a, b = self.rng.sample(self.companies, 2)
+        return batch(entity("Incident", name, category="data_leak"),
+                     rel("RESPONSIBLE_FOR", a, name, role="data_controller"),
+                     rel("SUPPLIED_DATA_TO", a, b, incident=name, valid_from=START))
+
     def merge(self) -> Batch:
         """Two companies given the same LEI: identity merges them (the delta falls back to a full build)."""
         a, b = self.rng.sample(self.companies, 2)
@@ -216,7 +224,7 @@ def _check(graph: CorpGraph, store: GraphStore) -> None:
 Step = Callable[[World], Batch]
 STEPS: list[tuple[str, Step]] = [("new entities", World.new_entities), ("changed shares", World.changed_shares),
                                  ("ended stakes", World.ended_stakes), ("majority", World.majority),
-                                 ("interest", World.interest)]
+                                 ("interest", World.interest), ("incident", World.incident)]
 
 
 @pytest.mark.parametrize("seed", range(6))
