@@ -4,13 +4,15 @@ this process validates and writes.
 The child runs the format's own `read(path)` and sends its items through a pipe, in order and in chunks:
 this process gets exactly the stream it would have read itself (the same records with the same origins, the
 same problems, in the same order), so file:line and JSON-pointer messages and the one-transaction write are
-unchanged. The pipe blocks the child when this process falls behind, so at most a chunk or two are in flight
+unchanged. Each record travels as its JSON text, which this process validates as it validates a native line
+(parsing included, in pydantic-core: less work here than unpickling the record and validating it). The pipe blocks the child when this process falls behind, so at most a chunk or two are in flight
 and memory stays bounded. Native JSON Lines are read in-process: receiving a record costs about what parsing
 its line does.
 """
 from __future__ import annotations
 
 import gc
+import json
 import multiprocessing as mp
 import os
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ from typing import Any
 from schema.batch import Origin
 from schema.errors import InvalidInput, Problem
 
-from loaders.formats import Format, Raw
+from loaders.formats import Format, Line, Raw
 
 CHUNK = 500  # items per message: large enough to amortise a send, small enough to keep memory flat
 MIN_BYTES = 1 << 20  # smaller files are read in-process (starting a child costs a few milliseconds)
@@ -30,11 +32,11 @@ MIN_BYTES = 1 << 20  # smaller files are read in-process (starting a child costs
 def worth_a_child(fmt: Format, path: Path) -> bool:
     """True when reading the file in a child pays: an imported format, a file of a megabyte or more, and
     `fork` available (the child starts with this process's modules, nothing to import or pickle)."""
-    return (fmt.name != "native" and "fork" in mp.get_all_start_methods()
+    return (fmt.name != "native" and "fork" in mp.get_all_start_methods() and (os.cpu_count() or 1) >= 2
             and os.path.getsize(path) >= MIN_BYTES)
 
 
-def read_ahead(fmt: Format, path: Path) -> Iterator[Raw | Problem]:
+def read_ahead(fmt: Format, path: Path) -> Iterator[Raw | Line | Problem]:
     """The format's stream of the file, read by a child process; the child's exception is raised here."""
     context = mp.get_context("fork")
     receive, send = context.Pipe(duplex=False)
@@ -70,8 +72,8 @@ def _produce(fmt: Format, path: Path, send: Connection) -> None:
     chunk: list[Any] = []
     try:
         for item in fmt.read(path):
-            # An origin travels as its fields (a tuple pickles far faster than a dataclass).
-            chunk.append(item if isinstance(item, Problem) else (_fields(item[0]), item[1]))
+            # An origin travels as its fields (a tuple pickles far faster than a dataclass), a record as JSON text.
+            chunk.append(item if isinstance(item, Problem) else (_fields(item[0]), _text(item[1])))
             if len(chunk) >= CHUNK:
                 send.send(("items", chunk))
                 chunk = []
@@ -88,6 +90,15 @@ def _produce(fmt: Format, path: Path, send: Connection) -> None:
             send.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
     finally:
         send.close()
+
+
+def _text(data: dict[str, Any]) -> bytes | dict[str, Any]:
+    """A record as JSON text (it reads back as the same dict: strings, numbers, lists and dicts only), or the
+    dict itself when it holds anything JSON cannot say exactly (then it is validated as a dict)."""
+    try:
+        return json.dumps(data, separators=(",", ":")).encode()
+    except (TypeError, ValueError):
+        return data
 
 
 def _fields(origin: Origin) -> tuple[str, int, str | None, Any]:

@@ -14,7 +14,7 @@ from schema.errors import InvalidInput, Problem
 from schema.records import Entity, Relation
 
 from loaders.detect import choose
-from loaders.formats import Format, Raw
+from loaders.formats import Format, Line, Raw
 from loaders.formats.native import NativeFormat
 from loaders.readahead import read_ahead, worth_a_child
 from loaders.readers import OnBytes, RawRecord, parse_line
@@ -56,10 +56,6 @@ def iter_batches(path: str | Path, size: int, format: str | None = None) -> tupl
         raise InvalidInput([Problem(str(path), 0, "(file)", "no such file")])
     fmt = choose(path, format)
     return fmt.name, _batches(str(path), _items(fmt, path), size)
-
-
-# A native JSON Lines line as read, unparsed: validate_stream reads it whole in Rust (_whole).
-Line = tuple[Origin, bytes]
 
 
 def _items(fmt: Format, path: Path) -> Iterable[Raw | Line | Problem]:

@@ -3,6 +3,7 @@ same records with the same origins, the same problems in the same order, and the
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from graph.stores.sqlite import SqliteStore
 from loaders import readahead
 from loaders.formats import get_format
 from loaders.readahead import read_ahead
-from loaders.validate import iter_batches
+from loaders.validate import iter_batches, validate_stream
 from schema.batch import Origin
 from schema.errors import InvalidInput, Problem
 
@@ -21,8 +22,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def as_list(items: Any) -> list[Any]:
-    """A stream as comparable values (Origin.fields is left out of Origin's equality, so it is added here)."""
-    return [(item[0], dict(item[0].fields or {}), item[1]) if isinstance(item, tuple) else item for item in items]
+    """A stream as comparable values (Origin.fields is left out of Origin's equality, so it is added here; a
+    record sent as JSON text is read back)."""
+    return [(item[0], dict(item[0].fields or {}), json.loads(item[1]) if isinstance(item[1], bytes) else item[1])
+            if isinstance(item, tuple) else item for item in items]
 
 
 @pytest.mark.parametrize(("name", "path"), [
@@ -56,7 +59,7 @@ def test_many_chunks_keep_their_order(tmp_path: Path, monkeypatch: pytest.Monkey
     path = tmp_path / "many.ftm.jsonl"
     path.write_text("".join(json.dumps({"id": f"c{i}", "schema": "Company", "properties": {"name": [f"C{i}"]}}) + "\n"
                             for i in range(50)))
-    got = [item[1]["id"] for item in read_ahead(get_format("ftm"), path)]
+    got = [json.loads(item[1])["id"] for item in read_ahead(get_format("ftm"), path)]
     assert got == [f"ftm:c{i}" for i in range(50)]
 
 
@@ -78,7 +81,7 @@ def test_the_childs_error_is_raised_here(tmp_path: Path) -> None:
     path = tmp_path / "any.txt"
     path.write_text("x")
     stream = read_ahead(Broken(ValueError("boom")), path)  # type: ignore[arg-type]
-    assert next(stream)[1]["id"] == "a"
+    assert json.loads(next(stream)[1])["id"] == "a"
     with pytest.raises(ValueError, match="boom"):
         next(stream)
 
@@ -121,3 +124,35 @@ def test_a_refused_file_gives_the_same_problems_through_the_child(tmp_path: Path
         store.close()
         got.append([str(p) for p in refused.value.problems])
     assert got[0] and got[0] == got[1]
+
+
+class Given:
+    """A format that yields the records it is given, each on its own line."""
+
+    name = "given"
+
+    def __init__(self, *records: dict[str, Any]) -> None:
+        self.records = records
+
+    def read(self, path: Path) -> Any:
+        """The records, at lines 1, 2, ..."""
+        for line, record in enumerate(self.records, start=1):
+            yield Origin(str(path), line), record
+
+
+def test_records_sent_as_text_validate_as_the_dicts_would(tmp_path: Path) -> None:
+    path = tmp_path / "any.txt"
+    path.write_text("x")
+    fmt = Given({"type": "Company", "id": "a", "name": "A", "aliases": ("A1", "A2")},
+                {"type": "OWNS", "source": "a", "target": "b", "share": 7},  # a fraction above 1: refused
+                {"type": "Company", "id": "b", "name": "B", "sources": [{"publisher": "p", "title": "t",
+                                                                         "published_on": date(2020, 1, 2)}]},
+                {"type": "Company", "id": "c", "country": "XX"},  # no name, and no such country
+                {"type": "OWNS", "source": "b", "target": "a", "share": float("nan")})
+    sent = list(read_ahead(fmt, path))  # type: ignore[arg-type]
+    assert isinstance(sent[0][1], bytes) and isinstance(sent[2][1], dict)  # a date object stays a dict
+    here, there = validate_stream(str(path), fmt.read(path)), validate_stream(str(path), sent)
+    assert [str(p) for p in there.problems] == [str(p) for p in here.problems]
+    assert [p.line for p in here.problems] == [2, 4, 4, 5]  # share 7; name and country; NaN
+    assert there.entities == here.entities and [r.id for r, _ in here.entities] == ["a", "b"]
+    assert there.failed_ids == here.failed_ids == {"c"}

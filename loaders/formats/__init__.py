@@ -20,6 +20,9 @@ from schema.errors import Problem
 # for one JSON document (n = the top-level item's number from 1, used to order problems).
 Where = Origin
 Raw = tuple[Where, dict[str, Any]]
+# A record as JSON text, not yet parsed (a native JSON Lines line, or an imported record sent by the reading
+# child of loaders.readahead): loaders.validate parses and validates it in one call into pydantic-core.
+Line = tuple[Where, bytes]
 
 # Every format corpgraph knows, in the order detection tries them: specific formats first, native last
 # (it accepts any JSON Lines record with a native "type").
