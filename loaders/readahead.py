@@ -5,9 +5,9 @@ The child runs the format's own `read(path)` and sends its items through a pipe,
 this process gets exactly the stream it would have read itself (the same records with the same origins, the
 same problems, in the same order), so file:line and JSON-pointer messages and the one-transaction write are
 unchanged. Each record travels as its JSON text, which this process validates as it validates a native line
-(parsing included, in pydantic-core: less work here than unpickling the record and validating it). The pipe blocks the child when this process falls behind, so at most a chunk or two are in flight
-and memory stays bounded. Native JSON Lines are read in-process: receiving a record costs about what parsing
-its line does.
+(parsing included, in pydantic-core: less work here than unpickling the record and validating it). The pipe
+blocks the child when this process falls behind, so at most a chunk or two are in flight and memory stays
+bounded. Native JSON Lines are read in-process: receiving a record costs about what parsing its line does.
 """
 from __future__ import annotations
 
@@ -30,10 +30,21 @@ MIN_BYTES = 1 << 20  # smaller files are read in-process (starting a child costs
 
 
 def worth_a_child(fmt: Format, path: Path) -> bool:
-    """True when reading the file in a child pays: an imported format, a file of a megabyte or more, and
-    `fork` available (the child starts with this process's modules, nothing to import or pickle)."""
-    return (fmt.name != "native" and "fork" in mp.get_all_start_methods() and (os.cpu_count() or 1) >= 2
-            and os.path.getsize(path) >= MIN_BYTES)
+    """True when reading the file in a child pays: an imported format, a file of a megabyte or more, `fork`
+    available (the child starts with this process's modules, nothing to import or pickle), and a core to
+    spare (the child adds work: on a machine already busy it only competes with this process)."""
+    return (fmt.name != "native" and "fork" in mp.get_all_start_methods() and os.path.getsize(path) >= MIN_BYTES
+            and spare_core())
+
+
+def spare_core() -> bool:
+    """True when the machine has two or more cores and the last minute's load leaves one of them idle."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # no load average on this system: the number of cores decides
+        load = 0.0
+    return cores >= 2 and load <= cores - 1
 
 
 def read_ahead(fmt: Format, path: Path) -> Iterator[Raw | Line | Problem]:
@@ -59,10 +70,10 @@ def read_ahead(fmt: Format, path: Path) -> Iterator[Raw | Line | Problem]:
             else:
                 raise payload
     finally:
-        receive.close()
         if child.is_alive():
             child.terminate()  # this process stopped early (a write failed, or it was interrupted)
         child.join()
+        receive.close()
 
 
 def _produce(fmt: Format, path: Path, send: Connection) -> None:
@@ -80,16 +91,23 @@ def _produce(fmt: Format, path: Path, send: Connection) -> None:
         send.send(("items", chunk))
         send.send(("end", None))
     except InvalidInput as exc:
-        send.send(("items", chunk))  # what was read before the failure comes first, as it would in-process
-        send.send(("invalid", exc.problems))
+        _last(send, ("items", chunk), ("invalid", exc.problems))  # what was read first comes first, as in-process
     except BaseException as exc:  # noqa: BLE001 (any failure of the reader is the parent's to raise)
-        send.send(("items", chunk))
         try:
-            send.send(("error", exc))
+            _last(send, ("items", chunk), ("error", exc))
         except Exception:  # noqa: BLE001 (an exception that does not pickle still ends the load, named)
-            send.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+            _last(send, ("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
     finally:
         send.close()
+
+
+def _last(send: Connection, *messages: tuple[str, Any]) -> None:
+    """The child's last messages; a parent that has gone (it stopped reading) needs none, and hears no noise."""
+    try:
+        for message in messages:
+            send.send(message)
+    except OSError:
+        pass
 
 
 def _text(data: dict[str, Any]) -> bytes | dict[str, Any]:

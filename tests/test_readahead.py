@@ -77,6 +77,20 @@ class Broken:
         raise self.error
 
 
+def test_the_child_is_used_only_with_a_core_to_spare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "big.ftm.jsonl"
+    path.write_bytes(b" " * (readahead.MIN_BYTES + 1))
+    ftm, native = get_format("ftm"), get_format("native")
+    monkeypatch.setattr(readahead.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(readahead.os, "getloadavg", lambda: (0.9, 0.0, 0.0))  # 2 cores, one busy: one spare
+    assert readahead.worth_a_child(ftm, path) and not readahead.worth_a_child(native, path)
+    monkeypatch.setattr(readahead.os, "getloadavg", lambda: (1.5, 0.0, 0.0))  # more than one core busy
+    assert not readahead.worth_a_child(ftm, path)
+    monkeypatch.setattr(readahead.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(readahead.os, "getloadavg", lambda: (0.0, 0.0, 0.0))  # idle, but one core only
+    assert not readahead.worth_a_child(ftm, path)
+
+
 def test_the_childs_error_is_raised_here(tmp_path: Path) -> None:
     path = tmp_path / "any.txt"
     path.write_text("x")
@@ -98,6 +112,7 @@ def test_an_invalid_input_keeps_its_problems(tmp_path: Path) -> None:
 def test_a_load_through_the_child_equals_one_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = FIXTURES / "gleif" / "rr.xml"
     stores = []
+    monkeypatch.setattr(readahead, "spare_core", lambda: True)  # through the child however busy the machine is
     for threshold in (10**12, 0):  # in-process, then every imported file through a child
         monkeypatch.setattr(readahead, "MIN_BYTES", threshold)
         store = SqliteStore(tmp_path / f"s{threshold}.db")
@@ -114,6 +129,7 @@ def test_a_refused_file_gives_the_same_problems_through_the_child(tmp_path: Path
     path = tmp_path / "rr.xml"
     path.write_text(text)
     got = []
+    monkeypatch.setattr(readahead, "spare_core", lambda: True)
     for threshold in (10**12, 0):
         monkeypatch.setattr(readahead, "MIN_BYTES", threshold)
         store = SqliteStore(tmp_path / f"s{threshold}.db")
