@@ -173,14 +173,20 @@ def peak_rss_mb() -> float:
     """This process's own peak RSS: VmHWM on Linux. Not ru_maxrss: subprocess starts a child by vfork + exec,
     and Linux carries the parent's high-water mark (this script's, after generating and converting the
     file) over the exec into the child's ru_maxrss."""
+    peak = status_mb("VmHWM")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 if peak is None else peak
+
+
+def status_mb(field: str) -> float | None:
+    """A memory figure of /proc/self/status (VmRSS, VmHWM) in MB, or None off Linux."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return None
 
 
 def convert(path: Path, format: str, target: Path) -> None:
