@@ -35,12 +35,23 @@ class FrozenProjections:
     rebuild lets the collector free the replaced projection (views refer back to it).
     """
 
+    def __init__(self) -> None:
+        self._was_enabled = True
+
     def before_rebuild(self, replacing: bool) -> None:
-        """Let the collector see the projection about to be replaced."""
+        """Let the collector see the projection about to be replaced, and pause it while the new one is built.
+
+        A build allocates millions of ids and tuples that survive a while: collections triggered meanwhile
+        re-walk all of them (measured at 1M companies: 57 s with the collector running, 18 s paused).
+        """
         if replacing:
             gc.unfreeze()
+        self._was_enabled = gc.isenabled()
+        gc.disable()
 
     def after_rebuild(self) -> None:
-        """Collect what the build left, then freeze everything alive (the new projection with it)."""
+        """Collect what the build left, freeze everything alive (the new projection with it), resume the collector."""
         gc.collect()
         gc.freeze()
+        if self._was_enabled:
+            gc.enable()

@@ -308,12 +308,14 @@ def _rebuilt(store: GraphStore, identity: IdentityMap, replacing: bool, hooks: R
     with the process's rebuild hooks around it (graph.gc_policy for a server)."""
     if hooks is not None:
         hooks.before_rebuild(replacing)
-    projection = snapshots.load(identity.revision) if snapshots is not None else None
-    if projection is None:
-        projection = build_projection(store, identity)
-        # only a projection merged by the identity of its own revision is what a build at that revision gives
-        if snapshots is not None and projection.revision == identity.revision:
-            snapshots.save_in_background(projection)
-    if hooks is not None:
-        hooks.after_rebuild()
+    try:
+        projection = snapshots.load(identity.revision) if snapshots is not None else None
+        if projection is None:
+            projection = build_projection(store, identity)
+            # only a projection merged by the identity of its own revision is what a build at that revision gives
+            if snapshots is not None and projection.revision == identity.revision:
+                snapshots.save_in_background(projection)
+    finally:  # a failed build must not leave the process's collector paused
+        if hooks is not None:
+            hooks.after_rebuild()
     return projection

@@ -36,3 +36,39 @@ def test_the_server_hooks_freeze_each_new_projection(seed_store: SqliteStore) ->
         assert gc.get_freeze_count() > before  # the projection (and everything alive) left the collector's walk
     finally:
         gc.unfreeze()  # give this test process its collector back
+
+
+def test_the_server_hooks_pause_the_collector_while_building(seed_store: SqliteStore,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import graph.service as service
+
+    real_build = service.build_projection
+    during: list[bool] = []
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        during.append(gc.isenabled())
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(service, "build_projection", watched)
+    assert gc.isenabled()
+    try:
+        CorpGraph(seed_store, FrozenProjections()).projection()
+        assert during == [False]  # paused for the build
+        assert gc.isenabled()  # and running again after it
+    finally:
+        gc.unfreeze()
+
+
+def test_a_failed_build_leaves_the_collector_running(seed_store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import graph.service as service
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("store gone")
+
+    monkeypatch.setattr(service, "build_projection", broken)
+    try:
+        with pytest.raises(RuntimeError, match="store gone"):
+            CorpGraph(seed_store, FrozenProjections()).projection()
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()

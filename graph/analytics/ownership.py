@@ -163,7 +163,8 @@ def row(view: AsOfView, owner: int, bounds: bool = True) -> Shares:
     values = _integrated(view, nodes, at, transpose=True)
     unknown = _walk_flags(view, nodes, upstream=False, ranged=False)
     estimate = _walk_flags(view, nodes, upstream=False, ranged=True)
-    scaled = np.setdiff1d(np.intersect1d(view.over_allocated, nodes), [owner])  # walks from the owner never re-enter it
+    scaled = _over_allocated_among(view, nodes)
+    scaled = scaled[scaled != owner]  # walks from the owner never re-enter it
     over = np.isin(nodes, view.down.reach(scaled)[0]) if scaled.size else np.zeros(nodes.size, bool)
     low, high = _bounds(view, nodes, at, values, transpose=True) if bounds else _no_bounds(nodes)
     return Shares(owner, nodes, values, unknown, over, low, high, estimate)
@@ -326,9 +327,17 @@ def _reach_within(view: AsOfView, starts: np.ndarray, inside: np.ndarray) -> np.
     return np.flatnonzero(seen)
 
 
+def _over_allocated_among(view: AsOfView, nodes: np.ndarray) -> np.ndarray:
+    """The over-allocated companies among `nodes`, sorted."""
+    # A mask, not np.intersect1d: that sorts the block again (0.45 s for the 850k nodes a 1M-world holder reaches).
+    inside = np.zeros(view.projection.size, dtype=bool)
+    inside[nodes] = True
+    return view.over_allocated[inside[view.over_allocated]]
+
+
 def _over_allocated_upstream(view: AsOfView, nodes: np.ndarray, company: int) -> np.ndarray:
     """Per block node: some walk from it to `company` enters an over-allocated company (other than itself)."""
-    scaled = np.intersect1d(view.over_allocated, nodes)
+    scaled = _over_allocated_among(view, nodes)
     if scaled.size == 0:
         return np.zeros(nodes.size, dtype=bool)
     flagged = np.isin(nodes, view.up.reach(view.up.gather(scaled)[0])[0])
