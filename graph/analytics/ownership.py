@@ -332,7 +332,8 @@ def _over_allocated_among(view: AsOfView, nodes: np.ndarray) -> np.ndarray:
     # A mask, not np.intersect1d: that sorts the block again (0.45 s for the 850k nodes a 1M-world holder reaches).
     inside = np.zeros(view.projection.size, dtype=bool)
     inside[nodes] = True
-    return view.over_allocated[inside[view.over_allocated]]
+    found: np.ndarray = view.over_allocated[inside[view.over_allocated]]
+    return found
 
 
 def _over_allocated_upstream(view: AsOfView, nodes: np.ndarray, company: int) -> np.ndarray:
