@@ -15,7 +15,7 @@ from schema.kinds import EntityType, IncidentCategory, RelationType
 from schema.records import Entity
 
 from graph import browse, delta
-from graph.analytics import disagreements, liability, ownership, pages
+from graph.analytics import control, disagreements, liability, ownership, pages
 from graph.analytics.disagreements import Disagreement
 from graph.analytics import exposure as exposure_
 from graph.analytics.results import Channel, Exposure, Holding, HoldingPage, LiabilityChain, Subgraph
@@ -158,7 +158,9 @@ class CorpGraph:
         projection = _rebuilt(self.store, identity, previous is not None, self._hooks, self.snapshots)
         if previous is not None:  # the dates queries asked about: built here, not by the first query after the swap
             for day in previous.projection.cached_days():
-                projection.view(day)
+                # with the view's control relation: built on first use, it cost the first liability chain
+                # after a rebuild 2.7 s at 1M companies
+                control.control(projection.view(day))
         return Analytic(identity, projection, f"full: {why}")
 
     def _keep_identity(self, identity: IdentityMap) -> None:

@@ -88,3 +88,15 @@ def test_writes_by_another_process_are_picked_up_through_the_revision(tmp_store:
     subprocess.run([sys.executable, "-c", code, str(tmp_store.path)], check=True, cwd=Path(__file__).parents[1])
     graph.live.fresh()
     assert _owners(graph, "b") == {"a": 0.5, "z": 0.25}
+
+
+def test_a_full_rebuild_warms_the_dates_served_with_their_control_relation(tmp_store: SqliteStore) -> None:
+    graph = CorpGraph(tmp_store)
+    graph.write(companies_owning(("a", "b", 0.6)))
+    assert graph.controlling_parent("b") == "a"  # today's view and its control relation, built by the query
+    graph.decide("a", "b", "different", "alice")  # a decision: the next state is a full build, not a delta
+    graph.live.fresh()
+    state = graph.live.current()
+    assert state is not None and state.how.startswith("full")
+    [day] = state.projection.cached_days()
+    assert state.projection.view(day).control is not None  # built by the builder, before any query asked
