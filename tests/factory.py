@@ -1,6 +1,8 @@
 """A tiny factory for test records: short calls instead of long literals."""
 from __future__ import annotations
 
+import dataclasses
+import json
 from typing import Any
 
 from schema.batch import Batch, Origin
@@ -43,3 +45,17 @@ def companies_owning(*edges: tuple[str, str, float]) -> Batch:
     """A batch of companies and OWNS edges from (owner, owned, share) triples."""
     ids = sorted({x for s, t, _ in edges for x in (s, t)})
     return batch(*(company(i) for i in ids), *(owns(s, t, w) for s, t, w in edges))
+
+
+def canonical(answer: Any) -> Any:
+    """An answer as plain data to compare: floats to 9 places (NaN as None, so equal answers compare equal),
+    lists sorted (edge and node numbering differ between stores and between a delta and a fresh build)."""
+    data = dataclasses.asdict(answer) if dataclasses.is_dataclass(answer) and not isinstance(answer, type) else answer
+    if isinstance(data, float):
+        return None if data != data else round(data, 9)
+    if isinstance(data, dict):
+        return {key: canonical(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        items = [canonical(item) for item in data]
+        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True, default=str))
+    return data

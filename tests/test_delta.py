@@ -8,8 +8,6 @@ for every company, holder and incident; the patched views must equal views built
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import random
 from collections.abc import Callable
 from datetime import date
@@ -27,7 +25,7 @@ from graph.stores.base import ChangeKind, GraphStore
 from graph.stores.sqlite import SqliteStore
 from schema.batch import Batch
 from schema.kinds import EntityType
-from tests.factory import batch, company, entity, owns, rel
+from tests.factory import batch, canonical, company, entity, owns, rel
 
 PAST, START, END = "2021-06-01", "2020-01-01", "2099-01-01"  # an ended stake ends at PAST, before today
 
@@ -146,18 +144,6 @@ class World:
         return f"{prefix}{self.fresh}"
 
 
-def _canonical(answer: Any) -> Any:
-    """An answer as plain data: floats to 9 places, lists sorted (edge and node numbering may differ)."""
-    data = dataclasses.asdict(answer) if dataclasses.is_dataclass(answer) and not isinstance(answer, type) else answer
-    if isinstance(data, float):
-        return None if data != data else round(data, 9)
-    if isinstance(data, dict):
-        return {key: _canonical(value) for key, value in data.items()}
-    if isinstance(data, (list, tuple)):
-        items = [_canonical(item) for item in data]
-        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True, default=str))
-    return data
-
 
 def _answers(graph: CorpGraph) -> dict[str, Any]:
     """Every ownership answer the graph gives: owners of each company, holdings of each holder, incidents' chains."""
@@ -165,12 +151,12 @@ def _answers(graph: CorpGraph) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for id, kind in sorted(types.items()):
         if kind == EntityType.COMPANY:
-            out[f"owners {id}"] = _canonical(graph.owners(id))
+            out[f"owners {id}"] = canonical(graph.owners(id))
             out[f"parent {id}"] = graph.controlling_parent(id)
         if kind in (EntityType.COMPANY, EntityType.PERSON):
-            out[f"holdings {id}"] = _canonical(graph.holdings(id))
+            out[f"holdings {id}"] = canonical(graph.holdings(id))
         if kind == EntityType.INCIDENT:
-            out[f"chain {id}"] = _canonical(graph.liability_chain(id).parties)
+            out[f"chain {id}"] = canonical(graph.liability_chain(id).parties)
     return out
 
 

@@ -36,9 +36,9 @@ from loaders.seed import seed_path
 from loaders.validate import load_file
 from schema.errors import ConstraintViolation
 from tests.conftest import TRANSACTION_MAX
-from tests.factory import batch, company, entity
+from tests.factory import batch, canonical, company, entity
 from tests.neo4j_server import Neo4jServer, free_port
-from tests.test_store_contract import _canonical, _canonical_projection
+from tests.test_store_contract import _canonical_projection
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-c", "from api.cli import app; app()"]
@@ -175,7 +175,7 @@ def _serve(store: str, env: dict[str, str]) -> Iterator[Callable[[str], Any]]:
             """One GraphQL query; its data with floats to 9 places and lists in a stable order."""
             answer = client.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ " + query + " }"}).json()
             assert "errors" not in answer, (query, answer)
-            return _canonical(answer["data"])
+            return canonical(answer["data"])
         yield ask
     finally:
         client.close()

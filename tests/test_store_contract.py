@@ -9,8 +9,6 @@ Neo4j-only behaviour has its own named tests at the bottom (and in tests/test_ne
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 from collections import Counter
 from collections.abc import Iterator
@@ -35,7 +33,7 @@ from schema.batch import Batch
 from schema.declaration import ANALYTIC_RELATIONS, relation_id
 from schema.errors import ConstraintViolation, InvalidInput, StoreError, StoreUnavailable
 from schema.kinds import EntityType, RelationType
-from tests.factory import batch, companies_owning, company, entity, owns
+from tests.factory import batch, canonical, companies_owning, company, entity, owns
 from tests.test_delta import STEPS as DELTA_STEPS
 from tests.test_delta import World
 from tests.test_delta import _check as check_delta
@@ -277,9 +275,9 @@ def test_liability_and_exposure_answers_equal_the_embedded_stores(
     parties = {p.entity: p.weight for p in ours.liability_chain("kaola-leak-2019").parties}
     assert parties["lakala"] == pytest.approx(0.324) and parties["kaola"] == 1.0
     for incident in incidents:
-        assert _canonical(ours.liability_chain(incident)) == _canonical(reference.liability_chain(incident))
+        assert canonical(ours.liability_chain(incident)) == canonical(reference.liability_chain(incident))
     for entity_id in companies:
-        assert _canonical(ours.exposure(entity_id)) == _canonical(reference.exposure(entity_id))
+        assert canonical(ours.exposure(entity_id)) == canonical(reference.exposure(entity_id))
 
 
 # --- identity: the identifier index and users' decisions ------------------------------------------------
@@ -443,19 +441,6 @@ def _canonical_projection(proj: Projection) -> list[tuple[Any, ...]]:
         edges.append((rel_id, int(proj.type[k]), proj.ids[proj.src[k]], proj.ids[proj.dst[k]], share,
                       int(proj.valid_from[k]), int(proj.valid_to[k]), incident))
     return sorted(edges)
-
-
-def _canonical(answer: Any) -> Any:
-    """An answer as plain data: floats to 9 places, lists sorted (edge order may differ between stores)."""
-    data = dataclasses.asdict(answer) if dataclasses.is_dataclass(answer) and not isinstance(answer, type) else answer
-    if isinstance(data, float):
-        return round(data, 9)
-    if isinstance(data, dict):
-        return {key: _canonical(value) for key, value in data.items()}
-    if isinstance(data, (list, tuple)):
-        items = [_canonical(item) for item in data]
-        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True, default=str))
-    return data
 
 
 def test_every_write_makes_the_revision_grow(store: GraphStore) -> None:
