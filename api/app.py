@@ -22,21 +22,21 @@ from graphql import GraphQLError
 from strawberry.asgi import GraphQL
 from strawberry.types import ExecutionResult
 
-from graph.analytics.results import Channel, Subgraph
-from graph.exports import FORMATS, export
-from graph.service import CorpGraph, RebuildHooks
-from graph.snapshot import snapshots_for
-from graph.stores.base import GraphStore
-from graph.stores.factory import open_store
-from schema.errors import CorpgraphError, InvalidArgument, TimedOut, UnknownFormat
-from schema.kinds import RelationType
+from corpgraph.graph.analytics.results import Channel, Subgraph
+from corpgraph.graph.exports import FORMATS, export
+from corpgraph.graph.service import CorpGraph, RebuildHooks
+from corpgraph.graph.projection.snapshot import snapshots_for
+from corpgraph.graph.stores.base import GraphStore
+from corpgraph.graph.stores.factory import open_store
+from corpgraph.schema.errors import CorpgraphError, InvalidArgument, TimedOut, UnknownFormat
+from corpgraph.schema.kinds import RelationType
 
-from api.context import Context, make_context
-from api.document_guard import lane_of, parsed
-from api.graphql_schema import HEAVY_FIELDS, error_answer, make_schema
-from api.lanes import Lane, Lanes, run_coroutine
-from api.http_limits import BodyLimit, error_response, parse_body
-from api.settings import ApiSettings, get_api_settings
+from corpgraph.api.context import Context, make_context
+from corpgraph.api.document_guard import lane_of, parsed
+from corpgraph.api.graphql_schema import HEAVY_FIELDS, error_answer, make_schema
+from corpgraph.api.lanes import Lane, Lanes, run_coroutine
+from corpgraph.api.http_limits import BodyLimit, error_response, parse_body
+from corpgraph.api.settings import ApiSettings, get_api_settings
 
 QUERIES = ("neighborhood", "liability", "exposure")
 # The pages (playground, explorer) and the browser libraries they use, built by web/build.mjs into the

@@ -14,20 +14,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from api.load_progress import FileProgress, load_progress
-from graph.gc_policy import paused
-from graph.ingest import ingest, ingest_stream
-from graph.settings import get_settings
-from graph.resolve.candidates import CandidateSet
-from graph.stores.base import GraphStore
-from graph.stores.factory import open_store
-from loaders.detect import choose
-from loaders.formats import FORMAT_NAMES
-from loaders.seed import seed_path
-from loaders.validate import iter_batches, load_file
-from schema.batch import WriteSummary
-from schema.errors import CorpgraphError, InvalidInput, Problem
-from schema.kinds import EntityType
+from corpgraph.api.load_progress import FileProgress, load_progress
+from corpgraph.graph.gc_policy import paused
+from corpgraph.graph.write.ingest import ingest, ingest_stream
+from corpgraph.graph.settings import get_settings
+from corpgraph.graph.identity.resolve.candidates import CandidateSet
+from corpgraph.graph.stores.base import GraphStore
+from corpgraph.graph.stores.factory import open_store
+from corpgraph.loaders.detect import choose
+from corpgraph.loaders.formats import FORMAT_NAMES
+from corpgraph.loaders.seed import seed_path
+from corpgraph.loaders.validate import iter_batches, load_file
+from corpgraph.schema.batch import WriteSummary
+from corpgraph.schema.errors import CorpgraphError, InvalidInput, Problem
+from corpgraph.schema.kinds import EntityType
 
 app = typer.Typer(help="corpgraph: who is liable for an incident, who is exposed to it.", no_args_is_help=True)
 out = Console()
@@ -173,7 +173,7 @@ def search(text: str, first: int = 10, store: StoreOpt = None,
            ) -> None:
     """Find entities by name or alias in any script (optionally only those with a topic: --topic sanction);
     exits 1 (as grep does) when nothing matches."""
-    from graph.service import CorpGraph
+    from corpgraph.graph.service import CorpGraph
 
     with _open(store) as graph_store:
         found = CorpGraph(graph_store).search(text, None, first, topic)
@@ -188,7 +188,7 @@ def search(text: str, first: int = 10, store: StoreOpt = None,
 @app.command()
 def check(store: StoreOpt = None) -> None:
     """Read every stored record and report those that cannot be read back or break an invariant (exit 1)."""
-    from graph.integrity import StoredProblem, check_store
+    from corpgraph.graph.write.integrity import StoredProblem, check_store
 
     found, counts = 0, {}
     with _open(store) as graph_store:
@@ -237,8 +237,8 @@ app.add_typer(db_app, name="db")
 def db_init() -> None:
     """Create Neo4j's uniqueness constraints and search indexes (IF NOT EXISTS: safe to run again)."""
     # Imported here: only this command needs the Neo4j store directly (the others go through open_store).
-    from graph.settings import get_settings
-    from graph.stores.neo4j import open_neo4j_store
+    from corpgraph.graph.settings import get_settings
+    from corpgraph.graph.stores.neo4j import open_neo4j_store
 
     store = open_neo4j_store(get_settings(), require_schema=False)
     try:
@@ -261,8 +261,8 @@ def serve(
     """Serve GraphQL at /graphql (GraphiQL in a browser), graph exports at /export/{format}, and /healthz."""
     import uvicorn
 
-    from api.app import create_app
-    from graph.gc_policy import FrozenProjections
+    from corpgraph.api.app import create_app
+    from corpgraph.graph.gc_policy import FrozenProjections
 
     with _open(store) as graph_store:
         if seed:
@@ -288,10 +288,10 @@ def export_graph(
     store: StoreOpt = None,
 ) -> None:
     """Write the subgraph of a query's answer for a visualisation tool (same as GET /export/{format})."""
-    from api.app import ExportRequest, export_subgraph
-    from api.settings import get_api_settings
-    from graph.exports import export
-    from graph.service import CorpGraph
+    from corpgraph.api.app import ExportRequest, export_subgraph
+    from corpgraph.api.settings import get_api_settings
+    from corpgraph.graph.exports import export
+    from corpgraph.graph.service import CorpGraph
 
     params = {"query": query, "id": id, "asOf": as_of, "depth": depth, "maxDepth": max_depth,
               "minShare": min_share, "channels": channels, "relationTypes": relation_types, "maxOwners": max_owners}
@@ -317,8 +317,7 @@ def resolve(
     store: StoreOpt = None,
 ) -> None:
     """List entities that may be the same (score and reasons), or record a decision about them."""
-    from graph.resolve import matching
-    from graph.service import CorpGraph
+    from corpgraph.graph.service import CorpGraph
 
     if sum(x is not None for x in (merge, split, accept_above)) > 1:
         raise typer.BadParameter("use one of --merge, --split and --accept-above at a time")
@@ -326,18 +325,18 @@ def resolve(
         graph = CorpGraph(graph_store)
         if merge or split:
             a, b = merge or split  # type: ignore[misc]
-            judgement = (matching.merge if merge else matching.split)(graph, a, b, by)
+            judgement = (graph.merge if merge else graph.split)(a, b, by)
             typer.echo(f"recorded: {judgement.a} and {judgement.b} are {judgement.verdict.value} "
                       f"(by {judgement.by} at {judgement.at})")
         elif accept_above is not None:
-            done = matching.accept_above(graph, accept_above, by)
+            done = graph.accept_above(accept_above, by)
             for c in done.merged:
                 typer.echo(f"merged {c.score:.3f}  {c.a}  {c.b}")
             for c, why in done.held:
                 typer.echo(f"held   {c.score:.3f}  {c.a}  {c.b}  ({why}: decide with --merge or --split)")
             typer.echo(f"{len(done.merged)} merged, {len(done.held)} held back")
         else:
-            _print_candidates(graph_store, matching.open_candidates(graph, min_score), first)
+            _print_candidates(graph_store, graph.candidates(min_score), first)
             for apart in graph.identity().conflicts:  # what a split (or a type difference) overrides, so it is not silent
                 typer.echo(f"apart  {apart.a}  {apart.b}  ({apart.link}: {apart.reason})")
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 
 from strawberry.dataloader import DataLoader
 
-from graph.service import CorpGraph
-from schema.errors import CorpgraphError, NotFound
-from schema.records import Entity
+from corpgraph.graph.service import CorpGraph
+from corpgraph.schema.errors import CorpgraphError, NotFound
+from corpgraph.schema.records import Entity
 
-from api.doc_cache import CachedDocument
-from api.settings import ApiSettings
+from corpgraph.api.doc_cache import CachedDocument
+from corpgraph.api.settings import ApiSettings
 
 
 class Unauthorized(CorpgraphError):

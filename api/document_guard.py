@@ -19,12 +19,12 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from schema.errors import LimitExceeded
+from corpgraph.schema.errors import LimitExceeded
 
-from api.doc_cache import CachedDocument, DocumentCache
-from api.lanes import Lane
-from api.query_cost import measure_operations
-from api.settings import ApiSettings
+from corpgraph.api.doc_cache import CachedDocument, DocumentCache
+from corpgraph.api.lanes import Lane
+from corpgraph.api.query_cost import measure_operations
+from corpgraph.api.settings import ApiSettings
 
 QUICK_COST = 500  # above this a document runs in the heavy lane even when it asks for no heavy field
 

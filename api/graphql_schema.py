@@ -13,18 +13,17 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext
 
-from graph.analytics.results import Channel, HoldingPage
-from graph.resolve import matching
-from loaders.validate import validate_records
-from schema.batch import Batch
-from schema.errors import CorpgraphError, InvalidInput, LimitExceeded, Problem, TimedOut
-from schema.kinds import EntityType, IncidentCategory, RelationType
+from corpgraph.graph.analytics.results import Channel, HoldingPage
+from corpgraph.loaders.validate import validate_records
+from corpgraph.schema.batch import Batch
+from corpgraph.schema.errors import CorpgraphError, InvalidInput, LimitExceeded, Problem, TimedOut
+from corpgraph.schema.kinds import EntityType, IncidentCategory, RelationType
 
-from api import graphql_types as gt
-from api.doc_cache import DocumentCache
-from api.field_decorators import mutation, resolver
-from api.document_guard import DocumentGuard
-from api.settings import ApiSettings
+from corpgraph.api import graphql_types as gt
+from corpgraph.api.doc_cache import DocumentCache
+from corpgraph.api.field_decorators import mutation, resolver
+from corpgraph.api.document_guard import DocumentGuard
+from corpgraph.api.settings import ApiSettings
 
 Ctx = gt.Ctx
 # Resolvers call the CorpGraph facade directly and synchronously: the app runs each whole operation in a
@@ -159,7 +158,7 @@ class Query:
     def resolve_candidates(self, info: Ctx, min_score: float | None = None,
                            first: First = None) -> list[gt.MatchCandidate]:
         limit = info.context.settings.first(first)
-        found = matching.open_candidates(info.context.graph, min_score or 0.0)
+        found = info.context.graph.candidates(min_score or 0.0)
         return [gt.candidate_from(c) for c in found.candidates[:limit]]
 
     @resolver(description="Links identity did not follow because a DIFFERENT decision (or a difference of type) keeps two entities apart.")
@@ -186,8 +185,8 @@ class Mutation:
     @mutation(description="Record a matching decision: SAME merges the two entities, DIFFERENT keeps them apart for good.")
     def resolve_decision(self, info: Ctx, a: strawberry.ID, b: strawberry.ID, verdict: MatchVerdict) -> gt.MatchDecision:
         info.context.require_token()
-        decide = matching.merge if verdict is MatchVerdict.SAME else matching.split
-        j = decide(info.context.graph, a, b, "api")
+        graph = info.context.graph
+        j = (graph.merge if verdict is MatchVerdict.SAME else graph.split)(a, b, "api")
         return gt.MatchDecision(a=strawberry.ID(j.a), b=strawberry.ID(j.b), verdict=j.verdict.value, by=j.by, at=j.at)
 
 
@@ -225,7 +224,7 @@ def page_sizes(settings: ApiSettings) -> dict[str, int]:
 
 
 def sdl() -> str:
-    """The schema's SDL, as committed to schema.graphql (regenerate: `python -m api.graphql_schema > schema.graphql`)."""
+    """The schema's SDL, as committed to schema.graphql (regenerate: `python -m corpgraph.api.graphql_schema > schema.graphql`)."""
     return make_schema(ApiSettings()).as_str() + "\n"
 
 

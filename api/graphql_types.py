@@ -9,15 +9,15 @@ from pydantic import BaseModel
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from graph.analytics import results as res
-from graph.analytics.disagreements import Disagreement
-from graph.browse import Page
-from schema import records as rec
-from schema.declaration import ENTITIES
-from schema.kinds import EntityType, IncidentCategory, RelationType
+from corpgraph.graph.analytics import results as res
+from corpgraph.graph.analytics.disagreements import Disagreement
+from corpgraph.graph.browse import Page
+from corpgraph.schema import records as rec
+from corpgraph.schema.declaration import ENTITIES
+from corpgraph.schema.kinds import EntityType, IncidentCategory, RelationType
 
-from api.context import Context
-from api.field_decorators import resolver
+from corpgraph.api.context import Context
+from corpgraph.api.field_decorators import resolver
 
 # The GraphQL enums are the domain enums themselves: one declaration, no second list to drift.
 EntityTypeEnum = strawberry.enum(EntityType, description="Kinds of node in the graph.")
@@ -457,7 +457,7 @@ class MatchCandidate:
 
 
 def candidate_from(candidate: Any) -> MatchCandidate:
-    """The GraphQL object of a graph.resolve candidate."""
+    """The GraphQL object of a graph.identity.resolve candidate."""
     return MatchCandidate(a_id=candidate.a, b_id=candidate.b, score=candidate.score, reasons=candidate.reasons,
                           conflicts=candidate.conflicts)
 

@@ -7,9 +7,9 @@ from typing import Any
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from schema.errors import BadRequest, CorpgraphError, RequestTooLarge
+from corpgraph.schema.errors import BadRequest, CorpgraphError, RequestTooLarge
 
-from api.graphql_schema import error_answer
+from corpgraph.api.graphql_schema import error_answer
 
 _JSON_KINDS = {str: "a string", int: "a number", float: "a number", bool: "true or false", type(None): "null"}
 BODY_SHAPE = 'the request body must be a JSON object such as {"query": "{ ... }", "variables": {}}'

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
 from typing import Any, TypeVar
 
-from graph import budget
+from corpgraph.graph import budget
 
 T = TypeVar("T")
 _local = threading.local()  # each worker thread's event loop

@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from schema.batch import Batch
+from corpgraph.schema.batch import Batch
 
 
 def load_progress(console: Console) -> Progress:

@@ -6,7 +6,7 @@ import functools
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schema.errors import LimitExceeded
+from corpgraph.schema.errors import LimitExceeded
 
 
 class ApiSettings(BaseSettings):

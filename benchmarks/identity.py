@@ -5,7 +5,7 @@ source under other ids with the same LEI (every stake they hold restated; one in
     python benchmarks/identity.py --companies 5000      # a quick look
 
 Prints the plain projection build, the identity map, and the projection built through it. The second
-source's records are written with store.write, past graph.ingest: before identity merges them, the twin
+source's records are written with store.write, past graph.write.ingest: before identity merges them, the twin
 stakes sum above 100% of their companies and the native allocation check would (rightly) refuse them.
 """
 from __future__ import annotations
@@ -21,12 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.generate import generate  # noqa: E402
-from graph.identity import build_identity  # noqa: E402
-from graph.ingest import ingest  # noqa: E402
-from graph.projection import build_projection  # noqa: E402
-from graph.stores.sqlite import SqliteStore  # noqa: E402
-from loaders.validate import load_file  # noqa: E402
-from schema.kinds import RelationType  # noqa: E402
+from corpgraph.graph.identity.clusters import build_identity  # noqa: E402
+from corpgraph.graph.write.ingest import ingest  # noqa: E402
+from corpgraph.graph.projection.build import build_projection  # noqa: E402
+from corpgraph.graph.stores.sqlite import SqliteStore  # noqa: E402
+from corpgraph.loaders.validate import load_file  # noqa: E402
+from corpgraph.schema.kinds import RelationType  # noqa: E402
 from tests.factory import batch  # noqa: E402
 
 _GLEIF = {"publisher": "GLEIF", "title": "golden copy", "published_on": "2024-01-01"}

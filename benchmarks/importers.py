@@ -133,12 +133,12 @@ def load_in_child(path: Path, format: str, db: Path) -> dict[str, Any]:
 def _child(format: str, path: Path, db: Path) -> None:
     """The measured load (the CLI's path: iter_batches, then ingest_stream, batches of CORPGRAPH_BATCH_SIZE);
     prints one JSON line. The cyclic collector is paused as `corpgraph load` pauses it (graph.gc_policy)."""
-    from graph.gc_policy import paused
-    from graph.ingest import ingest_stream
-    from graph.settings import get_settings
-    from graph.stores.sqlite import SqliteStore
-    from loaders import readahead
-    from loaders.validate import iter_batches
+    from corpgraph.graph.gc_policy import paused
+    from corpgraph.graph.write.ingest import ingest_stream
+    from corpgraph.graph.settings import get_settings
+    from corpgraph.graph.stores.sqlite import SqliteStore
+    from corpgraph.loaders import readahead
+    from corpgraph.loaders.validate import iter_batches
 
     if os.environ.get("BENCH_READER") in ("child", "inline"):  # --reader: decided here, not by the machine's load
         setattr(readahead, "spare_core", lambda: os.environ["BENCH_READER"] == "child")
@@ -191,7 +191,7 @@ def status_mb(field: str) -> float | None:
 
 def convert(path: Path, format: str, target: Path) -> None:
     """The native JSON Lines an import of the file would load (as `corpgraph convert`)."""
-    from loaders.formats import get_format
+    from corpgraph.loaders.formats import get_format
 
     with target.open("w", encoding="utf-8") as out:
         for item in get_format(format).read(path):

@@ -4,7 +4,7 @@
 
 Rows (in process, `holdings` of sample holders):
 - "write visible after": ms from the start of a 100-record `CorpGraph.write` until it returns, which it does
-  once queries see the write (graph.delta applies it to the live projection);
+  once queries see the write (graph.projection.delta applies it to the live projection);
 - "p99 during writes": query p99 while another process writes a 100-record mutation every 0.25 s into the same
   store (picked up through the store's revision and change log), against the idle p99; once as the server
   runs by default (a query waits up to `fresh_wait` = 0.2 s for the state of the newest revision) and once
@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import generate as gen  # noqa: E402
 from benchmarks.run import load_jsonl, pick_samples  # noqa: E402
-from graph.ingest import ingest  # noqa: E402
-from graph.service import CorpGraph  # noqa: E402
-from graph.settings import get_settings  # noqa: E402
-from graph.stores.sqlite import SqliteStore  # noqa: E402
+from corpgraph.graph.write.ingest import ingest  # noqa: E402
+from corpgraph.graph.service import CorpGraph  # noqa: E402
+from corpgraph.graph.settings import get_settings  # noqa: E402
+from corpgraph.graph.stores.sqlite import SqliteStore  # noqa: E402
 from tests.factory import batch, company, owns  # noqa: E402
 
 _WRITES, _INTERVAL = 12, 0.25  # the other process's writes while queries run, and the pause between them

@@ -39,11 +39,11 @@ def _sqlite_memory() -> Callable[[], int | None]:
 
 def trace(path: Path, format: str | None, db: Path, every: int) -> dict[str, Any]:
     """Load the file, printing a line every `every` batches; the totals."""
-    from graph.gc_policy import paused
-    from graph.ingest import ingest_stream
-    from graph.settings import get_settings
-    from graph.stores.sqlite import SqliteStore
-    from loaders.validate import iter_batches
+    from corpgraph.graph.gc_policy import paused
+    from corpgraph.graph.write.ingest import ingest_stream
+    from corpgraph.graph.settings import get_settings
+    from corpgraph.graph.stores.sqlite import SqliteStore
+    from corpgraph.loaders.validate import iter_batches
 
     for old in db.parent.glob(db.name + "*"):
         old.unlink()

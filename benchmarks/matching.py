@@ -23,9 +23,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from graph.resolve.candidates import find_candidates  # noqa: E402
-from schema.declaration import parse_record  # noqa: E402
-from schema.records import Entity  # noqa: E402
+from corpgraph.graph.identity.resolve.candidates import find_candidates  # noqa: E402
+from corpgraph.schema.declaration import parse_record  # noqa: E402
+from corpgraph.schema.records import Entity  # noqa: E402
 
 LAKALA = {"name": "Lakala", "aliases": ["拉卡拉", "라카라", "Lakala Payment Co., Ltd."], "country": "CN"}
 KAOLA = {"name": "Kaola Credit", "aliases": ["考拉征信", "카오라정신", "카오라", "Kaola Zhengxin"], "country": "CN"}
@@ -159,11 +159,11 @@ def timing(companies: int, victims: int, seed: int, store_dir: Path | None) -> N
 
 def _timing_store(entities: list[Entity], store_dir: Path) -> None:
     """Write the entities into a fresh embedded store and time `corpgraph resolve`'s listing over it."""
-    from graph.ingest import ingest
-    from graph.resolve.matching import open_candidates
-    from graph.service import CorpGraph
-    from graph.stores.sqlite import SqliteStore
-    from schema.batch import Batch, Origin
+    from corpgraph.graph.write.ingest import ingest
+    from corpgraph.graph.identity.resolve.matching import open_candidates
+    from corpgraph.graph.service import CorpGraph
+    from corpgraph.graph.stores.sqlite import SqliteStore
+    from corpgraph.schema.batch import Batch, Origin
 
     path = store_dir / "matching-bench.db"
     path.unlink(missing_ok=True)

@@ -4,7 +4,7 @@
     python -m benchmarks.on_neo4j --companies 3000 --batch-sizes 1000,10000   # a quick look
 
 Generates a world (benchmarks/generate.py), validates it once, then for each UNWIND batch size empties the
-store and loads the whole file through the store (`graph.ingest`: reference checks, then one transaction),
+store and loads the whole file through the store (`corpgraph.graph.write.ingest`: reference checks, then one transaction),
 printing records/s and the transaction's peak memory as Neo4j estimates it (after one untimed load that
 warms the JVM up: the first load is several times slower). With the last load in place it
 times the projection feed (`iter_edges` alone and `build_projection`, relations/s, best of 5) and PROFILEs every read statement the store
@@ -26,18 +26,18 @@ from typing import Any
 import neo4j
 
 from benchmarks.generate import generate
-from graph.ingest import ingest
-from graph.normalize import query_key
-from graph.projection import build_projection
-from graph.settings import Settings
-from graph.stores import cypher
-from graph.stores.base import edge_row
-from graph.stores.codec import encode
-from graph.stores.neo4j import Neo4jStore, _entity_row, open_neo4j_store
-from loaders.validate import load_file
-from schema.batch import Batch
-from schema.declaration import ANALYTIC_RELATIONS, relation_id
-from schema.kinds import EntityType, RelationType
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.identity.normalize import query_key
+from corpgraph.graph.projection.build import build_projection
+from corpgraph.graph.settings import Settings
+from corpgraph.graph.stores import cypher
+from corpgraph.graph.stores.base import edge_row
+from corpgraph.graph.stores.codec import encode
+from corpgraph.graph.stores.neo4j import Neo4jStore, _entity_row, open_neo4j_store
+from corpgraph.loaders.validate import load_file
+from corpgraph.schema.batch import Batch
+from corpgraph.schema.declaration import ANALYTIC_RELATIONS, relation_id
+from corpgraph.schema.kinds import EntityType, RelationType
 from tests.neo4j_server import Neo4jServer, start_neo4j_server
 
 # Operators that read through an index or the count store, and those that read every node/relationship of a
@@ -118,7 +118,7 @@ def _load(store: Neo4jStore, server: Neo4jServer, batch: Batch, records: int, si
 def _print_loads(loads: list[Load]) -> None:
     """The load table, best rate marked."""
     best = max(loads, key=lambda x: x.rate)
-    print("\nload through the store (graph.ingest: reference checks and writes in one transaction per file)")
+    print("\nload through the store (graph.write.ingest: reference checks and writes in one transaction per file)")
     print(f"{'batch size':>10} | {'write s':>7} | {'records/s':>9} | {'peak tx MB':>10} | {'tx bytes/record':>15}")
     for load in loads:
         mark = "  <- best" if load is best else ""

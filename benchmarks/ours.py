@@ -16,11 +16,11 @@ from typing import Any
 
 from benchmarks.footprint import projection_bytes
 from benchmarks.peers import Key
-from graph.analytics.ownership import Shares, row
-from graph.analytics.results import Exposure, Holding, LiabilityChain
-from graph.gc_policy import FrozenProjections
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
+from corpgraph.graph.analytics.ownership import Shares, row
+from corpgraph.graph.analytics.results import Exposure, Holding, LiabilityChain
+from corpgraph.graph.gc_policy import FrozenProjections
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,7 +118,7 @@ class GraphQLServer:
         port = _free_port()
         env = {**os.environ, "CORPGRAPH_DB": str(self.db), "CORPGRAPH_STORE": "embedded"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", "--factory", "corpgraph.api.app:create_app", "--host", "127.0.0.1",
              "--port", str(port), "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env)
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=self.timeout)
         try:

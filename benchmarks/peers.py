@@ -21,8 +21,8 @@ from typing import Any, cast
 
 import networkx as nx
 
-from graph.stores.base import EdgeRow, GraphStore
-from schema.kinds import RelationType as R
+from corpgraph.graph.stores.base import EdgeRow, GraphStore
+from corpgraph.schema.kinds import RelationType as R
 
 Key = tuple[str, str]
 DEPTH = 6

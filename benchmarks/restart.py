@@ -25,9 +25,9 @@ _CHILD = """
 import json, sys, time
 started = time.perf_counter()
 from datetime import date
-from graph.service import CorpGraph
-from graph.snapshot import Snapshots
-from graph.stores.sqlite import SqliteStore
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.projection.snapshot import Snapshots
+from corpgraph.graph.stores.sqlite import SqliteStore
 db, folder, holder, mode = sys.argv[1:5]
 store = SqliteStore(db)
 snapshots = Snapshots(folder, store.instance())
@@ -69,8 +69,8 @@ def main() -> None:
     if db is None:
         from benchmarks import generate as gen
         from benchmarks.run import load_jsonl
-        from graph.settings import get_settings
-        from graph.stores.sqlite import SqliteStore
+        from corpgraph.graph.settings import get_settings
+        from corpgraph.graph.stores.sqlite import SqliteStore
         world = gen.generate(work / "world.jsonl", args.companies, 7)
         db = work / "corpgraph.db"
         store = SqliteStore(db)

@@ -37,12 +37,12 @@ from benchmarks import generate as gen  # noqa: E402
 from benchmarks import peers  # noqa: E402
 from benchmarks.peers import Agreement, compare, merge  # noqa: E402
 from benchmarks.ours import GraphQLServer, Ours  # noqa: E402
-from graph.gc_policy import paused  # noqa: E402
-from graph.ingest import ingest  # noqa: E402
-from graph.settings import get_settings  # noqa: E402
-from graph.stores.sqlite import SqliteStore  # noqa: E402
-from loaders.validate import validate_records  # noqa: E402
-from schema.errors import InvalidInput  # noqa: E402
+from corpgraph.graph.gc_policy import paused  # noqa: E402
+from corpgraph.graph.write.ingest import ingest  # noqa: E402
+from corpgraph.graph.settings import get_settings  # noqa: E402
+from corpgraph.graph.stores.sqlite import SqliteStore  # noqa: E402
+from corpgraph.loaders.validate import validate_records  # noqa: E402
+from corpgraph.schema.errors import InvalidInput  # noqa: E402
 
 QUICK = 100_000
 CLIENTS = 16  # concurrent GraphQL clients of the crowd rows

@@ -5,11 +5,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from schema.kinds import EntityType, IncidentCategory
-from schema.records import Entity, Incident
+from corpgraph.schema.kinds import EntityType, IncidentCategory
+from corpgraph.schema.records import Entity, Incident
 
-from graph.cursors import decode_cursor, encode_cursor
-from graph.stores.base import GraphStore
+from corpgraph.graph.cursors import decode_cursor, encode_cursor
+from corpgraph.graph.stores.base import GraphStore
 
 _SCAN_PAGE = 200  # entities read per store call while filtering; bounds memory, not the answer
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from schema.errors import TimedOut
+from corpgraph.schema.errors import TimedOut
 
 _local = threading.local()
 

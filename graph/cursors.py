@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from schema.errors import InvalidCursor
+from corpgraph.schema.errors import InvalidCursor
 
 
 def encode_cursor(key: str) -> str:

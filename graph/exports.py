@@ -15,9 +15,9 @@ from typing import Any
 
 import networkx as nx
 
-from schema.errors import UnknownFormat
+from corpgraph.schema.errors import UnknownFormat
 
-from graph.analytics.results import Edge, Node, Subgraph
+from corpgraph.graph.analytics.results import Edge, Node, Subgraph
 
 JSON_SUFFIX = ".json"
 _SCALARS = (str, int, float, bool)

@@ -1,4 +1,4 @@
-"""The facade every query goes through: a store plus its projection, rebuilt in the background (graph.live)."""
+"""The facade every query goes through: a store plus its projection, rebuilt in the background (graph.projection.live)."""
 from __future__ import annotations
 
 import logging
@@ -8,27 +8,31 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from schema.batch import Batch, WriteSummary
-from schema.declaration import endpoint_kinds
-from schema.errors import NotFound
-from schema.kinds import EntityType, IncidentCategory, RelationType
-from schema.records import Entity
+from corpgraph.schema.batch import Batch, WriteSummary
+from corpgraph.schema.declaration import endpoint_kinds
+from corpgraph.schema.errors import NotFound
+from corpgraph.schema.kinds import EntityType, IncidentCategory, RelationType
+from corpgraph.schema.records import Entity
 
-from graph import browse, delta
-from graph.analytics import control, disagreements, liability, ownership, pages
-from graph.analytics.disagreements import Disagreement
-from graph.analytics import exposure as exposure_
-from graph.analytics.results import Channel, Exposure, Holding, HoldingPage, LiabilityChain, Subgraph
-from graph.conflicts import flag_conflicts
-from graph.identity import IdentityMap, build_identity, decide, resolve_ref
-from graph.ingest import ingest
-from graph.live import FRESH_WAIT, LiveState
-from graph.neighborhood import DEFAULT_MAX_NODES, neighborhood
-from graph.projection import AsOfView, Projection, build_projection
-from graph.resolved import ResolvedStore
-from graph.snapshot import Snapshots
-from graph.stores.base import GraphStore, Judgement, StoredRelation, Verdict
-from graph.subgraph import build_subgraph
+from corpgraph.graph import browse
+from corpgraph.graph.projection import delta
+from corpgraph.graph.analytics import disagreements, liability, ownership, pages
+from corpgraph.graph.projection import control
+from corpgraph.graph.analytics.disagreements import Disagreement
+from corpgraph.graph.analytics import exposure as exposure_
+from corpgraph.graph.analytics.results import Channel, Exposure, Holding, HoldingPage, LiabilityChain, Subgraph
+from corpgraph.graph.identity.conflicts import flag_conflicts
+from corpgraph.graph.identity.clusters import IdentityMap, build_identity, decide, resolve_ref
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.projection.live import FRESH_WAIT, LiveState
+from corpgraph.graph.analytics.neighborhood import DEFAULT_MAX_NODES, neighborhood
+from corpgraph.graph.projection.build import AsOfView, Projection, build_projection
+from corpgraph.graph.identity.resolved import ResolvedStore
+from corpgraph.graph.identity.resolve import matching
+from corpgraph.graph.identity.resolve.candidates import CandidateSet
+from corpgraph.graph.projection.snapshot import Snapshots
+from corpgraph.graph.stores.base import GraphStore, Judgement, StoredRelation, Verdict
+from corpgraph.graph.subgraph import build_subgraph
 
 E = EntityType
 R = RelationType
@@ -60,7 +64,7 @@ class Analytic:
 
     identity: IdentityMap
     projection: Projection
-    how: str = "full"  # "delta" when graph.delta applied the change log, else "full: <why>"
+    how: str = "full"  # "delta" when graph.projection.delta applied the change log, else "full: <why>"
 
     @property
     def revision(self) -> int:
@@ -72,16 +76,18 @@ class CorpGraph:
     """Facade over a store with a projection kept up to date in the background; every query goes through here.
 
     Writes through this facade (`write`, `decide`) return once their change is visible to queries; writes by
-    another process are picked up through the store's revision (graph.live says how and when).
+    another process are picked up through the store's revision (graph.projection.live says how and when).
     """
 
     def __init__(self, store: GraphStore, rebuild_hooks: RebuildHooks | None = None,
                  fresh_wait: float = FRESH_WAIT, snapshots: Snapshots | None = None) -> None:
         self.store = store
         self._hooks = rebuild_hooks  # the process decides (graph.gc_policy.FrozenProjections for a server)
-        self.snapshots = snapshots  # where projections are saved and read back (graph.snapshot; a server passes it)
+        self.snapshots = snapshots  # where projections are saved and read back (graph.projection.snapshot; a server passes it)
         self._identity: IdentityMap | None = None
         self._identity_lock = threading.Lock()
+        self._candidates: tuple[int, CandidateSet] | None = None  # the matcher's candidates of one revision
+        self._candidates_lock = threading.Lock()
         # through self: a forked benchmark child swaps self.store for its own connection
         self.live: LiveState[Analytic] = LiveState(self._build, lambda: self.store.revision(), fresh_wait)
 
@@ -109,6 +115,28 @@ class CorpGraph:
         self.live.fresh_if_built()  # the next query sees the decision
         return made
 
+    def merge(self, a: str, b: str, by: str) -> Judgement:
+        """Record that a and b are the same entity (identity checks both exist and share a type)."""
+        return self.decide(a, b, Verdict.SAME, by)
+
+    def split(self, a: str, b: str, by: str) -> Judgement:
+        """Record that a and b must never be merged (wins over identifiers and earlier merges)."""
+        return self.decide(a, b, Verdict.DIFFERENT, by)
+
+    def candidates(self, min_score: float = 0.0) -> CandidateSet:
+        """Candidates between entities no decision has joined or kept apart, highest score first."""
+        revision = self.store.revision()
+        with self._candidates_lock:  # one computation per revision; concurrent callers wait rather than repeat it
+            if self._candidates is None or self._candidates[0] != revision:
+                self._candidates = (revision, matching.compute_candidates(self.store, self.identity()))
+            found = self._candidates[1]
+        return CandidateSet([c for c in found.candidates if c.score >= min_score], found.skipped_blocks)
+
+    def accept_above(self, threshold: float, by: str) -> matching.Accepted:
+        """Merge every candidate scoring at least `threshold` unless the merge would join conflicting facts."""
+        return matching.accept_above(self.candidates(threshold), self.store, self.identity,
+                                     lambda a, b: self.merge(a, b, by))
+
     def reader(self, analytic: Analytic | None = None) -> ResolvedStore:
         """The store read through identity (merged entities, canonical ids): what every answer reads."""
         if analytic is None:
@@ -129,7 +157,7 @@ class CorpGraph:
     def search(self, text: str, types: Sequence[EntityType] | None = None, limit: int = 10,
                topics: Sequence[str] | None = None) -> list[Entity]:
         """Entities whose name or alias contains the text (any script), each merged entity once; with topics,
-        only those carrying any of them (graph.topics)."""
+        only those carrying any of them (graph.identity.topics)."""
         return self.reader().search(text, types, limit, topics)
 
     def neighborhood(self, ref: str, depth: int = 1, relation_types: Sequence[RelationType] | None = None,
@@ -142,8 +170,8 @@ class CorpGraph:
         return self.live.get().projection
 
     def _build(self) -> Analytic:
-        """Identity and projection of the store as it is now (run by graph.live's builder thread): the previous
-        state plus the change log when graph.delta can apply it, else a full build."""
+        """Identity and projection of the store as it is now (run by graph.projection.live's builder thread): the previous
+        state plus the change log when graph.projection.delta can apply it, else a full build."""
         previous = self.live.current()
         why = "first build"
         if previous is not None:
@@ -300,7 +328,7 @@ def _paged(candidates: ownership.Candidates, first: int, after: str | None) -> H
 
 
 def _flagged(view: AsOfView, page: HoldingPage) -> HoldingPage:
-    """The page with its holdings' conflicting statements flagged (graph.conflicts)."""
+    """The page with its holdings' conflicting statements flagged (graph.identity.conflicts)."""
     return HoldingPage(flag_conflicts(view, page.items), page.count)
 
 

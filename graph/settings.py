@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=10_000, ge=1)
     # Seconds a write waits for another writer's lock on the embedded store before "the store is locked".
     busy_timeout: float = Field(default=30.0, ge=0)
-    # Projection snapshots (graph.snapshot): on by default for the embedded store (next to its file); the folder
+    # Projection snapshots (graph.projection.snapshot): on by default for the embedded store (next to its file); the folder
     # may be set for any store (a Neo4j store has no file to sit next to).
     snapshots: bool = True
     snapshot_dir: Path | None = None

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from graph.analytics.results import Edge, Node, Subgraph
-from graph.stores.base import GraphStore, StoredRelation
+from corpgraph.graph.analytics.results import Edge, Node, Subgraph
+from corpgraph.graph.stores.base import GraphStore, StoredRelation
 
 _EDGE_SKIP = {"source", "target", "type"}
 _NODE_SKIP = {"id", "type", "name"}

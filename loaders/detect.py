@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from schema.errors import InvalidInput, Problem
+from corpgraph.schema.errors import InvalidInput, Problem
 
-from loaders.formats import HEAD_BYTES, Format, available, get_format
+from corpgraph.loaders.formats import HEAD_BYTES, Format, available, get_format
 
 
 def detect(path: Path) -> Format:

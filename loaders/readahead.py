@@ -20,10 +20,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from schema.batch import Origin
-from schema.errors import InvalidInput, Problem
+from corpgraph.schema.batch import Origin
+from corpgraph.schema.errors import InvalidInput, Problem
 
-from loaders.formats import Format, Line, Raw
+from corpgraph.loaders.formats import Format, Line, Raw
 
 CHUNK = 500  # items per message: large enough to amortise a send, small enough to keep memory flat
 MIN_BYTES = 1 << 20  # smaller files are read in-process (starting a child costs a few milliseconds)

@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from schema.declaration import ENTITIES, RELATIONS
-from schema.errors import Problem
+from corpgraph.schema.declaration import ENTITIES, RELATIONS
+from corpgraph.schema.errors import Problem
 
-from loaders.jsontext import JsonTextError, loads
+from corpgraph.loaders.jsontext import JsonTextError, loads
 
 RawRecord = tuple[int, dict[str, Any]]
 OnBytes = Callable[[int], None] | None

@@ -8,16 +8,16 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from schema.batch import Batch, Origin
-from schema.declaration import ENTITIES, RELATIONS, parse_record, spec_for
-from schema.errors import InvalidInput, Problem
-from schema.records import Entity, Relation
+from corpgraph.schema.batch import Batch, Origin
+from corpgraph.schema.declaration import ENTITIES, RELATIONS, parse_record, spec_for
+from corpgraph.schema.errors import InvalidInput, Problem
+from corpgraph.schema.records import Entity, Relation
 
-from loaders.detect import choose
-from loaders.formats import Format, Line, Raw
-from loaders.formats.native import NativeFormat
-from loaders.readahead import read_ahead, worth_a_child
-from loaders.readers import OnBytes, RawRecord, parse_line
+from corpgraph.loaders.detect import choose
+from corpgraph.loaders.formats import Format, Line, Raw
+from corpgraph.loaders.formats.native import NativeFormat
+from corpgraph.loaders.readahead import read_ahead, worth_a_child
+from corpgraph.loaders.readers import OnBytes, RawRecord, parse_line
 
 _TYPES = ", ".join([kind.value for kind in ENTITIES] + [kind.value for kind in RELATIONS])
 
@@ -26,7 +26,7 @@ def load_file(path: str | Path, on_bytes: OnBytes = None, format: str | None = N
     """Read a file of any format (named, or detected from its content) and validate it into one batch.
 
     strict: raise InvalidInput with every reading and validation problem (nothing is returned half);
-    otherwise the batch carries its problems and graph.ingest reports them with the reference problems.
+    otherwise the batch carries its problems and graph.write.ingest reports them with the reference problems.
     """
     path = Path(path)
     if not path.is_file():
@@ -48,7 +48,7 @@ def iter_batches(path: str | Path, size: int, format: str | None = None) -> tupl
     """The chosen format's name and the file validated in batches of at most `size` records, streamed.
 
     Each batch carries the problems met while reading and validating its records; nothing of the file is
-    held beyond the batch being yielded (graph.stream_ingest writes them inside one transaction). An
+    held beyond the batch being yielded (graph.stores.sqlite_stream writes them inside one transaction). An
     imported file of some size is read by a child process (loaders.readahead), the same stream on another core.
     """
     path = Path(path)

@@ -5,8 +5,8 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from schema.errors import Problem
-from schema.records import Entity, Relation
+from corpgraph.schema.errors import Problem
+from corpgraph.schema.records import Entity, Relation
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Batch:
     label: str
     entities: list[tuple[Entity, Origin]] = field(default_factory=list)
     relations: list[tuple[Relation, Origin]] = field(default_factory=list)
-    # Problems found before the write (reading, validation): graph.ingest reports them together with
+    # Problems found before the write (reading, validation): graph.write.ingest reports them together with
     # the reference problems, so a file's every problem comes out in one pass. A batch with problems
     # is never written.
     problems: list[Problem] = field(default_factory=list)

@@ -5,8 +5,8 @@ import builtins
 from dataclasses import dataclass
 from typing import Any
 
-from schema import records as r
-from schema.kinds import EntityType, RelationType
+from corpgraph.schema import records as r
+from corpgraph.schema.kinds import EntityType, RelationType
 
 E = EntityType
 

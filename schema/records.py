@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from schema.kinds import IncidentCategory
-from schema.values import (
+from corpgraph.schema.kinds import IncidentCategory
+from corpgraph.schema.values import (
     MAX_ITEMS,
     Confidence,
     Count,

@@ -1,6 +1,6 @@
 """Shared fixtures. Which to use when:
 
-- `tmp_store`: an empty embedded (SQLite) store in a temporary directory; write with `graph.ingest.ingest`.
+- `tmp_store`: an empty embedded (SQLite) store in a temporary directory; write with `corpgraph.graph.write.ingest.ingest`.
 - `seed_store`: an embedded store with the shipped seed loaded (read-only use, please).
 - `tests.factory`: build small inline batches (`companies_owning(("a", "b", 0.5))`) rather than new fixtures.
 - `neo4j_server`: one real Neo4j Community server for the session (tests/neo4j_server.py), started on first
@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from api.settings import get_api_settings
-from graph.ingest import ingest
-from graph.settings import get_settings
-from graph.stores.sqlite import SqliteStore
-from loaders.seed import seed_path
-from loaders.validate import load_file
+from corpgraph.api.settings import get_api_settings
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.settings import get_settings
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.seed import seed_path
+from corpgraph.loaders.validate import load_file
 from tests.neo4j_server import Neo4jServer, start_neo4j_server
 
 

@@ -5,9 +5,9 @@ import dataclasses
 import json
 from typing import Any
 
-from schema.batch import Batch, Origin
-from schema.declaration import parse_record
-from schema.records import Entity, Relation
+from corpgraph.schema.batch import Batch, Origin
+from corpgraph.schema.declaration import parse_record
+from corpgraph.schema.records import Entity, Relation
 
 
 def company(id: str, name: str | None = None, **fields: Any) -> dict[str, Any]:

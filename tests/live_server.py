@@ -24,7 +24,7 @@ def served(db: Path, ready_seconds: float = 60, **settings: str) -> Iterator[str
         port = sock.getsockname()[1]
     env = {**os.environ, "CORPGRAPH_DB": str(db), "CORPGRAPH_STORE": "embedded",
            **{f"CORPGRAPH_API_{name.upper()}": value for name, value in settings.items()}}
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
+    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "corpgraph.api.app:create_app", "--host",
                                 "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
                                cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"

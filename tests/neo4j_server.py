@@ -72,8 +72,8 @@ class Neo4jServer:
 
     def init_schema(self) -> None:
         """Create corpgraph's constraints and indexes, as `corpgraph db init` does (stores opened later need them)."""
-        from graph.settings import Settings
-        from graph.stores.neo4j import open_neo4j_store
+        from corpgraph.graph.settings import Settings
+        from corpgraph.graph.stores.neo4j import open_neo4j_store
 
         store = open_neo4j_store(Settings(**self.env()), require_schema=False)
         try:

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from api.lanes import Lane, Lanes
-from graph import budget
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
-from schema.errors import TimedOut
+from corpgraph.api.lanes import Lane, Lanes
+from corpgraph.graph import budget
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.errors import TimedOut
 from tests.test_api_safety import client_for, gql
 
 SLOW = 3.0  # seconds the patched analytics sleep; the budget below is 0.5 s

@@ -15,7 +15,7 @@ import networkx as nx
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
+from corpgraph.api.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,7 +62,7 @@ def test_serve_with_seed_answers_over_http(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "CORPGRAPH_DB": str(tmp_path / "serve.db"), "CORPGRAPH_STORE": "embedded"}
-    command = [sys.executable, "-c", "from api.cli import app; app()", "serve", "--seed", "--port", str(port)]
+    command = [sys.executable, "-c", "from corpgraph.api.cli import app; app()", "serve", "--seed", "--port", str(port)]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         client = httpx.Client(trust_env=False, timeout=5)

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graph.analytics.results import Edge, Node, Subgraph
-from graph.exports import FORMATS, export, parse
-from schema.errors import CorpgraphError
+from corpgraph.graph.analytics.results import Edge, Node, Subgraph
+from corpgraph.graph.exports import FORMATS, export, parse
+from corpgraph.schema.errors import CorpgraphError
 
 # Lists, nulls, nested objects, a key whose type differs between nodes, non-Latin text and big ints.
 SAMPLE = Subgraph(

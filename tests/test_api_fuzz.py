@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import mutations, nodes, queries
 
-from api.app import create_app
-from api.graphql_schema import sdl
-from api.settings import ApiSettings
-from graph.stores.sqlite import SqliteStore
+from corpgraph.api.app import create_app
+from corpgraph.api.graphql_schema import sdl
+from corpgraph.api.settings import ApiSettings
+from corpgraph.graph.stores.sqlite import SqliteStore
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette nudges towards httpx2 for TestClient
@@ -33,9 +33,9 @@ OPERATIONS = st.one_of(queries(sdl(), custom_scalars=SCALARS), mutations(sdl(), 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """An in-process client over a seeded store (mutations unlocked, so their validation is fuzzed too)."""
-    from graph.ingest import ingest
-    from loaders.seed import seed_path
-    from loaders.validate import load_file
+    from corpgraph.graph.write.ingest import ingest
+    from corpgraph.loaders.seed import seed_path
+    from corpgraph.loaders.validate import load_file
 
     store = SqliteStore(tmp_path_factory.mktemp("fuzz") / "corpgraph.db")
     ingest(store, load_file(seed_path()))

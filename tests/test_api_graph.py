@@ -5,11 +5,11 @@ from datetime import date
 
 import pytest
 
-from graph.browse import companies, decode_cursor, encode_cursor, incidents
-from graph.neighborhood import neighborhood
-from graph.stores.sqlite import SqliteStore
-from schema.errors import CorpgraphError, NotFound
-from schema.kinds import IncidentCategory, RelationType
+from corpgraph.graph.browse import companies, decode_cursor, encode_cursor, incidents
+from corpgraph.graph.analytics.neighborhood import neighborhood
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.errors import CorpgraphError, NotFound
+from corpgraph.schema.kinds import IncidentCategory, RelationType
 
 # Seed relations touching kaola: lakala -OWNS-> kaola, kaola -RESPONSIBLE_FOR-> kaola-leak-2019,
 # kaola -SUPPLIED_DATA_TO-> heipachong. The leak is AFFECTED->lakala and REPORTED by cctv, cn-police, zol.

@@ -12,12 +12,12 @@ import httpx
 import networkx as nx
 import pytest
 
-from api.app import create_app
-from api.settings import ApiSettings
-from graph.ingest import ingest
-from graph.stores.sqlite import SqliteStore
-from loaders.seed import seed_path
-from loaders.validate import load_file
+from corpgraph.api.app import create_app
+from corpgraph.api.settings import ApiSettings
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.seed import seed_path
+from corpgraph.loaders.validate import load_file
 from tests.http_server import serving
 
 TOKEN = "e2e-token"

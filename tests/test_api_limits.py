@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from graphql import get_introspection_query, parse
 
-from api import query_cost
-from api.doc_cache import DocumentCache, tree_size
-from api.document_guard import limit_error
-from api.settings import ApiSettings
-from graph.stores.sqlite import SqliteStore
+from corpgraph.api import query_cost
+from corpgraph.api.doc_cache import DocumentCache, tree_size
+from corpgraph.api.document_guard import limit_error
+from corpgraph.api.settings import ApiSettings
+from corpgraph.graph.stores.sqlite import SqliteStore
 from tests.test_api_safety import client_for, gql, messages
 
 with warnings.catch_warnings():
@@ -183,7 +183,7 @@ def test_cache_is_bounded_by_bytes_not_entries() -> None:
 
 
 def test_second_request_is_served_from_the_cache(seed_store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    import api.document_guard as guard
+    import corpgraph.api.document_guard as guard
 
     parses = 0
     original = guard.parse

@@ -17,9 +17,9 @@ import pytest
 
 from benchmarks import generate as gen
 from benchmarks import run as bench
-from graph import budget
-from graph.stores.sqlite import SqliteStore
-from schema.errors import TimedOut
+from corpgraph.graph import budget
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.errors import TimedOut
 from tests.live_server import served
 
 N = 3_000

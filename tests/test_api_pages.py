@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
 from tests.factory import companies_owning
 from tests.test_api_safety import client_for, gql, messages
 

@@ -8,10 +8,10 @@ import warnings
 
 import pytest
 
-from api.app import create_app
-from api.settings import ApiSettings
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
+from corpgraph.api.app import create_app
+from corpgraph.api.settings import ApiSettings
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
 
 with warnings.catch_warnings():
     # starlette >= 1.9 nudges towards httpx2 for TestClient; httpx is what the project installs.

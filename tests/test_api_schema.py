@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 from graphql import GraphQLEnumType, GraphQLInterfaceType, GraphQLObjectType
 
-from api.context import Context, make_context
-from api.graphql_schema import make_schema, sdl
-from api.settings import ApiSettings
-from graph.analytics.results import Channel, Role
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
-from schema.declaration import ENTITIES, RELATIONS
-from schema.kinds import IncidentCategory
+from corpgraph.api.context import Context, make_context
+from corpgraph.api.graphql_schema import make_schema, sdl
+from corpgraph.api.settings import ApiSettings
+from corpgraph.graph.analytics.results import Channel, Role
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.declaration import ENTITIES, RELATIONS
+from corpgraph.schema.kinds import IncidentCategory
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schema.graphql"
 SCHEMA = make_schema(ApiSettings())
@@ -23,7 +23,7 @@ SCHEMA = make_schema(ApiSettings())
 
 def test_committed_sdl_matches_the_code() -> None:
     assert SCHEMA_FILE.read_text(encoding="utf-8") == sdl(), \
-        "schema.graphql is stale: run `python -m api.graphql_schema > schema.graphql`"
+        "schema.graphql is stale: run `python -m corpgraph.api.graphql_schema > schema.graphql`"
 
 
 @pytest.mark.parametrize("name,members", [
@@ -59,7 +59,7 @@ def test_every_field_has_a_description() -> None:
 
 def test_entity_types_expose_only_record_fields() -> None:
     # A GraphQL entity field that is not a field of its record would be data invented by the API; the one
-    # exception is computed by graph.identity from the stored records: the other ids of a merged entity.
+    # exception is computed by graph.identity.clusters from the stored records: the other ids of a merged entity.
     computed = {"referents"}
     for kind, spec in ENTITIES.items():
         object_type = SCHEMA._schema.type_map[kind.value]

@@ -6,7 +6,7 @@ precision rule and pin its one known false positive.
 from __future__ import annotations
 
 from benchmarks import matching as bench
-from graph.resolve.candidates import find_candidates
+from corpgraph.graph.identity.resolve.candidates import find_candidates
 
 
 def test_the_only_different_pair_accept_above_would_merge_is_a_holding() -> None:

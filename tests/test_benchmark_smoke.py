@@ -12,7 +12,7 @@ from benchmarks import generate as gen
 from benchmarks import peers
 from benchmarks import run as bench
 from benchmarks.ours import Ours
-from graph.stores.sqlite import SqliteStore
+from corpgraph.graph.stores.sqlite import SqliteStore
 
 N = 3_000
 

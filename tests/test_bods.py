@@ -11,15 +11,15 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.cli import app
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
-from loaders.detect import detect
-from loaders.validate import load_file
-from schema.errors import InvalidInput
-from schema.kinds import RelationType
+from corpgraph.api.app import create_app
+from corpgraph.api.cli import app
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.detect import detect
+from corpgraph.loaders.validate import load_file
+from corpgraph.schema.errors import InvalidInput
+from corpgraph.schema.kinds import RelationType
 from tests.http_server import serving
 
 PUB = {"publicationDate": "2020-02-01T10:00:00Z", "bodsVersion": "0.3", "publisher": {"name": "Test Register"}}

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from api.cli import app
-from graph.stores.sqlite import SqliteStore
+from corpgraph.api.cli import app
+from corpgraph.graph.stores.sqlite import SqliteStore
 from tests.factory import company
 
 

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from graph.ingest import ingest
-from graph.settings import Settings
-from graph.stores.base import GraphStore
-from graph.stores.neo4j import open_neo4j_store
-from graph.stores.sqlite import SqliteStore
-from schema.declaration import RELATIONS
-from schema.errors import InvalidInput
-from schema.kinds import RelationType
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.settings import Settings
+from corpgraph.graph.stores.base import GraphStore
+from corpgraph.graph.stores.neo4j import open_neo4j_store
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.declaration import RELATIONS
+from corpgraph.schema.errors import InvalidInput
+from corpgraph.schema.kinds import RelationType
 from tests.factory import batch, company, entity, owns, rel
 from tests.neo4j_server import Neo4jServer
 

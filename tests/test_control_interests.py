@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from graph.analytics.results import Holding, Role
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.base import GraphStore
-from graph.stores.sqlite import SqliteStore
-from schema.kinds import RelationType
+from corpgraph.graph.analytics.results import Holding, Role
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.base import GraphStore
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.kinds import RelationType
 from tests.factory import batch, company, entity, owns, rel
 
 

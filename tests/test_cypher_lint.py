@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from schema.kinds import EntityType, RelationType
+from corpgraph.schema.kinds import EntityType, RelationType
 
-from graph.stores import cypher
+from corpgraph.graph.stores import cypher
 
 ROOT = Path(__file__).resolve().parent.parent
 LINTER = ROOT / "tools" / "cypher_lint.mjs"

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import sqlite3
 
-from api.graphql_schema import make_schema
-from api.settings import ApiSettings
-from graph import service
-from graph.stores import cypher
-from graph.stores.base import EdgeRow
-from graph.stores.sqlite import SqliteStore
-from schema import records
-from schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS, ENTITIES
-from schema.kinds import EntityType, RelationType
+from corpgraph.api.graphql_schema import make_schema
+from corpgraph.api.settings import ApiSettings
+from corpgraph.graph import service
+from corpgraph.graph.stores import cypher
+from corpgraph.graph.stores.base import EdgeRow
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema import records
+from corpgraph.schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS, ENTITIES
+from corpgraph.schema.kinds import EntityType, RelationType
 
 E = EntityType
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from graph.analytics.results import Declared, Role
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
+from corpgraph.graph.analytics.results import Declared, Role
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
 from tests.factory import batch, company, entity, owns, rel
 from tests.test_api_safety import client_for, gql
 

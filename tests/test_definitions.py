@@ -7,15 +7,15 @@ from datetime import date
 
 import pytest
 
-from graph.analytics.paths import PathFinder
-from graph.analytics.results import Role
-from graph.ingest import ingest
-from graph.projection import build_projection
-from graph.service import CorpGraph
-from graph.stores.base import EdgeRow
-from graph.stores.sqlite import SqliteStore
-from schema.errors import InvalidInput
-from schema.kinds import RelationType
+from corpgraph.graph.analytics.paths import PathFinder
+from corpgraph.graph.analytics.results import Role
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.projection.build import build_projection
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.base import EdgeRow
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.errors import InvalidInput
+from corpgraph.schema.kinds import RelationType
 from tests.factory import batch, companies_owning, company, entity, owns, rel
 
 IMPORTED = [{"publisher": "Register", "title": "Statement", "record_id": "stmt-1"}]

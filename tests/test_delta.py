@@ -1,4 +1,4 @@
-"""Writes applied as deltas (graph.delta, graph.view_delta) answer as a fresh rebuild would, on random worlds.
+"""Writes applied as deltas (graph.projection.delta, graph.projection.view_delta) answer as a fresh rebuild would, on random worlds.
 
 Each world is drawn from a seeded generator; each step writes one kind of change (new entities and stakes,
 changed shares, ended stakes, a majority stake, a controlling interest, a merge by a shared identifier, a
@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from graph.analytics.control import control, may_control
-from graph.ingest import ingest
-from graph.projection import AsOfView, Projection
-from graph.service import CorpGraph
-from graph.stores.base import ChangeKind, GraphStore
-from graph.stores.sqlite import SqliteStore
-from schema.batch import Batch
-from schema.kinds import EntityType
+from corpgraph.graph.projection.control import control, may_control
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.projection.build import AsOfView, Projection
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.base import ChangeKind, GraphStore
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.batch import Batch
+from corpgraph.schema.kinds import EntityType
 from tests.factory import batch, canonical, company, entity, owns, rel
 
 PAST, START, END = "2021-06-01", "2020-01-01", "2099-01-01"  # an ended stake ends at PAST, before today
@@ -259,7 +259,7 @@ def test_a_reader_behind_the_pruned_log_rebuilds(tmp_store: SqliteStore, monkeyp
     ingest(tmp_store, world.first())
     graph = CorpGraph(tmp_store, fresh_wait=0.0)
     graph.projection()
-    monkeypatch.setattr("graph.stores.sqlite.CHANGE_LOG_KEEP", 1)  # keep only the newest entry
+    monkeypatch.setattr("corpgraph.graph.stores.sqlite.CHANGE_LOG_KEEP", 1)  # keep only the newest entry
     ingest(tmp_store, world.new_entities())
     ingest(tmp_store, world.changed_shares())
     assert [c.revision for c in tmp_store.changes_since(0)] == [tmp_store.revision()]

@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from graph.ingest import ingest
-from graph.stores.sqlite import SqliteStore
-from schema.errors import InvalidInput
-from schema.kinds import EntityType, RelationType
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.errors import InvalidInput
+from corpgraph.schema.kinds import EntityType, RelationType
 from tests.factory import batch, company, companies_owning, owns
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_reloading_the_same_batch_changes_nothing(seed_store: SqliteStore) -> None:
-    from loaders.seed import seed_path
-    from loaders.validate import load_file
+    from corpgraph.loaders.seed import seed_path
+    from corpgraph.loaders.validate import load_file
 
     before = seed_store.counts()
     docs = seed_store.get_entities(["lakala", "kaola"])
@@ -65,8 +65,8 @@ def test_data_survives_reopening(tmp_path: Path) -> None:
 CHILD = textwrap.dedent(
     """
     import sys
-    from graph.ingest import ingest
-    from graph.stores.sqlite import SqliteStore
+    from corpgraph.graph.write.ingest import ingest
+    from corpgraph.graph.stores.sqlite import SqliteStore
     from tests.factory import batch, company
     store = SqliteStore(sys.argv[1])
     big = batch(*(company(f"c{i:07d}") for i in range(int(sys.argv[2]))))
@@ -139,7 +139,7 @@ def _index_names(store: SqliteStore) -> set[str]:
 
 def test_bulk_path_rebuilds_indexes_and_a_failure_restores_them(tmp_store: SqliteStore,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    import graph.stores.sqlite as sqlite_module
+    import corpgraph.graph.stores.sqlite as sqlite_module
 
     indexes = _index_names(tmp_store)
     assert indexes == {"relations_type", "relations_source", "relations_target"}

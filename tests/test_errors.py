@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from api.context import Unauthorized
-from api.graphql_schema import error_answer
-from graph.browse import decode_cursor
-from graph.exports import export
-from graph.settings import Settings
-from graph.stores.factory import open_store
-from schema import errors as e
+from corpgraph.api.context import Unauthorized
+from corpgraph.api.graphql_schema import error_answer
+from corpgraph.graph.browse import decode_cursor
+from corpgraph.graph.exports import export
+from corpgraph.graph.settings import Settings
+from corpgraph.graph.stores.factory import open_store
+from corpgraph.schema import errors as e
 
 
 @pytest.mark.parametrize("error,status,code", [

@@ -5,11 +5,11 @@ from datetime import date
 
 import pytest
 
-from graph.analytics.results import Channel, Exposure
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
-from schema.errors import NotFound
+from corpgraph.graph.analytics.results import Channel, Exposure
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.errors import NotFound
 from tests.factory import batch, company, entity, owns, rel
 
 

@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
-from graph.ingest import ingest
-from graph.stores.sqlite import SqliteStore
-from loaders.detect import detect
-from loaders.formats import FORMAT_NAMES, available
-from loaders.formats.jsondoc import iter_json_items
-from loaders.validate import load_file, validate_stream
-from schema.batch import Origin
-from schema.errors import InvalidInput, Problem
+from corpgraph.api.cli import app
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.detect import detect
+from corpgraph.loaders.formats import FORMAT_NAMES, available
+from corpgraph.loaders.formats.jsondoc import iter_json_items
+from corpgraph.loaders.validate import load_file, validate_stream
+from corpgraph.schema.batch import Origin
+from corpgraph.schema.errors import InvalidInput, Problem
 from tests.factory import company, owns
 from tests.test_loaders import write_jsonl
 
@@ -101,7 +101,7 @@ def test_a_placeholder_beside_its_real_record_in_one_file_is_dropped(tmp_store: 
 
 
 def test_json_arrays_stream_items_with_pointers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("loaders.formats.jsondoc.CHUNK", 16)  # items straddle many window reads
+    monkeypatch.setattr("corpgraph.loaders.formats.jsondoc.CHUNK", 16)  # items straddle many window reads
     path = tmp_path / "doc.json"
     items = [{"n": i, "text": "é" * i} for i in range(40)] + [123456789]
     path.write_text(json.dumps(items, indent=2, ensure_ascii=False), encoding="utf-8")

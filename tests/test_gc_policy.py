@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from graph.gc_policy import FrozenProjections
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
-from loaders.seed import seed_path
-from loaders.validate import load_file
+from corpgraph.graph.gc_policy import FrozenProjections
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.seed import seed_path
+from corpgraph.loaders.validate import load_file
 
 
 def test_library_calls_leave_the_collector_alone(tmp_store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,7 +40,7 @@ def test_the_server_hooks_freeze_each_new_projection(seed_store: SqliteStore) ->
 
 def test_the_server_hooks_pause_the_collector_while_building(seed_store: SqliteStore,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import graph.service as service
+    import corpgraph.graph.service as service
 
     real_build = service.build_projection
     during: list[bool] = []
@@ -60,7 +60,7 @@ def test_the_server_hooks_pause_the_collector_while_building(seed_store: SqliteS
 
 
 def test_a_failed_build_leaves_the_collector_running(seed_store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    import graph.service as service
+    import corpgraph.graph.service as service
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("store gone")

@@ -1,16 +1,16 @@
-"""Identity clusters (graph.identity): shared identifiers and users' decisions, canonical ids, splits."""
+"""Identity clusters (graph.identity.clusters): shared identifiers and users' decisions, canonical ids, splits."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from graph.identifiers import identifier_key, parse_identifier_ref
-from graph.identity import IdentityError, build_identity
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
-from schema.errors import NotFound
+from corpgraph.graph.identity.identifiers import identifier_key, parse_identifier_ref
+from corpgraph.graph.identity.clusters import IdentityError, build_identity
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.errors import NotFound
 from tests.factory import batch, company, entity
 
 LEI = "549300O897ZC5H7CY412"
@@ -125,8 +125,8 @@ def test_the_identity_benchmark_world_merges_every_restated_stake(tmp_path: Path
     """benchmarks/identity.py: each twin's stake is the same fact as its original, so merging removes one edge per stake."""
     from benchmarks.generate import generate
     from benchmarks.identity import twins
-    from graph.projection import build_projection
-    from loaders.validate import load_file
+    from corpgraph.graph.projection.build import build_projection
+    from corpgraph.loaders.validate import load_file
 
     world = generate(tmp_path / "world.jsonl", 200)
     store = SqliteStore(tmp_path / "world.db")

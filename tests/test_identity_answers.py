@@ -18,14 +18,14 @@ import pytest
 
 from typer.testing import CliRunner
 
-from api.cli import app
-from api.context import make_context
-from api.graphql_schema import make_schema
-from api.settings import ApiSettings
-from graph.identity import IdentityError
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
+from corpgraph.api.cli import app
+from corpgraph.api.context import make_context
+from corpgraph.api.graphql_schema import make_schema
+from corpgraph.api.settings import ApiSettings
+from corpgraph.graph.identity.clusters import IdentityError
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
 from tests.factory import batch, company, entity, owns, rel
 
 F, P = "549300O897ZC5H7CY412", "5493001KJTIIGC8Y1R12"

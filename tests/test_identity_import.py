@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
-from loaders.validate import load_file
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.validate import load_file
 from tests.test_bods import v4, write
 from tests.test_import_gleif import CHILD_A, CHILD_B, LEI, PARENT, RR
 

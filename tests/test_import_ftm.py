@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
-from loaders.detect import detect
-from loaders.formats.ftm import FORMAT
-from loaders.validate import load_file
-from schema.errors import InvalidInput
-from schema.kinds import RelationType
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.detect import detect
+from corpgraph.loaders.formats.ftm import FORMAT
+from corpgraph.loaders.validate import load_file
+from corpgraph.schema.errors import InvalidInput
+from corpgraph.schema.kinds import RelationType
 from tests.test_loaders import write_jsonl
 
 WORLD = Path(__file__).parent / "fixtures" / "ftm" / "world.ftm.jsonl"
@@ -150,7 +150,7 @@ def test_every_problem_of_an_ftm_file_comes_in_one_pass(tmp_store: SqliteStore, 
 def test_convert_writes_what_the_import_loads(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from api.cli import app
+    from corpgraph.api.cli import app
 
     result = CliRunner().invoke(app, ["convert", "--format", "ftm", str(WORLD)])
     assert result.exit_code == 0, result.output
@@ -162,7 +162,7 @@ def test_convert_writes_what_the_import_loads(tmp_path: Path) -> None:
 def test_cli_loads_ftm_and_searches_by_topic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from api.cli import app
+    from corpgraph.api.cli import app
 
     monkeypatch.setenv("CORPGRAPH_DB", str(tmp_path / "corpgraph.db"))
     monkeypatch.setenv("CORPGRAPH_STORE", "embedded")

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
-from loaders.detect import detect
-from loaders.formats.gleif import FORMAT, is_lei
-from loaders.validate import load_file
-from schema.errors import InvalidInput
-from schema.kinds import RelationType
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.detect import detect
+from corpgraph.loaders.formats.gleif import FORMAT, is_lei
+from corpgraph.loaders.validate import load_file
+from corpgraph.schema.errors import InvalidInput
+from corpgraph.schema.kinds import RelationType
 
 FIXTURES = Path(__file__).parent / "fixtures" / "gleif"
 LEI, RR, REPEX = FIXTURES / "lei.xml", FIXTURES / "rr.xml", FIXTURES / "repex.xml"

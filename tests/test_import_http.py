@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from api.app import create_app
-from graph.ingest import ingest
-from graph.stores.sqlite import SqliteStore
-from loaders.validate import load_file
+from corpgraph.api.app import create_app
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.validate import load_file
 from tests.http_server import serving
 from tests.test_api_http import gql
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from graph.ingest import ingest
-from graph.stores.sqlite import SqliteStore
-from loaders.detect import detect
-from loaders.validate import load_file
-from schema.errors import InvalidInput
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.detect import detect
+from corpgraph.loaders.validate import load_file
+from corpgraph.schema.errors import InvalidInput
 
 EXT = "extension-definition--ef765651-680c-498d-9894-99799f2fa126"
 T = "2019-04-01T10:00:00.000Z"
@@ -89,7 +89,7 @@ def loaded(tmp_store: SqliteStore, tmp_path: Path) -> SqliteStore:
 
 def _relations(store: SqliteStore, type: str) -> set[tuple[str, ...]]:
     ids = [f"stix:{x}" for x in ("incident--leak", "incident--ransom")]
-    from schema.kinds import RelationType
+    from corpgraph.schema.kinds import RelationType
     return {(r.record.source, r.record.target) for r in store.relations_touching(ids, [RelationType(type)])}
 
 

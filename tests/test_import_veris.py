@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from graph.ingest import ingest
-from graph.stores.sqlite import SqliteStore
-from loaders.detect import detect
-from loaders.formats.incident_parts import name_id
-from loaders.validate import load_file
-from schema.errors import InvalidInput
-from schema.kinds import RelationType
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.detect import detect
+from corpgraph.loaders.formats.incident_parts import name_id
+from corpgraph.loaders.validate import load_file
+from corpgraph.schema.errors import InvalidInput
+from corpgraph.schema.kinds import RelationType
 
 LEAK: dict[str, Any] = {
     "incident_id": "AAAA-1", "schema_version": "1.3.7", "source_id": "vcdb", "security_incident": "Confirmed",

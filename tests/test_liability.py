@@ -5,11 +5,11 @@ from datetime import date
 
 import pytest
 
-from graph.analytics.results import LiabilityChain, Party, Role
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
-from schema.errors import NotFound
+from corpgraph.graph.analytics.results import LiabilityChain, Party, Role
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.errors import NotFound
 from tests.factory import batch, company, entity, owns, rel
 
 SRC = [{"publisher": "Register", "title": "Filing 1"}]
@@ -118,8 +118,8 @@ def test_unknown_incident(seed_store: SqliteStore) -> None:
 def test_max_owners_keeps_the_strongest_and_counts_all(tmp_store) -> None:
     """Three owners of R with 0.5, 0.3 and 0.1 (hand-worked: their integrated shares are the direct ones,
     no other walks exist): max_owners=2 keeps 0.5 and 0.3, owners_total still says 3."""
-    from graph.ingest import ingest
-    from graph.service import CorpGraph
+    from corpgraph.graph.write.ingest import ingest
+    from corpgraph.graph.service import CorpGraph
     from tests.factory import batch, company, entity, owns, rel
 
     ingest(tmp_store, batch(company("r"), company("a"), company("b"), company("c"),

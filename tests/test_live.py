@@ -1,4 +1,4 @@
-"""Writes become visible without a stop-the-world rebuild (graph.live): swap, coalescing, other processes."""
+"""Writes become visible without a stop-the-world rebuild (graph.projection.live): swap, coalescing, other processes."""
 from __future__ import annotations
 
 import subprocess
@@ -7,9 +7,9 @@ import threading
 import time
 from pathlib import Path
 
-from graph.ingest import ingest
-from graph.service import Analytic, CorpGraph
-from graph.stores.sqlite import SqliteStore
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import Analytic, CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
 from tests.factory import companies_owning
 
 
@@ -82,7 +82,7 @@ def test_writes_by_another_process_are_picked_up_through_the_revision(tmp_store:
     ingest(tmp_store, companies_owning(("a", "b", 0.5)))
     graph = CorpGraph(tmp_store)
     assert _owners(graph, "b") == {"a": 0.5}
-    code = ("import sys; from graph.ingest import ingest; from graph.stores.sqlite import SqliteStore; "
+    code = ("import sys; from corpgraph.graph.write.ingest import ingest; from corpgraph.graph.stores.sqlite import SqliteStore; "
             "from tests.factory import companies_owning; s = SqliteStore(sys.argv[1]); "
             "ingest(s, companies_owning(('z', 'b', 0.25))); s.close()")
     subprocess.run([sys.executable, "-c", code, str(tmp_store.path)], check=True, cwd=Path(__file__).parents[1])

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from benchmarks.generate import generate
-from loaders.formats import get_format
-from loaders.formats.native import FORMAT as NATIVE
-from loaders.readers import parse_line
-from loaders.seed import seed_path
-from loaders.validate import _validate_one, _whole, validate_stream
-from schema.batch import Origin
-from schema.errors import Problem
+from corpgraph.loaders.formats import get_format
+from corpgraph.loaders.formats.native import FORMAT as NATIVE
+from corpgraph.loaders.readers import parse_line
+from corpgraph.loaders.seed import seed_path
+from corpgraph.loaders.validate import _validate_one, _whole, validate_stream
+from corpgraph.schema.batch import Origin
+from corpgraph.schema.errors import Problem
 
 
 def slow(line: bytes) -> object:

@@ -16,13 +16,13 @@ import pytest
 from neo4j import exceptions as nx
 from neo4j.api import BookmarkManager
 
-from graph.ingest import ingest
-from graph.settings import Settings
-from graph.stores import cypher
-from graph.stores.neo4j import Neo4jStore, open_neo4j_store
-from loaders.seed import seed_path
-from loaders.validate import load_file
-from schema.errors import SchemaMissing
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.settings import Settings
+from corpgraph.graph.stores import cypher
+from corpgraph.graph.stores.neo4j import Neo4jStore, open_neo4j_store
+from corpgraph.loaders.seed import seed_path
+from corpgraph.loaders.validate import load_file
+from corpgraph.schema.errors import SchemaMissing
 from tests.factory import batch, company
 from tests.neo4j_server import Neo4jServer
 from tests.test_neo4j_server_only import corpgraph, neo  # noqa: F401 - neo is a fixture

@@ -26,22 +26,22 @@ import neo4j
 import pytest
 
 from benchmarks.generate import generate
-from graph.ingest import ingest
-from graph.projection import build_projection
-from graph.settings import Settings
-from graph.stores import cypher
-from graph.stores.neo4j import Neo4jStore, open_neo4j_store
-from graph.stores.sqlite import SqliteStore
-from loaders.seed import seed_path
-from loaders.validate import load_file
-from schema.errors import ConstraintViolation
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.projection.build import build_projection
+from corpgraph.graph.settings import Settings
+from corpgraph.graph.stores import cypher
+from corpgraph.graph.stores.neo4j import Neo4jStore, open_neo4j_store
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.seed import seed_path
+from corpgraph.loaders.validate import load_file
+from corpgraph.schema.errors import ConstraintViolation
 from tests.conftest import TRANSACTION_MAX
 from tests.factory import batch, canonical, company, entity
 from tests.neo4j_server import Neo4jServer, free_port
 from tests.test_store_contract import _canonical_projection
 
 ROOT = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-c", "from api.cli import app; app()"]
+CLI = [sys.executable, "-c", "from corpgraph.api.cli import app; app()"]
 
 
 @pytest.fixture
@@ -186,7 +186,7 @@ def _serve(store: str, env: dict[str, str]) -> Iterator[Callable[[str], Any]]:
 # --- concurrent writers -----------------------------------------------------------------------------------
 
 def test_two_concurrent_writers_of_one_id_with_two_types_one_is_refused(neo: Neo4jStore) -> None:
-    """Written around graph.ingest's check at the same moment, 'dup' as a Company and as a Person: the
+    """Written around graph.write.ingest's check at the same moment, 'dup' as a Company and as a Person: the
     :Entity(id) constraint lets exactly one through, and the refused file leaves nothing behind."""
     files = {
         "company": batch(company("dup"), company("only-a"), label="a.jsonl"),

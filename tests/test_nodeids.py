@@ -6,12 +6,12 @@ import random
 import numpy as np
 import pytest
 
-from graph.identity import build_identity
-from graph.ingest import ingest
-from graph.nodeids import NodeIds
-from graph.projection import build_projection
-from graph.sparse_column import SparseColumn
-from graph.stores.sqlite import SqliteStore
+from corpgraph.graph.identity.clusters import build_identity
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.projection.nodeids import NodeIds
+from corpgraph.graph.projection.build import build_projection
+from corpgraph.graph.projection.sparse_column import SparseColumn
+from corpgraph.graph.stores.sqlite import SqliteStore
 from tests.factory import batch, company, entity, owns, rel
 
 LEI = "5493001KJTIIGC8Y1R12"
@@ -95,5 +95,5 @@ def test_relation_ids_of_merged_statements_are_kept_whole(tmp_store: SqliteStore
 
 def _analytic_ids(store: SqliteStore) -> list[str]:
     """Relation ids of every analytic relation in the store."""
-    from schema.declaration import ANALYTIC_RELATIONS
+    from corpgraph.schema.declaration import ANALYTIC_RELATIONS
     return [row.id for page in store.iter_edges(ANALYTIC_RELATIONS) for row in page]

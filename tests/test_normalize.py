@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph.normalize import fold, query_key, search_keys, strip_suffixes
+from corpgraph.graph.identity.normalize import fold, query_key, search_keys, strip_suffixes
 
 
 @pytest.mark.parametrize(("name", "stripped"), [

@@ -5,12 +5,12 @@ from datetime import date
 
 import pytest
 
-from graph.analytics import linalg
-from graph.analytics.results import Holding
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
-from schema.errors import NotFound, SingularOwnership
+from corpgraph.graph.projection import linalg
+from corpgraph.graph.analytics.results import Holding
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.errors import NotFound, SingularOwnership
 from tests.factory import batch, companies_owning, company, entity, owns
 
 

@@ -8,10 +8,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graph.analytics import linalg, ownership
-from graph.projection import AsOfView, build_projection
-from graph.stores.base import EdgeRow
-from schema.kinds import RelationType
+from corpgraph.graph.analytics import ownership
+from corpgraph.graph.projection import linalg
+from corpgraph.graph.projection.build import AsOfView, build_projection
+from corpgraph.graph.stores.base import EdgeRow
+from corpgraph.schema.kinds import RelationType
 
 AS_OF = date(2024, 1, 1)
 

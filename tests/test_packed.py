@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graph.packed import PackedStrings
+from corpgraph.graph.projection.packed import PackedStrings
 
 
 @given(st.lists(st.text(max_size=12), max_size=30))

@@ -5,11 +5,11 @@ from datetime import date
 
 import numpy as np
 
-from graph.ingest import ingest
-from graph.projection import Adjacency, build_projection, day_number
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
-from schema.kinds import RelationType
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.projection.build import Adjacency, build_projection, day_number
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.kinds import RelationType
 from tests.factory import batch, companies_owning, company, entity, owns, rel
 
 

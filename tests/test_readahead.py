@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from graph.ingest import ingest_stream
-from graph.stores.sqlite import SqliteStore
-from loaders import readahead
-from loaders.formats import get_format
-from loaders.readahead import read_ahead
-from loaders.validate import iter_batches, validate_stream
-from schema.batch import Origin
-from schema.errors import InvalidInput, Problem
+from corpgraph.graph.write.ingest import ingest_stream
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders import readahead
+from corpgraph.loaders.formats import get_format
+from corpgraph.loaders.readahead import read_ahead
+from corpgraph.loaders.validate import iter_batches, validate_stream
+from corpgraph.schema.batch import Origin
+from corpgraph.schema.errors import InvalidInput, Problem
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -19,15 +19,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from graph.ingest import ingest
-from graph.normalize import query_key
-from graph.settings import Settings
-from graph.stores.base import EdgeRow, GraphStore, edge_row
-from graph.stores.neo4j import open_neo4j_store
-from graph.stores.sqlite import SqliteStore
-from schema.declaration import ANALYTIC_RELATIONS, relation_id
-from schema.kinds import IncidentCategory, RelationType
-from schema.values import COUNTRIES, MAX_COUNT
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.identity.normalize import query_key
+from corpgraph.graph.settings import Settings
+from corpgraph.graph.stores.base import EdgeRow, GraphStore, edge_row
+from corpgraph.graph.stores.neo4j import open_neo4j_store
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.declaration import ANALYTIC_RELATIONS, relation_id
+from corpgraph.schema.kinds import IncidentCategory, RelationType
+from corpgraph.schema.values import COUNTRIES, MAX_COUNT
 from tests.factory import batch
 from tests.neo4j_server import Neo4jServer
 

@@ -3,7 +3,7 @@ Kaola leak imported from VERIS and STIX ending up as facts about the same Kaola 
 
 The two import files are made here (not VCDB's or OASIS's): a VERIS record whose victim is "Kaola Credit"
 (CN) with the secondary victim "Lakala Payment Co., Ltd.", and a STIX bundle whose incident impacts
-"拉卡拉". Scores by graph/resolve/candidates.py's strengths: identical name 0.85, alias 0.75, country 0.3.
+"拉卡拉". Scores by graph/identity/resolve/candidates.py's strengths: identical name 0.85, alias 0.75, country 0.3.
 """
 from __future__ import annotations
 
@@ -15,16 +15,15 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
-from api.context import make_context
-from api.graphql_schema import make_schema
-from api.settings import ApiSettings
-from graph.ingest import ingest
-from graph.resolve import matching
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
-from loaders.seed import seed_path
-from loaders.validate import load_file
+from corpgraph.api.cli import app
+from corpgraph.api.context import make_context
+from corpgraph.api.graphql_schema import make_schema
+from corpgraph.api.settings import ApiSettings
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.seed import seed_path
+from corpgraph.loaders.validate import load_file
 from tests.factory import batch, company
 
 EXT = "extension-definition--ef765651-680c-498d-9894-99799f2fa126"
@@ -75,7 +74,7 @@ def cli(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 
 def _pairs(graph: CorpGraph) -> dict[tuple[str, str], float]:
-    return {(c.a, c.b): c.score for c in matching.open_candidates(graph).candidates}
+    return {(c.a, c.b): c.score for c in graph.candidates().candidates}
 
 
 def test_resolve_lists_the_victims_with_the_known_companies_and_why(cli: CliRunner) -> None:
@@ -111,7 +110,7 @@ def test_accept_above_holds_back_conflicts(tmp_store: SqliteStore) -> None:
                             company("c", "Kaola Limited"), company("x", "Acme GmbH", identifiers={"LEI": "L1"}),
                             company("y", "ACME AG", identifiers={"LEI": "L2"})))
     graph = CorpGraph(tmp_store)
-    done = matching.accept_above(graph, 0.5, "test")
+    done = graph.accept_above(0.5, "test")
     # a~c and b~c score 0.8 (same name); a~b too, but x0.5 for AU vs GB = 0.4, below the threshold.
     # Merging a with c first, b~c would then join AU and GB: held back, with why. x~y: 0.8 x 0.2 = 0.16.
     assert [(c.a, c.b) for c in done.merged] == [("a", "c")]

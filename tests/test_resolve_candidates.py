@@ -1,4 +1,4 @@
-"""Candidate pairs and their scores, worked by hand from graph/resolve/candidates.py's evidence strengths.
+"""Candidate pairs and their scores, worked by hand from graph/identity/resolve/candidates.py's evidence strengths.
 
 Strengths: identifier 0.9, identical name 0.85, same name 0.8, alias 0.75, transliteration 0.65,
 country 0.3; score = 1 - prod(1 - p); conflicts multiply it: identifiers of a scheme that differ x0.2,
@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from graph.normalize import strip_suffixes
-from graph.resolve.candidates import find_candidates
-from graph.resolve.translit import latin
-from loaders.seed import seed_path
-from loaders.validate import load_file
-from schema.declaration import parse_record
-from schema.records import Entity
+from corpgraph.graph.identity.normalize import strip_suffixes
+from corpgraph.graph.identity.resolve.candidates import find_candidates
+from corpgraph.graph.identity.resolve.translit import latin
+from corpgraph.loaders.seed import seed_path
+from corpgraph.loaders.validate import load_file
+from corpgraph.schema.declaration import parse_record
+from corpgraph.schema.records import Entity
 from tests.factory import company
 
 

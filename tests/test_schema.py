@@ -6,8 +6,8 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from schema.declaration import ENTITIES, RELATIONS, parse_record, relation_id
-from schema.kinds import EntityType, RelationType
+from corpgraph.schema.declaration import ENTITIES, RELATIONS, parse_record, relation_id
+from corpgraph.schema.kinds import EntityType, RelationType
 from tests.factory import entity, owns, rel
 
 SRC = [{"publisher": "Example Daily", "title": "A headline", "published_on": "2019-11-21"}]

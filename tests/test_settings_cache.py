@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.settings import get_api_settings
-from graph.settings import get_settings
+from corpgraph.api.settings import get_api_settings
+from corpgraph.graph.settings import get_settings
 
 
 def test_settings_are_read_once_and_shared(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,10 +5,10 @@ from datetime import date
 
 import pytest
 
-from graph.analytics.results import Channel, Holding, Role
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
+from corpgraph.graph.analytics.results import Channel, Holding, Role
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
 from tests.factory import batch, companies_owning, company, entity, owns, rel
 from tests.test_api_safety import client_for, gql
 

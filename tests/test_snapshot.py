@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import graph.service
-from graph.identity import build_identity
-from graph.ingest import ingest
-from graph.projection import Projection, build_projection
-from graph.service import CorpGraph
-from graph.settings import get_settings
-from graph.snapshot import Snapshots, snapshots_for
-from graph.stores.sqlite import SqliteStore
+import corpgraph.graph.service
+from corpgraph.graph.identity.clusters import build_identity
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.projection.build import Projection, build_projection
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.settings import get_settings
+from corpgraph.graph.projection.snapshot import Snapshots, snapshots_for
+from corpgraph.graph.stores.sqlite import SqliteStore
 from tests.factory import batch, company, entity, owns, rel
 
 LEI = "5493001KJTIIGC8Y1R12"

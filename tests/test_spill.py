@@ -1,8 +1,8 @@
 """A reader's on-disk state (loaders.formats.spill) behaves as the dict and set it replaces."""
 from __future__ import annotations
 
-from loaders.formats.spill import Spill
-from schema.batch import Origin
+from corpgraph.loaders.formats.spill import Spill
+from corpgraph.schema.batch import Origin
 
 
 def test_a_table_keeps_values_and_first_insertion_order() -> None:

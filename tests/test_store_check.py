@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
-from graph.ingest import ingest
-from graph.integrity import StoredProblem, check_store
-from graph.settings import Settings
-from graph.stores.neo4j import open_neo4j_store
-from graph.stores.sqlite import SqliteStore
-from schema.errors import UnreadableRecord
+from corpgraph.api.cli import app
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.write.integrity import StoredProblem, check_store
+from corpgraph.graph.settings import Settings
+from corpgraph.graph.stores.neo4j import open_neo4j_store
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.errors import UnreadableRecord
 from tests.factory import batch, company, entity, owns
 from tests.neo4j_server import Neo4jServer
 

@@ -17,22 +17,22 @@ from typing import Any
 
 import pytest
 
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.projection import Projection, build_projection
-from graph.settings import Settings
-from graph.stores import cypher
-from graph.stores import neo4j as neo4j_store
-from graph.stores import sqlite as sqlite_store
-from graph.stores.base import ChangeKind, EdgeRow, GraphStore, Verdict, edge_row
-from graph.stores.neo4j import Neo4jStore, open_neo4j_store
-from graph.stores.sqlite import SqliteStore
-from loaders.seed import seed_path
-from loaders.validate import load_file
-from schema.batch import Batch
-from schema.declaration import ANALYTIC_RELATIONS, relation_id
-from schema.errors import ConstraintViolation, InvalidInput, StoreError, StoreUnavailable
-from schema.kinds import EntityType, RelationType
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.projection.build import Projection, build_projection
+from corpgraph.graph.settings import Settings
+from corpgraph.graph.stores import cypher
+from corpgraph.graph.stores import neo4j as neo4j_store
+from corpgraph.graph.stores import sqlite as sqlite_store
+from corpgraph.graph.stores.base import ChangeKind, EdgeRow, GraphStore, Verdict, edge_row
+from corpgraph.graph.stores.neo4j import Neo4jStore, open_neo4j_store
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.seed import seed_path
+from corpgraph.loaders.validate import load_file
+from corpgraph.schema.batch import Batch
+from corpgraph.schema.declaration import ANALYTIC_RELATIONS, relation_id
+from corpgraph.schema.errors import ConstraintViolation, InvalidInput, StoreError, StoreUnavailable
+from corpgraph.schema.kinds import EntityType, RelationType
 from tests.factory import batch, canonical, companies_owning, company, entity, owns
 from tests.test_delta import STEPS as DELTA_STEPS
 from tests.test_delta import World
@@ -266,7 +266,7 @@ def test_liability_and_exposure_answers_equal_the_embedded_stores(
     seeded: GraphStore, seed_store: SqliteStore, seed: Batch
 ) -> None:
     """The service answers every incident's liability chain and every company's exposure the same."""
-    service = pytest.importorskip("graph.service", reason="graph/service.py (CorpGraph facade) is not there yet")
+    service = pytest.importorskip("corpgraph.graph.service", reason="graph/service.py (CorpGraph facade) is not there yet")
     ours, reference = service.CorpGraph(seeded), service.CorpGraph(seed_store)
     incidents = [r.id for r, _ in seed.entities if _type_of(r) == "Incident"]
     companies = [r.id for r, _ in seed.entities if _type_of(r) == "Company"]
@@ -319,7 +319,7 @@ def test_judgements_are_one_per_pair_and_survive_reloads(seeded: GraphStore, see
 
 def test_identity_merges_the_same_on_every_store(store: GraphStore) -> None:
     """A GLEIF-shaped and a BODS-shaped record of one company (same LEI): one entity, the same answers."""
-    service = pytest.importorskip("graph.service")
+    service = pytest.importorskip("corpgraph.graph.service")
     src_old = {"publisher": "GLEIF", "title": "golden copy", "published_on": "2024-01-01"}
     src_new = {"publisher": "Register", "title": "PSC", "recorded_on": "2024-06-01"}
     ingest(store, batch(company("lei:f", identifiers={"LEI": LEI}), company("lei:p", identifiers={"LEI": "P1"}),
@@ -356,7 +356,7 @@ def test_neo4j_constraint_rejects_an_id_reused_by_another_type(driver_store: Neo
 
 
 def test_driver_store_refuses_relations_to_unknown_ids_when_written_directly(driver_store: Neo4jStore) -> None:
-    """Written around graph.ingest, a relation whose endpoint is nowhere is refused before anything is sent."""
+    """Written around graph.write.ingest, a relation whose endpoint is nowhere is refused before anything is sent."""
     with pytest.raises(StoreError, match=r"unknown ids \['ghost'\]"):
         driver_store.write(batch(company("real"), owns("real", "ghost", 0.5)))
     assert driver_store.counts() == {}
@@ -382,7 +382,7 @@ def test_db_init_command_says_what_to_check(monkeypatch: pytest.MonkeyPatch) -> 
     """`corpgraph db init` against a closed port exits 2 with the StoreUnavailable advice."""
     from typer.testing import CliRunner
 
-    from api.cli import app
+    from corpgraph.api.cli import app
 
     monkeypatch.setenv("NEO4J_URI", f"bolt://127.0.0.1:{free_port()}")
     result = CliRunner().invoke(app, ["db", "init"])
@@ -465,7 +465,7 @@ def test_changes_since_lists_what_each_write_changed(store: GraphStore) -> None:
 
 
 def test_writes_apply_as_deltas_answering_as_a_fresh_build(store: GraphStore) -> None:
-    """graph.delta on each store: every step is applied from the change log and answers as a rebuild would."""
+    """corpgraph.graph.projection.delta on each store: every step is applied from the change log and answers as a rebuild would."""
     world = World(7)
     ingest(store, world.first())
     graph = CorpGraph(store, fresh_wait=0.0)

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
-from graph.ingest import ingest_stream
-from graph.stores.sqlite import SqliteStore
-from loaders.validate import iter_batches
-from schema.errors import InvalidInput
+from corpgraph.api.cli import app
+from corpgraph.graph.write.ingest import ingest_stream
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.validate import iter_batches
+from corpgraph.schema.errors import InvalidInput
 from tests.factory import company, entity, owns
 
 
@@ -166,7 +166,7 @@ def test_cli_loads_in_batches_and_refuses_whole(tmp_path: Path, monkeypatch: pyt
 
 
 def test_progress_reads_how_far_the_reader_got(tmp_path: Path) -> None:
-    from api.load_progress import read_position
+    from corpgraph.api.load_progress import read_position
 
     path = tmp_path / "ten.bin"
     path.write_bytes(b"0123456789")
@@ -181,7 +181,7 @@ def test_progress_reads_how_far_a_child_reader_got(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from api.load_progress import read_position
+    from corpgraph.api.load_progress import read_position
 
     path = tmp_path / "ten.bin"
     path.write_bytes(b"0123456789")

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from loaders.validate import load_file, validate_records
-from schema.errors import InvalidInput
-from schema.values import MAX_ITEMS, MAX_LABEL, MAX_NAME, MAX_TEXT
+from corpgraph.loaders.validate import load_file, validate_records
+from corpgraph.schema.errors import InvalidInput
+from corpgraph.schema.values import MAX_ITEMS, MAX_LABEL, MAX_NAME, MAX_TEXT
 from tests.factory import company, entity, owns, rel
 
 FINITE = "NaN and Infinity are not allowed: write a finite number"

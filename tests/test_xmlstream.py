@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.generate_gleif import generate_gleif_lei
-from loaders.formats.xmlstream import XmlRecord, _expat_records, _lxml_records, iter_records
+from corpgraph.loaders.formats.xmlstream import XmlRecord, _expat_records, _lxml_records, iter_records
 
 RECORDS = frozenset({"LEIRecord", "RelationshipRecord", "Exception"})
 HEADER = frozenset({"ContentDate"})

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from schema.kinds import RelationType
+from corpgraph.schema.kinds import RelationType
 
-from graph.analytics.results import Declared
-from graph.projection import AsOfView
+from corpgraph.graph.analytics.results import Declared
+from corpgraph.graph.projection.build import AsOfView
 
 INDIRECT = "indirect_ownership"
 ULTIMATE_PARENT = "ultimate_parent"

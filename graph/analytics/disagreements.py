@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schema.kinds import RelationType
+from corpgraph.schema.kinds import RelationType
 
-from graph.analytics import ownership
-from graph.analytics.declared import INDIRECT, ULTIMATE_PARENT, declared
-from graph.analytics.results import Declared
-from graph.projection import AsOfView
+from corpgraph.graph.analytics import ownership
+from corpgraph.graph.analytics.declared import INDIRECT, ULTIMATE_PARENT, declared
+from corpgraph.graph.analytics.results import Declared
+from corpgraph.graph.projection.build import AsOfView
 
 TOLERANCE = 0.005  # half a percentage point: registers round the shares they declare
 

@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from schema.kinds import RelationType
-from schema.records import Incident
+from corpgraph.schema.kinds import RelationType
+from corpgraph.schema.records import Incident
 
-from graph.analytics import ownership
-from graph.analytics.paths import Explainer, PathFinder
-from graph.analytics.results import Channel, Exposure, ExposureItem, Path
-from graph.projection import AsOfView
-from graph.stores.base import GraphStore
+from corpgraph.graph.analytics import ownership
+from corpgraph.graph.analytics.paths import Explainer, PathFinder
+from corpgraph.graph.analytics.results import Channel, Exposure, ExposureItem, Path
+from corpgraph.graph.projection.build import AsOfView
+from corpgraph.graph.stores.base import GraphStore
 
 R = RelationType
 

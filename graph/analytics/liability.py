@@ -26,14 +26,14 @@ from datetime import date
 
 import numpy as np
 
-from schema.kinds import RelationType
+from corpgraph.schema.kinds import RelationType
 
-from graph.analytics import ownership
-from graph.analytics.declared import ULTIMATE_PARENT, declarations
-from graph.analytics.paths import Explainer, PathFinder, control_paths, cut_short
-from graph.analytics.results import Holding, LiabilityChain, Party, Role, Subgraph
-from graph.projection import AsOfView
-from graph.stores.base import GraphStore
+from corpgraph.graph.analytics import ownership
+from corpgraph.graph.analytics.declared import ULTIMATE_PARENT, declarations
+from corpgraph.graph.analytics.paths import Explainer, PathFinder, control_paths, cut_short
+from corpgraph.graph.analytics.results import Holding, LiabilityChain, Party, Role, Subgraph
+from corpgraph.graph.projection.build import AsOfView
+from corpgraph.graph.stores.base import GraphStore
 
 R = RelationType
 

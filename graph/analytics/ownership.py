@@ -8,12 +8,12 @@ Definitions (pinned; docs/analytics.md writes them out). W[i, j] is the share of
   shares = L[X, Y] / L[X, X] with L = (I - W)^-1. Only the nodes that reach Y (or that X reaches) take
   part, so each answer is one sparse solve on that block; L[X, X] != 1 only on cycles and is taken from
   the node's strongly connected component. A loop holding 100% of itself raises SingularOwnership.
-- controls(X, Y): the control rule (graph.analytics.control: shares and CONTROLS interests, > 0.5 to a
+- controls(X, Y): the control rule (graph.projection.control: shares and CONTROLS interests, > 0.5 to a
   fixed point), computed once per date for the whole graph, then read by row or by column.
 - ultimate owners of Y: owners with integrated >= threshold (0.25) in Y none of whose own owners has
   integrated >= threshold in Y.
 - bounds: integrated_min / integrated_max are the same solve with every share at its minimum / maximum
-  (graph.shares), done only for blocks that hold a range or an unknown share.
+  (graph.projection.shares), done only for blocks that hold a range or an unknown share.
 
 Example: A holds 50% of B, B holds 20% of A and 60% of C. integrated(A, C) = 0.5 * 0.6 = 0.30 (the walks
 A->B->A->... pass through A again and do not count), although L[A, C] = 0.30 / (1 - 0.1) = 0.3333.
@@ -25,15 +25,16 @@ from operator import attrgetter
 
 import numpy as np
 
-from schema.errors import SingularOwnership
-from schema.kinds import RelationType
+from corpgraph.schema.errors import SingularOwnership
+from corpgraph.schema.kinds import RelationType
 
-from graph.analytics import linalg
-from graph.analytics.control import CONTROL, controlled_by, controllers_of, may_control
-from graph.analytics.control import controlling_parent as _controlling_parent
-from graph.analytics.declared import declarations
-from graph.analytics.results import Holding
-from graph.projection import TOLERANCE, AsOfView
+from corpgraph.graph.projection import linalg
+from corpgraph.graph.projection.control import CONTROL, controlled_by, controllers_of, may_control
+from corpgraph.graph.projection.control import controlling_parent as _controlling_parent
+from corpgraph.graph.analytics.declared import declarations
+from corpgraph.graph.analytics.results import Holding
+from corpgraph.graph.precision import TOLERANCE
+from corpgraph.graph.projection.build import AsOfView
 
 __all__ = ["CONTROL", "ULTIMATE", "Candidates", "Shares", "column", "controlled_by", "controllers_of",
            "controlling_parent", "holding_candidates", "holdings", "owner_candidates", "owners", "row", "ultimate_owners"]

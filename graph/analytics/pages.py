@@ -13,9 +13,9 @@ import dataclasses
 
 import numpy as np
 
-from graph.analytics.ownership import Candidates
-from graph.analytics.results import Holding, HoldingPage
-from graph.cursors import decode_cursor, encode_cursor, invalid_cursor
+from corpgraph.graph.analytics.ownership import Candidates
+from corpgraph.graph.analytics.results import Holding, HoldingPage
+from corpgraph.graph.cursors import decode_cursor, encode_cursor, invalid_cursor
 
 HINT = "pass the cursor of the last Holding received"
 

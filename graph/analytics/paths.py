@@ -16,14 +16,15 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from schema.declaration import ANALYTIC_RELATIONS
-from schema.kinds import RelationType
+from corpgraph.schema.declaration import ANALYTIC_RELATIONS
+from corpgraph.schema.kinds import RelationType
 
-from graph import budget
-from graph.analytics.results import Hop, Path, Subgraph
-from graph.projection import TOLERANCE, AsOfView
-from graph.stores.base import GraphStore, StoredRelation
-from graph.subgraph import subgraph_from
+from corpgraph.graph import budget
+from corpgraph.graph.analytics.results import Hop, Path, Subgraph
+from corpgraph.graph.precision import TOLERANCE
+from corpgraph.graph.projection.build import AsOfView
+from corpgraph.graph.stores.base import GraphStore, StoredRelation
+from corpgraph.graph.subgraph import subgraph_from
 
 _BUDGET_EVERY = 4096  # pops between checks of the request's time budget (graph.budget), not a cap on the search
 

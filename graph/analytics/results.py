@@ -6,8 +6,8 @@ from datetime import date
 from enum import Enum
 from typing import Any
 
-from schema.kinds import RelationType
-from schema.records import Source
+from corpgraph.schema.kinds import RelationType
+from corpgraph.schema.records import Source
 
 
 class Role(str, Enum):
@@ -105,7 +105,7 @@ class Holding:
     controls: bool
     unknown: bool = False
     over_allocated: bool = False  # a company on the way had owners above 100% (imported): its shares were scaled
-    # Set by graph.conflicts when sources disagree on the direct stake or two stakes are valid the same day:
+    # Set by graph.identity.conflicts when sources disagree on the direct stake or two stakes are valid the same day:
     # the relation ids of every statement of it, the one that counts first.
     conflicting: bool = False
     statements: tuple[str, ...] = ()

@@ -8,11 +8,11 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from schema.batch import Batch, WriteSummary
-from schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS, relation_id
-from schema.errors import InvalidInput, Problem
-from schema.kinds import EntityType, RelationType
-from schema.records import Entity, Relation
+from corpgraph.schema.batch import Batch, WriteSummary
+from corpgraph.schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS, relation_id
+from corpgraph.schema.errors import InvalidInput, Problem
+from corpgraph.schema.kinds import EntityType, RelationType
+from corpgraph.schema.records import Entity, Relation
 
 
 class EdgeRow(NamedTuple):
@@ -67,7 +67,7 @@ class RawRelation(NamedTuple):
 # Stored types of ids, read inside the write transaction.
 TypeLookup = Callable[[Iterable[str]], dict[str, EntityType]]
 # A check a store runs inside its write transaction, after the write lock is taken and before anything is
-# written: given a way to read stored types, the problems that forbid the write (graph.ingest.check_references).
+# written: given a way to read stored types, the problems that forbid the write (graph.write.ingest.check_references).
 Check = Callable[[TypeLookup], list[Problem]]
 
 
@@ -217,7 +217,7 @@ class GraphStore(Protocol):
     def search(self, text: str, types: Sequence[EntityType] | None, limit: int,
                topics: Sequence[str] | None = None) -> list[Entity]:
         """Entities whose name or alias contains the folded text, exact key matches first; with topics,
-        only those carrying any of them (matched as graph.topics says)."""
+        only those carrying any of them (matched as graph.identity.topics says)."""
         ...
 
     def list_entities(self, type: EntityType, after: str | None, limit: int) -> list[Entity]:
@@ -245,7 +245,7 @@ class GraphStore(Protocol):
         ...
 
     def ids_with_identifier(self, key: str) -> list[str]:
-        """Ids of the entities carrying the normalised identifier key (graph.identifiers), sorted."""
+        """Ids of the entities carrying the normalised identifier key (graph.identity.identifiers), sorted."""
         ...
 
     def shared_identifiers(self) -> Iterator[tuple[str, list[str]]]:

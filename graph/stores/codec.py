@@ -6,12 +6,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schema.declaration import ENTITIES, RELATIONS
-from schema.errors import UnreadableRecord
-from schema.kinds import EntityType, RelationType
-from schema.records import Entity, Relation
+from corpgraph.schema.declaration import ENTITIES, RELATIONS
+from corpgraph.schema.errors import UnreadableRecord
+from corpgraph.schema.kinds import EntityType, RelationType
+from corpgraph.schema.records import Entity, Relation
 
-from graph.normalize import search_keys
+from corpgraph.graph.identity.normalize import search_keys
 
 
 def encode(record: Entity | Relation) -> str:

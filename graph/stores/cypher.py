@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from schema.declaration import ANALYTIC_FIELDS, ENTITIES, RELATIONS
-from schema.kinds import EntityType, RelationType
+from corpgraph.schema.declaration import ANALYTIC_FIELDS, ENTITIES, RELATIONS
+from corpgraph.schema.kinds import EntityType, RelationType
 
 # Every node also carries this label, so that `id` is unique across types and a lookup by id needs no type.
 ENTITY_LABEL = "Entity"
@@ -99,7 +99,7 @@ ENTITY_TYPES = f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id IN $ids RETURN n.id AS 
 GET_ENTITIES = f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id IN $ids RETURN n.id AS id, n.type AS type, n.doc AS doc"
 # Keys are stored as one string "\nkey1\nkey2\n" (keys never hold whitespace), so exact, prefix and contained
 # matches are all CONTAINS on one indexable string: $exact = "\nkey\n", $prefix = "\nkey", $key = "key".
-# $topics: null (no filter) or topic keys (graph.topics), any of which the node's n.topics must hold.
+# $topics: null (no filter) or topic keys (graph.identity.topics), any of which the node's n.topics must hold.
 SEARCH = (
     f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.search CONTAINS $key AND n.type IN $types "
     "AND ($topics IS NULL OR any(t IN coalesce(n.topics, []) WHERE t IN $topics)) "

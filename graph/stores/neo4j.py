@@ -27,19 +27,19 @@ import neo4j
 from neo4j import exceptions as nx
 from neo4j.api import BookmarkManager
 
-from schema.batch import Batch, WriteSummary
-from schema.declaration import ANALYTIC_FIELDS, entity_type
-from schema.errors import (ConstraintViolation, SchemaMissing, StoreAuthError, StoreError, StoreUnavailable,
+from corpgraph.schema.batch import Batch, WriteSummary
+from corpgraph.schema.declaration import ANALYTIC_FIELDS, entity_type
+from corpgraph.schema.errors import (ConstraintViolation, SchemaMissing, StoreAuthError, StoreError, StoreUnavailable,
                            TransactionTooLarge)
-from schema.kinds import EntityType, RelationType
-from schema.records import Entity, Relation
+from corpgraph.schema.kinds import EntityType, RelationType
+from corpgraph.schema.records import Entity, Relation
 
-from graph.identifiers import entity_identifier_keys
-from graph.topics import entity_topic_keys, topic_keys
-from graph.normalize import query_key
-from graph.settings import Settings
-from graph.stores import cypher
-from graph.stores.base import (
+from corpgraph.graph.identity.identifiers import entity_identifier_keys
+from corpgraph.graph.identity.topics import entity_topic_keys, topic_keys
+from corpgraph.graph.identity.normalize import query_key
+from corpgraph.graph.settings import Settings
+from corpgraph.graph.stores import cypher
+from corpgraph.graph.stores.base import (
     CHANGE_LOG_KEEP,
     Change,
     ChangeKind,
@@ -57,7 +57,7 @@ from graph.stores.base import (
     refuse_problems,
     write_summary,
 )
-from graph.stores.codec import decode_entity, decode_relation, encode, entity_keys
+from corpgraph.graph.stores.codec import decode_entity, decode_relation, encode, entity_keys
 
 
 _RETRY_SECONDS = 30.0  # as the driver's managed transactions: deadlocks, leader switches, lost connections
@@ -221,7 +221,7 @@ class Neo4jStore:
         labels.update(stored_types(ends - labels.keys()))
         missing = sorted(ends - labels.keys())
         if missing:
-            raise StoreError(f"relations point at unknown ids {missing[:10]}: write through graph.ingest, "
+            raise StoreError(f"relations point at unknown ids {missing[:10]}: write through graph.write.ingest, "
                              "which checks references, or load those entities first")
         return labels
 
@@ -277,7 +277,7 @@ class Neo4jStore:
     def search(self, text: str, types: Sequence[EntityType] | None, limit: int,
                topics: Sequence[str] | None = None) -> list[Entity]:
         """Entities whose folded name or alias contains the folded text; exact, then prefix, then contained.
-        With topics: only entities carrying any of them (graph.topics)."""
+        With topics: only entities carrying any of them (graph.identity.topics)."""
         key = query_key(text)
         if not key:
             return []
@@ -424,7 +424,7 @@ class Neo4jStore:
                                  "check NEO4J_USERNAME and NEO4J_PASSWORD") from exc
         except nx.ConstraintError as exc:
             raise ConstraintViolation(f"Neo4j rejected a write while {action}: {exc.message}; an id is already "
-                                      "used by an entity of another type (load through graph.ingest, which "
+                                      "used by an entity of another type (load through graph.write.ingest, which "
                                       "checks this), or the data predates `corpgraph db init`") from exc
         except (nx.ServiceUnavailable, nx.SessionExpired) as exc:
             raise StoreUnavailable(f"cannot reach Neo4j at {self.uri} while {action}: {exc}; check NEO4J_URI, "

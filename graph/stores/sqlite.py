@@ -8,16 +8,16 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from schema.batch import Batch, WriteSummary
-from schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS, relation_id
-from schema.errors import StoreError, StoreLocked
-from schema.kinds import EntityType, RelationType
-from schema.records import Entity, Relation
+from corpgraph.schema.batch import Batch, WriteSummary
+from corpgraph.schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS, relation_id
+from corpgraph.schema.errors import StoreError, StoreLocked
+from corpgraph.schema.kinds import EntityType, RelationType
+from corpgraph.schema.records import Entity, Relation
 
-from graph import budget
-from graph.identifiers import entity_identifier_keys
-from graph.normalize import query_key
-from graph.stores.base import (
+from corpgraph.graph import budget
+from corpgraph.graph.identity.identifiers import entity_identifier_keys
+from corpgraph.graph.identity.normalize import query_key
+from corpgraph.graph.stores.base import (
     CHANGE_LOG_KEEP,
     Change,
     ChangeKind,
@@ -34,9 +34,9 @@ from graph.stores.base import (
     refuse_problems,
     write_summary,
 )
-from graph.stream_ingest import StreamCheck
-from graph.topics import entity_topic_keys, topic_keys
-from graph.stores.codec import decode_entity, decode_relation, encode, entity_keys
+from corpgraph.graph.stores.sqlite_stream import StreamCheck
+from corpgraph.graph.identity.topics import entity_topic_keys, topic_keys
+from corpgraph.graph.stores.codec import decode_entity, decode_relation, encode, entity_keys
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS entities (id TEXT PRIMARY KEY, type TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL);
@@ -178,7 +178,7 @@ class SqliteStore:
 
     def write_stream(self, label: str, batches: Iterable[Batch],
                      on_batch: Callable[[Batch], None] | None = None) -> WriteSummary:
-        """Write a file's batches as they come, in one IMMEDIATE transaction checked at its end (graph.stream_ingest).
+        """Write a file's batches as they come, in one IMMEDIATE transaction checked at its end (graph.stores.sqlite_stream).
 
         InvalidInput with every problem of every batch, and nothing written, when a check finds any.
         """
@@ -287,7 +287,7 @@ class SqliteStore:
     def search(self, text: str, types: Sequence[EntityType] | None, limit: int,
                topics: Sequence[str] | None = None) -> list[Entity]:
         """Entities whose folded name or alias contains the folded text; exact, then prefix, then contained.
-        With topics: only entities carrying any of them (graph.topics)."""
+        With topics: only entities carrying any of them (graph.identity.topics)."""
         key = query_key(text)
         if not key:
             return []

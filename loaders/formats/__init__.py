@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from schema.batch import Origin
-from schema.errors import Problem
+from corpgraph.schema.batch import Origin
+from corpgraph.schema.errors import Problem
 
 # A file location: `Origin(file, line)` for line-based files, `Origin(file, n, pointer="/12/interests/0")`
 # for one JSON document (n = the top-level item's number from 1, used to order problems).
@@ -48,7 +48,7 @@ def available() -> dict[str, Format]:
     """The formats whose module is installed, by name, in detection order."""
     out: dict[str, Format] = {}
     for name in FORMAT_NAMES:
-        module_name = f"loaders.formats.{name}"
+        module_name = f"corpgraph.loaders.formats.{name}"
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

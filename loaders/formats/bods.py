@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from schema.batch import Origin
-from schema.errors import Problem
-from schema.values import COUNTRIES
+from corpgraph.schema.batch import Origin
+from corpgraph.schema.errors import Problem
+from corpgraph.schema.values import COUNTRIES
 
-from loaders.formats import Raw
-from loaders.formats.bods_lifecycle import Lifecycle
-from loaders.formats.bods_values import as_date, source_of
-from loaders.formats.jsondoc import first_char, iter_json_items
+from corpgraph.loaders.formats import Raw
+from corpgraph.loaders.formats.bods_lifecycle import Lifecycle
+from corpgraph.loaders.formats.bods_values import as_date, source_of
+from corpgraph.loaders.formats.jsondoc import first_char, iter_json_items
 
 # entityType -> native type (0.2/0.3 a string, 0.4 {"type": ...}).
 ENTITY_TYPES = {

@@ -21,15 +21,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from schema.batch import Origin
-from schema.errors import Problem
+from corpgraph.schema.batch import Origin
+from corpgraph.schema.errors import Problem
 
-from loaders.formats import Raw
-from loaders.formats.bods_values import as_date, native_id, share_fields
-from loaders.formats.spill import Spill
+from corpgraph.loaders.formats import Raw
+from corpgraph.loaders.formats.bods_values import as_date, native_id, share_fields
+from corpgraph.loaders.formats.spill import Spill
 
 if TYPE_CHECKING:
-    from loaders.formats.bods import Statement
+    from corpgraph.loaders.formats.bods import Statement
 
 # Native field -> where it comes from, relative to an interest.
 INTEREST_FIELDS = {"share": "/share", "share_min": "/share", "share_max": "/share", "valid_from": "/startDate",

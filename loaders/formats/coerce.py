@@ -9,7 +9,7 @@ import hashlib
 import re
 from datetime import date
 
-from schema.values import COUNTRIES
+from corpgraph.schema.values import COUNTRIES
 
 _ID_BAD = re.compile(r"[^A-Za-z0-9_.:\-]")
 _ID_MAX = 200

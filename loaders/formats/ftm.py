@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from schema.batch import Origin
-from schema.errors import Problem
+from corpgraph.schema.batch import Origin
+from corpgraph.schema.errors import Problem
 
-from loaders.formats import Raw
-from loaders.formats.coerce import country_code, native_id, percent_share, source_date
-from loaders.formats.jsondoc import first_char, iter_json_items
-from loaders.formats.spill import Spill
-from loaders.jsontext import loads
+from corpgraph.loaders.formats import Raw
+from corpgraph.loaders.formats.coerce import country_code, native_id, percent_share, source_date
+from corpgraph.loaders.formats.jsondoc import first_char, iter_json_items
+from corpgraph.loaders.formats.spill import Spill
+from corpgraph.loaders.jsontext import loads
 
 PREFIX = "ftm"
 

@@ -17,15 +17,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from schema.batch import Origin
-from schema.errors import Problem
+from corpgraph.schema.batch import Origin
+from corpgraph.schema.errors import Problem
 
-from loaders.formats import Raw
-from loaders.formats.coerce import country_code, source_date
-from loaders.formats.jsondoc import first_char, read_document
-from loaders.formats.spill import Spill
-from loaders.formats.tree import View, nodes, pick
-from loaders.formats.xmlstream import XmlRecord, iter_records
+from corpgraph.loaders.formats import Raw
+from corpgraph.loaders.formats.coerce import country_code, source_date
+from corpgraph.loaders.formats.jsondoc import first_char, read_document
+from corpgraph.loaders.formats.spill import Spill
+from corpgraph.loaders.formats.tree import View, nodes, pick
+from corpgraph.loaders.formats.xmlstream import XmlRecord, iter_records
 
 PREFIX = "lei"
 PUBLISHER = "GLEIF"

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from schema.batch import Origin
-from schema.errors import Problem
+from corpgraph.schema.batch import Origin
+from corpgraph.schema.errors import Problem
 
-from loaders.jsontext import DECODER, TOO_DEEP, JsonTextError, loads
+from corpgraph.loaders.jsontext import DECODER, TOO_DEEP, JsonTextError, loads
 
 CHUNK = 1 << 20
 _WS = " \t\r\n"

@@ -5,13 +5,13 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from schema.batch import Origin
-from schema.declaration import spec_for
-from schema.errors import Problem
+from corpgraph.schema.batch import Origin
+from corpgraph.schema.declaration import spec_for
+from corpgraph.schema.errors import Problem
 
-from loaders.formats import Raw
-from loaders.jsontext import JsonTextError, loads
-from loaders.readers import iter_jsonl, iter_jsonl_lines, read_records
+from corpgraph.loaders.formats import Raw
+from corpgraph.loaders.jsontext import JsonTextError, loads
+from corpgraph.loaders.readers import iter_jsonl, iter_jsonl_lines, read_records
 
 _TYPE = re.compile(rb'"type"\s*:\s*"([A-Za-z_]+)"')
 

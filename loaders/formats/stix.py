@@ -21,12 +21,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from schema.batch import Origin
-from schema.errors import Problem
+from corpgraph.schema.batch import Origin
+from corpgraph.schema.errors import Problem
 
-from loaders.formats import Raw
-from loaders.formats.incident_parts import day_of, placeholder, safe_id, url_source
-from loaders.formats.jsondoc import read_document
+from corpgraph.loaders.formats import Raw
+from corpgraph.loaders.formats.incident_parts import day_of, placeholder, safe_id, url_source
+from corpgraph.loaders.formats.jsondoc import read_document
 
 Item = tuple[str, dict[str, Any]]  # (JSON pointer, native record)
 Issue = tuple[str, str, str]  # (JSON pointer, field, reason)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from schema.batch import Origin
-from schema.errors import Problem
+from corpgraph.schema.batch import Origin
+from corpgraph.schema.errors import Problem
 
 
 def pick(tree: Any, path: str, pointer: str = "") -> list[tuple[str, str]]:

@@ -23,13 +23,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from schema.batch import Origin
-from schema.errors import Problem
+from corpgraph.schema.batch import Origin
+from corpgraph.schema.errors import Problem
 
-from loaders.formats import Raw
-from loaders.formats.incident_parts import day_of, name_id, safe_id, url_source
-from loaders.formats.jsondoc import first_char, iter_json_items
-from loaders.jsontext import JsonTextError, loads
+from corpgraph.loaders.formats import Raw
+from corpgraph.loaders.formats.incident_parts import day_of, name_id, safe_id, url_source
+from corpgraph.loaders.formats.jsondoc import first_char, iter_json_items
+from corpgraph.loaders.jsontext import JsonTextError, loads
 
 SENTINELS = frozenset({"unknown", "na", "n/a", "other", "none", ""})
 INTRUSION_ACTIONS = ("hacking", "malware", "social", "misuse")

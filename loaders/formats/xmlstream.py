@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from lxml import etree  # type: ignore[import-untyped]  # (no stubs shipped with lxml)
 
-from schema.errors import Problem
+from corpgraph.schema.errors import Problem
 
 CHUNK = 1 << 20
 MAX_DEPTH = 32  # GLEIF records nest 6 levels; deeper is refused, not recursed into

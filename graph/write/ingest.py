@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from schema.batch import Batch, WriteSummary
-from schema.declaration import RELATIONS, entity_type
-from schema.errors import Problem
-from schema.kinds import EntityType, RelationType
+from corpgraph.schema.batch import Batch, WriteSummary
+from corpgraph.schema.declaration import RELATIONS, entity_type
+from corpgraph.schema.errors import Problem
+from corpgraph.schema.kinds import EntityType, RelationType
 
-from graph.allocation import check_allocation
-from graph.stores.base import GraphStore, TypeLookup
+from corpgraph.graph.write.allocation import check_allocation
+from corpgraph.graph.write.rules import LOADING, endpoint_problems, referenced_ids
+from corpgraph.graph.stores.base import GraphStore, TypeLookup
 
 
 def ingest(store: GraphStore, batch: Batch) -> WriteSummary:
@@ -68,7 +69,7 @@ def check_references(stored_types: TypeLookup, batch: Batch) -> list[Problem]:
         in_batch[record.id] = kind
     wanted = {rec.id for rec, _ in batch.entities}
     for rec, _ in batch.relations:
-        wanted.update(_referenced_ids(rec))
+        wanted.update(referenced_ids(rec))
     stored = stored_types(wanted)
     for record, origin in batch.entities:
         old = stored.get(record.id)
@@ -78,35 +79,8 @@ def check_references(stored_types: TypeLookup, batch: Batch) -> list[Problem]:
     known = {**stored, **in_batch}
     for rec, origin in batch.relations:
         problems.extend(origin.problem(field, reason)
-                        for field, reason in _relation_problems(rec, known, batch.failed_ids))
+                        for field, reason in endpoint_problems(rec, known, LOADING, batch.failed_ids))
     return problems
-
-
-def _referenced_ids(rec: object) -> list[str]:
-    """Ids a relation record points at (endpoints and, for data supplies, the incident)."""
-    ids = [rec.source, rec.target]  # type: ignore[attr-defined]
-    incident = vars(rec).get("incident")
-    return ids + [incident] if incident else ids
-
-
-def _relation_problems(rec: object, known: dict[str, EntityType], failed: set[str]) -> list[tuple[str, str]]:
-    """(field, reason) of each endpoint problem of one relation record; ids whose record failed
-    validation are not reported again."""
-    spec = RELATIONS[RelationType(rec.type)]  # type: ignore[attr-defined]
-    out: list[tuple[str, str]] = []
-    for field, allowed in (("source", spec.sources), ("target", spec.targets)):
-        ref = getattr(rec, field)
-        kind = known.get(ref)
-        if kind is None:
-            if ref not in failed:
-                out.append((field, f"unknown id {ref!r}: load the entity first or in the same file"))
-        elif kind not in allowed:
-            names = " or ".join(sorted(k.value for k in allowed))
-            out.append((field, f"{ref!r} is a {kind.value}; {spec.type.value} {field} must be {names}"))
-    incident = vars(rec).get("incident")
-    if incident and known.get(incident) != EntityType.INCIDENT and incident not in failed:
-        out.append(("incident", f"{incident!r} is not a known Incident id"))
-    return out
 
 
 def ingest_stream(store: GraphStore, label: str, batches: Iterable[Batch],
@@ -114,7 +88,7 @@ def ingest_stream(store: GraphStore, label: str, batches: Iterable[Batch],
     """Write one file's validated batches all-or-nothing; InvalidInput with every problem of every batch.
 
     The embedded store writes each batch as it comes inside one transaction and checks the whole file at
-    its end (graph.stream_ingest), so memory stays bounded. A store without `write_stream` (Neo4j) gets the
+    its end (graph.stores.sqlite_stream), so memory stays bounded. A store without `write_stream` (Neo4j) gets the
     batches joined into one and written by `ingest`: its transaction holds the whole file anyway (bounded
     by the server's transaction memory, docs/importers.md).
     """

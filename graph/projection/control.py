@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from schema.kinds import RelationType
+from corpgraph.schema.kinds import RelationType
 
-from graph.projection import TOLERANCE, AsOfView, csr_slots
+from corpgraph.graph.precision import TOLERANCE
+from corpgraph.graph.projection.build import AsOfView, csr_slots
 
 CONTROL = 0.5  # controls: strictly more than this (plus TOLERANCE)
 # Interest types (normalised: lower case, no separators) that give control by themselves.

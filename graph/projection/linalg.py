@@ -18,9 +18,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu, spsolve_triangular
 
-from schema.errors import SingularOwnership
+from corpgraph.schema.errors import SingularOwnership
 
-from graph.projection import AsOfView
+from corpgraph.graph.projection.build import AsOfView
 
 _DENSE = 1500  # components up to this size are inverted densely
 _WHOLE = 16  # blocks of more than 1/16 of the nodes use the whole graph's factors

@@ -1,6 +1,6 @@
 """Load one file in batches inside one embedded-store transaction, with the whole-file checks kept in SQL.
 
-`graph.ingest.ingest` holds a whole file's records in memory to check them; this module writes each
+`corpgraph.graph.write.ingest.ingest` holds a whole file's records in memory to check them; this module writes each
 validated batch as it comes and keeps only what the end-of-file checks need, in TEMP tables of the same
 SQLite transaction (so memory stays bounded whatever the file size, and a ROLLBACK drops them too):
 
@@ -13,8 +13,8 @@ SQLite transaction (so memory stays bounded whatever the file size, and a ROLLBA
 Per batch: entity type changes are checked against what the file declared earlier and what was stored;
 placeholders are written only for ids nobody holds yet; once the batch is written, each relation whose
 endpoints are all held for real (stored, or real records of the file so far) is checked at once; the others
-wait in `load_rels`. At the end of the file, before COMMIT: the relations that waited (graph.ingest's
-rules), and the owners' share sums of each company a native OWNS touches (graph.allocation's rules), read
+wait in `load_rels`. At the end of the file, before COMMIT: the relations that waited (graph.write.ingest's
+rules), and the owners' share sums of each company a native OWNS touches (graph.write.allocation's rules), read
 through the transaction's own connection. Every problem of every batch is reported together; with any,
 the caller rolls back.
 """
@@ -25,15 +25,15 @@ import sqlite3
 from collections.abc import Iterator
 from types import SimpleNamespace
 
-from schema.batch import Batch, Origin
-from schema.declaration import entity_type
-from schema.errors import Problem
-from schema.kinds import EntityType, RelationType
-from schema.records import Owns
+from corpgraph.schema.batch import Batch, Origin
+from corpgraph.schema.declaration import entity_type
+from corpgraph.schema.errors import Problem
+from corpgraph.schema.kinds import EntityType, RelationType
+from corpgraph.schema.records import Owns
 
-from graph.allocation import _first_excess, _reason, imported, stake_of
-from graph.ingest import _referenced_ids, _relation_problems
-from graph.stores.base import TypeLookup
+from corpgraph.graph.write.allocation import excess_reason, first_excess, imported, stake_of
+from corpgraph.graph.write.rules import LOADING, endpoint_problems, referenced_ids
+from corpgraph.graph.stores.base import TypeLookup
 
 _PAGE = 500  # ids per IN list (under SQLite's bound-parameter limit)
 _DDL = (
@@ -95,7 +95,7 @@ class StreamCheck:
     def relations_written(self, batch: Batch, rel_ids: list[str]) -> None:
         """After the batch is written: check each relation whose endpoints are all held for real now; keep the
         others (a later batch's entity, a placeholder of this file) for the end, and every native OWNS."""
-        wanted = sorted({ref for rec, _ in batch.relations for ref in _referenced_ids(rec)})
+        wanted = sorted({ref for rec, _ in batch.relations for ref in referenced_ids(rec)})
         known = self._stored_types(wanted)
         provisional: set[str] = set()  # this file's placeholders: a real record later in the file may retype them
         for page in _pages([ref for ref in wanted if ref in known]):
@@ -103,10 +103,10 @@ class StreamCheck:
                 f"SELECT id FROM load_ids WHERE placeholder = 1 AND id IN ({_marks(page)})", page))
         waiting = []
         for rec, origin in batch.relations:
-            refs = _referenced_ids(rec)
+            refs = referenced_ids(rec)
             if all(ref in known and ref not in provisional for ref in refs):
                 self.problems.extend(origin.problem(field, reason)
-                                     for field, reason in _relation_problems(rec, known, set()))
+                                     for field, reason in endpoint_problems(rec, known, LOADING))
             else:
                 waiting.append((rec.type, rec.source, rec.target, vars(rec).get("incident"),  # type: ignore[attr-defined]
                                 *_where(origin)))
@@ -166,7 +166,7 @@ class StreamCheck:
                 rec = SimpleNamespace(type=kind, source=source, target=target, incident=incident)
                 origin = _origin(*where)
                 self.problems.extend(origin.problem(field, reason)
-                                     for field, reason in _relation_problems(rec, known, failed))
+                                     for field, reason in endpoint_problems(rec, known, LOADING, failed))
 
     def _check_allocation(self) -> None:
         """Owners' shares of each company a native OWNS of the file touches, a page of companies at a time."""
@@ -184,10 +184,10 @@ class StreamCheck:
             for s in stored:
                 stakes[s.record.target][s.id] = (s.record, origins.get(s.id))
             for company in page:
-                found = _first_excess([stake_of(rec, origin) for rec, origin in stakes[company].values()])
+                found = first_excess([stake_of(rec, origin) for rec, origin in stakes[company].values()])
                 if found is not None:
                     day, held, origin = found
-                    self.problems.append(origin.problem("share", _reason(company, day, held)))
+                    self.problems.append(origin.problem("share", excess_reason(company, day, held)))
 
     def _last_native_origins(self, rel_ids: list[str]) -> dict[str, Origin]:
         """Where the file's last record of each relation id came from, when that record is a native OWNS."""

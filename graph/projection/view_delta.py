@@ -1,4 +1,4 @@
-"""An as-of view patched for a delta (graph.delta): only the columns of W whose companies' OWNS edges changed.
+"""An as-of view patched for a delta (graph.projection.delta): only the columns of W whose companies' OWNS edges changed.
 
 Given the previous view and the new projection (old edges and nodes keep their indices, new ones come after),
 the companies T that a written OWNS edge points at are the only columns of W that can change: their valid
@@ -24,12 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from schema.kinds import RelationType
+from corpgraph.schema.kinds import RelationType
 
-from graph.analytics.control import CONTROL, Control
-from graph.projection import (
-    FULL,
-    TOLERANCE,
+from corpgraph.graph.projection.control import CONTROL, Control
+from corpgraph.graph.precision import FULL, TOLERANCE
+from corpgraph.graph.projection.build import (
     _TYPE_CODE,
     Adjacency,
     AsOfView,
@@ -38,7 +37,7 @@ from graph.projection import (
     _latest_per_pair,
     csr_slots,
 )
-from graph.shares import EdgeShares
+from corpgraph.graph.projection.shares import EdgeShares
 
 _OWNS = _TYPE_CODE[RelationType.OWNS]
 _CONTROLS = _TYPE_CODE[RelationType.CONTROLS]

@@ -1,14 +1,18 @@
 """Conflicting statements of a direct stake: sources that disagree, or two stakes valid on the same day.
 
-Neither is ever summed (graph.projection keeps one edge per owner/company pair and date, graph.merge one
+Neither is ever summed (graph.projection.build keeps one edge per owner/company pair and date, graph.identity.merge one
 per fact); the holding is flagged and lists the relation ids of what each source said, the chosen first.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
-from graph.analytics.results import Holding
-from graph.projection import AsOfView
+from typing import TYPE_CHECKING
+
+from corpgraph.graph.analytics.results import Holding
+
+if TYPE_CHECKING:  # annotations only: identity sits below the projection
+    from corpgraph.graph.projection.build import AsOfView
 
 
 def stake_statements(view: AsOfView, owner: int, company: int) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
-from graph import budget
+from corpgraph.graph import budget
 
 
 class Revisioned(Protocol):

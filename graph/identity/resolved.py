@@ -4,7 +4,7 @@
 for by any of its ids): the canonical record's fields (or, when that one is a placeholder, the first real
 record's), filled in from the others where it has none; names and aliases of every record as aliases;
 identifiers, topics and sources of all. Relation reads have canonical endpoints and one relation per fact
-with the sources of every statement (graph.merge). Writes and everything else go to the store untouched.
+with the sources of every statement (graph.identity.merge). Writes and everything else go to the store untouched.
 With nothing merged, every read is the store's own.
 """
 from __future__ import annotations
@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from schema.kinds import EntityType, RelationType
-from schema.records import Entity
+from corpgraph.schema.kinds import EntityType, RelationType
+from corpgraph.schema.records import Entity
 
-from graph.identifiers import identifier_key
-from graph.identity import IdentityMap
-from graph.merge import Statements, canonical_record, merge_stored
-from graph.stores.base import GraphStore, StoredRelation
+from corpgraph.graph.identity.identifiers import identifier_key
+from corpgraph.graph.identity.clusters import IdentityMap
+from corpgraph.graph.identity.merge import Statements, canonical_record, merge_stored
+from corpgraph.graph.stores.base import GraphStore, StoredRelation
 
 _UNION = ("identifiers", "topics", "sources")  # list fields whose values add up over the records
 
@@ -66,7 +66,7 @@ class ResolvedStore:
         return out
 
     def relations_touching(self, ids: Sequence[str], types: Sequence[RelationType]) -> list[StoredRelation]:
-        """Relations touching any id of the given entities, merged (graph.merge.merge_stored)."""
+        """Relations touching any id of the given entities, merged (graph.identity.merge.merge_stored)."""
         if not self.identity:
             return self.store.relations_touching(ids, types)
         every = sorted({m for i in ids for m in self.identity.ids(i)})

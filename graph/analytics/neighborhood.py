@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from schema.errors import NotFound
-from schema.kinds import RelationType
+from corpgraph.schema.errors import NotFound
+from corpgraph.schema.kinds import RelationType
 
-from graph.analytics.results import Subgraph
-from graph.stores.base import GraphStore, StoredRelation
-from graph.subgraph import subgraph_from
+from corpgraph.graph.analytics.results import Subgraph
+from corpgraph.graph.stores.base import GraphStore, StoredRelation
+from corpgraph.graph.subgraph import subgraph_from
 
 DEFAULT_MAX_NODES = 500
 

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from schema.records import Relation
+from corpgraph.schema.records import Relation
 
-from graph.identity import IdentityMap
-from graph.stores.base import GraphStore, StoredRelation
+from corpgraph.graph.identity.clusters import IdentityMap
+from corpgraph.graph.stores.base import GraphStore, StoredRelation
 
 # Fields that say where a statement comes from or how sure it is, not what it states.
 _NOT_VALUES = {"sources", "source", "target", "confidence", "as_given"}

@@ -1,6 +1,6 @@
 """Match keys of an entity: each name and alias folded without its legal form, as written and transliterated.
 
-The folding and the legal forms are graph.normalize's (the search keys'); this module only adds the
+The folding and the legal forms are graph.identity.normalize's (the search keys'); this module only adds the
 transliterated variants and remembers, for each key, which name gave it and how, so a candidate can
 say why it was proposed.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from schema.records import Entity
+from corpgraph.schema.records import Entity
 
-from graph.normalize import fold, strip_suffixes
-from graph.resolve.translit import latin
+from corpgraph.graph.identity.normalize import fold, strip_suffixes
+from corpgraph.graph.identity.resolve.translit import latin
 
 
 _WORD_ONLY = re.compile(r"[\W_]+")

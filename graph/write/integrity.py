@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from schema.declaration import EDGE_FIELDS, ENTITIES, RELATIONS, relation_id
-from schema.kinds import EntityType, RelationType
+from corpgraph.schema.declaration import EDGE_FIELDS, ENTITIES, RELATIONS, relation_id
+from corpgraph.schema.kinds import EntityType, RelationType
 
-from graph.stores.base import GraphStore, RawEntity, RawRelation, edge_row
+from corpgraph.graph.write.rules import STORED, endpoint_problems
+from corpgraph.graph.stores.base import GraphStore, RawEntity, RawRelation, edge_row
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -103,25 +104,8 @@ def _relation_problems(row: RawRelation, kinds: dict[str, EntityType]) -> Iterat
         if stored != expected[field] and not (field == "share" and _same_number(stored, expected[field])):
             yield StoredProblem("relation", row.id, field,
                                 f"the row holds {stored!r}, its document {expected[field]!r}")
-    yield from _endpoint_problems(row.id, kind, record, kinds)
-
-
-def _endpoint_problems(rel_id: str, kind: RelationType, record: Any, kinds: dict[str, EntityType]
-                       ) -> Iterator[StoredProblem]:
-    """Endpoints that are missing or of a kind the relation type does not join."""
-    spec = RELATIONS[kind]
-    for field, allowed in (("source", spec.sources), ("target", spec.targets)):
-        ref = getattr(record, field)
-        found = kinds.get(ref)
-        if found is None:
-            yield StoredProblem("relation", rel_id, field, f"{ref!r} is not a stored entity")
-        elif found not in allowed:
-            names = " or ".join(sorted(k.value for k in allowed))
-            yield StoredProblem("relation", rel_id, field, f"{ref!r} is a {found.value}; {kind.value} {field} "
-                                                           f"must be {names}")
-    incident = getattr(record, "incident", None)
-    if incident and kinds.get(incident) != EntityType.INCIDENT:
-        yield StoredProblem("relation", rel_id, "incident", f"{incident!r} is not a stored Incident")
+    for field, reason in endpoint_problems(record, kinds, STORED):
+        yield StoredProblem("relation", row.id, field, reason)
 
 
 def _record(kind: str, id: str, doc: str | None, type_name: str, model: type[M]

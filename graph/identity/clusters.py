@@ -3,7 +3,7 @@
 nomenklatura's resolver is the model. The store keeps every source's records as they came; identity is
 computed here, from two things the stores keep (graph.stores.base):
 
-- identifier links: entities of the same type carrying the same normalised identifier (graph.identifiers);
+- identifier links: entities of the same type carrying the same normalised identifier (graph.identity.identifiers);
 - users' decisions (judgements): `same` joins two ids, `different` keeps them apart for good.
 
 Clusters are the connected components of the links and the `same` decisions, minus the `different` ones.
@@ -29,11 +29,11 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from schema.errors import CorpgraphError, NotFound
-from schema.kinds import EntityType
+from corpgraph.schema.errors import CorpgraphError, NotFound
+from corpgraph.schema.kinds import EntityType
 
-from graph.identifiers import parse_identifier_ref
-from graph.stores.base import GraphStore, Judgement, Verdict
+from corpgraph.graph.identity.identifiers import parse_identifier_ref
+from corpgraph.graph.stores.base import GraphStore, Judgement, Verdict
 
 
 class IdentityError(CorpgraphError):

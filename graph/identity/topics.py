@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from schema.records import Entity
+from corpgraph.schema.records import Entity
 
 
 def topic_key(text: str) -> str | None:

@@ -1,6 +1,6 @@
 """Candidate pairs of entities that may be the same, blocked on match keys and scored with their reasons.
 
-Blocking: entities are grouped by match key (graph.resolve.keys) and by identifier; only entities
+Blocking: entities are grouped by match key (graph.identity.resolve.keys) and by identifier; only entities
 sharing a group are compared, never all pairs. A group larger than MAX_BLOCK (a stem such as "china"
 shared by thousands) is skipped and counted, never silently compared in full.
 
@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from schema.records import Entity
+from corpgraph.schema.records import Entity
 
-from graph.identifiers import entity_identifier_keys
-from graph.resolve.keys import NameKey, exact_key, name_keys
+from corpgraph.graph.identity.identifiers import entity_identifier_keys
+from corpgraph.graph.identity.resolve.keys import NameKey, exact_key, name_keys
 
 MAX_BLOCK = 500
 # Entities are compared with their own type only: identity never merges entities of different types.
@@ -124,7 +124,7 @@ def party(entity: Entity) -> _Party:
 
 
 def identifiers_by_scheme(entities: Iterable[Entity]) -> dict[str, set[str]]:
-    """The normalised identifiers of the entities (identity's keys, graph.identifiers), grouped by scheme."""
+    """The normalised identifiers of the entities (identity's keys, graph.identity.identifiers), grouped by scheme."""
     out: dict[str, set[str]] = defaultdict(set)
     for entity in entities:
         for key in entity_identifier_keys(entity):

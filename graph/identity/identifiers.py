@@ -7,7 +7,7 @@ trimmed with inner runs of whitespace made one space, and an LEI upper-cased wit
 """
 from __future__ import annotations
 
-from schema.records import Entity
+from corpgraph.schema.records import Entity
 
 _COMPACT = frozenset({"LEI"})  # schemes whose ids never hold spaces and compare case-insensitively
 

@@ -21,11 +21,11 @@ from functools import lru_cache
 
 import numpy as np
 
-from schema.declaration import ANALYTIC_RELATIONS, RELATIONS
+from corpgraph.schema.declaration import ANALYTIC_RELATIONS, RELATIONS
 
-from graph.nodeids import NodeIds
-from graph.packed import PackedStrings
-from graph.sparse_column import SparseColumn
+from corpgraph.graph.projection.nodeids import NodeIds
+from corpgraph.graph.projection.packed import PackedStrings
+from corpgraph.graph.projection.sparse_column import SparseColumn
 
 _EPOCH = date(1970, 1, 1)
 _KEYS = [RELATIONS[t].key for t in ANALYTIC_RELATIONS]  # key properties per type code

@@ -7,16 +7,16 @@ saying why a full rebuild is needed instead (graph.service then rebuilds in the 
 - a gap in the log (pruned, or writes from before the log existed), a `bulk`, `decision` or `delete` entry;
 - more than MAX_RELATIONS relations (one full build costs about what a delta that size does);
 - identity may move: a written entity is merged, named by a decision, or carries an identifier another
-  entity carries; or a written relation touches a merged entity (graph.merge would have to regroup it).
+  entity carries; or a written relation touches a merged entity (graph.identity.merge would have to regroup it).
 
 The delta appends new edges and nodes at the end (existing indices never move), updates the columns of
 changed edges in copies (ended stakes are changed valid_to), and patches the rows of the adjacency the
 new edges land in. Each cached as-of view (graph.projection.AsOfView) is patched too, in the columns of
 the companies whose OWNS edges changed: valid mask, de-duplicated OWNS adjacency, W (and its scaling),
 unknown/ranged sets. What is derived from the whole of W is carried over only when provably unchanged,
-else dropped and rebuilt lazily by the first query that needs it (graph.view_delta says when).
+else dropped and rebuilt lazily by the first query that needs it (graph.projection.view_delta says when).
 
-What the delta needs from the compact projection (graph/projection.py, graph.nodeids, graph.relation_ids):
+What the delta needs from the compact projection (graph/projection/build.py, graph.projection.nodeids, graph.projection.relation_ids):
 `NodeIds.extend` (new ids take the next indices, existing ones keep theirs, the sorted groups are shared);
 per-edge columns it can extend with np.concatenate and copy where edges changed; sparse columns rebuilt
 from their few stored edges; relation ids derived from the columns, with the exceptions of new edges checked
@@ -31,13 +31,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from schema.declaration import ANALYTIC_RELATIONS
-from schema.kinds import RelationType
+from corpgraph.schema.declaration import ANALYTIC_RELATIONS
+from corpgraph.schema.kinds import RelationType
 
-from graph.identifiers import entity_identifier_keys
-from graph.identity import IdentityMap
-from graph.nodeids import NodeIds
-from graph.projection import (
+from corpgraph.graph.identity.identifiers import entity_identifier_keys
+from corpgraph.graph.identity.clusters import IdentityMap
+from corpgraph.graph.projection.nodeids import NodeIds
+from corpgraph.graph.projection.build import (
     _ALWAYS,
     _NEVER,
     _TYPE_CODE,
@@ -48,10 +48,10 @@ from graph.projection import (
     _days,
     index_type,
 )
-from graph.relation_ids import EdgeColumns, RelationIds
-from graph.sparse_column import SparseColumn
-from graph.stores.base import Change, ChangeKind, EdgeRow, GraphStore, contiguous, edge_row
-from graph.view_delta import patched_adjacency, patched_view
+from corpgraph.graph.projection.relation_ids import EdgeColumns, RelationIds
+from corpgraph.graph.projection.sparse_column import SparseColumn
+from corpgraph.graph.stores.base import Change, ChangeKind, EdgeRow, GraphStore, contiguous, edge_row
+from corpgraph.graph.projection.view_delta import patched_adjacency, patched_view
 
 MAX_RELATIONS = 5_000  # relations one delta applies at most; past this a full build is about as quick
 _ROUNDS = 3  # times the log is read again when writes keep coming while a delta reads the store
@@ -93,7 +93,7 @@ def advance(store: GraphStore, identity: IdentityMap, projection: Projection) ->
     members = {i for ids in identity.members.values() for i in ids}
     touching = [r.id for r in rows if members & {r.source, r.target, r.incident}]
     if touching:
-        return f"relation {touching[0]} touches an entity merged by identity (graph.merge regroups it)"
+        return f"relation {touching[0]} touches an entity merged by identity (graph.identity.merge regroups it)"
     return Advanced(replace(identity, revision=last), apply_rows(projection, rows, last))
 
 
@@ -148,7 +148,7 @@ def _unsupported(entries: Sequence[Change]) -> str | None:
 
 
 def _identity_moves(store: GraphStore, identity: IdentityMap, entity_ids: list[str]) -> str | None:
-    """Why the written entities may change identity (graph.identity), if they may."""
+    """Why the written entities may change identity (graph.identity.clusters), if they may."""
     if not entity_ids:
         return None
     members = {i for ids in identity.members.values() for i in ids}
@@ -215,7 +215,7 @@ def _owns_into(proj: Projection, targets: np.ndarray) -> np.ndarray:
 
 
 def _row_columns(rows: Sequence[EdgeRow], ids: NodeIds, kinds: list[str]) -> dict[str, np.ndarray]:
-    """The per-edge columns of relation rows (as graph.projection builds them), by column name."""
+    """The per-edge columns of relation rows (as graph.projection.build builds them), by column name."""
     code = {k: i for i, k in enumerate(kinds)}
     ends = ids.indices([x for r in rows for x in (r.source, r.target)])
     starts: list[object] = [r.valid_from for r in rows]

@@ -18,14 +18,14 @@ from __future__ import annotations
 from datetime import date
 from typing import NamedTuple
 
-from schema.batch import Batch, Origin
-from schema.declaration import relation_id
-from schema.errors import Problem
-from schema.kinds import RelationType
-from schema.records import Owns, Relation
+from corpgraph.schema.batch import Batch, Origin
+from corpgraph.schema.declaration import relation_id
+from corpgraph.schema.errors import Problem
+from corpgraph.schema.kinds import RelationType
+from corpgraph.schema.records import Owns, Relation
 
-from graph.projection import FULL
-from graph.stores.base import EdgeRow, GraphStore
+from corpgraph.graph.precision import FULL
+from corpgraph.graph.stores.base import EdgeRow, GraphStore
 
 _OPEN = date.min
 
@@ -59,10 +59,10 @@ def check_allocation(store: GraphStore, batch: Batch) -> list[Problem]:
             stakes[rec.target][relation_id(rec)] = stake_of(rec, None if imported(rec) else origin)
     problems = []
     for company in companies:
-        found = _first_excess(list(stakes[company].values()))
+        found = first_excess(list(stakes[company].values()))
         if found is not None:
             day, held, origin = found
-            problems.append(origin.problem("share", _reason(company, day, held)))
+            problems.append(origin.problem("share", excess_reason(company, day, held)))
     return problems
 
 
@@ -78,7 +78,7 @@ def _stored(row: EdgeRow) -> _Stake:
     return _Stake(row.source, start, end, _minimum(row.share, row.share_min), None)
 
 
-def _first_excess(stakes: list[_Stake]) -> tuple[date, list[tuple[str, float]], Origin] | None:
+def first_excess(stakes: list[_Stake]) -> tuple[date, list[tuple[str, float]], Origin] | None:
     """The first day the stakes sum above 100%: that day, (owner, share) held then, the last native origin then."""
     for day in sorted({stake.start for stake in stakes}):
         held = _held_on(stakes, day)
@@ -105,7 +105,7 @@ def _minimum(share: float | None, share_min: float | None) -> float:
     return share if share is not None else (share_min or 0.0)
 
 
-def _reason(company: str, day: date, held: list[tuple[str, float]]) -> str:
+def excess_reason(company: str, day: date, held: list[tuple[str, float]]) -> str:
     """The message: which company, which day, the sum and each owner's share."""
     when = "with no start date" if day == _OPEN else f"on {day.isoformat()}"
     parts = ", ".join(f"{owner} {share * 100:.4g}%" for owner, share in held if share > 0)

@@ -25,14 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from graph.merge import Statements
-from graph.nodeids import NodeIds
-from graph.packed import PackedStrings
-from graph.projection import Edges, Projection, assemble
-from graph.relation_ids import EdgeColumns, RelationIds
-from graph.settings import get_settings
-from graph.sparse_column import SparseColumn
-from graph.stores.base import GraphStore
+from corpgraph.graph.identity.merge import Statements
+from corpgraph.graph.projection.nodeids import NodeIds
+from corpgraph.graph.projection.packed import PackedStrings
+from corpgraph.graph.projection.build import Edges, Projection, assemble
+from corpgraph.graph.projection.relation_ids import EdgeColumns, RelationIds
+from corpgraph.graph.settings import get_settings
+from corpgraph.graph.projection.sparse_column import SparseColumn
+from corpgraph.graph.stores.base import GraphStore
 
 FORMAT = 1  # bumped whenever what a snapshot holds changes: older files are then ignored
 _SUFFIX = ".npz"

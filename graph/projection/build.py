@@ -5,8 +5,8 @@ per-edge columns (endpoints as indices, share, validity as day numbers, incident
 adjacency per relation type. Everything that depends on `as_of` lives in an `AsOfView`, built with
 vectorised masks and cached per date, so a query touches only the part of the graph it needs.
 
-Memory (issue 12, item 4): ids live in a `NodeIds` table (a few bytes an id, graph.nodeids), relation ids
-are derived from the columns on demand (graph.relation_ids), node and edge indices and day numbers are
+Memory (issue 12, item 4): ids live in a `NodeIds` table (a few bytes an id, graph.projection.nodeids), relation ids
+are derived from the columns on demand (graph.projection.relation_ids), node and edge indices and day numbers are
 int32 while they fit, the columns few edges use (incident, kind) are sparse, and the adjacency of a type is
 built on first use, with rows only for the nodes that have edges of that type.
 """
@@ -26,25 +26,24 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from schema.declaration import ANALYTIC_RELATIONS, EDGE_FIELDS
-from schema.kinds import RelationType
+from corpgraph.schema.declaration import ANALYTIC_RELATIONS, EDGE_FIELDS
+from corpgraph.schema.kinds import RelationType
 
-from graph.identity import IdentityMap
-from graph.merge import Statements, merge_columns
-from graph.nodeids import NodeIds
-from graph.relation_ids import EdgeColumns, RelationIds
-from graph.sparse_column import SparseColumn
-from graph.shares import EdgeShares, edge_shares
-from graph.stores.base import EdgeRow, GraphStore
+from corpgraph.graph.identity.clusters import IdentityMap
+from corpgraph.graph.precision import FULL
+from corpgraph.graph.identity.merge import Statements, merge_columns
+from corpgraph.graph.projection.nodeids import NodeIds
+from corpgraph.graph.projection.relation_ids import EdgeColumns, RelationIds
+from corpgraph.graph.projection.sparse_column import SparseColumn
+from corpgraph.graph.projection.shares import EdgeShares, edge_shares
+from corpgraph.graph.stores.base import EdgeRow, GraphStore
 
 if TYPE_CHECKING:  # analytics.linalg imports this module
-    from graph.analytics.linalg import Factors
+    from corpgraph.graph.projection.linalg import Factors
 
 _NEVER = np.iinfo(np.int32).max  # open-ended valid_to (day numbers are int32: +-5.8 million years)
 _ALWAYS = np.iinfo(np.int32).min  # open-ended valid_from
 _TYPE_CODE = {t: i for i, t in enumerate(ANALYTIC_RELATIONS)}
-TOLERANCE = 1e-9  # shares are compared with this slack: 0.17 + 0.28 + 0.05 is 0.5000000000000001 in floats
-FULL = 1.0 + TOLERANCE  # a company's owners holding more than this hold more than all of it
 _CACHED_DATES = 8  # as_of views kept; queries mostly ask about today or a handful of dates
 
 
@@ -200,7 +199,7 @@ class Projection:
     bounded: np.ndarray  # the few edges with a reported range (sorted), so 3M edges carry no range columns
     bound_min: np.ndarray  # share_min of those edges, NaN when absent
     bound_max: np.ndarray  # share_max of those edges, NaN when absent
-    # Relations merged by identity (graph.merge): the statements behind each edge, and which disagree.
+    # Relations merged by identity (graph.identity.merge): the statements behind each edge, and which disagree.
     statements: Statements = field(default_factory=Statements)
     _views: OrderedDict[int, "AsOfView"] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -250,7 +249,7 @@ class Projection:
         return low, high
 
     def edge_shares(self, edges: np.ndarray) -> EdgeShares:
-        """Point value and bounds of a set of edges (graph.shares), the free part taken per target company."""
+        """Point value and bounds of a set of edges (graph.projection.shares), the free part taken per target company."""
         low, high = self.ranges(edges)
         return edge_shares(self.share[edges], low, high, self.dst[edges], self.size)
 
@@ -297,7 +296,7 @@ class AsOfView:
     pair's valid edges so answers can flag the holding as conflicting.
     W[i, j] holds exact shares and the midpoints of reported ranges; unknown shares count 0 in W and are
     found through `down`/`up`. `lower()` and `upper()` are the same view with every share at its minimum
-    and at its maximum (graph.shares); they are this view itself when nothing is uncertain.
+    and at its maximum (graph.projection.shares); they are this view itself when nothing is uncertain.
     """
 
     projection: Projection
@@ -488,7 +487,7 @@ def _share_matrix(n: int, src: np.ndarray, dst: np.ndarray, values: np.ndarray) 
 def scaled_to_full(W: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
     """W with every column summing above 100% scaled to 100%, and those columns (sorted).
 
-    Only imported data can hold such sums (native loads refuse them, graph.allocation): the shares cannot
+    Only imported data can hold such sums (native loads refuse them, graph.write.allocation): the shares cannot
     all be true, and unscaled they make integrated shares above 1 (a 90%/90% loop gives 3.16).
     """
     sums = np.asarray(W.sum(axis=0)).ravel()
@@ -542,7 +541,7 @@ class _Columns:
                 col.extend(values)
 
     def merge(self, identity: IdentityMap, store: GraphStore) -> Statements:
-        """Apply identity (graph.merge): canonical endpoints, one edge per fact stated by several sources."""
+        """Apply identity (graph.identity.merge): canonical endpoints, one edge per fact stated by several sources."""
         keep, statements = merge_columns(identity, store, self.cols, _FIELD_AT)
         if keep is not None:
             self.cols = [[col[k] for k in keep] for col in self.cols]
