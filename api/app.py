@@ -33,7 +33,7 @@ from corpgraph.schema.kinds import RelationType
 
 from corpgraph.api.context import Context, make_context
 from corpgraph.api.document_guard import lane_of, parsed
-from corpgraph.api.graphql_schema import HEAVY_FIELDS, error_answer, make_schema
+from corpgraph.api.graphql_schema import error_answer, make_schema
 from corpgraph.api.lanes import Lane, Lanes, run_coroutine
 from corpgraph.api.http_limits import BodyLimit, error_response, parse_body
 from corpgraph.api.settings import ApiSettings, get_api_settings
@@ -88,7 +88,7 @@ class CorpGraphQL(GraphQL[Context, None]):
             return Lane.QUICK  # the syntax error is reported by the normal path, quickly
         context.parsed = entry
         return lane_of(entry.document, request_data.variables, self.settings,
-                       self.schema.page_sizes, HEAVY_FIELDS)  # type: ignore[attr-defined]
+                       self.schema.page_sizes, self.schema.heavy_fields)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import corpgraph.graph.service
+import corpgraph.graph.service as service_module
 from corpgraph.graph.identity.clusters import build_identity
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.projection.build import Projection, build_projection
@@ -70,7 +70,7 @@ def test_a_restarted_facade_answers_from_the_snapshot_without_reading_the_graph(
 
     def no_build(*_: object) -> Projection:
         raise AssertionError("the graph was read again")
-    monkeypatch.setattr(graph.service, "build_projection", no_build)
+    monkeypatch.setattr(service_module, "build_projection", no_build)
     restarted = CorpGraph(tmp_store, snapshots=snapshots)
     assert restarted.holdings("a", DAY) == expected
     assert [h.company for h in expected] == ["b", "c"]  # a holds 60% of b, and b 50% of c: 0.6 * 0.5 = 0.3 of c

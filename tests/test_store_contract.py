@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.write.ingest import ingest, ingest_stream
 from corpgraph.graph.service import CorpGraph
 from corpgraph.graph.projection.build import Projection, build_projection
 from corpgraph.graph.settings import Settings
@@ -145,6 +145,28 @@ def test_a_bad_file_leaves_nothing_behind(seeded: GraphStore) -> None:
         ingest(seeded, bad)
     assert seeded.counts() == before
     assert seeded.get_entities(["newco"]) == {}
+
+
+def test_every_store_declares_its_location_and_streams_a_file(store: GraphStore) -> None:
+    """Capabilities are methods of the protocol: each store says where it lives and writes a file's batches."""
+    at = store.location()
+    assert at.kind == store.name and at.where  # a path or a URI, never empty
+    first = batch(company("s1"), company("s2"), label="stream.jsonl")
+    second = batch(owns("s1", "s2", 0.4), label="stream.jsonl")
+    seen: list[int] = []
+    summary = ingest_stream(store, "stream.jsonl", iter([first, second]), on_batch=lambda b: seen.append(len(b.relations)))
+    assert seen == [0, 1]  # both batches were taken, in order
+    assert sum(summary.entities.values()) == 2 and sum(summary.relations.values()) == 1
+    assert {row.source for page in store.iter_edges([RelationType.OWNS]) for row in page} == {"s1"}
+
+
+def test_a_streamed_file_with_a_bad_batch_writes_nothing(store: GraphStore) -> None:
+    """A problem in the file's last batch keeps its first batch out too (all-or-nothing per file)."""
+    first = batch(company("t1"), label="bad-stream.jsonl")
+    second = batch(owns("t1", "ghost", 0.4), label="bad-stream.jsonl")
+    with pytest.raises(InvalidInput, match="unknown id 'ghost'"):
+        ingest_stream(store, "bad-stream.jsonl", iter([first, second]))
+    assert store.get_entities(["t1"]) == {}
 
 
 def test_a_write_failing_midway_leaves_nothing_behind(
