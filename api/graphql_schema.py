@@ -112,28 +112,23 @@ class Query:
     def liability_chain(self, info: Ctx, incident_id: strawberry.ID, as_of: AsOf = None,
                         max_depth: MaxDepth = None, min_share: float | None = None,
                         max_owners: int | None = None) -> gt.LiabilityChain:
-        settings = info.context.settings
         chain = info.context.graph.liability_chain(
-            incident_id, as_of, max_depth=settings.depth(max_depth, settings.max_graph_depth),
-            min_share=settings.share("minShare", min_share), max_owners=settings.owners(max_owners),
-            bounds=asks_bounds(info), paths=asks_paths(info))
+            incident_id, as_of, bounds=asks_bounds(info), paths=asks_paths(info),
+            **info.context.settings.liability_args(max_depth, min_share, max_owners))
         return gt.from_result(chain)  # type: ignore[no-any-return]
 
     @resolver(description="Incidents an entity is exposed to, through ownership, dependency or data flow.", heavy=True)
     def exposure(self, info: Ctx, entity_id: strawberry.ID, as_of: AsOf = None,
                  channels: list[Channel] | None = None, max_depth: MaxDepth = None) -> gt.Exposure:
-        settings = info.context.settings
-        answer = info.context.graph.exposure(entity_id, as_of, channels=channels,
-                                             max_depth=settings.depth(max_depth, settings.max_graph_depth),
-                                             bounds=asks_bounds(info))
+        answer = info.context.graph.exposure(entity_id, as_of, channels=channels, bounds=asks_bounds(info),
+                                             **info.context.settings.exposure_args(max_depth))
         return gt.from_result(answer)  # type: ignore[no-any-return]
 
     @resolver(description="Entities within `depth` relations of an entity (default 1) and the relations between them.", heavy=True)
     def neighborhood(self, info: Ctx, id: strawberry.ID, depth: int | None = None,
                      relation_types: list[RelationType] | None = None) -> gt.Graph:
-        settings = info.context.settings
-        graph = info.context.graph.neighborhood(id, settings.depth(depth, 1, name="depth"), relation_types,
-                                                max_nodes=settings.max_nodes)
+        graph = info.context.graph.neighborhood(id, relation_types=relation_types,
+                                                **info.context.settings.neighborhood_args(depth))
         return gt.from_result(graph)  # type: ignore[no-any-return]
 
     @resolver(description="Incidents ordered by id, optionally of one category and within dates (inclusive).", page_size=20)

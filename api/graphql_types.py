@@ -14,7 +14,7 @@ from corpgraph.graph.analytics import results as res
 from corpgraph.graph.analytics.disagreements import Disagreement
 from corpgraph.graph.browse import Page
 from corpgraph.schema import records as rec
-from corpgraph.schema.declaration import ENTITIES
+from corpgraph.schema.declaration import ENTITIES, RELATIONS
 from corpgraph.schema.kinds import EntityType, IncidentCategory, RelationType
 
 from corpgraph.api.context import Context
@@ -23,6 +23,9 @@ from corpgraph.api.field_decorators import NEEDS_BOUNDS, NEEDS_PATHS, resolver
 # The GraphQL enums are the domain enums themselves: one declaration, no second list to drift.
 EntityTypeEnum = strawberry.enum(EntityType, description="Kinds of node in the graph.")
 RelationTypeEnum = strawberry.enum(RelationType, description="Kinds of edge in the graph.")
+# Each value's description is its declaration's (schema.declaration.RELATIONS), as the entity types' are.
+for _value in RelationTypeEnum.__strawberry_definition__.values:  # type: ignore[attr-defined]
+    _value.description = RELATIONS[RelationType(_value.value)].description
 IncidentCategoryEnum = strawberry.enum(IncidentCategory, description="What kind of harm an incident is.")
 RoleEnum = strawberry.enum(res.Role, description="Why a party appears in a liability chain.")
 ChannelEnum = strawberry.enum(res.Channel, name="ExposureChannel", description="How an entity is exposed to an incident.")

@@ -39,6 +39,13 @@ def test_enums_follow_the_declaration(name: str, members: list[str]) -> None:
     assert list(enum.values) == members
 
 
+def test_relation_type_values_carry_their_declared_descriptions() -> None:
+    enum = SCHEMA._schema.type_map["RelationType"]
+    assert isinstance(enum, GraphQLEnumType)
+    assert {name: value.description for name, value in enum.values.items()} == {
+        kind.name: spec.description for kind, spec in RELATIONS.items()}
+
+
 def test_every_entity_type_has_an_object_type_implementing_entity() -> None:
     interface = SCHEMA._schema.type_map["Entity"]
     for kind in ENTITIES:

@@ -6,7 +6,7 @@ as "up to 100%" when ranking, so a path through it ranks by the upper bound of i
 path's weight is None. Only nodes that can still reach the target within the remaining depth are
 expanded, so the search stays inside the small block between the two nodes.
 
-Example: A holds 50% of B and 10% of C, B holds 60% of C. top_paths(A -> C) gives A->B->C (0.30), then
+Example: A holds 50% of B and 10% of C, B holds 60% of C. PathFinder(view, C).paths(A) gives A->B->C (0.30), then
 A->C (0.10).
 """
 from __future__ import annotations
