@@ -33,7 +33,7 @@ from corpgraph.schema.kinds import RelationType
 
 from corpgraph.api.context import Context, make_context
 from corpgraph.api.document_guard import lane_of, parsed
-from corpgraph.api.graphql_schema import HEAVY_FIELDS, error_answer, make_schema
+from corpgraph.api.graphql_schema import error_answer, make_schema
 from corpgraph.api.lanes import Lane, Lanes, run_coroutine
 from corpgraph.api.http_limits import BodyLimit, error_response, parse_body
 from corpgraph.api.settings import ApiSettings, get_api_settings
@@ -88,7 +88,7 @@ class CorpGraphQL(GraphQL[Context, None]):
             return Lane.QUICK  # the syntax error is reported by the normal path, quickly
         context.parsed = entry
         return lane_of(entry.document, request_data.variables, self.settings,
-                       self.schema.page_sizes, HEAVY_FIELDS)  # type: ignore[attr-defined]
+                       self.schema.page_sizes, self.schema.heavy_fields)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -121,17 +121,14 @@ class ExportRequest:
 
 
 def export_subgraph(graph: CorpGraph, settings: ApiSettings, req: ExportRequest) -> Subgraph:
-    """The subgraph of one query's answer, with the same bounds as the GraphQL fields."""
-    max_depth = settings.depth(req.max_depth, settings.max_graph_depth)
+    """The subgraph of one query's answer, with the same bounds as the GraphQL fields (ApiSettings.*_args)."""
     if req.query == "neighborhood":
-        depth = settings.depth(req.depth, 1, name="depth")
-        return graph.neighborhood(req.id, depth, req.relation_types, max_nodes=settings.max_nodes)
+        return graph.neighborhood(req.id, relation_types=req.relation_types, **settings.neighborhood_args(req.depth))
     if req.query == "liability":
-        min_share = settings.share("minShare", req.min_share)
-        return graph.liability_chain(req.id, req.as_of, max_depth=max_depth, min_share=min_share,
-                                     max_owners=settings.owners(req.max_owners), bounds=False).graph
+        return graph.liability_chain(req.id, req.as_of, bounds=False,
+                                     **settings.liability_args(req.max_depth, req.min_share, req.max_owners)).graph
     return graph.exposure(req.id, req.as_of, channels=list(req.channels) if req.channels else None,
-                          max_depth=max_depth, bounds=False).graph  # a graph needs no share bounds
+                          bounds=False, **settings.exposure_args(req.max_depth)).graph  # a graph needs no share bounds
 
 
 def create_app(store: GraphStore | None = None, settings: ApiSettings | None = None,

@@ -30,9 +30,6 @@ Ctx = gt.Ctx
 # worker thread with its own event loop (api/app.py, api/lanes.py), never on the server's event loop.
 # CorpGraph and both stores are safe to share between threads.
 MUTATION_LABEL = "mutation"  # the `file` of problems reported for records sent through a mutation
-# Fields that compute (analytics) or scan (search): a document asking for one runs in the heavy lane.
-HEAVY_FIELDS = frozenset({"liabilityChain", "exposure", "neighborhood", "owners", "holdings", "search",
-                          "resolveCandidates"})
 
 
 @strawberry.enum(description="A matching decision: the same entity, or never to be merged.")
@@ -41,9 +38,9 @@ class MatchVerdict(Enum):
     DIFFERENT = "different"
 
 
-# The default `first` of the paged fields (owners and holdings: settings.holdings_first); the cost check
-# counts a paged field's selection once per item of its page.
-PAGE_SIZES = {"search": 10, "companies": 20, "incidents": 20, "resolveCandidates": 20, "declaredDisagreements": 20}
+# Owners and holdings page by settings.holdings_first; the other paged fields declare their `first` on the
+# resolver (page_size), and the cost check counts a paged field's selection once per item of its page.
+HOLDINGS_FIELDS = ("owners", "holdings")
 
 # Arguments shared by several fields, described once.
 AsOf = Annotated[date | None, strawberry.argument(description="Date the graph is taken at (YYYY-MM-DD); default today.")]
@@ -56,22 +53,14 @@ HoldingsAfter = Annotated[str | None, strawberry.argument(description="The `curs
 MaxDepth = Annotated[int | None, strawberry.argument(description="Longest path followed, 1..CORPGRAPH_API_MAX_GRAPH_DEPTH (default the maximum).")]
 
 
-# Fields that need the solves at the ranges' minimums and maximums; without them those are skipped.
-BOUND_FIELDS = frozenset({"integratedMin", "integratedMax", "weightMin", "weightMax", "mayControl"})
-
-
-# Fields that need the explaining paths (and the reads behind them); without them no path is searched.
-PATH_FIELDS = frozenset({"paths", "graph", "pathsCutShort"})
-
-
 def asks_bounds(info: Ctx) -> bool:
-    """Whether the selection under this field asks for a bound (fragments and inline fragments included)."""
-    return _asks(info, BOUND_FIELDS)
+    """Whether the selection under this field asks for a bound (a field declared NEEDS_BOUNDS)."""
+    return _asks(info, info.schema.needs["bounds"])  # type: ignore[attr-defined]
 
 
 def asks_paths(info: Ctx) -> bool:
     """Whether the selection under this field asks for paths, the subgraph or whether paths were cut short."""
-    return _asks(info, PATH_FIELDS)
+    return _asks(info, info.schema.needs["paths"])  # type: ignore[attr-defined]
 
 
 def _asks(info: Ctx, names: frozenset[str]) -> bool:
@@ -92,69 +81,64 @@ class Query:
         record = await info.context.entities.load(id)
         return gt.entity_from_record(record) if record else None
 
-    @resolver(description="Entities whose name or alias contains the text, in any script; exact matches first.")
+    @resolver(description="Entities whose name or alias contains the text, in any script; exact matches first.", heavy=True, page_size=10)
     def search(self, info: Ctx, text: str, types: list[EntityType] | None = None,
                topics: Topics = None, first: First = None) -> list[gt.Entity]:
         limit = info.context.settings.first(first, default=10)
         return [gt.entity_from_record(e) for e in info.context.graph.search(text, types, limit, topics)]
 
     @resolver(description="Who owns a company, directly and through chains, as of a date (default today); "
-                                  "largest integrated share first, then id, a page at a time.")
+                                  "largest integrated share first, then id, a page at a time.", heavy=True)
     def owners(self, info: Ctx, company_id: strawberry.ID, as_of: AsOf = None, first: HoldingsFirst = None,
                after: HoldingsAfter = None) -> list[gt.Holding]:
         return _holdings(info, info.context.graph.owners_page, company_id, as_of, first, after)
 
     @resolver(description="What an owner (a company or a person; pass its id as companyId) holds, as of a date; "
-                                  "largest integrated share first, then id, a page at a time.")
+                                  "largest integrated share first, then id, a page at a time.", heavy=True)
     def holdings(self, info: Ctx, company_id: strawberry.ID, as_of: AsOf = None, first: HoldingsFirst = None,
                  after: HoldingsAfter = None) -> list[gt.Holding]:
         return _holdings(info, info.context.graph.holdings_page, company_id, as_of, first, after)
 
-    @resolver(description="Companies where a declared indirect share (BODS) or ultimate parent (GLEIF) disagrees with corpgraph's own integrated share or controlling parent, by company id.")
+    @resolver(description="Companies where a declared indirect share (BODS) or ultimate parent (GLEIF) disagrees with corpgraph's own integrated share or controlling parent, by company id.", page_size=20)
     def declared_disagreements(self, info: Ctx, as_of: AsOf = None, first: First = None,
                                after: After = None) -> gt.Connection[gt.DeclaredDisagreement]:
         limit = info.context.settings.first(first, default=20)
         found, more = info.context.graph.declared_disagreements(as_of, after, limit)
         cursor = found[-1].company if found else None
-        return gt.Connection(nodes=[gt.disagreement_from(d) for d in found],
+        return gt.Connection(nodes=[gt.from_result(d) for d in found],
                              page_info=gt.PageInfo(end_cursor=cursor, has_next_page=more))
 
-    @resolver(description="Everyone liable for an incident: responsible companies, their owners, data recipients, perpetrators.")
+    @resolver(description="Everyone liable for an incident: responsible companies, their owners, data recipients, perpetrators.", heavy=True)
     def liability_chain(self, info: Ctx, incident_id: strawberry.ID, as_of: AsOf = None,
                         max_depth: MaxDepth = None, min_share: float | None = None,
                         max_owners: int | None = None) -> gt.LiabilityChain:
-        settings = info.context.settings
         chain = info.context.graph.liability_chain(
-            incident_id, as_of, max_depth=settings.depth(max_depth, settings.max_graph_depth),
-            min_share=settings.share("minShare", min_share), max_owners=settings.owners(max_owners),
-            bounds=asks_bounds(info), paths=asks_paths(info))
-        return gt.chain_from(chain)
+            incident_id, as_of, bounds=asks_bounds(info), paths=asks_paths(info),
+            **info.context.settings.liability_args(max_depth, min_share, max_owners))
+        return gt.from_result(chain)  # type: ignore[no-any-return]
 
-    @resolver(description="Incidents an entity is exposed to, through ownership, dependency or data flow.")
+    @resolver(description="Incidents an entity is exposed to, through ownership, dependency or data flow.", heavy=True)
     def exposure(self, info: Ctx, entity_id: strawberry.ID, as_of: AsOf = None,
                  channels: list[Channel] | None = None, max_depth: MaxDepth = None) -> gt.Exposure:
-        settings = info.context.settings
-        answer = info.context.graph.exposure(entity_id, as_of, channels=channels,
-                                             max_depth=settings.depth(max_depth, settings.max_graph_depth),
-                                             bounds=asks_bounds(info))
-        return gt.exposure_from(answer)
+        answer = info.context.graph.exposure(entity_id, as_of, channels=channels, bounds=asks_bounds(info),
+                                             **info.context.settings.exposure_args(max_depth))
+        return gt.from_result(answer)  # type: ignore[no-any-return]
 
-    @resolver(description="Entities within `depth` relations of an entity (default 1) and the relations between them.")
+    @resolver(description="Entities within `depth` relations of an entity (default 1) and the relations between them.", heavy=True)
     def neighborhood(self, info: Ctx, id: strawberry.ID, depth: int | None = None,
                      relation_types: list[RelationType] | None = None) -> gt.Graph:
-        settings = info.context.settings
-        graph = info.context.graph.neighborhood(id, settings.depth(depth, 1, name="depth"), relation_types,
-                                                max_nodes=settings.max_nodes)
-        return gt.graph_from(graph)
+        graph = info.context.graph.neighborhood(id, relation_types=relation_types,
+                                                **info.context.settings.neighborhood_args(depth))
+        return gt.from_result(graph)  # type: ignore[no-any-return]
 
-    @resolver(description="Incidents ordered by id, optionally of one category and within dates (inclusive).")
+    @resolver(description="Incidents ordered by id, optionally of one category and within dates (inclusive).", page_size=20)
     def incidents(self, info: Ctx, category: IncidentCategory | None = None,
                   from_: Annotated[date | None, strawberry.argument(name="from")] = None, to: date | None = None,
                   first: First = None, after: After = None) -> gt.Connection[gt.Incident]:
         page = info.context.graph.incidents(category, from_, to, info.context.settings.first(first), after)
         return gt.connection_from(page)
 
-    @resolver(description="Open candidates for matching: entities that may be the same, highest score first.")
+    @resolver(description="Open candidates for matching: entities that may be the same, highest score first.", heavy=True, page_size=20)
     def resolve_candidates(self, info: Ctx, min_score: float | None = None,
                            first: First = None) -> list[gt.MatchCandidate]:
         limit = info.context.settings.first(first)
@@ -166,7 +150,7 @@ class Query:
         return [gt.IdentityConflict(a=strawberry.ID(c.a), b=strawberry.ID(c.b), link=c.link, reason=c.reason)
                 for c in info.context.graph.identity().conflicts]
 
-    @resolver(description="Companies ordered by id, a page at a time.")
+    @resolver(description="Companies ordered by id, a page at a time.", page_size=20)
     def companies(self, info: Ctx, first: First = None, after: After = None) -> gt.Connection[gt.Company]:
         return gt.connection_from(info.context.graph.companies(info.context.settings.first(first), after))
 
@@ -194,14 +178,16 @@ def _holdings(info: Ctx, page_of: Callable[..., HoldingPage], id: str, as_of: da
               after: str | None) -> list[gt.Holding]:
     """One page of owners or holdings as GraphQL objects, each carrying its cursor and the count of all pages."""
     page = page_of(id, as_of, info.context.settings.holdings_page(first), after, bounds=asks_bounds(info))
-    return [gt.holding_from(h, page.count) for h in page.items]
+    return [gt.from_result(h, count=page.count, cursor=h.cursor or "") for h in page.items]
 
 
 class Schema(strawberry.Schema):
     """strawberry's Schema, logging only the errors it masks (a client's own mistakes are not server errors)."""
 
     documents: DocumentCache  # parsed documents by query text, shared by the guard and the app's lane choice
-    page_sizes: dict[str, int]
+    page_sizes: dict[str, int]  # the default `first` of every paged field (what the cost check multiplies by)
+    heavy_fields: frozenset[str]  # fields declared heavy: a document asking for one runs in the heavy lane
+    needs: dict[str, frozenset[str]]  # "bounds"/"paths": the fields whose selection asks for that work
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Log unexpected errors with their tracebacks; skip validation errors and project errors."""
@@ -212,15 +198,29 @@ def make_schema(settings: ApiSettings) -> Schema:
     """The schema with the limits, caches, masking and switches the settings ask for."""
     config = StrawberryConfig(disable_field_suggestions=not settings.suggestions)
     documents = DocumentCache(settings.cache_bytes)  # one per schema, shared by its requests
-    schema = Schema(Query, Mutation, config=config, extensions=_extensions(settings, documents),
+    pages: dict[str, int] = {}
+    schema = Schema(Query, Mutation, config=config, extensions=_extensions(settings, documents, pages),
                     types=[gt.Company, gt.Person, gt.Organization, gt.Actor, gt.Incident])
-    schema.documents, schema.page_sizes = documents, page_sizes(settings)
+    declared = _declared(schema)
+    schema.documents = documents
+    pages.update({name: meta["page_size"] for name, meta in declared if meta.get("page_size")})
+    pages.update({name: settings.holdings_first for name in HOLDINGS_FIELDS})
+    schema.page_sizes = pages
+    schema.heavy_fields = frozenset(name for name, meta in declared if meta.get("heavy"))
+    schema.needs = {need: frozenset(name for name, meta in declared if meta.get("needs") == need)
+                    for need in ("bounds", "paths")}
     return schema
 
 
-def page_sizes(settings: ApiSettings) -> dict[str, int]:
-    """The default `first` of every paged field (what the cost check multiplies a paged selection by)."""
-    return {**PAGE_SIZES, "owners": settings.holdings_first, "holdings": settings.holdings_first}
+def _declared(schema: strawberry.Schema) -> list[tuple[str, dict[str, Any]]]:
+    """(GraphQL name, metadata) of every field of every object type: what resolvers and fields declare."""
+    out = []
+    for named in schema._schema.type_map.values():
+        for name, field in (getattr(named, "fields", None) or {}).items():
+            definition = (field.extensions or {}).get("strawberry-definition")
+            if definition is not None and getattr(definition, "metadata", None):
+                out.append((name, dict(definition.metadata)))
+    return out
 
 
 def sdl() -> str:
@@ -257,9 +257,12 @@ def should_mask_error(error: GraphQLError) -> bool:
     return not isinstance(original, (CorpgraphError, GraphQLError))
 
 
-def _extensions(settings: ApiSettings, documents: DocumentCache) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
-    """Extension factories, in order: the document guard (cache, limits), error masking, codes, introspection switch."""
-    pages = page_sizes(settings)
+def _extensions(settings: ApiSettings, documents: DocumentCache,
+                pages: dict[str, int]) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
+    """Extension factories, in order: the document guard (cache, limits), error masking, codes, introspection switch.
+
+    `pages` is filled in once the schema is built (the resolvers declare their page sizes).
+    """
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: DocumentGuard(documents, settings, pages),
         lambda: MaskErrors(should_mask_error=should_mask_error, error_message="Internal error; it has been logged."),

@@ -1,6 +1,7 @@
 """GraphQL types: each lists the fields it exposes and is built from a record or an answer of graph/."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from typing import Any, Generic, TypeVar
 
@@ -13,15 +14,18 @@ from corpgraph.graph.analytics import results as res
 from corpgraph.graph.analytics.disagreements import Disagreement
 from corpgraph.graph.browse import Page
 from corpgraph.schema import records as rec
-from corpgraph.schema.declaration import ENTITIES
+from corpgraph.schema.declaration import ENTITIES, RELATIONS
 from corpgraph.schema.kinds import EntityType, IncidentCategory, RelationType
 
 from corpgraph.api.context import Context
-from corpgraph.api.field_decorators import resolver
+from corpgraph.api.field_decorators import NEEDS_BOUNDS, NEEDS_PATHS, resolver
 
 # The GraphQL enums are the domain enums themselves: one declaration, no second list to drift.
 EntityTypeEnum = strawberry.enum(EntityType, description="Kinds of node in the graph.")
 RelationTypeEnum = strawberry.enum(RelationType, description="Kinds of edge in the graph.")
+# Each value's description is its declaration's (schema.declaration.RELATIONS), as the entity types' are.
+for _value in RelationTypeEnum.__strawberry_definition__.values:  # type: ignore[attr-defined]
+    _value.description = RELATIONS[RelationType(_value.value)].description
 IncidentCategoryEnum = strawberry.enum(IncidentCategory, description="What kind of harm an incident is.")
 RoleEnum = strawberry.enum(res.Role, description="Why a party appears in a liability chain.")
 ChannelEnum = strawberry.enum(res.Channel, name="ExposureChannel", description="How an entity is exposed to an incident.")
@@ -153,8 +157,8 @@ async def load_entity(info: Ctx, id: str) -> Entity:
 
 @strawberry.type(description="One edge of an explaining path.")
 class Hop:
-    from_: strawberry.ID = strawberry.field(name="from", description="Id of the entity the edge leaves.")
-    to: strawberry.ID = strawberry.field(description="Id of the entity the edge enters.")
+    source: strawberry.ID = strawberry.field(name="from", description="Id of the entity the edge leaves.")
+    target: strawberry.ID = strawberry.field(name="to", description="Id of the entity the edge enters.")
     type: RelationType = strawberry.field(description="Relation type of the edge.")
     relation_id: strawberry.ID = strawberry.field(description="Id of the relation (matches a graph edge id).")
     share: float | None = strawberry.field(description="Ownership share of the edge; null if unknown or not OWNS.")
@@ -165,14 +169,6 @@ class Hop:
 class Path:
     hops: list[Hop] = strawberry.field(description="Edges in walking order.")
     weight: float | None = strawberry.field(description="Product of the hop shares; null when one is unknown.")
-
-
-def path_from(path: res.Path) -> Path:
-    """The GraphQL object of an explaining path."""
-    hops = [Hop(from_=strawberry.ID(h.source), to=strawberry.ID(h.target), type=h.type,
-                relation_id=strawberry.ID(h.relation_id), share=h.share, sources=_convert(h.sources))
-            for h in path.hops]
-    return Path(hops=hops, weight=path.weight)
 
 
 @strawberry.type(description="A node of a graph payload.")
@@ -197,15 +193,6 @@ class Graph:
     nodes: list[GraphNode] = strawberry.field(description="The nodes.")
     edges: list[GraphEdge] = strawberry.field(description="The edges; their ends are always among the nodes.")
     more_nodes: int = strawberry.field(description="Entities reached but left out by the size cap (CORPGRAPH_API_MAX_NODES): at least this many more; 0 when the graph is whole.")
-
-
-def graph_from(subgraph: res.Subgraph) -> Graph:
-    """The GraphQL payload of a subgraph."""
-    nodes = [GraphNode(id=strawberry.ID(n.id), type=n.type, label=n.label, properties=JSON(n.properties))
-             for n in subgraph.nodes]
-    edges = [GraphEdge(id=strawberry.ID(e.id), source=strawberry.ID(e.source), target=strawberry.ID(e.target),
-                       type=e.type, properties=JSON(e.properties)) for e in subgraph.edges]
-    return Graph(nodes=nodes, edges=edges, more_nodes=subgraph.more_nodes)
 
 
 @strawberry.type(description="What one source stated about a stake, shown when statements conflict.")
@@ -233,12 +220,6 @@ class Declaration:
     relation_id: strawberry.ID = strawberry.field(description="Id of the DECLARED_INTEREST relation (its sources say who declares it).")
 
 
-def declarations_from(found: tuple[res.Declared, ...]) -> list[Declaration]:
-    """The GraphQL objects of declarations."""
-    return [Declaration(kind=d.kind, share=d.share, share_min=d.share_min, share_max=d.share_max,
-                        relation_id=strawberry.ID(d.relation_id)) for d in found]
-
-
 @strawberry.type(description="An owner's stake in a company: direct, integrated (through chains) and control.")
 class Holding:
     owner_id: strawberry.Private[str]
@@ -249,10 +230,10 @@ class Holding:
     controls: bool = strawberry.field(description="True when the owner controls the company (majority, to a fixed point).")
     unknown: bool = strawberry.field(description="True when a share on the way is unknown, so numbers are lower bounds.")
     over_allocated: bool = strawberry.field(description="True when a walk enters a company whose owners' shares (imported) summed above 100%; its shares were scaled to 100% for this number.")
-    integrated_min: float | None = strawberry.field(description="Exact lower bound of integrated: every reported range at its minimum, unknown shares at 0; null for a holder with no share.")
-    integrated_max: float | None = strawberry.field(description="Exact upper bound of integrated: every range at its maximum, unknown shares at what the other owners' minimums leave free; null for a holder with no share.")
+    integrated_min: float | None = strawberry.field(description="Exact lower bound of integrated: every reported range at its minimum, unknown shares at 0; null for a holder with no share.", metadata=NEEDS_BOUNDS)
+    integrated_max: float | None = strawberry.field(description="Exact upper bound of integrated: every range at its maximum, unknown shares at what the other owners' minimums leave free; null for a holder with no share.", metadata=NEEDS_BOUNDS)
     estimate: bool = strawberry.field(description="True when integrated counts the midpoint of a reported range (integratedMin/integratedMax are exact).")
-    may_control: bool = strawberry.field(description="True when the owner controls the company with every range at its maximum (controls holds at the minimums).")
+    may_control: bool = strawberry.field(description="True when the owner controls the company with every range at its maximum (controls holds at the minimums).", metadata=NEEDS_BOUNDS)
     interests: list[str] = strawberry.field(description="The owner's own non-share interests in the company (CONTROLS kinds: votingRights, appointmentOfBoard, ...).")
     declared: list[Declaration] = strawberry.field(description="What sources declare about this owner and company, shown beside the computed figures.")
     conflicting: bool = strawberry.field(description="True when sources disagree on the direct stake (the latest published counts) or two stakes are valid the same day (the latest valid_from counts; never summed).")
@@ -273,17 +254,6 @@ class Holding:
         return await load_entity(info, self.company_id)
 
 
-def holding_from(holding: res.Holding, count: int) -> Holding:
-    """The GraphQL object of a holding of a page, with the count of the whole answer."""
-    return Holding(owner_id=holding.owner, company_id=holding.company, statement_ids=holding.statements,
-                   direct=holding.direct, integrated=holding.integrated, controls=holding.controls,
-                   unknown=holding.unknown, over_allocated=holding.over_allocated, conflicting=holding.conflicting,
-                   integrated_min=holding.integrated_min, integrated_max=holding.integrated_max,
-                   estimate=holding.estimate, may_control=holding.may_control, interests=list(holding.interests),
-                   declared=declarations_from(holding.declared),
-                   cursor=holding.cursor or "", count=count)
-
-
 @strawberry.type(description="A party of a liability chain.")
 class Party:
     entity_id: strawberry.Private[str]
@@ -292,17 +262,21 @@ class Party:
     controls: bool = strawberry.field(description="True when the party controls a responsible company.")
     unknown: bool = strawberry.field(description="True when a share on the way is unknown.")
     detail: str | None = strawberry.field(description="Extra detail (the responsible role, what data was received).")
-    paths: list[Path] = strawberry.field(description="Paths from the party to the incident that explain the weight (top 3 by product of shares, within maxDepth).")
+    paths: list[Path] = strawberry.field(description="Paths from the party to the incident that explain the weight (top 3 by product of shares, within maxDepth).", metadata=NEEDS_PATHS)
     over_allocated: bool = strawberry.field(description="True when the weight went through a company whose owners' shares (imported) summed above 100%, scaled to 100%.")
-    paths_truncated: bool = strawberry.field(description="Always false: the path search no longer stops at a step cap; see pathsCutShort.", deprecation_reason="The path search has no step cap any more; use pathsCutShort.")
-    paths_cut_short: bool = strawberry.field(description="OWNER: True when maxDepth cut the paths short: fewer than the 3 paths shown lie within maxDepth hops, and together they explain less than weight (longer walks, or walks around a cross-holding loop, carry the rest; the weight is still exact).")
-    weight_min: float | None = strawberry.field(description="Exact lower bound of weight (OWNER: integratedMin); null for a controller with no share.")
-    weight_max: float | None = strawberry.field(description="Exact upper bound of weight (OWNER: integratedMax); null for a controller with no share.")
+    paths_cut_short: bool = strawberry.field(description="OWNER: True when maxDepth cut the paths short: fewer than the 3 paths shown lie within maxDepth hops, and together they explain less than weight (longer walks, or walks around a cross-holding loop, carry the rest; the weight is still exact).", metadata=NEEDS_PATHS)
+    weight_min: float | None = strawberry.field(description="Exact lower bound of weight (OWNER: integratedMin); null for a controller with no share.", metadata=NEEDS_BOUNDS)
+    weight_max: float | None = strawberry.field(description="Exact upper bound of weight (OWNER: integratedMax); null for a controller with no share.", metadata=NEEDS_BOUNDS)
     estimate: bool = strawberry.field(description="True when weight counts the midpoint of a reported range.")
-    may_control: bool = strawberry.field(description="True when the party controls the responsible company with every range at its maximum.")
+    may_control: bool = strawberry.field(description="True when the party controls the responsible company with every range at its maximum.", metadata=NEEDS_BOUNDS)
     interests: list[str] = strawberry.field(description="OWNER: its own non-share interests in the responsible company (CONTROLS kinds).")
     declared: list[Declaration] = strawberry.field(description="OWNER: declared indirect share in the responsible company; RESPONSIBLE: its declared ultimate parent; beside the computed figure.")
     controlling_parent_id: strawberry.Private[str | None]
+
+    @resolver(description="Always false: the path search no longer stops at a step cap; see pathsCutShort.",
+              deprecation_reason="The path search has no step cap any more; use pathsCutShort.")
+    def paths_truncated(self) -> bool:
+        return False
 
     @resolver(description="RESPONSIBLE: the controlling parent corpgraph computes (control rule), to compare with a declared ultimate parent; null when nobody controls it.")
     async def controlling_parent(self, info: Ctx) -> Entity | None:
@@ -318,25 +292,12 @@ class LiabilityChain:
     incident_id: strawberry.Private[str]
     as_of: date = strawberry.field(description="Date ownership was taken at.")
     parties: list[Party] = strawberry.field(description="Liable parties, strongest first.")
-    graph: Graph = strawberry.field(description="The explaining subgraph, to draw.")
+    graph: Graph = strawberry.field(description="The explaining subgraph, to draw.", metadata=NEEDS_PATHS)
     owners_total: int = strawberry.field(description="OWNER parties that met minShare; parties holds the strongest maxOwners per responsible company.")
 
     @resolver(description="The incident.")
     async def incident(self, info: Ctx) -> Entity:
         return await load_entity(info, self.incident_id)
-
-
-def chain_from(chain: res.LiabilityChain) -> LiabilityChain:
-    """The GraphQL object of a liability chain."""
-    parties = [Party(entity_id=p.entity, role=p.role, weight=p.weight, controls=p.controls, unknown=p.unknown,
-                     detail=p.detail, paths=[path_from(x) for x in p.paths], over_allocated=p.over_allocated,
-                     paths_truncated=p.paths_truncated, paths_cut_short=p.paths_cut_short,
-                     weight_min=p.weight_min, weight_max=p.weight_max,
-                     estimate=p.estimate, may_control=p.may_control, interests=list(p.interests),
-                     declared=declarations_from(p.declared), controlling_parent_id=p.controlling_parent)
-               for p in chain.parties]
-    return LiabilityChain(incident_id=chain.incident, as_of=chain.as_of, parties=parties, graph=graph_from(chain.graph),
-                          owners_total=chain.owners_total)
 
 
 @strawberry.type(description="One incident an entity is exposed to, through one channel.")
@@ -345,13 +306,18 @@ class ExposureItem:
     via_id: strawberry.Private[str | None]
     channel: res.Channel = strawberry.field(description="How the exposure arises.")
     weight: float = strawberry.field(description="Share of the incident's impact that reaches the entity, 0..1.")
-    paths: list[Path] = strawberry.field(description="Paths that explain the weight.")
+    paths: list[Path] = strawberry.field(description="Paths that explain the weight.", metadata=NEEDS_PATHS)
     impact: JSON = strawberry.field(description="The incident's impact figures weighted by `weight`.")
     over_allocated: bool = strawberry.field(description="True when the weight went through a company whose owners' shares (imported) summed above 100%, scaled to 100%.")
-    paths_truncated: bool = strawberry.field(description="Always false: the path search no longer stops at a step cap.", deprecation_reason="The path search has no step cap any more.")
-    weight_min: float | None = strawberry.field(description="Exact lower bound of weight: every reported range at its minimum, unknown shares at 0.")
-    weight_max: float | None = strawberry.field(description="Exact upper bound of weight: every range at its maximum, unknown shares at what the other owners' minimums leave free.")
+    unknown: bool = strawberry.field(description="True when an unknown share lies on the way, so weight is a lower bound.")
+    weight_min: float | None = strawberry.field(description="Exact lower bound of weight: every reported range at its minimum, unknown shares at 0.", metadata=NEEDS_BOUNDS)
+    weight_max: float | None = strawberry.field(description="Exact upper bound of weight: every range at its maximum, unknown shares at what the other owners' minimums leave free.", metadata=NEEDS_BOUNDS)
     estimate: bool = strawberry.field(description="True when weight counts the midpoint of a reported range.")
+
+    @resolver(description="Always false: the path search no longer stops at a step cap.",
+              deprecation_reason="The path search has no step cap any more.")
+    def paths_truncated(self) -> bool:
+        return False
 
     @resolver(description="The incident.")
     async def incident(self, info: Ctx) -> Entity:
@@ -368,28 +334,18 @@ class Exposure:
     as_of: date = strawberry.field(description="Date ownership and dependencies were taken at.")
     items: list[ExposureItem] = strawberry.field(description="Exposures, strongest first.")
     totals: JSON = strawberry.field(description="Impact figures summed over items, each weighted.")
-    graph: Graph = strawberry.field(description="The explaining subgraph, to draw.")
+    graph: Graph = strawberry.field(description="The explaining subgraph, to draw.", metadata=NEEDS_PATHS)
 
     @resolver(description="The exposed entity.")
     async def entity(self, info: Ctx) -> Entity:
         return await load_entity(info, self.entity_id)
 
 
-def exposure_from(exposure: res.Exposure) -> Exposure:
-    """The GraphQL object of an exposure answer."""
-    items = [ExposureItem(incident_id=i.incident, via_id=i.via, channel=i.channel, weight=i.weight,
-                          paths=[path_from(x) for x in i.paths], impact=JSON(i.impact), over_allocated=i.over_allocated,
-                          paths_truncated=i.paths_truncated, weight_min=i.weight_min, weight_max=i.weight_max,
-                          estimate=i.estimate) for i in exposure.items]
-    return Exposure(entity_id=exposure.entity, as_of=exposure.as_of, items=items, totals=JSON(exposure.totals),
-                    graph=graph_from(exposure.graph))
-
-
 @strawberry.type(description="A declared indirect share or ultimate parent that disagrees with what corpgraph computes.")
 class DeclaredDisagreement:
     company_id: strawberry.Private[str]
     holder_id: strawberry.Private[str]
-    parent_id: strawberry.Private[str | None]
+    controlling_parent_id: strawberry.Private[str | None]
     declared: Declaration = strawberry.field(description="What the source declares.")
     integrated: float | None = strawberry.field(description="indirect_ownership: the holder's computed integrated share in the company (null when only unknown shares link them).")
     integrated_min: float | None = strawberry.field(description="indirect_ownership: exact lower bound of the computed share.")
@@ -405,14 +361,7 @@ class DeclaredDisagreement:
 
     @resolver(description="ultimate_parent: the controlling parent corpgraph computes; null when nobody controls the company.")
     async def controlling_parent(self, info: Ctx) -> Entity | None:
-        return await load_entity(info, self.parent_id) if self.parent_id else None
-
-
-def disagreement_from(found: Disagreement) -> DeclaredDisagreement:
-    """The GraphQL object of a disagreement."""
-    return DeclaredDisagreement(company_id=found.company, holder_id=found.holder, parent_id=found.controlling_parent,
-                                declared=declarations_from((found.declared,))[0], integrated=found.integrated,
-                                integrated_min=found.integrated_min, integrated_max=found.integrated_max)
+        return await load_entity(info, self.controlling_parent_id) if self.controlling_parent_id else None
 
 
 @strawberry.type(description="Where a page ends and whether more follow.")
@@ -479,6 +428,32 @@ class IdentityConflict:
     reason: str = strawberry.field(description="Why they stay apart.")
 
 
+# Each answer of graph/ (a result dataclass) and the GraphQL type built from it. A result field `x` fills the
+# GraphQL field `x`, or the private `x_id` that a resolver turns into an entity; fields an answer carries for
+# other callers only are listed in INTERNAL. tests/test_api_schema.py fails on a result field in neither.
+RESULT_TYPES: dict[type, type] = {
+    res.Hop: Hop, res.Path: Path, res.Node: GraphNode, res.Edge: GraphEdge, res.Subgraph: Graph,
+    res.Declared: Declaration, res.Holding: Holding, res.Party: Party, res.LiabilityChain: LiabilityChain,
+    res.ExposureItem: ExposureItem, res.Exposure: Exposure, Disagreement: DeclaredDisagreement,
+}
+INTERNAL: dict[type, frozenset[str]] = {
+    res.Holding: frozenset({"statements"}),  # read by the `statements` resolver as statement_ids
+}
+_RENAMED = {(res.Holding, "statements"): "statement_ids"}
+
+
+def from_result(result: Any, **overrides: Any) -> Any:
+    """The GraphQL object of an answer of graph/ (RESULT_TYPES), nested answers and records converted."""
+    cls = RESULT_TYPES[type(result)]
+    wanted = {f.name for f in dataclasses.fields(cls) if f.init}
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(result):
+        name = _RENAMED.get((type(result), f.name)) or (f.name if f.name in wanted else f"{f.name}_id")
+        if name in wanted and name not in overrides:
+            values[name] = _convert(getattr(result, f.name))
+    return cls(**values, **overrides)
+
+
 def _from_model(cls: type[T], model: BaseModel, **overrides: Any) -> T:
     """An instance of a strawberry type from the same-named fields of a pydantic model (nothing more)."""
     names = [f.python_name for f in cls.__strawberry_definition__.fields if f.base_resolver is None]  # type: ignore[attr-defined]
@@ -487,9 +462,11 @@ def _from_model(cls: type[T], model: BaseModel, **overrides: Any) -> T:
 
 
 def _convert(value: Any) -> Any:
-    """Nested records (sources, figures, amounts) into their GraphQL types; other values unchanged."""
-    if isinstance(value, list):
+    """Nested records (sources, figures, amounts) and answers into their GraphQL types; tuples as lists."""
+    if isinstance(value, (list, tuple)) and not isinstance(value, str):
         return [_convert(v) for v in value]
     if type(value) in _NESTED:
         return _from_model(_NESTED[type(value)], value)
+    if type(value) in RESULT_TYPES:
+        return from_result(value)
     return value

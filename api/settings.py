@@ -1,6 +1,8 @@
 """Settings of the HTTP API, read once from CORPGRAPH_API_* environment variables, with typed defaults."""
 from __future__ import annotations
 
+from typing import Any
+
 import functools
 
 from pydantic import Field, SecretStr
@@ -63,6 +65,19 @@ class ApiSettings(BaseSettings):
         """A walk depth within 1..max_graph_depth; LimitExceeded (saying the range) otherwise."""
         return _within(name, default if value is None else value, 1, self.max_graph_depth)
 
+    def liability_args(self, max_depth: int | None, min_share: float | None,
+                       max_owners: int | None) -> dict[str, Any]:
+        """The bounded arguments of a liability chain, the same for the GraphQL field and the exports."""
+        return {"max_depth": self.depth(max_depth, self.max_graph_depth),
+                "min_share": self.share("minShare", min_share), "max_owners": self.owners(max_owners)}
+
+    def exposure_args(self, max_depth: int | None) -> dict[str, Any]:
+        """The bounded arguments of an exposure, the same for the GraphQL field and the exports."""
+        return {"max_depth": self.depth(max_depth, self.max_graph_depth)}
+
+    def neighborhood_args(self, depth: int | None) -> dict[str, Any]:
+        """The bounded arguments of a neighbourhood, the same for the GraphQL field and the exports."""
+        return {"depth": self.depth(depth, 1, name="depth"), "max_nodes": self.max_nodes}
 
     @staticmethod
     def share(name: str, value: float | None) -> float:

@@ -1,4 +1,4 @@
-"""Bytes a projection holds, counted by walking everything it references (benchmark row 6, issue 12 item 4).
+"""Bytes a projection holds, counted by walking everything it references (benchmark row 6).
 
 Every object reachable from the projection is counted once: numpy buffers by their size (a slice or view
 counts its base buffer once), every other object by `sys.getsizeof` (dicts, lists, str, ints, dataclass

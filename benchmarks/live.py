@@ -101,7 +101,7 @@ def during_full_rebuild(graph: CorpGraph, store: SqliteStore, roots: list[str]) 
     seconds = time.perf_counter() - started
     stop.set()
     runner.join()
-    return during, seconds, state.how
+    return during, seconds, str(state.how)
 
 
 def p99(values: list[float]) -> float | None:
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             graph.write(mutation(f"w{k}", roots[:50]))  # type: ignore[arg-type]
             visible.append(time.perf_counter() - started)
-            how.add(graph.live.current().how)  # type: ignore[union-attr]
+            how.add(str(graph.live.current().how))  # type: ignore[union-attr]
         waiting, builds = during_writes(graph, db, roots, "bg")
         graph.live.fresh_wait = 0.0
         at_hand, builds_at_hand = during_writes(graph, db, roots, "bh")

@@ -9,7 +9,7 @@ from corpgraph.schema.kinds import EntityType, IncidentCategory
 from corpgraph.schema.records import Entity, Incident
 
 from corpgraph.graph.cursors import decode_cursor, encode_cursor
-from corpgraph.graph.stores.base import GraphStore
+from corpgraph.graph.stores.base import StoreReader
 
 _SCAN_PAGE = 200  # entities read per store call while filtering; bounds memory, not the answer
 
@@ -23,13 +23,13 @@ class Page:
     has_next_page: bool
 
 
-def companies(store: GraphStore, first: int, after: str | None = None) -> Page:
+def companies(store: StoreReader, first: int, after: str | None = None) -> Page:
     """Companies ordered by id, `first` at a time, starting after the cursor."""
     return _page(store, EntityType.COMPANY, first, after, lambda _: True)
 
 
 def incidents(
-    store: GraphStore,
+    store: StoreReader,
     category: IncidentCategory | None = None,
     from_: date | None = None,
     to: date | None = None,
@@ -52,7 +52,7 @@ def incidents(
     return _page(store, EntityType.INCIDENT, first, after, keep)
 
 
-def _page(store: GraphStore, type: EntityType, first: int, after: str | None,
+def _page(store: StoreReader, type: EntityType, first: int, after: str | None,
           keep: Callable[[Entity], bool]) -> Page:
     """The next `first` entities of a type that pass `keep`; one extra is looked for to know if more exist."""
     found: list[Entity] = []
@@ -65,7 +65,7 @@ def _page(store: GraphStore, type: EntityType, first: int, after: str | None,
     return Page(items, encode_cursor(items[-1].id) if items else None, len(found) > first)
 
 
-def _scan(store: GraphStore, type: EntityType, after: str | None) -> Iterator[Entity]:
+def _scan(store: StoreReader, type: EntityType, after: str | None) -> Iterator[Entity]:
     """All entities of a type after an id, read from the store a page at a time."""
     while True:
         batch = store.list_entities(type, after, _SCAN_PAGE)

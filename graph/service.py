@@ -6,6 +6,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from enum import Enum
 from typing import Protocol
 
 from corpgraph.schema.batch import Batch, WriteSummary
@@ -58,13 +59,32 @@ class RebuildHooks(Protocol):
         ...
 
 
+class Applied(str, Enum):
+    """How the state queries read was made from the store's change."""
+
+    DELTA = "delta"  # graph.projection.delta applied the change log to the previous state
+    FULL = "full"  # built from the whole store
+
+
+@dataclass(frozen=True)
+class BuildStatus:
+    """How a state was built, and for a full build why the change log could not be applied."""
+
+    applied: Applied = Applied.FULL
+    why: str = ""
+
+    def __str__(self) -> str:
+        """`delta`, or `full: <why>` (what logs and benchmarks print)."""
+        return self.applied.value if self.applied is Applied.DELTA else f"full: {self.why}"
+
+
 @dataclass(frozen=True)
 class Analytic:
     """What analytics answer from: a projection and the identity it was merged by, swapped in together."""
 
     identity: IdentityMap
     projection: Projection
-    how: str = "full"  # "delta" when graph.projection.delta applied the change log, else "full: <why>"
+    how: BuildStatus = BuildStatus()
 
     @property
     def revision(self) -> int:
@@ -178,7 +198,7 @@ class CorpGraph:
             advanced = delta.advance(self.store, previous.identity, previous.projection)
             if isinstance(advanced, delta.Advanced):
                 self._keep_identity(advanced.identity)
-                return Analytic(advanced.identity, advanced.projection, "delta")
+                return Analytic(advanced.identity, advanced.projection, BuildStatus(Applied.DELTA))
             why = advanced
             _log.info("full projection rebuild: %s", why)
         identity = build_identity(self.store)  # reads the revision first: a racing write makes another build
@@ -189,7 +209,7 @@ class CorpGraph:
                 # with the view's control relation: built on first use, it cost the first liability chain
                 # after a rebuild 2.7 s at 1M companies
                 control.control(projection.view(day))
-        return Analytic(identity, projection, f"full: {why}")
+        return Analytic(identity, projection, BuildStatus(Applied.FULL, why))
 
     def _keep_identity(self, identity: IdentityMap) -> None:
         """Remember a newer identity, so the plain reads (search, entities) need not build it again."""

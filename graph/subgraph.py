@@ -4,19 +4,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from corpgraph.graph.analytics.results import Edge, Node, Subgraph
-from corpgraph.graph.stores.base import GraphStore, StoredRelation
+from corpgraph.graph.stores.base import StoreReader, StoredRelation
 
 _EDGE_SKIP = {"source", "target", "type"}
 _NODE_SKIP = {"id", "type", "name"}
 
 
-def build_subgraph(store: GraphStore, entity_ids: Iterable[str], relation_ids: Iterable[str]) -> Subgraph:
+def build_subgraph(store: StoreReader, entity_ids: Iterable[str], relation_ids: Iterable[str]) -> Subgraph:
     """The payload for these entities and relations; relation endpoints are always included as nodes."""
     relations = store.get_relations(sorted(set(relation_ids)))
     return subgraph_from(store, entity_ids, list(relations.values()))
 
 
-def subgraph_from(store: GraphStore, entity_ids: Iterable[str], relations: list[StoredRelation]) -> Subgraph:
+def subgraph_from(store: StoreReader, entity_ids: Iterable[str], relations: list[StoredRelation]) -> Subgraph:
     """The payload for already-read relations plus extra entity ids."""
     ids = set(entity_ids)
     for rel in relations:

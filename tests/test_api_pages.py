@@ -1,4 +1,4 @@
-"""Pagination of owners and holdings (issue 12 item 6): rank order, cursors, count, bounds; the facade's pages."""
+"""Pagination of owners and holdings: rank order, cursors, count, bounds; the facade's pages."""
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -39,6 +39,13 @@ def test_enums_follow_the_declaration(name: str, members: list[str]) -> None:
     assert list(enum.values) == members
 
 
+def test_relation_type_values_carry_their_declared_descriptions() -> None:
+    enum = SCHEMA._schema.type_map["RelationType"]
+    assert isinstance(enum, GraphQLEnumType)
+    assert {name: value.description for name, value in enum.values.items()} == {
+        kind.name: spec.description for kind, spec in RELATIONS.items()}
+
+
 def test_every_entity_type_has_an_object_type_implementing_entity() -> None:
     interface = SCHEMA._schema.type_map["Entity"]
     for kind in ENTITIES:
@@ -112,3 +119,52 @@ def test_each_request_gets_fresh_loaders(seed_store: SqliteStore) -> None:
 def _snake(name: str) -> str:
     """camelCase GraphQL name back to the snake_case record field."""
     return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+
+def _unexposed(result_types: dict[type, type]) -> list[str]:
+    """Fields of the answers that their GraphQL types neither expose (as x or x_id) nor list as INTERNAL."""
+    import dataclasses
+
+    from corpgraph.api import graphql_types as gt
+
+    missing = []
+    for result, gql in result_types.items():
+        exposed = {f.name for f in dataclasses.fields(gql)} | {
+            f.python_name for f in gql.__strawberry_definition__.fields}
+        for field in dataclasses.fields(result):
+            names = {field.name, f"{field.name}_id", gt._RENAMED.get((result, field.name), "")}
+            if field.name not in gt.INTERNAL.get(result, ()) and not names & exposed:
+                missing.append(f"{result.__name__}.{field.name}")
+    return missing
+
+
+def test_every_field_of_an_answer_is_exposed_or_declared_internal() -> None:
+    """One source per answer shape: a result field missing from its GraphQL type (and from INTERNAL) fails here."""
+    from corpgraph.api import graphql_types as gt
+
+    assert not _unexposed(gt.RESULT_TYPES), "answer fields neither exposed in GraphQL nor in graphql_types.INTERNAL"
+
+
+def test_the_check_of_answer_fields_sees_a_new_one() -> None:
+    """The check is not vacuous: an answer grown by a field its GraphQL type lacks is reported."""
+    import dataclasses
+
+    from corpgraph.api import graphql_types as gt
+    from corpgraph.graph.analytics import results as res
+
+    @dataclasses.dataclass(frozen=True)
+    class Grown(res.Declared):
+        novel: int = 0
+
+    assert _unexposed({Grown: gt.RESULT_TYPES[res.Declared]}) == ["Grown.novel"]
+
+
+def test_lanes_pages_and_needs_are_read_from_the_fields_themselves() -> None:
+    """What the server needs to know of a field is declared on it (@resolver(heavy=, page_size=), NEEDS_*)."""
+    assert SCHEMA.heavy_fields == {"liabilityChain", "exposure", "neighborhood", "owners", "holdings", "search",
+                                   "resolveCandidates"}
+    assert SCHEMA.page_sizes == {"search": 10, "companies": 20, "incidents": 20, "resolveCandidates": 20,
+                                 "declaredDisagreements": 20, "owners": 100, "holdings": 100}
+    assert SCHEMA.needs == {"bounds": {"integratedMin", "integratedMax", "weightMin", "weightMax", "mayControl"},
+                            "paths": {"paths", "graph", "pathsCutShort"}}

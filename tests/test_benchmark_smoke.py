@@ -1,4 +1,4 @@
-"""Smoke test of the benchmark (issue 6) on a small world: the answers must agree; times are not asserted."""
+"""Smoke test of the benchmark on a small world: the answers must agree; times are not asserted."""
 from __future__ import annotations
 
 import hashlib

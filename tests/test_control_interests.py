@@ -1,4 +1,4 @@
-"""CONTROLS in the control rule (issue 9 item 3): interests that give control, passed on; never a share."""
+"""CONTROLS in the control rule: interests that give control, passed on; never a share."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""Declared versus computed (issue 9 item 6): declarations beside corpgraph's figures, and where they disagree."""
+"""Declared versus computed: declarations beside corpgraph's figures, and where they disagree."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""Numbers by definition (issue 13, item 4): each defect found by the hardening review, worked by hand."""
+"""Numbers by definition: each defect found by the hardening review, worked by hand."""
 from __future__ import annotations
 
 from collections import Counter

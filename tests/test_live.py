@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from corpgraph.graph.write.ingest import ingest
-from corpgraph.graph.service import Analytic, CorpGraph
+from corpgraph.graph.service import Analytic, Applied, CorpGraph
 from corpgraph.graph.stores.sqlite import SqliteStore
 from tests.factory import companies_owning
 
@@ -97,6 +97,6 @@ def test_a_full_rebuild_warms_the_dates_served_with_their_control_relation(tmp_s
     graph.decide("a", "b", "different", "alice")  # a decision: the next state is a full build, not a delta
     graph.live.fresh()
     state = graph.live.current()
-    assert state is not None and state.how.startswith("full")
+    assert state is not None and state.how.applied is Applied.FULL
     [day] = state.projection.cached_days()
     assert state.projection.view(day).control is not None  # built by the builder, before any query asked

@@ -1,4 +1,4 @@
-"""Running on Neo4j as a service would (issue 12 item 7), against the session's Neo4j Community server:
+"""Running on Neo4j as a service would, against the session's Neo4j Community server:
 
 - reads see the store's own writes on a cluster: every session and query of a store shares one bookmark manager;
 - the schema is created by `corpgraph db init` only, and a store opened without it says to run that;

@@ -101,7 +101,7 @@ def test_readme_path_db_init_load_serve(neo: Neo4jStore) -> None:
 
 # --- the same answers as the embedded store ---------------------------------------------------------------
 
-# The generated world of the README-steps comparison (issue 12: at least 5,000 companies): 21,294 records
+# The generated world of the README-steps comparison (at least 5,000 companies): 21,294 records
 # (benchmarks/generate.py, seed 11). Neo4j holds about 4.5 KB of transaction memory per record (docs/neo4j.md),
 # so it is loaded as files of RECORDS_PER_FILE records (each one transaction of about 18 MB) under the test
 # server's 32 MB cap, as docs/neo4j.md tells users with big inputs to do.

@@ -1,4 +1,4 @@
-"""Share ranges as exact bounds (issue 9 item 9): integratedMin/Max, weightMin/Max, estimates, mayControl."""
+"""Share ranges as exact bounds: integratedMin/Max, weightMin/Max, estimates, mayControl."""
 from __future__ import annotations
 
 from datetime import date

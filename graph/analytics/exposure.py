@@ -30,7 +30,7 @@ from corpgraph.graph.analytics import ownership
 from corpgraph.graph.analytics.paths import Explainer, PathFinder
 from corpgraph.graph.analytics.results import Channel, Exposure, ExposureItem, Path
 from corpgraph.graph.projection.build import AsOfView
-from corpgraph.graph.stores.base import GraphStore
+from corpgraph.graph.stores.base import StoreReader
 
 R = RelationType
 
@@ -45,11 +45,10 @@ class _Found:
     via: int
     unknown: bool = False
     paths: list[list[int]] = field(default_factory=list)
-    truncated: bool = False
     at: int = -1  # the via company's position in the entity's holdings (its bounds and flags); -1: no shares
 
 
-def exposure(store: GraphStore, view: AsOfView, entity: int, as_of: date, channels: Sequence[Channel] | None = None,
+def exposure(store: StoreReader, view: AsOfView, entity: int, as_of: date, channels: Sequence[Channel] | None = None,
              max_depth: int = 6, top_k: int = 3, bounds: bool = True) -> Exposure:
     """Incidents the entity is exposed to at as_of, per channel, with impact figures and weighted totals.
 
@@ -112,8 +111,7 @@ class _Search:
             weight, unknown = float(holds.integrated[at]), bool(holds.unknown[at])
             if weight > 0 or unknown:
                 paths = [p + [edge] for p in self._owns_paths(company)]
-                self._add(_Found(int(proj.dst[edge]), Channel.OWNERSHIP, weight, company, unknown, paths,
-                                 self.finder.truncated, at))
+                self._add(_Found(int(proj.dst[edge]), Channel.OWNERSHIP, weight, company, unknown, paths, at=at))
 
     def dependency(self) -> None:
         """DEPENDENCY: providers of the entity, or of companies it controls, tied to an incident."""
@@ -128,8 +126,7 @@ class _Search:
                 provider = int(self.view.projection.dst[dep])
                 for incident, tie in self._ties(provider):
                     paths = [p + [dep, tie] for p in self._owns_paths(firm)]
-                    self._add(_Found(incident, Channel.DEPENDENCY, weight, provider, unknown, paths,
-                                     self.finder.truncated, at))
+                    self._add(_Found(incident, Channel.DEPENDENCY, weight, provider, unknown, paths, at=at))
 
     def data_flow(self) -> None:
         """DATA_FLOW: data the entity supplied to a company responsible for an incident."""
@@ -148,10 +145,9 @@ class _Search:
             weight, unknown = float(holds.integrated[at]), bool(holds.unknown[at])
             if weight > 0 or unknown:
                 paths = [p + [edge] for p in self._owns_paths(hit)]
-                self._add(_Found(int(proj.src[edge]), Channel.AFFECTED, weight, hit, unknown, paths,
-                                 self.finder.truncated, at))
+                self._add(_Found(int(proj.src[edge]), Channel.AFFECTED, weight, hit, unknown, paths, at=at))
 
-    def answer(self, store: GraphStore, as_of: date) -> Exposure:
+    def answer(self, store: StoreReader, as_of: date) -> Exposure:
         """Explain the paths, read the incidents' figures, and assemble the Exposure."""
         proj, explainer = self.view.projection, Explainer(store, self.view)
         found = sorted(self.found.values(), key=lambda f: (-f.weight, proj.ids[f.incident], f.channel.value))
@@ -166,7 +162,7 @@ class _Search:
         """The ExposureItem of a found exposure, with the bounds and flags of the holding it goes through."""
         proj, holds, at = self.view.projection, self.holds, found.at
         item = ExposureItem(proj.ids[found.incident], found.channel, found.weight, proj.ids[found.via], paths,
-                            figures, found.unknown, paths_truncated=found.truncated)
+                            figures, found.unknown)
         if at >= 0:
             low, high = float(holds.low[at]), float(holds.high[at])
             item.weight_min, item.weight_max = (None, None) if low != low else (low, high)
@@ -183,7 +179,6 @@ class _Search:
     def _owns_paths(self, company: int) -> list[list[int]]:
         """OWNS paths from the entity to a company it holds (one empty path for the entity itself)."""
         if company == self.entity:
-            self.finder.truncated = False
             return [[]]
         return self.finder.paths(company, self.top_k)
 

@@ -33,12 +33,12 @@ from corpgraph.graph.analytics.declared import ULTIMATE_PARENT, declarations
 from corpgraph.graph.analytics.paths import Explainer, PathFinder, control_paths, cut_short
 from corpgraph.graph.analytics.results import Holding, LiabilityChain, Party, Role, Subgraph
 from corpgraph.graph.projection.build import AsOfView
-from corpgraph.graph.stores.base import GraphStore
+from corpgraph.graph.stores.base import StoreReader
 
 R = RelationType
 
 
-def liability_chain(store: GraphStore, view: AsOfView, incident: int, as_of: date, max_depth: int = 6,
+def liability_chain(store: StoreReader, view: AsOfView, incident: int, as_of: date, max_depth: int = 6,
                     min_share: float = 0.0, min_hop_share: float = 0.0, top_k: int = 3,
                     max_owners: int | None = None, bounds: bool = True, paths: bool = True) -> LiabilityChain:
     """Everyone liable for the incident at as_of, with weights, explaining paths and the subgraph.

@@ -7,14 +7,14 @@ from corpgraph.schema.errors import NotFound
 from corpgraph.schema.kinds import RelationType
 
 from corpgraph.graph.analytics.results import Subgraph
-from corpgraph.graph.stores.base import GraphStore, StoredRelation
+from corpgraph.graph.stores.base import StoreReader, StoredRelation
 from corpgraph.graph.subgraph import subgraph_from
 
 DEFAULT_MAX_NODES = 500
 
 
 def neighborhood(
-    store: GraphStore,
+    store: StoreReader,
     id: str,
     depth: int = 1,
     relation_types: Sequence[RelationType] | None = None,

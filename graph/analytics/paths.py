@@ -6,7 +6,7 @@ as "up to 100%" when ranking, so a path through it ranks by the upper bound of i
 path's weight is None. Only nodes that can still reach the target within the remaining depth are
 expanded, so the search stays inside the small block between the two nodes.
 
-Example: A holds 50% of B and 10% of C, B holds 60% of C. top_paths(A -> C) gives A->B->C (0.30), then
+Example: A holds 50% of B and 10% of C, B holds 60% of C. PathFinder(view, C).paths(A) gives A->B->C (0.30), then
 A->C (0.10).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from corpgraph.graph import budget
 from corpgraph.graph.analytics.results import Hop, Path, Subgraph
 from corpgraph.graph.precision import TOLERANCE
 from corpgraph.graph.projection.build import AsOfView
-from corpgraph.graph.stores.base import GraphStore, StoredRelation
+from corpgraph.graph.stores.base import StoreReader, StoredRelation
 from corpgraph.graph.subgraph import subgraph_from
 
 _BUDGET_EVERY = 4096  # pops between checks of the request's time budget (graph.budget), not a cap on the search
@@ -51,7 +51,6 @@ class PathFinder:
         self.back = view.up if into_anchor else view.down
         nodes, _ = self.back.reach([anchor], limit=max_depth)
         self.near = np.sort(nodes)  # the block: nodes within max_depth of the anchor
-        self.truncated = False  # kept for the deprecated pathsTruncated fields: the search has no step cap
         self.explained = 0.0  # the last search's paths: the sum of their products as W counts them
         self._shared: Guide | None = None
 
@@ -212,7 +211,7 @@ def _unwind(parent: dict[int, tuple[int, int]], node: int) -> list[int]:
 class Explainer:
     """Turns edge-index paths into Paths whose hops carry share and sources, reading the store once."""
 
-    def __init__(self, store: GraphStore, view: AsOfView) -> None:
+    def __init__(self, store: StoreReader, view: AsOfView) -> None:
         self.store, self.view = store, view
         self.relations: dict[str, StoredRelation] = {}
 

@@ -138,7 +138,6 @@ class Party:
     detail: str | None = None
     paths: list[Path] = field(default_factory=list)
     over_allocated: bool = False  # the weight went through shares scaled to 100% (see Holding)
-    paths_truncated: bool = False  # deprecated, always False: the path search has no step cap any more
     paths_cut_short: bool = False  # OWNER: fewer than top_k paths within max_depth, explaining less than the weight
     weight_min: float | None = None  # exact bounds of the weight (OWNER: integrated_min / integrated_max)
     weight_max: float | None = None
@@ -177,7 +176,6 @@ class ExposureItem:
     impact: dict[str, Any] = field(default_factory=dict)
     unknown: bool = False  # an unknown share lies on the way: weight is a lower bound
     over_allocated: bool = False  # the weight went through shares scaled to 100% (see Holding)
-    paths_truncated: bool = False  # deprecated, always False: the path search has no step cap any more
     weight_min: float | None = None  # exact bounds of the weight
     weight_max: float | None = None
     estimate: bool = False  # the weight counts a range's midpoint

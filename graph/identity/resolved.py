@@ -4,7 +4,8 @@
 for by any of its ids): the canonical record's fields (or, when that one is a placeholder, the first real
 record's), filled in from the others where it has none; names and aliases of every record as aliases;
 identifiers, topics and sources of all. Relation reads have canonical endpoints and one relation per fact
-with the sources of every statement (graph.identity.merge). Writes and everything else go to the store untouched.
+with the sources of every statement (graph.identity.merge). It offers the reads of an answer
+(graph.stores.base.StoreReader); writes and everything else go to the store itself (`.store`).
 With nothing merged, every read is the store's own.
 """
 from __future__ import annotations
@@ -18,22 +19,18 @@ from corpgraph.schema.records import Entity
 from corpgraph.graph.identity.identifiers import identifier_key
 from corpgraph.graph.identity.clusters import IdentityMap
 from corpgraph.graph.identity.merge import Statements, canonical_record, merge_stored
-from corpgraph.graph.stores.base import GraphStore, StoredRelation
+from corpgraph.graph.stores.base import GraphStore, StoreReader, StoredRelation
 
 _UNION = ("identifiers", "topics", "sources")  # list fields whose values add up over the records
 
 
-class ResolvedStore:
+class ResolvedStore(StoreReader):
     """Reads of a store with identity applied (canonical ids, merged entities and relations)."""
 
     def __init__(self, store: GraphStore, identity: IdentityMap, statements: Statements | None = None) -> None:
         self.store, self.identity = store, identity
         self.statements = statements or Statements()
         self.name = store.name
-
-    def __getattr__(self, name: str) -> Any:
-        """Everything identity does not change (writes, counts, revision, the projection feed) is the store's."""
-        return getattr(self.store, name)
 
     def entity_types(self, ids: Iterable[str]) -> dict[str, EntityType]:
         """Stored type per existing id (a merged entity's ids all have its type)."""

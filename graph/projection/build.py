@@ -5,7 +5,7 @@ per-edge columns (endpoints as indices, share, validity as day numbers, incident
 adjacency per relation type. Everything that depends on `as_of` lives in an `AsOfView`, built with
 vectorised masks and cached per date, so a query touches only the part of the graph it needs.
 
-Memory (issue 12, item 4): ids live in a `NodeIds` table (a few bytes an id, graph.projection.nodeids), relation ids
+Memory: ids live in a `NodeIds` table (a few bytes an id, graph.projection.nodeids), relation ids
 are derived from the columns on demand (graph.projection.relation_ids), node and edge indices and day numbers are
 int32 while they fit, the columns few edges use (incident, kind) are sparse, and the adjacency of a type is
 built on first use, with rows only for the nodes that have edges of that type.

@@ -112,14 +112,12 @@ def snapshots_for(store: GraphStore) -> Snapshots | None:
     settings = get_settings()
     if not settings.snapshots:
         return None
-    instance = getattr(store, "instance", None)
-    path = getattr(store, "path", None)
-    where = str(path) if path is not None else str(getattr(store, "uri", ""))
+    at = store.location()
     # a folder may serve several stores: the store's kind, its instance and where it lives name its snapshots
-    key = f"{store.name}-{instance() if callable(instance) else ''}-{hashlib.sha1(where.encode()).hexdigest()[:8]}"
+    key = f"{at.kind}-{at.instance}-{hashlib.sha1(at.where.encode()).hexdigest()[:8]}"
     if settings.snapshot_dir is not None:
         return Snapshots(settings.snapshot_dir, key)
-    return None if path is None else Snapshots(Path(f"{path}.projection"), key)
+    return None if at.folder is None else Snapshots(at.folder, key)
 
 
 def _arrays(proj: Projection, instance: str) -> dict[str, np.ndarray]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
@@ -183,20 +184,18 @@ def contiguous(changes: Sequence[Change], since: int) -> list[Change]:
     return out
 
 
-@runtime_checkable
-class GraphStore(Protocol):
-    """What every store offers; writes are all-or-nothing per batch and idempotent."""
+@dataclass(frozen=True)
+class Location:
+    """Where a store lives: what messages name and what keys its projection snapshots."""
 
-    name: str
+    kind: str  # the store's name: embedded | neo4j
+    where: str  # the file's path or the server's URI
+    instance: str  # drawn when the store was created ("" if it has none): tells it from a later one at `where`
+    folder: Path | None = None  # a folder beside the data where snapshots may go (None: only a configured one)
 
-    def write(self, batch: Batch, check: Check | None = None) -> WriteSummary:
-        """Upsert a validated batch in one transaction; `check` runs inside it, under the write lock.
 
-        Concurrent writers are serialised before the check reads the store, so what the check saw is what the
-        write builds on (an id cannot change type between the check and the commit). InvalidInput when the
-        check finds problems; nothing is written then.
-        """
-        ...
+class StoreReader(Protocol):
+    """The reads an answer makes: what a store offers and what a store read through identity offers alike."""
 
     def entity_types(self, ids: Iterable[str]) -> dict[str, EntityType]:
         """The stored type of each id that exists (missing ids are absent from the answer)."""
@@ -222,6 +221,39 @@ class GraphStore(Protocol):
 
     def list_entities(self, type: EntityType, after: str | None, limit: int) -> list[Entity]:
         """Entities of one type ordered by id, starting after the given id (cursor pagination)."""
+        ...
+
+
+@runtime_checkable
+class GraphStore(StoreReader, Protocol):
+    """What every store offers; writes are all-or-nothing per batch and idempotent.
+
+    Every capability a caller needs is a method here: a store implements it, or refuses it with a StoreError
+    naming it. Callers never probe a store with getattr.
+    """
+
+    name: str
+
+    def location(self) -> Location:
+        """Where the store lives (path or URI) and the instance drawn when it was created."""
+        ...
+
+    def write_stream(self, label: str, batches: Iterable[Batch],
+                     on_batch: Callable[[Batch], None] | None = None) -> WriteSummary:
+        """Write one file's validated batches all-or-nothing; InvalidInput with every problem of every batch.
+
+        `on_batch` is called after each batch is taken (progress). How much is held at once is the store's:
+        the embedded store writes each batch as it comes in one transaction checked at its end.
+        """
+        ...
+
+    def write(self, batch: Batch, check: Check | None = None) -> WriteSummary:
+        """Upsert a validated batch in one transaction; `check` runs inside it, under the write lock.
+
+        Concurrent writers are serialised before the check reads the store, so what the check saw is what the
+        write builds on (an id cannot change type between the check and the commit). InvalidInput when the
+        check finds problems; nothing is written then.
+        """
         ...
 
     def edges_into(self, ids: Sequence[str], types: Sequence[RelationType]) -> list[EdgeRow]:

@@ -39,7 +39,9 @@ from corpgraph.graph.identity.topics import entity_topic_keys, topic_keys
 from corpgraph.graph.identity.normalize import query_key
 from corpgraph.graph.settings import Settings
 from corpgraph.graph.stores import cypher
+from corpgraph.graph.write.ingest import ingest, join_batches
 from corpgraph.graph.stores.base import (
+    Location,
     CHANGE_LOG_KEEP,
     Change,
     ChangeKind,
@@ -344,6 +346,17 @@ class Neo4jStore:
     def judgements(self) -> list[Judgement]:
         """Every stored decision, ordered by pair."""
         return [Judgement(r["a"], r["b"], Verdict(r["verdict"]), r["by"], r["at"]) for r in self._read(cypher.JUDGEMENTS)]
+
+    def location(self) -> Location:
+        """The server's URI (and database); no instance number and no folder of its own for snapshots."""
+        where = f"{self.uri}/{self.database}" if self.database else self.uri
+        return Location(self.name, where, "")
+
+    def write_stream(self, label: str, batches: Iterable[Batch],
+                     on_batch: Callable[[Batch], None] | None = None) -> WriteSummary:
+        """The file's batches joined and written by graph.write.ingest in one transaction (the server's
+        transaction memory bounds the file: docs/neo4j.md)."""
+        return ingest(self, join_batches(label, batches, on_batch))
 
     def revision(self) -> int:
         """Counter bumped by every committed write (0 before the first)."""

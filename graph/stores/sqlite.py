@@ -18,6 +18,7 @@ from corpgraph.graph import budget
 from corpgraph.graph.identity.identifiers import entity_identifier_keys
 from corpgraph.graph.identity.normalize import query_key
 from corpgraph.graph.stores.base import (
+    Location,
     CHANGE_LOG_KEEP,
     Change,
     ChangeKind,
@@ -376,6 +377,10 @@ class SqliteStore:
     def revision(self) -> int:
         """Counter bumped by every committed write."""
         return int(self._query("SELECT value FROM meta WHERE key = 'revision'", [])[0][0])
+
+    def location(self) -> Location:
+        """The file, its instance, and the folder beside it for snapshots (`corpgraph.db.projection/`)."""
+        return Location(self.name, str(self.path), self.instance(), Path(f"{self.path}.projection"))
 
     def instance(self) -> str:
         """A random number drawn when the store was created: tells it from a later store at the same path.

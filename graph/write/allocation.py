@@ -2,7 +2,7 @@
 
 A native file is typed by the user, so shares that cannot all be true are an input error
 (`file:line: share: reason`), checked against the batch and the shares already stored. Imported records
-(any source with a `record_id`, the rule in IMPORTERS.md) come from registers that do publish such sums;
+(any source with a `record_id`, the rule in docs/importers.md) come from registers that do publish such sums;
 they are loaded, and the analytics flag the company as over-allocated and scale its owners' shares to
 100% (docs/analytics.md).
 

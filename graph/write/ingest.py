@@ -85,16 +85,13 @@ def check_references(stored_types: TypeLookup, batch: Batch) -> list[Problem]:
 
 def ingest_stream(store: GraphStore, label: str, batches: Iterable[Batch],
                   on_batch: Callable[[Batch], None] | None = None) -> WriteSummary:
-    """Write one file's validated batches all-or-nothing; InvalidInput with every problem of every batch.
+    """Write one file's validated batches all-or-nothing (the store's `write_stream`); InvalidInput with every
+    problem of every batch."""
+    return store.write_stream(label, batches, on_batch)
 
-    The embedded store writes each batch as it comes inside one transaction and checks the whole file at
-    its end (graph.stores.sqlite_stream), so memory stays bounded. A store without `write_stream` (Neo4j) gets the
-    batches joined into one and written by `ingest`: its transaction holds the whole file anyway (bounded
-    by the server's transaction memory, docs/importers.md).
-    """
-    write_stream = getattr(store, "write_stream", None)
-    if write_stream is not None:
-        return write_stream(label, batches, on_batch)  # type: ignore[no-any-return]
+
+def join_batches(label: str, batches: Iterable[Batch], on_batch: Callable[[Batch], None] | None = None) -> Batch:
+    """A file's batches as one, problems in line order: for a store that writes a file in one transaction."""
     whole = Batch(label)
     for batch in batches:
         whole.entities.extend(batch.entities)
@@ -104,4 +101,4 @@ def ingest_stream(store: GraphStore, label: str, batches: Iterable[Batch],
         if on_batch is not None:
             on_batch(batch)
     whole.problems.sort(key=lambda p: p.line)
-    return ingest(store, whole)
+    return whole

@@ -4,7 +4,7 @@ A format module knows its format and `schema/` only (no store, no GraphQL). It e
 object with a `name`, a `sniff(head, path)` that recognises the format from the first bytes of a file,
 and a `read(path)` that streams `Raw` records (a native record dict with "type", as one line of a
 native JSON Lines file, and where it came from) and `Problem`s for what it could not map.
-See /work/wt/IMPORTERS.md (the importer contract) and docs/importers.md.
+The importer contract and each format's mapping: docs/importers.md.
 """
 from __future__ import annotations
 

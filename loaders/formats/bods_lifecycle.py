@@ -25,6 +25,7 @@ from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import Problem
 
 from corpgraph.loaders.formats import Raw
+from corpgraph.loaders.formats.gleif import RELATIONSHIPS
 from corpgraph.loaders.formats.bods_values import as_date, native_id, share_fields
 from corpgraph.loaders.formats.spill import Spill
 
@@ -37,13 +38,7 @@ INTEREST_FIELDS = {"share": "/share", "share_min": "/share", "share_max": "/shar
 _TERMS = ("share", "share_min", "share_max")
 # Open Ownership's GLEIF-derived BODS 0.2 names the GLEIF relationship only in an interest's details
 # ("LEI RelationshipType: IS_FUND-MANAGED_BY"): load each as what it is, as the GLEIF importer does.
-GLEIF_RELATIONSHIPS = {
-    "IS_DIRECTLY_CONSOLIDATED_BY": ("CONTROLS", "accounting_consolidation"),
-    "IS_ULTIMATELY_CONSOLIDATED_BY": ("DECLARED_INTEREST", "ultimate_parent"),
-    "IS_FUND-MANAGED_BY": ("FUND_LINK", "fund_managed_by"),  # FUND_LINK runs fund -> manager: subject -> party
-    "IS_SUBFUND_OF": ("FUND_LINK", "subfund_of"),
-    "IS_FEEDER_TO": ("FUND_LINK", "feeder_to"),
-}
+GLEIF_RELATIONSHIPS = {name: (rel.type, rel.kind) for name, rel in RELATIONSHIPS.items()}  # GLEIF's one table
 _GLEIF_DETAILS = re.compile(r"^LEI RelationshipType: (\S+)$")
 
 
