@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @contextmanager
 def served(db: Path, ready_seconds: float = 60, **settings: str) -> Iterator[str]:
     """Base URL of `uvicorn api.app:create_app` over the store file, with CORPGRAPH_API_<NAME> settings; stopped after."""
-    with server_process(db, ready_seconds, **settings) as (url, _):
+    with server_process(db, ready_seconds, None, **settings) as (url, _):
         yield url
 
 
