@@ -3,6 +3,8 @@ thread per write (the projection builder) keeps a flat count of open files howev
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 import threading
 from pathlib import Path
 
@@ -78,3 +80,32 @@ def test_600_mutations_under_ulimit_256_all_succeed_with_flat_files_and_memory(t
         assert open_files(process.pid) <= files + 6
         # 600 leaked connections held ~15 MiB more (a new page cache each); 600 new records take well under 10.
         assert rss_mib(process.pid) < rss + 12
+
+
+def test_a_writer_waiting_for_another_process_s_lock_holds_up_no_new_reader(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "corpgraph.db", busy_timeout=10)
+    blocker = sqlite3.connect(tmp_path / "corpgraph.db", isolation_level=None)  # as another process's load
+    blocker.execute("BEGIN IMMEDIATE")
+    wrote: list[object] = []
+    writer = threading.Thread(target=lambda: wrote.append(store.write(companies_owning(("a", "b", 0.5)))))
+    try:
+        writer.start()
+        time.sleep(0.3)  # the writer now waits in BEGIN IMMEDIATE (up to 10 s)
+        seconds: list[float] = []
+
+        def read() -> None:  # a thread that never used the store: it opens its connection now
+            started = time.perf_counter()
+            assert store.revision() == 0
+            seconds.append(time.perf_counter() - started)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join(timeout=20)
+        assert seconds and seconds[0] < 1.0, seconds  # main: ~10 s (the writer held the lock _connect takes)
+        assert writer.is_alive() and not wrote
+    finally:
+        blocker.execute("COMMIT")
+        blocker.close()
+    writer.join(timeout=20)
+    assert store.revision() == 1 and len(wrote) == 1
+    store.close()
