@@ -20,6 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from graphql import GraphQLError
 from strawberry.asgi import GraphQL
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.types import ExecutionResult
 
 from graph.analytics.results import Channel, Subgraph
@@ -39,6 +40,10 @@ from api.http_limits import BodyLimit, error_response, parse_body
 from api.settings import ApiSettings, get_api_settings
 
 QUERIES = ("neighborhood", "liability", "exposure")
+# Bodies and GraphQL documents up to this many bytes are decoded on the event loop (at most ~15 ms for the
+# worst 8 KiB: nested empty lists), longer ones in the parse lane (api/lanes.py): a 2 MB body of nested lists
+# costs ~1.5-3 s of pure Python and would stall every other request on the loop.
+ON_LOOP_BYTES = 8 * 1024
 # The pages (playground, explorer) and the browser libraries they use, built by web/build.mjs into the
 # package so that nothing is ever fetched from another host.
 STATIC = Path(__file__).parent / "static"
@@ -55,7 +60,20 @@ class CorpGraphQL(GraphQL[Context, None]):
 
     def parse_json(self, data: str | bytes) -> Any:
         """The request's JSON, refused with a clear 400 unless it is an object (or list) nested within the limit."""
-        return parse_body(data, self.settings.max_json_depth)
+        if isinstance(data, _Decoded):
+            return data.value  # decoded in the parse lane by parse_http_body
+        return parse_body(data, self.settings.max_json_depth, self.settings.max_json_containers)
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """strawberry's reading of the request, with a JSON body over ON_LOOP_BYTES decoded in the parse lane."""
+        content_type, _ = parse_content_type(request.content_type or "")
+        if request.method == "POST" and "application/json" in content_type:
+            body = await request.get_body()
+            if len(body) > ON_LOOP_BYTES:
+                deadline = time.monotonic() + self.settings.time_budget
+                value = await self.lanes.run(Lane.PARSE, deadline, self.parse_json, body)
+                request = _DecodedRequest(request, _Decoded(value))
+        return await super().parse_http_body(request)
 
     @cached_property
     def graphql_ide_html(self) -> str:
@@ -72,7 +90,12 @@ class CorpGraphQL(GraphQL[Context, None]):
         base = super().execute_single
         operation = functools.partial(base, request, request_adapter, sub_response, context, root_value, request_data)
         try:
-            return await self.lanes.run(self.lane(request_data, context), context.deadline, run_coroutine, operation)
+            query = request_data.query
+            if isinstance(query, str) and len(query) > ON_LOOP_BYTES:  # a long document is parsed off the loop
+                lane = await self.lanes.run(Lane.PARSE, context.deadline, self.lane, request_data, context)
+            else:
+                lane = self.lane(request_data, context)
+            return await self.lanes.run(lane, context.deadline, run_coroutine, operation)
         except TimedOut as error:
             return ExecutionResult(data=None, errors=[GraphQLError(str(error), original_error=error,
                                                                    extensions={"code": error_answer(error)[1]})])
@@ -89,6 +112,31 @@ class CorpGraphQL(GraphQL[Context, None]):
         context.parsed = entry
         return lane_of(entry.document, request_data.variables, self.settings,
                        self.schema.page_sizes, HEAVY_FIELDS)  # type: ignore[attr-defined]
+
+
+class _Decoded(bytes):
+    """A request body already decoded off the loop; `bytes` only to pass through strawberry's typed hooks."""
+
+    value: Any
+
+    def __new__(cls, value: Any) -> "_Decoded":
+        made = super().__new__(cls)
+        made.value = value
+        return made
+
+
+class _DecodedRequest:
+    """A request adapter whose body is the already decoded _Decoded (everything else is the request's)."""
+
+    def __init__(self, request: Any, body: _Decoded) -> None:
+        self._request, self._body = request, body
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._request, name)
+
+    async def get_body(self) -> bytes:
+        """The decoded body (strawberry hands it to parse_json, which unwraps it)."""
+        return self._body
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,12 @@ class BodyLimit:
                                "(CORPGRAPH_API_MAX_BODY_BYTES); send fewer records per mutation or a shorter query")
 
 
-def parse_body(data: str | bytes, max_depth: int) -> dict[str, Any] | list[Any]:
+def parse_body(data: str | bytes, max_depth: int, max_containers: int) -> dict[str, Any] | list[Any]:
     """The JSON of a GraphQL request body: an object (or a list, refused later as a batch); clear errors otherwise."""
+    raw = data.encode() if isinstance(data, str) else data
+    if raw.count(b"[") + raw.count(b"{") > max_containers:  # C-speed, before a decode that would hold the GIL
+        raise BadRequest(f"the request body has more than {max_containers} JSON arrays and objects (counting "
+                         "'[' and '{' anywhere, CORPGRAPH_API_MAX_JSON_CONTAINERS); send fewer records per request")
     try:
         value = json.loads(data)
     except RecursionError:
