@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from schema.errors import NotFound
 from schema.kinds import RelationType
 
+from graph import budget
 from graph.analytics.results import Subgraph
 from graph.stores.base import GraphStore, StoredRelation
 from graph.subgraph import subgraph_from
@@ -39,6 +40,7 @@ def neighborhood(
     for _ in range(depth):
         if not frontier or len(kept) >= max_nodes:
             break
+        budget.check()  # each step reads the store for the whole frontier
         touching = store.relations_touching(frontier, types)
         candidates = _new_ids(touching, kept)
         frontier = _admit(candidates, kept, max_nodes)
