@@ -17,6 +17,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
+from cross_web import HTTPException  # the refusal strawberry raises (its dependency; strawberry.asgi answers it in plain text)
 from starlette.staticfiles import StaticFiles
 from graphql import GraphQLError
 from strawberry.asgi import GraphQL
@@ -32,11 +34,11 @@ from graph.stores.factory import open_store
 from schema.errors import CorpgraphError, InvalidArgument, TimedOut, UnknownFormat
 from schema.kinds import RelationType
 
-from api.context import Context, make_context
+from api.context import Context, Unauthorized, make_context
 from api.document_guard import lane_of, parsed
 from api.graphql_schema import HEAVY_FIELDS, error_answer, make_schema
 from api.lanes import Lane, Lanes, run_coroutine
-from api.http_limits import BodyLimit, error_response, parse_body
+from api.http_limits import BodyLimit, error_response, http_error_response, parse_body
 from api.settings import ApiSettings, get_api_settings
 
 QUERIES = ("neighborhood", "liability", "exposure")
@@ -84,6 +86,17 @@ class CorpGraphQL(GraphQL[Context, None]):
         """A fresh context (fresh DataLoaders, its own deadline) for every request."""
         return make_context(self.graph, self.settings, request.headers.get("authorization"))
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """strawberry's ASGI entry, with its own HTTP refusals (plain text there) answered in the project's JSON shape."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response: Response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as refusal:
+            response = http_error_response(refusal.status_code, refusal.reason)
+        await response(scope, receive, send)
+
     async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any, context: Context,
                              root_value: Any, request_data: Any) -> ExecutionResult:
         """Execute one operation in a worker thread of its lane; past its deadline, answer a TIMEOUT error."""
@@ -95,10 +108,13 @@ class CorpGraphQL(GraphQL[Context, None]):
                 lane = await self.lanes.run(Lane.PARSE, context.deadline, self.lane, request_data, context)
             else:
                 lane = self.lane(request_data, context)
-            return await self.lanes.run(lane, context.deadline, run_coroutine, operation)
+            result: ExecutionResult = await self.lanes.run(lane, context.deadline, run_coroutine, operation)
         except TimedOut as error:
             return ExecutionResult(data=None, errors=[GraphQLError(str(error), original_error=error,
                                                                    extensions={"code": error_answer(error)[1]})])
+        if any(isinstance(e.original_error, Unauthorized) for e in result.errors or []):
+            sub_response.status_code = Unauthorized.http_status  # as the README says: a refused mutation is a 401
+        return result
 
     def lane(self, request_data: Any, context: Context) -> Lane:
         """The lane of a request's document (parsed once, through the schema's document cache, kept in the context)."""

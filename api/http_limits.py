@@ -9,9 +9,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schema.errors import BadRequest, CorpgraphError, RequestTooLarge
 
-from api.graphql_schema import error_answer
+from api.graphql_schema import error_answer, public_message
 
 _JSON_KINDS = {str: "a string", int: "a number", float: "a number", bool: "true or false", type(None): "null"}
+_HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "REQUEST_TOO_LARGE"}
 BODY_SHAPE = 'the request body must be a JSON object such as {"query": "{ ... }", "variables": {}}'
 
 
@@ -83,4 +84,10 @@ def nesting(value: object) -> int:
 def error_response(error: CorpgraphError) -> JSONResponse:
     """A project error as a JSON response with the status and code the API gives its class."""
     status, code = error_answer(error)
-    return JSONResponse({"error": str(error), "code": code}, status_code=status)
+    return JSONResponse({"error": public_message(error), "code": code}, status_code=status)
+
+
+def http_error_response(status: int, reason: str) -> JSONResponse:
+    """One of strawberry's own refusals (its HTTPException: batching, content type, method) in the project's shape."""
+    code = _HTTP_CODES.get(status, "BAD_REQUEST")
+    return JSONResponse({"error": reason, "code": code}, status_code=status)

@@ -117,7 +117,8 @@ class SqliteStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the folder {self.path.parent} of the embedded store: "
-                             f"{exc.strerror or exc}; set CORPGRAPH_DB to a path you can write") from exc
+                             f"{exc.strerror or exc}; set CORPGRAPH_DB to a path you can write"
+                             ).withholding(str(self.path.parent)) from exc
         try:
             db = self._connect(cache_kib=262144)  # 256 MiB for the opening thread: large loads touch random index pages
             db.execute("PRAGMA journal_mode=WAL")
@@ -238,9 +239,9 @@ class SqliteStore:
         if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
             return StoreLocked(f"the store is locked by another writer: {action} {self.path} waited "
                                f"{self._busy_timeout:g} s (CORPGRAPH_BUSY_TIMEOUT); try again when the other "
-                               "load has finished")
+                               "load has finished").withholding(str(self.path))
         hint = "; check the path (setting CORPGRAPH_DB) and its permissions" if action == "opening" else ""
-        return StoreError(f"{action} the embedded store at {self.path} failed: {exc}{hint}")
+        return StoreError(f"{action} the embedded store at {self.path} failed: {exc}{hint}").withholding(str(self.path))
 
     def _write_entities(self, records: list[Entity], new: Collection[str] = ()) -> None:
         """Upsert entity rows and replace their search keys, identifier and topic index rows (ids in `new`
