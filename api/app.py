@@ -17,9 +17,12 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
+from cross_web import HTTPException  # the refusal strawberry raises (its dependency; strawberry.asgi answers it in plain text)
 from starlette.staticfiles import StaticFiles
 from graphql import GraphQLError
 from strawberry.asgi import GraphQL
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.types import ExecutionResult
 
 from corpgraph.graph.analytics.results import Channel, Subgraph
@@ -37,8 +40,15 @@ from corpgraph.api.graphql_schema import error_answer, make_schema
 from corpgraph.api.lanes import Lane, Lanes, run_coroutine
 from corpgraph.api.http_limits import BodyLimit, error_response, parse_body
 from corpgraph.api.settings import ApiSettings, get_api_settings
+from corpgraph.api.context import Context, Unauthorized, make_context
+from corpgraph.api.graphql_schema import error_answer, make_schema
+from corpgraph.api.http_limits import BodyLimit, error_response, http_error_response, parse_body
 
 QUERIES = ("neighborhood", "liability", "exposure")
+# Bodies and GraphQL documents up to this many bytes are decoded on the event loop (at most ~15 ms for the
+# worst 8 KiB: nested empty lists), longer ones in the parse lane (api/lanes.py): a 2 MB body of nested lists
+# costs ~1.5-3 s of pure Python and would stall every other request on the loop.
+ON_LOOP_BYTES = 8 * 1024
 # The pages (playground, explorer) and the browser libraries they use, built by web/build.mjs into the
 # package so that nothing is ever fetched from another host.
 STATIC = Path(__file__).parent / "static"
@@ -55,7 +65,20 @@ class CorpGraphQL(GraphQL[Context, None]):
 
     def parse_json(self, data: str | bytes) -> Any:
         """The request's JSON, refused with a clear 400 unless it is an object (or list) nested within the limit."""
-        return parse_body(data, self.settings.max_json_depth)
+        if isinstance(data, _Decoded):
+            return data.value  # decoded in the parse lane by parse_http_body
+        return parse_body(data, self.settings.max_json_depth, self.settings.max_json_containers)
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """strawberry's reading of the request, with a JSON body over ON_LOOP_BYTES decoded in the parse lane."""
+        content_type, _ = parse_content_type(request.content_type or "")
+        if request.method == "POST" and "application/json" in content_type:
+            body = await request.get_body()
+            if len(body) > ON_LOOP_BYTES:
+                deadline = time.monotonic() + self.settings.time_budget
+                value = await self.lanes.run(Lane.PARSE, deadline, self.parse_json, body)
+                request = _DecodedRequest(request, _Decoded(value))
+        return await super().parse_http_body(request)
 
     @cached_property
     def graphql_ide_html(self) -> str:
@@ -66,16 +89,35 @@ class CorpGraphQL(GraphQL[Context, None]):
         """A fresh context (fresh DataLoaders, its own deadline) for every request."""
         return make_context(self.graph, self.settings, request.headers.get("authorization"))
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """strawberry's ASGI entry, with its own HTTP refusals (plain text there) answered in the project's JSON shape."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response: Response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as refusal:
+            response = http_error_response(refusal.status_code, refusal.reason)
+        await response(scope, receive, send)
+
     async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any, context: Context,
                              root_value: Any, request_data: Any) -> ExecutionResult:
         """Execute one operation in a worker thread of its lane; past its deadline, answer a TIMEOUT error."""
         base = super().execute_single
         operation = functools.partial(base, request, request_adapter, sub_response, context, root_value, request_data)
         try:
-            return await self.lanes.run(self.lane(request_data, context), context.deadline, run_coroutine, operation)
+            query = request_data.query
+            if isinstance(query, str) and len(query) > ON_LOOP_BYTES:  # a long document is parsed off the loop
+                lane = await self.lanes.run(Lane.PARSE, context.deadline, self.lane, request_data, context)
+            else:
+                lane = self.lane(request_data, context)
+            result: ExecutionResult = await self.lanes.run(lane, context.deadline, run_coroutine, operation)
         except TimedOut as error:
             return ExecutionResult(data=None, errors=[GraphQLError(str(error), original_error=error,
                                                                    extensions={"code": error_answer(error)[1]})])
+        if any(isinstance(e.original_error, Unauthorized) for e in result.errors or []):
+            sub_response.status_code = Unauthorized.http_status  # as the README says: a refused mutation is a 401
+        return result
 
     def lane(self, request_data: Any, context: Context) -> Lane:
         """The lane of a request's document (parsed once, through the schema's document cache, kept in the context)."""
@@ -89,6 +131,31 @@ class CorpGraphQL(GraphQL[Context, None]):
         context.parsed = entry
         return lane_of(entry.document, request_data.variables, self.settings,
                        self.schema.page_sizes, self.schema.heavy_fields)  # type: ignore[attr-defined]
+
+
+class _Decoded(bytes):
+    """A request body already decoded off the loop; `bytes` only to pass through strawberry's typed hooks."""
+
+    value: Any
+
+    def __new__(cls, value: Any) -> "_Decoded":
+        made = super().__new__(cls)
+        made.value = value
+        return made
+
+
+class _DecodedRequest:
+    """A request adapter whose body is the already decoded _Decoded (everything else is the request's)."""
+
+    def __init__(self, request: Any, body: _Decoded) -> None:
+        self._request, self._body = request, body
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._request, name)
+
+    async def get_body(self) -> bytes:
+        """The decoded body (strawberry hands it to parse_json, which unwraps it)."""
+        return self._body
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The GraphQL schema: query and mutation roots (thin resolvers over graph/) and its safety extensions."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from datetime import date
 from enum import Enum
@@ -24,6 +25,8 @@ from corpgraph.api.doc_cache import DocumentCache
 from corpgraph.api.field_decorators import mutation, resolver
 from corpgraph.api.document_guard import DocumentGuard
 from corpgraph.api.settings import ApiSettings
+
+_log = logging.getLogger(__name__)
 
 Ctx = gt.Ctx
 # Resolvers call the CorpGraph facade directly and synchronously: the app runs each whole operation in a
@@ -233,6 +236,13 @@ def error_answer(error: CorpgraphError) -> tuple[int, str]:
     return error.http_status, error.code
 
 
+def public_message(error: CorpgraphError) -> str:
+    """A project error's message for an HTTP client; when parts are withheld (a path), the whole goes to the log."""
+    if error.private:
+        _log.warning("%s: %s", error.code, error)
+    return error.public()
+
+
 class ErrorCodes(SchemaExtension):
     """Tag errors raised on purpose with `extensions.code` (and `problems` for bad input) for clients to branch on."""
 
@@ -243,6 +253,8 @@ class ErrorCodes(SchemaExtension):
             original = error.original_error
             if isinstance(original, CorpgraphError):
                 extra: dict[str, Any] = {"code": error_answer(original)[1]}
+                if original.private:
+                    error.message = public_message(original)
                 if isinstance(original, InvalidInput):
                     extra["problems"] = [str(p) for p in original.problems]
                 error.extensions = {**(error.extensions or {}), **extra}

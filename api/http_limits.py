@@ -10,8 +10,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from corpgraph.schema.errors import BadRequest, CorpgraphError, RequestTooLarge
 
 from corpgraph.api.graphql_schema import error_answer
+from corpgraph.api.graphql_schema import error_answer, public_message
 
 _JSON_KINDS = {str: "a string", int: "a number", float: "a number", bool: "true or false", type(None): "null"}
+_HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "REQUEST_TOO_LARGE"}
 BODY_SHAPE = 'the request body must be a JSON object such as {"query": "{ ... }", "variables": {}}'
 
 
@@ -48,8 +50,12 @@ class BodyLimit:
                                "(CORPGRAPH_API_MAX_BODY_BYTES); send fewer records per mutation or a shorter query")
 
 
-def parse_body(data: str | bytes, max_depth: int) -> dict[str, Any] | list[Any]:
+def parse_body(data: str | bytes, max_depth: int, max_containers: int) -> dict[str, Any] | list[Any]:
     """The JSON of a GraphQL request body: an object (or a list, refused later as a batch); clear errors otherwise."""
+    raw = data.encode() if isinstance(data, str) else data
+    if raw.count(b"[") + raw.count(b"{") > max_containers:  # C-speed, before a decode that would hold the GIL
+        raise BadRequest(f"the request body has more than {max_containers} JSON arrays and objects (counting "
+                         "'[' and '{' anywhere, CORPGRAPH_API_MAX_JSON_CONTAINERS); send fewer records per request")
     try:
         value = json.loads(data)
     except RecursionError:
@@ -79,4 +85,10 @@ def nesting(value: object) -> int:
 def error_response(error: CorpgraphError) -> JSONResponse:
     """A project error as a JSON response with the status and code the API gives its class."""
     status, code = error_answer(error)
-    return JSONResponse({"error": str(error), "code": code}, status_code=status)
+    return JSONResponse({"error": public_message(error), "code": code}, status_code=status)
+
+
+def http_error_response(status: int, reason: str) -> JSONResponse:
+    """One of strawberry's own refusals (its HTTPException: batching, content type, method) in the project's shape."""
+    code = _HTTP_CODES.get(status, "BAD_REQUEST")
+    return JSONResponse({"error": reason, "code": code}, status_code=status)

@@ -4,7 +4,9 @@ queues behind another kind.
 - **heavy**: analytics, searches, neighbourhoods, exports (seconds at most, bounded by the time budget);
 - **quick**: primary-key reads (entities of an answer, browsing pages, the store's revision for /healthz);
 - **write**: mutations, one at a time (SQLite takes one writer anyway; a writer waiting for the file lock
-  then holds up only the next writer).
+  then holds up only the next writer);
+- **parse**: decoding a large request body and parsing a long GraphQL document (pure-Python work of up to
+  seconds for a 2 MB body), one at a time, so that neither the event loop nor another lane waits for it.
 
 A job carries its request's deadline: one still queued when the deadline passes is dropped unrun, and a
 running one sees the deadline in graph.budget (the embedded store interrupts its reads).
@@ -31,13 +33,14 @@ class Lane(str, Enum):
     HEAVY = "heavy"
     QUICK = "quick"
     WRITE = "write"
+    PARSE = "parse"
 
 
 class Lanes:
     """One thread pool per lane, shared by every request of an app; shut down with the app."""
 
     def __init__(self, heavy: int, quick: int) -> None:
-        sizes = {Lane.HEAVY: heavy, Lane.QUICK: quick, Lane.WRITE: 1}
+        sizes = {Lane.HEAVY: heavy, Lane.QUICK: quick, Lane.WRITE: 1, Lane.PARSE: 1}
         self.pools = {lane: ThreadPoolExecutor(size, thread_name_prefix=f"corpgraph-{lane.value}")
                       for lane, size in sizes.items()}
 

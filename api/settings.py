@@ -33,6 +33,10 @@ class ApiSettings(BaseSettings):
     # Limits on an HTTP request: body bytes, nesting of its JSON, seconds before it is answered with a timeout.
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1)
     max_json_depth: int = Field(default=64, ge=1)
+    # Arrays and objects in a body (its '[' and '{' bytes, counted before decoding): json.loads holds the GIL for
+    # the whole decode (~0.25 s for 700,000 empty lists), so the count bounds how long any decode stalls the
+    # server. 1,000 upserted records with lists in every field stay far below it.
+    max_json_containers: int = Field(default=50_000, ge=1)
     time_budget: float = Field(default=10.0, gt=0)
     # Worker threads per lane (api/lanes.py): analytics and searches; primary-key reads; writes.
     heavy_workers: int = Field(default=2, ge=1)  # more CPU-bound threads add no throughput under the GIL, only latency

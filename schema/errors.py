@@ -7,14 +7,34 @@ attributes, never by a table of its own (as yente's `exc.py` does).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Self
+
+
+WITHHELD = "<withheld: see the server log>"
 
 
 class CorpgraphError(Exception):
-    """Root of every error corpgraph raises on purpose; its message is safe to show a user."""
+    """Root of every error corpgraph raises on purpose; its message is safe to show a user.
+
+    The parts named by `withholding` (a file's path) are shown on the command line but replaced by WITHHELD in
+    answers to HTTP clients (`public()`), who must not learn the server's filesystem; the server logs them.
+    """
 
     http_status: ClassVar[int] = 400
     code: ClassVar[str] = "BAD_REQUEST"
+    private: tuple[str, ...] = ()
+
+    def withholding(self, *parts: str) -> Self:
+        """The same error, with these parts of its message kept out of answers to HTTP clients."""
+        self.private = tuple(p for p in parts if p)
+        return self
+
+    def public(self) -> str:
+        """The message for a client of the server: each withheld part replaced by WITHHELD."""
+        text = str(self)
+        for part in sorted(self.private, key=len, reverse=True):  # a path before the folder it starts with
+            text = text.replace(part, WITHHELD)
+        return text
 
 
 @dataclass(frozen=True)

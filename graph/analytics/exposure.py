@@ -31,6 +31,7 @@ from corpgraph.graph.analytics.paths import Explainer, PathFinder
 from corpgraph.graph.analytics.results import Channel, Exposure, ExposureItem, Path
 from corpgraph.graph.projection.build import AsOfView
 from corpgraph.graph.stores.base import StoreReader
+from corpgraph.graph import budget
 
 R = RelationType
 
@@ -123,6 +124,7 @@ class _Search:
             firm = int(holds.nodes[at])
             weight, unknown = float(holds.integrated[at]), bool(holds.unknown[at])
             for dep in self.view.edges(R.DEPENDS_ON, firm, outgoing=True).tolist():
+                budget.check()  # a holder may control 10^5 companies, each with providers
                 provider = int(self.view.projection.dst[dep])
                 for incident, tie in self._ties(provider):
                     paths = [p + [dep, tie] for p in self._owns_paths(firm)]
@@ -132,6 +134,7 @@ class _Search:
         """DATA_FLOW: data the entity supplied to a company responsible for an incident."""
         proj = self.view.projection
         for supply in self.view.edges(R.SUPPLIED_DATA_TO, self.entity, outgoing=True).tolist():
+            budget.check()
             company = int(proj.dst[supply])
             for edge in self.view.edges(R.RESPONSIBLE_FOR, company, outgoing=True).tolist():
                 self._add(_Found(int(proj.dst[edge]), Channel.DATA_FLOW, 1.0, company, False, [[supply, edge]]))

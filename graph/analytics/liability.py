@@ -34,6 +34,7 @@ from corpgraph.graph.analytics.paths import Explainer, PathFinder, control_paths
 from corpgraph.graph.analytics.results import Holding, LiabilityChain, Party, Role, Subgraph
 from corpgraph.graph.projection.build import AsOfView
 from corpgraph.graph.stores.base import StoreReader
+from corpgraph.graph import budget
 
 R = RelationType
 
@@ -82,6 +83,7 @@ def _owners(view: AsOfView, company: int, responsible_edge: int, max_depth: int,
     out = []
     holders = [h for h in ownership.owners(view, company, min_share, bounds) if _liable(h)]  # largest integrated first
     for h in holders[:max_owners]:
+        budget.check()  # up to max_owners path searches per responsible company
         party = Party(h.owner, Role.OWNER, h.integrated, controls=h.controls, unknown=h.unknown, detail=h.company,
                       over_allocated=h.over_allocated, weight_min=h.integrated_min, weight_max=h.integrated_max,
                       estimate=h.estimate, may_control=h.may_control, interests=h.interests, declared=h.declared)

@@ -9,6 +9,8 @@ from corpgraph.schema.kinds import RelationType
 from corpgraph.graph.analytics.results import Subgraph
 from corpgraph.graph.stores.base import StoreReader, StoredRelation
 from corpgraph.graph.subgraph import subgraph_from
+from corpgraph.graph import budget
+
 
 DEFAULT_MAX_NODES = 500
 
@@ -39,6 +41,7 @@ def neighborhood(
     for _ in range(depth):
         if not frontier or len(kept) >= max_nodes:
             break
+        budget.check()  # each step reads the store for the whole frontier
         touching = store.relations_touching(frontier, types)
         candidates = _new_ids(touching, kept)
         frontier = _admit(candidates, kept, max_nodes)

@@ -35,6 +35,9 @@ from corpgraph.graph.analytics.declared import declarations
 from corpgraph.graph.analytics.results import Holding
 from corpgraph.graph.precision import TOLERANCE
 from corpgraph.graph.projection.build import AsOfView
+from corpgraph.graph import budget
+
+_BUDGET_EVERY = 4096  # holding rows shaped between checks of the request's time budget (graph.budget)
 
 __all__ = ["CONTROL", "ULTIMATE", "Candidates", "Shares", "column", "controlled_by", "controllers_of",
            "controlling_parent", "holding_candidates", "holdings", "owner_candidates", "owners", "row", "ultimate_owners"]
@@ -269,7 +272,10 @@ def _holdings(view: AsOfView, shares: Shares, positions: np.ndarray, direct: dic
                shares.estimate)
     out = []
     names = ids.ids(shares.nodes[positions])  # one pass for all: a holder may have 10^5 of them
-    for name, node, value, unknown, over, low, high, estimate in zip(names, *(c[positions].tolist() for c in columns)):
+    for count, (name, node, value, unknown, over, low, high, estimate) in enumerate(
+            zip(names, *(c[positions].tolist() for c in columns))):
+        if count % _BUDGET_EVERY == 0:
+            budget.check()  # a holder may have 10^5 rows
         integrated = None if unknown and value <= 0 else value  # an unknown stake never becomes a number
         pair = (name, anchor) if owner_side else (anchor, name)
         control = node in controls
@@ -322,6 +328,7 @@ def _reach_within(view: AsOfView, starts: np.ndarray, inside: np.ndarray) -> np.
     frontier = starts[inside[starts]]
     seen[frontier] = True
     while frontier.size:
+        budget.check()
         nxt = _owned_steps(view, frontier)
         frontier = nxt[inside[nxt] & ~seen[nxt]]
         seen[frontier] = True

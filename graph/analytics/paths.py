@@ -57,6 +57,7 @@ class PathFinder:
     def paths(self, other: int, k: int = 3) -> list[list[int]]:
         """Up to k paths (edge indices, in walk order) between `other` and the anchor, highest product first."""
         self.explained = 0.0
+        budget.check()  # one search builds a guide (~10 ms on a large block): abandoned work stops between them
         if other == self.target or not _contains(self.near, other):
             return []
         found, self.explained = self._guide(other).search(other, k)
@@ -224,6 +225,7 @@ class Explainer:
 
     def path(self, edges: Sequence[int]) -> Path:
         """A Path of already-read edges; weight is the product of its OWNS shares, None if one is unknown."""
+        budget.check()  # an answer may explain thousands of paths
         hops = [self.hop(e) for e in edges]
         shares = [h.share for h in hops if h.type == RelationType.OWNS]  # incident and data hops link, weight 1
         control = any(h.type == RelationType.CONTROLS for h in hops)  # control is not a share: no product

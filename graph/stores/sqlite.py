@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,10 +96,12 @@ _CHUNK = 500  # SQLite caps bound parameters per statement; id lists are split i
 class SqliteStore:
     """GraphStore over a single SQLite file; safe to share between threads.
 
-    Each thread reads through its own connection (WAL lets readers run beside a writer), so a write that
-    waits for SQLite's write lock, or a long read, never holds up another thread's reads; writes from
-    this process are serialised by one lock. A read interrupted by its thread's time budget
-    (graph/budget.py) raises TimedOut.
+    Each thread reads and writes through its own connection (WAL lets readers run beside a writer), kept
+    for the thread's lifetime and closed when the thread ends (a short-lived thread, such as a projection
+    builder, leaves no connection behind), so a write that waits for SQLite's write lock, or a long read,
+    never holds up another thread's reads. Writers are serialised by SQLite's own lock (BEGIN IMMEDIATE
+    waiting up to busy_timeout), never by a Python lock held while waiting. A read interrupted by its
+    thread's time budget (graph/budget.py) raises TimedOut.
     """
 
     name = "embedded"
@@ -107,13 +110,16 @@ class SqliteStore:
         self.path = Path(path)
         self._busy_timeout = busy_timeout
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.RLock()  # writers and close()
+        # Closers of the live threads' connections: a closer runs when its thread's holder is collected (the
+        # thread ended) or at close(); the lock guards this dict only, never anything that waits on SQLite.
+        self._closers: dict[int, Callable[[], object]] = {}
+        self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the folder {self.path.parent} of the embedded store: "
-                             f"{exc.strerror or exc}; set CORPGRAPH_DB to a path you can write") from exc
+                             f"{exc.strerror or exc}; set CORPGRAPH_DB to a path you can write"
+                             ).withholding(str(self.path.parent)) from exc
         try:
             db = self._connect(cache_kib=262144)  # 256 MiB for the opening thread: large loads touch random index pages
             db.execute("PRAGMA journal_mode=WAL")
@@ -125,25 +131,43 @@ class SqliteStore:
     @property
     def _db(self) -> sqlite3.Connection:
         """This thread's connection (opened on its first use; 32 MiB of page cache for worker threads)."""
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
+        holder: _Holder | None = getattr(self._local, "holder", None)
+        if holder is None:
             try:
-                db = self._connect(cache_kib=32768)
+                return self._connect(cache_kib=32768)
             except sqlite3.Error as exc:
                 raise self._translated(exc, "opening") from exc
-        return db
+        return holder.db
 
     def _connect(self, cache_kib: int) -> sqlite3.Connection:
-        """A new connection for the calling thread, with the store's pragmas and the time-budget interrupt."""
+        """A new connection for the calling thread, with the store's pragmas and the time-budget interrupt.
+
+        Only the thread-local holds it (through a _Holder); when the thread ends, the holder is collected
+        and its closer closes the connection (weakref.finalize: the closer itself holds no holder).
+        """
         db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        db.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+        try:
+            db.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+        except BaseException:
+            db.close()
+            raise
         db.set_progress_handler(budget.expired, 10_000)  # every 10,000 VM steps: stop once the budget is spent
-        self._local.db = db
+        holder = _Holder(db)
+        key = id(holder)
+        # The closer refers to the dict and the lock, not to the store: an unclosed store can still be collected.
+        closer = weakref.finalize(holder, _close, self._closers, self._lock, key, db)
+        closer.atexit = False  # at exit the process's files close anyway; a daemon thread may still be reading
         with self._lock:
-            self._connections.append(db)
+            self._closers[key] = closer
+        self._local.holder = holder
         return db
+
+    def open_connections(self) -> int:
+        """How many connections are open now (one per live thread that used the store; tests and /healthz read it)."""
+        with self._lock:
+            return len(self._closers)
 
     def _ensure_schema(self) -> None:
         """Create missing tables and indexes; a complete schema is left alone (no write lock needed to open)."""
@@ -216,9 +240,9 @@ class SqliteStore:
         if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
             return StoreLocked(f"the store is locked by another writer: {action} {self.path} waited "
                                f"{self._busy_timeout:g} s (CORPGRAPH_BUSY_TIMEOUT); try again when the other "
-                               "load has finished")
+                               "load has finished").withholding(str(self.path))
         hint = "; check the path (setting CORPGRAPH_DB) and its permissions" if action == "opening" else ""
-        return StoreError(f"{action} the embedded store at {self.path} failed: {exc}{hint}")
+        return StoreError(f"{action} the embedded store at {self.path} failed: {exc}{hint}").withholding(str(self.path))
 
     def _write_entities(self, records: list[Entity], new: Collection[str] = ()) -> None:
         """Upsert entity rows and replace their search keys, identifier and topic index rows (ids in `new`
@@ -397,11 +421,12 @@ class SqliteStore:
         return [Change(r, ChangeKind(k), _ids(rels), _ids(ents)) for r, k, rels, ents in rows]
 
     def close(self) -> None:
-        """Close every thread's connection."""
+        """Close every thread's connection (a thread using the store afterwards opens a new one)."""
         with self._lock:
-            for db in self._connections:
-                db.close()
-            self._connections.clear()
+            closers = list(self._closers.values())
+        for closer in closers:
+            closer()  # runs _forget once; a later collection of its holder does nothing
+        self._local = threading.local()  # other threads' holders are closed: none may be used again
 
     @contextmanager
     def _transaction(self, action: str, kind: ChangeKind = ChangeKind.WRITE) -> Iterator[ChangeRecorder]:
@@ -410,7 +435,7 @@ class SqliteStore:
         BEGIN IMMEDIATE waits up to busy_timeout for another writer, then fails as StoreLocked. Never
         interrupted by a time budget (graph/budget.py): a write once begun completes or fails whole.
         """
-        with self._lock, budget.within(None):
+        with budget.within(None):  # no Python lock here: SQLite's busy handler queues the writers
             try:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -437,6 +462,22 @@ class SqliteStore:
         except sqlite3.Error as exc:
             budget.check()  # interrupted by the time budget: say so, not "interrupted"
             raise self._translated(exc, "reading") from exc
+
+
+class _Holder:
+    """A thread's connection, held only by that thread's threading.local: collected when the thread ends."""
+
+    __slots__ = ("db", "__weakref__")
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+
+def _close(closers: dict[int, Callable[[], object]], lock: threading.Lock, key: int, db: sqlite3.Connection) -> None:
+    """Close a connection whose thread ended (or at SqliteStore.close()) and drop its closer."""
+    db.close()
+    with lock:
+        closers.pop(key, None)
 
 
 def _ids(joined: str) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ from corpgraph.schema.records import Entity
 
 from corpgraph.graph.identity.identifiers import entity_identifier_keys
 from corpgraph.graph.identity.resolve.keys import NameKey, exact_key, name_keys
+from corpgraph.graph import budget
 
 MAX_BLOCK = 500
 # Entities are compared with their own type only: identity never merges entities of different types.
@@ -72,6 +73,7 @@ def find_candidates(entities: Iterable[Entity], canonical: Callable[[str], str] 
         group = GROUPS.get(entity.type)  # type: ignore[attr-defined]
         if group is None:
             continue
+        budget.check()  # keying a name (folding, transliteration) costs far more than the check
         party = _party(entity)
         parties[entity.id] = party
         for key in [*(f"n:{k}" for k in party.keys), *(f"i:{s}:{i}" for s, ids in party.identifiers.items() for i in ids)]:
@@ -85,6 +87,7 @@ def find_candidates(entities: Iterable[Entity], canonical: Callable[[str], str] 
         if len({canonical(m) for m in members}) > max_block:
             skipped.append((key[2:], len(members)))
             continue
+        budget.check()  # a block of up to max_block members: a few thousand pairs at most
         for x, y in combinations(sorted(members), 2):
             if (x, y) in seen:
                 continue
