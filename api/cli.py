@@ -5,7 +5,7 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
 
@@ -21,11 +21,12 @@ from graph.settings import get_settings
 from graph.resolve.candidates import CandidateSet
 from graph.stores.base import GraphStore
 from graph.stores.factory import open_store
+from loaders.caps import CappedFormat
 from loaders.detect import choose
 from loaders.formats import FORMAT_NAMES
 from loaders.seed import seed_path
 from loaders.validate import iter_batches, load_file
-from schema.batch import WriteSummary
+from schema.batch import Batch, WriteSummary
 from schema.errors import CorpgraphError, InvalidInput, Problem
 from schema.kinds import EntityType
 
@@ -90,7 +91,7 @@ def load(
             shown = FileProgress(progress, path)
             try:
                 _, batches = iter_batches(path, size, format=_say_format(path, format))
-                total.add(ingest_stream(graph_store, str(path), batches, on_batch=shown))
+                total.add(ingest_stream(graph_store, str(path), _warned(batches), on_batch=shown))
             except InvalidInput as exc:
                 failed += 1
                 # Plain lines, never wrapped: users grep and editors jump to `file:line:`.
@@ -123,8 +124,10 @@ def convert(
     problems: list[Problem] = []
     sink = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
-        for item in fmt.read(file):
-            if isinstance(item, Problem):
+        for item in (fmt if fmt.name == "native" else CappedFormat(fmt)).read(file):
+            if isinstance(item, Problem) and item.warning:
+                typer.echo(str(item), err=True)
+            elif isinstance(item, Problem):
                 problems.append(item)
             else:
                 sink.write(json.dumps(item[1], ensure_ascii=False) + "\n")
@@ -134,6 +137,14 @@ def convert(
     _echo_problems(sorted(problems, key=lambda p: p.line))
     if problems:
         raise typer.Exit(code=1)
+
+
+def _warned(batches: Iterator[Batch]) -> Iterator[Batch]:
+    """The batches, each one's warnings (imported texts cut at their cap) said on stderr as it passes."""
+    for batch in batches:
+        for warning in batch.warnings:
+            typer.echo(str(warning), err=True)
+        yield batch
 
 
 def _say_format(path: Path, name: str | None) -> str | None:

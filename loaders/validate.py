@@ -13,6 +13,7 @@ from schema.declaration import ENTITIES, RELATIONS, parse_record, spec_for
 from schema.errors import InvalidInput, Problem
 from schema.records import Entity, Relation
 
+from loaders.caps import CappedFormat
 from loaders.detect import choose
 from loaders.formats import Format, Line, Raw
 from loaders.formats.native import NativeFormat
@@ -64,6 +65,8 @@ def _items(fmt: Format, path: Path) -> Iterable[Raw | Line | Problem]:
     lines = fmt.lines(path) if isinstance(fmt, NativeFormat) else None
     if lines is not None:
         return lines
+    if not isinstance(fmt, NativeFormat):
+        fmt = CappedFormat(fmt)  # imported texts over their cap are cut with a warning, never refused
     return read_ahead(fmt, path) if worth_a_child(fmt, path) else fmt.read(path)
 
 
@@ -86,7 +89,7 @@ def validate_stream(label: str, items: Iterable[Raw | Line | Problem]) -> Batch:
     batch = Batch(label)
     for item in items:
         if isinstance(item, Problem):
-            batch.problems.append(item)
+            (batch.warnings if item.warning else batch.problems).append(item)
             continue
         origin, given = item
         record = _whole(given) if isinstance(given, bytes) else None
