@@ -66,8 +66,8 @@ def cap_record(origin: Origin, record: dict[str, Any], prefix: str = "") -> Iter
             for name, text in value.items():
                 value[name] = yield from _cut(origin, f"{prefix}as_given.{name}", text, MAX_LABEL)
         elif key in FIELD_CAPS and isinstance(value, list):
-            for index, text in enumerate(value):
-                value[index] = yield from _cut(origin, f"{prefix}{key}.{index}", text, FIELD_CAPS[key])
+            for position, text in enumerate(value):
+                value[position] = yield from _cut(origin, f"{prefix}{key}.{position}", text, FIELD_CAPS[key])
         elif key in FIELD_CAPS:
             record[key] = yield from _cut(origin, prefix + key, value, FIELD_CAPS[key])
 
