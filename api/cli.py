@@ -5,6 +5,7 @@ import functools
 import json
 import os
 import sys
+from datetime import date
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
@@ -194,6 +195,31 @@ def search(text: str, first: int = 10, store: StoreOpt = None,
         among = f" among those with topic {' or '.join(topic)}" if topic else ""
         typer.echo(f"no entity has a name or alias matching {text!r}{among}", err=True)
         raise typer.Exit(code=1)
+
+
+@app.command("ultimate-owners")
+def ultimate_owners(
+    company: Annotated[str, typer.Argument(help="the company's id")],
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="date YYYY-MM-DD (default today)")] = None,
+    threshold: Annotated[float, typer.Option("--threshold", help="smallest integrated share, above 0 and at most 1")] = 0.25,
+    store: StoreOpt = None,
+) -> None:
+    """The ultimate owners of a company (integrated share >= threshold, no such owner above them; docs/analytics.md)."""
+    from graph.service import CorpGraph
+
+    if not 0.0 < threshold <= 1.0:
+        raise typer.BadParameter(f"--threshold must be above 0 and at most 1, got {threshold}")
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise typer.BadParameter(f"--as-of must be a date YYYY-MM-DD, got {as_of!r}") from None
+    with _open(store) as graph_store:
+        found = CorpGraph(graph_store).ultimate_owners(company, day, threshold)
+    for h in found:
+        flags = " unknown" if h.unknown else ""
+        out.print(f"{h.owner}\t{h.integrated:.6f}{flags}", markup=False, highlight=False)
+    if not found:
+        typer.echo(f"{company}: no owner holds {threshold:g} or more", err=True)
 
 
 @app.command()

@@ -33,7 +33,7 @@ Ctx = gt.Ctx
 MUTATION_LABEL = "mutation"  # the `file` of problems reported for records sent through a mutation
 # Fields that compute (analytics) or scan (search): a document asking for one runs in the heavy lane.
 HEAVY_FIELDS = frozenset({"liabilityChain", "exposure", "neighborhood", "owners", "holdings", "search",
-                          "resolveCandidates"})
+                          "resolveCandidates", "ultimateOwners"})
 
 
 @strawberry.enum(description="A matching decision: the same entity, or never to be merged.")
@@ -110,6 +110,18 @@ class Query:
     def holdings(self, info: Ctx, company_id: strawberry.ID, as_of: AsOf = None, first: HoldingsFirst = None,
                  after: HoldingsAfter = None) -> list[gt.Holding]:
         return _holdings(info, info.context.graph.holdings_page, company_id, as_of, first, after)
+
+    @resolver(description="The ultimate owners of a company as of a date: owners with integrated share >= threshold "
+                          "(default 0.25) that no other such owner controls or holds entirely (docs/analytics.md).")
+    def ultimate_owners(self, info: Ctx, company_id: strawberry.ID, as_of: AsOf = None,
+                        threshold: Annotated[float | None, strawberry.argument(
+                            description="Smallest integrated share of an ultimate owner, above 0 and at most 1 (default 0.25).")] = None
+                        ) -> list[gt.Holding]:
+        level = 0.25 if threshold is None else threshold
+        if not 0.0 < level <= 1.0:
+            raise LimitExceeded(f"threshold must be above 0 and at most 1, got {level}")
+        found = info.context.graph.ultimate_owners(company_id, as_of, level)
+        return [gt.holding_from(h, len(found)) for h in found]
 
     @resolver(description="Companies where a declared indirect share (BODS) or ultimate parent (GLEIF) disagrees with corpgraph's own integrated share or controlling parent, by company id.")
     def declared_disagreements(self, info: Ctx, as_of: AsOf = None, first: First = None,

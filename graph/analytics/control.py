@@ -105,7 +105,7 @@ def controlling_parent(view: AsOfView, company: int, share_of: Callable[[int], f
     bosses = rel.controllers_of(company)
     if bosses.size == 0:
         return None
-    inner = _among(rel.by_row, bosses)  # inner[i, j]: boss i controls boss j
+    inner = among(rel.by_row, bosses)  # inner[i, j]: boss i controls boss j
     # top: every controller above it is one it controls back (mutual control in a cross-holding)
     tops = [i for i in range(bosses.size) if not (inner[:, i] & ~inner[i, :]).any()] or list(range(bosses.size))
     ids = view.projection.ids
@@ -114,7 +114,7 @@ def controlling_parent(view: AsOfView, company: int, share_of: Callable[[int], f
     return int(bosses[min(tops, key=lambda i: (-share_of(int(bosses[i])), ids[int(bosses[i])]))])
 
 
-def _among(by_row: sp.csr_matrix, nodes: np.ndarray) -> np.ndarray:
+def among(by_row: sp.csr_matrix, nodes: np.ndarray) -> np.ndarray:
     """A relation restricted to sorted nodes, dense: out[i, j] when nodes[i] relates to nodes[j].
 
     Read from the rows' CSR arrays: scipy's fancy indexing of an n x n matrix costs far more than the few rows.

@@ -24,12 +24,14 @@ from dataclasses import dataclass, field, replace
 from operator import attrgetter
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse import csgraph
 
 from schema.errors import SingularOwnership
 from schema.kinds import RelationType
 
 from graph.analytics import linalg
-from graph.analytics.control import CONTROL, controlled_by, controllers_of, may_control
+from graph.analytics.control import CONTROL, among, control, controlled_by, controllers_of, may_control
 from graph.analytics.control import controlling_parent as _controlling_parent
 from graph.analytics.declared import declarations
 from graph.analytics.results import Holding
@@ -171,20 +173,20 @@ def row(view: AsOfView, owner: int, bounds: bool = True) -> Shares:
 
 
 def ultimate_owners(view: AsOfView, company: int, threshold: float = ULTIMATE) -> list[Holding]:
-    """Owners with integrated >= threshold in the company none of whose own owners has >= threshold in it.
+    """Candidates (integrated >= threshold in the company) that no other candidate stands above (docs/analytics.md).
 
-    Both shares are measured in the target company: a person holding 60% of A, which holds 30% of C, has
-    0.18 of C, below 0.25, so A (0.30) is an ultimate owner of C. Marked unknown when an unknown stake
-    above the owner might hide one at or above the threshold.
+    A candidate X is left out when another candidate controls X (and X does not control it back), or when
+    every owner of X outside X's own cross-holding is a candidate or is itself held only by candidates,
+    up to the top (X's stake in the company is then all held through candidates listed above it). A
+    loop is never its own owner. Examples: P 100% of A, A 40% of C: [P]. P 10% and Z 80% of A, A 30% of C,
+    P 100% of Q, Q 40% of C: [P, A] (Z's 24% runs through A, held by no candidate). Marked unknown
+    when an unknown stake above the owner might hide one at or above the threshold.
     """
     col = column(view, company)
     reaching = col.integrated >= threshold - TOLERANCE
     reaching[col.local(company)] = False
     candidates = col.nodes[reaching]
-    inside = np.zeros(view.projection.size, dtype=bool)
-    inside[col.nodes] = True
-    below = _reach_within(view, _owned_steps(view, candidates), inside)  # owned, directly or not, by a candidate
-    top = set(candidates[~np.isin(candidates, below)].tolist())
+    top = set(candidates[~(_bossed(view, candidates) | _held_through(view, col.nodes, reaching))].tolist())
     out = []
     found = owners(view, company)
     for h, node in zip(found, view.projection.ids.indices([h.owner for h in found]).tolist()):
@@ -309,22 +311,47 @@ def _interests(view: AsOfView, node: int, incoming: bool) -> dict[int, tuple[str
     return {other: tuple(sorted(kinds)) for other, kinds in out.items()}
 
 
+def _bossed(view: AsOfView, candidates: np.ndarray) -> np.ndarray:
+    """Per candidate: another candidate controls it, and it does not control that one back."""
+    if candidates.size < 2:
+        return np.zeros(candidates.size, dtype=bool)
+    inner = among(control(view).by_row, candidates)  # inner[i, j]: candidate i controls candidate j
+    bossed: np.ndarray = (inner & ~inner.T).any(axis=0)
+    return bossed
+
+
+def _held_through(view: AsOfView, nodes: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+    """Per candidate of the block: every owner outside its strongly connected component is a candidate or is
+    held, the same way, only through candidates (the least fixed point: an owner at the top, or a loop with
+    no owner outside it, holds its own stake)."""
+    owned, owner = _block_stakes(view, nodes)
+    _, comp = csgraph.connected_components(sp.csr_matrix((np.ones(owner.size), (owner, owned)),
+                                                         shape=(nodes.size, nodes.size)), connection="strong")
+    outside = comp[owner] != comp[owned]
+    owner, into = owner[outside], comp[owned[outside]]
+    has_owner = np.bincount(into, minlength=comp.max() + 1) > 0
+    held = np.zeros(comp.max() + 1, dtype=bool)
+    while True:
+        good = candidate[owner] | held[comp[owner]]
+        now = has_owner & (np.bincount(into, weights=~good, minlength=held.size) == 0)
+        if (now == held).all():
+            out: np.ndarray = held[comp][candidate]
+            return out
+        held = now
+
+
+def _block_stakes(view: AsOfView, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owned, owner) positions in the sorted block of every non-zero (or unknown) stake between block nodes."""
+    owner_nodes, edges = view.up.gather(nodes)
+    owned_nodes = view.projection.dst[edges]
+    keep = (view.projection.share[edges] != 0) & np.isin(owner_nodes, nodes)
+    return np.searchsorted(nodes, owned_nodes[keep]), np.searchsorted(nodes, owner_nodes[keep])
+
+
 def _owned_steps(view: AsOfView, nodes: np.ndarray) -> np.ndarray:
     """Companies the nodes hold a non-zero (or unknown) stake in: a 0% stake makes nobody an owner."""
     held, edges = view.down.gather(nodes)
     return np.unique(held[view.projection.share[edges] != 0])
-
-
-def _reach_within(view: AsOfView, starts: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """Nodes reached from `starts` down non-zero stakes without leaving the `inside` mask (starts included)."""
-    seen = np.zeros(inside.size, dtype=bool)
-    frontier = starts[inside[starts]]
-    seen[frontier] = True
-    while frontier.size:
-        nxt = _owned_steps(view, frontier)
-        frontier = nxt[inside[nxt] & ~seen[nxt]]
-        seen[frontier] = True
-    return np.flatnonzero(seen)
 
 
 def _over_allocated_among(view: AsOfView, nodes: np.ndarray) -> np.ndarray:
