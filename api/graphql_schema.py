@@ -135,11 +135,15 @@ class Query:
     @resolver(description="Everyone liable for an incident: responsible companies, their owners, data recipients, perpetrators.")
     def liability_chain(self, info: Ctx, incident_id: strawberry.ID, as_of: AsOf = None,
                         max_depth: MaxDepth = None, min_share: float | None = None,
-                        max_owners: int | None = None) -> gt.LiabilityChain:
+                        max_owners: int | None = None,
+                        min_hop_share: Annotated[float | None, strawberry.argument(
+                            description="Displayed paths only: every known hop share at least this, 0..1 (default 0); "
+                                        "never changes a weight.")] = None) -> gt.LiabilityChain:
         settings = info.context.settings
         chain = info.context.graph.liability_chain(
             incident_id, as_of, max_depth=settings.depth(max_depth, settings.max_graph_depth),
             min_share=settings.share("minShare", min_share), max_owners=settings.owners(max_owners),
+            min_hop_share=settings.share("minHopShare", min_hop_share),
             bounds=asks_bounds(info), paths=asks_paths(info))
         return gt.chain_from(chain)
 
