@@ -58,7 +58,8 @@ MaxDepth = Annotated[int | None, strawberry.argument(description="Longest path f
 
 
 # Fields that need the solves at the ranges' minimums and maximums; without them those are skipped.
-BOUND_FIELDS = frozenset({"integratedMin", "integratedMax", "weightMin", "weightMax", "mayControl"})
+BOUND_FIELDS = frozenset({"integratedMin", "integratedMax", "weightMin", "weightMax", "mayControl",
+                          "integratedMaxExact", "weightMaxExact"})
 
 
 # Fields that need the explaining paths (and the reads behind them); without them no path is searched.

@@ -251,6 +251,7 @@ class Holding:
     over_allocated: bool = strawberry.field(description="True when a walk enters a company whose owners' shares (imported) summed above 100%; its shares were scaled to 100% for this number.")
     integrated_min: float | None = strawberry.field(description="Exact lower bound of integrated: every reported range at its minimum, unknown shares at 0; null for a holder with no share.")
     integrated_max: float | None = strawberry.field(description="Exact upper bound of integrated: every range at its maximum, unknown shares at what the other owners' minimums leave free; null for a holder with no share.")
+    integrated_max_exact: bool = strawberry.field(description="False when the maximums close a loop with no convergent sum: integratedMax is then 1, a true bound but not the exact maximum.")
     estimate: bool = strawberry.field(description="True when integrated counts the midpoint of a reported range (integratedMin/integratedMax are exact).")
     may_control: bool = strawberry.field(description="True when the owner controls the company with every range at its maximum (controls holds at the minimums).")
     interests: list[str] = strawberry.field(description="The owner's own non-share interests in the company (CONTROLS kinds: votingRights, appointmentOfBoard, ...).")
@@ -279,6 +280,7 @@ def holding_from(holding: res.Holding, count: int) -> Holding:
                    direct=holding.direct, integrated=holding.integrated, controls=holding.controls,
                    unknown=holding.unknown, over_allocated=holding.over_allocated, conflicting=holding.conflicting,
                    integrated_min=holding.integrated_min, integrated_max=holding.integrated_max,
+                   integrated_max_exact=holding.integrated_max_exact,
                    estimate=holding.estimate, may_control=holding.may_control, interests=list(holding.interests),
                    declared=declarations_from(holding.declared),
                    cursor=holding.cursor or "", count=count)
@@ -298,6 +300,7 @@ class Party:
     paths_cut_short: bool = strawberry.field(description="OWNER: True when maxDepth cut the paths short: fewer than the 3 paths shown lie within maxDepth hops, and together they explain less than weight (longer walks, or walks around a cross-holding loop, carry the rest; the weight is still exact).")
     weight_min: float | None = strawberry.field(description="Exact lower bound of weight (OWNER: integratedMin); null for a controller with no share.")
     weight_max: float | None = strawberry.field(description="Exact upper bound of weight (OWNER: integratedMax); null for a controller with no share.")
+    weight_max_exact: bool = strawberry.field(description="False when weightMax is 1 only as a true bound (OWNER: integratedMaxExact).")
     estimate: bool = strawberry.field(description="True when weight counts the midpoint of a reported range.")
     may_control: bool = strawberry.field(description="True when the party controls the responsible company with every range at its maximum.")
     interests: list[str] = strawberry.field(description="OWNER: its own non-share interests in the responsible company (CONTROLS kinds).")
@@ -331,7 +334,7 @@ def chain_from(chain: res.LiabilityChain) -> LiabilityChain:
     parties = [Party(entity_id=p.entity, role=p.role, weight=p.weight, controls=p.controls, unknown=p.unknown,
                      detail=p.detail, paths=[path_from(x) for x in p.paths], over_allocated=p.over_allocated,
                      paths_truncated=p.paths_truncated, paths_cut_short=p.paths_cut_short,
-                     weight_min=p.weight_min, weight_max=p.weight_max,
+                     weight_min=p.weight_min, weight_max=p.weight_max, weight_max_exact=p.weight_max_exact,
                      estimate=p.estimate, may_control=p.may_control, interests=list(p.interests),
                      declared=declarations_from(p.declared), controlling_parent_id=p.controlling_parent)
                for p in chain.parties]
@@ -351,6 +354,7 @@ class ExposureItem:
     paths_truncated: bool = strawberry.field(description="Always false: the path search no longer stops at a step cap.", deprecation_reason="The path search has no step cap any more.")
     weight_min: float | None = strawberry.field(description="Exact lower bound of weight: every reported range at its minimum, unknown shares at 0.")
     weight_max: float | None = strawberry.field(description="Exact upper bound of weight: every range at its maximum, unknown shares at what the other owners' minimums leave free.")
+    weight_max_exact: bool = strawberry.field(description="False when weightMax is 1 only as a true bound (see Holding.integratedMaxExact).")
     estimate: bool = strawberry.field(description="True when weight counts the midpoint of a reported range.")
 
     @resolver(description="The incident.")
@@ -380,6 +384,7 @@ def exposure_from(exposure: res.Exposure) -> Exposure:
     items = [ExposureItem(incident_id=i.incident, via_id=i.via, channel=i.channel, weight=i.weight,
                           paths=[path_from(x) for x in i.paths], impact=JSON(i.impact), over_allocated=i.over_allocated,
                           paths_truncated=i.paths_truncated, weight_min=i.weight_min, weight_max=i.weight_max,
+                          weight_max_exact=i.weight_max_exact,
                           estimate=i.estimate) for i in exposure.items]
     return Exposure(entity_id=exposure.entity, as_of=exposure.as_of, items=items, totals=JSON(exposure.totals),
                     graph=graph_from(exposure.graph))

@@ -177,6 +177,7 @@ class _Search:
             low, high = float(holds.low[at]), float(holds.high[at])
             item.weight_min, item.weight_max = (None, None) if low != low else (low, high)
             item.estimate, item.over_allocated = bool(holds.estimate[at]), bool(holds.over_allocated[at])
+            item.weight_max_exact = not bool(holds.loose[at])
         return item
 
     def _ties(self, company: int) -> list[tuple[int, int]]:

@@ -57,6 +57,9 @@ class Shares:
     low: np.ndarray = field(default_factory=lambda: np.zeros(0))  # integrated with every share at its minimum
     high: np.ndarray = field(default_factory=lambda: np.zeros(0))  # ... at its maximum
     estimate: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    # True where `high` is 1 only because the maximums close a loop with no convergent sum: a true bound
+    # (no feasible reading gives more than all of a company), not the exact maximum.
+    loose: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
     def local(self, node: int) -> int:
         """Position of a node in the block, or -1."""
@@ -154,8 +157,8 @@ def column(view: AsOfView, company: int, bounds: bool = True) -> Shares:
     unknown = _walk_flags(view, nodes, upstream=True, ranged=False)
     estimate = _walk_flags(view, nodes, upstream=True, ranged=True)
     over = _over_allocated_upstream(view, nodes, company)
-    low, high = _bounds(view, nodes, at, values, transpose=False) if bounds else _no_bounds(nodes)
-    return Shares(company, nodes, values, unknown, over, low, high, estimate)
+    low, high, loose = _bounds(view, nodes, at, values, transpose=False) if bounds else _no_bounds(nodes)
+    return Shares(company, nodes, values, unknown, over, low, high, estimate, loose)
 
 
 def row(view: AsOfView, owner: int, bounds: bool = True) -> Shares:
@@ -168,8 +171,8 @@ def row(view: AsOfView, owner: int, bounds: bool = True) -> Shares:
     scaled = _over_allocated_among(view, nodes)
     scaled = scaled[scaled != owner]  # walks from the owner never re-enter it
     over = np.isin(nodes, view.down.reach(scaled)[0]) if scaled.size else np.zeros(nodes.size, bool)
-    low, high = _bounds(view, nodes, at, values, transpose=True) if bounds else _no_bounds(nodes)
-    return Shares(owner, nodes, values, unknown, over, low, high, estimate)
+    low, high, loose = _bounds(view, nodes, at, values, transpose=True) if bounds else _no_bounds(nodes)
+    return Shares(owner, nodes, values, unknown, over, low, high, estimate, loose)
 
 
 def ultimate_owners(view: AsOfView, company: int, threshold: float = ULTIMATE) -> list[Holding]:
@@ -227,29 +230,31 @@ def _integrated(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> 
 
 
 def _bounds(view: AsOfView, nodes: np.ndarray, at: int, point: np.ndarray, transpose: bool
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """integrated with every share at its minimum and at its maximum; solved only where the block is uncertain.
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """integrated with every share at its minimum and at its maximum, and where the maximum is only a bound.
 
-    integrated is monotone in every direct share, so the two solves bound it exactly. The maximum is
-    capped at 1 (no owner holds more than all of a company) and is 1 when the maximums close a loop
-    that holds all of itself.
+    integrated is monotone in every direct share while the walk sums converge, so the two solves bound it
+    exactly. The maximums are not scaled: a loop of them may have no convergent sum (spectral radius >= 1,
+    checked by linalg for the unscaled matrix); its nodes then get 1, a true bound (in any reading where
+    no company is held above 100%, integrated is at most 1) flagged `loose`, never a number from a
+    divergent inverse. The maximum is capped at 1.
     """
     low = point
     if _touches(view.ranged_dst, nodes):
         low = np.minimum(_integrated(view.lower(), nodes, at, transpose), point)
-    high = point
+    high, loose = point, np.zeros(nodes.size, dtype=bool)
     if _touches(view.ranged_dst, nodes) or _touches(view.unknown_dst, nodes):
         try:
             high = _integrated(view.upper(), nodes, at, transpose)
         except SingularOwnership:
-            high = np.ones(nodes.size)
+            high, loose = np.ones(nodes.size), np.ones(nodes.size, dtype=bool)
         high = np.clip(np.maximum(high, point), 0.0, 1.0)
-    return low, high
+    return low, high, loose
 
 
-def _no_bounds(nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _no_bounds(nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bounds not asked for: NaN (they become None in answers)."""
-    return np.full(nodes.size, np.nan), np.full(nodes.size, np.nan)
+    return np.full(nodes.size, np.nan), np.full(nodes.size, np.nan), np.zeros(nodes.size, dtype=bool)
 
 
 def _touches(ends: np.ndarray, nodes: np.ndarray) -> bool:
@@ -267,16 +272,17 @@ def _holdings(view: AsOfView, shares: Shares, positions: np.ndarray, direct: dic
     anchor = ids[shares.anchor]
     controls, may = set(sides.controls.tolist()), set(sides.may_control.tolist())
     columns = (shares.nodes, shares.integrated, shares.unknown, shares.over_allocated, shares.low, shares.high,
-               shares.estimate)
+               shares.estimate, shares.loose)
     out = []
     names = ids.ids(shares.nodes[positions])  # one pass for all: a holder may have 10^5 of them
-    for name, node, value, unknown, over, low, high, estimate in zip(names, *(c[positions].tolist() for c in columns)):
+    for name, node, value, unknown, over, low, high, estimate, loose in zip(
+            names, *(c[positions].tolist() for c in columns)):
         integrated = None if unknown and value <= 0 else value  # an unknown stake never becomes a number
         pair = (name, anchor) if owner_side else (anchor, name)
         control = node in controls
         out.append(Holding(pair[0], pair[1], direct.get(node, 0.0), integrated, control, unknown, over_allocated=over,
                            integrated_min=None if low != low else low, integrated_max=None if high != high else high,
-                           estimate=estimate, may_control=control or node in may,
+                           estimate=estimate, may_control=control or node in may, integrated_max_exact=not loose,
                            interests=sides.interests.get(node, ()), declared=sides.declared.get(node, ())))
     return out
 
