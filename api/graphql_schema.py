@@ -102,6 +102,18 @@ class Query:
                  after: HoldingsAfter = None) -> list[gt.Holding]:
         return _holdings(info, info.context.graph.holdings_page, company_id, as_of, first, after)
 
+    @resolver(description="The ultimate owners of a company as of a date: owners with integrated share >= threshold "
+                          "(default 0.25) that no other such owner controls or holds entirely (docs/analytics.md).", heavy=True)
+    def ultimate_owners(self, info: Ctx, company_id: strawberry.ID, as_of: AsOf = None,
+                        threshold: Annotated[float | None, strawberry.argument(
+                            description="Smallest integrated share of an ultimate owner, above 0 and at most 1 (default 0.25).")] = None
+                        ) -> list[gt.Holding]:
+        level = 0.25 if threshold is None else threshold
+        if not 0.0 < level <= 1.0:
+            raise LimitExceeded(f"threshold must be above 0 and at most 1, got {level}")
+        found = info.context.graph.ultimate_owners(company_id, as_of, level)
+        return [gt.from_result(h, count=len(found), cursor=h.cursor or "") for h in found]
+
     @resolver(description="Companies where a declared indirect share (BODS) or ultimate parent (GLEIF) disagrees with corpgraph's own integrated share or controlling parent, by company id.", page_size=20)
     def declared_disagreements(self, info: Ctx, as_of: AsOf = None, first: First = None,
                                after: After = None) -> gt.Connection[gt.DeclaredDisagreement]:
@@ -114,9 +126,13 @@ class Query:
     @resolver(description="Everyone liable for an incident: responsible companies, their owners, data recipients, perpetrators.", heavy=True)
     def liability_chain(self, info: Ctx, incident_id: strawberry.ID, as_of: AsOf = None,
                         max_depth: MaxDepth = None, min_share: float | None = None,
-                        max_owners: int | None = None) -> gt.LiabilityChain:
+                        max_owners: int | None = None,
+                        min_hop_share: Annotated[float | None, strawberry.argument(
+                            description="Displayed paths only: every known hop share at least this, 0..1 (default 0); "
+                                        "never changes a weight.")] = None) -> gt.LiabilityChain:
         chain = info.context.graph.liability_chain(
             incident_id, as_of, bounds=asks_bounds(info), paths=asks_paths(info),
+            min_hop_share=info.context.settings.share("minHopShare", min_hop_share),
             **info.context.settings.liability_args(max_depth, min_share, max_owners))
         return gt.from_result(chain)  # type: ignore[no-any-return]
 

@@ -232,6 +232,7 @@ class Holding:
     over_allocated: bool = strawberry.field(description="True when a walk enters a company whose owners' shares (imported) summed above 100%; its shares were scaled to 100% for this number.")
     integrated_min: float | None = strawberry.field(description="Exact lower bound of integrated: every reported range at its minimum, unknown shares at 0; null for a holder with no share.", metadata=NEEDS_BOUNDS)
     integrated_max: float | None = strawberry.field(description="Exact upper bound of integrated: every range at its maximum, unknown shares at what the other owners' minimums leave free; null for a holder with no share.", metadata=NEEDS_BOUNDS)
+    integrated_max_exact: bool = strawberry.field(description="False when the maximums close a loop with no convergent sum: integratedMax is then 1, a true bound but not the exact maximum.", metadata=NEEDS_BOUNDS)
     estimate: bool = strawberry.field(description="True when integrated counts the midpoint of a reported range (integratedMin/integratedMax are exact).")
     may_control: bool = strawberry.field(description="True when the owner controls the company with every range at its maximum (controls holds at the minimums).", metadata=NEEDS_BOUNDS)
     interests: list[str] = strawberry.field(description="The owner's own non-share interests in the company (CONTROLS kinds: votingRights, appointmentOfBoard, ...).")
@@ -267,6 +268,7 @@ class Party:
     paths_cut_short: bool = strawberry.field(description="OWNER: True when maxDepth cut the paths short: fewer than the 3 paths shown lie within maxDepth hops, and together they explain less than weight (longer walks, or walks around a cross-holding loop, carry the rest; the weight is still exact).", metadata=NEEDS_PATHS)
     weight_min: float | None = strawberry.field(description="Exact lower bound of weight (OWNER: integratedMin); null for a controller with no share.", metadata=NEEDS_BOUNDS)
     weight_max: float | None = strawberry.field(description="Exact upper bound of weight (OWNER: integratedMax); null for a controller with no share.", metadata=NEEDS_BOUNDS)
+    weight_max_exact: bool = strawberry.field(description="False when weightMax is 1 only as a true bound (OWNER: integratedMaxExact).", metadata=NEEDS_BOUNDS)
     estimate: bool = strawberry.field(description="True when weight counts the midpoint of a reported range.")
     may_control: bool = strawberry.field(description="True when the party controls the responsible company with every range at its maximum.", metadata=NEEDS_BOUNDS)
     interests: list[str] = strawberry.field(description="OWNER: its own non-share interests in the responsible company (CONTROLS kinds).")
@@ -312,6 +314,7 @@ class ExposureItem:
     unknown: bool = strawberry.field(description="True when an unknown share lies on the way, so weight is a lower bound.")
     weight_min: float | None = strawberry.field(description="Exact lower bound of weight: every reported range at its minimum, unknown shares at 0.", metadata=NEEDS_BOUNDS)
     weight_max: float | None = strawberry.field(description="Exact upper bound of weight: every range at its maximum, unknown shares at what the other owners' minimums leave free.", metadata=NEEDS_BOUNDS)
+    weight_max_exact: bool = strawberry.field(description="False when weightMax is 1 only as a true bound (see Holding.integratedMaxExact).", metadata=NEEDS_BOUNDS)
     estimate: bool = strawberry.field(description="True when weight counts the midpoint of a reported range.")
 
     @resolver(description="Always false: the path search no longer stops at a step cap.",

@@ -89,6 +89,18 @@ PAIRS: list[tuple[dict[str, Any], dict[str, Any], bool, str]] = [
     ({"name": "Meta Platforms, Inc.", "country": "US"}, {"name": "Meta Materials Inc.", "country": "US"}, False,
      "shared first word"),
     ({"name": "Sberbank", "country": "RU"}, {"name": "Сбербанк Казахстан", "country": "KZ"}, False, "subsidiary abroad"),
+    # Parties that are not known: same names, nothing else in common (never merged automatically; issue 20).
+    ({"name": "unknown entity (interested-party-exempt-from-disclosure)",
+      "unknown_reason": "interested-party-exempt-from-disclosure"},
+     {"name": "unknown entity (interested-party-exempt-from-disclosure)",
+      "unknown_reason": "interested-party-exempt-from-disclosure"}, False, "two exempt interested parties (BODS)"),
+    ({"name": "unspecified interested party (unknown)", "unknown_reason": "unknown", "country": "DK"},
+     {"name": "unspecified interested party (unknown)", "unknown_reason": "unknown", "country": "DK"}, False,
+     "two unspecified parties of one register"),
+    ({"name": "NATURAL_PERSONS", "unknown_reason": "NATURAL_PERSONS"},
+     {"name": "NATURAL_PERSONS", "unknown_reason": "NATURAL_PERSONS"}, False, "two GLEIF reporting exceptions"),
+    ({"name": "ftm-0c2f", "placeholder": True}, {"name": "ftm-0c2f", "placeholder": True}, False,
+     "two placeholders named by the same source id"),
 ]
 # Entities of the set that are one company although no pair above says so (the crowd run needs it).
 SAME_ELSEWHERE = [("Samsung Electronics", "Samsung Electronics Co., Ltd."), ("Kaola", "Kaola Pty Ltd")]

@@ -250,7 +250,7 @@ class CorpGraph:
         return _flagged(view, _paged(ownership.holding_candidates(view, node, bounds), first, after))
 
     def ultimate_owners(self, company: str, as_of: date | None = None, threshold: float = 0.25) -> list[Holding]:
-        """Owners with integrated >= threshold in the company none of whose owners has >= threshold in it."""
+        """Owners with integrated >= threshold in the company that no other such owner controls or holds entirely."""
         view, node = self._node(company, _OWNED, as_of)
         return [] if node is None else flag_conflicts(view, ownership.ultimate_owners(view, node, threshold))
 

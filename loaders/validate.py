@@ -18,6 +18,7 @@ from corpgraph.loaders.formats import Format, Line, Raw
 from corpgraph.loaders.formats.native import NativeFormat
 from corpgraph.loaders.readahead import read_ahead, worth_a_child
 from corpgraph.loaders.readers import OnBytes, RawRecord, parse_line
+from corpgraph.loaders.caps import CappedFormat
 
 _TYPES = ", ".join([kind.value for kind in ENTITIES] + [kind.value for kind in RELATIONS])
 
@@ -64,6 +65,8 @@ def _items(fmt: Format, path: Path) -> Iterable[Raw | Line | Problem]:
     lines = fmt.lines(path) if isinstance(fmt, NativeFormat) else None
     if lines is not None:
         return lines
+    if not isinstance(fmt, NativeFormat):
+        fmt = CappedFormat(fmt)  # imported texts over their cap are cut with a warning, never refused
     return read_ahead(fmt, path) if worth_a_child(fmt, path) else fmt.read(path)
 
 
@@ -86,7 +89,7 @@ def validate_stream(label: str, items: Iterable[Raw | Line | Problem]) -> Batch:
     batch = Batch(label)
     for item in items:
         if isinstance(item, Problem):
-            batch.problems.append(item)
+            (batch.warnings if item.warning else batch.problems).append(item)
             continue
         origin, given = item
         record = _whole(given) if isinstance(given, bytes) else None

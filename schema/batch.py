@@ -23,12 +23,12 @@ class Origin:
     pointer: str | None = None
     fields: Mapping[str, str] | None = field(default=None, compare=False, hash=False)
 
-    def problem(self, field_name: str, reason: str) -> Problem:
+    def problem(self, field_name: str, reason: str, warning: bool = False) -> Problem:
         """A Problem located at this origin (at the source value of `field_name` when it is known)."""
         pointer = self.pointer
         if pointer is not None and self.fields:
             pointer += self.fields.get(field_name.split(".")[0], "")
-        return Problem(self.file, self.line, field_name, reason, pointer)
+        return Problem(self.file, self.line, field_name, reason, pointer, warning)
 
 
 @dataclass
@@ -42,6 +42,8 @@ class Batch:
     # the reference problems, so a file's every problem comes out in one pass. A batch with problems
     # is never written.
     problems: list[Problem] = field(default_factory=list)
+    # What changed on the way in without stopping the load (an imported text cut at its cap): reported, written.
+    warnings: list[Problem] = field(default_factory=list)
     # Ids of entity records that failed validation: references to them are not reported again as unknown.
     failed_ids: set[str] = field(default_factory=set)
     format: str = "native"

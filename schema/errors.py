@@ -43,6 +43,7 @@ class Problem:
 
     `line` orders problems (for a single JSON document: the top-level item's number, from 1);
     `pointer`, when set, is the JSON pointer into that document and is shown instead of the line.
+    `warning`: something changed on the way in (a text cut at its cap) that does not stop the load.
     """
 
     file: str
@@ -50,11 +51,13 @@ class Problem:
     field: str
     reason: str
     pointer: str | None = None
+    warning: bool = False
 
     def __str__(self) -> str:
         """Render as `file:line: field: reason` or `file:#/json/pointer: field: reason`, the forms users grep for."""
         where = f"#{self.pointer}" if self.pointer is not None else str(self.line)
-        return f"{self.file}:{where}: {self.field}: {self.reason}"
+        kind = "warning: " if self.warning else ""
+        return f"{self.file}:{where}: {kind}{self.field}: {self.reason}"
 
 
 class InvalidInput(CorpgraphError):

@@ -20,6 +20,7 @@ from corpgraph.schema.values import (
     Share,
     Tag,
     Text,
+    Title,
     Url,
     parse_identifiers,
 )
@@ -35,7 +36,7 @@ class Source(Strict):
     """Where a fact comes from (an article, a filing, a register, an imported statement)."""
 
     publisher: Tag
-    title: Tag
+    title: Title
     url: Url | None = None
     published_on: IsoDate = None
     # For imported records: the source's own id of the statement/record (BODS statementID, LEI, FtM id,

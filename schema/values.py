@@ -99,9 +99,12 @@ def parse_identifiers(value: Any) -> Any:
 
 
 # Limits on the size of values (README, "Errors and guarantees"): a record that can be stored can be read back
-# and searched quickly. Larger values are refused with the field and the limit, never truncated.
+# and searched quickly. The caps stop abuse, not real data: they are set per field from what real files carry
+# (OpenSanctions notes and sanction reasons run to several KB). A native file over a cap is refused with the
+# field and the limit; an imported file's text over its cap is cut there with a warning (loaders.caps).
 MAX_NAME = 1_000  # characters of a name
-MAX_TEXT = 10_000  # characters of a description
+MAX_TEXT = 65_536  # characters of a description, a note, a reason, the details of an interest
+MAX_TITLE = 16_384  # characters of a source's title (an FtM sanction's title carries its programme or reason)
 MAX_LABEL = 1_000  # characters of any other text: an alias, a role, a label, a title, an identifier
 MAX_URL = 2_048  # characters of a URL
 MAX_ITEMS = 200  # items of any list (aliases, sources, figures, amounts, data) or entries of identifiers
@@ -109,6 +112,7 @@ MAX_COUNT = 2**63 - 1  # counts (records, lookups) fit a 64-bit integer, as both
 
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
+Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_LABEL)]
 Tag = Annotated[str, Field(min_length=1, max_length=MAX_LABEL)]  # a label that may not be empty
 Url = Annotated[str, Field(max_length=MAX_URL)]

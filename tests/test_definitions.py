@@ -148,4 +148,3 @@ def test_the_path_search_finds_the_path_behind_a_large_share_in_a_wide_block() -
     finder = PathFinder(view, proj.index["t"], max_depth=6)
     found = finder.paths(proj.index["x"], k=1)
     assert [[proj.relation_ids[e] for e in p] for p in found] == [["OWNS|x|t|"]]
-    assert not finder.truncated

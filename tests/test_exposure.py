@@ -127,3 +127,14 @@ def test_affected_channel_reaches_the_owners_of_the_entity_hit(tmp_store: Sqlite
     assert paths == [["OWNS", "AFFECTED"], ["OWNS", "OWNS", "AFFECTED"]]
     # Before P's direct stake: only the walk through Q, 0.6 x 0.5 = 0.3
     assert _items(graph.exposure("p", as_of=date(2019, 1, 1))) == {("x", Channel.AFFECTED, "h"): pytest.approx(0.3)}
+
+
+def test_the_total_maximum_of_records_is_never_below_the_total_count(tmp_store: SqliteStore) -> None:
+    # P is responsible for two leaks: L1 reports 100 records (up to 400), L2 reports only 300 records.
+    # Count: 100 + 300 = 400. Maximum: 400 + 300 (L2's count is its own maximum) = 700, not 400.
+    ingest(tmp_store, batch(company("p"),
+                            entity("Incident", "l1", category="data_leak", records_affected=100, records_affected_max=400),
+                            entity("Incident", "l2", category="data_leak", records_affected=300),
+                            rel("RESPONSIBLE_FOR", "p", "l1"), rel("RESPONSIBLE_FOR", "p", "l2")))
+    totals = CorpGraph(tmp_store).exposure("p").totals
+    assert totals == {"records_affected": 400.0, "records_affected_max": 700.0}

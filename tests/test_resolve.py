@@ -157,6 +157,8 @@ def test_after_merging_the_imported_incidents_reach_lakala_and_its_liability(cli
         ("veris:TEST-KAOLA-2019", "AFFECTED", "lakala"): 1.0,
         ("veris:TEST-KAOLA-2019", "AFFECTED", "kaola"): pytest.approx(0.324),  # the victim Kaola, 32.4% Lakala's
         ("stix:incident--photos", "AFFECTED", "lakala"): 1.0,  # STIX: 拉卡拉 (now lakala) was impacted
+        # and, a company victim being the incident's operator (issue 20, item 11), responsible for it
+        ("stix:incident--photos", "OWNERSHIP", "lakala"): 1.0,
     }
     parties = {(p.entity, p.role.value): p.weight for p in graph.liability_chain("veris:TEST-KAOLA-2019").parties}
     assert parties == {("kaola", "RESPONSIBLE"): 1.0, ("lakala", "OWNER"): pytest.approx(0.324),

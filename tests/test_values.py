@@ -78,7 +78,7 @@ def test_string_and_list_limits_are_exact() -> None:
     assert problems_of(over, company("c", aliases=["y"] * (MAX_ITEMS + 1))) == [
         "in.jsonl:1: name: String should have at most 1000 characters",
         "in.jsonl:1: aliases.0: String should have at most 1000 characters",
-        "in.jsonl:1: description: String should have at most 10000 characters",
+        "in.jsonl:1: description: String should have at most 65536 characters",
         "in.jsonl:2: aliases: List should have at most 200 items after validation, not 201",
     ]
 

@@ -11,7 +11,8 @@ Channels (relations valid at as_of):
 One item per (incident, channel, via), keeping the largest weight when several routes lead there.
 Impact figures of an incident: records_affected, records_affected_max, duration_hours and amount_<CUR>
 (amounts summed per currency). Totals: each incident counted once, at the entity's largest weight for
-it over the items shown, times its figures, summed over incidents (same keys).
+it over the items shown, times its figures, summed over incidents (same keys); when some incident reports
+records_affected_max, one that reports only records_affected adds that count to it too (never below the count).
 
 Example: P holds 60% of A, A is responsible for an outage of 10 hours: OWNERSHIP item weight 0.6,
 totals {"duration_hours": 6.0}.
@@ -88,9 +89,14 @@ def weighted_totals(items: Sequence[ExposureItem]) -> dict[str, float]:
         weight[item.incident] = max(weight.get(item.incident, 0.0), item.weight)
         figures[item.incident] = item.impact
     totals: dict[str, float] = {}
+    only_counted = 0.0  # records of incidents that report a count and no maximum
     for incident, w in weight.items():
         for key, value in figures[incident].items():
             totals[key] = totals.get(key, 0.0) + w * float(value)
+        if "records_affected" in figures[incident] and "records_affected_max" not in figures[incident]:
+            only_counted += w * float(figures[incident]["records_affected"])
+    if "records_affected_max" in totals:  # a known count is its own upper bound
+        totals["records_affected_max"] += only_counted
     return totals
 
 
@@ -170,6 +176,7 @@ class _Search:
             low, high = float(holds.low[at]), float(holds.high[at])
             item.weight_min, item.weight_max = (None, None) if low != low else (low, high)
             item.estimate, item.over_allocated = bool(holds.estimate[at]), bool(holds.over_allocated[at])
+            item.weight_max_exact = not bool(holds.loose[at])
         return item
 
     def _ties(self, company: int) -> list[tuple[int, int]]:

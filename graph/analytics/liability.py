@@ -86,7 +86,8 @@ def _owners(view: AsOfView, company: int, responsible_edge: int, max_depth: int,
         budget.check()  # up to max_owners path searches per responsible company
         party = Party(h.owner, Role.OWNER, h.integrated, controls=h.controls, unknown=h.unknown, detail=h.company,
                       over_allocated=h.over_allocated, weight_min=h.integrated_min, weight_max=h.integrated_max,
-                      estimate=h.estimate, may_control=h.may_control, interests=h.interests, declared=h.declared)
+                      estimate=h.estimate, may_control=h.may_control, interests=h.interests, declared=h.declared,
+                      weight_max_exact=h.integrated_max_exact)
         found = [] if finder is None else _owner_paths(view, finder, h, party, company, top_k)
         out.append((party, [p + [responsible_edge] for p in found]))
     return out, len(holders)

@@ -24,12 +24,14 @@ from dataclasses import dataclass, field, replace
 from operator import attrgetter
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse import csgraph
 
 from corpgraph.schema.errors import SingularOwnership
 from corpgraph.schema.kinds import RelationType
 
 from corpgraph.graph.projection import linalg
-from corpgraph.graph.projection.control import CONTROL, controlled_by, controllers_of, may_control
+from corpgraph.graph.projection.control import CONTROL, among, control, controlled_by, controllers_of, may_control
 from corpgraph.graph.projection.control import controlling_parent as _controlling_parent
 from corpgraph.graph.analytics.declared import declarations
 from corpgraph.graph.analytics.results import Holding
@@ -59,6 +61,9 @@ class Shares:
     low: np.ndarray = field(default_factory=lambda: np.zeros(0))  # integrated with every share at its minimum
     high: np.ndarray = field(default_factory=lambda: np.zeros(0))  # ... at its maximum
     estimate: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    # True where `high` is 1 only because the maximums close a loop with no convergent sum: a true bound
+    # (no feasible reading gives more than all of a company), not the exact maximum.
+    loose: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
     def local(self, node: int) -> int:
         """Position of a node in the block, or -1."""
@@ -156,8 +161,8 @@ def column(view: AsOfView, company: int, bounds: bool = True) -> Shares:
     unknown = _walk_flags(view, nodes, upstream=True, ranged=False)
     estimate = _walk_flags(view, nodes, upstream=True, ranged=True)
     over = _over_allocated_upstream(view, nodes, company)
-    low, high = _bounds(view, nodes, at, values, transpose=False) if bounds else _no_bounds(nodes)
-    return Shares(company, nodes, values, unknown, over, low, high, estimate)
+    low, high, loose = _bounds(view, nodes, at, values, transpose=False) if bounds else _no_bounds(nodes)
+    return Shares(company, nodes, values, unknown, over, low, high, estimate, loose)
 
 
 def row(view: AsOfView, owner: int, bounds: bool = True) -> Shares:
@@ -170,25 +175,25 @@ def row(view: AsOfView, owner: int, bounds: bool = True) -> Shares:
     scaled = _over_allocated_among(view, nodes)
     scaled = scaled[scaled != owner]  # walks from the owner never re-enter it
     over = np.isin(nodes, view.down.reach(scaled)[0]) if scaled.size else np.zeros(nodes.size, bool)
-    low, high = _bounds(view, nodes, at, values, transpose=True) if bounds else _no_bounds(nodes)
-    return Shares(owner, nodes, values, unknown, over, low, high, estimate)
+    low, high, loose = _bounds(view, nodes, at, values, transpose=True) if bounds else _no_bounds(nodes)
+    return Shares(owner, nodes, values, unknown, over, low, high, estimate, loose)
 
 
 def ultimate_owners(view: AsOfView, company: int, threshold: float = ULTIMATE) -> list[Holding]:
-    """Owners with integrated >= threshold in the company none of whose own owners has >= threshold in it.
+    """Candidates (integrated >= threshold in the company) that no other candidate stands above (docs/analytics.md).
 
-    Both shares are measured in the target company: a person holding 60% of A, which holds 30% of C, has
-    0.18 of C, below 0.25, so A (0.30) is an ultimate owner of C. Marked unknown when an unknown stake
-    above the owner might hide one at or above the threshold.
+    A candidate X is left out when another candidate controls X (and X does not control it back), or when
+    every owner of X outside X's own cross-holding is a candidate or is itself held only by candidates,
+    up to the top (X's stake in the company is then all held through candidates listed above it). A
+    loop is never its own owner. Examples: P 100% of A, A 40% of C: [P]. P 10% and Z 80% of A, A 30% of C,
+    P 100% of Q, Q 40% of C: [P, A] (Z's 24% runs through A, held by no candidate). Marked unknown
+    when an unknown stake above the owner might hide one at or above the threshold.
     """
     col = column(view, company)
     reaching = col.integrated >= threshold - TOLERANCE
     reaching[col.local(company)] = False
     candidates = col.nodes[reaching]
-    inside = np.zeros(view.projection.size, dtype=bool)
-    inside[col.nodes] = True
-    below = _reach_within(view, _owned_steps(view, candidates), inside)  # owned, directly or not, by a candidate
-    top = set(candidates[~np.isin(candidates, below)].tolist())
+    top = set(candidates[~(_bossed(view, candidates) | _held_through(view, col.nodes, reaching))].tolist())
     out = []
     found = owners(view, company)
     for h, node in zip(found, view.projection.ids.indices([h.owner for h in found]).tolist()):
@@ -229,29 +234,31 @@ def _integrated(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> 
 
 
 def _bounds(view: AsOfView, nodes: np.ndarray, at: int, point: np.ndarray, transpose: bool
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """integrated with every share at its minimum and at its maximum; solved only where the block is uncertain.
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """integrated with every share at its minimum and at its maximum, and where the maximum is only a bound.
 
-    integrated is monotone in every direct share, so the two solves bound it exactly. The maximum is
-    capped at 1 (no owner holds more than all of a company) and is 1 when the maximums close a loop
-    that holds all of itself.
+    integrated is monotone in every direct share while the walk sums converge, so the two solves bound it
+    exactly. The maximums are not scaled: a loop of them may have no convergent sum (spectral radius >= 1,
+    checked by linalg for the unscaled matrix); its nodes then get 1, a true bound (in any reading where
+    no company is held above 100%, integrated is at most 1) flagged `loose`, never a number from a
+    divergent inverse. The maximum is capped at 1.
     """
     low = point
     if _touches(view.ranged_dst, nodes):
         low = np.minimum(_integrated(view.lower(), nodes, at, transpose), point)
-    high = point
+    high, loose = point, np.zeros(nodes.size, dtype=bool)
     if _touches(view.ranged_dst, nodes) or _touches(view.unknown_dst, nodes):
         try:
             high = _integrated(view.upper(), nodes, at, transpose)
         except SingularOwnership:
-            high = np.ones(nodes.size)
+            high, loose = np.ones(nodes.size), np.ones(nodes.size, dtype=bool)
         high = np.clip(np.maximum(high, point), 0.0, 1.0)
-    return low, high
+    return low, high, loose
 
 
-def _no_bounds(nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _no_bounds(nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bounds not asked for: NaN (they become None in answers)."""
-    return np.full(nodes.size, np.nan), np.full(nodes.size, np.nan)
+    return np.full(nodes.size, np.nan), np.full(nodes.size, np.nan), np.zeros(nodes.size, dtype=bool)
 
 
 def _touches(ends: np.ndarray, nodes: np.ndarray) -> bool:
@@ -269,10 +276,10 @@ def _holdings(view: AsOfView, shares: Shares, positions: np.ndarray, direct: dic
     anchor = ids[shares.anchor]
     controls, may = set(sides.controls.tolist()), set(sides.may_control.tolist())
     columns = (shares.nodes, shares.integrated, shares.unknown, shares.over_allocated, shares.low, shares.high,
-               shares.estimate)
+               shares.estimate, shares.loose)
     out = []
     names = ids.ids(shares.nodes[positions])  # one pass for all: a holder may have 10^5 of them
-    for count, (name, node, value, unknown, over, low, high, estimate) in enumerate(
+    for count, (name, node, value, unknown, over, low, high, estimate, loose) in enumerate(
             zip(names, *(c[positions].tolist() for c in columns))):
         if count % _BUDGET_EVERY == 0:
             budget.check()  # a holder may have 10^5 rows
@@ -281,7 +288,7 @@ def _holdings(view: AsOfView, shares: Shares, positions: np.ndarray, direct: dic
         control = node in controls
         out.append(Holding(pair[0], pair[1], direct.get(node, 0.0), integrated, control, unknown, over_allocated=over,
                            integrated_min=None if low != low else low, integrated_max=None if high != high else high,
-                           estimate=estimate, may_control=control or node in may,
+                           estimate=estimate, may_control=control or node in may, integrated_max_exact=not loose,
                            interests=sides.interests.get(node, ()), declared=sides.declared.get(node, ())))
     return out
 
@@ -316,23 +323,47 @@ def _interests(view: AsOfView, node: int, incoming: bool) -> dict[int, tuple[str
     return {other: tuple(sorted(kinds)) for other, kinds in out.items()}
 
 
+def _bossed(view: AsOfView, candidates: np.ndarray) -> np.ndarray:
+    """Per candidate: another candidate controls it, and it does not control that one back."""
+    if candidates.size < 2:
+        return np.zeros(candidates.size, dtype=bool)
+    inner = among(control(view).by_row, candidates)  # inner[i, j]: candidate i controls candidate j
+    bossed: np.ndarray = (inner & ~inner.T).any(axis=0)
+    return bossed
+
+
+def _held_through(view: AsOfView, nodes: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+    """Per candidate of the block: every owner outside its strongly connected component is a candidate or is
+    held, the same way, only through candidates (the least fixed point: an owner at the top, or a loop with
+    no owner outside it, holds its own stake)."""
+    owned, owner = _block_stakes(view, nodes)
+    _, comp = csgraph.connected_components(sp.csr_matrix((np.ones(owner.size), (owner, owned)),
+                                                         shape=(nodes.size, nodes.size)), connection="strong")
+    outside = comp[owner] != comp[owned]
+    owner, into = owner[outside], comp[owned[outside]]
+    has_owner = np.bincount(into, minlength=comp.max() + 1) > 0
+    held = np.zeros(comp.max() + 1, dtype=bool)
+    while True:
+        good = candidate[owner] | held[comp[owner]]
+        now = has_owner & (np.bincount(into, weights=~good, minlength=held.size) == 0)
+        if (now == held).all():
+            out: np.ndarray = held[comp][candidate]
+            return out
+        held = now
+
+
+def _block_stakes(view: AsOfView, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owned, owner) positions in the sorted block of every non-zero (or unknown) stake between block nodes."""
+    owner_nodes, edges = view.up.gather(nodes)
+    owned_nodes = view.projection.dst[edges]
+    keep = (view.projection.share[edges] != 0) & np.isin(owner_nodes, nodes)
+    return np.searchsorted(nodes, owned_nodes[keep]), np.searchsorted(nodes, owner_nodes[keep])
+
+
 def _owned_steps(view: AsOfView, nodes: np.ndarray) -> np.ndarray:
     """Companies the nodes hold a non-zero (or unknown) stake in: a 0% stake makes nobody an owner."""
     held, edges = view.down.gather(nodes)
     return np.unique(held[view.projection.share[edges] != 0])
-
-
-def _reach_within(view: AsOfView, starts: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """Nodes reached from `starts` down non-zero stakes without leaving the `inside` mask (starts included)."""
-    seen = np.zeros(inside.size, dtype=bool)
-    frontier = starts[inside[starts]]
-    seen[frontier] = True
-    while frontier.size:
-        budget.check()
-        nxt = _owned_steps(view, frontier)
-        frontier = nxt[inside[nxt] & ~seen[nxt]]
-        seen[frontier] = True
-    return np.flatnonzero(seen)
 
 
 def _over_allocated_among(view: AsOfView, nodes: np.ndarray) -> np.ndarray:

@@ -115,7 +115,10 @@ class Holding:
     may_control: bool = False
     interests: tuple[str, ...] = ()
     declared: tuple[Declared, ...] = ()
-    cursor: str | None = None  # set on paged answers: pass it as `after` for the holdings that follow
+    cursor: str | None = None
+    # False when integrated_max is 1 only because the maximums close a loop with no convergent sum: a true
+    # bound, not the exact maximum (docs/analytics.md, "Share ranges").
+    integrated_max_exact: bool = True  # set on paged answers: pass it as `after` for the holdings that follow
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ class Party:
     interests: tuple[str, ...] = ()  # OWNER: its own CONTROLS interests in the responsible company
     declared: tuple[Declared, ...] = ()  # OWNER: what a source declares about it and the responsible company
     controlling_parent: str | None = None  # RESPONSIBLE: corpgraph's controlling parent, beside a declared one
+    weight_max_exact: bool = True  # False: weight_max is 1 as a true bound only (see Holding.integrated_max_exact)
 
     def __post_init__(self) -> None:
         """An exact weight is its own bounds."""
@@ -179,6 +183,7 @@ class ExposureItem:
     weight_min: float | None = None  # exact bounds of the weight
     weight_max: float | None = None
     estimate: bool = False  # the weight counts a range's midpoint
+    weight_max_exact: bool = True  # False: weight_max is 1 as a true bound only (see Holding.integrated_max_exact)
 
     def __post_init__(self) -> None:
         """An exact weight is its own bounds."""

@@ -1,17 +1,22 @@
 """The control rule: who controls whom at one date, through shares and through CONTROLS interests.
 
 controls(X, Y): X's direct share in Y plus the direct shares in Y of every company X controls is
-strictly greater than 0.5 (compared as > 0.5 + 1e-9), to a fixed point; and X controls Y when X, or a
-company X controls, holds a CONTROLS interest in Y that gives control by itself: votingRights with more
-than half of the votes, appointmentOfBoard, or GLEIF's accounting_consolidation (consolidation means
-control). CONTROLS never adds to integrated ownership; only to who controls whom.
+strictly greater than 0.5 (compared as > 0.5 + 1e-9), to a fixed point; the same for votes: X's
+votingRights in Y plus the votingRights in Y of every company X controls is strictly greater than half
+of the votes (votes held through a controlled undertaking are added to its parent's, as the EU
+Accounting Directive 2013/34/EU art. 22(3) and the UK PSC rules, Companies Act 2006 Sch. 1A paras 18-19,
+attribute them); and X controls Y when X, or a company X controls, holds a CONTROLS interest in Y that
+gives control by itself: appointmentOfBoard, or GLEIF's accounting_consolidation (consolidation means
+control). Shares and votes are two counts, never added to each other. CONTROLS never adds to integrated
+ownership; only to who controls whom.
 
 `control` holds at the minimums (every range at share_min, unknown shares and votes at 0);
 `may_control` at the maximums (share_max, or the part the other minimums leave free), so X "may
 control" Y when some reading of the reported ranges gives it control.
 
 Example: P holds 60% of H; H has appointmentOfBoard over Y: P controls H, H controls Y, so P controls Y
-(though P's integrated share in Y is 0).
+(though P's integrated share in Y is 0). X holds 30% of T's votes and 60% of S, which holds another 30%
+of T's votes: X controls S, so X counts 30% + 30% = 60% of T's votes and controls T.
 """
 from __future__ import annotations
 
@@ -58,14 +63,14 @@ def control(view: AsOfView) -> Control:
     controlling interest somewhere can control anything, so only their rows are computed.
     """
     if view.control is None:
-        view.control = _relation(view.lower().W, control_links(view, at_max=False))
+        view.control = _relation(view.lower().W, control_links(view, at_max=False), votes(view, at_max=False))
     return view.control  # type: ignore[return-value]
 
 
 def may_control(view: AsOfView) -> Control:
     """The control relation at the maximums: who may control whom under some reading of the ranges."""
     if view.may_control is None:
-        view.may_control = _relation(view.upper().W, control_links(view, at_max=True))
+        view.may_control = _relation(view.upper().W, control_links(view, at_max=True), votes(view, at_max=True))
     return view.may_control  # type: ignore[return-value]
 
 
@@ -80,19 +85,48 @@ def controllers_of(view: AsOfView, company: int) -> np.ndarray:
 
 
 def control_links(view: AsOfView, at_max: bool) -> sp.csr_matrix:
-    """K[X, Y] = 1 when a CONTROLS interest of X in Y valid at this date gives control by itself."""
+    """K[X, Y] = 1 when a CONTROLS interest of X in Y valid at this date gives control by itself (not votes:
+    those add up, see `votes`). `at_max` is the same for both readings (such an interest has no size)."""
     proj, n = view.projection, view.projection.size
-    edges = proj.out[RelationType.CONTROLS].edge
-    edges = edges[view.valid[edges]]
-    names = np.array([normal_kind(k) for k in proj.kinds] + [""], dtype=object)  # code -1 reads ""
-    kinds = names[proj.kind[edges]]
-    votes = edges[kinds == _VOTES]
-    shares = proj.edge_shares(votes)  # the free part is taken among the votes in the same company
-    majority = (shares.high if at_max else shares.low) > CONTROL + TOLERANCE
-    chosen = np.concatenate((edges[np.isin(kinds, list(_BY_ITSELF))], votes[majority]))
+    edges = _interest_edges(view)
+    chosen = edges[np.isin(_kinds(view, edges), list(_BY_ITSELF))]
     links = sp.csr_matrix((np.ones(chosen.size), (proj.src[chosen], proj.dst[chosen])), shape=(n, n))
     links.data[:] = 1.0  # two interests of one holder in one company are one link
     return links
+
+
+def votes(view: AsOfView, at_max: bool) -> sp.csr_matrix:
+    """V[X, Y] = the part of Y's votes X holds directly (votingRights valid at this date; at their minimum or,
+    with `at_max`, their maximum: the free part is taken among the votes in the same company). Two interests
+    of one holder in one company count once, at the larger."""
+    proj, n = view.projection, view.projection.size
+    edges = _interest_edges(view)
+    edges = edges[_kinds(view, edges) == _VOTES]
+    shares = proj.edge_shares(edges)
+    held = shares.high if at_max else shares.low
+    out = sp.csr_matrix((n, n))
+    if edges.size:
+        key = proj.src[edges].astype(np.int64) * n + proj.dst[edges]
+        order = np.lexsort((held, key))  # per pair, the largest last
+        last = np.r_[key[order][1:] != key[order][:-1], True]
+        pick = order[last]
+        out = sp.csr_matrix((held[pick], (proj.src[edges][pick], proj.dst[edges][pick])), shape=(n, n))
+    return out
+
+
+def _interest_edges(view: AsOfView) -> np.ndarray:
+    """The CONTROLS edges valid at this date."""
+    edges = view.projection.out[RelationType.CONTROLS].edge
+    found: np.ndarray = edges[view.valid[edges]]
+    return found
+
+
+def _kinds(view: AsOfView, edges: np.ndarray) -> np.ndarray:
+    """The normalised interest type of each edge ("" where it has none)."""
+    proj = view.projection
+    names = np.array([normal_kind(k) for k in proj.kinds] + [""], dtype=object)  # code -1 reads ""
+    found: np.ndarray = names[proj.kind[edges]]
+    return found
 
 
 def normal_kind(kind: str) -> str:
@@ -106,7 +140,7 @@ def controlling_parent(view: AsOfView, company: int, share_of: Callable[[int], f
     bosses = rel.controllers_of(company)
     if bosses.size == 0:
         return None
-    inner = _among(rel.by_row, bosses)  # inner[i, j]: boss i controls boss j
+    inner = among(rel.by_row, bosses)  # inner[i, j]: boss i controls boss j
     # top: every controller above it is one it controls back (mutual control in a cross-holding)
     tops = [i for i in range(bosses.size) if not (inner[:, i] & ~inner[i, :]).any()] or list(range(bosses.size))
     ids = view.projection.ids
@@ -115,7 +149,7 @@ def controlling_parent(view: AsOfView, company: int, share_of: Callable[[int], f
     return int(bosses[min(tops, key=lambda i: (-share_of(int(bosses[i])), ids[int(bosses[i])]))])
 
 
-def _among(by_row: sp.csr_matrix, nodes: np.ndarray) -> np.ndarray:
+def among(by_row: sp.csr_matrix, nodes: np.ndarray) -> np.ndarray:
     """A relation restricted to sorted nodes, dense: out[i, j] when nodes[i] relates to nodes[j].
 
     Read from the rows' CSR arrays: scipy's fancy indexing of an n x n matrix costs far more than the few rows.
@@ -130,21 +164,23 @@ def _among(by_row: sp.csr_matrix, nodes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _relation(W: sp.csr_matrix, links: sp.csr_matrix) -> Control:
-    """The fixed point of the control rule over shares W and controlling interests `links`."""
-    majority = np.asarray(W.max(axis=1).toarray()).ravel() > CONTROL + TOLERANCE
+def _relation(W: sp.csr_matrix, links: sp.csr_matrix, V: sp.csr_matrix) -> Control:
+    """The fixed point of the control rule over shares W, controlling interests `links` and votes V."""
+    majority = (np.asarray(W.max(axis=1).toarray()).ravel() > CONTROL + TOLERANCE) | \
+        (np.asarray(V.max(axis=1).toarray()).ravel() > CONTROL + TOLERANCE)
     capable = np.flatnonzero(majority | (np.diff(links.indptr) > 0))
-    found = _closure(W, links, capable)
+    found = _closure(W, links, V, capable)
     return Control(found, found.tocsc())
 
 
-def _closure(W: sp.csr_matrix, links: sp.csr_matrix, capable: np.ndarray) -> sp.csr_matrix:
+def _closure(W: sp.csr_matrix, links: sp.csr_matrix, V: sp.csr_matrix, capable: np.ndarray) -> sp.csr_matrix:
     """The control fixed point for the capable rows, returned as an n x n matrix."""
     n = W.shape[0]
-    power, via = W[capable], links[capable]
+    power, via, voice = W[capable], links[capable], V[capable]
     held = sp.csr_matrix(power.shape)
     while True:
-        crossed = ((power > CONTROL + TOLERANCE).astype(np.float64) + via).tocsr()
+        crossed = ((power > CONTROL + TOLERANCE).astype(np.float64) + (voice > CONTROL + TOLERANCE).astype(np.float64)
+                   + via).tocsr()
         crossed.data[:] = 1.0
         crossed = crossed - crossed.multiply(held)  # pairs already known drop out
         crossed.eliminate_zeros()
@@ -155,6 +191,7 @@ def _closure(W: sp.csr_matrix, links: sp.csr_matrix, capable: np.ndarray) -> sp.
         delta = sp.csr_matrix((np.ones(int(keep.sum())), (fresh.row[keep], fresh.col[keep])), shape=power.shape)
         held = held + delta
         power = power + delta @ W  # the newly controlled companies lend their direct stakes
+        voice = voice + delta @ V  # and their votes
         via = via + delta @ links  # and whatever they control through their interests
     full = held.tocoo()
     return sp.csr_matrix((full.data, (capable[full.row], full.col)), shape=(n, n))

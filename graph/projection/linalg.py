@@ -210,8 +210,21 @@ def _inverse(view: AsOfView, label: int) -> np.ndarray:
 def _is_singular(view: AsOfView, label: int) -> bool:
     """Whether I - W_S of a component has no convergent inverse (spectral radius of W_S >= 1).
 
-    The view scales every company's owners to at most 100% (projection.scaled_to_full), so W_S is
-    irreducible with column sums <= 1: its radius reaches 1 exactly when every column sums to 1.
+    W_S is irreducible. With column sums <= 1 (the view scales every company's owners to at most 100%,
+    projection.scaled_to_full) its radius reaches 1 exactly when every column sums to 1. The upper view of
+    the bounds is not scaled (each share at its own maximum), so a column may pass 1 there: then the
+    radius itself decides (a loop of maximums 1.0 and 0.6 has radius 0.77 and a convergent inverse; 1.0
+    and 1.0 has radius 1 and none), and a component too large to tell counts as singular.
     """
     _, ws = view.components.block(label)
-    return bool(np.asarray(ws.sum(axis=0)).ravel().min() >= 1.0 - _EPS)
+    sums = np.asarray(ws.sum(axis=0)).ravel()
+    if sums.max() <= 1.0 + _EPS:
+        return bool(sums.min() >= 1.0 - _EPS)
+    return spectral_radius(ws) >= 1.0 - _EPS
+
+
+def spectral_radius(matrix: sp.spmatrix) -> float:
+    """The spectral radius of a non-negative square matrix (inf when it is too large to compute here)."""
+    if matrix.shape[0] > _DENSE:
+        return float("inf")
+    return float(np.abs(np.linalg.eigvals(matrix.toarray())).max())

@@ -244,7 +244,8 @@ class _Reader:
         identifiers = _identifiers(props, record.get("country"))
         if identifiers:
             record["identifiers"] = identifiers
-        description = _first(props, "description") or _first(props, "summary")
+        # OpenSanctions writes what it knows of an entity in `notes` (several KB is normal) when it has no description.
+        description = _first(props, "description") or _first(props, "summary") or _first(props, "notes")
         if description:
             record["description"] = description
         if kind == "Company" and _first(props, "status"):

@@ -1,11 +1,13 @@
-"""STIX 2.1 bundles: incidents, identities, threat actors and intrusion sets, and how they relate.
+"""STIX 2.1 objects (a bundle, a bare array, a TAXII 2.1 envelope or JSON Lines): incidents, identities,
+threat actors and intrusion sets, and how they relate.
 
 Read like a mapping: the tables first (STIX object -> our type, STIX relationship -> our relation,
 incident-core property -> Incident field), the few rules that need code after them.
 - `attributed-to` is followed as a chain (incident -> intrusion-set or campaign -> threat-actor -> ...):
   every intrusion set and threat actor on it PERPETRATED the incident.
 - `targets` and `impacts` from an incident to an identity, and an impact object's `impacted_refs`,
-  make the identity AFFECTED by the incident.
+  make the identity AFFECTED by the incident; a victim that is a company is also RESPONSIBLE_FOR it as its
+  operator (the organisation whose systems were compromised, the rule VERIS records follow).
 - `owns` is STIX asset ownership (an identity owns infrastructure): never corporate OWNS, so ignored.
 - The incident-core extension exists in several published spellings: the extension is found under any
   key of `extensions` (or at the top level), impacts come inline (`confidentiality_impacts`, ...,
@@ -27,6 +29,8 @@ from corpgraph.schema.errors import Problem
 from corpgraph.loaders.formats import Raw
 from corpgraph.loaders.formats.incident_parts import day_of, placeholder, safe_id, url_source
 from corpgraph.loaders.formats.jsondoc import read_document
+from corpgraph.loaders.formats.jsondoc import first_char, iter_json_items, read_document
+from corpgraph.loaders.jsontext import loads
 
 Item = tuple[str, dict[str, Any]]  # (JSON pointer, native record)
 Issue = tuple[str, str, str]  # (JSON pointer, field, reason)
@@ -56,41 +60,85 @@ CATEGORY_WORDS = (("data_leak", ("breach", "exfiltration", "leak", "disclosure")
                   ("fraud", ("fraud",)))
 NO_LOSS = frozenset({"none", "no-loss", "not-applicable", "unknown"})
 _BUNDLE = re.compile(rb'"type"\s*:\s*"bundle"')
+# A STIX object's id is `<type>--<UUID>` (STIX 2.1, 2.9): no other format corpgraph reads writes its ids so.
+_STIX_ID = re.compile(rb'"id"\s*:\s*"[a-z][a-z0-9-]*--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
+                      rb'[0-9a-fA-F]{12}"')
 
 
 class StixFormat:
-    """STIX 2.1 bundles (one JSON document; relationships need the whole bundle, so it is parsed whole)."""
+    """STIX 2.1 objects as people hold them: a bundle, a bare JSON array of objects, a TAXII 2.1 envelope
+    (`{"objects": [...], "more": ...}`) or JSON Lines of objects. Relationships need every object, so the
+    objects of a file are read whole."""
 
     name = "stix"
 
     def sniff(self, head: bytes, path: Path) -> bool:
-        """A STIX bundle: a JSON object whose `type` is "bundle"."""
-        return head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{" and _BUNDLE.search(head) is not None
+        """A JSON document or JSON Lines that is a bundle or holds STIX objects (ids `<type>--<UUID>`)."""
+        return first_char(head) in ("{", "[") and (_BUNDLE.search(head) is not None or _STIX_ID.search(head) is not None)
 
     def read(self, path: Path) -> Iterator[Raw | Problem]:
-        """Native records of a bundle file, each located by the JSON pointer of the STIX object it comes from."""
+        """Native records of the file, each located by the JSON pointer (or line) of the STIX object it comes from."""
         file = str(path)
-        bundle = read_document(path)
-        if isinstance(bundle, Problem):
-            yield bundle
+        found = _objects(path)
+        if isinstance(found, Problem):
+            yield found
             return
-        for item in read_bundle(bundle):
-            line = _line(item[0])
+        objects, prefix, lines = found
+        for item in read_objects(objects, prefix):
+            at = _index(item[0], prefix)
+            origin = Origin(file, lines[at]) if lines else Origin(file, 0 if at < 0 else at + 1, item[0])
             if len(item) == 3:
-                yield Problem(file, line, item[1], item[2], item[0])
+                yield origin.problem(item[1], item[2])
             else:
-                yield Origin(file, line, item[0]), item[1]
+                yield origin, item[1]
 
 
 FORMAT = StixFormat()
 
 
-def read_bundle(bundle: Any) -> Iterator[Item | Issue]:
-    """Native records of a parsed bundle (entities first, then relations), or issues naming the pointer."""
-    if not isinstance(bundle, dict) or bundle.get("type") != "bundle" or not isinstance(bundle.get("objects"), list):
-        yield ("", "type", 'expected a STIX bundle: an object with "type": "bundle" and a list of "objects"')
-        return
-    bundle_ = _Bundle(bundle)
+def _objects(path: Path) -> tuple[list[Any], str, list[int]] | Problem:
+    """The file's STIX objects, the JSON pointer of their list ("/objects" in a bundle or a TAXII envelope,
+    "" in a bare array) and, for JSON Lines, the line of each object (empty otherwise)."""
+    document = read_document(path)
+    if isinstance(document, list):
+        return document, "", []
+    if isinstance(document, dict) and isinstance(document.get("objects"), list):
+        return document["objects"], "/objects", []  # a bundle, or a TAXII envelope (no "type")
+    if isinstance(document, dict):
+        return [document], "", [1]  # JSON Lines of one object
+    if isinstance(document, Problem) and _more_than_one_value(path):
+        objects, lines = [], []
+        for item in iter_json_items(path):
+            if isinstance(item, Problem):
+                return item
+            objects.append(item[1])
+            lines.append(item[0].line)
+        return objects, "", lines
+    if isinstance(document, Problem):
+        return document
+    return Problem(str(path), 0, "(document)", 'expected STIX objects: a bundle, a TAXII envelope {"objects": [...]}, '
+                                               "a JSON array of objects or JSON Lines of objects", "")
+
+
+def _more_than_one_value(path: Path) -> bool:
+    """True when the file starts with a whole JSON object on its first line (JSON Lines, not a broken document)."""
+    with path.open("rb") as handle:
+        first = handle.readline()
+    try:
+        return isinstance(loads(first.decode("utf-8-sig")), dict)
+    except (ValueError, UnicodeDecodeError):
+        return False
+
+
+def _index(pointer: str, prefix: str) -> int:
+    """The position (from 0) of the object a pointer names in the list of objects; -1 for the file itself."""
+    rest = pointer[len(prefix):].split("/") if pointer.startswith(prefix + "/") else []
+    return int(rest[1]) if len(rest) > 1 and rest[1].isdigit() else -1
+
+
+def read_objects(objects: list[Any], prefix: str = "/objects") -> Iterator[Item | Issue]:
+    """Native records of a list of STIX objects (entities first, then relations), or issues naming the pointer."""
+    bundle_ = _Bundle(objects, prefix)
     yield from bundle_.issues
     yield from bundle_.entities()
     yield from bundle_.relations()
@@ -99,11 +147,11 @@ def read_bundle(bundle: Any) -> Iterator[Item | Issue]:
 class _Bundle:
     """One bundle's objects by id, with what the rules need: reports, creators, locations, attributions."""
 
-    def __init__(self, bundle: dict[str, Any]) -> None:
+    def __init__(self, objects: list[Any], prefix: str) -> None:
         self.issues: list[Issue] = []
         self.objects: dict[str, tuple[str, dict[str, Any]]] = {}
-        for at, obj in enumerate(bundle["objects"]):
-            pointer = f"/objects/{at}"
+        for at, obj in enumerate(objects):
+            pointer = f"{prefix}/{at}"
             if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not isinstance(obj.get("type"), str):
                 self.issues.append((pointer, "id", "every STIX object needs a string `type` and `id`"))
                 continue
@@ -229,7 +277,7 @@ class _Bundle:
             for actor, rel_pointer, rel in self._attributed(obj["id"]):
                 out.append((rel_pointer, {"type": "PERPETRATED", "source": stix_id(actor), "target": incident,
                                           "sources": self.sources(rel)}))
-            out.extend(self._victims(obj, incident))
+            out.extend(self._operators(list(self._victims(obj, incident))))
         for id, record in self.placeholders.items():
             yield self.referenced_at[id], record
         yield from out
@@ -266,6 +314,28 @@ class _Bundle:
                                      "how": str(found[1].get("impact_category") or "impacted"),  # type: ignore[index]
                                      "sources": self.sources(found[1])}  # type: ignore[index]
 
+    def _operators(self, victims: list[Item]) -> Iterator[Item]:
+        """Each AFFECTED, then, for a victim that is a company, RESPONSIBLE_FOR as the incident's operator (once).
+
+        An incident's victim organisation is the one whose systems were compromised: its operator, as VERIS
+        records read (loaders.formats.veris). Only companies answer for incidents; people and public bodies do not.
+        """
+        done: set[str] = set()
+        for pointer, affected in victims:
+            yield pointer, affected
+            victim = affected["target"]
+            if victim not in done and self._type_of(victim) == "Company":
+                done.add(victim)
+                yield pointer, {"type": "RESPONSIBLE_FOR", "source": victim, "target": affected["source"],
+                                "role": "operator", "sources": affected["sources"]}
+
+    def _type_of(self, our_id: str) -> str:
+        """Our entity type of a STIX identity by our id (a placeholder's type when the file leaves it open)."""
+        ref = our_id.removeprefix("stix:")
+        if ref in self.objects:
+            return str(self._identity(self.objects[ref][1])["type"])
+        return str(self.placeholders.get(ref, {}).get("type", ""))
+
     def _need(self, ref: str, at: str, type_name: str, **extra: Any) -> None:
         """A placeholder for a referenced object the bundle does not define (located where it is referenced)."""
         if ref not in self.objects and ref not in self.placeholders:
@@ -291,12 +361,6 @@ class _Bundle:
             if isinstance(ref, dict):
                 out.extend(_reference(ref))
         return out
-
-
-def _line(pointer: str) -> int:
-    """The number that orders a problem: the STIX object's position in the bundle, from 1 (0: the bundle)."""
-    parts = pointer.split("/")
-    return int(parts[2]) + 1 if len(parts) > 2 and parts[2].isdigit() else 0
 
 
 def stix_id(ref: str) -> str:

@@ -9,7 +9,11 @@ evidence adds up, never past 1): shared identifier 0.9; identical names 0.85; sa
 normalisation 0.8; a known alias 0.75; a transliteration 0.65, of an alias 0.55 (only the strongest
 name evidence counts); same country 0.3.
 Conflicts lower the score and block `--accept-above`: identifiers of one scheme that differ (x0.2),
-countries that differ (x0.5). Example: "Lakala Payment Co., Ltd." (CN) and Lakala (CN, alias
+countries that differ (x0.5). A party that is not known is never an automatic merge: a placeholder (a
+reference a file left open), an unknown or unspecified party (`unknown_reason`: BODS unknown persons and
+exempt interested parties, GLEIF reporting exceptions) or an anonymous actor (`known: false`). Two
+"unknown entity (interested-party-exempt-from-disclosure)" records share a name and nothing else; the pair
+is still listed with its score, with the conflict "not a known party", so a human can merge it by name. Example: "Lakala Payment Co., Ltd." (CN) and Lakala (CN, alias
 "Lakala Payment Co., Ltd."): alias 0.75 and country 0.3 give 1 - 0.25 x 0.7 = 0.825.
 """
 from __future__ import annotations
@@ -118,7 +122,21 @@ def score_pair(x: _Party, y: _Party) -> Candidate:
     score = 1 - missing
     for conflict in conflicts:
         score *= ID_CONFLICT if conflict.startswith("different identifiers") else COUNTRY_CONFLICT
+    # Not a conflict of facts (the score stays): a party that is not known is merged by a human only.
+    conflicts.extend(f"not a known party: {e.id} is {why}; merge by hand (--merge)"
+                     for e in (x.entity, y.entity) if (why := not_known(e)))
     return Candidate(x.entity.id, y.entity.id, round(score, 3), reasons, conflicts)
+
+
+def not_known(entity: Entity) -> str | None:
+    """Why an entity is not a known party (a placeholder, an unknown or anonymous party), or None."""
+    if entity.placeholder:
+        return "a placeholder for a reference a file left open"
+    if entity.unknown_reason:
+        return f"an unknown party ({entity.unknown_reason})"
+    if getattr(entity, "known", True) is False:
+        return "an anonymous actor"
+    return None
 
 
 def party(entity: Entity) -> _Party:
