@@ -160,7 +160,6 @@ def timing(companies: int, victims: int, seed: int, store_dir: Path | None) -> N
 def _timing_store(entities: list[Entity], store_dir: Path) -> None:
     """Write the entities into a fresh embedded store and time `corpgraph resolve`'s listing over it."""
     from corpgraph.graph.write.ingest import ingest
-    from corpgraph.graph.identity.resolve.matching import open_candidates
     from corpgraph.graph.service import CorpGraph
     from corpgraph.graph.stores.sqlite import SqliteStore
     from corpgraph.schema.batch import Batch, Origin
@@ -173,7 +172,7 @@ def _timing_store(entities: list[Entity], store_dir: Path) -> None:
         ingest(store, Batch("bench", [(e, Origin("bench", i)) for i, e in enumerate(entities[at:at + 100_000])]))
     loaded = time.perf_counter() - start
     start = time.perf_counter()
-    found = open_candidates(CorpGraph(store))
+    found = CorpGraph(store).candidates()
     took = time.perf_counter() - start
     store.close()
     path.unlink()

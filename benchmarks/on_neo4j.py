@@ -18,7 +18,7 @@ import random
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,6 @@ from benchmarks.generate import generate
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.identity.normalize import query_key
 from corpgraph.graph.projection.build import build_projection
-from corpgraph.graph.settings import Settings
 from corpgraph.graph.stores import cypher
 from corpgraph.graph.stores.base import edge_row
 from corpgraph.graph.stores.codec import encode
@@ -90,7 +89,7 @@ def main() -> None:
         print(f"Neo4j started in {time.perf_counter() - started:.1f} s at {server.uri} (heap {args.heap})")
         try:
             server.init_schema()
-            store = open_neo4j_store(Settings(**server.env()))
+            store = open_neo4j_store(server.settings())
             cold = _load(store, server, batch, records, max(sizes))
             print(f"first load (cold JVM, not compared): {cold.rate:,.0f} records/s")
             loads = [_load(store, server, batch, records, size) for size in sizes]
@@ -130,8 +129,10 @@ def _print_feed(store: Neo4jStore, rounds: int = 5) -> None:
     """The projection feed: every analytic relation read (iter_edges alone, then built into the projection),
     best of `rounds` (the first also plans the statements)."""
     print("\nprojection feed (store.iter_edges of the analytic relations; pages of 50,000 as columns)")
-    for name, work in (("iter_edges", lambda: sum(len(page) for page in store.iter_edges(ANALYTIC_RELATIONS))),
-                       ("build_projection", lambda: len(build_projection(store).relation_ids))):
+    feeds: tuple[tuple[str, Callable[[], int]], ...] = (
+        ("iter_edges", lambda: sum(len(page) for page in store.iter_edges(ANALYTIC_RELATIONS))),
+        ("build_projection", lambda: len(build_projection(store).relation_ids)))
+    for name, work in feeds:
         times = []
         for _ in range(rounds):
             started = time.perf_counter()
@@ -154,6 +155,7 @@ def _print_plans(server: Neo4jServer, store: Neo4jStore, batch: Batch) -> None:
                 result = session.run("PROFILE " + statement, params)
                 rows = len(list(result))
                 profile = result.consume().profile
+                assert profile is not None, "a PROFILEd statement's summary carries its plan"
                 ms = (time.perf_counter() - started) * 1000
             operators = list(_operators(profile))
             indexed = any(part in op for op in operators for part in _INDEXED)

@@ -52,8 +52,8 @@ def company4(record: str, name: str) -> dict[str, Any]:
                                                "isComponent": False})
 
 
-def write(path: Path, statements: list[dict[str, Any]], lines: bool = False) -> Path:
-    """A JSON array document (or JSON Lines) of statements."""
+def write(path: Path, statements: list[Any], lines: bool = False) -> Path:
+    """A JSON array document (or JSON Lines) of statements (or of anything JSON, as a broken file holds)."""
     text = "\n".join(json.dumps(s) for s in statements) if lines else json.dumps(statements, indent=1)
     path.write_text(text, encoding="utf-8")
     return path

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from corpgraph.graph.write.ingest import ingest
-from corpgraph.graph.settings import Settings
 from corpgraph.graph.stores.base import GraphStore
 from corpgraph.graph.stores.neo4j import open_neo4j_store
 from corpgraph.graph.stores.sqlite import SqliteStore
@@ -38,8 +37,8 @@ def two_writers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
         pair: tuple[GraphStore, GraphStore] = (SqliteStore(tmp_path / "c.db"), SqliteStore(tmp_path / "c.db"))
     else:
         server: Neo4jServer = request.getfixturevalue("neo4j_server")
-        pair = (open_neo4j_store(Settings(**server.env())), open_neo4j_store(Settings(**server.env())))
-        pair[0].delete_all()  # type: ignore[attr-defined]
+        pair = (open_neo4j_store(server.settings()), open_neo4j_store(server.settings()))
+        pair[0].delete_all()
     yield pair
     for store in pair:
         store.close()

@@ -5,7 +5,7 @@ import pytest
 
 from corpgraph.api.context import Unauthorized
 from corpgraph.api.graphql_schema import error_answer
-from corpgraph.graph.browse import decode_cursor
+from corpgraph.graph.cursors import decode_cursor
 from corpgraph.graph.exports import export
 from corpgraph.graph.settings import Settings
 from corpgraph.graph.stores.factory import open_store

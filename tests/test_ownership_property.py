@@ -44,14 +44,15 @@ def share_matrices(draw: st.DrawFn, cyclic: bool) -> np.ndarray:
         raw = np.triu(raw)  # owner index < company index: no cycles
     totals = np.array(draw(st.lists(st.floats(0.1, 0.9), min_size=n, max_size=n)))
     sums = raw.sum(axis=0)
-    return raw * np.divide(totals, sums, out=np.zeros(n), where=sums > 0)
+    scaled: np.ndarray = raw * np.divide(totals, sums, out=np.zeros(n), where=sums > 0)
+    return scaled
 
 
 def _simple_path_sum(w: np.ndarray, x: int, y: int) -> float:
     """Sum over every path x -> y of the product of shares, by explicit enumeration (acyclic graphs)."""
     if x == y:
         return 1.0
-    return sum(w[x, k] * _simple_path_sum(w, k, y) for k in np.flatnonzero(w[x]))
+    return float(sum(w[x, k] * _simple_path_sum(w, int(k), y) for k in np.flatnonzero(w[x])))
 
 
 def _walk_sum(w: np.ndarray, x: int, y: int, steps: int = 600) -> float:

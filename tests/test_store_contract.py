@@ -53,7 +53,7 @@ def neo4j_session_store(neo4j_server: Neo4jServer) -> Iterator[Neo4jStore]:
 
 def neo4j_settings(server: Neo4jServer, **overrides: Any) -> Settings:
     """Settings pointing at the test server, as NEO4J_* in the environment would."""
-    return Settings(**server.env(), **overrides)
+    return server.settings(**overrides)
 
 
 @pytest.fixture(scope="session")
