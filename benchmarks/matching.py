@@ -214,7 +214,9 @@ def _world(rng: random.Random, companies: int, victims: int) -> Any:
 
 
 def _company(id: str, fields: dict[str, Any]) -> Entity:
-    return parse_record({"type": "Company", "id": id, **fields})  # type: ignore[return-value]
+    record = parse_record({"type": "Company", "id": id, **fields})
+    assert isinstance(record, Entity)
+    return record
 
 
 def main() -> None:

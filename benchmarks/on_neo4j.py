@@ -37,6 +37,7 @@ from corpgraph.loaders.validate import load_file
 from corpgraph.schema.batch import Batch
 from corpgraph.schema.declaration import ANALYTIC_RELATIONS, relation_id
 from corpgraph.schema.kinds import EntityType, RelationType
+from corpgraph.schema.records import Company, Owns
 from tests.neo4j_server import Neo4jServer, start_neo4j_server
 
 # Operators that read through an index or the count store, and those that read every node/relationship of a
@@ -172,9 +173,9 @@ def _reads(batch: Batch) -> Iterator[tuple[str, str, dict[str, Any]]]:
     rng = random.Random(1)
     ids = sorted(rec.id for rec, _ in batch.entities)
     some = rng.sample(ids, 100)
-    companies = [rec for rec, _ in batch.entities if rec.type == "Company"]  # type: ignore[attr-defined]
+    companies = [rec for rec, _ in batch.entities if isinstance(rec, Company)]
     key = query_key(rng.choice(companies).name)
-    owns = sorted(relation_id(rec) for rec, _ in batch.relations if rec.type == "OWNS")  # type: ignore[attr-defined]
+    owns = sorted(relation_id(rec) for rec, _ in batch.relations if isinstance(rec, Owns))
     yield "ENTITY_TYPES", cypher.ENTITY_TYPES, {"ids": some}
     yield "GET_ENTITIES", cypher.GET_ENTITIES, {"ids": some}
     yield "SEARCH", cypher.SEARCH, {"key": key, "exact": f"\n{key}\n", "prefix": f"\n{key}",
@@ -199,9 +200,9 @@ def _reads(batch: Batch) -> Iterator[tuple[str, str, dict[str, Any]]]:
 def _writes(batch: Batch) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """The two bulk write statements with 1,000 rows each (the world is loaded: they MERGE onto what is there)."""
     entities = {rec.id: rec for rec, _ in batch.entities}
-    companies = [_entity_row(rec) for rec in entities.values() if rec.type == "Company"][:1000]  # type: ignore[attr-defined]
+    companies = [_entity_row(rec) for rec in entities.values() if isinstance(rec, Company)][:1000]
     owns = [{**edge_row(relation_id(rec), rec), "doc": encode(rec)} for rec, _ in batch.relations
-            if rec.type == "OWNS" and entities[rec.source].type == "Company"][:1000]  # type: ignore[attr-defined]
+            if isinstance(rec, Owns) and isinstance(entities[rec.source], Company)][:1000]
     yield "merge_entities(Company) write", cypher.merge_entities(EntityType.COMPANY), {"rows": companies}
     yield ("merge_relations(OWNS) write", cypher.merge_relations(RelationType.OWNS, EntityType.COMPANY,
                                                                  EntityType.COMPANY), {"rows": owns})

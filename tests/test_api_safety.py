@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import warnings
 
@@ -34,7 +34,7 @@ def gql(client: TestClient, query: str, variables: dict[str, Any] | None = None,
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     response = client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return cast(dict[str, Any], response.json())
 
 
 def messages(answer: dict[str, Any]) -> list[str]:

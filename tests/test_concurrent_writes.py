@@ -24,7 +24,7 @@ from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.schema.declaration import RELATIONS
 from corpgraph.schema.errors import InvalidInput
 from corpgraph.schema.kinds import RelationType
-from tests.factory import batch, company, entity, owns, rel
+from tests.factory import batch, company, entity, owns, rel, type_name
 from tests.neo4j_server import Neo4jServer
 
 ROUNDS = 12
@@ -83,6 +83,6 @@ def _assert_well_typed(store: GraphStore, ids: list[str]) -> None:
     assert len(relations) == len(ids)  # one winner per round, with its one relation
     types = store.entity_types({end for r in relations for end in (r.record.source, r.record.target)})
     for stored in relations:
-        spec = RELATIONS[RelationType(stored.record.type)]  # type: ignore[attr-defined]
+        spec = RELATIONS[RelationType(type_name(stored.record))]
         assert types[stored.record.source] in spec.sources, stored.id
         assert types[stored.record.target] in spec.targets, stored.id
