@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import date
+from typing import cast
 
 import pytest
 
@@ -12,7 +13,7 @@ from corpgraph.graph.analytics.results import Role
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.projection.build import build_projection
 from corpgraph.graph.service import CorpGraph
-from corpgraph.graph.stores.base import EdgeRow
+from corpgraph.graph.stores.base import EdgeRow, GraphStore
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.schema.errors import InvalidInput
 from corpgraph.schema.kinds import RelationType
@@ -143,7 +144,7 @@ def test_the_path_search_finds_the_path_behind_a_large_share_in_a_wide_block() -
         rows += [_owns(child.rsplit(".", 1)[0], child, 1.0) for child in nxt]
         level = nxt
     rows += [_owns(leaf, "t", 1e-7) for leaf in level]
-    view = build_projection(_Edges(rows)).view(date(2024, 1, 1))  # type: ignore[arg-type]
+    view = build_projection(cast(GraphStore, _Edges(rows))).view(date(2024, 1, 1))  # only the two calls a build makes
     proj = view.projection
     finder = PathFinder(view, proj.index["t"], max_depth=6)
     found = finder.paths(proj.index["x"], k=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import date
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from corpgraph.graph.write.ingest import ingest_stream
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.loaders import readahead
-from corpgraph.loaders.formats import get_format
+from corpgraph.loaders.formats import Raw, get_format
 from corpgraph.loaders.readahead import read_ahead
 from corpgraph.loaders.validate import iter_batches, validate_stream
 from corpgraph.schema.batch import Origin
@@ -78,7 +79,11 @@ class Broken:
     def __init__(self, error: BaseException) -> None:
         self.error = error
 
-    def read(self, path: Path) -> Any:
+    def sniff(self, head: bytes, path: Path) -> bool:
+        """Never detected: only ever given."""
+        return False
+
+    def read(self, path: Path) -> Iterator[Raw | Problem]:
         """One record, then the error."""
         yield Origin(str(path), 1), {"type": "Company", "id": "a", "name": "A"}
         raise self.error
@@ -101,7 +106,7 @@ def test_the_child_is_used_only_with_a_core_to_spare(tmp_path: Path, monkeypatch
 def test_the_childs_error_is_raised_here(tmp_path: Path) -> None:
     path = tmp_path / "any.txt"
     path.write_text("x")
-    stream = read_ahead(Broken(ValueError("boom")), path)  # type: ignore[arg-type]
+    stream = read_ahead(Broken(ValueError("boom")), path)
     assert sent_id(next(stream)) == "a"
     with pytest.raises(ValueError, match="boom"):
         next(stream)
@@ -112,7 +117,7 @@ def test_an_invalid_input_keeps_its_problems(tmp_path: Path) -> None:
     path.write_text("x")
     problem = Problem(str(path), 7, "(file)", "cannot read it")
     with pytest.raises(InvalidInput) as raised:
-        list(read_ahead(Broken(InvalidInput([problem])), path))  # type: ignore[arg-type]
+        list(read_ahead(Broken(InvalidInput([problem])), path))
     assert raised.value.problems == [problem]
 
 
@@ -157,7 +162,11 @@ class Given:
     def __init__(self, *records: dict[str, Any]) -> None:
         self.records = records
 
-    def read(self, path: Path) -> Any:
+    def sniff(self, head: bytes, path: Path) -> bool:
+        """Never detected: only ever given."""
+        return False
+
+    def read(self, path: Path) -> Iterator[Raw | Problem]:
         """The records, at lines 1, 2, ..."""
         for line, record in enumerate(self.records, start=1):
             yield Origin(str(path), line), record
@@ -172,7 +181,7 @@ def test_records_sent_as_text_validate_as_the_dicts_would(tmp_path: Path) -> Non
                                                                          "published_on": date(2020, 1, 2)}]},
                 {"type": "Company", "id": "c", "country": "XX"},  # no name, and no such country
                 {"type": "OWNS", "source": "b", "target": "a", "share": float("nan")})
-    sent = list(read_ahead(fmt, path))  # type: ignore[arg-type]
+    sent = list(read_ahead(fmt, path))
     first, third = sent[0], sent[2]
     assert isinstance(first, tuple) and isinstance(first[1], bytes)
     assert isinstance(third, tuple) and isinstance(third[1], dict)  # a date object stays a dict
