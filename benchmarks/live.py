@@ -33,12 +33,13 @@ from corpgraph.graph.write.ingest import ingest  # noqa: E402
 from corpgraph.graph.service import CorpGraph  # noqa: E402
 from corpgraph.graph.settings import get_settings  # noqa: E402
 from corpgraph.graph.stores.sqlite import SqliteStore  # noqa: E402
+from corpgraph.schema.batch import Batch  # noqa: E402
 from tests.factory import batch, company, owns  # noqa: E402
 
 _WRITES, _INTERVAL = 12, 0.25  # the other process's writes while queries run, and the pause between them
 
 
-def mutation(tag: str, holders: list[str]) -> object:
+def mutation(tag: str, holders: list[str]) -> Batch:
     """100 records: 50 new companies, each given a 10% stake by an existing holder."""
     news = [f"live-{tag}-{k}" for k in range(50)]
     return batch(*(company(n) for n in news), *(owns(h, n, 0.1) for h, n in zip(holders, news)))
@@ -62,7 +63,7 @@ def writer(db: str, tag: str, holders: str) -> None:
     print("ready", flush=True)
     sys.stdin.readline()  # start when told, so that the queries are already running
     for k in range(_WRITES):
-        ingest(store, mutation(f"{tag}{k}", holders.split(",")))  # type: ignore[arg-type]
+        ingest(store, mutation(f"{tag}{k}", holders.split(",")))
         time.sleep(_INTERVAL)
     store.close()
 
@@ -133,9 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         visible, how = [], set()
         for k in range(5):
             started = time.perf_counter()
-            graph.write(mutation(f"w{k}", roots[:50]))  # type: ignore[arg-type]
+            graph.write(mutation(f"w{k}", roots[:50]))
             visible.append(time.perf_counter() - started)
-            how.add(str(graph.live.current().how))  # type: ignore[union-attr]
+            state = graph.live.current()
+            assert state is not None  # the write above has been answered from a built state
+            how.add(str(state.how))
         waiting, builds = during_writes(graph, db, roots, "bg")
         graph.live.fresh_wait = 0.0
         at_hand, builds_at_hand = during_writes(graph, db, roots, "bh")

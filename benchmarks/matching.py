@@ -172,7 +172,6 @@ def timing(companies: int, victims: int, seed: int, store_dir: Path | None) -> N
 def _timing_store(entities: list[Entity], store_dir: Path) -> None:
     """Write the entities into a fresh embedded store and time `corpgraph resolve`'s listing over it."""
     from corpgraph.graph.write.ingest import ingest
-    from corpgraph.graph.identity.resolve.matching import open_candidates
     from corpgraph.graph.service import CorpGraph
     from corpgraph.graph.stores.sqlite import SqliteStore
     from corpgraph.schema.batch import Batch, Origin
@@ -185,7 +184,7 @@ def _timing_store(entities: list[Entity], store_dir: Path) -> None:
         ingest(store, Batch("bench", [(e, Origin("bench", i)) for i, e in enumerate(entities[at:at + 100_000])]))
     loaded = time.perf_counter() - start
     start = time.perf_counter()
-    found = open_candidates(CorpGraph(store))
+    found = CorpGraph(store).candidates()
     took = time.perf_counter() - start
     store.close()
     path.unlink()
@@ -227,7 +226,9 @@ def _world(rng: random.Random, companies: int, victims: int) -> Any:
 
 
 def _company(id: str, fields: dict[str, Any]) -> Entity:
-    return parse_record({"type": "Company", "id": id, **fields})  # type: ignore[return-value]
+    record = parse_record({"type": "Company", "id": id, **fields})
+    assert isinstance(record, Entity)
+    return record
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import random
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,6 @@ from benchmarks.generate import generate
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.identity.normalize import query_key
 from corpgraph.graph.projection.build import build_projection
-from corpgraph.graph.settings import Settings
 from corpgraph.graph.stores import cypher
 from corpgraph.graph.stores.base import edge_row
 from corpgraph.graph.stores.codec import encode
@@ -38,6 +37,7 @@ from corpgraph.loaders.validate import load_file
 from corpgraph.schema.batch import Batch
 from corpgraph.schema.declaration import ANALYTIC_RELATIONS, relation_id
 from corpgraph.schema.kinds import EntityType, RelationType
+from corpgraph.schema.records import Company, Owns
 from tests.neo4j_server import Neo4jServer, start_neo4j_server
 
 # Operators that read through an index or the count store, and those that read every node/relationship of a
@@ -90,7 +90,7 @@ def main() -> None:
         print(f"Neo4j started in {time.perf_counter() - started:.1f} s at {server.uri} (heap {args.heap})")
         try:
             server.init_schema()
-            store = open_neo4j_store(Settings(**server.env()))
+            store = open_neo4j_store(server.settings())
             cold = _load(store, server, batch, records, max(sizes))
             print(f"first load (cold JVM, not compared): {cold.rate:,.0f} records/s")
             loads = [_load(store, server, batch, records, size) for size in sizes]
@@ -130,8 +130,10 @@ def _print_feed(store: Neo4jStore, rounds: int = 5) -> None:
     """The projection feed: every analytic relation read (iter_edges alone, then built into the projection),
     best of `rounds` (the first also plans the statements)."""
     print("\nprojection feed (store.iter_edges of the analytic relations; pages of 50,000 as columns)")
-    for name, work in (("iter_edges", lambda: sum(len(page) for page in store.iter_edges(ANALYTIC_RELATIONS))),
-                       ("build_projection", lambda: len(build_projection(store).relation_ids))):
+    feeds: tuple[tuple[str, Callable[[], int]], ...] = (
+        ("iter_edges", lambda: sum(len(page) for page in store.iter_edges(ANALYTIC_RELATIONS))),
+        ("build_projection", lambda: len(build_projection(store).relation_ids)))
+    for name, work in feeds:
         times = []
         for _ in range(rounds):
             started = time.perf_counter()
@@ -154,6 +156,7 @@ def _print_plans(server: Neo4jServer, store: Neo4jStore, batch: Batch) -> None:
                 result = session.run("PROFILE " + statement, params)
                 rows = len(list(result))
                 profile = result.consume().profile
+                assert profile is not None, "a PROFILEd statement's summary carries its plan"
                 ms = (time.perf_counter() - started) * 1000
             operators = list(_operators(profile))
             indexed = any(part in op for op in operators for part in _INDEXED)
@@ -170,9 +173,9 @@ def _reads(batch: Batch) -> Iterator[tuple[str, str, dict[str, Any]]]:
     rng = random.Random(1)
     ids = sorted(rec.id for rec, _ in batch.entities)
     some = rng.sample(ids, 100)
-    companies = [rec for rec, _ in batch.entities if rec.type == "Company"]  # type: ignore[attr-defined]
+    companies = [rec for rec, _ in batch.entities if isinstance(rec, Company)]
     key = query_key(rng.choice(companies).name)
-    owns = sorted(relation_id(rec) for rec, _ in batch.relations if rec.type == "OWNS")  # type: ignore[attr-defined]
+    owns = sorted(relation_id(rec) for rec, _ in batch.relations if isinstance(rec, Owns))
     yield "ENTITY_TYPES", cypher.ENTITY_TYPES, {"ids": some}
     yield "GET_ENTITIES", cypher.GET_ENTITIES, {"ids": some}
     yield "SEARCH", cypher.SEARCH, {"key": key, "exact": f"\n{key}\n", "prefix": f"\n{key}",
@@ -197,9 +200,9 @@ def _reads(batch: Batch) -> Iterator[tuple[str, str, dict[str, Any]]]:
 def _writes(batch: Batch) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """The two bulk write statements with 1,000 rows each (the world is loaded: they MERGE onto what is there)."""
     entities = {rec.id: rec for rec, _ in batch.entities}
-    companies = [_entity_row(rec) for rec in entities.values() if rec.type == "Company"][:1000]  # type: ignore[attr-defined]
+    companies = [_entity_row(rec) for rec in entities.values() if isinstance(rec, Company)][:1000]
     owns = [{**edge_row(relation_id(rec), rec), "doc": encode(rec)} for rec, _ in batch.relations
-            if rec.type == "OWNS" and entities[rec.source].type == "Company"][:1000]  # type: ignore[attr-defined]
+            if isinstance(rec, Owns) and isinstance(entities[rec.source], Company)][:1000]
     yield "merge_entities(Company) write", cypher.merge_entities(EntityType.COMPANY), {"rows": companies}
     yield ("merge_relations(OWNS) write", cypher.merge_relations(RelationType.OWNS, EntityType.COMPANY,
                                                                  EntityType.COMPANY), {"rows": owns})

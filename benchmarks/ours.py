@@ -12,7 +12,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from benchmarks.footprint import projection_bytes
 from benchmarks.peers import Key
@@ -30,13 +30,14 @@ class Ours:
 
     def __init__(self, store: SqliteStore) -> None:
         started = time.perf_counter()
+        self.path = store.path
         self.graph = CorpGraph(store, FrozenProjections())  # a long-lived process, as the server
         self.projection = self.graph.projection()
         self.build_seconds = time.perf_counter() - started
 
     def reopen(self) -> None:
         """Give a forked child its own store connection (SQLite connections must not cross a fork)."""
-        self.graph.store = SqliteStore(self.graph.store.path)  # type: ignore[attr-defined]
+        self.graph.store = SqliteStore(self.path)
 
     def integrated_arrays(self, holder: str, as_of: date) -> Shares:
         """Exact integrated share of holder in everything it reaches, as the product computes it (arrays)."""
@@ -214,7 +215,7 @@ class GraphQLServer:
         body = response.json()
         if body.get("errors"):
             raise RuntimeError(f"GraphQL errors for {id}: {body['errors']}")
-        return body["data"]  # type: ignore[no-any-return]
+        return cast(dict[str, Any], body["data"])
 
     def __exit__(self, *exc: object) -> None:
         self.client.close()

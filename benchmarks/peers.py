@@ -249,7 +249,8 @@ class LadybugPeer:
         """Run one parameterised query with as_of bound; all result rows."""
         try:
             result = self.conn.execute(query, {**params, "as_of": self.as_of})
-            return cast(list[list[Any]], result.get_all())  # type: ignore[union-attr]  # one statement: one result
+            assert not isinstance(result, list), "one statement: one result"
+            return cast(list[list[Any]], result.get_all())
         except RuntimeError as exc:  # the binding raises RuntimeError for every engine error
             raise PeerError(f"LadybugDB: {exc}") from exc
 

@@ -12,7 +12,7 @@ parametrised fixture; a backend's quirks get their own named tests.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,8 +39,8 @@ def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("setenv", "delenv"):
         original = getattr(monkeypatch, name)
 
-        def changed(*args: object, _original: object = original, **kwargs: object) -> None:
-            _original(*args, **kwargs)  # type: ignore[operator]
+        def changed(*args: object, _original: Callable[..., None] = original, **kwargs: object) -> None:
+            _original(*args, **kwargs)
             _clear_settings()
 
         setattr(monkeypatch, name, changed)

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import Any, TypeVar, cast
+
+import pytest
 
 from corpgraph.schema.batch import Batch, Origin
 from corpgraph.schema.declaration import parse_record
-from corpgraph.schema.records import Entity, Relation
+from corpgraph.schema.records import Entity, Record
+
+R = TypeVar("R", bound=Record)
 
 
 def company(id: str, name: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -35,10 +39,34 @@ def batch(*raw: dict[str, Any], label: str = "test") -> Batch:
     out = Batch(label)
     for line, data in enumerate(raw, start=1):
         record = parse_record(data)
-        target = out.entities if isinstance(record, Entity) else out.relations
-        target.append((record, Origin(label, line)))  # type: ignore[arg-type]
-        assert isinstance(record, (Entity, Relation))
+        if isinstance(record, Entity):
+            out.entities.append((record, Origin(label, line)))
+        else:
+            out.relations.append((record, Origin(label, line)))
     return out
+
+
+def of_type(kind: type[R], record: object) -> R:
+    """`record` as the model `kind` (a failed assertion otherwise): typed reads of a field only some types have,
+    from a record read through `Entity`, `Relation` or `Entity | Relation` (a store, a loader, parse_record)."""
+    assert isinstance(record, kind), f"{type(record).__name__} is no {kind.__name__}"
+    return record
+
+
+def approx(expected: float) -> float:
+    """pytest.approx(expected) where a float is expected: inside a tuple, list or dict compared with `==`, or as a
+    field of an answer built for comparison (mypy's strict equality only knows approx's own `__eq__` at the top)."""
+    return cast(float, pytest.approx(expected))
+
+
+def type_name(record: Record) -> str:
+    """A record's `type` (each model declares its own literal; Entity, Relation and the other bases have none)."""
+    return str(getattr(record, "type"))
+
+
+def parsed(kind: type[R], raw: dict[str, Any]) -> R:
+    """parse_record(raw), which must give a `kind`."""
+    return of_type(kind, parse_record(raw))
 
 
 def companies_owning(*edges: tuple[str, str, float]) -> Batch:

@@ -19,6 +19,10 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from corpgraph.graph.settings import Settings
 
 LAUNCHER = Path(__file__).resolve().parent.parent / "tools" / "neo4j-server"
 _MAIN_CLASS = "corpgraph.TestServer"
@@ -55,6 +59,13 @@ class Neo4jServer:
         """The NEO4J_* variables that point corpgraph at this server."""
         return {"NEO4J_URI": self.uri, "NEO4J_USERNAME": self.username, "NEO4J_PASSWORD": self.password}
 
+    def settings(self, **overrides: Any) -> Settings:
+        """corpgraph's Settings pointing at this server, as NEO4J_* in the environment would (and `overrides`)."""
+        from corpgraph.graph.settings import Settings
+
+        values: dict[str, Any] = {**self.env(), **overrides}  # the aliases (NEO4J_URI, ...) as keywords
+        return Settings(**values)
+
     def stop(self) -> None:
         """Shut Neo4j down cleanly (stdin closed), falling back to SIGTERM and then SIGKILL by pid."""
         if self.process.poll() is not None:
@@ -72,10 +83,9 @@ class Neo4jServer:
 
     def init_schema(self) -> None:
         """Create corpgraph's constraints and indexes, as `corpgraph db init` does (stores opened later need them)."""
-        from corpgraph.graph.settings import Settings
         from corpgraph.graph.stores.neo4j import open_neo4j_store
 
-        store = open_neo4j_store(Settings(**self.env()), require_schema=False)
+        store = open_neo4j_store(self.settings(), require_schema=False)
         try:
             store.init_schema()
         finally:

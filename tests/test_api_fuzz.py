@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import mutations, nodes, queries
+from pydantic import SecretStr
 
 from corpgraph.api.app import create_app
 from corpgraph.api.graphql_schema import sdl
@@ -39,7 +40,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 
     store = SqliteStore(tmp_path_factory.mktemp("fuzz") / "corpgraph.db")
     ingest(store, load_file(seed_path()))
-    app = create_app(store=store, settings=ApiSettings(token=TOKEN, max_aliases=1000, max_query_depth=50,
+    app = create_app(store=store, settings=ApiSettings(token=SecretStr(TOKEN), max_aliases=1000, max_query_depth=50,
                                                       max_tokens=100_000))
     # raise_server_exceptions=False: an exception escaping the app must show up as the 500 a client would get.
     with TestClient(app, raise_server_exceptions=False) as c:

@@ -5,7 +5,8 @@ from datetime import date
 
 import pytest
 
-from corpgraph.graph.browse import companies, decode_cursor, encode_cursor, incidents
+from corpgraph.graph.browse import companies, incidents
+from corpgraph.graph.cursors import decode_cursor, encode_cursor
 from corpgraph.graph.analytics.neighborhood import neighborhood
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.schema.errors import CorpgraphError, NotFound

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import networkx as nx
 import pytest
+from pydantic import SecretStr
 
 from corpgraph.api.app import create_app
 from corpgraph.api.settings import ApiSettings
@@ -38,7 +39,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a uvicorn server over a freshly seeded store, with a mutation token configured."""
     store = SqliteStore(Path(tmp_path_factory.mktemp("e2e")) / "corpgraph.db")
     ingest(store, load_file(seed_path()))
-    with serving(create_app(store=store, settings=ApiSettings(token=TOKEN))) as url:
+    with serving(create_app(store=store, settings=ApiSettings(token=SecretStr(TOKEN)))) as url:
         yield url
     store.close()
 

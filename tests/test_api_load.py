@@ -33,7 +33,7 @@ PROBE_EVERY = 0.05  # seconds between probes
 # probe's latency on an idle server and far below the ~40 s /healthz waited before the work left the loop.
 PROBE_BOUND = 2.0
 TOKEN = "load-token"
-HTTP = dict(trust_env=False, timeout=120)
+HTTP: dict[str, Any] = {"trust_env": False, "timeout": 120}  # httpx.Client keywords
 
 
 def expensive_queries(world: gen.World) -> list[tuple[str, dict[str, Any]]]:
@@ -63,7 +63,7 @@ class Probe:
 
     def run(self) -> None:
         """Sample both until stop is set."""
-        with httpx.Client(**HTTP) as client:  # type: ignore[arg-type]
+        with httpx.Client(**HTTP) as client:
             while not self.stop.is_set():
                 self._time(self.healthz, lambda: client.get(f"{self.url}/healthz"))
                 self._time(self.cheap, lambda: client.post(f"{self.url}/graphql",
@@ -93,7 +93,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[gen.World, Path]:
 def server(world: tuple[gen.World, Path]) -> Iterator[str]:
     """The server over the world, warmed up (projection built) before anything is measured."""
     with served(world[1], token=TOKEN) as url:
-        with httpx.Client(**HTTP) as client:  # type: ignore[arg-type]
+        with httpx.Client(**HTTP) as client:
             query, variables = expensive_queries(world[0])[1]
             assert client.post(f"{url}/graphql", json={"query": query, "variables": variables}).status_code == 200
         yield url
@@ -106,7 +106,7 @@ def test_probe_stays_fast_while_16_clients_send_the_most_expensive_queries(
     lock = threading.Lock()
 
     def client(k: int) -> None:
-        with httpx.Client(**HTTP) as http:  # type: ignore[arg-type]
+        with httpx.Client(**HTTP) as http:
             for i in range(REQUESTS_PER_CLIENT):
                 query, variables = queries[(k + i) % len(queries)]
                 started = time.perf_counter()
@@ -155,7 +155,7 @@ def test_a_mutation_waiting_for_the_write_lock_holds_up_no_reader(world: tuple[g
     try:
         mutation.start()
         time.sleep(0.5)  # the mutation is now waiting for the lock (busy_timeout: up to 30 s)
-        with httpx.Client(**HTTP) as client:  # type: ignore[arg-type]
+        with httpx.Client(**HTTP) as client:
             for _ in range(5):
                 started = time.perf_counter()
                 assert client.get(f"{server}/healthz").status_code == 200

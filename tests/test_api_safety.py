@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import warnings
 
@@ -11,6 +11,7 @@ import pytest
 from corpgraph.api.app import create_app
 from corpgraph.api.settings import ApiSettings
 from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.base import GraphStore
 from corpgraph.graph.stores.sqlite import SqliteStore
 
 with warnings.catch_warnings():
@@ -22,7 +23,7 @@ TOKEN = "s3cret-token"
 DEEP = '{ liabilityChain(incidentId: "kaola-leak-2019") { parties { paths { hops { sources { title } } } } } }'
 
 
-def client_for(store: SqliteStore, **settings: Any) -> TestClient:
+def client_for(store: GraphStore, **settings: Any) -> TestClient:
     """An in-process client of an app over the store with these settings."""
     return TestClient(create_app(store=store, settings=ApiSettings(**settings)))
 
@@ -33,7 +34,7 @@ def gql(client: TestClient, query: str, variables: dict[str, Any] | None = None,
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     response = client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
     assert response.status_code == status, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return cast(dict[str, Any], response.json())
 
 
 def messages(answer: dict[str, Any]) -> list[str]:

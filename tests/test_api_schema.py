@@ -126,14 +126,17 @@ def _unexposed(result_types: dict[type, type]) -> list[str]:
     """Fields of the answers that their GraphQL types neither expose (as x or x_id) nor list as INTERNAL."""
     import dataclasses
 
+    from strawberry.types import get_object_definition
+
     from corpgraph.api import graphql_types as gt
 
+    renamed: dict[tuple[type, str], str] = {key: name for key, name in gt._RENAMED.items()}
     missing = []
     for result, gql in result_types.items():
         exposed = {f.name for f in dataclasses.fields(gql)} | {
-            f.python_name for f in gql.__strawberry_definition__.fields}
+            f.python_name for f in get_object_definition(gql, strict=True).fields}
         for field in dataclasses.fields(result):
-            names = {field.name, f"{field.name}_id", gt._RENAMED.get((result, field.name), "")}
+            names = {field.name, f"{field.name}_id", renamed.get((result, field.name), "")}
             if field.name not in gt.INTERNAL.get(result, ()) and not names & exposed:
                 missing.append(f"{result.__name__}.{field.name}")
     return missing

@@ -20,6 +20,8 @@ from corpgraph.loaders.detect import detect
 from corpgraph.loaders.validate import load_file
 from corpgraph.schema.errors import InvalidInput
 from corpgraph.schema.kinds import RelationType
+from corpgraph.schema.records import Controls, DeclaredInterest, Owns, Person
+from tests.factory import of_type
 from tests.http_server import serving
 
 PUB = {"publicationDate": "2020-02-01T10:00:00Z", "bodsVersion": "0.3", "publisher": {"name": "Test Register"}}
@@ -52,8 +54,8 @@ def company4(record: str, name: str) -> dict[str, Any]:
                                                "isComponent": False})
 
 
-def write(path: Path, statements: list[dict[str, Any]], lines: bool = False) -> Path:
-    """A JSON array document (or JSON Lines) of statements."""
+def write(path: Path, statements: list[Any], lines: bool = False) -> Path:
+    """A JSON array document (or JSON Lines) of statements (or of anything JSON, as a broken file holds)."""
     text = "\n".join(json.dumps(s) for s in statements) if lines else json.dumps(statements, indent=1)
     path.write_text(text, encoding="utf-8")
     return path
@@ -100,10 +102,11 @@ def test_indirect_summary_is_declared_not_an_edge(tmp_store: SqliteStore, tmp_pa
     assert owners(tmp_store, "bods:A") == {"bods:B": 0.6, "bods:P1": None}
     person = {h.owner: h for h in CorpGraph(tmp_store).owners("bods:A")}["bods:P1"]
     assert [(d.kind, d.share) for d in person.declared] == [("indirect_ownership", 0.3)]
-    declared = [r.record for r in tmp_store.relations_touching(["bods:A"], [RelationType.DECLARED_INTEREST])]
-    assert [(d.source, d.kind, d.share) for d in declared] == [("bods:P1", "indirect_ownership", 0.3)]  # type: ignore[attr-defined]
+    declared = [of_type(DeclaredInterest, r.record)
+                for r in tmp_store.relations_touching(["bods:A"], [RelationType.DECLARED_INTEREST])]
+    assert [(d.source, d.kind, d.share) for d in declared] == [("bods:P1", "indirect_ownership", 0.3)]
     (control,) = tmp_store.relations_touching(["bods:B"], [RelationType.CONTROLS])
-    assert (control.record.source, control.record.kind) == ("bods:P1", "unknownInterest")  # type: ignore[attr-defined]
+    assert (control.record.source, of_type(Controls, control.record).kind) == ("bods:P1", "unknownInterest")
     assert tmp_store.counts()["OWNS"] == 1
 
 
@@ -150,8 +153,8 @@ def test_a_changed_share_ends_the_old_stake_at_the_update(tmp_store: SqliteStore
     ingest(tmp_store, load_file(path))
     assert owners(tmp_store, "bods:e1", "2019-12-31") == {"bods:p1": 0.5}
     assert owners(tmp_store, "bods:e1", "2020-06-01") == {"bods:p1": 1.0}
-    stakes = sorted((r.record.valid_from.isoformat(), r.record.valid_to and r.record.valid_to.isoformat(),  # type: ignore[attr-defined]
-                     r.record.share) for r in tmp_store.relations_touching(["bods:e1"], [RelationType.OWNS]))  # type: ignore[attr-defined]
+    held = [of_type(Owns, r.record) for r in tmp_store.relations_touching(["bods:e1"], [RelationType.OWNS])]
+    stakes = sorted((str(r.valid_from), r.valid_to and r.valid_to.isoformat(), r.share) for r in held)
     assert stakes == [("2015-03-01", "2020-06-01", 0.5), ("2020-06-01", None, 1.0)]
     before = tmp_store.counts()
     ingest(tmp_store, load_file(path))
@@ -174,8 +177,8 @@ def test_0_4_updates_and_closing_by_record_id(tmp_store: SqliteStore, tmp_path: 
     assert owners(tmp_store, "bods:A", "2017-01-01") == {"bods:B": 0.5}
     assert owners(tmp_store, "bods:A", "2019-01-01") == {"bods:B": 1.0}
     assert owners(tmp_store, "bods:A", "2021-10-01") == {}  # closed at the closing statement's date
-    (stake,) = [r.record for r in tmp_store.relations_touching(["bods:A"], [RelationType.OWNS])
-                if r.record.share == 1.0]  # type: ignore[attr-defined]
+    (stake,) = [o for r in tmp_store.relations_touching(["bods:A"], [RelationType.OWNS])
+                if (o := of_type(Owns, r.record)).share == 1.0]
     assert [s.record_id for s in stake.sources] == ["s2", "s3"]  # both statements that stated it
 
 
@@ -220,8 +223,8 @@ def test_open_references_become_placeholders_completed_later(tmp_store: SqliteSt
         v3_owns("o1", "e1", "p9", {"type": "shareholding", "share": {"exact": 20}}),
     ])
     assert ingest(tmp_store, load_file(first)).placeholders == 1
-    ghost = tmp_store.get_entities(["bods:p9"])["bods:p9"]
-    assert (ghost.type, ghost.name, ghost.placeholder) == ("Person", "p9", True)  # type: ignore[attr-defined]
+    ghost = of_type(Person, tmp_store.get_entities(["bods:p9"])["bods:p9"])
+    assert (ghost.type, ghost.name, ghost.placeholder) == ("Person", "p9", True)
     assert ingest(tmp_store, load_file(first)).placeholders == 0
     ingest(tmp_store, load_file(write(tmp_path / "people.json", [v3("p9", "person", names=[{"fullName": "Nine"}])])))
     assert tmp_store.get_entities(["bods:p9"])["bods:p9"].name == "Nine"

@@ -18,14 +18,13 @@ from pathlib import Path
 import pytest
 
 from corpgraph.graph.write.ingest import ingest
-from corpgraph.graph.settings import Settings
 from corpgraph.graph.stores.base import GraphStore
 from corpgraph.graph.stores.neo4j import open_neo4j_store
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.schema.declaration import RELATIONS
 from corpgraph.schema.errors import InvalidInput
 from corpgraph.schema.kinds import RelationType
-from tests.factory import batch, company, entity, owns, rel
+from tests.factory import batch, company, entity, owns, rel, type_name
 from tests.neo4j_server import Neo4jServer
 
 ROUNDS = 12
@@ -38,8 +37,8 @@ def two_writers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
         pair: tuple[GraphStore, GraphStore] = (SqliteStore(tmp_path / "c.db"), SqliteStore(tmp_path / "c.db"))
     else:
         server: Neo4jServer = request.getfixturevalue("neo4j_server")
-        pair = (open_neo4j_store(Settings(**server.env())), open_neo4j_store(Settings(**server.env())))
-        pair[0].delete_all()  # type: ignore[attr-defined]
+        pair = (open_neo4j_store(server.settings()), open_neo4j_store(server.settings()))
+        pair[0].delete_all()
     yield pair
     for store in pair:
         store.close()
@@ -84,6 +83,6 @@ def _assert_well_typed(store: GraphStore, ids: list[str]) -> None:
     assert len(relations) == len(ids)  # one winner per round, with its one relation
     types = store.entity_types({end for r in relations for end in (r.record.source, r.record.target)})
     for stored in relations:
-        spec = RELATIONS[RelationType(stored.record.type)]  # type: ignore[attr-defined]
+        spec = RELATIONS[RelationType(type_name(stored.record))]
         assert types[stored.record.source] in spec.sources, stored.id
         assert types[stored.record.target] in spec.targets, stored.id

@@ -49,4 +49,4 @@ def test_entity_descriptions_have_one_source_the_record_docstring() -> None:
         model = getattr(records, kind.value)
         assert spec.description == model.__doc__.strip().splitlines()[0]
         graphql_type = schema.get_type_by_name(kind.value)
-        assert graphql_type is not None and graphql_type.description == spec.description  # type: ignore[union-attr]
+        assert graphql_type is not None and graphql_type.description == spec.description

@@ -7,7 +7,7 @@ from corpgraph.graph.analytics.results import Declared, Role
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.service import CorpGraph
 from corpgraph.graph.stores.sqlite import SqliteStore
-from tests.factory import batch, company, entity, owns, rel
+from tests.factory import approx, batch, company, entity, owns, rel
 from tests.test_api_safety import client_for, gql
 
 STATEMENT = [{"publisher": "Open Ownership", "title": "BODS 0.4 indirect example", "record_id": "d8d75ccf40e4"}]
@@ -48,7 +48,7 @@ def test_owners_show_a_declared_indirect_share_beside_the_computed_one(declared:
     # computed: Person 1's share of B is unknown, so integrated is no number; its bounds are
     # 0 * 0.6 = 0 and (all of B, nobody else holding it) 1.0 * 0.6 = 0.6
     assert person.integrated is None and person.unknown
-    assert (person.integrated_min, person.integrated_max) == (0.0, pytest.approx(0.6))
+    assert (person.integrated_min, person.integrated_max) == (0.0, approx(0.6))
     assert got["b"].integrated == pytest.approx(0.6) and got["b"].declared == ()
     # Person 2 declares 80% but holds nothing corpgraph knows of: listed, with no share, beside its declaration
     assert got["person2"].integrated is None and got["person2"].declared[0].share == 0.8

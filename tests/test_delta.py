@@ -20,7 +20,7 @@ import pytest
 from corpgraph.graph.projection.control import control, may_control
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.projection.build import AsOfView, Projection
-from corpgraph.graph.service import Applied, CorpGraph
+from corpgraph.graph.service import Applied, BuildStatus, CorpGraph
 from corpgraph.graph.stores.base import ChangeKind, GraphStore
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.schema.batch import Batch
@@ -213,6 +213,13 @@ STEPS: list[tuple[str, Step]] = [("new entities", World.new_entities), ("changed
                                  ("interest", World.interest), ("incident", World.incident)]
 
 
+def built(graph: CorpGraph) -> BuildStatus:
+    """How the graph's current state was built (it has one: the test answered from it)."""
+    state = graph.live.current()
+    assert state is not None, "nothing built yet"
+    return state.how
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_writes_through_the_facade_answer_as_a_fresh_rebuild(tmp_store: SqliteStore, seed: int) -> None:
     world = World(seed)
@@ -222,7 +229,7 @@ def test_writes_through_the_facade_answer_as_a_fresh_rebuild(tmp_store: SqliteSt
     order = random.Random(seed).sample(STEPS, len(STEPS)) * 2
     for name, step in order:
         graph.write(step(world))
-        assert graph.live.current().how.applied is Applied.DELTA, name  # type: ignore[union-attr]
+        assert built(graph).applied is Applied.DELTA, name
         _check(graph, tmp_store)
 
 
@@ -238,7 +245,7 @@ def test_a_write_by_another_connection_is_applied_from_the_change_log(tmp_store:
     finally:
         other.close()
     _check(graph, tmp_store)
-    assert graph.live.current().how.applied is Applied.DELTA  # type: ignore[union-attr]
+    assert built(graph).applied is Applied.DELTA
 
 
 def test_a_merge_falls_back_to_a_full_rebuild_and_says_why(tmp_store: SqliteStore) -> None:
@@ -247,7 +254,7 @@ def test_a_merge_falls_back_to_a_full_rebuild_and_says_why(tmp_store: SqliteStor
     graph = CorpGraph(tmp_store, fresh_wait=0.0)
     _check(graph, tmp_store)
     graph.write(world.merge())
-    how = str(graph.live.current().how)  # type: ignore[union-attr]
+    how = str(built(graph))
     assert how.startswith("full: ") and "LEI:" in how, how
     _check(graph, tmp_store)
     graph.write(world.new_entities())  # after the merge: the delta again, unless a merged entity is touched
@@ -264,7 +271,7 @@ def test_a_reader_behind_the_pruned_log_rebuilds(tmp_store: SqliteStore, monkeyp
     ingest(tmp_store, world.changed_shares())
     assert [c.revision for c in tmp_store.changes_since(0)] == [tmp_store.revision()]
     _check(graph, tmp_store)
-    assert "does not reach back" in graph.live.current().how.why  # type: ignore[union-attr]
+    assert "does not reach back" in built(graph).why
 
 
 def test_the_change_log_lists_what_each_write_changed(tmp_store: SqliteStore) -> None:

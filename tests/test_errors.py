@@ -1,11 +1,14 @@
 """One error class per condition, each carrying its HTTP status and GraphQL code (the API reads nothing else)."""
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 from corpgraph.api.context import Unauthorized
 from corpgraph.api.graphql_schema import error_answer
-from corpgraph.graph.browse import decode_cursor
+from corpgraph.graph.cursors import decode_cursor
+from corpgraph.graph.analytics.results import Subgraph
 from corpgraph.graph.exports import export
 from corpgraph.graph.settings import Settings
 from corpgraph.graph.stores.factory import open_store
@@ -39,5 +42,5 @@ def test_conditions_raise_their_own_class_not_the_root() -> None:
     with pytest.raises(e.ConfigurationError):
         open_store("mongo", Settings())
     with pytest.raises(e.UnknownFormat):
-        export(None, "dot")  # type: ignore[arg-type]
+        export(cast(Subgraph, None), "dot")  # refused by its format before the subgraph is read
 

@@ -11,7 +11,7 @@ from corpgraph.api.cli import app
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.loaders.detect import detect
-from corpgraph.loaders.formats import FORMAT_NAMES, available
+from corpgraph.loaders.formats import FORMAT_NAMES, Raw, available
 from corpgraph.loaders.formats.jsondoc import iter_json_items
 from corpgraph.loaders.validate import load_file, validate_stream
 from corpgraph.schema.batch import Origin
@@ -47,7 +47,7 @@ def test_a_problem_in_a_json_document_is_located_by_json_pointer() -> None:
 
 
 def test_validation_keeps_pointers_and_orders_problems_by_item() -> None:
-    stream = [
+    stream: list[Raw | Problem] = [
         (Origin("doc.json", 2, "/1", {"share": "/interests/0/share"}), owns("a", "b", 1.5)),
         Problem("doc.json", 1, "(document)", "broken", "/0"),
     ]
@@ -105,9 +105,12 @@ def test_json_arrays_stream_items_with_pointers(tmp_path: Path, monkeypatch: pyt
     path = tmp_path / "doc.json"
     items = [{"n": i, "text": "é" * i} for i in range(40)] + [123456789]
     path.write_text(json.dumps(items, indent=2, ensure_ascii=False), encoding="utf-8")
-    got = list(iter_json_items(path))
-    assert [value for _, value in got] == items  # type: ignore[misc]
-    assert got[12][0] == Origin(str(path), 13, "/12")  # type: ignore[index]
+    got = []
+    for item in iter_json_items(path):
+        assert isinstance(item, tuple), item  # a well-formed document: no problem
+        got.append(item)
+    assert [value for _, value in got] == items
+    assert got[12][0] == Origin(str(path), 13, "/12")
 
 
 def test_a_broken_json_array_is_a_problem_at_its_item(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.loaders.validate import load_file
 from tests.test_bods import v4, write
 from tests.test_import_gleif import CHILD_A, CHILD_B, LEI, PARENT, RR
+from tests.factory import approx
 
 DAY = date(2024, 6, 1)
 
@@ -49,11 +50,11 @@ def test_gleif_and_bods_make_one_company_queried_by_either_id(tmp_path: Path, bo
     assert graph.resolve(CHILD_A) == graph.resolve("LEI:TESTCHILDA0000000024") == "bods:childa"
     answers = [graph.owners(ref, DAY) for ref in (CHILD_A, "bods:childa", "LEI:TESTCHILDA0000000024")]
     assert answers[0] == answers[1] == answers[2]
-    assert {h.owner: h.direct for h in answers[0]} == {PARENT: pytest.approx(0.8), "bods:jane": pytest.approx(0.2)}
+    assert {h.owner: h.direct for h in answers[0]} == {PARENT: approx(0.8), "bods:jane": approx(0.2)}
     # Child B is held 100% by the merged Child A, so Jane's 20% reaches it: 0.2 x 1.0 = 0.2; Parent 0.8 x 1.0
     below = {h.owner: (h.direct, h.integrated) for h in graph.owners(CHILD_B, DAY)}
-    assert below == {"bods:childa": (pytest.approx(1.0), pytest.approx(1.0)), PARENT: (0.0, pytest.approx(0.8)),
-                     "bods:jane": (0.0, pytest.approx(0.2))}
+    assert below == {"bods:childa": (approx(1.0), approx(1.0)), PARENT: (0.0, approx(0.8)),
+                     "bods:jane": (0.0, approx(0.2))}
     merged = graph.entities([CHILD_A])[CHILD_A]
     assert (merged.id, merged.name) == ("bods:childa", "Test Child A Ltd")
     assert {"Test Child A Limited", "Old Child A Limited", "ChildCo"} <= set(merged.aliases)  # GLEIF's names

@@ -6,6 +6,8 @@ names 1,000, descriptions/notes 65,536, a source's title 16,384, other labels 1,
 """
 from __future__ import annotations
 
+from typing import Any
+
 import json
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from corpgraph.schema.errors import InvalidInput
 from corpgraph.schema.values import MAX_LABEL, MAX_TEXT, MAX_TITLE
 
 
-def ftm_file(tmp_path: Path, *lines: dict) -> Path:
+def ftm_file(tmp_path: Path, *lines: dict[str, Any]) -> Path:
     """An FtM entity stream of these lines."""
     path = tmp_path / "export.ftm.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))

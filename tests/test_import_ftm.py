@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,12 +23,14 @@ from corpgraph.loaders.formats.ftm import FORMAT
 from corpgraph.loaders.validate import load_file
 from corpgraph.schema.errors import InvalidInput
 from corpgraph.schema.kinds import RelationType
+from corpgraph.schema.records import Owns
+from tests.factory import of_type
 from tests.test_loaders import write_jsonl
 
 WORLD = Path(__file__).parent / "fixtures" / "ftm" / "world.ftm.jsonl"
 
 
-def records(path: Path) -> dict[str, dict]:
+def records(path: Path) -> dict[str, dict[str, Any]]:
     """The native records of an FtM file by id (relations by their FtM source record id)."""
     out = {}
     for item in FORMAT.read(path):
@@ -96,7 +99,7 @@ def test_loaded_ftm_answers_owners_as_of_each_history_row(tmp_store: SqliteStore
     # From 2019-06-30 anna's 40% row has ended and her 25% row runs: two OWNS, one per valid_from.
     assert direct(graph, "ftm:widget", date(2020, 6, 1)) == {"ftm:acme": 0.6, "ftm:anna": 0.25}
     anna_rows = tmp_store.relations_touching(["ftm:anna"], [RelationType.OWNS])
-    assert sorted(str(r.record.valid_from) for r in anna_rows) == ["2015-11-01", "2019-06-30"]
+    assert sorted(str(of_type(Owns, r.record).valid_from) for r in anna_rows) == ["2015-11-01", "2019-06-30"]
     # The ministry holds 10% of acme, which holds 60% of widget: integrated 0.1 x 0.6 = 0.06.
     held = {h.company: h for h in graph.holdings("ftm:ministry", as_of=date(2021, 1, 1))}
     assert held["ftm:acme"].direct == pytest.approx(0.1)

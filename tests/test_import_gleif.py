@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,8 @@ from corpgraph.loaders.formats.gleif import FORMAT, is_lei
 from corpgraph.loaders.validate import load_file
 from corpgraph.schema.errors import InvalidInput
 from corpgraph.schema.kinds import RelationType
+from corpgraph.schema.records import DeclaredInterest, FundLink, ShareRange
+from tests.factory import of_type, type_name
 
 FIXTURES = Path(__file__).parent / "fixtures" / "gleif"
 LEI, RR, REPEX = FIXTURES / "lei.xml", FIXTURES / "rr.xml", FIXTURES / "repex.xml"
@@ -33,7 +36,7 @@ PARENT, CHILD_A, CHILD_B = "lei:TESTPARENT0000000020", "lei:TESTCHILDA0000000024
 FUND, MANAGER, OUTSIDE = "lei:TESTFUND000000000065", "lei:TESTMANAGER000000035", "lei:TESTOUTSIDE000000039"
 
 
-def native(path: Path) -> list[tuple[int, dict]]:
+def native(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line or item number, native record) of a GLEIF file, failing on any problem."""
     out = []
     for item in FORMAT.read(path):
@@ -117,12 +120,13 @@ def test_loaded_gleif_answers_owners_and_keeps_the_declared_ultimate_parent(tmp_
     assert PARENT in {h.owner for h in graph.owners(CHILD_B, as_of=day) if h.controls}
     assert CHILD_B not in {d.company for d in graph.declared_disagreements(as_of=day)[0]}
     declared = tmp_store.relations_touching([CHILD_B], [RelationType.DECLARED_INTEREST])
-    assert [(d.record.source, d.record.kind) for d in declared] == [(PARENT, "ultimate_parent")]
+    assert [(d.record.source, of_type(DeclaredInterest, d.record).kind) for d in declared] == [(PARENT, "ultimate_parent")]
     # Outside's stake in the Manager is a range (1% or 100%) and ended on 2020-03-01.
     assert [h.owner for h in graph.owners(MANAGER, as_of=date(2015, 1, 1))] == [OUTSIDE]
     assert graph.owners(MANAGER, as_of=day) == []
     links = tmp_store.relations_touching([FUND], [RelationType.FUND_LINK])
-    assert [(x.record.source, x.record.target, x.record.kind) for x in links] == [(FUND, MANAGER, "fund_managed_by")]
+    assert [(x.record.source, x.record.target, of_type(FundLink, x.record).kind) for x in links] == [
+        (FUND, MANAGER, "fund_managed_by")]
 
 
 def test_reporting_exceptions_are_unknown_parents_with_their_reason(tmp_store: SqliteStore) -> None:
@@ -132,7 +136,8 @@ def test_reporting_exceptions_are_unknown_parents_with_their_reason(tmp_store: S
     assert (direct_parent.unknown_reason, direct_parent.description) == ("NATURAL_PERSONS", "Owned by its founders")
     assert unknown[f"{PARENT}:ultimate-parent"].unknown_reason == "NATURAL_PERSONS"
     held = tmp_store.relations_touching([PARENT], [RelationType.CONTROLS, RelationType.DECLARED_INTEREST])
-    into_parent = sorted((r.record.type, r.record.source, r.record.share) for r in held if r.record.target == PARENT)
+    into_parent = sorted((type_name(r.record), r.record.source, of_type(ShareRange, r.record).share)
+                         for r in held if r.record.target == PARENT)
     assert into_parent == [("CONTROLS", f"{PARENT}:direct-parent", None),
                            ("DECLARED_INTEREST", f"{PARENT}:ultimate-parent", None)]
 

@@ -12,6 +12,8 @@ from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.loaders.detect import detect
 from corpgraph.loaders.validate import load_file
 from corpgraph.schema.errors import InvalidInput
+from corpgraph.schema.records import Company, Incident, Organization
+from tests.factory import of_type
 
 EXT = "extension-definition--ef765651-680c-498d-9894-99799f2fa126"
 T = "2019-04-01T10:00:00.000Z"
@@ -98,7 +100,7 @@ def test_detected_from_content(tmp_path: Path) -> None:
 
 
 def test_incident_core_fields_in_both_spellings(loaded: SqliteStore) -> None:
-    leak = loaded.get_entities(["stix:incident--leak"])["stix:incident--leak"]
+    leak = of_type(Incident, loaded.get_entities(["stix:incident--leak"])["stix:incident--leak"])
     assert (leak.category, leak.determination, leak.investigation_status) == ("data_leak", "confirmed", "closed")
     assert leak.records_affected == 1500  # 1000 pii + 500 credentials
     assert [(i.information_type, i.loss_type, i.record_count) for i in leak.impacts] == [
@@ -106,7 +108,7 @@ def test_incident_core_fields_in_both_spellings(loaded: SqliteStore) -> None:
     # earliest attacker start, latest end; the timestamps themselves kept as given
     assert (str(leak.occurred_on), str(leak.ended_on)) == ("2019-03-01", "2019-03-09")
     assert leak.as_given["occurred_on"] == "2019-03-01T23:59:00Z"
-    ransom = loaded.get_entities(["stix:incident--ransom"])["stix:incident--ransom"]
+    ransom = of_type(Incident, loaded.get_entities(["stix:incident--ransom"])["stix:incident--ransom"])
     assert (ransom.category, ransom.incident_types) == ("intrusion", ["ransomware"])
     # the superseded demand is an earlier estimate of the payment: only the payment counts
     assert [(a.value, a.currency, a.label) for a in ransom.amounts] == [(10000, "USD", "ransom-payment")]
@@ -115,10 +117,10 @@ def test_incident_core_fields_in_both_spellings(loaded: SqliteStore) -> None:
 
 def test_identities_by_class_and_sector(loaded: SqliteStore) -> None:
     got = loaded.get_entities(["stix:identity--lakala", "stix:identity--ministry", "stix:identity--anna"])
-    assert [got[k].type for k in ("stix:identity--lakala", "stix:identity--ministry", "stix:identity--anna")] == [
+    assert [type(got[k]).__name__ for k in ("stix:identity--lakala", "stix:identity--ministry", "stix:identity--anna")] == [
         "Company", "Organization", "Person"]
-    assert got["stix:identity--lakala"].country == "CN"  # from its located-at location
-    assert got["stix:identity--ministry"].kind == "government-national"
+    assert of_type(Company, got["stix:identity--lakala"]).country == "CN"  # from its located-at location
+    assert of_type(Organization, got["stix:identity--ministry"]).kind == "government-national"
 
 
 def test_perpetrators_along_the_attribution_chain(loaded: SqliteStore) -> None:
@@ -141,7 +143,7 @@ def test_victims_are_affected_and_owns_is_not_ownership(loaded: SqliteStore) -> 
 
 
 def test_provenance(loaded: SqliteStore) -> None:
-    leak = loaded.get_entities(["stix:incident--leak"])["stix:incident--leak"]
+    leak = of_type(Incident, loaded.get_entities(["stix:incident--leak"])["stix:incident--leak"])
     own, article = leak.sources
     assert (own.publisher, own.record_id, str(own.recorded_on)) == ("CERT Example", "incident--leak", "2019-04-01")
     assert (article.publisher, article.url) == ("news.example.com", "https://news.example.com/leak")

@@ -14,6 +14,8 @@ from corpgraph.loaders.formats.incident_parts import name_id
 from corpgraph.loaders.validate import load_file
 from corpgraph.schema.errors import InvalidInput
 from corpgraph.schema.kinds import RelationType
+from corpgraph.schema.records import Actor, Company, Incident, Organization
+from tests.factory import of_type
 
 LEAK: dict[str, Any] = {
     "incident_id": "AAAA-1", "schema_version": "1.3.7", "source_id": "vcdb", "security_incident": "Confirmed",
@@ -69,7 +71,7 @@ def test_detected_as_one_object_an_array_or_lines(tmp_path: Path) -> None:
 
 
 def test_leak_figures_category_and_timeline(loaded: SqliteStore) -> None:
-    leak = loaded.get_entities(["veris:AAAA-1"])["veris:AAAA-1"]
+    leak = of_type(Incident, loaded.get_entities(["veris:AAAA-1"])["veris:AAAA-1"])
     assert (leak.category, leak.determination) == ("data_leak", "confirmed")  # data disclosed wins over hacking
     assert leak.records_affected == 100  # data_total
     assert leak.records_affected_max == 150  # max(100, 80 + 70): the record contradicts itself
@@ -84,12 +86,12 @@ def test_leak_figures_category_and_timeline(loaded: SqliteStore) -> None:
 
 
 def test_outage_duration_and_sentinels(loaded: SqliteStore) -> None:
-    outage = loaded.get_entities(["veris:BBBB-2"])["veris:BBBB-2"]
+    outage = of_type(Incident, loaded.get_entities(["veris:BBBB-2"])["veris:BBBB-2"])
     assert (outage.category, outage.determination) == ("outage", "suspected")
     assert (outage.duration_hours, outage.as_given["duration_hours"]) == (36.0, "1.5 Days")  # 1.5 x 24
     assert outage.records_affected is None and outage.records_affected_max is None  # "Unknown" is no number
     assert "occurred_on" not in outage.as_given  # a full date needs no note
-    victim = loaded.get_entities(["veris:BBBB-2:victim"])["veris:BBBB-2:victim"]
+    victim = of_type(Organization, loaded.get_entities(["veris:BBBB-2:victim"])["veris:BBBB-2:victim"])
     # unnamed ("Unknown"), public administration (NAICS 92), "NA" is Namibia in VERIS's country list
     assert (victim.type, victim.kind, victim.country) == ("Organization", "government", "NA")
     assert victim.unknown_reason == "the VERIS record does not name its victim"
@@ -102,11 +104,12 @@ def test_victims_and_actors(loaded: SqliteStore) -> None:
     assert _pairs(loaded, "RESPONSIBLE_FOR", "veris:AAAA-1") == {(KAOLA, "veris:AAAA-1")}  # the primary victim only
     assert _pairs(loaded, "PERPETRATED", "veris:AAAA-1") == {
         ("veris:actor:crew-a", "veris:AAAA-1"), ("veris:AAAA-1:actor", "veris:AAAA-1")}
-    actors = loaded.get_entities(["veris:actor:crew-a", "veris:AAAA-1:actor", "veris:BBBB-2:actor"])
+    got = loaded.get_entities(["veris:actor:crew-a", "veris:AAAA-1:actor", "veris:BBBB-2:actor"])
+    actors = {key: of_type(Actor, record) for key, record in got.items()}
     assert (actors["veris:actor:crew-a"].known, actors["veris:actor:crew-a"].kind) == (True, "external")
     assert (actors["veris:AAAA-1:actor"].known, actors["veris:AAAA-1:actor"].kind) == (False, "internal")
     assert actors["veris:BBBB-2:actor"].kind == "external"  # a name "Unknown" is no name
-    assert loaded.get_entities([KAOLA])[KAOLA].country == "CN"
+    assert of_type(Company, loaded.get_entities([KAOLA])[KAOLA]).country == "CN"
 
 
 def test_second_load_changes_nothing(loaded: SqliteStore, tmp_path: Path) -> None:

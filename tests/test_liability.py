@@ -115,7 +115,7 @@ def test_unknown_incident(seed_store: SqliteStore) -> None:
         CorpGraph(seed_store).liability_chain("x")
 
 
-def test_max_owners_keeps_the_strongest_and_counts_all(tmp_store) -> None:
+def test_max_owners_keeps_the_strongest_and_counts_all(tmp_store: SqliteStore) -> None:
     """Three owners of R with 0.5, 0.3 and 0.1 (hand-worked: their integrated shares are the direct ones,
     no other walks exist): max_owners=2 keeps 0.5 and 0.3, owners_total still says 3."""
     from corpgraph.graph.write.ingest import ingest

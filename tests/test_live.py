@@ -15,7 +15,11 @@ from tests.factory import companies_owning
 
 def _owners(graph: CorpGraph, company: str) -> dict[str, float]:
     """Owner -> integrated share of the company, as the graph answers now."""
-    return {h.owner: round(h.integrated, 9) for h in graph.owners(company)}
+    out = {}
+    for h in graph.owners(company):
+        assert h.integrated is not None, h  # these worlds know every share
+        out[h.owner] = round(h.integrated, 9)
+    return out
 
 
 def _gated(graph: CorpGraph) -> tuple[threading.Event, threading.Event]:
@@ -29,7 +33,7 @@ def _gated(graph: CorpGraph) -> tuple[threading.Event, threading.Event]:
         release.wait(30)
         return build()
 
-    graph.live._build = slow  # type: ignore[method-assign]
+    graph.live._build = slow
     return started, release
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -13,10 +14,10 @@ from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.loaders.validate import load_file
 from corpgraph.schema.errors import InvalidInput
 from corpgraph.schema.kinds import RelationType
-from tests.factory import company, owns, rel
+from tests.factory import approx, company, owns, rel
 
 
-def write_jsonl(path: Path, *records: dict | str) -> Path:
+def write_jsonl(path: Path, *records: dict[str, Any] | str) -> Path:
     """A JSON Lines file; str items are written verbatim (for broken lines)."""
     lines = [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in records]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -87,7 +88,7 @@ def test_csv_files_one_per_type(tmp_store: SqliteStore, tmp_path: Path) -> None:
     assert lakala.aliases == ["拉卡拉", "라카라"]
     assert lakala.sources[0].publisher == "P"
     (edge,) = [row for page in tmp_store.iter_edges([RelationType.OWNS]) for row in page]
-    assert (edge.source, edge.target, edge.share, edge.valid_from) == ("lakala", "kaola", pytest.approx(0.324),
+    assert (edge.source, edge.target, edge.share, edge.valid_from) == ("lakala", "kaola", approx(0.324),
                                                                        "2019-06-30")
 
 

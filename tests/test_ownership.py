@@ -11,7 +11,7 @@ from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.service import CorpGraph
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.schema.errors import NotFound, SingularOwnership
-from tests.factory import batch, companies_owning, company, entity, owns
+from tests.factory import approx, batch, companies_owning, company, entity, owns
 
 
 @pytest.fixture(autouse=True, params=["dense", "sparse block", "whole graph"])
@@ -158,8 +158,8 @@ def test_unknown_shares_are_marked_never_numbers(tmp_store: SqliteStore) -> None
     # P: 0.1 known directly, plus an unknown share of A's 0.5: 0.1 is a lower bound, marked unknown.
     # At the maximum the unknown share is what A's other owners leave free: all of A (1.0), so
     # integrated(P, B) <= 0.1 + 1.0 * 0.5 = 0.6, and P may control B (it may control A, A's 0.5 + 0.1 > 0.5)
-    assert got["p"] == Holding("p", "b", 0.1, pytest.approx(0.1), False, unknown=True, integrated_min=pytest.approx(0.1),
-                               integrated_max=pytest.approx(0.6), may_control=True)
+    assert got["p"] == Holding("p", "b", 0.1, approx(0.1), False, unknown=True, integrated_min=approx(0.1),
+                               integrated_max=approx(0.6), may_control=True)
     held = _by(graph.holdings("p"), "company")
     assert held["a"] == Holding("p", "a", None, None, False, unknown=True, integrated_min=0.0, integrated_max=1.0,
                                 may_control=True)
@@ -170,7 +170,7 @@ def test_ultimate_owners_stop_at_owners_without_a_qualifying_owner(tmp_store: Sq
                             owns("f", "h", 0.4), owns("h", "y", 0.8), owns("m", "y", 0.2)))
     graph = CorpGraph(tmp_store)
     # F -> Y = 0.4 * 0.8 = 0.32 >= 0.25 and F has no owner; H -> Y = 0.8 but H's owner F holds 0.32 of Y
-    assert [(h.owner, h.integrated) for h in graph.ultimate_owners("y")] == [("f", pytest.approx(0.32))]
+    assert [(h.owner, h.integrated) for h in graph.ultimate_owners("y")] == [("f", approx(0.32))]
     # at 0.35, F no longer qualifies, so H (0.8; its owner F has 0.32 < 0.35 of Y) is the ultimate owner
     assert [h.owner for h in graph.ultimate_owners("y", threshold=0.35)] == ["h"]
     assert graph.controlling_parent("y") == "h"  # F's 40% of H is no control
@@ -179,8 +179,8 @@ def test_ultimate_owners_stop_at_owners_without_a_qualifying_owner(tmp_store: Sq
 
 def test_seed_lakala_holds_a_third_of_kaola_without_control(seed_store: SqliteStore) -> None:
     graph = CorpGraph(seed_store)
-    assert graph.owners("kaola") == [Holding("lakala", "kaola", 0.324, pytest.approx(0.324), False,
-                                             integrated_min=pytest.approx(0.324), integrated_max=pytest.approx(0.324))]
+    assert graph.owners("kaola") == [Holding("lakala", "kaola", 0.324, approx(0.324), False,
+                                             integrated_min=approx(0.324), integrated_max=approx(0.324))]
     assert graph.controlling_parent("kaola") is None  # the article's "subsidiary" is not control at 32.4%
     assert [h.owner for h in graph.ultimate_owners("kaola")] == ["lakala"]
     # Alibaba's share of Alipay is unknown: 0 at the minimum, all of Alipay at the maximum (no other owner)

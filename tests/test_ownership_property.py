@@ -1,8 +1,9 @@
 """Property: integrated ownership (sparse solves) equals brute-force walk sums on small random graphs."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
+from typing import cast
 
 import numpy as np
 from hypothesis import given, settings
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from corpgraph.graph.analytics import ownership
 from corpgraph.graph.projection import linalg
 from corpgraph.graph.projection.build import AsOfView, build_projection
-from corpgraph.graph.stores.base import EdgeRow
+from corpgraph.graph.stores.base import EdgeRow, GraphStore
 from corpgraph.schema.kinds import RelationType
 
 AS_OF = date(2024, 1, 1)
@@ -44,14 +45,15 @@ def share_matrices(draw: st.DrawFn, cyclic: bool) -> np.ndarray:
         raw = np.triu(raw)  # owner index < company index: no cycles
     totals = np.array(draw(st.lists(st.floats(0.1, 0.9), min_size=n, max_size=n)))
     sums = raw.sum(axis=0)
-    return raw * np.divide(totals, sums, out=np.zeros(n), where=sums > 0)
+    scaled: np.ndarray = raw * np.divide(totals, sums, out=np.zeros(n), where=sums > 0)
+    return scaled
 
 
 def _simple_path_sum(w: np.ndarray, x: int, y: int) -> float:
     """Sum over every path x -> y of the product of shares, by explicit enumeration (acyclic graphs)."""
     if x == y:
         return 1.0
-    return sum(w[x, k] * _simple_path_sum(w, k, y) for k in np.flatnonzero(w[x]))
+    return float(sum(w[x, k] * _simple_path_sum(w, int(k), y) for k in np.flatnonzero(w[x])))
 
 
 def _walk_sum(w: np.ndarray, x: int, y: int, steps: int = 600) -> float:
@@ -65,7 +67,10 @@ def _walk_sum(w: np.ndarray, x: int, y: int, steps: int = 600) -> float:
     return total
 
 
-def _check(w: np.ndarray, brute: object) -> None:
+Brute = Callable[[np.ndarray, int, int], float]  # x's share of y by enumeration
+
+
+def _check(w: np.ndarray, brute: Brute) -> None:
     """Compare every pair through each of the three solves."""
     saved = linalg._SMALL, linalg._WHOLE
     try:  # dense on small blocks; sparse on the block alone (_WHOLE 0); on the whole graph (_WHOLE 10**9)
@@ -76,9 +81,9 @@ def _check(w: np.ndarray, brute: object) -> None:
         linalg._SMALL, linalg._WHOLE = saved
 
 
-def _check_pairs(w: np.ndarray, brute: object) -> None:
+def _check_pairs(w: np.ndarray, brute: Brute) -> None:
     """Compare every pair, through the owner-side solve and the company-side solve."""
-    proj = build_projection(_Edges(w))  # type: ignore[arg-type]
+    proj = build_projection(cast(GraphStore, _Edges(w)))  # only the two calls a build makes
     view: AsOfView = proj.view(AS_OF)
     n = w.shape[0]
     for x in range(n):
@@ -87,7 +92,7 @@ def _check_pairs(w: np.ndarray, brute: object) -> None:
         for y in range(n):
             if x == y:
                 continue
-            expected = brute(w, x, y)  # type: ignore[operator]
+            expected = brute(w, x, y)
             target = proj.index.get(f"n{y}")
             got_row = held.value(target) if held is not None and target is not None else 0.0
             got_col = ownership.column(view, target).value(node) if target is not None and node is not None else 0.0

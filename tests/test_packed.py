@@ -1,6 +1,8 @@
 """PackedStrings behaves like the list of strings it packs."""
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -15,7 +17,7 @@ def test_packed_strings_equal_the_list(strings: list[str]) -> None:
     assert len(packed) == len(strings)
     assert list(packed) == strings
     for i, s in enumerate(strings):
-        assert packed[np.int64(i)] == s
+        assert packed[cast(int, np.int64(i))] == s  # a numpy integer, as an index array gives
         assert packed[i - len(strings)] == s
 
 

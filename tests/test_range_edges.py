@@ -11,7 +11,7 @@ from corpgraph.graph.analytics.results import Holding
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.service import CorpGraph
 from corpgraph.graph.stores.sqlite import SqliteStore
-from tests.factory import batch, company, owns
+from tests.factory import approx, batch, company, owns
 
 
 def by_owner(holdings: list[Holding]) -> dict[str, Holding]:
@@ -25,9 +25,9 @@ def test_a_range_beside_an_exact_owner_does_not_scale_it_down(tmp_store: SqliteS
     ingest(tmp_store, batch(company("a"), company("q"), company("c"),
                             owns("a", "c", None, share_min=0.5, share_max=0.9), owns("q", "c", 0.4)))
     got = by_owner(CorpGraph(tmp_store).owners("c"))
-    assert (got["q"].integrated, got["q"].integrated_min) == (pytest.approx(0.4), pytest.approx(0.4))
+    assert (got["q"].integrated, got["q"].integrated_min) == (approx(0.4), approx(0.4))
     assert not got["q"].over_allocated and not got["a"].over_allocated
-    assert got["a"].integrated == pytest.approx(0.55) and got["a"].integrated_min == pytest.approx(0.5)
+    assert got["a"].integrated == approx(0.55) and got["a"].integrated_min == approx(0.5)
 
 
 def test_two_50_to_75_percent_owners_are_not_over_allocated(tmp_store: SqliteStore) -> None:
@@ -37,7 +37,7 @@ def test_two_50_to_75_percent_owners_are_not_over_allocated(tmp_store: SqliteSto
                             owns("b", "c", None, share_min=0.5, share_max=0.75)))
     got = by_owner(CorpGraph(tmp_store).owners("c"))
     for owner in ("a", "b"):
-        assert got[owner].integrated == pytest.approx(0.5) and not got[owner].over_allocated
+        assert got[owner].integrated == approx(0.5) and not got[owner].over_allocated
 
 
 def test_three_open_ranges_shrink_only_above_their_minimums(tmp_store: SqliteStore) -> None:
@@ -67,7 +67,7 @@ def test_range_maximums_that_close_a_loop_give_a_true_upper_bound(tmp_store: Sql
                             owns("a", "c", 0.2), owns("c", "a", 0.3), owns("p", "a", 0.1)))
     p = by_owner(CorpGraph(tmp_store).owners("a"))["p"]
     assert (p.integrated_min, p.integrated, p.integrated_max) == (
-        pytest.approx(0.1 / 0.94), pytest.approx(0.1 / 0.79), pytest.approx(0.1 / 0.34))
+        approx(0.1 / 0.94), approx(0.1 / 0.79), approx(0.1 / 0.34))
     assert p.integrated_max_exact
 
 

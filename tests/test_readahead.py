@@ -3,7 +3,9 @@ same records with the same origins, the same problems in the same order, and the
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +14,19 @@ import pytest
 from corpgraph.graph.write.ingest import ingest_stream
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.loaders import readahead
-from corpgraph.loaders.formats import get_format
+from corpgraph.loaders.formats import Raw, get_format
 from corpgraph.loaders.readahead import read_ahead
 from corpgraph.loaders.validate import iter_batches, validate_stream
 from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import InvalidInput, Problem
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def sent_id(item: object) -> Any:
+    """The `id` of a record the child sent as JSON text."""
+    assert isinstance(item, tuple) and isinstance(item[1], bytes), item
+    return json.loads(item[1])["id"]
 
 
 def as_list(items: Any) -> list[Any]:
@@ -59,7 +67,7 @@ def test_many_chunks_keep_their_order(tmp_path: Path, monkeypatch: pytest.Monkey
     path = tmp_path / "many.ftm.jsonl"
     path.write_text("".join(json.dumps({"id": f"c{i}", "schema": "Company", "properties": {"name": [f"C{i}"]}}) + "\n"
                             for i in range(50)))
-    got = [json.loads(item[1])["id"] for item in read_ahead(get_format("ftm"), path)]
+    got = [sent_id(item) for item in read_ahead(get_format("ftm"), path)]
     assert got == [f"ftm:c{i}" for i in range(50)]
 
 
@@ -71,7 +79,11 @@ class Broken:
     def __init__(self, error: BaseException) -> None:
         self.error = error
 
-    def read(self, path: Path) -> Any:
+    def sniff(self, head: bytes, path: Path) -> bool:
+        """Never detected: only ever given."""
+        return False
+
+    def read(self, path: Path) -> Iterator[Raw | Problem]:
         """One record, then the error."""
         yield Origin(str(path), 1), {"type": "Company", "id": "a", "name": "A"}
         raise self.error
@@ -81,21 +93,21 @@ def test_the_child_is_used_only_with_a_core_to_spare(tmp_path: Path, monkeypatch
     path = tmp_path / "big.ftm.jsonl"
     path.write_bytes(b" " * (readahead.MIN_BYTES + 1))
     ftm, native = get_format("ftm"), get_format("native")
-    monkeypatch.setattr(readahead.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(readahead.os, "getloadavg", lambda: (0.9, 0.0, 0.0))  # 2 cores, one busy: one spare
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.9, 0.0, 0.0))  # 2 cores, one busy: one spare
     assert readahead.worth_a_child(ftm, path) and not readahead.worth_a_child(native, path)
-    monkeypatch.setattr(readahead.os, "getloadavg", lambda: (1.5, 0.0, 0.0))  # more than one core busy
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 0.0, 0.0))  # more than one core busy
     assert not readahead.worth_a_child(ftm, path)
-    monkeypatch.setattr(readahead.os, "cpu_count", lambda: 1)
-    monkeypatch.setattr(readahead.os, "getloadavg", lambda: (0.0, 0.0, 0.0))  # idle, but one core only
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))  # idle, but one core only
     assert not readahead.worth_a_child(ftm, path)
 
 
 def test_the_childs_error_is_raised_here(tmp_path: Path) -> None:
     path = tmp_path / "any.txt"
     path.write_text("x")
-    stream = read_ahead(Broken(ValueError("boom")), path)  # type: ignore[arg-type]
-    assert json.loads(next(stream)[1])["id"] == "a"
+    stream = read_ahead(Broken(ValueError("boom")), path)
+    assert sent_id(next(stream)) == "a"
     with pytest.raises(ValueError, match="boom"):
         next(stream)
 
@@ -105,7 +117,7 @@ def test_an_invalid_input_keeps_its_problems(tmp_path: Path) -> None:
     path.write_text("x")
     problem = Problem(str(path), 7, "(file)", "cannot read it")
     with pytest.raises(InvalidInput) as raised:
-        list(read_ahead(Broken(InvalidInput([problem])), path))  # type: ignore[arg-type]
+        list(read_ahead(Broken(InvalidInput([problem])), path))
     assert raised.value.problems == [problem]
 
 
@@ -150,7 +162,11 @@ class Given:
     def __init__(self, *records: dict[str, Any]) -> None:
         self.records = records
 
-    def read(self, path: Path) -> Any:
+    def sniff(self, head: bytes, path: Path) -> bool:
+        """Never detected: only ever given."""
+        return False
+
+    def read(self, path: Path) -> Iterator[Raw | Problem]:
         """The records, at lines 1, 2, ..."""
         for line, record in enumerate(self.records, start=1):
             yield Origin(str(path), line), record
@@ -165,8 +181,10 @@ def test_records_sent_as_text_validate_as_the_dicts_would(tmp_path: Path) -> Non
                                                                          "published_on": date(2020, 1, 2)}]},
                 {"type": "Company", "id": "c", "country": "XX"},  # no name, and no such country
                 {"type": "OWNS", "source": "b", "target": "a", "share": float("nan")})
-    sent = list(read_ahead(fmt, path))  # type: ignore[arg-type]
-    assert isinstance(sent[0][1], bytes) and isinstance(sent[2][1], dict)  # a date object stays a dict
+    sent = list(read_ahead(fmt, path))
+    first, third = sent[0], sent[2]
+    assert isinstance(first, tuple) and isinstance(first[1], bytes)
+    assert isinstance(third, tuple) and isinstance(third[1], dict)  # a date object stays a dict
     here, there = validate_stream(str(path), fmt.read(path)), validate_stream(str(path), sent)
     assert [str(p) for p in there.problems] == [str(p) for p in here.problems]
     assert [p.line for p in here.problems] == [2, 4, 4, 5]  # share 7; name and country; NaN

@@ -21,7 +21,6 @@ from pydantic import ValidationError
 
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.identity.normalize import query_key
-from corpgraph.graph.settings import Settings
 from corpgraph.graph.stores.base import EdgeRow, GraphStore, edge_row
 from corpgraph.graph.stores.neo4j import open_neo4j_store
 from corpgraph.graph.stores.sqlite import SqliteStore
@@ -92,8 +91,8 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         opened: GraphStore = SqliteStore(tmp_path_factory.mktemp("readback") / "r.db")
     else:
         server: Neo4jServer = request.getfixturevalue("neo4j_server")
-        opened = open_neo4j_store(Settings(**server.env()))
-        opened.delete_all()  # type: ignore[attr-defined]
+        opened = open_neo4j_store(server.settings())
+        opened.delete_all()
     yield opened
     opened.close()
 

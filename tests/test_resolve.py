@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from corpgraph.api.cli import app
@@ -126,7 +127,7 @@ def test_decisions_need_existing_entities_of_one_type(cli: CliRunner) -> None:
 
 
 def _gql(graph: CorpGraph, query: str, token: str | None = None) -> Any:
-    settings = ApiSettings(token="t0ken")
+    settings = ApiSettings(token=SecretStr("t0ken"))
     context = make_context(graph, settings, f"Bearer {token}" if token else None)
     return asyncio.run(make_schema(settings).execute(query, context_value=context))
 

@@ -15,13 +15,12 @@ from corpgraph.graph.identity.resolve.candidates import find_candidates
 from corpgraph.graph.identity.resolve.translit import latin
 from corpgraph.loaders.seed import seed_path
 from corpgraph.loaders.validate import load_file
-from corpgraph.schema.declaration import parse_record
 from corpgraph.schema.records import Entity
-from tests.factory import company
+from tests.factory import company, parsed
 
 
 def _entities(*raw: dict[str, Any]) -> list[Entity]:
-    return [parse_record(r) for r in raw]  # type: ignore[misc]
+    return [parsed(Entity, r) for r in raw]
 
 
 def _scores(entities: list[Entity], **kw: Any) -> dict[tuple[str, str], float]:

@@ -9,7 +9,7 @@ from corpgraph.graph.analytics.results import Channel, Holding, Role
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.service import CorpGraph
 from corpgraph.graph.stores.sqlite import SqliteStore
-from tests.factory import batch, companies_owning, company, entity, owns, rel
+from tests.factory import approx, batch, companies_owning, company, entity, owns, rel
 from tests.test_api_safety import client_for, gql
 
 
@@ -21,7 +21,7 @@ def _by(holdings: list[Holding], side: str) -> dict[str, Holding]:
 def test_a_75_to_100_percent_range_gives_its_bounds(tmp_store: SqliteStore) -> None:
     ingest(tmp_store, batch(company("p"), company("y"), owns("p", "y", None, share_min="75%", share_max="100%")))
     (got,) = CorpGraph(tmp_store).owners("y")
-    assert (got.integrated_min, got.integrated_max) == (pytest.approx(0.75), pytest.approx(1.0))
+    assert (got.integrated_min, got.integrated_max) == (approx(0.75), approx(1.0))
     assert got.integrated == pytest.approx(0.875) and got.estimate  # the midpoint, said to be an estimate
     assert got.direct == pytest.approx(0.875) and not got.unknown
     assert got.controls and got.may_control  # 0.75 > 0.5 already at the minimum
@@ -47,30 +47,30 @@ def test_a_two_level_chain_of_ranges_worked_by_hand(chain: CorpGraph) -> None:
     # the point value from the midpoints 0.375 * 0.625 = 0.234375
     p = got["p"]
     assert (p.integrated_min, p.integrated, p.integrated_max) == (
-        pytest.approx(0.125), pytest.approx(0.234375), pytest.approx(0.375))
+        approx(0.125), approx(0.234375), approx(0.375))
     assert p.estimate and not p.unknown and not p.controls and not p.may_control  # 0.5 of A is not > 0.5
     a = got["a"]
-    assert (a.integrated_min, a.integrated, a.integrated_max) == (pytest.approx(0.5), pytest.approx(0.625),
-                                                                 pytest.approx(0.75))
+    assert (a.integrated_min, a.integrated, a.integrated_max) == (approx(0.5), approx(0.625),
+                                                                 approx(0.75))
     assert not a.controls and a.may_control  # 0.5 at the minimum is not control; 0.75 at the maximum is
     q = got["q"]  # exact: its bounds are its value, no estimate
     assert (q.integrated_min, q.integrated, q.integrated_max, q.estimate) == (0.2, 0.2, 0.2, False)
     # R's unknown share: 0 at the minimum; at the maximum what the others' minimums leave free,
     # 1 - 0.5 (A) - 0.2 (Q) = 0.3; never a number as a point value
     r = got["r"]
-    assert r.integrated is None and r.unknown and (r.integrated_min, r.integrated_max) == (0.0, pytest.approx(0.3))
+    assert r.integrated is None and r.unknown and (r.integrated_min, r.integrated_max) == (0.0, approx(0.3))
 
 
 def test_liability_and_exposure_carry_the_bounds(chain: CorpGraph) -> None:
     parties = {(p.entity, p.role): p for p in chain.liability_chain("i").parties}
     owner = parties[("p", Role.OWNER)]
-    assert (owner.weight_min, owner.weight, owner.weight_max) == (pytest.approx(0.125), pytest.approx(0.234375),
-                                                                  pytest.approx(0.375))
+    assert (owner.weight_min, owner.weight, owner.weight_max) == (approx(0.125), approx(0.234375),
+                                                                  approx(0.375))
     assert owner.estimate
     assert (parties[("c", Role.RESPONSIBLE)].weight_min, parties[("c", Role.RESPONSIBLE)].weight_max) == (1.0, 1.0)
     (item,) = [i for i in chain.exposure("p").items if i.channel is Channel.OWNERSHIP]
-    assert (item.weight_min, item.weight, item.weight_max) == (pytest.approx(0.125), pytest.approx(0.234375),
-                                                               pytest.approx(0.375))
+    assert (item.weight_min, item.weight, item.weight_max) == (approx(0.125), approx(0.234375),
+                                                               approx(0.375))
     assert item.estimate
 
 

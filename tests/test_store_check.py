@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 from corpgraph.api.cli import app
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.write.integrity import StoredProblem, check_store
-from corpgraph.graph.settings import Settings
 from corpgraph.graph.stores.neo4j import open_neo4j_store
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.schema.errors import UnreadableRecord
@@ -94,7 +93,7 @@ def test_reading_a_damaged_record_is_a_clear_error(damaged: Path) -> None:
 
 
 def test_check_on_neo4j_finds_records_written_around_corpgraph(neo4j_server: Neo4jServer) -> None:
-    store = open_neo4j_store(Settings(**neo4j_server.env()))
+    store = open_neo4j_store(neo4j_server.settings())
     try:
         store.delete_all()
         ingest(store, GOOD)

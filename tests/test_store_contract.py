@@ -33,9 +33,10 @@ from corpgraph.schema.batch import Batch
 from corpgraph.schema.declaration import ANALYTIC_RELATIONS, relation_id
 from corpgraph.schema.errors import ConstraintViolation, InvalidInput, StoreError, StoreUnavailable
 from corpgraph.schema.kinds import EntityType, RelationType
-from tests.factory import batch, canonical, companies_owning, company, entity, owns
+from corpgraph.schema.records import Company
+from tests.factory import batch, canonical, companies_owning, company, entity, of_type, owns
 from tests.test_delta import STEPS as DELTA_STEPS
-from tests.test_delta import World
+from tests.test_delta import World, built
 from tests.test_delta import _check as check_delta
 from tests.neo4j_server import Neo4jServer, free_port
 
@@ -53,7 +54,7 @@ def neo4j_session_store(neo4j_server: Neo4jServer) -> Iterator[Neo4jStore]:
 
 def neo4j_settings(server: Neo4jServer, **overrides: Any) -> Settings:
     """Settings pointing at the test server, as NEO4J_* in the environment would."""
-    return Settings(**server.env(), **overrides)
+    return server.settings(**overrides)
 
 
 @pytest.fixture(scope="session")
@@ -116,8 +117,8 @@ def test_upsert_replaces_the_document_and_its_search_keys(store: GraphStore) -> 
     """A second record for an id replaces the first, search keys included."""
     ingest(store, batch(company("acme", "Acme", aliases=["Roadrunner Supplies"])))
     ingest(store, batch(company("acme", "Acme", aliases=["Coyote Works"], country="US")))
-    stored = store.get_entities(["acme"])["acme"]
-    assert (stored.aliases, stored.country) == (["Coyote Works"], "US")  # type: ignore[attr-defined]
+    stored = of_type(Company, store.get_entities(["acme"])["acme"])
+    assert (stored.aliases, stored.country) == (["Coyote Works"], "US")
     assert [e.id for e in store.search("coyote", None, 5)] == ["acme"]
     assert store.search("roadrunner", None, 5) == []
 
@@ -494,7 +495,7 @@ def test_writes_apply_as_deltas_answering_as_a_fresh_build(store: GraphStore) ->
     check_delta(graph, store)
     for name, step in DELTA_STEPS:
         graph.write(step(world))
-        assert graph.live.current().how.applied is Applied.DELTA, name  # type: ignore[union-attr]
+        assert built(graph).applied is Applied.DELTA, name
         check_delta(graph, store)
 
 

@@ -10,9 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from corpgraph.api.cli import app
+from corpgraph.graph.stores.base import RawEntity, RawRelation
 from corpgraph.graph.write.ingest import ingest_stream
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.loaders.validate import iter_batches
+from corpgraph.schema.batch import WriteSummary
 from corpgraph.schema.errors import InvalidInput
 from tests.factory import company, entity, owns
 
@@ -23,13 +25,13 @@ def write(path: Path, *records: dict[str, Any]) -> Path:
     return path
 
 
-def stream(store: SqliteStore, path: Path, size: int = 2):  # type: ignore[no-untyped-def]
+def stream(store: SqliteStore, path: Path, size: int = 2) -> WriteSummary:
     """Load the file in batches of `size` records."""
     _, batches = iter_batches(path, size)
     return ingest_stream(store, str(path), batches)
 
 
-def snapshot(store: SqliteStore) -> tuple[list, list]:  # type: ignore[type-arg]
+def snapshot(store: SqliteStore) -> tuple[list[RawEntity], list[RawRelation]]:
     """Every stored row, for comparing two states of the store."""
     return store.raw_entities("", 10_000), store.raw_relations("", 10_000)
 

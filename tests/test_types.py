@@ -1,4 +1,4 @@
-"""The product packages type-check: `tools/typecheck` (mypy --strict over corpgraph.schema, .loaders, .graph, .api)."""
+"""The code type-checks: `tools/typecheck` (mypy --strict over corpgraph.schema, .loaders, .graph, .api, tests, benchmarks)."""
 from __future__ import annotations
 
 import subprocess

@@ -6,6 +6,8 @@ every owner of it outside its own cross-holding is a candidate or is itself held
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from corpgraph.graph.write.ingest import ingest
@@ -56,7 +58,7 @@ def test_mutual_control_leaves_both(tmp_store: SqliteStore) -> None:
     assert ultimate(tmp_store, "c") == [("a", 0.48), ("b", 0.48)]
 
 
-def test_graphql_and_the_cli_answer_the_same(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_graphql_and_the_cli_answer_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
     from corpgraph.api.cli import app
