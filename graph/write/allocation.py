@@ -8,10 +8,14 @@ they are loaded, and the analytics flag the company as over-allocated and scale 
 
 Which shares count on a day D: OWNS valid on D (valid_from <= D < valid_to), one per owner (the latest
 valid_from, as in the projection), each at its known minimum (`share`, else `share_min`, else 0).
-The sum is piecewise constant and only rises where a stake starts, so the start days are the days to check.
+The sum is piecewise constant and changes only where a stake starts or ends; it can rise where one ends
+(an owner's later row ends and its earlier open-ended row counts again), so every start and end day is checked.
+A company is checked together with every entity that carries one of its identifiers (stored or in the
+batch): identity merges them into one company (graph.identity), so their owners' shares add up.
 
 Example: stored a 60% of c (open-ended); a file adds b 60% of c from 2020-01-01: on 2020-01-01 the
-owners of c hold 120%, an error on the file's line.
+owners of c hold 120%, an error on the file's line. Example: a holds 10% from 2019, and 5% from 2020 to
+2021-01-01; b 95% from 2020-07-01: on 2021-01-01 a's 10% counts again, 105%.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from corpgraph.schema.errors import Problem
 from corpgraph.schema.kinds import RelationType
 from corpgraph.schema.records import Owns, Relation
 
+from corpgraph.graph.identity.identifiers import entity_identifier_keys
 from corpgraph.graph.precision import FULL
 from corpgraph.graph.stores.base import EdgeRow, GraphStore
 
@@ -51,12 +56,14 @@ def check_allocation(store: GraphStore, batch: Batch) -> list[Problem]:
     if not companies:
         return []
     stakes: dict[str, dict[str, _Stake]] = {c: {} for c in companies}
-    for row in store.edges_into(companies, [RelationType.OWNS]):  # the analytic columns only: no document read
-        stakes[row.target][row.id] = _stored(row)
-    wanted = set(companies)
+    of_member = _companies_of_members(store, batch, companies)
+    for row in store.edges_into(sorted(of_member), [RelationType.OWNS]):  # the analytic columns: no document read
+        for company in of_member[row.target]:
+            stakes[company][row.id] = _stored(row)
     for rec, origin in batch.relations:  # later records of one relation id win, as in the stores
-        if isinstance(rec, Owns) and rec.target in wanted:
-            stakes[rec.target][relation_id(rec)] = stake_of(rec, None if imported(rec) else origin)
+        if isinstance(rec, Owns) and rec.target in of_member:
+            for company in of_member[rec.target]:
+                stakes[company][relation_id(rec)] = stake_of(rec, None if imported(rec) else origin)
     problems = []
     for company in companies:
         found = first_excess(list(stakes[company].values()))
@@ -64,6 +71,24 @@ def check_allocation(store: GraphStore, batch: Batch) -> list[Problem]:
             day, held, origin = found
             problems.append(origin.problem("share", excess_reason(company, day, held)))
     return problems
+
+
+def _companies_of_members(store: GraphStore, batch: Batch, companies: list[str]) -> dict[str, list[str]]:
+    """Every id merged with a checked company by a shared identifier (the company itself included), with the
+    checked companies it belongs to."""
+    in_batch = {rec.id: rec for rec, _ in batch.entities}
+    keys_in_batch = {id: set(entity_identifier_keys(rec)) for id, rec in in_batch.items() if rec.identifiers}
+    stored = store.get_entities([c for c in companies if c not in in_batch])
+    out: dict[str, list[str]] = {}
+    for company in companies:
+        record = in_batch.get(company) or stored.get(company)
+        members = {company}
+        for key in entity_identifier_keys(record) if record is not None else []:
+            members.update(store.ids_with_identifier(key))
+            members.update(id for id, keys in keys_in_batch.items() if key in keys)
+        for member in members:
+            out.setdefault(member, []).append(company)
+    return out
 
 
 def stake_of(rec: Owns, origin: Origin | None) -> _Stake:
@@ -80,7 +105,7 @@ def _stored(row: EdgeRow) -> _Stake:
 
 def first_excess(stakes: list[_Stake]) -> tuple[date, list[tuple[str, float]], Origin] | None:
     """The first day the stakes sum above 100%: that day, (owner, share) held then, the last native origin then."""
-    for day in sorted({stake.start for stake in stakes}):
+    for day in sorted({stake.start for stake in stakes} | {stake.end for stake in stakes if stake.end is not None}):
         held = _held_on(stakes, day)
         if sum(stake.minimum for stake in held) > FULL:
             origins = [stake.origin for stake in held if stake.origin is not None]
