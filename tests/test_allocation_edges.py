@@ -72,3 +72,16 @@ def test_a_file_that_merges_by_identifier_and_passes_100_percent_is_refused(tmp_
     assert sorted(tmp_store.counts().items()) == [("Company", 2), ("OWNS", 1)]  # the first file only
     out = cli_load(tmp_path, monkeypatch, first, second)
     assert f"{second}:3: {reason}" in out and f"{second}: not loaded" in out
+
+
+def test_two_statements_of_one_holding_by_merged_owners_are_not_summed(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # x (LEI L) holds 60% of c1; the second file's x2 carries the same LEI (one owner) and states 55% of c2
+    # (the same company): one holding stated twice, never 115%. Loads.
+    lei = [{"scheme": "LEI", "id": "5493001KJTIIGC8Y1R12"}]
+    first = write(tmp_path / "first.jsonl", [company("c1", identifiers=COH), company("x", identifiers=lei),
+                                             owns("x", "c1", 0.6)])
+    second = write(tmp_path / "second.jsonl", [company("c2", identifiers=COH), company("x2", identifiers=lei),
+                                               owns("x2", "c2", 0.55)])
+    out = cli_load(tmp_path, monkeypatch, first, second)
+    assert "not loaded" not in out, out

@@ -64,9 +64,11 @@ def check_allocation(store: GraphStore, batch: Batch) -> list[Problem]:
         if isinstance(rec, Owns) and rec.target in of_member:
             for company in of_member[rec.target]:
                 stakes[company][relation_id(rec)] = stake_of(rec, None if imported(rec) else origin)
+    owners = sorted({stake.owner for held in stakes.values() for stake in held.values()})
+    one_owner = owner_groups(_identifier_keys(store, batch, owners))
     problems = []
     for company in companies:
-        found = first_excess(list(stakes[company].values()))
+        found = first_excess([s._replace(owner=one_owner.get(s.owner, s.owner)) for s in stakes[company].values()])
         if found is not None:
             day, held, origin = found
             problems.append(origin.problem("share", excess_reason(company, day, held)))
@@ -89,6 +91,34 @@ def _companies_of_members(store: GraphStore, batch: Batch, companies: list[str])
         for member in members:
             out.setdefault(member, []).append(company)
     return out
+
+
+def _identifier_keys(store: GraphStore, batch: Batch, ids: list[str]) -> dict[str, list[str]]:
+    """The identifier keys of each id (the batch's record when it has one, else the stored one)."""
+    in_batch = {rec.id: rec for rec, _ in batch.entities}
+    stored = store.get_entities([i for i in ids if i not in in_batch])
+    records = {i: in_batch.get(i) or stored.get(i) for i in ids}
+    return {i: entity_identifier_keys(rec) for i, rec in records.items() if rec is not None and rec.identifiers}
+
+
+def owner_groups(keys_of: dict[str, list[str]]) -> dict[str, str]:
+    """Owners that share an identifier are one owner (identity merges them, and their stakes are statements of
+    one holding, never summed): each owner id -> the smallest id of its group."""
+    parent: dict[str, str] = {}
+
+    def top(id: str) -> str:
+        """The group's representative (path halving)."""
+        while parent.setdefault(id, id) != id:
+            parent[id] = parent[parent[id]]
+            id = parent[id]
+        return id
+
+    first_with: dict[str, str] = {}
+    for id in sorted(keys_of):
+        for key in keys_of[id]:
+            a, b = top(id), top(first_with.setdefault(key, id))
+            parent[max(a, b)] = min(a, b)
+    return {id: top(id) for id in keys_of}
 
 
 def stake_of(rec: Owns, origin: Origin | None) -> _Stake:
