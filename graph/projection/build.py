@@ -324,6 +324,8 @@ class AsOfView:
         valid = (proj.valid_from <= day) & (proj.valid_to > day)
         owns = np.flatnonzero(valid & (proj.type == _TYPE_CODE[RelationType.OWNS]))
         owns, overlaps = _latest_per_pair(proj, owns)
+        owns, ended = _later_wins(proj, owns)
+        valid[ended] = False  # ended at the later statement's date: not valid on this day, for paths too
         n, src, dst = proj.size, proj.src[owns], proj.dst[owns]
         shares = proj.edge_shares(owns)
         W, over = scaled_to_full(_share_matrix(n, src, dst, shares.point))
@@ -627,6 +629,39 @@ def _day_table(values: list[object]) -> dict[object, int]:
 def _days(values: list[object], table: dict[object, int], missing: int) -> np.ndarray:
     """ISO date strings (or None) as int32 day numbers, `missing` where there is no date."""
     return np.fromiter((missing if v is None else table[v] for v in values), np.int32, len(values))
+
+
+def _later_wins(proj: Projection, owns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The OWNS edges left when, in a company whose owners' shares pass 100%, later statements end earlier ones.
+
+    Owners' stakes (their point values) are taken by valid_from, latest first, one start date at a time: a
+    date's stakes are kept while the company holds at most 100% with them; the first date whose stakes
+    would pass it, and every earlier date, ends at the latest kept date (as a later filing supersedes an
+    earlier one). Stakes of the latest date alone passing 100% are a same-day conflict: kept, and scaled
+    with the flag by the caller (scaled_to_full). Returns (kept edges sorted, ended edges).
+    Example: B 80% from 2019, A 60% from 2023: on 2024-01-01 B has ended at 2023-01-01; A holds 60%.
+    """
+    point = np.nan_to_num(proj.edge_shares(owns).point)
+    sums = np.bincount(proj.dst[owns], weights=point, minlength=proj.size)
+    over = np.flatnonzero(sums > FULL)
+    if over.size == 0:
+        return owns, np.zeros(0, dtype=owns.dtype)
+    ended: list[int] = []
+    into = np.isin(proj.dst[owns], over)
+    for company in over.tolist():
+        mine = np.flatnonzero(into & (proj.dst[owns] == company))
+        starts = proj.valid_from[owns[mine]]
+        held, latest = 0.0, True
+        for start in sorted(set(starts.tolist()), reverse=True):
+            group = mine[starts == start]
+            if latest or held + point[group].sum() <= FULL:
+                held += point[group].sum()  # the latest date always stays (alone over 100%: same day, scaled)
+                latest = False
+                continue
+            ended.extend(owns[mine[starts <= start]].tolist())
+            break
+    gone = np.array(sorted(ended), dtype=owns.dtype)
+    return np.setdiff1d(owns, gone), gone
 
 
 def _latest_per_pair(proj: Projection, owns: np.ndarray) -> tuple[np.ndarray, dict[int, tuple[int, ...]]]:

@@ -3,8 +3,8 @@
 A native file is typed by the user, so shares that cannot all be true are an input error
 (`file:line: share: reason`), checked against the batch and the shares already stored. Imported records
 (any source with a `record_id`, the rule in docs/importers.md) come from registers that do publish such sums;
-they are loaded, and the analytics flag the company as over-allocated and scale its owners' shares to
-100% (docs/analytics.md).
+they are loaded, and the analytics let a later statement end earlier ones (graph.projection.build._later_wins),
+flagging and scaling to 100% only same-day conflicts (docs/analytics.md).
 
 Which shares count on a day D: OWNS valid on D (valid_from <= D < valid_to), one per owner (the latest
 valid_from, as in the projection), each at its known minimum (`share`, else `share_min`, else 0).
