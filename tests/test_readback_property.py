@@ -72,6 +72,8 @@ def world(draw: st.DrawFn) -> list[dict[str, Any]]:
     for type_name, fields in entity_fields.items():
         record = {"type": type_name, "id": f"{type_name.lower()}-{n}", "name": draw(words)}
         record.update(draw(st.fixed_dictionaries({}, optional=fields)))
+        for identifier in record.get("identifiers", []):  # fresh too: a shared identifier merges two examples'
+            identifier["id"] += f"-{n}"                   # companies into one (issue 20: their owners then add up)
         if type_name == "Incident":
             record["category"] = draw(st.sampled_from([c.value for c in IncidentCategory]))
         records.append(record)

@@ -199,6 +199,7 @@ class Projection:
     bounded: np.ndarray  # the few edges with a reported range (sorted), so 3M edges carry no range columns
     bound_min: np.ndarray  # share_min of those edges, NaN when absent
     bound_max: np.ndarray  # share_max of those edges, NaN when absent
+    bound_open: np.ndarray  # bool: share_min of those edges is exclusive ("more than")
     # Relations merged by identity (graph.identity.merge): the statements behind each edge, and which disagree.
     statements: Statements = field(default_factory=Statements)
     _views: OrderedDict[int, "AsOfView"] = field(default_factory=OrderedDict, repr=False)
@@ -247,6 +248,15 @@ class Projection:
             hit = self.bounded[at] == edges
             low[hit], high[hit] = self.bound_min[at[hit]], self.bound_max[at[hit]]
         return low, high
+
+    def open_minimum(self, edges: np.ndarray) -> np.ndarray:
+        """Per edge: its share_min is exclusive ("more than 50%")."""
+        out = np.zeros(edges.size, dtype=bool)
+        if self.bounded.size:
+            at = np.minimum(np.searchsorted(self.bounded, edges), self.bounded.size - 1)
+            hit = self.bounded[at] == edges
+            out[hit] = self.bound_open[at[hit]]
+        return out
 
     def edge_shares(self, edges: np.ndarray) -> EdgeShares:
         """Point value and bounds of a set of edges (graph.projection.shares), the free part taken per target company."""
@@ -551,7 +561,7 @@ class _Columns:
 
     def finish(self, revision: int, statements: Statements | None = None) -> Projection:
         """Intern ids, turn the columns into arrays and build the adjacency."""
-        rel_ids, types, sources, targets, shares, starts, ends, incidents, lows, highs, kinds = self.cols
+        rel_ids, types, sources, targets, shares, starts, ends, incidents, lows, highs, kinds, opens = self.cols
         m = len(sources)
         first: dict[str, int] = {}  # id -> order of first appearance, then renumbered by the NodeIds table
         # The columns hold EdgeRow's fields (ids str, incident str | None, type RelationType), typed object here.
@@ -575,8 +585,9 @@ class _Columns:
         bounded = np.flatnonzero(~(np.isnan(low) & np.isnan(high)))
         day_of = _day_table(starts)
         valid_from, valid_to = _days(starts, day_of, _ALWAYS), _days(ends, _day_table(ends), _NEVER)
+        opened = np.array([bool(x) for x in opens], dtype=bool)
         edges = Edges(codes, src, dst, share, valid_from, valid_to, incident, kind, names, bounded, low[bounded],
-                      high[bounded])
+                      high[bounded], opened[bounded])
 
         def relation_ids(columns: EdgeColumns) -> RelationIds:
             return RelationIds.build(columns, cast(list[str], rel_ids), cast(list[str], sources),
@@ -600,6 +611,7 @@ class Edges:
     bounded: np.ndarray
     bound_min: np.ndarray
     bound_max: np.ndarray
+    bound_open: np.ndarray
 
 
 def assemble(revision: int, ids: NodeIds, edges: Edges, relation_ids: Callable[[EdgeColumns], RelationIds],
@@ -617,7 +629,7 @@ def assemble(revision: int, ids: NodeIds, edges: Edges, relation_ids: Callable[[
             out[rel_type], into[rel_type]
     return Projection(revision, ids, edges.type, edges.src, edges.dst, edges.share, edges.valid_from, edges.valid_to,
                       edges.incident, relation_ids(columns), out, into, edges.kind, edges.kinds, edges.bounded,
-                      edges.bound_min, edges.bound_max, statements)
+                      edges.bound_min, edges.bound_max, edges.bound_open, statements)
 
 
 def _day_table(values: list[object]) -> dict[object, int]:
