@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
-from graph.ingest import ingest
-from graph.settings import get_settings
-from graph.stores.sqlite import SqliteStore
-from loaders.validate import load_file
-from schema.errors import InvalidInput
+from corpgraph.api.cli import app
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.settings import get_settings
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.validate import load_file
+from corpgraph.schema.errors import InvalidInput
 from tests.factory import company, owns
 
 DAY_CASE = [company("a"), company("b"), company("c"),

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
-from loaders.validate import load_file
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.validate import load_file
 from tests.test_bods import company4, native, v3, v3_owns, v4, write
 
 BAND = {"minimum": 50, "maximum": 75, "exclusiveMinimum": True}

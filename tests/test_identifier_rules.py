@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from graph.identifiers import identifier_key
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
+from corpgraph.graph.identity.identifiers import identifier_key
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
 from tests.factory import batch, company
 
 

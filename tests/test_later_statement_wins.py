@@ -11,9 +11,9 @@ from datetime import date
 
 import pytest
 
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import Applied, CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
 from tests.factory import batch, company, entity, owns, rel
 
 SRC = [{"publisher": "Register", "title": "Statement", "record_id": "s"}]
@@ -74,4 +74,4 @@ def test_a_patched_view_ends_and_restores_stakes_as_a_rebuild_does(tmp_store: Sq
     assert {h.owner for h in graph.owners("c")} == {"a"}
     graph.write(batch(owns("a", "c", 0.6, valid_from="2019-01-01", sources=SRC)))
     _check(graph, tmp_store)
-    assert graph.live.current().how == "delta"  # type: ignore[union-attr]
+    assert graph.live.current().how.applied is Applied.DELTA  # type: ignore[union-attr]
