@@ -98,7 +98,8 @@ ANALYTIC_RELATIONS: tuple[RelationType, ...] = tuple(t for t, s in RELATIONS.ite
 # valid_to) and the incident a data supply belongs to. Dates travel as ISO text.
 # A reported range (share_min, share_max) and the interest kind (CONTROLS' interest type, which the control
 # rule reads, and DECLARED_INTEREST's kind) come after them.
-ANALYTIC_FIELDS: tuple[str, ...] = ("share", "valid_from", "valid_to", "incident", "share_min", "share_max", "kind")
+ANALYTIC_FIELDS: tuple[str, ...] = ("share", "valid_from", "valid_to", "incident", "share_min", "share_max", "kind",
+                                    "share_min_exclusive")
 # Every column of the projection's feed (graph.stores.base.EdgeRow): identity, type, endpoints, the scalars.
 EDGE_FIELDS: tuple[str, ...] = ("id", "type", "source", "target", *ANALYTIC_FIELDS)
 

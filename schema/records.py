@@ -206,11 +206,17 @@ class ShareRange(Dated):
     share: Share = None
     share_min: Share = None
     share_max: Share = None
+    # Whether a bound of the range is exclusive ("more than 50%": share_min 0.5, share_min_exclusive): the
+    # bound is the range's infimum (or supremum), and no reading takes it. The control rule reads it.
+    share_min_exclusive: bool = False
+    share_max_exclusive: bool = False
 
     @model_validator(mode="after")
     def _range(self) -> "ShareRange":
-        """A reported range must contain the point value."""
+        """A reported range must contain the point value; an exclusive bound must be given."""
         low, high = self.share_min, self.share_max
+        if (self.share_min_exclusive and low is None) or (self.share_max_exclusive and high is None):
+            raise ValueError("an exclusive bound needs its share_min / share_max")
         if low is not None and high is not None and low > high:
             raise ValueError("share_min is above share_max")
         if self.share is not None:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -71,6 +71,8 @@ def world(draw: st.DrawFn) -> list[dict[str, Any]]:
     for type_name, fields in entity_fields.items():
         record = {"type": type_name, "id": f"{type_name.lower()}-{n}", "name": draw(words)}
         record.update(draw(st.fixed_dictionaries({}, optional=fields)))
+        for identifier in cast(list[dict[str, str]], record.get("identifiers", [])):  # fresh too: a shared
+            identifier["id"] += f"-{n}"  # identifier merges two examples' companies into one (their owners add up)
         if type_name == "Incident":
             record["category"] = draw(st.sampled_from([c.value for c in IncidentCategory]))
         records.append(record)

@@ -224,14 +224,20 @@ class Explainer:
             self.relations.update(self.store.get_relations(sorted(wanted)))
 
     def path(self, edges: Sequence[int]) -> Path:
-        """A Path of already-read edges; weight is the product of its OWNS shares, None if one is unknown."""
+        """A Path of already-read edges; weight is the product of its OWNS shares as the weights count them
+        (W: a range's point value, a same-day over-allocation scaled), None if one is unknown."""
         budget.check()  # an answer may explain thousands of paths
         hops = [self.hop(e) for e in edges]
-        shares = [h.share for h in hops if h.type == RelationType.OWNS]  # incident and data hops link, weight 1
+        owns = [e for e, h in zip(edges, hops) if h.type == RelationType.OWNS]  # incident and data hops: weight 1
         control = any(h.type == RelationType.CONTROLS for h in hops)  # control is not a share: no product
-        known = [s for s in shares if s is not None]
-        weight = None if control or len(known) < len(shares) else float(np.prod(known))
+        unknown = any(self.view.point_share(e) is None for e in owns)
+        weight = None if control or unknown else float(np.prod([self._effective(e) for e in owns]))
         return Path(hops, weight)
+
+    def _effective(self, edge: int) -> float:
+        """The share an OWNS edge counts with in W at this date."""
+        proj = self.view.projection
+        return float(self.view.W[int(proj.src[edge]), int(proj.dst[edge])])
 
     def hop(self, edge: int) -> Hop:
         """One hop of an already-read edge."""

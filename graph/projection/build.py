@@ -199,6 +199,7 @@ class Projection:
     bounded: np.ndarray  # the few edges with a reported range (sorted), so 3M edges carry no range columns
     bound_min: np.ndarray  # share_min of those edges, NaN when absent
     bound_max: np.ndarray  # share_max of those edges, NaN when absent
+    bound_open: np.ndarray  # bool: share_min of those edges is exclusive ("more than")
     # Relations merged by identity (graph.identity.merge): the statements behind each edge, and which disagree.
     statements: Statements = field(default_factory=Statements)
     _views: OrderedDict[int, "AsOfView"] = field(default_factory=OrderedDict, repr=False)
@@ -247,6 +248,15 @@ class Projection:
             hit = self.bounded[at] == edges
             low[hit], high[hit] = self.bound_min[at[hit]], self.bound_max[at[hit]]
         return low, high
+
+    def open_minimum(self, edges: np.ndarray) -> np.ndarray:
+        """Per edge: its share_min is exclusive ("more than 50%")."""
+        out = np.zeros(edges.size, dtype=bool)
+        if self.bounded.size:
+            at = np.minimum(np.searchsorted(self.bounded, edges), self.bounded.size - 1)
+            hit = self.bounded[at] == edges
+            out[hit] = self.bound_open[at[hit]]
+        return out
 
     def edge_shares(self, edges: np.ndarray) -> EdgeShares:
         """Point value and bounds of a set of edges (graph.projection.shares), the free part taken per target company."""
@@ -324,6 +334,8 @@ class AsOfView:
         valid = (proj.valid_from <= day) & (proj.valid_to > day)
         owns = np.flatnonzero(valid & (proj.type == _TYPE_CODE[RelationType.OWNS]))
         owns, overlaps = _latest_per_pair(proj, owns)
+        owns, ended = _later_wins(proj, owns)
+        valid[ended] = False  # ended at the later statement's date: not valid on this day, for paths too
         n, src, dst = proj.size, proj.src[owns], proj.dst[owns]
         shares = proj.edge_shares(owns)
         W, over = scaled_to_full(_share_matrix(n, src, dst, shares.point))
@@ -549,7 +561,7 @@ class _Columns:
 
     def finish(self, revision: int, statements: Statements | None = None) -> Projection:
         """Intern ids, turn the columns into arrays and build the adjacency."""
-        rel_ids, types, sources, targets, shares, starts, ends, incidents, lows, highs, kinds = self.cols
+        rel_ids, types, sources, targets, shares, starts, ends, incidents, lows, highs, kinds, opens = self.cols
         m = len(sources)
         first: dict[str, int] = {}  # id -> order of first appearance, then renumbered by the NodeIds table
         # The columns hold EdgeRow's fields (ids str, incident str | None, type RelationType), typed object here.
@@ -573,8 +585,9 @@ class _Columns:
         bounded = np.flatnonzero(~(np.isnan(low) & np.isnan(high)))
         day_of = _day_table(starts)
         valid_from, valid_to = _days(starts, day_of, _ALWAYS), _days(ends, _day_table(ends), _NEVER)
+        opened = np.array([bool(x) for x in opens], dtype=bool)
         edges = Edges(codes, src, dst, share, valid_from, valid_to, incident, kind, names, bounded, low[bounded],
-                      high[bounded])
+                      high[bounded], opened[bounded])
 
         def relation_ids(columns: EdgeColumns) -> RelationIds:
             return RelationIds.build(columns, cast(list[str], rel_ids), cast(list[str], sources),
@@ -598,6 +611,7 @@ class Edges:
     bounded: np.ndarray
     bound_min: np.ndarray
     bound_max: np.ndarray
+    bound_open: np.ndarray
 
 
 def assemble(revision: int, ids: NodeIds, edges: Edges, relation_ids: Callable[[EdgeColumns], RelationIds],
@@ -615,7 +629,7 @@ def assemble(revision: int, ids: NodeIds, edges: Edges, relation_ids: Callable[[
             out[rel_type], into[rel_type]
     return Projection(revision, ids, edges.type, edges.src, edges.dst, edges.share, edges.valid_from, edges.valid_to,
                       edges.incident, relation_ids(columns), out, into, edges.kind, edges.kinds, edges.bounded,
-                      edges.bound_min, edges.bound_max, statements)
+                      edges.bound_min, edges.bound_max, edges.bound_open, statements)
 
 
 def _day_table(values: list[object]) -> dict[object, int]:
@@ -627,6 +641,39 @@ def _day_table(values: list[object]) -> dict[object, int]:
 def _days(values: list[object], table: dict[object, int], missing: int) -> np.ndarray:
     """ISO date strings (or None) as int32 day numbers, `missing` where there is no date."""
     return np.fromiter((missing if v is None else table[v] for v in values), np.int32, len(values))
+
+
+def _later_wins(proj: Projection, owns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The OWNS edges left when, in a company whose owners' shares pass 100%, later statements end earlier ones.
+
+    Owners' stakes (their point values) are taken by valid_from, latest first, one start date at a time: a
+    date's stakes are kept while the company holds at most 100% with them; the first date whose stakes
+    would pass it, and every earlier date, ends at the latest kept date (as a later filing supersedes an
+    earlier one). Stakes of the latest date alone passing 100% are a same-day conflict: kept, and scaled
+    with the flag by the caller (scaled_to_full). Returns (kept edges sorted, ended edges).
+    Example: B 80% from 2019, A 60% from 2023: on 2024-01-01 B has ended at 2023-01-01; A holds 60%.
+    """
+    point = np.nan_to_num(proj.edge_shares(owns).point)
+    sums = np.bincount(proj.dst[owns], weights=point, minlength=proj.size)
+    over = np.flatnonzero(sums > FULL)
+    if over.size == 0:
+        return owns, np.zeros(0, dtype=owns.dtype)
+    ended: list[int] = []
+    into = np.isin(proj.dst[owns], over)
+    for company in over.tolist():
+        mine = np.flatnonzero(into & (proj.dst[owns] == company))
+        starts = proj.valid_from[owns[mine]]
+        held, latest = 0.0, True
+        for start in sorted(set(starts.tolist()), reverse=True):
+            group = mine[starts == start]
+            if latest or held + point[group].sum() <= FULL:
+                held += point[group].sum()  # the latest date always stays (alone over 100%: same day, scaled)
+                latest = False
+                continue
+            ended.extend(owns[mine[starts <= start]].tolist())
+            break
+    gone = np.array(sorted(ended), dtype=owns.dtype)
+    return np.setdiff1d(owns, gone), gone
 
 
 def _latest_per_pair(proj: Projection, owns: np.ndarray) -> tuple[np.ndarray, dict[int, tuple[int, ...]]]:

@@ -32,6 +32,7 @@ from corpgraph.graph.precision import TOLERANCE
 from corpgraph.graph.projection.build import AsOfView, csr_slots
 
 CONTROL = 0.5  # controls: strictly more than this (plus TOLERANCE)
+_OPEN = 2 * TOLERANCE  # an exclusive minimum counts this much above its bound in the control rule (only there)
 # Interest types (normalised: lower case, no separators) that give control by themselves.
 _BY_ITSELF = frozenset({"appointmentofboard", "accountingconsolidation"})
 _VOTES = "votingrights"
@@ -63,7 +64,7 @@ def control(view: AsOfView) -> Control:
     controlling interest somewhere can control anything, so only their rows are computed.
     """
     if view.control is None:
-        view.control = _relation(view.lower().W, control_links(view, at_max=False), votes(view, at_max=False))
+        view.control = _relation(_strict(view.lower()), control_links(view, at_max=False), votes(view, at_max=False))
     return view.control  # type: ignore[return-value]
 
 
@@ -103,7 +104,7 @@ def votes(view: AsOfView, at_max: bool) -> sp.csr_matrix:
     edges = _interest_edges(view)
     edges = edges[_kinds(view, edges) == _VOTES]
     shares = proj.edge_shares(edges)
-    held = shares.high if at_max else shares.low
+    held = shares.high if at_max else shares.low + _OPEN * (proj.open_minimum(edges) & shares.ranged)
     out = sp.csr_matrix((n, n))
     if edges.size:
         key = proj.src[edges].astype(np.int64) * n + proj.dst[edges]
@@ -112,6 +113,18 @@ def votes(view: AsOfView, at_max: bool) -> sp.csr_matrix:
         pick = order[last]
         out = sp.csr_matrix((held[pick], (proj.src[edges][pick], proj.dst[edges][pick])), shape=(n, n))
     return out
+
+
+def _strict(lower: AsOfView) -> sp.csr_matrix:
+    """The minimums' W for the control rule: a range whose minimum is exclusive ("more than 50%") counts a hair
+    above it, so that every reading of it, all above the bound, is seen as such (its integrated minimum stays
+    the bound itself: the infimum)."""
+    proj, edges = lower.projection, lower.down.edge
+    opened = edges[proj.open_minimum(edges) & np.isnan(proj.share[edges])]
+    if opened.size == 0:
+        return lower.W
+    nudge = sp.csr_matrix((np.full(opened.size, _OPEN), (proj.src[opened], proj.dst[opened])), shape=lower.W.shape)
+    return (lower.W + nudge).tocsr()
 
 
 def _interest_edges(view: AsOfView) -> np.ndarray:

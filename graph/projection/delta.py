@@ -230,6 +230,7 @@ def _row_columns(rows: Sequence[EdgeRow], ids: NodeIds, kinds: list[str]) -> dic
         "kind": np.array([-1 if r.kind is None else code[r.kind] for r in rows], dtype=np.int16),
         "low": np.array([r.share_min for r in rows], dtype=np.float64),
         "high": np.array([r.share_max for r in rows], dtype=np.float64),
+        "open": np.array([bool(r.share_min_exclusive) for r in rows], dtype=bool),
     }
 
 
@@ -304,3 +305,4 @@ def _set_bounds(proj: Projection, out: Projection, edges: np.ndarray, cols: dict
     out.bounded = bounded[order]
     out.bound_min = np.concatenate((proj.bound_min[keep], cols["low"][ranged]))[order]
     out.bound_max = np.concatenate((proj.bound_max[keep], cols["high"][ranged]))[order]
+    out.bound_open = np.concatenate((proj.bound_open[keep], cols["open"][ranged]))[order]

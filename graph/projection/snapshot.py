@@ -34,9 +34,9 @@ from corpgraph.graph.settings import get_settings
 from corpgraph.graph.projection.sparse_column import SparseColumn
 from corpgraph.graph.stores.base import GraphStore
 
-FORMAT = 1  # bumped whenever what a snapshot holds changes: older files are then ignored
+FORMAT = 2  # bumped whenever what a snapshot holds changes: older files are then ignored
 _SUFFIX = ".npz"
-_COLUMNS = ("type", "src", "dst", "share", "valid_from", "valid_to", "bounded", "bound_min", "bound_max")
+_COLUMNS = ("type", "src", "dst", "share", "valid_from", "valid_to", "bounded", "bound_min", "bound_max", "bound_open")
 _STALE_TEMP = 3600.0  # seconds after which a temporary file left by a crashed writer is removed
 
 
@@ -154,7 +154,7 @@ def _projection(arrays: dict[str, np.ndarray], instance: str, revision: int) -> 
     edges = Edges(arrays["type"], arrays["src"], arrays["dst"], arrays["share"], arrays["valid_from"],
                   arrays["valid_to"], SparseColumn(m, arrays["incident.at"], arrays["incident.values"]),
                   SparseColumn(m, arrays["kind.at"], arrays["kind.values"]), kinds, arrays["bounded"],
-                  arrays["bound_min"], arrays["bound_max"])
+                  arrays["bound_min"], arrays["bound_max"], arrays["bound_open"])
     whole = PackedStrings.from_arrays(arrays["rel.whole_buffer"], arrays["rel.whole_offsets"])
     keys = tuple(manifest["keys"])
 

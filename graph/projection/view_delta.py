@@ -35,6 +35,7 @@ from corpgraph.graph.projection.build import (
     Components,
     Projection,
     _latest_per_pair,
+    _later_wins,
     csr_slots,
 )
 from corpgraph.graph.projection.shares import EdgeShares
@@ -99,7 +100,10 @@ def patched_view(old: AsOfView, proj: Projection, touched: np.ndarray, targets: 
     valid = np.zeros(proj.type.size, dtype=bool)
     valid[:old.valid.size] = old.valid
     valid[touched] = (proj.valid_from[touched] <= day) & (proj.valid_to[touched] > day)
+    valid[into] = (proj.valid_from[into] <= day) & (proj.valid_to[into] > day)  # an edge a later one ended may return
     kept, overlaps = _latest_per_pair(proj, into[valid[into]])
+    kept, ended = _later_wins(proj, kept)
+    valid[ended] = False
     _, old_kept = old.up.gather(targets[targets < old.projection.size])
     cols = _Columns(n, targets, old_kept, kept, proj.edge_shares(kept), proj.src[kept], proj.dst[kept])
     src, dst = proj.src, proj.dst

@@ -33,6 +33,7 @@ class EdgeRow(NamedTuple):
     share_min: float | None = None  # a reported range (OWNS, CONTROLS' votes, DECLARED_INTEREST)
     share_max: float | None = None
     kind: str | None = None  # CONTROLS' interest type, DECLARED_INTEREST's kind (what the control rule reads)
+    share_min_exclusive: bool | None = None  # share_min is exclusive ("more than"): the control rule reads it
 
 
 # EdgeRow spells its fields out for type checkers; the declaration is what they must be.
@@ -62,6 +63,7 @@ class RawRelation(NamedTuple):
     share_min: object
     share_max: object
     kind: object
+    share_min_exclusive: object
     doc: str | None
 
 
@@ -316,5 +318,6 @@ def edge_row(rel_id: str, record: Relation) -> dict[str, Any]:
                            "target": record.target}
     for name in ANALYTIC_FIELDS:
         value = fields.get(name)
-        row[name] = value.isoformat() if isinstance(value, date) else value
+        # False flags are not kept (no property on a million relationships for the common case)
+        row[name] = value.isoformat() if isinstance(value, date) else (None if value is False else value)
     return row

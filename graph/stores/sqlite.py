@@ -73,7 +73,8 @@ _UPSERT_ENTITY = (
     "INSERT INTO entities(id, type, name, doc) VALUES (?, ?, ?, ?) "
     "ON CONFLICT(id) DO UPDATE SET type = excluded.type, name = excluded.name, doc = excluded.doc"
 )
-_COLUMN_TYPES = {"share": "REAL", "share_min": "REAL", "share_max": "REAL"}  # the others are text (dates, ids)
+_COLUMN_TYPES = {"share": "REAL", "share_min": "REAL", "share_max": "REAL",  # the others are text (dates, ids)
+                 "share_min_exclusive": "INTEGER"}
 _ANALYTIC_COLUMNS = ", ".join(f"{name} {_COLUMN_TYPES.get(name, 'TEXT')}" for name in ANALYTIC_FIELDS)
 _RELATION_COLUMNS = ", ".join((*EDGE_FIELDS, "doc"))
 _UPSERT_RELATION = (
@@ -180,14 +181,15 @@ class SqliteStore:
     def _add_range_columns(self) -> None:
         """A store made before share ranges and interest kinds were analytic: add their columns, fill them from doc."""
         present = {row[1] for row in self._db.execute("PRAGMA table_info(relations)")}
-        missing = [name for name in ("share_min", "share_max", "kind") if name not in present]
+        missing = [name for name in ("share_min", "share_max", "kind", "share_min_exclusive") if name not in present]
         if not missing:
             return
         self._db.execute("BEGIN IMMEDIATE")
-        for name in missing:
-            self._db.execute(f"ALTER TABLE relations ADD COLUMN {name} {'TEXT' if name == 'kind' else 'REAL'}")
+        for name in missing:  # names from the fixed list above, never user text
+            self._db.execute(f"ALTER TABLE relations ADD COLUMN {name} {_COLUMN_TYPES.get(name, 'TEXT')}")
         self._db.execute("UPDATE relations SET share_min = json_extract(doc, '$.share_min'), "
-                         "share_max = json_extract(doc, '$.share_max'), kind = json_extract(doc, '$.kind')")
+                         "share_max = json_extract(doc, '$.share_max'), kind = json_extract(doc, '$.kind'), "
+                         "share_min_exclusive = nullif(json_extract(doc, '$.share_min_exclusive'), 0)")
         self._db.execute("COMMIT")
 
     def write(self, batch: Batch, check: Check | None = None) -> WriteSummary:

@@ -31,7 +31,7 @@ from corpgraph.schema.errors import Problem
 from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.schema.records import Owns
 
-from corpgraph.graph.write.allocation import excess_reason, first_excess, imported, stake_of
+from corpgraph.graph.write.allocation import excess_reason, first_excess, imported, owner_groups, stake_of
 from corpgraph.graph.write.rules import LOADING, endpoint_problems, referenced_ids
 from corpgraph.graph.stores.base import TypeLookup
 
@@ -177,17 +177,42 @@ class StreamCheck:
             if not page:
                 return
             last = page[-1]
-            wanted = set(page)
+            of_member = self._merged(page)
             stakes: dict[str, dict[str, tuple[Owns, Origin | None]]] = {c: {} for c in page}
-            stored = [s for s in self._relations_touching(page, [RelationType.OWNS]) if s.record.target in wanted]
+            stored = [s for s in self._relations_touching(sorted(of_member), [RelationType.OWNS])
+                      if s.record.target in of_member]
             origins = self._last_native_origins([s.id for s in stored])
             for s in stored:
-                stakes[s.record.target][s.id] = (s.record, origins.get(s.id))
+                for company in of_member[s.record.target]:
+                    stakes[company][s.id] = (s.record, origins.get(s.id))
+            one_owner = owner_groups(self._keys_of(sorted({rec.source for held in stakes.values()
+                                                          for rec, _ in held.values()})))
             for company in page:
-                found = first_excess([stake_of(rec, origin) for rec, origin in stakes[company].values()])
+                found = first_excess([stake._replace(owner=one_owner.get(stake.owner, stake.owner)) for stake in
+                                       (stake_of(rec, origin) for rec, origin in stakes[company].values())])
                 if found is not None:
                     day, held, origin = found
                     self.problems.append(origin.problem("share", excess_reason(company, day, held)))
+
+    def _keys_of(self, ids: list[str]) -> dict[str, list[str]]:
+        """The identifier keys of each id, as the transaction holds them."""
+        out: dict[str, list[str]] = {}
+        for chunk in _pages(ids):
+            for id, key in self._db.execute(f"SELECT entity_id, key FROM identifiers WHERE entity_id IN "
+                                            f"({_marks(chunk)}) ORDER BY entity_id, key", chunk):
+                out.setdefault(id, []).append(key)
+        return out
+
+    def _merged(self, page: list[str]) -> dict[str, list[str]]:
+        """Every id that shares an identifier with a company of the page, as the transaction holds them (the
+        company itself included), with the companies it merges with (graph.allocation's rule)."""
+        out: dict[str, list[str]] = {c: [c] for c in page}
+        rows = self._db.execute(f"SELECT DISTINCT a.entity_id, b.entity_id FROM identifiers a JOIN identifiers b "
+                                f"ON a.key = b.key WHERE a.entity_id IN ({_marks(page)}) AND b.entity_id != a.entity_id",
+                                page).fetchall()
+        for company, member in rows:
+            out.setdefault(member, []).append(company)
+        return out
 
     def _last_native_origins(self, rel_ids: list[str]) -> dict[str, Origin]:
         """Where the file's last record of each relation id came from, when that record is a native OWNS."""

@@ -3,15 +3,19 @@
 A native file is typed by the user, so shares that cannot all be true are an input error
 (`file:line: share: reason`), checked against the batch and the shares already stored. Imported records
 (any source with a `record_id`, the rule in docs/importers.md) come from registers that do publish such sums;
-they are loaded, and the analytics flag the company as over-allocated and scale its owners' shares to
-100% (docs/analytics.md).
+they are loaded, and the analytics let a later statement end earlier ones (graph.projection.build._later_wins),
+flagging and scaling to 100% only same-day conflicts (docs/analytics.md).
 
 Which shares count on a day D: OWNS valid on D (valid_from <= D < valid_to), one per owner (the latest
 valid_from, as in the projection), each at its known minimum (`share`, else `share_min`, else 0).
-The sum is piecewise constant and only rises where a stake starts, so the start days are the days to check.
+The sum is piecewise constant and changes only where a stake starts or ends; it can rise where one ends
+(an owner's later row ends and its earlier open-ended row counts again), so every start and end day is checked.
+A company is checked together with every entity that carries one of its identifiers (stored or in the
+batch): identity merges them into one company (graph.identity), so their owners' shares add up.
 
 Example: stored a 60% of c (open-ended); a file adds b 60% of c from 2020-01-01: on 2020-01-01 the
-owners of c hold 120%, an error on the file's line.
+owners of c hold 120%, an error on the file's line. Example: a holds 10% from 2019, and 5% from 2020 to
+2021-01-01; b 95% from 2020-07-01: on 2021-01-01 a's 10% counts again, 105%.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from corpgraph.schema.errors import Problem
 from corpgraph.schema.kinds import RelationType
 from corpgraph.schema.records import Owns, Relation
 
+from corpgraph.graph.identity.identifiers import entity_identifier_keys
 from corpgraph.graph.precision import FULL
 from corpgraph.graph.stores.base import EdgeRow, GraphStore
 
@@ -51,19 +56,69 @@ def check_allocation(store: GraphStore, batch: Batch) -> list[Problem]:
     if not companies:
         return []
     stakes: dict[str, dict[str, _Stake]] = {c: {} for c in companies}
-    for row in store.edges_into(companies, [RelationType.OWNS]):  # the analytic columns only: no document read
-        stakes[row.target][row.id] = _stored(row)
-    wanted = set(companies)
+    of_member = _companies_of_members(store, batch, companies)
+    for row in store.edges_into(sorted(of_member), [RelationType.OWNS]):  # the analytic columns: no document read
+        for company in of_member[row.target]:
+            stakes[company][row.id] = _stored(row)
     for rec, origin in batch.relations:  # later records of one relation id win, as in the stores
-        if isinstance(rec, Owns) and rec.target in wanted:
-            stakes[rec.target][relation_id(rec)] = stake_of(rec, None if imported(rec) else origin)
+        if isinstance(rec, Owns) and rec.target in of_member:
+            for company in of_member[rec.target]:
+                stakes[company][relation_id(rec)] = stake_of(rec, None if imported(rec) else origin)
+    owners = sorted({stake.owner for held in stakes.values() for stake in held.values()})
+    one_owner = owner_groups(_identifier_keys(store, batch, owners))
     problems = []
     for company in companies:
-        found = first_excess(list(stakes[company].values()))
+        found = first_excess([s._replace(owner=one_owner.get(s.owner, s.owner)) for s in stakes[company].values()])
         if found is not None:
             day, held, origin = found
             problems.append(origin.problem("share", excess_reason(company, day, held)))
     return problems
+
+
+def _companies_of_members(store: GraphStore, batch: Batch, companies: list[str]) -> dict[str, list[str]]:
+    """Every id merged with a checked company by a shared identifier (the company itself included), with the
+    checked companies it belongs to."""
+    in_batch = {rec.id: rec for rec, _ in batch.entities}
+    keys_in_batch = {id: set(entity_identifier_keys(rec)) for id, rec in in_batch.items() if rec.identifiers}
+    stored = store.get_entities([c for c in companies if c not in in_batch])
+    out: dict[str, list[str]] = {}
+    for company in companies:
+        record = in_batch.get(company) or stored.get(company)
+        members = {company}
+        for key in entity_identifier_keys(record) if record is not None else []:
+            members.update(store.ids_with_identifier(key))
+            members.update(id for id, keys in keys_in_batch.items() if key in keys)
+        for member in members:
+            out.setdefault(member, []).append(company)
+    return out
+
+
+def _identifier_keys(store: GraphStore, batch: Batch, ids: list[str]) -> dict[str, list[str]]:
+    """The identifier keys of each id (the batch's record when it has one, else the stored one)."""
+    in_batch = {rec.id: rec for rec, _ in batch.entities}
+    stored = store.get_entities([i for i in ids if i not in in_batch])
+    records = {i: in_batch.get(i) or stored.get(i) for i in ids}
+    return {i: entity_identifier_keys(rec) for i, rec in records.items() if rec is not None and rec.identifiers}
+
+
+def owner_groups(keys_of: dict[str, list[str]]) -> dict[str, str]:
+    """Owners that share an identifier are one owner (identity merges them, and their stakes are statements of
+    one holding, never summed): each owner id -> the smallest id of its group."""
+    parent: dict[str, str] = {}
+
+    def top(id: str) -> str:
+        """The group's representative (path halving)."""
+        while parent.setdefault(id, id) != id:
+            parent[id] = parent[parent[id]]
+            id = parent[id]
+        return id
+
+    first_with: dict[str, str] = {}
+    for id in sorted(keys_of):
+        for key in keys_of[id]:
+            a, b = top(id), top(first_with.setdefault(key, id))
+            parent[max(a, b)] = min(a, b)
+    return {id: top(id) for id in keys_of}
 
 
 def stake_of(rec: Owns, origin: Origin | None) -> _Stake:
@@ -80,7 +135,7 @@ def _stored(row: EdgeRow) -> _Stake:
 
 def first_excess(stakes: list[_Stake]) -> tuple[date, list[tuple[str, float]], Origin] | None:
     """The first day the stakes sum above 100%: that day, (owner, share) held then, the last native origin then."""
-    for day in sorted({stake.start for stake in stakes}):
+    for day in sorted({stake.start for stake in stakes} | {stake.end for stake in stakes if stake.end is not None}):
         held = _held_on(stakes, day)
         if sum(stake.minimum for stake in held) > FULL:
             origins = [stake.origin for stake in held if stake.origin is not None]

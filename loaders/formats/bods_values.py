@@ -42,12 +42,13 @@ def percent(value: Any) -> float:
     return round(value / 100.0, 12)  # 26.150000000000002% is 0.2615, not 0.26150000000000004
 
 
-def share_fields(share: Any, version: str) -> tuple[dict[str, float], str | None]:
+def share_fields(share: Any, version: str) -> tuple[dict[str, Any], str | None]:
     """Native share, share_min, share_max of a BODS share object, and the range as given (with its bounds).
 
     Exclusive bounds (0.2/0.3 boolean exclusiveMinimum/exclusiveMaximum, defaults false/true; 0.4 numeric
-    exclusiveMinimum/exclusiveMaximum) are stored as the bound itself: the range's infimum and supremum,
-    which is what exact integrated bounds need; the as-given text keeps whether each end was exclusive.
+    exclusiveMinimum/exclusiveMaximum) are stored as the bound itself (the range's infimum and supremum,
+    which is what exact integrated bounds need) with `share_min_exclusive` / `share_max_exclusive`, so the
+    UK "more than 50%" band gives control; the as-given text keeps them too.
     """
     if not isinstance(share, dict):
         return {}, None
@@ -61,15 +62,19 @@ def share_fields(share: Any, version: str) -> tuple[dict[str, float], str | None
     else:
         low, high = share.get("minimum"), share.get("maximum")
         low_open, high_open = share.get("exclusiveMinimum") is True, share.get("exclusiveMaximum", True) is not False
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     if exact is not None:
         out["share"] = percent(exact)
     if (low is None and high is None) or (exact is not None and low in (None, exact) and high in (None, exact)):
         return out, None
     if low is not None:
         out["share_min"] = percent(low)
+        if low_open and exact is None:
+            out["share_min_exclusive"] = True
     if high is not None:
         out["share_max"] = percent(high)
+        if high_open and exact is None:
+            out["share_max_exclusive"] = True
     bounds = [f"{'>' if low_open else '>='} {low}%" if low is not None else "",
               f"{'<' if high_open else '<='} {high}%" if high is not None else ""]
     return out, " and ".join(b for b in bounds if b)

@@ -123,7 +123,7 @@ def score_pair(x: _Party, y: _Party) -> Candidate:
     for conflict in conflicts:
         score *= ID_CONFLICT if conflict.startswith("different identifiers") else COUNTRY_CONFLICT
     # Not a conflict of facts (the score stays): a party that is not known is merged by a human only.
-    conflicts.extend(f"not a known party: {e.id} is {why}; merge by hand (--merge)"
+    conflicts.extend(f"not a known party: {e.id} is {why}"
                      for e in (x.entity, y.entity) if (why := not_known(e)))
     return Candidate(x.entity.id, y.entity.id, round(score, 3), reasons, conflicts)
 

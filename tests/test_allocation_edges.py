@@ -1,0 +1,89 @@
+"""The native <= 100% check covers every day and every merge (issue 20, item 6); refused whole, with file:line.
+
+Day case: a holds 10% of c from 2019 (open-ended) and 5% from 2020-01-01 to 2021-01-01 (the later row
+counts while valid); b holds 95% from 2020-07-01. Sums: 2020-01-01: 5%; 2020-07-01: 5 + 95 = 100%; on
+2021-01-01 the 5% row ends and a's 10% counts again: 10 + 95 = 105%, above 100%.
+Merge case: c1 (GB-COH SC0123456) is stored with x holding 60%; a second file has c2 with the same
+identifier (identity makes them one company) and y holding 60% of c2: 120%.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from corpgraph.api.cli import app
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.settings import get_settings
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.validate import load_file
+from corpgraph.schema.errors import InvalidInput
+from tests.factory import company, owns
+
+DAY_CASE = [company("a"), company("b"), company("c"),
+            owns("a", "c", 0.10, valid_from="2019-01-01"),
+            owns("a", "c", 0.05, valid_from="2020-01-01", valid_to="2021-01-01"),
+            owns("b", "c", 0.95, valid_from="2020-07-01")]
+DAY_REASON = ("share: owners' shares of 'c' valid on 2021-01-01 sum to 105% (a 10%, b 95%), above 100%; "
+              "correct a share or end the earlier stake with valid_to")
+COH = [{"scheme": "GB-COH", "id": "SC0123456"}]
+
+
+def write(path: Path, records: list[dict[str, Any]]) -> Path:
+    """A native JSON Lines file of the records."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def cli_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *files: Path) -> str:
+    """`corpgraph load FILE...` into tmp_path/t.db; its output."""
+    monkeypatch.setenv("CORPGRAPH_DB", str(tmp_path / "t.db"))
+    get_settings.cache_clear()
+    return CliRunner().invoke(app, ["load", *map(str, files)]).output
+
+
+def test_a_sum_that_rises_when_a_stake_ends_is_refused(tmp_path: Path, tmp_store: SqliteStore) -> None:
+    path = write(tmp_path / "day.jsonl", DAY_CASE)
+    with pytest.raises(InvalidInput) as info:
+        ingest(tmp_store, load_file(path))
+    assert [str(p) for p in info.value.problems] == [f"{path}:6: {DAY_REASON}"]
+    assert tmp_store.counts().get("OWNS", 0) == 0  # nothing written
+
+
+def test_the_streamed_load_refuses_it_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path / "day.jsonl", DAY_CASE)
+    out = cli_load(tmp_path, monkeypatch, path)
+    assert f"{path}:6: {DAY_REASON}" in out and "nothing of it was written" in out
+
+
+def test_a_file_that_merges_by_identifier_and_passes_100_percent_is_refused(tmp_path: Path, tmp_store: SqliteStore,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    first = write(tmp_path / "first.jsonl", [company("c1", identifiers=COH), company("x"), owns("x", "c1", 0.6)])
+    second = write(tmp_path / "second.jsonl", [company("c2", identifiers=[{"scheme": "GB-COH", "id": "SC0123456"}]),
+                                               company("y"), owns("y", "c2", 0.6)])
+    reason = ("share: owners' shares of 'c2' valid with no start date sum to 120% (x 60%, y 60%), above 100%; "
+              "correct a share or end the earlier stake with valid_to")
+    ingest(tmp_store, load_file(first))
+    with pytest.raises(InvalidInput) as info:
+        ingest(tmp_store, load_file(second))
+    assert [str(p) for p in info.value.problems] == [f"{second}:3: {reason}"]
+    assert sorted(tmp_store.counts().items()) == [("Company", 2), ("OWNS", 1)]  # the first file only
+    out = cli_load(tmp_path, monkeypatch, first, second)
+    assert f"{second}:3: {reason}" in out and f"{second}: not loaded" in out
+
+
+def test_two_statements_of_one_holding_by_merged_owners_are_not_summed(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # x (LEI L) holds 60% of c1; the second file's x2 carries the same LEI (one owner) and states 55% of c2
+    # (the same company): one holding stated twice, never 115%. Loads.
+    lei = [{"scheme": "LEI", "id": "5493001KJTIIGC8Y1R12"}]
+    first = write(tmp_path / "first.jsonl", [company("c1", identifiers=COH), company("x", identifiers=lei),
+                                             owns("x", "c1", 0.6)])
+    second = write(tmp_path / "second.jsonl", [company("c2", identifiers=COH), company("x2", identifiers=lei),
+                                               owns("x2", "c2", 0.55)])
+    out = cli_load(tmp_path, monkeypatch, first, second)
+    assert "not loaded" not in out, out
