@@ -20,8 +20,10 @@ from typing import Any
 from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import Problem
 
+from corpgraph.loaders.coverage import Coverage, Skipped
 from corpgraph.loaders.formats import Raw
 from corpgraph.loaders.formats.coerce import country_code, source_date
+from corpgraph.loaders.formats.gleif_addresses import addresses
 from corpgraph.loaders.formats.jsondoc import first_char, read_document
 from corpgraph.loaders.formats.spill import Spill
 from corpgraph.loaders.formats.tree import View, nodes, pick
@@ -104,6 +106,8 @@ VOID = frozenset({"ANNULLED", "DUPLICATE"})
 NO_AUTHORITY = "RA999999"
 
 XML_RECORDS = frozenset({"LEIRecord", "RelationshipRecord", "Exception"})
+# Why a record becomes nothing when its mapping gives no reason of its own (the coverage report).
+NOTHING_MADE = "nothing to keep"
 XML_HEADER = frozenset({"ContentDate"})
 API_TYPES = {"lei-records": "LEIRecord", "relationship-records": "RelationshipRecord",
              "reporting-exceptions": "Exception"}
@@ -124,8 +128,10 @@ class GleifFormat:
             return b"www.gleif.org/data/schema/" in head
         return start in ("{", "[") and _API_HEAD.search(head) is not None
 
-    def read(self, path: Path) -> Iterator[Raw | Problem]:
-        """Native records of the file, streamed, then placeholders for the LEIs it leaves open."""
+    def read(self, path: Path, coverage: Coverage | None = None) -> Iterator[Raw | Problem]:
+        """Native records of the file, streamed, then placeholders for the LEIs it leaves open; records are
+        counted by type (LEIRecord, RelationshipRecord, Exception; API resources by the same names)."""
+        counted = Coverage() if coverage is None else coverage
         mapper = _Mapper(str(path))
         with path.open("rb") as handle:
             xml = first_char(handle.read(4096)) == "<"
@@ -134,8 +140,8 @@ class GleifFormat:
             if isinstance(item, Problem):
                 yield item
             else:
-                yield from mapper.map(*item)
-        yield from mapper.placeholders()
+                yield from counted.track(item[1].tag, mapper.map(*item), NOTHING_MADE)
+        yield from counted.made(mapper.placeholders())
 
 
 @dataclass
@@ -189,7 +195,7 @@ class _Mapper:
         self.defined = state.table()
         self.referenced = state.table()  # LEI -> the Origin of its first reference
 
-    def map(self, origin: Origin, item: _Item) -> Iterator[Raw | Problem]:
+    def map(self, origin: Origin, item: _Item) -> Iterator[Raw | Problem | Skipped]:
         """The native records of one GLEIF record, or the problems that stop it."""
         if item.tag == "LEIRecord":
             yield from self._company(origin, item)
@@ -223,11 +229,14 @@ class _Mapper:
             record.update(_country(view.text("jurisdiction")))
         if "status" in view:
             record["status"] = view.text("status")
+        found = addresses(item.tree, item.api)
+        if found:
+            record["addresses"] = found
         record["description"] = _describe(view)
         record["sources"] = [_source(item, f"LEI record {lei}", lei, view, lei)]
         yield view.located(origin, {"name": "name", "country": "jurisdiction"}), record
 
-    def _relationship(self, origin: Origin, item: _Item) -> Iterator[Raw | Problem]:
+    def _relationship(self, origin: Origin, item: _Item) -> Iterator[Raw | Problem | Skipped]:
         """A relationship record as CONTROLS (+ OWNS with a percentage), DECLARED_INTEREST or FUND_LINK."""
         view = _view(item, RELATIONSHIP_RECORD)
         problems = _lei_problems(origin, view, "child", "parent")
@@ -243,6 +252,7 @@ class _Mapper:
             return
         assert relation is not None
         if view.text("registration_status") in VOID:
+            yield Skipped(f"registration status {view.text('registration_status')}: the relationship never held")
             return
         child, parent, kind = view.text("child"), view.text("parent"), view.text("relationship")
         for lei in (child, parent):
