@@ -140,3 +140,22 @@ def test_a_relative_the_file_leaves_open_is_a_person_placeholder(tmp_path: Path)
     placeholders = {e.id: e.type for e, _ in load_file(path).entities if e.placeholder}  # type: ignore[attr-defined]
     # FtM's Family ends are Persons; an Ownership's asset could be anything: a Company, as for every open id.
     assert placeholders == {"ftm:olga": "Person", "ftm:shell": "Company"}
+
+
+def test_references_to_an_old_id_land_on_the_entity_that_carries_it(tmp_path: Path) -> None:
+    # OpenSanctions writes the ids an entity was merged from as `referents`; its files may still name them.
+    path = write_ftm(tmp_path / "merged.ftm.jsonl",
+                     entity("own-1", "Ownership", owner=["ofac-123"], asset=["zala"], percentage=["60"]),
+                     {**entity("NK-ivan", "Person", name=["Ivan"], addressEntity=["addr-old"]),
+                      "referents": ["ofac-123", "eu-456"]},
+                     entity("zala", "Company", name=["Zala"]),
+                     entity("sanc-1", "Sanction", entity=["eu-456"], authority=["EU"]),
+                     {**entity("NK-addr", "Address", city=["Moscow"], country=["ru"]), "referents": ["addr-old"]})
+    coverage = Coverage()
+    batch = load_file(path, coverage=coverage)
+    entities = {e.id: e for e, _ in batch.entities}
+    assert set(entities) == {"ftm:NK-ivan", "ftm:zala"}  # no placeholder for ofac-123
+    assert [(r.source, r.target) for r, _ in batch.relations] == [("ftm:NK-ivan", "ftm:zala")]
+    ivan = entities["ftm:NK-ivan"]
+    assert ivan.topics == ["sanction"] and [(a.city, a.country) for a in ivan.addresses] == [("Moscow", "RU")]
+    assert coverage.as_dict()["kinds"]["Address"]["became"] == {"addresses of the entities that name it": 1}

@@ -26,6 +26,7 @@ from corpgraph.loaders.formats.coerce import exact_country, native_id, source_da
 from corpgraph.loaders.formats.ftm_documents import DOCUMENT_SCHEMES, FOLDED, Document, documents, holders, identifiers
 from corpgraph.loaders.formats.ftm_links import LINKS, Link, link_fields
 from corpgraph.loaders.formats.ftm_props import first as _first
+from corpgraph.loaders.formats import ftm_referents as referents
 from corpgraph.loaders.formats.jsondoc import first_char, iter_json_items
 from corpgraph.loaders.formats.spill import DiskTable, Spill
 from corpgraph.loaders.jsontext import loads
@@ -117,6 +118,8 @@ class FtmFormat:
                 continue
             origin, data = item
             kind = str(data.get("schema")) if isinstance(data, dict) and "schema" in data else "(no schema)"
+            if scan.any_merged:
+                data = referents.resolved(data, scan.merged)
             yield from counted.track(kind, reader.map(origin, data), NOT_IMPORTED.get(kind, NOT_KEPT))
         yield from counted.made(reader.placeholders())
 
@@ -132,10 +135,21 @@ class _Scan:
     spill: Spill = field(default_factory=Spill)
     addresses: DiskTable = field(init=False)
     address_refs: DiskTable = field(init=False)
+    merged: DiskTable = field(init=False)  # a referent (an id an entity was merged from) -> the entity's id
+    any_merged: bool = False
 
     def __post_init__(self) -> None:
         """The on-disk tables."""
-        self.addresses, self.address_refs = self.spill.table(), self.spill.table()
+        self.addresses, self.address_refs, self.merged = self.spill.table(), self.spill.table(), self.spill.table()
+
+    def rekey(self) -> None:
+        """Once every referent is known: what was remembered under an old id, under its entity's id."""
+        self.sanctions = _merged_lists(self.sanctions, self.merged)
+        self.documents = _merged_lists(self.documents, self.merged)
+        refs = self.spill.table()
+        for ref, _ in self.address_refs.items():
+            refs.add(referents.canonical(ref, self.merged))
+        self.address_refs = refs
 
 
 def _scan(path: Path) -> _Scan:
@@ -147,6 +161,8 @@ def _scan(path: Path) -> _Scan:
             if schema is None:
                 continue
             name = schema.group(1).decode()
+            if b'"referents"' in raw:
+                _referents(raw, scan)
             for ref in addresses.referenced(raw) if b'"addressEntity"' in raw else ():
                 scan.address_refs.add(ref)
             if name == "Sanction":
@@ -159,7 +175,26 @@ def _scan(path: Path) -> _Scan:
                     _scan_document(raw, name, scan)
                 elif name == "Address":
                     _scan_address(raw, scan)
+    if scan.any_merged:
+        scan.rekey()
     return scan
+
+
+def _referents(raw: bytes, scan: _Scan) -> None:
+    """Remember the ids a line's entity was merged from (OpenSanctions `referents`)."""
+    found = referents.referents(raw)
+    if found is not None and found[1]:
+        scan.any_merged = True
+        for ref in found[1]:
+            scan.merged[ref] = found[0]
+
+
+def _merged_lists(by_id: dict[str, list[Any]], merged: DiskTable) -> dict[str, list[Any]]:
+    """A map of lists keyed by entity id, the lists of an entity's old ids joined to its own."""
+    out: dict[str, list[Any]] = {}
+    for key, values in by_id.items():
+        out.setdefault(referents.canonical(key, merged), []).extend(values)
+    return out
 
 
 def _not_kept(quoted: bytes, schema: str, scan: _Scan) -> None:
