@@ -83,3 +83,12 @@ def test_an_address_alone_makes_no_candidate() -> None:
     acme, zeta = _companies({"id": "a", "name": "Acme GmbH", "addresses": [{"full": "1 Agent Street, Dover"}]},
                             {"id": "z", "name": "Zeta Ltd", "addresses": [{"full": "1 agent street dover"}]})
     assert score_pair(party(acme), party(zeta)).score == 0.0  # a registered agent's address is shared by thousands
+
+
+def test_an_over_long_address_is_cut_with_a_warning_not_refused(tmp_path: Path) -> None:
+    path = write_ftm(tmp_path / "long.ftm.jsonl", entity("acme", "Company", name=["Acme"], address=["x" * 1500]))
+    batch = load_file(path)
+    [(acme, _)] = batch.entities
+    assert [len(a.full or "") for a in acme.addresses] == [1000]  # MAX_LABEL, the cap of any other text
+    assert [str(w) for w in batch.warnings] == [
+        f"{path}:1: warning: addresses.0.full: cut at 1,000 characters (it had 1,500)"]
