@@ -65,37 +65,32 @@ class Coverage:
     def track(self, kind: str, items: Iterable[Raw | Problem | Skipped | Folded], reason: str) -> Iterator[Raw | Problem]:
         """Count one source record of `kind` and what its mapping yields (passed on, less the `Skipped`);
         `reason` says why a record that yields nothing and gives no reason of its own is not imported."""
-        made: list[str] = []
+        count = self._kind(kind)
+        made = problems = 0
         skipped: list[str] = []
-        problems = 0
         for item in items:
-            if isinstance(item, Skipped):
+            if type(item) is tuple:  # a record, by far the most common item: counted without isinstance calls
+                count.became[item[1].get("type", "?")] += 1
+                made += 1
+            elif isinstance(item, Skipped):
                 skipped.append(item.reason)
                 continue
-            if isinstance(item, Folded):
-                made.append(item.what)
+            elif isinstance(item, Folded):
+                count.became[item.what] += 1
+                made += 1
                 continue
-            if isinstance(item, Problem):
-                problems += 1
             else:
-                made.append(str(item[1].get("type", "?")))
-            yield item
-        self.record(kind, made, skipped, reason, problems)
+                problems += 1
+            yield item  # a record or a Problem: the markers were taken out above
+        _settle(count, made, skipped, reason, problems)
 
     def record(self, kind: str, made: Iterable[str], skipped: Iterable[str], reason: str, problems: int = 0) -> None:
         """Count one source record of `kind`: the native types it became, the parts it left out and why,
         and `reason` for leaving it out whole when it became nothing (nor was refused, nor gave a reason)."""
         count = self._kind(kind)
-        count.read += 1
-        made, skipped = list(made), list(skipped)
+        made = list(made)
         count.became.update(made)
-        if made:
-            count.imported += 1
-            count.parts_left_out.update(skipped)
-        elif problems:
-            count.problems += 1
-        else:
-            count.not_imported[skipped[0] if skipped else reason] += 1
+        _settle(count, len(made), list(skipped), reason, problems)
 
     def not_imported(self, kind: str, reason: str) -> None:
         """Count one source record of `kind` that the format does not import at all, and why."""
@@ -142,6 +137,19 @@ class Coverage:
     def _kind(self, kind: str) -> KindCount:
         """The figures of a kind, created when first met."""
         return self.kinds.setdefault(kind, KindCount())
+
+
+def _settle(count: KindCount, made: int, skipped: list[str], reason: str, problems: int) -> None:
+    """Count one read source record once its records are counted: imported (with the parts it left out), refused,
+    or not imported for its first reason (else `reason`)."""
+    count.read += 1
+    if made:
+        count.imported += 1
+        count.parts_left_out.update(skipped)
+    elif problems:
+        count.problems += 1
+    else:
+        count.not_imported[skipped[0] if skipped else reason] += 1
 
 
 def _kind_lines(kind: str, count: KindCount) -> list[str]:
