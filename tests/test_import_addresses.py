@@ -68,3 +68,13 @@ def test_gleif_api_addresses(tmp_path: Path) -> None:
          "country": "US"},
         {"kind": "other HEADQUARTERS_ADDRESS", "street": "Hauptstr. 1, 2. OG", "city": "Wien", "postal_code": "1010",
          "country": "AT"}]
+
+
+def test_a_politically_exposed_bods_person_gets_the_pep_topic(tmp_path: Path) -> None:
+    names = [{"type": "individual", "fullName": "Ann"}]
+    path = write(tmp_path / "pep.json", [
+        v3("p1", "person", names=names, politicalExposure={"status": "isPep", "details": [{"reason": "minister"}]}),
+        v3("p2", "person", names=names, politicalExposure={"status": "isNotPep"}),
+        v3("p3", "person", names=names, hasPepStatus=True)])  # BODS 0.2's spelling
+    topics = {e.id: e.topics for e, _ in load_file(path).entities}
+    assert topics == {"bods:p1": ["role.pep"], "bods:p2": [], "bods:p3": ["role.pep"]}

@@ -37,6 +37,8 @@ ENTITY_FIELDS = {"name": "/name", "aliases": "/alternateNames", "identifiers": "
                  "addresses": "/addresses"}
 PERSON_FIELDS = {"name": "/names", "aliases": "/names", "identifiers": "/identifiers", "country": "/nationalities",
                  "unknown_reason": "/unspecifiedPersonDetails", "addresses": "/addresses"}
+# The topic (FollowTheMoney's vocabulary, as every importer's topics) of a person a statement says is a PEP.
+PEP_TOPIC = "role.pep"
 # An address's parts: our field <- theirs (0.2-0.4 `{type, address, postCode, country}`; 0.4's country an object).
 ADDRESS_PARTS = {"kind": "type", "full": "address", "postal_code": "postCode"}
 _STATEMENT_ID = re.compile(rb'"statementI[Dd]"\s*:')
@@ -172,7 +174,15 @@ def _person(st: Statement, id: str) -> dict[str, Any]:
     _unknown(record, kind in UNKNOWN_PERSON_TYPES, d.get("unspecifiedPersonDetails"), kind, "unknown person")
     _identifiers(record, d.get("identifiers"))
     _addresses(record, d.get("addresses"))
+    if _is_pep(d):
+        record["topics"] = [PEP_TOPIC]
     return record
+
+
+def _is_pep(details: dict[str, Any]) -> bool:
+    """A person the statement says is politically exposed (0.3/0.4 `politicalExposure.status`, 0.2 `hasPepStatus`)."""
+    exposure = details.get("politicalExposure")
+    return (isinstance(exposure, dict) and exposure.get("status") == "isPep") or details.get("hasPepStatus") is True
 
 
 def _full_name(name: dict[str, Any]) -> str | None:
