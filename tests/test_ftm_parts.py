@@ -6,18 +6,25 @@ four family members named by OFAC ("Family member of"), one associate, a company
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from corpgraph.graph.exports import to_graphml
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.settings import Settings
+from corpgraph.graph.stores.base import GraphStore
+from corpgraph.graph.stores.neo4j import open_neo4j_store
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.loaders.coverage import Coverage
 from corpgraph.loaders.validate import load_file
 from corpgraph.schema.declaration import ANALYTIC_RELATIONS, RELATIONS
 from corpgraph.schema.kinds import RelationType
+from tests.neo4j_server import Neo4jServer
 
 RELATIVES = ("wife", "son", "daughter", "brother")
 
@@ -159,3 +166,28 @@ def test_references_to_an_old_id_land_on_the_entity_that_carries_it(tmp_path: Pa
     ivan = entities["ftm:NK-ivan"]
     assert ivan.topics == ["sanction"] and [(a.city, a.country) for a in ivan.addresses] == [("Moscow", "RU")]
     assert coverage.as_dict()["kinds"]["Address"]["became"] == {"addresses of the entities that name it": 1}
+
+
+@pytest.fixture(params=["embedded", "neo4j"])
+def either_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
+    """An empty store of each backend (the session's Neo4j emptied first)."""
+    if request.param == "embedded":
+        opened: GraphStore = SqliteStore(tmp_path / "e.db")
+    else:
+        server: Neo4jServer = request.getfixturevalue("neo4j_server")
+        opened = open_neo4j_store(Settings(**server.env()))
+        opened.delete_all()  # type: ignore[attr-defined]
+    yield opened
+    opened.close()
+
+
+def test_both_stores_keep_family_payments_documents_and_addresses(either_store: GraphStore, tmp_path: Path) -> None:
+    for path in (cluster(tmp_path), donations(tmp_path)):
+        ingest(either_store, load_file(path))
+    graph = CorpGraph(either_store)
+    around = graph.neighborhood("ftm:zakharov")
+    assert sorted(e.target for e in around.edges if e.type == "RELATED_TO" and e.properties["kind"] == "family") == [
+        f"ftm:{who}" for who in sorted(RELATIVES)]
+    paid = {e.properties["reference"]: e.properties["amount"] for e in graph.neighborhood("ftm:party").edges}
+    assert paid["pay-3"] == {"value": 5000.0, "currency": "CHF"}
+    assert graph.resolve("RU-PASSPORT:7512 345678") == "ftm:zakharov"
