@@ -2,9 +2,11 @@
 
 Read like followthemoney's own mapping code: the tables first (their schema -> our type, their property
 -> our field), then the few rules that need code. The file is streamed twice: a cheap first pass finds
-the Sanction entities (their target gets the topic `sanction` and cites the sanction as a source) and
-the ids of entities of schemata corpgraph does not keep (Address, Payment, Vessel, ...: links to those
-are not loaded); the second pass maps line by line. Ids the file references but never defines become
+the Sanction entities (their target gets the topic `sanction` and cites the sanction as a source), the
+identity documents and Address entities (they become identifiers and addresses of the entities they belong
+to), the referents OpenSanctions merged entities from, and the ids of entities of schemata corpgraph does not
+keep as entities (Vessel, Address, ...: links to those are not loaded); the second pass maps line by line,
+counting what each schema became (loaders/coverage.py). Links: loaders/formats/ftm_links.py. Ids the file references but never defines become
 placeholders at the end. Entity files are expected aggregated (one line per id, as OpenSanctions exports
 and `ftm aggregate` write them): a repeated id is a problem, not a silent overwrite.
 """
@@ -22,11 +24,11 @@ from corpgraph.schema.errors import Problem
 from corpgraph.loaders.coverage import Coverage, Folded, Skipped
 from corpgraph.loaders.formats import Raw
 from corpgraph.loaders.formats import ftm_addresses as addresses
+from corpgraph.loaders.formats import ftm_referents as referents
 from corpgraph.loaders.formats.coerce import exact_country, native_id, source_date
 from corpgraph.loaders.formats.ftm_documents import DOCUMENT_SCHEMES, FOLDED, Document, documents, holders, identifiers
 from corpgraph.loaders.formats.ftm_links import LINKS, Link, link_fields
 from corpgraph.loaders.formats.ftm_props import first as _first
-from corpgraph.loaders.formats import ftm_referents as referents
 from corpgraph.loaders.formats.jsondoc import first_char, iter_json_items
 from corpgraph.loaders.formats.spill import DiskTable, Spill
 from corpgraph.loaders.jsontext import loads
@@ -41,8 +43,6 @@ ENTITY_TYPES: dict[str, str] = {
     "PublicBody": "Organization",
     "Person": "Person",
 }
-
-
 
 # Schemata read but not imported, and why (the coverage report says it for every such entity). Sanction
 # only marks the entities it names until designations are kept (issue 21).
@@ -126,7 +126,8 @@ class FtmFormat:
 
 @dataclass
 class _Scan:
-    """What the first pass learns: sanctions by the entity they target, ids of schemata not kept."""
+    """What the first pass learns: sanctions and identity documents by the entity they name, Address entities,
+    referents, ids of schemata not kept as entities."""
 
     sanctions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     not_kept: dict[str, str] = field(default_factory=dict)  # id -> its schema
