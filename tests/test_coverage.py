@@ -159,3 +159,18 @@ def test_convert_prints_the_coverage_on_stderr(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "  Ownership 5 -> OWNS 5" in result.stderr and "coverage of" not in result.stdout
     assert len(result.stdout.splitlines()) == 10 + 2  # the 10 records imported and the 2 placeholders
+
+
+def test_properties_an_ftm_reader_does_not_keep_are_listed(tmp_path: Path) -> None:
+    lines = [{"id": "p", "schema": "Person", "properties": {"name": ["P"], "birthDate": ["1970"], "gender": ["male"]}},
+             {"id": "q", "schema": "Person", "properties": {"name": ["Q"], "birthDate": ["1980"]}},
+             {"id": "v", "schema": "Vessel", "properties": {"name": ["V"]}},
+             {"id": "o", "schema": "Ownership", "properties": {"owner": ["p"], "asset": ["v"], "sharesCount": ["5"]}}]
+    path = tmp_path / "p.ftm.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    coverage = covered("ftm", path)
+    assert figures(coverage, "Person")["parts_left_out"] == {"property not kept: birthDate": 2,
+                                                             "property not kept: gender": 1}
+    assert "  Person: properties not kept: birthDate 2, gender 1" in coverage.lines()
+    # A link left out whole says why (its Vessel), not which of its properties would have been left out.
+    assert figures(coverage, "Ownership")["not_imported"] == {"a link to a Vessel, a schema corpgraph does not keep": 1}

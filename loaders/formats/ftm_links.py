@@ -43,6 +43,20 @@ LINKS: dict[str, Link] = {
 DATE_PROPS: dict[str, tuple[str, ...]] = {"valid_from": ("startDate", "date"), "valid_to": ("endDate",)}
 # A Payment's sum: `amount` in `currency`, else the converted sums FtM also carries, in this order.
 CONVERTED_AMOUNTS = (("amountEur", "EUR"), ("amountUsd", "USD"))
+# Their link properties the mapping reads besides the two ends (and RELATED_TO's words), for every link and per
+# relation; the coverage report lists the others a link gives as left out.
+LINK_PROPS_READ = frozenset({*(p for props in DATE_PROPS.values() for p in props), "publisher", "sourceUrl",
+                             "modifiedAt"})
+TYPE_PROPS_READ: dict[str, frozenset[str]] = {
+    "OWNS": frozenset({"percentage"}), "OFFICER_OF": frozenset({"role"}), "RELATED_TO": frozenset(),
+    "PAID": frozenset({"amount", "currency", *(p for p, _ in CONVERTED_AMOUNTS), "purpose", "summary"}),
+}
+
+
+def props_read(link: Link) -> frozenset[str]:
+    """Every property of an FtM link entity that its mapping reads."""
+    ends = {link.source, link.target, *([link.words] if link.words else [])}
+    return LINK_PROPS_READ | TYPE_PROPS_READ[link.type] | ends
 
 
 def link_fields(link: Link, fid: str, origin: Origin, props: dict[str, list[str]],
