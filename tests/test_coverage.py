@@ -18,7 +18,7 @@ from corpgraph.loaders import readahead
 from corpgraph.loaders.coverage import PLACEHOLDERS, Coverage
 from corpgraph.loaders.formats import get_format
 from corpgraph.loaders.validate import iter_batches, load_file
-from tests.test_bods import company4, v4, write
+from tests.test_bods import company4, v3, v4, write
 
 WORLD = Path(__file__).parent / "fixtures" / "ftm" / "world.ftm.jsonl"
 FTM_SANCTION = "designations are not kept yet"
@@ -174,3 +174,13 @@ def test_properties_an_ftm_reader_does_not_keep_are_listed(tmp_path: Path) -> No
     assert "  Person: properties not kept: birthDate 2, gender 1" in coverage.lines()
     # A link left out whole says why (its Vessel), not which of its properties would have been left out.
     assert figures(coverage, "Ownership")["not_imported"] == {"a link to a Vessel, a schema corpgraph does not keep": 1}
+
+
+def test_bods_fields_no_mapping_reads_are_listed(tmp_path: Path) -> None:
+    path = write(tmp_path / "fields.json", [
+        v3("e1", "entity", name="Fermcat", foundingDate="2001-02-03", annotations=[{"motivation": "commenting"}]),
+        v3("p1", "person", names=[{"type": "individual", "fullName": "Ann"}], birthDate="1970-01")])
+    coverage = covered("bods", path)
+    assert figures(coverage, "entity statement")["parts_left_out"] == {"property not kept: annotations": 1,
+                                                                       "property not kept: foundingDate": 1}
+    assert figures(coverage, "person statement")["parts_left_out"] == {"property not kept: birthDate": 1}

@@ -15,7 +15,7 @@ from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import Problem
 from corpgraph.schema.values import COUNTRIES
 
-from corpgraph.loaders.coverage import Coverage, Skipped
+from corpgraph.loaders.coverage import PROPERTY_NOT_KEPT, Coverage, Skipped
 from corpgraph.loaders.formats import Raw
 from corpgraph.loaders.formats.bods_lifecycle import Lifecycle
 from corpgraph.loaders.formats.bods_values import as_date, source_of
@@ -44,6 +44,17 @@ ADDRESS_PARTS = {"kind": "type", "full": "address", "postal_code": "postCode"}
 _STATEMENT_ID = re.compile(rb'"statementI[Dd]"\s*:')
 _KINDS = {"entityStatement": "entity", "personStatement": "person", "ownershipOrControlStatement": "relationship",
           "entity": "entity", "person": "person", "relationship": "relationship"}
+# The fields of a statement's details its mapping reads, per kind; in 0.2/0.3 the details are the statement itself,
+# whose own fields are read as provenance. The coverage report lists the others a statement gives as left out.
+DETAILS_READ: dict[str, frozenset[str]] = {
+    "entity": frozenset({"entityType", "name", "alternateNames", "incorporatedInJurisdiction", "jurisdiction",
+                         "identifiers", "unspecifiedEntityDetails", "addresses", "isComponent"}),
+    "person": frozenset({"personType", "names", "identifiers", "nationalities", "addresses", "unspecifiedPersonDetails",
+                         "politicalExposure", "hasPepStatus", "isComponent"}),
+    "relationship": frozenset({"subject", "interestedParty", "interests", "isComponent"}),
+}
+STATEMENT_FIELDS = frozenset({"statementID", "statementType", "statementDate", "publicationDetails", "source",
+                              "replacesStatements"})
 # Why a statement of each kind becomes nothing when its mapping gives no reason of its own (coverage report).
 NOTHING_MADE = {"entity": "nothing to keep", "person": "nothing to keep",
                 "relationship": "the statement states no interest"}
@@ -101,7 +112,10 @@ class BodsFormat:
 
 
 def _records(lifecycle: Lifecycle, statement: Statement) -> Iterator[Raw | Problem | Skipped]:
-    """The native records of one statement: its entity or person, or the stakes of its relationship."""
+    """The native records of one statement: its entity or person, or the stakes of its relationship (and the
+    fields of its details that no mapping reads, for the coverage report)."""
+    for name in sorted(statement.details.keys() - DETAILS_READ[statement.kind] - STATEMENT_FIELDS):
+        yield Skipped(f"{PROPERTY_NOT_KEPT}{name}")
     if statement.kind == "relationship":
         yield from lifecycle.relationship(statement)
         return
