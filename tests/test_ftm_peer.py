@@ -7,6 +7,7 @@ as laid for developers and CI) and the project's own fixture.
 """
 from __future__ import annotations
 
+import csv
 import json
 from collections import Counter
 from pathlib import Path
@@ -16,6 +17,9 @@ from followthemoney import model
 
 from corpgraph.loaders.coverage import PLACEHOLDERS, Coverage
 from corpgraph.loaders.formats import get_format
+from corpgraph.loaders.readers import CELL_TOO_LONG, MAX_CELL
+from corpgraph.loaders.validate import load_file
+from corpgraph.schema.errors import InvalidInput
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "realdata" / "ftm"
@@ -48,3 +52,17 @@ def test_the_coverage_accounts_for_every_entity_the_peer_reads(path: Path) -> No
     for kind, count in ours.items():
         left_out = sum(count.not_imported.values())
         assert (count.read, count.imported + left_out, count.problems) == (peer[kind], peer[kind], 0), kind
+
+
+def test_the_peer_raising_csvs_limit_does_not_lift_corpgraphs(tmp_path: Path) -> None:
+    # followthemoney raises the process-wide csv field limit on import (to 30 MiB): corpgraph's 131,072-character
+    # cell limit must hold in a process whose csv limit is higher, whoever raised it.
+    before = csv.field_size_limit(30 * 1024 * 1024)
+    try:
+        path = tmp_path / "companies.csv"
+        path.write_text("id,name,description\na,A,ok\nb,B," + "x" * (MAX_CELL + 1) + "\n")
+        with pytest.raises(InvalidInput) as refused:
+            load_file(path)
+    finally:
+        csv.field_size_limit(before)
+    assert [str(p) for p in refused.value.problems] == [f"{path}:3: (row): {CELL_TOO_LONG}"]
