@@ -184,3 +184,14 @@ def test_bods_fields_no_mapping_reads_are_listed(tmp_path: Path) -> None:
     assert figures(coverage, "entity statement")["parts_left_out"] == {"property not kept: annotations": 1,
                                                                        "property not kept: foundingDate": 1}
     assert figures(coverage, "person statement")["parts_left_out"] == {"property not kept: birthDate": 1}
+
+
+def test_gleif_record_parts_no_mapping_reads_are_listed(tmp_path: Path) -> None:
+    lei = Path(__file__).parent / "fixtures" / "gleif" / "lei.xml"
+    text = lei.read_text().replace("<lei:LegalJurisdiction>", "<lei:EntityCreationDate>2001-02-03T00:00:00Z"
+                                   "</lei:EntityCreationDate>\n<lei:LegalJurisdiction>", 1)
+    path = tmp_path / "lei.xml"
+    path.write_text(text)
+    # The first record now gives its creation date; one record of the fixture gives its initial registration date.
+    assert figures(covered("gleif", path), "LEIRecord")["parts_left_out"] == {
+        "property not kept: Entity/EntityCreationDate": 1, "property not kept: Registration/InitialRegistrationDate": 1}

@@ -20,7 +20,7 @@ from typing import Any
 from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import Problem
 
-from corpgraph.loaders.coverage import Coverage, Skipped
+from corpgraph.loaders.coverage import PROPERTY_NOT_KEPT, Coverage, Skipped
 from corpgraph.loaders.formats import Raw
 from corpgraph.loaders.formats.coerce import country_code, source_date
 from corpgraph.loaders.formats.gleif_addresses import addresses
@@ -106,6 +106,20 @@ VOID = frozenset({"ANNULLED", "DUPLICATE"})
 NO_AUTHORITY = "RA999999"
 
 XML_RECORDS = frozenset({"LEIRecord", "RelationshipRecord", "Exception"})
+# The parts of an LEI record the mapping reads (XML elements below LEIRecord, API keys below `attributes`), two
+# levels deep; the coverage report lists the others a record gives as left out (EntityCreationDate, ManagingLOU, ...).
+LEI_PARTS_READ: dict[bool, frozenset[str]] = {
+    False: frozenset({"LEI", "Entity/LegalName", "Entity/OtherEntityNames", "Entity/TransliteratedOtherEntityNames",
+                      "Entity/LegalAddress", "Entity/HeadquartersAddress", "Entity/OtherAddresses",
+                      "Entity/TransliteratedOtherAddresses", "Entity/RegistrationAuthority", "Entity/LegalJurisdiction",
+                      "Entity/EntityCategory", "Entity/LegalForm", "Entity/EntityStatus",
+                      "Registration/RegistrationStatus", "Registration/LastUpdateDate"}),
+    True: frozenset({"lei", "entity/legalName", "entity/otherNames", "entity/transliteratedOtherNames",
+                     "entity/legalAddress", "entity/headquartersAddress", "entity/otherAddresses",
+                     "entity/transliteratedOtherAddresses", "entity/registeredAt", "entity/registeredAs",
+                     "entity/jurisdiction", "entity/category", "entity/legalForm", "entity/status",
+                     "registration/status", "registration/lastUpdateDate"}),
+}
 # Why a record becomes nothing when its mapping gives no reason of its own (the coverage report).
 NOTHING_MADE = "nothing to keep"
 XML_HEADER = frozenset({"ContentDate"})
@@ -211,7 +225,7 @@ class _Mapper:
                 yield origin, {"type": "Company", "id": f"{PREFIX}:{lei}", "name": lei, "placeholder": True,
                                "identifiers": [{"scheme": "LEI", "id": lei}]}
 
-    def _company(self, origin: Origin, item: _Item) -> Iterator[Raw | Problem]:
+    def _company(self, origin: Origin, item: _Item) -> Iterator[Raw | Problem | Skipped]:
         """An LEI record as a Company: LEI and registration-authority number, names, country, status."""
         view = _view(item, LEI_RECORD)
         problems = _lei_problems(origin, view, "lei")
@@ -232,6 +246,8 @@ class _Mapper:
         found = addresses(item.tree, item.api)
         if found:
             record["addresses"] = found
+        for part in sorted(_parts(item) - LEI_PARTS_READ[item.api]):
+            yield Skipped(f"{PROPERTY_NOT_KEPT}{part}")
         record["description"] = _describe(view)
         record["sources"] = [_source(item, f"LEI record {lei}", lei, view, lei)]
         yield view.located(origin, {"name": "name", "country": "jurisdiction"}), record
@@ -303,6 +319,27 @@ class _Mapper:
         """Note a referenced LEI (for a placeholder, if the file never defines it)."""
         if lei not in self.defined and lei not in self.referenced:
             self.referenced[lei] = origin
+
+
+def _parts(item: _Item) -> set[str]:
+    """The parts an LEI record gives (non-blank), two levels deep: `Entity/EntityCreationDate`, `registration/status`."""
+    tree = item.tree.get("attributes") if item.api and isinstance(item.tree, dict) else item.tree
+    out: set[str] = set()
+    for key, value in (tree.items() if isinstance(tree, dict) else ()):
+        if key.lower() in ("entity", "registration") and isinstance(value, dict):
+            out.update(f"{key}/{sub}" for sub, part in value.items() if _given(part))
+        elif _given(value):
+            out.add(key)
+    return out
+
+
+def _given(value: Any) -> bool:
+    """True when a source value says something: a non-blank text, a number, a structure holding one."""
+    if isinstance(value, dict):
+        return any(_given(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_given(v) for v in value)
+    return value is not None and value is not False and str(value).strip() != ""
 
 
 def _view(item: _Item, table: dict[str, tuple[str, str]], tree: Any = None, pointer: str = "") -> View:
