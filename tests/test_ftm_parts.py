@@ -16,7 +16,6 @@ import pytest
 from corpgraph.graph.exports import to_graphml
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.service import CorpGraph
-from corpgraph.graph.settings import Settings
 from corpgraph.graph.stores.base import GraphStore
 from corpgraph.graph.stores.neo4j import open_neo4j_store
 from corpgraph.graph.stores.sqlite import SqliteStore
@@ -24,6 +23,7 @@ from corpgraph.loaders.coverage import Coverage
 from corpgraph.loaders.validate import load_file
 from corpgraph.schema.declaration import ANALYTIC_RELATIONS, RELATIONS
 from corpgraph.schema.kinds import RelationType
+from corpgraph.schema.records import Paid
 from tests.neo4j_server import Neo4jServer
 
 RELATIVES = ("wife", "son", "daughter", "brother")
@@ -126,10 +126,13 @@ def donations(tmp_path: Path) -> Path:
 def test_payments_become_paid_relations_one_per_payment(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "d.db")
     ingest(store, load_file(donations(tmp_path)))
-    paid = {r.record.reference: r.record for r in store.relations_touching(["ftm:donor"], [RelationType.PAID])}  # type: ignore[attr-defined]
+    paid = {r.record.reference: r.record for r in store.relations_touching(["ftm:donor"], [RelationType.PAID])
+            if isinstance(r.record, Paid)}
     assert set(paid) == {"pay-1", "pay-2", "pay-3"}  # two payments of one day between the same parties stay two
-    assert (paid["pay-1"].amount.value, paid["pay-1"].amount.currency) == (100000.0, "EUR")
-    assert (paid["pay-3"].amount.value, paid["pay-3"].amount.currency, paid["pay-3"].purpose) == (5000.0, "CHF", "Spende")
+    one, three = paid["pay-1"].amount, paid["pay-3"].amount
+    assert one is not None and three is not None
+    assert (one.value, one.currency) == (100000.0, "EUR")
+    assert (three.value, three.currency, paid["pay-3"].purpose) == (5000.0, "CHF", "Spende")
     assert paid["pay-3"].valid_from == date(2012, 3, 1) and paid["pay-3"].as_given == {"valid_from": "2012-03"}
     # Not analytic: a payment makes nobody an owner; shown in the neighbourhood and its exports.
     graph = CorpGraph(store)
@@ -175,8 +178,8 @@ def either_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Gra
         opened: GraphStore = SqliteStore(tmp_path / "e.db")
     else:
         server: Neo4jServer = request.getfixturevalue("neo4j_server")
-        opened = open_neo4j_store(Settings(**server.env()))
-        opened.delete_all()  # type: ignore[attr-defined]
+        opened = open_neo4j_store(server.settings())
+        opened.delete_all()
     yield opened
     opened.close()
 
