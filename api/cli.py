@@ -31,11 +31,14 @@ from corpgraph.schema.errors import CorpgraphError, InvalidInput, Problem
 from corpgraph.schema.kinds import EntityType
 from corpgraph.loaders.caps import CappedFormat
 from corpgraph.schema.batch import Batch, WriteSummary
+from corpgraph.loaders.coverage import Coverage
 
 app = typer.Typer(help="corpgraph: who is liable for an incident, who is exposed to it.", no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+ReportOpt = Annotated[Optional[Path], typer.Option("--report", help="also write the coverage report (what each kind "
+                                                                     "of source record became) to this JSON file")]
 StoreOpt = Annotated[Optional[str], typer.Option("--store", help="embedded (SQLite file, default) or neo4j")]
 FormatOpt = Annotated[Optional[str], typer.Option("--format", help=f"{'|'.join(FORMAT_NAMES)} (default: detected "
                                                                    "from each file's content)")]
@@ -79,23 +82,29 @@ def load(
     seed: Annotated[bool, typer.Option("--seed", help="also load the shipped seed data")] = False,
     format: FormatOpt = None,
     store: StoreOpt = None,
+    report: ReportOpt = None,
 ) -> None:
-    """Validate and load files of any known format; each file is written whole or not at all."""
+    """Validate and load files of any known format; each file is written whole or not at all; then say, per
+    file, what each kind of source record became and what was not imported and why."""
     paths = ([seed_path()] if seed else []) + list(files or [])
     if not paths:
         raise typer.BadParameter("name at least one file, or pass --seed")
     failed = 0
     total = WriteSummary()
+    covered: list[tuple[Coverage, bool]] = []
     # This command is the process: it pauses the cyclic collector for its bulk work (graph.gc_policy).
     size = get_settings().batch_size
     with _open(store) as graph_store, load_progress(err) as progress, paused():
         for path in paths:
             shown = FileProgress(progress, path)
+            coverage = Coverage(str(path))
             try:
-                _, batches = iter_batches(path, size, format=_say_format(path, format))
+                _, batches = iter_batches(path, size, format=_say_format(path, format), coverage=coverage)
                 total.add(ingest_stream(graph_store, str(path), _warned(batches), on_batch=shown))
+                covered.append((coverage, True))
             except InvalidInput as exc:
                 failed += 1
+                covered.append((coverage, False))
                 # Plain lines, never wrapped: users grep and editors jump to `file:line:`.
                 _echo_problems(exc.problems)
                 typer.echo(f"{path}: not loaded ({len(exc.problems)} problem(s)); nothing of it was written", err=True)
@@ -105,8 +114,19 @@ def load(
     if total.placeholders:
         out.print(f"{total.placeholders} placeholder(s) made for references the files left open "
                   "(completed when their records are loaded)", markup=False, highlight=False)
+    for coverage, loaded in covered:
+        if loaded:
+            typer.echo("\n".join(coverage.lines()))
+    if report is not None:
+        _write_report(report, covered)
     if failed:
         raise typer.Exit(code=1)
+
+
+def _write_report(path: Path, covered: list[tuple[Coverage, bool]]) -> None:
+    """The coverage of every file as JSON, for pipelines (`--report FILE.json`)."""
+    files = [{**coverage.as_dict(), "loaded": loaded} for coverage, loaded in covered]
+    path.write_text(json.dumps({"files": files}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 @app.command()
@@ -114,8 +134,10 @@ def convert(
     file: Annotated[Path, typer.Argument(help="a file of any known format")],
     format: FormatOpt = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write (default stdout)")] = None,
+    report: ReportOpt = None,
 ) -> None:
-    """Write the native JSON Lines an import of FILE would load (problems on stderr), to see and fix what came in."""
+    """Write the native JSON Lines an import of FILE would load (problems and the coverage report on stderr), to
+    see and fix what came in."""
     try:
         if not file.is_file():
             raise InvalidInput([Problem(str(file), 0, "(file)", "no such file")])
@@ -124,9 +146,10 @@ def convert(
         _echo_problems(exc.problems)
         raise typer.Exit(code=1) from None
     problems: list[Problem] = []
+    coverage = Coverage(str(file), fmt.name)
     sink = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
-        for item in (fmt if fmt.name == "native" else CappedFormat(fmt)).read(file):
+        for item in (fmt if fmt.name == "native" else CappedFormat(fmt)).read(file, coverage):
             if isinstance(item, Problem) and item.warning:
                 typer.echo(str(item), err=True)
             elif isinstance(item, Problem):
@@ -137,6 +160,9 @@ def convert(
         if output:
             sink.close()
     _echo_problems(sorted(problems, key=lambda p: p.line))
+    typer.echo("\n".join(coverage.lines()), err=True)  # stdout is the records
+    if report is not None:
+        _write_report(report, [(coverage, not problems)])
     if problems:
         raise typer.Exit(code=1)
 

@@ -51,6 +51,17 @@ class Identifier:
     id: str = strawberry.field(description="The identifier within the scheme.")
 
 
+@strawberry.type(description="A postal address as its source gives it: the whole text, its parts, or both.")
+class Address:
+    kind: str | None = strawberry.field(description="What the address is to the entity, as the source says (registered, legal, headquarters, residence, ...).")
+    full: str | None = strawberry.field(description="The whole address as one text.")
+    street: str | None = strawberry.field(description="Street and number.")
+    city: str | None = strawberry.field(description="City or locality.")
+    postal_code: str | None = strawberry.field(description="Postal code.")
+    region: str | None = strawberry.field(description="Region or state.")
+    country: str | None = strawberry.field(description="ISO 3166-1 alpha-2 country code.")
+
+
 @strawberry.type(description="A reported figure about a company (market share, users, volume).")
 class Figure:
     label: str = strawberry.field(description="What the figure measures.")
@@ -86,6 +97,7 @@ class Entity:
     sources: list[Source] = strawberry.field(description="Where the entity is documented.")
     confidence: float | None = strawberry.field(description="Confidence in the record, 0..1, when given.")
     identifiers: list[Identifier] = strawberry.field(description="Registry identifiers (LEI, company numbers, ...).")
+    addresses: list[Address] = strawberry.field(description="Postal addresses, as the sources give them.")
     topics: list[str] = strawberry.field(description="Risk topics in FollowTheMoney's vocabulary (sanction, role.pep, ...).")
     placeholder: bool = strawberry.field(description="True for an entity known only from a reference an imported file left open.")
     unknown_reason: str | None = strawberry.field(description="Why the party is unknown, as its source says; null for known parties.")
@@ -141,7 +153,7 @@ _ENTITY_TYPES: dict[EntityType, type[Entity]] = {
 }
 assert set(_ENTITY_TYPES) == set(ENTITIES), "every declared entity type needs a GraphQL type"
 _NESTED: dict[type[BaseModel], type] = {rec.Source: Source, rec.Figure: Figure, rec.Amount: Amount,
-                                         rec.Identifier: Identifier, rec.Impact: Impact}
+                                         rec.Identifier: Identifier, rec.Impact: Impact, rec.Address: Address}
 
 
 def entity_from_record(record: rec.Entity) -> Entity:

@@ -18,10 +18,11 @@ from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import Problem
 from corpgraph.schema.values import MAX_LABEL, MAX_NAME, MAX_TEXT, MAX_TITLE
 
+from corpgraph.loaders.coverage import Coverage
 from corpgraph.loaders.formats import Format, Raw
 
 # Field -> cap in characters, for a text or each text of a list; the same table is read in nested records
-# (sources, impacts, figures, amounts, revenue) and for the values of `as_given`.
+# (sources, impacts, figures, amounts, revenue, addresses) and for the values of `as_given`.
 FIELD_CAPS: dict[str, int] = {
     "name": MAX_NAME,
     "description": MAX_TEXT,
@@ -29,9 +30,10 @@ FIELD_CAPS: dict[str, int] = {
     "title": MAX_TITLE,
     **dict.fromkeys(("aliases", "publisher", "status", "kind", "role", "label", "unit", "how", "activity",
                      "service", "determination", "investigation_status", "incident_types", "information_type",
-                     "loss_type", "topics", "data", "source_type", "unknown_reason", "as_given"), MAX_LABEL),
+                     "loss_type", "topics", "data", "source_type", "unknown_reason", "as_given", "purpose",
+                     "full", "street", "city", "postal_code", "region"), MAX_LABEL),
 }
-NESTED = frozenset({"sources", "impacts", "figures", "amounts", "revenue"})
+NESTED = frozenset({"sources", "impacts", "figures", "amounts", "revenue", "addresses"})
 
 
 class CappedFormat:
@@ -45,9 +47,10 @@ class CappedFormat:
         """As the wrapped format."""
         return self.fmt.sniff(head, path)
 
-    def read(self, path: Path) -> Iterator[Raw | Problem]:
-        """The wrapped format's stream, each record's over-long texts cut (the warnings before the record)."""
-        for item in self.fmt.read(path):
+    def read(self, path: Path, coverage: Coverage | None = None) -> Iterator[Raw | Problem]:
+        """The wrapped format's stream, each record's over-long texts cut (the warnings before the record); the
+        wrapped format counts its coverage (cutting a text changes no count)."""
+        for item in self.fmt.read(path, coverage):
             if isinstance(item, Problem):
                 yield item
                 continue

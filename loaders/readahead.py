@@ -23,6 +23,7 @@ from typing import Any
 from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import InvalidInput, Problem
 
+from corpgraph.loaders.coverage import Coverage
 from corpgraph.loaders.formats import Format, Line, Raw
 
 CHUNK = 500  # items per message: large enough to amortise a send, small enough to keep memory flat
@@ -47,8 +48,9 @@ def spare_core() -> bool:
     return cores >= 2 and load <= cores - 1
 
 
-def read_ahead(fmt: Format, path: Path) -> Iterator[Raw | Line | Problem]:
-    """The format's stream of the file, read by a child process; the child's exception is raised here."""
+def read_ahead(fmt: Format, path: Path, coverage: Coverage | None = None) -> Iterator[Raw | Line | Problem]:
+    """The format's stream of the file, read by a child process; the child's exception is raised here, and its
+    count of what each kind of source record became is added to `coverage` at the end."""
     context = mp.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=_produce, args=(fmt, path, send), name="corpgraph-read", daemon=True)
@@ -64,6 +66,8 @@ def read_ahead(fmt: Format, path: Path) -> Iterator[Raw | Line | Problem]:
             if kind == "items":
                 yield from (item if isinstance(item, Problem) else (Origin(*item[0]), item[1]) for item in payload)
             elif kind == "end":
+                if coverage is not None:
+                    coverage.merge(payload)
                 return
             elif kind == "invalid":
                 raise InvalidInput(payload)
@@ -81,15 +85,16 @@ def _produce(fmt: Format, path: Path, send: Connection) -> None:
     gc.freeze()  # what the parent held stays out of the collector's way; the reader's own garbage is collected
     gc.enable()
     chunk: list[Any] = []
+    counted = Coverage()
     try:
-        for item in fmt.read(path):
+        for item in fmt.read(path, counted):
             # An origin travels as its fields (a tuple pickles far faster than a dataclass), a record as JSON text.
             chunk.append(item if isinstance(item, Problem) else (_fields(item[0]), _text(item[1])))
             if len(chunk) >= CHUNK:
                 send.send(("items", chunk))
                 chunk = []
         send.send(("items", chunk))
-        send.send(("end", None))
+        send.send(("end", counted))
     except InvalidInput as exc:
         _last(send, ("items", chunk), ("invalid", exc.problems))  # what was read first comes first, as in-process
     except BaseException as exc:  # noqa: BLE001 (any failure of the reader is the parent's to raise)

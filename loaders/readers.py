@@ -19,6 +19,7 @@ LIST_FIELDS = frozenset({"aliases", "data"})
 JSON_FIELDS = frozenset({"sources", "identifiers", "figures", "amounts", "revenue"})
 # Python's csv module refuses longer cells (csv.field_size_limit()); no field of a record is allowed that long.
 MAX_CELL = 131_072
+CELL_TOO_LONG = f"a cell is longer than {MAX_CELL:,} characters; no field takes that much (see the limits in the README)"
 # CSV file names that name their record type, besides the type's own name in any case (`OWNS.csv`) and a
 # regular plural (`companies.csv`, `incidents.csv`).
 FILE_NAMES: dict[str, tuple[str, ...]] = {
@@ -163,6 +164,10 @@ def _add_row(file: str, line: int, header: list[str], row: list[str], default_ty
     if len(row) > len(header):
         problems.append(Problem(file, line, "(row)", "more cells than header fields"))
         return
+    if any(len(cell) > MAX_CELL for cell in row):
+        # Checked here too: csv's own limit is process-wide, and a library may raise it (followthemoney sets 30 MiB).
+        problems.append(Problem(file, line, "(row)", CELL_TOO_LONG))
+        return
     data: dict[str, Any] = {k: v for k, v in zip(header, row) if v != ""}
     if not data:
         return  # a blank line
@@ -176,8 +181,7 @@ def _add_row(file: str, line: int, header: list[str], row: list[str], default_ty
 def _csv_reason(exc: csv.Error) -> str:
     """What a csv.Error means for the user."""
     if "field larger than field limit" in str(exc):
-        return (f"a cell is longer than {MAX_CELL:,} characters; no field takes that much (see the limits in "
-                "the README)")
+        return CELL_TOO_LONG
     return f"not valid CSV: {exc}"
 
 

@@ -13,28 +13,32 @@ from corpgraph.schema.declaration import ENTITIES, RELATIONS, parse_record, spec
 from corpgraph.schema.errors import InvalidInput, Problem
 from corpgraph.schema.records import Entity, Relation
 
+from corpgraph.loaders.caps import CappedFormat
+from corpgraph.loaders.coverage import Coverage
 from corpgraph.loaders.detect import choose
 from corpgraph.loaders.formats import Format, Line, Raw
 from corpgraph.loaders.formats.native import NativeFormat
 from corpgraph.loaders.readahead import read_ahead, worth_a_child
 from corpgraph.loaders.readers import OnBytes, RawRecord, parse_line
-from corpgraph.loaders.caps import CappedFormat
 
 _TYPES = ", ".join([kind.value for kind in ENTITIES] + [kind.value for kind in RELATIONS])
 
 
-def load_file(path: str | Path, on_bytes: OnBytes = None, format: str | None = None, strict: bool = True) -> Batch:
+def load_file(path: str | Path, on_bytes: OnBytes = None, format: str | None = None, strict: bool = True,
+              coverage: Coverage | None = None) -> Batch:
     """Read a file of any format (named, or detected from its content) and validate it into one batch.
 
     strict: raise InvalidInput with every reading and validation problem (nothing is returned half);
     otherwise the batch carries its problems and graph.write.ingest reports them with the reference problems.
+    coverage: counts what each kind of source record became (loaders.coverage).
     """
     path = Path(path)
     if not path.is_file():
         raise InvalidInput([Problem(str(path), 0, "(file)", "no such file")])
     try:
         fmt = choose(path, format)
-        batch = validate_stream(str(path), _items(fmt, path))
+        counted = _start(coverage, path, fmt)
+        batch = _counted(validate_stream(str(path), _items(fmt, path, counted)), fmt, counted)
     except OSError as exc:
         raise InvalidInput([Problem(str(path), 0, "(file)", f"cannot read it: {exc.strerror or exc}")]) from exc
     batch.format = fmt.name
@@ -45,8 +49,10 @@ def load_file(path: str | Path, on_bytes: OnBytes = None, format: str | None = N
     return batch
 
 
-def iter_batches(path: str | Path, size: int, format: str | None = None) -> tuple[str, Iterator[Batch]]:
-    """The chosen format's name and the file validated in batches of at most `size` records, streamed.
+def iter_batches(path: str | Path, size: int, format: str | None = None,
+                 coverage: Coverage | None = None) -> tuple[str, Iterator[Batch]]:
+    """The chosen format's name and the file validated in batches of at most `size` records, streamed; what
+    each kind of source record became is counted into `coverage` as the batches are read (loaders.coverage).
 
     Each batch carries the problems met while reading and validating its records; nothing of the file is
     held beyond the batch being yielded (graph.stores.sqlite_stream writes them inside one transaction). An
@@ -56,18 +62,35 @@ def iter_batches(path: str | Path, size: int, format: str | None = None) -> tupl
     if not path.is_file():
         raise InvalidInput([Problem(str(path), 0, "(file)", "no such file")])
     fmt = choose(path, format)
-    return fmt.name, _batches(str(path), _items(fmt, path), size)
+    counted = _start(coverage, path, fmt)
+    return fmt.name, (_counted(batch, fmt, counted) for batch in _batches(str(path), _items(fmt, path, counted), size))
 
 
-def _items(fmt: Format, path: Path) -> Iterable[Raw | Line | Problem]:
-    """The file's stream for validate_stream: native JSON Lines as unparsed lines, an imported file of some
-    size read by a child process (loaders.readahead), anything else by its format's reader."""
+def _start(coverage: Coverage | None, path: Path, fmt: Format) -> Coverage:
+    """The coverage to count into (a throwaway one when the caller wants none), named for the file and format."""
+    counted = Coverage() if coverage is None else coverage
+    counted.file, counted.format = str(path), fmt.name
+    return counted
+
+
+def _items(fmt: Format, path: Path, coverage: Coverage) -> Iterable[Raw | Line | Problem]:
+    """The file's stream for validate_stream: native JSON Lines as unparsed lines (counted once validated, by
+    _counted), an imported file of some size read by a child process (loaders.readahead), anything else by
+    its format's reader."""
     lines = fmt.lines(path) if isinstance(fmt, NativeFormat) else None
     if lines is not None:
         return lines
     if not isinstance(fmt, NativeFormat):
         fmt = CappedFormat(fmt)  # imported texts over their cap are cut with a warning, never refused
-    return read_ahead(fmt, path) if worth_a_child(fmt, path) else fmt.read(path)
+    return read_ahead(fmt, path, coverage) if worth_a_child(fmt, path) else fmt.read(path, coverage)
+
+
+def _counted(batch: Batch, fmt: Format, coverage: Coverage) -> Batch:
+    """The batch, its records counted as their own kind when they are native lines read unparsed."""
+    if isinstance(fmt, NativeFormat) and fmt.lines(Path(coverage.file)) is not None:
+        for record, _ in [*batch.entities, *batch.relations]:
+            coverage.as_is(record.type)  # type: ignore[attr-defined]
+    return batch
 
 
 def _batches(label: str, items: Iterable[Raw | Line | Problem], size: int) -> Iterator[Batch]:

@@ -89,6 +89,10 @@ RELATIONS: dict[RelationType, RelationSpec] = {
         RelationSpec(RelationType.DECLARED_INTEREST, r.DeclaredInterest, _HOLDERS, _CONTROLLED,
                      ("kind", "valid_from"), True,
                      "A source's declared indirect interest or ultimate parent, kept beside the computed one."),
+        RelationSpec(RelationType.RELATED_TO, r.RelatedTo, _HOLDERS, _HOLDERS, ("kind", "valid_from"), False,
+                     "Two parties are related (family, associates, another named link); never ownership."),
+        RelationSpec(RelationType.PAID, r.Paid, _HOLDERS, _HOLDERS, ("valid_from", "reference"), False,
+                     "A party paid another (a donation, a contract payment); a flow of money, never ownership."),
     )
 }
 

@@ -28,6 +28,8 @@ class RelationType(str, Enum):
     OFFICER_OF = "OFFICER_OF"
     FUND_LINK = "FUND_LINK"
     DECLARED_INTEREST = "DECLARED_INTEREST"
+    RELATED_TO = "RELATED_TO"
+    PAID = "PAID"
 
 
 class IncidentCategory(str, Enum):

@@ -71,6 +71,25 @@ class Impact(Strict):
     description: Text | None = None
 
 
+class Address(Strict):
+    """A postal address as its source gives it: the whole text, its parts, or both."""
+
+    kind: Label | None = None  # what the address is to its entity, as the source says: registered, headquarters, ...
+    full: Label | None = None
+    street: Label | None = None
+    city: Label | None = None
+    postal_code: Label | None = None
+    region: Label | None = None
+    country: Country = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "Address":
+        """An address says something: its text or one of its parts."""
+        if not any((self.full, self.street, self.city, self.postal_code, self.region, self.country)):
+            raise ValueError("an address needs its text or one of its parts (street, city, postal_code, ...)")
+        return self
+
+
 class Figure(Strict):
     """A reported figure about an entity (market share, users, transaction volume)."""
 
@@ -101,6 +120,9 @@ class Entity(Record):
     aliases: list[Label] = Field(default_factory=list, max_length=MAX_ITEMS)
     description: Text | None = None
     identifiers: Identifiers = Field(default_factory=list, max_length=MAX_ITEMS)
+    # Postal addresses (imported: FtM Address entities and address properties); the resolver reads their
+    # country, city and postal code as evidence (graph/resolve/candidates.py).
+    addresses: list[Address] = Field(default_factory=list, max_length=MAX_ITEMS)
     # Risk topics in FollowTheMoney's vocabulary (sanction, sanction.linked, role.pep, crime, ...).
     topics: list[Label] = Field(default_factory=list, max_length=MAX_ITEMS)
     # True for an entity an importer made from a reference its file left open (named by its source id);
@@ -304,6 +326,27 @@ class DeclaredInterest(ShareRange):
 
     type: Literal["DECLARED_INTEREST"] = "DECLARED_INTEREST"
     kind: Tag  # indirect_ownership, ultimate_parent
+
+
+class RelatedTo(Dated):
+    """Two parties are related: family, associates, or another link a source names (FtM Family, Associate,
+    UnknownLink). Never ownership or control: no analytics read it (see docs/importers.md for the one place a
+    sanctions rule may: holdings arranged jointly)."""
+
+    type: Literal["RELATED_TO"] = "RELATED_TO"
+    kind: Tag  # family, associate, link
+    role: Label | None = None  # the source's own words: "Family member of", "Son", "business partner"
+
+
+class Paid(Dated):
+    """A party paid another: a donation, a contract payment (FtM Payment). A flow of money, never ownership or
+    control: no analytics read it. `valid_from` is the day of the payment."""
+
+    type: Literal["PAID"] = "PAID"
+    amount: Amount | None = None
+    purpose: Label | None = None
+    # The source's id of the payment: two payments of one day between the same parties stay two.
+    reference: Label | None = None
 
 
 class Reported(Relation):

@@ -14,6 +14,7 @@ import pytest
 from corpgraph.graph.write.ingest import ingest_stream
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.loaders import readahead
+from corpgraph.loaders.coverage import Coverage
 from corpgraph.loaders.formats import Raw, get_format
 from corpgraph.loaders.readahead import read_ahead
 from corpgraph.loaders.validate import iter_batches, validate_stream
@@ -83,7 +84,7 @@ class Broken:
         """Never detected: only ever given."""
         return False
 
-    def read(self, path: Path) -> Iterator[Raw | Problem]:
+    def read(self, path: Path, coverage: Coverage | None = None) -> Iterator[Raw | Problem]:
         """One record, then the error."""
         yield Origin(str(path), 1), {"type": "Company", "id": "a", "name": "A"}
         raise self.error
@@ -166,7 +167,7 @@ class Given:
         """Never detected: only ever given."""
         return False
 
-    def read(self, path: Path) -> Iterator[Raw | Problem]:
+    def read(self, path: Path, coverage: Coverage | None = None) -> Iterator[Raw | Problem]:
         """The records, at lines 1, 2, ..."""
         for line, record in enumerate(self.records, start=1):
             yield Origin(str(path), line), record

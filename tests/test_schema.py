@@ -35,6 +35,8 @@ GOOD = [
     rel("OFFICER_OF", "p", "b", role="director", valid_from="2020-01-01"),
     rel("FUND_LINK", "f", "m", kind="fund_managed_by"),
     rel("DECLARED_INTEREST", "p", "b", kind="indirect_ownership", share=0.3),
+    rel("RELATED_TO", "p", "q", kind="family", role="Family member of", valid_from="2001-01-01"),
+    rel("PAID", "a", "o", amount={"value": 100000, "currency": "EUR"}, valid_from="2011-12-29", reference="pay-1"),
 ]
 
 BAD = [
@@ -66,6 +68,8 @@ BAD = [
     (rel("OFFICER_OF", "p", "b", role=""), "role"),
     (rel("FUND_LINK", "f", "m"), "kind"),
     (rel("DECLARED_INTEREST", "p", "b", kind="indirect_ownership", share="130%"), "share"),
+    (rel("RELATED_TO", "p", "q", role="son"), "kind"),
+    (rel("PAID", "a", "o", amount={"value": 5, "currency": "euro"}), "amount.currency"),
 ]
 
 

@@ -96,7 +96,8 @@ function nodeData(id, rawType, label, extra = {}) {
 function edgeData(edge) {
   const share = edge.properties && typeof edge.properties.share === 'number' ? edge.properties.share : null;
   const colour = { OWNS: '#1c7ed6', RESPONSIBLE_FOR: '#e8590c', SUPPLIED_DATA_TO: '#9c36b5', PERPETRATED: '#212529',
-    DEPENDS_ON: '#f08c00', AFFECTED: '#c92a2a', CONTROLS: '#0b7285' }[edge.type] || '#adb5bd';
+    DEPENDS_ON: '#f08c00', AFFECTED: '#c92a2a', CONTROLS: '#0b7285', RELATED_TO: '#5f3dc4',
+    PAID: '#2b8a3e' }[edge.type] || '#adb5bd';
   return { id: edge.id, source: edge.source, target: edge.target, type: edge.type, share, colour,
     width: share === null ? 1.5 : 1.5 + 8 * share, label: share === null ? edge.type : `${edge.type} ${pct(share)}`,
     properties: edge.properties || {} };
@@ -345,11 +346,13 @@ async function select(id) {
   const detail = state.details.get(id);
   let entity = null;
   try {
-    entity = (await gql(`query($id: ID!) { entity(id: $id) { id name type aliases description ${SOURCES} } }`, { id })).entity;
+    entity = (await gql(`query($id: ID!) { entity(id: $id) { id name type aliases description
+      addresses { full street postalCode city country } ${SOURCES} } }`, { id })).entity;
   } catch (error) { /* the panel still shows what the answer said */ }
   const name = entity ? entity.name : id;
   let html = `<h3>${esc(name)}</h3><div class="muted">${esc(entity ? entity.type : '')} · id <code>${esc(id)}</code></div>`;
   if (entity && entity.aliases.length) html += `<div class="muted">also: ${entity.aliases.map(esc).join(', ')}</div>`;
+  if (entity && entity.addresses.length) html += `<div class="muted">address: ${entity.addresses.map(addressText).map(esc).join('; ')}</div>`;
   if (detail) html += describe(detail);
   if (entity && entity.sources.length) html += `<h4>Sources of this entity</h4>${entity.sources.map(sourceHtml).join('')}`;
   html += `<div><button type="button" data-expand="${esc(id)}">Expand neighbours</button>
@@ -379,6 +382,10 @@ function pathsHtml(paths) {
   return `<h4>Why: ${paths.length} path${paths.length > 1 ? 's' : ''}</h4>` + paths.map((p) => `<div class="path">
     <div class="muted">path weight ${num(p.weight)}</div>${p.hops.map((h) => `<div class="hop">${esc(h.from)} —${h.type}${
       h.share !== null && h.share !== undefined ? ` ${pct(h.share)}` : ''}→ ${esc(h.to)}</div>${h.sources.map(sourceHtml).join('')}`).join('')}</div>`).join('');
+}
+
+function addressText(a) {
+  return a.full || [a.street, [a.postalCode, a.city].filter(Boolean).join(' '), a.country].filter(Boolean).join(', ');
 }
 
 function sourceHtml(s) {

@@ -3,7 +3,7 @@
 `ResolvedStore` wraps a GraphStore. Entity reads return the merged entity under its canonical id (asked
 for by any of its ids): the canonical record's fields (or, when that one is a placeholder, the first real
 record's), filled in from the others where it has none; names and aliases of every record as aliases;
-identifiers, topics and sources of all. Relation reads have canonical endpoints and one relation per fact
+identifiers, topics, sources and addresses of all. Relation reads have canonical endpoints and one relation per fact
 with the sources of every statement (graph.identity.merge). It offers the reads of an answer
 (graph.stores.base.StoreReader); writes and everything else go to the store itself (`.store`).
 With nothing merged, every read is the store's own.
@@ -21,7 +21,7 @@ from corpgraph.graph.identity.clusters import IdentityMap
 from corpgraph.graph.identity.merge import Statements, canonical_record, merge_stored
 from corpgraph.graph.stores.base import GraphStore, StoreReader, StoredRelation
 
-_UNION = ("identifiers", "topics", "sources")  # list fields whose values add up over the records
+_UNION = ("identifiers", "topics", "sources", "addresses")  # list fields whose values add up over the records
 
 
 class ResolvedStore(StoreReader):

@@ -2,8 +2,9 @@
 
 A format module knows its format and `schema/` only (no store, no GraphQL). It exposes `FORMAT`, an
 object with a `name`, a `sniff(head, path)` that recognises the format from the first bytes of a file,
-and a `read(path)` that streams `Raw` records (a native record dict with "type", as one line of a
-native JSON Lines file, and where it came from) and `Problem`s for what it could not map.
+and a `read(path, coverage)` that streams `Raw` records (a native record dict with "type", as one line of a
+native JSON Lines file, and where it came from) and `Problem`s for what it could not map, counting what
+each kind of source record became (loaders/coverage.py).
 The importer contract and each format's mapping: docs/importers.md.
 """
 from __future__ import annotations
@@ -11,10 +12,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import Problem
+
+if TYPE_CHECKING:  # loaders.coverage imports this module for Raw
+    from corpgraph.loaders.coverage import Coverage
 
 # A file location: `Origin(file, line)` for line-based files, `Origin(file, n, pointer="/12/interests/0")`
 # for one JSON document (n = the top-level item's number from 1, used to order problems).
@@ -39,8 +43,9 @@ class Format(Protocol):
         """True when the first bytes of the file (up to HEAD_BYTES) are in this format."""
         ...
 
-    def read(self, path: Path) -> Iterator[Raw | Problem]:
-        """Native records of the file with where each came from, and problems, streamed in file order."""
+    def read(self, path: Path, coverage: "Coverage | None" = None) -> Iterator[Raw | Problem]:
+        """Native records of the file with where each came from, and problems, streamed in file order; what
+        each kind of source record became is counted into `coverage` (loaders.coverage) as it is read."""
         ...
 
 

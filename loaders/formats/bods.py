@@ -15,9 +15,11 @@ from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import Problem
 from corpgraph.schema.values import COUNTRIES
 
+from corpgraph.loaders.coverage import PROPERTY_NOT_KEPT, Coverage, Skipped
 from corpgraph.loaders.formats import Raw
 from corpgraph.loaders.formats.bods_lifecycle import Lifecycle
 from corpgraph.loaders.formats.bods_values import as_date, source_of
+from corpgraph.loaders.formats.coerce import address_of
 from corpgraph.loaders.formats.jsondoc import first_char, iter_json_items
 
 # entityType -> native type (0.2/0.3 a string, 0.4 {"type": ...}).
@@ -31,12 +33,31 @@ UNKNOWN_PERSON_TYPES = frozenset({"anonymousPerson", "unknownPerson"})
 SCHEMES = {"XI-LEI": "LEI", "DK Centrale Virksomhedsregister": "DK-CVR"}
 # Native field -> where it comes from in an entity or person statement (relative to its details).
 ENTITY_FIELDS = {"name": "/name", "aliases": "/alternateNames", "identifiers": "/identifiers",
-                 "country": "/incorporatedInJurisdiction", "unknown_reason": "/unspecifiedEntityDetails"}
+                 "country": "/incorporatedInJurisdiction", "unknown_reason": "/unspecifiedEntityDetails",
+                 "addresses": "/addresses"}
 PERSON_FIELDS = {"name": "/names", "aliases": "/names", "identifiers": "/identifiers", "country": "/nationalities",
-                 "unknown_reason": "/unspecifiedPersonDetails"}
+                 "unknown_reason": "/unspecifiedPersonDetails", "addresses": "/addresses"}
+# The topic (FollowTheMoney's vocabulary, as every importer's topics) of a person a statement says is a PEP.
+PEP_TOPIC = "role.pep"
+# An address's parts: our field <- theirs (0.2-0.4 `{type, address, postCode, country}`; 0.4's country an object).
+ADDRESS_PARTS = {"kind": "type", "full": "address", "postal_code": "postCode"}
 _STATEMENT_ID = re.compile(rb'"statementI[Dd]"\s*:')
 _KINDS = {"entityStatement": "entity", "personStatement": "person", "ownershipOrControlStatement": "relationship",
           "entity": "entity", "person": "person", "relationship": "relationship"}
+# The fields of a statement's details its mapping reads, per kind; in 0.2/0.3 the details are the statement itself,
+# whose own fields are read as provenance. The coverage report lists the others a statement gives as left out.
+DETAILS_READ: dict[str, frozenset[str]] = {
+    "entity": frozenset({"entityType", "name", "alternateNames", "incorporatedInJurisdiction", "jurisdiction",
+                         "identifiers", "unspecifiedEntityDetails", "addresses", "isComponent"}),
+    "person": frozenset({"personType", "names", "identifiers", "nationalities", "addresses", "unspecifiedPersonDetails",
+                         "politicalExposure", "hasPepStatus", "isComponent"}),
+    "relationship": frozenset({"subject", "interestedParty", "interests", "isComponent"}),
+}
+STATEMENT_FIELDS = frozenset({"statementID", "statementType", "statementDate", "publicationDetails", "source",
+                              "replacesStatements"})
+# Why a statement of each kind becomes nothing when its mapping gives no reason of its own (coverage report).
+NOTHING_MADE = {"entity": "nothing to keep", "person": "nothing to keep",
+                "relationship": "the statement states no interest"}
 
 
 @dataclass
@@ -72,8 +93,10 @@ class BodsFormat:
         """A JSON array or JSON Lines whose first item carries a BODS statementID (0.2/0.3) or statementId (0.4)."""
         return first_char(head) in ("[", "{") and _STATEMENT_ID.search(head[:8192]) is not None
 
-    def read(self, path: Path) -> Iterator[Raw | Problem]:
-        """Native records of every statement in file order; placeholders for open references at the end."""
+    def read(self, path: Path, coverage: Coverage | None = None) -> Iterator[Raw | Problem]:
+        """Native records of every statement in file order; placeholders for open references at the end.
+        Statements are counted by kind (entity, person, relationship statement) in `coverage`."""
+        counted = Coverage() if coverage is None else coverage
         lifecycle = Lifecycle()
         for item in iter_json_items(path):
             if isinstance(item, Problem):
@@ -81,15 +104,25 @@ class BodsFormat:
                 continue
             statement = _statement(*item)
             if isinstance(statement, Problem):
-                yield statement
-            elif statement.kind == "relationship":
-                yield from lifecycle.relationship(statement)
+                yield from counted.track("(not a statement)", [statement], "")
             else:
-                id = lifecycle.entity_id(statement)
-                record = _entity(statement, id) if statement.kind == "entity" else _person(statement, id)
-                lifecycle.define(id)
-                yield statement.at("", ENTITY_FIELDS if statement.kind == "entity" else PERSON_FIELDS), record
-        yield from lifecycle.placeholders()
+                kind = f"{statement.kind} statement"
+                yield from counted.track(kind, _records(lifecycle, statement), NOTHING_MADE[statement.kind])
+        yield from counted.made(lifecycle.placeholders())
+
+
+def _records(lifecycle: Lifecycle, statement: Statement) -> Iterator[Raw | Problem | Skipped]:
+    """The native records of one statement: its entity or person, or the stakes of its relationship (and the
+    fields of its details that no mapping reads, for the coverage report)."""
+    for name in sorted(statement.details.keys() - DETAILS_READ[statement.kind] - STATEMENT_FIELDS):
+        yield Skipped(f"{PROPERTY_NOT_KEPT}{name}")
+    if statement.kind == "relationship":
+        yield from lifecycle.relationship(statement)
+        return
+    id = lifecycle.entity_id(statement)
+    record = _entity(statement, id) if statement.kind == "entity" else _person(statement, id)
+    lifecycle.define(id)
+    yield statement.at("", ENTITY_FIELDS if statement.kind == "entity" else PERSON_FIELDS), record
 
 
 def _statement(origin: Origin, data: Any) -> Statement | Problem:
@@ -132,6 +165,7 @@ def _entity(st: Statement, id: str) -> dict[str, Any]:
     _country(record, jurisdiction.get("code") if isinstance(jurisdiction, dict) else None)
     _unknown(record, kind in UNKNOWN_ENTITY_TYPES, d.get("unspecifiedEntityDetails"), kind, "unknown entity")
     _identifiers(record, d.get("identifiers"))
+    _addresses(record, d.get("addresses"))
     return record
 
 
@@ -147,10 +181,22 @@ def _person(st: Statement, id: str) -> dict[str, Any]:
         record["aliases"] = list(dict.fromkeys(n for n in full[1:] if n != full[0]))
     nationalities = [n for n in d.get("nationalities") or [] if isinstance(n, dict)]
     _country(record, nationalities[0].get("code") if nationalities else None)
+    if len(nationalities) > 1:  # our Person has one country: every nationality stays as given
+        record.setdefault("as_given", {})["nationalities"] = "; ".join(str(n.get("code") or n.get("name"))
+                                                                     for n in nationalities)
     kind = d.get("personType")
     _unknown(record, kind in UNKNOWN_PERSON_TYPES, d.get("unspecifiedPersonDetails"), kind, "unknown person")
     _identifiers(record, d.get("identifiers"))
+    _addresses(record, d.get("addresses"))
+    if _is_pep(d):
+        record["topics"] = [PEP_TOPIC]
     return record
+
+
+def _is_pep(details: dict[str, Any]) -> bool:
+    """A person the statement says is politically exposed (0.3/0.4 `politicalExposure.status`, 0.2 `hasPepStatus`)."""
+    exposure = details.get("politicalExposure")
+    return (isinstance(exposure, dict) and exposure.get("status") == "isPep") or details.get("hasPepStatus") is True
 
 
 def _full_name(name: dict[str, Any]) -> str | None:
@@ -176,6 +222,21 @@ def _unknown(record: dict[str, Any], unknown: bool, details: Any, kind: Any, fal
             record["description"] = str(details["description"])
     if not record.get("name"):
         record["name"] = fallback if not record.get("unknown_reason") else f"{fallback} ({record['unknown_reason']})"
+
+
+def _addresses(record: dict[str, Any], addresses: Any) -> None:
+    """Every address of a statement that says something, with its type (registered, business, residence, ...)."""
+    out = []
+    for item in addresses if isinstance(addresses, list) else []:
+        if not isinstance(item, dict):
+            continue
+        country = item.get("country")
+        country = country.get("code") or country.get("name") if isinstance(country, dict) else country
+        found = address_of(country, **{ours: item.get(theirs) for ours, theirs in ADDRESS_PARTS.items()})
+        if found is not None and found not in out:
+            out.append(found)
+    if out:
+        record["addresses"] = out
 
 
 def _identifiers(record: dict[str, Any], identifiers: Any) -> None:

@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import Problem
 
+from corpgraph.loaders.coverage import Skipped
 from corpgraph.loaders.formats import Raw
-from corpgraph.loaders.formats.gleif import RELATIONSHIPS
 from corpgraph.loaders.formats.bods_values import as_date, native_id, share_fields
+from corpgraph.loaders.formats.gleif import RELATIONSHIPS
 from corpgraph.loaders.formats.spill import Spill
 
 if TYPE_CHECKING:
@@ -90,12 +91,13 @@ class Lifecycle:
         for id, (type, origin, source, source_id) in self.pending.items():
             yield origin, {"type": type, "id": id, "name": source_id, "placeholder": True, "sources": [source]}
 
-    def relationship(self, st: "Statement") -> Iterator[Raw | Problem]:
+    def relationship(self, st: "Statement") -> Iterator[Raw | Problem | Skipped]:
         """The stakes of a relationship statement, and the earlier stakes it ends."""
         key = st.record_id or st.sid
         if st.record_id:
-            if self.latest.get(key, "") > (st.date or ""):
-                return  # an older statement of a record already read: the latest statementDate wins
+            if self.latest.get(key, "") > (st.date or ""):  # the latest statementDate wins
+                yield Skipped("an older statement of a record already read")
+                return
             self.latest[key] = st.date or ""
         ends = self._ends(st)
         if isinstance(ends, Problem):

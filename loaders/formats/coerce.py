@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import date
+from typing import Any
 
 from corpgraph.schema.values import COUNTRIES
 
@@ -72,6 +73,27 @@ def country_code(text: str) -> str | None:
     """The ISO 3166-1 alpha-2 code in a country or subdivision code ("gb", "US-DE"), or None."""
     head = text.strip().upper().split("-", 1)[0]
     return head if head in COUNTRIES else None
+
+
+def exact_country(text: Any) -> str | None:
+    """A text that is exactly an ISO 3166-1 alpha-2 code in any case ("ru"), upper-cased; None for anything
+    else (a subdivision, a historic code such as FtM's "suhh", a name)."""
+    if not isinstance(text, str) or len(text.strip()) != 2:
+        return None
+    return country_code(text)
+
+
+def address_of(country: Any = None, **parts: Any) -> dict[str, str] | None:
+    """A native address from its parts as a source gives them (kind, full, street, city, postal_code, region):
+    blanks dropped; the country kept when it is an ISO code, else added to the text so nothing is lost.
+    None when nothing but its kind is given."""
+    out = {name: value.strip() for name, value in parts.items() if isinstance(value, str) and value.strip()}
+    code = exact_country(country)
+    if code is not None:
+        out["country"] = code
+    elif isinstance(country, str) and country.strip():
+        out["full"] = ", ".join(t for t in (out.get("full"), country.strip()) if t)
+    return out if set(out) - {"kind"} else None
 
 
 def _percent(number: str, text: str) -> float:

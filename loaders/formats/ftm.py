@@ -2,9 +2,11 @@
 
 Read like followthemoney's own mapping code: the tables first (their schema -> our type, their property
 -> our field), then the few rules that need code. The file is streamed twice: a cheap first pass finds
-the Sanction entities (their target gets the topic `sanction` and cites the sanction as a source) and
-the ids of entities of schemata corpgraph does not keep (Address, Payment, Vessel, ...: links to those
-are not loaded); the second pass maps line by line. Ids the file references but never defines become
+the Sanction entities (their target gets the topic `sanction` and cites the sanction as a source), the
+identity documents and Address entities (they become identifiers and addresses of the entities they belong
+to), the referents OpenSanctions merged entities from, and the ids of entities of schemata corpgraph does not
+keep as entities (Vessel, Address, ...: links to those are not loaded); the second pass maps line by line,
+counting what each schema became (loaders/coverage.py). Links: loaders/formats/ftm_links.py. Ids the file references but never defines become
 placeholders at the end. Entity files are expected aggregated (one line per id, as OpenSanctions exports
 and `ftm aggregate` write them): a repeated id is a problem, not a silent overwrite.
 """
@@ -19,10 +21,16 @@ from typing import Any
 from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import Problem
 
+from corpgraph.loaders.coverage import PROPERTY_NOT_KEPT, Coverage, Folded, Skipped
 from corpgraph.loaders.formats import Raw
-from corpgraph.loaders.formats.coerce import country_code, native_id, percent_share, source_date
+from corpgraph.loaders.formats import ftm_addresses as addresses
+from corpgraph.loaders.formats import ftm_referents as referents
+from corpgraph.loaders.formats.coerce import exact_country, native_id, source_date
+from corpgraph.loaders.formats.ftm_documents import DOCUMENT_SCHEMES, FOLDED, Document, documents, holders, identifiers
+from corpgraph.loaders.formats.ftm_links import LINKS, Link, link_fields, props_read
+from corpgraph.loaders.formats.ftm_props import first as _first
 from corpgraph.loaders.formats.jsondoc import first_char, iter_json_items
-from corpgraph.loaders.formats.spill import Spill
+from corpgraph.loaders.formats.spill import DiskTable, Spill
 from corpgraph.loaders.jsontext import loads
 
 PREFIX = "ftm"
@@ -36,21 +44,12 @@ ENTITY_TYPES: dict[str, str] = {
     "Person": "Person",
 }
 
-
-@dataclass(frozen=True)
-class Link:
-    """An FtM interval schema that becomes one of our relations: its type and endpoint properties."""
-
-    type: str
-    source: str
-    target: str
-
-
-# Their interval schema -> our relation (holder -> held, as FtM's own `edge:` directions).
-LINKS: dict[str, Link] = {
-    "Ownership": Link("OWNS", "owner", "asset"),
-    "Directorship": Link("OFFICER_OF", "director", "organization"),
+# Schemata read but not imported, and why (the coverage report says it for every such entity). Sanction
+# only marks the entities it names until designations are kept (issue 21).
+NOT_IMPORTED: dict[str, str] = {
+    "Sanction": "designations are not kept yet (the entities named get the topic `sanction` and cite it)",
 }
+NOT_KEPT = "a schema corpgraph does not keep (links to it are dropped)"
 
 # Their identifier property -> our identifier scheme. Schemes of national numbers that FtM does not
 # qualify (registrationNumber, taxNumber, idNumber, passportNumber) are prefixed with the entity's
@@ -89,8 +88,17 @@ COUNTRY_PROPS: dict[str, tuple[str, ...]] = {
     "Company": ("jurisdiction", "country", "mainCountry"),
     "Organization": ("jurisdiction", "country", "mainCountry"),
 }
-# Their date properties -> our validity fields (FtM Interval: start is startDate, else date).
-DATE_PROPS: dict[str, tuple[str, ...]] = {"valid_from": ("startDate", "date"), "valid_to": ("endDate",)}
+
+# Their entity properties the mapping reads, for every type and per type; the coverage report lists the others
+# an entity gives as left out ("birthDate 4, gender 4"), so nothing disappears unaccounted.
+PROPS_READ = frozenset({*NAME_PROPS, "firstName", "lastName", "topics", *IDENTIFIER_SCHEMES, *NATIONAL_SCHEMES,
+                        "description", "summary", "notes", "addressEntity", "address", "publisher", "sourceUrl",
+                        "modifiedAt"})
+TYPE_PROPS_READ: dict[str, frozenset[str]] = {
+    "Company": frozenset({*COUNTRY_PROPS["Company"], "status"}),
+    "Organization": frozenset({*COUNTRY_PROPS["Organization"], "legalForm"}),
+    "Person": frozenset(COUNTRY_PROPS["Person"]),
+}
 
 _SCHEMA = re.compile(rb'"schema"\s*:\s*"([A-Za-z]+)"')
 _ID = re.compile(rb'"id"\s*:\s*"((?:[^"\\]|\\.)*)"')
@@ -98,7 +106,8 @@ _ID = re.compile(rb'"id"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 class FtmFormat:
     """FollowTheMoney entity streams: Company/Organization/LegalEntity/PublicBody/Person, Ownership,
-    Directorship and Sanction (see README, 'Importing BODS, FollowTheMoney and GLEIF')."""
+    Directorship, Family/Associate/UnknownLink, Passport/Identification and Sanction (see README, 'Importing
+    BODS, FollowTheMoney and GLEIF', and docs/importers.md)."""
 
     name = "ftm"
 
@@ -109,24 +118,50 @@ class FtmFormat:
         first = head.removeprefix(b"\xef\xbb\xbf").lstrip().lstrip(b"[").lstrip().split(b"\n", 1)[0]
         return bool(_SCHEMA.search(first)) and re.search(rb'"properties"\s*:\s*\{', first) is not None
 
-    def read(self, path: Path) -> Iterator[Raw | Problem]:
+    def read(self, path: Path, coverage: Coverage | None = None) -> Iterator[Raw | Problem]:
         """Native records of the file, streamed, then placeholders for the ids it leaves open."""
+        counted = Coverage() if coverage is None else coverage
         scan = _scan(path)
         reader = _Reader(str(path), scan)
         for item in iter_json_items(path):
             if isinstance(item, Problem):
                 yield item
                 continue
-            yield from reader.map(*item)
-        yield from reader.placeholders()
+            origin, data = item
+            kind = str(data.get("schema")) if isinstance(data, dict) and "schema" in data else "(no schema)"
+            if scan.any_merged:
+                data = referents.resolved(data, scan.merged)
+            yield from counted.track(kind, reader.map(origin, data), NOT_IMPORTED.get(kind, NOT_KEPT))
+        yield from counted.made(reader.placeholders())
 
 
 @dataclass
 class _Scan:
-    """What the first pass learns: sanctions by the entity they target, ids of schemata not kept."""
+    """What the first pass learns: sanctions and identity documents by the entity they name, Address entities,
+    referents, ids of schemata not kept as entities."""
 
     sanctions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    not_kept: set[str] = field(default_factory=set)
+    not_kept: dict[str, str] = field(default_factory=dict)  # id -> its schema
+    documents: dict[str, list[Document]] = field(default_factory=dict)  # holder id -> its documents' numbers
+    # On disk (loaders.formats.spill): Address entities by id (ours), and the ids entities name in addressEntity.
+    spill: Spill = field(default_factory=Spill)
+    addresses: DiskTable = field(init=False)
+    address_refs: DiskTable = field(init=False)
+    merged: DiskTable = field(init=False)  # a referent (an id an entity was merged from) -> the entity's id
+    any_merged: bool = False
+
+    def __post_init__(self) -> None:
+        """The on-disk tables."""
+        self.addresses, self.address_refs, self.merged = self.spill.table(), self.spill.table(), self.spill.table()
+
+    def rekey(self) -> None:
+        """Once every referent is known: what was remembered under an old id, under its entity's id."""
+        self.sanctions = _merged_lists(self.sanctions, self.merged)
+        self.documents = _merged_lists(self.documents, self.merged)
+        refs = self.spill.table()
+        for ref, _ in self.address_refs.items():
+            refs.add(referents.canonical(ref, self.merged))
+        self.address_refs = refs
 
 
 def _scan(path: Path) -> _Scan:
@@ -138,21 +173,69 @@ def _scan(path: Path) -> _Scan:
             if schema is None:
                 continue
             name = schema.group(1).decode()
+            if b'"referents"' in raw:
+                _referents(raw, scan)
+            for ref in addresses.referenced(raw) if b'"addressEntity"' in raw else ():
+                scan.address_refs.add(ref)
             if name == "Sanction":
                 _scan_sanction(raw, scan)
             elif name not in ENTITY_TYPES and name not in LINKS:
                 found = _ID.search(raw)
                 if found:
-                    _not_kept(found.group(1), scan)
+                    _not_kept(found.group(1), name, scan)
+                if name in DOCUMENT_SCHEMES:
+                    _scan_document(raw, name, scan)
+                elif name == "Address":
+                    _scan_address(raw, scan)
+    if scan.any_merged:
+        scan.rekey()
     return scan
 
 
-def _not_kept(quoted: bytes, scan: _Scan) -> None:
-    """Remember the id (JSON string contents) of an entity of a schema corpgraph does not keep."""
+def _referents(raw: bytes, scan: _Scan) -> None:
+    """Remember the ids a line's entity was merged from (OpenSanctions `referents`)."""
+    found = referents.referents(raw)
+    if found is not None and found[1]:
+        scan.any_merged = True
+        for ref in found[1]:
+            scan.merged[ref] = found[0]
+
+
+def _merged_lists(by_id: dict[str, list[Any]], merged: DiskTable) -> dict[str, list[Any]]:
+    """A map of lists keyed by entity id, the lists of an entity's old ids joined to its own."""
+    out: dict[str, list[Any]] = {}
+    for key, values in by_id.items():
+        out.setdefault(referents.canonical(key, merged), []).extend(values)
+    return out
+
+
+def _not_kept(quoted: bytes, schema: str, scan: _Scan) -> None:
+    """Remember the id (JSON string contents) and schema of an entity of a schema corpgraph does not keep."""
     try:
-        scan.not_kept.add(loads('"' + quoted.decode("utf-8") + '"'))
+        scan.not_kept[loads('"' + quoted.decode("utf-8") + '"')] = schema
     except (ValueError, UnicodeDecodeError):
         pass  # a broken line: the second pass reports it
+
+
+def _scan_document(raw: bytes, schema: str, scan: _Scan) -> None:
+    """Remember a Passport's or Identification's numbers under each holder (bad lines: pass 2 reports)."""
+    try:
+        props = loads(raw.decode("utf-8"))["properties"]
+        for holder in holders(props):
+            scan.documents.setdefault(holder, []).extend(documents(schema, props))
+    except (ValueError, KeyError, TypeError):  # JsonTextError and UnicodeDecodeError are ValueErrors
+        return
+
+
+def _scan_address(raw: bytes, scan: _Scan) -> None:
+    """Keep an Address entity as our address, under its id (bad lines: pass 2 reports)."""
+    try:
+        data = loads(raw.decode("utf-8"))
+        found = addresses.address(data["properties"])
+        if found is not None and isinstance(data["id"], str):
+            scan.addresses[data["id"]] = found
+    except (ValueError, KeyError, TypeError):  # JsonTextError and UnicodeDecodeError are ValueErrors
+        return
 
 
 def _scan_sanction(raw: bytes, scan: _Scan) -> None:
@@ -195,8 +278,9 @@ class _Reader:
         state = Spill()  # on disk: it grows with the file (loaders.formats.spill)
         self.defined = state.table()  # FtM id -> the line that defined it
         self.referenced = state.table()  # FtM id -> where it was first referenced
+        self.persons = state.table()  # FtM ids an end whose range is Person references (their placeholder's type)
 
-    def map(self, origin: Origin, data: Any) -> Iterator[Raw | Problem]:
+    def map(self, origin: Origin, data: Any) -> Iterator[Raw | Problem | Skipped | Folded]:
         """The native records of one FtM entity, or the problems that stop it."""
         if not isinstance(data, dict):
             yield origin.problem("(line)", "expected a JSON object {id, schema, properties}")
@@ -212,20 +296,27 @@ class _Reader:
             yield from self._link(origin, fid, LINKS[schema], props, data)
         elif schema == "Sanction":
             yield from self._sanction(origin, props)
+        elif schema in DOCUMENT_SCHEMES:
+            yield from self._document(origin, schema, props)
+        elif schema == "Address":
+            yield from self._address(fid, props)
 
     def placeholders(self) -> Iterator[Raw]:
         """A placeholder entity for every id referenced but not defined in the file."""
         for fid, origin in self.referenced.items():
             if fid in self.defined:
                 continue
-            record: dict[str, Any] = {"type": "Company", "id": native_id(PREFIX, fid), "name": fid, "placeholder": True}
+            kind = "Person" if fid in self.persons else "Company"
+            record: dict[str, Any] = {"type": kind, "id": native_id(PREFIX, fid), "name": fid, "placeholder": True}
             if fid in self.scan.sanctions:
                 record["topics"] = ["sanction"]
                 record["sources"] = self.scan.sanctions[fid]
+            if fid in self.scan.documents:
+                record["identifiers"] = identifiers(self.scan.documents[fid], None)
             yield origin, record
 
     def _entity(self, origin: Origin, fid: str, schema: str, props: dict[str, list[str]],
-                data: dict[str, Any]) -> Iterator[Raw | Problem]:
+                data: dict[str, Any]) -> Iterator[Raw | Problem | Skipped]:
         """A Company, Organization or Person."""
         if fid in self.defined:
             yield origin.problem("id", f"{fid!r} is defined again (first at line {self.defined[fid]}); "
@@ -233,6 +324,8 @@ class _Reader:
             return
         self.defined[fid] = origin.line
         kind = ENTITY_TYPES[schema]
+        for name in sorted(props.keys() - PROPS_READ - TYPE_PROPS_READ[kind]):
+            yield Skipped(f"{PROPERTY_NOT_KEPT}{name}")
         record: dict[str, Any] = {"type": kind, "id": native_id(PREFIX, fid)}
         names = _names(props, data.get("caption"))
         if names:
@@ -241,9 +334,16 @@ class _Reader:
         topics = list(dict.fromkeys(props.get("topics", []) + (["sanction"] if fid in self.scan.sanctions else [])))
         if topics:
             record["topics"] = topics
-        identifiers = _identifiers(props, record.get("country"))
-        if identifiers:
-            record["identifiers"] = identifiers
+        found = _identifiers(props, record.get("country"))
+        found += identifiers(self.scan.documents.get(fid, []), record.get("country"))
+        if found:
+            record["identifiers"] = [dict(pair) for pair in dict.fromkeys(tuple(i.items()) for i in found)]
+        found_addresses = addresses.entity_addresses(props, self.scan.addresses)
+        if found_addresses:
+            record["addresses"] = found_addresses
+        for ref in props.get("addressEntity", []):
+            if ref not in self.scan.addresses:
+                yield Skipped("an address (addressEntity) the file does not hold")
         # OpenSanctions writes what it knows of an entity in `notes` (several KB is normal) when it has no description.
         description = _first(props, "description") or _first(props, "summary") or _first(props, "notes")
         if description:
@@ -257,29 +357,32 @@ class _Reader:
         yield origin, record
 
     def _link(self, origin: Origin, fid: str, link: Link, props: dict[str, list[str]],
-              data: dict[str, Any]) -> Iterator[Raw | Problem]:
-        """OWNS or OFFICER_OF records, one per (source, target) pair the FtM entity names."""
+              data: dict[str, Any]) -> Iterator[Raw | Problem | Skipped]:
+        """OWNS, OFFICER_OF, RELATED_TO or PAID records, one per (source, target) pair the FtM entity names."""
         problems: list[Problem] = []
         ends = {}
         for end in (link.source, link.target):
             ends[end] = props.get(end, [])
             if not ends[end]:
                 problems.append(origin.problem(f"properties.{end}", f"required: an FtM {data['schema']} names its {end}"))
-        fields = _dated_fields(origin, props, problems)
-        if link.type == "OWNS":
-            fields.update(_share_fields(origin, props, problems))
-        else:
-            fields["role"] = _first(props, "role") or "director"
+        fields = link_fields(link, fid, origin, props, problems)
         if problems:
             yield from problems
             return
+        for name in sorted(props.keys() - props_read(link)):
+            yield Skipped(f"{PROPERTY_NOT_KEPT}{name}")
         sources = [_source(fid, data["schema"], props, data)]
         for source in ends[link.source]:
             for target in ends[link.target]:
-                if source in self.scan.not_kept or target in self.scan.not_kept:
-                    continue  # a link to an Address, a Vessel, ...: nothing of ours to link
-                self._refer(source, origin)
-                self._refer(target, origin)
+                other = self.scan.not_kept.get(source) or self.scan.not_kept.get(target)
+                if other is not None:  # a link to an Address, a Vessel, ...: nothing of ours to link
+                    yield Skipped(f"a link to a {other}, a schema corpgraph does not keep")
+                    continue
+                if source == target:  # a relation of an entity to itself means nothing here (and is refused)
+                    yield Skipped("a link from an entity to itself")
+                    continue
+                self._refer(source, origin, link.persons)
+                self._refer(target, origin, link.persons)
                 yield origin, {"type": link.type, "source": native_id(PREFIX, source),
                                "target": native_id(PREFIX, target), **fields, "sources": sources}
 
@@ -292,10 +395,38 @@ class _Reader:
             if target not in self.scan.not_kept:  # a sanctioned Vessel is no party of ours
                 self._refer(target, origin)
 
-    def _refer(self, fid: str, origin: Origin) -> None:
-        """Note a reference (for a placeholder, if the file never defines the id)."""
-        if fid not in self.defined and fid not in self.referenced:
+    def _document(self, origin: Origin, schema: str, props: dict[str, list[str]]) -> Iterator[Problem | Skipped | Folded]:
+        """A Passport or Identification: its numbers went to its holder's identifiers (pass 1 found them)."""
+        if not holders(props):
+            yield origin.problem("properties.holder", f"required: an FtM {schema} names its holder")
+            return
+        if not documents(schema, props):
+            yield Skipped("no document number")
+            return
+        for holder in holders(props):
+            if holder in self.scan.not_kept:
+                yield Skipped(f"its holder is a {self.scan.not_kept[holder]}, a schema corpgraph does not keep")
+                continue
+            self._refer(holder, origin)
+            yield Folded(FOLDED)
+
+    def _address(self, fid: str, props: dict[str, list[str]]) -> Iterator[Skipped | Folded]:
+        """An Address entity: kept by pass 1 for the entities that name it."""
+        if addresses.address(props) is None:
+            yield Skipped("an address with no text and no parts")
+        elif fid in self.scan.address_refs:
+            yield Folded(addresses.FOLDED)
+        else:
+            yield Skipped("an address no entity of the file names")
+
+    def _refer(self, fid: str, origin: Origin, person: bool = False) -> None:
+        """Note a reference (for a placeholder, if the file never defines the id), and whether it names a Person."""
+        if fid in self.defined:
+            return
+        if fid not in self.referenced:
             self.referenced[fid] = origin
+        if person:
+            self.persons.add(fid)
 
 
 def _shape_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -315,14 +446,6 @@ def _shape_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def _first(props: dict[str, list[str]], name: str) -> str | None:
-    """The first non-blank value of a property, or None."""
-    for value in props.get(name, []):
-        if value.strip():
-            return value.strip()
-    return None
-
-
 def _names(props: dict[str, list[str]], caption: Any) -> list[str]:
     """The name (caption first: the entity's display name) and then every other name, once each."""
     names = [caption] if isinstance(caption, str) and caption.strip() else []
@@ -338,8 +461,8 @@ def _country(kind: str, props: dict[str, list[str]]) -> dict[str, Any]:
     """The first ISO country code among the type's country properties; other codes kept as given."""
     given = [v for prop in COUNTRY_PROPS[kind] for v in props.get(prop, [])]
     for value in given:
-        code = country_code(value)
-        if code is not None and len(value.strip()) == 2:
+        code = exact_country(value)
+        if code is not None:
             return {"country": code}
     return {"as_given": {"country": "; ".join(given)}} if given else {}
 
@@ -371,42 +494,6 @@ def _source(fid: str, schema: str, props: dict[str, list[str]], data: dict[str, 
         except ValueError:
             pass  # provenance metadata: an odd timestamp there does not make the record wrong
     return source
-
-
-def _dated_fields(origin: Origin, props: dict[str, list[str]], problems: list[Problem]) -> dict[str, Any]:
-    """valid_from / valid_to from the FtM dates; partial dates read as their first day, kept as given."""
-    out: dict[str, Any] = {}
-    given: dict[str, str] = {}
-    for ours, theirs in DATE_PROPS.items():
-        prop = next((p for p in theirs if _first(props, p)), None)
-        if prop is None:
-            continue
-        text = _first(props, prop) or ""
-        try:
-            out[ours], as_given = source_date(text)
-        except ValueError as exc:
-            problems.append(origin.problem(f"properties.{prop}", str(exc)))
-            continue
-        if as_given is not None:
-            given[ours] = as_given
-    if given:
-        out["as_given"] = given
-    return out
-
-
-def _share_fields(origin: Origin, props: dict[str, list[str]], problems: list[Problem]) -> dict[str, Any]:
-    """share, or share_min/share_max for a range, from the FtM percentage (0-100)."""
-    text = _first(props, "percentage")
-    if text is None:
-        return {}
-    try:
-        share, low, high = percent_share(text)
-    except ValueError as exc:
-        problems.append(origin.problem("properties.percentage", str(exc)))
-        return {}
-    if share is not None:
-        return {"share": share}
-    return {"share_min": low, "share_max": high}
 
 
 FORMAT = FtmFormat()

@@ -20,8 +20,10 @@ from typing import Any
 from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import Problem
 
+from corpgraph.loaders.coverage import PROPERTY_NOT_KEPT, Coverage, Skipped
 from corpgraph.loaders.formats import Raw
 from corpgraph.loaders.formats.coerce import country_code, source_date
+from corpgraph.loaders.formats.gleif_addresses import addresses
 from corpgraph.loaders.formats.jsondoc import first_char, read_document
 from corpgraph.loaders.formats.spill import Spill
 from corpgraph.loaders.formats.tree import View, nodes, pick
@@ -104,6 +106,22 @@ VOID = frozenset({"ANNULLED", "DUPLICATE"})
 NO_AUTHORITY = "RA999999"
 
 XML_RECORDS = frozenset({"LEIRecord", "RelationshipRecord", "Exception"})
+# The parts of an LEI record the mapping reads (XML elements below LEIRecord, API keys below `attributes`), two
+# levels deep; the coverage report lists the others a record gives as left out (EntityCreationDate, ManagingLOU, ...).
+LEI_PARTS_READ: dict[bool, frozenset[str]] = {
+    False: frozenset({"LEI", "Entity/LegalName", "Entity/OtherEntityNames", "Entity/TransliteratedOtherEntityNames",
+                      "Entity/LegalAddress", "Entity/HeadquartersAddress", "Entity/OtherAddresses",
+                      "Entity/TransliteratedOtherAddresses", "Entity/RegistrationAuthority", "Entity/LegalJurisdiction",
+                      "Entity/EntityCategory", "Entity/LegalForm", "Entity/EntityStatus",
+                      "Registration/RegistrationStatus", "Registration/LastUpdateDate"}),
+    True: frozenset({"lei", "entity/legalName", "entity/otherNames", "entity/transliteratedOtherNames",
+                     "entity/legalAddress", "entity/headquartersAddress", "entity/otherAddresses",
+                     "entity/transliteratedOtherAddresses", "entity/registeredAt", "entity/registeredAs",
+                     "entity/jurisdiction", "entity/category", "entity/legalForm", "entity/status",
+                     "registration/status", "registration/lastUpdateDate"}),
+}
+# Why a record becomes nothing when its mapping gives no reason of its own (the coverage report).
+NOTHING_MADE = "nothing to keep"
 XML_HEADER = frozenset({"ContentDate"})
 API_TYPES = {"lei-records": "LEIRecord", "relationship-records": "RelationshipRecord",
              "reporting-exceptions": "Exception"}
@@ -124,8 +142,10 @@ class GleifFormat:
             return b"www.gleif.org/data/schema/" in head
         return start in ("{", "[") and _API_HEAD.search(head) is not None
 
-    def read(self, path: Path) -> Iterator[Raw | Problem]:
-        """Native records of the file, streamed, then placeholders for the LEIs it leaves open."""
+    def read(self, path: Path, coverage: Coverage | None = None) -> Iterator[Raw | Problem]:
+        """Native records of the file, streamed, then placeholders for the LEIs it leaves open; records are
+        counted by type (LEIRecord, RelationshipRecord, Exception; API resources by the same names)."""
+        counted = Coverage() if coverage is None else coverage
         mapper = _Mapper(str(path))
         with path.open("rb") as handle:
             xml = first_char(handle.read(4096)) == "<"
@@ -134,8 +154,8 @@ class GleifFormat:
             if isinstance(item, Problem):
                 yield item
             else:
-                yield from mapper.map(*item)
-        yield from mapper.placeholders()
+                yield from counted.track(item[1].tag, mapper.map(*item), NOTHING_MADE)
+        yield from counted.made(mapper.placeholders())
 
 
 @dataclass
@@ -189,7 +209,7 @@ class _Mapper:
         self.defined = state.table()
         self.referenced = state.table()  # LEI -> the Origin of its first reference
 
-    def map(self, origin: Origin, item: _Item) -> Iterator[Raw | Problem]:
+    def map(self, origin: Origin, item: _Item) -> Iterator[Raw | Problem | Skipped]:
         """The native records of one GLEIF record, or the problems that stop it."""
         if item.tag == "LEIRecord":
             yield from self._company(origin, item)
@@ -205,7 +225,7 @@ class _Mapper:
                 yield origin, {"type": "Company", "id": f"{PREFIX}:{lei}", "name": lei, "placeholder": True,
                                "identifiers": [{"scheme": "LEI", "id": lei}]}
 
-    def _company(self, origin: Origin, item: _Item) -> Iterator[Raw | Problem]:
+    def _company(self, origin: Origin, item: _Item) -> Iterator[Raw | Problem | Skipped]:
         """An LEI record as a Company: LEI and registration-authority number, names, country, status."""
         view = _view(item, LEI_RECORD)
         problems = _lei_problems(origin, view, "lei")
@@ -223,11 +243,16 @@ class _Mapper:
             record.update(_country(view.text("jurisdiction")))
         if "status" in view:
             record["status"] = view.text("status")
+        found = addresses(item.tree, item.api)
+        if found:
+            record["addresses"] = found
+        for part in sorted(_parts(item) - LEI_PARTS_READ[item.api]):
+            yield Skipped(f"{PROPERTY_NOT_KEPT}{part}")
         record["description"] = _describe(view)
         record["sources"] = [_source(item, f"LEI record {lei}", lei, view, lei)]
         yield view.located(origin, {"name": "name", "country": "jurisdiction"}), record
 
-    def _relationship(self, origin: Origin, item: _Item) -> Iterator[Raw | Problem]:
+    def _relationship(self, origin: Origin, item: _Item) -> Iterator[Raw | Problem | Skipped]:
         """A relationship record as CONTROLS (+ OWNS with a percentage), DECLARED_INTEREST or FUND_LINK."""
         view = _view(item, RELATIONSHIP_RECORD)
         problems = _lei_problems(origin, view, "child", "parent")
@@ -243,6 +268,7 @@ class _Mapper:
             return
         assert relation is not None
         if view.text("registration_status") in VOID:
+            yield Skipped(f"registration status {view.text('registration_status')}: the relationship never held")
             return
         child, parent, kind = view.text("child"), view.text("parent"), view.text("relationship")
         for lei in (child, parent):
@@ -293,6 +319,27 @@ class _Mapper:
         """Note a referenced LEI (for a placeholder, if the file never defines it)."""
         if lei not in self.defined and lei not in self.referenced:
             self.referenced[lei] = origin
+
+
+def _parts(item: _Item) -> set[str]:
+    """The parts an LEI record gives (non-blank), two levels deep: `Entity/EntityCreationDate`, `registration/status`."""
+    tree = item.tree.get("attributes") if item.api and isinstance(item.tree, dict) else item.tree
+    out: set[str] = set()
+    for key, value in (tree.items() if isinstance(tree, dict) else ()):
+        if key.lower() in ("entity", "registration") and isinstance(value, dict):
+            out.update(f"{key}/{sub}" for sub, part in value.items() if _given(part))
+        elif _given(value):
+            out.add(key)
+    return out
+
+
+def _given(value: Any) -> bool:
+    """True when a source value says something: a non-blank text, a number, a structure holding one."""
+    if isinstance(value, dict):
+        return any(_given(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_given(v) for v in value)
+    return value is not None and value is not False and str(value).strip() != ""
 
 
 def _view(item: _Item, table: dict[str, tuple[str, str]], tree: Any = None, pointer: str = "") -> View:

@@ -9,6 +9,7 @@ from corpgraph.schema.batch import Origin
 from corpgraph.schema.declaration import spec_for
 from corpgraph.schema.errors import Problem
 
+from corpgraph.loaders.coverage import Coverage
 from corpgraph.loaders.formats import Raw
 from corpgraph.loaders.jsontext import JsonTextError, loads
 from corpgraph.loaders.readers import iter_jsonl, iter_jsonl_lines, read_records
@@ -34,15 +35,23 @@ class NativeFormat:
             return bool(first.startswith(b"{") and match and spec_for(match.group(1).decode()) is not None)
         return isinstance(data, dict) and isinstance(data.get("type"), str) and spec_for(data["type"]) is not None
 
-    def read(self, path: Path) -> Iterator[Raw | Problem]:
-        """The file's records with their line numbers and the problems met reading it (JSON Lines streamed)."""
+    def read(self, path: Path, coverage: Coverage | None = None) -> Iterator[Raw | Problem]:
+        """The file's records with their line numbers and the problems met reading it (JSON Lines streamed);
+        each record is counted as its own kind (it is imported as it is)."""
         file = str(path)
         if path.suffix.lower() != ".csv":
             for item in iter_jsonl(path):
-                yield item if isinstance(item, Problem) else (Origin(file, item[0]), item[1])
+                if isinstance(item, Problem):
+                    yield item
+                    continue
+                if coverage is not None:
+                    coverage.as_is(item[1].get("type"))
+                yield Origin(file, item[0]), item[1]
             return
         records, problems = read_records(path)
         for line, data in records:
+            if coverage is not None:
+                coverage.as_is(data.get("type"))
             yield Origin(file, line), data
         yield from problems
 

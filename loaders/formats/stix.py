@@ -26,9 +26,9 @@ from typing import Any
 from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import Problem
 
+from corpgraph.loaders.coverage import Coverage
 from corpgraph.loaders.formats import Raw
 from corpgraph.loaders.formats.incident_parts import day_of, placeholder, safe_id, url_source
-from corpgraph.loaders.formats.jsondoc import read_document
 from corpgraph.loaders.formats.jsondoc import first_char, iter_json_items, read_document
 from corpgraph.loaders.jsontext import loads
 
@@ -63,6 +63,16 @@ _BUNDLE = re.compile(rb'"type"\s*:\s*"bundle"')
 # A STIX object's id is `<type>--<UUID>` (STIX 2.1, 2.9): no other format corpgraph reads writes its ids so.
 _STIX_ID = re.compile(rb'"id"\s*:\s*"[a-z][a-z0-9-]*--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
                       rb'[0-9a-fA-F]{12}"')
+# STIX objects that become no record of their own but part of others' (the coverage report counts them so).
+FOLDED = {"report": "sources of the objects it contains", "impact": "impacts of its incident",
+          "location": "the country of identities located there", "located-at": "the country of its identity"}
+# Why the other objects that become nothing are left out.
+NOT_KEPT = {"relationship": "`{}`: corpgraph follows only attributed-to chains from an incident, and "
+                            "targets/impacts from an incident to an identity",
+            "owns": "STIX owns is asset ownership, not corporate ownership",
+            "campaign": "followed in attribution chains only (its actors become perpetrators)",
+            "identity": "nothing to keep"}
+NOT_KEPT_TYPE = "corpgraph keeps no {} objects (threat intelligence, not parties or incidents)"
 
 
 class StixFormat:
@@ -76,21 +86,30 @@ class StixFormat:
         """A JSON document or JSON Lines that is a bundle or holds STIX objects (ids `<type>--<UUID>`)."""
         return first_char(head) in ("{", "[") and (_BUNDLE.search(head) is not None or _STIX_ID.search(head) is not None)
 
-    def read(self, path: Path) -> Iterator[Raw | Problem]:
-        """Native records of the file, each located by the JSON pointer (or line) of the STIX object it comes from."""
+    def read(self, path: Path, coverage: Coverage | None = None) -> Iterator[Raw | Problem]:
+        """Native records of the file, each located by the JSON pointer (or line) of the STIX object it comes from;
+        the objects are counted by type in `coverage` (they are read whole, so they are counted at the end)."""
         file = str(path)
         found = _objects(path)
         if isinstance(found, Problem):
             yield found
             return
         objects, prefix, lines = found
+        made: dict[int, list[str]] = defaultdict(list)
+        placeholders: list[Raw] = []
         for item in read_objects(objects, prefix):
             at = _index(item[0], prefix)
             origin = Origin(file, lines[at]) if lines else Origin(file, 0 if at < 0 else at + 1, item[0])
             if len(item) == 3:
                 yield origin.problem(item[1], item[2])
+            elif item[1].get("placeholder"):
+                placeholders.append((origin, item[1]))
             else:
+                made[at].append(str(item[1]["type"]))
                 yield origin, item[1]
+        if coverage is not None:
+            _count(objects, made, coverage)
+        yield from placeholders if coverage is None else coverage.made(placeholders)
 
 
 FORMAT = StixFormat()
@@ -361,6 +380,18 @@ class _Bundle:
             if isinstance(ref, dict):
                 out.extend(_reference(ref))
         return out
+
+
+def _count(objects: list[Any], made: dict[int, list[str]], coverage: Coverage) -> None:
+    """Count every object by type: the records made at its place, else what it became or why not."""
+    for at, obj in enumerate(objects):
+        if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
+            continue  # reported as a problem already
+        kind = obj["type"]
+        detail = str(obj.get("relationship_type")) if kind == "relationship" else kind
+        folded = FOLDED.get(detail) or FOLDED.get(kind)
+        reason = NOT_KEPT.get(detail) or (NOT_KEPT.get(kind) or NOT_KEPT_TYPE).format(detail)
+        coverage.record(kind, made.get(at) or ([folded] if folded else []), (), reason)
 
 
 def stix_id(ref: str) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import Problem
 
+from corpgraph.loaders.coverage import Coverage
 from corpgraph.loaders.formats import Raw
 from corpgraph.loaders.formats.incident_parts import day_of, name_id, safe_id, url_source
 from corpgraph.loaders.formats.jsondoc import first_char, iter_json_items
@@ -45,6 +46,20 @@ INCIDENT_FIELDS = {"description": "/summary", "occurred_on": "/timeline/incident
                    "/attribute/confidentiality/data_total", "records_affected_max": "/attribute/confidentiality",
                    "duration_hours": "/attribute/availability/duration", "amounts": "/impact"}
 VICTIM_FIELDS = {"name": "/victim_id", "country": "/country"}
+# The coverage report counts VERIS sections: the section each native record comes from (by its type), what the
+# sections read into the incident itself became, and why the others are not kept. Sections that become
+# records: incident, victim, actor; incident_id and schema_version name the record, they are no content.
+SECTION_OF = {"Incident": "incident", "Company": "victim", "Organization": "victim", "AFFECTED": "victim",
+              "RESPONSIBLE_FOR": "victim", "Actor": "actor", "PERPETRATED": "actor"}
+FOLDED_SECTIONS = {"summary": "the incident's description", "timeline": "the incident's dates",
+                   "action": "the incident's category and types", "attribute": "the incident's records and impacts",
+                   "impact": "the incident's amounts", "security_incident": "the incident's determination",
+                   "reference": "the incident's sources", "source_id": "the incident's sources",
+                   "plus": "the incident's sources"}
+NOT_KEPT_SECTIONS = {"asset": "corpgraph keeps no inventory of the assets hit",
+                     "discovery_method": "corpgraph keeps no discovery method"}
+NOT_KEPT_SECTION = "a section corpgraph does not read"
+NOT_SECTIONS = frozenset({"incident_id", "schema_version"})
 _HEAD = re.compile(rb'"incident_id"\s*:')
 _URL = re.compile(r"https?://[^\s;,]+")
 
@@ -59,16 +74,33 @@ class VerisFormat:
         return first_char(head) in ("{", "[") and _HEAD.search(head) is not None and (
             b'"schema_version"' in head or b'"timeline"' in head or b'"action"' in head)
 
-    def read(self, path: Path) -> Iterator[Raw | Problem]:
-        """Native records of every incident, located by JSON pointer (line numbers for JSON Lines)."""
+    def read(self, path: Path, coverage: Coverage | None = None) -> Iterator[Raw | Problem]:
+        """Native records of every incident, located by JSON pointer (line numbers for JSON Lines); the
+        sections of each incident are counted in `coverage`."""
         for item in _incidents(path):
             if isinstance(item, Problem):
                 yield item
-            else:
-                yield from incident_records(*item)
+                continue
+            made: dict[str, list[str]] = {}
+            for out in incident_records(*item):
+                if not isinstance(out, Problem):
+                    made.setdefault(SECTION_OF.get(str(out[1]["type"]), "incident"), []).append(str(out[1]["type"]))
+                yield out
+            if coverage is not None and isinstance(item[1], dict):
+                _count(item[1], made, coverage)
 
 
 FORMAT = VerisFormat()
+
+
+def _count(data: dict[str, Any], made: dict[str, list[str]], coverage: Coverage) -> None:
+    """Count one incident's sections: those that made records, those read into the incident, the others."""
+    for section in dict.fromkeys([*made, *data]):
+        if section in NOT_SECTIONS:
+            continue
+        folded = [FOLDED_SECTIONS[section]] if section in FOLDED_SECTIONS and made.get("incident") else []
+        reason = NOT_KEPT_SECTIONS.get(section, NOT_KEPT_SECTION)
+        coverage.record(section, made.get(section) or folded, (), reason)
 
 
 def _incidents(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:

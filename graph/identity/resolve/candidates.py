@@ -7,7 +7,9 @@ shared by thousands) is skipped and counted, never silently compared in full.
 Score: each piece of evidence has a strength p and the score is 1 - prod(1 - p) (independent
 evidence adds up, never past 1): shared identifier 0.9; identical names 0.85; same name after
 normalisation 0.8; a known alias 0.75; a transliteration 0.65, of an alias 0.55 (only the strongest
-name evidence counts); same country 0.3.
+name evidence counts); same address 0.4 (the same postal code in the same city, or the same whole text;
+never evidence alone: a registered agent's address is shared by thousands); same country 0.3 (an entity
+without a country is read with its first address's).
 Conflicts lower the score and block `--accept-above`: identifiers of one scheme that differ (x0.2),
 countries that differ (x0.5). A party that is not known is never an automatic merge: a placeholder (a
 reference a file left open), an unknown or unspecified party (`unknown_reason`: BODS unknown persons and
@@ -33,6 +35,9 @@ MAX_BLOCK = 500
 # Entities are compared with their own type only: identity never merges entities of different types.
 GROUPS = {"Company": "Company", "Organization": "Organization", "Person": "Person", "Actor": "Actor"}
 IDENTIFIER, SAME_NAME, IDENTICAL_NAME, ALIAS, TRANSLITERATION, COUNTRY = 0.9, 0.8, 0.85, 0.75, 0.65, 0.3
+ADDRESS = 0.4
+# Evidence that supports a match but never makes a candidate alone.
+_SUPPORTING = ("same country", "same address")
 # A transliterated alias is two inferences deep ("카오라", a short form of Kaola Credit, reads "kaola" like
 # any other Kaola): weaker than either alone.
 ALIAS_TRANSLITERATION = 0.55
@@ -113,8 +118,9 @@ def score_pair(x: _Party, y: _Party) -> Candidate:
     conflicts: list[str] = []
     _identifiers(x, y, evidence, reasons, conflicts)
     _names(x, y, evidence, reasons)
+    _addresses(x.entity, y.entity, evidence, reasons)
     _countries(x.entity, y.entity, evidence, reasons, conflicts)
-    if not any(r for r in reasons if not r.startswith("same country")):
+    if not any(r for r in reasons if not r.startswith(_SUPPORTING)):
         return Candidate(x.entity.id, y.entity.id, 0.0)
     missing = 1.0
     for p in evidence:
@@ -197,9 +203,38 @@ def _names(x: _Party, y: _Party, evidence: list[float], reasons: list[str]) -> N
         reasons.append(reason)
 
 
+def _addresses(x: Entity, y: Entity, evidence: list[float], reasons: list[str]) -> None:
+    """A shared address (postal code and city, or the whole text, compared without case and spaces) supports a match."""
+    shared = sorted(set(_address_keys(x)) & set(_address_keys(y)))
+    if shared:
+        evidence.append(ADDRESS)
+        reasons.append(f"same address: {_address_keys(x)[shared[0]]}")
+
+
+def _address_keys(entity: Entity) -> dict[str, str]:
+    """Comparable keys of an entity's addresses (postal code with city; whole text) -> the address as shown."""
+    out: dict[str, str] = {}
+    for address in entity.addresses:
+        if address.postal_code and address.city:
+            out[f"p:{_squash(address.postal_code)}|{_squash(address.city)}"] = f"{address.postal_code} {address.city}"
+        if address.full:
+            out[f"f:{_squash(address.full)}"] = address.full
+    return out
+
+
+def _squash(text: str) -> str:
+    """Text without case, spaces and punctuation, for comparing addresses."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def country_of(entity: Entity) -> str | None:
+    """The entity's country, else the country of its first address that names one."""
+    return getattr(entity, "country", None) or next((a.country for a in entity.addresses if a.country), None)
+
+
 def _countries(x: Entity, y: Entity, evidence: list[float], reasons: list[str], conflicts: list[str]) -> None:
     """Same country supports a match; two different countries are a conflict."""
-    cx, cy = getattr(x, "country", None), getattr(y, "country", None)
+    cx, cy = country_of(x), country_of(y)
     if cx and cy and cx == cy:
         evidence.append(COUNTRY)
         reasons.append(f"same country {cx}")

@@ -14,7 +14,8 @@ from corpgraph.schema.kinds import EntityType
 from corpgraph.schema.records import Entity
 
 from corpgraph.graph.identity.clusters import IdentityMap
-from corpgraph.graph.identity.resolve.candidates import GROUPS, Candidate, CandidateSet, find_candidates, identifiers_by_scheme
+from corpgraph.graph.identity.resolve.candidates import (GROUPS, Candidate, CandidateSet, country_of, find_candidates,
+                                                       identifiers_by_scheme)
 from corpgraph.graph.stores.base import GraphStore, Verdict
 
 PAGE = 10_000
@@ -72,7 +73,7 @@ def cluster_conflict(store: GraphStore, identity: IdentityMap, candidate: Candid
     """
     members = [*identity.ids(candidate.a), *identity.ids(candidate.b)]
     records = store.get_entities(members).values()
-    countries = sorted({c for r in records if (c := getattr(r, "country", None))})
+    countries = sorted({c for r in records if (c := country_of(r))})
     if len(countries) > 1:
         return f"different countries: {' vs '.join(countries)}"
     schemes = identifiers_by_scheme(records)
