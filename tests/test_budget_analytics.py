@@ -59,11 +59,13 @@ def _run_within(seconds: float, work: Callable[[], Any]) -> tuple[BaseException 
 def test_exposure_stops_within_100_ms_of_its_deadline_and_releases_the_cpu(world: tuple[gen.World, CorpGraph]) -> None:
     w, graph = world
     whole = _run_within(60, lambda: graph.exposure(w.largest_holder))
-    assert whole[0] is None and whole[2] > 2 * BUDGET  # the question really takes longer than the budget
-    error, cpu, wall = _run_within(BUDGET, lambda: graph.exposure(w.largest_holder))
+    # A budget well inside the whole question, whatever this machine's speed: a quarter of its wall time.
+    limit = min(BUDGET, whole[2] / 4)
+    assert whole[0] is None and whole[1] > limit + 0.1  # its CPU alone would overrun the budget by more than 0.1 s
+    error, cpu, wall = _run_within(limit, lambda: graph.exposure(w.largest_holder))
     assert isinstance(error, TimedOut)
-    assert cpu < BUDGET + 0.1  # main: the whole computation's CPU (~1.5 s), answered or not
-    assert wall < BUDGET + 0.5  # wall time may include waiting for the other core's load on a shared machine
+    assert cpu < limit + 0.1  # main: the whole computation's CPU, answered or not
+    assert wall < limit + 0.5  # wall time may include waiting for the other core's load on a shared machine
 
 
 @pytest.mark.parametrize("question", ["exposure", "liability", "holdings", "owners", "neighborhood", "candidates"])

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from corpgraph.schema.declaration import ANALYTIC_FIELDS
 from corpgraph.schema.kinds import EntityType, RelationType
 
 from corpgraph.graph.stores import cypher
@@ -24,9 +25,8 @@ LINTER = ROOT / "tools" / "cypher_lint.mjs"
 PACKAGE = ROOT / "node_modules" / "@neo4j-cypher" / "language-support"
 # The functions the store may use (keeping its Cypher simple); any other is a finding.
 ALLOWED_FUNCTIONS = ["coalesce", "collect", "count", "size", "type"]
-PROPERTY_KEYS = ["id", "type", "name", "keys", "search", "doc", "share", "valid_from", "valid_to", "incident",
-                 "share_min", "share_max", "kind", "value", "idkeys", "idsearch", "topics", "pair", "a", "b", "verdict", "by", "at",
-                 "revision", "relations", "entities"]
+PROPERTY_KEYS = ["id", "type", "name", "keys", "search", "doc", *ANALYTIC_FIELDS, "value", "idkeys", "idsearch",
+                 "topics", "pair", "a", "b", "verdict", "by", "at", "revision", "relations", "entities"]
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 ERROR, WARNING = 1, 2
 

@@ -18,7 +18,8 @@ E = EntityType
 
 
 def test_the_projection_feed_and_both_stores_carry_the_declared_analytic_fields(tmp_store: SqliteStore) -> None:
-    assert ANALYTIC_FIELDS == ("share", "valid_from", "valid_to", "incident", "share_min", "share_max", "kind")
+    assert ANALYTIC_FIELDS == ("share", "valid_from", "valid_to", "incident", "share_min", "share_max", "kind",
+                               "share_min_exclusive")
     assert EdgeRow._fields == EDGE_FIELDS == ("id", "type", "source", "target", *ANALYTIC_FIELDS)
     db = sqlite3.connect(tmp_store.path)
     columns = [row[1] for row in db.execute("PRAGMA table_info(relations)")]
@@ -30,7 +31,8 @@ def test_the_projection_feed_and_both_stores_carry_the_declared_analytic_fields(
         # The feed reads the fields the type's record declares, each into a column of its name.
         assert all(f"coalesce(r.{name}, " in read and f" AS {name}" in read for name in cypher.feed_fields(kind))
     # By hand from schema/records.py: a stake has a share, its range and dates; an attack has none of them.
-    assert cypher.feed_fields(RelationType.OWNS) == ("share", "valid_from", "valid_to", "share_min", "share_max")
+    assert cypher.feed_fields(RelationType.OWNS) == ("share", "valid_from", "valid_to", "share_min", "share_max",
+                                                     "share_min_exclusive")
     assert cypher.feed_fields(RelationType.SUPPLIED_DATA_TO) == ("valid_from", "valid_to", "incident")
     assert cypher.feed_fields(RelationType.PERPETRATED) == ()
 
