@@ -185,6 +185,10 @@ class CorpGraph:
         """Entities within `depth` relations of the entity (any of its ids or `SCHEME:ID`), merged by identity."""
         return neighborhood(self.reader(), self.resolve(ref), depth, relation_types, max_nodes=max_nodes)
 
+    def build_failure(self) -> BaseException | None:
+        """The error of the last projection build if it failed (the store could not be read whole), until one succeeds."""
+        return self.live.last_failure
+
     def projection(self) -> Projection:
         """The projection queries answer from now (the store's latest, or the previous one while it is built)."""
         return self.live.get().projection
