@@ -14,6 +14,7 @@ from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import Problem
 
 from corpgraph.loaders.jsontext import DECODER, TOO_DEEP, JsonTextError, loads
+from corpgraph.loaders.textdecode import BOM, ChunkDecoder, NotUtf8, not_utf8
 
 CHUNK = 1 << 20
 _WS = " \t\r\n"
@@ -27,10 +28,11 @@ def first_char(head: bytes) -> str:
 
 def read_document(path: Path) -> Any | Problem:
     """A whole JSON document (one API page, one STIX bundle) read at once, or the Problem that stops it."""
+    data = path.read_bytes()
     try:
-        return loads(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        return Problem(str(path), 0, "(document)", f"not UTF-8: {exc.reason} at byte {exc.start}", "")
+        return loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:  # utf-8-sig counts from after a byte-order mark
+        return Problem(str(path), 0, "(document)", not_utf8(exc.start + (3 if data.startswith(BOM) else 0) + 1), "")
     except JsonTextError as exc:
         return Problem(str(path), 0, "(document)", str(exc), "")
 
@@ -50,7 +52,7 @@ def _iter_lines(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
-                yield Problem(file, number, "(line)", f"not UTF-8 at byte {exc.start}")
+                yield Problem(file, number, "(line)", not_utf8(exc.start + 1, "the line"))
                 continue
             if not line.strip():
                 continue
@@ -66,6 +68,7 @@ def _iter_array(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
     decoder = DECODER
     window = _Window(path)
     try:
+        window.start()
         pos = window.skip(0)
         pos += 1  # the "[" first_char saw
         index = 0
@@ -91,8 +94,8 @@ def _iter_array(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
             pos = window.slide(pos)
         if window.skip(pos + 1) < len(window.text):
             yield Problem(file, index + 1, "(document)", "not valid JSON: text after the closing ']'", "")
-    except UnicodeDecodeError as exc:
-        yield Problem(file, 0, "(document)", f"not UTF-8: {exc.reason}", "")
+    except NotUtf8 as exc:
+        yield Problem(file, 0, "(document)", str(exc), "")
     finally:
         window.handle.close()
 
@@ -118,15 +121,21 @@ class _Window:
     """A sliding window of a file's text: read more on demand, drop what was consumed."""
 
     def __init__(self, path: Path) -> None:
-        self.handle = path.open("r", encoding="utf-8-sig")
-        self.text = self.handle.read(CHUNK)
+        self.handle = path.open("rb")
+        self.chunks = ChunkDecoder(self.handle)  # a byte that is not UTF-8 raises NotUtf8 with its file offset
+        self.text = ""
+        self.eof = False
+
+    def start(self) -> None:
+        """Read the first chunk."""
+        self.text = self.chunks.read(CHUNK)
         self.eof = not self.text
 
     def more(self) -> bool:
         """Append the next chunk; False at the end of the file."""
         if self.eof:
             return False
-        chunk = self.handle.read(max(CHUNK, len(self.text)))  # doubling: big items are read in few rounds
+        chunk = self.chunks.read(max(CHUNK, len(self.text)))  # doubling: big items are read in few rounds
         if not chunk:
             self.eof = True
             self.handle.close()
