@@ -27,14 +27,31 @@ def first_char(head: bytes) -> str:
 
 
 def read_document(path: Path) -> Any | Problem:
-    """A whole JSON document (one API page, one STIX bundle) read at once, or the Problem that stops it."""
+    """A whole JSON document (one API page, one STIX bundle) read at once, or the Problem that stops it: not UTF-8
+    at a byte, truncated (the text ends inside the value), or the first syntax error with its line and column."""
     data = path.read_bytes()
     try:
-        return loads(data.decode("utf-8-sig"))
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:  # utf-8-sig counts from after a byte-order mark
         return Problem(str(path), 0, "(document)", not_utf8(exc.start + (3 if data.startswith(BOM) else 0) + 1), "")
-    except JsonTextError as exc:
-        return Problem(str(path), 0, "(document)", str(exc), "")
+    try:
+        return DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        return Problem(str(path), 0, "(document)", _syntax(text, exc), "")
+    except (JsonTextError, RecursionError):
+        try:
+            loads(text)  # the same text again through the reader that words these reasons
+        except JsonTextError as reason:
+            return Problem(str(path), 0, "(document)", str(reason), "")
+        raise
+
+
+def _syntax(text: str, exc: json.JSONDecodeError) -> str:
+    """The reason for a JSON document's syntax error: truncated when the text ends inside the value."""
+    if not text[exc.pos:].strip():
+        return (f"truncated: the JSON document ends at line {exc.lineno} before its value is complete "
+                f"({len(text.encode()):,} bytes read); the file was cut short")
+    return f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
 
 
 def iter_json_items(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
