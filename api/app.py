@@ -215,11 +215,11 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
         return time.monotonic() + settings.time_budget
 
     async def healthz(request: Request) -> JSONResponse:
-        """Liveness, with the store's name and revision (read in the quick lane, never behind analytics); "degraded"
+        """Liveness, with the store's name and revision (read in its own lane, never behind other work); "degraded"
         with the first problem when the store cannot be read (503) or the last projection build failed (200)."""
         name = graph.store.name
         try:
-            revision = await lanes.run(Lane.QUICK, deadline(), graph.revision)
+            revision = await lanes.run(Lane.HEALTH, deadline(), graph.revision)
         except StoreError as exc:
             return JSONResponse({"status": "degraded", "store": name, "problem": public_message(exc),
                                  "code": exc.code}, status_code=503)
