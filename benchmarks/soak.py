@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import generate as gen  # noqa: E402
 from benchmarks.run import load_jsonl  # noqa: E402
-from graph.stores.sqlite import SqliteStore  # noqa: E402
+from corpgraph.graph.stores.sqlite import SqliteStore  # noqa: E402
 from tests.live_server import open_files, rss_mib, server_process  # noqa: E402
 
 TOKEN = "soak-token"

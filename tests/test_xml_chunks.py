@@ -8,15 +8,15 @@ import sys
 from pathlib import Path
 
 from benchmarks.generate_gleif import generate_gleif_lei
-from loaders.formats.xmlstream import CHUNK, tag_aligned_chunks
+from corpgraph.loaders.formats.xmlstream import CHUNK, tag_aligned_chunks
 
 ROOT = Path(__file__).resolve().parent.parent
 # Read every record of a file through the importer's stream; print the process's peak RSS in MiB.
 _PEAK = """
 import resource, sys
 from pathlib import Path
-from loaders.formats.gleif import XML_HEADER, XML_RECORDS
-from loaders.formats.xmlstream import iter_records
+from corpgraph.loaders.formats.gleif import XML_HEADER, XML_RECORDS
+from corpgraph.loaders.formats.xmlstream import iter_records
 count = sum(1 for _ in iter_records(Path(sys.argv[1]), XML_RECORDS, XML_HEADER))
 print(count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """

@@ -14,6 +14,7 @@ from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import Problem
 
 from corpgraph.loaders.jsontext import DECODER, TOO_DEEP, JsonTextError, loads
+from corpgraph.loaders.lines import bounded_lines, too_long
 from corpgraph.loaders.textdecode import BOM, ChunkDecoder, NotUtf8, not_utf8
 
 CHUNK = 1 << 20
@@ -65,7 +66,10 @@ def _iter_lines(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
     """One JSON value per line; blank lines are skipped."""
     file = str(path)
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in bounded_lines(handle):
+            if raw is None:
+                yield Problem(file, number, "(line)", too_long())
+                continue
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
