@@ -17,7 +17,7 @@ from strawberry.types import ExecutionContext
 from corpgraph.graph.analytics.results import Channel, HoldingPage
 from corpgraph.loaders.validate import validate_records
 from corpgraph.schema.batch import Batch
-from corpgraph.schema.errors import CorpgraphError, InvalidInput, LimitExceeded, Problem, TimedOut
+from corpgraph.schema.errors import CorpgraphError, InvalidInput, LimitExceeded, Problem, TimedOut, UnreadableRecord
 from corpgraph.schema.kinds import EntityType, IncidentCategory, RelationType
 
 from corpgraph.api import graphql_types as gt
@@ -112,6 +112,7 @@ class Query:
         if not 0.0 < level <= 1.0:
             raise LimitExceeded(f"threshold must be above 0 and at most 1, got {level}")
         found = info.context.graph.ultimate_owners(company_id, as_of, level)
+        info.context.report_damage([company_id, *(h.owner for h in found)])
         return [gt.from_result(h, count=len(found), cursor=h.cursor or "") for h in found]
 
     @resolver(description="Companies where a declared indirect share (BODS) or ultimate parent (GLEIF) disagrees with corpgraph's own integrated share or controlling parent, by company id.", page_size=20)
@@ -134,6 +135,7 @@ class Query:
             incident_id, as_of, bounds=asks_bounds(info), paths=asks_paths(info),
             min_hop_share=info.context.settings.share("minHopShare", min_hop_share),
             **info.context.settings.liability_args(max_depth, min_share, max_owners))
+        info.context.report_damage([chain.incident, *(p.entity for p in chain.parties)])
         return gt.from_result(chain)  # type: ignore[no-any-return]
 
     @resolver(description="Incidents an entity is exposed to, through ownership, dependency or data flow.", heavy=True)
@@ -141,6 +143,7 @@ class Query:
                  channels: list[Channel] | None = None, max_depth: MaxDepth = None) -> gt.Exposure:
         answer = info.context.graph.exposure(entity_id, as_of, channels=channels, bounds=asks_bounds(info),
                                              **info.context.settings.exposure_args(max_depth))
+        info.context.report_damage([answer.entity, *(i.via for i in answer.items if i.via)])
         return gt.from_result(answer)  # type: ignore[no-any-return]
 
     @resolver(description="Entities within `depth` relations of an entity (default 1) and the relations between them.", heavy=True)
@@ -197,6 +200,7 @@ def _holdings(info: Ctx, page_of: Callable[..., HoldingPage], id: str, as_of: da
               after: str | None) -> list[gt.Holding]:
     """One page of owners or holdings as GraphQL objects, each carrying its cursor and the count of all pages."""
     page = page_of(id, as_of, info.context.settings.holdings_page(first), after, bounds=asks_bounds(info))
+    info.context.report_damage([id, *(end for h in page.items for end in (h.owner, h.company))])
     return [gt.from_result(h, count=page.count, cursor=h.cursor or "") for h in page.items]
 
 
@@ -276,6 +280,18 @@ class ErrorCodes(SchemaExtension):
                 error.extensions = {**(error.extensions or {}), **extra}
 
 
+class DamageReport(SchemaExtension):
+    """Add to `errors` what the answer left out because it is damaged in the store (Context.report_damage)."""
+
+    def on_operation(self) -> Iterator[None]:
+        """After the operation: one UNREADABLE_RECORD error per damaged record; the data stays as answered."""
+        yield
+        result, damage = self.execution_context.result, getattr(self.execution_context.context, "damage", None)
+        if result is not None and damage:
+            result.errors = [*(result.errors or []), *(GraphQLError(m, extensions={"code": UnreadableRecord.code})
+                                                       for m in damage)]
+
+
 def should_mask_error(error: GraphQLError) -> bool:
     """Hide exceptions raised by accident inside resolvers; keep our errors and GraphQL's own messages."""
     original = error.original_error
@@ -295,6 +311,7 @@ def _extensions(settings: ApiSettings, documents: DocumentCache,
         lambda: DocumentGuard(documents, settings, pages),
         lambda: MaskErrors(should_mask_error=should_mask_error, error_message="Internal error; it has been logged."),
         ErrorCodes,
+        DamageReport,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

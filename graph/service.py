@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
@@ -188,6 +188,14 @@ class CorpGraph:
     def build_failure(self) -> BaseException | None:
         """The error of the last projection build if it failed (the store could not be read whole), until one succeeds."""
         return self.live.last_failure
+
+    def damage_near(self, ids: Iterable[str]) -> list[str]:
+        """What to say of the damaged relations (left out of the projection) that touch any of these ids."""
+        damaged = self.projection().damaged
+        if not damaged:
+            return []
+        wanted = set(ids)
+        return [d.message() for d in damaged if d.source in wanted or d.target in wanted]
 
     def projection(self) -> Projection:
         """The projection queries answer from now (the store's latest, or the previous one while it is built)."""

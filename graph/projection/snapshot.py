@@ -22,6 +22,7 @@ import os
 import threading
 import time
 import zipfile
+from dataclasses import replace
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ import numpy as np
 from corpgraph.graph.identity.merge import Statements
 from corpgraph.graph.projection.nodeids import NodeIds
 from corpgraph.graph.projection.packed import PackedStrings
-from corpgraph.graph.projection.build import Edges, Projection, assemble
+from corpgraph.graph.projection.build import DamagedRelation, Edges, Projection, assemble
 from corpgraph.graph.projection.relation_ids import EdgeColumns, RelationIds
 from corpgraph.graph.settings import get_settings
 from corpgraph.graph.projection.snapshot_check import COLUMNS, SnapshotInvalid, check_arrays, digest, manifest_of
@@ -138,6 +139,7 @@ def _arrays(proj: Projection, instance: str) -> dict[str, np.ndarray]:
         "groups": len(proj.ids.groups), "extra": list(proj.ids.extra), "kinds": list(proj.kinds), "keys": list(rel.keys),
         "statements": {"groups": proj.statements.groups, "merged_into": proj.statements.merged_into,
                        "disputed": sorted(proj.statements.disputed)},
+        "damaged": [[d.relation, d.source, d.target, d.reason] for d in proj.damaged],
     }
     arrays = {name: getattr(proj, name) for name in COLUMNS}
     arrays.update({f"ids.{k}": group for k, group in enumerate(proj.ids.groups)})
@@ -186,4 +188,6 @@ def _projection(arrays: dict[str, np.ndarray], instance: str, revision: int) -> 
     saved = manifest["statements"]
     statements = Statements({k: tuple(v) for k, v in saved["groups"].items()}, dict(saved["merged_into"]),
                             frozenset(saved["disputed"]))
-    return assemble(revision, ids, edges, relation_ids, statements)
+    built = assemble(revision, ids, edges, relation_ids, statements)
+    damaged = tuple(DamagedRelation(*d) for d in manifest.get("damaged", []))
+    return replace(built, damaged=damaged) if damaged else built

@@ -61,6 +61,9 @@ def manifest_of(arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
     for key in ("extra", "kinds", "keys"):
         _require(all(isinstance(v, str) for v in manifest[key]), f"manifest {key!r} holds a non-string")
     _check_statements(manifest["statements"])
+    damaged = manifest.get("damaged", [])  # optional: the rows the build left out (graph.projection.build)
+    _require(isinstance(damaged, list) and all(isinstance(d, list) and len(d) == 4 and all(isinstance(v, str) for v in d)
+                                               for d in damaged), "manifest 'damaged' is not a list of 4 texts each")
     checked: dict[str, Any] = manifest
     return checked
 
