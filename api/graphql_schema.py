@@ -200,8 +200,14 @@ def _holdings(info: Ctx, page_of: Callable[..., HoldingPage], id: str, as_of: da
               after: str | None) -> list[gt.Holding]:
     """One page of owners or holdings as GraphQL objects, each carrying its cursor and the count of all pages."""
     page = page_of(id, as_of, info.context.settings.holdings_page(first), after, bounds=asks_bounds(info))
-    info.context.report_damage([id, *(end for h in page.items for end in (h.owner, h.company))])
-    return [gt.from_result(h, count=page.count, cursor=h.cursor or "") for h in page.items]
+    ends = [end for h in page.items for end in (h.owner, h.company)]
+    info.context.report_damage([id, *ends])
+    # A holder no entity backs (a dangling relation) or one that cannot be read is left out and reported, so the
+    # rest of the page is answered (its `owner`/`company` field could only fail, and take the whole list along).
+    found, problems = info.context.graph.readable(ends)
+    info.context.damage.extend(p for p in problems if p not in info.context.damage)
+    return [gt.from_result(h, count=page.count, cursor=h.cursor or "") for h in page.items
+            if h.owner in found and h.company in found]
 
 
 class Schema(strawberry.Schema):

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from corpgraph.schema.batch import Batch, WriteSummary
 from corpgraph.schema.declaration import endpoint_kinds
-from corpgraph.schema.errors import NotFound
+from corpgraph.schema.errors import NotFound, UnreadableRecord
 from corpgraph.schema.kinds import EntityType, IncidentCategory, RelationType
 from corpgraph.schema.records import Entity
 
@@ -173,6 +173,27 @@ class CorpGraph:
             except NotFound:
                 continue
         return found
+
+    def readable(self, refs: Sequence[str]) -> tuple[dict[str, Entity], list[str]]:
+        """The entities of these references that exist and can be read, and what to say of the others: an id a
+        stored relation points at but no entity has, or a record that cannot be read (UnreadableRecord)."""
+        wanted = list(dict.fromkeys(refs))
+        problems: list[str] = []
+        unreadable: set[str] = set()
+        try:
+            found = self.entities(wanted)
+        except UnreadableRecord:  # one of them is damaged: read them one by one to keep the others
+            found = {}
+            for ref in wanted:
+                try:
+                    found.update(self.entities([ref]))
+                except UnreadableRecord as exc:
+                    problems.append(str(exc))
+                    unreadable.add(ref)
+        problems += [f"a stored relation points at {ref!r}, which is not a stored entity; it was left out of this "
+                     "answer; `corpgraph check` lists every such record"
+                     for ref in wanted if ref not in found and ref not in unreadable]
+        return found, problems
 
     def search(self, text: str, types: Sequence[EntityType] | None = None, limit: int = 10,
                topics: Sequence[str] | None = None) -> list[Entity]:

@@ -69,3 +69,25 @@ def test_the_damage_survives_a_snapshot(tmp_path: Path) -> None:
     loaded = snapshots.load(built.revision)
     assert loaded is not None and [d.relation for d in loaded.damaged] == ["OWNS|x|c|"] == [
         d.relation for d in built.damaged]
+
+
+def test_a_dangling_relation_and_an_unreadable_owner_leave_the_other_owners_answered(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "corpgraph.db")
+    ingest(store, companies_owning(("o1", "c", 0.1), ("o2", "c", 0.2)))
+    with sqlite3.connect(store.path) as db:  # a relation from an id no entity has, and o1's document broken
+        db.execute("INSERT INTO relations(id, type, source, target, share, doc) VALUES "
+                   "('OWNS|ghost|c|', 'OWNS', 'ghost', 'c', 0.3, ?)",
+                   ['{"type": "OWNS", "source": "ghost", "target": "c", "share": 0.3}'])
+        db.execute("UPDATE entities SET doc = 'garbage' WHERE id = 'o1'")
+    try:
+        with TestClient(create_app(store=store, settings=ApiSettings())) as client:
+            answer = client.post("/graphql", json={"query": '{ owners(companyId: "c") { direct owner { id } } }'})
+    finally:
+        store.close()
+    body = answer.json()
+    # main: {"data": null} with NOT_FOUND 'ghost' (or o1's error): nothing of the answer survived
+    assert body["data"] == {"owners": [{"direct": 0.2, "owner": {"id": "o2"}}]}
+    messages = sorted(e["message"] for e in body["errors"])
+    assert len(messages) == 2 and {e["extensions"]["code"] for e in body["errors"]} == {"UNREADABLE_RECORD"}
+    assert messages[0].startswith("a stored relation points at 'ghost', which is not a stored entity")
+    assert messages[1].startswith("the stored entity 'o1' (Company) cannot be read")
