@@ -14,6 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext
 
+from corpgraph.graph import damage
 from corpgraph.graph.analytics.results import Channel, HoldingPage
 from corpgraph.loaders.validate import validate_records
 from corpgraph.schema.batch import Batch
@@ -88,7 +89,10 @@ class Query:
     def search(self, info: Ctx, text: str, types: list[EntityType] | None = None,
                topics: Topics = None, first: First = None) -> list[gt.Entity]:
         limit = info.context.settings.first(first, default=10)
-        return [gt.entity_from_record(e) for e in info.context.graph.search(text, types, limit, topics)]
+        with damage.collecting() as left_out:  # an unreadable match is left out and reported, not fatal
+            found = info.context.graph.search(text, types, limit, topics)
+        info.context.damage.extend(m for m in left_out if m not in info.context.damage)
+        return [gt.entity_from_record(e) for e in found]
 
     @resolver(description="Who owns a company, directly and through chains, as of a date (default today); "
                                   "largest integrated share first, then id, a page at a time.", heavy=True)

@@ -91,3 +91,19 @@ def test_a_dangling_relation_and_an_unreadable_owner_leave_the_other_owners_answ
     assert len(messages) == 2 and {e["extensions"]["code"] for e in body["errors"]} == {"UNREADABLE_RECORD"}
     assert messages[0].startswith("a stored relation points at 'ghost', which is not a stored entity")
     assert messages[1].startswith("the stored entity 'o1' (Company) cannot be read")
+
+
+def test_a_search_that_meets_an_unreadable_entity_answers_the_others(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "corpgraph.db")
+    ingest(store, companies_owning(("acme-one", "acme-two", 0.5)))
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE entities SET doc = 'garbage' WHERE id = 'acme-one'")
+    try:
+        with TestClient(create_app(store=store, settings=ApiSettings())) as client:
+            body = client.post("/graphql", json={"query": '{ search(text: "acme") { id } }'}).json()
+    finally:
+        store.close()
+    # main: {"data": null} and the error, naming the record '?': no match survived one damaged row
+    assert body["data"] == {"search": [{"id": "acme-two"}]}
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNREADABLE_RECORD"]
+    assert body["errors"][0]["message"].startswith("the stored entity 'acme-one' (Company) cannot be read")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,6 +12,7 @@ from corpgraph.schema.errors import UnreadableRecord
 from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.schema.records import Entity, Relation
 
+from corpgraph.graph import damage
 from corpgraph.graph.identity.normalize import search_keys
 
 
@@ -26,6 +28,18 @@ def decode_entity(type_name: str, doc: str | dict[str, Any], id: str | None = No
         return ENTITIES[EntityType(type_name)].model.model_validate(_data(doc))
     except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError, as are JSON errors
         raise _unreadable("entity", type_name, doc, exc, id) from exc
+
+
+def decode_found(rows: Iterable[tuple[str, str, str]]) -> list[Entity]:
+    """Entities of the (type, doc, id) rows a search found; an unreadable one is left out, and noted, when the
+    caller collects damage (graph.damage), so one damaged row does not fail every search that meets it."""
+    out: list[Entity] = []
+    for type_name, doc, id in rows:
+        try:
+            out.append(decode_entity(type_name, doc, id))
+        except UnreadableRecord as exc:
+            damage.skip(exc)
+    return out
 
 
 def decode_relation(type_name: str, doc: str | dict[str, Any], id: str | None = None) -> Relation:

@@ -59,7 +59,7 @@ from corpgraph.graph.stores.base import (
     refuse_problems,
     write_summary,
 )
-from corpgraph.graph.stores.codec import decode_entity, decode_relation, encode, entity_keys, stored_type
+from corpgraph.graph.stores.codec import decode_entity, decode_found, decode_relation, encode, entity_keys, stored_type
 
 
 _RETRY_SECONDS = 30.0  # as the driver's managed transactions: deadlocks, leader switches, lost connections
@@ -286,7 +286,7 @@ class Neo4jStore:
         names = [t.value for t in (types or list(EntityType))]
         rows = self._read(cypher.SEARCH, key=key, exact=f"\n{key}\n", prefix=f"\n{key}", types=names, limit=limit,
                           topics=topic_keys(topics))
-        return [decode_entity(row["type"], row["doc"], row["id"]) for row in rows]
+        return decode_found((row["type"], row["doc"], row["id"]) for row in rows)
 
     def list_entities(self, type: EntityType, after: str | None, limit: int) -> list[Entity]:
         """One page of entities of a type, ordered by id."""

@@ -38,7 +38,7 @@ from corpgraph.graph.stores.base import (
 )
 from corpgraph.graph.stores.sqlite_stream import StreamCheck
 from corpgraph.graph.identity.topics import entity_topic_keys, topic_keys
-from corpgraph.graph.stores.codec import decode_entity, decode_relation, encode, entity_keys, stored_type
+from corpgraph.graph.stores.codec import decode_entity, decode_found, decode_relation, encode, entity_keys, stored_type
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS entities (id TEXT PRIMARY KEY, type TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL);
@@ -328,7 +328,7 @@ class SqliteStore:
             "GROUP BY e.id ORDER BY rank, length(e.name), e.id LIMIT ?"
         )
         rows = self._query(sql, [key, *type_names, *(wanted or []), limit])
-        return [decode_entity(t, d, i) for t, d, i, _ in rows]
+        return decode_found((t, d, i) for t, d, i, _ in rows)
 
     def list_entities(self, type: EntityType, after: str | None, limit: int) -> list[Entity]:
         """One page of entities of a type, ordered by id."""
