@@ -52,9 +52,11 @@ class Context:
 
     def report_damage(self, ids: Iterable[str]) -> None:
         """Note the damaged records touching these ids (the answer left them out); they come back in `errors`."""
-        for message in self.graph.damage_near(ids):
-            if message not in self.damage:
-                self.damage.append(message)
+        self.add_damage(self.graph.damage_near(ids))
+
+    def add_damage(self, messages: Iterable[str]) -> None:
+        """Note what the answer says of damaged records (each once); they come back in `errors`."""
+        self.damage.extend(m for m in dict.fromkeys(messages) if m not in self.damage)
 
     def require_token(self) -> None:
         """Allow a mutation only with the configured bearer token; Unauthorized says how to fix it."""

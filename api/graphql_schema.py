@@ -91,7 +91,7 @@ class Query:
         limit = info.context.settings.first(first, default=10)
         with damage.collecting() as left_out:  # an unreadable match is left out and reported, not fatal
             found = info.context.graph.search(text, types, limit, topics)
-        info.context.damage.extend(m for m in left_out if m not in info.context.damage)
+        info.context.add_damage(left_out)
         return [gt.entity_from_record(e) for e in found]
 
     @resolver(description="Who owns a company, directly and through chains, as of a date (default today); "
@@ -135,18 +135,22 @@ class Query:
                         min_hop_share: Annotated[float | None, strawberry.argument(
                             description="Displayed paths only: every known hop share at least this, 0..1 (default 0); "
                                         "never changes a weight.")] = None) -> gt.LiabilityChain:
-        chain = info.context.graph.liability_chain(
-            incident_id, as_of, bounds=asks_bounds(info), paths=asks_paths(info),
-            min_hop_share=info.context.settings.share("minHopShare", min_hop_share),
-            **info.context.settings.liability_args(max_depth, min_share, max_owners))
+        with damage.collecting() as disagreeing:  # rows that disagree with their documents, met explaining paths
+            chain = info.context.graph.liability_chain(
+                incident_id, as_of, bounds=asks_bounds(info), paths=asks_paths(info),
+                min_hop_share=info.context.settings.share("minHopShare", min_hop_share),
+                **info.context.settings.liability_args(max_depth, min_share, max_owners))
+        info.context.add_damage(disagreeing)
         info.context.report_damage([chain.incident, *(p.entity for p in chain.parties)])
         return gt.from_result(chain)  # type: ignore[no-any-return]
 
     @resolver(description="Incidents an entity is exposed to, through ownership, dependency or data flow.", heavy=True)
     def exposure(self, info: Ctx, entity_id: strawberry.ID, as_of: AsOf = None,
                  channels: list[Channel] | None = None, max_depth: MaxDepth = None) -> gt.Exposure:
-        answer = info.context.graph.exposure(entity_id, as_of, channels=channels, bounds=asks_bounds(info),
-                                             **info.context.settings.exposure_args(max_depth))
+        with damage.collecting() as disagreeing:  # rows that disagree with their documents, met explaining paths
+            answer = info.context.graph.exposure(entity_id, as_of, channels=channels, bounds=asks_bounds(info),
+                                                 **info.context.settings.exposure_args(max_depth))
+        info.context.add_damage(disagreeing)
         info.context.report_damage([answer.entity, *(i.via for i in answer.items if i.via)])
         return gt.from_result(answer)  # type: ignore[no-any-return]
 
@@ -209,7 +213,7 @@ def _holdings(info: Ctx, page_of: Callable[..., HoldingPage], id: str, as_of: da
     # A holder no entity backs (a dangling relation) or one that cannot be read is left out and reported, so the
     # rest of the page is answered (its `owner`/`company` field could only fail, and take the whole list along).
     found, problems = info.context.graph.readable(ends)
-    info.context.damage.extend(p for p in problems if p not in info.context.damage)
+    info.context.add_damage(problems)
     return [gt.from_result(h, count=page.count, cursor=h.cursor or "") for h in page.items
             if h.owner in found and h.company in found]
 

@@ -29,6 +29,13 @@ def collecting() -> Iterator[list[str]]:
         _local.notes = previous
 
 
+def note(message: str) -> None:
+    """Note a damaged record an answer still shows (a row that disagrees with its document), when collecting."""
+    notes: list[str] | None = getattr(_local, "notes", None)
+    if notes is not None and message not in notes:
+        notes.append(message)
+
+
 def skip(error: UnreadableRecord) -> None:
     """Leave a damaged record out of the answer and note why; raise the error when nobody collects."""
     notes: list[str] | None = getattr(_local, "notes", None)

@@ -15,7 +15,7 @@ from corpgraph.graph.projection.build import build_projection
 from corpgraph.graph.projection.snapshot import Snapshots
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.graph.write.ingest import ingest
-from tests.factory import companies_owning
+from tests.factory import batch, companies_owning, company, entity, owns, rel
 
 with warnings.catch_warnings():
     # starlette >= 1.9 nudges towards httpx2 for TestClient; httpx is what the project installs.
@@ -107,3 +107,21 @@ def test_a_search_that_meets_an_unreadable_entity_answers_the_others(tmp_path: P
     assert body["data"] == {"search": [{"id": "acme-two"}]}
     assert [e["extensions"]["code"] for e in body["errors"]] == ["UNREADABLE_RECORD"]
     assert body["errors"][0]["message"].startswith("the stored entity 'acme-one' (Company) cannot be read")
+
+
+def test_a_row_that_disagrees_with_its_document_is_reported_where_paths_read_it(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "corpgraph.db")
+    ingest(store, batch(company("p"), company("c"), entity("Incident", "i", category="outage"),
+                        owns("p", "c", 0.0698), rel("RESPONSIBLE_FOR", "c", "i", role="operator")))
+    with sqlite3.connect(store.path) as db:  # the row says 0.9 where the document says 0.0698
+        db.execute("UPDATE relations SET share = 0.9 WHERE id = 'OWNS|p|c|'")
+    query = '{ liabilityChain(incidentId: "i") { parties { entity { id } paths { hops { share } } } } }'
+    try:
+        with TestClient(create_app(store=store, settings=ApiSettings())) as client:
+            body = client.post("/graphql", json={"query": query}).json()
+    finally:
+        store.close()
+    # main: 0.9 served with no error
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNREADABLE_RECORD"]
+    assert ("the stored relation 'OWNS|p|c|' is damaged: its row holds the share 0.9 and its document 0.0698"
+            in body["errors"][0]["message"])
