@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
+from typing import Any, cast
 from datetime import date
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def _write(snapshots: Snapshots, revision: int, arrays: Arrays) -> Path:
     """Save arrays as a snapshot file (np.savez writes valid CRC-32s)."""
     path = snapshots.path(revision)
     with open(path, "wb") as out:
-        np.savez(out, **arrays)
+        np.savez(out, **cast(dict[str, Any], arrays))  # numpy's stub reads ** as allow_pickle
     return path
 
 
