@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from typing import Any, cast
 from datetime import date
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pytest
