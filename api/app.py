@@ -18,6 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
+from starlette.exceptions import HTTPException as HTTPError
 from starlette.types import Receive, Scope, Send
 from cross_web import HTTPException  # the refusal strawberry raises (its dependency; strawberry.asgi answers it in plain text)
 from starlette.staticfiles import StaticFiles
@@ -261,7 +262,7 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
               Route("/graphql", CorpGraphQL(graph, settings, lanes)), Route("/explore", explore),
               Mount("/static", StaticFiles(directory=STATIC), name="static")]
     return Starlette(routes=routes, middleware=_middleware(settings), lifespan=lifespan,
-                     exception_handlers={CorpgraphError: _error_response})
+                     exception_handlers={CorpgraphError: _error_response, HTTPError: _http_error})
 
 
 def _problem(failure: BaseException) -> str:
@@ -270,6 +271,14 @@ def _problem(failure: BaseException) -> str:
         return public_message(failure)
     _log.error("the projection build failed", exc_info=failure)
     return f"the projection build failed ({type(failure).__name__}); the server log has the details"
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (an unknown path, a method a route does not take) in the project's JSON shape."""
+    assert isinstance(exc, HTTPError)
+    if exc.status_code < 400:  # not a refusal (Starlette raises none such today): its own answer
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return http_error_response(exc.status_code, exc.detail)
 
 
 async def _error_response(request: Request, exc: Exception) -> JSONResponse:
