@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
+from starlette.exceptions import HTTPException as HTTPError
 from starlette.types import Receive, Scope, Send
 from cross_web import HTTPException  # the refusal strawberry raises (its dependency; strawberry.asgi answers it in plain text)
 from starlette.staticfiles import StaticFiles
@@ -31,18 +33,15 @@ from corpgraph.graph.service import CorpGraph, RebuildHooks
 from corpgraph.graph.projection.snapshot import snapshots_for
 from corpgraph.graph.stores.base import GraphStore
 from corpgraph.graph.stores.factory import open_store
-from corpgraph.schema.errors import CorpgraphError, InvalidArgument, TimedOut, UnknownFormat
+from corpgraph.schema.errors import CorpgraphError, InvalidArgument, StoreError, TimedOut, UnknownFormat
 from corpgraph.schema.kinds import RelationType
 
-from corpgraph.api.context import Context, make_context
-from corpgraph.api.document_guard import lane_of, parsed
-from corpgraph.api.graphql_schema import error_answer, make_schema
-from corpgraph.api.lanes import Lane, Lanes, run_coroutine
-from corpgraph.api.http_limits import BodyLimit, error_response, parse_body
-from corpgraph.api.settings import ApiSettings, get_api_settings
 from corpgraph.api.context import Context, Unauthorized, make_context
-from corpgraph.api.graphql_schema import error_answer, make_schema
+from corpgraph.api.document_guard import lane_of, parsed
+from corpgraph.api.graphql_schema import error_answer, make_schema, public_message
+from corpgraph.api.lanes import Lane, Lanes, run_coroutine
 from corpgraph.api.http_limits import BodyLimit, error_response, http_error_response, parse_body
+from corpgraph.api.settings import ApiSettings, get_api_settings
 
 QUERIES = ("neighborhood", "liability", "exposure")
 # Bodies and GraphQL documents up to this many bytes are decoded on the event loop (at most ~15 ms for the
@@ -52,6 +51,7 @@ ON_LOOP_BYTES = 8 * 1024
 # The pages (playground, explorer) and the browser libraries they use, built by web/build.mjs into the
 # package so that nothing is ever fetched from another host.
 STATIC = Path(__file__).parent / "static"
+_log = logging.getLogger(__name__)
 
 
 class CorpGraphQL(GraphQL[Context, None]):
@@ -216,9 +216,19 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
         return time.monotonic() + settings.time_budget
 
     async def healthz(request: Request) -> JSONResponse:
-        """Liveness, with the store's name and revision (read in the quick lane, never behind analytics)."""
-        revision = await lanes.run(Lane.QUICK, deadline(), graph.revision)
-        return JSONResponse({"status": "ok", "store": graph.store.name, "revision": revision})
+        """Liveness, with the store's name and revision (read in its own lane, never behind other work); "degraded"
+        with the first problem when the store cannot be read (503) or the last projection build failed (200)."""
+        name = graph.store.name
+        try:
+            revision = await lanes.run(Lane.HEALTH, deadline(), graph.revision)
+        except StoreError as exc:
+            return JSONResponse({"status": "degraded", "store": name, "problem": public_message(exc),
+                                 "code": exc.code}, status_code=503)
+        failure = graph.build_failure()
+        if failure is not None:
+            return JSONResponse({"status": "degraded", "store": name, "revision": revision,
+                                 "problem": _problem(failure)})
+        return JSONResponse({"status": "ok", "store": name, "revision": revision})
 
     async def export_route(request: Request) -> Response:
         """The subgraph of a query's answer in the format of the path."""
@@ -252,7 +262,23 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
               Route("/graphql", CorpGraphQL(graph, settings, lanes)), Route("/explore", explore),
               Mount("/static", StaticFiles(directory=STATIC), name="static")]
     return Starlette(routes=routes, middleware=_middleware(settings), lifespan=lifespan,
-                     exception_handlers={CorpgraphError: _error_response})
+                     exception_handlers={CorpgraphError: _error_response, HTTPError: _http_error})
+
+
+def _problem(failure: BaseException) -> str:
+    """What /healthz says of a failed build: a project error's public message; anything else only by its kind."""
+    if isinstance(failure, CorpgraphError):
+        return public_message(failure)
+    _log.error("the projection build failed", exc_info=failure)
+    return f"the projection build failed ({type(failure).__name__}); the server log has the details"
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (an unknown path, a method a route does not take) in the project's JSON shape."""
+    assert isinstance(exc, HTTPError)
+    if exc.status_code < 400:  # not a refusal (Starlette raises none such today): its own answer
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return http_error_response(exc.status_code, exc.detail)
 
 
 async def _error_response(request: Request, exc: Exception) -> JSONResponse:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from strawberry.dataloader import DataLoader
@@ -35,6 +36,7 @@ class Context:
     bearer: str | None = None
     deadline: float = field(init=False)
     parsed: CachedDocument | None = None  # the request's document, when the app parsed it before executing
+    damage: list[str] = field(default_factory=list)  # damaged records an answer left out (graphql_schema.DamageReport)
     entities: DataLoader[str, Entity | None] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -47,6 +49,14 @@ class Context:
         if record is None:
             raise NotFound(f"no entity with id {id!r}; find ids with the search query")
         return record
+
+    def report_damage(self, ids: Iterable[str]) -> None:
+        """Note the damaged records touching these ids (the answer left them out); they come back in `errors`."""
+        self.add_damage(self.graph.damage_near(ids))
+
+    def add_damage(self, messages: Iterable[str]) -> None:
+        """Note what the answer says of damaged records (each once); they come back in `errors`."""
+        self.damage.extend(m for m in dict.fromkeys(messages) if m not in self.damage)
 
     def require_token(self) -> None:
         """Allow a mutation only with the configured bearer token; Unauthorized says how to fix it."""

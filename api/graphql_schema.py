@@ -14,10 +14,11 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext
 
+from corpgraph.graph import damage
 from corpgraph.graph.analytics.results import Channel, HoldingPage
 from corpgraph.loaders.validate import validate_records
 from corpgraph.schema.batch import Batch
-from corpgraph.schema.errors import CorpgraphError, InvalidInput, LimitExceeded, Problem, TimedOut
+from corpgraph.schema.errors import CorpgraphError, InvalidInput, LimitExceeded, Problem, TimedOut, UnreadableRecord
 from corpgraph.schema.kinds import EntityType, IncidentCategory, RelationType
 
 from corpgraph.api import graphql_types as gt
@@ -88,7 +89,10 @@ class Query:
     def search(self, info: Ctx, text: str, types: list[EntityType] | None = None,
                topics: Topics = None, first: First = None) -> list[gt.Entity]:
         limit = info.context.settings.first(first, default=10)
-        return [gt.entity_from_record(e) for e in info.context.graph.search(text, types, limit, topics)]
+        with damage.collecting() as left_out:  # an unreadable match is left out and reported, not fatal
+            found = info.context.graph.search(text, types, limit, topics)
+        info.context.add_damage(left_out)
+        return [gt.entity_from_record(e) for e in found]
 
     @resolver(description="Who owns a company, directly and through chains, as of a date (default today); "
                                   "largest integrated share first, then id, a page at a time.", heavy=True)
@@ -112,6 +116,7 @@ class Query:
         if not 0.0 < level <= 1.0:
             raise LimitExceeded(f"threshold must be above 0 and at most 1, got {level}")
         found = info.context.graph.ultimate_owners(company_id, as_of, level)
+        info.context.report_damage([company_id, *(h.owner for h in found)])
         return [gt.from_result(h, count=len(found), cursor=h.cursor or "") for h in found]
 
     @resolver(description="Companies where a declared indirect share (BODS) or ultimate parent (GLEIF) disagrees with corpgraph's own integrated share or controlling parent, by company id.", page_size=20)
@@ -130,17 +135,23 @@ class Query:
                         min_hop_share: Annotated[float | None, strawberry.argument(
                             description="Displayed paths only: every known hop share at least this, 0..1 (default 0); "
                                         "never changes a weight.")] = None) -> gt.LiabilityChain:
-        chain = info.context.graph.liability_chain(
-            incident_id, as_of, bounds=asks_bounds(info), paths=asks_paths(info),
-            min_hop_share=info.context.settings.share("minHopShare", min_hop_share),
-            **info.context.settings.liability_args(max_depth, min_share, max_owners))
+        with damage.collecting() as disagreeing:  # rows that disagree with their documents, met explaining paths
+            chain = info.context.graph.liability_chain(
+                incident_id, as_of, bounds=asks_bounds(info), paths=asks_paths(info),
+                min_hop_share=info.context.settings.share("minHopShare", min_hop_share),
+                **info.context.settings.liability_args(max_depth, min_share, max_owners))
+        info.context.add_damage(disagreeing)
+        info.context.report_damage([chain.incident, *(p.entity for p in chain.parties)])
         return gt.from_result(chain)  # type: ignore[no-any-return]
 
     @resolver(description="Incidents an entity is exposed to, through ownership, dependency or data flow.", heavy=True)
     def exposure(self, info: Ctx, entity_id: strawberry.ID, as_of: AsOf = None,
                  channels: list[Channel] | None = None, max_depth: MaxDepth = None) -> gt.Exposure:
-        answer = info.context.graph.exposure(entity_id, as_of, channels=channels, bounds=asks_bounds(info),
-                                             **info.context.settings.exposure_args(max_depth))
+        with damage.collecting() as disagreeing:  # rows that disagree with their documents, met explaining paths
+            answer = info.context.graph.exposure(entity_id, as_of, channels=channels, bounds=asks_bounds(info),
+                                                 **info.context.settings.exposure_args(max_depth))
+        info.context.add_damage(disagreeing)
+        info.context.report_damage([answer.entity, *(i.via for i in answer.items if i.via)])
         return gt.from_result(answer)  # type: ignore[no-any-return]
 
     @resolver(description="Entities within `depth` relations of an entity (default 1) and the relations between them.", heavy=True)
@@ -197,7 +208,14 @@ def _holdings(info: Ctx, page_of: Callable[..., HoldingPage], id: str, as_of: da
               after: str | None) -> list[gt.Holding]:
     """One page of owners or holdings as GraphQL objects, each carrying its cursor and the count of all pages."""
     page = page_of(id, as_of, info.context.settings.holdings_page(first), after, bounds=asks_bounds(info))
-    return [gt.from_result(h, count=page.count, cursor=h.cursor or "") for h in page.items]
+    ends = [end for h in page.items for end in (h.owner, h.company)]
+    info.context.report_damage([id, *ends])
+    # A holder no entity backs (a dangling relation) or one that cannot be read is left out and reported, so the
+    # rest of the page is answered (its `owner`/`company` field could only fail, and take the whole list along).
+    found, problems = info.context.graph.readable(ends)
+    info.context.add_damage(problems)
+    return [gt.from_result(h, count=page.count, cursor=h.cursor or "") for h in page.items
+            if h.owner in found and h.company in found]
 
 
 class Schema(strawberry.Schema):
@@ -276,6 +294,18 @@ class ErrorCodes(SchemaExtension):
                 error.extensions = {**(error.extensions or {}), **extra}
 
 
+class DamageReport(SchemaExtension):
+    """Add to `errors` what the answer left out because it is damaged in the store (Context.report_damage)."""
+
+    def on_operation(self) -> Iterator[None]:
+        """After the operation: one UNREADABLE_RECORD error per damaged record; the data stays as answered."""
+        yield
+        result, damage = self.execution_context.result, getattr(self.execution_context.context, "damage", None)
+        if result is not None and damage:
+            result.errors = [*(result.errors or []), *(GraphQLError(m, extensions={"code": UnreadableRecord.code})
+                                                       for m in damage)]
+
+
 def should_mask_error(error: GraphQLError) -> bool:
     """Hide exceptions raised by accident inside resolvers; keep our errors and GraphQL's own messages."""
     original = error.original_error
@@ -295,6 +325,7 @@ def _extensions(settings: ApiSettings, documents: DocumentCache,
         lambda: DocumentGuard(documents, settings, pages),
         lambda: MaskErrors(should_mask_error=should_mask_error, error_message="Internal error; it has been logged."),
         ErrorCodes,
+        DamageReport,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

@@ -89,6 +89,7 @@ def error_response(error: CorpgraphError) -> JSONResponse:
 
 
 def http_error_response(status: int, reason: str) -> JSONResponse:
-    """One of strawberry's own refusals (its HTTPException: batching, content type, method) in the project's shape."""
+    """A refusal of the HTTP layer (strawberry's: batching, content type, method; Starlette's: an unknown path) in
+    the project's shape."""
     code = _HTTP_CODES.get(status, "BAD_REQUEST")
     return JSONResponse({"error": reason, "code": code}, status_code=status)

@@ -5,6 +5,7 @@ queues behind another kind.
 - **quick**: primary-key reads (entities of an answer, browsing pages, the store's revision for /healthz);
 - **write**: mutations, one at a time (SQLite takes one writer anyway; a writer waiting for the file lock
   then holds up only the next writer);
+- **health**: /healthz alone, so that it never queues behind the quick lane's reads;
 - **parse**: decoding a large request body and parsing a long GraphQL document (pure-Python work of up to
   seconds for a 2 MB body), one at a time, so that neither the event loop nor another lane waits for it.
 
@@ -34,13 +35,14 @@ class Lane(str, Enum):
     QUICK = "quick"
     WRITE = "write"
     PARSE = "parse"
+    HEALTH = "health"
 
 
 class Lanes:
     """One thread pool per lane, shared by every request of an app; shut down with the app."""
 
     def __init__(self, heavy: int, quick: int) -> None:
-        sizes = {Lane.HEAVY: heavy, Lane.QUICK: quick, Lane.WRITE: 1, Lane.PARSE: 1}
+        sizes = {Lane.HEAVY: heavy, Lane.QUICK: quick, Lane.WRITE: 1, Lane.PARSE: 1, Lane.HEALTH: 1}
         self.pools = {lane: ThreadPoolExecutor(size, thread_name_prefix=f"corpgraph-{lane.value}")
                       for lane, size in sizes.items()}
 

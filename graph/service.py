@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
@@ -11,7 +11,7 @@ from typing import Protocol
 
 from corpgraph.schema.batch import Batch, WriteSummary
 from corpgraph.schema.declaration import endpoint_kinds
-from corpgraph.schema.errors import NotFound
+from corpgraph.schema.errors import NotFound, UnreadableRecord
 from corpgraph.schema.kinds import EntityType, IncidentCategory, RelationType
 from corpgraph.schema.records import Entity
 
@@ -174,6 +174,27 @@ class CorpGraph:
                 continue
         return found
 
+    def readable(self, refs: Sequence[str]) -> tuple[dict[str, Entity], list[str]]:
+        """The entities of these references that exist and can be read, and what to say of the others: an id a
+        stored relation points at but no entity has, or a record that cannot be read (UnreadableRecord)."""
+        wanted = list(dict.fromkeys(refs))
+        problems: list[str] = []
+        unreadable: set[str] = set()
+        try:
+            found = self.entities(wanted)
+        except UnreadableRecord:  # one of them is damaged: read them one by one to keep the others
+            found = {}
+            for ref in wanted:
+                try:
+                    found.update(self.entities([ref]))
+                except UnreadableRecord as exc:
+                    problems.append(str(exc))
+                    unreadable.add(ref)
+        problems += [f"a stored relation points at {ref!r}, which is not a stored entity; it was left out of this "
+                     "answer; `corpgraph check` lists every such record"
+                     for ref in wanted if ref not in found and ref not in unreadable]
+        return found, problems
+
     def search(self, text: str, types: Sequence[EntityType] | None = None, limit: int = 10,
                topics: Sequence[str] | None = None) -> list[Entity]:
         """Entities whose name or alias contains the text (any script), each merged entity once; with topics,
@@ -184,6 +205,18 @@ class CorpGraph:
                      max_nodes: int = DEFAULT_MAX_NODES) -> Subgraph:
         """Entities within `depth` relations of the entity (any of its ids or `SCHEME:ID`), merged by identity."""
         return neighborhood(self.reader(), self.resolve(ref), depth, relation_types, max_nodes=max_nodes)
+
+    def build_failure(self) -> BaseException | None:
+        """The error of the last projection build if it failed (the store could not be read whole), until one succeeds."""
+        return self.live.last_failure
+
+    def damage_near(self, ids: Iterable[str]) -> list[str]:
+        """What to say of the damaged relations (left out of the projection) that touch any of these ids."""
+        damaged = self.projection().damaged
+        if not damaged:
+            return []
+        wanted = set(ids)
+        return [d.message() for d in damaged if d.source in wanted or d.target in wanted]
 
     def projection(self) -> Projection:
         """The projection queries answer from now (the store's latest, or the previous one while it is built)."""

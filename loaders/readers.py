@@ -10,6 +10,7 @@ from corpgraph.schema.declaration import ENTITIES, RELATIONS
 from corpgraph.schema.errors import Problem
 
 from corpgraph.loaders.jsontext import JsonTextError, loads
+from corpgraph.loaders.lines import bounded_lines, too_long
 
 RawRecord = tuple[int, dict[str, Any]]
 OnBytes = Callable[[int], None] | None
@@ -57,7 +58,10 @@ def iter_jsonl(path: Path, on_bytes: OnBytes = None) -> Iterator[RawRecord | Pro
     problems: list[Problem] = []
     pending = 0
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in bounded_lines(handle):
+            if raw is None:
+                yield Problem(str(path), number, "(line)", too_long())
+                continue
             pending += len(raw)
             if on_bytes is not None and pending >= 1 << 20:
                 on_bytes(pending)
@@ -72,10 +76,12 @@ def iter_jsonl(path: Path, on_bytes: OnBytes = None) -> Iterator[RawRecord | Pro
         on_bytes(pending)
 
 
-def iter_jsonl_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """Every line of a JSON Lines file, unparsed, with its number (loaders.validate reads them whole in Rust)."""
+def iter_jsonl_lines(path: Path) -> Iterator[tuple[int, bytes] | Problem]:
+    """Every line of a JSON Lines file, unparsed, with its number (loaders.validate reads them whole in Rust); a
+    line over the cap is a Problem."""
     with path.open("rb") as handle:
-        yield from enumerate(handle, start=1)
+        for number, raw in bounded_lines(handle):
+            yield (number, raw) if raw is not None else Problem(str(path), number, "(line)", too_long())
 
 
 def parse_line(file: str, number: int, raw: bytes, problems: list[Problem]) -> dict[str, Any] | None:
@@ -132,7 +138,10 @@ def _read_csv(path: Path) -> tuple[list[RawRecord], list[Problem]]:
 
 def _text_lines(file: str, handle: BinaryIO, problems: list[Problem]) -> Iterator[str]:
     """The file's lines as text for the csv reader; bytes that are not UTF-8 stop it with a problem."""
-    for number, raw in enumerate(handle, start=1):
+    for number, raw in bounded_lines(handle):
+        if raw is None:  # the csv reader cannot resume mid-record: stop here
+            problems.append(Problem(file, number, "(line)", too_long()))
+            raise _Stop
         try:
             yield _decode(raw, number)
         except UnicodeDecodeError as exc:

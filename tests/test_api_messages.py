@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import warnings
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
 from corpgraph.api.app import create_app
 from corpgraph.api.settings import ApiSettings
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.schema.errors import WITHHELD
+
+with warnings.catch_warnings():
+    # starlette >= 1.9 nudges towards httpx2 for TestClient; httpx is what the project installs.
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 
 def _failing_reads(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,3 +61,13 @@ def test_a_method_graphql_does_not_take_is_a_json_405(seed_store: SqliteStore) -
         response = client.put("/graphql", content=b"{}")
     assert response.status_code == 405
     assert response.json()["code"] == "METHOD_NOT_ALLOWED"
+
+
+@pytest.mark.parametrize("method,path,status,code", [("GET", "/nowhere", 404, "NOT_FOUND"),
+                                                     ("POST", "/healthz", 405, "METHOD_NOT_ALLOWED")])
+def test_starlette_s_own_refusals_have_the_json_shape(seed_store: SqliteStore, method: str, path: str, status: int,
+                                                      code: str) -> None:
+    with TestClient(create_app(store=seed_store, settings=ApiSettings())) as client:
+        response = client.request(method, path)
+    assert response.status_code == status
+    assert response.json()["code"] == code  # main: "Not Found" / "Method Not Allowed" as plain text

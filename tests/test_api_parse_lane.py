@@ -78,9 +78,11 @@ def test_healthz_stays_fast_while_clients_send_2_mb_bodies(tmp_path: Path) -> No
     # Every body got an answer (the lists decode; the comment parses); none was a server error.
     assert len(statuses) == 12 and all(status < 500 for status in statuses), statuses
     assert len(probes) >= 5
-    # On the loop, one 2 MB body of lists held every request for ~1.5-3 s; off it, a probe waits for the GIL
-    # at most (5 ms switches) plus the machine's other load: 0.5 s is the bound for /healthz.
-    assert max(probes) < 0.5, sorted(probes)[-5:]
+    # On the loop, one 2 MB body held every request for 0.6-3 s (12 bodies: most probes over 0.5 s); off it, a
+    # probe waits for the GIL (5 ms switches) and for the CPU of a machine shared with other test runs, which
+    # at load 10-15 stalled a rare probe for up to 1.9 s: 90% of probes within the 0.5 s, none over 3 s.
+    probes.sort()
+    assert probes[int(0.9 * (len(probes) - 1))] < 0.5 and probes[-1] < 3.0, probes[-5:]
 
 
 def test_a_body_with_more_arrays_than_the_cap_is_refused_before_decoding(tmp_path: Path) -> None:

@@ -142,3 +142,24 @@ def test_a_victim_named_in_two_files_is_one_record_whatever_the_order(tmp_store:
     assert tmp_store.get_entities([KAOLA])[KAOLA] == alone  # its incidents' sources sit on the relations
     assert alone.sources[0].title == "VERIS victim named '考拉征信'"
     assert len(tmp_store.relations_touching([KAOLA], [RelationType.AFFECTED])) == 2
+
+
+def test_a_truncated_or_latin1_pretty_printed_veris_file_is_one_problem_saying_so(tmp_path: Path) -> None:
+    sample = Path("/work/shared/realdata/veris/vcdb-29DF0C8F-3828-4F1E-AC22-24AFAF7B3D14.json").read_bytes()
+    assert sample.lstrip().startswith(b"{") and sample.count(b"\n") > 20  # pretty-printed, one incident
+    cut = tmp_path / "cut.json"
+    cut.write_bytes(sample[:1000])
+    lines = sample[:1000].count(b"\n") + 1  # the document ends on this line
+    with pytest.raises(InvalidInput) as info:
+        load_file(cut, format="veris")
+    # main: about 100 "(line): not valid JSON" problems, one per line of the document
+    assert [str(p) for p in info.value.problems] == [
+        f"{cut}:#: (document): truncated: the JSON document ends at line {lines} before "
+        "its value is complete (1,000 bytes read); the file was cut short"]
+    latin = tmp_path / "latin.json"
+    at = sample.index(b'"summary"') + 12  # inside the summary's text
+    latin.write_bytes(sample[:at] + "é".encode("latin-1") + sample[at:])
+    with pytest.raises(InvalidInput) as info:
+        load_file(latin, format="veris")
+    assert [str(p) for p in info.value.problems] == [
+        f"{latin}:#: (document): not UTF-8 at byte {at + 1:,} of the file; save the file as UTF-8"]

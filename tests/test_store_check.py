@@ -82,6 +82,32 @@ def test_check_of_a_sound_store_says_so(tmp_path: Path, monkeypatch: pytest.Monk
     assert "relations: no problems" in result.stdout
 
 
+def test_check_reports_a_relation_to_an_entity_of_unknown_type_and_a_negative_share(tmp_path: Path,
+                                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "spaceship.db"
+    store = SqliteStore(path)
+    ingest(store, GOOD)
+    store.close()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("UPDATE entities SET type = 'Spaceship' WHERE id = 'a'")  # a has an OWNS relation to b
+    db.execute("UPDATE relations SET share = -5 WHERE id = 'OWNS|a|b|'")
+    db.close()
+    monkeypatch.setenv("CORPGRAPH_DB", str(path))
+    result = CliRunner().invoke(app, ["check"])
+    # main: exit 70, "ValueError: 'Spaceship' is not a valid EntityType", and the relation checks never ran
+    assert result.exit_code == 1, result.output
+    assert sorted(result.stderr.splitlines()) == [
+        "entity 'a': type: unknown entity type 'Spaceship'",
+        "relation 'OWNS|a|b|': share: the row holds -5.0, its document 0.5",
+        "relation 'OWNS|a|b|': share: the stored share is -5.0, not a number 0..1",
+        "relation 'OWNS|a|b|': source: 'a' is stored with an unknown type",
+    ]
+    reading = SqliteStore(path)
+    with pytest.raises(UnreadableRecord, match="the stored entity 'a' has the unknown type 'Spaceship'"):
+        reading.entity_types(["a", "b"])
+    reading.close()
+
+
 def test_reading_a_damaged_record_is_a_clear_error(damaged: Path) -> None:
     store = SqliteStore(damaged)
     with pytest.raises(UnreadableRecord, match="the stored entity 'n' .Company. cannot be read: .*corpgraph check"):
@@ -105,4 +131,15 @@ def test_check_on_neo4j_finds_records_written_around_corpgraph(neo4j_server: Neo
         assert found == [EXPECTED[0], EXPECTED[-1]]
     finally:
         store.delete_all()
+        store.close()
+
+
+def test_an_unreadable_entity_found_by_search_is_named_by_its_row(damaged: Path) -> None:
+    store = SqliteStore(damaged)
+    try:  # a's document is not JSON: main named it '?'
+        with pytest.raises(UnreadableRecord, match="the stored entity 'a' .Company. cannot be read"):
+            store.search("a", None, 10)
+        with pytest.raises(UnreadableRecord, match="the stored entity 'a' .Company. cannot be read"):
+            store.get_entities(["a"])
+    finally:
         store.close()

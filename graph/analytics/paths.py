@@ -19,7 +19,7 @@ import numpy as np
 from corpgraph.schema.declaration import ANALYTIC_RELATIONS
 from corpgraph.schema.kinds import RelationType
 
-from corpgraph.graph import budget
+from corpgraph.graph import budget, damage
 from corpgraph.graph.analytics.results import Hop, Path, Subgraph
 from corpgraph.graph.precision import TOLERANCE
 from corpgraph.graph.projection.build import AsOfView
@@ -246,9 +246,19 @@ class Explainer:
         kind = ANALYTIC_RELATIONS[int(proj.type[edge])]
         share = float(proj.share[edge]) if kind == RelationType.OWNS else float("nan")  # votes are no share
         stored = self.relations.get(rel_id)
+        if stored is not None and kind == RelationType.OWNS:
+            _check_row(rel_id, share, getattr(stored.record, "share", None))
         return Hop(proj.ids[int(proj.src[edge])], proj.ids[int(proj.dst[edge])], kind,
                    rel_id, None if share != share else share, list(stored.record.sources) if stored else [])
 
     def subgraph(self, entity_ids: Iterable[str]) -> Subgraph:
         """The payload of these entities and every relation read so far."""
         return subgraph_from(self.store, entity_ids, list(self.relations.values()))
+
+
+def _check_row(rel_id: str, row: float, document: float | None) -> None:
+    """Note (graph.damage) a stake whose row, which the projection computed with, disagrees with its document."""
+    if (document is None) != (row != row) or (document is not None and abs(document - row) > 1e-12):
+        damage.note(f"the stored relation {rel_id!r} is damaged: its row holds the share "
+                    f"{'unknown' if row != row else f'{row:g}'} and its document {document!r}; answers computed "
+                    "with the row may be wrong; `corpgraph check` lists every such record")

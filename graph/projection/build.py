@@ -202,6 +202,8 @@ class Projection:
     bound_open: np.ndarray  # bool: share_min of those edges is exclusive ("more than")
     # Relations merged by identity (graph.identity.merge): the statements behind each edge, and which disagree.
     statements: Statements = field(default_factory=Statements)
+    # Rows of the store left out because they cannot be right (a share outside [0, 1]): reported, never served.
+    damaged: tuple["DamagedRelation", ...] = ()
     _views: OrderedDict[int, "AsOfView"] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -531,8 +533,25 @@ def build_projection(store: GraphStore, identity: IdentityMap | None = None) -> 
     columns = _Columns()
     for page in store.iter_edges(ANALYTIC_RELATIONS):
         columns.add(page)
+    damaged = columns.drop_damaged()
     statements = columns.merge(identity, store) if identity else Statements()
-    return columns.finish(revision, statements)
+    built = columns.finish(revision, statements)
+    return replace(built, damaged=damaged) if damaged else built
+
+
+@dataclass(frozen=True)
+class DamagedRelation:
+    """A stored relation row the projection left out, and why (`corpgraph check` lists it too)."""
+
+    relation: str
+    source: str
+    target: str
+    reason: str
+
+    def message(self) -> str:
+        """What an answer that involves it says."""
+        return (f"the stored relation {self.relation!r} is damaged ({self.reason}) and was left out of this answer; "
+                "`corpgraph check` lists every such record")
 
 
 _FIELD_NAMES = EDGE_FIELDS  # id, type, endpoints, then the analytic scalars (schema.declaration)
@@ -551,6 +570,22 @@ class _Columns:
         if page:
             for col, values in zip(self.cols, zip(*map(_FIELDS, page))):
                 col.extend(values)
+
+    def drop_damaged(self) -> tuple[DamagedRelation, ...]:
+        """Leave out the rows whose share, share_min or share_max is a number outside [0, 1] (a table edited by
+        hand: SQLite keeps 9e999 as Infinity); an unknown share (None) is fine. Vectorised: no loop per row."""
+        bad: dict[int, str] = {}
+        for name in ("share", "share_min", "share_max"):
+            column = np.array(self.cols[_FIELD_AT[name]], dtype=np.float64)  # None becomes NaN
+            for k in np.flatnonzero(~np.isnan(column) & ~((column >= 0) & (column <= 1))).tolist():
+                bad.setdefault(k, f"{name} {column[k]:g} is not a number 0..1")
+        if not bad:
+            return ()
+        ids, sources, targets = (self.cols[_FIELD_AT[name]] for name in ("id", "source", "target"))
+        damaged = tuple(DamagedRelation(str(ids[k]), str(sources[k]), str(targets[k]), reason)
+                        for k, reason in sorted(bad.items()))
+        self.cols = [[value for k, value in enumerate(col) if k not in bad] for col in self.cols]
+        return damaged
 
     def merge(self, identity: IdentityMap, store: GraphStore) -> Statements:
         """Apply identity (graph.identity.merge): canonical endpoints, one edge per fact stated by several sources."""

@@ -43,6 +43,7 @@ class LiveState(Generic[S]):
         self._cond = threading.Condition()
         self._building = False
         self._failure: BaseException | None = None  # the last build's error, for the queries waiting on it
+        self.last_failure: BaseException | None = None  # kept until a build succeeds (health checks report it)
         self.builds = 0  # builds completed (tests and benchmarks read it)
 
     def current(self) -> S | None:
@@ -101,6 +102,7 @@ class LiveState(Generic[S]):
                 again = self._revision() > built.revision
                 with self._cond:
                     self._state = built  # one assignment: readers hold the old state or the new one
+                    self.last_failure = None
                     self.builds += 1
                     self._building = again
                     self._cond.notify_all()
@@ -108,6 +110,6 @@ class LiveState(Generic[S]):
                     return
         except BaseException as exc:  # kept for the waiting queries; the previous state keeps serving
             with self._cond:
-                self._failure = exc
+                self._failure = self.last_failure = exc
                 self._building = False
                 self._cond.notify_all()

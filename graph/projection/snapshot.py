@@ -4,8 +4,10 @@ A snapshot is one uncompressed `.npz` file (a zip of `.npy` arrays, each with it
 and the revision it was built from, in a folder next to the SQLite file (`<db>.projection/`) or in
 `CORPGRAPH_SNAPSHOT_DIR`. It is written to a temporary file and renamed into place, so a reader sees a whole
 snapshot or none. A snapshot is used only when its key (the store's instance and revision) and the format
-version match and every array reads back with its CRC; anything else (another revision, another store, a
-truncated or altered file, an older format) is ignored and the projection is built from the store as usual.
+version match, every array reads back with its CRC, and the arrays pass graph.projection.snapshot_check (structure,
+index ranges, shares in [0, 1], a digest of every array); anything else (another revision, another store, a
+truncated or altered file, an older format) is ignored, a broken file is deleted, and the projection is built
+from the store as usual (and saved again).
 
 What it holds: the per-edge columns, the NodeIds groups, what relation ids keep beside the columns, and the
 statements merged by identity. The adjacency and the as-of views are rebuilt from the columns when loaded
@@ -15,10 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
 import zipfile
+from dataclasses import replace
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,16 +32,19 @@ import numpy as np
 from corpgraph.graph.identity.merge import Statements
 from corpgraph.graph.projection.nodeids import NodeIds
 from corpgraph.graph.projection.packed import PackedStrings
-from corpgraph.graph.projection.build import Edges, Projection, assemble
+from corpgraph.graph.projection.build import DamagedRelation, Edges, Projection, assemble
 from corpgraph.graph.projection.relation_ids import EdgeColumns, RelationIds
 from corpgraph.graph.settings import get_settings
+from corpgraph.graph.projection.snapshot_check import COLUMNS, SnapshotInvalid, check_arrays, digest, manifest_of
 from corpgraph.graph.projection.sparse_column import SparseColumn
 from corpgraph.graph.stores.base import GraphStore
 
-FORMAT = 2  # bumped whenever what a snapshot holds changes: older files are then ignored
+FORMAT = 3  # bumped whenever what a snapshot holds changes: older files are then ignored (2: bound_open, 3: the digest)
 _SUFFIX = ".npz"
-_COLUMNS = ("type", "src", "dst", "share", "valid_from", "valid_to", "bounded", "bound_min", "bound_max", "bound_open")
 _STALE_TEMP = 3600.0  # seconds after which a temporary file left by a crashed writer is removed
+
+
+_log = logging.getLogger(__name__)
 
 
 class Snapshots:
@@ -61,8 +68,12 @@ class Snapshots:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {name: data[name] for name in data.files}  # reading checks each member's CRC-32
             return _projection(arrays, self.instance, revision)
-        except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile, EOFError):
-            return None  # corrupt or foreign: the caller builds from the store
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, zipfile.BadZipFile,
+                EOFError) as exc:  # SnapshotInvalid is a ValueError
+            _log.warning("the projection snapshot %s is unusable (%s); it is deleted and the projection rebuilt",
+                         path, exc)
+            path.unlink(missing_ok=True)  # else every restart would read it again
+            return None
 
     def save(self, projection: Projection) -> Path:
         """Write the projection's snapshot atomically (temporary file, then rename) and drop older ones."""
@@ -128,28 +139,42 @@ def _arrays(proj: Projection, instance: str) -> dict[str, np.ndarray]:
         "groups": len(proj.ids.groups), "extra": list(proj.ids.extra), "kinds": list(proj.kinds), "keys": list(rel.keys),
         "statements": {"groups": proj.statements.groups, "merged_into": proj.statements.merged_into,
                        "disputed": sorted(proj.statements.disputed)},
+        "damaged": [[d.relation, d.source, d.target, d.reason] for d in proj.damaged],
     }
-    arrays = {name: getattr(proj, name) for name in _COLUMNS}
+    arrays = {name: getattr(proj, name) for name in COLUMNS}
     arrays.update({f"ids.{k}": group for k, group in enumerate(proj.ids.groups)})
     arrays.update({"incident.at": proj.incident.at, "incident.values": proj.incident.values,
                    "kind.at": proj.kind.at, "kind.values": proj.kind.values,
                    "rel.keyed": rel.keyed, "rel.key_codes": rel.key_codes, "rel.whole": rel.whole,
                    "rel.whole_buffer": rel.whole_ids.buffer, "rel.whole_offsets": rel.whole_ids.offsets})
+    manifest["digest"] = digest(arrays)
     arrays["manifest"] = np.frombuffer(json.dumps(manifest).encode("utf-8"), dtype=np.uint8)
     return arrays
 
 
+def _other_key(arrays: dict[str, np.ndarray], instance: str, revision: int) -> bool:
+    """The file names another format, store or revision: not broken, only not the one asked for (left alone)."""
+    raw = arrays.get("manifest")
+    try:
+        head = json.loads(raw.tobytes().decode("utf-8")) if raw is not None and raw.dtype == np.uint8 else None
+    except (UnicodeDecodeError, ValueError):
+        return False  # broken: manifest_of says how
+    if not isinstance(head, dict):
+        return False
+    key = (head.get("format"), head.get("instance"), head.get("revision"))
+    return None not in key and key != (FORMAT, instance, revision)
+
+
 def _projection(arrays: dict[str, np.ndarray], instance: str, revision: int) -> Projection | None:
     """The projection a snapshot's arrays describe, or None when they are not the one asked for or do not fit."""
-    manifest: dict[str, Any] = json.loads(arrays["manifest"].tobytes().decode("utf-8"))
-    if (manifest.get("format"), manifest.get("instance"), manifest.get("revision")) != (FORMAT, instance, revision):
+    if _other_key(arrays, instance, revision):
         return None
-    m, n = int(manifest["edges"]), int(manifest["nodes"])
-    if any(arrays[name].shape != (m,) for name in _COLUMNS[:6]):
-        raise ValueError("a snapshot column has the wrong length")
-    ids = NodeIds([arrays[f"ids.{k}"] for k in range(int(manifest["groups"]))], manifest["extra"])
-    if len(ids) != n or (m and max(int(arrays["src"].max()), int(arrays["dst"].max())) >= n):
-        raise ValueError("a snapshot's edges name nodes it does not hold")
+    manifest = manifest_of(arrays)
+    check_arrays(arrays, manifest)
+    m, n = manifest["edges"], manifest["nodes"]
+    ids = NodeIds([arrays[f"ids.{k}"] for k in range(manifest["groups"])], manifest["extra"])
+    if len(ids) != n:
+        raise SnapshotInvalid("the ids do not number the nodes")
     kinds: list[str] = manifest["kinds"]
     edges = Edges(arrays["type"], arrays["src"], arrays["dst"], arrays["share"], arrays["valid_from"],
                   arrays["valid_to"], SparseColumn(m, arrays["incident.at"], arrays["incident.values"]),
@@ -163,4 +188,6 @@ def _projection(arrays: dict[str, np.ndarray], instance: str, revision: int) -> 
     saved = manifest["statements"]
     statements = Statements({k: tuple(v) for k, v in saved["groups"].items()}, dict(saved["merged_into"]),
                             frozenset(saved["disputed"]))
-    return assemble(revision, ids, edges, relation_ids, statements)
+    built = assemble(revision, ids, edges, relation_ids, statements)
+    damaged = tuple(DamagedRelation(*d) for d in manifest.get("damaged", []))
+    return replace(built, damaged=damaged) if damaged else built

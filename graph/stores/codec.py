@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,6 +12,7 @@ from corpgraph.schema.errors import UnreadableRecord
 from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.schema.records import Entity, Relation
 
+from corpgraph.graph import damage
 from corpgraph.graph.identity.normalize import search_keys
 
 
@@ -19,20 +21,42 @@ def encode(record: Entity | Relation) -> str:
     return record.model_dump_json(exclude_none=True)
 
 
-def decode_entity(type_name: str, doc: str | dict[str, Any]) -> Entity:
-    """Rebuild an entity record from its stored document; UnreadableRecord when it no longer validates."""
+def decode_entity(type_name: str, doc: str | dict[str, Any], id: str | None = None) -> Entity:
+    """Rebuild an entity record from its stored document; UnreadableRecord (naming the row's id when given, else
+    the document's) when it no longer validates."""
     try:
         return ENTITIES[EntityType(type_name)].model.model_validate(_data(doc))
     except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError, as are JSON errors
-        raise _unreadable("entity", type_name, doc, exc) from exc
+        raise _unreadable("entity", type_name, doc, exc, id) from exc
 
 
-def decode_relation(type_name: str, doc: str | dict[str, Any]) -> Relation:
+def decode_found(rows: Iterable[tuple[str, str, str]]) -> list[Entity]:
+    """Entities of the (type, doc, id) rows a search found; an unreadable one is left out, and noted, when the
+    caller collects damage (graph.damage), so one damaged row does not fail every search that meets it."""
+    out: list[Entity] = []
+    for type_name, doc, id in rows:
+        try:
+            out.append(decode_entity(type_name, doc, id))
+        except UnreadableRecord as exc:
+            damage.skip(exc)
+    return out
+
+
+def decode_relation(type_name: str, doc: str | dict[str, Any], id: str | None = None) -> Relation:
     """Rebuild a relation record from its stored document; UnreadableRecord when it no longer validates."""
     try:
         return RELATIONS[RelationType(type_name)].model.model_validate(_data(doc))
     except (ValueError, TypeError) as exc:
-        raise _unreadable("relation", type_name, doc, exc) from exc
+        raise _unreadable("relation", type_name, doc, exc, id) from exc
+
+
+def stored_type(id: str, type_name: str) -> EntityType:
+    """The EntityType of a stored row; UnreadableRecord naming the entity when the row holds an unknown type."""
+    try:
+        return EntityType(type_name)
+    except ValueError:
+        raise UnreadableRecord(f"the stored entity {id!r} has the unknown type {type_name!r}; "
+                               "`corpgraph check` lists every such record") from None
 
 
 def _data(doc: str | dict[str, Any]) -> Any:
@@ -40,13 +64,13 @@ def _data(doc: str | dict[str, Any]) -> Any:
     return json.loads(doc) if isinstance(doc, str) else doc
 
 
-def _unreadable(kind: str, type_name: str, doc: object, exc: Exception) -> UnreadableRecord:
+def _unreadable(kind: str, type_name: str, doc: object, exc: Exception, id: str | None) -> UnreadableRecord:
     """The error for a stored record that cannot be rebuilt, naming it and the way to list all such records."""
     try:
         data = _data(doc)  # type: ignore[arg-type]
-        name = data.get("id") or f"{data.get('source')} -> {data.get('target')}"
+        name = id or data.get("id") or f"{data.get('source')} -> {data.get('target')}"
     except (ValueError, TypeError, AttributeError):
-        name = "?"
+        name = id or "?"
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         reason = f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"

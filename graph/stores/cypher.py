@@ -104,7 +104,7 @@ SEARCH = (
     f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.search CONTAINS $key AND n.type IN $types "
     "AND ($topics IS NULL OR any(t IN coalesce(n.topics, []) WHERE t IN $topics)) "
     "WITH n, CASE WHEN n.search CONTAINS $exact THEN 0 WHEN n.search CONTAINS $prefix THEN 1 ELSE 2 END AS rank "
-    "RETURN n.type AS type, n.doc AS doc ORDER BY rank, size(n.name), n.id LIMIT $limit"
+    "RETURN n.type AS type, n.doc AS doc, n.id AS id ORDER BY rank, size(n.name), n.id LIMIT $limit"
 )
 IDS_WITH_IDENTIFIER = (
     f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.idsearch CONTAINS $needle RETURN n.id AS id ORDER BY id"
@@ -136,7 +136,7 @@ COUNT_RELATIONS = (
 def list_entities(kind: EntityType) -> str:
     """One page of entities of a kind ordered by id, after `$after`, at most `$limit`."""
     return (f"MATCH (n:{_q(kind.value)}) WHERE n.id > $after "
-            "RETURN n.type AS type, n.doc AS doc ORDER BY n.id LIMIT $limit")
+            "RETURN n.type AS type, n.doc AS doc, n.id AS id ORDER BY n.id LIMIT $limit")
 
 
 def get_relations(kind: RelationType) -> str:

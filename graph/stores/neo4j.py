@@ -59,7 +59,7 @@ from corpgraph.graph.stores.base import (
     refuse_problems,
     write_summary,
 )
-from corpgraph.graph.stores.codec import decode_entity, decode_relation, encode, entity_keys
+from corpgraph.graph.stores.codec import decode_entity, decode_found, decode_relation, encode, entity_keys, stored_type
 
 
 _RETRY_SECONDS = 30.0  # as the driver's managed transactions: deadlocks, leader switches, lost connections
@@ -151,7 +151,7 @@ class Neo4jStore:
             out: dict[str, EntityType] = {}
             for chunk in self._chunks(sorted(set(ids))):
                 for record in tx.run(cypher.ENTITY_TYPES, {"ids": chunk}):
-                    out[record["id"]] = EntityType(record["type"])
+                    out[record["id"]] = stored_type(record["id"], record["type"])
             return out
 
         if check is not None:  # it may drop records (placeholders), so the rows are taken after it
@@ -232,7 +232,7 @@ class Neo4jStore:
         out: dict[str, EntityType] = {}
         for chunk in self._chunks(sorted(set(ids))):
             for row in self._read(cypher.ENTITY_TYPES, ids=chunk):
-                out[row["id"]] = EntityType(row["type"])
+                out[row["id"]] = stored_type(row["id"], row["type"])
         return out
 
     def get_entities(self, ids: Sequence[str]) -> dict[str, Entity]:
@@ -240,7 +240,7 @@ class Neo4jStore:
         out: dict[str, Entity] = {}
         for chunk in self._chunks(list(dict.fromkeys(ids))):
             for row in self._read(cypher.GET_ENTITIES, ids=chunk):
-                out[row["id"]] = decode_entity(row["type"], row["doc"])
+                out[row["id"]] = decode_entity(row["type"], row["doc"], row["id"])
         return out
 
     def get_relations(self, ids: Sequence[str]) -> dict[str, StoredRelation]:
@@ -255,7 +255,7 @@ class Neo4jStore:
             statement = cypher.get_relations(kind)
             for chunk in self._chunks(kind_ids):
                 for row in self._read(statement, ids=chunk):
-                    out[row["id"]] = StoredRelation(row["id"], decode_relation(kind.value, row["doc"]))
+                    out[row["id"]] = StoredRelation(row["id"], decode_relation(kind.value, row["doc"], row["id"]))
         return out
 
     def relations_touching(self, ids: Sequence[str], types: Sequence[RelationType]) -> list[StoredRelation]:
@@ -265,7 +265,7 @@ class Neo4jStore:
             statement = cypher.relations_touching(kind)
             for chunk in self._chunks(list(dict.fromkeys(ids))):
                 for row in self._read(statement, ids=chunk):
-                    found[row["id"]] = StoredRelation(row["id"], decode_relation(kind.value, row["doc"]))
+                    found[row["id"]] = StoredRelation(row["id"], decode_relation(kind.value, row["doc"], row["id"]))
         return [found[k] for k in sorted(found)]
 
     def edges_into(self, ids: Sequence[str], types: Sequence[RelationType]) -> list[EdgeRow]:
@@ -286,12 +286,12 @@ class Neo4jStore:
         names = [t.value for t in (types or list(EntityType))]
         rows = self._read(cypher.SEARCH, key=key, exact=f"\n{key}\n", prefix=f"\n{key}", types=names, limit=limit,
                           topics=topic_keys(topics))
-        return [decode_entity(row["type"], row["doc"]) for row in rows]
+        return decode_found((row["type"], row["doc"], row["id"]) for row in rows)
 
     def list_entities(self, type: EntityType, after: str | None, limit: int) -> list[Entity]:
         """One page of entities of a type, ordered by id."""
         rows = self._read(cypher.list_entities(type), after=after or "", limit=limit)
-        return [decode_entity(row["type"], row["doc"]) for row in rows]
+        return [decode_entity(row["type"], row["doc"], row["id"]) for row in rows]
 
     def iter_edges(self, types: Sequence[RelationType], page_size: int = 50_000) -> Iterator[list[EdgeRow]]:
         """Relations of the given types in pages, one type after another, each ordered by relation id.

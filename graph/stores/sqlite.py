@@ -38,7 +38,7 @@ from corpgraph.graph.stores.base import (
 )
 from corpgraph.graph.stores.sqlite_stream import StreamCheck
 from corpgraph.graph.identity.topics import entity_topic_keys, topic_keys
-from corpgraph.graph.stores.codec import decode_entity, decode_relation, encode, entity_keys
+from corpgraph.graph.stores.codec import decode_entity, decode_found, decode_relation, encode, entity_keys, stored_type
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS entities (id TEXT PRIMARY KEY, type TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL);
@@ -279,7 +279,7 @@ class SqliteStore:
         out: dict[str, EntityType] = {}
         for chunk in _chunks(sorted(set(ids))):
             rows = self._query(f"SELECT id, type FROM entities WHERE id IN ({_marks(chunk)})", chunk)
-            out.update({i: EntityType(t) for i, t in rows})
+            out.update({i: stored_type(i, t) for i, t in rows})
         return out
 
     def get_entities(self, ids: Sequence[str]) -> dict[str, Entity]:
@@ -287,7 +287,7 @@ class SqliteStore:
         out: dict[str, Entity] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
             rows = self._query(f"SELECT id, type, doc FROM entities WHERE id IN ({_marks(chunk)})", chunk)
-            out.update({i: decode_entity(t, d) for i, t, d in rows})
+            out.update({i: decode_entity(t, d, i) for i, t, d in rows})
         return out
 
     def get_relations(self, ids: Sequence[str]) -> dict[str, StoredRelation]:
@@ -295,7 +295,7 @@ class SqliteStore:
         out: dict[str, StoredRelation] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
             rows = self._query(f"SELECT id, type, doc FROM relations WHERE id IN ({_marks(chunk)})", chunk)
-            out.update({i: StoredRelation(i, decode_relation(t, d)) for i, t, d in rows})
+            out.update({i: StoredRelation(i, decode_relation(t, d, i)) for i, t, d in rows})
         return out
 
     def relations_touching(self, ids: Sequence[str], types: Sequence[RelationType]) -> list[StoredRelation]:
@@ -308,7 +308,7 @@ class SqliteStore:
             sql = (f"SELECT id, type, doc FROM relations WHERE type IN ({_marks(type_names)}) AND "
                    f"(source IN ({_marks(chunk)}) OR target IN ({_marks(chunk)}))")
             for i, t, d in self._query(sql, [*type_names, *chunk, *chunk]):
-                found[i] = StoredRelation(i, decode_relation(t, d))
+                found[i] = StoredRelation(i, decode_relation(t, d, i))
         return [found[k] for k in sorted(found)]
 
     def search(self, text: str, types: Sequence[EntityType] | None, limit: int,
@@ -322,19 +322,19 @@ class SqliteStore:
         wanted = topic_keys(topics)
         having = f"AND e.id IN (SELECT entity_id FROM topics WHERE topic IN ({_marks(wanted)})) " if wanted else ""
         sql = (
-            "SELECT e.type, e.doc, MIN(CASE WHEN k.key = ?1 THEN 0 WHEN substr(k.key, 1, length(?1)) = ?1 THEN 1 "
+            "SELECT e.type, e.doc, e.id, MIN(CASE WHEN k.key = ?1 THEN 0 WHEN substr(k.key, 1, length(?1)) = ?1 THEN 1 "
             "ELSE 2 END) AS rank FROM search_keys k JOIN entities e ON e.id = k.entity_id "
             f"WHERE instr(k.key, ?1) > 0 AND e.type IN ({', '.join('?' for _ in type_names)}) {having}"
             "GROUP BY e.id ORDER BY rank, length(e.name), e.id LIMIT ?"
         )
         rows = self._query(sql, [key, *type_names, *(wanted or []), limit])
-        return [decode_entity(t, d) for t, d, _ in rows]
+        return decode_found((t, d, i) for t, d, i, _ in rows)
 
     def list_entities(self, type: EntityType, after: str | None, limit: int) -> list[Entity]:
         """One page of entities of a type, ordered by id."""
-        rows = self._query("SELECT type, doc FROM entities WHERE type = ? AND id > ? ORDER BY id LIMIT ?",
+        rows = self._query("SELECT type, doc, id FROM entities WHERE type = ? AND id > ? ORDER BY id LIMIT ?",
                            [type.value, after or "", limit])
-        return [decode_entity(t, d) for t, d in rows]
+        return [decode_entity(t, d, i) for t, d, i in rows]
 
     def raw_entities(self, after: str, limit: int) -> list[RawEntity]:
         """One page of entity rows by id, not decoded."""

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from corpgraph.schema.declaration import EDGE_FIELDS, ENTITIES, RELATIONS, relation_id
+from corpgraph.schema.errors import UnreadableRecord
 from corpgraph.schema.kinds import EntityType, RelationType
 
 from corpgraph.graph.write.rules import STORED, endpoint_problems
@@ -54,7 +55,7 @@ def check_store(store: GraphStore) -> Iterator[StoredProblem | tuple[str, int]]:
     for page in _page_lists(store.raw_relations):
         count += len(page)
         ends = {end for row in page for end in (row.source, row.target, row.incident) if isinstance(end, str)}
-        kinds = store.entity_types(ends)
+        kinds = _kinds(store, ends)
         for row in page:
             yield from _relation_problems(row, kinds)
     yield "relations", count
@@ -87,13 +88,27 @@ def _entity_problems(row: RawEntity) -> Iterator[StoredProblem]:
         yield StoredProblem("entity", row.id, "id", f"the document's id is {record.id!r}")
 
 
-def _relation_problems(row: RawRelation, kinds: dict[str, EntityType]) -> Iterator[StoredProblem]:
+def _kinds(store: GraphStore, ids: set[str]) -> dict[str, EntityType | None]:
+    """Stored type per existing id; None for an entity stored with an unknown type (reported with the entity)."""
+    try:
+        return dict(store.entity_types(ids))
+    except UnreadableRecord:  # one of them has an unknown type: look them up one by one to find which
+        out: dict[str, EntityType | None] = {}
+        for id in ids:
+            try:
+                out.update(store.entity_types([id]))
+            except UnreadableRecord:
+                out[id] = None
+        return out
+
+
+def _relation_problems(row: RawRelation, kinds: dict[str, EntityType | None]) -> Iterator[StoredProblem]:
     """Problems of one stored relation row (its endpoints' kinds looked up beforehand)."""
     kind = _member(RelationType, row.type)
     if kind is None:
         yield StoredProblem("relation", row.id, "type", f"unknown relation type {row.type!r}")
         return
-    if isinstance(row.share, float) and not math.isfinite(row.share):
+    if isinstance(row.share, (int, float)) and not (math.isfinite(row.share) and 0 <= row.share <= 1):
         yield StoredProblem("relation", row.id, "share", f"the stored share is {row.share}, not a number 0..1")
     record = yield from _record("relation", row.id, row.doc, kind.value, RELATIONS[kind].model)
     if record is None:
@@ -104,7 +119,12 @@ def _relation_problems(row: RawRelation, kinds: dict[str, EntityType]) -> Iterat
         if stored != expected[field] and not (field == "share" and _same_number(stored, expected[field])):
             yield StoredProblem("relation", row.id, field,
                                 f"the row holds {stored!r}, its document {expected[field]!r}")
-    for field, reason in endpoint_problems(record, kinds, STORED):
+    unknown = {ref for ref, found in kinds.items() if found is None}  # stored with an unknown type
+    for field in ("source", "target"):
+        if getattr(record, field) in unknown:
+            yield StoredProblem("relation", row.id, field, f"{getattr(record, field)!r} is stored with an unknown type")
+    known = {ref: found for ref, found in kinds.items() if found is not None}
+    for field, reason in endpoint_problems(record, known, STORED, failed=unknown):
         yield StoredProblem("relation", row.id, field, reason)
 
 

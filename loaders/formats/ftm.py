@@ -30,6 +30,7 @@ from corpgraph.loaders.formats.ftm_documents import DOCUMENT_SCHEMES, FOLDED, Do
 from corpgraph.loaders.formats.ftm_links import LINKS, Link, link_fields, props_read
 from corpgraph.loaders.formats.ftm_props import first as _first
 from corpgraph.loaders.formats.jsondoc import first_char, iter_json_items
+from corpgraph.loaders.lines import bounded_lines
 from corpgraph.loaders.formats.spill import DiskTable, Spill
 from corpgraph.loaders.jsontext import loads
 
@@ -168,7 +169,9 @@ def _scan(path: Path) -> _Scan:
     """First pass: only Sanction lines are parsed; other lines are read by a regex on their bytes."""
     scan = _Scan()
     with path.open("rb") as handle:
-        for raw in handle:
+        for _, raw in bounded_lines(handle):
+            if raw is None:
+                continue  # the second pass (jsondoc's lines) reports it
             schema = _SCHEMA.search(raw)
             if schema is None:
                 continue

@@ -14,6 +14,8 @@ from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import Problem
 
 from corpgraph.loaders.jsontext import DECODER, TOO_DEEP, JsonTextError, loads
+from corpgraph.loaders.lines import bounded_lines, too_long
+from corpgraph.loaders.textdecode import BOM, ChunkDecoder, NotUtf8, not_utf8
 
 CHUNK = 1 << 20
 _WS = " \t\r\n"
@@ -26,13 +28,31 @@ def first_char(head: bytes) -> str:
 
 
 def read_document(path: Path) -> Any | Problem:
-    """A whole JSON document (one API page, one STIX bundle) read at once, or the Problem that stops it."""
+    """A whole JSON document (one API page, one STIX bundle) read at once, or the Problem that stops it: not UTF-8
+    at a byte, truncated (the text ends inside the value), or the first syntax error with its line and column."""
+    data = path.read_bytes()
     try:
-        return loads(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        return Problem(str(path), 0, "(document)", f"not UTF-8: {exc.reason} at byte {exc.start}", "")
-    except JsonTextError as exc:
-        return Problem(str(path), 0, "(document)", str(exc), "")
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:  # utf-8-sig counts from after a byte-order mark
+        return Problem(str(path), 0, "(document)", not_utf8(exc.start + (3 if data.startswith(BOM) else 0) + 1), "")
+    try:
+        return DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        return Problem(str(path), 0, "(document)", _syntax(text, exc), "")
+    except (JsonTextError, RecursionError):
+        try:
+            loads(text)  # the same text again through the reader that words these reasons
+        except JsonTextError as reason:
+            return Problem(str(path), 0, "(document)", str(reason), "")
+        raise
+
+
+def _syntax(text: str, exc: json.JSONDecodeError) -> str:
+    """The reason for a JSON document's syntax error: truncated when the text ends inside the value."""
+    if not text[exc.pos:].strip():
+        return (f"truncated: the JSON document ends at line {exc.lineno} before its value is complete "
+                f"({len(text.encode()):,} bytes read); the file was cut short")
+    return f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
 
 
 def iter_json_items(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
@@ -46,11 +66,14 @@ def _iter_lines(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
     """One JSON value per line; blank lines are skipped."""
     file = str(path)
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in bounded_lines(handle):
+            if raw is None:
+                yield Problem(file, number, "(line)", too_long())
+                continue
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
-                yield Problem(file, number, "(line)", f"not UTF-8 at byte {exc.start}")
+                yield Problem(file, number, "(line)", not_utf8(exc.start + 1, "the line"))
                 continue
             if not line.strip():
                 continue
@@ -66,6 +89,7 @@ def _iter_array(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
     decoder = DECODER
     window = _Window(path)
     try:
+        window.start()
         pos = window.skip(0)
         pos += 1  # the "[" first_char saw
         index = 0
@@ -91,8 +115,8 @@ def _iter_array(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
             pos = window.slide(pos)
         if window.skip(pos + 1) < len(window.text):
             yield Problem(file, index + 1, "(document)", "not valid JSON: text after the closing ']'", "")
-    except UnicodeDecodeError as exc:
-        yield Problem(file, 0, "(document)", f"not UTF-8: {exc.reason}", "")
+    except NotUtf8 as exc:
+        yield Problem(file, 0, "(document)", str(exc), "")
     finally:
         window.handle.close()
 
@@ -118,15 +142,21 @@ class _Window:
     """A sliding window of a file's text: read more on demand, drop what was consumed."""
 
     def __init__(self, path: Path) -> None:
-        self.handle = path.open("r", encoding="utf-8-sig")
-        self.text = self.handle.read(CHUNK)
+        self.handle = path.open("rb")
+        self.chunks = ChunkDecoder(self.handle)  # a byte that is not UTF-8 raises NotUtf8 with its file offset
+        self.text = ""
+        self.eof = False
+
+    def start(self) -> None:
+        """Read the first chunk."""
+        self.text = self.chunks.read(CHUNK)
         self.eof = not self.text
 
     def more(self) -> bool:
         """Append the next chunk; False at the end of the file."""
         if self.eof:
             return False
-        chunk = self.handle.read(max(CHUNK, len(self.text)))  # doubling: big items are read in few rounds
+        chunk = self.chunks.read(max(CHUNK, len(self.text)))  # doubling: big items are read in few rounds
         if not chunk:
             self.eof = True
             self.handle.close()

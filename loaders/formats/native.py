@@ -55,13 +55,14 @@ class NativeFormat:
             yield Origin(file, line), data
         yield from problems
 
-    def lines(self, path: Path) -> Iterator[tuple[Origin, bytes]] | None:
-        """A JSON Lines file's lines, unparsed, with their origins (loaders.validate reads each whole, in Rust);
-        None for CSV."""
+    def lines(self, path: Path) -> Iterator[tuple[Origin, bytes] | Problem] | None:
+        """A JSON Lines file's lines, unparsed, with their origins (loaders.validate reads each whole, in Rust), a
+        line over the cap as a Problem; None for CSV."""
         if path.suffix.lower() == ".csv":
             return None
         file = str(path)
-        return ((Origin(file, number), raw) for number, raw in iter_jsonl_lines(path))
+        return (item if isinstance(item, Problem) else (Origin(file, item[0]), item[1])
+                for item in iter_jsonl_lines(path))
 
 
 FORMAT = NativeFormat()

@@ -31,6 +31,7 @@ from corpgraph.loaders.formats import Raw
 from corpgraph.loaders.formats.incident_parts import day_of, placeholder, safe_id, url_source
 from corpgraph.loaders.formats.jsondoc import first_char, iter_json_items, read_document
 from corpgraph.loaders.jsontext import loads
+from corpgraph.loaders.lines import MAX_LINE
 
 Item = tuple[str, dict[str, Any]]  # (JSON pointer, native record)
 Issue = tuple[str, str, str]  # (JSON pointer, field, reason)
@@ -142,7 +143,7 @@ def _objects(path: Path) -> tuple[list[Any], str, list[int]] | Problem:
 def _more_than_one_value(path: Path) -> bool:
     """True when the file starts with a whole JSON object on its first line (JSON Lines, not a broken document)."""
     with path.open("rb") as handle:
-        first = handle.readline()
+        first = handle.readline(MAX_LINE + 1)  # a longer first line is no JSON Lines line anyway (loaders.lines)
     try:
         return isinstance(loads(first.decode("utf-8-sig")), dict)
     except (ValueError, UnicodeDecodeError):

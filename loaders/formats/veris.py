@@ -29,7 +29,7 @@ from corpgraph.schema.errors import Problem
 from corpgraph.loaders.coverage import Coverage
 from corpgraph.loaders.formats import Raw
 from corpgraph.loaders.formats.incident_parts import day_of, name_id, safe_id, url_source
-from corpgraph.loaders.formats.jsondoc import first_char, iter_json_items
+from corpgraph.loaders.formats.jsondoc import first_char, iter_json_items, read_document
 from corpgraph.loaders.jsontext import JsonTextError, loads
 
 SENTINELS = frozenset({"unknown", "na", "n/a", "other", "none", ""})
@@ -104,16 +104,31 @@ def _count(data: dict[str, Any], made: dict[str, list[str]], coverage: Coverage)
 
 
 def _incidents(path: Path) -> Iterator[tuple[Origin, Any] | Problem]:
-    """Each incident with its origin: a single (pretty-printed) object, or the items of an array or lines."""
+    """Each incident with its origin: a single (pretty-printed) object, or the items of an array or lines.
+
+    A file starting with "{" is a JSON document unless its first line holds a whole object (JSON Lines): so a
+    truncated or wrongly encoded document is reported once as such, not as a hundred broken lines.
+    """
     with path.open("rb") as probe:
         head = probe.read(4096)
-    if first_char(head) == "{":
-        try:
-            yield Origin(str(path), 1, ""), loads(path.read_bytes().decode("utf-8-sig"))
-            return
-        except (UnicodeDecodeError, JsonTextError):
-            pass  # several objects (JSON Lines) or broken text: read line by line below, each line's problem named
+        first_line = head.split(b"\n", 1)[0] if b"\n" in head else head + probe.readline(1 << 20)
+    if first_char(head) == "{" and not _whole_object(first_line):
+        document = read_document(path)
+        if isinstance(document, Problem):
+            yield document
+        else:
+            yield Origin(str(path), 1, ""), document
+        return
     yield from iter_json_items(path)
+
+
+def _whole_object(line: bytes) -> bool:
+    """The line holds one whole JSON value (the first line of a JSON Lines file)."""
+    try:
+        loads(line.decode("utf-8-sig"))
+    except (UnicodeDecodeError, JsonTextError):
+        return False
+    return True
 
 
 def incident_records(at: Origin, data: Any) -> Iterator[Raw | Problem]:

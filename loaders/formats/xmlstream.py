@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 
 from lxml import etree  # type: ignore[import-untyped]  # (no stubs shipped with lxml)
 
@@ -100,9 +100,7 @@ def _lxml_records(path: Path, record_tags: frozenset[str], header_tags: frozense
     header: dict[str, str] = {}
     line, file = 1, str(path)
     with path.open("rb") as handle:
-        while True:
-            chunk = handle.read(CHUNK)
-            chunk += handle.readline() if chunk else b""  # end on a line break: no tag name is cut in two
+        for chunk in tag_aligned_chunks(handle):
             line = _scan(chunk, starts, line, lines)
             if chunk:
                 parser.feed(chunk)
@@ -157,9 +155,7 @@ def _expat_records(path: Path, record_tags: frozenset[str], header_tags: frozens
     line, depth, container, record_line = 1, 0, None, 0
     file = str(path)
     with path.open("rb") as handle:
-        while True:
-            chunk = handle.read(CHUNK)
-            chunk += handle.readline() if chunk else b""  # end on a line break: no tag name is cut in two
+        for chunk in tag_aligned_chunks(handle):
             line = _scan(chunk, starts, line, lines)
             try:
                 if chunk:
@@ -192,6 +188,25 @@ def _expat_records(path: Path, record_tags: frozenset[str], header_tags: frozens
                 return
             if not chunk:
                 return
+
+
+def tag_aligned_chunks(handle: BinaryIO) -> Iterator[bytes]:
+    """The file in pieces of about CHUNK bytes, each cut just before a '<' so that no tag name is cut in two, then
+    one b"" for the end. Whatever the file's line breaks (a golden copy may have none), a piece stays bounded: one
+    holding no '<' after its start (a long text or tag) is handed on whole."""
+    carry = b""
+    while data := handle.read(CHUNK):
+        data = carry + data
+        cut = data.rfind(b"<")
+        if cut <= 0:
+            carry = b""
+            yield data
+        else:
+            carry = data[cut:]
+            yield data[:cut]
+    if carry:
+        yield carry
+    yield b""
 
 
 def _scan(chunk: bytes, starts: re.Pattern[bytes], line: int, lines: deque[int]) -> int:
