@@ -27,7 +27,7 @@ import neo4j
 from neo4j import exceptions as nx
 from neo4j.api import BookmarkManager
 
-from corpgraph.schema.batch import Batch, WriteSummary
+from corpgraph.schema.batch import Batch, LoadPhase, WriteSummary
 from corpgraph.schema.declaration import ANALYTIC_FIELDS, entity_type
 from corpgraph.schema.errors import (ConstraintViolation, SchemaMissing, StoreAuthError, StoreError, StoreUnavailable,
                            TransactionTooLarge)
@@ -352,11 +352,16 @@ class Neo4jStore:
         where = f"{self.uri}/{self.database}" if self.database else self.uri
         return Location(self.name, where, "")
 
-    def write_stream(self, label: str, batches: Iterable[Batch],
-                     on_batch: Callable[[Batch], None] | None = None) -> WriteSummary:
+    def write_stream(self, label: str, batches: Iterable[Batch], on_batch: Callable[[Batch], None] | None = None,
+                     on_phase: Callable[[LoadPhase], None] | None = None) -> WriteSummary:
         """The file's batches joined and written by graph.write.ingest in one transaction (the server's
-        transaction memory bounds the file: docs/neo4j.md)."""
-        return ingest(self, join_batches(label, batches, on_batch))
+        transaction memory bounds the file: docs/neo4j.md). Its phases: reading, then writing (references are
+        checked and the file committed inside that one write: no phases apart)."""
+        phase = on_phase or (lambda _: None)
+        phase(LoadPhase.READING)
+        whole = join_batches(label, batches, on_batch)
+        phase(LoadPhase.WRITING)
+        return ingest(self, whole)
 
     def revision(self) -> int:
         """Counter bumped by every committed write (0 before the first)."""
