@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -120,20 +121,23 @@ def _npm_license(value: object) -> str:
 
 def _or(tokens: list[str]) -> tuple[bool, list[str]]:
     """expression := term (OR term)*"""
-    value, tokens = _and(tokens)
-    while tokens and tokens[0] == "OR":
-        other, tokens = _and(tokens[1:])
-        value = value or other
-    return value, tokens
+    return _chain(tokens, "OR", _and, any)
 
 
 def _and(tokens: list[str]) -> tuple[bool, list[str]]:
     """term := atom (AND atom)*"""
-    value, tokens = _atom(tokens)
-    while tokens and tokens[0] == "AND":
-        other, tokens = _atom(tokens[1:])
-        value = value and other
-    return value, tokens
+    return _chain(tokens, "AND", _atom, all)
+
+
+def _chain(tokens: list[str], operator: str, inner: Callable[[list[str]], tuple[bool, list[str]]],
+           combine: Callable[[list[bool]], bool]) -> tuple[bool, list[str]]:
+    """inner (operator inner)*, the values combined (any for OR, all for AND)."""
+    value, tokens = inner(tokens)
+    values = [value]
+    while tokens and tokens[0] == operator:
+        value, tokens = inner(tokens[1:])
+        values.append(value)
+    return combine(values), tokens
 
 
 def _atom(tokens: list[str]) -> tuple[bool, list[str]]:
