@@ -224,10 +224,11 @@ class SqliteStore:
                 rel_ids = [relation_id(rec) for rec, _ in batch.relations]
                 ents = {rec.id: rec for rec, _ in batch.entities}
                 rels = dict(zip(rel_ids, (rec for rec, _ in batch.relations)))  # later records of an id win
+                every_rel = rels.keys()
                 ents, rels, unchanged = self._changed_only(ents, rels)
                 self._write_entities(list(ents.values()), new=checks.new_ids)
                 self._write_relations(rels)
-                checks.relations_written(batch, rel_ids)
+                checks.relations_written(batch, rel_ids, unchanged=every_rel - rels.keys())
                 log.wrote(ents, rels)
                 summary.add(write_summary(ents, rels))
                 summary.unchanged += unchanged
