@@ -27,7 +27,7 @@ from corpgraph.graph.stores.base import GraphStore
 from corpgraph.graph.stores.factory import open_store
 from corpgraph.loaders.detect import choose
 from corpgraph.loaders.formats import FORMAT_NAMES
-from corpgraph.loaders.seed import seed_path
+from corpgraph.loaders.seed import example_paths, seed_path
 from corpgraph.loaders.validate import iter_batches, load_file
 from corpgraph.schema.errors import (BadRequest, CorpgraphError, InvalidArgument, InvalidCursor, InvalidInput,
                                      LimitExceeded, NotFound, Problem, SingularOwnership, StoreError)
@@ -93,6 +93,8 @@ def _fail(code: int, message: str, cause: BaseException) -> None:
 def load(
     files: Annotated[Optional[list[Path]], typer.Argument(help="native JSON Lines or CSV, BODS, FtM, GLEIF, ... files")] = None,
     seed: Annotated[bool, typer.Option("--seed", help="also load the shipped seed data")] = False,
+    examples: Annotated[bool, typer.Option("--examples", help="also load the shipped examples with dated history "
+                                                               "(BODS 0.3's CHRINON update)")] = False,
     format: FormatOpt = None,
     store: StoreOpt = None,
     report: ReportOpt = None,
@@ -100,9 +102,9 @@ def load(
 ) -> None:
     """Validate and load files of any known format; each file is written whole or not at all; then say, per
     file, what each kind of source record became and what was not imported and why."""
-    paths = ([seed_path()] if seed else []) + list(files or [])
+    paths = ([seed_path()] if seed else []) + (example_paths() if examples else []) + list(files or [])
     if not paths:
-        raise typer.BadParameter("name at least one file, or pass --seed")
+        raise typer.BadParameter("name at least one file, or pass --seed or --examples")
     failed = 0
     total = WriteSummary()
     covered: list[tuple[Coverage, bool]] = []
@@ -365,6 +367,7 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     store: StoreOpt = None,
     seed: Annotated[bool, typer.Option("--seed", help="load the shipped seed first (loading twice changes nothing)")] = False,
+    examples: Annotated[bool, typer.Option("--examples", help="load the shipped examples with dated history first")] = False,
     db: DbOpt = None,
 ) -> None:
     """Serve GraphQL at /graphql (GraphiQL in a browser), graph exports at /export/{format}, and /healthz."""
@@ -375,8 +378,8 @@ def serve(
 
     _port_free(host, port)
     with _open(store, db, create=True) as graph_store:
-        if seed:
-            ingest(graph_store, load_file(seed_path()))
+        for path in ([seed_path()] if seed else []) + (example_paths() if examples else []):
+            ingest(graph_store, load_file(path))
         out.print(f"GraphiQL: http://{host}:{port}/graphql", markup=False, highlight=False)
         # The long-lived server decides its garbage-collector tuning here, at start-up.
         uvicorn.run(create_app(store=graph_store, rebuild_hooks=FrozenProjections()), host=host, port=port)

@@ -160,3 +160,23 @@ def _in_a_terminal(command: list[str]) -> str:
     child.wait(timeout=60)
     os.close(leader)
     return drawn.decode("utf-8", "replace")
+
+
+CHRINON = "bods:1dc0e987-5c57-4a1c-b3ad-61353b66a9b7"  # the entity statement's statementID
+TAGGART = "bods:019a93f1-e470-42e9-957b-03559861b2e2"
+
+
+def test_shipped_examples_have_dated_history(default_store: Path) -> None:
+    """BODS 0.3's examples: Taggart's 100% (exact 100 from 2016-04-06) becomes 50% with the update of 2018-01-05."""
+    from datetime import date
+
+    from corpgraph.graph.service import CorpGraph
+
+    assert run("load", "--examples").exit_code == 0
+    store = SqliteStore(default_store)
+    graph = CorpGraph(store)
+    before = {h.owner: h.direct for h in graph.owners(CHRINON, date(2017, 12, 1))}
+    after = {h.owner: h.direct for h in graph.owners(CHRINON, date(2018, 6, 1))}
+    store.close()
+    assert before == {TAGGART: 1.0}
+    assert after[TAGGART] == 0.5 and len(after) == 2  # and the interested party who gave no information
