@@ -104,7 +104,7 @@ const WRITERS = {
       `<attribute id="${k}" title="${k}" type="${type === 'boolean' ? 'boolean' : type === 'double' ? 'double' : 'string'}"/>`).join('');
     const values = (on, item) => `<attvalues>${keys.filter(([o, k]) => o === on && item[k] !== undefined && k !== 'label')
       .map(([, k]) => `<attvalue for="${k}" value="${esc(String(item[k]))}"/>`).join('')}</attvalues>`;
-    return '<?xml version="1.0" encoding="UTF-8"?>\n<gexf xmlns="http://gexf.net/1.2" version="1.2"><graph defaultedgetype="directed" mode="static">' +
+    return '<?xml version="1.0" encoding="UTF-8"?>\n<gexf xmlns="http://www.gexf.net/1.2draft" version="1.2"><graph defaultedgetype="directed" mode="static">' +
       `<attributes class="node">${decl('node')}</attributes><attributes class="edge">${decl('edge')}</attributes>` +
       `<nodes>${g.nodes.map((n) => `<node id="${esc(n.id)}" label="${esc(n.label)}">${values('node', n)}</node>`).join('')}</nodes>` +
       `<edges>${g.edges.map((e) => `<edge id="${esc(e.id)}" source="${esc(e.source)}" target="${esc(e.target)}" label="${esc(e.type)}">${values('edge', e)}</edge>`).join('')}</edges>` +
