@@ -368,3 +368,19 @@ def test_every_export_downloads_and_parses(server: str, page: Page, tmp_path: Pa
                 assert len(svg.findall(f".//{ns}polygon")) == 1  # the incident is a diamond, not a circle
     assert page.page.url == url  # no export replaced the page
     page.finish(f"explorer-exports-{view}")
+
+
+@pytest.mark.parametrize("size", [1_000, 10_000])
+def test_big_views_draw_without_console_errors(server: str, page: Page, size: int) -> None:
+    """The benchmark's ownership tree (node 0 owns 30 companies, each the next 30): drawn with its fan-outs
+    folded, every node accounted for, the console clean. The time target (10,000 nodes in <= 1 s) is measured
+    by benchmarks/explorer_draw.py; this 2-core machine does not meet it (benchmarks/README.md)."""
+    from benchmarks.explorer_draw import GENERATE_AND_DRAW
+
+    page.page.goto(f"{server}/explore", wait_until="networkidle")
+    seconds = page.page.evaluate(GENERATE_AND_DRAW, [size, "explorer", True])
+    drawn, folded = page.page.evaluate("[cy.nodes('[!more]').length, foldedCount()]")
+    assert drawn + folded == size
+    assert folded > 0  # leaves of 30 under one parent are more than FAN_LIMIT: folded
+    assert seconds < 120  # a regression guard on a loaded machine, not the target
+    page.finish(f"explorer-{size}-nodes")

@@ -167,7 +167,7 @@ function num(x) { return x === null || x === undefined ? '—' : (Math.round(x *
 function draw(nodes, edges, layout = 'auto') {
   const cut = nodes.slice(0, state.drawLimit);
   const ids = new Set(cut.map((n) => n.id));
-  const [shown, joined] = foldFans(cut, edges.filter((e) => ids.has(e.source) && ids.has(e.target)));
+  const [shown, joined] = foldFans(cut, edges.filter((e) => ids.has(e.source) && ids.has(e.target)), state.foldLimit);
   cy.batch(() => {  // one style pass for the whole answer, not one per element
     cy.elements().remove();
     cy.add(shown.map((data) => ({ group: 'nodes', data })));
