@@ -138,7 +138,8 @@ class LoadDisplay:
         with self._lock:
             self._current = shown
             if self._progress is not None:
-                self._tasks[id(shown)] = self._progress.add_task(shown.name, total=max(shown.size, 1), file=shown)
+                # one more than the size: a task that reaches its total counts as finished, and its spinner stops
+                self._tasks[id(shown)] = self._progress.add_task(shown.name, total=shown.size + 1, file=shown)
         return shown
 
     def finish(self, shown: FileProgress) -> None:
@@ -156,7 +157,7 @@ class LoadDisplay:
             task = self._tasks.get(id(shown))
             if task is not None:
                 reading = shown.phase in (LoadPhase.READING, LoadPhase.WRITING) and bool(shown.read)
-                self._progress.update(task, total=max(shown.size, 1) if reading else None,  # type: ignore[arg-type]
+                self._progress.update(task, total=shown.size + 1 if reading else None,  # type: ignore[arg-type]
                                       completed=shown.read)
                 if first:
                     self._progress.refresh()  # every phase is drawn at least once, however short
