@@ -74,7 +74,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     extra.write_text("\n".join(json.dumps(r) for r in RANGE_WORLD + CHAIN_WORLD) + "\n", encoding="utf-8")
     subprocess.run([str(Path(sys.executable).parent / "corpgraph"), "load", str(holder), str(extra)], env=env,
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "corpgraph"), "serve", "--seed", "--host", "127.0.0.1", "--port",
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "corpgraph"), "serve", "--seed", "--examples", "--host", "127.0.0.1", "--port",
                              str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -394,3 +394,17 @@ def _read_with_node(format: str, path: Path) -> list[str]:
     assert done.returncode == 0, done.stderr
     ids: list[str] = json.loads(done.stdout)
     return ids
+
+
+def test_the_as_of_date_changes_the_shipped_example(server: str, page: Page) -> None:
+    """BODS 0.3's CHRINON (shipped, `--examples`): Taggart 100% until the update of 2018-01-05, then 50%."""
+    chrinon = "bods:1dc0e987-5c57-4a1c-b3ad-61353b66a9b7"
+    page.page.goto(f"{server}/explore?query=owners&id={chrinon}&asOf=2017-12-01", wait_until="networkidle")
+    page.page.wait_for_function("cy.nodes().length === 2", timeout=30_000)
+    assert "direct 100%" in page.page.evaluate("cy.edges()[0].data('label')")
+    page.page.fill("#asOf", "2018-06-01")
+    page.page.dispatch_event("#asOf", "change")
+    page.page.wait_for_function("cy.nodes().length === 3", timeout=30_000)  # + the interested party who said nothing
+    labels = page.page.evaluate("cy.edges().map((e) => e.data('label'))")
+    assert any("direct 50%" in label for label in labels), labels
+    page.finish("explorer-as-of-example")
