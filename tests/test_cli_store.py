@@ -180,3 +180,26 @@ def test_shipped_examples_have_dated_history(default_store: Path) -> None:
     store.close()
     assert before == {TAGGART: 1.0}
     assert after[TAGGART] == 0.5 and len(after) == 2  # and the interested party who gave no information
+
+
+def test_without_a_terminal_a_long_phase_gets_a_line_every_few_seconds(world: Path) -> None:
+    """A phase that lasts (checks, a commit) still says it is alive: the current status every `every` seconds."""
+    import io
+    import time
+
+    from rich.console import Console
+
+    from corpgraph.api.load_progress import LoadDisplay
+    from corpgraph.schema.batch import LoadPhase
+
+    sink = io.StringIO()
+    display = LoadDisplay(Console(file=sink, force_terminal=False, width=300), every=0.05)
+    with display.running():
+        shown = display.file(world)
+        shown.enter(LoadPhase.REFERENCES)
+        time.sleep(0.5)  # ten periods: at least a few ticks, even on a busy machine
+        display.finish(shown)
+    lines = sink.getvalue().splitlines()
+    ticks = [line for line in lines if line.startswith("world.jsonl: checking references for ")]
+    assert len(ticks) >= 3, lines  # the line when the phase began, then the ticks
+    assert lines[-1].startswith("world.jsonl: 0 records in ")
