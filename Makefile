@@ -26,8 +26,9 @@ install: $(VENV)/.installed-test
 	tools/neo4j-server/build  # the test-only Neo4j launcher (Maven; offline once cached)
 	tools/setup-browser  # Debian's chromium for the browser tests (tests/test_browser.py)
 
+# The seed and the examples with dated history (the explorer's as-of slider shows CHRINON's 2018 update).
 run: $(VENV)/.installed-run
-	$(BIN)/corpgraph serve --seed --host $(HOST) --port $(PORT)
+	$(BIN)/corpgraph serve --seed --examples --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest

@@ -11,6 +11,7 @@ from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -28,7 +29,7 @@ from strawberry.http.parse_content_type import parse_content_type
 from strawberry.types import ExecutionResult
 
 from corpgraph.graph.analytics.results import Channel, Subgraph
-from corpgraph.graph.exports import FORMATS, export
+from corpgraph.graph.exports import FORMATS, export, export_file_name
 from corpgraph.graph.service import CorpGraph, RebuildHooks
 from corpgraph.graph.projection.snapshot import snapshots_for
 from corpgraph.graph.stores.base import GraphStore
@@ -187,6 +188,14 @@ class ExportRequest:
                    _parse(params, "maxOwners", int))
 
 
+def _attachment(req: ExportRequest, format: str) -> str:
+    """Content-Disposition of an export: saved as `<view>-<id>-<date>.<ext>` (the date asked, else today), with
+    an ASCII name for old clients and the UTF-8 one (RFC 6266) for ids in other scripts."""
+    name = export_file_name(req.query, req.id, req.as_of or date.today(), format)
+    ascii_name = name.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
 def export_subgraph(graph: CorpGraph, settings: ApiSettings, req: ExportRequest) -> Subgraph:
     """The subgraph of one query's answer, with the same bounds as the GraphQL fields (ApiSettings.*_args)."""
     if req.query == "neighborhood":
@@ -240,7 +249,8 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
         subgraph = await lanes.run(Lane.HEAVY, deadline(), export_subgraph, graph, settings, req)
         text, media_type = await lanes.run(Lane.HEAVY, deadline(), export, subgraph, format)
         # The "N more" marker of a capped neighbourhood, outside the file so every format carries it.
-        return Response(text, media_type=media_type, headers={"X-Corpgraph-More-Nodes": str(subgraph.more_nodes)})
+        return Response(text, media_type=media_type, headers={"X-Corpgraph-More-Nodes": str(subgraph.more_nodes),
+                                                               "Content-Disposition": _attachment(req, format)})
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

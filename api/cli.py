@@ -1,9 +1,11 @@
 """The `corpgraph` command line: load files, summarise and search the store (serve/export/db live beside)."""
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
+import socket
 import sys
 from datetime import date
 from collections.abc import Callable, Iterator
@@ -15,19 +17,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from corpgraph.api.load_progress import FileProgress, load_progress
+from corpgraph.api.load_progress import LoadDisplay
 from corpgraph.graph.gc_policy import paused
+from corpgraph.graph.identity.clusters import IdentityError
 from corpgraph.graph.write.ingest import ingest, ingest_stream
-from corpgraph.graph.settings import get_settings
+from corpgraph.graph.settings import Settings, get_settings
 from corpgraph.graph.identity.resolve.candidates import CandidateSet
 from corpgraph.graph.stores.base import GraphStore
 from corpgraph.graph.stores.factory import open_store
 from corpgraph.loaders.detect import choose
 from corpgraph.loaders.formats import FORMAT_NAMES
-from corpgraph.loaders.seed import seed_path
+from corpgraph.loaders.seed import example_paths, seed_path
 from corpgraph.loaders.validate import iter_batches, load_file
-from corpgraph.schema.batch import WriteSummary
-from corpgraph.schema.errors import CorpgraphError, InvalidInput, Problem
+from corpgraph.schema.errors import (BadRequest, CorpgraphError, InvalidArgument, InvalidCursor, InvalidInput,
+                                     LimitExceeded, NotFound, Problem, SingularOwnership, StoreError)
 from corpgraph.schema.kinds import EntityType
 from corpgraph.loaders.caps import CappedFormat
 from corpgraph.schema.batch import Batch, WriteSummary
@@ -40,6 +43,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 ReportOpt = Annotated[Optional[Path], typer.Option("--report", help="also write the coverage report (what each kind "
                                                                      "of source record became) to this JSON file")]
 StoreOpt = Annotated[Optional[str], typer.Option("--store", help="embedded (SQLite file, default) or neo4j")]
+DbOpt = Annotated[Optional[Path], typer.Option("--db", help="the embedded store's file (default: CORPGRAPH_DB, "
+                                                             "else ./corpgraph.db in the current folder)")]
 FormatOpt = Annotated[Optional[str], typer.Option("--format", help=f"{'|'.join(FORMAT_NAMES)} (default: detected "
                                                                    "from each file's content)")]
 
@@ -47,8 +52,9 @@ FormatOpt = Annotated[Optional[str], typer.Option("--format", help=f"{'|'.join(F
 def guarded(command: F) -> F:
     """Run a command so that every failure ends in a message and a non-zero exit, never a traceback.
 
-    Project errors exit 2 with their message (it says what to fix); operating-system errors exit 2 naming
-    the file; anything else is a bug: exit 70 with its type and message (CORPGRAPH_DEBUG=1 shows the traceback).
+    As the README says: a problem of the input (an unknown id, a bad argument, a limit) exits 1; a problem of
+    the store or the settings exits 2, as do operating-system errors (naming the file); anything else is a
+    bug: exit 70 with its type and message (CORPGRAPH_DEBUG=1 shows the traceback).
     """
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -56,6 +62,8 @@ def guarded(command: F) -> F:
             return command(*args, **kwargs)
         except (typer.Exit, click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise  # typer's own ways out: an exit code, a usage error, Ctrl-C
+        except _INPUT_ERRORS as exc:
+            _fail(1, f"error: {exc}", exc)
         except CorpgraphError as exc:
             _fail(2, f"error: {exc}", exc)
         except OSError as exc:
@@ -70,6 +78,11 @@ def guarded(command: F) -> F:
     return run  # type: ignore[return-value]
 
 
+# What the user asked for was wrong (exit 1); every other project error is about the store or the settings (exit 2).
+_INPUT_ERRORS = (InvalidInput, InvalidArgument, InvalidCursor, NotFound, LimitExceeded, BadRequest, SingularOwnership,
+                 IdentityError)
+
+
 def _fail(code: int, message: str, cause: BaseException) -> None:
     """Print a message on stderr as plain lines (never wrapped: users grep them) and exit with the code."""
     typer.echo(message, err=True)
@@ -80,27 +93,31 @@ def _fail(code: int, message: str, cause: BaseException) -> None:
 def load(
     files: Annotated[Optional[list[Path]], typer.Argument(help="native JSON Lines or CSV, BODS, FtM, GLEIF, ... files")] = None,
     seed: Annotated[bool, typer.Option("--seed", help="also load the shipped seed data")] = False,
+    examples: Annotated[bool, typer.Option("--examples", help="also load the shipped examples with dated history "
+                                                               "(BODS 0.3's CHRINON update)")] = False,
     format: FormatOpt = None,
     store: StoreOpt = None,
     report: ReportOpt = None,
+    db: DbOpt = None,
 ) -> None:
     """Validate and load files of any known format; each file is written whole or not at all; then say, per
     file, what each kind of source record became and what was not imported and why."""
-    paths = ([seed_path()] if seed else []) + list(files or [])
+    paths = ([seed_path()] if seed else []) + (example_paths() if examples else []) + list(files or [])
     if not paths:
-        raise typer.BadParameter("name at least one file, or pass --seed")
+        raise typer.BadParameter("name at least one file, or pass --seed or --examples")
     failed = 0
     total = WriteSummary()
     covered: list[tuple[Coverage, bool]] = []
     # This command is the process: it pauses the cyclic collector for its bulk work (graph.gc_policy).
     size = get_settings().batch_size
-    with _open(store) as graph_store, load_progress(err) as progress, paused():
+    display = LoadDisplay(err)
+    with _open(store, db, create=True) as graph_store, display.running(), paused():
         for path in paths:
-            shown = FileProgress(progress, path)
+            shown = display.file(path)
             coverage = Coverage(str(path))
             try:
                 _, batches = iter_batches(path, size, format=_say_format(path, format), coverage=coverage)
-                total.add(ingest_stream(graph_store, str(path), _warned(batches), on_batch=shown))
+                total.add(ingest_stream(graph_store, str(path), _warned(batches), on_batch=shown, on_phase=shown.enter))
                 covered.append((coverage, True))
             except InvalidInput as exc:
                 failed += 1
@@ -108,9 +125,14 @@ def load(
                 # Plain lines, never wrapped: users grep and editors jump to `file:line:`.
                 _echo_problems(exc.problems)
                 typer.echo(f"{path}: not loaded ({len(exc.problems)} problem(s)); nothing of it was written", err=True)
-            shown.done()
-    if failed == 0 or total.entities or total.relations:  # no "total 0" table above the problems of a failed load
+            display.finish(shown)
+    changed = sum(total.entities.values()) + sum(total.relations.values())
+    if changed == 0 and failed == 0:
+        out.print(f"0 records changed ({total.unchanged:,} unchanged)", markup=False, highlight=False)
+    elif changed:  # no "total 0" table above the problems of a failed load
         _print_summary("written", total.entities, total.relations)
+        if total.unchanged:
+            out.print(f"{total.unchanged:,} records unchanged", markup=False, highlight=False)
     if total.placeholders:
         out.print(f"{total.placeholders} placeholder(s) made for references the files left open "
                   "(completed when their records are loaded)", markup=False, highlight=False)
@@ -183,7 +205,8 @@ def _say_format(path: Path, name: str | None) -> str | None:
         detected = choose(path, None).name
     except InvalidInput:
         return None  # load_file reports it, with the formats tried
-    typer.echo(f"{path}: {detected} (detected from its content)", err=True)
+    # through the console the load's live display draws on, so the line lands above it, not inside it
+    err.print(f"{path}: {detected} (detected from its content)", markup=False, highlight=False, soft_wrap=True)
     return detected
 
 
@@ -194,9 +217,9 @@ def _echo_problems(problems: list[Problem]) -> None:
 
 
 @app.command()
-def summary(store: StoreOpt = None) -> None:
+def summary(store: StoreOpt = None, db: DbOpt = None) -> None:
     """Counts of stored entities and relations per type, and the incidents on record."""
-    with _open(store) as graph_store:
+    with _open(store, db) as graph_store:
         counts = graph_store.counts()
         entity_names = {t.value for t in EntityType}
         _print_summary("stored", {k: v for k, v in counts.items() if k in entity_names},
@@ -209,12 +232,12 @@ def summary(store: StoreOpt = None) -> None:
 @app.command()
 def search(text: str, first: int = 10, store: StoreOpt = None,
            topic: Annotated[Optional[list[str]], typer.Option(help="only entities with this topic (repeatable: any)")] = None,
-           ) -> None:
+           db: DbOpt = None) -> None:
     """Find entities by name or alias in any script (optionally only those with a topic: --topic sanction);
     exits 1 (as grep does) when nothing matches."""
     from corpgraph.graph.service import CorpGraph
 
-    with _open(store) as graph_store:
+    with _open(store, db) as graph_store:
         found = CorpGraph(graph_store).search(text, None, first, topic)
     for entity in found:
         out.print(f"{entity.type}\t{entity.id}\t{entity.name}", markup=False, highlight=False)  # type: ignore[attr-defined]
@@ -250,12 +273,12 @@ def ultimate_owners(
 
 
 @app.command()
-def check(store: StoreOpt = None) -> None:
+def check(store: StoreOpt = None, db: DbOpt = None) -> None:
     """Read every stored record and report those that cannot be read back or break an invariant (exit 1)."""
     from corpgraph.graph.write.integrity import StoredProblem, check_store
 
     found, counts = 0, {}
-    with _open(store) as graph_store:
+    with _open(store, db) as graph_store:
         for item in check_store(graph_store):
             if isinstance(item, StoredProblem):
                 found += 1
@@ -269,17 +292,40 @@ def check(store: StoreOpt = None) -> None:
 
 
 class _open:
-    """Context manager: open the configured store and close it (errors are reported by `guarded`)."""
+    """Context manager: open the configured store, say on stderr which one it is, and close it.
 
-    def __init__(self, kind: str | None) -> None:
+    Only a command that writes (`create`) may create an embedded store; the others refuse a missing file
+    (a StoreError, exit 2) rather than leave an empty store behind. Errors are reported by `guarded`.
+    """
+
+    def __init__(self, kind: str | None, db: Path | None = None, create: bool = False) -> None:
         self.kind = kind
+        self.db = db
+        self.create = create
 
     def __enter__(self) -> GraphStore:
-        self.store = open_store(self.kind)
+        settings = get_settings()
+        if self.db is not None:
+            settings = settings.model_copy(update={"db": self.db})
+        kind = self.kind or settings.store
+        where = store_location(kind, settings)
+        new = kind == "embedded" and not settings.db.exists()
+        if new and not self.create:
+            raise StoreError(f"no store at {where}: load something first or set CORPGRAPH_DB")
+        self.store = open_store(kind, settings)
+        typer.echo(f"store: {kind} {where}{' (new)' if new else ''}", err=True)
         return self.store
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         self.store.close()
+
+
+def store_location(kind: str, settings: Settings) -> str:
+    """Where a store lives, as a user would name it: the embedded store's absolute path, Neo4j's URI (and database)."""
+    if kind == "neo4j":
+        database = f" database {settings.neo4j_database}" if settings.neo4j_database else ""
+        return f"{settings.neo4j_uri or '(NEO4J_URI not set)'}{database}"
+    return str(settings.db.resolve())
 
 
 def _print_summary(verb: str, entities: dict[str, int], relations: dict[str, int]) -> None:
@@ -321,6 +367,8 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     store: StoreOpt = None,
     seed: Annotated[bool, typer.Option("--seed", help="load the shipped seed first (loading twice changes nothing)")] = False,
+    examples: Annotated[bool, typer.Option("--examples", help="load the shipped examples with dated history first")] = False,
+    db: DbOpt = None,
 ) -> None:
     """Serve GraphQL at /graphql (GraphiQL in a browser), graph exports at /export/{format}, and /healthz."""
     import uvicorn
@@ -328,12 +376,27 @@ def serve(
     from corpgraph.api.app import create_app
     from corpgraph.graph.gc_policy import FrozenProjections
 
-    with _open(store) as graph_store:
-        if seed:
-            ingest(graph_store, load_file(seed_path()))
+    _port_free(host, port)
+    with _open(store, db, create=True) as graph_store:
+        for path in ([seed_path()] if seed else []) + (example_paths() if examples else []):
+            ingest(graph_store, load_file(path))
         out.print(f"GraphiQL: http://{host}:{port}/graphql", markup=False, highlight=False)
         # The long-lived server decides its garbage-collector tuning here, at start-up.
         uvicorn.run(create_app(store=graph_store, rebuild_hooks=FrozenProjections()), host=host, port=port)
+
+
+def _port_free(host: str, port: int) -> None:
+    """Exit 2 saying so, and how to choose another port, when `host:port` cannot be listened on (already taken)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a closing socket is no owner
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            typer.echo(f"error: port {port} on {host} is already in use (another `corpgraph serve`?): stop it, or "
+                       f"pick another port: `PORT={port + 1} make run` or `corpgraph serve --port {port + 1}`", err=True)
+            raise typer.Exit(code=2) from None
 
 
 @app.command("export")
@@ -350,6 +413,7 @@ def export_graph(
     relation_types: Annotated[Optional[str], typer.Option("--relation-types", help="neighborhood: e.g. OWNS")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write (default stdout)")] = None,
     store: StoreOpt = None,
+    db: DbOpt = None,
 ) -> None:
     """Write the subgraph of a query's answer for a visualisation tool (same as GET /export/{format})."""
     from corpgraph.api.app import ExportRequest, export_subgraph
@@ -359,7 +423,7 @@ def export_graph(
 
     params = {"query": query, "id": id, "asOf": as_of, "depth": depth, "maxDepth": max_depth,
               "minShare": min_share, "channels": channels, "relationTypes": relation_types, "maxOwners": max_owners}
-    with _open(store) as graph_store:
+    with _open(store, db) as graph_store:
         request = ExportRequest.from_params({k: None if v is None else str(v) for k, v in params.items()})
         text, _ = export(export_subgraph(CorpGraph(graph_store), get_api_settings(), request), format)
     if output is None:
@@ -379,13 +443,14 @@ def resolve(
     first: Annotated[int, typer.Option("--first", min=1, help="list at most this many candidates")] = 50,
     by: Annotated[str, typer.Option("--by", help="who takes the decision (kept with it)")] = "cli",
     store: StoreOpt = None,
+    db: DbOpt = None,
 ) -> None:
     """List entities that may be the same (score and reasons), or record a decision about them."""
     from corpgraph.graph.service import CorpGraph
 
     if sum(x is not None for x in (merge, split, accept_above)) > 1:
         raise typer.BadParameter("use one of --merge, --split and --accept-above at a time")
-    with _open(store) as graph_store:
+    with _open(store, db) as graph_store:
         graph = CorpGraph(graph_store)
         if merge or split:
             a, b = merge or split  # type: ignore[misc]

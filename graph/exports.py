@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import networkx as nx
@@ -21,6 +23,18 @@ from corpgraph.graph.analytics.results import Edge, Node, Subgraph
 
 JSON_SUFFIX = ".json"
 _SCALARS = (str, int, float, bool)
+
+
+# The file extension of each format: `.cyjs` is what Cytoscape desktop reads as Cytoscape.js JSON.
+EXTENSIONS = {"cytoscape": "cyjs", "d3": "json", "gexf": "gexf", "graphml": "graphml"}
+_UNSAFE_IN_NAMES = re.compile(r"[^\w.-]+")
+
+
+def export_file_name(view: str, id: str, day: date, format: str) -> str:
+    """The name an export is saved under: `<view>-<id>-<date>.<ext>`, the id's characters outside letters,
+    digits, `.`, `_` and `-` made `_` (ids such as `stix:identity--x` or `bods:a/b` are not file names)."""
+    safe = _UNSAFE_IN_NAMES.sub("_", id)
+    return f"{view}-{safe}-{day.isoformat()}.{EXTENSIONS.get(format, format)}"
 
 
 def export(subgraph: Subgraph, format: str) -> tuple[str, str]:

@@ -121,9 +121,11 @@ def _read_csv(path: Path) -> tuple[list[RawRecord], list[Problem]]:
     problems: list[Problem] = []
     file, default_type = str(path), _type_from_filename(path)
     with path.open("rb") as handle:
-        reader = csv.reader(_text_lines(file, handle, problems))
+        delimiter = _delimiter(handle.readline())
+        handle.seek(0)
+        reader = csv.reader(_text_lines(file, handle, problems), delimiter=delimiter)
         try:
-            header = _header(file, path, next(reader, None), problems)
+            header = _header(file, path, next(reader, None), problems, delimiter)
             while header is not None:
                 row = next(reader, None)
                 if row is None:
@@ -149,11 +151,27 @@ def _text_lines(file: str, handle: BinaryIO, problems: list[Problem]) -> Iterato
             raise _Stop from None
 
 
-def _header(file: str, path: Path, header: list[str] | None, problems: list[Problem]) -> list[str] | None:
-    """The field names of the header row, or None with a problem (no header, a name twice, no type)."""
+def _delimiter(header: bytes) -> str:
+    """The delimiter of a CSV file, told from its header line: the most frequent of `,` `;` and tab (`,` when
+    none or a tie). Field names hold none of them, so the header says it unambiguously (Excel in many locales
+    writes `;`, spreadsheets export tab-separated text)."""
+    counts = {d: header.count(d.encode()) for d in _DELIMITERS}
+    return max(_DELIMITERS, key=lambda d: counts[d])  # max keeps the first of equals: `,` wins ties
+
+
+def _header(file: str, path: Path, header: list[str] | None, problems: list[Problem],
+            delimiter: str = ",") -> list[str] | None:
+    """The field names of the header row, or None with a problem (no header, a name twice, another delimiter, no type)."""
     if header is None:
         return None
     names = [name.strip() for name in header]
+    for name in names:
+        other = next((c for c in _OTHER_DELIMITERS if c in name), None)
+        if other is not None:
+            problems.append(Problem(file, 1, name, f"the header field holds {other!r}: read as {_NAMES[delimiter]}-"
+                                                   f"separated; corpgraph reads CSV separated by a comma, a semicolon "
+                                                   "or a tab, the same in every row"))
+            return None
     seen: dict[str, int] = {}
     for column, name in enumerate(names, start=1):
         if name in seen:
@@ -185,6 +203,11 @@ def _add_row(file: str, line: int, header: list[str], row: list[str], default_ty
         records.append((line, _cells(data)))
     except ValueError as exc:
         problems.append(Problem(file, line, str(exc.args[0]), str(exc.args[1])))
+
+
+_DELIMITERS = (",", ";", "\t")
+_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+_OTHER_DELIMITERS = (",", ";", "\t", "|")  # in a field name: the file is separated by something else
 
 
 def _csv_reason(exc: csv.Error) -> str:

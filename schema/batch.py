@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 
 from corpgraph.schema.errors import Problem
 from corpgraph.schema.records import Entity, Relation
@@ -53,16 +54,27 @@ class Batch:
         return len(self.entities) + len(self.relations)
 
 
+class LoadPhase(str, Enum):
+    """What a streamed load of one file is doing, in the order a load passes through them (shown by `corpgraph load`)."""
+
+    READING = "reading and checking"  # parsing and validating the next batch
+    WRITING = "writing"  # upserting a batch inside the file's transaction
+    REFERENCES = "checking references"  # the whole-file checks before commit (references, share sums)
+    COMMITTING = "committing"  # the store makes the file durable
+
+
 @dataclass
 class WriteSummary:
-    """What a write did: records written per type."""
+    """What a write did: records written (changed or new) per type, and how many were left unchanged."""
 
     entities: Counter[str] = field(default_factory=Counter)
     relations: Counter[str] = field(default_factory=Counter)
     placeholders: int = 0  # placeholder entities this write created (for references a file left open)
+    unchanged: int = 0  # records equal to what was stored, so not written again (stores that tell them apart)
 
     def add(self, other: "WriteSummary") -> None:
         """Accumulate another summary into this one."""
         self.entities.update(other.entities)
         self.relations.update(other.relations)
         self.placeholders += other.placeholders
+        self.unchanged += other.unchanged

@@ -1,6 +1,8 @@
 """End to end over real HTTP: a uvicorn server on 127.0.0.1 serving the seed from a temporary embedded store."""
 from __future__ import annotations
 
+from datetime import date
+
 import io
 import json
 import xml.etree.ElementTree as ET
@@ -168,6 +170,23 @@ def test_exports_have_the_nodes_and_edges_of_the_graphql_graph(server: str, form
     nodes, edges = _read_export(format, response.text)
     assert (nodes, edges) == (want_nodes, want_edges)
     assert response.headers["x-corpgraph-more-nodes"] == "0"  # a liability graph is never capped
+
+
+@pytest.mark.parametrize("format,ext", [("cytoscape", "cyjs"), ("d3", "json"), ("gexf", "gexf"), ("graphml", "graphml")])
+def test_exports_download_as_view_id_date_ext(server: str, format: str, ext: str) -> None:
+    """Saved as `<view>-<id>-<date>.<ext>`: the date asked, else today."""
+    dated = HTTP.get(f"{server}/export/{format}", params={"query": "liability", "id": LEAK, "asOf": "2020-01-01"})
+    assert dated.headers["content-disposition"] == (f'attachment; filename="liability-{LEAK}-2020-01-01.{ext}"; '
+                                                    f"filename*=UTF-8''liability-{LEAK}-2020-01-01.{ext}")
+    today = HTTP.get(f"{server}/export/{format}", params={"query": "exposure", "id": "lakala"})
+    assert f'filename="exposure-lakala-{date.today().isoformat()}.{ext}"' in today.headers["content-disposition"]
+
+
+def test_export_file_names_of_ids_that_are_not_file_names() -> None:
+    from corpgraph.graph.exports import export_file_name
+    day = date(2020, 1, 2)
+    assert export_file_name("owners", "stix:identity--a/b", day, "gexf") == "owners-stix_identity--a_b-2020-01-02.gexf"
+    assert export_file_name("owners", "拉卡拉 集团", day, "d3") == "owners-拉卡拉_集团-2020-01-02.json"
 
 
 def test_export_errors_are_clear(server: str) -> None:

@@ -34,6 +34,28 @@ if not Path(CHROMIUM).exists():  # `make test` installs it; a machine where apt 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the dev extra installs playwright")
 
 
+# GLEIF's ambiguous "1.00" kept as the range 1%..100%: the responsible company's owner weighs its midpoint,
+# (0.01 + 1.0) / 2 = 0.505, as an estimate; it controls only at the maximum (100% > 50%), not at the minimum.
+RANGE_WORLD = [
+    {"type": "Company", "id": "rng-parent", "name": "Range Parent"},
+    {"type": "Company", "id": "rng-child", "name": "Range Child"},
+    {"type": "OWNS", "source": "rng-parent", "target": "rng-child", "share_min": 0.01, "share_max": 1.0},
+    {"type": "Incident", "id": "rng-leak", "name": "Range leak", "category": "data_leak"},
+    {"type": "RESPONSIBLE_FOR", "source": "rng-child", "target": "rng-leak"},
+]
+# A chain three owners deep: the responsible company held by 4 holdings, each held by 4 families (16), each
+# of those holding 10% (so every owner is a party): 1 incident + 1 + 4 + 16 = 22 nodes in 4 layers.
+CHAIN_WORLD = (
+    [{"type": "Incident", "id": "ch-leak", "name": "Chain leak", "category": "data_leak"},
+     {"type": "Company", "id": "ch-op", "name": "Chain Operator Holdings International Limited"},
+     {"type": "RESPONSIBLE_FOR", "source": "ch-op", "target": "ch-leak"}]
+    + [{"type": "Company", "id": f"ch-h{i}", "name": f"Holding number {i} of the operator group"} for i in range(4)]
+    + [{"type": "OWNS", "source": f"ch-h{i}", "target": "ch-op", "share": 0.2} for i in range(4)]
+    + [{"type": "Person", "id": f"ch-p{i}{j}", "name": f"Family {i}-{j}"} for i in range(4) for j in range(4)]
+    + [{"type": "OWNS", "source": f"ch-p{i}{j}", "target": f"ch-h{i}", "share": 0.1} for i in range(4) for j in range(4)]
+)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`corpgraph serve --seed` on a free loopback port, stopped after the module."""
@@ -48,9 +70,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                 + [json.dumps({"type": "Company", "id": f"h{i:03}", "name": f"Held {i:03}"}) for i in range(150)]
                                 + [json.dumps({"type": "OWNS", "source": "holder", "target": f"h{i:03}", "share": 0.2 + i / 1000})
                                    for i in range(150)]) + "\n", encoding="utf-8")
-    subprocess.run([str(Path(sys.executable).parent / "corpgraph"), "load", str(holder)], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "corpgraph"), "serve", "--seed", "--host", "127.0.0.1", "--port",
+    extra = folder / "extra.jsonl"
+    extra.write_text("\n".join(json.dumps(r) for r in RANGE_WORLD + CHAIN_WORLD) + "\n", encoding="utf-8")
+    subprocess.run([str(Path(sys.executable).parent / "corpgraph"), "load", str(holder), str(extra)], env=env,
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "corpgraph"), "serve", "--seed", "--examples", "--host", "127.0.0.1", "--port",
                              str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -137,6 +161,8 @@ def test_explorer_draws_the_kaola_liability_chain_with_its_text_view(server: str
     # The incident, the responsible company, its owner and the data recipient; OWNS, RESPONSIBLE_FOR, SUPPLIED_DATA_TO.
     assert page.page.evaluate("cy.nodes().length") == 4
     assert page.page.evaluate("cy.edges().length") == 3
+    # Kaola (responsible), Lakala (owner), Heipachong (data recipient): three parties, three entities.
+    assert "3 parties (3 distinct)" in page.page.locator("#summary").inner_text()
     page.page.click("#toggle-text")
     rows = {tuple(cell.strip() for cell in row.split("\t")) for row in
             page.page.locator("#nodes-table tr").all_inner_texts()}
@@ -197,13 +223,188 @@ def test_a_shared_link_opens_the_same_view_at_its_date(server: str, page: Page) 
 def test_holdings_come_a_page_at_a_time_strongest_first(server: str, page: Page) -> None:
     page.page.goto(f"{server}/explore?query=holdings&id=holder", wait_until="networkidle")
     page.page.wait_for_function("cy.nodes().length > 0", timeout=30_000)
-    assert page.page.evaluate("cy.nodes().length") == 101  # the holder and the first page of 100
+    # The holder and the first page of 100: a fan-out of 100 leaves, drawn as the 11 strongest and "89 more".
+    assert page.page.evaluate("cy.nodes().length") == 13
+    assert page.page.evaluate("cy.getElementById('more|holder').data('label')") == "89 more"
     summary = page.page.locator("#summary").inner_text()
     assert "150 in all" in summary and "50 more" in summary
-    # Shares are 0.2 + i/1000: the strongest is h149 (34.9%), and the first page ends at h050 (25%).
-    assert page.page.evaluate("cy.getElementById('h149').length") == 1
-    assert page.page.evaluate("cy.getElementById('h049').length") == 0
+    # Shares are 0.2 + i/1000: the strongest is h149 (34.9%), the 11th h139; the first page ends at h050 (25%).
+    assert page.page.evaluate("[cy.getElementById('h149').length, cy.getElementById('h139').length, "
+                              "cy.getElementById('h138').length]") == [1, 1, 0]
     page.page.click("#more-holdings")
-    page.page.wait_for_function("cy.nodes().length === 151", timeout=30_000)
+    page.page.wait_for_function("state.answer.page.length === 150", timeout=30_000)
     assert page.page.locator("#summary .more").count() == 0  # all 150 loaded: no "more" notice left
+    # Clicking "139 more" draws them all.
+    box = page.page.locator("#cy").bounding_box()
+    pos = page.page.evaluate("cy.getElementById('more|holder').renderedPosition()")
+    page.page.mouse.click(box["x"] + pos["x"], box["y"] + pos["y"])
+    page.page.wait_for_function("cy.nodes().length === 151", timeout=30_000)
+    assert page.page.evaluate("cy.getElementById('h049').length") == 1
     page.finish("explorer-holdings-paged")
+
+
+# In the page: node bodies that overlap, and shown labels (node names, edge labels) that sit on a node body.
+OVERLAPS = """() => {
+  const hit = (a, b) => a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2;
+  const bodies = cy.nodes(':visible').map((n) => [n.id(), n.boundingBox({ includeLabels: false, includeOverlays: false })]);
+  const nodes = [];
+  for (let i = 0; i < bodies.length; i++) for (let j = i + 1; j < bodies.length; j++) {
+    if (hit(bodies[i][1], bodies[j][1])) nodes.push([bodies[i][0], bodies[j][0]]);
+  }
+  const labels = [];
+  const shown = [];
+  cy.elements(':visible').forEach((el) => {
+    if (!el.style('label')) return;
+    shown.push(el.id());
+    const box = el.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true, includeOverlays: false });
+    for (const [id, body] of bodies) if (id !== el.id() && hit(box, body)) labels.push([el.id(), id]);
+  });
+  return { nodes, labels, shown };
+}"""
+
+
+def test_a_liability_chain_is_drawn_in_layers_without_overlaps(server: str, page: Page) -> None:
+    page.page.goto(f"{server}/explore?query=liability&id=ch-leak", wait_until="networkidle")
+    page.page.wait_for_function("cy.nodes().length === 22", timeout=30_000)
+    y = page.page.evaluate("Object.fromEntries(cy.nodes().map((n) => [n.id(), n.position('y')]))")
+    # Layers from the top: the incident, the responsible company, its 4 holdings, their 16 families.
+    layers = [{"ch-leak"}, {"ch-op"}, {f"ch-h{i}" for i in range(4)}, {f"ch-p{i}{j}" for i in range(4) for j in range(4)}]
+    heights = [{round(y[n]) for n in layer} for layer in layers]
+    assert all(len(h) == 1 for h in heights), heights  # each layer on one line
+    assert [h.pop() for h in heights] == sorted(round(y[next(iter(layer))]) for layer in layers)  # top to bottom
+    found = page.page.evaluate(OVERLAPS)
+    assert found["nodes"] == [] and found["labels"] == [], found
+    # The strongest names stay: the incident, the responsible company and every holding (20%).
+    assert {"ch-leak", "ch-op", "ch-h0", "ch-h1", "ch-h2", "ch-h3"} <= set(found["shown"])
+    caption = page.page.evaluate("cy.getElementById('ch-op').data('caption')")
+    assert caption.startswith("Chain Operator Holdings International Limited")  # whole, wrapped by the canvas
+    page.finish("explorer-layered-chain")
+
+
+def test_a_110_node_chain_has_no_overlaps(server: str, page: Page) -> None:
+    """The holder's 150 holdings as one layered drawing (folded fan-outs opened): still nothing overlaps."""
+    page.page.goto(f"{server}/explore?query=holdings&id=holder", wait_until="networkidle")
+    page.page.wait_for_function("cy.nodes().length === 13", timeout=30_000)
+    page.page.evaluate("unfold('more|holder')")
+    page.page.wait_for_function("cy.nodes().length === 101", timeout=30_000)
+    found = page.page.evaluate(OVERLAPS)
+    assert found["nodes"] == [] and found["labels"] == [], found
+    page.finish("explorer-unfolded-holdings")
+
+
+def test_a_range_is_drawn_dashed_with_its_label(server: str, page: Page) -> None:
+    page.page.goto(f"{server}/explore?query=liability&id=rng-leak", wait_until="networkidle")
+    page.page.wait_for_function("cy.nodes().length === 3", timeout=30_000)
+    edge = "cy.edges('[type = \"OWNS\"]')"
+    assert page.page.evaluate(f"[{edge}.style('line-style'), {edge}.style('label')]") == ["dashed", "OWNS 1–100%"]
+    # The owner's weight is the midpoint 50.5%, an estimate between the exact bounds; control only "may".
+    caption = page.page.evaluate("cy.getElementById('rng-parent').style('label')")
+    assert caption.split("\n") == ["Range Parent", "≈50.5% (1–100%)", "may control"]
+    assert page.page.evaluate("cy.getElementById('rng-parent').style('border-style')") == "dashed"
+    assert "OWNER · may control" in page.page.locator("#summary").inner_text()
+    page.finish("explorer-range")
+
+
+def test_server_down_is_said_so(server: str, page: Page) -> None:
+    page.page.route("**/graphql", lambda route: route.abort())
+    page.page.goto(f"{server}/explore?query=liability&id=kaola-leak-2019", wait_until="networkidle")
+    status = page.page.locator("#status.error")
+    status.wait_for(timeout=30_000)
+    assert status.inner_text().startswith(f"server not reachable at {server}: is `corpgraph serve` still running?")
+    # The browser reports the refused request itself; nothing else may be logged.
+    assert all("net::ERR_FAILED" in e for e in page.errors), page.errors
+    page.errors.clear()
+    page.finish("explorer-server-down")
+
+
+EXPORTS = [("cytoscape", "cyjs"), ("d3", "json"), ("gexf", "gexf"), ("graphml", "graphml"), ("png", "png"), ("svg", "svg")]
+
+
+@pytest.mark.parametrize("view,id,nodes", [
+    ("liability", "kaola-leak-2019", {"kaola-leak-2019", "kaola", "lakala", "heipachong"}),  # from /export
+    ("owners", "kaola", {"kaola", "lakala"}),  # written in the page
+])
+def test_every_export_downloads_and_parses(server: str, page: Page, tmp_path: Path, view: str, id: str,
+                                           nodes: set[str]) -> None:
+    import xml.etree.ElementTree as ET
+    from datetime import date
+
+    import networkx as nx
+
+    url = f"{server}/explore?query={view}&id={id}"
+    page.page.goto(url, wait_until="networkidle")
+    page.page.wait_for_function(f"cy.nodes().length === {len(nodes)}", timeout=30_000)
+    for format, ext in EXPORTS:
+        with page.page.expect_download(timeout=30_000) as info:
+            page.page.select_option("#export", format)
+        download = info.value
+        assert download.suggested_filename == f"{view}-{id}-{date.today().isoformat()}.{ext}"
+        path = tmp_path / download.suggested_filename
+        download.save_as(path)
+        if format == "cytoscape":  # read back by Cytoscape.js itself
+            text = path.read_text(encoding="utf-8")
+            read = page.page.evaluate("(t) => cytoscape({ headless: true, elements: JSON.parse(t).elements }).nodes().map((n) => n.id())", text)
+            assert set(read) == nodes
+        elif format in ("d3", "gexf"):  # by the library a visualisation reads it with (d3-force, graphology), and networkx
+            assert set(_read_with_node(format, path)) == nodes
+            graph = (nx.read_gexf(path) if format == "gexf"
+                     else nx.node_link_graph(json.loads(path.read_text(encoding="utf-8")), edges="links"))
+            assert set(graph.nodes) == nodes
+        elif format == "graphml":
+            assert set(nx.read_graphml(path).nodes) == nodes
+        elif format == "png":
+            head = path.read_bytes()[:24]
+            assert head[:8] == b"\x89PNG\r\n\x1a\n"
+            width = int.from_bytes(head[16:20], "big")
+            drawn = page.page.evaluate("cy.elements().boundingBox().w")
+            assert width >= 2 * drawn - 2  # at twice the drawing's size, for print
+        else:
+            svg = ET.parse(path).getroot()
+            ns = "{http://www.w3.org/2000/svg}"
+            lines = svg.findall(f".//{ns}line")
+            assert len(lines) == len(nodes) - 1 and all(l.get("marker-end") for l in lines)  # a tree: arrows on each
+            text = " ".join(t.text or "" for t in svg.iter(f"{ns}tspan"))
+            assert "Lakala" in text and "32.4%" in text  # names and weights, as on the canvas
+            if view == "liability":
+                assert len(svg.findall(f".//{ns}polygon")) == 1  # the incident is a diamond, not a circle
+    assert page.page.url == url  # no export replaced the page
+    page.finish(f"explorer-exports-{view}")
+
+
+@pytest.mark.parametrize("size", [1_000, 10_000])
+def test_big_views_draw_without_console_errors(server: str, page: Page, size: int) -> None:
+    """The benchmark's ownership tree (node 0 owns 30 companies, each the next 30): drawn with its fan-outs
+    folded, every node accounted for, the console clean. The time target (10,000 nodes in <= 1 s) is measured
+    by benchmarks/explorer_draw.py; this 2-core machine does not meet it (benchmarks/README.md)."""
+    from benchmarks.explorer_draw import GENERATE_AND_DRAW
+
+    page.page.goto(f"{server}/explore", wait_until="networkidle")
+    seconds = page.page.evaluate(GENERATE_AND_DRAW, [size, "explorer", True])
+    drawn, folded = page.page.evaluate("[cy.nodes('[!more]').length, foldedCount()]")
+    assert drawn + folded == size
+    assert folded > 0  # leaves of 30 under one parent are more than FAN_LIMIT: folded
+    assert seconds < 120  # a regression guard on a loaded machine, not the target
+    page.finish(f"explorer-{size}-nodes")
+
+
+def _read_with_node(format: str, path: Path) -> list[str]:
+    """Node ids of an export as tools/read_export.mjs reads it (d3-force for D3 JSON, graphology-gexf for GEXF)."""
+    done = subprocess.run(["node", str(Path(__file__).resolve().parents[1] / "tools" / "read_export.mjs"), format,
+                           str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    ids: list[str] = json.loads(done.stdout)
+    return ids
+
+
+def test_the_as_of_date_changes_the_shipped_example(server: str, page: Page) -> None:
+    """BODS 0.3's CHRINON (shipped, `--examples`): Taggart 100% until the update of 2018-01-05, then 50%."""
+    chrinon = "bods:1dc0e987-5c57-4a1c-b3ad-61353b66a9b7"
+    page.page.goto(f"{server}/explore?query=owners&id={chrinon}&asOf=2017-12-01", wait_until="networkidle")
+    page.page.wait_for_function("cy.nodes().length === 2", timeout=30_000)
+    assert "direct 100%" in page.page.evaluate("cy.edges()[0].data('label')")
+    page.page.fill("#asOf", "2018-06-01")
+    page.page.dispatch_event("#asOf", "change")
+    page.page.wait_for_function("cy.nodes().length === 3", timeout=30_000)  # + the interested party who said nothing
+    labels = page.page.evaluate("cy.edges().map((e) => e.data('label'))")
+    assert any("direct 50%" in label for label in labels), labels
+    page.finish("explorer-as-of-example")

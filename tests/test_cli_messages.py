@@ -88,6 +88,28 @@ def test_csv_duplicate_header_is_an_error(db: Path, tmp_path: Path) -> None:
     load_fails(path, f"{path}:1: name: the header names this field twice (columns 2 and 3)")
 
 
+@pytest.mark.parametrize("text", [
+    "id;name;country;aliases\nx;Xavier SA;FR;\"X SA;Xav\"\n",  # Excel's own in many locales; a quoted ;-list
+    "id\tname\tcountry\taliases\nx\tXavier SA\tFR\tX SA;Xav\n",
+    "id,name,country,aliases\nx,Xavier SA,FR,X SA;Xav\n",
+])
+def test_csv_delimiter_is_told_from_the_header(db: Path, tmp_path: Path, text: str) -> None:
+    path = tmp_path / "companies.csv"
+    path.write_text(text)
+    assert run("load", str(path)).exit_code == 0
+    store = SqliteStore(db)
+    stored = store.get_entities(["x"])["x"]
+    store.close()
+    assert (stored.name, stored.country, stored.aliases) == ("Xavier SA", "FR", ["X SA", "Xav"])  # type: ignore[attr-defined]
+
+
+def test_csv_with_another_delimiter_names_it(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "companies.csv"
+    path.write_text("id|name\nx|X\n")
+    load_fails(path, f"{path}:1: id|name: the header field holds '|': read as comma-separated; corpgraph reads CSV "
+                     "separated by a comma, a semicolon or a tab")
+
+
 @pytest.mark.parametrize("file_name,type_name", [
     ("person.csv", "Person"), ("people.csv", "Person"), ("People.csv", "Person"), ("persons.csv", "Person"),
     ("company.csv", "Company"), ("companies.csv", "Company"), ("COMPANIES.csv", "Company"),

@@ -104,13 +104,25 @@ def test_seed_loads_with_the_counts_of_the_file(store: GraphStore, seed: Batch) 
     assert store.counts()["Company"] == 6  # by hand from loaders/data/seed.jsonl
 
 
-def test_reloading_changes_nothing_but_the_revision(seeded: GraphStore, seed: Batch) -> None:
-    """Loading the same file again leaves counts, records and edges as they were."""
+def test_reloading_changes_nothing(seeded: GraphStore, seed: Batch) -> None:
+    """Loading the same file again leaves counts, records, edges and the revision as they were, and says every
+    record was unchanged."""
     before = (seeded.counts(), _edges(seeded), seeded.get_entities([r.id for r, _ in seed.entities]))
     revision = seeded.revision()
-    ingest(seeded, seed)
+    summary = ingest(seeded, seed)
     assert (seeded.counts(), _edges(seeded), seeded.get_entities([r.id for r, _ in seed.entities])) == before
-    assert seeded.revision() == revision + 1
+    assert (seeded.revision(), sum(summary.entities.values()) + sum(summary.relations.values())) == (revision, 0)
+    assert summary.unchanged == sum(before[0].values())  # every stored record came again, equal
+
+
+def test_reloading_one_changed_record_writes_only_it(store: GraphStore) -> None:
+    """Of two companies loaded again, the one whose name changed is written (a new revision), the other is not."""
+    ingest(store, batch(company("acme", "Acme"), company("widget", "Widget")))
+    revision = store.revision()
+    summary = ingest(store, batch(company("acme", "Acme Corp"), company("widget", "Widget")))
+    assert store.get_entities(["acme"])["acme"].name == "Acme Corp"
+    assert store.revision() == revision + 1
+    assert (dict(summary.entities), summary.unchanged) == ({"Company": 1}, 1)
 
 
 def test_upsert_replaces_the_document_and_its_search_keys(store: GraphStore) -> None:
@@ -467,10 +479,10 @@ def _canonical_projection(proj: Projection) -> list[tuple[Any, ...]]:
 
 
 def test_every_write_makes_the_revision_grow(store: GraphStore) -> None:
-    """Projection caches key on the revision: each committed write makes it strictly larger."""
+    """Projection caches key on the revision: each committed write that changes a record makes it strictly larger."""
     seen = [store.revision()]
-    for name in ("a", "b", "a"):  # the third rewrites "a": a write all the same
-        ingest(store, batch(company(name)))
+    for name, title in (("a", "A"), ("b", "B"), ("a", "A renamed")):  # the third changes "a": a write all the same
+        ingest(store, batch(company(name, title)))
         seen.append(store.revision())
     assert all(later > earlier for earlier, later in zip(seen, seen[1:])), seen
 

@@ -18,6 +18,8 @@ export const VENDOR = [
   ['@graphiql/plugin-explorer/dist/index.umd.js', 'graphiql-plugin-explorer.umd.js'],
   ['@graphiql/plugin-explorer/dist/style.css', 'graphiql-plugin-explorer.css'],
   ['cytoscape/dist/cytoscape.min.js', 'cytoscape.min.js'],
+  // The layered (Sugiyama) layout of liability chains and ownership trees: dagre, bundled in this build.
+  ['cytoscape-dagre/dist/cytoscape-dagre.min.js', 'cytoscape-dagre.min.js'],
 ];
 
 mkdirSync(join(out, 'vendor'), { recursive: true });

@@ -13,7 +13,8 @@ const DRAW_LIMIT = 2000;      // nodes drawn before "show more" asks: keeps the 
 const SOURCES = 'sources { publisher title url publishedOn }';
 const PATHS = `paths { weight hops { from to type share relationId ${SOURCES} } }`;
 const HOLDINGS_PAGE = 100;   // owners/holdings fetched per page (the API's `first`)
-const HOLDING = 'owner { id name type } company { id name type } direct integrated controls unknown cursor count';
+const HOLDING = 'owner { id name type } company { id name type } direct integrated controls unknown cursor count ' +
+  'integratedMin integratedMax estimate mayControl overAllocated declared { kind share shareMin shareMax }';
 const GRAPH = 'graph { nodes { id type label properties } edges { id source target type properties } }';
 
 const state = { query: 'liability', id: '', asOf: '', maxOwners: OWNERS_STEP, drawLimit: DRAW_LIMIT,
@@ -28,25 +29,40 @@ const cy = cytoscape({
   hideEdgesOnViewport: true,
   style: [
     { selector: 'node', style: {
-      'background-color': 'data(colour)', label: 'data(label)', width: 'data(size)', height: 'data(size)',
-      'font-size': 11, 'text-valign': 'bottom', 'text-margin-y': 4, 'text-wrap': 'ellipsis', 'text-max-width': 140,
+      'background-color': 'data(colour)', label: 'data(caption)', width: 'data(size)', height: 'data(size)',
+      // Long names wrap under the node (the layout reserves their room) instead of being cut.
+      'font-size': 12, 'text-valign': 'bottom', 'text-margin-y': 4, 'text-wrap': 'wrap', 'text-max-width': 120,
       'border-width': 'data(border)', 'border-color': '#111', 'min-zoomed-font-size': 7 } },
     { selector: 'node[type = "Incident"]', style: { shape: 'diamond' } },
+    { selector: 'node[?more]', style: { shape: 'round-rectangle', width: 90, height: 26, 'border-width': 1, 'border-color': '#868e96' } },
+    // Uncertain figures look uncertain: a weight from a range's midpoint, or control only at the range's maximum.
+    { selector: 'node[?estimate], node[?mayControl]', style: { 'border-style': 'dashed', 'border-width': 3, 'border-color': '#111' } },
+    { selector: 'node[?controls]', style: { 'border-style': 'solid', 'border-width': 4 } },
+    { selector: 'node[?overAllocated]', style: { 'border-color': '#f08c00', 'border-width': 4 } },
     { selector: 'node:selected', style: { 'overlay-color': '#4f7cff', 'overlay-opacity': 0.25, 'overlay-padding': 6 } },
     { selector: 'edge', style: {
       width: 'data(width)', 'line-color': 'data(colour)', 'target-arrow-color': 'data(colour)',
-      'target-arrow-shape': 'triangle', 'curve-style': 'bezier', label: 'data(label)', 'font-size': 9,
-      'text-rotation': 'autorotate', 'text-margin-y': -8, color: '#3b4252', 'min-zoomed-font-size': 7 } },
+      'target-arrow-shape': 'triangle', 'curve-style': 'bezier', label: 'data(label)', 'font-size': 10,
+      color: '#3b4252', 'min-zoomed-font-size': 7, 'text-background-color': '#fff', 'text-background-opacity': 0.85,
+      'text-background-padding': 1 } },
+    // A share known only as a range (GLEIF's "1.00", BODS minimum/maximum) is drawn dashed, labelled as the range.
+    { selector: 'edge[?range]', style: { 'line-style': 'dashed' } },
+    // Labels off: all of them on big graphs (`labels`), or those that would collide (`declutter`); back on hover,
+    // selection or zoom.
+    { selector: '.unnamed, .quiet', style: { label: '' } },
+    { selector: 'node.unnamed.shown, node.quiet.shown, node:selected', style: { label: 'data(caption)' } },
+    { selector: 'edge.unnamed.shown, edge.quiet.shown', style: { label: 'data(label)' } },
     { selector: '.hidden', style: { display: 'none' } },
   ],
 });
+watchZoom();
 // The GraphQL enum spells entity types COMPANY; graph payloads spell them Company: draw with the latter.
 const TYPE_NAMES = { COMPANY: 'Company', PERSON: 'Person', ORGANIZATION: 'Organization', ACTOR: 'Actor', INCIDENT: 'Incident' };
 
 // ---- GraphQL --------------------------------------------------------------------------------------
 
 async function gql(query, variables) {
-  const response = await fetch('/graphql', {
+  const response = await reach('/graphql', {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }),
   });
   const body = await response.json().catch(() => ({ errors: [{ message: `HTTP ${response.status}` }] }));
@@ -54,10 +70,20 @@ async function gql(query, variables) {
   return body.data;
 }
 
+// fetch, with a failure to connect said as what it is (the browser only says "Failed to fetch").
+async function reach(url, options) {
+  try {
+    return await fetch(url, options);
+  } catch (error) {
+    throw new Error(`server not reachable at ${window.location.origin}: is \`corpgraph serve\` still running? (${error.message})`);
+  }
+}
+
+const UNCERTAIN = 'weightMin weightMax estimate mayControl overAllocated declared { kind share shareMin shareMax }';
 const QUERIES = {
   liability: {
     text: `query($id: ID!, $asOf: Date, $maxOwners: Int) { liabilityChain(incidentId: $id, asOf: $asOf, maxOwners: $maxOwners) {
-      asOf ownersTotal incident { id name } parties { entity { id name type } role weight controls unknown detail ${PATHS} } ${GRAPH} } }`,
+      asOf ownersTotal incident { id name } parties { entity { id name type } role weight controls unknown detail ${UNCERTAIN} ${PATHS} } ${GRAPH} } }`,
     vars: () => ({ id: state.id, asOf: state.asOf || null, maxOwners: state.maxOwners }),
     pick: (d) => d.liabilityChain,
   },
@@ -90,50 +116,93 @@ const QUERIES = {
 
 function nodeData(id, rawType, label, extra = {}) {
   const type = TYPE_NAMES[rawType] || rawType;
-  return { id, type, label: label || id, colour: TYPE_COLOURS[type] || '#adb5bd', size: 26, border: 0, ...extra };
+  const data = { id, type, label: label || id, colour: TYPE_COLOURS[type] || '#adb5bd', size: 26, border: 0, ...extra };
+  data.caption ??= caption(data);
+  return data;
+}
+
+// What is written under a node: its name, then its weight as the answer gives it (a range's estimate with
+// the exact bounds), control, and a declared figure beside the computed one.
+function caption(d) {
+  const lines = [d.label];
+  if (typeof d.weight === 'number' && d.type !== 'Incident') {
+    lines.push(d.estimate ? `≈${pct(d.weight)} (${range(d.weightMin, d.weightMax)})` : pct(d.weight));
+  }
+  const marks = [d.controls ? 'controls' : d.mayControl ? 'may control' : '', d.overAllocated ? 'over 100%, scaled' : '']
+    .filter(Boolean);
+  if (marks.length) lines.push(marks.join(' · '));
+  if (d.declaredText) lines.push(`declared ${d.declaredText}`);
+  return lines.join('\n');
 }
 
 function edgeData(edge) {
-  const share = edge.properties && typeof edge.properties.share === 'number' ? edge.properties.share : null;
+  const p = edge.properties || {};
+  const share = typeof p.share === 'number' ? p.share : null;
+  const ranged = share === null && typeof p.share_min === 'number' && typeof p.share_max === 'number';
   const colour = { OWNS: '#1c7ed6', RESPONSIBLE_FOR: '#e8590c', SUPPLIED_DATA_TO: '#9c36b5', PERPETRATED: '#212529',
     DEPENDS_ON: '#f08c00', AFFECTED: '#c92a2a', CONTROLS: '#0b7285', RELATED_TO: '#5f3dc4',
     PAID: '#2b8a3e' }[edge.type] || '#adb5bd';
-  return { id: edge.id, source: edge.source, target: edge.target, type: edge.type, share, colour,
-    width: share === null ? 1.5 : 1.5 + 8 * share, label: share === null ? edge.type : `${edge.type} ${pct(share)}`,
-    properties: edge.properties || {} };
+  // A range weighs as its midpoint for the line's width, and is labelled and dashed as the range it is.
+  const weight = ranged ? (p.share_min + p.share_max) / 2 : share;
+  return { id: edge.id, source: edge.source, target: edge.target, type: edge.type, share,
+    shareMin: ranged ? p.share_min : undefined, shareMax: ranged ? p.share_max : undefined, range: ranged, colour,
+    width: weight === null ? 1.5 : 1.5 + 8 * weight,
+    label: ranged ? `${edge.type} ${range(p.share_min, p.share_max)}` : share === null ? edge.type : `${edge.type} ${pct(share)}`,
+    properties: p };
 }
 
-function pct(x) { return x === null || x === undefined ? 'unknown' : `${(100 * x).toFixed(x * 100 % 1 ? 1 : 0)}%`; }
+function pct(x) {
+  if (x === null || x === undefined) return 'unknown';
+  const p = 100 * x;
+  // tiny shares keep one significant digit (0.04%) instead of reading as 0.0%
+  return `${p > 0 && p < 0.1 ? p.toPrecision(1) : p.toFixed(p % 1 ? 1 : 0)}%`;
+}
+function range(low, high) { return `${pct(low).replace('%', '')}–${pct(high)}`; }
+function declaredText(declared) {
+  return (declared || []).map((d) => (typeof d.share === 'number' ? pct(d.share) : typeof d.shareMin === 'number'
+    ? range(d.shareMin, d.shareMax) : d.kind.replace('_', ' '))).join(', ');
+}
 function num(x) { return x === null || x === undefined ? '—' : (Math.round(x * 10000) / 10000).toString(); }
 
 function draw(nodes, edges, layout = 'auto') {
-  const shown = nodes.slice(0, state.drawLimit);
-  const ids = new Set(shown.map((n) => n.id));
+  const cut = nodes.slice(0, state.drawLimit);
+  const ids = new Set(cut.map((n) => n.id));
+  const [shown, joined] = foldFans(cut, edges.filter((e) => ids.has(e.source) && ids.has(e.target)), state.foldLimit);
   cy.batch(() => {  // one style pass for the whole answer, not one per element
     cy.elements().remove();
     cy.add(shown.map((data) => ({ group: 'nodes', data })));
-    cy.add(edges.filter((e) => ids.has(e.source) && ids.has(e.target)).map((data) => ({ group: 'edges', data })));
+    cy.add(joined.map((data) => ({ group: 'edges', data })));
     applyFilters();
   });
-  labels(shown.length, edges.length);
+  labels(shown.length, joined.length);
   runLayout(layout);
   renderFilters();
   renderTextView();
-  return nodes.length - shown.length;
+  return nodes.length - cut.length;
 }
 
 function runLayout(name) {
   const count = cy.nodes().length;
-  // cose is readable for small graphs but grows quadratically (70 s at 1,000 nodes, measured in
-  // benchmarks/explorer_draw.py); past a few hundred nodes rings around the centre are computed in O(n).
-  if (count <= 300 && name !== 'rings') {
+  // Answers that are DAG-like (every view but a neighbourhood) are drawn in layers while dagre is quick;
+  // cose is readable for small neighbourhoods but grows quadratically (70 s at 1,000 nodes, measured in
+  // benchmarks/explorer_draw.py); past that rings around the centre are computed in O(n).
+  if (state.query !== 'neighborhood' && name !== 'cose' && count <= LAYERED_LIMIT) {
+    layered();
+    fitReadable();
+    state.fitZoom = cy.zoom();
+    return declutter();
+  } else if (count <= 300 && name !== 'rings') {
     cy.layout({ name: 'cose', animate: false, nodeRepulsion: () => 9000, idealEdgeLength: () => 110, randomize: false }).run();
   } else {
     const positions = ringPositions();
     cy.layout({ name: 'preset', positions: (node) => positions.get(node.id()), fit: false, animate: false }).run();
-    return fitTo(positions.values());
+    fitTo(positions.values());
+    state.fitZoom = cy.zoom();
+    return declutter();
   }
   cy.fit(undefined, 40);
+  state.fitZoom = cy.zoom();
+  declutter();
 }
 
 // Fit the view to known positions: cy.fit() measures every element and label, which took seconds at
@@ -149,13 +218,13 @@ function fitTo(points) {
 // Past a thousand nodes, names are drawn only for the selected node and its neighbours: measuring and
 // painting ten thousand labels is most of the drawing time and unreadable anyway (the text view has them).
 const LABEL_LIMIT = 1000;
-const EDGE_LABEL_LIMIT = 60;
+const EDGE_LABEL_LIMIT = 300;  // past that, hidden even before the collision pass (explore-layout.js)
 function labels(count, edgeCount) {
-  const big = count > LABEL_LIMIT;
-  cy.style().selector('node').style('label', big ? '' : 'data(label)')
+  cy.batch(() => {
+    cy.nodes().toggleClass('unnamed', count > LABEL_LIMIT);
     // Edge labels (relation and share) only while they can be read; the text view always has them.
-    .selector('edge').style('label', edgeCount > EDGE_LABEL_LIMIT ? '' : 'data(label)')
-    .selector('node:selected, node:selected ~ node').style('label', 'data(label)').update();
+    cy.edges().toggleClass('unnamed', edgeCount > EDGE_LABEL_LIMIT);
+  });
 }
 
 // A radial tree around the most central node (highest rank): ring k holds the nodes k hops away, and
@@ -220,28 +289,48 @@ function merge(graph) {
 
 // ---- the four views ------------------------------------------------------------------------------
 
+// The uncertainty fields of a party or holding, as node data (drawn by the stylesheet and `caption`).
+function uncertainty(x) {
+  return { estimate: Boolean(x.estimate), weightMin: x.weightMin ?? x.integratedMin, weightMax: x.weightMax ?? x.integratedMax,
+    controls: Boolean(x.controls), mayControl: Boolean(x.mayControl && !x.controls), overAllocated: Boolean(x.overAllocated),
+    declaredText: declaredText(x.declared) };
+}
+
+// A weight as the panel writes it: exact, or ≈ the estimate with its exact range; then a declared figure.
+function figure(value, x) {
+  if (value === null || value === undefined) return '—';
+  const min = x.weightMin ?? x.integratedMin;
+  const max = x.weightMax ?? x.integratedMax;
+  const text = x.estimate ? `≈${num(value)} (${range(min, max)})` : num(value);
+  const declared = declaredText(x.declared);
+  return text + (x.overAllocated ? ' · over 100%, scaled' : '') + (declared ? ` · declared ${declared}` : '');
+}
+
 function showLiability(chain) {
   const parties = new Map(chain.parties.map((p) => [p.entity.id, p]));
   const nodes = chain.graph.nodes.map((n) => {
     const p = parties.get(n.id);
     const extra = { properties: n.properties, rank: n.type === 'Incident' ? 10 : (p ? 5 : 1) };
-    if (p) Object.assign(extra, { role: p.role, weight: p.weight, colour: ROLE_COLOURS[p.role], border: p.controls ? 4 : 0,
-      size: 22 + 34 * (p.weight ?? 0) });
+    if (p) Object.assign(extra, uncertainty(p), { role: p.role, weight: p.weight, colour: ROLE_COLOURS[p.role],
+      border: p.controls ? 4 : 0, size: 22 + 34 * (p.weight ?? 0) });
     if (n.type === 'Incident') Object.assign(extra, { size: 44 });
     return nodeData(n.id, n.type, n.label, extra);
   });
   const cut = draw(nodes, chain.graph.edges.map(edgeData));
   const owners = chain.parties.filter((p) => p.role === 'OWNER').length;
   const more = chain.ownersTotal - owners;
+  // One entity can be a party several times (the owner of two responsible companies, an owner that also
+  // received data): say how many entities that is.
+  const distinct = new Set(chain.parties.map((p) => p.entity.id)).size;
   $('summary').innerHTML = `<h3>Liability: ${esc(chain.incident.name)}</h3>
-    <div class="muted">as of ${chain.asOf} · ${chain.parties.length} parties · ${chain.ownersTotal} owners in all</div>
+    <div class="muted">as of ${chain.asOf} · ${chain.parties.length} parties (${distinct} distinct) · ${chain.ownersTotal} owner parties in all</div>
     ${more > 0 ? `<div class="more">Showing the ${owners} strongest owners; ${more} more.
       ${state.maxOwners < OWNERS_MAX ? '<button id="more-owners" type="button">Load more owners</button>' : '(the API returns at most 1000)'}</div>` : ''}
     ${cutNotice(cut)}
     <table class="parties">${chain.parties.map((p) => `<tr><td><a href="#" data-select="${esc(p.entity.id)}">${esc(p.entity.name)}</a></td>
-      <td>${p.role}${p.controls ? ' · controls' : ''}</td><td>${num(p.weight)}</td></tr>`).join('')}</table>`;
+      <td>${p.role}${p.controls ? ' · controls' : p.mayControl ? ' · may control' : ''}</td><td>${figure(p.weight, p)}</td></tr>`).join('')}</table>`;
   state.details = new Map(chain.parties.map((p) => [p.entity.id, { kind: 'party', ...p }]));
-  legend(ROLE_COLOURS, 'thick border: controls a responsible company; size: weight');
+  legend(ROLE_COLOURS, 'solid border: controls a responsible company; dashed: may control, or an estimate from a range; dashed edge: a share known as a range; size: weight');
 }
 
 function showExposure(exp) {
@@ -277,11 +366,13 @@ function showHoldings(data) {
   const edges = [];
   for (const h of holdings) {
     const o = other(h);
-    nodes.push(nodeData(o.id, o.type, o.name, { weight: h.integrated, size: 22 + 34 * (h.integrated ?? 0),
+    nodes.push(nodeData(o.id, o.type, o.name, { ...uncertainty(h), weight: h.integrated, size: 22 + 34 * (h.integrated ?? 0),
       border: h.controls ? 4 : 0, rank: 5 }));
+    // An integrated share from a range's midpoint is labelled as an estimate with its exact bounds, dashed.
+    const integrated = h.estimate ? `≈${pct(h.integrated)} (${range(h.integratedMin, h.integratedMax)})` : pct(h.integrated);
     edges.push({ id: `holding|${h.owner.id}|${h.company.id}`, source: h.owner.id, target: h.company.id, type: 'OWNS',
-      share: h.integrated, colour: '#1c7ed6', width: 1.5 + 8 * (h.integrated ?? 0),
-      label: `${h.direct !== null ? 'direct ' + pct(h.direct) + ', ' : ''}integrated ${pct(h.integrated)}`, properties: {} });
+      share: h.integrated, range: Boolean(h.estimate), colour: '#1c7ed6', width: 1.5 + 8 * (h.integrated ?? 0),
+      label: `${h.direct !== null && !h.estimate ? 'direct ' + pct(h.direct) + ', ' : ''}integrated ${integrated}`, properties: {} });
   }
   const cut = draw(nodes, edges, 'rings');  // a star: rings read better than a force layout
   const total = holdings.length ? holdings[0].count : 0;
@@ -290,9 +381,9 @@ function showHoldings(data) {
     <div class="muted">${total} in all, strongest first</div>
     ${more > 0 ? `<div class="more">Showing ${holdings.length}; ${more} more. <button id="more-holdings" type="button">Load ${Math.min(more, HOLDINGS_PAGE)} more</button></div>` : ''}
     ${cutNotice(cut)}<table>${holdings.slice(0, 500).map((h) => `<tr><td><a href="#" data-select="${esc(other(h).id)}">${esc(other(h).name)}</a></td>
-      <td>direct ${pct(h.direct)}</td><td>integrated ${pct(h.integrated)}${h.controls ? ' · controls' : ''}${h.unknown ? ' · some shares unknown' : ''}</td></tr>`).join('')}</table>`;
+      <td>direct ${h.estimate ? 'a range' : pct(h.direct)}</td><td>integrated ${figure(h.integrated, h)}${h.controls ? ' · controls' : h.mayControl ? ' · may control' : ''}${h.unknown ? ' · some shares unknown' : ''}</td></tr>`).join('')}</table>`;
   state.details = new Map(holdings.map((h) => [other(h).id, { kind: 'holding', ...h }]));
-  legend(TYPE_COLOURS, 'thick border: controls; edge width: integrated share');
+  legend(TYPE_COLOURS, 'solid border: controls; dashed: may control, or an estimate from a range; edge width: integrated share');
 }
 
 async function moreHoldings() {
@@ -365,16 +456,16 @@ async function select(id) {
 
 function describe(d) {
   if (d.kind === 'party') {
-    return `<dl><dt>role</dt><dd>${d.role}${d.detail ? ` (${esc(d.detail)})` : ''}</dd><dt>weight</dt><dd>${num(d.weight)}</dd>
-      <dt>controls</dt><dd>${d.controls ? 'yes' : 'no'}</dd>${d.unknown ? '<dt>note</dt><dd>a share on the way is unknown</dd>' : ''}</dl>${pathsHtml(d.paths)}`;
+    return `<dl><dt>role</dt><dd>${d.role}${d.detail ? ` (${esc(d.detail)})` : ''}</dd><dt>weight</dt><dd>${figure(d.weight, d)}</dd>
+      <dt>controls</dt><dd>${d.controls ? 'yes' : d.mayControl ? 'may (at the ranges\' maximum)' : 'no'}</dd>${d.unknown ? '<dt>note</dt><dd>a share on the way is unknown</dd>' : ''}</dl>${pathsHtml(d.paths)}`;
   }
   if (d.kind === 'exposure') {
     const impact = Object.entries(d.impact || {}).map(([k, v]) => `<dt>${esc(k)}</dt><dd>${Number(v).toLocaleString()}</dd>`).join('');
     return `<dl><dt>channel</dt><dd>${d.channel}</dd><dt>weight</dt><dd>${num(d.weight)}</dd>
       ${d.via ? `<dt>via</dt><dd>${esc(d.via.name)}</dd>` : ''}${impact}</dl>${pathsHtml(d.paths)}`;
   }
-  return `<dl><dt>direct</dt><dd>${pct(d.direct)}</dd><dt>integrated</dt><dd>${pct(d.integrated)}</dd>
-    <dt>controls</dt><dd>${d.controls ? 'yes' : 'no'}</dd></dl>`;
+  return `<dl><dt>direct</dt><dd>${d.estimate ? 'a range' : pct(d.direct)}</dd><dt>integrated</dt><dd>${figure(d.integrated, d)}</dd>
+    <dt>controls</dt><dd>${d.controls ? 'yes' : d.mayControl ? 'may (at the ranges\' maximum)' : 'no'}</dd></dl>`;
 }
 
 function pathsHtml(paths) {
@@ -434,55 +525,7 @@ function cutNotice(cut) {
     <button id="draw-more" type="button">Draw ${Math.min(cut, DRAW_LIMIT)} more</button></div>` : '';
 }
 
-// ---- exports, links, dates -----------------------------------------------------------------------
-
-function exportView(format) {
-  if (format === 'png') return download(cy.png({ full: true, scale: 2, output: 'blob', bg: '#ffffff' }), 'corpgraph.png');
-  if (format === 'svg') return download(new Blob([toSvg()], { type: 'image/svg+xml' }), 'corpgraph.svg');
-  if (state.query === 'owners' || state.query === 'holdings' || cy.nodes().length !== (state.answer?.graph?.nodes.length ?? -1)) {
-    // What is on screen is not one server answer (owners, holdings, or expanded): export the drawing itself.
-    return download(new Blob([JSON.stringify(onScreen(format), null, 1)], { type: 'application/json' }), `corpgraph.${format}.json`);
-  }
-  const params = new URLSearchParams({ query: state.query, id: state.id });
-  if (state.asOf) params.set('asOf', state.asOf);
-  if (state.query === 'liability') params.set('maxOwners', String(state.maxOwners));
-  window.location.href = `/export/${format}?${params}`;
-}
-
-// A plain SVG of the drawing (circles, lines, labels at the drawn positions): enough for a report, and
-// no GPL-licensed exporter shipped in the package.
-function toSvg() {
-  const box = cy.elements(':visible').boundingBox();
-  const pad = 40;
-  const x = (v) => (v - box.x1 + pad).toFixed(1);
-  const y = (v) => (v - box.y1 + pad).toFixed(1);
-  const lines = cy.edges(':visible').map((e) => {
-    const s = e.source().position(); const t = e.target().position();
-    return `<line x1="${x(s.x)}" y1="${y(s.y)}" x2="${x(t.x)}" y2="${y(t.y)}" stroke="${e.data('colour')}" stroke-width="${e.data('width')}"><title>${esc(e.data('label'))}</title></line>`;
-  });
-  const circles = cy.nodes(':visible').map((n) => {
-    const p = n.position(); const r = n.data('size') / 2;
-    return `<circle cx="${x(p.x)}" cy="${y(p.y)}" r="${r}" fill="${n.data('colour')}" stroke="#111" stroke-width="${n.data('border')}"/>` +
-      `<text x="${x(p.x)}" y="${(Number(y(p.y)) + r + 12).toFixed(1)}" font-size="11" text-anchor="middle" font-family="sans-serif">${esc(n.data('label'))}</text>`;
-  });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${(box.w + 2 * pad).toFixed(0)}" height="${(box.h + 2 * pad).toFixed(0)}">` +
-    `<rect width="100%" height="100%" fill="#fff"/>${lines.join('')}${circles.join('')}</svg>`;
-}
-
-function onScreen(format) {
-  const nodes = cy.nodes().map((n) => ({ id: n.id(), type: n.data('type'), label: n.data('label') }));
-  const edges = cy.edges().filter((e) => !e.hasClass('hidden')).map((e) => ({ id: e.id(), source: e.data('source'), target: e.data('target'), type: e.data('type'), share: e.data('share') }));
-  if (format === 'd3') return { nodes, links: edges };
-  return { elements: { nodes: nodes.map((data) => ({ data })), edges: edges.map((data) => ({ data })) } };
-}
-
-function download(blob, name) {
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(blob);
-  a.download = name;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-}
+// ---- links, dates (exports: explore-export.js) ------------------------------------------------------
 
 function syncUrl() {
   const params = new URLSearchParams({ query: state.query, id: state.id });
@@ -576,7 +619,7 @@ document.addEventListener('click', (e) => {
   else if (t.id === 'more-holdings') moreHoldings();
   else if (t.id === 'draw-more') { state.drawLimit += DRAW_LIMIT; SHOW[state.query](state.answer); }
 });
-cy.on('tap', 'node', (e) => select(e.target.id()));
+cy.on('tap', 'node', (e) => (e.target.data('more') ? unfold(e.target.id()) : select(e.target.id())));
 cy.on('dbltap', 'node', (e) => expand(e.target.id()));
 
 (function start() {

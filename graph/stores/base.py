@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from corpgraph.schema.batch import Batch, WriteSummary
+from corpgraph.schema.batch import Batch, LoadPhase, WriteSummary
 from corpgraph.schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS, relation_id
 from corpgraph.schema.errors import InvalidInput, Problem
 from corpgraph.schema.kinds import EntityType, RelationType
@@ -161,13 +161,20 @@ class ChangeRecorder:
         self.kind = kind
         self.relations: set[str] = set()
         self.entities: set[str] = set()
+        self._touched = False  # any id noted (the sets are emptied once the entry turns BULK)
+
+    def nothing_changed(self) -> bool:
+        """A WRITE transaction that noted no record: the store is as it was, so no revision is due."""
+        return self.kind == ChangeKind.WRITE and not self._touched
 
     def wrote(self, entities: Iterable[str], relations: Iterable[str]) -> None:
         """Note ids written; past CHANGE_LOG_IDS the entry becomes BULK and stops listing them."""
         if self.kind != ChangeKind.WRITE:
             return
+        before = len(self.entities) + len(self.relations)
         self.entities.update(entities)
         self.relations.update(relations)
+        self._touched = self._touched or len(self.entities) + len(self.relations) > before
         if len(self.entities) + len(self.relations) > CHANGE_LOG_IDS:
             self.kind, self.entities, self.relations = ChangeKind.BULK, set(), set()
 
@@ -240,12 +247,13 @@ class GraphStore(StoreReader, Protocol):
         """Where the store lives (path or URI) and the instance drawn when it was created."""
         ...
 
-    def write_stream(self, label: str, batches: Iterable[Batch],
-                     on_batch: Callable[[Batch], None] | None = None) -> WriteSummary:
+    def write_stream(self, label: str, batches: Iterable[Batch], on_batch: Callable[[Batch], None] | None = None,
+                     on_phase: Callable[[LoadPhase], None] | None = None) -> WriteSummary:
         """Write one file's validated batches all-or-nothing; InvalidInput with every problem of every batch.
 
-        `on_batch` is called after each batch is taken (progress). How much is held at once is the store's:
-        the embedded store writes each batch as it comes in one transaction checked at its end.
+        `on_batch` is called after each batch is taken, `on_phase` at each change of LoadPhase (progress). How
+        much is held at once is the store's: the embedded store writes each batch as it comes in one
+        transaction checked at its end.
         """
         ...
 

@@ -27,7 +27,7 @@ import neo4j
 from neo4j import exceptions as nx
 from neo4j.api import BookmarkManager
 
-from corpgraph.schema.batch import Batch, WriteSummary
+from corpgraph.schema.batch import Batch, LoadPhase, WriteSummary
 from corpgraph.schema.declaration import ANALYTIC_FIELDS, entity_type
 from corpgraph.schema.errors import (ConstraintViolation, SchemaMissing, StoreAuthError, StoreError, StoreUnavailable,
                            TransactionTooLarge)
@@ -60,6 +60,14 @@ from corpgraph.graph.stores.base import (
     write_summary,
 )
 from corpgraph.graph.stores.codec import decode_entity, decode_found, decode_relation, encode, entity_keys, stored_type
+
+
+class _NothingChanged(Exception):
+    """Raised inside a write transaction whose every record is stored as it is: roll back, report the count."""
+
+    def __init__(self, unchanged: int) -> None:
+        super().__init__(f"{unchanged} records unchanged")
+        self.unchanged = unchanged
 
 
 _RETRY_SECONDS = 30.0  # as the driver's managed transactions: deadlocks, leader switches, lost connections
@@ -132,13 +140,21 @@ class Neo4jStore:
             self._driver.verify_connectivity()
 
     def write(self, batch: Batch, check: Check | None = None) -> WriteSummary:
-        """Upsert the batch in one transaction (all of it or none of it), `check` run inside it."""
-        with self._translate(f"writing {batch.label}"):
-            ents, rels = self._commit(lambda tx: self._write_tx(tx, batch, check), batch.label)
-        return write_summary(ents, rels)
+        """Upsert the batch in one transaction (all of it or none of it), `check` run inside it.
+
+        Records equal to what is stored are not written again; a batch of nothing else is rolled back, so it
+        bumps no revision (as the embedded store)."""
+        try:
+            with self._translate(f"writing {batch.label}"):
+                ents, rels, unchanged = self._commit(lambda tx: self._write_tx(tx, batch, check), batch.label)
+        except _NothingChanged as nothing:
+            return WriteSummary(unchanged=nothing.unchanged)
+        summary = write_summary(ents, rels)
+        summary.unchanged = unchanged
+        return summary
 
     def _write_tx(self, tx: neo4j.Transaction, batch: Batch, check: Check | None
-                  ) -> tuple[dict[str, Entity], dict[str, Relation]]:
+                  ) -> tuple[dict[str, Entity], dict[str, Relation], int]:
         """The transaction function: lock, check, then every chunk in order (re-run whole after a transient error).
 
         Bumping the revision first write-locks the one meta node until commit, so corpgraph writers take turns
@@ -157,12 +173,31 @@ class Neo4jStore:
         if check is not None:  # it may drop records (placeholders), so the rows are taken after it
             refuse_problems(check(stored_types))
         ents, rels = batch_rows(batch)
+        ents, rels, unchanged = self._changed_only(tx, ents, rels)
+        if not ents and not rels:
+            raise _NothingChanged(unchanged)  # the transaction (and its revision bump) is rolled back
         for step in self._plan(ents, rels, stored_types):
             _run_step(tx, step)
         log = ChangeRecorder()
         log.wrote(ents, rels)
         _run_plan(tx, _log_steps(log))
-        return ents, rels
+        return ents, rels, unchanged
+
+    def _changed_only(self, tx: neo4j.Transaction, ents: dict[str, Entity], rels: dict[str, Relation]
+                      ) -> tuple[dict[str, Entity], dict[str, Relation], int]:
+        """The records whose stored document differs (or that are not stored), and how many are stored as they are."""
+        same: set[str] = set()
+        docs = {i: encode(r) for i, r in ents.items()}
+        groups: list[tuple[str, dict[str, str]]] = [(cypher.GET_ENTITIES, docs)]
+        by_kind: dict[RelationType, dict[str, str]] = defaultdict(dict)
+        for rel_id, relation in rels.items():
+            by_kind[RelationType(relation.type)][rel_id] = encode(relation)  # type: ignore[attr-defined]
+        groups += [(cypher.get_relations(kind), kind_docs) for kind, kind_docs in by_kind.items()]
+        for statement, wanted in groups:
+            for chunk in self._chunks(sorted(wanted)):
+                same.update(r["id"] for r in tx.run(statement, {"ids": chunk}) if wanted.get(r["id"]) == r["doc"])
+        return ({i: r for i, r in ents.items() if i not in same}, {i: r for i, r in rels.items() if i not in same},
+                len(same))
 
     def _plan(self, ents: dict[str, Entity], rels: dict[str, Relation], stored_types: TypeLookup) -> list[Step]:
         """Chunked steps in order: entities per label, then relations per (type, source, target label)."""
@@ -352,11 +387,16 @@ class Neo4jStore:
         where = f"{self.uri}/{self.database}" if self.database else self.uri
         return Location(self.name, where, "")
 
-    def write_stream(self, label: str, batches: Iterable[Batch],
-                     on_batch: Callable[[Batch], None] | None = None) -> WriteSummary:
+    def write_stream(self, label: str, batches: Iterable[Batch], on_batch: Callable[[Batch], None] | None = None,
+                     on_phase: Callable[[LoadPhase], None] | None = None) -> WriteSummary:
         """The file's batches joined and written by graph.write.ingest in one transaction (the server's
-        transaction memory bounds the file: docs/neo4j.md)."""
-        return ingest(self, join_batches(label, batches, on_batch))
+        transaction memory bounds the file: docs/neo4j.md). Its phases: reading, then writing (references are
+        checked and the file committed inside that one write: no phases apart)."""
+        phase = on_phase or (lambda _: None)
+        phase(LoadPhase.READING)
+        whole = join_batches(label, batches, on_batch)
+        phase(LoadPhase.WRITING)
+        return ingest(self, whole)
 
     def revision(self) -> int:
         """Counter bumped by every committed write (0 before the first)."""

@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from corpgraph.schema.batch import Batch, WriteSummary
+from corpgraph.schema.batch import Batch, LoadPhase, WriteSummary
 from corpgraph.schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS, relation_id
 from corpgraph.schema.errors import StoreError, StoreLocked
 from corpgraph.schema.kinds import EntityType, RelationType
@@ -198,35 +198,48 @@ class SqliteStore:
             if check is not None:  # it may drop records (placeholders), so the rows are taken after it
                 refuse_problems(check(self.entity_types))
             ents, rels = batch_rows(batch)
+            ents, rels, unchanged = self._changed_only(ents, rels)
             self._write_entities(list(ents.values()))
             self._write_relations(rels)
             log.wrote(ents, rels)
-        return write_summary(ents, rels)
+        summary = write_summary(ents, rels)
+        summary.unchanged = unchanged
+        return summary
 
-    def write_stream(self, label: str, batches: Iterable[Batch],
-                     on_batch: Callable[[Batch], None] | None = None) -> WriteSummary:
+    def write_stream(self, label: str, batches: Iterable[Batch], on_batch: Callable[[Batch], None] | None = None,
+                     on_phase: Callable[[LoadPhase], None] | None = None) -> WriteSummary:
         """Write a file's batches as they come, in one IMMEDIATE transaction checked at its end (graph.stores.sqlite_stream).
 
-        InvalidInput with every problem of every batch, and nothing written, when a check finds any.
+        InvalidInput with every problem of every batch, and nothing written, when a check finds any. `on_phase`
+        hears each change of phase (pulling a batch from `batches` is the reading and checking).
         """
+        phase = on_phase or (lambda _: None)
         summary = WriteSummary()
         with self._transaction(f"writing {label}") as log:
             checks = StreamCheck(self._db, self.entity_types, self.relations_touching)
+            phase(LoadPhase.READING)
             for batch in batches:
+                phase(LoadPhase.WRITING)
                 checks.admit(batch)  # it may drop placeholders, so the rows are taken after it
                 rel_ids = [relation_id(rec) for rec, _ in batch.relations]
                 ents = {rec.id: rec for rec, _ in batch.entities}
                 rels = dict(zip(rel_ids, (rec for rec, _ in batch.relations)))  # later records of an id win
+                every_rel = rels.keys()
+                ents, rels, unchanged = self._changed_only(ents, rels)
                 self._write_entities(list(ents.values()), new=checks.new_ids)
                 self._write_relations(rels)
-                checks.relations_written(batch, rel_ids)
+                checks.relations_written(batch, rel_ids, unchanged=every_rel - rels.keys())
                 log.wrote(ents, rels)
                 summary.add(write_summary(ents, rels))
+                summary.unchanged += unchanged
                 if on_batch is not None:
                     on_batch(batch)
+                phase(LoadPhase.READING)
+            phase(LoadPhase.REFERENCES)
             problems, summary.placeholders = checks.finish()
             refuse_problems(problems)
             checks.drop()
+            phase(LoadPhase.COMMITTING)  # the transaction commits as this block ends
         return summary
 
     def _rollback(self) -> None:
@@ -245,6 +258,26 @@ class SqliteStore:
                                "load has finished").withholding(str(self.path))
         hint = "; check the path (setting CORPGRAPH_DB) and its permissions" if action == "opening" else ""
         return StoreError(f"{action} the embedded store at {self.path} failed: {exc}{hint}").withholding(str(self.path))
+
+    def _changed_only(self, ents: dict[str, Entity], rels: dict[str, Relation]
+                      ) -> tuple[dict[str, Entity], dict[str, Relation], int]:
+        """The records whose stored document differs (or that are not stored), and how many were left as they were.
+
+        Records equal to what is stored are not written again, so a reload that changes nothing logs no change
+        and bumps no revision (snapshots and live projections stay valid).
+        """
+        same_ents = self._stored_equal("entities", {i: encode(r) for i, r in ents.items()})
+        same_rels = self._stored_equal("relations", {i: encode(r) for i, r in rels.items()})
+        return ({i: r for i, r in ents.items() if i not in same_ents},
+                {i: r for i, r in rels.items() if i not in same_rels}, len(same_ents) + len(same_rels))
+
+    def _stored_equal(self, table: str, docs: dict[str, str]) -> set[str]:
+        """Ids whose stored document in `table` (entities or relations: never user text) is exactly `docs[id]`."""
+        same: set[str] = set()
+        for chunk in _chunks(sorted(docs)):
+            rows = self._db.execute(f"SELECT id, doc FROM {table} WHERE id IN ({_marks(chunk)})", chunk)
+            same.update(i for i, doc in rows if docs[i] == doc)
+        return same
 
     def _write_entities(self, records: list[Entity], new: Collection[str] = ()) -> None:
         """Upsert entity rows and replace their search keys, identifier and topic index rows (ids in `new`
@@ -445,6 +478,9 @@ class SqliteStore:
             try:
                 log = ChangeRecorder(kind)
                 yield log
+                if log.nothing_changed():  # a reload of what is stored: no new revision, nothing to log
+                    self._db.execute("COMMIT")
+                    return
                 revision = int(self._db.execute(_BUMP).fetchone()[0])
                 entry = log.entry(revision)
                 self._db.execute(_LOG_CHANGE, (revision, entry.kind.value, "\n".join(entry.relations),

@@ -8,7 +8,8 @@ SQLite transaction (so memory stays bounded whatever the file size, and a ROLLBA
 - `load_failed`: ids of entity records that failed validation (references to them are not reported again);
 - `load_rels`: the relation records whose endpoints could not be settled when their batch was written
   (a reference to an entity of a later batch, or to a placeholder this file made), with where they came from;
-- `load_owns`: the file's native OWNS records (target and where they came from), for the share check.
+- `load_owns`: the file's native OWNS records (target, where they came from, and whether the write changed them),
+  for the share check of the companies a changed stake touches.
 
 Per batch: entity type changes are checked against what the file declared earlier and what was stored;
 placeholders are written only for ids nobody holds yet; once the batch is written, each relation whose
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from types import SimpleNamespace
 
 from corpgraph.schema.batch import Batch, Origin
@@ -42,7 +43,7 @@ _DDL = (
     "CREATE TEMP TABLE load_rels (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, source TEXT NOT NULL, "
     "target TEXT NOT NULL, incident TEXT, file TEXT NOT NULL, line INTEGER NOT NULL, pointer TEXT, fields TEXT)",
     "CREATE TEMP TABLE load_owns (seq INTEGER PRIMARY KEY, rel_id TEXT NOT NULL, target TEXT NOT NULL, "
-    "file TEXT NOT NULL, line INTEGER NOT NULL, pointer TEXT, fields TEXT)",
+    "file TEXT NOT NULL, line INTEGER NOT NULL, pointer TEXT, fields TEXT, changed INTEGER NOT NULL)",
     "CREATE INDEX temp.load_owns_id ON load_owns(rel_id)",
     "CREATE INDEX temp.load_owns_target ON load_owns(target)",
 )
@@ -92,17 +93,22 @@ class StreamCheck:
         self._db.executemany("INSERT OR IGNORE INTO load_ids(id, type, placeholder) VALUES (?, ?, 1)",
                              ((i, entity_type(r).value) for r, _ in kept if r.placeholder for i in [r.id]))
 
-    def relations_written(self, batch: Batch, rel_ids: list[str]) -> None:
+    def relations_written(self, batch: Batch, rel_ids: list[str], unchanged: Collection[str] = ()) -> None:
         """After the batch is written: check each relation whose endpoints are all held for real now; keep the
-        others (a later batch's entity, a placeholder of this file) for the end, and every native OWNS."""
-        wanted = sorted({ref for rec, _ in batch.relations for ref in referenced_ids(rec)})
+        others (a later batch's entity, a placeholder of this file) for the end, and every native OWNS.
+
+        Relations in `unchanged` are stored exactly so (their references were checked when they were written):
+        they are not checked again, and the share sums are checked only for companies a changed stake touches.
+        """
+        checked = [(pair, i) for pair, i in zip(batch.relations, rel_ids) if i not in unchanged]
+        wanted = sorted({ref for (rec, _), _ in checked for ref in referenced_ids(rec)})
         known = self._stored_types(wanted)
         provisional: set[str] = set()  # this file's placeholders: a real record later in the file may retype them
         for page in _pages([ref for ref in wanted if ref in known]):
             provisional.update(i for (i,) in self._db.execute(
                 f"SELECT id FROM load_ids WHERE placeholder = 1 AND id IN ({_marks(page)})", page))
         waiting = []
-        for rec, origin in batch.relations:
+        for (rec, origin), _ in checked:
             refs = referenced_ids(rec)
             if all(ref in known and ref not in provisional for ref in refs):
                 self.problems.extend(origin.problem(field, reason)
@@ -113,9 +119,9 @@ class StreamCheck:
         self._db.executemany("INSERT INTO load_rels(type, source, target, incident, file, line, pointer, fields) "
                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", waiting)
         self._db.executemany(
-            "INSERT INTO load_owns(rel_id, target, file, line, pointer, fields) VALUES (?, ?, ?, ?, ?, ?)",
-            ((rel_id, rec.target, *_where(origin)) for (rec, origin), rel_id in zip(batch.relations, rel_ids)
-             if isinstance(rec, Owns) and not imported(rec)))
+            "INSERT INTO load_owns(rel_id, target, file, line, pointer, fields, changed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ((rel_id, rec.target, *_where(origin), rel_id not in unchanged)
+             for (rec, origin), rel_id in zip(batch.relations, rel_ids) if isinstance(rec, Owns) and not imported(rec)))
 
     def _check_types(self, real: list) -> None:  # type: ignore[type-arg]
         """Entities changing type: against earlier records of the file, then against the store."""
@@ -173,7 +179,8 @@ class StreamCheck:
         last = ""
         while True:
             page = [c for (c,) in self._db.execute(
-                "SELECT DISTINCT target FROM load_owns WHERE target > ? ORDER BY target LIMIT ?", (last, _PAGE))]
+                "SELECT DISTINCT target FROM load_owns WHERE changed = 1 AND target > ? ORDER BY target LIMIT ?",
+                (last, _PAGE))]
             if not page:
                 return
             last = page[-1]

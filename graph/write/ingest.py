@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from corpgraph.schema.batch import Batch, WriteSummary
+from corpgraph.schema.batch import Batch, LoadPhase, WriteSummary
 from corpgraph.schema.declaration import RELATIONS, entity_type
 from corpgraph.schema.errors import Problem
 from corpgraph.schema.kinds import EntityType, RelationType
@@ -84,10 +84,11 @@ def check_references(stored_types: TypeLookup, batch: Batch) -> list[Problem]:
 
 
 def ingest_stream(store: GraphStore, label: str, batches: Iterable[Batch],
-                  on_batch: Callable[[Batch], None] | None = None) -> WriteSummary:
+                  on_batch: Callable[[Batch], None] | None = None,
+                  on_phase: Callable[[LoadPhase], None] | None = None) -> WriteSummary:
     """Write one file's validated batches all-or-nothing (the store's `write_stream`); InvalidInput with every
-    problem of every batch."""
-    return store.write_stream(label, batches, on_batch)
+    problem of every batch. `on_phase` hears what the load is doing (LoadPhase), as the store can tell it."""
+    return store.write_stream(label, batches, on_batch, on_phase)
 
 
 def join_batches(label: str, batches: Iterable[Batch], on_batch: Callable[[Batch], None] | None = None) -> Batch:
