@@ -93,6 +93,9 @@ RELATIONS: dict[RelationType, RelationSpec] = {
                      "Two parties are related (family, associates, another named link); never ownership."),
         RelationSpec(RelationType.PAID, r.Paid, _HOLDERS, _HOLDERS, ("valid_from", "reference"), False,
                      "A party paid another (a donation, a contract payment); a flow of money, never ownership."),
+        # A designation has one entity (source = target); `kind` holds its regime (schema.records.Sanction).
+        RelationSpec(RelationType.SANCTION, r.Sanction, _PARTIES, _PARTIES, ("kind", "program", "valid_from"), True,
+                     "A sanctions designation of an entity, in force from listing to delisting."),
     )
 }
 
