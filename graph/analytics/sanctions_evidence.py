@@ -112,12 +112,13 @@ def _chain(frozen: Frozen, view: AsOfView, start: int, regime: str) -> list[int]
     return []
 
 
-def _unwind(parent: dict[int, tuple[int, int]], node: int) -> list[int]:
-    """The edges from `node` back down to the search's start, in walking order (holder to held)."""
-    edges = []
-    while parent[node][1] >= 0:
-        node, edge = parent[node]
+def _unwind(parent: dict[int, tuple[int, int]], root: int) -> list[int]:
+    """The edges from the listed `root` down to the search's start, in walking order (holder to held)."""
+    below, edge = parent[root]
+    edges: list[int] = []
+    while edge >= 0:
         edges.append(edge)
+        below, edge = parent[below]
     return edges
 
 
