@@ -21,6 +21,7 @@ from corpgraph.schema.batch import Batch
 from corpgraph.schema.errors import CorpgraphError, InvalidInput, LimitExceeded, Problem, TimedOut, UnreadableRecord
 from corpgraph.schema.kinds import EntityType, IncidentCategory, RelationType
 
+from corpgraph.api import graphql_sanctions as gs
 from corpgraph.api import graphql_types as gt
 from corpgraph.api.doc_cache import DocumentCache
 from corpgraph.api.field_decorators import mutation, resolver
@@ -153,6 +154,18 @@ class Query:
         info.context.add_damage(disagreeing)
         info.context.report_damage([answer.entity, *(i.via for i in answer.items if i.via)])
         return gt.from_result(answer)  # type: ignore[no-any-return]
+
+    @resolver(description="An entity's status under one regime's ownership-and-control rule (OFAC 50% aggregate; EU and UK owned more than 50% or controlled; docs/sanctions.md), with its aggregate share, bounds, contributors and their paths to a designation.", heavy=True)
+    def sanctions_status(self, info: Ctx, entity_id: strawberry.ID,
+                         regime: Annotated[str, strawberry.argument(description="OFAC, EU or UK.")],
+                         as_of: AsOf = None) -> gs.SanctionsAnswer:
+        return gs.answer_from(info.context.graph.sanctions_status(entity_id, regime, as_of))
+
+    @resolver(description="Every entity a regime's rule blocks (or may block: UNDETERMINED) without a listing of its own, with the percentages, in id order.", heavy=True, page_size=20)
+    def sanctioned_by_ownership(self, info: Ctx, regime: Annotated[str, strawberry.argument(description="OFAC, EU or UK.")],
+                                as_of: AsOf = None, first: First = None, after: After = None) -> gs.SanctionedPage:
+        page = info.context.graph.sanctioned_by_ownership(regime, as_of, info.context.settings.first(first), after)
+        return gs.page_from(page)
 
     @resolver(description="Entities within `depth` relations of an entity (default 1) and the relations between them.", heavy=True)
     def neighborhood(self, info: Ctx, id: strawberry.ID, depth: int | None = None,

@@ -282,3 +282,4 @@ class SanctionedPage:
 
     items: list[Sanctioned]
     count: int
+    more: bool  # another page follows this one

@@ -165,7 +165,7 @@ def sanctioned(view: AsOfView, regime: str, first: int, after: str | None = None
         last = decode_cursor(after, "pass the cursor of the last entity received")
         start = next((i for i, at in enumerate(order) if names[at] > last), len(order))
     items = [_sanctioned(found, int(nodes[at]), names[at]) for at in order[start:start + first]]
-    return SanctionedPage(items, len(order))
+    return SanctionedPage(items, len(order), start + first < len(order))
 
 
 def _sanctioned(found: Outcome, node: int, name: str) -> Sanctioned:

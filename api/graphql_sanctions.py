@@ -1,0 +1,109 @@
+"""GraphQL types of the sanctions answers (graph.analytics.sanctions, docs/sanctions.md), built from their results."""
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+from graph.analytics import results as res
+from schema.kinds import RelationType
+
+from api.field_decorators import resolver
+from api.graphql_types import Ctx, Entity, Path, PageInfo, Source, load_entity, path_from, sources_from
+
+SanctionsStatusEnum = strawberry.enum(res.SanctionsStatus, description="Where an entity stands under one regime's ownership-and-control rule.")
+
+
+@strawberry.type(description="A designation in force: the regime, the authority and programme, from when to when, and the sources.")
+class Designation:
+    entity_id: strawberry.ID = strawberry.field(description="The designated entity.")
+    regime: str = strawberry.field(description="Regime code (OFAC, EU, UK, UN, ...).")
+    authority: str | None = strawberry.field(description="The authority that listed it, as the source names it.")
+    program: str | None = strawberry.field(description="The sanctions programme.")
+    valid_from: date | None = strawberry.field(description="Listed from (inclusive); null: since before any record.")
+    valid_to: date | None = strawberry.field(description="Delisted on (exclusive); null: still listed.")
+    relation_id: strawberry.ID = strawberry.field(description="Id of the Sanction record.")
+    sources: list[Source] = strawberry.field(description="Where the designation is published.")
+
+
+def designation_from(found: res.Designation) -> Designation:
+    """The GraphQL object of a designation."""
+    return Designation(entity_id=strawberry.ID(found.entity), regime=found.regime, authority=found.authority,
+                       program=found.program, valid_from=found.valid_from, valid_to=found.valid_to,
+                       relation_id=strawberry.ID(found.relation_id), sources=sources_from(found.sources))
+
+
+@strawberry.type(description="A listed or blocked holder of the entity: its direct share or controlling interest, its own status, and a path from its designation.")
+class SanctionsContributor:
+    entity_id: strawberry.Private[str]
+    status: res.SanctionsStatus = strawberry.field(description="The holder's own status under the regime.")
+    via: RelationType = strawberry.field(description="OWNS (a share) or CONTROLS (an interest that controls by itself).")
+    share: float | None = strawberry.field(description="Its direct share in the entity (ranges at their midpoint); null for a CONTROLS interest.")
+    share_min: float | None = strawberry.field(description="The share at the minimum of its range.")
+    share_max: float | None = strawberry.field(description="The share at the maximum of its range.")
+    paths: list[Path] = strawberry.field(description="From a designation (the first hop, type Sanction) down through blocked holders to the entity; every hop with its sources.")
+
+    @resolver(description="The holder.")
+    async def entity(self, info: Ctx) -> Entity:
+        return await load_entity(info, self.entity_id)
+
+
+@strawberry.type(description="An entity's status under one regime's rule at one date, with the evidence (docs/sanctions.md).")
+class SanctionsAnswer:
+    entity_id: strawberry.Private[str]
+    regime: str = strawberry.field(description="The regime whose rule was applied (OFAC, EU or UK).")
+    as_of: date = strawberry.field(description="Date the listings and stakes were taken at.")
+    status: res.SanctionsStatus = strawberry.field(description="LISTED, BLOCKED_BY_OWNERSHIP, BLOCKED_BY_CONTROL, UNDETERMINED or NOT_BLOCKED.")
+    aggregate_share: float = strawberry.field(description="Direct shares held by listed and blocked holders, summed (ranges at their midpoint).")
+    aggregate_share_min: float = strawberry.field(description="The aggregate with every range at its minimum (unknown shares at 0).")
+    aggregate_share_max: float = strawberry.field(description="The aggregate with every range at its maximum (unknown shares at what the others leave free).")
+    designations: list[Designation] = strawberry.field(description="The entity's own designations under the regime in force at asOf.")
+    contributors: list[SanctionsContributor] = strawberry.field(description="Listed or blocked holders (blocked at the maximums included), with their shares and paths.")
+    notes: list[str] = strawberry.field(description="What the answer rests on where the data gives bounds or the rule calls for judgement.")
+
+    @resolver(description="The entity asked about.")
+    async def entity(self, info: Ctx) -> Entity:
+        return await load_entity(info, self.entity_id)
+
+
+def answer_from(found: res.SanctionsAnswer) -> SanctionsAnswer:
+    """The GraphQL object of a sanctions status."""
+    contributors = [SanctionsContributor(entity_id=c.entity, status=c.status, via=c.via, share=c.share,
+                                         share_min=c.share_min, share_max=c.share_max,
+                                         paths=[path_from(p) for p in c.paths]) for c in found.contributors]
+    return SanctionsAnswer(entity_id=found.entity, regime=found.regime, as_of=found.as_of, status=found.status,
+                           aggregate_share=found.aggregate_share, aggregate_share_min=found.aggregate_share_min,
+                           aggregate_share_max=found.aggregate_share_max,
+                           designations=[designation_from(d) for d in found.designations],
+                           contributors=contributors, notes=found.notes)
+
+
+@strawberry.type(description="An entity a regime's rule blocks (or may block) without a listing of its own: what OpenSanctions tags sanction.control, with the percentages.")
+class Sanctioned:
+    entity_id: strawberry.Private[str]
+    status: res.SanctionsStatus = strawberry.field(description="BLOCKED_BY_OWNERSHIP, BLOCKED_BY_CONTROL or UNDETERMINED.")
+    aggregate_share: float = strawberry.field(description="Direct shares held by listed and blocked holders, summed.")
+    aggregate_share_min: float = strawberry.field(description="The aggregate with every range at its minimum.")
+    aggregate_share_max: float = strawberry.field(description="The aggregate with every range at its maximum.")
+    cursor: str = strawberry.field(description="Pass as `after` to get the entities that follow this one.")
+
+    @resolver(description="The entity.")
+    async def entity(self, info: Ctx) -> Entity:
+        return await load_entity(info, self.entity_id)
+
+
+@strawberry.type(description="A page of sanctioned-by-ownership entities, in id order.")
+class SanctionedPage:
+    nodes: list[Sanctioned] = strawberry.field(description="The entities of this page.")
+    page_info: PageInfo = strawberry.field(description="Cursor and whether more pages follow.")
+    count: int = strawberry.field(description="How many entities the whole answer has, all pages together.")
+
+
+def page_from(page: res.SanctionedPage) -> SanctionedPage:
+    """The GraphQL page of sanctioned-by-ownership entities."""
+    nodes = [Sanctioned(entity_id=s.entity, status=s.status, aggregate_share=s.aggregate_share,
+                        aggregate_share_min=s.aggregate_share_min, aggregate_share_max=s.aggregate_share_max,
+                        cursor=s.cursor) for s in page.items]
+    end = page.items[-1].cursor if page.items else None
+    return SanctionedPage(nodes=nodes, page_info=PageInfo(end_cursor=end, has_next_page=page.more),
+                          count=page.count)
