@@ -437,4 +437,6 @@ def _guard_every_command(typer_app: typer.Typer) -> None:
             _guard_every_command(group.typer_instance)
 
 
+from api import cli_sanctions  # noqa: E402,F401  (registers sanctions, sanctioned, screen on app)
+
 _guard_every_command(app)  # last: after every command above is registered

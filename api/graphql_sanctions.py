@@ -4,13 +4,19 @@ from __future__ import annotations
 from datetime import date
 
 import strawberry
+from pydantic import ValidationError
+from strawberry.scalars import JSON
 
 from graph.analytics import results as res
+from graph.screening import Screened
+from schema.counterparty import Counterparty
+from schema.errors import InvalidInput, Problem
 from schema.kinds import RelationType
 
 from api.field_decorators import resolver
 from api.graphql_types import Ctx, Entity, Path, PageInfo, Source, load_entity, path_from, sources_from
 
+SCREEN_LABEL = "screen"  # the `file` of problems reported for counterparties sent to `screen`
 SanctionsStatusEnum = strawberry.enum(res.SanctionsStatus, description="Where an entity stands under one regime's ownership-and-control rule.")
 
 
@@ -107,3 +113,60 @@ def page_from(page: res.SanctionedPage) -> SanctionedPage:
     end = page.items[-1].cursor if page.items else None
     return SanctionedPage(nodes=nodes, page_info=PageInfo(end_cursor=end, has_next_page=page.more),
                           count=page.count)
+
+
+@strawberry.input(description="A counterparty to screen: a name, optionally a country, identifiers and a known entity id.")
+class CounterpartyInput:
+    name: str = strawberry.field(description="The name as the portfolio has it.")
+    country: str | None = strawberry.field(default=None, description="ISO 3166-1 alpha-2 country code.")
+    identifiers: list[str] | None = strawberry.field(default=None, description="SCHEME:ID texts (LEI:5493..., GB-COH:03209885).")
+    id: str | None = strawberry.field(default=None, description="A corpgraph entity id or SCHEME:ID the portfolio already knows.")
+
+
+@strawberry.type(description="The entity a counterparty was matched to by the resolver's scoring.")
+class ScreenMatch:
+    entity_id: strawberry.Private[str]
+    score: float = strawberry.field(description="Match score 0..1 (shared identifier 0.9, same name 0.8, ...).")
+    reasons: list[str] = strawberry.field(description="Why it matched, and any conflicts.")
+
+    @resolver(description="The matched entity.")
+    async def entity(self, info: Ctx) -> Entity:
+        return await load_entity(info, self.entity_id)
+
+
+@strawberry.type(description="One screened counterparty: its match (null: none), listings, statuses under each regime and incident exposure.")
+class ScreenResult:
+    index: int = strawberry.field(description="Position of the counterparty in the request, from 1.")
+    name: str = strawberry.field(description="The counterparty's name as sent.")
+    match: ScreenMatch | None = strawberry.field(description="The matched entity; null when none scored minScore or more.")
+    designations: list[Designation] = strawberry.field(description="Its designations in force, under any regime.")
+    statuses: list[SanctionsAnswer] = strawberry.field(description="Its status under each regime asked for.")
+    incidents: int = strawberry.field(description="Incidents it is exposed to, through any channel.")
+    exposure: JSON = strawberry.field(description="The weighted impact totals of those incidents.")
+    hit: bool = strawberry.field(description="True when it is listed, or not NOT_BLOCKED under a regime.")
+
+
+def screened_from(found: Screened) -> ScreenResult:
+    """The GraphQL object of one screened counterparty."""
+    match = None if found.match is None else ScreenMatch(entity_id=found.match.entity, score=found.match.score,
+                                                           reasons=found.match.reasons)
+    return ScreenResult(index=found.line, name=found.counterparty.name, match=match,
+                        designations=[designation_from(d) for d in found.designations],
+                        statuses=[answer_from(s) for s in found.statuses], incidents=found.incidents,
+                        exposure=JSON(found.exposure), hit=found.hit)
+
+
+def counterparties_from(given: list[CounterpartyInput]) -> list[tuple[int, Counterparty]]:
+    """The counterparties of a request, validated as a portfolio file's rows; InvalidInput lists every problem."""
+    rows: list[tuple[int, Counterparty]] = []
+    problems: list[Problem] = []
+    for index, item in enumerate(given, start=1):
+        data = {k: v for k, v in vars(item).items() if v is not None}
+        try:
+            rows.append((index, Counterparty.model_validate(data)))
+        except ValidationError as exc:
+            problems.extend(Problem(SCREEN_LABEL, index, ".".join(str(p) for p in e["loc"]) or "(counterparty)",
+                                    e["msg"]) for e in exc.errors())
+    if problems:
+        raise InvalidInput(problems)
+    return rows

@@ -15,11 +15,13 @@ from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext
 
 from corpgraph.graph import damage
+from corpgraph.graph import screening
 from corpgraph.graph.analytics.results import Channel, HoldingPage
 from corpgraph.loaders.validate import validate_records
 from corpgraph.schema.batch import Batch
 from corpgraph.schema.errors import CorpgraphError, InvalidInput, LimitExceeded, Problem, TimedOut, UnreadableRecord
 from corpgraph.schema.kinds import EntityType, IncidentCategory, RelationType
+from corpgraph.schema.regimes import RULED
 
 from corpgraph.api import graphql_sanctions as gs
 from corpgraph.api import graphql_types as gt
@@ -166,6 +168,16 @@ class Query:
                                 as_of: AsOf = None, first: First = None, after: After = None) -> gs.SanctionedPage:
         page = info.context.graph.sanctioned_by_ownership(regime, as_of, info.context.settings.first(first), after)
         return gs.page_from(page)
+
+    @resolver(description="Screen counterparties (at most CORPGRAPH_API_MAX_FIRST): each matched to an entity by the resolver's scoring, with its listings, its status under each regime and its incident exposure.", heavy=True)
+    def screen(self, info: Ctx, counterparties: list[gs.CounterpartyInput], as_of: AsOf = None,
+               regimes: Annotated[list[str] | None, strawberry.argument(description="Default OFAC, EU and UK.")] = None,
+               min_score: Annotated[float | None, strawberry.argument(description="Lowest match score, 0..1 (default 0.7).")] = None,
+               ) -> list[gs.ScreenResult]:
+        info.context.settings.first(len(counterparties), default=1)  # LimitExceeded past max_first, like a page
+        found = screening.screen(info.context.graph, gs.counterparties_from(counterparties), as_of,
+                                 regimes or RULED, screening.MIN_SCORE if min_score is None else min_score)
+        return [gs.screened_from(s) for s in found]
 
     @resolver(description="Entities within `depth` relations of an entity (default 1) and the relations between them.", heavy=True)
     def neighborhood(self, info: Ctx, id: strawberry.ID, depth: int | None = None,

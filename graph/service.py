@@ -21,7 +21,7 @@ from corpgraph.graph.analytics import disagreements, liability, ownership, pages
 from corpgraph.graph.projection import control
 from corpgraph.graph.analytics.disagreements import Disagreement
 from corpgraph.graph.analytics import exposure as exposure_
-from corpgraph.graph.analytics.results import (Channel, Exposure, Holding, HoldingPage, LiabilityChain,
+from corpgraph.graph.analytics.results import (Channel, Designation, Exposure, Holding, HoldingPage, LiabilityChain,
                                               SanctionedPage, SanctionsAnswer, Subgraph)
 from corpgraph.graph.identity.conflicts import flag_conflicts
 from corpgraph.graph.identity.clusters import IdentityMap, build_identity, decide, resolve_ref
@@ -335,6 +335,11 @@ class CorpGraph:
         view, node, analytic = self._node_of(entity, _DESIGNATED, day)
         id = self.resolve(entity) if node is None else view.projection.ids[node]
         return sanctions_evidence.sanctions_status(self.reader(analytic), view, node, id, regime, day)
+
+    def designations(self, entity: str, as_of: date | None = None, regime: str | None = None) -> list[Designation]:
+        """The entity's designations in force at the date, of one regime or of all (LISTED under any regime)."""
+        view, node, analytic = self._node_of(entity, _DESIGNATED, as_of or date.today())
+        return sanctions_evidence.designations_of(self.reader(analytic), view, node, regime)
 
     def sanctioned_by_ownership(self, regime: str, as_of: date | None = None, first: int = 100,
                                 after: str | None = None) -> SanctionedPage:

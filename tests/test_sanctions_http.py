@@ -105,3 +105,18 @@ def test_errors_are_clear_and_leak_nothing(server: str) -> None:
     assert missing["extensions"]["code"] == "NOT_FOUND" and "Traceback" not in missing["message"]
     incident_query = post(server, """{ sanctionedByOwnership(regime: "OFAC", first: 5000) { count } }""", {})
     assert incident_query["errors"][0]["extensions"]["code"] == "LIMIT_EXCEEDED"
+
+
+def test_screen_over_http(server: str) -> None:
+    query = """query($rows: [CounterpartyInput!]!) { screen(counterparties: $rows, regimes: ["OFAC", "EU"]) {
+      index name hit match { entity { id } score reasons } statuses { regime status aggregateShare } } }"""
+    rows = [{"name": "B"}, {"name": "nobody at all"}, {"name": "E", "id": "e"}]
+    got = {r["index"]: r for r in post(server, query, {"rows": rows})["data"]["screen"]}
+    # "B" is company b's name exactly (identical names 0.85): OFAC blocks it (50%), the EU does not (P, Q: E only).
+    assert got[1]["match"]["entity"]["id"] == "b" and got[1]["match"]["score"] == 0.85
+    assert [(s["regime"], s["status"]) for s in got[1]["statuses"]] == [("OFAC", "BLOCKED_BY_OWNERSHIP"),
+                                                                      ("EU", "NOT_BLOCKED")]
+    assert got[2]["match"] is None and got[2]["hit"] is False and got[2]["statuses"] == []
+    assert got[3]["match"]["score"] == 1.0 and got[3]["statuses"][1]["status"] == "BLOCKED_BY_OWNERSHIP"
+    bad = post(server, query, {"rows": [{"name": "x", "country": "XX"}]})["errors"][0]
+    assert bad["extensions"]["code"] == "INVALID_INPUT" and bad["extensions"]["problems"][0].startswith("screen:1: country:")

@@ -44,11 +44,26 @@ def sanctions_status(reader: GraphStore, view: AsOfView, node: int | None, entit
     explainer.read([e for chain in chains.values() for e in chain] + listings.tolist())
     answer = SanctionsAnswer(entity, code, day, found.status(node), float(found.point.aggregate[node]),
                              float(found.low.aggregate[node]), float(found.high.aggregate[node]))
-    answer.designations = [d for d in (designation(explainer, int(e)) for e in listings) if d is not None]
+    answer.designations = _read_designations(explainer, listings)
     answer.contributors = [_contributor(found, view, explainer, c, edge, via, chains[c])
                            for c, edge, via in contributors]
     answer.notes = _notes(found, view, node, answer)
     return answer
+
+
+def designations_of(reader: GraphStore, view: AsOfView, node: int | None, regime: str | None) -> list[Designation]:
+    """The entity's designations in force at the view's date, of one regime (None: of every regime)."""
+    if node is None:
+        return []
+    explainer = Explainer(reader, view)
+    edges = designation_edges(view, np.array([node]), regime)
+    explainer.read(edges.tolist())
+    return _read_designations(explainer, edges)
+
+
+def _read_designations(explainer: Explainer, edges: np.ndarray) -> list[Designation]:
+    """The designations of already-read Sanction edges."""
+    return [d for d in (designation(explainer, int(e)) for e in edges) if d is not None]
 
 
 def designation(explainer: Explainer, edge: int) -> Designation | None:
