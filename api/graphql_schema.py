@@ -25,6 +25,7 @@ from corpgraph.schema.regimes import RULED
 
 from corpgraph.api import graphql_sanctions as gs
 from corpgraph.api import graphql_types as gt
+from corpgraph.api.graphql_watch import Subscription
 from corpgraph.api.doc_cache import DocumentCache
 from corpgraph.api.field_decorators import mutation, resolver
 from corpgraph.api.document_guard import DocumentGuard
@@ -261,7 +262,7 @@ def make_schema(settings: ApiSettings) -> Schema:
     config = StrawberryConfig(disable_field_suggestions=not settings.suggestions)
     documents = DocumentCache(settings.cache_bytes)  # one per schema, shared by its requests
     pages: dict[str, int] = {}
-    schema = Schema(Query, Mutation, config=config, extensions=_extensions(settings, documents, pages),
+    schema = Schema(Query, Mutation, Subscription, config=config, extensions=_extensions(settings, documents, pages),
                     types=[gt.Company, gt.Person, gt.Organization, gt.Actor, gt.Incident])
     declared = _declared(schema)
     schema.documents = documents

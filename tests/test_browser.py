@@ -131,6 +131,22 @@ def test_playground_renders_offline_and_runs_the_readme_query(server: str, page:
     page.finish("playground")
 
 
+def test_playground_runs_the_watch_subscription_over_a_websocket(server: str, page: Page) -> None:
+    page.page.goto(f"{server}/graphql", wait_until="networkidle")
+    page.page.wait_for_selector(".graphiql-container .graphiql-editor", timeout=30_000)
+    page.page.locator(".graphiql-tab", has_text="Watch").click()
+    # The editor shows the tab's query a moment after the click: run it only then.
+    page.page.wait_for_function("document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror"
+                                ".getValue().includes('subscription Watch')", timeout=10_000)
+    page.page.click(".graphiql-execute-button")
+    # The first event per watched entity is its state now (seed: nobody is listed, so NOT_BLOCKED).
+    page.page.locator(".result-window").get_by_text('"initial"').first.wait_for(timeout=30_000)
+    text = page.page.evaluate("document.querySelector('.result-window .CodeMirror').CodeMirror.getValue()")
+    assert '"watch"' in text and '"NOT_BLOCKED"' in text, text
+    page.page.click(".graphiql-execute-button")  # stops the subscription
+    page.finish("playground-watch")
+
+
 def test_explorer_draws_the_kaola_liability_chain_with_its_text_view(server: str, page: Page) -> None:
     page.page.goto(f"{server}/explore?query=liability&id=kaola-leak-2019", wait_until="networkidle")
     page.page.wait_for_function("cy.nodes().length > 0", timeout=30_000)
