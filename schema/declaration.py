@@ -99,6 +99,8 @@ RELATIONS: dict[RelationType, RelationSpec] = {
     )
 }
 
+# Relations whose two ends are one entity by design (a designation): merging entities never drops them as loops.
+ONE_ENTITY: frozenset[RelationType] = frozenset({RelationType.SANCTION})
 ANALYTIC_RELATIONS: tuple[RelationType, ...] = tuple(t for t, s in RELATIONS.items() if s.analytic)
 # The scalars of a relation the analytics read, kept by both stores beside the full record (columns,
 # relationship properties) and streamed to the projection: the share, the validity interval [valid_from,

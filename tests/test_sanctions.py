@@ -188,3 +188,16 @@ def test_sanctioned_by_ownership_lists_the_unlisted_blocked_in_id_order(tmp_stor
     assert [i.entity for i in first.items] == ["a", "b"] and first.count == 3
     rest = g.sanctioned_by_ownership("OFAC", first=2, after=first.items[-1].cursor)
     assert [(i.entity, i.status, i.aggregate_share) for i in rest.items] == [("c", S.BLOCKED_BY_OWNERSHIP, 0.5)]
+
+
+def test_a_designation_under_another_id_of_the_same_entity_still_lists_it(tmp_store: SqliteStore) -> None:
+    # "x" and "gleif:x" carry the same LEI: one entity (canonical "x", ids without a prefix first). The listing
+    # was stated under "gleif:x": merging must keep it (its two ends are one entity by design), so X is listed
+    # and its 60% blocks A.
+    lei = [{"scheme": "LEI", "id": "529900T8BM49AURSDO55"}]
+    g = world(tmp_store, company("x", identifiers=lei), company("gleif:x", identifiers=lei), listed("gleif:x"),
+              owns("x", "a", 0.6))
+    answer = g.sanctions_status("gleif:x", "OFAC")
+    assert (answer.entity, answer.status) == ("x", S.LISTED)
+    assert [d.entity for d in answer.designations] == ["x"]
+    assert status(g, "a") == S.BLOCKED_BY_OWNERSHIP
