@@ -43,7 +43,7 @@ def sanctions(
     with _open(store) as graph_store:
         answer = CorpGraph(graph_store).sanctions_status(id, regime, _day(as_of))
     if as_json:
-        typer.echo(json.dumps(_plain(answer), ensure_ascii=False, indent=2, default=str))
+        typer.echo(json.dumps(dataclasses.asdict(answer), ensure_ascii=False, indent=2, default=_json_value))
         return
     for line in _status_lines(answer):
         out.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -167,9 +167,11 @@ def _share(point: float, low: float | None, high: float | None) -> str:
     return text
 
 
-def _plain(answer: SanctionsAnswer) -> Any:
-    """The answer as JSON-ready data."""
-    return dataclasses.asdict(answer)
+def _json_value(value: Any) -> Any:
+    """What json cannot write itself: records (sources) as their fields, dates and enums as text."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", exclude_none=True)
+    return str(value.value) if hasattr(value, "value") else str(value)
 
 
 def _day(text: str | None) -> date | None:

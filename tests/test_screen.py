@@ -93,3 +93,17 @@ def test_a_bad_portfolio_names_file_line_and_field_and_screens_nothing(db: Path,
     header.write_text("naam,land\nAcme,DE\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["screen", str(header)])
     assert result.exit_code == 1 and f"{header}:1: (header): expected the columns" in result.output
+
+
+def test_the_sanctions_and_sanctioned_commands(db: Path) -> None:
+    result = CliRunner().invoke(app, ["sanctions", "b", "--regime", "OFAC", "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert (answer["status"], answer["aggregate_share"]) == ("BLOCKED_BY_OWNERSHIP", 0.5)
+    assert {c["entity"]: c["share"] for c in answer["contributors"]} == {"x": 0.1, "a": 0.4}
+    text = CliRunner().invoke(app, ["sanctions", "b", "--regime", "EU"])
+    assert text.exit_code == 0 and "b under EU" in text.stdout and ": NOT_BLOCKED" in text.stdout
+    listing = CliRunner().invoke(app, ["sanctioned", "--regime", "OFAC"])
+    assert listing.stdout.splitlines() == ["a\tBLOCKED_BY_OWNERSHIP\t0.5", "b\tBLOCKED_BY_OWNERSHIP\t0.5", "2 entities"]
+    unknown = CliRunner().invoke(app, ["sanctions", "b", "--regime", "UN"])
+    assert unknown.exit_code == 2 and "no ownership rule for regime 'UN'" in unknown.output

@@ -22,9 +22,11 @@ Example (OFAC FAQ 401, example 3): listed X holds 50% of A and 10% of B, A holds
 """
 from __future__ import annotations
 
+import bisect
 import threading
 import weakref
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,6 +38,7 @@ from schema.regimes import RULED, normal_regime
 from graph.analytics.control import CONTROL, closure, control_links
 from graph.analytics.results import Sanctioned, SanctionedPage, SanctionsStatus
 from graph.cursors import decode_cursor, encode_cursor
+from graph.nodeids import NodeIds
 from graph.projection import TOLERANCE, AsOfView, csr_slots
 
 S = SanctionsStatus
@@ -81,6 +84,15 @@ class Outcome:
     point: Frozen
     low: Frozen
     high: Frozen
+    ids: NodeIds
+
+    @cached_property
+    def ordered(self) -> tuple[list[str], np.ndarray]:
+        """The candidates' ids in code-point order with their nodes (sorted once, for every page)."""
+        nodes = self.candidates()
+        names = self.ids.ids(nodes.tolist())
+        order = sorted(range(len(names)), key=names.__getitem__)
+        return [names[i] for i in order], nodes[np.array(order, dtype=np.int64)] if order else nodes
 
     def status(self, node: int) -> SanctionsStatus:
         """The node's status: LISTED, blocked at the minimums, UNDETERMINED, or NOT_BLOCKED."""
@@ -124,7 +136,7 @@ def outcome(view: AsOfView, regime: str) -> Outcome:
     low, high = view.lower(), view.upper()
     found = Outcome(rule, _frozen(rule, listed, view.W, _links(rule, view, False)),
                     _frozen(rule, listed, low.W, _links(rule, view, False)),
-                    _frozen(rule, listed, high.W, _links(rule, view, True)))
+                    _frozen(rule, listed, high.W, _links(rule, view, True)), view.projection.ids)
     with _LOCK:
         _CACHE[key] = (weakref.ref(view), found)
         for stale in [k for k, (ref, _) in _CACHE.items() if ref() is None]:
@@ -156,16 +168,11 @@ def designation_edges(view: AsOfView, nodes: np.ndarray, regime: str | None) -> 
 def sanctioned(view: AsOfView, regime: str, first: int, after: str | None = None) -> SanctionedPage:
     """Every entity the rule blocks, or may block, without a listing of its own, in id order, a page at a time."""
     found = outcome(view, regime)
-    ids = view.projection.ids
-    nodes = found.candidates()
-    names = ids.ids(nodes.tolist())
-    order = sorted(range(len(names)), key=names.__getitem__)
-    start = 0
-    if after is not None:
-        last = decode_cursor(after, "pass the cursor of the last entity received")
-        start = next((i for i, at in enumerate(order) if names[at] > last), len(order))
-    items = [_sanctioned(found, int(nodes[at]), names[at]) for at in order[start:start + first]]
-    return SanctionedPage(items, len(order), start + first < len(order))
+    names, nodes = found.ordered
+    start = 0 if after is None else bisect.bisect_right(names, decode_cursor(after, "pass the cursor of the last "
+                                                                                    "entity received"))
+    items = [_sanctioned(found, int(nodes[at]), names[at]) for at in range(start, min(start + first, len(names)))]
+    return SanctionedPage(items, len(names), start + first < len(names))
 
 
 def _sanctioned(found: Outcome, node: int, name: str) -> Sanctioned:

@@ -150,7 +150,7 @@ def _notes(found: Outcome, view: AsOfView, node: int, answer: SanctionsAnswer) -
     if not found.rule.control and answer.status == S.NOT_BLOCKED and _controlled_by_blocked(found, view, node):
         notes.append("a blocked party holds a controlling interest, but OFAC's 50 Percent Rule speaks only to "
                      "ownership (FAQ 398): not blocked by the rule; OFAC urges caution")
-    if node in set(view.unknown_dst.tolist()):
+    if np.isin(node, view.unknown_dst):
         notes.append("an owner's share is unknown: it counts 0 at the minimum and what the other owners leave free "
                      "at the maximum")
     return notes
