@@ -50,16 +50,16 @@ class Subscription:
             raise LimitExceeded(f"watch 1 to {settings.max_watched} entities at a time, got {len(entity_ids)}")
         chosen = [rule_of(r).regime for r in (regimes or RULED)]
         ids = await asyncio.to_thread(_resolved, graph, entity_ids)
-        revision = await asyncio.to_thread(graph.revision)
+        revision = await asyncio.to_thread(w.settled, graph)
         states = await asyncio.to_thread(_states, graph, ids, chosen)
         for state in states:
             yield _event(state, revision, ["initial"], [])
         while True:
             await asyncio.sleep(settings.watch_interval)
-            now = await asyncio.to_thread(graph.revision)
-            if now == revision:
+            if await asyncio.to_thread(graph.revision) == revision:
                 continue
-            causes = await asyncio.to_thread(w.causes, graph, revision)
+            now = await asyncio.to_thread(w.settled, graph)
+            causes = await asyncio.to_thread(w.causes, graph, revision, now)
             fresh = await asyncio.to_thread(_states, graph, ids, chosen)
             for old, new in zip(states, fresh):
                 what = w.changed(old, new)

@@ -39,6 +39,13 @@ def _status_key(answer: SanctionsAnswer) -> tuple[object, ...]:
                                                           answer.aggregate_share_max)))
 
 
+def settled(graph: CorpGraph) -> int:
+    """Wait until queries answer from the store's current revision (a build in flight is waited for, however
+    long: a state taken from the previous projection would be recorded under the new revision and its change
+    never reported), and return that revision."""
+    return graph.live.fresh().revision
+
+
 def state(graph: CorpGraph, entity: str, regimes: Sequence[str], day: date | None = None) -> Watched:
     """The entity's state now (or at `day`)."""
     exposure = graph.exposure(entity, day, bounds=False)
@@ -54,9 +61,10 @@ def changed(old: Watched, new: Watched) -> list[str]:
     return out
 
 
-def causes(graph: CorpGraph, since: int) -> list[str]:
-    """The ids the change log lists for the revisions after `since` (entities and relations), or why it lists none."""
-    entries = contiguous(graph.store.changes_since(since), since)
+def causes(graph: CorpGraph, since: int, until: int) -> list[str]:
+    """The ids the change log lists for the revisions after `since` up to `until` (relations, then entities), or
+    why it lists none."""
+    entries = [e for e in contiguous(graph.store.changes_since(since), since) if e.revision <= until]
     if not entries:
         return ["the change log no longer reaches that far back: everything may have changed"]
     out: list[str] = []
