@@ -356,10 +356,10 @@ def export_graph(
 ) -> None:
     """Write the subgraph of a query's answer for a visualisation tool (same as GET /export/{format}), or with
     --format ftm the entities sanctions rules block, with the percentages, as FollowTheMoney JSON Lines."""
-    from api.app import ExportRequest, export_subgraph
-    from api.settings import get_api_settings
-    from graph.exports import export
-    from graph.service import CorpGraph
+    from corpgraph.api.app import ExportRequest, export_subgraph
+    from corpgraph.api.settings import get_api_settings
+    from corpgraph.graph.exports import export
+    from corpgraph.graph.service import CorpGraph
 
     chosen = format_option or format
     if chosen is None:
@@ -384,8 +384,8 @@ def _export_ftm(store: str | None, as_of: str | None, regimes: str, output: Path
     """`export --format ftm`: the sanctions answers as FollowTheMoney JSON Lines (graph.ftm_export)."""
     from datetime import date
 
-    from graph.ftm_export import ftm_entities, lines
-    from graph.service import CorpGraph
+    from corpgraph.graph.ftm_export import ftm_entities, lines
+    from corpgraph.graph.service import CorpGraph
 
     try:
         day = date.fromisoformat(as_of) if as_of else None
@@ -469,6 +469,6 @@ def _guard_every_command(typer_app: typer.Typer) -> None:
             _guard_every_command(group.typer_instance)
 
 
-from api import cli_sanctions  # noqa: E402,F401  (registers sanctions, sanctioned, screen on app)
+from corpgraph.api import cli_sanctions  # noqa: E402,F401  (registers sanctions, sanctioned, screen on app)
 
 _guard_every_command(app)  # last: after every command above is registered

@@ -16,13 +16,13 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from graph.analytics.results import SanctionsAnswer
-from graph.screening import MIN_SCORE, Screened
-from loaders.counterparties import read_counterparties
-from schema.errors import InvalidInput
-from schema.regimes import RULED
+from corpgraph.graph.analytics.results import SanctionsAnswer
+from corpgraph.graph.screening import MIN_SCORE, Screened
+from corpgraph.loaders.counterparties import read_counterparties
+from corpgraph.schema.errors import InvalidInput
+from corpgraph.schema.regimes import RULED
 
-from api.cli import StoreOpt, _echo_problems, _open, app, out
+from corpgraph.api.cli import StoreOpt, _echo_problems, _open, app, out
 
 HIT_EXIT = 3  # `screen`: at least one counterparty is listed or (possibly) blocked
 AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="date YYYY-MM-DD (default today)")]
@@ -38,7 +38,7 @@ def sanctions(
     store: StoreOpt = None,
 ) -> None:
     """An entity's status under a regime's ownership-and-control rule, with its contributors (docs/sanctions.md)."""
-    from graph.service import CorpGraph
+    from corpgraph.graph.service import CorpGraph
 
     with _open(store) as graph_store:
         answer = CorpGraph(graph_store).sanctions_status(id, regime, _day(as_of))
@@ -57,7 +57,7 @@ def sanctioned(
     store: StoreOpt = None,
 ) -> None:
     """Every entity the regime's rule blocks (or may block) without a listing of its own, with its aggregate share."""
-    from graph.service import CorpGraph
+    from corpgraph.graph.service import CorpGraph
 
     with _open(store) as graph_store:
         page = CorpGraph(graph_store).sanctioned_by_ownership(regime, _day(as_of), first)
@@ -79,8 +79,8 @@ def screen(
 ) -> None:
     """Match each counterparty to an entity and report its listings, sanctions statuses and incident exposure;
     exits 3 when anything was hit."""
-    from graph.screening import screen as screen_rows
-    from graph.service import CorpGraph
+    from corpgraph.graph.screening import screen as screen_rows
+    from corpgraph.graph.service import CorpGraph
 
     if format not in ("csv", "json"):
         raise typer.BadParameter("--format is csv or json")

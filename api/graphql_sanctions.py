@@ -7,14 +7,14 @@ import strawberry
 from pydantic import ValidationError
 from strawberry.scalars import JSON
 
-from graph.analytics import results as res
-from graph.screening import Screened
-from schema.counterparty import Counterparty
-from schema.errors import InvalidInput, Problem
-from schema.kinds import RelationType
+from corpgraph.graph.analytics import results as res
+from corpgraph.graph.screening import Screened
+from corpgraph.schema.counterparty import Counterparty
+from corpgraph.schema.errors import InvalidInput, Problem
+from corpgraph.schema.kinds import RelationType
 
-from api.field_decorators import resolver
-from api.graphql_types import Ctx, Entity, Path, PageInfo, Source, load_entity, path_from, sources_from
+from corpgraph.api.field_decorators import resolver
+from corpgraph.api.graphql_types import Ctx, Entity, Path, PageInfo, Source, from_result, load_entity, sources_from
 
 SCREEN_LABEL = "screen"  # the `file` of problems reported for counterparties sent to `screen`
 SanctionsStatusEnum = strawberry.enum(res.SanctionsStatus, description="Where an entity stands under one regime's ownership-and-control rule.")
@@ -76,7 +76,7 @@ def answer_from(found: res.SanctionsAnswer) -> SanctionsAnswer:
     """The GraphQL object of a sanctions status."""
     contributors = [SanctionsContributor(entity_id=c.entity, status=c.status, via=c.via, share=c.share,
                                          share_min=c.share_min, share_max=c.share_max,
-                                         paths=[path_from(p) for p in c.paths]) for c in found.contributors]
+                                         paths=[from_result(p) for p in c.paths]) for c in found.contributors]
     return SanctionsAnswer(entity_id=found.entity, regime=found.regime, as_of=found.as_of, status=found.status,
                            aggregate_share=found.aggregate_share, aggregate_share_min=found.aggregate_share_min,
                            aggregate_share_max=found.aggregate_share_max,

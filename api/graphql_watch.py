@@ -14,15 +14,15 @@ from collections.abc import AsyncGenerator, Sequence
 import strawberry
 from strawberry.scalars import JSON
 
-from graph import watch as w
-from graph.analytics.sanctions import rule_of
-from graph.service import CorpGraph
-from schema.errors import LimitExceeded
-from schema.regimes import RULED
+from corpgraph.graph import watch as w
+from corpgraph.graph.analytics.sanctions import rule_of
+from corpgraph.graph.service import CorpGraph
+from corpgraph.schema.errors import LimitExceeded
+from corpgraph.schema.regimes import RULED
 
-from api.field_decorators import resolver, subscription
-from api.graphql_sanctions import SanctionsAnswer, answer_from
-from api.graphql_types import Ctx, Entity, load_entity
+from corpgraph.api.field_decorators import resolver, subscription
+from corpgraph.api.graphql_sanctions import SanctionsAnswer, answer_from
+from corpgraph.api.graphql_types import Ctx, Entity, load_entity
 
 
 @strawberry.type(description="A watched entity's state after a change: its status under each regime and its exposure.")

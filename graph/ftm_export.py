@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from schema.records import Entity
-from schema.regimes import RULED
+from corpgraph.schema.records import Entity
+from corpgraph.schema.regimes import RULED
 
-from graph.analytics import sanctions
-from graph.analytics.results import Designation, SanctionsStatus
-from graph.projection import AsOfView
-from graph.service import CorpGraph
+from corpgraph.graph.analytics import sanctions
+from corpgraph.graph.analytics.results import Designation, SanctionsStatus
+from corpgraph.graph.projection.build import AsOfView
+from corpgraph.graph.service import CorpGraph
 
 # Our entity type -> their schema (an Actor is no FtM party type: a LegalEntity is the nearest).
 SCHEMATA = {"Company": "Company", "Person": "Person", "Organization": "Organization", "Actor": "LegalEntity"}

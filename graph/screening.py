@@ -15,15 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from schema.counterparty import Counterparty
-from schema.errors import NotFound
-from schema.records import Company, Entity
-from schema.regimes import RULED
+from corpgraph.schema.counterparty import Counterparty
+from corpgraph.schema.errors import NotFound
+from corpgraph.schema.records import Company, Entity
+from corpgraph.schema.regimes import RULED
 
-from graph.analytics.results import Designation, SanctionsAnswer, SanctionsStatus
-from graph.normalize import strip_suffixes
-from graph.resolve.candidates import GROUPS, party, score_pair
-from graph.service import CorpGraph
+from corpgraph.graph.analytics.results import Designation, SanctionsAnswer, SanctionsStatus
+from corpgraph.graph.identity.normalize import strip_suffixes
+from corpgraph.graph.identity.resolve.candidates import GROUPS, party, score_pair
+from corpgraph.graph.service import CorpGraph
 
 MIN_SCORE = 0.7  # a name alone (0.8) or an alias (0.75) matches; a transliteration alone (0.65) needs a country
 _SEARCHED = 20  # entities read per name searched

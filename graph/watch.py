@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from graph.analytics.results import SanctionsAnswer
-from graph.service import CorpGraph
-from graph.stores.base import ChangeKind, contiguous
+from corpgraph.graph.analytics.results import SanctionsAnswer
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.base import ChangeKind, contiguous
 
 _DIGITS = 9  # shares and totals compared to 9 places: the same answer computed twice is the same state
 

@@ -13,11 +13,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schema.counterparty import Counterparty
-from schema.errors import InvalidInput, Problem
+from corpgraph.schema.counterparty import Counterparty
+from corpgraph.schema.errors import InvalidInput, Problem
 
-from loaders.jsontext import JsonTextError, loads
-from loaders.readers import iter_jsonl
+from corpgraph.loaders.jsontext import JsonTextError, loads
+from corpgraph.loaders.readers import iter_jsonl
 
 FIELDS = tuple(Counterparty.model_fields)
 

@@ -5,8 +5,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from schema.records import Identifier, Strict
-from schema.values import MAX_ITEMS, Country, Label, Name, parse_identifiers
+from corpgraph.schema.records import Identifier, Strict
+from corpgraph.schema.values import MAX_ITEMS, Country, Label, Name, parse_identifiers
 
 
 def parse_counterparty_identifiers(value: Any) -> Any:

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
-from graph.analytics.results import SanctionsStatus
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
-from loaders.validate import load_file
+from corpgraph.api.cli import app
+from corpgraph.graph.analytics.results import SanctionsStatus
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.validate import load_file
 from tests.factory import batch, company, entity, owns
 
 # OFAC example 3 (X listed; X 50% of A and 10% of B; A 40% of B), and C held 30-60% by X: undetermined.

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from graph.analytics.results import SanctionsStatus
-from graph.ingest import ingest
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
-from schema.errors import UnknownRegime
-from schema.kinds import RelationType
+from corpgraph.graph.analytics.results import SanctionsStatus
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.errors import UnknownRegime
+from corpgraph.schema.kinds import RelationType
 from tests.factory import batch, company, entity, owns, rel
 
 S = SanctionsStatus

@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from api.app import create_app
-from api.settings import ApiSettings
-from graph.ingest import ingest
-from graph.stores.sqlite import SqliteStore
-from loaders.validate import load_file
+from corpgraph.api.app import create_app
+from corpgraph.api.settings import ApiSettings
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders.validate import load_file
 from tests.factory import batch, company, entity, owns
 from tests.http_server import serving
 

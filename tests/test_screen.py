@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
-from graph.ingest import ingest
-from graph.screening import match
-from graph.service import CorpGraph
-from graph.stores.sqlite import SqliteStore
-from schema.counterparty import Counterparty
+from corpgraph.api.cli import app
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.screening import match
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.counterparty import Counterparty
 from tests.factory import batch, company, entity, owns, rel
 
 # OFAC example 3 with names: X listed; X 50% of Alpha and 10% of Beta; Alpha 40% of Beta; Beta answers for a leak

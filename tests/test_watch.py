@@ -11,10 +11,10 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from api.app import create_app
-from api.settings import ApiSettings
-from graph.ingest import ingest
-from graph.stores.sqlite import SqliteStore
+from corpgraph.api.app import create_app
+from corpgraph.api.settings import ApiSettings
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.stores.sqlite import SqliteStore
 from tests.factory import batch, company, entity, owns
 from tests.http_server import serving
 

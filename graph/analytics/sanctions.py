@@ -31,15 +31,16 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from schema.errors import UnknownRegime
-from schema.kinds import RelationType
-from schema.regimes import RULED, normal_regime
+from corpgraph.schema.errors import UnknownRegime
+from corpgraph.schema.kinds import RelationType
+from corpgraph.schema.regimes import RULED, normal_regime
 
-from graph.analytics.control import CONTROL, closure, control_links
-from graph.analytics.results import Sanctioned, SanctionedPage, SanctionsStatus
-from graph.cursors import decode_cursor, encode_cursor
-from graph.nodeids import NodeIds
-from graph.projection import TOLERANCE, AsOfView, csr_slots
+from corpgraph.graph.projection.control import CONTROL, closure, control_links, votes
+from corpgraph.graph.analytics.results import Sanctioned, SanctionedPage, SanctionsStatus
+from corpgraph.graph.cursors import decode_cursor, encode_cursor
+from corpgraph.graph.projection.nodeids import NodeIds
+from corpgraph.graph.precision import TOLERANCE
+from corpgraph.graph.projection.build import AsOfView, csr_slots
 
 S = SanctionsStatus
 THRESHOLD = CONTROL  # 50%: OFAC blocks at 50% or more, the EU and the UK at more than 50%
@@ -61,7 +62,7 @@ RULES: dict[str, Rule] = {
     "UK": Rule("UK", inclusive=False, control=True, per_person=True),
 }
 if tuple(RULES) != RULED:  # pragma: no cover - schema.regimes names the regimes this module rules
-    raise ImportError("graph.analytics.sanctions.RULES and schema.regimes.RULED differ")
+    raise ImportError("corpgraph.graph.analytics.sanctions.RULES and schema.regimes.RULED differ")
 
 
 @dataclass(frozen=True)
@@ -134,9 +135,8 @@ def outcome(view: AsOfView, regime: str) -> Outcome:
             return cached[1]
     listed = listed_nodes(view, rule.regime)
     low, high = view.lower(), view.upper()
-    found = Outcome(rule, _frozen(rule, listed, view.W, _links(rule, view, False)),
-                    _frozen(rule, listed, low.W, _links(rule, view, False)),
-                    _frozen(rule, listed, high.W, _links(rule, view, True)), view.projection.ids)
+    found = Outcome(rule, _frozen(rule, listed, view.W, view, False), _frozen(rule, listed, low.W, view, False),
+                    _frozen(rule, listed, high.W, view, True), view.projection.ids)
     with _LOCK:
         _CACHE[key] = (weakref.ref(view), found)
         for stale in [k for k, (ref, _) in _CACHE.items() if ref() is None]:
@@ -181,18 +181,25 @@ def _sanctioned(found: Outcome, node: int, name: str) -> Sanctioned:
                       float(found.high.aggregate[node]), encode_cursor(name))
 
 
-def _links(rule: Rule, view: AsOfView, at_max: bool) -> sp.csr_matrix | None:
-    """The controlling interests the rule counts, at the minimums or the maximums of the votes."""
-    return control_links(view, at_max) if rule.control else None
+def controlling_interests(view: AsOfView, at_max: bool) -> sp.csr_matrix:
+    """K[X, Y] = 1 when X holds an interest in Y that controls by itself: board appointment, consolidation
+    (graph.projection.control.control_links) or more than half of Y's votes, at the votes' minimums or maximums."""
+    majority = votes(view, at_max).tocsr()
+    majority.data = (majority.data > CONTROL + TOLERANCE).astype(np.float64)
+    links = (control_links(view, at_max) + majority).tocsr()
+    links.eliminate_zeros()
+    links.data[:] = 1.0
+    return links
 
 
-def _frozen(rule: Rule, listed: np.ndarray, W: sp.csr_matrix, links: sp.csr_matrix | None) -> Frozen:
+def _frozen(rule: Rule, listed: np.ndarray, W: sp.csr_matrix, view: AsOfView, at_max: bool) -> Frozen:
     """Run one rule with one bound of the shares. A blocked entity counts as owned when its blocked holders'
     shares pass the threshold, as controlled when only a controlling interest blocks it."""
-    if rule.per_person:
+    links = controlling_interests(view, at_max) if rule.control else None
+    if rule.per_person:  # the control rule from each designated person: its shares and votes with its companies'
         frozen = listed.copy()
         interests = links if links is not None else sp.csr_matrix(W.shape)
-        frozen[closure(W, interests, np.flatnonzero(listed)).indices] = True
+        frozen[closure(W, interests, votes(view, at_max), np.flatnonzero(listed)).indices] = True
     else:
         frozen = _aggregate_fixed_point(rule, listed, W, links)
     aggregate = np.asarray(W.T @ frozen.astype(np.float64)).ravel()

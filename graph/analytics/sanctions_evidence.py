@@ -15,22 +15,21 @@ from datetime import date
 
 import numpy as np
 
-from schema.kinds import RelationType
-from schema.records import Sanction
+from corpgraph.schema.kinds import RelationType
+from corpgraph.schema.records import Sanction
 
-from graph.analytics.control import control_links
-from graph.analytics.paths import Explainer
-from graph.analytics.results import Contributor, Designation, SanctionsAnswer, SanctionsStatus
-from graph.analytics.sanctions import Frozen, Outcome, designation_edges, outcome
-from graph.projection import AsOfView
-from graph.stores.base import GraphStore
+from corpgraph.graph.analytics.paths import Explainer
+from corpgraph.graph.analytics.results import Contributor, Designation, SanctionsAnswer, SanctionsStatus
+from corpgraph.graph.analytics.sanctions import Frozen, Outcome, controlling_interests, designation_edges, outcome
+from corpgraph.graph.projection.build import AsOfView
+from corpgraph.graph.stores.base import StoreReader
 
 S = SanctionsStatus
 R = RelationType
 _MAX_VISITED = 10_000  # nodes a path search walks through before it gives up on that contributor's path
 
 
-def sanctions_status(reader: GraphStore, view: AsOfView, node: int | None, entity: str, regime: str,
+def sanctions_status(reader: StoreReader, view: AsOfView, node: int | None, entity: str, regime: str,
                      day: date) -> SanctionsAnswer:
     """The entity's status under the regime at the view's date, its aggregate share, contributors and notes."""
     found = outcome(view, regime)
@@ -51,7 +50,7 @@ def sanctions_status(reader: GraphStore, view: AsOfView, node: int | None, entit
     return answer
 
 
-def designations_of(reader: GraphStore, view: AsOfView, node: int | None, regime: str | None) -> list[Designation]:
+def designations_of(reader: StoreReader, view: AsOfView, node: int | None, regime: str | None) -> list[Designation]:
     """The entity's designations in force at the view's date, of one regime (None: of every regime)."""
     if node is None:
         return []
@@ -158,6 +157,6 @@ def _notes(found: Outcome, view: AsOfView, node: int, answer: SanctionsAnswer) -
 
 def _controlled_by_blocked(found: Outcome, view: AsOfView, node: int) -> bool:
     """Whether a blocked party holds an interest in the node that controls by itself (OFAC ignores it)."""
-    links = control_links(view, at_max=True)
+    links = controlling_interests(view, at_max=True)
     holders = [int(view.projection.src[e]) for e in view.edges(R.CONTROLS, node, outgoing=False).tolist()]
     return any(found.high.frozen[holder] and links[holder, node] > 0 for holder in holders)

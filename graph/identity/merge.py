@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from schema.declaration import ONE_ENTITY
-from schema.kinds import RelationType
-from schema.records import Relation
+from corpgraph.schema.declaration import ONE_ENTITY
+from corpgraph.schema.kinds import RelationType
+from corpgraph.schema.records import Relation
 
 from corpgraph.graph.identity.clusters import IdentityMap
 from corpgraph.graph.stores.base import GraphStore, StoredRelation
