@@ -1,7 +1,7 @@
 """Screening a portfolio: each counterparty matched to an entity, then its listings, its status under each
 regime's ownership rule and its incident exposure in brief.
 
-Matching is the resolver's (graph.resolve.candidates.score_pair, the score and reasons `corpgraph resolve`
+Matching is the resolver's (graph.identity.resolve.candidates.score_pair, the score and reasons `corpgraph resolve`
 shows): the row's own id when it names a stored entity (score 1), else the entities found by its
 identifiers and by its name (search), scored against the row; the best one at or above `min_score` is the
 match. No match is an answer too. A row is a **hit** when its entity is listed or not NOT_BLOCKED under a regime.

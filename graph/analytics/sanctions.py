@@ -8,9 +8,9 @@ an entity. The rules, pinned in docs/sanctions.md with the regulators' guidance 
   stake counts whole, a non-blocked intermediate's holdings do not count at all. Control alone never blocks.
 - **EU** (Commission FAQ on Regulation 269/2014, aggregate ownership; Council Best Practices): frozen when the
   frozen holders' direct shares add up to more than 50% (aggregated), or when a frozen party holds an interest
-  that controls by itself (board appointment, a majority of the votes, consolidation: graph.analytics.control).
+  that controls by itself (board appointment, a majority of the votes, consolidation: graph.projection.control).
 - **UK** (OFSI General Guidance 4.14): owned or controlled by one designated person, directly or through the
-  companies that person owns or controls: the control rule (graph.analytics.control) from each listed
+  companies that person owns or controls: the control rule (graph.projection.control) from each listed
   person. Holdings of different designated persons are not aggregated; where only their aggregate passes
   50%, the answer is UNDETERMINED (a joint arrangement is a matter of judgement).
 
