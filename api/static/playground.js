@@ -66,10 +66,13 @@ const httpFetcher = GraphiQL.createFetcher({ url: '/graphql' });
 // lines here instead of another library. Everything else goes over HTTP.
 function fetcher(params, options) {
   const text = (params.query || '').replace(/#.*$/gm, '');
-  const named = params.operationName
-    ? new RegExp('\\bsubscription\\s+' + params.operationName + '\\b').test(text)
-    : /^\s*subscription\b/.test(text);
-  return named ? subscribe(params, options) : httpFetcher(params, options);
+  const operations = [...text.matchAll(/(?:^|\})\s*(query|mutation|subscription)\b\s*([_A-Za-z]\w*)?/g)];
+  // GraphiQL can pass the previous tab's operationName for a moment after a tab switch: trust it only when
+  // the document has an operation of that name, else run the document's first operation.
+  const chosen = operations.find((m) => m[2] && m[2] === params.operationName) || operations[0];
+  if (!chosen) return httpFetcher(params, options);
+  const asked = { ...params, operationName: chosen[2] || undefined };
+  return chosen[1] === 'subscription' ? subscribe(asked, options) : httpFetcher(asked, options);
 }
 
 function subscribe(params, options) {
