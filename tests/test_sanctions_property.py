@@ -22,7 +22,8 @@ class Feed:
     """The projection's feed from records in memory (what a store would stream)."""
 
     def __init__(self, records: list[dict[str, object]]) -> None:
-        self.rows = [EdgeRow(**edge_row(relation_id(r), r)) for r in map(parse_record, records)]  # type: ignore[arg-type]
+        parsed = [parse_record(r) for r in records]
+        self.rows = [EdgeRow(**edge_row(relation_id(r), r)) for r in parsed]  # type: ignore[arg-type]
 
     def revision(self) -> int:
         """One revision."""
