@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from corpgraph.schema.declaration import ENTITIES, RELATIONS, parse_record, relation_id
 from corpgraph.schema.kinds import EntityType, RelationType
-from corpgraph.schema.records import Company, Entity, Incident, Owns, Person
+from corpgraph.schema.records import Company, Entity, Incident, Owns, Person, Sanction
 from tests.factory import entity, owns, parsed, rel
 
 SRC = [{"publisher": "Example Daily", "title": "A headline", "published_on": "2019-11-21"}]
@@ -79,12 +79,13 @@ BAD = [
 def test_a_designation_names_one_entity_and_its_regime_from_the_authority() -> None:
     # By hand from schema/regimes.py: "Office of Foreign Assets Control" is OFAC, "HM Treasury" UK; a given
     # regime is kept (upper case); the entity is both ends, and the regime is part of the relation's identity.
-    ofac = parse_record(GOOD[-1])
-    assert (ofac.source, ofac.target, ofac.regime) == ("p", "p", "OFAC")  # type: ignore[attr-defined]
+    given = (GOOD[-1], {"type": "Sanction", "entity": "p", "authority": "H.M. treasury"},
+             {"type": "Sanction", "entity": "p", "regime": "un"})
+    ofac, uk, un = (parse_record(raw) for raw in given)
+    assert isinstance(ofac, Sanction) and isinstance(uk, Sanction) and isinstance(un, Sanction)
+    assert (ofac.source, ofac.target, ofac.regime) == ("p", "p", "OFAC")
     assert relation_id(ofac) == "Sanction|p|p|OFAC|SDGT|2020-01-01"
-    uk = parse_record({"type": "Sanction", "entity": "p", "authority": "H.M. treasury"})
-    assert uk.regime == "UK"  # type: ignore[attr-defined]
-    assert parse_record({"type": "Sanction", "entity": "p", "regime": "un"}).regime == "UN"  # type: ignore[attr-defined]
+    assert (uk.regime, un.regime) == ("UK", "UN")
     with pytest.raises(ValidationError, match="one entity"):
         parse_record({"type": "Sanction", "entity": "p", "source": "q", "regime": "EU"})
 

@@ -49,7 +49,8 @@ def test_matching_scores_names_and_identifiers_as_the_resolver_does(db: Path) ->
     beta = match(graph, Counterparty(name="Beta Trading", country="DE"))
     assert beta is not None and (beta.entity, beta.score) == ("b", 0.86)
     # A shared LEI alone: 0.9.
-    alpha = match(graph, Counterparty(name="Some Alpha", identifiers="LEI:ALPHA0000000000000001"))
+    row = Counterparty.model_validate({"name": "Some Alpha", "identifiers": "LEI:ALPHA0000000000000001"})
+    alpha = match(graph, row)
     assert alpha is not None and (alpha.entity, alpha.score) == ("a", 0.9)
     assert match(graph, Counterparty(name="Nobody Known")) is None
     assert match(graph, Counterparty(name="whatever", id="c")) is not None  # the row's own id: score 1

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from websockets.sync.client import ClientConnection, connect
 
 from corpgraph.api.app import create_app
@@ -29,7 +30,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     """X (not listed yet) holds 60% of A; A holds 40% of B. The server looks at the revision every 0.05 s."""
     store = SqliteStore(tmp_path / "corpgraph.db")
     ingest(store, batch(entity("Person", "x"), company("a"), company("b"), owns("x", "a", 0.6), owns("a", "b", 0.4)))
-    with serving(create_app(store=store, settings=ApiSettings(token=TOKEN, watch_interval=0.05))) as url:
+    with serving(create_app(store=store, settings=ApiSettings(token=SecretStr(TOKEN), watch_interval=0.05))) as url:
         yield url
     store.close()
 
@@ -46,7 +47,8 @@ def event(ws: ClientConnection) -> dict[str, Any]:
     """The next `next` message's watch event."""
     message = json.loads(ws.recv(timeout=20))
     assert message["type"] == "next", message
-    return message["payload"]["data"]["watch"]
+    found: dict[str, Any] = message["payload"]["data"]["watch"]
+    return found
 
 
 def test_watch_pushes_a_listing_a_stake_and_an_incident_at_a_holding(server: str) -> None:

@@ -2,7 +2,8 @@
 
 Read like followthemoney's own mapping code: the tables first (their schema -> our type, their property
 -> our field), then the few rules that need code. The file is streamed twice: a cheap first pass finds
-the Sanction entities (their target gets the topic `sanction` and cites the sanction as a source), the
+the Sanction entities (their target gets the topic `sanction` and cites the sanction as a source; pass 2 makes
+each a designation, loaders/formats/ftm_sanctions.py), the
 identity documents and Address entities (they become identifiers and addresses of the entities they belong
 to), the referents OpenSanctions merged entities from, and the ids of entities of schemata corpgraph does not
 keep as entities (Vessel, Address, ...: links to those are not loaded); the second pass maps line by line,
@@ -46,11 +47,9 @@ ENTITY_TYPES: dict[str, str] = {
     "Person": "Person",
 }
 
-# Schemata read but not imported, and why (the coverage report says it for every such entity). Sanction
-# only marks the entities it names until designations are kept (issue 21).
-NOT_IMPORTED: dict[str, str] = {
-    "Sanction": "designations are not kept yet (the entities named get the topic `sanction` and cite it)",
-}
+# Schemata read but not imported, and why (the coverage report says it for every such entity). None since
+# Sanctions became designations (issue 21, loaders/formats/ftm_sanctions.py).
+NOT_IMPORTED: dict[str, str] = {}
 NOT_KEPT = "a schema corpgraph does not keep (links to it are dropped)"
 
 # Their identifier property -> our identifier scheme. Schemes of national numbers that FtM does not
@@ -394,7 +393,7 @@ class _Reader:
                 yield origin, {"type": link.type, "source": native_id(PREFIX, source),
                                "target": native_id(PREFIX, target), **fields, "sources": sources}
 
-    def _sanction(self, origin: Origin, fid: str, props: dict[str, list[str]]) -> Iterator[Raw | Problem]:
+    def _sanction(self, origin: Origin, fid: str, props: dict[str, list[str]]) -> Iterator[Raw | Problem | Skipped]:
         """A Sanction: one designation per entity it names (loaders.formats.ftm_sanctions); pass 1 gave the topic."""
         if not props.get("entity"):
             yield origin.problem("properties.entity", "required: an FtM Sanction names its entity")
@@ -406,9 +405,11 @@ class _Reader:
             return
         citation = _sanction_source(fid, props)
         for target in props["entity"]:
-            if target not in self.scan.not_kept:  # a sanctioned Vessel is no party of ours
-                self._refer(target, origin)
-                yield origin, designation(native_id(PREFIX, target), props, dated, citation)
+            if target in self.scan.not_kept:  # a sanctioned Vessel is no party of ours
+                yield Skipped(f"a designation of a {self.scan.not_kept[target]}, a schema corpgraph does not keep")
+                continue
+            self._refer(target, origin)
+            yield origin, designation(native_id(PREFIX, target), props, dated, citation)
 
     def _document(self, origin: Origin, schema: str, props: dict[str, list[str]]) -> Iterator[Problem | Skipped | Folded]:
         """A Passport or Identification: its numbers went to its holder's identifiers (pass 1 found them)."""
