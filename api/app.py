@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.exceptions import HTTPException as HTTPError
 from starlette.types import Receive, Scope, Send
 from cross_web import HTTPException  # the refusal strawberry raises (its dependency; strawberry.asgi answers it in plain text)
@@ -268,8 +268,10 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
         """The explorer is the front page."""
         return RedirectResponse("/explore")
 
+    graphql = CorpGraphQL(graph, settings, lanes)
+    # The same view answers subscriptions (`watch`) over graphql-transport-ws at the same path.
     routes = [Route("/", home), Route("/healthz", healthz), Route("/export/{format}", export_route),
-              Route("/graphql", CorpGraphQL(graph, settings, lanes)), Route("/explore", explore),
+              Route("/graphql", graphql), WebSocketRoute("/graphql", graphql), Route("/explore", explore),
               Mount("/static", StaticFiles(directory=STATIC), name="static")]
     return Starlette(routes=routes, middleware=_middleware(settings), lifespan=lifespan,
                      exception_handlers={CorpgraphError: _error_response, HTTPError: _http_error})

@@ -401,8 +401,8 @@ def _port_free(host: str, port: int) -> None:
 
 @app.command("export")
 def export_graph(
-    format: Annotated[str, typer.Argument(help="cytoscape, d3, gexf or graphml")],
-    id: Annotated[str, typer.Option("--id", help="entity id (an incident id for --query liability)")],
+    format: Annotated[Optional[str], typer.Argument(help="cytoscape, d3, gexf or graphml; or ftm")] = None,
+    id: Annotated[Optional[str], typer.Option("--id", help="entity id (an incident id for --query liability)")] = None,
     query: Annotated[str, typer.Option("--query", help="neighborhood, liability or exposure")] = "neighborhood",
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="date YYYY-MM-DD (default today)")] = None,
     depth: Annotated[Optional[int], typer.Option("--depth", help="neighborhood: relations deep")] = None,
@@ -412,22 +412,54 @@ def export_graph(
     channels: Annotated[Optional[str], typer.Option("--channels", help="exposure: e.g. OWNERSHIP,DATA_FLOW")] = None,
     relation_types: Annotated[Optional[str], typer.Option("--relation-types", help="neighborhood: e.g. OWNS")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write (default stdout)")] = None,
+    format_option: Annotated[Optional[str], typer.Option("--format", help="ftm: the sanctions answers as "
+                                                         "FollowTheMoney (docs/sanctions.md); or a graph format")] = None,
+    regimes: Annotated[str, typer.Option("--regimes", help="ftm: comma-separated regimes")] = "OFAC,EU,UK",
     store: StoreOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Write the subgraph of a query's answer for a visualisation tool (same as GET /export/{format})."""
+    """Write the subgraph of a query's answer for a visualisation tool (same as GET /export/{format}), or with
+    --format ftm the entities sanctions rules block, with the percentages, as FollowTheMoney JSON Lines."""
     from corpgraph.api.app import ExportRequest, export_subgraph
     from corpgraph.api.settings import get_api_settings
     from corpgraph.graph.exports import export
     from corpgraph.graph.service import CorpGraph
 
+    chosen = format_option or format
+    if chosen is None:
+        raise typer.BadParameter("name the format: cytoscape, d3, gexf, graphml (with --id) or --format ftm")
+    if chosen == "ftm":
+        _export_ftm(store, as_of, regimes, output)
+        return
+    if id is None:
+        raise typer.BadParameter(f"--id is required for the {chosen} export: the entity (or incident) to start from")
     params = {"query": query, "id": id, "asOf": as_of, "depth": depth, "maxDepth": max_depth,
               "minShare": min_share, "channels": channels, "relationTypes": relation_types, "maxOwners": max_owners}
     with _open(store, db) as graph_store:
         request = ExportRequest.from_params({k: None if v is None else str(v) for k, v in params.items()})
-        text, _ = export(export_subgraph(CorpGraph(graph_store), get_api_settings(), request), format)
+        text, _ = export(export_subgraph(CorpGraph(graph_store), get_api_settings(), request), format=chosen)
     if output is None:
         typer.echo(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def _export_ftm(store: str | None, as_of: str | None, regimes: str, output: Path | None) -> None:
+    """`export --format ftm`: the sanctions answers as FollowTheMoney JSON Lines (graph.ftm_export)."""
+    from datetime import date
+
+    from corpgraph.graph.ftm_export import ftm_entities, lines
+    from corpgraph.graph.service import CorpGraph
+
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise typer.BadParameter(f"--as-of expects YYYY-MM-DD, got {as_of!r}") from None
+    chosen = [r.strip() for r in regimes.split(",") if r.strip()]
+    with _open(store) as graph_store:
+        text = "".join(lines(ftm_entities(CorpGraph(graph_store), day, chosen)))
+    if output is None:
+        typer.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
 
@@ -501,5 +533,7 @@ def _guard_every_command(typer_app: typer.Typer) -> None:
         if group.typer_instance is not None:
             _guard_every_command(group.typer_instance)
 
+
+from corpgraph.api import cli_sanctions  # noqa: E402,F401  (registers sanctions, sanctioned, screen on app)
 
 _guard_every_command(app)  # last: after every command above is registered

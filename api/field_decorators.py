@@ -32,3 +32,8 @@ NEEDS_PATHS = {"needs": "paths"}  # metadata of a field that needs the explainin
 def mutation(description: str) -> Callable[[F], F]:
     """`@strawberry.mutation(description=...)` on a resolver method, typed."""
     return cast(Callable[[F], F], strawberry.mutation(description=description))
+
+
+def subscription(description: str) -> Callable[[F], F]:
+    """`@strawberry.subscription(description=...)` on an async generator method, typed."""
+    return cast(Callable[[F], F], strawberry.subscription(description=description))

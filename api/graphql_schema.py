@@ -15,13 +15,17 @@ from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext
 
 from corpgraph.graph import damage
+from corpgraph.graph import screening
 from corpgraph.graph.analytics.results import Channel, HoldingPage
 from corpgraph.loaders.validate import validate_records
 from corpgraph.schema.batch import Batch
 from corpgraph.schema.errors import CorpgraphError, InvalidInput, LimitExceeded, Problem, TimedOut, UnreadableRecord
 from corpgraph.schema.kinds import EntityType, IncidentCategory, RelationType
+from corpgraph.schema.regimes import RULED
 
+from corpgraph.api import graphql_sanctions as gs
 from corpgraph.api import graphql_types as gt
+from corpgraph.api.graphql_watch import Subscription
 from corpgraph.api.doc_cache import DocumentCache
 from corpgraph.api.field_decorators import mutation, resolver
 from corpgraph.api.document_guard import DocumentGuard
@@ -154,6 +158,28 @@ class Query:
         info.context.report_damage([answer.entity, *(i.via for i in answer.items if i.via)])
         return gt.from_result(answer)  # type: ignore[no-any-return]
 
+    @resolver(description="An entity's status under one regime's ownership-and-control rule (OFAC 50% aggregate; EU and UK owned more than 50% or controlled; docs/sanctions.md), with its aggregate share, bounds, contributors and their paths to a designation.", heavy=True)
+    def sanctions_status(self, info: Ctx, entity_id: strawberry.ID,
+                         regime: Annotated[str, strawberry.argument(description="OFAC, EU or UK.")],
+                         as_of: AsOf = None) -> gs.SanctionsAnswer:
+        return gs.answer_from(info.context.graph.sanctions_status(entity_id, regime, as_of))
+
+    @resolver(description="Every entity a regime's rule blocks (or may block: UNDETERMINED) without a listing of its own, with the percentages, in id order.", heavy=True, page_size=20)
+    def sanctioned_by_ownership(self, info: Ctx, regime: Annotated[str, strawberry.argument(description="OFAC, EU or UK.")],
+                                as_of: AsOf = None, first: First = None, after: After = None) -> gs.SanctionedPage:
+        page = info.context.graph.sanctioned_by_ownership(regime, as_of, info.context.settings.first(first), after)
+        return gs.page_from(page)
+
+    @resolver(description="Screen counterparties (at most CORPGRAPH_API_MAX_FIRST): each matched to an entity by the resolver's scoring, with its listings, its status under each regime and its incident exposure.", heavy=True)
+    def screen(self, info: Ctx, counterparties: list[gs.CounterpartyInput], as_of: AsOf = None,
+               regimes: Annotated[list[str] | None, strawberry.argument(description="Default OFAC, EU and UK.")] = None,
+               min_score: Annotated[float | None, strawberry.argument(description="Lowest match score, 0..1 (default 0.7).")] = None,
+               ) -> list[gs.ScreenResult]:
+        info.context.settings.first(len(counterparties), default=1)  # LimitExceeded past max_first, like a page
+        found = screening.screen(info.context.graph, gs.counterparties_from(counterparties), as_of,
+                                 regimes or RULED, screening.MIN_SCORE if min_score is None else min_score)
+        return [gs.screened_from(s) for s in found]
+
     @resolver(description="Entities within `depth` relations of an entity (default 1) and the relations between them.", heavy=True)
     def neighborhood(self, info: Ctx, id: strawberry.ID, depth: int | None = None,
                      relation_types: list[RelationType] | None = None) -> gt.Graph:
@@ -236,7 +262,7 @@ def make_schema(settings: ApiSettings) -> Schema:
     config = StrawberryConfig(disable_field_suggestions=not settings.suggestions)
     documents = DocumentCache(settings.cache_bytes)  # one per schema, shared by its requests
     pages: dict[str, int] = {}
-    schema = Schema(Query, Mutation, config=config, extensions=_extensions(settings, documents, pages),
+    schema = Schema(Query, Mutation, Subscription, config=config, extensions=_extensions(settings, documents, pages),
                     types=[gt.Company, gt.Person, gt.Organization, gt.Actor, gt.Incident])
     declared = _declared(schema)
     schema.documents = documents

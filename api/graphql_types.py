@@ -485,3 +485,8 @@ def _convert(value: Any) -> Any:
     if type(value) in RESULT_TYPES:
         return from_result(value)
     return value
+
+
+def sources_from(sources: list[rec.Source]) -> list[Source]:
+    """The GraphQL objects of a record's sources."""
+    return list(_convert(sources))

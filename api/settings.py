@@ -52,6 +52,9 @@ class ApiSettings(BaseSettings):
     default_owners: int = Field(default=100, ge=1)
     max_owners: int = Field(default=1000, ge=1)
     max_upsert: int = Field(default=1000, ge=1)
+    # `watch` subscriptions: seconds between two looks at the store's revision, entities one subscription watches.
+    watch_interval: float = Field(default=0.5, gt=0)
+    max_watched: int = Field(default=100, ge=1)
 
     def first(self, value: int | None, default: int = 20) -> int:
         """A page size within 1..max_first; LimitExceeded (saying the range) otherwise."""

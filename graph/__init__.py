@@ -7,7 +7,8 @@
 - `projection/`: build, as-of view, ids, columns, shares, linear algebra and control of a view, deltas,
   snapshots, the live state
 - `subgraph`, then `analytics/`: ownership, liability, exposure, neighbourhoods (pure functions of a view)
-- `browse`, `exports`, and `service.py` on top: the one facade (`CorpGraph`) api/ goes through
+- `browse`, `exports`, and `service.py`: the one facade (`CorpGraph`) api/ goes through
+- clients of the facade: `screening` (a portfolio), `watch` (subscriptions), `ftm_export`
 
 Imports point down this list; tests/test_house.py fails on an upward one (a leaf module, importing nothing of
 graph/, may be used from anywhere).

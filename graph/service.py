@@ -17,11 +17,12 @@ from corpgraph.schema.records import Entity
 
 from corpgraph.graph import browse
 from corpgraph.graph.projection import delta
-from corpgraph.graph.analytics import disagreements, liability, ownership, pages
+from corpgraph.graph.analytics import disagreements, liability, ownership, pages, sanctions, sanctions_evidence
 from corpgraph.graph.projection import control
 from corpgraph.graph.analytics.disagreements import Disagreement
 from corpgraph.graph.analytics import exposure as exposure_
-from corpgraph.graph.analytics.results import Channel, Exposure, Holding, HoldingPage, LiabilityChain, Subgraph
+from corpgraph.graph.analytics.results import (Channel, Designation, Exposure, Holding, HoldingPage, LiabilityChain,
+                                              SanctionedPage, SanctionsAnswer, Subgraph)
 from corpgraph.graph.identity.conflicts import flag_conflicts
 from corpgraph.graph.identity.clusters import IdentityMap, build_identity, decide, resolve_ref
 from corpgraph.graph.write.ingest import ingest
@@ -43,6 +44,8 @@ _OWNERS = endpoint_kinds((R.OWNS, "sources"))
 # Exposed: whoever an incident reaches through a channel (holdings, dependencies, data received, being hit).
 _EXPOSED = endpoint_kinds((R.OWNS, "sources"), (R.DEPENDS_ON, "sources"), (R.SUPPLIED_DATA_TO, "targets"),
                           (R.AFFECTED, "targets"))
+# Designated: whoever a Sanction can name, the parties a sanctions rule answers about.
+_DESIGNATED = endpoint_kinds((R.SANCTION, "targets"))
 _EMPTY = HoldingPage([], 0)  # the page of an entity that takes part in no relation
 _log = logging.getLogger(__name__)
 
@@ -325,6 +328,23 @@ class CorpGraph:
             id = self.resolve(entity)
             return Exposure(id, day, [], {}, build_subgraph(reader, [id], []))
         return exposure_.exposure(reader, view, node, day, channels, max_depth, top_k, bounds)
+
+    def sanctions_status(self, entity: str, regime: str, as_of: date | None = None) -> SanctionsAnswer:
+        """The entity's status under a regime's ownership-and-control rule (docs/sanctions.md), with the evidence."""
+        day = as_of or date.today()
+        view, node, analytic = self._node_of(entity, _DESIGNATED, day)
+        id = self.resolve(entity) if node is None else view.projection.ids[node]
+        return sanctions_evidence.sanctions_status(self.reader(analytic), view, node, id, regime, day)
+
+    def designations(self, entity: str, as_of: date | None = None, regime: str | None = None) -> list[Designation]:
+        """The entity's designations in force at the date, of one regime or of all (LISTED under any regime)."""
+        view, node, analytic = self._node_of(entity, _DESIGNATED, as_of or date.today())
+        return sanctions_evidence.designations_of(self.reader(analytic), view, node, regime)
+
+    def sanctioned_by_ownership(self, regime: str, as_of: date | None = None, first: int = 100,
+                                after: str | None = None) -> SanctionedPage:
+        """Every entity a regime's rule blocks (or may block) without a listing of its own, a page at a time."""
+        return sanctions.sanctioned(self.projection().view(as_of or date.today()), regime, first, after)
 
     def relations(self, ids: Sequence[str]) -> dict[str, StoredRelation]:
         """Relation records by relation id, as stored (missing ids are absent)."""

@@ -93,9 +93,14 @@ RELATIONS: dict[RelationType, RelationSpec] = {
                      "Two parties are related (family, associates, another named link); never ownership."),
         RelationSpec(RelationType.PAID, r.Paid, _HOLDERS, _HOLDERS, ("valid_from", "reference"), False,
                      "A party paid another (a donation, a contract payment); a flow of money, never ownership."),
+        # A designation has one entity (source = target); `kind` holds its regime (schema.records.Sanction).
+        RelationSpec(RelationType.SANCTION, r.Sanction, _PARTIES, _PARTIES, ("kind", "program", "valid_from"), True,
+                     "A sanctions designation of an entity, in force from listing to delisting."),
     )
 }
 
+# Relations whose two ends are one entity by design (a designation): merging entities never drops them as loops.
+ONE_ENTITY: frozenset[RelationType] = frozenset({RelationType.SANCTION})
 ANALYTIC_RELATIONS: tuple[RelationType, ...] = tuple(t for t, s in RELATIONS.items() if s.analytic)
 # The scalars of a relation the analytics read, kept by both stores beside the full record (columns,
 # relationship properties) and streamed to the projection: the share, the validity interval [valid_from,

@@ -190,3 +190,9 @@ class TimedOut(CorpgraphError):
 
 class BadRequest(CorpgraphError):
     """An HTTP request is malformed (its body is not a GraphQL request object)."""
+
+
+class UnknownRegime(CorpgraphError):
+    """A sanctions regime corpgraph computes no ownership rule for (docs/sanctions.md lists those it does)."""
+
+    code = "BAD_REQUEST"

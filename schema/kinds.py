@@ -30,6 +30,7 @@ class RelationType(str, Enum):
     DECLARED_INTEREST = "DECLARED_INTEREST"
     RELATED_TO = "RELATED_TO"
     PAID = "PAID"
+    SANCTION = "Sanction"  # a designation: written as the native record type `Sanction` (issue 21 pins it)
 
 
 class IncidentCategory(str, Enum):

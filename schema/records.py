@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from corpgraph.schema.kinds import IncidentCategory
+from corpgraph.schema.regimes import normal_regime, regime_of
 from corpgraph.schema.values import (
     MAX_ITEMS,
     Confidence,
@@ -347,6 +348,63 @@ class Paid(Dated):
     purpose: Label | None = None
     # The source's id of the payment: two payments of one day between the same parties stay two.
     reference: Label | None = None
+class Sanction(Dated):
+    """A designation of an entity by a sanctions authority, in force from valid_from (listing) to valid_to
+    (delisting).
+
+    Written `{"type": "Sanction", "entity": ID, "authority": ..., "regime": ..., "program": ...}`: one entity, so
+    source and target are both that entity. The regime code is kept in `kind`, the projection's interest
+    column, so the sanctions rules read listings from the same arrays as stakes; it is given as `regime`, or
+    derived from the authority by schema.regimes.AUTHORITIES.
+    """
+
+    type: Literal["Sanction"] = "Sanction"
+    kind: Tag = Field(validation_alias=AliasChoices("regime", "kind"))
+    authority: Label | None = None
+    program: Label | None = None
+    listed_on: IsoDate = None  # the listing date as published, when it differs from valid_from
+
+    @model_validator(mode="before")
+    @classmethod
+    def _entity_and_regime(cls, data: Any) -> Any:
+        """`entity` names both ends; a missing regime is read from the authority (or reported as missing)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        entity = data.pop("entity", None)
+        if entity is not None:
+            for end in ("source", "target"):
+                if data.setdefault(end, entity) != entity:
+                    raise ValueError(f"entity {entity!r} and {end} {data[end]!r} differ: a designation has one entity")
+        regime = data.get("regime", data.get("kind"))
+        if regime is None or (isinstance(regime, str) and not regime.strip()):
+            derived = regime_of(data.get("authority") if isinstance(data.get("authority"), str) else None)
+            if derived is None:
+                raise ValueError("regime: required: give the regime code (OFAC, EU, UK, UN, ...) or an authority "
+                                 "docs/sanctions.md lists")
+            data.pop("kind", None)
+            data["regime"] = derived
+        elif isinstance(regime, str):
+            data.pop("kind", None)
+            data["regime"] = normal_regime(regime)
+        return data
+
+    @property
+    def entity(self) -> str:
+        """The designated entity."""
+        return self.source
+
+    @property
+    def regime(self) -> str:
+        """The regime code (OFAC, EU, UK, UN, ...)."""
+        return self.kind
+
+    @model_validator(mode="after")
+    def _no_self_loop(self) -> "Sanction":
+        """Overrides Relation's check: a designation's two ends are its one entity."""
+        if self.source != self.target:
+            raise ValueError("source and target must both be the designated entity")
+        return self
 
 
 class Reported(Relation):

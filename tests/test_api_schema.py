@@ -166,9 +166,11 @@ def test_the_check_of_answer_fields_sees_a_new_one() -> None:
 def test_lanes_pages_and_needs_are_read_from_the_fields_themselves() -> None:
     """What the server needs to know of a field is declared on it (@resolver(heavy=, page_size=), NEEDS_*)."""
     assert SCHEMA.heavy_fields == {"liabilityChain", "exposure", "neighborhood", "owners", "holdings", "search",
-                                   "resolveCandidates", "ultimateOwners"}
+                                   "resolveCandidates", "ultimateOwners", "sanctionsStatus", "sanctionedByOwnership",
+                                   "screen"}
     assert SCHEMA.page_sizes == {"search": 10, "companies": 20, "incidents": 20, "resolveCandidates": 20,
-                                 "declaredDisagreements": 20, "owners": 100, "holdings": 100}
+                                 "declaredDisagreements": 20, "owners": 100, "holdings": 100,
+                                 "sanctionedByOwnership": 20}
     assert SCHEMA.needs == {"bounds": {"integratedMin", "integratedMax", "weightMin", "weightMax", "mayControl",
                                        "integratedMaxExact", "weightMaxExact"},
                             "paths": {"paths", "graph", "pathsCutShort"}}

@@ -54,6 +54,15 @@ CHAIN_WORLD = (
     + [{"type": "Person", "id": f"ch-p{i}{j}", "name": f"Family {i}-{j}"} for i in range(4) for j in range(4)]
     + [{"type": "OWNS", "source": f"ch-p{i}{j}", "target": f"ch-h{i}", "share": 0.1} for i in range(4) for j in range(4)]
 )
+# OFAC's example 3 (FAQ 401) for the sanctions view: SX listed, 50% of SA and 10% of SB; SA 40% of SB.
+SANCTIONS_WORLD = [{"type": "Person", "id": "sx", "name": "Sanctioned X"}, {"type": "Company", "id": "sa", "name": "SA Holding"},
+                   {"type": "Company", "id": "sb", "name": "SB Trading"},
+                   {"type": "Sanction", "entity": "sx", "regime": "OFAC", "program": "SDGT",
+                    "sources": [{"publisher": "OFAC", "title": "SDN List update"}]},
+                   {"type": "OWNS", "source": "sx", "target": "sa", "share": 0.5,
+                    "sources": [{"publisher": "Registry", "title": "SA shareholder list"}]},
+                   {"type": "OWNS", "source": "sx", "target": "sb", "share": 0.1},
+                   {"type": "OWNS", "source": "sa", "target": "sb", "share": 0.4}]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +80,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                 + [json.dumps({"type": "OWNS", "source": "holder", "target": f"h{i:03}", "share": 0.2 + i / 1000})
                                    for i in range(150)]) + "\n", encoding="utf-8")
     extra = folder / "extra.jsonl"
-    extra.write_text("\n".join(json.dumps(r) for r in RANGE_WORLD + CHAIN_WORLD) + "\n", encoding="utf-8")
+    extra.write_text("\n".join(json.dumps(r) for r in RANGE_WORLD + CHAIN_WORLD + SANCTIONS_WORLD) + "\n",
+                     encoding="utf-8")
     subprocess.run([str(Path(sys.executable).parent / "corpgraph"), "load", str(holder), str(extra)], env=env,
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     proc = subprocess.Popen([str(Path(sys.executable).parent / "corpgraph"), "serve", "--seed", "--examples", "--host", "127.0.0.1", "--port",
@@ -153,6 +163,38 @@ def test_playground_renders_offline_and_runs_the_readme_query(server: str, page:
     lakala = re.search(r'"id": "lakala",.*?"role": "(\w+)",\s*"weight": ([0-9.]+)', text, re.S)
     assert lakala is not None and lakala.groups() == ("OWNER", "0.324"), text
     page.finish("playground")
+
+
+def test_playground_runs_the_watch_subscription_over_a_websocket(server: str, page: Page) -> None:
+    page.page.goto(f"{server}/graphql", wait_until="networkidle")
+    page.page.wait_for_selector(".graphiql-container .graphiql-editor", timeout=30_000)
+    page.page.locator(".graphiql-tab", has_text="Watch").click()
+    # The editor shows the tab's query a moment after the click: run it only then.
+    page.page.wait_for_function("document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror"
+                                ".getValue().includes('subscription Watch')", timeout=10_000)
+    page.page.click(".graphiql-execute-button")
+    # The first event per watched entity is its state now (seed: nobody is listed, so NOT_BLOCKED).
+    page.page.locator(".result-window").get_by_text('"initial"').first.wait_for(timeout=30_000)
+    text = page.page.evaluate("document.querySelector('.result-window .CodeMirror').CodeMirror.getValue()")
+    assert '"watch"' in text and '"NOT_BLOCKED"' in text, text
+    page.page.click(".graphiql-execute-button")  # stops the subscription
+    page.finish("playground-watch")
+
+
+def test_the_sanctions_view_draws_contributors_by_status_and_explains_each_hop(server: str, page: Page) -> None:
+    page.page.goto(f"{server}/explore?query=sanctions&id=sb&regime=OFAC", wait_until="networkidle")
+    summary = page.page.locator("#summary")
+    summary.get_by_text("BLOCKED BY OWNERSHIP").wait_for(timeout=30_000)
+    # 10% from SX (listed) + 40% from SA (blocked by SX's 50%) = 50%: OFAC's "50 percent or more".
+    assert "hold 50%" in summary.inner_text()
+    rows = page.page.locator("table.contributors tr")
+    assert sorted(rows.all_inner_texts()) == ["SA Holding\tBLOCKED_BY_OWNERSHIP\t40%", "Sanctioned X\tLISTED\t10%"]
+    assert page.page.evaluate("cy.nodes().length") == 3 and page.page.evaluate("cy.edges().length") == 3
+    page.page.get_by_role("link", name="SA Holding").click()
+    details = page.page.locator("#details")
+    details.get_by_text("SA shareholder list").wait_for(timeout=10_000)  # the hop SX -> SA, with its source
+    assert "SDN List update" in details.inner_text()  # the path opens with the designation and its source
+    page.finish("explorer-sanctions")
 
 
 def test_explorer_draws_the_kaola_liability_chain_with_its_text_view(server: str, page: Page) -> None:

@@ -21,7 +21,6 @@ from corpgraph.loaders.validate import iter_batches, load_file
 from tests.test_bods import company4, v3, v4, write
 
 WORLD = Path(__file__).parent / "fixtures" / "ftm" / "world.ftm.jsonl"
-FTM_SANCTION = "designations are not kept yet"
 
 
 def covered(fmt: str, path: Path) -> Coverage:
@@ -47,16 +46,16 @@ def test_every_ftm_entity_is_accounted_for_by_its_schema() -> None:
     assert (ownership["read"], ownership["imported"], ownership["became"]) == (6, 5, {"OWNS": 5})
     assert ownership["not_imported"] == {"a link to a Vessel, a schema corpgraph does not keep": 1}
     assert figures(coverage, "Directorship")["became"] == {"OFFICER_OF": 1}
-    # Sanctions (sanc-1..3) are counted as not imported until designations are kept (issue 21).
+    # Sanctions: sanc-1 (anna) and sanc-2 (shadow-corp) became designations; sanc-3 names a Vessel (issue 21).
     sanction = figures(coverage, "Sanction")
-    assert (sanction["read"], sanction["imported"]) == (3, 0)
-    assert [reason.startswith(FTM_SANCTION) for reason in sanction["not_imported"]] == [True]
+    assert (sanction["read"], sanction["imported"], sanction["became"]) == (3, 2, {"Sanction": 2})
+    assert sanction["not_imported"] == {"a designation of a Vessel, a schema corpgraph does not keep": 1}
     assert figures(coverage, "Address")["not_imported"] == {"an address no entity of the file names": 1}
     assert sum(figures(coverage, "Vessel")["not_imported"].values()) == 1
     # ghost-holding (owner in own-4) and shadow-corp (sanc-2) are referenced but never defined.
     assert figures(coverage, PLACEHOLDERS)["became"] == {"Company": 2}
     whole = coverage.as_dict()
-    assert (whole["read"], whole["imported"], whole["not_imported"]) == (16, 10, 6)
+    assert (whole["read"], whole["imported"], whole["not_imported"]) == (16, 12, 4)
 
 
 def test_the_report_reads_kind_count_and_fate() -> None:
@@ -150,7 +149,7 @@ def test_load_prints_the_coverage_and_writes_the_report(tmp_path: Path, monkeypa
     assert result.exit_code == 0, result.output
     assert "  Ownership 5 -> OWNS 5" in result.stdout
     [file] = json.loads(report.read_text())["files"]
-    assert (file["format"], file["loaded"], file["read"], file["not_imported"]) == ("ftm", True, 16, 6)
+    assert (file["format"], file["loaded"], file["read"], file["not_imported"]) == ("ftm", True, 16, 4)
     assert file["kinds"]["Sanction"]["read"] == 3
 
 
@@ -158,7 +157,7 @@ def test_convert_prints_the_coverage_on_stderr(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["convert", str(WORLD)])
     assert result.exit_code == 0, result.output
     assert "  Ownership 5 -> OWNS 5" in result.stderr and "coverage of" not in result.stdout
-    assert len(result.stdout.splitlines()) == 10 + 2  # the 10 records imported and the 2 placeholders
+    assert len(result.stdout.splitlines()) == 10 + 2 + 2  # the 10 records and 2 designations imported, 2 placeholders
 
 
 def test_properties_an_ftm_reader_does_not_keep_are_listed(tmp_path: Path) -> None:

@@ -165,7 +165,9 @@ def test_references_to_an_old_id_land_on_the_entity_that_carries_it(tmp_path: Pa
     batch = load_file(path, coverage=coverage)
     entities = {e.id: e for e, _ in batch.entities}
     assert set(entities) == {"ftm:NK-ivan", "ftm:zala"}  # no placeholder for ofac-123
-    assert [(r.source, r.target) for r, _ in batch.relations] == [("ftm:NK-ivan", "ftm:zala")]
+    # The Ownership and sanc-1's designation (issue 21) both land on Ivan, who carries ofac-123 and eu-456.
+    assert [(r.type, r.source, r.target) for r, _ in batch.relations] == [  # type: ignore[attr-defined]
+        ("OWNS", "ftm:NK-ivan", "ftm:zala"), ("Sanction", "ftm:NK-ivan", "ftm:NK-ivan")]
     ivan = entities["ftm:NK-ivan"]
     assert ivan.topics == ["sanction"] and [(a.city, a.country) for a in ivan.addresses] == [("Moscow", "RU")]
     assert coverage.as_dict()["kinds"]["Address"]["became"] == {"addresses of the entities that name it": 1}

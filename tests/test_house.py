@@ -21,7 +21,9 @@ ALLOWED = {"schema": {"schema"}, "loaders": {"schema", "loaders"}, "graph": {"sc
            "api": {"schema", "loaders", "graph", "api"}}
 # graph/ rooms, low to high; a module directly in graph/ not named here is a shared room (rank 0)
 RANKS = {"write": 1, "stores": 2, "identity": 3, "projection": 4, "subgraph": 5, "analytics": 6,
-         "browse": 7, "exports": 7, "service": 8}
+         "browse": 7, "exports": 7, "service": 8,
+         # workflows that are clients of the facade: screening a portfolio, watching, the FtM export
+         "screening": 9, "watch": 9, "ftm_export": 9}
 
 
 def _module(path: Path) -> str:

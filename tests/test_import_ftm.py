@@ -115,8 +115,9 @@ def test_a_second_load_changes_nothing(tmp_store: SqliteStore) -> None:
     assert again.placeholders == 0
     assert tmp_store.counts() == counts
     # 6 entities: acme, widget, anna, ministry + the placeholders ghost-holding and shadow-corp;
-    # 6 relations: own-1..own-5 and dir-1.
-    assert counts == {"Company": 4, "Person": 1, "Organization": 1, "OWNS": 5, "OFFICER_OF": 1}
+    # 8 relations: own-1..own-5, dir-1 and the designations of sanc-1 (anna) and sanc-2 (shadow-corp); sanc-3
+    # names a Vessel, which is not kept.
+    assert counts == {"Company": 4, "Person": 1, "Organization": 1, "OWNS": 5, "OFFICER_OF": 1, "Sanction": 2}
     assert {k: v.model_dump() for k, v in tmp_store.get_entities(ids).items()} == before
 
 
@@ -158,8 +159,9 @@ def test_convert_writes_what_the_import_loads(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["convert", "--format", "ftm", str(WORLD)])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    # 4 entities + 5 OWNS + 1 OFFICER_OF + 2 placeholders (the Vessel link and the Address are not kept).
-    assert len(lines) == 12
+    # 4 entities + 5 OWNS + 1 OFFICER_OF + 2 Sanction + 2 placeholders (the Vessel link and the Address are not
+    # kept).
+    assert len(lines) == 14
 
 
 def test_cli_loads_ftm_and_searches_by_topic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from corpgraph.schema.declaration import ENTITIES, RELATIONS, parse_record, relation_id
 from corpgraph.schema.kinds import EntityType, RelationType
-from corpgraph.schema.records import Company, Entity, Incident, Owns, Person
+from corpgraph.schema.records import Company, Entity, Incident, Owns, Person, Sanction
 from tests.factory import entity, owns, parsed, rel
 
 SRC = [{"publisher": "Example Daily", "title": "A headline", "published_on": "2019-11-21"}]
@@ -37,6 +37,8 @@ GOOD = [
     rel("DECLARED_INTEREST", "p", "b", kind="indirect_ownership", share=0.3),
     rel("RELATED_TO", "p", "q", kind="family", role="Family member of", valid_from="2001-01-01"),
     rel("PAID", "a", "o", amount={"value": 100000, "currency": "EUR"}, valid_from="2011-12-29", reference="pay-1"),
+    {"type": "Sanction", "entity": "p", "authority": "Office of Foreign Assets Control", "program": "SDGT",
+     "valid_from": "2020-01-01", "valid_to": "2021-01-01", "sources": SRC},
 ]
 
 BAD = [
@@ -70,7 +72,22 @@ BAD = [
     (rel("DECLARED_INTEREST", "p", "b", kind="indirect_ownership", share="130%"), "share"),
     (rel("RELATED_TO", "p", "q", role="son"), "kind"),
     (rel("PAID", "a", "o", amount={"value": 5, "currency": "euro"}), "amount.currency"),
+    ({"type": "Sanction", "entity": "p", "authority": "Ministry of Nowhere"}, "(record)"),
 ]
+
+
+def test_a_designation_names_one_entity_and_its_regime_from_the_authority() -> None:
+    # By hand from schema/regimes.py: "Office of Foreign Assets Control" is OFAC, "HM Treasury" UK; a given
+    # regime is kept (upper case); the entity is both ends, and the regime is part of the relation's identity.
+    given = (GOOD[-1], {"type": "Sanction", "entity": "p", "authority": "H.M. treasury"},
+             {"type": "Sanction", "entity": "p", "regime": "un"})
+    ofac, uk, un = (parse_record(raw) for raw in given)
+    assert isinstance(ofac, Sanction) and isinstance(uk, Sanction) and isinstance(un, Sanction)
+    assert (ofac.source, ofac.target, ofac.regime) == ("p", "p", "OFAC")
+    assert relation_id(ofac) == "Sanction|p|p|OFAC|SDGT|2020-01-01"
+    assert (uk.regime, un.regime) == ("UK", "UN")
+    with pytest.raises(ValidationError, match="one entity"):
+        parse_record({"type": "Sanction", "entity": "p", "source": "q", "regime": "EU"})
 
 
 @pytest.mark.parametrize("raw", GOOD, ids=lambda r: r["type"])

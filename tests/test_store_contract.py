@@ -135,6 +135,21 @@ def test_upsert_replaces_the_document_and_its_search_keys(store: GraphStore) -> 
     assert store.search("roadrunner", None, 5) == []
 
 
+def test_a_designation_round_trips_and_its_rule_answers_the_same(store: GraphStore) -> None:
+    """A Sanction (its two ends one entity, its regime the edge's kind) is stored, read back and fed as written."""
+    sanction = {"type": "Sanction", "entity": "x", "authority": "HM Treasury", "program": "RUS",
+                "valid_from": "2022-03-15", "sources": [{"publisher": "OFSI", "title": "Consolidated list"}]}
+    ingest(store, batch(entity("Person", "x"), company("a"), sanction, owns("x", "a", 0.6)))
+    rel_id = "Sanction|x|x|UK|RUS|2022-03-15"  # by hand: type, the entity twice, regime (from HM Treasury), ...
+    stored = store.get_relations([rel_id])[rel_id].record
+    assert (stored.source, stored.target, stored.regime, stored.sources[0].title) == (  # type: ignore[attr-defined]
+        "x", "x", "UK", "Consolidated list")
+    (row,) = [r for page in store.iter_edges([RelationType.SANCTION]) for r in page]
+    assert (row.source, row.target, row.kind, row.valid_from) == ("x", "x", "UK", "2022-03-15")
+    # The UK rule on either store: X's 60% of A, more than 50% held by one designated person.
+    assert CorpGraph(store).sanctions_status("a", "UK").status.value == "BLOCKED_BY_OWNERSHIP"
+
+
 def test_search_filters_by_topic_and_an_upsert_replaces_the_topics(store: GraphStore) -> None:
     """A topics filter keeps entities carrying any of the topics, exactly; topics follow the latest record."""
     ingest(store, batch(company("acme", "Acme Trading", topics=["sanction"]),

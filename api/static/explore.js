@@ -1,4 +1,4 @@
-// corpgraph's graph explorer: draws liability chains, exposure, owners, holdings and neighbourhoods from the
+// corpgraph's graph explorer: draws liability chains, exposure, owners, holdings, sanctions and neighbourhoods from the
 // GraphQL API with Cytoscape.js, explains every number in a side panel, and keeps a text view of the
 // same nodes and edges. It knows the server only through GraphQL (/graphql) and the exports (/export).
 'use strict';
@@ -6,6 +6,8 @@
 const $ = (id) => document.getElementById(id);
 const TYPE_COLOURS = { Company: '#4c6ef5', Person: '#2f9e44', Organization: '#868e96', Actor: '#343a40', Incident: '#e03131' };
 const ROLE_COLOURS = { RESPONSIBLE: '#e8590c', OWNER: '#1c7ed6', DATA_RECIPIENT: '#9c36b5', PERPETRATOR: '#212529' };
+const STATUS_COLOURS = { LISTED: '#c92a2a', BLOCKED_BY_OWNERSHIP: '#e8590c', BLOCKED_BY_CONTROL: '#f08c00',
+  UNDETERMINED: '#fab005', NOT_BLOCKED: '#2f9e44' };
 const CHANNEL_COLOURS = { OWNERSHIP: '#1c7ed6', DEPENDENCY: '#f08c00', DATA_FLOW: '#9c36b5', AFFECTED: '#c92a2a' };
 const OWNERS_STEP = 100;      // parties fetched per "load more" (the API's maxOwners)
 const OWNERS_MAX = 1000;      // the API's upper bound for maxOwners
@@ -17,7 +19,7 @@ const HOLDING = 'owner { id name type } company { id name type } direct integrat
   'integratedMin integratedMax estimate mayControl overAllocated declared { kind share shareMin shareMax }';
 const GRAPH = 'graph { nodes { id type label properties } edges { id source target type properties } }';
 
-const state = { query: 'liability', id: '', asOf: '', maxOwners: OWNERS_STEP, drawLimit: DRAW_LIMIT,
+const state = { query: 'liability', id: '', asOf: '', regime: 'OFAC', maxOwners: OWNERS_STEP, drawLimit: DRAW_LIMIT,
   details: new Map(), hidden: new Set(), answer: null };
 
 const cy = cytoscape({
@@ -104,6 +106,14 @@ const QUERIES = {
       page: holdings(companyId: $id, asOf: $asOf, first: ${HOLDINGS_PAGE}, after: $after) { ${HOLDING} } }`,
     vars: () => ({ id: state.id, asOf: state.asOf || null, after: null }),
     pick: (d) => d,
+  },
+  sanctions: {
+    text: `query($id: ID!, $regime: String!, $asOf: Date) { sanctionsStatus(entityId: $id, regime: $regime, asOf: $asOf) {
+      entity { id name type } regime asOf status aggregateShare aggregateShareMin aggregateShareMax notes
+      designations { regime authority program validFrom validTo ${SOURCES} }
+      contributors { entity { id name type } status via share shareMin shareMax ${PATHS} } } }`,
+    vars: () => ({ id: state.id, regime: state.regime, asOf: state.asOf || null }),
+    pick: (d) => d.sanctionsStatus,
   },
   neighborhood: {
     text: `query($id: ID!) { neighborhood(id: $id) { nodes { id type label properties } edges { id source target type properties } } }`,
@@ -287,7 +297,7 @@ function merge(graph) {
   renderTextView();
 }
 
-// ---- the four views ------------------------------------------------------------------------------
+// ---- the views ------------------------------------------------------------------------------
 
 // The uncertainty fields of a party or holding, as node data (drawn by the stylesheet and `caption`).
 function uncertainty(x) {
@@ -406,8 +416,44 @@ function showNeighborhood(answer) {
   legend(TYPE_COLOURS, 'click a node to see it; Expand adds its neighbours');
 }
 
+// Sanctions by ownership: the entity, its listed and blocked holders coloured by status, and every hop of the
+// paths from a designation down to it (a listed party wears a thick border; click an edge for its sources).
+function showSanctions(answer) {
+  const statuses = new Map(answer.contributors.map((c) => [c.entity.id, c.status]));
+  statuses.set(answer.entity.id, answer.status);
+  const nodes = new Map([[answer.entity.id, nodeData(answer.entity.id, answer.entity.type, answer.entity.name,
+    { size: 44, rank: 10, status: answer.status, colour: STATUS_COLOURS[answer.status], border: answer.status === 'LISTED' ? 6 : 0 })]]);
+  const edges = new Map();
+  for (const c of answer.contributors) {
+    nodes.set(c.entity.id, nodeData(c.entity.id, c.entity.type, c.entity.name, { rank: 5, status: c.status,
+      weight: c.share, colour: STATUS_COLOURS[c.status], size: 22 + 34 * (c.share ?? 0.3), border: c.status === 'LISTED' ? 6 : 0 }));
+    for (const path of c.paths) {
+      for (const h of path.hops) {
+        if (h.from === h.to) continue;  // the designation itself: the listed party's border says it
+        for (const id of [h.from, h.to]) if (!nodes.has(id)) nodes.set(id, nodeData(id, 'Company', id, { rank: 1 }));
+        edges.set(h.relationId, { id: h.relationId, source: h.from, target: h.to, type: h.type, share: h.share,
+          colour: h.type === 'CONTROLS' ? '#0b7285' : '#1c7ed6', width: h.share === null ? 2 : 1.5 + 8 * h.share,
+          label: h.share === null ? h.type : `${h.type} ${pct(h.share)}`, properties: {}, sources: h.sources });
+      }
+    }
+  }
+  draw([...nodes.values()], [...edges.values()], 'tree');
+  const bounds = answer.aggregateShareMin === answer.aggregateShareMax ? '' : ` (between ${pct(answer.aggregateShareMin)} and ${pct(answer.aggregateShareMax)})`;
+  $('summary').innerHTML = `<h3>Sanctions (${esc(answer.regime)}): ${esc(answer.entity.name)}</h3>
+    <div class="muted">as of ${answer.asOf}</div>
+    <div class="status" style="color:${STATUS_COLOURS[answer.status]}"><strong>${answer.status.replace(/_/g, ' ')}</strong></div>
+    <div>listed and blocked holders hold ${pct(answer.aggregateShare)}${bounds}</div>
+    ${answer.designations.map((d) => `<div class="designation">listed: ${esc(d.regime)} ${esc(d.program || '')} by ${esc(d.authority || 'an authority not named')}
+      from ${d.validFrom || 'always'}${d.validTo ? ` to ${d.validTo}` : ''}${d.sources.map(sourceHtml).join('')}</div>`).join('')}
+    <table class="contributors">${answer.contributors.map((c) => `<tr><td><a href="#" data-select="${esc(c.entity.id)}">${esc(c.entity.name)}</a></td>
+      <td style="color:${STATUS_COLOURS[c.status]}">${c.status}</td><td>${c.via === 'CONTROLS' ? 'controls' : pct(c.share)}</td></tr>`).join('')}</table>
+    ${answer.notes.map((n) => `<div class="note">${esc(n)}</div>`).join('')}`;
+  state.details = new Map(answer.contributors.map((c) => [c.entity.id, { kind: 'contributor', ...c }]));
+  legend(STATUS_COLOURS, 'thick border: listed; click a node for its path from a designation, an edge for its sources');
+}
+
 const SHOW = { liability: showLiability, exposure: showExposure, owners: showHoldings, holdings: showHoldings,
-  neighborhood: showNeighborhood };
+  sanctions: showSanctions, neighborhood: showNeighborhood };
 
 async function run() {
   if (!state.id) return;
@@ -450,11 +496,16 @@ async function select(id) {
     <button type="button" data-open="exposure" data-id="${esc(id)}">Exposure</button>
     <button type="button" data-open="owners" data-id="${esc(id)}">Owners</button>
     <button type="button" data-open="holdings" data-id="${esc(id)}">Holdings</button>
+    <button type="button" data-open="sanctions" data-id="${esc(id)}">Sanctions</button>
     ${entity && entity.type === 'INCIDENT' ? `<button type="button" data-open="liability" data-id="${esc(id)}">Liability chain</button>` : ''}</div>`;
   $('details').innerHTML = html;
 }
 
 function describe(d) {
+  if (d.kind === 'contributor') {
+    return `<dl><dt>status</dt><dd>${d.status}</dd><dt>${d.via === 'CONTROLS' ? 'interest' : 'share'}</dt>
+      <dd>${d.via === 'CONTROLS' ? 'controls' : pct(d.share)}${d.shareMin !== d.shareMax ? ` (${pct(d.shareMin)} to ${pct(d.shareMax)})` : ''}</dd></dl>${pathsHtml(d.paths)}`;
+  }
   if (d.kind === 'party') {
     return `<dl><dt>role</dt><dd>${d.role}${d.detail ? ` (${esc(d.detail)})` : ''}</dd><dt>weight</dt><dd>${figure(d.weight, d)}</dd>
       <dt>controls</dt><dd>${d.controls ? 'yes' : d.mayControl ? 'may (at the ranges\' maximum)' : 'no'}</dd>${d.unknown ? '<dt>note</dt><dd>a share on the way is unknown</dd>' : ''}</dl>${pathsHtml(d.paths)}`;
@@ -530,6 +581,7 @@ function cutNotice(cut) {
 function syncUrl() {
   const params = new URLSearchParams({ query: state.query, id: state.id });
   if (state.asOf) params.set('asOf', state.asOf);
+  if (state.query === 'sanctions') params.set('regime', state.regime);
   history.replaceState(null, '', `/explore?${params}`);
 }
 
@@ -555,7 +607,7 @@ async function search(text) {
     const found = (await gql('query($t: String!) { search(text: $t) { id type name } }', { t: text })).search;
     $('results').innerHTML = found.length ? found.map((e) => `<li><strong>${esc(e.name)}</strong><span class="kind">${e.type} · ${esc(e.id)}</span><br>
       ${e.type === 'INCIDENT' ? `<button type="button" data-open="liability" data-id="${esc(e.id)}">liability chain</button>` :
-      `<button type="button" data-open="exposure" data-id="${esc(e.id)}">exposure</button><button type="button" data-open="owners" data-id="${esc(e.id)}">owners</button><button type="button" data-open="holdings" data-id="${esc(e.id)}">holdings</button>`}
+      `<button type="button" data-open="exposure" data-id="${esc(e.id)}">exposure</button><button type="button" data-open="owners" data-id="${esc(e.id)}">owners</button><button type="button" data-open="holdings" data-id="${esc(e.id)}">holdings</button><button type="button" data-open="sanctions" data-id="${esc(e.id)}">sanctions</button>`}
       <button type="button" data-open="neighborhood" data-id="${esc(e.id)}">neighbourhood</button></li>`).join('')
       : `<li>No entity matches “${esc(text)}”.</li>`;
   } catch (error) { $('results').innerHTML = `<li>${esc(error.message)}</li>`; }
@@ -576,6 +628,10 @@ $('search-form').addEventListener('submit', (e) => { e.preventDefault(); search(
 $('view-form').addEventListener('submit', (e) => {
   e.preventDefault();
   open($('query').value, $('id').value.trim());
+});
+$('regime').addEventListener('change', (e) => {
+  state.regime = e.target.value;
+  if (state.query === 'sanctions') run();
 });
 $('asOf').addEventListener('change', (e) => {
   state.asOf = e.target.value;
@@ -620,6 +676,13 @@ document.addEventListener('click', (e) => {
   else if (t.id === 'draw-more') { state.drawLimit += DRAW_LIMIT; SHOW[state.query](state.answer); }
 });
 cy.on('tap', 'node', (e) => (e.target.data('more') ? unfold(e.target.id()) : select(e.target.id())));
+// A hop of a sanctions path links to where it is documented.
+cy.on('tap', 'edge', (e) => {
+  const d = e.target.data();
+  if (!d.sources) return;
+  $('details').innerHTML = `<h3>${esc(d.label)}</h3><div class="muted">${esc(d.source)} → ${esc(d.target)} · <code>${esc(d.id)}</code></div>
+    <h4>Sources of this hop</h4>${d.sources.length ? d.sources.map(sourceHtml).join('') : '<div class="muted">none given</div>'}`;
+});
 cy.on('dbltap', 'node', (e) => expand(e.target.id()));
 
 (function start() {
@@ -629,6 +692,8 @@ cy.on('dbltap', 'node', (e) => expand(e.target.id()));
   state.query = QUERIES[params.get('query')] ? params.get('query') : 'liability';
   state.id = params.get('id') || '';
   state.asOf = params.get('asOf') || '';
+  state.regime = params.get('regime') || 'OFAC';
+  $('regime').value = state.regime;
   $('query').value = state.query;
   $('id').value = state.id;
   if (state.asOf) { $('asOf').value = state.asOf; $('asOfSlider').value = monthsSince(new Date(state.asOf)); }

@@ -200,3 +200,86 @@ class Exposure:
     items: list[ExposureItem]
     totals: dict[str, float]
     graph: Subgraph
+
+
+class SanctionsStatus(str, Enum):
+    """Where an entity stands under one regime's ownership-and-control rule (docs/sanctions.md)."""
+
+    LISTED = "LISTED"
+    BLOCKED_BY_OWNERSHIP = "BLOCKED_BY_OWNERSHIP"
+    BLOCKED_BY_CONTROL = "BLOCKED_BY_CONTROL"
+    UNDETERMINED = "UNDETERMINED"
+    NOT_BLOCKED = "NOT_BLOCKED"
+
+
+@dataclass(frozen=True)
+class Designation:
+    """One designation in force: the regime, who listed the entity under which programme, from when, and why."""
+
+    entity: str
+    regime: str
+    authority: str | None
+    program: str | None
+    valid_from: date | None
+    valid_to: date | None
+    relation_id: str
+    sources: list[Source] = field(default_factory=list)
+
+
+@dataclass
+class Contributor:
+    """A listed or blocked holder of the entity: its direct share (or controlling interest) and its own status.
+
+    `paths` lead from the contributor's designation down to the entity: the first hop is the designation
+    (type Sanction, on the listed party), then the stakes and controlling interests it passes on.
+    """
+
+    entity: str
+    status: SanctionsStatus
+    via: RelationType  # OWNS (a share) or CONTROLS (a controlling interest: votes, board appointment)
+    share: float | None = None
+    share_min: float | None = None
+    share_max: float | None = None
+    paths: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class SanctionsAnswer:
+    """An entity's status under one regime at one date, the aggregate share of its blocked holders, the evidence.
+
+    aggregate_share sums the direct shares of the listed and blocked holders (ranges at their midpoints);
+    aggregate_share_min / _max bound it with every range at its minimum / maximum. `notes` say what the
+    answer rests on where the rule calls for judgement or the data for bounds.
+    """
+
+    entity: str
+    regime: str
+    as_of: date
+    status: SanctionsStatus
+    aggregate_share: float
+    aggregate_share_min: float
+    aggregate_share_max: float
+    designations: list[Designation] = field(default_factory=list)
+    contributors: list[Contributor] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Sanctioned:
+    """An entity the rule blocks (or may block) without a listing of its own, with its aggregate share."""
+
+    entity: str
+    status: SanctionsStatus
+    aggregate_share: float
+    aggregate_share_min: float
+    aggregate_share_max: float
+    cursor: str
+
+
+@dataclass(frozen=True)
+class SanctionedPage:
+    """A page of sanctioned-by-ownership entities in id order, and how many there are in all pages."""
+
+    items: list[Sanctioned]
+    count: int
+    more: bool  # another page follows this one

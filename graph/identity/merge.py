@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from corpgraph.schema.declaration import ONE_ENTITY
+from corpgraph.schema.kinds import RelationType
 from corpgraph.schema.records import Relation
 
 from corpgraph.graph.identity.clusters import IdentityMap
@@ -67,6 +69,7 @@ def merge_columns(identity: IdentityMap, store: GraphStore, cols: list[list[obje
     that disagree are read from the store, to find the most recently published.
     """
     rel_ids, sources, targets, incidents = (cols[at[name]] for name in ("id", "source", "target", "incident"))
+    types = cols[at["type"]]
     members = {i for ids in identity.members.values() for i in ids}
     canon = identity.mapping
     groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
@@ -75,7 +78,7 @@ def merge_columns(identity: IdentityMap, store: GraphStore, cols: list[list[obje
         if s in members or t in members or inc in members:
             sources[k], targets[k] = canon.get(s, s), canon.get(t, t)  # type: ignore[call-overload]
             incidents[k] = canon.get(inc, inc) if inc is not None else None  # type: ignore[call-overload]
-            if sources[k] == targets[k]:
+            if sources[k] == targets[k] and types[k] not in ONE_ENTITY:  # a stake between two ids of one entity
                 dropped.append(k)
             else:
                 groups[merged_key(identity, rel_ids[k])].append(k)  # type: ignore[arg-type]
@@ -107,7 +110,7 @@ def merge_stored(identity: IdentityMap, relations: list[StoredRelation]) -> list
     for records in groups.values():
         chosen, _ = choose(records) if len(records) > 1 else (next(iter(records)), False)
         record = canonical_record(identity, records[chosen], [records[i] for i in sorted(records) if i != chosen])
-        if record.source != record.target:
+        if record.source != record.target or RelationType(record.type) in ONE_ENTITY:  # type: ignore[attr-defined]
             out.append(StoredRelation(chosen, record))
     return sorted(out, key=lambda r: r.id)
 

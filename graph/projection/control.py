@@ -142,6 +142,11 @@ def _kinds(view: AsOfView, edges: np.ndarray) -> np.ndarray:
     return found
 
 
+def closure(W: sp.csr_matrix, links: sp.csr_matrix, V: sp.csr_matrix, owners: np.ndarray) -> sp.csr_matrix:
+    """The control rule's fixed point from the given owners only: C[X, Y] = 1 when owner X controls Y (n x n)."""
+    return _closure(W, links, V, owners)
+
+
 def normal_kind(kind: str) -> str:
     """An interest type compared without case or separators (votingRights, voting-rights, VOTING_RIGHTS)."""
     return "".join(ch for ch in kind.lower() if ch.isalnum())

@@ -2,7 +2,8 @@
 
 Read like followthemoney's own mapping code: the tables first (their schema -> our type, their property
 -> our field), then the few rules that need code. The file is streamed twice: a cheap first pass finds
-the Sanction entities (their target gets the topic `sanction` and cites the sanction as a source), the
+the Sanction entities (their target gets the topic `sanction` and cites the sanction as a source; pass 2 makes
+each a designation, loaders/formats/ftm_sanctions.py), the
 identity documents and Address entities (they become identifiers and addresses of the entities they belong
 to), the referents OpenSanctions merged entities from, and the ids of entities of schemata corpgraph does not
 keep as entities (Vessel, Address, ...: links to those are not loaded); the second pass maps line by line,
@@ -27,8 +28,9 @@ from corpgraph.loaders.formats import ftm_addresses as addresses
 from corpgraph.loaders.formats import ftm_referents as referents
 from corpgraph.loaders.formats.coerce import exact_country, native_id, source_date
 from corpgraph.loaders.formats.ftm_documents import DOCUMENT_SCHEMES, FOLDED, Document, documents, holders, identifiers
-from corpgraph.loaders.formats.ftm_links import LINKS, Link, link_fields, props_read
+from corpgraph.loaders.formats.ftm_links import LINKS, Link, dated_fields, link_fields, props_read
 from corpgraph.loaders.formats.ftm_props import first as _first
+from corpgraph.loaders.formats.ftm_sanctions import designation, listed_by_dataset
 from corpgraph.loaders.formats.jsondoc import first_char, iter_json_items
 from corpgraph.loaders.lines import bounded_lines
 from corpgraph.loaders.formats.spill import DiskTable, Spill
@@ -45,11 +47,9 @@ ENTITY_TYPES: dict[str, str] = {
     "Person": "Person",
 }
 
-# Schemata read but not imported, and why (the coverage report says it for every such entity). Sanction
-# only marks the entities it names until designations are kept (issue 21).
-NOT_IMPORTED: dict[str, str] = {
-    "Sanction": "designations are not kept yet (the entities named get the topic `sanction` and cite it)",
-}
+# Schemata read but not imported, and why (the coverage report says it for every such entity). None since
+# Sanctions became designations (issue 21, loaders/formats/ftm_sanctions.py).
+NOT_IMPORTED: dict[str, str] = {}
 NOT_KEPT = "a schema corpgraph does not keep (links to it are dropped)"
 
 # Their identifier property -> our identifier scheme. Schemes of national numbers that FtM does not
@@ -298,7 +298,7 @@ class _Reader:
         elif schema in LINKS:
             yield from self._link(origin, fid, LINKS[schema], props, data)
         elif schema == "Sanction":
-            yield from self._sanction(origin, props)
+            yield from self._sanction(origin, fid, props)
         elif schema in DOCUMENT_SCHEMES:
             yield from self._document(origin, schema, props)
         elif schema == "Address":
@@ -358,6 +358,10 @@ class _Reader:
             record["kind"] = org_kind
         record["sources"] = [_source(fid, schema, props, data)] + self.scan.sanctions.get(fid, [])
         yield origin, record
+        if "sanction" in topics and fid not in self.scan.sanctions:  # listed, but no Sanction in the file says how
+            listed = listed_by_dataset(record["id"], data.get("datasets"), record["sources"][0])
+            if listed is not None:
+                yield origin, listed
 
     def _link(self, origin: Origin, fid: str, link: Link, props: dict[str, list[str]],
               data: dict[str, Any]) -> Iterator[Raw | Problem | Skipped]:
@@ -389,14 +393,23 @@ class _Reader:
                 yield origin, {"type": link.type, "source": native_id(PREFIX, source),
                                "target": native_id(PREFIX, target), **fields, "sources": sources}
 
-    def _sanction(self, origin: Origin, props: dict[str, list[str]]) -> Iterator[Problem]:
-        """A Sanction only marks its entities (pass 1 did that); here its entity must be named."""
+    def _sanction(self, origin: Origin, fid: str, props: dict[str, list[str]]) -> Iterator[Raw | Problem | Skipped]:
+        """A Sanction: one designation per entity it names (loaders.formats.ftm_sanctions); pass 1 gave the topic."""
         if not props.get("entity"):
             yield origin.problem("properties.entity", "required: an FtM Sanction names its entity")
             return
+        problems: list[Problem] = []
+        dated = dated_fields(origin, props, problems)
+        if problems:
+            yield from problems
+            return
+        citation = _sanction_source(fid, props)
         for target in props["entity"]:
-            if target not in self.scan.not_kept:  # a sanctioned Vessel is no party of ours
-                self._refer(target, origin)
+            if target in self.scan.not_kept:  # a sanctioned Vessel is no party of ours
+                yield Skipped(f"a designation of a {self.scan.not_kept[target]}, a schema corpgraph does not keep")
+                continue
+            self._refer(target, origin)
+            yield origin, designation(native_id(PREFIX, target), props, dated, citation)
 
     def _document(self, origin: Origin, schema: str, props: dict[str, list[str]]) -> Iterator[Problem | Skipped | Folded]:
         """A Passport or Identification: its numbers went to its holder's identifiers (pass 1 found them)."""

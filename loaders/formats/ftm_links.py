@@ -76,6 +76,11 @@ def link_fields(link: Link, fid: str, origin: Origin, props: dict[str, list[str]
     return fields
 
 
+def dated_fields(origin: Origin, props: dict[str, list[str]], problems: list[Problem]) -> dict[str, Any]:
+    """valid_from / valid_to of any FtM interval (a link, a Sanction), partial dates kept as given."""
+    return _dated_fields(origin, props, problems)
+
+
 def _dated_fields(origin: Origin, props: dict[str, list[str]], problems: list[Problem]) -> dict[str, Any]:
     """valid_from / valid_to from the FtM dates; partial dates read as their first day, kept as given."""
     out: dict[str, Any] = {}
