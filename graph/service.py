@@ -316,15 +316,21 @@ class CorpGraph:
                                          max_owners, bounds, paths)
 
     def exposure(self, entity: str, as_of: date | None = None, channels: Sequence[Channel] | None = None,
-                 max_depth: int = 6, top_k: int = 3, bounds: bool = True) -> Exposure:
-        """Incidents the entity is exposed to, per channel, with weighted impact totals."""
+                 max_depth: int = 6, top_k: int = 3, bounds: bool = True, paths: bool = True,
+                 first: int | None = None, after: str | None = None) -> Exposure:
+        """Incidents the entity is exposed to, per channel, with weighted impact totals.
+
+        first/after: one page of the items, ranked by weight x impact (graph.analytics.exposure), after the
+        `cursor` of an item received; totals and count are over every item. paths=False leaves out the
+        explaining paths and the subgraph; with paths, only the page's items are explained.
+        """
         day = as_of or date.today()
         view, node, analytic = self._node_of(entity, _EXPOSED, day)
         reader = self.reader(analytic)
         if node is None:
             id = self.resolve(entity)
-            return Exposure(id, day, [], {}, build_subgraph(reader, [id], []))
-        return exposure_.exposure(reader, view, node, day, channels, max_depth, top_k, bounds)
+            return Exposure(id, day, [], {}, build_subgraph(reader, [id], []) if paths else Subgraph())
+        return exposure_.exposure(reader, view, node, day, channels, max_depth, top_k, bounds, paths, first, after)
 
     def relations(self, ids: Sequence[str]) -> dict[str, StoredRelation]:
         """Relation records by relation id, as stored (missing ids are absent)."""

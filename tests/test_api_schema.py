@@ -168,7 +168,7 @@ def test_lanes_pages_and_needs_are_read_from_the_fields_themselves() -> None:
     assert SCHEMA.heavy_fields == {"liabilityChain", "exposure", "neighborhood", "owners", "holdings", "search",
                                    "resolveCandidates", "ultimateOwners"}
     assert SCHEMA.page_sizes == {"search": 10, "companies": 20, "incidents": 20, "resolveCandidates": 20,
-                                 "declaredDisagreements": 20, "owners": 100, "holdings": 100}
+                                 "declaredDisagreements": 20, "owners": 100, "holdings": 100, "exposure": 20}
     assert SCHEMA.needs == {"bounds": {"integratedMin", "integratedMax", "weightMin", "weightMax", "mayControl",
                                        "integratedMaxExact", "weightMaxExact"},
                             "paths": {"paths", "graph", "pathsCutShort"}}
