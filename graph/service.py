@@ -108,6 +108,8 @@ class CorpGraph:
         self._identity_lock = threading.Lock()
         self._candidates: tuple[int, CandidateSet] | None = None  # the matcher's candidates of one revision
         self._candidates_lock = threading.Lock()
+        self._impacts: tuple[Analytic, exposure_.Impacts] | None = None  # exposure's incident figures of one state
+        self._impacts_lock = threading.Lock()
         # through self: a forked benchmark child swaps self.store for its own connection
         self.live: LiveState[Analytic] = LiveState(self._build, lambda: self.store.revision(), fresh_wait)
 
@@ -330,7 +332,15 @@ class CorpGraph:
         if node is None:
             id = self.resolve(entity)
             return Exposure(id, day, [], {}, build_subgraph(reader, [id], []) if paths else Subgraph())
-        return exposure_.exposure(reader, view, node, day, channels, max_depth, top_k, bounds, paths, first, after)
+        return exposure_.exposure(reader, view, node, day, channels, max_depth, top_k, bounds, paths, first, after,
+                                  self._impacts_of(analytic))
+
+    def _impacts_of(self, analytic: Analytic) -> exposure_.Impacts:
+        """The incident figures read for this analytic state (a new state starts an empty cache)."""
+        with self._impacts_lock:
+            if self._impacts is None or self._impacts[0] is not analytic:
+                self._impacts = (analytic, exposure_.Impacts(len(analytic.projection.ids)))
+            return self._impacts[1]
 
     def relations(self, ids: Sequence[str]) -> dict[str, StoredRelation]:
         """Relation records by relation id, as stored (missing ids are absent)."""
