@@ -226,3 +226,9 @@ def test_paths_only_for_the_page_and_only_when_asked(holder: CorpGraph, monkeypa
 def test_a_cursor_that_is_not_ours_is_refused(holder: CorpGraph) -> None:
     with pytest.raises(InvalidCursor, match="pass the cursor of the last ExposureItem received"):
         holder.exposure("p", first=2, after="bm90IGEgY3Vyc29y")  # base64 of "not a cursor"
+
+
+def test_figures_read_for_one_state_are_not_used_after_a_write(holder: CorpGraph) -> None:
+    assert holder.exposure("p", first=1).totals == pytest.approx(TOTALS)  # reads (and keeps) every figure
+    holder.write(batch(entity("Incident", "o", category="outage", duration_hours=20)))  # O: 10 -> 20 hours
+    assert holder.exposure("p", first=1).totals == pytest.approx({**TOTALS, "duration_hours": 0.6 * 20 + 2.0})

@@ -82,14 +82,15 @@ class Impacts:
     """Impact figures of incidents by node index, read from the store when first needed (one batched read of
     those not read yet) and kept for the analytic state they were read for (the facade keeps one per state).
 
-    records / records_max / hours hold NaN where the incident reports no figure; amounts one such column per
-    currency. Slots are appended, so arrays handed out stay valid while later reads add incidents.
+    An incident's figures sit in one slot: `fixed` columns records_affected, records_affected_max and
+    duration_hours, `amounts` one column per currency, NaN where it reports none. Slots are only appended
+    (into new arrays), so arrays handed out stay valid while later reads add incidents.
     """
 
     FIXED = ("records_affected", "records_affected_max", "duration_hours")
 
     def __init__(self, nodes: int) -> None:
-        self.slot = np.full(nodes, -1, dtype=np.int64)
+        self.slot = np.full(nodes, -1, dtype=np.int32)  # node -> slot; -1: not read yet
         self.fixed = np.zeros((0, 3))
         self.amounts: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
@@ -99,7 +100,8 @@ class Impacts:
         """(slots of these incidents, fixed figures by slot, amounts by currency by slot), reading the missing ones."""
         with self._lock:
             if self.slot.size < len(view.projection.ids):  # a projection never shrinks under one state; be safe
-                self.slot = np.concatenate([self.slot, np.full(len(view.projection.ids) - self.slot.size, -1)])
+                grown = np.full(len(view.projection.ids) - self.slot.size, -1, dtype=np.int32)
+                self.slot = np.concatenate([self.slot, grown])
             missing = incidents[self.slot[incidents] < 0]
             if missing.size:
                 self._add(store, view, missing)
