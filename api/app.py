@@ -204,7 +204,7 @@ def export_subgraph(graph: CorpGraph, settings: ApiSettings, req: ExportRequest)
         return graph.liability_chain(req.id, req.as_of, bounds=False,
                                      **settings.liability_args(req.max_depth, req.min_share, req.max_owners)).graph
     return graph.exposure(req.id, req.as_of, channels=list(req.channels) if req.channels else None,
-                          bounds=False, **settings.exposure_args(req.max_depth)).graph  # a graph needs no share bounds
+                          bounds=False, **settings.exposure_args(req.max_depth, whole=True)).graph  # no share bounds
 
 
 def create_app(store: GraphStore | None = None, settings: ApiSettings | None = None,

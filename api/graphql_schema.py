@@ -29,7 +29,7 @@ from corpgraph.api.graphql_watch import Subscription
 from corpgraph.api.doc_cache import DocumentCache
 from corpgraph.api.field_decorators import mutation, resolver
 from corpgraph.api.document_guard import DocumentGuard
-from corpgraph.api.settings import ApiSettings
+from corpgraph.api.settings import EXPOSURE_FIRST, ApiSettings
 
 _log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ Topics = Annotated[list[str] | None, strawberry.argument(
 After = Annotated[str | None, strawberry.argument(description="The endCursor of the previous page.")]
 HoldingsFirst = Annotated[int | None, strawberry.argument(description="Page size, 1..CORPGRAPH_API_MAX_HOLDINGS_FIRST (default 100).")]
 HoldingsAfter = Annotated[str | None, strawberry.argument(description="The `cursor` of the last Holding received; the page starts after it.")]
+ExposureAfter = Annotated[str | None, strawberry.argument(description="The `cursor` of the last ExposureItem received; the page starts after it.")]
 MaxDepth = Annotated[int | None, strawberry.argument(description="Longest path followed, 1..CORPGRAPH_API_MAX_GRAPH_DEPTH (default the maximum).")]
 
 
@@ -148,12 +149,16 @@ class Query:
         info.context.report_damage([chain.incident, *(p.entity for p in chain.parties)])
         return gt.from_result(chain)  # type: ignore[no-any-return]
 
-    @resolver(description="Incidents an entity is exposed to, through ownership, dependency or data flow.", heavy=True)
+    @resolver(description="Incidents an entity is exposed to, through ownership, dependency or data flow; items a "
+                          "page at a time, largest weight x impact first (docs/analytics.md), totals over all of them.",
+              heavy=True, page_size=EXPOSURE_FIRST)
     def exposure(self, info: Ctx, entity_id: strawberry.ID, as_of: AsOf = None,
-                 channels: list[Channel] | None = None, max_depth: MaxDepth = None) -> gt.Exposure:
+                 channels: list[Channel] | None = None, max_depth: MaxDepth = None, first: First = None,
+                 after: ExposureAfter = None) -> gt.Exposure:
         with damage.collecting() as disagreeing:  # rows that disagree with their documents, met explaining paths
             answer = info.context.graph.exposure(entity_id, as_of, channels=channels, bounds=asks_bounds(info),
-                                                 **info.context.settings.exposure_args(max_depth))
+                                                 paths=asks_paths(info), after=after,
+                                                 **info.context.settings.exposure_args(max_depth, first))
         info.context.add_damage(disagreeing)
         info.context.report_damage([answer.entity, *(i.via for i in answer.items if i.via)])
         return gt.from_result(answer)  # type: ignore[no-any-return]

@@ -328,6 +328,7 @@ class ExposureItem:
     weight_max: float | None = strawberry.field(description="Exact upper bound of weight: every range at its maximum, unknown shares at what the other owners' minimums leave free.", metadata=NEEDS_BOUNDS)
     weight_max_exact: bool = strawberry.field(description="False when weightMax is 1 only as a true bound (see Holding.integratedMaxExact).", metadata=NEEDS_BOUNDS)
     estimate: bool = strawberry.field(description="True when weight counts the midpoint of a reported range.")
+    cursor: str = strawberry.field(description="Pass as `after` to get the items that follow this one.")
 
     @resolver(description="Always false: the path search no longer stops at a step cap.",
               deprecation_reason="The path search has no step cap any more.")
@@ -347,9 +348,10 @@ class ExposureItem:
 class Exposure:
     entity_id: strawberry.Private[str]
     as_of: date = strawberry.field(description="Date ownership and dependencies were taken at.")
-    items: list[ExposureItem] = strawberry.field(description="Exposures, strongest first.")
-    totals: JSON = strawberry.field(description="Impact figures summed over items, each weighted.")
-    graph: Graph = strawberry.field(description="The explaining subgraph, to draw.", metadata=NEEDS_PATHS)
+    items: list[ExposureItem] = strawberry.field(description="One page of exposures (`first`, `after`), largest weight x impact first: weight times the incident's recordsAffectedMax, else recordsAffected, else 1; ties by weight, then incident id, channel and via.")
+    totals: JSON = strawberry.field(description="Impact figures summed over every item of all pages, each incident once at its largest weight.")
+    graph: Graph = strawberry.field(description="The subgraph that explains this page's items, to draw.", metadata=NEEDS_PATHS)
+    count: int = strawberry.field(description="How many items the whole answer has, all pages together.")
 
     @resolver(description="The exposed entity.")
     async def entity(self, info: Ctx) -> Entity:

@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from corpgraph.schema.errors import LimitExceeded
 
 
+EXPOSURE_FIRST = 20  # exposure items per page when `first` is not given (the resolver's page_size says the same)
+
+
 class ApiSettings(BaseSettings):
     """Everything the API makes configurable; tests override with monkeypatch.setenv (conftest clears the cache)."""
 
@@ -78,9 +81,11 @@ class ApiSettings(BaseSettings):
         return {"max_depth": self.depth(max_depth, self.max_graph_depth),
                 "min_share": self.share("minShare", min_share), "max_owners": self.owners(max_owners)}
 
-    def exposure_args(self, max_depth: int | None) -> dict[str, Any]:
-        """The bounded arguments of an exposure, the same for the GraphQL field and the exports."""
-        return {"max_depth": self.depth(max_depth, self.max_graph_depth)}
+    def exposure_args(self, max_depth: int | None, first: int | None = None, whole: bool = False) -> dict[str, Any]:
+        """The bounded arguments of an exposure, the same for the GraphQL field and the exports: a page of `first`
+        items within 1..max_first (default 20), or every item (whole=True: an export draws the whole graph)."""
+        return {"max_depth": self.depth(max_depth, self.max_graph_depth),
+                "first": None if whole else self.first(first, default=EXPOSURE_FIRST)}
 
     def neighborhood_args(self, depth: int | None) -> dict[str, Any]:
         """The bounded arguments of a neighbourhood, the same for the GraphQL field and the exports."""

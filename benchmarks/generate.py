@@ -51,6 +51,7 @@ class World:
     counts: dict[str, int] = field(default_factory=dict)
     largest_holder: str = ""
     holders: list[str] = field(default_factory=list)  # companies holding stakes, sorted (exposure roots)
+    largest_holders: list[str] = field(default_factory=list)  # the 100 with the most stakes, most first
     incidents: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -87,7 +88,9 @@ def generate(path: str | Path, companies: int, seed: int = 7, cores: bool = True
         counts["DEPENDS_ON"] = _write(out, _depends_lines(rng, n, incidents["providers"]))
         counts["SUPPLIED_DATA_TO"] = _write(out, _supplied_lines(rng, n, incidents["responsible"]))
     company_owners = owns["owner"][owns["owner"] < n]
-    world.largest_holder = f"c{int(np.bincount(company_owners, minlength=n).argmax())}"
+    stakes = np.bincount(company_owners, minlength=n)
+    world.largest_holder = f"c{int(stakes.argmax())}"
+    world.largest_holders = [f"c{i}" for i in np.argsort(-stakes, kind="stable")[:LARGEST].tolist() if stakes[i]]
     world.holders = [f"c{i}" for i in np.unique(company_owners).tolist()]
     world.incidents = [f"i{k}" for k in range(len(incidents["category"]))]
     world.seconds = time.perf_counter() - started
@@ -95,6 +98,7 @@ def generate(path: str | Path, companies: int, seed: int = 7, cores: bool = True
 
 
 _ACTORS = 20
+LARGEST = 100  # World.largest_holders: the exposure rows' large holders
 
 
 def _groups(rng: np.random.Generator, n: int, hubs: int) -> tuple[np.ndarray, int]:

@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from benchmarks.footprint import projection_bytes
 from benchmarks.peers import Key
+from corpgraph.api.settings import EXPOSURE_FIRST
 from corpgraph.graph.analytics.ownership import Shares, row
 from corpgraph.graph.analytics.results import Exposure, Holding, LiabilityChain
 from corpgraph.graph.gc_policy import FrozenProjections
@@ -71,6 +72,16 @@ class Ours:
         """The product's exposure (all channels, paths to depth 6, subgraph)."""
         return self.graph.exposure(entity, as_of, bounds=False)
 
+    def exposure_page(self, entity: str, as_of: date, paths: bool = False) -> Exposure:
+        """The first page of a holder's exposure as the GraphQL field answers it by default: all channels, 20 items
+        ranked by weight x impact, totals and count over every item; paths and subgraph of the page when asked."""
+        return self.graph.exposure(entity, as_of, bounds=False, paths=paths, first=EXPOSURE_FIRST)
+
+    @staticmethod
+    def page(exposure: Exposure) -> dict[str, Any]:
+        """What a page answer is checked by: its count, items and totals."""
+        return {"count": exposure.count, "items": len(exposure.items), "totals": exposure.totals}
+
     @staticmethod
     def parties(chain: LiabilityChain) -> dict[Key, float]:
         """A liability chain as {(entity, role): weight}; the largest weight when a party appears twice."""
@@ -105,8 +116,9 @@ class GraphQLServer:
 
     LIABILITY = ("query($id: ID!, $asOf: Date) { liabilityChain(incidentId: $id, asOf: $asOf) "
                  "{ parties { entity { id } role weight } } }")
-    EXPOSURE = ("query($id: ID!, $asOf: Date) { exposure(entityId: $id, asOf: $asOf) "
-                "{ items { incident { id } channel weight } } }")
+    # Pages of the largest size: a random holder's items fit one page (exposure() follows the cursor when not)
+    EXPOSURE = ("query($id: ID!, $asOf: Date, $after: String) { exposure(entityId: $id, asOf: $asOf, first: 100, "
+                "after: $after) { count items { incident { id } channel weight cursor } } }")
 
     def __init__(self, db: Path, warm_up: tuple[str, date], ready_seconds: float = 60, warm_seconds: float = 600,
                  timeout: float = 120) -> None:
@@ -163,10 +175,16 @@ class GraphQLServer:
     def exposure(self, entity: str, as_of: date) -> dict[Key, float]:
         """One exposure request, answered as {(incident, channel): weight}."""
         out: dict[Key, float] = {}
-        for item in self._post(self.EXPOSURE, entity, as_of)["exposure"]["items"]:
-            key = (item["incident"]["id"], item["channel"])
-            out[key] = max(out.get(key, 0.0), item["weight"])
-        return out
+        seen, after = 0, None
+        while True:
+            page = self._post(self.EXPOSURE, entity, as_of, after=after)["exposure"]
+            for item in page["items"]:
+                key = (item["incident"]["id"], item["channel"])
+                out[key] = max(out.get(key, 0.0), item["weight"])
+            seen += len(page["items"])
+            if not page["items"] or seen >= page["count"]:
+                return out
+            after = page["items"][-1]["cursor"]
 
     def concurrently(self, kind: str, keys: list[str], as_of: date, clients: int, budget: float
                      ) -> tuple[list[float], float, int]:
@@ -200,13 +218,14 @@ class GraphQLServer:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         return next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM"))
 
-    def _post(self, query: str, id: str, as_of: date, timeout: float | None = None, client: Any = None
-              ) -> dict[str, Any]:
+    def _post(self, query: str, id: str, as_of: date, timeout: float | None = None, client: Any = None,
+              after: str | None = None) -> dict[str, Any]:
         """One GraphQL request (on `client`, default the server's own); errors in the answer are raised, never
         timed as answers."""
         import httpx
 
-        payload = {"query": query, "variables": {"id": id, "asOf": as_of.isoformat()}}
+        variables = {"id": id, "asOf": as_of.isoformat(), **({"after": after} if after else {})}
+        payload = {"query": query, "variables": variables}
         try:
             response = (client or self.client).post("/graphql", json=payload, timeout=timeout or self.timeout)
         except httpx.TimeoutException as exc:

@@ -111,6 +111,8 @@ class CorpGraph:
         self._identity_lock = threading.Lock()
         self._candidates: tuple[int, CandidateSet] | None = None  # the matcher's candidates of one revision
         self._candidates_lock = threading.Lock()
+        self._impacts: tuple[Analytic, exposure_.Impacts] | None = None  # exposure's incident figures of one state
+        self._impacts_lock = threading.Lock()
         # through self: a forked benchmark child swaps self.store for its own connection
         self.live: LiveState[Analytic] = LiveState(self._build, lambda: self.store.revision(), fresh_wait)
 
@@ -319,15 +321,29 @@ class CorpGraph:
                                          max_owners, bounds, paths)
 
     def exposure(self, entity: str, as_of: date | None = None, channels: Sequence[Channel] | None = None,
-                 max_depth: int = 6, top_k: int = 3, bounds: bool = True) -> Exposure:
-        """Incidents the entity is exposed to, per channel, with weighted impact totals."""
+                 max_depth: int = 6, top_k: int = 3, bounds: bool = True, paths: bool = True,
+                 first: int | None = None, after: str | None = None) -> Exposure:
+        """Incidents the entity is exposed to, per channel, with weighted impact totals.
+
+        first/after: one page of the items, ranked by weight x impact (graph.analytics.exposure), after the
+        `cursor` of an item received; totals and count are over every item. paths=False leaves out the
+        explaining paths and the subgraph; with paths, only the page's items are explained.
+        """
         day = as_of or date.today()
         view, node, analytic = self._node_of(entity, _EXPOSED, day)
         reader = self.reader(analytic)
         if node is None:
             id = self.resolve(entity)
-            return Exposure(id, day, [], {}, build_subgraph(reader, [id], []))
-        return exposure_.exposure(reader, view, node, day, channels, max_depth, top_k, bounds)
+            return Exposure(id, day, [], {}, build_subgraph(reader, [id], []) if paths else Subgraph())
+        return exposure_.exposure(reader, view, node, day, channels, max_depth, top_k, bounds, paths, first, after,
+                                  self._impacts_of(analytic))
+
+    def _impacts_of(self, analytic: Analytic) -> exposure_.Impacts:
+        """The incident figures read for this analytic state (a new state starts an empty cache)."""
+        with self._impacts_lock:
+            if self._impacts is None or self._impacts[0] is not analytic:
+                self._impacts = (analytic, exposure_.Impacts(len(analytic.projection.ids)))
+            return self._impacts[1]
 
     def sanctions_status(self, entity: str, regime: str, as_of: date | None = None) -> SanctionsAnswer:
         """The entity's status under a regime's ownership-and-control rule (docs/sanctions.md), with the evidence."""

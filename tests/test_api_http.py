@@ -99,6 +99,36 @@ def test_lakala_exposure_through_ownership(server: str) -> None:
     assert exposure["totals"]["amount_CNY"] == pytest.approx(12_312_000)
 
 
+PAGE = """query($after: String) { exposure(entityId: "lakala", asOf: "2020-01-01", first: 1, after: $after) {
+  count totals items { incident { id } channel weight cursor via { id } paths { weight hops { from to type } } }
+  graph { nodes { id } } } }"""
+
+
+def test_lakala_exposure_a_page_at_a_time(server: str) -> None:
+    whole = gql(server, '{ exposure(entityId: "lakala", asOf: "2020-01-01") { count totals items { channel } } }')
+    assert whole["exposure"]["count"] == 2 and len(whole["exposure"]["items"]) == 2
+    first = gql(server, PAGE)["exposure"]
+    # The leak hit Lakala itself (1 x 400M records, its maximum) before it reaches it through Kaola (0.324 x 400M).
+    (hit,) = first["items"]
+    assert (hit["incident"]["id"], hit["channel"], hit["weight"], hit["via"]["id"]) == (LEAK, "AFFECTED", 1.0, "lakala")
+    assert [[(h["from"], h["to"], h["type"]) for h in p["hops"]] for p in hit["paths"]] == [[(LEAK, "lakala", "AFFECTED")]]
+    assert first["count"] == 2 and first["totals"] == whole["exposure"]["totals"]  # over both items, not the page
+    assert {n["id"] for n in first["graph"]["nodes"]} == {"lakala", LEAK}  # only the page is explained
+    second = gql(server, PAGE, {"after": hit["cursor"]})["exposure"]
+    (owned,) = second["items"]
+    assert (owned["channel"], owned["weight"], owned["via"]["id"]) == ("OWNERSHIP", pytest.approx(LAKALA_SHARE), "kaola")
+    assert [(h["from"], h["to"], h["type"]) for h in owned["paths"][0]["hops"]] == [
+        ("lakala", "kaola", "OWNS"), ("kaola", LEAK, "RESPONSIBLE_FOR")]
+    assert (second["count"], second["totals"]) == (2, whole["exposure"]["totals"])
+    assert gql(server, PAGE, {"after": owned["cursor"]})["exposure"]["items"] == []
+
+
+def test_an_exposure_cursor_that_is_not_ours_is_refused(server: str) -> None:
+    response = HTTP.post(f"{server}/graphql", json={"query": PAGE, "variables": {"after": "nonsense"}})
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "INVALID_CURSOR" and "ExposureItem" in error["message"]
+
+
 @pytest.mark.parametrize("text", ["拉卡拉", "라카라", "lakala", "Lakala Payment Co., Ltd."])
 def test_search_in_any_script(server: str, text: str) -> None:
     found = gql(server, "query($t: String!) { search(text: $t) { id name } }", {"t": text})["search"]

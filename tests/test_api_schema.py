@@ -170,7 +170,7 @@ def test_lanes_pages_and_needs_are_read_from_the_fields_themselves() -> None:
                                    "screen"}
     assert SCHEMA.page_sizes == {"search": 10, "companies": 20, "incidents": 20, "resolveCandidates": 20,
                                  "declaredDisagreements": 20, "owners": 100, "holdings": 100,
-                                 "sanctionedByOwnership": 20}
+                                 "sanctionedByOwnership": 20, "exposure": 20}
     assert SCHEMA.needs == {"bounds": {"integratedMin", "integratedMax", "weightMin", "weightMax", "mayControl",
                                        "integratedMaxExact", "weightMaxExact"},
                             "paths": {"paths", "graph", "pathsCutShort"}}

@@ -19,7 +19,7 @@ from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.schema.errors import TimedOut
 from corpgraph.schema.kinds import EntityType
 
-N = 6_000  # the largest holder's exposure takes ~1.5 s here on an idle machine: well past the budget below
+N = 6_000  # the 10 largest holders' whole exposures (every item explained) take ~2 s here: well past the budget below
 BUDGET = 0.2
 
 
@@ -58,14 +58,20 @@ def _run_within(seconds: float, work: Callable[[], Any]) -> tuple[BaseException 
 
 def test_exposure_stops_within_100_ms_of_its_deadline_and_releases_the_cpu(world: tuple[gen.World, CorpGraph]) -> None:
     w, graph = world
-    whole = _run_within(60, lambda: graph.exposure(w.largest_holder))
+    whole = _run_within(60, lambda: _exposures(graph, w))
     # A budget well inside the whole question, whatever this machine's speed: a quarter of its wall time.
     limit = min(BUDGET, whole[2] / 4)
     assert whole[0] is None and whole[1] > limit + 0.1  # its CPU alone would overrun the budget by more than 0.1 s
-    error, cpu, wall = _run_within(limit, lambda: graph.exposure(w.largest_holder))
+    error, cpu, wall = _run_within(limit, lambda: _exposures(graph, w))
     assert isinstance(error, TimedOut)
     assert cpu < limit + 0.1  # main: the whole computation's CPU, answered or not
     assert wall < limit + 0.5  # wall time may include waiting for the other core's load on a shared machine
+
+
+def _exposures(graph: CorpGraph, w: gen.World) -> None:
+    """The whole exposure of each of the 10 largest holders (one large holder's page takes milliseconds)."""
+    for holder in w.largest_holders[:10]:
+        graph.exposure(holder)
 
 
 @pytest.mark.parametrize("question", ["exposure", "liability", "holdings", "owners", "neighborhood", "candidates"])

@@ -5,11 +5,12 @@ from datetime import date
 
 import pytest
 
+from corpgraph.graph.analytics.paths import PathFinder
 from corpgraph.graph.analytics.results import Channel, Exposure
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.service import CorpGraph
 from corpgraph.graph.stores.sqlite import SqliteStore
-from corpgraph.schema.errors import NotFound
+from corpgraph.schema.errors import InvalidCursor, NotFound
 from tests.factory import batch, company, entity, owns, rel
 
 
@@ -138,3 +139,96 @@ def test_the_total_maximum_of_records_is_never_below_the_total_count(tmp_store: 
                             rel("RESPONSIBLE_FOR", "p", "l1"), rel("RESPONSIBLE_FOR", "p", "l2")))
     totals = CorpGraph(tmp_store).exposure("p").totals
     assert totals == {"records_affected": 400.0, "records_affected_max": 700.0}
+
+
+# Paged exposure. P is responsible for B (100 records); holds 60% of A (responsible for O, 10 hours) and 50% of
+# C (responsible for L, 1,000 records, up to 4,000); L hit P itself; P depends on V, hit by O2 (2 hours).
+# Rank = weight x (records_affected_max, else records_affected, else 1):
+#   (l, AFFECTED, p) 1 x 4000; (l, OWNERSHIP, c) 0.5 x 4000 = 2000; (b, OWNERSHIP, p) 1 x 100;
+#   (o2, DEPENDENCY, v) 1 x 1; (o, OWNERSHIP, a) 0.6 x 1.
+RANKED = [("l", Channel.AFFECTED, "p"), ("l", Channel.OWNERSHIP, "c"), ("b", Channel.OWNERSHIP, "p"),
+          ("o2", Channel.DEPENDENCY, "v"), ("o", Channel.OWNERSHIP, "a")]
+# L once at its largest weight 1; B's count is its own maximum: records 1000 + 100, maximum 4000 + 100;
+# hours 0.6 x 10 + 1 x 2.
+TOTALS = {"records_affected": 1100.0, "records_affected_max": 4100.0, "duration_hours": 8.0}
+
+
+@pytest.fixture
+def holder(tmp_store: SqliteStore) -> CorpGraph:
+    ingest(tmp_store, batch(
+        *(company(c) for c in ("p", "a", "c", "v")),
+        entity("Incident", "b", category="data_leak", records_affected=100),
+        entity("Incident", "o", category="outage", duration_hours=10),
+        entity("Incident", "l", category="data_leak", records_affected=1000, records_affected_max=4000),
+        entity("Incident", "o2", category="outage", duration_hours=2),
+        owns("p", "a", 0.6), owns("p", "c", 0.5),
+        rel("RESPONSIBLE_FOR", "p", "b"), rel("RESPONSIBLE_FOR", "a", "o"), rel("RESPONSIBLE_FOR", "c", "l"),
+        rel("AFFECTED", "l", "p"), rel("DEPENDS_ON", "p", "v"), rel("AFFECTED", "o2", "v"),
+    ))
+    return CorpGraph(tmp_store)
+
+
+def _keys(answer: Exposure) -> list[tuple[str, Channel, str | None]]:
+    return [(i.incident, i.channel, i.via) for i in answer.items]
+
+
+def test_items_rank_by_weight_times_impact_and_totals_cover_them_all(holder: CorpGraph) -> None:
+    whole = holder.exposure("p")
+    assert _keys(whole) == RANKED
+    assert [i.weight for i in whole.items] == pytest.approx([1.0, 0.5, 1.0, 1.0, 0.6])
+    assert whole.count == 5 and whole.totals == pytest.approx(TOTALS)
+
+
+def test_pages_of_two_continue_from_the_cursor_with_the_same_count_and_totals(holder: CorpGraph) -> None:
+    pages, after = [], None
+    while True:
+        page = holder.exposure("p", first=2, after=after)
+        assert page.count == 5 and page.totals == pytest.approx(TOTALS)  # every page: all items counted
+        if not page.items:
+            break
+        pages.append(_keys(page))
+        after = page.items[-1].cursor
+    assert pages == [RANKED[0:2], RANKED[2:4], RANKED[4:5]]
+
+
+def test_pages_of_one_walk_the_whole_ranking(holder: CorpGraph) -> None:
+    seen, after = [], None
+    for _ in range(5):
+        page = holder.exposure("p", first=1, after=after, paths=False)
+        assert len(page.items) == 1 and page.count == 5
+        seen += _keys(page)
+        after = page.items[0].cursor
+    assert seen == RANKED
+    assert holder.exposure("p", first=1, after=after).items == []
+
+
+def test_paths_only_for_the_page_and_only_when_asked(holder: CorpGraph, monkeypatch: pytest.MonkeyPatch) -> None:
+    searched: list[int] = []
+    original = PathFinder.paths
+
+    def spy(self: PathFinder, other: int, k: int = 3) -> list[list[int]]:
+        searched.append(other)
+        return original(self, other, k)
+
+    monkeypatch.setattr(PathFinder, "paths", spy)
+    bare = holder.exposure("p", paths=False)
+    assert searched == [] and all(i.paths == [] for i in bare.items) and bare.graph.nodes == []
+    assert bare.totals == pytest.approx(TOTALS)
+    second = holder.exposure("p", first=1, after=holder.exposure("p", first=1, paths=False).items[0].cursor)
+    (item,) = second.items  # (l, OWNERSHIP, c): one search, for C alone
+    assert len(searched) == 1
+    assert [[(h.source, h.target, h.type.value) for h in p.hops] for p in item.paths] == [
+        [("p", "c", "OWNS"), ("c", "l", "RESPONSIBLE_FOR")]]
+    assert item.paths[0].weight == pytest.approx(0.5)
+    assert {n.id for n in second.graph.nodes} == {"p", "c", "l"}  # the page's subgraph: not A, V, B, O, O2
+
+
+def test_a_cursor_that_is_not_ours_is_refused(holder: CorpGraph) -> None:
+    with pytest.raises(InvalidCursor, match="pass the cursor of the last ExposureItem received"):
+        holder.exposure("p", first=2, after="bm90IGEgY3Vyc29y")  # base64 of "not a cursor"
+
+
+def test_figures_read_for_one_state_are_not_used_after_a_write(holder: CorpGraph) -> None:
+    assert holder.exposure("p", first=1).totals == pytest.approx(TOTALS)  # reads (and keeps) every figure
+    holder.write(batch(entity("Incident", "o", category="outage", duration_hours=20)))  # O: 10 -> 20 hours
+    assert holder.exposure("p", first=1).totals == pytest.approx({**TOTALS, "duration_hours": 0.6 * 20 + 2.0})

@@ -91,7 +91,7 @@ const QUERIES = {
   },
   exposure: {
     text: `query($id: ID!, $asOf: Date) { exposure(entityId: $id, asOf: $asOf) {
-      asOf totals entity { id name } items { incident { id name } channel weight via { id name } impact ${PATHS} } ${GRAPH} } }`,
+      asOf totals count entity { id name } items { incident { id name } channel weight via { id name } impact ${PATHS} } ${GRAPH} } }`,
     vars: () => ({ id: state.id, asOf: state.asOf || null }),
     pick: (d) => d.exposure,
   },
@@ -356,7 +356,7 @@ function showExposure(exp) {
   const cut = draw(nodes, exp.graph.edges.map(edgeData));
   const totals = Object.entries(exp.totals || {}).map(([k, v]) => `<dt>${esc(k)}</dt><dd>${Number(v).toLocaleString()}</dd>`).join('');
   $('summary').innerHTML = `<h3>Exposure: ${esc(exp.entity.name)}</h3>
-    <div class="muted">as of ${exp.asOf} · ${exp.items.length} exposures</div>${cutNotice(cut)}
+    <div class="muted">as of ${exp.asOf} · ${exp.count > exp.items.length ? `the ${exp.items.length} largest (weight × impact) of ${exp.count.toLocaleString()} exposures; totals over all` : `${exp.items.length} exposures`}</div>${cutNotice(cut)}
     <h4>Weighted totals</h4><dl>${totals || '<dt>none</dt><dd></dd>'}</dl>
     <table>${exp.items.map((i) => `<tr><td><a href="#" data-select="${esc(i.incident.id)}">${esc(i.incident.name)}</a></td>
       <td>${i.channel}</td><td>${num(i.weight)}</td></tr>`).join('')}</table>`;

@@ -11,52 +11,136 @@ Channels (relations valid at as_of):
 One item per (incident, channel, via), keeping the largest weight when several routes lead there.
 Impact figures of an incident: records_affected, records_affected_max, duration_hours and amount_<CUR>
 (amounts summed per currency). Totals: each incident counted once, at the entity's largest weight for
-it over the items shown, times its figures, summed over incidents (same keys); when some incident reports
-records_affected_max, one that reports only records_affected adds that count to it too (never below the count).
+it over every item (all pages, whatever `first` and `after`), times its figures, summed over incidents
+(same keys); when some incident reports records_affected_max, one that reports only records_affected adds
+that count to it too (never below the count).
+
+Order and pages: items are ranked by weight x impact, the impact being the incident's records_affected_max,
+else its records_affected, else 1 (an incident that counts no records ranks by its weight alone); ties by
+weight, then incident id, channel and via (largest first for the numbers, ascending for the ids), a total
+order. `first` keeps that many items after the cursor `after` (the `cursor` of an item received, naming its
+rank key); `count` is the number of items of all pages. Only the items returned are explained (paths and
+the subgraph), and only when asked (paths=True): collection keeps, in numpy columns, each item's route (the
+company its OWNS paths lead to and the edges after them), nothing more, so a holder of 10^5 companies pays
+the path searches of one page. The incidents' figures are read in one batched store read and kept per
+analytic state (Impacts), so ranking and totals are vectorised over every item.
 
 Example: P holds 60% of A, A is responsible for an outage of 10 hours: OWNERSHIP item weight 0.6,
-totals {"duration_hours": 6.0}.
+totals {"duration_hours": 6.0}. With a second incident B of 100 records that P itself is responsible for,
+B ranks first (1 x 100 > 0.6 x 1) and `first=1` returns B alone, count 2, totals over both.
 """
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+import numpy as np
 
 from corpgraph.schema.kinds import RelationType
 from corpgraph.schema.records import Incident
 
 from corpgraph.graph.analytics import ownership
 from corpgraph.graph.analytics.paths import Explainer, PathFinder
-from corpgraph.graph.analytics.results import Channel, Exposure, ExposureItem, Path
+from corpgraph.graph.analytics.results import Channel, Exposure, ExposureItem, Path, Subgraph
+from corpgraph.graph.cursors import decode_cursor, encode_cursor, invalid_cursor
 from corpgraph.graph.projection.build import AsOfView
 from corpgraph.graph.stores.base import StoreReader
 from corpgraph.graph import budget
 
 R = RelationType
+HINT = "pass the cursor of the last ExposureItem received"
+RankKey = tuple[float, float, str, str, str]  # (-weight x impact, -weight, incident, channel, via): ascending
 
 
 @dataclass
 class _Found:
-    """An exposure before its paths are explained: node indices and edge-index paths."""
+    """A page's exposure before it is explained: node indices, and what its paths are made of.
+
+    Its paths are the top-k OWNS paths from the entity to `company` (one empty path when it is the entity
+    itself), each followed by the edges of `suffix`.
+    """
 
     incident: int
     channel: Channel
     weight: float
     via: int
-    unknown: bool = False
-    paths: list[list[int]] = field(default_factory=list)
+    unknown: bool
+    company: int
+    suffix: tuple[int, ...]
     at: int = -1  # the via company's position in the entity's holdings (its bounds and flags); -1: no shares
 
 
+CHANNELS = list(Channel)  # a channel's code in the collected arrays is its position here
+_COLUMNS = ("incident", "channel", "weight", "via", "unknown", "company", "edge", "tie", "at")
+
+
+class Impacts:
+    """Impact figures of incidents by node index, read from the store when first needed (one batched read of
+    those not read yet) and kept for the analytic state they were read for (the facade keeps one per state).
+
+    An incident's figures sit in one slot: `fixed` columns records_affected, records_affected_max and
+    duration_hours, `amounts` one column per currency, NaN where it reports none. Slots are only appended
+    (into new arrays), so arrays handed out stay valid while later reads add incidents.
+    """
+
+    FIXED = ("records_affected", "records_affected_max", "duration_hours")
+
+    def __init__(self, nodes: int) -> None:
+        self.slot = np.full(nodes, -1, dtype=np.int32)  # node -> slot; -1: not read yet
+        self.fixed = np.zeros((0, 3))
+        self.amounts: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def read(self, store: StoreReader, view: AsOfView, incidents: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                                        dict[str, np.ndarray]]:
+        """(slots of these incidents, fixed figures by slot, amounts by currency by slot), reading the missing ones."""
+        with self._lock:
+            if self.slot.size < len(view.projection.ids):  # a projection never shrinks under one state; be safe
+                grown = np.full(len(view.projection.ids) - self.slot.size, -1, dtype=np.int32)
+                self.slot = np.concatenate([self.slot, grown])
+            missing = incidents[self.slot[incidents] < 0]
+            if missing.size:
+                self._add(store, view, missing)
+            return self.slot[incidents], self.fixed, dict(self.amounts)
+
+    def _add(self, store: StoreReader, view: AsOfView, nodes: np.ndarray) -> None:
+        """Read and append the figures of these incidents (absent records: no figures)."""
+        ids = [view.projection.ids[n] for n in nodes.tolist()]
+        records = store.get_entities(ids)
+        base = self.fixed.shape[0]
+        fixed = np.full((nodes.size, 3), np.nan)
+        amounts = {c: np.concatenate([a, np.full(nodes.size, np.nan)]) for c, a in self.amounts.items()}
+        for k, id in enumerate(ids):
+            record = records.get(id)
+            if record is None:
+                continue
+            for key, value in impact(record).items():  # type: ignore[arg-type]
+                if key.startswith("amount_"):
+                    column = amounts.setdefault(key[7:], np.full(base + nodes.size, np.nan))
+                    column[base + k] = value
+                else:
+                    fixed[k, self.FIXED.index(key)] = value
+        self.fixed = np.concatenate([self.fixed, fixed])
+        self.amounts = amounts
+        self.slot[nodes] = np.arange(base, base + nodes.size)
+
+
 def exposure(store: StoreReader, view: AsOfView, entity: int, as_of: date, channels: Sequence[Channel] | None = None,
-             max_depth: int = 6, top_k: int = 3, bounds: bool = True) -> Exposure:
+             max_depth: int = 6, top_k: int = 3, bounds: bool = True, paths: bool = True, first: int | None = None,
+             after: str | None = None, impacts: Impacts | None = None) -> Exposure:
     """Incidents the entity is exposed to at as_of, per channel, with impact figures and weighted totals.
 
-    bounds=False skips the solves at the minimums and maximums (weight_min/max None).
+    bounds=False skips the solves at the minimums and maximums (weight_min/max None); paths=False finds no
+    path and builds no subgraph (items' paths empty, graph empty). first/after: one page of the items in rank
+    order (first=None: all of them); count and totals are over every item either way. impacts: the figures
+    already read for this projection (a fresh cache when None).
     """
     wanted = set(channels or Channel)
+    start = None if after is None else _rank_key(after)
     search = _Search(view, entity, max_depth, top_k, bounds)
     if Channel.OWNERSHIP in wanted:
         search.ownership()
@@ -66,7 +150,7 @@ def exposure(store: StoreReader, view: AsOfView, entity: int, as_of: date, chann
         search.data_flow()
     if Channel.AFFECTED in wanted:
         search.affected()
-    return search.answer(store, as_of)
+    return search.answer(store, as_of, paths, first, start, impacts or Impacts(len(view.projection.ids)))
 
 
 def impact(incident: Incident) -> dict[str, float]:
@@ -81,97 +165,196 @@ def impact(incident: Incident) -> dict[str, float]:
     return out
 
 
-def weighted_totals(items: Sequence[ExposureItem]) -> dict[str, float]:
-    """Sum over incidents of (largest item weight for the incident) x (its impact figures)."""
-    weight: dict[str, float] = {}
-    figures: dict[str, dict[str, Any]] = {}
-    for item in items:
-        weight[item.incident] = max(weight.get(item.incident, 0.0), item.weight)
-        figures[item.incident] = item.impact
-    totals: dict[str, float] = {}
-    only_counted = 0.0  # records of incidents that report a count and no maximum
-    for incident, w in weight.items():
-        for key, value in figures[incident].items():
-            totals[key] = totals.get(key, 0.0) + w * float(value)
-        if "records_affected" in figures[incident] and "records_affected_max" not in figures[incident]:
-            only_counted += w * float(figures[incident]["records_affected"])
-    if "records_affected_max" in totals:  # a known count is its own upper bound
-        totals["records_affected_max"] += only_counted
+def _totals(weight: np.ndarray, columns: dict[str, np.ndarray]) -> dict[str, float]:
+    """Totals of incidents with these largest weights and figure columns (NaN: not reported), key by key."""
+    totals = {key: float(np.sum(weight * np.nan_to_num(column))) for key, column in columns.items()
+              if not np.isnan(column).all()}
+    if "records_affected_max" in totals and "records_affected" in columns:  # a known count is its own upper bound
+        only = ~np.isnan(columns["records_affected"]) & np.isnan(columns["records_affected_max"])
+        totals["records_affected_max"] += float(np.sum(weight[only] * columns["records_affected"][only]))
     return totals
 
 
+def _reported(columns: dict[str, np.ndarray], at: int) -> dict[str, float]:
+    """The figures one incident reports (its row of the figure columns, NaN left out)."""
+    return {key: float(column[at]) for key, column in columns.items() if not np.isnan(column[at])}
+
+
+def cursor_of(key: RankKey) -> str:
+    """The opaque cursor of an item's rank key (the numbers written exactly, as float.hex)."""
+    score, weight, incident, channel, via = key
+    return encode_cursor(json.dumps([(-score).hex(), (-weight).hex(), incident, channel, via]))
+
+
+def _rank_key(cursor: str) -> RankKey:
+    """The rank key inside an exposure cursor; InvalidCursor for anything else."""
+    try:
+        score, weight, incident, channel, via = json.loads(decode_cursor(cursor, HINT))
+        if all(isinstance(part, str) for part in (incident, channel, via)):
+            return -float.fromhex(score), -float.fromhex(weight), incident, channel, via
+    except (ValueError, TypeError):
+        pass
+    raise invalid_cursor(cursor, HINT)
+
+
 class _Search:
-    """Collects exposures of one entity; paths are kept as edge indices until one store read explains them."""
+    """Collects exposures of one entity as arrays; paths are found and read only for the page's items, when asked."""
 
     def __init__(self, view: AsOfView, entity: int, max_depth: int, top_k: int, bounds: bool) -> None:
-        self.view, self.entity, self.top_k = view, entity, top_k
+        self.view, self.entity, self.max_depth, self.top_k = view, entity, max_depth, top_k
         self.holds = ownership.row(view, entity, bounds)
-        self.finder = PathFinder(view, entity, max_depth, into_anchor=False)
-        self.found: dict[tuple[int, Channel, int], _Found] = {}
+        self.parts: list[tuple[np.ndarray, ...]] = []  # column arrays (_COLUMNS) of each channel's routes
 
     def ownership(self) -> None:
         """OWNERSHIP: responsible companies among the entity itself and everything it holds."""
-        proj, holds = self.view.projection, self.holds
-        for edge in self.view.edges_of_many(R.RESPONSIBLE_FOR, holds.nodes, outgoing=True).tolist():
-            company = int(proj.src[edge])
-            at = holds.local(company)
-            weight, unknown = float(holds.integrated[at]), bool(holds.unknown[at])
-            if weight > 0 or unknown:
-                paths = [p + [edge] for p in self._owns_paths(company)]
-                self._add(_Found(int(proj.dst[edge]), Channel.OWNERSHIP, weight, company, unknown, paths, at=at))
+        edges = self.view.edges_of_many(R.RESPONSIBLE_FOR, self.holds.nodes, outgoing=True)
+        self._held(edges, self.view.projection.src[edges], self.view.projection.dst[edges], Channel.OWNERSHIP)
+
+    def affected(self) -> None:
+        """AFFECTED: incidents that hit the entity itself or anything it holds."""
+        edges = self.view.edges_of_many(R.AFFECTED, self.holds.nodes, outgoing=False)
+        self._held(edges, self.view.projection.dst[edges], self.view.projection.src[edges], Channel.AFFECTED)
 
     def dependency(self) -> None:
         """DEPENDENCY: providers of the entity, or of companies it controls, tied to an incident."""
-        holds = self.holds
-        controlled = ownership.controlled_by(self.view, self.entity).tolist()
-        for at in [holds.local(node) for node in (self.entity, *controlled)]:
-            if at < 0:
-                continue  # controlled through CONTROLS interests alone: no share, weight 0, not listed
-            firm = int(holds.nodes[at])
-            weight, unknown = float(holds.integrated[at]), bool(holds.unknown[at])
-            for dep in self.view.edges(R.DEPENDS_ON, firm, outgoing=True).tolist():
-                budget.check()  # a holder may control 10^5 companies, each with providers
-                provider = int(self.view.projection.dst[dep])
-                for incident, tie in self._ties(provider):
-                    paths = [p + [dep, tie] for p in self._owns_paths(firm)]
-                    self._add(_Found(incident, Channel.DEPENDENCY, weight, provider, unknown, paths, at=at))
+        proj, holds = self.view.projection, self.holds
+        controlled = ownership.controlled_by(self.view, self.entity)
+        firms = np.concatenate([np.array([self.entity], dtype=np.int64), np.asarray(controlled, dtype=np.int64)])
+        at = np.searchsorted(holds.nodes, firms)
+        inside = (at < holds.nodes.size) & (holds.nodes[np.minimum(at, holds.nodes.size - 1)] == firms)
+        firms = firms[inside]  # controlled through CONTROLS interests alone: no share, weight 0, not listed
+        deps = self.view.edges_of_many(R.DEPENDS_ON, firms, outgoing=True)
+        budget.check()  # a holder may control 10^5 companies, each with providers
+        if deps.size == 0:
+            return
+        firm, provider = proj.src[deps].astype(np.int64), proj.dst[deps].astype(np.int64)
+        place = np.searchsorted(holds.nodes, firm)
+        weight = holds.integrated[place]
+        # per provider, the heaviest route (the first of equal ones, in the order firms and edges come)
+        order = np.lexsort((np.arange(deps.size), -weight, provider))
+        rows = []
+        for k in order[np.r_[True, provider[order][1:] != provider[order][:-1]]].tolist():
+            for incident, tie in self._ties(int(provider[k])):
+                rows.append((incident, CHANNELS.index(Channel.DEPENDENCY), float(weight[k]), int(provider[k]),
+                             bool(holds.unknown[place[k]]), int(firm[k]), int(deps[k]), tie, int(place[k])))
+        self._rows(rows)
 
     def data_flow(self) -> None:
         """DATA_FLOW: data the entity supplied to a company responsible for an incident."""
-        proj = self.view.projection
+        proj, rows = self.view.projection, []
         for supply in self.view.edges(R.SUPPLIED_DATA_TO, self.entity, outgoing=True).tolist():
             budget.check()
             company = int(proj.dst[supply])
             for edge in self.view.edges(R.RESPONSIBLE_FOR, company, outgoing=True).tolist():
-                self._add(_Found(int(proj.dst[edge]), Channel.DATA_FLOW, 1.0, company, False, [[supply, edge]]))
+                rows.append((int(proj.dst[edge]), CHANNELS.index(Channel.DATA_FLOW), 1.0, company, False,
+                             self.entity, supply, edge, -1))
+        self._rows(rows)
 
-    def affected(self) -> None:
-        """AFFECTED: incidents that hit the entity itself or anything it holds."""
-        proj, holds = self.view.projection, self.holds
-        for edge in self.view.edges_of_many(R.AFFECTED, holds.nodes, outgoing=False).tolist():
-            hit = int(proj.dst[edge])
-            at = holds.local(hit)
-            weight, unknown = float(holds.integrated[at]), bool(holds.unknown[at])
-            if weight > 0 or unknown:
-                paths = [p + [edge] for p in self._owns_paths(hit)]
-                self._add(_Found(int(proj.src[edge]), Channel.AFFECTED, weight, hit, unknown, paths, at=at))
+    def _rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """Routes given one tuple each (in _COLUMNS order), as column arrays."""
+        if rows:
+            self.parts.append(tuple(np.array(column) for column in zip(*rows)))
 
-    def answer(self, store: StoreReader, as_of: date) -> Exposure:
-        """Explain the paths, read the incidents' figures, and assemble the Exposure."""
-        proj, explainer = self.view.projection, Explainer(store, self.view)
-        found = sorted(self.found.values(), key=lambda f: (-f.weight, proj.ids[f.incident], f.channel.value))
-        explainer.read(e for f in found for p in f.paths for e in p)
-        incidents = store.get_entities(sorted({proj.ids[f.incident] for f in found}))
-        items = [self._item(f, [explainer.path(p) for p in f.paths], impact(incidents[proj.ids[f.incident]]))  # type: ignore[arg-type]
-                 for f in found]
-        ids = {proj.ids[self.entity], *(i.incident for i in items), *(i.via for i in items if i.via)}
-        return Exposure(proj.ids[self.entity], as_of, items, weighted_totals(items), explainer.subgraph(ids))
+    def _held(self, edges: np.ndarray, companies: np.ndarray, incidents: np.ndarray, channel: Channel) -> None:
+        """Routes through companies the entity holds (or is): each edge ties `companies[i]` to `incidents[i]`."""
+        holds = self.holds
+        at = np.searchsorted(holds.nodes, companies)  # every company is in the block: edges were gathered from it
+        keep = (holds.integrated[at] > 0) | holds.unknown[at]
+        at, edges, companies = at[keep], edges[keep].astype(np.int64), companies[keep].astype(np.int64)
+        self.parts.append((incidents[keep].astype(np.int64), np.full(at.size, CHANNELS.index(channel)),
+                           holds.integrated[at], companies, holds.unknown[at], companies, edges,
+                           np.full(at.size, -1), at))
+        budget.check()
 
-    def _item(self, found: _Found, paths: list[Path], figures: dict[str, float]) -> ExposureItem:
+    def _collected(self) -> dict[str, np.ndarray]:
+        """Every item once per (incident, channel, via): the heaviest route, the first of equal ones."""
+        if not self.parts:
+            return {name: np.zeros(0, dtype=float if name == "weight" else np.int64) for name in _COLUMNS}
+        cols = {name: np.concatenate([part[k] for part in self.parts]) for k, name in enumerate(_COLUMNS)}
+        inc, ch, via = cols["incident"], cols["channel"], cols["via"]
+        if inc.size == 0:
+            return cols
+        order = np.lexsort((np.arange(inc.size), -cols["weight"], via, ch, inc))
+        inc, ch, via = inc[order], ch[order], via[order]
+        first = np.r_[True, (inc[1:] != inc[:-1]) | (ch[1:] != ch[:-1]) | (via[1:] != via[:-1])]
+        return {name: column[order[first]] for name, column in cols.items()}
+
+    def answer(self, store: StoreReader, as_of: date, paths: bool, first: int | None,
+               start: RankKey | None, impacts: Impacts) -> Exposure:
+        """Rank every item by weight x impact, total them, cut the page, explain it, assemble the Exposure."""
+        proj = self.view.projection
+        cols = self._collected()
+        weight, count = cols["weight"], int(cols["weight"].size)
+        incidents, each = np.unique(cols["incident"], return_inverse=True)
+        slots, fixed, amounts = impacts.read(store, self.view, incidents)
+        table = fixed[slots] if slots.size else np.zeros((0, 3))
+        largest = np.zeros(incidents.size)
+        np.maximum.at(largest, each, weight)
+        columns = {key: table[:, j] for j, key in enumerate(Impacts.FIXED)}
+        columns.update({f"amount_{c}": column[slots] for c, column in sorted(amounts.items())})
+        totals = _totals(largest, columns)
+        scale = np.where(~np.isnan(table[:, 1]), table[:, 1], np.where(~np.isnan(table[:, 0]), table[:, 0], 1.0))
+        score = weight * scale[each]
+        page = self._page(cols, score, first, start)
+        found = [self._found(cols, k) for k, _ in page]
+        explainer = Explainer(store, self.view) if paths else None
+        explained = self._explain(explainer, found) if explainer else [[] for _ in found]
+        items = [self._item(f, key, _reported(columns, int(each[k])), routes)
+                 for (k, key), f, routes in zip(page, found, explained)]
+        graph = Subgraph()
+        if explainer is not None:
+            graph = explainer.subgraph({proj.ids[self.entity], *(i.incident for i in items),
+                                        *(i.via for i in items if i.via)})
+        return Exposure(proj.ids[self.entity], as_of, items, totals, graph, count=count)
+
+    def _page(self, cols: dict[str, np.ndarray], score: np.ndarray, first: int | None,
+              start: RankKey | None) -> list[tuple[int, RankKey]]:
+        """(position, rank key) of the page's items in rank order: numbers cut with numpy, ids only where tied."""
+        weight = cols["weight"]
+        rest = np.arange(score.size)
+        if start is not None:
+            later = (score < -start[0]) | ((score == -start[0]) & (weight < -start[1]))
+            tied = np.flatnonzero((score == -start[0]) & (weight == -start[1]))
+            after = [k for k in tied.tolist() if self._key(cols, score, k) > start]
+            rest = np.union1d(np.flatnonzero(later), np.array(after, dtype=np.int64))
+        if first is not None and rest.size > first:
+            order = rest[np.lexsort((-weight[rest], -score[rest]))]
+            last = order[first - 1]  # ties with the first-th item at the cut are kept, then ordered by id
+            edge = (score[order] == score[last]) & (weight[order] == weight[last])
+            rest = np.union1d(order[:first], order[edge])
+        keyed = sorted((self._key(cols, score, k), k) for k in rest.tolist())
+        return [(k, key) for key, k in (keyed if first is None else keyed[:first])]
+
+    def _key(self, cols: dict[str, np.ndarray], score: np.ndarray, k: int) -> RankKey:
+        """The rank key of item k: weight x impact, weight, incident, channel, via (sorted ascending)."""
+        ids = self.view.projection.ids
+        return (-float(score[k]), -float(cols["weight"][k]), ids[int(cols["incident"][k])],
+                CHANNELS[int(cols["channel"][k])].value, ids[int(cols["via"][k])])
+
+    def _found(self, cols: dict[str, np.ndarray], k: int) -> _Found:
+        """The route kept for item k."""
+        suffix = tuple(int(e) for e in (cols["edge"][k], cols["tie"][k]) if e >= 0)
+        return _Found(int(cols["incident"][k]), CHANNELS[int(cols["channel"][k])], float(cols["weight"][k]),
+                      int(cols["via"][k]), bool(cols["unknown"][k]), int(cols["company"][k]), suffix,
+                      int(cols["at"][k]))
+
+    def _explain(self, explainer: Explainer, page: list[_Found]) -> list[list[Path]]:
+        """The explaining paths of the page's items (one guided search per company they lead to, one store read)."""
+        finder: PathFinder | None = None
+        owns: dict[int, list[list[int]]] = {self.entity: [[]]}
+        for f in page:
+            if f.company not in owns:
+                finder = finder or PathFinder(self.view, self.entity, self.max_depth, into_anchor=False)
+                owns[f.company] = finder.paths(f.company, self.top_k)
+        routes = [[p + list(f.suffix) for p in owns[f.company]] for f in page]
+        explainer.read(e for found in routes for p in found for e in p)
+        return [[explainer.path(p) for p in found] for found in routes]
+
+    def _item(self, found: _Found, key: RankKey, figures: dict[str, float], paths: list[Path]) -> ExposureItem:
         """The ExposureItem of a found exposure, with the bounds and flags of the holding it goes through."""
         proj, holds, at = self.view.projection, self.holds, found.at
-        item = ExposureItem(proj.ids[found.incident], found.channel, found.weight, proj.ids[found.via], paths,
-                            figures, found.unknown)
+        item = ExposureItem(key[2], found.channel, found.weight, proj.ids[found.via], paths, figures, found.unknown,
+                            cursor=cursor_of(key))
         if at >= 0:
             low, high = float(holds.low[at]), float(holds.high[at])
             item.weight_min, item.weight_max = (None, None) if low != low else (low, high)
@@ -185,15 +368,3 @@ class _Search:
         responsible = [(int(proj.dst[e]), e) for e in self.view.edges(R.RESPONSIBLE_FOR, company, True).tolist()]
         affected = [(int(proj.src[e]), e) for e in self.view.edges(R.AFFECTED, company, False).tolist()]
         return responsible + affected
-
-    def _owns_paths(self, company: int) -> list[list[int]]:
-        """OWNS paths from the entity to a company it holds (one empty path for the entity itself)."""
-        if company == self.entity:
-            return [[]]
-        return self.finder.paths(company, self.top_k)
-
-    def _add(self, item: _Found) -> None:
-        """Record an exposure, keeping the heavier of two routes to the same (incident, channel, via)."""
-        key = (item.incident, item.channel, item.via)
-        if key not in self.found or item.weight > self.found[key].weight:
-            self.found[key] = item

@@ -37,10 +37,10 @@ class PathFinder:
     the paths' direction, over the nodes within max_depth of it, gives every node its best product to
     the anchor within h hops, for each h <= max_depth (a Guide). A path search from any other node is
     then A* on that exact bound: partial paths pop in the order of the best product they can still
-    reach, so complete paths pop best first, with no cap on the steps taken. For owners of a company
-    the guide covers the company's whole depth-bounded upstream block, once for all of them; for the
-    holdings of an owner (whose downstream block can be most of the graph) it covers, per other node,
-    only that node's own cone within the block.
+    reach, so complete paths pop best first, with no cap on the steps taken. The guide covers the
+    anchor's whole depth-bounded block, built once for every search: the upstream block of a company
+    for its owners, the downstream block of an owner for what it holds (one guide over a large holder's
+    block costs about what one search's own cone did, and serves a whole page of exposure items).
     """
 
     def __init__(self, view: AsOfView, anchor: int, max_depth: int = 6, min_hop_share: float = 0.0,
@@ -64,13 +64,10 @@ class PathFinder:
         return found if self.into_anchor else [p[::-1] for p in found]
 
     def _guide(self, other: int) -> Guide:
-        """The guide a search from `other` runs on (the shared one of the whole block, or other's own cone)."""
-        if self.into_anchor:
-            if self._shared is None:
-                self._shared = Guide(self, self.near)
-            return self._shared
-        cone, _ = self.step.reach([other], limit=self.max_depth)
-        return Guide(self, np.intersect1d(self.near, cone))
+        """The guide every search runs on: the anchor's whole block, built by the first search."""
+        if self._shared is None:
+            self._shared = Guide(self, self.near)
+        return self._shared
 
 
 class Guide:

@@ -184,6 +184,7 @@ class ExposureItem:
     weight_max: float | None = None
     estimate: bool = False  # the weight counts a range's midpoint
     weight_max_exact: bool = True  # False: weight_max is 1 as a true bound only (see Holding.integrated_max_exact)
+    cursor: str | None = None  # pass it as `after` for the items that follow (graph.analytics.exposure: rank order)
 
     def __post_init__(self) -> None:
         """An exact weight is its own bounds."""
@@ -193,13 +194,15 @@ class ExposureItem:
 
 @dataclass
 class Exposure:
-    """Incidents an entity is exposed to, weighted totals of their impact figures, and the subgraph."""
+    """Incidents an entity is exposed to (one page of them), weighted totals of their impact figures over all
+    pages, how many items all pages hold, and the subgraph that explains the page."""
 
     entity: str
     as_of: date
     items: list[ExposureItem]
     totals: dict[str, float]
     graph: Subgraph
+    count: int = 0
 
 
 class SanctionsStatus(str, Enum):
