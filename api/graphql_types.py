@@ -186,7 +186,7 @@ class Path:
 @strawberry.type(description="A node of a graph payload.")
 class GraphNode:
     id: strawberry.ID = strawberry.field(description="Entity id.")
-    type: str = strawberry.field(description="Entity type name (Company, Incident, ...), for styling.")
+    type: str = strawberry.field(description="Entity type as the EntityType enum spells it (COMPANY, INCIDENT, ...), for styling.")
     label: str = strawberry.field(description="Text to draw (the entity's name).")
     properties: JSON = strawberry.field(description="Other fields of the entity, as JSON.")
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from corpgraph.schema.kinds import EntityType
+
 from corpgraph.graph.analytics.results import Edge, Node, Subgraph
 from corpgraph.graph.stores.base import StoreReader, StoredRelation
 
@@ -23,7 +25,9 @@ def subgraph_from(store: StoreReader, entity_ids: Iterable[str], relations: list
         ids.update((rel.record.source, rel.record.target))
     entities = store.get_entities(sorted(ids))
     nodes = [
-        Node(e.id, e.type, e.name, e.model_dump(mode="json", exclude_none=True, exclude=_NODE_SKIP))  # type: ignore[attr-defined]
+        # the type as the GraphQL EntityType enum spells it (COMPANY), so clients need no second spelling
+        Node(e.id, EntityType(e.type).name, e.name,  # type: ignore[attr-defined]
+             e.model_dump(mode="json", exclude_none=True, exclude=_NODE_SKIP))
         for _, e in sorted(entities.items())
     ]
     edges = [

@@ -173,8 +173,8 @@ def test_as_of_is_honoured_for_a_stake_upserted_through_a_mutation(server: str) 
 def test_neighborhood_graph(server: str) -> None:
     graph = gql(server, '{ neighborhood(id: "kaola", relationTypes: [OWNS, SUPPLIED_DATA_TO]) '
                         '{ nodes { id type label } edges { source target type properties } } }')["neighborhood"]
-    assert {(n["id"], n["type"]) for n in graph["nodes"]} == {("kaola", "Company"), ("lakala", "Company"),
-                                                             ("heipachong", "Company")}
+    assert {(n["id"], n["type"]) for n in graph["nodes"]} == {("kaola", "COMPANY"), ("lakala", "COMPANY"),
+                                                             ("heipachong", "COMPANY")}
     supplied = next(e for e in graph["edges"] if e["type"] == "SUPPLIED_DATA_TO")
     assert supplied["properties"]["data"] == ["name", "contact details", "ID number", "ID photo"]
 

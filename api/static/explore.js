@@ -4,7 +4,7 @@
 'use strict';
 
 const $ = (id) => document.getElementById(id);
-const TYPE_COLOURS = { Company: '#4c6ef5', Person: '#2f9e44', Organization: '#868e96', Actor: '#343a40', Incident: '#e03131' };
+const TYPE_COLOURS = { COMPANY: '#4c6ef5', PERSON: '#2f9e44', ORGANIZATION: '#868e96', ACTOR: '#343a40', INCIDENT: '#e03131' };
 const ROLE_COLOURS = { RESPONSIBLE: '#e8590c', OWNER: '#1c7ed6', DATA_RECIPIENT: '#9c36b5', PERPETRATOR: '#212529' };
 const STATUS_COLOURS = { LISTED: '#c92a2a', BLOCKED_BY_OWNERSHIP: '#e8590c', BLOCKED_BY_CONTROL: '#f08c00',
   UNDETERMINED: '#fab005', NOT_BLOCKED: '#2f9e44' };
@@ -35,7 +35,7 @@ const cy = cytoscape({
       // Long names wrap under the node (the layout reserves their room) instead of being cut.
       'font-size': 12, 'text-valign': 'bottom', 'text-margin-y': 4, 'text-wrap': 'wrap', 'text-max-width': 120,
       'border-width': 'data(border)', 'border-color': '#111', 'min-zoomed-font-size': 7 } },
-    { selector: 'node[type = "Incident"]', style: { shape: 'diamond' } },
+    { selector: 'node[type = "INCIDENT"]', style: { shape: 'diamond' } },
     { selector: 'node[?more]', style: { shape: 'round-rectangle', width: 90, height: 26, 'border-width': 1, 'border-color': '#868e96' } },
     // Uncertain figures look uncertain: a weight from a range's midpoint, or control only at the range's maximum.
     { selector: 'node[?estimate], node[?mayControl]', style: { 'border-style': 'dashed', 'border-width': 3, 'border-color': '#111' } },
@@ -58,8 +58,9 @@ const cy = cytoscape({
   ],
 });
 watchZoom();
-// The GraphQL enum spells entity types COMPANY; graph payloads spell them Company: draw with the latter.
-const TYPE_NAMES = { COMPANY: 'Company', PERSON: 'Person', ORGANIZATION: 'Organization', ACTOR: 'Actor', INCIDENT: 'Incident' };
+// Entity types are spelled as the GraphQL enum spells them (COMPANY) everywhere, graph payloads included;
+// people read them as words (Company).
+function typeLabel(type) { return type ? type.charAt(0) + type.slice(1).toLowerCase() : ''; }
 
 // ---- GraphQL --------------------------------------------------------------------------------------
 
@@ -124,8 +125,7 @@ const QUERIES = {
 
 // ---- drawing --------------------------------------------------------------------------------------
 
-function nodeData(id, rawType, label, extra = {}) {
-  const type = TYPE_NAMES[rawType] || rawType;
+function nodeData(id, type, label, extra = {}) {
   const data = { id, type, label: label || id, colour: TYPE_COLOURS[type] || '#adb5bd', size: 26, border: 0, ...extra };
   data.caption ??= caption(data);
   return data;
@@ -135,7 +135,7 @@ function nodeData(id, rawType, label, extra = {}) {
 // the exact bounds), control, and a declared figure beside the computed one.
 function caption(d) {
   const lines = [d.label];
-  if (typeof d.weight === 'number' && d.type !== 'Incident') {
+  if (typeof d.weight === 'number' && d.type !== 'INCIDENT') {
     lines.push(d.estimate ? `≈${pct(d.weight)} (${range(d.weightMin, d.weightMax)})` : pct(d.weight));
   }
   const marks = [d.controls ? 'controls' : d.mayControl ? 'may control' : '', d.overAllocated ? 'over 100%, scaled' : '']
@@ -320,10 +320,10 @@ function showLiability(chain) {
   const parties = new Map(chain.parties.map((p) => [p.entity.id, p]));
   const nodes = chain.graph.nodes.map((n) => {
     const p = parties.get(n.id);
-    const extra = { properties: n.properties, rank: n.type === 'Incident' ? 10 : (p ? 5 : 1) };
+    const extra = { properties: n.properties, rank: n.type === 'INCIDENT' ? 10 : (p ? 5 : 1) };
     if (p) Object.assign(extra, uncertainty(p), { role: p.role, weight: p.weight, colour: ROLE_COLOURS[p.role],
       border: p.controls ? 4 : 0, size: 22 + 34 * (p.weight ?? 0) });
-    if (n.type === 'Incident') Object.assign(extra, { size: 44 });
+    if (n.type === 'INCIDENT') Object.assign(extra, { size: 44 });
     return nodeData(n.id, n.type, n.label, extra);
   });
   const cut = draw(nodes, chain.graph.edges.map(edgeData));
@@ -430,7 +430,7 @@ function showSanctions(answer) {
     for (const path of c.paths) {
       for (const h of path.hops) {
         if (h.from === h.to) continue;  // the designation itself: the listed party's border says it
-        for (const id of [h.from, h.to]) if (!nodes.has(id)) nodes.set(id, nodeData(id, 'Company', id, { rank: 1 }));
+        for (const id of [h.from, h.to]) if (!nodes.has(id)) nodes.set(id, nodeData(id, 'COMPANY', id, { rank: 1 }));
         edges.set(h.relationId, { id: h.relationId, source: h.from, target: h.to, type: h.type, share: h.share,
           colour: h.type === 'CONTROLS' ? '#0b7285' : '#1c7ed6', width: h.share === null ? 2 : 1.5 + 8 * h.share,
           label: h.share === null ? h.type : `${h.type} ${pct(h.share)}`, properties: {}, sources: h.sources });
@@ -487,7 +487,7 @@ async function select(id) {
       addresses { full street postalCode city country } ${SOURCES} } }`, { id })).entity;
   } catch (error) { /* the panel still shows what the answer said */ }
   const name = entity ? entity.name : id;
-  let html = `<h3>${esc(name)}</h3><div class="muted">${esc(entity ? entity.type : '')} · id <code>${esc(id)}</code></div>`;
+  let html = `<h3>${esc(name)}</h3><div class="muted">${esc(entity ? typeLabel(entity.type) : '')} · id <code>${esc(id)}</code></div>`;
   if (entity && entity.aliases.length) html += `<div class="muted">also: ${entity.aliases.map(esc).join(', ')}</div>`;
   if (entity && entity.addresses.length) html += `<div class="muted">address: ${entity.addresses.map(addressText).map(esc).join('; ')}</div>`;
   if (detail) html += describe(detail);
@@ -561,14 +561,14 @@ function renderTextView() {
   const nodes = cy.nodes().map((n) => n.data());
   const edges = cy.edges().filter((e) => !e.hasClass('hidden')).map((e) => e.data());
   $('nodes-table').innerHTML = '<tr><th>name</th><th>type</th><th>id</th><th>role</th><th>weight</th></tr>' + nodes.map((n) =>
-    `<tr><td>${esc(n.label)}</td><td>${esc(n.type)}</td><td>${esc(n.id)}</td><td>${esc(n.role || '')}</td><td>${n.weight === undefined ? '' : num(n.weight)}</td></tr>`).join('');
+    `<tr><td>${esc(n.label)}</td><td>${esc(typeLabel(n.type))}</td><td>${esc(n.id)}</td><td>${esc(n.role || '')}</td><td>${n.weight === undefined ? '' : num(n.weight)}</td></tr>`).join('');
   const name = (id) => { const n = cy.getElementById(id); return n.nonempty() ? n.data('label') : id; };
   $('edges-table').innerHTML = '<tr><th>from</th><th>relation</th><th>to</th><th>share</th></tr>' + edges.map((e) =>
     `<tr><td>${esc(name(e.source))}</td><td>${esc(e.type)}</td><td>${esc(name(e.target))}</td><td>${e.share === null || e.share === undefined ? '' : num(e.share)}</td></tr>`).join('');
 }
 
 function legend(colours, note) {
-  $('legend').innerHTML = Object.entries(colours).map(([k, c]) => `<span><i style="background:${c}"></i>${k}</span>`).join('') + `<span class="muted">${note}</span>`;
+  $('legend').innerHTML = Object.entries(colours).map(([k, c]) => `<span><i style="background:${c}"></i>${colours === TYPE_COLOURS ? typeLabel(k) : k}</span>`).join('') + `<span class="muted">${note}</span>`;
 }
 
 function cutNotice(cut) {
