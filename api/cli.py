@@ -126,6 +126,8 @@ def load(
                 _echo_problems(exc.problems)
                 typer.echo(f"{path}: not loaded ({len(exc.problems)} problem(s)); nothing of it was written", err=True)
             display.finish(shown)
+    for note in total.notes:
+        out.print(note, markup=False, highlight=False, soft_wrap=True)
     changed = sum(total.entities.values()) + sum(total.relations.values())
     if changed == 0 and failed == 0:
         out.print(f"0 records changed ({total.unchanged:,} unchanged)", markup=False, highlight=False)
@@ -359,6 +361,20 @@ def db_init() -> None:
     for statement in report.needs_enterprise:
         out.print(f"skipped (needs Neo4j Enterprise Edition): {statement}", markup=False, highlight=False,
                   soft_wrap=True)
+
+
+@db_app.command("recover")
+def db_recover() -> None:
+    """Finish or remove a batched Neo4j load whose loader died (kill -9, a lost server), and say which."""
+    from corpgraph.graph.stores.neo4j import open_neo4j_store
+
+    store = open_neo4j_store(get_settings())
+    try:
+        recovery = store.recover()
+    finally:
+        store.close()
+    message = recovery.message() if recovery else f"no unpublished load on {store.uri}: nothing to recover"
+    out.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -153,7 +153,8 @@ def _print_plans(server: Neo4jServer, store: Neo4jStore, batch: Batch) -> None:
         for name, statement, params in [*_reads(batch), *_writes(batch)]:
             with driver.session() as session:
                 started = time.perf_counter()
-                result = session.run("PROFILE " + statement, params)
+                # $key: the revision node every read looks at for an unpublished load (cypher.HIDDEN)
+                result = session.run("PROFILE " + statement, {"key": cypher.REVISION_KEY, "load": None, **params})
                 rows = len(list(result))
                 profile = result.consume().profile
                 assert profile is not None, "a PROFILEd statement's summary carries its plan"
@@ -178,9 +179,9 @@ def _reads(batch: Batch) -> Iterator[tuple[str, str, dict[str, Any]]]:
     owns = sorted(relation_id(rec) for rec, _ in batch.relations if isinstance(rec, Owns))
     yield "ENTITY_TYPES", cypher.ENTITY_TYPES, {"ids": some}
     yield "GET_ENTITIES", cypher.GET_ENTITIES, {"ids": some}
-    yield "SEARCH", cypher.SEARCH, {"key": key, "exact": f"\n{key}\n", "prefix": f"\n{key}",
+    yield "SEARCH", cypher.SEARCH, {"text": key, "exact": f"\n{key}\n", "prefix": f"\n{key}",
                                     "types": [t.value for t in EntityType], "limit": 20, "topics": None}
-    yield "SEARCH(prefix 'company 12')", cypher.SEARCH, {"key": "company12", "exact": "\ncompany12\n",
+    yield "SEARCH(prefix 'company 12')", cypher.SEARCH, {"text": "company12", "exact": "\ncompany12\n",
                                                          "prefix": "\ncompany12", "types": ["Company"], "limit": 20,
                                                          "topics": None}
     yield "READ_REVISION", cypher.READ_REVISION, {"key": cypher.REVISION_KEY}

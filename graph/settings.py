@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=10_000, ge=1)
     # Seconds a write waits for another writer's lock on the embedded store before "the store is locked".
     busy_timeout: float = Field(default=30.0, ge=0)
+    # Seconds a batched Neo4j load may go without a heartbeat (sent every quarter of it) before another
+    # process takes it for dead and recovers it (graph/stores/neo4j_loads.py).
+    load_lease: float = Field(default=20.0, gt=0)
     # Projection snapshots (graph.projection.snapshot): on by default for the embedded store (next to its file); the folder
     # may be set for any store (a Neo4j store has no file to sit next to).
     snapshots: bool = True

@@ -71,6 +71,7 @@ class WriteSummary:
     relations: Counter[str] = field(default_factory=Counter)
     placeholders: int = 0  # placeholder entities this write created (for references a file left open)
     unchanged: int = 0  # records equal to what was stored, so not written again (stores that tell them apart)
+    notes: list[str] = field(default_factory=list)  # what the store did besides (a dead load it recovered first)
 
     def add(self, other: "WriteSummary") -> None:
         """Accumulate another summary into this one."""
@@ -78,3 +79,4 @@ class WriteSummary:
         self.relations.update(other.relations)
         self.placeholders += other.placeholders
         self.unchanged += other.unchanged
+        self.notes += other.notes

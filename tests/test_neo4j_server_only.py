@@ -4,8 +4,8 @@
   --store neo4j`, as a user runs them (subprocesses with NEO4J_* set);
 - the same answers as the embedded store on a generated world (benchmarks/generate.py);
 - the uniqueness constraints under two (and four) concurrent writers;
-- a loader killed with SIGKILL in the middle of its transaction leaves nothing behind;
-- a file too large for one transaction fails fast with a message naming the limit and the remedy.
+- a transaction too large for the server fails fast with a message naming the limit and the remedy, and the
+  same file loads in smaller batches (batched loads, kill -9 and recovery: tests/test_neo4j_loads.py).
 The test server caps one transaction at TRANSACTION_MAX (conftest), far above what the other tests write.
 """
 from __future__ import annotations
@@ -103,10 +103,10 @@ def test_readme_path_db_init_load_serve(neo: Neo4jStore) -> None:
 
 # The generated world of the README-steps comparison (at least 5,000 companies): 21,294 records
 # (benchmarks/generate.py, seed 11). Neo4j holds about 4.5 KB of transaction memory per record (docs/neo4j.md),
-# so it is loaded as files of RECORDS_PER_FILE records (each one transaction of about 18 MB) under the test
-# server's 32 MB cap, as docs/neo4j.md tells users with big inputs to do.
+# so it is loaded as one file in batched transactions of BATCH records (about 18 MB each) under the test
+# server's 32 MB cap: six transactions, published at once.
 WORLD_COMPANIES = 5_000
-RECORDS_PER_FILE = 4_000
+BATCH = "4000"
 AS_OF = "2025-06-30"  # benchmarks.generate's query date
 PARTY_FIELDS = "entity { id } role weight controls unknown detail overAllocated paths { weight hops { from to type share } }"
 
@@ -118,7 +118,7 @@ def test_readme_steps_on_a_generated_world_answer_graphql_as_the_embedded_store(
     world = generate(tmp_path / "world.jsonl", companies=WORLD_COMPANIES, seed=11)
     assert world.records > 20_000
     assert corpgraph("db", "init").returncode == 0
-    loaded = corpgraph("load", "--store", "neo4j", *map(str, _split(world.path, RECORDS_PER_FILE)))
+    loaded = corpgraph("load", "--store", "neo4j", str(world.path), env={"CORPGRAPH_BATCH_SIZE": BATCH})
     assert loaded.returncode == 0, loaded.stderr
     embedded = {"CORPGRAPH_DB": str(tmp_path / "embedded.db"), "CORPGRAPH_STORE": "embedded"}
     loaded = corpgraph("load", str(world.path), env=embedded)
@@ -148,17 +148,6 @@ def test_readme_steps_on_a_generated_world_answer_graphql_as_the_embedded_store(
     assert any(a["liabilityChain"]["ownersTotal"] > 0 for a in answers[:40])
     assert any(a["exposure"]["items"] for a in answers[40:60])
     assert len(answers[60]["holdings"]) == 100 and answers[61]["search"]
-
-
-def _split(path: Path, records: int) -> list[Path]:
-    """The file's lines in files of `records` lines each, in order (the world lists entities before relations)."""
-    lines = path.read_text().splitlines(keepends=True)
-    parts = []
-    for start in range(0, len(lines), records):
-        part = path.with_name(f"{path.stem}-{start // records:02}.jsonl")
-        part.write_text("".join(lines[start:start + records]))
-        parts.append(part)
-    return parts
 
 
 @contextlib.contextmanager
@@ -212,42 +201,14 @@ def test_four_concurrent_writers_of_the_same_ids_make_one_node_each(neo: Neo4jSt
     assert neo.revision() == revision + 4  # every writer committed once
 
 
-# --- rollback ---------------------------------------------------------------------------------------------
+# --- transaction memory ----------------------------------------------------------------------------------
 
-def test_a_loader_killed_mid_transaction_leaves_nothing_behind(neo: Neo4jStore, neo4j_server: Neo4jServer,
-                                                                tmp_path: Path) -> None:
-    """SIGKILL to `corpgraph load` while its transaction is writing relationships (so its nodes are already
-    written in it): the server rolls the transaction back; the store holds the seed and nothing else."""
-    ingest(neo, load_file(seed_path()))
-    before, revision = neo.counts(), neo.revision()
-    path = tmp_path / "chain.jsonl"
-    ids = [f"k{i:04}" for i in range(4000)]
-    lines = [f'{{"type":"Company","id":"{i}","name":"Chain {i}"}}' for i in ids]
-    lines += [f'{{"type":"OWNS","source":"{a}","target":"{b}","share":0.5}}' for a, b in zip(ids, ids[1:])]
-    path.write_text("\n".join(lines) + "\n")
-    # 10 rows a statement: 400 node statements, then 400 relationship statements, in one transaction.
-    loader = subprocess.Popen([*CLI, "load", "--store", "neo4j", str(path)], cwd=ROOT,
-                              env={**os.environ, "CORPGRAPH_BATCH_SIZE": "10"},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    with _admin_driver(neo4j_server) as admin:
-        try:
-            assert _wait_for_query(admin, "]->(b)", loader), "the loader never reached its relationship statements"
-            os.kill(loader.pid, signal.SIGKILL)
-        finally:
-            loader.kill()
-            loader.wait(timeout=30)
-        assert loader.returncode == -signal.SIGKILL
-        _wait_until_no_other_transactions(admin)
-    assert neo.counts() == before
-    assert neo.get_entities(ids[:1] + ids[-1:]) == {}
-    assert neo.revision() == revision
-
-
-def test_a_file_too_large_for_one_transaction_fails_with_the_limit_and_the_remedy(
+def test_a_batch_too_large_for_one_transaction_fails_with_the_limit_and_loads_in_smaller_batches(
     neo: Neo4jStore, tmp_path: Path
 ) -> None:
-    """A file whose transaction outgrows db.memory.transaction.max: exit 2 at once (no 30 s of retries),
-    the limit and what to do named, and nothing of it written."""
+    """A file whose batches of 10,000 records outgrow db.memory.transaction.max: exit 2 at once (no 30 s of
+    retries), the limit and what to do named, nothing of it visible; with CORPGRAPH_BATCH_SIZE=2000 the same
+    file loads (six transactions of bounded memory, published at once)."""
     ingest(neo, load_file(seed_path()))
     before, revision = neo.counts(), neo.revision()
     path = tmp_path / "huge.jsonl"
@@ -263,11 +224,14 @@ def test_a_file_too_large_for_one_transaction_fails_with_the_limit_and_the_remed
     assert done.returncode == 2, done.stderr
     assert "huge.jsonl: too large for one Neo4j transaction" in message
     assert f"limit {TRANSACTION_MAX[:-1]}.0 MiB" in message and "db.memory.transaction.max" in message
-    assert "split it into smaller files" in message and "nothing of it was written" in message
+    assert "lower CORPGRAPH_BATCH_SIZE" in message and "nothing of it was written" in message
     assert "Traceback" not in done.stderr
     assert elapsed < 120, elapsed  # the driver's retry loop alone would add 30 s per attempt budget
     assert neo.counts() == before and neo.revision() == revision
     assert neo.get_entities(["h00000", "h11999"]) == {}
+    done = corpgraph("load", "--store", "neo4j", str(path), env={"CORPGRAPH_BATCH_SIZE": "2000"})
+    assert done.returncode == 0, done.stderr
+    assert neo.counts() == {**before, "Company": before["Company"] + 12_000} and neo.revision() == revision + 1
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
@@ -307,30 +271,6 @@ def _race(jobs: dict[str, Any]) -> dict[str, Any]:
 def _admin_driver(server: Neo4jServer) -> neo4j.Driver:
     """A driver of the test's own, to watch the server's transactions."""
     return neo4j.GraphDatabase.driver(server.uri, auth=(server.username, server.password))
-
-
-def _transactions(admin: neo4j.Driver) -> list[str]:
-    """The current query of every open transaction but the one asking."""
-    records, _, _ = admin.execute_query("SHOW TRANSACTIONS YIELD currentQuery RETURN currentQuery")
-    return [r["currentQuery"] for r in records if not r["currentQuery"].startswith("SHOW TRANSACTIONS")]
-
-
-def _wait_for_query(admin: neo4j.Driver, fragment: str, process: subprocess.Popen[bytes]) -> bool:
-    """Poll until an open transaction runs a statement containing `fragment` (False if the process ends)."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        if any(fragment in query for query in _transactions(admin)):
-            return True
-        time.sleep(0.01)
-    return False
-
-
-def _wait_until_no_other_transactions(admin: neo4j.Driver) -> None:
-    """The server notices the dead connection and rolls its transaction back; wait for that."""
-    deadline = time.monotonic() + 60
-    while _transactions(admin):
-        assert time.monotonic() < deadline, _transactions(admin)
-        time.sleep(0.1)
 
 
 def _wait_http(client: httpx.Client, url: str, process: subprocess.Popen[bytes]) -> None:

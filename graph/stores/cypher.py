@@ -36,7 +36,8 @@ def _q(name: str) -> str:
 # --- writes ---------------------------------------------------------------------------------------------
 
 def merge_entities(kind: EntityType) -> str:
-    """Upsert a chunk of entities of one kind; `$rows` = [{id, type, name, keys, search, idkeys, idsearch, topics, doc}].
+    """Upsert a chunk of entities of one kind; `$rows` = [{id, type, name, keys, search, idkeys, idsearch, topics, doc}],
+    `$load` = the batched load that writes them (hidden until it is published) or null (visible at commit).
 
     idkeys/idsearch are the identifier index: the normalised `SCHEME:ID` keys as a list (grouped by
     SHARED_IDENTIFIERS) and as one "\nkey\n" string (looked up by IDS_WITH_IDENTIFIER through a text index).
@@ -44,19 +45,20 @@ def merge_entities(kind: EntityType) -> str:
     return (
         f"UNWIND $rows AS row MERGE (n:{_q(ENTITY_LABEL)}:{_q(kind.value)} {{id: row.id}}) "
         "SET n.type = row.type, n.name = row.name, n.keys = row.keys, n.search = row.search, "
-        "n.idkeys = row.idkeys, n.idsearch = row.idsearch, n.topics = row.topics, n.doc = row.doc "
+        "n.idkeys = row.idkeys, n.idsearch = row.idsearch, n.topics = row.topics, n.doc = row.doc, n.load = $load "
         "RETURN count(n) AS written"
     )
 
 
 def merge_relations(kind: RelationType, source: EntityType, target: EntityType) -> str:
-    """Upsert a chunk of relations between two labels; `$rows` = edge_row() fields plus doc."""
+    """Upsert a chunk of relations between two labels; `$rows` = edge_row() fields plus doc; `$load` as for
+    merge_entities."""
     return (
         f"UNWIND $rows AS row "
         f"MATCH (a:{_q(source.value)}) WHERE a.id = row.source "
         f"MATCH (b:{_q(target.value)}) WHERE b.id = row.target "
         f"MERGE (a)-[r:{_q(kind.value)} {{id: row.id}}]->(b) "
-        f"SET {_SET_SCALARS}, r.doc = row.doc "
+        f"SET {_SET_SCALARS}, r.doc = row.doc, r.load = $load "
         "RETURN count(r) AS written"
     )
 
@@ -89,29 +91,45 @@ MERGE_JUDGEMENT = (
 
 # --- reads ----------------------------------------------------------------------------------------------
 
+# Reads see published records only. A batched load (graph/stores/neo4j_loads.py) tags what it writes with its
+# number (`load`) and names itself in the revision node's `loading` until one small transaction publishes it;
+# every read starts with HIDDEN (the number of the load still unpublished, -1 when none) and keeps a record
+# whose `load` differs (records written outside a batched load carry none: 0). At most one load is unpublished
+# at a time: loads and other writes take turns (Neo4jStore.write).
+HIDDEN = f"OPTIONAL MATCH (meta:{_q(META_LABEL)} {{id: $key}}) WITH coalesce(meta.loading, -1) AS hidden "
+
+
+def _shown(var: str) -> str:
+    """The condition that a node or relationship belongs to no unpublished load."""
+    return f"coalesce({var}.load, 0) <> hidden"
+
+
 CHANGES_SINCE = (
     f"MATCH (c:{_q(CHANGE_LABEL)}) WHERE c.revision > $since "
     "RETURN c.revision AS revision, c.kind AS kind, c.relations AS relations, c.entities AS entities "
     "ORDER BY revision"
 )
 READ_REVISION = f"MATCH (m:{_q(META_LABEL)} {{id: $key}}) RETURN m.value AS revision"
-ENTITY_TYPES = f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id IN $ids RETURN n.id AS id, n.type AS type"
-GET_ENTITIES = f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id IN $ids RETURN n.id AS id, n.type AS type, n.doc AS doc"
+ENTITY_TYPES = (f"{HIDDEN}MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id IN $ids AND {_shown('n')} "
+                "RETURN n.id AS id, n.type AS type")
+GET_ENTITIES = (f"{HIDDEN}MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id IN $ids AND {_shown('n')} "
+                "RETURN n.id AS id, n.type AS type, n.doc AS doc")
 # Keys are stored as one string "\nkey1\nkey2\n" (keys never hold whitespace), so exact, prefix and contained
-# matches are all CONTAINS on one indexable string: $exact = "\nkey\n", $prefix = "\nkey", $key = "key".
+# matches are all CONTAINS on one indexable string: $exact = "\nkey\n", $prefix = "\nkey", $text = "key".
 # $topics: null (no filter) or topic keys (graph.identity.topics), any of which the node's n.topics must hold.
 SEARCH = (
-    f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.search CONTAINS $key AND n.type IN $types "
+    f"{HIDDEN}MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.search CONTAINS $text AND n.type IN $types AND {_shown('n')} "
     "AND ($topics IS NULL OR any(t IN coalesce(n.topics, []) WHERE t IN $topics)) "
     "WITH n, CASE WHEN n.search CONTAINS $exact THEN 0 WHEN n.search CONTAINS $prefix THEN 1 ELSE 2 END AS rank "
     "RETURN n.type AS type, n.doc AS doc, n.id AS id ORDER BY rank, size(n.name), n.id LIMIT $limit"
 )
 IDS_WITH_IDENTIFIER = (
-    f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.idsearch CONTAINS $needle RETURN n.id AS id ORDER BY id"
+    f"{HIDDEN}MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.idsearch CONTAINS $needle AND {_shown('n')} "
+    "RETURN n.id AS id ORDER BY id"
 )
 SHARED_IDENTIFIERS = (
-    f"MATCH (n:{_q(ENTITY_LABEL)}) UNWIND n.idkeys AS key WITH key, collect(n.id) AS ids WHERE size(ids) > 1 "
-    "RETURN key, ids ORDER BY key"
+    f"{HIDDEN}MATCH (n:{_q(ENTITY_LABEL)}) WHERE {_shown('n')} "
+    "UNWIND n.idkeys AS idkey WITH idkey, collect(n.id) AS ids WHERE size(ids) > 1 RETURN idkey AS key, ids ORDER BY key"
 )
 JUDGEMENTS = (
     f"MATCH (j:{_q(JUDGEMENT_LABEL)}) "
@@ -119,34 +137,36 @@ JUDGEMENTS = (
 )
 # `corpgraph check`: rows as stored, in pages by id, whatever their labels, types and documents hold.
 RAW_ENTITIES = (
-    f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id > $after "
+    f"{HIDDEN}MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id > $after AND {_shown('n')} "
     "RETURN n.id AS id, n.type AS type, n.doc AS doc ORDER BY n.id LIMIT $limit"
 )
 RAW_RELATIONS = (
-    f"MATCH (a:{_q(ENTITY_LABEL)})-[r]->(b:{_q(ENTITY_LABEL)}) WHERE r.id > $after "
+    f"{HIDDEN}MATCH (a:{_q(ENTITY_LABEL)})-[r]->(b:{_q(ENTITY_LABEL)}) WHERE r.id > $after AND {_shown('r')} "
     f"RETURN r.id AS id, type(r) AS type, a.id AS source, b.id AS target, {_RETURN_SCALARS}, r.doc AS doc "
     "ORDER BY r.id LIMIT $limit"
 )
-COUNT_ENTITIES = f"MATCH (n:{_q(ENTITY_LABEL)}) RETURN n.type AS type, count(n) AS count"
+COUNT_ENTITIES = f"{HIDDEN}MATCH (n:{_q(ENTITY_LABEL)}) WHERE {_shown('n')} RETURN n.type AS type, count(n) AS count"
 COUNT_RELATIONS = (
-    f"MATCH (:{_q(ENTITY_LABEL)})-[r]->(:{_q(ENTITY_LABEL)}) RETURN type(r) AS type, count(r) AS count"
+    f"{HIDDEN}MATCH (:{_q(ENTITY_LABEL)})-[r]->(:{_q(ENTITY_LABEL)}) WHERE {_shown('r')} "
+    "RETURN type(r) AS type, count(r) AS count"
 )
 
 
 def list_entities(kind: EntityType) -> str:
     """One page of entities of a kind ordered by id, after `$after`, at most `$limit`."""
-    return (f"MATCH (n:{_q(kind.value)}) WHERE n.id > $after "
+    return (f"{HIDDEN}MATCH (n:{_q(kind.value)}) WHERE n.id > $after AND {_shown('n')} "
             "RETURN n.type AS type, n.doc AS doc, n.id AS id ORDER BY n.id LIMIT $limit")
 
 
 def get_relations(kind: RelationType) -> str:
     """Relations of one type by relation id (`$ids`)."""
-    return f"MATCH ()-[r:{_q(kind.value)}]->() WHERE r.id IN $ids RETURN r.id AS id, r.doc AS doc"
+    return (f"{HIDDEN}MATCH ()-[r:{_q(kind.value)}]->() WHERE r.id IN $ids AND {_shown('r')} "
+            "RETURN r.id AS id, r.doc AS doc")
 
 
 def relations_touching(kind: RelationType) -> str:
     """Relations of one type with either endpoint among `$ids` (a relation may come back twice)."""
-    return (f"MATCH (n:{_q(ENTITY_LABEL)})-[r:{_q(kind.value)}]-() WHERE n.id IN $ids "
+    return (f"{HIDDEN}MATCH (n:{_q(ENTITY_LABEL)})-[r:{_q(kind.value)}]-() WHERE n.id IN $ids AND {_shown('r')} "
             "RETURN r.id AS id, r.doc AS doc")
 
 
@@ -175,13 +195,14 @@ def edge_columns(kind: RelationType) -> str:
     columns = "".join(
         f", collect(coalesce(r.{name}, {'0.0 / 0.0' if numeric_feed_field(name) else repr('')})) AS {name}"
         for name in feed_fields(kind))
-    return (f"MATCH (a)-[r:{_q(kind.value)}]->(b) WHERE r.id > $after WITH a, r, b ORDER BY r.id LIMIT $limit "
+    return (f"{HIDDEN}MATCH (a)-[r:{_q(kind.value)}]->(b) WHERE r.id > $after AND {_shown('r')} "
+            "WITH a, r, b ORDER BY r.id LIMIT $limit "
             f"RETURN collect(r.id) AS id, collect(a.id) AS source, collect(b.id) AS target{columns}")
 
 
 def edges_into(kind: RelationType) -> str:
     """The analytic scalars of the relations of one type into the entities `$ids`."""
-    return (f"MATCH (a)-[r:{_q(kind.value)}]->(b:{_q(ENTITY_LABEL)}) WHERE b.id IN $ids "
+    return (f"{HIDDEN}MATCH (a)-[r:{_q(kind.value)}]->(b:{_q(ENTITY_LABEL)}) WHERE b.id IN $ids AND {_shown('r')} "
             f"RETURN r.id AS id, a.id AS source, b.id AS target, {_RETURN_SCALARS}")
 
 

@@ -5,13 +5,12 @@ upsert) and the scalars reads need: id, type, name, keys (search keys) and searc
 string). Each relationship carries `id` = relation identity (schema.declaration), `doc` and the analytic
 scalars of `edge_row()`.
 
-A file (one `Batch`) is written in ONE write transaction, sent as `UNWIND $rows ... MERGE` chunks of
-`batch_size` rows, nodes before relationships. Why one transaction per file rather than one per chunk: the
-project promises that a file is loaded whole or not at all; chunks keep each statement's payload bounded
-while the transaction keeps the file atomic; and the whole transaction may be re-run after a transient
-error, which is safe because every statement is an idempotent MERGE. The cost is transaction memory on the
-server for very large files: a file over the server's limit fails at once with TransactionTooLarge, naming
-the limit; split it into several files (each is still all-or-nothing) or raise the limit.
+A write (one `Batch`: a file or a mutation) of at most `batch_size` records is ONE transaction, sent as
+`UNWIND $rows ... MERGE` chunks, nodes before relationships, re-run whole after a transient error (every
+statement is an idempotent MERGE). A larger one is a batched load (graph/stores/neo4j_loads.py): one
+transaction per chunk, its records hidden from every read until one small final transaction publishes them,
+so server memory stays bounded whatever the file's size and readers still see all of a file or none of it.
+Writers take turns: a write waits (up to busy_timeout) while a load is unpublished.
 """
 from __future__ import annotations
 
@@ -29,8 +28,8 @@ from neo4j.api import BookmarkManager
 
 from corpgraph.schema.batch import Batch, LoadPhase, WriteSummary
 from corpgraph.schema.declaration import ANALYTIC_FIELDS, entity_type
-from corpgraph.schema.errors import (ConstraintViolation, SchemaMissing, StoreAuthError, StoreError, StoreUnavailable,
-                           TransactionTooLarge)
+from corpgraph.schema.errors import (ConstraintViolation, SchemaMissing, StoreAuthError, StoreError, StoreLocked,
+                           StoreUnavailable, TransactionTooLarge)
 from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.schema.records import Entity, Relation
 
@@ -60,6 +59,8 @@ from corpgraph.graph.stores.base import (
     write_summary,
 )
 from corpgraph.graph.stores.codec import decode_entity, decode_found, decode_relation, encode, entity_keys, stored_type
+from corpgraph.graph.stores import cypher_loads
+from corpgraph.graph.stores.neo4j_loads import LoadRunning, Loads, Recovery, unpublished
 
 
 class _NothingChanged(Exception):
@@ -75,8 +76,8 @@ _RETRY_SECONDS = 30.0  # as the driver's managed transactions: deadlocks, leader
 # It is classed as transient (other transactions may free memory), but retrying a file that alone is too big
 # cannot help.
 _MEMORY_LIMIT_CODES = {"Neo.TransientError.General.MemoryPoolOutOfMemoryError"}
-_MEMORY_REMEDY = ("a file is written in one transaction so that it is loaded whole or not at all; split it into "
-                  "smaller files (each still all-or-nothing) or raise the server's db.memory.transaction.max "
+_MEMORY_REMEDY = ("lower CORPGRAPH_BATCH_SIZE (records per transaction; a load's last transaction also holds the "
+                  "stored records it changes) or raise the server's db.memory.transaction.max "
                   "(one transaction) and dbms.memory.transaction.total.max (all transactions)")
 
 
@@ -102,6 +103,8 @@ class Step:
     statement: str
     params: dict[str, Any]
     expected: int | None = None
+    probe: str = ""  # which of the chunk's ids are stored (a batched load writes only new ones at once)
+    differs: str = ""  # which stored ones the chunk would change
 
 
 class Neo4jStore:
@@ -110,11 +113,15 @@ class Neo4jStore:
     name = "neo4j"
 
     def __init__(self, driver: neo4j.Driver, *, database: str | None = None, batch_size: int = 10_000,
-                 uri: str = "", bookmarks: BookmarkManager | None = None) -> None:
+                 uri: str = "", bookmarks: BookmarkManager | None = None, busy_timeout: float = 30.0,
+                 load_lease: float = 20.0) -> None:
         self._driver = driver
         self.database = database
         self.batch_size = batch_size
         self.uri = uri
+        self.busy_timeout = busy_timeout  # seconds a write waits for an unpublished load
+        self.load_lease = load_lease  # seconds without a heartbeat after which a load counts as dead
+        self._loads = Loads(self)
         # One bookmark manager for every session and query of this store: what it wrote, it reads back.
         self.bookmarks = bookmarks or neo4j.GraphDatabase.bookmark_manager()
 
@@ -140,33 +147,60 @@ class Neo4jStore:
             self._driver.verify_connectivity()
 
     def write(self, batch: Batch, check: Check | None = None) -> WriteSummary:
-        """Upsert the batch in one transaction (all of it or none of it), `check` run inside it.
+        """Upsert the batch all or nothing, `check` run first under the write lock: one transaction up to
+        batch_size records, a batched load published at once past it (graph/stores/neo4j_loads.py).
 
-        Records equal to what is stored are not written again; a batch of nothing else is rolled back, so it
-        bumps no revision (as the embedded store)."""
-        try:
-            with self._translate(f"writing {batch.label}"):
-                ents, rels, unchanged = self._commit(lambda tx: self._write_tx(tx, batch, check), batch.label)
-        except _NothingChanged as nothing:
-            return WriteSummary(unchanged=nothing.unchanged)
-        summary = write_summary(ents, rels)
-        summary.unchanged = unchanged
-        return summary
+        Records equal to what is stored are not written again; a batch of nothing else bumps no revision (as
+        the embedded store)."""
+        if len(batch) > self.batch_size:
+            done = self._loads.write(batch, check)
+            summary = write_summary(done.entities, done.relations)
+            summary.unchanged = done.unchanged
+            summary.notes += [recovery.message() for recovery in done.recoveries]
+            return summary
+        deadline, notes = time.monotonic() + self.busy_timeout, list[str]()
+        while True:
+            try:
+                with self._translate(f"writing {batch.label}"):
+                    ents, rels, unchanged = self._commit(lambda tx: self._write_tx(tx, batch, check), batch.label)
+                summary = write_summary(ents, rels)
+                summary.unchanged = unchanged
+            except _NothingChanged as nothing:
+                summary = WriteSummary(unchanged=nothing.unchanged)
+            except LoadRunning as running:
+                if running.found.quiet > self.load_lease:  # its loader died: finish or remove it, then write
+                    recovery = self._loads.take_over(running.found)
+                    notes += [recovery.message()] if recovery else []
+                    continue
+                if time.monotonic() > deadline:
+                    raise StoreLocked(running.found.busy()) from None
+                time.sleep(0.5)
+                continue
+            summary.notes += notes
+            return summary
+
+    def recover(self) -> Recovery | None:
+        """Publish or remove a load whose loader died (`corpgraph db recover`); None when none is unpublished."""
+        return self._loads.recover()
 
     def _write_tx(self, tx: neo4j.Transaction, batch: Batch, check: Check | None
                   ) -> tuple[dict[str, Entity], dict[str, Relation], int]:
         """The transaction function: lock, check, then every chunk in order (re-run whole after a transient error).
 
         Bumping the revision first write-locks the one meta node until commit, so corpgraph writers take turns
-        and the check and the endpoint labels read what the previous writer committed.
+        and the check and the endpoint labels read what the previous writer committed; an unpublished batched
+        load holds the turn until it is published (LoadRunning: the caller waits).
         """
+        found = unpublished(tx.run(cypher_loads.LOCK_META, {"key": cypher.REVISION_KEY}).single(strict=True))
+        if found is not None:
+            raise LoadRunning(found)
         _run_step(tx, Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY}))
 
         def stored_types(ids: Iterable[str]) -> dict[str, EntityType]:
             """Stored type per existing id, read inside this transaction."""
             out: dict[str, EntityType] = {}
             for chunk in self._chunks(sorted(set(ids))):
-                for record in tx.run(cypher.ENTITY_TYPES, {"ids": chunk}):
+                for record in tx.run(cypher.ENTITY_TYPES, {"ids": chunk, "key": cypher.REVISION_KEY}):
                     out[record["id"]] = stored_type(record["id"], record["type"])
             return out
 
@@ -195,7 +229,8 @@ class Neo4jStore:
         groups += [(cypher.get_relations(kind), kind_docs) for kind, kind_docs in by_kind.items()]
         for statement, wanted in groups:
             for chunk in self._chunks(sorted(wanted)):
-                same.update(r["id"] for r in tx.run(statement, {"ids": chunk}) if wanted.get(r["id"]) == r["doc"])
+                same.update(r["id"] for r in tx.run(statement, {"ids": chunk, "key": cypher.REVISION_KEY})
+                            if wanted.get(r["id"]) == r["doc"])
         return ({i: r for i, r in ents.items() if i not in same}, {i: r for i, r in rels.items() if i not in same},
                 len(same))
 
@@ -206,9 +241,11 @@ class Neo4jStore:
         for entity in ents.values():
             by_label[entity_type(entity)].append(_entity_row(entity))
         for label, rows in by_label.items():
-            self._add_chunks(plan, cypher.merge_entities(label), rows)
+            self._add_chunks(plan, cypher.merge_entities(label), rows, cypher_loads.EXISTING_ENTITIES,
+                             cypher_loads.CHANGED_ENTITIES)
         for (kind, source, target), rows in self._relation_rows(ents, rels, stored_types).items():
-            self._add_chunks(plan, cypher.merge_relations(kind, source, target), rows)
+            self._add_chunks(plan, cypher.merge_relations(kind, source, target), rows,
+                             cypher_loads.existing_relations(kind), cypher_loads.changed_relations(kind))
         return plan
 
     def _relation_rows(self, ents: dict[str, Entity], rels: dict[str, Relation], stored_types: TypeLookup
@@ -245,10 +282,11 @@ class Neo4jStore:
             time.sleep(delay)
             delay *= 2
 
-    def _add_chunks(self, plan: list[Step], statement: str, rows: list[dict[str, Any]]) -> None:
-        """Append one step per chunk of rows."""
+    def _add_chunks(self, plan: list[Step], statement: str, rows: list[dict[str, Any]], probe: str, differs: str
+                    ) -> None:
+        """Append one step per chunk of rows (written visible at commit unless a batched load tags them)."""
         for chunk in self._chunks(rows):
-            plan.append(Step(statement, {"rows": chunk}, expected=len(chunk)))
+            plan.append(Step(statement, {"rows": chunk, "load": None}, len(chunk), probe, differs))
 
     def _endpoint_labels(self, ents: dict[str, Entity], rels: Iterable[Relation], stored_types: TypeLookup
                          ) -> dict[str, EntityType]:
@@ -319,7 +357,7 @@ class Neo4jStore:
         if not key:
             return []
         names = [t.value for t in (types or list(EntityType))]
-        rows = self._read(cypher.SEARCH, key=key, exact=f"\n{key}\n", prefix=f"\n{key}", types=names, limit=limit,
+        rows = self._read(cypher.SEARCH, text=key, exact=f"\n{key}\n", prefix=f"\n{key}", types=names, limit=limit,
                           topics=topic_keys(topics))
         return decode_found((row["type"], row["doc"], row["id"]) for row in rows)
 
@@ -389,8 +427,8 @@ class Neo4jStore:
 
     def write_stream(self, label: str, batches: Iterable[Batch], on_batch: Callable[[Batch], None] | None = None,
                      on_phase: Callable[[LoadPhase], None] | None = None) -> WriteSummary:
-        """The file's batches joined and written by graph.write.ingest in one transaction (the server's
-        transaction memory bounds the file: docs/neo4j.md). Its phases: reading, then writing (references are
+        """The file's batches joined and written by graph.write.ingest: one transaction up to batch_size
+        records, a batched load published at once past it (graph/stores/neo4j_loads.py). Its phases: reading, then writing (references are
         checked and the file committed inside that one write: no phases apart)."""
         phase = on_phase or (lambda _: None)
         phase(LoadPhase.READING)
@@ -400,7 +438,7 @@ class Neo4jStore:
 
     def revision(self) -> int:
         """Counter bumped by every committed write (0 before the first)."""
-        rows = self._read(cypher.READ_REVISION, key=cypher.REVISION_KEY)
+        rows = self._read(cypher.READ_REVISION)
         return int(rows[0]["revision"]) if rows else 0
 
     def delete_all(self) -> None:
@@ -418,8 +456,9 @@ class Neo4jStore:
             self._bump_revision("deleting all corpgraph data")
 
     def _bump_revision(self, action: str) -> None:
-        """Bump the revision in a transaction of its own."""
+        """Bump the revision in a transaction of its own; an unpublished load's name goes with its records."""
         plan = [Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY}),
+                Step(cypher_loads.DROP_LOAD, {"key": cypher.REVISION_KEY, "load": None}),
                 *_log_steps(ChangeRecorder(ChangeKind.DELETE))]
         with self._translate(action):
             self._commit(lambda tx: _run_plan(tx, plan), action)
@@ -434,8 +473,10 @@ class Neo4jStore:
         self._driver.close()
 
     def _read(self, statement: str, **params: Any) -> list[dict[str, Any]]:
-        """Run one read statement (routed to a reader on a cluster) and return its rows as dicts."""
-        return [record.data() for record in self._query(statement, params)]
+        """Run one read statement (routed to a reader on a cluster) and return its rows as dicts.
+
+        Every read gets `$key`, the revision node, where cypher.HIDDEN finds the load to hide."""
+        return [record.data() for record in self._query(statement, {"key": cypher.REVISION_KEY, **params})]
 
     def _read_page(self, statement: str, **params: Any) -> neo4j.Record:
         """Run a read that answers one record, returned as the driver gives it.
@@ -443,7 +484,7 @@ class Neo4jStore:
         Not record.data(): it walks every value of every list in Python (2 of the 2.1 s a 66k-relation feed
         took), where the record's values are already plain lists.
         """
-        (record,) = self._query(statement, params)
+        (record,) = self._query(statement, {"key": cypher.REVISION_KEY, **params})
         return record
 
     def _query(self, statement: str, params: dict[str, Any], routing: neo4j.RoutingControl = neo4j.RoutingControl.READ,
@@ -514,7 +555,7 @@ def open_neo4j_store(settings: Settings, require_schema: bool = True) -> Neo4jSt
     except (ValueError, nx.ConfigurationError) as exc:
         raise StoreError(f"NEO4J_URI {settings.neo4j_uri!r} is not a valid Neo4j address: {exc}") from exc
     store = Neo4jStore(driver, database=settings.neo4j_database, batch_size=settings.batch_size,
-                       uri=settings.neo4j_uri)
+                       uri=settings.neo4j_uri, busy_timeout=settings.busy_timeout, load_lease=settings.load_lease)
     try:
         store.verify()
         missing = store.missing_schema() if require_schema else []

@@ -1,0 +1,294 @@
+"""Large writes into Neo4j in bounded transactions that nobody sees half of (Neo4jStore.write past batch_size).
+
+A load gets a number and names itself on the revision node (`loading`, cypher_loads) before it writes
+anything; from then on readers hide every record tagged with that number (cypher.HIDDEN) and other writers
+wait (Neo4jStore.write), so the load's checks read what the writers before it committed, as a one-transaction
+write's do. Then:
+
+1. every check (graph.ingest: fields, references, types, share sums) runs, in one pass, before any record is
+   written; problems end the load with nothing written;
+2. each chunk of `batch_size` records is its own transaction: new records (and records this load wrote
+   before) are written tagged with the load, hidden; a stored record the load would change is not touched
+   but kept aside, and one whose document is unchanged needs nothing;
+3. one final transaction writes the records kept aside (the only part that grows with the file: it is as
+   large as the number of stored records the file changes), removes the load's name from the revision node,
+   bumps the revision and logs the change: everything becomes visible at once.
+
+A loader that dies (kill -9, a lost server) leaves its load named, its heartbeat ageing. Once it is older
+than the lease (CORPGRAPH_LOAD_LEASE), the next load or `corpgraph db recover` takes the load over: it
+publishes it when every record was written and nothing was kept aside (LoadState.WRITTEN), and removes its
+records otherwise, and says which. A loader that was only slow finds, at its next transaction, that its load
+is gone, and fails without writing.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import neo4j
+
+from corpgraph.schema.batch import Batch
+from corpgraph.schema.errors import StoreError, StoreLocked
+from corpgraph.schema.records import Entity, Relation
+
+from corpgraph.graph.stores import cypher
+from corpgraph.graph.stores.base import ChangeKind, ChangeRecorder, Check, batch_rows, refuse_problems
+from corpgraph.graph.stores.cypher_loads import (BEGIN_LOAD, CLAIM_LOAD, DROP_LOAD, HEARTBEAT, LOCK_META, PUBLISH_LOAD,
+                                       REMOVE_LOAD_ENTITIES, REMOVE_LOAD_RELATIONS, SET_LOAD_STATE, LoadState)
+
+if TYPE_CHECKING:
+    from corpgraph.graph.stores.neo4j import Neo4jStore, Step
+
+# Records deleted per inner transaction when a load is removed (as Neo4jStore.delete_all).
+_REMOVE_ROWS = 1_000
+_POLL_SECONDS = 0.5  # how often a waiting writer looks again
+
+
+class LoadLost(StoreError):
+    """A load's loader found its load taken over (it was quiet past the lease) or deleted: nothing more written."""
+
+
+@dataclass(frozen=True)
+class Unpublished:
+    """The unpublished load the revision node names, as a writer found it under the node's lock."""
+
+    load: int
+    label: str
+    state: LoadState
+    quiet: float  # seconds since its last sign of life
+
+    def busy(self) -> str:
+        """Why a writer cannot go ahead while the load's loader is alive, and what to do."""
+        return (f"another load, of {self.label} (load {self.load}), is being written to Neo4j: writes take turns; "
+                "wait for it (CORPGRAPH_BUSY_TIMEOUT says how long a write waits) and try again")
+
+
+class LoadRunning(Exception):
+    """Raised inside a write transaction that found an unpublished load (rolled back, retried until the timeout)."""
+
+    def __init__(self, found: Unpublished) -> None:
+        super().__init__(found.label)
+        self.found = found
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What taking over a dead load did: `published` it (every record was written) or `removed` its records."""
+
+    load: int
+    label: str
+    action: str
+
+    def message(self) -> str:
+        """One line for the user."""
+        if self.action == "published":
+            return (f"recovered load {self.load} of {self.label}: every record had been written; published it now")
+        return f"recovered load {self.load} of {self.label}: it died before all was written; removed its records"
+
+
+@dataclass
+class LoadResult:
+    """What a batched load wrote, and the dead loads it recovered first."""
+
+    entities: dict[str, Entity]  # written (changed or new)
+    relations: dict[str, Relation]
+    recoveries: list[Recovery] = field(default_factory=list)
+    unchanged: int = 0  # records stored as they are, not written again
+
+
+def unpublished(record: neo4j.Record) -> Unpublished | None:
+    """The unpublished load LOCK_META reported, or None."""
+    if record["loading"] is None:
+        return None
+    quiet = record["quiet"]
+    return Unpublished(int(record["loading"]), record["label"] or "?", LoadState(record["state"]),
+                       float("inf") if quiet is None else quiet / 1000)
+
+
+class Loads:
+    """Batched, published loads into one Neo4jStore."""
+
+    def __init__(self, store: Neo4jStore) -> None:
+        self.store = store
+
+    def write(self, batch: Batch, check: Check | None) -> LoadResult:
+        """Check, write in chunks of batch_size records, publish; on any failure remove what was written."""
+        load, recoveries = self._begin(batch.label)
+        written = False
+        try:
+            with self._heartbeat(load):
+                if check is not None:  # it may drop records (placeholders), so the rows are taken after it
+                    refuse_problems(check(self.store.entity_types))
+                ents, rels = batch_rows(batch)
+                aside: list[Step] = []
+                same: set[str] = set()
+                for step in self.store._plan(ents, rels, self.store.entity_types):
+                    written = True
+                    kept, unchanged = self._commit(functools.partial(self._write_chunk, load=load, step=step),
+                                                   batch.label)
+                    aside, same = aside + kept, same | unchanged
+                ents = {i: rec for i, rec in ents.items() if i not in same}
+                rels = {i: rec for i, rec in rels.items() if i not in same}
+                if not ents and not rels:  # everything is stored as it is: no revision, as a one-transaction write
+                    self._commit(lambda tx: _meta_step(tx, DROP_LOAD, load), batch.label)
+                    return LoadResult({}, {}, recoveries, len(same))
+                state = LoadState.WRITING if aside else LoadState.WRITTEN
+                if not aside:  # from here a recovery publishes rather than removes
+                    self._commit(lambda tx: _meta_step(tx, SET_LOAD_STATE, load, state), batch.label)
+                log = ChangeRecorder()
+                log.wrote(ents, rels)
+                self._commit(lambda tx: self._publish(tx, load, state, aside, log), batch.label)
+        except BaseException:
+            self._abandon(load, written)
+            raise
+        return LoadResult(ents, rels, recoveries, len(same))
+
+    def recover(self) -> Recovery | None:
+        """Take over the unpublished load if its loader is gone; None when there is none.
+
+        StoreLocked when its loader is alive (it showed life within the lease).
+        """
+        found = self._commit(lambda tx: unpublished(tx.run(LOCK_META, {"key": cypher.REVISION_KEY}).single(strict=True)),
+                             "recovering a load")
+        if found is None:
+            return None
+        if found.quiet <= self.store.load_lease:
+            raise StoreLocked(found.busy())
+        return self.take_over(found)
+
+    def _begin(self, label: str) -> tuple[int, list[Recovery]]:
+        """Name a new load on the revision node, after any unpublished one is published or recovered."""
+        deadline = time.monotonic() + self.store.busy_timeout
+        recoveries: list[Recovery] = []
+        while True:
+            begun = self._commit(lambda tx: _try_begin(tx, label), label)
+            if isinstance(begun, int):
+                return begun, recoveries
+            if begun.quiet > self.store.load_lease:
+                done = self.take_over(begun)
+                recoveries += [done] if done is not None else []
+                continue
+            if time.monotonic() > deadline:
+                raise StoreLocked(begun.busy())
+            time.sleep(_POLL_SECONDS)
+
+    def take_over(self, found: Unpublished) -> Recovery | None:
+        """Publish a dead load that wrote everything, remove any other; None if someone else took it first."""
+        def claim(tx: neo4j.ManagedTransaction | neo4j.Transaction) -> bool:
+            """Still the same dead load under the lock: publish it, or mark it as being removed (ours now)."""
+            now = unpublished(tx.run(LOCK_META, {"key": cypher.REVISION_KEY}).single(strict=True))
+            if now is None or now.load != found.load or now.quiet <= self.store.load_lease:
+                return False
+            if now.state == LoadState.WRITTEN:
+                self._publish(tx, found.load, LoadState.WRITTEN, [], ChangeRecorder(ChangeKind.BULK))
+            else:
+                _meta_step(tx, SET_LOAD_STATE, found.load, LoadState.REMOVING)
+            return True
+
+        if not self._commit(claim, "recovering a load"):
+            return None
+        if found.state == LoadState.WRITTEN:
+            return Recovery(found.load, found.label, "published")
+        with self._heartbeat(found.load):
+            self._remove(found.load)
+        return Recovery(found.load, found.label, "removed")
+
+    def _write_chunk(self, tx: neo4j.Transaction, *, load: int, step: Step) -> tuple[list[Step], set[str]]:
+        """One chunk in its own transaction: new and own records written hidden; the changed stored ones
+        returned as a step for the final transaction, with the ids of those stored as they are."""
+        from corpgraph.graph.stores.neo4j import Step, _run_step
+
+        _meta_step(tx, CLAIM_LOAD, load, LoadState.WRITING)
+        rows: list[dict[str, Any]] = step.params["rows"]
+        own = {r["id"]: r["own"] for r in tx.run(step.probe, {"ids": [row["id"] for row in rows], "load": load})}
+        fresh = [row for row in rows if own.get(row["id"], True)]
+        stored = [row for row in rows if not own.get(row["id"], True)]
+        if fresh:
+            _run_step(tx, Step(step.statement, {"rows": fresh, "load": load}, len(fresh)))
+        if not stored:
+            return [], set()
+        probe = [{"id": row["id"], "doc": row["doc"]} for row in stored]
+        changed = {r["id"] for r in tx.run(step.differs, {"rows": probe})}
+        kept = [row for row in stored if row["id"] in changed]
+        same = {row["id"] for row in stored if row["id"] not in changed}
+        return ([Step(step.statement, {"rows": kept, "load": None}, len(kept))] if kept else []), same
+
+    def _publish(self, tx: neo4j.ManagedTransaction | neo4j.Transaction, load: int, state: LoadState,
+                 aside: list[Step], log: ChangeRecorder) -> None:
+        """The final transaction: the changed stored records, the load's name removed, the revision bumped, logged."""
+        from corpgraph.graph.stores.neo4j import _log_steps, _run_plan
+
+        _meta_step(tx, CLAIM_LOAD, load, state)
+        _run_plan(tx, aside)
+        _meta_step(tx, PUBLISH_LOAD, load)
+        _run_plan(tx, _log_steps(log))
+
+    def _abandon(self, load: int, written: bool) -> None:
+        """After a failure: remove what the load wrote, unless it is no longer ours; a failure here is left to
+        recovery (the load stays hidden), and the original error is what the caller sees."""
+        try:
+            claimed = self._commit(lambda tx: _meta_step(tx, SET_LOAD_STATE, load, LoadState.REMOVING, strict=False),
+                                   "removing a failed load")
+            if claimed and written:
+                self._remove(load)
+            elif claimed:
+                self._commit(lambda tx: _meta_step(tx, DROP_LOAD, load), "removing a failed load")
+        except StoreError:
+            pass  # the server is gone or refuses: the load stays unpublished, and recovery removes it later
+
+    def _remove(self, load: int) -> None:
+        """Delete the load's relationships and nodes in inner transactions, then its name (it was ours)."""
+        with self.store._translate(f"removing load {load}"), self.store._session() as session:
+            for statement in (REMOVE_LOAD_RELATIONS, REMOVE_LOAD_ENTITIES):
+                session.run(statement, {"load": load, "rows": _REMOVE_ROWS}).consume()
+        self._commit(lambda tx: _meta_step(tx, DROP_LOAD, load), f"removing load {load}")
+
+    def _commit(self, work: Callable[[neo4j.Transaction], Any], label: str) -> Any:
+        """One transaction of the store, its driver errors translated."""
+        with self.store._translate(f"writing {label}"):
+            return self.store._commit(work, label)
+
+    @contextmanager
+    def _heartbeat(self, load: int) -> Iterator[None]:
+        """Show the load is alive every quarter lease from a thread, while the loader checks, plans and writes."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            """Refresh the heartbeat until stopped; a failure is left to the loader's own next transaction."""
+            while not stop.wait(self.store.load_lease / 4):
+                try:
+                    self.store._query(HEARTBEAT, {"key": cypher.REVISION_KEY, "load": load}, neo4j.RoutingControl.WRITE)
+                except StoreError:
+                    return
+        thread = threading.Thread(target=beat, name=f"corpgraph-load-{load}-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+
+def _try_begin(tx: neo4j.ManagedTransaction | neo4j.Transaction, label: str) -> int | Unpublished:
+    """Under the revision node's lock: a new load's number, or the unpublished load in the way."""
+    found = unpublished(tx.run(LOCK_META, {"key": cypher.REVISION_KEY}).single(strict=True))
+    if found is not None:
+        return found
+    record = tx.run(BEGIN_LOAD, {"key": cypher.REVISION_KEY, "label": label, "state": LoadState.WRITING.value})
+    return int(record.single(strict=True)["load"])
+
+
+def _meta_step(tx: neo4j.ManagedTransaction | neo4j.Transaction, statement: str, load: int | None,
+               state: LoadState | None = None, strict: bool = True) -> bool:
+    """Run one statement on the load's state; False (or LoadLost when strict) when the load is not as expected."""
+    params = {"key": cypher.REVISION_KEY, "load": load, "state": state.value if state else None}
+    done = bool(tx.run(statement, params).single(strict=True)["written"] == 1)
+    if strict and not done:
+        raise LoadLost(f"load {load} was taken over or deleted by another process while it was written (it had "
+                       "been quiet longer than CORPGRAPH_LOAD_LEASE); nothing more was written: load the file again")
+    return done
