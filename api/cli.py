@@ -5,7 +5,9 @@ import errno
 import functools
 import json
 import os
+import shlex
 import socket
+import subprocess
 import sys
 from datetime import date
 from collections.abc import Callable, Iterator
@@ -20,7 +22,7 @@ from rich.table import Table
 from corpgraph.api.load_progress import LoadDisplay
 from corpgraph.graph.gc_policy import paused
 from corpgraph.graph.identity.clusters import IdentityError
-from corpgraph.graph.write.ingest import ingest, ingest_stream
+from corpgraph.graph.write.ingest import ingest, ingest_stream, join_batches
 from corpgraph.graph.settings import Settings, get_settings
 from corpgraph.graph.identity.resolve.candidates import CandidateSet
 from corpgraph.graph.stores.base import GraphStore
@@ -29,7 +31,8 @@ from corpgraph.loaders.detect import choose
 from corpgraph.loaders.formats import FORMAT_NAMES
 from corpgraph.loaders.seed import example_paths, seed_path
 from corpgraph.loaders.validate import iter_batches, load_file
-from corpgraph.schema.errors import (BadRequest, CorpgraphError, InvalidArgument, InvalidCursor, InvalidInput,
+from corpgraph.schema.errors import (BadRequest, ConfigurationError, CorpgraphError, InvalidArgument, InvalidCursor,
+                                     InvalidInput,
                                      LimitExceeded, NotFound, Problem, SingularOwnership, StoreError)
 from corpgraph.schema.kinds import EntityType
 from corpgraph.loaders.caps import CappedFormat
@@ -375,6 +378,60 @@ def db_recover() -> None:
         store.close()
     message = recovery.message() if recovery else f"no unpublished load on {store.uri}: nothing to recover"
     out.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+@db_app.command("import")
+def db_import(
+    files: Annotated[list[Path], typer.Argument(help="files of any known format, checked together")],
+    neo4j_home: Annotated[Optional[Path], typer.Option("--neo4j-home", help="the stopped Neo4j's home folder: run "
+                                                       "the import there (without it: print the command)")] = None,
+    csv_dir: Annotated[Optional[Path], typer.Option("--csv-dir", help="where the CSV files go (default: "
+                                                    "NEO4J_HOME/import/corpgraph, else ./corpgraph-import)")] = None,
+    database: Annotated[str, typer.Option("--database", help="the database to create")] = "neo4j",
+    neo4j_admin: Annotated[Optional[str], typer.Option("--neo4j-admin", help="the neo4j-admin to run (default: "
+                                                       "NEO4J_HOME/bin/neo4j-admin)")] = None,
+    format: FormatOpt = None,
+) -> None:
+    """Bulk-import files into an empty, stopped Neo4j with neo4j-admin (same readers and checks as `load`)."""
+    from corpgraph.graph.stores.neo4j_bulk import import_problems, write_import_files
+
+    whole = join_batches("import", (load_file(path, format=_say_format(path, format), strict=False) for path in files))
+    placeholders, problems = import_problems(whole)
+    if problems:
+        _echo_problems(problems)
+        typer.echo(f"not imported ({len(problems)} problem(s)); nothing was written", err=True)
+        raise typer.Exit(code=1)
+    folder = csv_dir or (neo4j_home / "import" / "corpgraph" if neo4j_home else Path("corpgraph-import"))
+    written = write_import_files(whole, folder)
+    admin = neo4j_admin or (str(neo4j_home / "bin" / "neo4j-admin") if neo4j_home else "neo4j-admin")
+    command = written.command(admin, database)
+    out.print(f"{written.entities} entities, {written.relations} relations, {placeholders} placeholder(s) "
+              f"written as CSV to {folder}", markup=False, highlight=False, soft_wrap=True)
+    if neo4j_home is None:
+        out.print("with Neo4j stopped, run as its user (NEO4J_HOME set to its home):", markup=False, highlight=False)
+        out.print(shlex.join(command), markup=False, highlight=False, soft_wrap=True)
+    else:
+        _run_import(command, neo4j_home)
+    out.print("then start Neo4j and run `corpgraph db init` (constraints and indexes over the imported graph)",
+              markup=False, highlight=False, soft_wrap=True)
+
+
+def _run_import(command: list[str], home: Path) -> None:
+    """Run neo4j-admin's import with NEO4J_HOME set; its output on failure, exit 2."""
+    env = {**os.environ, "NEO4J_HOME": str(home.resolve())}
+    if (home / "conf").is_dir():
+        env["NEO4J_CONF"] = str((home / "conf").resolve())
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot run {command[0]}: {exc.strerror}; name it with --neo4j-admin") from exc
+    if done.returncode != 0:
+        typer.echo(f"{done.stdout[-3000:]}{done.stderr[-3000:]}", err=True)
+        typer.echo(f"error: neo4j-admin import failed (exit {done.returncode}); the database was not created",
+                   err=True)
+        raise typer.Exit(code=2)
+    out.print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "imported", markup=False,
+              highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -25,7 +25,7 @@ import httpx
 import neo4j
 import pytest
 
-from benchmarks.generate import generate
+from benchmarks.generate import World, generate
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.projection.build import build_projection
 from corpgraph.graph.settings import Settings
@@ -131,13 +131,7 @@ def test_readme_steps_on_a_generated_world_answer_graphql_as_the_embedded_store(
         reference.close()
 
     assert world.incidents and len(world.holders) > 20
-    queries = [f'liabilityChain(incidentId: "{incident}", asOf: "{AS_OF}") {{ ownersTotal parties {{ {PARTY_FIELDS} }} }}'
-               for incident in world.incidents[:40]]
-    queries += [f'exposure(entityId: "{holder}", asOf: "{AS_OF}") {{ totals items {{ incident {{ id }} channel weight '
-                'overAllocated paths { weight hops { from to type share } } } }' for holder in world.holders[:20]]
-    queries.append(f'holdings(companyId: "{world.largest_holder}", asOf: "{AS_OF}", first: 100) '
-                   '{ owner { id } company { id } direct integrated controls unknown count }')
-    queries.append('search(text: "company 12", first: 20) { id name }')
+    queries = world_queries(world, incidents=40, holders=20)
     with _serve("neo4j", {}) as ours, _serve("embedded", embedded) as theirs:
         answers = []
         for query in queries:
@@ -148,6 +142,19 @@ def test_readme_steps_on_a_generated_world_answer_graphql_as_the_embedded_store(
     assert any(a["liabilityChain"]["ownersTotal"] > 0 for a in answers[:40])
     assert any(a["exposure"]["items"] for a in answers[40:60])
     assert len(answers[60]["holdings"]) == 100 and answers[61]["search"]
+
+
+def world_queries(world: World, incidents: int, holders: int) -> list[str]:
+    """GraphQL fields to compare two servers on a generated world: liability chains (with paths), exposures,
+    the largest holder's holdings, a search."""
+    queries = [f'liabilityChain(incidentId: "{incident}", asOf: "{AS_OF}") {{ ownersTotal parties {{ {PARTY_FIELDS} }} }}'
+               for incident in world.incidents[:incidents]]
+    queries += [f'exposure(entityId: "{holder}", asOf: "{AS_OF}") {{ totals items {{ incident {{ id }} channel weight '
+                'overAllocated paths { weight hops { from to type share } } } }' for holder in world.holders[:holders]]
+    queries.append(f'holdings(companyId: "{world.largest_holder}", asOf: "{AS_OF}", first: 100) '
+                   '{ owner { id } company { id } direct integrated controls unknown count }')
+    queries.append('search(text: "company 12", first: 20) { id name }')
+    return queries
 
 
 @contextlib.contextmanager

@@ -19,8 +19,9 @@ owners of c hold 120%, an error on the file's line. Example: a holds 10% from 20
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from corpgraph.schema.batch import Batch, Origin
 from corpgraph.schema.declaration import relation_id
@@ -30,7 +31,7 @@ from corpgraph.schema.records import Owns, Relation
 
 from corpgraph.graph.identity.identifiers import entity_identifier_keys
 from corpgraph.graph.precision import FULL
-from corpgraph.graph.stores.base import EdgeRow, GraphStore
+from corpgraph.graph.stores.base import EdgeRow
 
 _OPEN = date.min
 
@@ -50,7 +51,15 @@ def imported(record: Relation) -> bool:
     return any(source.record_id for source in record.sources)
 
 
-def check_allocation(store: GraphStore, batch: Batch) -> list[Problem]:
+class StoredShares(Protocol):
+    """What the check reads of a store (every GraphStore has it; a bulk import into an empty database too)."""
+
+    def edges_into(self, ids: Sequence[str], types: Sequence[RelationType]) -> list[EdgeRow]:
+        """The analytic scalars of the relations of the given types into the ids."""
+        ...
+
+
+def check_allocation(store: StoredShares, batch: Batch) -> list[Problem]:
     """Problems for companies a native OWNS of the batch makes hold more than 100% on some day."""
     companies = sorted({rec.target for rec, _ in batch.relations if isinstance(rec, Owns) and not imported(rec)})
     if not companies:

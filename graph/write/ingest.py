@@ -8,7 +8,7 @@ from corpgraph.schema.declaration import RELATIONS, entity_type
 from corpgraph.schema.errors import Problem
 from corpgraph.schema.kinds import EntityType, RelationType
 
-from corpgraph.graph.write.allocation import check_allocation
+from corpgraph.graph.write.allocation import StoredShares, check_allocation
 from corpgraph.graph.write.rules import LOADING, endpoint_problems, referenced_ids
 from corpgraph.graph.stores.base import GraphStore, TypeLookup
 
@@ -32,13 +32,20 @@ def ingest(store: GraphStore, batch: Batch) -> WriteSummary:
         transaction's own connection (embedded) or what the previous writers committed (Neo4j).
         """
         nonlocal placeholders
-        placeholders = settle_placeholders(stored_types, batch)
-        problems = batch.problems + check_references(stored_types, batch) + check_allocation(store, batch)
-        return sorted(problems, key=lambda p: p.line)
+        placeholders, problems = batch_problems(stored_types, store, batch)
+        return problems
 
     summary = store.write(batch, check=check)
     summary.placeholders = placeholders
     return summary
+
+
+def batch_problems(stored_types: TypeLookup, stored: StoredShares, batch: Batch) -> tuple[int, list[Problem]]:
+    """Settle the batch's placeholders, then every problem of it in line order (fields, references, types,
+    share sums); how many placeholders are new. `stored_types` and `stored` read the store it goes into."""
+    placeholders = settle_placeholders(stored_types, batch)
+    problems = batch.problems + check_references(stored_types, batch) + check_allocation(stored, batch)
+    return placeholders, sorted(problems, key=lambda p: p.line)
 
 
 def settle_placeholders(stored_types: TypeLookup, batch: Batch) -> int:
