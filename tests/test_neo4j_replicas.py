@@ -1,0 +1,105 @@
+"""Two API replicas over one Neo4j (the shape docs/scaling.md describes), at small scale, on the real server:
+`corpgraph serve --store neo4j` twice on loopback, a write through one visible through the other, identical
+answers, and a replica killed with SIGKILL and restarted from its projection snapshot answering again."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from graph.ingest import ingest
+from graph.settings import Settings
+from graph.stores.neo4j import Neo4jStore, open_neo4j_store
+from loaders.seed import seed_path
+from loaders.validate import load_file
+from tests.factory import canonical
+from tests.neo4j_server import Neo4jServer, free_port
+from tests.test_neo4j_server_only import CLI, ROOT, _wait_http
+
+TOKEN = "replica-test-token"
+OWNERS = '{ owners(companyId: "kaola", first: 100) { owner { id } direct integrated controls } }'
+QUERIES = [OWNERS, '{ liabilityChain(incidentId: "kaola-leak-2019") { parties { entity { id } role weight } } }',
+           '{ exposure(entityId: "lakala") { totals items { incident { id } channel weight } } }',
+           '{ search(text: "라카라") { id name } }']
+
+
+@pytest.fixture
+def seeded(neo4j_env: Neo4jServer) -> Iterator[Neo4jStore]:
+    """The session's Neo4j emptied and holding the seed."""
+    store = open_neo4j_store(Settings())
+    store.delete_all()
+    ingest(store, load_file(seed_path()))
+    yield store
+    store.close()
+
+
+class Replica:
+    """One `corpgraph serve --store neo4j` process on a free loopback port, snapshots in `snapshots`."""
+
+    def __init__(self, snapshots: Path) -> None:
+        self.snapshots = snapshots
+        self.port = free_port()
+        self.client = httpx.Client(trust_env=False, timeout=60)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> float:
+        """Start it; seconds until it answers its first GraphQL query."""
+        started = time.monotonic()
+        env = {**os.environ, "CORPGRAPH_API_TOKEN": TOKEN, "CORPGRAPH_SNAPSHOT_DIR": str(self.snapshots)}
+        self.process = subprocess.Popen([*CLI, "serve", "--store", "neo4j", "--port", str(self.port)], cwd=ROOT,
+                                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _wait_http(self.client, f"http://127.0.0.1:{self.port}/healthz", self.process)
+        self.ask(OWNERS)
+        return time.monotonic() - started
+
+    def ask(self, query: str, variables: dict[str, Any] | None = None, token: bool = False) -> Any:
+        """The data of one GraphQL request (errors fail the test)."""
+        headers = {"Authorization": f"Bearer {TOKEN}"} if token else {}
+        answer = self.client.post(f"http://127.0.0.1:{self.port}/graphql", headers=headers,
+                                  json={"query": query, "variables": variables or {}}).json()
+        assert "errors" not in answer, answer
+        return answer["data"]
+
+    def kill(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the process by its pid."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, sig)
+            self.process.wait(timeout=30)
+
+
+def test_a_write_through_one_replica_is_seen_through_the_other_and_a_killed_one_comes_back(
+    seeded: Neo4jStore, tmp_path: Path
+) -> None:
+    """A: upsert a company holding 10% of Kaola; B answers it (by hand: direct 0.1, integrated 0.1, no
+    control) within a few seconds, and A and B give identical answers to the same queries before and after;
+    B killed with SIGKILL and restarted from its snapshot answers the same again."""
+    a, b = Replica(tmp_path / "snap-a"), Replica(tmp_path / "snap-b")
+    try:
+        a.start(), b.start()
+        assert [canonical(a.ask(q)) for q in QUERIES] == [canonical(b.ask(q)) for q in QUERIES]
+        records = [{"type": "Company", "id": "newco", "name": "NewCo"},
+                   {"type": "OWNS", "source": "newco", "target": "kaola", "share": 0.1, "valid_from": "2019-01-01"}]
+        written = a.ask("mutation($r: [JSON!]!) { upsertRecords(records: $r) { entities relations } }",
+                        {"r": records}, token=True)
+        assert written == {"upsertRecords": {"entities": 1, "relations": 1}}
+        started, seen = time.monotonic(), None
+        while seen is None and time.monotonic() - started < 30:
+            holdings = b.ask(OWNERS)["owners"]
+            seen = next((h for h in holdings if h["owner"]["id"] == "newco"), None)
+        assert seen == {"owner": {"id": "newco"}, "direct": 0.1, "integrated": 0.1, "controls": False}
+        answers = [canonical(a.ask(q)) for q in QUERIES]
+        assert answers == [canonical(b.ask(q)) for q in QUERIES]
+        assert any(p["entity"]["id"] == "newco" for p in answers[1]["liabilityChain"]["parties"])
+        b.kill(signal.SIGKILL)
+        assert any(tmp_path.joinpath("snap-b").iterdir())  # the snapshot it restarts from
+        b.start()
+        assert [canonical(b.ask(q)) for q in QUERIES] == answers
+    finally:
+        a.kill(), b.kill()
