@@ -47,6 +47,7 @@ def main() -> None:
         files = write_import_files(batch, work / "csv")
         phases["CSV files"] = time.perf_counter() - mark
         home = work / "home"
+        home.mkdir()
         mark = time.perf_counter()
         done = subprocess.run(files.command(str(LAUNCHER / "neo4j-admin"), "neo4j"), capture_output=True, text=True,
                               env={**os.environ, "NEO4J_HOME": str(home)})
