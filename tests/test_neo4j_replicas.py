@@ -49,23 +49,27 @@ class Replica:
         self.client = httpx.Client(trust_env=False, timeout=60)
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> float:
-        """Start it; seconds until it answers its first GraphQL query."""
+    def start(self, probe: str = OWNERS) -> float:
+        """Start it; seconds until it answers its first GraphQL query (`probe`)."""
         started = time.monotonic()
         env = {**os.environ, "CORPGRAPH_API_TOKEN": TOKEN, "CORPGRAPH_SNAPSHOT_DIR": str(self.snapshots)}
         self.process = subprocess.Popen([*CLI, "serve", "--store", "neo4j", "--port", str(self.port)], cwd=ROOT,
                                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _wait_http(self.client, f"http://127.0.0.1:{self.port}/healthz", self.process)
-        self.ask(OWNERS)
+        self.ask(probe)
         return time.monotonic() - started
 
     def ask(self, query: str, variables: dict[str, Any] | None = None, token: bool = False) -> Any:
         """The data of one GraphQL request (errors fail the test)."""
-        headers = {"Authorization": f"Bearer {TOKEN}"} if token else {}
-        answer = self.client.post(f"http://127.0.0.1:{self.port}/graphql", headers=headers,
-                                  json={"query": query, "variables": variables or {}}).json()
+        answer = self.answer(query, variables, token)
         assert "errors" not in answer, answer
         return answer["data"]
+
+    def answer(self, query: str, variables: dict[str, Any] | None = None, token: bool = False) -> Any:
+        """The whole GraphQL answer, errors included."""
+        headers = {"Authorization": f"Bearer {TOKEN}"} if token else {}
+        return self.client.post(f"http://127.0.0.1:{self.port}/graphql", headers=headers,
+                                json={"query": query, "variables": variables or {}}).json()
 
     def kill(self, sig: int = signal.SIGTERM) -> None:
         """Stop the process by its pid."""

@@ -100,8 +100,9 @@ HIDDEN = f"OPTIONAL MATCH (meta:{_q(META_LABEL)} {{id: $key}}) WITH coalesce(met
 
 
 def _shown(var: str) -> str:
-    """The condition that a node or relationship belongs to no unpublished load."""
-    return f"coalesce({var}.load, 0) <> hidden"
+    """The condition that a node or relationship belongs to no unpublished load (with none, the record's own
+    `load` is not read: OR stops at its first true operand, and the feed reads millions of records)."""
+    return f"(hidden < 0 OR coalesce({var}.load, 0) <> hidden)"
 
 
 CHANGES_SINCE = (
