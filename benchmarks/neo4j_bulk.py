@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 from benchmarks.generate import generate
-from graph.settings import Settings
-from graph.stores.neo4j import open_neo4j_store
-from graph.stores.neo4j_bulk import import_problems, write_import_files
-from loaders.validate import load_file
+from corpgraph.graph.settings import Settings
+from corpgraph.graph.stores.neo4j import open_neo4j_store
+from corpgraph.graph.stores.neo4j_bulk import import_problems, write_import_files
+from corpgraph.loaders.validate import load_file
 from tests.neo4j_server import LAUNCHER, start_neo4j_server
 
 

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 from benchmarks.generate import generate
-from graph.stores.neo4j_bulk import import_problems, write_import_files
-from loaders.validate import load_file
+from corpgraph.graph.stores.neo4j_bulk import import_problems, write_import_files
+from corpgraph.loaders.validate import load_file
 from tests.neo4j_server import LAUNCHER, start_neo4j_server
 from tests.test_neo4j_replicas import Replica
 

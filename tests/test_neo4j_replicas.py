@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from graph.ingest import ingest
-from graph.settings import Settings
-from graph.stores.neo4j import Neo4jStore, open_neo4j_store
-from loaders.seed import seed_path
-from loaders.validate import load_file
+from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.settings import Settings
+from corpgraph.graph.stores.neo4j import Neo4jStore, open_neo4j_store
+from corpgraph.loaders.seed import seed_path
+from corpgraph.loaders.validate import load_file
 from tests.factory import canonical
 from tests.neo4j_server import Neo4jServer, free_port
 from tests.test_neo4j_server_only import CLI, ROOT, _wait_http
