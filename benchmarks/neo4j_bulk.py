@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 from benchmarks.generate import generate
-from corpgraph.graph.settings import Settings
 from corpgraph.graph.stores.neo4j import open_neo4j_store
 from corpgraph.graph.stores.neo4j_bulk import import_problems, write_import_files
 from corpgraph.loaders.validate import load_file
@@ -64,7 +63,7 @@ def main() -> None:
             mark = time.perf_counter()
             server.init_schema()
             print(f"{'db init':>20}: {time.perf_counter() - mark:7.1f} s (constraints and indexes over the import)")
-            store = open_neo4j_store(Settings(**server.env()))
+            store = open_neo4j_store(server.settings())
             assert store.counts() == world.counts, (store.counts(), world.counts)
             store.close()
         finally:

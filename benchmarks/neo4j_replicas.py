@@ -62,7 +62,8 @@ def main() -> None:
             b.kill(signal.SIGKILL)
             print(f"replica B killed (SIGKILL), restarted, first answer from its snapshot: {b.start(probe):.1f} s")
         finally:
-            a.kill(), b.kill()
+            a.kill()
+            b.kill()
             server.stop()
 
 

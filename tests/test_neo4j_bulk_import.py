@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from benchmarks.generate import generate
-from corpgraph.graph.settings import Settings
 from corpgraph.graph.stores.base import ChangeKind
 from corpgraph.graph.stores.neo4j import open_neo4j_store
 from corpgraph.schema.kinds import EntityType
@@ -32,7 +31,7 @@ def test_bulk_import_answers_graphql_as_the_embedded_store(tmp_path: Path) -> No
     server = start_neo4j_server(home)
     try:
         assert corpgraph("db", "init", env=server.env()).returncode == 0
-        store = open_neo4j_store(Settings(**server.env()))
+        store = open_neo4j_store(server.settings())
         try:
             assert store.counts() == world.counts
             assert store.revision() == 1 and [c.kind for c in store.changes_since(0)] == [ChangeKind.BULK]

@@ -148,7 +148,7 @@ def test_writes_wait_for_an_unpublished_load_and_give_up_after_the_busy_timeout(
     (0.5 s) and fails with STORE_LOCKED naming the load, and so does another load; the load then publishes."""
     other = open_neo4j_store(Settings())
     other.busy_timeout, other.batch_size = 0.5, 5
-    outcomes: list[BaseException] = []
+    outcomes: list[StoreLocked] = []
 
     def try_writes() -> None:
         for attempt in (batch(company("mutation")), chain("Second")):

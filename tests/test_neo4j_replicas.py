@@ -106,4 +106,5 @@ def test_a_write_through_one_replica_is_seen_through_the_other_and_a_killed_one_
         b.start()
         assert [canonical(b.ask(q)) for q in QUERIES] == answers
     finally:
-        a.kill(), b.kill()
+        a.kill()
+        b.kill()
