@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from corpgraph.schema.batch import Batch
-from corpgraph.schema.declaration import ANALYTIC_FIELDS, entity_type
+from corpgraph.schema.declaration import ANALYTIC_FIELDS, RELATIONS, entity_type
 from corpgraph.schema.errors import Problem
 from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.schema.records import Entity
@@ -36,9 +36,19 @@ ARRAY_DELIMITER = "\x1f"
 _NODE_FIELDS = ("id", "type", "name", "keys", "topics", "search", "idkeys", "idsearch", "doc")
 _NODE_HEADER = ["id:ID(Entity)", "type", "name", "keys:string[]", "topics:string[]", "search", "idkeys:string[]",
                 "idsearch", "doc"]
-_NUMBERS = {"share", "share_min", "share_max"}
-_REL_HEADER = [":START_ID(Entity)", ":END_ID(Entity)", "id",
-               *(f"{name}:double" if name in _NUMBERS else name for name in ANALYTIC_FIELDS), "doc"]
+
+
+def _column(name: str) -> str:
+    """A relationship property's header cell with the import tool's type, read from the record models (a share
+    is a double, a flag a boolean, dates and text strings), as the transactional path stores them."""
+    annotations = {str(spec.model.model_fields[name].annotation) for spec in RELATIONS.values()
+                   if name in spec.model.model_fields}
+    if any("float" in text for text in annotations):
+        return f"{name}:double"
+    return f"{name}:boolean" if any("bool" in text for text in annotations) else name
+
+
+_REL_HEADER = [":START_ID(Entity)", ":END_ID(Entity)", "id", *map(_column, ANALYTIC_FIELDS), "doc"]
 
 
 class EmptyDatabase:
