@@ -314,3 +314,17 @@ def _tagged(admin: neo4j.Driver) -> int:
     """Nodes a load has written and not published (or published: the tag stays; the store was emptied first)."""
     records, _, _ = admin.execute_query("MATCH (n) WHERE n.load IS NOT NULL RETURN count(n) AS n")
     return int(records[0]["n"])
+
+
+def test_the_first_load_into_a_new_database_reads_as_revision_0_until_published(
+    neo: Neo4jStore, reader: Neo4jStore, neo4j_server: Neo4jServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No revision node yet (a database fresh from `db init`): while the first load is written a reader sees
+    revision 0 and nothing else; published, revision 1."""
+    with _admin_driver(neo4j_server) as admin:
+        admin.execute_query("MATCH (m:CorpgraphMeta) DETACH DELETE m")
+    seen: list[tuple[int, dict[str, int]]] = []
+    on_publish(monkeypatch, lambda: seen.append((reader.revision(), reader.counts())))
+    ingest(neo, chain())
+    assert seen == [(0, {})]
+    assert reader.revision() == 1 and reader.counts() == {"Company": 12, "OWNS": 11}

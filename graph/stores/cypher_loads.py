@@ -25,9 +25,10 @@ class LoadState(str, Enum):
 
 
 # Takes the revision node's write lock (a real change: the lock is what makes loads and writes take turns) and
-# says which load, if any, is unpublished and how long ago it last showed life (`quiet`, milliseconds).
+# says which load, if any, is unpublished and how long ago it last showed life (`quiet`, milliseconds). On a new
+# database it creates the node at revision 0, which readers may then read while the first load is written.
 LOCK_META = (
-    f"MERGE {_META} SET m.locks = coalesce(m.locks, 0) + 1 "
+    f"MERGE {_META} SET m.locks = coalesce(m.locks, 0) + 1, m.value = coalesce(m.value, 0) "
     "RETURN m.loading AS loading, m.load_label AS label, m.load_state AS state, "
     "timestamp() - m.heartbeat AS quiet"
 )
