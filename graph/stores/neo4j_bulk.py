@@ -58,6 +58,14 @@ class EmptyDatabase:
         """No stored relations."""
         return []
 
+    def get_entities(self, ids: Iterable[str]) -> dict[str, Entity]:
+        """No stored entities."""
+        return {}
+
+    def ids_with_identifier(self, key: str) -> list[str]:
+        """No stored identifiers."""
+        return []
+
 
 def import_problems(batch: Batch) -> tuple[int, list[Problem]]:
     """Every problem of the files joined in `batch` as a load into an empty database would report them, and

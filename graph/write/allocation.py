@@ -27,7 +27,7 @@ from corpgraph.schema.batch import Batch, Origin
 from corpgraph.schema.declaration import relation_id
 from corpgraph.schema.errors import Problem
 from corpgraph.schema.kinds import RelationType
-from corpgraph.schema.records import Owns, Relation
+from corpgraph.schema.records import Entity, Owns, Relation
 
 from corpgraph.graph.identity.identifiers import entity_identifier_keys
 from corpgraph.graph.precision import FULL
@@ -58,6 +58,14 @@ class StoredShares(Protocol):
         """The analytic scalars of the relations of the given types into the ids."""
         ...
 
+    def get_entities(self, ids: Sequence[str]) -> dict[str, Entity]:
+        """Entity records by id (missing ids are absent)."""
+        ...
+
+    def ids_with_identifier(self, key: str) -> list[str]:
+        """Ids of the entities carrying the normalised identifier key, sorted."""
+        ...
+
 
 def check_allocation(store: StoredShares, batch: Batch) -> list[Problem]:
     """Problems for companies a native OWNS of the batch makes hold more than 100% on some day."""
@@ -84,7 +92,7 @@ def check_allocation(store: StoredShares, batch: Batch) -> list[Problem]:
     return problems
 
 
-def _companies_of_members(store: GraphStore, batch: Batch, companies: list[str]) -> dict[str, list[str]]:
+def _companies_of_members(store: StoredShares, batch: Batch, companies: list[str]) -> dict[str, list[str]]:
     """Every id merged with a checked company by a shared identifier (the company itself included), with the
     checked companies it belongs to."""
     in_batch = {rec.id: rec for rec, _ in batch.entities}
@@ -102,7 +110,7 @@ def _companies_of_members(store: GraphStore, batch: Batch, companies: list[str])
     return out
 
 
-def _identifier_keys(store: GraphStore, batch: Batch, ids: list[str]) -> dict[str, list[str]]:
+def _identifier_keys(store: StoredShares, batch: Batch, ids: list[str]) -> dict[str, list[str]]:
     """The identifier keys of each id (the batch's record when it has one, else the stored one)."""
     in_batch = {rec.id: rec for rec, _ in batch.entities}
     stored = store.get_entities([i for i in ids if i not in in_batch])
