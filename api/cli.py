@@ -32,8 +32,7 @@ from corpgraph.loaders.formats import FORMAT_NAMES
 from corpgraph.loaders.seed import example_paths, seed_path
 from corpgraph.loaders.validate import iter_batches, load_file
 from corpgraph.schema.errors import (BadRequest, ConfigurationError, CorpgraphError, InvalidArgument, InvalidCursor,
-                                     InvalidInput,
-                                     LimitExceeded, NotFound, Problem, SingularOwnership, StoreError)
+                                     InvalidInput, LimitExceeded, NotFound, Problem, SingularOwnership, StoreError)
 from corpgraph.schema.kinds import EntityType
 from corpgraph.loaders.caps import CappedFormat
 from corpgraph.schema.batch import Batch, WriteSummary
