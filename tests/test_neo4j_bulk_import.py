@@ -12,7 +12,7 @@ from corpgraph.graph.stores.base import ChangeKind
 from corpgraph.graph.stores.neo4j import open_neo4j_store
 from corpgraph.schema.kinds import EntityType
 from tests.neo4j_server import LAUNCHER, start_neo4j_server
-from tests.test_neo4j_server_only import _flat, _serve, corpgraph, world_queries
+from tests.test_neo4j_server_only import ROOT, _flat, _serve, corpgraph, world_queries
 
 ADMIN = str(LAUNCHER / "neo4j-admin")
 
@@ -28,6 +28,7 @@ def test_bulk_import_answers_graphql_as_the_embedded_store(tmp_path: Path) -> No
     entities = sum(n for kind, n in world.counts.items() if kind in {t.value for t in EntityType})
     assert f"{entities} entities, {world.records - entities} relations" in _flat(done.stdout)
     assert "then start Neo4j and run `corpgraph db init`" in _flat(done.stdout)
+    assert (home / "import" / "corpgraph" / "import.report").exists() and not (ROOT / "import.report").exists()
     server = start_neo4j_server(home)
     try:
         assert corpgraph("db", "init", env=server.env()).returncode == 0
@@ -63,6 +64,7 @@ def test_without_a_home_it_prints_the_command_and_a_bad_file_writes_nothing(tmp_
             f"--multiline-fields-format=v2 --multiline-fields={tmp_path}/csv/nodes-Company.csv "
             f"--nodes=Entity:Company={tmp_path}/csv/nodes-Company.csv") in text
     assert f"--relationships=OWNS={tmp_path}/csv/relationships-OWNS.csv" in text
+    assert f"--report-file={tmp_path}/csv/import.report" in text
     assert (tmp_path / "csv" / "relationships-OWNS.csv").read_text().splitlines()[1].startswith("a,b,OWNS|a|b|,0.5,")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"type":"Company","id":"a","name":"A"}\n{"type":"OWNS","source":"a","target":"zz","share":0.5}\n')

@@ -90,7 +90,8 @@ class ImportFiles:
         return [admin, "database", "import", "full", database, "--id-type=string", "--array-delimiter=U+001F",
                 "--multiline-fields-format=v2", f"--multiline-fields={','.join(multiline)}",
                 *(f"--nodes={labels}={path}" for labels, path in self.nodes),
-                *(f"--relationships={kind}={path}" for kind, path in self.relationships)]
+                *(f"--relationships={kind}={path}" for kind, path in self.relationships),
+                f"--report-file={self.folder / 'import.report'}"]  # beside the CSV files, not in the caller's folder
 
 
 def write_import_files(batch: Batch, folder: Path) -> ImportFiles:
