@@ -31,7 +31,8 @@ FIELD_CAPS: dict[str, int] = {
     **dict.fromkeys(("aliases", "publisher", "status", "kind", "role", "label", "unit", "how", "activity",
                      "service", "determination", "investigation_status", "incident_types", "information_type",
                      "loss_type", "topics", "data", "source_type", "unknown_reason", "as_given", "purpose",
-                     "full", "street", "city", "postal_code", "region"), MAX_LABEL),
+                     "full", "street", "city", "postal_code", "region", "authority", "program", "regime"),
+                    MAX_LABEL),
 }
 NESTED = frozenset({"sources", "impacts", "figures", "amounts", "revenue", "addresses"})
 

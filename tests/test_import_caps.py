@@ -52,6 +52,12 @@ def test_an_imported_text_over_its_cap_is_cut_there_with_a_warning(tmp_path: Pat
         f"{path}:1: warning: description: cut at 65,536 characters (it had 70,000)",
         f"{path}:1: warning: sources.1.publisher: cut at 1,000 characters (it had 1,500)",
         f"{path}:1: warning: sources.1.title: cut at 16,384 characters (it had 20,010)",
+        # the designation the Sanction also becomes: its regime is the unknown authority as given, and it cites
+        # the Sanction as the entity does ("Sanction: " + the reason: 10 + 20,000 characters)
+        f"{path}:2: warning: regime: cut at 1,000 characters (it had 1,500)",
+        f"{path}:2: warning: sources.0.publisher: cut at 1,000 characters (it had 1,500)",
+        f"{path}:2: warning: sources.0.title: cut at 16,384 characters (it had 20,010)",
+        f"{path}:2: warning: authority: cut at 1,000 characters (it had 1,500)",
     ]
 
 

@@ -71,9 +71,9 @@ def test_graphql_and_the_cli_answer_the_same(tmp_path: Path, monkeypatch: pytest
     store.close()
     result = CliRunner().invoke(app, ["ultimate-owners", "c"])
     assert result.exit_code == 0, result.output
-    assert [line.split() for line in result.output.splitlines()] == [["p", "0.430000"], ["a", "0.300000"]]
+    assert [line.split() for line in result.stdout.splitlines()] == [["p", "0.430000"], ["a", "0.300000"]]
     # at 0.35 only P (0.43) and Q (0.40) qualify; P controls Q
-    at_35 = CliRunner().invoke(app, ["ultimate-owners", "c", "--threshold", "0.35"]).output
+    at_35 = CliRunner().invoke(app, ["ultimate-owners", "c", "--threshold", "0.35"]).stdout
     assert [line.split() for line in at_35.splitlines()] == [["p", "0.430000"]]
     from tests.test_api_safety import client_for, gql, messages
     with client_for(Store(tmp_path / "u.db")) as client:

@@ -1,7 +1,7 @@
 """FtM Sanction entities as designations: the native `Sanction` records (schema.records.Sanction) of one file.
 
 Their property -> our field: `entity` -> the designated entity (one record per entity named), `authority`
--> authority, `program` (else `reason`) -> program, `startDate` (else `listingDate`) -> valid_from,
+-> authority, `program` -> program (a `reason`, often KBs of prose, stays in the cited source), `startDate` (else `listingDate`) -> valid_from,
 `endDate` -> valid_to, `listingDate` -> listed_on; the regime from the authority by schema.regimes'
 table, else the authority itself as given (upper case), else the Sanction's `country`. The Sanction is cited
 in the designation's sources.
@@ -39,7 +39,7 @@ def designation(entity: str, props: dict[str, list[str]], dated: dict[str, Any],
                               "sources": [citation], **dated}
     if authority:
         record["authority"] = authority
-    program = _first(props, "program") or _first(props, "reason")
+    program = _first(props, "program")
     if program:
         record["program"] = program
     listed = _first(props, "listingDate")
