@@ -23,6 +23,7 @@ from corpgraph.graph.projection.build import Projection, build_projection
 from corpgraph.graph.settings import Settings
 from corpgraph.graph.stores import cypher
 from corpgraph.graph.stores import neo4j as neo4j_store
+from corpgraph.graph.stores import neo4j_loads, neo4j_steps
 from corpgraph.graph.stores import sqlite as sqlite_store
 from corpgraph.graph.stores.base import ChangeKind, EdgeRow, GraphStore, Verdict, edge_row
 from corpgraph.graph.stores.neo4j import Neo4jStore, open_neo4j_store
@@ -472,14 +473,15 @@ def _fail_after_first_chunks(store: GraphStore, monkeypatch: pytest.MonkeyPatch)
             raise RuntimeError("injected failure while writing relations (entities already written)")
         monkeypatch.setattr(sqlite_store, "edge_row", broken_edge_row)
         return
-    real, calls = neo4j_store._run_step, []
+    real, calls = neo4j_steps.run_step, []
 
     def run_step(tx: Any, step: Any) -> None:
         calls.append(step)
         if len(calls) == 3:
             raise RuntimeError("injected failure after two chunks were sent")
         real(tx, step)
-    monkeypatch.setattr(neo4j_store, "_run_step", run_step)
+    for module in (neo4j_store, neo4j_steps, neo4j_loads):  # one-transaction writes, their plans, batched loads
+        monkeypatch.setattr(module, "run_step", run_step)
 
 
 def _canonical_projection(proj: Projection) -> list[tuple[Any, ...]]:

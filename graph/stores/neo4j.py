@@ -60,6 +60,7 @@ from corpgraph.graph.stores.base import (
 )
 from corpgraph.graph.stores.codec import decode_entity, decode_found, decode_relation, encode, entity_keys, stored_type
 from corpgraph.graph.stores import cypher_loads
+from corpgraph.graph.stores.neo4j_steps import Step, log_steps, run_plan, run_step
 from corpgraph.graph.stores.neo4j_loads import LoadRunning, Loads, Recovery, unpublished
 
 
@@ -94,17 +95,6 @@ class SchemaReport:
 
     applied: int
     needs_enterprise: list[str]
-
-
-@dataclass(frozen=True)
-class Step:
-    """One statement of a write transaction; `expected` is how many rows it must report written."""
-
-    statement: str
-    params: dict[str, Any]
-    expected: int | None = None
-    probe: str = ""  # which of the chunk's ids are stored (a batched load writes only new ones at once)
-    differs: str = ""  # which stored ones the chunk would change
 
 
 class Neo4jStore:
@@ -194,7 +184,7 @@ class Neo4jStore:
         found = unpublished(tx.run(cypher_loads.LOCK_META, {"key": cypher.REVISION_KEY}).single(strict=True))
         if found is not None:
             raise LoadRunning(found)
-        _run_step(tx, Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY}))
+        run_step(tx, Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY}))
 
         def stored_types(ids: Iterable[str]) -> dict[str, EntityType]:
             """Stored type per existing id, read inside this transaction."""
@@ -211,10 +201,10 @@ class Neo4jStore:
         if not ents and not rels:
             raise _NothingChanged(unchanged)  # the transaction (and its revision bump) is rolled back
         for step in self._plan(ents, rels, stored_types):
-            _run_step(tx, step)
+            run_step(tx, step)
         log = ChangeRecorder()
         log.wrote(ents, rels)
-        _run_plan(tx, _log_steps(log))
+        run_plan(tx, log_steps(log))
         return ents, rels, unchanged
 
     def _changed_only(self, tx: neo4j.Transaction, ents: dict[str, Entity], rels: dict[str, Relation]
@@ -411,9 +401,9 @@ class Neo4jStore:
         params = {"pair": f"{made.a}|{made.b}", "a": made.a, "b": made.b, "verdict": made.verdict.value,
                   "by": made.by, "at": made.at}
         plan = [Step(cypher.MERGE_JUDGEMENT, params, expected=1),
-                Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY}), *_log_steps(ChangeRecorder(ChangeKind.DECISION))]
+                Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY}), *log_steps(ChangeRecorder(ChangeKind.DECISION))]
         with self._translate("storing a decision"):
-            self._commit(lambda tx: _run_plan(tx, plan), "a decision")
+            self._commit(lambda tx: run_plan(tx, plan), "a decision")
         return made
 
     def judgements(self) -> list[Judgement]:
@@ -459,9 +449,9 @@ class Neo4jStore:
         """Bump the revision in a transaction of its own; an unpublished load's name goes with its records."""
         plan = [Step(cypher.BUMP_REVISION, {"key": cypher.REVISION_KEY}),
                 Step(cypher_loads.DROP_LOAD, {"key": cypher.REVISION_KEY, "load": None}),
-                *_log_steps(ChangeRecorder(ChangeKind.DELETE))]
+                *log_steps(ChangeRecorder(ChangeKind.DELETE))]
         with self._translate(action):
-            self._commit(lambda tx: _run_plan(tx, plan), action)
+            self._commit(lambda tx: run_plan(tx, plan), action)
 
     def changes_since(self, revision: int) -> list[Change]:
         """The change log after `revision`, oldest first (pruned past CHANGE_LOG_KEEP revisions)."""
@@ -569,20 +559,6 @@ def open_neo4j_store(settings: Settings, require_schema: bool = True) -> Neo4jSt
     return store
 
 
-def _run_step(tx: neo4j.Transaction | neo4j.ManagedTransaction, step: Step) -> None:
-    """Run one statement of a write; a chunk that wrote fewer rows than sent aborts the whole transaction."""
-    record = tx.run(step.statement, step.params).single(strict=True)
-    if step.expected is not None and record["written"] != step.expected:
-        raise StoreError(f"a write chunk stored {record['written']} of {step.expected} rows (an endpoint "
-                         "vanished while writing?); nothing of this file was committed, load it again")
-
-
-def _run_plan(tx: neo4j.Transaction | neo4j.ManagedTransaction, plan: list[Step]) -> None:
-    """Every step of a write in order, in one transaction (re-run whole after a transient error)."""
-    for step in plan:
-        _run_step(tx, step)
-
-
 def _feed_rows(kind: RelationType, fields: tuple[str, ...], page: neo4j.Record) -> list[EdgeRow]:
     """EdgeRows from one page of feed columns, the absent-value stand-ins (NaN, '') turned back into None."""
     columns: list[Iterable[Any]] = []
@@ -594,14 +570,6 @@ def _feed_rows(kind: RelationType, fields: tuple[str, ...], page: neo4j.Record) 
         else:
             columns.append([value or None for value in page[name]])
     return list(map(EdgeRow, page["id"], repeat(kind), page["source"], page["target"], *columns))
-
-
-def _log_steps(log: ChangeRecorder) -> list[Step]:
-    """Log what a write changed under the revision it made, and prune the entries CHANGE_LOG_KEEP behind it."""
-    entry = log.entry(0)  # the statement reads the revision from the meta node
-    return [Step(cypher.LOG_CHANGE, {"key": cypher.REVISION_KEY, "kind": entry.kind.value,
-                                     "relations": list(entry.relations), "entities": list(entry.entities)}, 1),
-            Step(cypher.PRUNE_CHANGES, {"key": cypher.REVISION_KEY, "keep": CHANGE_LOG_KEEP})]
 
 
 def _entity_row(rec: Entity) -> dict[str, Any]:

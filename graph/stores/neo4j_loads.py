@@ -38,11 +38,12 @@ from corpgraph.schema.records import Entity, Relation
 
 from corpgraph.graph.stores import cypher
 from corpgraph.graph.stores.base import ChangeKind, ChangeRecorder, Check, batch_rows, refuse_problems
+from corpgraph.graph.stores.neo4j_steps import Step, log_steps, run_plan, run_step
 from corpgraph.graph.stores.cypher_loads import (BEGIN_LOAD, CLAIM_LOAD, DROP_LOAD, HEARTBEAT, LOCK_META, PUBLISH_LOAD,
                                        REMOVE_LOAD_ENTITIES, REMOVE_LOAD_RELATIONS, SET_LOAD_STATE, LoadState)
 
 if TYPE_CHECKING:
-    from corpgraph.graph.stores.neo4j import Neo4jStore, Step
+    from corpgraph.graph.stores.neo4j import Neo4jStore
 
 # Records deleted per inner transaction when a load is removed (as Neo4jStore.delete_all).
 _REMOVE_ROWS = 1_000
@@ -201,7 +202,6 @@ class Loads:
     def _write_chunk(self, tx: neo4j.Transaction, *, load: int, step: Step) -> tuple[list[Step], set[str]]:
         """One chunk in its own transaction: new and own records written hidden; the changed stored ones
         returned as a step for the final transaction, with the ids of those stored as they are."""
-        from corpgraph.graph.stores.neo4j import Step, _run_step
 
         _meta_step(tx, CLAIM_LOAD, load, LoadState.WRITING)
         rows: list[dict[str, Any]] = step.params["rows"]
@@ -209,7 +209,7 @@ class Loads:
         fresh = [row for row in rows if own.get(row["id"], True)]
         stored = [row for row in rows if not own.get(row["id"], True)]
         if fresh:
-            _run_step(tx, Step(step.statement, {"rows": fresh, "load": load}, len(fresh)))
+            run_step(tx, Step(step.statement, {"rows": fresh, "load": load}, len(fresh)))
         if not stored:
             return [], set()
         probe = [{"id": row["id"], "doc": row["doc"]} for row in stored]
@@ -221,12 +221,11 @@ class Loads:
     def _publish(self, tx: neo4j.ManagedTransaction | neo4j.Transaction, load: int, state: LoadState,
                  aside: list[Step], log: ChangeRecorder) -> None:
         """The final transaction: the changed stored records, the load's name removed, the revision bumped, logged."""
-        from corpgraph.graph.stores.neo4j import _log_steps, _run_plan
 
         _meta_step(tx, CLAIM_LOAD, load, state)
-        _run_plan(tx, aside)
+        run_plan(tx, aside)
         _meta_step(tx, PUBLISH_LOAD, load)
-        _run_plan(tx, _log_steps(log))
+        run_plan(tx, log_steps(log))
 
     def _abandon(self, load: int, written: bool) -> None:
         """After a failure: remove what the load wrote, unless it is no longer ours; a failure here is left to

@@ -1,0 +1,49 @@
+"""The steps of a Neo4j write transaction: statements with the row counts they must report, and the change log's.
+
+Below both the store (graph.stores.neo4j) and its batched loads (graph.stores.neo4j_loads), which run the same
+steps, so neither imports the other for them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import neo4j
+
+from corpgraph.schema.errors import StoreError
+
+from corpgraph.graph.stores import cypher
+from corpgraph.graph.stores.base import CHANGE_LOG_KEEP, ChangeRecorder
+
+
+@dataclass(frozen=True)
+class Step:
+    """One statement of a write transaction; `expected` is how many rows it must report written."""
+
+    statement: str
+    params: dict[str, Any]
+    expected: int | None = None
+    probe: str = ""  # which of the chunk's ids are stored (a batched load writes only new ones at once)
+    differs: str = ""  # which stored ones the chunk would change
+
+
+def run_step(tx: neo4j.Transaction | neo4j.ManagedTransaction, step: Step) -> None:
+    """Run one statement of a write; a chunk that wrote fewer rows than sent aborts the whole transaction."""
+    record = tx.run(step.statement, step.params).single(strict=True)
+    if step.expected is not None and record["written"] != step.expected:
+        raise StoreError(f"a write chunk stored {record['written']} of {step.expected} rows (an endpoint "
+                         "vanished while writing?); nothing of this file was committed, load it again")
+
+
+def run_plan(tx: neo4j.Transaction | neo4j.ManagedTransaction, plan: list[Step]) -> None:
+    """Every step of a write in order, in one transaction (re-run whole after a transient error)."""
+    for step in plan:
+        run_step(tx, step)
+
+
+def log_steps(log: ChangeRecorder) -> list[Step]:
+    """Log what a write changed under the revision it made, and prune the entries CHANGE_LOG_KEEP behind it."""
+    entry = log.entry(0)  # the statement reads the revision from the meta node
+    return [Step(cypher.LOG_CHANGE, {"key": cypher.REVISION_KEY, "kind": entry.kind.value,
+                                     "relations": list(entry.relations), "entities": list(entry.entities)}, 1),
+            Step(cypher.PRUNE_CHANGES, {"key": cypher.REVISION_KEY, "keep": CHANGE_LOG_KEEP})]
