@@ -1,6 +1,6 @@
 """Storage, projection and analytics of the corpgraph knowledge graph, in wings (low to high).
 
-- shared rooms: `settings`, `budget`, `cursors`, `precision`, `gc_policy`
+- shared rooms: `settings`, `budget`, `cursors`, `precision`, `gc_policy`, `damage` (unreadable records noted, not fatal)
 - `write/`: a validated batch into a store; `rules.py` holds the checks every store runs in its write transaction
 - `stores/`: the `GraphStore` protocol (`base.py`), the embedded SQLite store (+ `sqlite_stream.py`), Neo4j
 - `identity/`: identifier and name keys, clusters, merge, conflicts, resolved reads; `resolve/` (matching)

@@ -457,6 +457,7 @@ const SHOW = { liability: showLiability, exposure: showExposure, owners: showHol
 
 async function run() {
   if (!state.id) return;
+  showRegime(state.query);
   syncUrl();
   setStatus(`Loading ${state.query} of ${state.id}…`);
   $('details').innerHTML = '';
@@ -629,6 +630,9 @@ $('view-form').addEventListener('submit', (e) => {
   e.preventDefault();
   open($('query').value, $('id').value.trim());
 });
+// The regime picker belongs to the sanctions view only.
+function showRegime(query) { $('regime').hidden = query !== 'sanctions'; }
+$('query').addEventListener('change', (e) => showRegime(e.target.value));
 $('regime').addEventListener('change', (e) => {
   state.regime = e.target.value;
   if (state.query === 'sanctions') run();
@@ -695,6 +699,7 @@ cy.on('dbltap', 'node', (e) => expand(e.target.id()));
   state.regime = params.get('regime') || 'OFAC';
   $('regime').value = state.regime;
   $('query').value = state.query;
+  showRegime(state.query);
   $('id').value = state.id;
   if (state.asOf) { $('asOf').value = state.asOf; $('asOfSlider').value = monthsSince(new Date(state.asOf)); }
   if (state.id) run();
