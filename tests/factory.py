@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import pytest
 
+from corpgraph.graph.stores.base import GraphStore
 from corpgraph.schema.batch import Batch, Origin
 from corpgraph.schema.declaration import parse_record
 from corpgraph.schema.records import Entity, Record
@@ -87,3 +90,18 @@ def canonical(answer: Any) -> Any:
         items = [canonical(item) for item in data]
         return sorted(items, key=lambda item: json.dumps(item, sort_keys=True, default=str))
     return data
+
+
+def empty_store(kind: str, request: pytest.FixtureRequest, db: Path) -> Iterator[GraphStore]:
+    """Yield an empty store of one backend ("embedded": a new file at `db`; "neo4j": the session's server, emptied)
+    and close it afterwards: the body of a fixture parametrized over both backends."""
+    from corpgraph.graph.stores.neo4j import open_neo4j_store
+    from corpgraph.graph.stores.sqlite import SqliteStore
+
+    if kind == "embedded":
+        opened: GraphStore = SqliteStore(db)
+    else:
+        opened = open_neo4j_store(request.getfixturevalue("neo4j_server").settings())
+        opened.delete_all()
+    yield opened
+    opened.close()

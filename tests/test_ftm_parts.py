@@ -17,14 +17,13 @@ from corpgraph.graph.exports import to_graphml
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.service import CorpGraph
 from corpgraph.graph.stores.base import GraphStore
-from corpgraph.graph.stores.neo4j import open_neo4j_store
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.loaders.coverage import Coverage
 from corpgraph.loaders.validate import load_file
 from corpgraph.schema.declaration import ANALYTIC_RELATIONS, RELATIONS
 from corpgraph.schema.kinds import RelationType
 from corpgraph.schema.records import Paid
-from tests.neo4j_server import Neo4jServer
+from tests.factory import empty_store
 
 RELATIVES = ("wife", "son", "daughter", "brother")
 
@@ -176,14 +175,7 @@ def test_references_to_an_old_id_land_on_the_entity_that_carries_it(tmp_path: Pa
 @pytest.fixture(params=["embedded", "neo4j"])
 def either_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
     """An empty store of each backend (the session's Neo4j emptied first)."""
-    if request.param == "embedded":
-        opened: GraphStore = SqliteStore(tmp_path / "e.db")
-    else:
-        server: Neo4jServer = request.getfixturevalue("neo4j_server")
-        opened = open_neo4j_store(server.settings())
-        opened.delete_all()
-    yield opened
-    opened.close()
+    yield from empty_store(request.param, request, tmp_path / "e.db")
 
 
 def test_both_stores_keep_family_payments_documents_and_addresses(either_store: GraphStore, tmp_path: Path) -> None:

@@ -22,13 +22,10 @@ from pydantic import ValidationError
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.identity.normalize import query_key
 from corpgraph.graph.stores.base import EdgeRow, GraphStore, edge_row
-from corpgraph.graph.stores.neo4j import open_neo4j_store
-from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.schema.declaration import ANALYTIC_RELATIONS, relation_id
 from corpgraph.schema.kinds import IncidentCategory, RelationType
 from corpgraph.schema.values import COUNTRIES, MAX_COUNT
-from tests.factory import batch
-from tests.neo4j_server import Neo4jServer
+from tests.factory import batch, empty_store
 
 _IDS = itertools.count()
 text = st.text(max_size=40)
@@ -89,14 +86,7 @@ def world(draw: st.DrawFn) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module", params=["embedded", "neo4j"])
 def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:
     """One store of each backend for all the examples (every example uses fresh ids)."""
-    if request.param == "embedded":
-        opened: GraphStore = SqliteStore(tmp_path_factory.mktemp("readback") / "r.db")
-    else:
-        server: Neo4jServer = request.getfixturevalue("neo4j_server")
-        opened = open_neo4j_store(server.settings())
-        opened.delete_all()
-    yield opened
-    opened.close()
+    yield from empty_store(request.param, request, tmp_path_factory.mktemp("readback") / "r.db")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
