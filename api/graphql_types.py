@@ -456,19 +456,27 @@ RESULT_TYPES: dict[type, type] = {
 INTERNAL: dict[type, frozenset[str]] = {
     res.Holding: frozenset({"statements"}),  # read by the `statements` resolver as statement_ids
 }
-_RENAMED = {(res.Holding, "statements"): "statement_ids"}
+_RENAMED: dict[tuple[type, str], str] = {(res.Holding, "statements"): "statement_ids"}
 
 
 def from_result(result: Any, **overrides: Any) -> Any:
     """The GraphQL object of an answer of graph/ (RESULT_TYPES), nested answers and records converted."""
-    cls = RESULT_TYPES[type(result)]
-    wanted = {f.name for f in dataclasses.fields(cls) if f.init}
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(result):
-        name = _RENAMED.get((type(result), f.name)) or (f.name if f.name in wanted else f"{f.name}_id")
-        if name in wanted and name not in overrides:
-            values[name] = _convert(getattr(result, f.name))
-    return cls(**values, **overrides)
+    values = {name: _convert(getattr(result, field)) for field, name in _fills(type(result)) if name not in overrides}
+    return RESULT_TYPES[type(result)](**values, **overrides)
+
+
+def _fills(result: type) -> tuple[tuple[str, str], ...]:
+    """(result field, GraphQL field it fills) of one answer type, worked out once (answers come by the thousand)."""
+    found = _FILLS.get(result)
+    if found is None:
+        wanted = {f.name for f in dataclasses.fields(RESULT_TYPES[result]) if f.init}
+        pairs = ((f.name, _RENAMED.get((result, f.name)) or (f.name if f.name in wanted else f"{f.name}_id"))
+                 for f in dataclasses.fields(result))
+        found = _FILLS[result] = tuple((field, name) for field, name in pairs if name in wanted)
+    return found
+
+
+_FILLS: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
 def _from_model(cls: type[T], model: BaseModel, **overrides: Any) -> T:
