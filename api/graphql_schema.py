@@ -146,7 +146,8 @@ class Query:
                 min_hop_share=info.context.settings.share("minHopShare", min_hop_share),
                 **info.context.settings.liability_args(max_depth, min_share, max_owners))
         info.context.add_damage(disagreeing)
-        info.context.report_damage([chain.incident, *(p.entity for p in chain.parties)])
+        info.context.report_damage([chain.incident, *(p.entity for p in chain.parties),
+                                    *(a for p in chain.parties for a in p.attributed_to)])
         return gt.from_result(chain)  # type: ignore[no-any-return]
 
     @resolver(description="Incidents an entity is exposed to, through ownership, dependency or data flow; items a "

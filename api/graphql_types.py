@@ -1,6 +1,7 @@
 """GraphQL types: each lists the fields it exposes and is built from a record or an answer of graph/."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import date
 from typing import Any, Generic, TypeVar
@@ -286,6 +287,7 @@ class Party:
     interests: list[str] = strawberry.field(description="OWNER: its own non-share interests in the responsible company (CONTROLS kinds).")
     declared: list[Declaration] = strawberry.field(description="OWNER: declared indirect share in the responsible company; RESPONSIBLE: its declared ultimate parent; beside the computed figure.")
     controlling_parent_id: strawberry.Private[str | None]
+    attributed_to_ids: strawberry.Private[list[str]]
 
     @resolver(description="Always false: the path search no longer stops at a step cap; see pathsCutShort.",
               deprecation_reason="The path search has no step cap any more; use pathsCutShort.")
@@ -299,6 +301,11 @@ class Party:
     @resolver(description="The liable entity.")
     async def entity(self, info: Ctx) -> Entity:
         return await load_entity(info, self.entity_id)
+
+    @resolver(description="PERPETRATOR: whom the actor is attributed to (ATTRIBUTED_TO, followed on through attributed "
+                          "actors), as sources state it; shown, never liable: these parties carry no weight.")
+    async def attributed_to(self, info: Ctx) -> list[Entity]:
+        return list(await asyncio.gather(*(load_entity(info, id) for id in self.attributed_to_ids)))
 
 
 @strawberry.type(description="Everyone liable for an incident as of a date, and the subgraph that explains it.")
@@ -456,7 +463,8 @@ RESULT_TYPES: dict[type, type] = {
 INTERNAL: dict[type, frozenset[str]] = {
     res.Holding: frozenset({"statements"}),  # read by the `statements` resolver as statement_ids
 }
-_RENAMED: dict[tuple[type, str], str] = {(res.Holding, "statements"): "statement_ids"}
+_RENAMED: dict[tuple[type, str], str] = {(res.Holding, "statements"): "statement_ids",
+                                          (res.Party, "attributed_to"): "attributed_to_ids"}
 
 
 def from_result(result: Any, **overrides: Any) -> Any:

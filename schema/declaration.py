@@ -96,6 +96,11 @@ RELATIONS: dict[RelationType, RelationSpec] = {
         # A designation has one entity (source = target); `kind` holds its regime (schema.records.Sanction).
         RelationSpec(RelationType.SANCTION, r.Sanction, _PARTIES, _PARTIES, ("kind", "program", "valid_from"), True,
                      "A sanctions designation of an entity, in force from listing to delisting."),
+        # Declared last: analytic types are coded by position in projection snapshots, so a new one goes at the end.
+        # Analytic because liability chains show it beside the perpetrators; it gives the party no weight.
+        RelationSpec(RelationType.ATTRIBUTED_TO, r.AttributedTo, frozenset({E.ACTOR}), _PARTIES, (), True,
+                     "An actor is attributed to a party (a state body, company, person or another actor); "
+                     "never a liability."),
     )
 }
 

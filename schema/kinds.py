@@ -31,6 +31,8 @@ class RelationType(str, Enum):
     RELATED_TO = "RELATED_TO"
     PAID = "PAID"
     SANCTION = "Sanction"  # a designation: written as the native record type `Sanction` (issue 21 pins it)
+    # Last, after the types older projection snapshots already code by position (schema.declaration orders them).
+    ATTRIBUTED_TO = "ATTRIBUTED_TO"
 
 
 class IncidentCategory(str, Enum):

@@ -269,6 +269,14 @@ class Perpetrated(Relation):
     type: Literal["PERPETRATED"] = "PERPETRATED"
 
 
+class AttributedTo(Relation):
+    """An actor (threat actor, intrusion set) is attributed to a party: a state body, a company, a person or
+    another actor, as a source states it (STIX `attributed-to`). Shown beside the perpetrators of a liability
+    chain; never a liability: no weight reaches the party (docs/analytics.md)."""
+
+    type: Literal["ATTRIBUTED_TO"] = "ATTRIBUTED_TO"
+
+
 class Affected(Relation):
     """An incident hit an entity."""
 

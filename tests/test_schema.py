@@ -37,6 +37,7 @@ GOOD = [
     rel("DECLARED_INTEREST", "p", "b", kind="indirect_ownership", share=0.3),
     rel("RELATED_TO", "p", "q", kind="family", role="Family member of", valid_from="2001-01-01"),
     rel("PAID", "a", "o", amount={"value": 100000, "currency": "EUR"}, valid_from="2011-12-29", reference="pay-1"),
+    rel("ATTRIBUTED_TO", "x", "state", confidence=0.8, sources=SRC),
     {"type": "Sanction", "entity": "p", "authority": "Office of Foreign Assets Control", "program": "SDGT",
      "valid_from": "2020-01-01", "valid_to": "2021-01-01", "sources": SRC},
 ]
@@ -72,6 +73,8 @@ BAD = [
     (rel("DECLARED_INTEREST", "p", "b", kind="indirect_ownership", share="130%"), "share"),
     (rel("RELATED_TO", "p", "q", role="son"), "kind"),
     (rel("PAID", "a", "o", amount={"value": 5, "currency": "euro"}), "amount.currency"),
+    (rel("ATTRIBUTED_TO", "x", "x"), "(record)"),  # an actor attributed to itself says nothing
+    (rel("ATTRIBUTED_TO", "x", "state", liability=1), "liability"),  # attribution carries no weight of any kind
     ({"type": "Sanction", "entity": "p", "authority": "Ministry of Nowhere"}, "(record)"),
 ]
 

@@ -86,7 +86,7 @@ const UNCERTAIN = 'weightMin weightMax estimate mayControl overAllocated declare
 const QUERIES = {
   liability: {
     text: `query($id: ID!, $asOf: Date, $maxOwners: Int) { liabilityChain(incidentId: $id, asOf: $asOf, maxOwners: $maxOwners) {
-      asOf ownersTotal incident { id name } parties { entity { id name type } role weight controls unknown detail ${UNCERTAIN} ${PATHS} } ${GRAPH} } }`,
+      asOf ownersTotal incident { id name } parties { entity { id name type } role weight controls unknown detail attributedTo { id name } ${UNCERTAIN} ${PATHS} } ${GRAPH} } }`,
     vars: () => ({ id: state.id, asOf: state.asOf || null, maxOwners: state.maxOwners }),
     pick: (d) => d.liabilityChain,
   },
@@ -151,7 +151,7 @@ function edgeData(edge) {
   const ranged = share === null && typeof p.share_min === 'number' && typeof p.share_max === 'number';
   const colour = { OWNS: '#1c7ed6', RESPONSIBLE_FOR: '#e8590c', SUPPLIED_DATA_TO: '#9c36b5', PERPETRATED: '#212529',
     DEPENDS_ON: '#f08c00', AFFECTED: '#c92a2a', CONTROLS: '#0b7285', RELATED_TO: '#5f3dc4',
-    PAID: '#2b8a3e' }[edge.type] || '#adb5bd';
+    PAID: '#2b8a3e', ATTRIBUTED_TO: '#868e96' }[edge.type] || '#adb5bd';
   // A range weighs as its midpoint for the line's width, and is labelled and dashed as the range it is.
   const weight = ranged ? (p.share_min + p.share_max) / 2 : share;
   return { id: edge.id, source: edge.source, target: edge.target, type: edge.type, share,
@@ -316,6 +316,12 @@ function figure(value, x) {
   return text + (x.overAllocated ? ' · over 100%, scaled' : '') + (declared ? ` · declared ${declared}` : '');
 }
 
+// A perpetrator's attribution, as the chain states it: shown beside it, never a liable party (no weight).
+function attributedText(p) {
+  const to = p.attributedTo || [];
+  return to.length ? ` · attributed to ${to.map((e) => `<a href="#" data-select="${esc(e.id)}">${esc(e.name)}</a>`).join(', ')}` : '';
+}
+
 function showLiability(chain) {
   const parties = new Map(chain.parties.map((p) => [p.entity.id, p]));
   const nodes = chain.graph.nodes.map((n) => {
@@ -338,9 +344,9 @@ function showLiability(chain) {
       ${state.maxOwners < OWNERS_MAX ? '<button id="more-owners" type="button">Load more owners</button>' : '(the API returns at most 1000)'}</div>` : ''}
     ${cutNotice(cut)}
     <table class="parties">${chain.parties.map((p) => `<tr><td><a href="#" data-select="${esc(p.entity.id)}">${esc(p.entity.name)}</a></td>
-      <td>${p.role}${p.controls ? ' · controls' : p.mayControl ? ' · may control' : ''}</td><td>${figure(p.weight, p)}</td></tr>`).join('')}</table>`;
+      <td>${p.role}${p.controls ? ' · controls' : p.mayControl ? ' · may control' : ''}${attributedText(p)}</td><td>${figure(p.weight, p)}</td></tr>`).join('')}</table>`;
   state.details = new Map(chain.parties.map((p) => [p.entity.id, { kind: 'party', ...p }]));
-  legend(ROLE_COLOURS, 'solid border: controls a responsible company; dashed: may control, or an estimate from a range; dashed edge: a share known as a range; size: weight');
+  legend(ROLE_COLOURS, 'solid border: controls a responsible company; dashed: may control, or an estimate from a range; dashed edge: a share known as a range; grey ATTRIBUTED_TO edge: attribution, never liability; size: weight');
 }
 
 function showExposure(exp) {

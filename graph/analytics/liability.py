@@ -9,7 +9,10 @@ Parties (relations valid at as_of):
   an owner with an unknown share further up is marked and its weight is a lower bound.
 - DATA_RECIPIENT: targets of SUPPLIED_DATA_TO from a responsible company whose `incident` is this
   incident or empty; weight 1; detail = the supplier; one party per (recipient, supplier).
-- PERPETRATOR: sources of PERPETRATED the incident; weight 1.
+- PERPETRATOR: sources of PERPETRATED the incident; weight 1. `attributed_to` lists whom the actor is
+  attributed to: the targets of its ATTRIBUTED_TO relations, followed on through attributed actors (an
+  intrusion set -> a threat actor -> a state body). Attribution is shown, never liability: those parties get
+  no entry in `parties` and no weight; the graph shows them and the ATTRIBUTED_TO edges.
 - max_owners keeps the strongest OWNER parties per responsible company (weights stay exact);
   owners_total says how many met min_share, so nothing disappears silently.
 Each party carries its top-k explaining paths (OWNER paths end with the RESPONSIBLE_FOR hop) and the
@@ -58,10 +61,15 @@ def liability_chain(store: StoreReader, view: AsOfView, incident: int, as_of: da
         found.extend(owners)
         owners_total += total
         found.extend(_recipients(view, company, incident))
+    attributions: list[int] = []
     for actor, edges in _grouped(view.edges(R.PERPETRATED, incident, outgoing=False), proj.src).items():
-        found.append((Party(proj.ids[actor], Role.PERPETRATOR, 1.0), [[e] for e in edges]))
+        attributed = _attributions(view, actor)
+        attributions.extend(attributed)
+        found.append((Party(proj.ids[actor], Role.PERPETRATOR, 1.0,
+                            attributed_to=tuple(dict.fromkeys(proj.ids[int(proj.dst[e])] for e in attributed))),
+                      [[e] for e in edges]))
     shown = found if paths else [(party, p) for party, p in found if party.role is Role.RESPONSIBLE]  # roles: detail
-    explainer.read(e for _, routes in shown for p in routes for e in p)
+    explainer.read([*(e for _, routes in shown for p in routes for e in p), *(attributions if paths else [])])
     for party, routes in found:
         if paths:
             party.paths = [explainer.path(p) for p in routes]
@@ -131,6 +139,20 @@ def _recipients(view: AsOfView, company: int, incident: int) -> list[tuple[Party
     supplies = supplies[np.isin(proj.incident[supplies], (incident, -1))]
     return [(Party(proj.ids[recipient], Role.DATA_RECIPIENT, 1.0, detail=proj.ids[company]), [[e] for e in edges])
             for recipient, edges in _grouped(supplies, proj.dst).items()]
+
+
+def _attributions(view: AsOfView, actor: int) -> list[int]:
+    """The ATTRIBUTED_TO edges from an actor and on from each actor it is attributed to (each node once)."""
+    proj = view.projection
+    seen, todo, out = {actor}, [actor], []
+    while todo:
+        for edge in view.edges(R.ATTRIBUTED_TO, todo.pop(), outgoing=True).tolist():
+            out.append(edge)
+            target = int(proj.dst[edge])
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return out
 
 
 def _responsible(view: AsOfView, incident: int) -> dict[int, list[int]]:

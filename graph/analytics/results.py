@@ -150,6 +150,9 @@ class Party:
     declared: tuple[Declared, ...] = ()  # OWNER: what a source declares about it and the responsible company
     controlling_parent: str | None = None  # RESPONSIBLE: corpgraph's controlling parent, beside a declared one
     weight_max_exact: bool = True  # False: weight_max is 1 as a true bound only (see Holding.integrated_max_exact)
+    # PERPETRATOR: whom the actor is attributed to (ATTRIBUTED_TO, followed through attributed actors); shown,
+    # never liable: no party and no weight of the chain comes from it.
+    attributed_to: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """An exact weight is its own bounds."""

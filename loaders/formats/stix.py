@@ -5,6 +5,10 @@ Read like a mapping: the tables first (STIX object -> our type, STIX relationshi
 incident-core property -> Incident field), the few rules that need code after them.
 - `attributed-to` is followed as a chain (incident -> intrusion-set or campaign -> threat-actor -> ...):
   every intrusion set and threat actor on it PERPETRATED the incident.
+- `attributed-to` from a threat actor or intrusion set to an identity, threat actor or intrusion set is kept as
+  stated: ATTRIBUTED_TO (actor -> the party or actor), with the relationship's confidence. An identity of class
+  individual is a Person, an organisation a Company (an Organization in a public sector), as everywhere here.
+  Attribution never makes the party liable (docs/analytics.md, liability chains).
 - `targets` and `impacts` from an incident to an identity, and an impact object's `impacted_refs`,
   make the identity AFFECTED by the incident; a victim that is a company is also RESPONSIBLE_FOR it as its
   operator (the organisation whose systems were compromised, the rule VERIS records follow).
@@ -43,6 +47,8 @@ PUBLIC_SECTORS = ("government", "defense", "defence", "law-enforcement", "non-pr
 ACTOR_TYPES = {"threat-actor": "threat actor", "intrusion-set": "intrusion set"}
 # Nodes an attribution chain may pass through; only ACTOR_TYPES become perpetrators.
 CHAIN_TYPES = frozenset({*ACTOR_TYPES, "campaign"})
+# What an actor can be attributed to (ATTRIBUTED_TO): an identity (a party) or another actor.
+ATTRIBUTION_TARGETS = frozenset({*ACTOR_TYPES, "identity"})
 VICTIM_RELATIONSHIPS = {"targets": "targeted", "impacts": "impacted"}
 # incident-core property -> Incident field (alternative spellings in order of preference).
 INCIDENT_CORE = {"determination": ("determination",), "investigation_status": ("investigation_status", "status"),
@@ -68,8 +74,9 @@ _STIX_ID = re.compile(rb'"id"\s*:\s*"[a-z][a-z0-9-]*--[0-9a-fA-F]{8}-[0-9a-fA-F]
 FOLDED = {"report": "sources of the objects it contains", "impact": "impacts of its incident",
           "location": "the country of identities located there", "located-at": "the country of its identity"}
 # Why the other objects that become nothing are left out.
-NOT_KEPT = {"relationship": "`{}`: corpgraph follows only attributed-to chains from an incident, and "
-                            "targets/impacts from an incident to an identity",
+NOT_KEPT = {"relationship": "`{}`: corpgraph follows only attributed-to (chains from an incident, and from a "
+                            "threat actor or intrusion set to an identity or actor), and targets/impacts from an "
+                            "incident to an identity",
             "owns": "STIX owns is asset ownership, not corporate ownership",
             "campaign": "followed in attribution chains only (its actors become perpetrators)",
             "identity": "nothing to keep"}
@@ -215,9 +222,7 @@ class _Bundle:
             record["description"] = str(obj["description"])
         if obj.get("aliases"):
             record["aliases"] = [str(a) for a in obj["aliases"]]
-        if obj.get("confidence") is not None and isinstance(obj["confidence"], (int, float)):
-            record["confidence"] = obj["confidence"] / 100  # STIX confidence is 0..100
-        return record
+        return _with_confidence(record, obj)
 
     def _identity(self, obj: dict[str, Any]) -> dict[str, Any]:
         """identity -> Person, Company or Organization by identity_class and sectors."""
@@ -288,9 +293,12 @@ class _Bundle:
     # --- relations ------------------------------------------------------------------------------------
 
     def relations(self) -> Iterator[Item]:
-        """PERPETRATED along attribution chains, AFFECTED for victims, and placeholders for open references."""
+        """PERPETRATED along attribution chains, AFFECTED for victims, ATTRIBUTED_TO as stated, and placeholders
+        for open references."""
         out: list[Item] = []
         for pointer, obj in self.objects.values():
+            if obj["type"] in ACTOR_TYPES:
+                out.extend(self._attributions(obj["id"]))
             if obj["type"] != "incident":
                 continue
             incident = stix_id(obj["id"])
@@ -317,6 +325,20 @@ class _Bundle:
                     at = self.objects[rel["id"]][0]
                     self._need(target, at, "Actor", kind=ACTOR_TYPES[kind_of_target], known=True)
                     yield target, at, rel
+
+    def _attributions(self, actor: str) -> Iterator[Item]:
+        """ATTRIBUTED_TO for each `attributed-to` from an actor to an identity or another actor, as stated."""
+        for kind, target, rel in self.links.get(actor, []):
+            kind_of_target = target.split("--", 1)[0]
+            if kind != "attributed-to" or kind_of_target not in ATTRIBUTION_TARGETS or target == actor:
+                continue
+            at = self.objects[rel["id"]][0]
+            if kind_of_target in ACTOR_TYPES:
+                self._need(target, at, "Actor", kind=ACTOR_TYPES[kind_of_target], known=True)
+            else:
+                self._need(target, at, "Organization", kind="unknown")  # no identity_class to read: unknown
+            yield at, _with_confidence({"type": "ATTRIBUTED_TO", "source": stix_id(actor), "target": stix_id(target),
+                                        "sources": self.sources(rel)}, rel)
 
     def _victims(self, obj: dict[str, Any], incident: str) -> Iterator[Item]:
         """AFFECTED from `targets`/`impacts` relationships and from impact objects' `impacted_refs`."""
@@ -398,6 +420,13 @@ def _count(objects: list[Any], made: dict[int, list[str]], coverage: Coverage) -
 def stix_id(ref: str) -> str:
     """Our id of a STIX object: `stix:<type>--<uuid>`."""
     return safe_id(f"stix:{ref}")
+
+
+def _with_confidence(record: dict[str, Any], obj: dict[str, Any]) -> dict[str, Any]:
+    """The record with the object's confidence, when it gives one (STIX 0..100, ours 0..1)."""
+    if isinstance(obj.get("confidence"), (int, float)):
+        record["confidence"] = obj["confidence"] / 100
+    return record
 
 
 def incident_core(obj: dict[str, Any]) -> dict[str, Any]:
