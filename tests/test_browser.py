@@ -64,6 +64,15 @@ SANCTIONS_WORLD = [{"type": "Person", "id": "sx", "name": "Sanctioned X"}, {"typ
                    {"type": "OWNS", "source": "sx", "target": "sb", "share": 0.1},
                    {"type": "OWNS", "source": "sa", "target": "sb", "share": 0.4}]
 
+# A perpetrator attributed to a state body: drawn beside it with its ATTRIBUTED_TO edge, never a liable party.
+ATTRIBUTION_WORLD = [{"type": "Incident", "id": "att-leak", "name": "Attributed leak", "category": "intrusion"},
+                     {"type": "Company", "id": "att-op", "name": "Operator Ltd"},
+                     {"type": "Actor", "id": "att-gang", "name": "Gang G"},
+                     {"type": "Organization", "id": "att-state", "name": "State Body S", "kind": "government"},
+                     {"type": "RESPONSIBLE_FOR", "source": "att-op", "target": "att-leak"},
+                     {"type": "PERPETRATED", "source": "att-gang", "target": "att-leak"},
+                     {"type": "ATTRIBUTED_TO", "source": "att-gang", "target": "att-state"}]
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -80,7 +89,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                 + [json.dumps({"type": "OWNS", "source": "holder", "target": f"h{i:03}", "share": 0.2 + i / 1000})
                                    for i in range(150)]) + "\n", encoding="utf-8")
     extra = folder / "extra.jsonl"
-    extra.write_text("\n".join(json.dumps(r) for r in RANGE_WORLD + CHAIN_WORLD + SANCTIONS_WORLD) + "\n",
+    extra.write_text("\n".join(json.dumps(r) for r in RANGE_WORLD + CHAIN_WORLD + SANCTIONS_WORLD + ATTRIBUTION_WORLD) + "\n",
                      encoding="utf-8")
     subprocess.run([str(Path(sys.executable).parent / "corpgraph"), "load", str(holder), str(extra)], env=env,
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -345,6 +354,19 @@ def test_a_range_is_drawn_dashed_with_its_label(server: str, page: Page) -> None
     assert page.page.evaluate("cy.getElementById('rng-parent').style('border-style')") == "dashed"
     assert "OWNER · may control" in page.page.locator("#summary").inner_text()
     page.finish("explorer-range")
+
+
+def test_an_attribution_is_drawn_beside_the_perpetrator_and_is_no_party(server: str, page: Page) -> None:
+    page.page.goto(f"{server}/explore?query=liability&id=att-leak", wait_until="networkidle")
+    page.page.wait_for_function("cy.nodes().length === 4", timeout=30_000)
+    edge = "cy.edges('[type = \"ATTRIBUTED_TO\"]')"
+    assert page.page.evaluate(f"[{edge}.length, {edge}.data('source'), {edge}.data('target')]") == [
+        1, "att-gang", "att-state"]
+    summary = page.page.locator("#summary").inner_text()
+    # Operator Ltd (responsible) and Gang G (perpetrator): two parties; the state body is named, not a party.
+    assert "2 parties (2 distinct)" in summary and "PERPETRATOR · attributed to State Body S" in summary
+    assert page.page.evaluate("cy.getElementById('att-state').data('role')") is None
+    page.finish("explorer-attribution")
 
 
 def test_server_down_is_said_so(server: str, page: Page) -> None:

@@ -35,7 +35,7 @@ from corpgraph.schema.declaration import ANALYTIC_RELATIONS, relation_id
 from corpgraph.schema.errors import ConstraintViolation, InvalidInput, StoreError, StoreUnavailable
 from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.schema.records import Company
-from tests.factory import batch, canonical, companies_owning, company, entity, of_type, owns
+from tests.factory import batch, canonical, companies_owning, company, entity, of_type, owns, rel
 from tests.test_delta import STEPS as DELTA_STEPS
 from tests.test_delta import World, built
 from tests.test_delta import _check as check_delta
@@ -149,6 +149,30 @@ def test_a_designation_round_trips_and_its_rule_answers_the_same(store: GraphSto
     assert (row.source, row.target, row.kind, row.valid_from) == ("x", "x", "UK", "2022-03-15")
     # The UK rule on either store: X's 60% of A, more than 50% held by one designated person.
     assert CorpGraph(store).sanctions_status("a", "UK").status.value == "BLOCKED_BY_OWNERSHIP"
+
+
+def test_an_attribution_round_trips_and_the_chain_shows_it_without_liability(store: GraphStore) -> None:
+    """ATTRIBUTED_TO (an actor to another actor, a person and a company) is stored, read back and fed to the
+    projection; the liability chain lists it on the perpetrator and draws it, and its parties stay R and the
+    perpetrator, each with weight 1 (by hand: attribution makes nobody liable)."""
+    ingest(store, batch(company("r"), company("front"), entity("Person", "boss"), entity("Actor", "set"),
+                        entity("Actor", "crew"), entity("Incident", "i", category="intrusion"),
+                        rel("RESPONSIBLE_FOR", "r", "i"), rel("PERPETRATED", "set", "i"),
+                        rel("ATTRIBUTED_TO", "set", "crew", confidence=0.6), rel("ATTRIBUTED_TO", "crew", "boss"),
+                        rel("ATTRIBUTED_TO", "crew", "front")))
+    stated = {("set", "crew"), ("crew", "boss"), ("crew", "front")}
+    stored = store.get_relations(["ATTRIBUTED_TO|set|crew"])["ATTRIBUTED_TO|set|crew"].record
+    assert (stored.source, stored.target, stored.confidence) == ("set", "crew", 0.6)
+    assert {(r.record.source, r.record.target)
+            for r in store.relations_touching(["crew"], [RelationType.ATTRIBUTED_TO])} == stated
+    assert {(row.source, row.target) for page in store.iter_edges([RelationType.ATTRIBUTED_TO]) for row in page} == stated
+    chain = CorpGraph(store).liability_chain("i")
+    assert {(p.entity, p.role.value, p.weight) for p in chain.parties} == {("r", "RESPONSIBLE", 1.0),
+                                                                          ("set", "PERPETRATOR", 1.0)}
+    (perpetrator,) = [p for p in chain.parties if p.entity == "set"]
+    assert sorted(perpetrator.attributed_to) == ["boss", "crew", "front"]
+    assert {n.id for n in chain.graph.nodes} == {"i", "r", "set", "crew", "boss", "front"}
+    assert {(e.source, e.target) for e in chain.graph.edges if e.type == "ATTRIBUTED_TO"} == stated
 
 
 def test_search_filters_by_topic_and_an_upsert_replaces_the_topics(store: GraphStore) -> None:

@@ -74,9 +74,8 @@ _STIX_ID = re.compile(rb'"id"\s*:\s*"[a-z][a-z0-9-]*--[0-9a-fA-F]{8}-[0-9a-fA-F]
 FOLDED = {"report": "sources of the objects it contains", "impact": "impacts of its incident",
           "location": "the country of identities located there", "located-at": "the country of its identity"}
 # Why the other objects that become nothing are left out.
-NOT_KEPT = {"relationship": "`{}`: corpgraph follows only attributed-to (chains from an incident, and from a "
-                            "threat actor or intrusion set to an identity or actor), and targets/impacts from an "
-                            "incident to an identity",
+NOT_KEPT = {"relationship": "`{}`: corpgraph follows only attributed-to (from an incident, a threat actor or an "
+                            "intrusion set) and targets/impacts from an incident to an identity",
             "owns": "STIX owns is asset ownership, not corporate ownership",
             "campaign": "followed in attribution chains only (its actors become perpetrators)",
             "identity": "nothing to keep"}
