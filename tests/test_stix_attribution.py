@@ -131,6 +131,9 @@ def test_an_attributed_owner_keeps_only_its_owner_weight(tmp_store: SqliteStore)
     chain = CorpGraph(tmp_store).liability_chain("i", as_of=date(2024, 1, 1))
     assert liable(chain) == {("r", Role.RESPONSIBLE, 1.0), ("f", Role.OWNER, 0.3), ("gang", Role.PERPETRATOR, 1.0)}
     assert [p.attributed_to for p in chain.parties if p.role is Role.PERPETRATOR] == [("f",)]
+    # Nor is it exposed through the attribution: its one exposure is its 30% of the responsible company.
+    exposure = CorpGraph(tmp_store).exposure("f", as_of=date(2024, 1, 1))
+    assert [(e.incident, e.channel.value, e.weight) for e in exposure.items] == [("i", "OWNERSHIP", 0.3)]
 
 
 def test_an_attribution_loaded_later_reaches_a_built_projection(tmp_store: SqliteStore) -> None:
