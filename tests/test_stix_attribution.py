@@ -21,6 +21,7 @@ from corpgraph.api.context import make_context
 from corpgraph.api.graphql_schema import make_schema
 from corpgraph.api.settings import ApiSettings
 from corpgraph.graph.analytics.results import LiabilityChain, Role
+from corpgraph.graph.exports import export
 from corpgraph.graph.service import Applied, CorpGraph
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.graph.write.ingest import ingest
@@ -85,6 +86,17 @@ def test_stated_attribution_is_stored_in_every_form(form: str, tmp_path: Path, t
     assert to_g.record.sources[0].record_id == STATED[0]["id"]  # the relationship is the source
 
 
+def test_an_identity_the_file_leaves_open_is_a_placeholder_of_unknown_kind(tmp_path: Path,
+                                                                          tmp_store: SqliteStore) -> None:
+    """Attributed to an identity the file does not hold: no identity_class to read, so an Organization of kind
+    `unknown` (as an identity of class unknown is read), marked a placeholder for the real record to replace."""
+    load(tmp_store, tmp_path, [obj(T, name="Actor T"), stix_rel(7, "attributed-to", T, G)])
+    (open_end,) = tmp_store.get_entities([stix(G)]).values()
+    assert (type(open_end).__name__, open_end.kind, open_end.placeholder) == (  # type: ignore[attr-defined]
+        "Organization", "unknown", True)
+    assert attributions(tmp_store) == {(T, G)}
+
+
 def test_loading_twice_changes_nothing(tmp_path: Path, tmp_store: SqliteStore) -> None:
     load(tmp_store, tmp_path, CHAIN + STATED)
     before = (tmp_store.counts(), attributions(tmp_store))
@@ -113,6 +125,10 @@ def test_the_liability_chain_shows_attribution_and_liable_parties_are_unchanged(
         (stix(S), stix(T)), (stix(T), stix(G)), (stix(T), stix(P)), (stix(T), stix(F))}
     assert not {(e.source, e.target) for e in without.graph.edges if e.type == "ATTRIBUTED_TO"} - {
         (stix(S), stix(T))}  # without the stated ones, only the chain's own link is drawn
+    # The exports of the chain carry them as drawn (GraphML: the relation type is the edge label).
+    assert export(chain.graph, "graphml")[0].count(">ATTRIBUTED_TO</data>") == 4
+    cytoscape = json.loads(export(chain.graph, "cytoscape")[0])["elements"]["edges"]
+    assert [e["data"]["type"] for e in cytoscape].count("ATTRIBUTED_TO") == 4
 
 
 def test_attribution_without_paths_is_listed_but_not_drawn(tmp_path: Path, tmp_store: SqliteStore) -> None:
