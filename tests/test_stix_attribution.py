@@ -152,6 +152,20 @@ def test_an_attributed_owner_keeps_only_its_owner_weight(tmp_store: SqliteStore)
     assert [(e.incident, e.channel.value, e.weight) for e in exposure.items] == [("i", "OWNERSHIP", 0.3)]
 
 
+def test_a_loop_of_attributions_ends_and_names_others_only(tmp_store: SqliteStore) -> None:
+    """gang -> crew -> gang (two sources that disagree on who is behind whom) and crew -> boss: gang's attribution
+    is crew and boss, never gang itself; both loop edges are drawn."""
+    ingest(tmp_store, batch(entity("Actor", "gang"), entity("Actor", "crew"), entity("Person", "boss"),
+                            entity("Incident", "i", category="intrusion"), rel("PERPETRATED", "gang", "i"),
+                            rel("ATTRIBUTED_TO", "gang", "crew"), rel("ATTRIBUTED_TO", "crew", "gang"),
+                            rel("ATTRIBUTED_TO", "crew", "boss")))
+    chain = CorpGraph(tmp_store).liability_chain("i")
+    (gang,) = chain.parties
+    assert (gang.entity, sorted(gang.attributed_to)) == ("gang", ["boss", "crew"])
+    assert {e.id for e in chain.graph.edges if e.type == "ATTRIBUTED_TO"} == {
+        "ATTRIBUTED_TO|gang|crew", "ATTRIBUTED_TO|crew|gang", "ATTRIBUTED_TO|crew|boss"}
+
+
 def test_an_attribution_loaded_later_reaches_a_built_projection(tmp_store: SqliteStore) -> None:
     """The projection takes a new ATTRIBUTED_TO like any analytic relation (its delta path, not only a rebuild)."""
     ingest(tmp_store, batch(company("r"), entity("Person", "boss"), entity("Actor", "gang"),

@@ -65,8 +65,8 @@ def liability_chain(store: StoreReader, view: AsOfView, incident: int, as_of: da
     for actor, edges in _grouped(view.edges(R.PERPETRATED, incident, outgoing=False), proj.src).items():
         attributed = _attributions(view, actor)
         attributions.extend(attributed)
-        found.append((Party(proj.ids[actor], Role.PERPETRATOR, 1.0,
-                            attributed_to=tuple(dict.fromkeys(proj.ids[int(proj.dst[e])] for e in attributed))),
+        named = dict.fromkeys(int(proj.dst[e]) for e in attributed if proj.dst[e] != actor)  # a loop back: not itself
+        found.append((Party(proj.ids[actor], Role.PERPETRATOR, 1.0, attributed_to=tuple(proj.ids.ids(list(named)))),
                       [[e] for e in edges]))
     shown = found if paths else [(party, p) for party, p in found if party.role is Role.RESPONSIBLE]  # roles: detail
     explainer.read([*(e for _, routes in shown for p in routes for e in p), *(attributions if paths else [])])
