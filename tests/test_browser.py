@@ -438,17 +438,50 @@ def test_every_export_downloads_and_parses(server: str, page: Page, tmp_path: Pa
 @pytest.mark.parametrize("size", [1_000, 10_000])
 def test_big_views_draw_without_console_errors(server: str, page: Page, size: int) -> None:
     """The benchmark's ownership tree (node 0 owns 30 companies, each the next 30): drawn with its fan-outs
-    folded, every node accounted for, the console clean. The time target (10,000 nodes in <= 1 s) is measured
-    by benchmarks/explorer_draw.py; this 2-core machine does not meet it (benchmarks/README.md)."""
+    folded, every node accounted for, the console clean; past BIG_LIMIT (1,000) nodes on the big view's canvas.
+    The figures are measured by benchmarks/explorer_draw.py."""
     from benchmarks.explorer_draw import GENERATE_AND_DRAW
 
     page.page.goto(f"{server}/explore", wait_until="networkidle")
     seconds = page.page.evaluate(GENERATE_AND_DRAW, [size, "explorer", True])
-    drawn, folded = page.page.evaluate("[cy.nodes('[!more]').length, foldedCount()]")
+    drawn, folded, shown, big = page.page.evaluate(
+        "[onScreen().nodes.filter((n) => !n.more).length, foldedCount(), onScreen().nodes.length, state.big]")
     assert drawn + folded == size
     assert folded > 0  # leaves of 30 under one parent are more than FAN_LIMIT: folded
+    # Node p owns 30p+1..30p+30, so nodes from 34 (1,000) or 334 (10,000) on are leaves. A hub keeps 11 leaves and
+    # folds the rest into one "more" node: hub 1 (11) has 27 leaves (16 fold), hubs 2..32 (12..332) 30 each
+    # (19 fold), the last hub only 9 (none). 1,000: 1000 - 16 - 31 * 19 + 32 = 427 on screen, in Cytoscape;
+    # 10,000: 10000 - 16 - 321 * 19 + 322 = 4,207, past BIG_LIMIT: on the canvas.
+    assert (shown, big) == ((427, False) if size == 1_000 else (4_207, True))
     assert seconds < 120  # a regression guard on a loaded machine, not the target
     page.finish(f"explorer-{size}-nodes")
+
+
+def test_a_10k_node_view_draws_under_its_time_and_a_click_selects(server: str, page: Page) -> None:
+    """Every node of the 10,000-node tree, unfolded: on the canvas, in layers by depth (the root alone on top,
+    its 30 companies on the next line, then the rest), within the issue's 1 s as the view reports its own
+    layout and first drawing (the first painted frame is measured by benchmarks/explorer_draw.py); a click
+    on a node selects it and explains it in the panel, as in the small view."""
+    from benchmarks.explorer_draw import GENERATE_AND_DRAW
+
+    page.page.goto(f"{server}/explore", wait_until="networkidle")
+    page.page.evaluate(GENERATE_AND_DRAW, [10_000, "explorer", False])
+    assert page.page.evaluate("[state.big, big.nodes.length, big.edges.length, drawnGraph().nodes.length]") == [
+        True, 10_000, 9_999, 10_000]
+    assert page.page.evaluate("big.drawSeconds") <= 1.0
+    ys = page.page.evaluate("Array.from(big.ys)")
+    assert ys[0] < min(ys[1:31]) and max(ys[1:31]) == min(ys[1:31]) < min(ys[31:])  # root, its 30, the rest
+    # The root is painted where the layout puts it: its pixel on the canvas is the company blue (#4c6ef5).
+    x, y = page.page.evaluate("[big.xs[0] * big.zoom + big.pan.x, big.ys[0] * big.zoom + big.pan.y]")
+    pixel = page.page.evaluate("([x, y]) => Array.from(document.getElementById('big').getContext('2d')"
+                               ".getImageData(Math.round(x), Math.round(y), 1, 1).data)", [x, y])
+    assert pixel[:3] == [0x4C, 0x6E, 0xF5], pixel
+    box = page.page.locator("#big").bounding_box()
+    assert box is not None
+    page.page.mouse.click(box["x"] + x, box["y"] + y)
+    page.page.locator("#details").get_by_text("id n0").wait_for(timeout=10_000)
+    assert page.page.evaluate("big.selected") == 0
+    page.finish("explorer-10000-nodes-every-node")
 
 
 def _read_with_node(format: str, path: Path) -> list[str]:

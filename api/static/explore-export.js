@@ -2,7 +2,7 @@
 // the page. A view that is one server answer (liability, exposure, neighbourhood, nothing expanded) is
 // fetched from /export, which names the file the same way (Content-Disposition); owners, holdings and
 // expanded drawings are written here from the drawing. PNG at 2x, SVG drawn from the canvas's own styles.
-// Loaded before explore.js, which provides `cy`, `state` and `esc`.
+// Loaded before explore.js, which provides `cy`, `big`, `state`, `onScreen` and `esc`.
 'use strict';
 
 const EXTENSIONS = { cytoscape: 'cyjs', d3: 'json', gexf: 'gexf', graphml: 'graphml', png: 'png', svg: 'svg' };
@@ -18,7 +18,13 @@ function exportName(ext) {
 
 async function exportView(format) {
   try {
-    if (format === 'png') return download(cy.png({ full: true, scale: 2, output: 'blob', bg: '#ffffff' }), exportName('png'));
+    if (format === 'png') {
+      const png = state.big ? await big.png(2) : cy.png({ full: true, scale: 2, output: 'blob', bg: '#ffffff' });
+      return download(png, exportName('png'));
+    }
+    if (format === 'svg' && state.big) {
+      throw new Error(`SVG is written for drawings of up to ${BIG_LIMIT} nodes; export this one as GEXF or GraphML (for Gephi), or as PNG`);
+    }
     if (format === 'svg') return download(new Blob([toSvg()], { type: 'image/svg+xml' }), exportName('svg'));
     if (!serverAnswerOnScreen()) {
       return download(new Blob([WRITERS[format](drawnGraph())], { type: MEDIA[format] }), exportName(EXTENSIONS[format]));
@@ -40,7 +46,7 @@ async function exportView(format) {
 function serverAnswerOnScreen() {
   if (state.query === 'owners' || state.query === 'holdings') return false;
   const answer = state.answer?.graph?.nodes.length ?? -1;
-  return cy.nodes('[!more]').length + foldedCount() === answer;
+  return onScreen().nodes.filter((n) => !n.more).length + foldedCount() === answer;
 }
 
 function foldedCount() {
@@ -59,9 +65,11 @@ function nameIn(disposition) {
 // The drawing as plain nodes and edges (folded nodes counted in, their "more" stand-ins left out; edges
 // of relation types ticked off left out).
 function drawnGraph() {
-  const nodes = cy.nodes('[!more]').map((n) => plainNode(n.data()));
-  const edges = cy.edges().filter((e) => !e.hasClass('hidden') && !e.source().data('more') && !e.target().data('more'))
-    .map((e) => plainEdge(e.data()));
+  const shown = onScreen();
+  const more = new Set(shown.nodes.filter((n) => n.more).map((n) => n.id));
+  const nodes = shown.nodes.filter((n) => !n.more).map(plainNode);
+  const edges = shown.edges.filter((e) => !state.hidden.has(e.type) && !more.has(e.source) && !more.has(e.target))
+    .map(plainEdge);
   for (const f of (state.folded || new Map()).values()) {
     nodes.push(...f.nodes.map(plainNode));
     edges.push(...f.edges.filter((e) => !state.hidden.has(e.type)).map(plainEdge));

@@ -75,6 +75,7 @@ function unfold(id) {
   const folded = state.folded.get(id);
   if (!folded) return;
   state.folded.delete(id);
+  if (state.big) return mergeBig(folded.nodes, folded.edges, id);
   cy.batch(() => {
     cy.getElementById(id).remove();
     cy.add(folded.nodes.map((data) => ({ group: 'nodes', data })));

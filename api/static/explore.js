@@ -178,17 +178,45 @@ function draw(nodes, edges, layout = 'auto') {
   const cut = nodes.slice(0, state.drawLimit);
   const ids = new Set(cut.map((n) => n.id));
   const [shown, joined] = foldFans(cut, edges.filter((e) => ids.has(e.source) && ids.has(e.target)), state.foldLimit);
-  cy.batch(() => {  // one style pass for the whole answer, not one per element
-    cy.elements().remove();
-    cy.add(shown.map((data) => ({ group: 'nodes', data })));
-    cy.add(joined.map((data) => ({ group: 'edges', data })));
-    applyFilters();
-  });
-  labels(shown.length, joined.length);
-  runLayout(layout);
+  place(shown, joined, layout);
   renderFilters();
   renderTextView();
   return nodes.length - cut.length;
+}
+
+// Put nodes and edges on screen: past BIG_LIMIT nodes on the big view's canvas (explore-big.js), else in Cytoscape.
+function place(nodes, edges, layout) {
+  state.big = nodes.length > BIG_LIMIT;
+  $('cy').hidden = state.big;
+  $('big-view').hidden = !state.big;
+  if (state.big) {
+    cy.elements().remove();
+    big.hidden = new Set(state.hidden);
+    big.show(nodes, edges);
+    return;
+  }
+  big.clear();
+  cy.resize();  // its container may just have come back from being hidden
+  cy.batch(() => {  // one style pass for the whole answer, not one per element
+    cy.elements().remove();
+    cy.add(nodes.map((data) => ({ group: 'nodes', data })));
+    cy.add(edges.map((data) => ({ group: 'edges', data })));
+    applyFilters();
+  });
+  labels(nodes.length, edges.length);
+  runLayout(layout);
+}
+
+// The node and edge data on screen, whichever view draws them (edges of hidden relation types included).
+function onScreen() {
+  if (state.big) return { nodes: big.nodes, edges: big.edges };
+  return { nodes: cy.nodes().map((n) => n.data()), edges: cy.edges().map((e) => e.data()) };
+}
+
+function drawnText() {
+  const { nodes, edges } = onScreen();
+  const timing = state.big ? ` in ${big.drawSeconds.toFixed(2)} s (drag to pan, scroll to zoom; names show as you zoom in)` : '';
+  return `${nodes.length} nodes, ${edges.length} edges drawn${timing}.`;
 }
 
 function runLayout(name) {
@@ -285,6 +313,7 @@ function ringPositions() {
 }
 
 function merge(graph) {
+  if (state.big) return mergeBig(graph.nodes.map((n) => nodeData(n.id, n.type, n.label, { properties: n.properties })), graph.edges.map(edgeData));
   const known = new Set(cy.nodes().map((n) => n.id()));
   const add = [];
   for (const n of graph.nodes) if (!known.has(n.id)) add.push({ group: 'nodes', data: nodeData(n.id, n.type, n.label, { properties: n.properties }) });
@@ -293,6 +322,17 @@ function merge(graph) {
   cy.add(add);
   applyFilters();
   runLayout('cose');
+  renderFilters();
+  renderTextView();
+}
+
+// Nodes and edges added to a big view (a neighbourhood expanded, a "more" node opened, which goes): laid out again.
+function mergeBig(nodes, edges, gone = null) {
+  const kept = big.nodes.filter((n) => n.id !== gone);
+  const known = new Set(kept.map((n) => n.id));
+  const edgeIds = new Set(big.edges.map((e) => e.id));
+  place([...kept, ...nodes.filter((n) => !known.has(n.id))],
+    [...big.edges.filter((e) => e.source !== gone && e.target !== gone), ...edges.filter((e) => !edgeIds.has(e.id))]);
   renderFilters();
   renderTextView();
 }
@@ -410,7 +450,7 @@ async function moreHoldings() {
     const data = await gql(spec.text, { ...spec.vars(), after: loaded[loaded.length - 1].cursor });
     state.answer = { ...state.answer, page: [...loaded, ...data.page] };
     showHoldings(state.answer);
-    setStatus(`${cy.nodes().length} nodes, ${cy.edges().length} edges drawn.`);
+    setStatus(drawnText());
   } catch (error) { setStatus(error.message, true); }
 }
 
@@ -472,9 +512,10 @@ async function run() {
     const data = spec.pick(await gql(spec.text, spec.vars()));
     state.answer = data;
     SHOW[state.query](data);
-    setStatus(`${cy.nodes().length} nodes, ${cy.edges().length} edges drawn.`);
+    setStatus(drawnText());
   } catch (error) {
     cy.elements().remove();
+    big.clear();
     renderTextView();
     $('summary').innerHTML = '';
     setStatus(error.message, true);
@@ -487,6 +528,7 @@ async function select(id) {
   const node = cy.getElementById(id);
   cy.elements().unselect();
   if (node.nonempty()) node.select();
+  big.select(id);
   const detail = state.details.get(id);
   let entity = null;
   try {
@@ -546,30 +588,36 @@ async function expand(id) {
   setStatus(`Expanding ${id}…`);
   try {
     const graph = (await gql(QUERIES.neighborhood.text, { id })).neighborhood;
-    const before = cy.nodes().length;
+    const before = onScreen().nodes.length;
     merge(graph);
-    setStatus(`${cy.nodes().length - before} nodes added around ${id}; ${cy.nodes().length} nodes drawn.`);
+    const after = onScreen().nodes.length;
+    setStatus(`${after - before} nodes added around ${id}; ${after} nodes drawn.`);
   } catch (error) { setStatus(error.message, true); }
 }
 
 // ---- filters, text view, legend ------------------------------------------------------------------
 
 function renderFilters() {
-  const types = [...new Set(cy.edges().map((e) => e.data('type')))].sort();
+  const types = [...new Set(onScreen().edges.map((e) => e.type))].sort();
   $('filters').innerHTML = types.length ? 'Relations: ' + types.map((t) => `<label><input type="checkbox" data-type="${esc(t)}"
     ${state.hidden.has(t) ? '' : 'checked'}> ${esc(t)}</label>`).join('') : '';
 }
 
 function applyFilters() {
+  if (state.big) return big.setHidden(state.hidden);
   cy.batch(() => cy.edges().forEach((e) => e.toggleClass('hidden', state.hidden.has(e.data('type')))));
 }
 
+// Written when shown (a table of ten thousand rows is a tenth of a second better spent when asked for).
 function renderTextView() {
-  const nodes = cy.nodes().map((n) => n.data());
-  const edges = cy.edges().filter((e) => !e.hasClass('hidden')).map((e) => e.data());
+  state.textStale = $('text-view').hidden;
+  if (state.textStale) return;
+  const { nodes, edges: all } = onScreen();
+  const edges = all.filter((e) => !state.hidden.has(e.type));
+  const labels = new Map(nodes.map((n) => [n.id, n.label]));
   $('nodes-table').innerHTML = '<tr><th>name</th><th>type</th><th>id</th><th>role</th><th>weight</th></tr>' + nodes.map((n) =>
     `<tr><td>${esc(n.label)}</td><td>${esc(typeLabel(n.type))}</td><td>${esc(n.id)}</td><td>${esc(n.role || '')}</td><td>${n.weight === undefined ? '' : num(n.weight)}</td></tr>`).join('');
-  const name = (id) => { const n = cy.getElementById(id); return n.nonempty() ? n.data('label') : id; };
+  const name = (id) => labels.get(id) ?? id;
   $('edges-table').innerHTML = '<tr><th>from</th><th>relation</th><th>to</th><th>share</th></tr>' + edges.map((e) =>
     `<tr><td>${esc(name(e.source))}</td><td>${esc(e.type)}</td><td>${esc(name(e.target))}</td><td>${e.share === null || e.share === undefined ? '' : num(e.share)}</td></tr>`).join('');
 }
@@ -666,6 +714,7 @@ $('toggle-text').addEventListener('click', () => {
   const view = $('text-view');
   view.hidden = !view.hidden;
   $('toggle-text').setAttribute('aria-expanded', String(!view.hidden));
+  if (!view.hidden && state.textStale) renderTextView();
   if (!view.hidden) view.scrollIntoView();
 });
 $('copy-link').addEventListener('click', async () => {
@@ -694,6 +743,8 @@ cy.on('tap', 'edge', (e) => {
     <h4>Sources of this hop</h4>${d.sources.length ? d.sources.map(sourceHtml).join('') : '<div class="muted">none given</div>'}`;
 });
 cy.on('dbltap', 'node', (e) => expand(e.target.id()));
+// The canvas of big views: a click on a node selects it (opens a "more" node), a double click expands it, as above.
+const big = new BigView($('big'), { select: (d) => (d.more ? unfold(d.id) : select(d.id)), expand });
 
 (function start() {
   $('asOfSlider').max = String(monthsSince(new Date()));
