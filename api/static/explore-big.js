@@ -216,11 +216,17 @@ class BigView {
     this.canvas.height = Math.round(this.height * this.ratio);
   }
 
-  fit() {
+  // The layout's extent in world units: [x1, y1, x2, y2] of the nodes' centres.
+  bounds() {
     let [x1, y1, x2, y2] = [Infinity, Infinity, -Infinity, -Infinity];
     for (let i = 0; i < this.nodes.length; i++) {
       x1 = Math.min(x1, this.xs[i]); x2 = Math.max(x2, this.xs[i]); y1 = Math.min(y1, this.ys[i]); y2 = Math.max(y2, this.ys[i]);
     }
+    return [x1, y1, x2, y2];
+  }
+
+  fit() {
+    const [x1, y1, x2, y2] = this.bounds();
     const pad = 3 * BIG_SPACING;
     this.zoom = Math.min(1.6, this.width / (x2 - x1 + 2 * pad), this.height / (y2 - y1 + 2 * pad));
     this.fitZoom = this.zoom;
@@ -428,7 +434,8 @@ class BigView {
     canvas.addEventListener('wheel', (e) => {
       e.preventDefault();
       const box = canvas.getBoundingClientRect();
-      this.zoomAt(Math.exp(-e.deltaY * 0.0015), e.clientX - box.left, e.clientY - box.top);
+      const pixels = e.deltaY * (e.deltaMode === WheelEvent.DOM_DELTA_LINE ? 16 : 1);
+      this.zoomAt(Math.exp(-pixels * 0.0015), e.clientX - box.left, e.clientY - box.top);
     }, { passive: false });
     canvas.addEventListener('pointerdown', (e) => {
       if (e.button !== 0) return;
@@ -460,7 +467,8 @@ class BigView {
     canvas.addEventListener('pointerleave', () => { if (this.hover >= 0) { this.hover = -1; this.frame(); } });
     canvas.addEventListener('dblclick', (e) => { const i = this.nodeAt(e); if (i >= 0) this.on.expand(this.nodes[i].id); });
     new ResizeObserver(() => {
-      if (!this.nodes.length) return;
+      const box = canvas.getBoundingClientRect();
+      if (!this.nodes.length || (box.width === this.width && box.height === this.height)) return;  // show() drew it
       this.size();
       this.render();
       this.frame();

@@ -22,10 +22,7 @@ async function exportView(format) {
       const png = state.big ? await big.png(2) : cy.png({ full: true, scale: 2, output: 'blob', bg: '#ffffff' });
       return download(png, exportName('png'));
     }
-    if (format === 'svg' && state.big) {
-      throw new Error(`SVG is written for drawings of up to ${BIG_LIMIT} nodes; export this one as GEXF or GraphML (for Gephi), or as PNG`);
-    }
-    if (format === 'svg') return download(new Blob([toSvg()], { type: 'image/svg+xml' }), exportName('svg'));
+    if (format === 'svg') return download(new Blob([state.big ? bigSvg() : toSvg()], { type: 'image/svg+xml' }), exportName('svg'));
     if (!serverAnswerOnScreen()) {
       return download(new Blob([WRITERS[format](drawnGraph())], { type: MEDIA[format] }), exportName(EXTENSIONS[format]));
     }
@@ -156,17 +153,13 @@ function toSvg() {
   const pad = 20;
   const X = (v) => (v - box.x1 + pad).toFixed(1);
   const Y = (v) => (v - box.y1 + pad).toFixed(1);
-  const markers = new Map();
-  const marker = (colour) => {
-    if (!markers.has(colour)) markers.set(colour, `a${markers.size}`);
-    return markers.get(colour);
-  };
+  const markers = new Markers();
   const edges = cy.edges(':visible').map((e) => {
     const s = e.sourceEndpoint();
     const t = e.targetEndpoint();
     const colour = e.style('line-color');
     const dash = e.style('line-style') === 'dashed' ? ' stroke-dasharray="6 4"' : '';
-    const arrow = e.style('target-arrow-shape') !== 'none' ? ` marker-end="url(#${marker(colour)})"` : '';
+    const arrow = e.style('target-arrow-shape') !== 'none' ? ` marker-end="url(#${markers.id(colour)})"` : '';
     const line = `<line x1="${X(s.x)}" y1="${Y(s.y)}" x2="${X(t.x)}" y2="${Y(t.y)}" stroke="${colour}" stroke-width="${parseFloat(e.style('width'))}"${dash}${arrow}/>`;
     const label = e.style('label');
     if (!label) return line;
@@ -192,9 +185,64 @@ function toSvg() {
     const label = n.style('label');
     return `<g><title>${esc(n.data('label'))}</title>${body}${label ? textBlock(wrap(label, 120, 12), X(p.x), Number(Y(p.y + h / 2)) + 15, 12, false) : ''}</g>`;
   });
-  const defs = [...markers].map(([colour, id]) => `<marker id="${id}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="4" markerHeight="4" orient="auto"><path d="M0,0L10,5L0,10z" fill="${colour}"/></marker>`).join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${(box.w + 2 * pad).toFixed(0)}" height="${(box.h + 2 * pad).toFixed(0)}" font-family="sans-serif">` +
-    `<defs>${defs}</defs><rect width="100%" height="100%" fill="#fff"/>${edges.join('')}${nodes.join('')}</svg>`;
+  return svgDocument(box.w + 2 * pad, box.h + 2 * pad, markers, edges.join('') + nodes.join(''));
+}
+
+// A big view (explore-big.js) as SVG: every node where the canvas lays it out (shape, colour, control borders),
+// every edge shown with its arrow and dashes, each name in its node's <title> and written under the node
+// unless it would cover a stronger one's (as the canvas names nodes when zoomed in).
+function bigSvg() {
+  const pad = 60;
+  const [x1, y1, x2, y2] = big.bounds();
+  const X = (x) => (x - x1 + pad).toFixed(1);
+  const Y = (y) => (y - y1 + pad).toFixed(1);
+  const markers = new Markers();
+  const lines = big.edges.map((e, k) => {
+    const [s, t] = [big.ends[2 * k], big.ends[2 * k + 1]];
+    if (s < 0 || state.hidden.has(e.type)) return '';
+    const [dx, dy] = [big.xs[t] - big.xs[s], big.ys[t] - big.ys[s]];
+    const cut = big.radius[t] / (Math.hypot(dx, dy) || 1);  // the arrow ends at the target's edge, not its centre
+    return `<line x1="${X(big.xs[s])}" y1="${Y(big.ys[s])}" x2="${X(big.xs[t] - dx * cut)}" y2="${Y(big.ys[t] - dy * cut)}" ` +
+      `stroke="${e.colour}" stroke-width="${Math.min(6, e.width || 1.5)}"${e.range ? ' stroke-dasharray="6 4"' : ''} marker-end="url(#${markers.id(e.colour)})"/>`;
+  });
+  const kept = new Grid(80);
+  const named = new Set();
+  for (const i of big.strongest) {
+    const label = big.nodes[i].label;
+    const width = label.length * 11 * 0.58;  // textBlock's estimate of a line's width
+    const box = { x1: big.xs[i] - width / 2, x2: big.xs[i] + width / 2, y1: big.ys[i] + big.radius[i], y2: big.ys[i] + big.radius[i] + 14, w: width };
+    if (!kept.hits(box, null)) { kept.add(box, i); named.add(i); }
+  }
+  const nodes = big.nodes.map((d, i) => {
+    const [x, y, r] = [big.xs[i], big.ys[i], big.radius[i]];
+    const border = d.controls || d.border > 0 ? ' stroke="#111" stroke-width="3"' : d.estimate || d.mayControl ? ' stroke="#111" stroke-width="2" stroke-dasharray="3 2"' : '';
+    const shape = shapeOf(d);
+    const body = shape === 'diamond' ? `<polygon points="${X(x)},${Y(y - 1.3 * r)} ${X(x + 1.3 * r)},${Y(y)} ${X(x)},${Y(y + 1.3 * r)} ${X(x - 1.3 * r)},${Y(y)}"`
+      : shape === 'more' ? `<rect x="${X(x - 1.6 * r)}" y="${Y(y - 0.6 * r)}" width="${(3.2 * r).toFixed(1)}" height="${(1.2 * r).toFixed(1)}"`
+        : `<circle cx="${X(x)}" cy="${Y(y)}" r="${r.toFixed(1)}"`;
+    const name = named.has(i) ? textBlock([d.label], X(x), Number(Y(y + r)) + 12, 11, false) : '';
+    return `<g><title>${esc(d.label)}</title>${body} fill="${d.colour}"${border}/>${name}</g>`;
+  });
+  return svgDocument(x2 - x1 + 2 * pad, y2 - y1 + 2 * pad, markers, lines.join('') + nodes.join(''));
+}
+
+// Arrowheads by colour, each written once into the SVG's <defs>.
+class Markers {
+  constructor() { this.ids = new Map(); }
+
+  id(colour) {
+    if (!this.ids.has(colour)) this.ids.set(colour, `a${this.ids.size}`);
+    return this.ids.get(colour);
+  }
+
+  defs() {
+    return [...this.ids].map(([colour, id]) => `<marker id="${id}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="4" markerHeight="4" orient="auto"><path d="M0,0L10,5L0,10z" fill="${colour}"/></marker>`).join('');
+  }
+}
+
+function svgDocument(width, height, markers, body) {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width.toFixed(0)}" height="${height.toFixed(0)}" font-family="sans-serif">` +
+    `<defs>${markers.defs()}</defs><rect width="100%" height="100%" fill="#fff"/>${body}</svg>`;
 }
 
 // Lines of text centred at x from baseline y; with a white backing (edge labels), as the canvas draws them.
