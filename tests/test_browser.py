@@ -453,6 +453,12 @@ def test_big_views_draw_without_console_errors(server: str, page: Page, size: in
     # (19 fold), the last hub only 9 (none). 1,000: 1000 - 16 - 31 * 19 + 32 = 427 on screen, in Cytoscape;
     # 10,000: 10000 - 16 - 321 * 19 + 322 = 4,207, past BIG_LIMIT: on the canvas.
     assert (shown, big) == ((427, False) if size == 1_000 else (4_207, True))
+    if big:  # a click on a "more" node of the canvas opens it: its 19 leaves drawn in its place
+        # n390 is hub 12's last holding (361..390; equal strengths keep the first 11): folded until then.
+        assert page.page.evaluate("big.index.has('n390')") is False
+        page.page.evaluate("big.on.select(big.nodes[big.index.get('more|n12')])")
+        assert page.page.evaluate("[onScreen().nodes.length, foldedCount(), big.index.has('n390')]") == [
+            4_207 - 1 + 19, size - drawn - 19, True]
     assert seconds < 120  # a regression guard on a loaded machine, not the target
     page.finish(f"explorer-{size}-nodes")
 

@@ -75,7 +75,7 @@ function unfold(id) {
   const folded = state.folded.get(id);
   if (!folded) return;
   state.folded.delete(id);
-  if (state.big) return mergeBig(folded.nodes, folded.edges, id);
+  if (state.big || cy.nodes().length + folded.nodes.length > BIG_LIMIT) return mergeDrawn(folded.nodes, folded.edges, id);
   cy.batch(() => {
     cy.getElementById(id).remove();
     cy.add(folded.nodes.map((data) => ({ group: 'nodes', data })));
@@ -91,7 +91,6 @@ function unfold(id) {
 // and when the view is zoomed in ZOOM_SHOWS_ALL times.
 function declutter() {
   cy.elements().removeClass('quiet');
-  if (cy.nodes().length > LABEL_LIMIT) return;  // names are off altogether there (explore.js `labels`)
   const bodies = new Grid();
   cy.nodes(':visible').forEach((n) => bodies.add(n.boundingBox({ includeLabels: false, includeOverlays: false }), n.id()));
   const labelled = cy.elements(':visible').filter((el) => Boolean(el.style('label')));

@@ -49,10 +49,10 @@ const cy = cytoscape({
       'text-background-padding': 1 } },
     // A share known only as a range (GLEIF's "1.00", BODS minimum/maximum) is drawn dashed, labelled as the range.
     { selector: 'edge[?range]', style: { 'line-style': 'dashed' } },
-    // Labels off: all of them on big graphs (`labels`), or those that would collide (`declutter`); back on hover,
-    // selection or zoom.
+    // Labels off: every edge's on drawings of many edges (`labels`), or those that would collide (`declutter`);
+    // back on hover, selection or zoom.
     { selector: '.unnamed, .quiet', style: { label: '' } },
-    { selector: 'node.unnamed.shown, node.quiet.shown, node:selected', style: { label: 'data(caption)' } },
+    { selector: 'node.quiet.shown, node:selected', style: { label: 'data(caption)' } },
     { selector: 'edge.unnamed.shown, edge.quiet.shown', style: { label: 'data(label)' } },
     { selector: '.hidden', style: { display: 'none' } },
   ],
@@ -203,7 +203,7 @@ function place(nodes, edges, layout) {
     cy.add(edges.map((data) => ({ group: 'edges', data })));
     applyFilters();
   });
-  labels(nodes.length, edges.length);
+  labels(edges.length);
   runLayout(layout);
 }
 
@@ -253,16 +253,11 @@ function fitTo(points) {
   cy.viewport({ zoom, pan: { x: cy.width() / 2 - zoom * (x1 + x2) / 2, y: cy.height() / 2 - zoom * (y1 + y2) / 2 } });
 }
 
-// Past a thousand nodes, names are drawn only for the selected node and its neighbours: measuring and
-// painting ten thousand labels is most of the drawing time and unreadable anyway (the text view has them).
-const LABEL_LIMIT = 1000;
+// Edge labels (relation and share) only while they can be read; the text view always has them. (Node names
+// past BIG_LIMIT nodes are the big view's business: explore-big.js draws them by zoom.)
 const EDGE_LABEL_LIMIT = 300;  // past that, hidden even before the collision pass (explore-layout.js)
-function labels(count, edgeCount) {
-  cy.batch(() => {
-    cy.nodes().toggleClass('unnamed', count > LABEL_LIMIT);
-    // Edge labels (relation and share) only while they can be read; the text view always has them.
-    cy.edges().toggleClass('unnamed', edgeCount > EDGE_LABEL_LIMIT);
-  });
+function labels(edgeCount) {
+  cy.batch(() => cy.edges().toggleClass('unnamed', edgeCount > EDGE_LABEL_LIMIT));
 }
 
 // A radial tree around the most central node (highest rank): ring k holds the nodes k hops away, and
@@ -313,10 +308,13 @@ function ringPositions() {
 }
 
 function merge(graph) {
-  if (state.big) return mergeBig(graph.nodes.map((n) => nodeData(n.id, n.type, n.label, { properties: n.properties })), graph.edges.map(edgeData));
-  const known = new Set(cy.nodes().map((n) => n.id()));
+  const known = new Set(onScreen().nodes.map((n) => n.id));
+  const fresh = graph.nodes.filter((n) => !known.has(n.id));
+  if (state.big || known.size + fresh.length > BIG_LIMIT) {
+    return mergeDrawn(fresh.map((n) => nodeData(n.id, n.type, n.label, { properties: n.properties })), graph.edges.map(edgeData));
+  }
   const add = [];
-  for (const n of graph.nodes) if (!known.has(n.id)) add.push({ group: 'nodes', data: nodeData(n.id, n.type, n.label, { properties: n.properties }) });
+  for (const n of fresh) add.push({ group: 'nodes', data: nodeData(n.id, n.type, n.label, { properties: n.properties }) });
   const edgeIds = new Set(cy.edges().map((e) => e.id()));
   for (const e of graph.edges) if (!edgeIds.has(e.id)) add.push({ group: 'edges', data: edgeData(e) });
   cy.add(add);
@@ -326,13 +324,15 @@ function merge(graph) {
   renderTextView();
 }
 
-// Nodes and edges added to a big view (a neighbourhood expanded, a "more" node opened, which goes): laid out again.
-function mergeBig(nodes, edges, gone = null) {
-  const kept = big.nodes.filter((n) => n.id !== gone);
+// Nodes and edges added to what is on screen (a neighbourhood expanded, a "more" node opened, which goes), where
+// that is or makes a big view: all of it placed again (Cytoscape adds to its drawing in place, merge and unfold).
+function mergeDrawn(nodes, edges, gone = null) {
+  const shown = onScreen();
+  const kept = shown.nodes.filter((n) => n.id !== gone);
   const known = new Set(kept.map((n) => n.id));
-  const edgeIds = new Set(big.edges.map((e) => e.id));
+  const edgeIds = new Set(shown.edges.map((e) => e.id));
   place([...kept, ...nodes.filter((n) => !known.has(n.id))],
-    [...big.edges.filter((e) => e.source !== gone && e.target !== gone), ...edges.filter((e) => !edgeIds.has(e.id))]);
+    [...shown.edges.filter((e) => e.source !== gone && e.target !== gone), ...edges.filter((e) => !edgeIds.has(e.id))]);
   renderFilters();
   renderTextView();
 }
