@@ -12,7 +12,10 @@ const BIG_ROW = 44;            // between the rows a wide layer wraps into
 const BIG_LAYER_GAP = 120;     // between layers: the gap shows where one depth ends
 const REST_MS = 150;           // no pan or zoom for this long: the gesture is over, full detail is drawn again
 const CACHE_PAD = 0.25;        // the cached bitmap reaches this share of the view past each side, so a pan shows drawing
-const STRONGEST_LABELS = 40;   // names drawn when zoomed out: the strongest nodes in view
+const STRONGEST_LABELS = 40;
+// Relations drawn at most in one view, nearest the root and strongest first: 50,000 see-through lines took
+// 270 of a 320 ms redraw (rasterising them) and are a haze at that zoom; the rest come in as the view narrows.
+const EDGE_BUDGET = 12000;   // names drawn when zoomed out: the strongest nodes in view
 const ALL_LABELS_AT = 30;      // on-screen px between neighbours from which every name in view may be drawn
 const DETAIL_AT = 18;          // px between neighbours from which arrows, borders and edge widths are drawn
 const LABEL_FONT = '11px system-ui, "Noto Sans CJK SC", sans-serif';
@@ -66,7 +69,7 @@ function layeredPositions(nodes, ends, root, aspect) {
     y += (rows - 1) * BIG_ROW + BIG_LAYER_GAP;
   }
   centreOverChildren(layers, parent, xs);
-  return { xs, ys, near };
+  return { xs, ys, near, depth };
 }
 
 // From the deepest layer up, a layer drawn on one row puts each node over the middle of the children it reached
@@ -178,7 +181,14 @@ class BigView {
     // Strongest first, for names when zoomed out: the root and the answer's parties, then by weight.
     this.strongest = Int32Array.from(nodes.keys()).sort((a, b) => strength(nodes[b]) - strength(nodes[a]));
     this.nodeGroups = groupBy(nodes.length, (i) => `${nodes[i].colour}|${shapeOf(nodes[i])}`);
-    this.edgeGroups = groupBy(edges.length, (k) => `${edges[k].colour}|${edges[k].range ? 'dashed' : ''}`);
+    this.edgeKey = edges.map((e) => `${e.colour}|${e.range ? 'dashed' : ''}`);
+    this.edgeWidth = Int8Array.from(edges, (e) => Math.round(Math.min(6, e.width || 1.5)));
+    const near = (k) => (this.ends[2 * k] < 0 ? Infinity : Math.min(this.depth[this.ends[2 * k]], this.depth[this.ends[2 * k + 1]]));
+    const share = (k) => (typeof edges[k].share === 'number' ? edges[k].share : 0);
+    // Ties in a scrambled order, so that the budget's share of a wide layer's relations is spread across it.
+    const scramble = (k) => Math.imul(k, 2654435761) >>> 0;
+    this.edgeOrder = Int32Array.from(edges.keys())
+      .sort((a, b) => near(a) - near(b) || share(b) - share(a) || scramble(a) - scramble(b));
     this.selected = -1;
     this.hover = -1;
     this.fit();
@@ -259,28 +269,30 @@ class BigView {
     const inView = (i) => this.xs[i] >= view.x1 && this.xs[i] <= view.x2 && this.ys[i] >= view.y1 && this.ys[i] <= view.y2;
     const X = (i) => this.xs[i] * zoom + ox;
     const Y = (i) => this.ys[i] * zoom + oy;
-    // Edges: one path per colour (thin and see-through when many cross; their own width once they can be told apart).
-    // See-through in proportion to how many there are, so thousands of lines do not bury the nodes.
-    ctx.globalAlpha = detail ? 0.8 : Math.min(0.5, Math.max(0.06, 1500 / this.edges.length));
-    for (const [key, group] of this.edgeGroups) {
-      const [colour, dashed] = key.split('|');
+    // Edges: one path per colour (and width, once they can be told apart), thin and see-through in proportion to
+    // how many there are, so thousands of lines do not bury the nodes; arrows once they can be seen.
+    const paths = new Map();
+    let drawn = 0;
+    for (const k of this.edgeOrder) {
+      const [s, t] = [this.ends[2 * k], this.ends[2 * k + 1]];
+      if (s < 0 || this.hidden.has(this.edges[k].type)) continue;
+      if (Math.max(this.xs[s], this.xs[t]) < view.x1 || Math.min(this.xs[s], this.xs[t]) > view.x2 ||
+          Math.max(this.ys[s], this.ys[t]) < view.y1 || Math.min(this.ys[s], this.ys[t]) > view.y2) continue;
+      if (++drawn > EDGE_BUDGET) break;
+      const key = detail ? `${this.edgeKey[k]}|${this.edgeWidth[k]}` : this.edgeKey[k];
+      if (!paths.has(key)) paths.set(key, new Path2D());
+      const path = paths.get(key);
+      path.moveTo(X(s), Y(s));
+      path.lineTo(X(t), Y(t));
+      if (detail) this.arrow(path, X(s), Y(s), X(t), Y(t), this.radius[t] * zoom);
+    }
+    ctx.globalAlpha = detail ? 0.8 : Math.min(0.5, Math.max(0.06, 1500 / Math.min(drawn, EDGE_BUDGET)));
+    for (const [key, path] of paths) {
+      const [colour, dashed, width] = key.split('|');
       ctx.strokeStyle = colour;
-      ctx.lineWidth = 1;
+      ctx.lineWidth = detail ? Number(width) * Math.min(1, zoom) : 1;
       ctx.setLineDash(dashed && detail ? [5, 4] : []);
-      ctx.beginPath();
-      for (const k of group) {
-        const [s, t] = [this.ends[2 * k], this.ends[2 * k + 1]];
-        if (s < 0 || this.hidden.has(this.edges[k].type)) continue;
-        if (Math.max(this.xs[s], this.xs[t]) < view.x1 || Math.min(this.xs[s], this.xs[t]) > view.x2 ||
-            Math.max(this.ys[s], this.ys[t]) < view.y1 || Math.min(this.ys[s], this.ys[t]) > view.y2) continue;
-        if (detail) {  // widths differ by share: stroke each
-          ctx.stroke(); ctx.beginPath(); ctx.lineWidth = Math.min(6, this.edges[k].width || 1.5) * Math.min(1, zoom);
-        }
-        ctx.moveTo(X(s), Y(s));
-        ctx.lineTo(X(t), Y(t));
-        if (detail) this.arrow(ctx, X(s), Y(s), X(t), Y(t), this.radius[t] * zoom);
-      }
-      ctx.stroke();
+      ctx.stroke(path);
     }
     ctx.setLineDash([]);
     ctx.globalAlpha = 1;
@@ -323,14 +335,15 @@ class BigView {
     ctx.setLineDash([]);
   }
 
-  arrow(ctx, x1, y1, x2, y2, r) {
+  // An open arrowhead on `path` where the line from (x1, y1) meets the target's body of radius r.
+  arrow(path, x1, y1, x2, y2, r) {
     const length = Math.hypot(x2 - x1, y2 - y1);
     if (length < 3 * r) return;
     const [ux, uy] = [(x2 - x1) / length, (y2 - y1) / length];
     const [tx, ty] = [x2 - ux * r, y2 - uy * r];
-    ctx.moveTo(tx - ux * 7 - uy * 3.5, ty - uy * 7 + ux * 3.5);
-    ctx.lineTo(tx, ty);
-    ctx.lineTo(tx - ux * 7 + uy * 3.5, ty - uy * 7 - ux * 3.5);
+    path.moveTo(tx - ux * 7 - uy * 3.5, ty - uy * 7 + ux * 3.5);
+    path.lineTo(tx, ty);
+    path.lineTo(tx - ux * 7 + uy * 3.5, ty - uy * 7 - ux * 3.5);
   }
 
   // Names where they can be read: zoomed out, only the strongest nodes in view; zoomed in, every one in view that

@@ -215,7 +215,8 @@ function onScreen() {
 
 function drawnText() {
   const { nodes, edges } = onScreen();
-  const timing = state.big ? ` in ${big.drawSeconds.toFixed(2)} s (drag to pan, scroll to zoom; names show as you zoom in)` : '';
+  const later = edges.length > EDGE_BUDGET ? `names and, past ${EDGE_BUDGET.toLocaleString('en')} in view, relations` : 'names';
+  const timing = state.big ? ` in ${big.drawSeconds.toFixed(2)} s (drag to pan, scroll to zoom: ${later} show as you zoom in)` : '';
   return `${nodes.length} nodes, ${edges.length} edges drawn${timing}.`;
 }
 
