@@ -338,7 +338,10 @@ class SqliteStore:
             return []
         found: dict[str, StoredRelation] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
-            sql = (f"SELECT id, type, doc FROM relations WHERE type IN ({_marks(type_names)}) AND "
+            # `+type`: without it SQLite walks the type index (every OWNS row) for each chunk instead of the
+            # source and target indexes: 0.49 s against 0.01 s a chunk of 500 on a 145k-stake store, 30 of the
+            # 41 s "checking references" of a fresh 214k-record load (issue 23).
+            sql = (f"SELECT id, type, doc FROM relations WHERE +type IN ({_marks(type_names)}) AND "
                    f"(source IN ({_marks(chunk)}) OR target IN ({_marks(chunk)}))")
             for i, t, d in self._query(sql, [*type_names, *chunk, *chunk]):
                 found[i] = StoredRelation(i, decode_relation(t, d, i))
