@@ -6,16 +6,16 @@
 // again when the gesture rests. Loaded before explore.js, which gives it the answer's node and edge data.
 'use strict';
 
-const BIG_LIMIT = 1000;        // past this many nodes the canvas draws (Cytoscape already hid every name there)
+const BIG_LIMIT = 1000;        // past this many nodes the canvas draws (Cytoscape took 3 s for 1,000 on a loaded day)
 const BIG_SPACING = 40;        // world units between neighbours in a row of a layer
 const BIG_ROW = 44;            // between the rows a wide layer wraps into
 const BIG_LAYER_GAP = 120;     // between layers: the gap shows where one depth ends
 const REST_MS = 150;           // no pan or zoom for this long: the gesture is over, full detail is drawn again
 const CACHE_PAD = 0.25;        // the cached bitmap reaches this share of the view past each side, so a pan shows drawing
-const STRONGEST_LABELS = 40;
+const STRONGEST_LABELS = 40;   // names drawn when zoomed out: the strongest nodes in view
 // Relations drawn at most in one view, nearest the root and strongest first: 50,000 see-through lines took
 // 270 of a 320 ms redraw (rasterising them) and are a haze at that zoom; the rest come in as the view narrows.
-const EDGE_BUDGET = 12000;   // names drawn when zoomed out: the strongest nodes in view
+const EDGE_BUDGET = 12000;
 const ALL_LABELS_AT = 30;      // on-screen px between neighbours from which every name in view may be drawn
 const DETAIL_AT = 18;          // px between neighbours from which arrows, borders and edge widths are drawn
 const LABEL_FONT = '11px system-ui, "Noto Sans CJK SC", sans-serif';
@@ -183,7 +183,7 @@ class BigView {
     this.nodeGroups = groupBy(nodes.length, (i) => `${nodes[i].colour}|${shapeOf(nodes[i])}`);
     this.edgeKey = edges.map((e) => `${e.colour}|${e.range ? 'dashed' : ''}`);
     this.edgeWidth = Int8Array.from(edges, (e) => Math.round(Math.min(6, e.width || 1.5)));
-    const near = (k) => (this.ends[2 * k] < 0 ? Infinity : Math.min(this.depth[this.ends[2 * k]], this.depth[this.ends[2 * k + 1]]));
+    const near = (k) => (this.ends[2 * k] < 0 ? this.nodes.length : Math.min(this.depth[this.ends[2 * k]], this.depth[this.ends[2 * k + 1]]));
     const share = (k) => (typeof edges[k].share === 'number' ? edges[k].share : 0);
     // Ties in a scrambled order, so that the budget's share of a wide layer's relations is spread across it.
     const scramble = (k) => Math.imul(k, 2654435761) >>> 0;
