@@ -182,7 +182,8 @@ class BigView {
     this.strongest = Int32Array.from(nodes.keys()).sort((a, b) => strength(nodes[b]) - strength(nodes[a]));
     this.nodeGroups = groupBy(nodes.length, (i) => `${nodes[i].colour}|${shapeOf(nodes[i])}`);
     this.edgeKey = edges.map((e) => `${e.colour}|${e.range ? 'dashed' : ''}`);
-    this.edgeWidth = Int8Array.from(edges, (e) => Math.round(Math.min(6, e.width || 1.5)));
+    // Half the small view's widths (1.5 + 8 x share there): hundreds of lines in view at its widths are one blue mass.
+    this.edgeWidth = Int8Array.from(edges, (e) => Math.max(1, Math.round((e.width || 1.5) / 2)));
     const near = (k) => (this.ends[2 * k] < 0 ? this.nodes.length : Math.min(this.depth[this.ends[2 * k]], this.depth[this.ends[2 * k + 1]]));
     const share = (k) => (typeof edges[k].share === 'number' ? edges[k].share : 0);
     // Ties in a scrambled order, so that the budget's share of a wide layer's relations is spread across it.
@@ -286,11 +287,12 @@ class BigView {
       path.lineTo(X(t), Y(t));
       if (detail) this.arrow(path, X(s), Y(s), X(t), Y(t), this.radius[t] * zoom);
     }
-    ctx.globalAlpha = detail ? 0.8 : Math.min(0.5, Math.max(0.06, 1500 / Math.min(drawn, EDGE_BUDGET)));
+    const many = Math.min(drawn, EDGE_BUDGET);
+    ctx.globalAlpha = detail ? Math.min(0.8, Math.max(0.25, 300 / many)) : Math.min(0.5, Math.max(0.06, 1500 / many));
     for (const [key, path] of paths) {
       const [colour, dashed, width] = key.split('|');
       ctx.strokeStyle = colour;
-      ctx.lineWidth = detail ? Number(width) * Math.min(1, zoom) : 1;
+      ctx.lineWidth = detail ? Number(width) : 1;
       ctx.setLineDash(dashed && detail ? [5, 4] : []);
       ctx.stroke(path);
     }
@@ -364,13 +366,18 @@ class BigView {
     }
   }
 
-  // One node's name under it (with its weight line once zoomed in), unless it would cover a kept label.
+  // One node's name under it (with its weight line once zoomed in), unless it would cover a kept label; without
+  // `kept` (the selected or hovered node, drawn over the rest) on a white box, so it reads over other names.
   label(ctx, i, x, y, kept, full) {
     const lines = full ? this.nodes[i].caption.split('\n').slice(0, 2) : [this.nodes[i].label];
     const width = Math.max(...lines.map((line) => ctx.measureText(line).width));
     const box = { x1: x - width / 2 - 2, x2: x + width / 2 + 2, y1: y, y2: y + 13 * lines.length, w: width + 4 };
     if (kept && kept.hits(box, null)) return;
     kept?.add(box, i);
+    if (!kept) {
+      ctx.fillStyle = 'rgba(255,255,255,0.95)';
+      ctx.fillRect(box.x1 - 2, box.y1 - 2, box.w + 4, box.y2 - box.y1 + 4);
+    }
     ctx.lineWidth = 3;
     ctx.strokeStyle = 'rgba(255,255,255,0.9)';
     ctx.fillStyle = '#1d2433';
