@@ -18,6 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, TypeVar
@@ -231,11 +232,12 @@ class Neo4jStore:
         for entity in ents.values():
             by_label[entity_type(entity)].append(_entity_row(entity))
         for label, rows in by_label.items():
-            self._add_chunks(plan, cypher.merge_entities(label), rows, cypher_loads.EXISTING_ENTITIES,
-                             cypher_loads.CHANGED_ENTITIES)
+            self._add_chunks(plan, rows, Step(cypher.merge_entities(label), {}, None, cypher_loads.EXISTING_ENTITIES,
+                                              cypher_loads.CHANGED_ENTITIES, cypher.merge_entities(label, create=True)))
         for (kind, source, target), rows in self._relation_rows(ents, rels, stored_types).items():
-            self._add_chunks(plan, cypher.merge_relations(kind, source, target), rows,
-                             cypher_loads.existing_relations(kind), cypher_loads.changed_relations(kind))
+            self._add_chunks(plan, rows, Step(cypher.merge_relations(kind, source, target), {}, None,
+                                              cypher_loads.existing_relations(kind), cypher_loads.changed_relations(kind),
+                                              cypher.merge_relations(kind, source, target, create=True)))
         return plan
 
     def _relation_rows(self, ents: dict[str, Entity], rels: dict[str, Relation], stored_types: TypeLookup
@@ -272,11 +274,11 @@ class Neo4jStore:
             time.sleep(delay)
             delay *= 2
 
-    def _add_chunks(self, plan: list[Step], statement: str, rows: list[dict[str, Any]], probe: str, differs: str
-                    ) -> None:
-        """Append one step per chunk of rows (written visible at commit unless a batched load tags them)."""
+    def _add_chunks(self, plan: list[Step], rows: list[dict[str, Any]], shape: Step) -> None:
+        """Append one step of `shape`'s statements per chunk of rows (written visible at commit unless a batched
+        load tags them)."""
         for chunk in self._chunks(rows):
-            plan.append(Step(statement, {"rows": chunk, "load": None}, len(chunk), probe, differs))
+            plan.append(dataclasses.replace(shape, params={"rows": chunk, "load": None}, expected=len(chunk)))
 
     def _endpoint_labels(self, ents: dict[str, Entity], rels: Iterable[Relation], stored_types: TypeLookup
                          ) -> dict[str, EntityType]:

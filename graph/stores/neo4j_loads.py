@@ -206,10 +206,12 @@ class Loads:
         _meta_step(tx, CLAIM_LOAD, load, LoadState.WRITING)
         rows: list[dict[str, Any]] = step.params["rows"]
         own = {r["id"]: r["own"] for r in tx.run(step.probe, {"ids": [row["id"] for row in rows], "load": load})}
-        fresh = [row for row in rows if own.get(row["id"], True)]
-        stored = [row for row in rows if not own.get(row["id"], True)]
-        if fresh:
-            run_step(tx, Step(step.statement, {"rows": fresh, "load": load}, len(fresh)))
+        new = [row for row in rows if row["id"] not in own]  # not stored: inserted without a MERGE's seek
+        mine = [row for row in rows if own.get(row["id"]) is True]  # stored by this load, still hidden
+        stored = [row for row in rows if own.get(row["id"]) is False]
+        for statement, chunk in ((step.create, new), (step.statement, mine)):
+            if chunk:
+                run_step(tx, Step(statement, {"rows": chunk, "load": load}, len(chunk)))
         if not stored:
             return [], set()
         probe = [{"id": row["id"], "doc": row["doc"]} for row in stored]
