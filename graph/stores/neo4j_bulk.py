@@ -106,7 +106,7 @@ def write_import_files(batch: Batch, folder: Path) -> ImportFiles:
         by_label[entity_type(record)].append(record)
     for label, records in sorted(by_label.items()):
         path = folder / f"nodes-{label.value}.csv"
-        _write(path, _NODE_HEADER, ([_cell(_entity_row(rec)[name]) for name in _NODE_FIELDS] for rec in records))
+        _write(path, _NODE_HEADER, ([_cell(row[name]) for name in _NODE_FIELDS] for row in map(_entity_row, records)))
         out.nodes.append((f"{cypher.ENTITY_LABEL}:{label.value}", path))
     out.entities = len(ents)
     by_type: dict[RelationType, list[list[Any]]] = defaultdict(list)
