@@ -196,8 +196,8 @@ def edge_columns(kind: RelationType) -> str:
     columns = "".join(
         f", collect(coalesce(r.{name}, {'0.0 / 0.0' if numeric_feed_field(name) else repr('')})) AS {name}"
         for name in feed_fields(kind))
-    return (f"{HIDDEN}MATCH (a)-[r:{_q(kind.value)}]->(b) WHERE r.id > $after AND {_shown('r')} "
-            "WITH a, r, b ORDER BY r.id LIMIT $limit "
+    return (f"{HIDDEN}CALL (hidden) {{ MATCH (a)-[r:{_q(kind.value)}]->(b) WHERE r.id > $after AND {_shown('r')} "
+            "RETURN a, r, b ORDER BY r.id LIMIT $limit } "
             f"RETURN collect(r.id) AS id, collect(a.id) AS source, collect(b.id) AS target{columns}")
 
 
