@@ -241,6 +241,9 @@ class CorpGraph:
             _log.info("full projection rebuild: %s", why)
         identity = build_identity(self.store)  # reads the revision first: a racing write makes another build
         self._keep_identity(identity)
+        resumed = self._resumed(identity) if previous is None else None
+        if resumed is not None:
+            return resumed
         projection = _rebuilt(self.store, identity, previous is not None, self._hooks, self.snapshots)
         if previous is not None:  # the dates queries asked about: built here, not by the first query after the swap
             for day in previous.projection.cached_days():
@@ -248,6 +251,28 @@ class CorpGraph:
                 # after a rebuild 2.7 s at 1M companies
                 control.control(projection.view(day))
         return Analytic(identity, projection, BuildStatus(Applied.FULL, why))
+
+    def _resumed(self, identity: IdentityMap) -> Analytic | None:
+        """A start from the snapshot of an older revision plus the change log since (graph.projection.delta), saved
+        again at the new revision; None when there is none or the log cannot bring it up to date.
+
+        Without this a process restarted after any write rebuilt from the whole store: deltas save no snapshot,
+        so the newest one was always older than the store (at 200k companies, 27.8 s against 32.1 s without
+        one). `identity` is the store's current one: a change of identity since the snapshot (a decision, an
+        entity merged by a shared identifier) makes delta.advance refuse, and the caller builds in full.
+        """
+        if self.snapshots is None or identity.revision <= 0:
+            return None
+        older = self.snapshots.latest(identity.revision - 1)
+        if older is None:
+            return None
+        advanced = delta.advance(self.store, identity, older)
+        if not isinstance(advanced, delta.Advanced):
+            _log.info("the snapshot of revision %d is not used: %s", older.revision, advanced)
+            return None
+        self._keep_identity(advanced.identity)
+        self.snapshots.save_in_background(advanced.projection)
+        return Analytic(advanced.identity, advanced.projection, BuildStatus(Applied.DELTA))
 
     def _keep_identity(self, identity: IdentityMap) -> None:
         """Remember a newer identity, so the plain reads (search, entities) need not build it again."""
