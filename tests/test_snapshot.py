@@ -168,3 +168,23 @@ def test_snapshots_can_be_turned_off(tmp_store: SqliteStore, monkeypatch: pytest
     assert snapshots_for(tmp_store) is None
     monkeypatch.delenv("CORPGRAPH_SNAPSHOTS")
     get_settings.cache_clear()
+
+
+def test_a_state_made_by_a_delta_is_saved_once_the_last_save_is_old_enough(
+        tmp_store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With SNAPSHOT_EVERY at 0 a write through the facade (applied as a delta) leaves a snapshot of its revision;
+    at the default minute it leaves none (the first build's is the newest)."""
+    _world(tmp_store)
+    for every, saved in ((60.0, False), (0.0, True)):
+        monkeypatch.setattr(service_module, "SNAPSHOT_EVERY", every)
+        snapshots = Snapshots(tmp_path / f"snaps-{every}", "x")
+        graph = CorpGraph(tmp_store, snapshots=snapshots)
+        graph.projection()
+        graph.write(batch(company(f"e{every}"), owns("c", f"e{every}", 0.2)))
+        assert str(graph.live.get().how) == "delta"
+        written = snapshots.path(tmp_store.revision())
+        for _ in range(100 if saved else 20):  # saved in the background
+            if written.is_file():
+                break
+            time.sleep(0.05)
+        assert written.is_file() is saved
