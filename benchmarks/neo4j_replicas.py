@@ -7,7 +7,8 @@ setup), runs `db init`, then starts replica A (no snapshot yet: the projection i
 replica B (`corpgraph serve --store neo4j`, each with its own snapshot folder) and times each one's first
 answer. Then `--writes` times: a mutation through A (two new companies, one owning half of the other) and
 B polled with `owners` of the new company until it answers it; p50/p99 of that time (nearest rank: with
-fewer than 100 writes the p99 is the slowest one), and the slowest writes by number (the first write after
+fewer than 100 writes the p99 is the slowest one; also without the first write, which is the first time the
+server plans the write statements), and the slowest writes by number (the first write after
 the servers start pays for the server's plans of the write statements). Finally B is killed with SIGKILL
 and restarted twice: first from the snapshot of its first build (older than the store by the writes: the
 change log brings it up to date, graph.service), then from the snapshot that restart saved (current).
@@ -16,6 +17,7 @@ Target (issue 25): visible through B within 1 s (p99) at 200,000 companies.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import statistics
@@ -53,6 +55,8 @@ def main() -> None:
             print(f"write through A visible through B, {args.writes} writes: p50 {statistics.median(seconds):.2f} s, "
                   f"p99 {p99(seconds):.2f} s, max {max(seconds):.2f} s (target p99 <= 1 s); slowest: " +
                   ", ".join(f"#{k} {seconds[k]:.2f} s" for k in sorted(range(len(seconds)), key=seconds.__getitem__)[-3:]))
+            # the first write after the servers start is also the first time Neo4j plans the write statements
+            print(f"the same without write #0: p50 {statistics.median(seconds[1:]):.2f} s, p99 {p99(seconds[1:]):.2f} s")
             b.kill(signal.SIGKILL)
             before = {p.name for p in b.snapshots.glob("*.npz")}
             print(f"replica B killed (SIGKILL), restarted from its first build's snapshot + the change log: "
@@ -109,9 +113,9 @@ def _saved(folder: Path, before: set[str]) -> None:
 
 
 def p99(values: list[float]) -> float:
-    """The 99th percentile (nearest rank)."""
+    """The 99th percentile (nearest rank: the ceil(0.99 n)-th smallest; with fewer than 100 values, the largest)."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
 
 
 if __name__ == "__main__":
