@@ -77,14 +77,42 @@ def test_a_restarted_facade_answers_from_the_snapshot_without_reading_the_graph(
     assert expected[1].integrated == pytest.approx(0.3)
 
 
-def test_a_snapshot_of_another_revision_is_ignored_and_rebuilt(tmp_store: SqliteStore, tmp_path: Path) -> None:
+def test_a_snapshot_of_an_older_revision_is_brought_up_to_date_by_the_change_log(
+        tmp_store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restart after a write: the older snapshot plus the logged write, never the whole graph read again;
+    the state is saved at the new revision for the next restart."""
     _world(tmp_store)
     snapshots = Snapshots(tmp_path / "snaps", "x")
     snapshots.save(build_projection(tmp_store, build_identity(tmp_store)))
     ingest(tmp_store, batch(company("d"), owns("c", "d", 0.4)))
     assert snapshots.load(tmp_store.revision()) is None
+
+    def no_build(*_: object) -> Projection:
+        raise AssertionError("the graph was read again")
+    monkeypatch.setattr(service_module, "build_projection", no_build)
     restarted = CorpGraph(tmp_store, snapshots=snapshots)
-    assert [h.company for h in restarted.holdings("c", DAY)] == ["d"]  # the write is seen: built from the store
+    assert [h.company for h in restarted.holdings("c", DAY)] == ["d"]  # the write is seen
+    # a 60% of b, b 50% of c, c 40% of d: 0.6 * 0.5 * 0.4 of d
+    assert {h.company: h.integrated for h in restarted.holdings("a", DAY)}["d"] == pytest.approx(0.12)
+    assert str(restarted.live.get().how) == "delta"
+    written = snapshots.path(tmp_store.revision())
+    for _ in range(200):  # saved in the background
+        if written.is_file():
+            break
+        time.sleep(0.05)
+    assert written.is_file()
+
+
+def test_an_older_snapshot_is_not_used_when_identity_moved_since(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    """A decision after the snapshot (the change log cannot patch identity): built from the whole store."""
+    _world(tmp_store)
+    snapshots = Snapshots(tmp_path / "snaps", "x")
+    snapshots.save(build_projection(tmp_store, build_identity(tmp_store)))
+    tmp_store.add_judgement("a", "b", "different", "tester")
+    assert snapshots.latest(tmp_store.revision()) is not None  # there, and older than the store
+    restarted = CorpGraph(tmp_store, snapshots=snapshots)
+    assert [h.company for h in restarted.holdings("b", DAY)] == ["c"]
+    assert str(restarted.live.get().how).startswith("full")
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "garbage"])
@@ -140,3 +168,23 @@ def test_snapshots_can_be_turned_off(tmp_store: SqliteStore, monkeypatch: pytest
     assert snapshots_for(tmp_store) is None
     monkeypatch.delenv("CORPGRAPH_SNAPSHOTS")
     get_settings.cache_clear()
+
+
+def test_a_state_made_by_a_delta_is_saved_once_the_last_save_is_old_enough(
+        tmp_store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With SNAPSHOT_EVERY at 0 a write through the facade (applied as a delta) leaves a snapshot of its revision;
+    at the default minute it leaves none (the first build's is the newest)."""
+    _world(tmp_store)
+    for every, saved in ((60.0, False), (0.0, True)):
+        monkeypatch.setattr(service_module, "SNAPSHOT_EVERY", every)
+        snapshots = Snapshots(tmp_path / f"snaps-{every}", "x")
+        graph = CorpGraph(tmp_store, snapshots=snapshots)
+        graph.projection()
+        graph.write(batch(company(f"e{every}"), owns("c", f"e{every}", 0.2)))
+        assert str(graph.live.get().how) == "delta"
+        written = snapshots.path(tmp_store.revision())
+        for _ in range(100 if saved else 20):  # saved in the background
+            if written.is_file():
+                break
+            time.sleep(0.05)
+        assert written.is_file() is saved

@@ -36,7 +36,7 @@ from corpgraph.graph.projection.nodeids import NodeIds
 from corpgraph.graph.projection.relation_ids import EdgeColumns, RelationIds
 from corpgraph.graph.projection.sparse_column import SparseColumn
 from corpgraph.graph.projection.shares import EdgeShares, edge_shares
-from corpgraph.graph.stores.base import EdgeRow, GraphStore
+from corpgraph.graph.stores.base import ColumnPage, EdgeRow, GraphStore
 
 if TYPE_CHECKING:  # analytics.linalg imports this module
     from corpgraph.graph.projection.linalg import Factors
@@ -566,8 +566,11 @@ class _Columns:
         self.cols: list[list[object]] = [[] for _ in _FIELD_NAMES]
 
     def add(self, page: Sequence[EdgeRow]) -> None:
-        """Append one page of edges (transposed in C: no per-field Python loop)."""
-        if page:
+        """Append one page of edges: a ColumnPage's columns as they are, rows transposed in C (no per-field loop)."""
+        if isinstance(page, ColumnPage):
+            for col, name in zip(self.cols, _FIELD_NAMES):
+                col.extend(page.columns[name])
+        elif page:
             for col, values in zip(self.cols, zip(*map(_FIELDS, page))):
                 col.extend(values)
 
@@ -598,15 +601,18 @@ class _Columns:
         """Intern ids, turn the columns into arrays and build the adjacency."""
         rel_ids, types, sources, targets, shares, starts, ends, incidents, lows, highs, kinds, opens = self.cols
         m = len(sources)
-        first: dict[str, int] = {}  # id -> order of first appearance, then renumbered by the NodeIds table
         # The columns hold EdgeRow's fields (ids str, incident str | None, type RelationType), typed object here.
-        # setdefault's default is evaluated before the insert, so a new id gets the next index
-        seen = np.fromiter((first.setdefault(x, len(first)) for x in chain(cast(list[str], sources),
-                                                                         cast(list[str], targets))), np.int64, 2 * m)
-        inc = np.fromiter((-1 if x is None else first.setdefault(x, len(first))
-                           for x in cast(list[str | None], incidents)), np.int64, m)
+        # Ids in order of first appearance (endpoints, then incidents), then renumbered by the NodeIds table;
+        # dict.fromkeys and map(dict.__getitem__) run in C (a generator with setdefault took 2.3 s at 640k edges).
+        first = dict.fromkeys(chain(cast(list[str], sources), cast(list[str], targets),
+                                    (x for x in cast(list[str | None], incidents) if x is not None)))
+        order = dict(zip(first, range(len(first))))
+        seen = np.fromiter(map(order.__getitem__, chain(cast(list[str], sources), cast(list[str], targets))),
+                           np.int64, 2 * m)
+        order[None] = -1  # type: ignore[index]  # no incident
+        inc = np.fromiter(map(order.__getitem__, cast(list[str], incidents)), np.int64, m)
         table, position = NodeIds.build(list(first))
-        del first
+        del first, order
         itype = index_type(max(len(table), m))
         src, dst = position[seen[:m]].astype(itype), position[seen[m:]].astype(itype)
         del seen

@@ -75,6 +75,15 @@ class Snapshots:
             path.unlink(missing_ok=True)  # else every restart would read it again
             return None
 
+    def latest(self, at_most: int) -> Projection | None:
+        """The newest readable snapshot of a revision up to `at_most` (a restart after writes: the change log
+        brings it up to date, graph.service), or None."""
+        prefix = f"projection-{self.instance or 'store'}-r"
+        found = sorted((int(name[len(prefix):-len(_SUFFIX)]) for name in
+                        (path.name for path in self.folder.glob(f"{prefix}*{_SUFFIX}"))
+                        if name[len(prefix):-len(_SUFFIX)].isdigit()), reverse=True) if self.folder.is_dir() else []
+        return next((p for p in map(self.load, (r for r in found if r <= at_most)) if p is not None), None)
+
     def save(self, projection: Projection) -> Path:
         """Write the projection's snapshot atomically (temporary file, then rename) and drop older ones."""
         target = self.path(projection.revision)

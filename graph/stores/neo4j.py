@@ -17,10 +17,10 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 import dataclasses
 from dataclasses import dataclass
-from itertools import repeat
 from typing import Any, TypeVar
 
 import neo4j
@@ -47,6 +47,7 @@ from corpgraph.graph.stores.base import (
     ChangeKind,
     ChangeRecorder,
     Check,
+    ColumnPage,
     EdgeRow,
     Judgement,
     RawEntity,
@@ -358,21 +359,31 @@ class Neo4jStore:
         rows = self._read(cypher.list_entities(type), after=after or "", limit=limit)
         return [decode_entity(row["type"], row["doc"], row["id"]) for row in rows]
 
-    def iter_edges(self, types: Sequence[RelationType], page_size: int = 50_000) -> Iterator[list[EdgeRow]]:
+    def iter_edges(self, types: Sequence[RelationType], page_size: int = 50_000) -> Iterator[ColumnPage]:
         """Relations of the given types in pages, one type after another, each ordered by relation id.
 
-        Each page is one record of columns (cypher.edge_columns), read through the relationship id index.
+        Each page is one record of columns (cypher.edge_columns), read through the relationship id index and
+        handed on as columns (ColumnPage). The next page is asked for as soon as a page arrives, on a second
+        thread, so the server reads it while the caller turns this one into arrays (the wait is the driver's
+        socket read, which releases the GIL).
         """
-        for kind in dict.fromkeys(types):
-            statement, fields, after = cypher.edge_columns(kind), cypher.feed_fields(kind), ""
-            while True:
-                page = self._read_page(statement, after=after, limit=page_size)
-                ids: list[str] = page["id"]
-                if ids:
-                    yield _feed_rows(kind, fields, page)
-                if len(ids) < page_size:
-                    break
-                after = ids[-1]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpgraph-feed") as reader:
+            for kind in dict.fromkeys(types):
+                statement, fields = cypher.edge_columns(kind), cypher.feed_fields(kind)
+
+                def fetch(after: str, statement: str = statement) -> neo4j.Record:
+                    return self._read_page(statement, after=after, limit=page_size)
+                coming = reader.submit(fetch, "")
+                while True:
+                    page = coming.result()
+                    ids: list[str] = page["id"]
+                    full = len(ids) == page_size
+                    if full:
+                        coming = reader.submit(fetch, ids[-1])
+                    if ids:
+                        yield _feed_page(kind, fields, page)
+                    if not full:
+                        break
 
     def raw_entities(self, after: str, limit: int) -> list[RawEntity]:
         """One page of entity nodes by id, not decoded."""
@@ -561,17 +572,19 @@ def open_neo4j_store(settings: Settings, require_schema: bool = True) -> Neo4jSt
     return store
 
 
-def _feed_rows(kind: RelationType, fields: tuple[str, ...], page: neo4j.Record) -> list[EdgeRow]:
-    """EdgeRows from one page of feed columns, the absent-value stand-ins (NaN, '') turned back into None."""
-    columns: list[Iterable[Any]] = []
+def _feed_page(kind: RelationType, fields: tuple[str, ...], page: neo4j.Record) -> ColumnPage:
+    """One page of feed columns as a ColumnPage, the absent-value stand-ins (NaN, '') turned back into None."""
+    count = len(page["id"])
+    columns: dict[str, list[Any]] = {"id": page["id"], "type": [kind] * count, "source": page["source"],
+                                     "target": page["target"]}
     for name in ANALYTIC_FIELDS:
         if name not in fields:
-            columns.append(repeat(None))
+            columns[name] = [None] * count
         elif cypher.numeric_feed_field(name):
-            columns.append([None if value != value else value for value in page[name]])  # NaN != NaN
+            columns[name] = [None if value != value else value for value in page[name]]  # NaN != NaN
         else:
-            columns.append([value or None for value in page[name]])
-    return list(map(EdgeRow, page["id"], repeat(kind), page["source"], page["target"], *columns))
+            columns[name] = [value or None for value in page[name]]
+    return ColumnPage(columns)
 
 
 def _entity_row(rec: Entity) -> dict[str, Any]:
