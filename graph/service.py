@@ -67,6 +67,7 @@ class Applied(str, Enum):
 
     DELTA = "delta"  # graph.projection.delta applied the change log to the previous state
     FULL = "full"  # built from the whole store
+    MAPPED = "mapped"  # mapped from the snapshot another worker process published (graph.projection.snapshot)
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,8 @@ class BuildStatus:
     why: str = ""
 
     def __str__(self) -> str:
-        """`delta`, or `full: <why>` (what logs and benchmarks print)."""
-        return self.applied.value if self.applied is Applied.DELTA else f"full: {self.why}"
+        """`delta`, `mapped`, or `full: <why>` (what logs and benchmarks print)."""
+        return f"full: {self.why}" if self.applied is Applied.FULL else self.applied.value
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,12 @@ class CorpGraph:
 
     Writes through this facade (`write`, `decide`) return once their change is visible to queries; writes by
     another process are picked up through the store's revision (graph.projection.live says how and when).
+    With follow=True the facade never builds: each new state is the one another process (the builder worker
+    of `corpgraph serve --workers N`) published in `snapshots`, mapped read-only and shared with it.
     """
 
     def __init__(self, store: GraphStore, rebuild_hooks: RebuildHooks | None = None,
-                 fresh_wait: float = FRESH_WAIT, snapshots: Snapshots | None = None) -> None:
+                 fresh_wait: float = FRESH_WAIT, snapshots: Snapshots | None = None, follow: bool = False) -> None:
         self.store = store
         self._hooks = rebuild_hooks  # the process decides (graph.gc_policy.FrozenProjections for a server)
         self.snapshots = snapshots  # where projections are saved and read back (graph.projection.snapshot; a server passes it)
@@ -113,8 +116,11 @@ class CorpGraph:
         self._candidates_lock = threading.Lock()
         self._impacts: tuple[Analytic, exposure_.Impacts] | None = None  # exposure's incident figures of one state
         self._impacts_lock = threading.Lock()
+        if follow and snapshots is None:
+            raise ValueError("a following facade needs the snapshots folder its builder publishes to")
         # through self: a forked benchmark child swaps self.store for its own connection
-        self.live: LiveState[Analytic] = LiveState(self._build, lambda: self.store.revision(), fresh_wait)
+        self.live: LiveState[Analytic] = LiveState(self._mapped if follow else self._build,
+                                                   lambda: self.store.revision(), fresh_wait)
 
     # --- identity: one entity per identifier, users' decisions -------------------------------------------
 
@@ -248,6 +254,24 @@ class CorpGraph:
                 # after a rebuild 2.7 s at 1M companies
                 control.control(projection.view(day))
         return Analytic(identity, projection, BuildStatus(Applied.FULL, why))
+
+    def _mapped(self) -> Analytic:
+        """The newest state the builder process published for the store's revision or later (run by
+        graph.projection.live's builder thread of a following facade)."""
+        assert self.snapshots is not None  # __init__ refuses a following facade without them
+        projection, identity = self.snapshots.wait_mapped(self.store.revision())
+        self._keep_identity(identity)
+        return Analytic(identity, projection, BuildStatus(Applied.MAPPED))
+
+    def publish(self, durable: bool = False) -> int | None:
+        """Bring the state up to the store's revision and publish its snapshot with its identity for the
+        following processes, unless published already; the revision published (None without snapshots)."""
+        if self.snapshots is None:
+            return None
+        state = self.live.fresh()
+        if self.snapshots.newest() != state.revision:
+            self.snapshots.save(state.projection, state.identity, durable)
+        return state.revision
 
     def _keep_identity(self, identity: IdentityMap) -> None:
         """Remember a newer identity, so the plain reads (search, entities) need not build it again."""
@@ -433,7 +457,7 @@ def _rebuilt(store: GraphStore, identity: IdentityMap, replacing: bool, hooks: R
             projection = build_projection(store, identity)
             # only a projection merged by the identity of its own revision is what a build at that revision gives
             if snapshots is not None and projection.revision == identity.revision:
-                snapshots.save_in_background(projection)
+                snapshots.save_in_background(projection, identity=identity)
     finally:  # a failed build must not leave the process's collector paused
         if hooks is not None:
             hooks.after_rebuild()

@@ -140,3 +140,32 @@ def test_snapshots_can_be_turned_off(tmp_store: SqliteStore, monkeypatch: pytest
     assert snapshots_for(tmp_store) is None
     monkeypatch.delenv("CORPGRAPH_SNAPSHOTS")
     get_settings.cache_clear()
+
+
+def test_a_published_snapshot_is_mapped_read_only_with_its_identity(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    """What a worker maps (Snapshots.mapped) is the saved projection, its arrays views of the file's pages, and
+    the identity it was merged by (bods:acme and lei:<LEI> share the LEI: one entity, canonical bods:acme)."""
+    _world(tmp_store)
+    identity = build_identity(tmp_store)
+    built = build_projection(tmp_store, identity)
+    snapshots = Snapshots(tmp_path / "snaps", "x")
+    snapshots.save(built, identity, durable=False)
+    assert snapshots.newest() == built.revision
+    found = snapshots.mapped(built.revision)
+    assert found is not None
+    mapped, mapped_identity = found
+    _same(built, mapped)
+    assert not mapped.share.flags.writeable and not mapped.share.flags.owndata  # a view of the mapped file
+    assert mapped_identity.members == {"bods:acme": ("bods:acme", f"lei:{LEI}")}
+    assert mapped_identity.canonical(f"lei:{LEI}") == "bods:acme" and mapped_identity.revision == built.revision
+    assert mapped.view(DAY).W[mapped.index["a"], mapped.index["b"]] == 0.6
+    assert snapshots.mapped(built.revision + 1) is None  # never published
+
+
+def test_a_snapshot_saved_without_identity_is_not_mapped(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    _world(tmp_store)
+    built = build_projection(tmp_store, build_identity(tmp_store))
+    snapshots = Snapshots(tmp_path / "snaps", "x")
+    snapshots.save(built)
+    with pytest.raises(ValueError, match="without its identity map"):
+        snapshots.mapped(built.revision)
