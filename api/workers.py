@@ -6,12 +6,14 @@ core's worth of queries however many threads it has. N processes answer N cores'
 How they share: the parent opens nothing but the listening sockets (one per worker, all bound to the port
 with SO_REUSEPORT, so the kernel spreads connections over the workers and a restarted worker takes over its
 socket's queue), then forks the workers after the libraries are imported (their code and the parent's
-objects stay in shared pages). Worker 0 is the **builder**: it builds the projection, applies deltas, and
-publishes every new state as a snapshot (graph.projection.snapshot) from a thread of its own (`Publisher`).
-The others **follow** (graph.service.CorpGraph with follow=True): when the store's revision moves they map
-the newest published snapshot read-only, so the page cache holds the columns once for all workers and no
-follower ever builds. A write through any worker returns once that worker's queries see it (it waits for
-the builder's snapshot of its revision); another worker sees it at its next query after the publication.
+objects stay in shared pages). Worker 0 is the **builder**: it builds the projection from the store, from a
+thread of its own (`Publisher`) as soon as the revision moves, and publishes it as a snapshot
+(graph.projection.snapshot). The others **follow** (graph.service.CorpGraph with follow=True): they map
+the newest published snapshot read-only, so the page cache holds the columns once for all workers, and
+apply the store's change log to it as any process does (graph.projection.delta: a small write is visible in
+milliseconds, in every worker); a change the log cannot carry (a full rebuild) is built by the builder alone
+while the followers keep answering, and they map its snapshot when it is published. A write through any
+worker returns once that worker's queries see it; another worker sees it at its next query, as a replica does.
 
 A worker that dies is forked again (a builder again if it was the builder); SIGINT or SIGTERM to the parent
 stops every worker.
@@ -32,7 +34,8 @@ from typing import Any
 
 from corpgraph.graph.service import CorpGraph
 
-PUBLISH_EVERY = 0.02  # seconds between the builder's looks at the store's revision (one indexed read)
+LOOK_EVERY = 0.02  # seconds between the builder's looks at the store's revision (one indexed read)
+PUBLISH_EVERY = 5.0  # seconds between publications of a state made by deltas (a full build publishes itself)
 _RETRY_AFTER = 1.0  # seconds the builder waits after a failed build before it tries again
 _RESPAWN_AFTER = 1.0  # seconds before a worker that died is forked again (a crash loop must not spin)
 HEADER = "x-corpgraph-worker"  # the response header naming the worker that answered (tests, benchmarks, logs)
@@ -53,30 +56,35 @@ class Worker:
 
 
 class Publisher:
-    """The builder worker's thread: publish the state of every new revision for the following workers."""
+    """The builder worker's thread: keep the state up to the store's revision, so that a full build a change
+    needs starts here at once (the followers wait for it rather than build), and publish the state every
+    `publish_every` seconds, so that a follower (re)starting maps a recent one and applies only the rest."""
 
-    def __init__(self, graph: CorpGraph, every: float = PUBLISH_EVERY) -> None:
-        self.graph, self.every = graph, every
+    def __init__(self, graph: CorpGraph, every: float = LOOK_EVERY, publish_every: float = PUBLISH_EVERY) -> None:
+        self.graph, self.every, self.publish_every = graph, every, publish_every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="corpgraph-publisher", daemon=True)
 
     def start(self) -> None:
-        """Start publishing (the first build starts now, not with the first query)."""
+        """Start (the first build starts now, not with the first query)."""
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop after the publication in progress."""
+        """Stop after the build or publication in progress."""
         self._stop.set()
 
     def _run(self) -> None:
-        """Publish, then look at the revision again every `every` seconds; a failed build is retried later."""
-        pause = 0.0
+        """Look at the revision every `every` seconds, publish every `publish_every`; a failed build is retried."""
+        pause, published = 0.0, 0.0
         while not self._stop.wait(pause):
             try:
-                self.graph.publish()
+                self.graph.live.fresh()
+                if time.monotonic() - published >= self.publish_every:
+                    self.graph.publish()
+                    published = time.monotonic()
                 pause = self.every
             except Exception:  # the build's error is also kept for /healthz (graph.projection.live)
-                _log.exception("the builder worker could not publish the projection; retrying")
+                _log.exception("the builder worker could not build or publish the projection; retrying")
                 pause = _RETRY_AFTER
 
 

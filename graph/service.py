@@ -119,7 +119,7 @@ class CorpGraph:
         if follow and snapshots is None:
             raise ValueError("a following facade needs the snapshots folder its builder publishes to")
         # through self: a forked benchmark child swaps self.store for its own connection
-        self.live: LiveState[Analytic] = LiveState(self._mapped if follow else self._build,
+        self.live: LiveState[Analytic] = LiveState(self._follow if follow else self._build,
                                                    lambda: self.store.revision(), fresh_wait)
 
     # --- identity: one entity per identifier, users' decisions -------------------------------------------
@@ -239,38 +239,63 @@ class CorpGraph:
         previous = self.live.current()
         why = "first build"
         if previous is not None:
-            advanced = delta.advance(self.store, previous.identity, previous.projection)
-            if isinstance(advanced, delta.Advanced):
-                self._keep_identity(advanced.identity)
-                return Analytic(advanced.identity, advanced.projection, BuildStatus(Applied.DELTA))
+            advanced = self._advanced(previous)
+            if isinstance(advanced, Analytic):
+                return advanced
             why = advanced
             _log.info("full projection rebuild: %s", why)
         identity = build_identity(self.store)  # reads the revision first: a racing write makes another build
         self._keep_identity(identity)
         projection = _rebuilt(self.store, identity, previous is not None, self._hooks, self.snapshots)
-        if previous is not None:  # the dates queries asked about: built here, not by the first query after the swap
-            for day in previous.projection.cached_days():
-                # with the view's control relation: built on first use, it cost the first liability chain
-                # after a rebuild 2.7 s at 1M companies
-                control.control(projection.view(day))
+        _warm(projection, previous)
         return Analytic(identity, projection, BuildStatus(Applied.FULL, why))
 
-    def _mapped(self) -> Analytic:
-        """The newest state the builder process published for the store's revision or later (run by
-        graph.projection.live's builder thread of a following facade)."""
+    def _advanced(self, previous: Analytic) -> Analytic | str:
+        """The previous state plus the store's change log (graph.projection.delta), or why it cannot be applied."""
+        advanced = delta.advance(self.store, previous.identity, previous.projection)
+        if not isinstance(advanced, delta.Advanced):
+            return advanced
+        self._keep_identity(advanced.identity)
+        return Analytic(advanced.identity, advanced.projection, BuildStatus(Applied.DELTA))
+
+    def _follow(self) -> Analytic:
+        """The state of the store as it is now for a following facade (run by graph.projection.live's builder
+        thread): the previous state (at first, the newest published one) plus the change log, as a builder would
+        apply it; when the log cannot be applied, the state the builder process publishes for this revision or
+        a later one, mapped, never a build here."""
         assert self.snapshots is not None  # __init__ refuses a following facade without them
-        projection, identity = self.snapshots.wait_mapped(self.store.revision())
+        previous = self.live.current() or self._mapped(self.snapshots.newest())
+        if previous is not None:
+            if previous.revision == self.store.revision():
+                return previous
+            advanced = self._advanced(previous)
+            if isinstance(advanced, Analytic):
+                return advanced
+        while True:  # wait for the builder's publication (its full build) of this revision or a later one
+            state = self._mapped(self.snapshots.wait_for(self.store.revision()))
+            if state is not None:
+                _warm(state.projection, previous)
+                return state
+
+    def _mapped(self, revision: int | None) -> Analytic | None:
+        """The state published for a revision, mapped (None when there is none, or it was pruned meanwhile)."""
+        assert self.snapshots is not None
+        found = None if revision is None else self.snapshots.mapped(revision)
+        if found is None:
+            return None
+        projection, identity = found
         self._keep_identity(identity)
         return Analytic(identity, projection, BuildStatus(Applied.MAPPED))
 
-    def publish(self, durable: bool = False) -> int | None:
-        """Bring the state up to the store's revision and publish its snapshot with its identity for the
-        following processes, unless published already; the revision published (None without snapshots)."""
-        if self.snapshots is None:
+    def publish(self) -> int | None:
+        """Publish the current state's snapshot with its identity for the following processes, unless it is
+        published already (a full build saves its own); the revision published (None: nothing to publish)."""
+        state = self.live.current()
+        if self.snapshots is None or state is None or state.how.applied is Applied.FULL:
             return None
-        state = self.live.fresh()
-        if self.snapshots.newest() != state.revision:
-            self.snapshots.save(state.projection, state.identity, durable)
+        if self.snapshots.newest() == state.revision:
+            return None
+        self.snapshots.save(state.projection, state.identity, durable=False)
         return state.revision
 
     def _keep_identity(self, identity: IdentityMap) -> None:
@@ -443,6 +468,15 @@ def _paged(candidates: ownership.Candidates, first: int, after: str | None) -> H
 def _flagged(view: AsOfView, page: HoldingPage) -> HoldingPage:
     """The page with its holdings' conflicting statements flagged (graph.identity.conflicts)."""
     return HoldingPage(flag_conflicts(view, page.items), page.count)
+
+
+def _warm(projection: Projection, previous: Analytic | None) -> None:
+    """Build the views of the dates queries asked of the previous state, so the first query after the swap
+    does not: with each view's control relation (built on first use, it cost the first liability chain after a
+    rebuild 2.7 s at 1M companies)."""
+    if previous is not None:
+        for day in previous.projection.cached_days():
+            control.control(projection.view(day))
 
 
 def _rebuilt(store: GraphStore, identity: IdentityMap, replacing: bool, hooks: RebuildHooks | None,

@@ -40,8 +40,9 @@ def _stake(owner: str) -> list[dict[str, Any]]:
             {"type": "OWNS", "source": owner, "target": "kaola", "share": 0.1, "valid_from": "2019-01-01"}]
 
 
-def test_a_follower_facade_answers_from_what_the_builder_published(tmp_path: Path) -> None:
-    """In process: a following facade never builds; its write returns once the builder published it."""
+def test_a_follower_facade_maps_what_the_builder_published_and_applies_small_writes_itself(tmp_path: Path) -> None:
+    """In process: a following facade starts from the builder's snapshot, applies a small write's change log
+    itself, and maps the builder's snapshot after a change that needs a full build (an identity decision)."""
     db = tmp_path / "c.db"
     builder_store, follower_store = SqliteStore(db), SqliteStore(db)
     ingest(builder_store, batch(company("a"), company("b"), owns("a", "b", 0.6)))
@@ -53,17 +54,27 @@ def test_a_follower_facade_answers_from_what_the_builder_published(tmp_path: Pat
     try:
         # a holds 60% of b: direct = integrated = 0.6, control (0.6 > 0.5)
         assert [(h.owner, h.direct, h.integrated, h.controls) for h in follower.owners("b")] == [("a", 0.6, 0.6, True)]
+        assert _how(follower) is Applied.MAPPED
         follower.write(batch(company("c"), owns("c", "b", 0.3)))
-        state = follower.live.current()
-        assert state is not None and state.how.applied is Applied.MAPPED and follower.live.builds >= 2
-        # c's 30% now too, from the follower's own next query: c controls nothing (0.3 <= 0.5)
+        assert _how(follower) is Applied.DELTA
+        # c's 30% too, at once: c controls nothing (0.3 <= 0.5)
         assert sorted((h.owner, h.direct, h.controls) for h in follower.owners("b")) == [("a", 0.6, True),
                                                                                          ("c", 0.3, False)]
+        follower.decide("a", "c", "different", "test")  # a decision: the change log cannot carry it
+        assert _how(follower) is Applied.MAPPED and _how(builder) is Applied.FULL
+        assert follower.live.current().revision == builder.live.current().revision  # type: ignore[union-attr]
         assert follower.owners("b") == builder.owners("b")
     finally:
         publisher.stop()
         builder_store.close()
         follower_store.close()
+
+
+def _how(graph: CorpGraph) -> Applied:
+    """How the facade's current state was made."""
+    state = graph.live.current()
+    assert state is not None
+    return state.how.applied
 
 
 def test_a_following_facade_needs_a_snapshots_folder(tmp_path: Path) -> None:

@@ -141,15 +141,13 @@ class Snapshots:
             raise SnapshotInvalid(f"{path} holds another store or revision than its name says")
         return projection, _identity(manifest["identity"], revision)
 
-    def wait_mapped(self, at_least: int) -> tuple[Projection, IdentityMap]:
-        """The newest published state of revision `at_least` or later, waiting for the builder to publish it
-        (within the calling thread's time budget, graph.budget)."""
+    def wait_for(self, at_least: int) -> int:
+        """The revision of the newest snapshot once it is `at_least` or later, waiting for a builder process to
+        publish one (within the calling thread's time budget, graph.budget)."""
         while True:
             revision = self.newest()
             if revision is not None and revision >= at_least:
-                found = self.mapped(revision)
-                if found is not None:
-                    return found
+                return revision
             budget.check()
             time.sleep(_POLL)
 
