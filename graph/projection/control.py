@@ -182,19 +182,81 @@ def among(by_row: sp.csr_matrix, nodes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _relation(W: sp.csr_matrix, links: sp.csr_matrix, V: sp.csr_matrix) -> Control:
-    """The fixed point of the control rule over shares W, controlling interests `links` and votes V."""
-    majority = (np.asarray(W.max(axis=1).toarray()).ravel() > CONTROL + TOLERANCE) | \
-        (np.asarray(V.max(axis=1).toarray()).ravel() > CONTROL + TOLERANCE)
-    capable = np.flatnonzero(majority | (np.diff(links.indptr) > 0))
-    found = _closure(W, links, V, capable)
+def updated(old: Control, view: AsOfView, changed: np.ndarray, at_max: bool) -> Control:
+    """The control relation of `view` (at the maximums with at_max, as may_control) from `old`, the relation of
+    a view whose shares, votes and interests differ only in the columns `changed` (the companies a delta's
+    edges point at; graph.projection.view_delta), so that no query builds it again after a write.
+
+    Who controls a company depends only on the stakes, votes and interests into it and on who controls its
+    holders; so the companies D reachable from `changed` through stakes, votes and interests (`changed`
+    included) are the only columns that can change, and the others of `old` are the new relation's. The fixed
+    point is then iterated over the columns of D alone, from the old relation outside D. When D holds more
+    than REACH of the nodes, the whole relation is computed again (about as quick).
+    """
+    W = view.upper().W if at_max else _strict(view.lower())
+    links, V = control_links(view, at_max), votes(view, at_max)
+    n = W.shape[0]
+    inside = _downstream((W, links, V), changed)
+    if inside.sum() > REACH * n:
+        return _relation(W, links, V)
+    ptr = np.concatenate((old.by_row.indptr, np.full(n - old.by_row.shape[0], old.by_row.indptr[-1])))
+    kept = _columns(sp.csr_matrix((old.by_row.data, old.by_row.indices, ptr), shape=(n, n)), ~inside)
+    found = kept + _closure(_columns(W, inside), _columns(links, inside), _columns(V, inside), _capable(W, links, V),
+                            kept)
+    found = found.tocsr()
+    found.data[:] = 1.0
     return Control(found, found.tocsc())
 
 
-def _closure(W: sp.csr_matrix, links: sp.csr_matrix, V: sp.csr_matrix, capable: np.ndarray) -> sp.csr_matrix:
-    """The control fixed point for the capable rows, returned as an n x n matrix."""
+REACH = 0.25  # past this share of the nodes downstream of a delta, `updated` computes the whole relation again
+
+
+def _downstream(graphs: tuple[sp.csr_matrix, ...], starts: np.ndarray) -> np.ndarray:
+    """A mask of the nodes reachable from `starts` along any graph's entries (row -> column), starts included."""
+    seen = np.zeros(graphs[0].shape[0], dtype=bool)
+    frontier = np.unique(starts.astype(np.int64))
+    while frontier.size:
+        seen[frontier] = True
+        reached = np.concatenate([G.indices[csr_slots(G.indptr, frontier)] for G in graphs])
+        frontier = np.unique(reached[~seen[reached]]).astype(np.int64)
+    return seen
+
+
+def _columns(M: sp.csr_matrix, mask: np.ndarray) -> sp.csr_matrix:
+    """M with only the entries of the columns the mask holds (the others dropped)."""
+    out = M.tocsr(copy=True)
+    out.data = out.data * mask[out.indices]
+    out.eliminate_zeros()
+    return out
+
+
+def _capable(W: sp.csr_matrix, links: sp.csr_matrix, V: sp.csr_matrix) -> np.ndarray:
+    """The nodes that can control anything: a direct majority of shares or votes somewhere, or a controlling
+    interest."""
+    majority = (np.asarray(W.max(axis=1).toarray()).ravel() > CONTROL + TOLERANCE) | \
+        (np.asarray(V.max(axis=1).toarray()).ravel() > CONTROL + TOLERANCE)
+    capable: np.ndarray = np.flatnonzero(majority | (np.diff(links.indptr) > 0))
+    return capable
+
+
+def _relation(W: sp.csr_matrix, links: sp.csr_matrix, V: sp.csr_matrix) -> Control:
+    """The fixed point of the control rule over shares W, controlling interests `links` and votes V."""
+    found = _closure(W, links, V, _capable(W, links, V))
+    return Control(found, found.tocsc())
+
+
+def _closure(W: sp.csr_matrix, links: sp.csr_matrix, V: sp.csr_matrix, capable: np.ndarray,
+             known: sp.csr_matrix | None = None) -> sp.csr_matrix:
+    """The control fixed point for the capable rows, returned as an n x n matrix.
+
+    known: control already known in other columns than W's, links' and V's (see `updated`): what those
+    companies hold lends from the start; the result holds only the new pairs.
+    """
     n = W.shape[0]
     power, via, voice = W[capable], links[capable], V[capable]
+    if known is not None:
+        lent = known[capable]
+        power, via, voice = power + lent @ W, via + lent @ links, voice + lent @ V
     held = sp.csr_matrix(power.shape)
     while True:
         crossed = ((power > CONTROL + TOLERANCE).astype(np.float64) + (voice > CONTROL + TOLERANCE).astype(np.float64)

@@ -11,9 +11,11 @@ rebuilt lazily by the first query that needs it:
 - components (and the cached inverses of cyclic ones): kept when every changed entry of W joins two
   different components in topological order (then no cycle is made or broken, and the rank stays a
   topological order); new nodes become components of their own, ranked last;
-- control (and may_control at the maximums): kept when no CONTROLS edge changed, nobody controlled a
-  company of T before, and nobody reaches more than half of one with the old control relation; then the
-  fixed-point iteration runs exactly as before, so its least fixed point is the same;
+- control (and may_control at the maximums), when it was built: kept when no CONTROLS edge changed, nobody
+  controlled a company of T before, and nobody reaches more than half of one with the old control relation
+  (then the fixed-point iteration runs exactly as before, so its least fixed point is the same); else
+  updated in the columns downstream of T (graph.projection.control.updated), here in the builder thread, so
+  that no query after the write pays for it (a full rebuild of it cost the first liability chain 2.7 s at 1M);
 - the whole graph's factors: always rebuilt lazily (they are only used for blocks over 1/16 of the graph).
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ import scipy.sparse as sp
 
 from corpgraph.schema.kinds import RelationType
 
+from corpgraph.graph.projection import control
 from corpgraph.graph.projection.control import CONTROL, Control
 from corpgraph.graph.precision import FULL, TOLERANCE
 from corpgraph.graph.projection.build import (
@@ -122,7 +125,7 @@ def patched_view(old: AsOfView, proj: Projection, touched: np.ndarray, targets: 
     overlapping.update(overlaps)
     view = AsOfView(proj, day, valid, down, up, W, unknown_src, unknown_dst, over, ranged_src, ranged_dst,
                     midpoints, overlaps=overlapping)
-    _carry_derived(old, view, cols, bool((proj.type[touched] == _CONTROLS).any()))
+    _carry_derived(old, view, cols, proj.dst[touched[proj.type[touched] == _CONTROLS]])
     return view
 
 
@@ -174,8 +177,11 @@ def _flagged(old_src: np.ndarray, old_dst: np.ndarray, proj: Projection, cols: _
     return src.astype(np.int64), dst.astype(np.int64)
 
 
-def _carry_derived(old: AsOfView, view: AsOfView, cols: _Columns, controls_changed: bool) -> None:
-    """Components, inverses, bounds and control of the old view that stay true in the new one (see the module)."""
+def _carry_derived(old: AsOfView, view: AsOfView, cols: _Columns, interests: np.ndarray) -> None:
+    """Components, inverses, bounds and control of the old view that stay true in the new one, and control
+    updated where it may not (see the module); `interests`: the companies a changed CONTROLS edge points at."""
+    controls_changed = interests.size > 0
+    changed_columns = np.union1d(cols.targets, interests).astype(np.int64)
     changed = _changed_pairs(old.projection, view.projection, cols)
     _carry_components(old, view, changed)
     shares = cols.shares
@@ -187,13 +193,12 @@ def _carry_derived(old: AsOfView, view: AsOfView, cols: _Columns, controls_chang
         W, over = _patched_w(before.W, before.over_allocated, view.projection, cols, values, scale)
         view.bounds[name] = patched = view._with(W, over)
         _carry_components(before, patched, changed)
-    if controls_changed:
-        return
-    for field, side in (("control", "lower"), ("may_control", "upper")):
+    for field, side, at_max in (("control", "lower", False), ("may_control", "upper", True)):
         relation = getattr(old, field)
-        if relation is None or _needs(old, side) != _needs(view, side) or (_needs(view, side) and side not in view.bounds):
-            continue  # its share matrix is rebuilt lazily: so is the relation
-        setattr(view, field, _same_control(relation, getattr(view, side)().W, cols))
+        if relation is None:
+            continue  # never asked for: built on first use, as before
+        same = None if controls_changed else _same_control(relation, getattr(view, side)().W, cols)
+        setattr(view, field, same or control.updated(relation, view, changed_columns, at_max))
 
 
 def _needs(view: AsOfView, side: str) -> bool:
