@@ -210,19 +210,21 @@ def export_subgraph(graph: CorpGraph, settings: ApiSettings, req: ExportRequest)
 
 def create_app(store: GraphStore | None = None, settings: ApiSettings | None = None,
                store_kind: str | None = None, rebuild_hooks: RebuildHooks | None = None,
-               worker: Worker | None = None) -> Starlette:
+               worker: Worker | None = None, build_apart: bool = False) -> Starlette:
     """The app over a store (opened from the settings and closed on shutdown when none is given).
 
     rebuild_hooks: what the serving process runs around projection rebuilds (`corpgraph serve` passes
     graph.gc_policy.FrozenProjections); the app itself never tunes the garbage collector.
     worker: this process's place among the workers of `corpgraph serve --workers N` (api/workers.py): the
     builder publishes the projection, the others map it; None for a server of one process.
+    build_apart: full projection builds run in a child process (graph.projection.apart), whose snapshot is
+    mapped, so that they never hold the query threads' GIL (needs snapshots; `corpgraph serve` asks for it).
     """
     settings = settings or get_api_settings()
     owned = store is None
     opened = store if store is not None else open_store(store_kind)
     graph = CorpGraph(opened, rebuild_hooks, snapshots=snapshots_for(opened),
-                      follow=worker is not None and not worker.builder)
+                      follow=worker is not None and not worker.builder, apart=build_apart)
     publisher = Publisher(graph) if worker is not None and worker.builder else None
     lanes = Lanes(settings.heavy_workers, settings.quick_workers)
 

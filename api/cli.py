@@ -459,7 +459,8 @@ def serve(
         out.print(f"GraphiQL: http://{host}:{port}/graphql", markup=False, highlight=False)
         if workers == 1:
             # The long-lived server decides its garbage-collector tuning here, at start-up.
-            uvicorn.run(create_app(store=graph_store, rebuild_hooks=FrozenProjections()), host=host, port=port)
+            uvicorn.run(create_app(store=graph_store, rebuild_hooks=FrozenProjections(), build_apart=True), host=host,
+                        port=port)
             return
         if snapshots_for(graph_store) is None:
             raise ConfigurationError("--workers shares the projection through its snapshots: set CORPGRAPH_SNAPSHOTS "
@@ -468,7 +469,8 @@ def serve(
 
     def worker_app(worker: Worker) -> Any:
         """One worker's app over its own connection to the store (opened in the worker, after the fork)."""
-        return create_app(store=open_store(store, settings), rebuild_hooks=FrozenProjections(), worker=worker)
+        return create_app(store=open_store(store, settings), rebuild_hooks=FrozenProjections(), worker=worker,
+                          build_apart=True)
     serve_workers(workers, host, port, worker_app)
 
 

@@ -17,6 +17,7 @@ from corpgraph.schema.records import Entity
 
 from corpgraph.graph import browse
 from corpgraph.graph.projection import delta
+from corpgraph.graph.projection.apart import build_apart
 from corpgraph.graph.analytics import disagreements, liability, ownership, pages, sanctions, sanctions_evidence
 from corpgraph.graph.projection import control
 from corpgraph.graph.analytics.disagreements import Disagreement
@@ -102,11 +103,14 @@ class CorpGraph:
     Writes through this facade (`write`, `decide`) return once their change is visible to queries; writes by
     another process are picked up through the store's revision (graph.projection.live says how and when).
     With follow=True the facade never builds: each new state is the one another process (the builder worker
-    of `corpgraph serve --workers N`) published in `snapshots`, mapped read-only and shared with it.
+    of `corpgraph serve --workers N`) published in `snapshots`, mapped read-only and shared with it, or the
+    previous one plus the change log. With apart=True (and snapshots) a full build runs in a child process
+    (graph.projection.apart) whose snapshot is then mapped, so that it never holds this process's GIL.
     """
 
     def __init__(self, store: GraphStore, rebuild_hooks: RebuildHooks | None = None,
-                 fresh_wait: float = FRESH_WAIT, snapshots: Snapshots | None = None, follow: bool = False) -> None:
+                 fresh_wait: float = FRESH_WAIT, snapshots: Snapshots | None = None, follow: bool = False,
+                 apart: bool = False) -> None:
         self.store = store
         self._hooks = rebuild_hooks  # the process decides (graph.gc_policy.FrozenProjections for a server)
         self.snapshots = snapshots  # where projections are saved and read back (graph.projection.snapshot; a server passes it)
@@ -116,6 +120,7 @@ class CorpGraph:
         self._candidates_lock = threading.Lock()
         self._impacts: tuple[Analytic, exposure_.Impacts] | None = None  # exposure's incident figures of one state
         self._impacts_lock = threading.Lock()
+        self._apart = apart and snapshots is not None
         if follow and snapshots is None:
             raise ValueError("a following facade needs the snapshots folder its builder publishes to")
         # through self: a forked benchmark child swaps self.store for its own connection
@@ -244,11 +249,25 @@ class CorpGraph:
                 return advanced
             why = advanced
             _log.info("full projection rebuild: %s", why)
+        if self._apart:
+            return self._built_apart(previous, why)
         identity = build_identity(self.store)  # reads the revision first: a racing write makes another build
         self._keep_identity(identity)
         projection = _rebuilt(self.store, identity, previous is not None, self._hooks, self.snapshots)
         _warm(projection, previous)
         return Analytic(identity, projection, BuildStatus(Applied.FULL, why))
+
+    def _built_apart(self, previous: Analytic | None, why: str) -> Analytic:
+        """A full build in a child process (graph.projection.apart), or the snapshot of this revision if saved,
+        mapped here; the views queries asked of the previous state built before the swap."""
+        assert self.snapshots is not None  # __init__ builds apart only with them
+        revision = self.store.revision()
+        # a snapshot of this revision (a restart): checked before it is trusted, as a loaded one is
+        state = self._mapped(revision, checked=True) if self.snapshots.newest() == revision else None
+        while state is None:  # None: a newer build pruned the child's file before it was mapped; build again
+            state = self._mapped(build_apart(self.store.location(), self.snapshots))
+        _warm(state.projection, previous)
+        return Analytic(state.identity, state.projection, BuildStatus(Applied.FULL, why))
 
     def _advanced(self, previous: Analytic) -> Analytic | str:
         """The previous state plus the store's change log (graph.projection.delta), or why it cannot be applied."""
@@ -271,16 +290,19 @@ class CorpGraph:
             advanced = self._advanced(previous)
             if isinstance(advanced, Analytic):
                 return advanced
+        wanted = self.store.revision()
         while True:  # wait for the builder's publication (its full build) of this revision or a later one
-            state = self._mapped(self.snapshots.wait_for(self.store.revision()))
+            revision = self.snapshots.wait_for(wanted)
+            state = self._mapped(revision)
             if state is not None:
                 _warm(state.projection, previous)
                 return state
+            wanted = revision + 1  # pruned meanwhile, or not a published snapshot: the next one
 
-    def _mapped(self, revision: int | None) -> Analytic | None:
+    def _mapped(self, revision: int | None, checked: bool = False) -> Analytic | None:
         """The state published for a revision, mapped (None when there is none, or it was pruned meanwhile)."""
         assert self.snapshots is not None
-        found = None if revision is None else self.snapshots.mapped(revision)
+        found = None if revision is None else self.snapshots.mapped(revision, checked)
         if found is None:
             return None
         projection, identity = found

@@ -167,5 +167,19 @@ def test_a_snapshot_saved_without_identity_is_not_mapped(tmp_store: SqliteStore,
     built = build_projection(tmp_store, build_identity(tmp_store))
     snapshots = Snapshots(tmp_path / "snaps", "x")
     snapshots.save(built)
-    with pytest.raises(ValueError, match="without its identity map"):
-        snapshots.mapped(built.revision)
+    assert snapshots.mapped(built.revision) is None  # not what a builder publishes: never mapped
+
+
+def test_a_damaged_snapshot_is_not_mapped_when_checked_and_is_deleted(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    """A column altered in place (the file re-saved by hand) passes the zip's structure but not the digest."""
+    _world(tmp_store)
+    identity = build_identity(tmp_store)
+    built = build_projection(tmp_store, identity)
+    snapshots = Snapshots(tmp_path / "snaps", "x")
+    path = snapshots.save(built, identity)
+    raw = bytearray(path.read_bytes())
+    at = raw.find(np.float64(0.6).tobytes())  # a's 60% of b, in the share column
+    raw[at:at + 8] = np.float64(0.3).tobytes()
+    path.write_bytes(bytes(raw))
+    assert snapshots.mapped(built.revision) is not None  # trusted as published: not read whole
+    assert snapshots.mapped(built.revision, checked=True) is None and not path.exists()

@@ -119,27 +119,34 @@ class Snapshots:
             return None
         return max(found, default=None)
 
-    def mapped(self, revision: int) -> tuple[Projection, IdentityMap] | None:
-        """The projection and identity published for this revision, its arrays mapped read-only from the file
-        (None when the file is gone: the builder pruned it for a newer one).
+    def mapped(self, revision: int, checked: bool = False) -> tuple[Projection, IdentityMap] | None:
+        """The projection and identity published for this revision, its arrays mapped read-only from the file;
+        None when there is no such file (or the builder pruned it for a newer one) or it is not a published
+        snapshot (another format or key, no identity map).
 
-        The digest and invariants are not checked again here: the file is published by this server's own
-        builder worker, renamed into place whole; `load` (a restart) still checks every byte.
+        checked=False trusts the bytes: the file was published by this server's own builder process, renamed
+        into place whole. checked=True (a file from before a restart) checks the digest and every invariant
+        first, as `load` does, and deletes a file that fails.
         """
         path = self.path(revision)
         try:
             with open(path, "rb") as handle:
                 pages = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)  # kept open by the arrays
-        except FileNotFoundError:
+        except (FileNotFoundError, ValueError):  # ValueError: an empty file cannot be mapped
             return None
-        arrays = _mapped_arrays(pages)
-        manifest = manifest_of(arrays)
-        if "identity" not in manifest:
-            raise SnapshotInvalid(f"{path} was saved without its identity map: not a published snapshot")
-        projection = _projection(arrays, self.instance, revision, checked=False)
-        if projection is None:
-            raise SnapshotInvalid(f"{path} holds another store or revision than its name says")
-        return projection, _identity(manifest["identity"], revision)
+        try:
+            arrays = _mapped_arrays(pages)
+            identity = _other_key(arrays, self.instance, revision) or manifest_of(arrays).get("identity")
+            projection = _projection(arrays, self.instance, revision, checked) if identity else None
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError, zipfile.BadZipFile, struct.error) as exc:
+            _log.warning("the projection snapshot %s cannot be mapped (%s)%s", path, exc,
+                         "; it is deleted" if checked else "")
+            if checked:
+                path.unlink(missing_ok=True)
+            return None
+        if projection is None or not isinstance(identity, dict):
+            return None
+        return projection, _identity(identity, revision)
 
     def wait_for(self, at_least: int) -> int:
         """The revision of the newest snapshot once it is `at_least` or later, waiting for a builder process to
