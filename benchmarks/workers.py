@@ -25,7 +25,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +58,7 @@ class Crowd:
     errors: int
     seconds: float
     times: list[float]
+    by_worker: dict[str, int]  # connections each worker took (by its header)
 
     @property
     def rate(self) -> float:
@@ -75,29 +76,50 @@ def rows(db: Path, world: gen.World, seconds: float = 20.0, clients: int = CLIEN
     `clients` clients, the extra worker's own memory, and how soon a write through a worker is visible."""
     incidents, roots = pick_samples(world, 200, 7)
     bodies = _bodies(incidents, roots, world.as_of.isoformat())
-    with served(db, 1, bodies[0]) as (port, _):
+    with served(db, 1, bodies[0]) as (port, parent):
         _crowd(port, bodies, clients, seconds)  # warm-up: the view of the date, the caches
-        one = _crowd(port, bodies, clients, seconds)
+        one, one_cpu = _costed(parent, lambda: _crowd(port, bodies, clients, seconds))
     with served(db, 2, bodies[0]) as (port, parent):
         _crowd(port, bodies, clients, seconds)  # each worker warms its own view
-        two = _crowd(port, bodies, clients, seconds)
+        two, two_cpu = _costed(parent, lambda: _crowd(port, bodies, clients, seconds))
         memory = _memory(parent)
         visible, everywhere = _visible(port, roots[:50])
     speedup = two.rate / one.rate
     load = os.getloadavg()[0]
     return [
-        row(f"{clients} clients, 1 worker", one.rate, "requests/s", "-", None, errors=one.errors,
+        row(f"{clients} clients, 1 worker", one.rate, "requests/s", "-", None, cpu_ms_per_request=one_cpu,
+            errors=one.errors,
             p50_ms=_ms(one.times, 50), p99_ms=_ms(one.times, 99), load_average=load),
         row(f"{clients} clients, 2 workers", two.rate, "requests/s", f">= {SPEEDUP}x 1 worker", speedup >= SPEEDUP,
-            speedup=round(speedup, 2), errors=two.errors, p50_ms=_ms(two.times, 50), p99_ms=_ms(two.times, 99),
+            speedup=round(speedup, 2), cpu_ms_per_request=two_cpu, connections_by_worker=two.by_worker,
+            errors=two.errors,
+            p50_ms=_ms(two.times, 50), p99_ms=_ms(two.times, 99),
             load_average=load),
         row("extra worker's own memory (USS)", memory["uss"] / MB, "MB", f"<= {EXTRA_MB:g} MB",
             memory["uss"] / MB <= EXTRA_MB, pss_mb=round(memory["pss"] / MB, 1), rss_mb=round(memory["rss"] / MB, 1),
             shared_mb=round(memory["shared"] / MB, 1), builder_uss_mb=round(memory["builder_uss"] / MB, 1)),
         row("write visible through a worker (median of 5)", float(np.median(visible)) * 1e3, "ms",
             f"<= {VISIBLE_MS:g} ms", float(np.median(visible)) * 1e3 <= VISIBLE_MS,
-            max_ms=round(max(visible) * 1e3, 1), through_the_other_worker_ms=round(float(np.median(everywhere)) * 1e3, 1)),
+            max_ms=round(max(visible) * 1e3, 1),
+            through_the_other_worker_ms=round(float(np.median(everywhere)) * 1e3, 1)),
     ]
+
+
+def _costed(parent: int, run: Callable[[], Crowd]) -> tuple[Crowd, float]:
+    """The crowd's figures and the server's CPU ms per answered request (its processes' user + system time):
+    what the machine's other load cannot change, unlike the throughput."""
+    before = _cpu_seconds(parent)
+    crowd = run()
+    return crowd, round((_cpu_seconds(parent) - before) * 1e3 / max(crowd.answered, 1), 2)
+
+
+def _cpu_seconds(parent: int) -> float:
+    """User + system seconds of the server's process and its workers (/proc/PID/stat)."""
+    total = 0
+    for pid in [parent, *_children(parent)]:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _bodies(incidents: list[str], roots: list[str], as_of: str) -> list[bytes]:
@@ -154,30 +176,35 @@ def _crowd(port: int, bodies: list[bytes], clients: int, seconds: float) -> Crow
         started = time.perf_counter()
         done = await asyncio.gather(*(_client(port, bodies, k * len(bodies) // clients, stop) for k in range(clients)))
         wall = time.perf_counter() - started
-        times = [t for answered, _ in done for t in answered]
-        return Crowd(len(times), sum(errors for _, errors in done), wall, times)
+        times = [t for answered, _, _ in done for t in answered]
+        by_worker: dict[str, int] = {}
+        for _, _, worker in done:
+            by_worker[worker] = by_worker.get(worker, 0) + 1
+        return Crowd(len(times), sum(errors for _, errors, _ in done), wall, times, by_worker)
     return asyncio.run(run())
 
 
-async def _client(port: int, bodies: list[bytes], offset: int, stop: float) -> tuple[list[float], int]:
-    """One client on one kept-alive connection; (seconds of each answered request, errors)."""
+async def _client(port: int, bodies: list[bytes], offset: int, stop: float) -> tuple[list[float], int, str]:
+    """One client on one kept-alive connection; (seconds of each answered request, errors, the worker of its
+    connection)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     times: list[float] = []
-    errors, k = 0, offset
+    errors, k, worker = 0, offset, "0"
     try:
         while time.monotonic() < stop:
             body = bodies[k % len(bodies)]
             k += 1
             started = time.perf_counter()
             writer.write(_request(body))
-            status, _, payload = await _response(reader)
+            status, headers, payload = await _response(reader)
+            worker = headers.get(HEADER, "0")
             if status != 200 or b'"errors"' in payload:
                 errors += 1
             else:
                 times.append(time.perf_counter() - started)
     finally:
         writer.close()
-    return times, errors
+    return times, errors, worker
 
 
 def _request(body: bytes, token: bool = False) -> bytes:

@@ -190,8 +190,10 @@ def updated(old: Control, view: AsOfView, changed: np.ndarray, at_max: bool) -> 
     Who controls a company depends only on the stakes, votes and interests into it and on who controls its
     holders; so the companies D reachable from `changed` through stakes, votes and interests (`changed`
     included) are the only columns that can change, and the others of `old` are the new relation's. The fixed
-    point is then iterated over the columns of D alone, from the old relation outside D. When D holds more
-    than REACH of the nodes, the whole relation is computed again (about as quick).
+    point is then iterated over the columns of D alone, from the old relation outside D, and for the rows that
+    can reach them: the holders of a company of D and whoever controls one of those outside D (a controller
+    of a company of D is one of these, by induction on how it came to control it). When D holds more than
+    REACH of the nodes, the whole relation is computed again (about as quick).
     """
     W = view.upper().W if at_max else _strict(view.lower())
     links, V = control_links(view, at_max), votes(view, at_max)
@@ -199,16 +201,25 @@ def updated(old: Control, view: AsOfView, changed: np.ndarray, at_max: bool) -> 
     inside = _downstream((W, links, V), changed)
     if inside.sum() > REACH * n:
         return _relation(W, links, V)
-    ptr = np.concatenate((old.by_row.indptr, np.full(n - old.by_row.shape[0], old.by_row.indptr[-1])))
-    kept = _columns(sp.csr_matrix((old.by_row.data, old.by_row.indices, ptr), shape=(n, n)), ~inside)
-    found = kept + _closure(_columns(W, inside), _columns(links, inside), _columns(V, inside), _capable(W, links, V),
-                            kept)
+    kept = _columns(grown(old.by_row, n, sp.csr_matrix), ~inside)
+    parts = [_columns(M, inside) for M in (W, links, V)]
+    holders = np.unique(np.concatenate([np.flatnonzero(np.diff(M.indptr)) for M in parts]))
+    by_column = grown(old.by_column, n, sp.csc_matrix)
+    outside = holders[~inside[holders]]
+    rows = np.union1d(holders, by_column.indices[csr_slots(by_column.indptr, outside)])
+    found = kept + _closure(*parts, rows[_capable(W[rows], links[rows], V[rows])], kept)
     found = found.tocsr()
     found.data[:] = 1.0
     return Control(found, found.tocsc())
 
 
 REACH = 0.25  # past this share of the nodes downstream of a delta, `updated` computes the whole relation again
+
+
+def grown(matrix: sp.spmatrix, n: int, kind: type) -> sp.spmatrix:
+    """A compressed (CSR or CSC) n x n matrix holding `matrix` in its top-left corner (no entry copied)."""
+    ptr = np.concatenate((matrix.indptr, np.full(n - matrix.shape[0], matrix.indptr[-1])))
+    return kind((matrix.data, matrix.indices, ptr), shape=(n, n))
 
 
 def _downstream(graphs: tuple[sp.csr_matrix, ...], starts: np.ndarray) -> np.ndarray:

@@ -276,10 +276,5 @@ def _same_control(relation: object, W: sp.csr_matrix, cols: _Columns) -> Control
                 power[(boss, target)] += share
     if any(total > CONTROL + TOLERANCE for total in power.values()):
         return None
-    return Control(_grown(relation.by_row, n, sp.csr_matrix), _grown(relation.by_column, n, sp.csc_matrix))
-
-
-def _grown(matrix: sp.spmatrix, n: int, kind: type) -> sp.spmatrix:
-    """A compressed (CSR or CSC) n x n matrix holding `matrix` in its top-left corner."""
-    ptr = np.concatenate((matrix.indptr, np.full(n - matrix.shape[0], matrix.indptr[-1])))
-    return kind((matrix.data, matrix.indices, ptr), shape=(n, n))
+    return Control(control.grown(relation.by_row, n, sp.csr_matrix),
+                   control.grown(relation.by_column, n, sp.csc_matrix))
