@@ -202,12 +202,12 @@ def updated(old: Control, view: AsOfView, changed: np.ndarray, at_max: bool) -> 
     if inside.sum() > REACH * n:
         return _relation(W, links, V)
     kept = _columns(grown(old.by_row, n, sp.csr_matrix), ~inside)
-    parts = [_columns(M, inside) for M in (W, links, V)]
-    holders = np.unique(np.concatenate([np.flatnonzero(np.diff(M.indptr)) for M in parts]))
+    w_d, links_d, v_d = (_columns(M, inside) for M in (W, links, V))
+    holders = np.unique(np.concatenate([np.flatnonzero(np.diff(M.indptr)) for M in (w_d, links_d, v_d)]))
     by_column = grown(old.by_column, n, sp.csc_matrix)
     outside = holders[~inside[holders]]
     rows = np.union1d(holders, by_column.indices[csr_slots(by_column.indptr, outside)])
-    found = kept + _closure(*parts, rows[_capable(W[rows], links[rows], V[rows])], kept)
+    found = kept + _closure(w_d, links_d, v_d, rows[_capable(W[rows], links[rows], V[rows])], kept)
     found = found.tocsr()
     found.data[:] = 1.0
     return Control(found, found.tocsc())
