@@ -167,3 +167,27 @@ def _write_through(workers: Workers, worker: int, owner: str) -> Any:
             assert "errors" not in data, data
             return data["data"]
     raise AssertionError(f"worker {worker} never answered")
+
+
+def test_the_builder_publishes_a_state_made_by_deltas(tmp_path: Path) -> None:
+    """A delta's state saved by `publish` maps back to the same answers (what a restarted follower starts from)."""
+    store = SqliteStore(tmp_path / "c.db")
+    try:
+        ingest(store, batch(company("a"), company("b"), owns("a", "b", 0.6)))
+        snapshots = Snapshots(tmp_path / "snaps", "s")
+        builder = CorpGraph(store, snapshots=snapshots)
+        builder.projection()
+        assert builder.publish() is None  # a full build: it saved its own snapshot (or will), nothing to publish
+        builder.write(batch(company("c"), owns("c", "b", 0.3)))
+        assert _how(builder) is Applied.DELTA
+        assert builder.publish() == store.revision() and builder.publish() is None  # once per state
+        reader = CorpGraph(store, snapshots=snapshots, follow=True)
+        assert _how_after(reader) is Applied.MAPPED and reader.owners("b") == builder.owners("b")
+    finally:
+        store.close()
+
+
+def _how_after(graph: CorpGraph) -> Applied:
+    """How the facade's state was made, once it answered from one."""
+    graph.projection()
+    return _how(graph)

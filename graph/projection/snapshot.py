@@ -112,12 +112,16 @@ class Snapshots:
 
     def newest(self) -> int | None:
         """The revision of the newest snapshot of this store in the folder, or None."""
-        pattern = re.compile(re.escape(f"projection-{self.instance or 'store'}-r") + r"(\d+)" + re.escape(_SUFFIX))
         try:
-            found = [int(m.group(1)) for m in map(pattern.fullmatch, os.listdir(self.folder)) if m]
+            found = [self._revision_of(name) for name in os.listdir(self.folder)]
         except FileNotFoundError:
             return None
-        return max(found, default=None)
+        return max((r for r in found if r is not None), default=None)
+
+    def _revision_of(self, name: str) -> int | None:
+        """The revision a file name of this store's snapshots names (None: not one of them)."""
+        found = re.fullmatch(re.escape(f"projection-{self.instance or 'store'}-r") + r"(\d+)" + re.escape(_SUFFIX), name)
+        return int(found.group(1)) if found else None
 
     def mapped(self, revision: int, checked: bool = False) -> tuple[Projection, IdentityMap] | None:
         """The projection and identity published for this revision, its arrays mapped read-only from the file;
@@ -171,10 +175,12 @@ class Snapshots:
         threading.Thread(target=run, name="corpgraph-projection-snapshot", daemon=True).start()
 
     def _prune(self, keep: Path) -> None:
-        """Remove this store's other snapshots, and temporary files a crashed writer left long ago."""
-        mine = f"projection-{self.instance or 'store'}-r"
+        """Remove this store's older snapshots (a newer one saved meanwhile by another thread or process stays),
+        and temporary files a crashed writer left long ago."""
+        kept = self._revision_of(keep.name)
         for path in self.folder.iterdir():
-            if path.name.startswith(mine) and path.suffix == _SUFFIX and path != keep:
+            revision = self._revision_of(path.name)
+            if revision is not None and kept is not None and revision < kept:
                 path.unlink(missing_ok=True)
             elif path.name.endswith(".tmp") and time.time() - path.stat().st_mtime > _STALE_TEMP:
                 path.unlink(missing_ok=True)
