@@ -43,6 +43,7 @@ from corpgraph.api.graphql_schema import error_answer, make_schema, public_messa
 from corpgraph.api.lanes import Lane, Lanes, run_coroutine
 from corpgraph.api.http_limits import BodyLimit, error_response, http_error_response, parse_body
 from corpgraph.api.settings import ApiSettings, get_api_settings
+from corpgraph.api.workers import Publisher, Worker
 
 QUERIES = ("neighborhood", "liability", "exposure")
 # Bodies and GraphQL documents up to this many bytes are decoded on the event loop (at most ~15 ms for the
@@ -208,16 +209,23 @@ def export_subgraph(graph: CorpGraph, settings: ApiSettings, req: ExportRequest)
 
 
 def create_app(store: GraphStore | None = None, settings: ApiSettings | None = None,
-               store_kind: str | None = None, rebuild_hooks: RebuildHooks | None = None) -> Starlette:
+               store_kind: str | None = None, rebuild_hooks: RebuildHooks | None = None,
+               worker: Worker | None = None, build_apart: bool = False) -> Starlette:
     """The app over a store (opened from the settings and closed on shutdown when none is given).
 
     rebuild_hooks: what the serving process runs around projection rebuilds (`corpgraph serve` passes
     graph.gc_policy.FrozenProjections); the app itself never tunes the garbage collector.
+    worker: this process's place among the workers of `corpgraph serve --workers N` (api/workers.py): the
+    builder publishes the projection, the others map it; None for a server of one process.
+    build_apart: full projection builds run in a child process (graph.projection.apart), whose snapshot is
+    mapped, so that they never hold the query threads' GIL (needs snapshots; `corpgraph serve` asks for it).
     """
     settings = settings or get_api_settings()
     owned = store is None
     opened = store if store is not None else open_store(store_kind)
-    graph = CorpGraph(opened, rebuild_hooks, snapshots=snapshots_for(opened))
+    graph = CorpGraph(opened, rebuild_hooks, snapshots=snapshots_for(opened),
+                      follow=worker is not None and not worker.builder, apart=build_apart)
+    publisher = Publisher(graph) if worker is not None and worker.builder else None
     lanes = Lanes(settings.heavy_workers, settings.quick_workers)
 
     def deadline() -> float:
@@ -254,8 +262,13 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        """Stop the worker lanes, and close the store when the app opened it, on shutdown."""
+        """Start publishing (the builder worker); stop it and the worker lanes, and close the store when the app
+        opened it, on shutdown."""
+        if publisher is not None:
+            publisher.start()
         yield
+        if publisher is not None:
+            publisher.stop()
         lanes.shutdown()
         if owned:
             graph.store.close()

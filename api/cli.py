@@ -441,20 +441,37 @@ def serve(
     seed: Annotated[bool, typer.Option("--seed", help="load the shipped seed first (loading twice changes nothing)")] = False,
     examples: Annotated[bool, typer.Option("--examples", help="load the shipped examples with dated history first")] = False,
     db: DbOpt = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="server processes on the port, sharing one "
+                                         "projection through its snapshot (docs/scaling.md)")] = 1,
 ) -> None:
     """Serve GraphQL at /graphql (GraphiQL in a browser), graph exports at /export/{format}, and /healthz."""
     import uvicorn
 
     from corpgraph.api.app import create_app
+    from corpgraph.api.workers import Worker, serve_workers
     from corpgraph.graph.gc_policy import FrozenProjections
+    from corpgraph.graph.projection.snapshot import snapshots_for
 
     _port_free(host, port)
     with _open(store, db, create=True) as graph_store:
         for path in ([seed_path()] if seed else []) + (example_paths() if examples else []):
             ingest(graph_store, load_file(path))
         out.print(f"GraphiQL: http://{host}:{port}/graphql", markup=False, highlight=False)
-        # The long-lived server decides its garbage-collector tuning here, at start-up.
-        uvicorn.run(create_app(store=graph_store, rebuild_hooks=FrozenProjections()), host=host, port=port)
+        if workers == 1:
+            # The long-lived server decides its garbage-collector tuning here, at start-up.
+            uvicorn.run(create_app(store=graph_store, rebuild_hooks=FrozenProjections(), build_apart=True), host=host,
+                        port=port)
+            return
+        if snapshots_for(graph_store) is None:
+            raise ConfigurationError("--workers shares the projection through its snapshots: set CORPGRAPH_SNAPSHOTS "
+                                     "on, and CORPGRAPH_SNAPSHOT_DIR for a Neo4j store")
+    settings = get_settings() if db is None else get_settings().model_copy(update={"db": db})
+
+    def worker_app(worker: Worker) -> Any:
+        """One worker's app over its own connection to the store (opened in the worker, after the fork)."""
+        return create_app(store=open_store(store, settings), rebuild_hooks=FrozenProjections(), worker=worker,
+                          build_apart=True)
+    serve_workers(workers, host, port, worker_app)
 
 
 def _port_free(host: str, port: int) -> None:

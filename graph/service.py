@@ -18,6 +18,7 @@ from corpgraph.schema.records import Entity
 
 from corpgraph.graph import browse
 from corpgraph.graph.projection import delta
+from corpgraph.graph.projection.apart import build_apart
 from corpgraph.graph.analytics import disagreements, liability, ownership, pages, sanctions, sanctions_evidence
 from corpgraph.graph.projection import control
 from corpgraph.graph.analytics.disagreements import Disagreement
@@ -69,6 +70,7 @@ class Applied(str, Enum):
 
     DELTA = "delta"  # graph.projection.delta applied the change log to the previous state
     FULL = "full"  # built from the whole store
+    MAPPED = "mapped"  # mapped from the snapshot another worker process published (graph.projection.snapshot)
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,8 @@ class BuildStatus:
     why: str = ""
 
     def __str__(self) -> str:
-        """`delta`, or `full: <why>` (what logs and benchmarks print)."""
-        return self.applied.value if self.applied is Applied.DELTA else f"full: {self.why}"
+        """`delta`, `mapped`, or `full: <why>` (what logs and benchmarks print)."""
+        return f"full: {self.why}" if self.applied is Applied.FULL else self.applied.value
 
 
 @dataclass(frozen=True)
@@ -102,10 +104,15 @@ class CorpGraph:
 
     Writes through this facade (`write`, `decide`) return once their change is visible to queries; writes by
     another process are picked up through the store's revision (graph.projection.live says how and when).
+    With follow=True the facade never builds: each new state is the one another process (the builder worker
+    of `corpgraph serve --workers N`) published in `snapshots`, mapped read-only and shared with it, or the
+    previous one plus the change log. With apart=True (and snapshots) a full build runs in a child process
+    (graph.projection.apart) whose snapshot is then mapped, so that it never holds this process's GIL.
     """
 
     def __init__(self, store: GraphStore, rebuild_hooks: RebuildHooks | None = None,
-                 fresh_wait: float = FRESH_WAIT, snapshots: Snapshots | None = None) -> None:
+                 fresh_wait: float = FRESH_WAIT, snapshots: Snapshots | None = None, follow: bool = False,
+                 apart: bool = False) -> None:
         self.store = store
         self._hooks = rebuild_hooks  # the process decides (graph.gc_policy.FrozenProjections for a server)
         self.snapshots = snapshots  # where projections are saved and read back (graph.projection.snapshot; a server passes it)
@@ -115,9 +122,13 @@ class CorpGraph:
         self._candidates_lock = threading.Lock()
         self._impacts: tuple[Analytic, exposure_.Impacts] | None = None  # exposure's incident figures of one state
         self._impacts_lock = threading.Lock()
+        self._apart = apart and snapshots is not None
         self._saved_at = time.monotonic()  # when a state made by a delta was last saved (a build saves its own)
+        if follow and snapshots is None:
+            raise ValueError("a following facade needs the snapshots folder its builder publishes to")
         # through self: a forked benchmark child swaps self.store for its own connection
-        self.live: LiveState[Analytic] = LiveState(self._build, lambda: self.store.revision(), fresh_wait)
+        self.live: LiveState[Analytic] = LiveState(self._follow if follow else self._build,
+                                                   lambda: self.store.revision(), fresh_wait)
 
     # --- identity: one entity per identifier, users' decisions -------------------------------------------
 
@@ -235,34 +246,36 @@ class CorpGraph:
         state plus the change log when graph.projection.delta can apply it, else a full build."""
         previous = self.live.current()
         why = "first build"
+        identity: IdentityMap | None = None
         if previous is not None:
-            advanced = delta.advance(self.store, previous.identity, previous.projection)
-            if isinstance(advanced, delta.Advanced):
-                self._keep_identity(advanced.identity)
-                self._snapshot_now_and_then(advanced.projection)
-                return Analytic(advanced.identity, advanced.projection, BuildStatus(Applied.DELTA))
+            advanced = self._advanced(previous)
+            if isinstance(advanced, Analytic):
+                self._snapshot_now_and_then(advanced)
+                return advanced
             why = advanced
             _log.info("full projection rebuild: %s", why)
-        identity = build_identity(self.store)  # reads the revision first: a racing write makes another build
-        self._keep_identity(identity)
-        resumed = self._resumed(identity) if previous is None else None
-        if resumed is not None:
-            return resumed
+        elif self.snapshots is not None:
+            identity = build_identity(self.store)  # reads the revision first: a racing write makes another build
+            self._keep_identity(identity)
+            resumed = self._resumed(identity)
+            if resumed is not None:
+                return resumed
+        if self._apart:
+            return self._built_apart(previous, why)
+        if identity is None:
+            identity = build_identity(self.store)
+            self._keep_identity(identity)
         projection = _rebuilt(self.store, identity, previous is not None, self._hooks, self.snapshots)
-        if previous is not None:  # the dates queries asked about: built here, not by the first query after the swap
-            for day in previous.projection.cached_days():
-                # with the view's control relation: built on first use, it cost the first liability chain
-                # after a rebuild 2.7 s at 1M companies
-                control.control(projection.view(day))
+        _warm(projection, previous)
         return Analytic(identity, projection, BuildStatus(Applied.FULL, why))
 
-    def _snapshot_now_and_then(self, projection: Projection) -> None:
+    def _snapshot_now_and_then(self, state: Analytic) -> None:
         """Save a state made by a delta when the last save is SNAPSHOT_EVERY seconds old: a restart then
         catches up on few writes (delta.advance takes at most MAX_RELATIONS of them), not on a day's."""
         if self.snapshots is None or time.monotonic() - self._saved_at < SNAPSHOT_EVERY:
             return
         self._saved_at = time.monotonic()
-        self.snapshots.save_in_background(projection)
+        self.snapshots.save_in_background(state.projection, identity=state.identity)  # with it: workers map it
 
     def _resumed(self, identity: IdentityMap) -> Analytic | None:
         """A start from the snapshot of an older revision plus the change log since (graph.projection.delta), saved
@@ -273,8 +286,8 @@ class CorpGraph:
         one). `identity` is the store's current one: a change of identity since the snapshot (a decision, an
         entity merged by a shared identifier) makes delta.advance refuse, and the caller builds in full.
         """
-        if self.snapshots is None or identity.revision <= 0:
-            return None
+        if self.snapshots is None or identity.revision <= 0 or self.snapshots.newest() == identity.revision:
+            return None  # a snapshot of this very revision is used as it is (_rebuilt, _built_apart)
         older = self.snapshots.latest(identity.revision - 1)
         if older is None:
             return None
@@ -283,8 +296,71 @@ class CorpGraph:
             _log.info("the snapshot of revision %d is not used: %s", older.revision, advanced)
             return None
         self._keep_identity(advanced.identity)
-        self.snapshots.save_in_background(advanced.projection)
+        self.snapshots.save_in_background(advanced.projection, identity=advanced.identity)
         return Analytic(advanced.identity, advanced.projection, BuildStatus(Applied.DELTA))
+
+    def _built_apart(self, previous: Analytic | None, why: str) -> Analytic:
+        """A full build in a child process (graph.projection.apart), or the snapshot of this revision if saved,
+        mapped here; the views queries asked of the previous state built before the swap."""
+        assert self.snapshots is not None  # __init__ builds apart only with them
+        revision = self.store.revision()
+        # a snapshot of this revision (a restart): checked before it is trusted, as a loaded one is
+        state = self._mapped(revision, checked=True) if self.snapshots.newest() == revision else None
+        while state is None:  # None: a newer build pruned the child's file before it was mapped; build again
+            state = self._mapped(build_apart(self.store.location(), self.snapshots))
+        _warm(state.projection, previous)
+        return Analytic(state.identity, state.projection, BuildStatus(Applied.FULL, why))
+
+    def _advanced(self, previous: Analytic) -> Analytic | str:
+        """The previous state plus the store's change log (graph.projection.delta), or why it cannot be applied."""
+        advanced = delta.advance(self.store, previous.identity, previous.projection)
+        if not isinstance(advanced, delta.Advanced):
+            return advanced
+        self._keep_identity(advanced.identity)
+        return Analytic(advanced.identity, advanced.projection, BuildStatus(Applied.DELTA))
+
+    def _follow(self) -> Analytic:
+        """The state of the store as it is now for a following facade (run by graph.projection.live's builder
+        thread): the previous state (at first, the newest published one) plus the change log, as a builder would
+        apply it; when the log cannot be applied, the state the builder process publishes for this revision or
+        a later one, mapped, never a build here."""
+        assert self.snapshots is not None  # __init__ refuses a following facade without them
+        previous = self.live.current() or self._mapped(self.snapshots.newest())
+        if previous is not None:
+            if previous.revision == self.store.revision():
+                return previous
+            advanced = self._advanced(previous)
+            if isinstance(advanced, Analytic):
+                return advanced
+        wanted = self.store.revision()
+        while True:  # wait for the builder's publication (its full build) of this revision or a later one
+            revision = self.snapshots.wait_for(wanted)
+            state = self._mapped(revision)
+            if state is not None:
+                _warm(state.projection, previous)
+                return state
+            wanted = revision + 1  # pruned meanwhile, or not a published snapshot: the next one
+
+    def _mapped(self, revision: int | None, checked: bool = False) -> Analytic | None:
+        """The state published for a revision, mapped (None when there is none, or it was pruned meanwhile)."""
+        assert self.snapshots is not None
+        found = None if revision is None else self.snapshots.mapped(revision, checked)
+        if found is None:
+            return None
+        projection, identity = found
+        self._keep_identity(identity)
+        return Analytic(identity, projection, BuildStatus(Applied.MAPPED))
+
+    def publish(self) -> int | None:
+        """Publish the current state's snapshot with its identity for the following processes, unless it is
+        published already (a full build saves its own); the revision published (None: nothing to publish)."""
+        state = self.live.current()
+        if self.snapshots is None or state is None or state.how.applied is Applied.FULL:
+            return None
+        if self.snapshots.newest() == state.revision:
+            return None
+        self.snapshots.save(state.projection, state.identity, durable=False)
+        return state.revision
 
     def _keep_identity(self, identity: IdentityMap) -> None:
         """Remember a newer identity, so the plain reads (search, entities) need not build it again."""
@@ -458,6 +534,15 @@ def _flagged(view: AsOfView, page: HoldingPage) -> HoldingPage:
     return HoldingPage(flag_conflicts(view, page.items), page.count)
 
 
+def _warm(projection: Projection, previous: Analytic | None) -> None:
+    """Build the views of the dates queries asked of the previous state, so the first query after the swap
+    does not: with each view's control relation (built on first use, it cost the first liability chain after a
+    rebuild 2.7 s at 1M companies)."""
+    if previous is not None:
+        for day in previous.projection.cached_days():
+            control.control(projection.view(day))
+
+
 def _rebuilt(store: GraphStore, identity: IdentityMap, replacing: bool, hooks: RebuildHooks | None,
              snapshots: Snapshots | None = None) -> Projection:
     """Read the snapshot of identity's revision or build a projection (then snapshot it in the background),
@@ -470,7 +555,7 @@ def _rebuilt(store: GraphStore, identity: IdentityMap, replacing: bool, hooks: R
             projection = build_projection(store, identity)
             # only a projection merged by the identity of its own revision is what a build at that revision gives
             if snapshots is not None and projection.revision == identity.revision:
-                snapshots.save_in_background(projection)
+                snapshots.save_in_background(projection, identity=identity)
     finally:  # a failed build must not leave the process's collector paused
         if hooks is not None:
             hooks.after_rebuild()

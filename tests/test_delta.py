@@ -196,15 +196,20 @@ def _same_view(patched: AsOfView) -> None:
             assert (getattr(patched, name).by_row != relation(built).by_row).nnz == 0, name
 
 
-def _check(graph: CorpGraph, store: GraphStore) -> None:
-    """The live graph answers as a graph built afresh from the store, and its views as views built from scratch."""
+def _check(graph: CorpGraph, store: GraphStore) -> bool:
+    """The live graph answers as a graph built afresh from the store, and its views as views built from scratch;
+    whether every cached view came with its control relations (carried or updated by the delta, not left for
+    the first query to build)."""
     live = graph.live.fresh()
+    views = [live.projection.view(day) for day in live.projection.cached_days()]
+    carried = all(v.control is not None and v.may_control is not None for v in views)
     fresh = CorpGraph(store)
     assert live.revision == store.revision()
     assert _edges(live.projection) == _edges(fresh.projection())
     assert _answers(graph) == _answers(fresh)
     for day in live.projection.cached_days():
         _same_view(live.projection.view(day))
+    return carried
 
 
 Step = Callable[[World], Batch]
@@ -230,7 +235,7 @@ def test_writes_through_the_facade_answer_as_a_fresh_rebuild(tmp_store: SqliteSt
     for name, step in order:
         graph.write(step(world))
         assert built(graph).applied is Applied.DELTA, name
-        _check(graph, tmp_store)
+        assert _check(graph, tmp_store), f"{name}: the control relation was left for the first query"
 
 
 def test_a_write_by_another_connection_is_applied_from_the_change_log(tmp_store: SqliteStore) -> None:
@@ -288,3 +293,22 @@ def test_the_change_log_lists_what_each_write_changed(tmp_store: SqliteStore) ->
 def _path(store: SqliteStore) -> Path:
     """The store's file."""
     return store.path
+
+
+def test_a_stake_that_gives_control_through_a_subsidiary_updates_the_control_relation(tmp_store: SqliteStore) -> None:
+    """x holds 30% of t and 60% of s (x controls s); s holds 20% of t: x counts 30% + 20% = 50% of t, not more
+    than half. s's stake raised to 30%: 60% > 50%, so x controls t too; s (30%) controls nothing. The relation
+    comes with the delta's view (graph.projection.control.updated), equal to one built from scratch."""
+    ingest(tmp_store, batch(company("x"), company("s"), company("t"), owns("x", "t", 0.3), owns("x", "s", 0.6),
+                            owns("s", "t", 0.2)))
+    graph = CorpGraph(tmp_store, fresh_wait=0.0)
+    proj = graph.projection()
+    x, s, t = (proj.index[i] for i in ("x", "s", "t"))
+    assert control(proj.view(date.today())).controlled_by(x).tolist() == [s]
+    graph.write(batch(owns("s", "t", 0.3)))  # the same relation (its id comes from its ends and date)
+    assert built(graph).applied is Applied.DELTA
+    view = graph.projection().view(date.today())
+    assert view.control is not None  # updated by the delta, before any query asked
+    assert view.control.controlled_by(x).tolist() == sorted([s, t])  # type: ignore[attr-defined]
+    assert view.control.controlled_by(s).tolist() == []  # type: ignore[attr-defined]
+    _same_view(view)

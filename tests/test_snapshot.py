@@ -188,3 +188,46 @@ def test_a_state_made_by_a_delta_is_saved_once_the_last_save_is_old_enough(
                 break
             time.sleep(0.05)
         assert written.is_file() is saved
+
+
+def test_a_published_snapshot_is_mapped_read_only_with_its_identity(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    """What a worker maps (Snapshots.mapped) is the saved projection, its arrays views of the file's pages, and
+    the identity it was merged by (bods:acme and lei:<LEI> share the LEI: one entity, canonical bods:acme)."""
+    _world(tmp_store)
+    identity = build_identity(tmp_store)
+    built = build_projection(tmp_store, identity)
+    snapshots = Snapshots(tmp_path / "snaps", "x")
+    snapshots.save(built, identity, durable=False)
+    assert snapshots.newest() == built.revision
+    found = snapshots.mapped(built.revision)
+    assert found is not None
+    mapped, mapped_identity = found
+    _same(built, mapped)
+    assert not mapped.share.flags.writeable and not mapped.share.flags.owndata  # a view of the mapped file
+    assert mapped_identity.members == {"bods:acme": ("bods:acme", f"lei:{LEI}")}
+    assert mapped_identity.canonical(f"lei:{LEI}") == "bods:acme" and mapped_identity.revision == built.revision
+    assert mapped.view(DAY).W[mapped.index["a"], mapped.index["b"]] == 0.6
+    assert snapshots.mapped(built.revision + 1) is None  # never published
+
+
+def test_a_snapshot_saved_without_identity_is_not_mapped(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    _world(tmp_store)
+    built = build_projection(tmp_store, build_identity(tmp_store))
+    snapshots = Snapshots(tmp_path / "snaps", "x")
+    snapshots.save(built)
+    assert snapshots.mapped(built.revision) is None  # not what a builder publishes: never mapped
+
+
+def test_a_damaged_snapshot_is_not_mapped_when_checked_and_is_deleted(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    """A column altered in place (the file re-saved by hand) passes the zip's structure but not the digest."""
+    _world(tmp_store)
+    identity = build_identity(tmp_store)
+    built = build_projection(tmp_store, identity)
+    snapshots = Snapshots(tmp_path / "snaps", "x")
+    path = snapshots.save(built, identity)
+    raw = bytearray(path.read_bytes())
+    at = raw.find(np.float64(0.6).tobytes())  # a's 60% of b, in the share column
+    raw[at:at + 8] = np.float64(0.3).tobytes()
+    path.write_bytes(bytes(raw))
+    assert snapshots.mapped(built.revision) is not None  # trusted as published: not read whole
+    assert snapshots.mapped(built.revision, checked=True) is None and not path.exists()

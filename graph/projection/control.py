@@ -182,19 +182,94 @@ def among(by_row: sp.csr_matrix, nodes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _relation(W: sp.csr_matrix, links: sp.csr_matrix, V: sp.csr_matrix) -> Control:
-    """The fixed point of the control rule over shares W, controlling interests `links` and votes V."""
-    majority = (np.asarray(W.max(axis=1).toarray()).ravel() > CONTROL + TOLERANCE) | \
-        (np.asarray(V.max(axis=1).toarray()).ravel() > CONTROL + TOLERANCE)
-    capable = np.flatnonzero(majority | (np.diff(links.indptr) > 0))
-    found = _closure(W, links, V, capable)
+def updated(old: Control, view: AsOfView, changed: np.ndarray, at_max: bool) -> Control:
+    """The control relation of `view` (at the maximums with at_max, as may_control) from `old`, the relation of
+    a view whose shares, votes and interests differ only in the columns `changed` (the companies a delta's
+    edges point at; graph.projection.view_delta), so that no query builds it again after a write.
+
+    Who controls a company depends only on the stakes, votes and interests into it and on who controls its
+    holders; so the companies D reachable from `changed` through stakes, votes and interests (`changed`
+    included) are the only columns that can change, and the others of `old` are the new relation's. The fixed
+    point is then iterated over the columns of D alone, from the old relation outside D, and for the rows that
+    can reach them: the holders of a company of D and whoever controls one of those outside D (a controller
+    of a company of D is one of these, by induction on how it came to control it). When D holds more than
+    REACH of the nodes, the whole relation is computed again (about as quick).
+    """
+    W = view.upper().W if at_max else _strict(view.lower())
+    links, V = control_links(view, at_max), votes(view, at_max)
+    n = W.shape[0]
+    inside = _downstream((W, links, V), changed)
+    if inside.sum() > REACH * n:
+        return _relation(W, links, V)
+    kept = _columns(grown(old.by_row, n, sp.csr_matrix), ~inside)
+    w_d, links_d, v_d = (_columns(M, inside) for M in (W, links, V))
+    holders = np.unique(np.concatenate([np.flatnonzero(np.diff(M.indptr)) for M in (w_d, links_d, v_d)]))
+    by_column = grown(old.by_column, n, sp.csc_matrix)
+    outside = holders[~inside[holders]]
+    rows = np.union1d(holders, by_column.indices[csr_slots(by_column.indptr, outside)])
+    found = kept + _closure(w_d, links_d, v_d, rows[_capable(W[rows], links[rows], V[rows])], kept)
+    found = found.tocsr()
+    found.data[:] = 1.0
     return Control(found, found.tocsc())
 
 
-def _closure(W: sp.csr_matrix, links: sp.csr_matrix, V: sp.csr_matrix, capable: np.ndarray) -> sp.csr_matrix:
-    """The control fixed point for the capable rows, returned as an n x n matrix."""
+REACH = 0.25  # past this share of the nodes downstream of a delta, `updated` computes the whole relation again
+
+
+def grown(matrix: sp.spmatrix, n: int, kind: type) -> sp.spmatrix:
+    """A compressed (CSR or CSC) n x n matrix holding `matrix` in its top-left corner (no entry copied)."""
+    ptr = np.concatenate((matrix.indptr, np.full(n - matrix.shape[0], matrix.indptr[-1])))
+    return kind((matrix.data, matrix.indices, ptr), shape=(n, n))
+
+
+def _downstream(graphs: tuple[sp.csr_matrix, ...], starts: np.ndarray) -> np.ndarray:
+    """A mask of the nodes reachable from `starts` along any graph's entries (row -> column), starts included."""
+    seen = np.zeros(graphs[0].shape[0], dtype=bool)
+    frontier = np.unique(starts.astype(np.int64))
+    while frontier.size:
+        seen[frontier] = True
+        reached = np.concatenate([G.indices[csr_slots(G.indptr, frontier)] for G in graphs])
+        frontier = np.unique(reached[~seen[reached]]).astype(np.int64)
+    return seen
+
+
+def _columns(M: sp.csr_matrix, mask: np.ndarray) -> sp.csr_matrix:
+    """M with only the entries of the columns the mask holds (the others dropped), in one pass over its entries
+    (scipy's copy, multiply and eliminate_zeros make three, each with its own allocations)."""
+    M = M.tocsr()
+    keep = mask[M.indices]
+    before = np.zeros(keep.size + 1, dtype=np.int64)
+    np.cumsum(keep, out=before[1:])  # kept entries before each position: the new indptr at each row start
+    return sp.csr_matrix((M.data[keep], M.indices[keep], before[M.indptr]), shape=M.shape)
+
+
+def _capable(W: sp.csr_matrix, links: sp.csr_matrix, V: sp.csr_matrix) -> np.ndarray:
+    """The nodes that can control anything: a direct majority of shares or votes somewhere, or a controlling
+    interest."""
+    majority = (np.asarray(W.max(axis=1).toarray()).ravel() > CONTROL + TOLERANCE) | \
+        (np.asarray(V.max(axis=1).toarray()).ravel() > CONTROL + TOLERANCE)
+    capable: np.ndarray = np.flatnonzero(majority | (np.diff(links.indptr) > 0))
+    return capable
+
+
+def _relation(W: sp.csr_matrix, links: sp.csr_matrix, V: sp.csr_matrix) -> Control:
+    """The fixed point of the control rule over shares W, controlling interests `links` and votes V."""
+    found = _closure(W, links, V, _capable(W, links, V))
+    return Control(found, found.tocsc())
+
+
+def _closure(W: sp.csr_matrix, links: sp.csr_matrix, V: sp.csr_matrix, capable: np.ndarray,
+             known: sp.csr_matrix | None = None) -> sp.csr_matrix:
+    """The control fixed point for the capable rows, returned as an n x n matrix.
+
+    known: control already known in other columns than W's, links' and V's (see `updated`): what those
+    companies hold lends from the start; the result holds only the new pairs.
+    """
     n = W.shape[0]
     power, via, voice = W[capable], links[capable], V[capable]
+    if known is not None:
+        lent = known[capable]
+        power, via, voice = power + lent @ W, via + lent @ links, voice + lent @ V
     held = sp.csr_matrix(power.shape)
     while True:
         crossed = ((power > CONTROL + TOLERANCE).astype(np.float64) + (voice > CONTROL + TOLERANCE).astype(np.float64)

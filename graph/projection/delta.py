@@ -121,8 +121,9 @@ def apply_rows(proj: Projection, rows: Sequence[EdgeRow], revision: int) -> Proj
     if k:
         itype = index_type(max(len(ids), m + k))
         out.type = np.concatenate((proj.type, cols["type"][:k].astype(proj.type.dtype)))
-        out.src = np.concatenate((proj.src, cols["src"][:k])).astype(itype, copy=False)
-        out.dst = np.concatenate((proj.dst, cols["dst"][:k])).astype(itype, copy=False)
+        # the new part cast first: one copy of the 3M-edge columns, not two (an int64 concatenation, then int32)
+        out.src = np.concatenate((proj.src.astype(itype, copy=False), cols["src"][:k].astype(itype)))
+        out.dst = np.concatenate((proj.dst.astype(itype, copy=False), cols["dst"][:k].astype(itype)))
     out.relation_ids = _relation_ids(proj.relation_ids, out, new_rows)
     out.out = _grown_adjacency(proj.out, out, out.src, out.dst, added)
     out.into = _grown_adjacency(proj.into, out, out.dst, out.src, added)

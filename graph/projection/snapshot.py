@@ -10,15 +10,23 @@ truncated or altered file, an older format) is ignored, a broken file is deleted
 from the store as usual (and saved again).
 
 What it holds: the per-edge columns, the NodeIds groups, what relation ids keep beside the columns, and the
-statements merged by identity. The adjacency and the as-of views are rebuilt from the columns when loaded
-(vectorised, a small part of a build from the store).
+statements merged by identity (and, when saved with it, the identity map itself). The adjacency and the as-of
+views are rebuilt from the columns when loaded (vectorised, a small part of a build from the store).
+
+Worker processes (`corpgraph serve --workers N`, api/workers.py) share one projection through these files:
+the builder worker publishes a snapshot of every state it builds, and the other workers `map` it: each array
+is a read-only view of the file's pages (the `.npy` members of an uncompressed `.npz` are contiguous bytes),
+so the page cache holds the columns once for every worker.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import mmap
 import os
+import re
+import struct
 import threading
 import time
 import zipfile
@@ -29,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from corpgraph.graph import budget
+from corpgraph.graph.identity.clusters import IdentityConflict, IdentityMap
 from corpgraph.graph.identity.merge import Statements
 from corpgraph.graph.projection.nodeids import NodeIds
 from corpgraph.graph.projection.packed import PackedStrings
@@ -39,9 +49,12 @@ from corpgraph.graph.projection.snapshot_check import COLUMNS, SnapshotInvalid, 
 from corpgraph.graph.projection.sparse_column import SparseColumn
 from corpgraph.graph.stores.base import GraphStore
 
-FORMAT = 3  # bumped whenever what a snapshot holds changes: older files are then ignored (2: bound_open, 3: the digest)
+FORMAT = 4  # bumped whenever what a snapshot holds changes: older files are then ignored (2: bound_open, 3: the digest,
+#            4: the identity map, for the workers that map a snapshot)
 _SUFFIX = ".npz"
 _STALE_TEMP = 3600.0  # seconds after which a temporary file left by a crashed writer is removed
+_POLL = 0.01  # seconds between looks for a newer published snapshot (a worker waiting for its builder)
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # a zip member's local header: signature, ..., name and extra lengths
 
 
 _log = logging.getLogger(__name__)
@@ -78,34 +91,93 @@ class Snapshots:
     def latest(self, at_most: int) -> Projection | None:
         """The newest readable snapshot of a revision up to `at_most` (a restart after writes: the change log
         brings it up to date, graph.service), or None."""
-        prefix = f"projection-{self.instance or 'store'}-r"
-        found = sorted((int(name[len(prefix):-len(_SUFFIX)]) for name in
-                        (path.name for path in self.folder.glob(f"{prefix}*{_SUFFIX}"))
-                        if name[len(prefix):-len(_SUFFIX)].isdigit()), reverse=True) if self.folder.is_dir() else []
-        return next((p for p in map(self.load, (r for r in found if r <= at_most)) if p is not None), None)
+        try:
+            found = sorted((r for r in map(self._revision_of, os.listdir(self.folder)) if r is not None and r <= at_most),
+                           reverse=True)
+        except FileNotFoundError:
+            return None
+        return next((p for p in map(self.load, found) if p is not None), None)
 
-    def save(self, projection: Projection) -> Path:
-        """Write the projection's snapshot atomically (temporary file, then rename) and drop older ones."""
+    def save(self, projection: Projection, identity: IdentityMap | None = None, durable: bool = True) -> Path:
+        """Write the projection's snapshot atomically (temporary file, then rename) and drop older ones.
+
+        identity: saved with it, for the workers that map it (`mapped`). durable=False skips the fsync: a
+        snapshot published to sibling workers is read through the page cache, and a crash only costs a rebuild.
+        """
         target = self.path(projection.revision)
         self.folder.mkdir(parents=True, exist_ok=True)
         temporary = self.folder / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
         with self._lock:
             try:
                 with open(temporary, "wb") as out:
-                    np.savez(out, allow_pickle=False, **_arrays(projection, self.instance))
+                    np.savez(out, allow_pickle=False, **_arrays(projection, self.instance, identity))
                     out.flush()
-                    os.fsync(out.fileno())
+                    if durable:
+                        os.fsync(out.fileno())
                 os.replace(temporary, target)
             finally:
                 temporary.unlink(missing_ok=True)
             self._prune(keep=target)
         return target
 
-    def save_in_background(self, projection: Projection, done: Callable[[Path | None], None] | None = None) -> None:
+    def newest(self) -> int | None:
+        """The revision of the newest snapshot of this store in the folder, or None."""
+        try:
+            found = [self._revision_of(name) for name in os.listdir(self.folder)]
+        except FileNotFoundError:
+            return None
+        return max((r for r in found if r is not None), default=None)
+
+    def _revision_of(self, name: str) -> int | None:
+        """The revision a file name of this store's snapshots names (None: not one of them)."""
+        found = re.fullmatch(re.escape(f"projection-{self.instance or 'store'}-r") + r"(\d+)" + re.escape(_SUFFIX), name)
+        return int(found.group(1)) if found else None
+
+    def mapped(self, revision: int, checked: bool = False) -> tuple[Projection, IdentityMap] | None:
+        """The projection and identity published for this revision, its arrays mapped read-only from the file;
+        None when there is no such file (or the builder pruned it for a newer one) or it is not a published
+        snapshot (another format or key, no identity map).
+
+        checked=False trusts the bytes: the file was published by this server's own builder process, renamed
+        into place whole. checked=True (a file from before a restart) checks the digest and every invariant
+        first, as `load` does, and deletes a file that fails.
+        """
+        path = self.path(revision)
+        try:
+            with open(path, "rb") as handle:
+                pages = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)  # kept open by the arrays
+        except (FileNotFoundError, ValueError):  # ValueError: an empty file cannot be mapped
+            return None
+        try:
+            arrays = _mapped_arrays(pages)
+            identity = _other_key(arrays, self.instance, revision) or manifest_of(arrays).get("identity")
+            projection = _projection(arrays, self.instance, revision, checked) if identity else None
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError, zipfile.BadZipFile, struct.error) as exc:
+            _log.warning("the projection snapshot %s cannot be mapped (%s)%s", path, exc,
+                         "; it is deleted" if checked else "")
+            if checked:
+                path.unlink(missing_ok=True)
+            return None
+        if projection is None or not isinstance(identity, dict):
+            return None
+        return projection, _identity(identity, revision)
+
+    def wait_for(self, at_least: int) -> int:
+        """The revision of the newest snapshot once it is `at_least` or later, waiting for a builder process to
+        publish one (within the calling thread's time budget, graph.budget)."""
+        while True:
+            revision = self.newest()
+            if revision is not None and revision >= at_least:
+                return revision
+            budget.check()
+            time.sleep(_POLL)
+
+    def save_in_background(self, projection: Projection, done: Callable[[Path | None], None] | None = None,
+                           identity: IdentityMap | None = None) -> None:
         """Save on a daemon thread (a build is served at once; its snapshot follows); errors only skip the snapshot."""
         def run() -> None:
             try:
-                saved: Path | None = self.save(projection)
+                saved: Path | None = self.save(projection, identity)
             except OSError:
                 saved = None  # a full or read-only disk costs the next restart a build, nothing else
             if done is not None:
@@ -113,10 +185,12 @@ class Snapshots:
         threading.Thread(target=run, name="corpgraph-projection-snapshot", daemon=True).start()
 
     def _prune(self, keep: Path) -> None:
-        """Remove this store's other snapshots, and temporary files a crashed writer left long ago."""
-        mine = f"projection-{self.instance or 'store'}-r"
+        """Remove this store's older snapshots (a newer one saved meanwhile by another thread or process stays),
+        and temporary files a crashed writer left long ago."""
+        kept = self._revision_of(keep.name)
         for path in self.folder.iterdir():
-            if path.name.startswith(mine) and path.suffix == _SUFFIX and path != keep:
+            revision = self._revision_of(path.name)
+            if revision is not None and kept is not None and revision < kept:
                 path.unlink(missing_ok=True)
             elif path.name.endswith(".tmp") and time.time() - path.stat().st_mtime > _STALE_TEMP:
                 path.unlink(missing_ok=True)
@@ -140,7 +214,7 @@ def snapshots_for(store: GraphStore) -> Snapshots | None:
     return None if at.folder is None else Snapshots(at.folder, key)
 
 
-def _arrays(proj: Projection, instance: str) -> dict[str, np.ndarray]:
+def _arrays(proj: Projection, instance: str, identity: IdentityMap | None = None) -> dict[str, np.ndarray]:
     """Everything a snapshot holds, as named arrays (text as JSON in `manifest`)."""
     rel = proj.relation_ids
     manifest = {
@@ -156,6 +230,9 @@ def _arrays(proj: Projection, instance: str) -> dict[str, np.ndarray]:
                    "kind.at": proj.kind.at, "kind.values": proj.kind.values,
                    "rel.keyed": rel.keyed, "rel.key_codes": rel.key_codes, "rel.whole": rel.whole,
                    "rel.whole_buffer": rel.whole_ids.buffer, "rel.whole_offsets": rel.whole_ids.offsets})
+    if identity is not None:
+        manifest["identity"] = {"members": identity.members,
+                                "conflicts": [[c.a, c.b, c.link, c.reason] for c in identity.conflicts]}
     manifest["digest"] = digest(arrays)
     arrays["manifest"] = np.frombuffer(json.dumps(manifest).encode("utf-8"), dtype=np.uint8)
     return arrays
@@ -174,12 +251,71 @@ def _other_key(arrays: dict[str, np.ndarray], instance: str, revision: int) -> b
     return None not in key and key != (FORMAT, instance, revision)
 
 
-def _projection(arrays: dict[str, np.ndarray], instance: str, revision: int) -> Projection | None:
-    """The projection a snapshot's arrays describe, or None when they are not the one asked for or do not fit."""
+def _mapped_arrays(pages: mmap.mmap) -> dict[str, np.ndarray]:
+    """The arrays of an uncompressed `.npz` as read-only views of its mapped pages (no byte is copied)."""
+    arrays: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(_Pages(pages)) as archive:
+        for info in archive.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
+                raise SnapshotInvalid(f"member {info.filename!r} is compressed or not an array")
+            signature, name_length, extra_length = _LOCAL_HEADER.unpack_from(pages, info.header_offset)
+            if signature != b"PK\x03\x04":
+                raise SnapshotInvalid(f"member {info.filename!r} has no local header")
+            start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+            member = _Pages(pages, start)
+            version = np.lib.format.read_magic(member)
+            shape, fortran, dtype = (np.lib.format.read_array_header_1_0(member) if version == (1, 0)
+                                     else np.lib.format.read_array_header_2_0(member))
+            count = int(np.prod(shape, dtype=np.int64))
+            if dtype.hasobject or start + member.tell() + count * dtype.itemsize > len(pages):
+                raise SnapshotInvalid(f"member {info.filename!r} holds objects or runs past the file")
+            flat = np.frombuffer(pages, dtype, count, start + member.tell())
+            arrays[info.filename[:-4]] = flat.reshape(shape, order="F" if fortran else "C")
+    return arrays
+
+
+class _Pages:
+    """A read-only file object over mapped pages from an offset (what zipfile and numpy's header reader need)."""
+
+    def __init__(self, pages: mmap.mmap, start: int = 0) -> None:
+        self.pages, self.start, self.at = pages, start, start
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes from the position (all the rest when negative)."""
+        end = len(self.pages) if size < 0 else min(self.at + size, len(self.pages))
+        chunk, self.at = self.pages[self.at:end], max(end, self.at)
+        return chunk
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        """Move the position as a file does (relative to the start offset)."""
+        base = {os.SEEK_SET: self.start, os.SEEK_CUR: self.at, os.SEEK_END: len(self.pages)}[whence]
+        self.at = base + offset
+        return self.at - self.start
+
+    def tell(self) -> int:
+        """The position, relative to the start offset."""
+        return self.at - self.start
+
+    def seekable(self) -> bool:
+        """Always: the pages are all there."""
+        return True
+
+
+def _identity(saved: dict[str, Any], revision: int) -> IdentityMap:
+    """The identity map a snapshot's manifest carries (as graph.identity.clusters built it)."""
+    members = {canonical: tuple(ids) for canonical, ids in saved["members"].items()}
+    mapping = {referent: canonical for canonical, ids in members.items() for referent in ids[1:]}
+    return IdentityMap(revision, mapping, members, [IdentityConflict(*c) for c in saved["conflicts"]])
+
+
+def _projection(arrays: dict[str, np.ndarray], instance: str, revision: int, checked: bool = True) -> Projection | None:
+    """The projection a snapshot's arrays describe, or None when they are not the one asked for or do not fit
+    (checked=False: the key only, not the digest and invariants; see Snapshots.mapped)."""
     if _other_key(arrays, instance, revision):
         return None
     manifest = manifest_of(arrays)
-    check_arrays(arrays, manifest)
+    if checked:
+        check_arrays(arrays, manifest)
     m, n = manifest["edges"], manifest["nodes"]
     ids = NodeIds([arrays[f"ids.{k}"] for k in range(manifest["groups"])], manifest["extra"])
     if len(ids) != n:

@@ -11,9 +11,11 @@ rebuilt lazily by the first query that needs it:
 - components (and the cached inverses of cyclic ones): kept when every changed entry of W joins two
   different components in topological order (then no cycle is made or broken, and the rank stays a
   topological order); new nodes become components of their own, ranked last;
-- control (and may_control at the maximums): kept when no CONTROLS edge changed, nobody controlled a
-  company of T before, and nobody reaches more than half of one with the old control relation; then the
-  fixed-point iteration runs exactly as before, so its least fixed point is the same;
+- control (and may_control at the maximums), when it was built: kept when no CONTROLS edge changed, nobody
+  controlled a company of T before, and nobody reaches more than half of one with the old control relation
+  (then the fixed-point iteration runs exactly as before, so its least fixed point is the same); else
+  updated in the columns downstream of T (graph.projection.control.updated), here in the builder thread, so
+  that no query after the write pays for it (a full rebuild of it cost the first liability chain 2.7 s at 1M);
 - the whole graph's factors: always rebuilt lazily (they are only used for blocks over 1/16 of the graph).
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ import scipy.sparse as sp
 
 from corpgraph.schema.kinds import RelationType
 
+from corpgraph.graph.projection import control
 from corpgraph.graph.projection.control import CONTROL, Control
 from corpgraph.graph.precision import FULL, TOLERANCE
 from corpgraph.graph.projection.build import (
@@ -53,30 +56,51 @@ def patched_adjacency(adj: Adjacency, n: int, add: tuple[np.ndarray, np.ndarray,
     """
     frm, to, edges = add if add is not None else (_EMPTY, _EMPTY, _EMPTY)
     drop_rows, drop_edges = drop if drop is not None else (_EMPTY, _EMPTY)
-    old_n = adj.indptr.size - 1
-    indptr = np.concatenate((adj.indptr, np.full(n - old_n, adj.indptr[-1], dtype=adj.indptr.dtype)))
     rows = np.unique(np.concatenate((frm, drop_rows)).astype(np.int64))
     if rows.size == 0:
-        return adj if n == old_n else Adjacency(indptr, adj.nbr, adj.edge)
-    slots = csr_slots(indptr, rows)
-    sizes = indptr[rows + 1] - indptr[rows]
-    old_edge = adj.edge[slots]
-    keep = ~np.isin(old_edge, drop_edges)
-    all_rows = np.concatenate((np.repeat(rows, sizes)[keep], frm))
-    all_nbr = np.concatenate((adj.nbr[slots][keep], to))
-    all_edge = np.concatenate((old_edge[keep], edges))
-    order = np.lexsort((all_edge, all_rows))
-    counts = np.diff(indptr)
-    counts[rows] = 0
-    base = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(counts, out=base[1:])  # where each row starts once the touched rows are emptied
-    counts[rows] = np.bincount(all_rows, minlength=n)[rows]
-    out_ptr = np.zeros(n + 1, dtype=adj.indptr.dtype)
+        old_n = adj.indptr.size - 1
+        return adj if n == old_n else Adjacency(_grown_ptr(adj.indptr, n), adj.nbr, adj.edge)
+    slots = csr_slots(_grown_ptr(adj.indptr, n), rows)
+    indptr, (nbr, edge) = patched_rows(adj.indptr, (adj.nbr, adj.edge), n, rows, ~np.isin(adj.edge[slots], drop_edges),
+                                       frm, (to, edges), key=1)
+    return Adjacency(indptr, nbr, edge)
+
+
+def patched_rows(indptr: np.ndarray, arrays: tuple[np.ndarray, ...], n: int, rows: np.ndarray, keep: np.ndarray,
+                 add_rows: np.ndarray, added: tuple[np.ndarray, ...], key: int
+                 ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Compressed rows (indptr over n rows or fewer, and parallel arrays of their entries) with the sorted
+    `rows` rebuilt: their entries where `keep` (a mask over those rows' entries, in order) and the `added`
+    entries of `add_rows` (each in `rows`), each rebuilt row in the order of arrays[key]. The other rows are
+    copied as they are, in one pass (a delta touches a few rows of millions)."""
+    ptr = _grown_ptr(indptr, n)
+    starts, ends = ptr[rows], ptr[rows + 1]
+    slots = csr_slots(ptr, rows)
+    all_rows = np.concatenate((np.repeat(rows, ends - starts)[keep], add_rows.astype(np.int64)))
+    entries = [np.concatenate((a[slots][keep], b.astype(a.dtype))) for a, b in zip(arrays, added)]
+    order = np.lexsort((entries[key], all_rows))
+    entries = [e[order] for e in entries]
+    sizes = np.bincount(np.searchsorted(rows, all_rows), minlength=rows.size)
+    counts = np.diff(ptr)
+    counts[rows] = sizes
+    out_ptr = np.zeros(n + 1, dtype=indptr.dtype)
     np.cumsum(counts, out=out_ptr[1:])
-    at = base[all_rows[order]]
-    nbr = np.insert(np.delete(adj.nbr, slots), at, all_nbr[order])
-    edge = np.insert(np.delete(adj.edge, slots), at, all_edge[order])
-    return Adjacency(out_ptr, nbr, edge)
+    offsets = np.concatenate(([0], np.cumsum(sizes))).tolist()
+    cuts = list(zip(np.concatenate(([0], ends[:-1])).tolist(), starts.tolist()))  # the copied stretch before each row
+    out = []
+    for array, entry in zip(arrays, entries):
+        pieces = []
+        for k, (copied_from, copied_to) in enumerate(cuts):
+            pieces += [array[copied_from:copied_to], entry[offsets[k]:offsets[k + 1]]]
+        pieces.append(array[int(ends[-1]):])
+        out.append(np.concatenate(pieces))
+    return out_ptr, tuple(out)
+
+
+def _grown_ptr(indptr: np.ndarray, n: int) -> np.ndarray:
+    """An indptr over n rows (n >= its own): the new rows empty."""
+    old_n = indptr.size - 1
+    return indptr if n == old_n else np.concatenate((indptr, np.full(n - old_n, indptr[-1], dtype=indptr.dtype)))
 
 
 @dataclass(frozen=True)
@@ -122,21 +146,18 @@ def patched_view(old: AsOfView, proj: Projection, touched: np.ndarray, targets: 
     overlapping.update(overlaps)
     view = AsOfView(proj, day, valid, down, up, W, unknown_src, unknown_dst, over, ranged_src, ranged_dst,
                     midpoints, overlaps=overlapping)
-    _carry_derived(old, view, cols, bool((proj.type[touched] == _CONTROLS).any()))
+    _carry_derived(old, view, cols, proj.dst[touched[proj.type[touched] == _CONTROLS]])
     return view
 
 
 def _patched_w(W: sp.csr_matrix, over: np.ndarray, proj: Projection, cols: _Columns, values: np.ndarray,
                scale: bool) -> tuple[sp.csr_matrix, np.ndarray]:
-    """W with the columns of T replaced by the kept edges' values (scaled to 100% like scaled_to_full if asked)."""
-    n, old_n = cols.n, W.shape[0]
-    grown = sp.csr_matrix((W.data, W.indices, np.concatenate((W.indptr, np.full(n - old_n, W.indptr[-1])))),
-                          shape=(n, n))
-    old_s, old_d = proj.src[cols.old_kept], proj.dst[cols.old_kept]
-    old_v = np.array([_entry(W, s, d) for s, d in zip(old_s.tolist(), old_d.tolist())], dtype=np.float64)
-    present = old_v != 0
-    if present.any():  # x - x is exactly 0, and scipy drops the zeros its sums make
-        grown = grown - sp.csr_matrix((old_v[present], (old_s[present], old_d[present])), shape=(n, n))
+    """W with the columns of T replaced by the kept edges' values (scaled to 100% like scaled_to_full if asked).
+
+    W's entries in T's columns are exactly the old kept edges' (W is built from the kept edges): their rows
+    (the owners) are rebuilt without them and with the new ones; every other row is copied.
+    """
+    n = cols.n
     s, d, v = proj.src[cols.kept], proj.dst[cols.kept], values
     keep = ~np.isnan(v) & (v != 0)
     s, d, v = s[keep], d[keep], v[keep]
@@ -146,9 +167,14 @@ def _patched_w(W: sp.csr_matrix, over: np.ndarray, proj: Projection, cols: _Colu
         scaled = sums[d] > FULL
         v = np.where(scaled, v * (1.0 / np.where(scaled, sums[d], 1.0)), v)
         over = np.union1d(over, np.unique(d[scaled]))
-    if v.size:
-        grown = grown + sp.csr_matrix((v, (s, d)), shape=(n, n))
-    return grown.tocsr(), over.astype(np.int64)
+    rows = np.unique(np.concatenate((proj.src[cols.old_kept], s)).astype(np.int64))
+    if rows.size == 0:
+        return sp.csr_matrix((W.data, W.indices, _grown_ptr(W.indptr, n)), shape=(n, n)), over.astype(np.int64)
+    in_t = np.zeros(n, dtype=bool)
+    in_t[cols.targets] = True
+    kept_entries = ~in_t[W.indices[csr_slots(_grown_ptr(W.indptr, n), rows)]]
+    indptr, (indices, data) = patched_rows(W.indptr, (W.indices, W.data), n, rows, kept_entries, s, (d, v), key=0)
+    return sp.csr_matrix((data, indices, indptr), shape=(n, n)), over.astype(np.int64)
 
 
 def _entry(W: sp.csr_matrix, row: int, col: int) -> float:
@@ -174,8 +200,11 @@ def _flagged(old_src: np.ndarray, old_dst: np.ndarray, proj: Projection, cols: _
     return src.astype(np.int64), dst.astype(np.int64)
 
 
-def _carry_derived(old: AsOfView, view: AsOfView, cols: _Columns, controls_changed: bool) -> None:
-    """Components, inverses, bounds and control of the old view that stay true in the new one (see the module)."""
+def _carry_derived(old: AsOfView, view: AsOfView, cols: _Columns, interests: np.ndarray) -> None:
+    """Components, inverses, bounds and control of the old view that stay true in the new one, and control
+    updated where it may not (see the module); `interests`: the companies a changed CONTROLS edge points at."""
+    controls_changed = interests.size > 0
+    changed_columns = np.union1d(cols.targets, interests).astype(np.int64)
     changed = _changed_pairs(old.projection, view.projection, cols)
     _carry_components(old, view, changed)
     shares = cols.shares
@@ -187,13 +216,12 @@ def _carry_derived(old: AsOfView, view: AsOfView, cols: _Columns, controls_chang
         W, over = _patched_w(before.W, before.over_allocated, view.projection, cols, values, scale)
         view.bounds[name] = patched = view._with(W, over)
         _carry_components(before, patched, changed)
-    if controls_changed:
-        return
-    for field, side in (("control", "lower"), ("may_control", "upper")):
+    for field, side, at_max in (("control", "lower", False), ("may_control", "upper", True)):
         relation = getattr(old, field)
-        if relation is None or _needs(old, side) != _needs(view, side) or (_needs(view, side) and side not in view.bounds):
-            continue  # its share matrix is rebuilt lazily: so is the relation
-        setattr(view, field, _same_control(relation, getattr(view, side)().W, cols))
+        if relation is None:
+            continue  # never asked for: built on first use, as before
+        same = None if controls_changed else _same_control(relation, getattr(view, side)().W, cols)
+        setattr(view, field, same or control.updated(relation, view, changed_columns, at_max))
 
 
 def _needs(view: AsOfView, side: str) -> bool:
@@ -248,10 +276,5 @@ def _same_control(relation: object, W: sp.csr_matrix, cols: _Columns) -> Control
                 power[(boss, target)] += share
     if any(total > CONTROL + TOLERANCE for total in power.values()):
         return None
-    return Control(_grown(relation.by_row, n, sp.csr_matrix), _grown(relation.by_column, n, sp.csc_matrix))
-
-
-def _grown(matrix: sp.spmatrix, n: int, kind: type) -> sp.spmatrix:
-    """A compressed (CSR or CSC) n x n matrix holding `matrix` in its top-left corner."""
-    ptr = np.concatenate((matrix.indptr, np.full(n - matrix.shape[0], matrix.indptr[-1])))
-    return kind((matrix.data, matrix.indices, ptr), shape=(n, n))
+    return Control(control.grown(relation.by_row, n, sp.csr_matrix),
+                   control.grown(relation.by_column, n, sp.csc_matrix))
