@@ -20,7 +20,7 @@ import shutil
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from functools import partial
@@ -39,11 +39,11 @@ from benchmarks.peers import Agreement, compare, merge  # noqa: E402
 from benchmarks.ours import GraphQLServer, Ours  # noqa: E402
 from benchmarks.writes import write_visible  # noqa: E402
 from corpgraph.graph.gc_policy import paused  # noqa: E402
-from corpgraph.graph.write.ingest import ingest  # noqa: E402
+from corpgraph.graph.write.ingest import ingest_stream  # noqa: E402
 from corpgraph.graph.settings import get_settings  # noqa: E402
 from corpgraph.graph.stores.sqlite import SqliteStore  # noqa: E402
-from corpgraph.loaders.validate import validate_records  # noqa: E402
-from corpgraph.schema.errors import InvalidInput  # noqa: E402
+from corpgraph.loaders.validate import iter_batches  # noqa: E402
+from corpgraph.schema.batch import Batch  # noqa: E402
 
 QUICK = 100_000
 CLIENTS = 16  # concurrent GraphQL clients of the crowd rows
@@ -484,30 +484,19 @@ def _ladybug(config: Config, rows: peers.Rows, as_of: date) -> peers.LadybugPeer
 
 
 def load_jsonl(store: SqliteStore, path: Path, batch_size: int) -> tuple[int, float]:
-    """Validate and write a JSON Lines file through the product's own path, batch by batch; (records, seconds)."""
+    """Validate and write a JSON Lines file as `corpgraph load` does: validated in batches, streamed into one
+    transaction (all-or-nothing, memory bounded: graph.stores.sqlite_stream); (records, seconds)."""
     started = time.perf_counter()
     total = 0
+
+    def count(batch: Batch) -> None:
+        nonlocal total
+        total += len(batch.entities) + len(batch.relations)
+
     with paused():  # as `corpgraph load` does: the process decides its collector, the library does not
-        for raw in _raw_chunks(path, batch_size):
-            batch, problems = validate_records(str(path), raw)
-            if problems:
-                raise InvalidInput(problems)
-            ingest(store, batch)
-            total += len(batch)
+        _, batches = iter_batches(path, batch_size)
+        ingest_stream(store, str(path), batches, on_batch=count)  # InvalidInput, nothing written, on any problem
     return total, time.perf_counter() - started
-
-
-def _raw_chunks(path: Path, size: int) -> Iterator[list[tuple[int, dict[str, Any]]]]:
-    """Parsed lines with their numbers, `size` at a time (a 1M world does not fit one in-memory batch)."""
-    chunk: list[tuple[int, dict[str, Any]]] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            chunk.append((number, json.loads(line)))
-            if len(chunk) == size:
-                yield chunk
-                chunk = []
-    if chunk:
-        yield chunk
 
 
 def pick_samples(world: gen.World, count: int, seed: int) -> tuple[list[str], list[str]]:
