@@ -107,6 +107,12 @@ class Entity:
     def referents(self, info: Ctx) -> list[strawberry.ID]:
         return [strawberry.ID(i) for i in info.context.graph.referents(self.id)]
 
+    @classmethod
+    def resolve_type(cls, obj: Any, info: Any, abstract_type: Any) -> str:
+        """The GraphQL type of an entity object: its own class's (entity_from_record made it), without strawberry's
+        cast and subclass checks per object (a fifth of a liability chain's execution)."""
+        return str(obj.__strawberry_definition__.name)
+
 
 @strawberry.type(description=ENTITIES[EntityType.COMPANY].description)
 class Company(Entity):
