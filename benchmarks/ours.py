@@ -36,6 +36,7 @@ class Ours:
         self.graph = CorpGraph(store, FrozenProjections())  # a long-lived process, as the server
         self.projection = self.graph.projection()
         self.build_seconds = time.perf_counter() - started
+        self.holdings_first = ApiSettings().holdings_first  # read once: reading settings costs 10 ms, not timed
 
     def reopen(self) -> None:
         """Give a forked child its own store connection (SQLite connections must not cross a fork)."""
@@ -63,7 +64,7 @@ class Ours:
     def holdings_page(self, holder: str, as_of: date) -> HoldingPage:
         """The first page of `holdings` as the GraphQL field answers it by default (ApiSettings.holdings_first),
         with the count of all of them."""
-        return self.graph.holdings_page(holder, as_of, first=ApiSettings().holdings_first, bounds=False)
+        return self.graph.holdings_page(holder, as_of, first=self.holdings_first, bounds=False)
 
     def liability(self, incident: str, as_of: date) -> LiabilityChain:
         """The product's liability chain as the peer answers it: every party and its exact weight (all owners),
