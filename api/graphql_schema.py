@@ -72,6 +72,10 @@ def asks_paths(info: Ctx) -> bool:
     return _asks(info, info.schema.needs["paths"])  # type: ignore[attr-defined]
 
 
+# Fields under liabilityChain and exposure that resolve to entities (read for the whole answer at once when asked)
+_ENTITY_FIELDS = frozenset({"entity", "incident", "via"})
+
+
 def _asks(info: Ctx, names: frozenset[str]) -> bool:
     """Whether any of these field names is selected under this field (fragments and inline fragments included)."""
     stack = list(info.selected_fields)
@@ -146,8 +150,10 @@ class Query:
                 min_hop_share=info.context.settings.share("minHopShare", min_hop_share),
                 **info.context.settings.liability_args(max_depth, min_share, max_owners))
         info.context.add_damage(disagreeing)
-        info.context.report_damage([chain.incident, *(p.entity for p in chain.parties),
-                                    *(a for p in chain.parties for a in p.attributed_to)])
+        ids = [chain.incident, *(p.entity for p in chain.parties)]
+        info.context.report_damage([*ids, *(a for p in chain.parties for a in p.attributed_to)])
+        if _asks(info, _ENTITY_FIELDS):
+            info.context.read_entities(ids)
         return gt.from_result(chain)  # type: ignore[no-any-return]
 
     @resolver(description="Incidents an entity is exposed to, through ownership, dependency or data flow; items a "
@@ -162,6 +168,9 @@ class Query:
                                                  **info.context.settings.exposure_args(max_depth, first))
         info.context.add_damage(disagreeing)
         info.context.report_damage([answer.entity, *(i.via for i in answer.items if i.via)])
+        if _asks(info, _ENTITY_FIELDS):
+            info.context.read_entities([answer.entity, *(i.incident for i in answer.items),
+                                        *(i.via for i in answer.items if i.via)])
         return gt.from_result(answer)  # type: ignore[no-any-return]
 
     @resolver(description="An entity's status under one regime's ownership-and-control rule (OFAC 50% aggregate; EU and UK owned more than 50% or controlled; docs/sanctions.md), with its aggregate share, bounds, contributors and their paths to a designation.", heavy=True)

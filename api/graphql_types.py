@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from datetime import date
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import strawberry
 from pydantic import BaseModel
@@ -107,6 +107,12 @@ class Entity:
     def referents(self, info: Ctx) -> list[strawberry.ID]:
         return [strawberry.ID(i) for i in info.context.graph.referents(self.id)]
 
+    @classmethod
+    def resolve_type(cls, obj: Any, info: Any, abstract_type: Any) -> str:
+        """The GraphQL type of an entity object: its own class's (entity_from_record made it), without strawberry's
+        cast and subclass checks per object (a fifth of a liability chain's execution)."""
+        return str(obj.__strawberry_definition__.name)
+
 
 @strawberry.type(description=ENTITIES[EntityType.COMPANY].description)
 class Company(Entity):
@@ -166,6 +172,13 @@ def entity_from_record(record: rec.Entity) -> Entity:
 async def load_entity(info: Ctx, id: str) -> Entity:
     """Resolve an id through the request's DataLoader into its GraphQL object."""
     return entity_from_record(await info.context.entity(id))
+
+
+def entity_now(info: Ctx, id: str) -> Entity:
+    """The GraphQL object of an id: built at once when the answer's resolver read it (Context.read_entities), else
+    load_entity's awaitable (graphql-core awaits what a resolver returns), for a sync resolver of a list item."""
+    record = info.context.known.get(id)
+    return cast(Entity, load_entity(info, id)) if record is None else entity_from_record(record)
 
 
 @strawberry.type(description="One edge of an explaining path.")
@@ -299,8 +312,8 @@ class Party:
         return await load_entity(info, self.controlling_parent_id) if self.controlling_parent_id else None
 
     @resolver(description="The liable entity.")
-    async def entity(self, info: Ctx) -> Entity:
-        return await load_entity(info, self.entity_id)
+    def entity(self, info: Ctx) -> Entity:
+        return entity_now(info, self.entity_id)
 
     @resolver(description="PERPETRATOR: whom the actor is attributed to (ATTRIBUTED_TO, followed on through attributed "
                           "actors), as sources state it; shown, never liable: these parties carry no weight.")
@@ -317,8 +330,8 @@ class LiabilityChain:
     owners_total: int = strawberry.field(description="OWNER parties that met minShare; parties holds the strongest maxOwners per responsible company.")
 
     @resolver(description="The incident.")
-    async def incident(self, info: Ctx) -> Entity:
-        return await load_entity(info, self.incident_id)
+    def incident(self, info: Ctx) -> Entity:
+        return entity_now(info, self.incident_id)
 
 
 @strawberry.type(description="One incident an entity is exposed to, through one channel.")
@@ -343,12 +356,12 @@ class ExposureItem:
         return False
 
     @resolver(description="The incident.")
-    async def incident(self, info: Ctx) -> Entity:
-        return await load_entity(info, self.incident_id)
+    def incident(self, info: Ctx) -> Entity:
+        return entity_now(info, self.incident_id)
 
     @resolver(description="The entity the exposure passes through (e.g. the responsible company), if any.")
-    async def via(self, info: Ctx) -> Entity | None:
-        return await load_entity(info, self.via_id) if self.via_id else None
+    def via(self, info: Ctx) -> Entity | None:
+        return entity_now(info, self.via_id) if self.via_id else None
 
 
 @strawberry.type(description="Incidents an entity is exposed to, with weighted totals and the subgraph.")
@@ -489,14 +502,23 @@ _FILLS: dict[type, tuple[tuple[str, str], ...]] = {}
 
 def _from_model(cls: type[T], model: BaseModel, **overrides: Any) -> T:
     """An instance of a strawberry type from the same-named fields of a pydantic model (nothing more)."""
-    names = [f.python_name for f in cls.__strawberry_definition__.fields if f.base_resolver is None]  # type: ignore[attr-defined]
+    names = _MODEL_FIELDS.get(cls)
+    if names is None:  # worked out once per type: entities come by the thousand in one answer
+        names = _MODEL_FIELDS[cls] = tuple(f.python_name for f in cls.__strawberry_definition__.fields  # type: ignore[attr-defined]
+                                           if f.base_resolver is None)
     values = {n: _convert(getattr(model, n)) for n in names if n not in overrides}
     return cls(**values, **overrides)
 
 
+_MODEL_FIELDS: dict[type, tuple[str, ...]] = {}
+_LEAVES = frozenset({str, int, float, bool, type(None), date})  # values _convert passes through as they are
+
+
 def _convert(value: Any) -> Any:
     """Nested records (sources, figures, amounts) and answers into their GraphQL types; tuples as lists."""
-    if isinstance(value, (list, tuple)) and not isinstance(value, str):
+    if type(value) in _LEAVES:
+        return value
+    if isinstance(value, (list, tuple)):
         return [_convert(v) for v in value]
     if type(value) in _NESTED:
         return _from_model(_NESTED[type(value)], value)

@@ -3,8 +3,7 @@
     python benchmarks/live.py --companies 50000          # ~1 min on 2 cores; never run 1M on a shared machine
 
 Rows (in process, `holdings` of sample holders):
-- "write visible after": ms from the start of a 100-record `CorpGraph.write` until it returns, which it does
-  once queries see the write (graph.projection.delta applies it to the live projection);
+- "write visible after" (benchmarks.writes; run.py carries it too);
 - "p99 during writes": query p99 while another process writes a 100-record mutation every 0.25 s into the same
   store (picked up through the store's revision and change log), against the idle p99; once as the server
   runs by default (a query waits up to `fresh_wait` = 0.2 s for the state of the newest revision) and once
@@ -35,16 +34,9 @@ from corpgraph.graph.service import CorpGraph  # noqa: E402
 from corpgraph.graph.projection.snapshot import Snapshots  # noqa: E402
 from corpgraph.graph.settings import get_settings  # noqa: E402
 from corpgraph.graph.stores.sqlite import SqliteStore  # noqa: E402
-from corpgraph.schema.batch import Batch  # noqa: E402
-from tests.factory import batch, company, owns  # noqa: E402
+from benchmarks.writes import mutation, write_visible  # noqa: E402
 
 _WRITES, _INTERVAL = 12, 0.25  # the other process's writes while queries run, and the pause between them
-
-
-def mutation(tag: str, holders: list[str]) -> Batch:
-    """100 records: 50 new companies, each given a 10% stake by an existing holder."""
-    news = [f"live-{tag}-{k}" for k in range(50)]
-    return batch(*(company(n) for n in news), *(owns(h, n, 0.1) for h, n in zip(holders, news)))
 
 
 def latencies(graph: CorpGraph, roots: list[str], stop: threading.Event | None, count: int) -> list[float]:
@@ -135,14 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         build = time.perf_counter() - started
         latencies(graph, roots, None, 200)  # warm the as-of view and caches
         idle = latencies(graph, roots, None, 1000)
-        visible, how = [], set()
-        for k in range(5):
-            started = time.perf_counter()
-            graph.write(mutation(f"w{k}", roots[:50]))
-            visible.append(time.perf_counter() - started)
-            state = graph.live.current()
-            assert state is not None  # the write above has been answered from a built state
-            how.add(str(state.how))
+        visible, how = write_visible(graph, roots[:50], 5)
         waiting, builds = during_writes(graph, db, roots, "bg")
         graph.live.fresh_wait = 0.0
         at_hand, builds_at_hand = during_writes(graph, db, roots, "bh")

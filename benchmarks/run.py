@@ -20,7 +20,7 @@ import shutil
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from functools import partial
@@ -37,12 +37,13 @@ from benchmarks import generate as gen  # noqa: E402
 from benchmarks import peers  # noqa: E402
 from benchmarks.peers import Agreement, compare, merge  # noqa: E402
 from benchmarks.ours import GraphQLServer, Ours  # noqa: E402
+from benchmarks.writes import write_visible  # noqa: E402
 from corpgraph.graph.gc_policy import paused  # noqa: E402
-from corpgraph.graph.write.ingest import ingest  # noqa: E402
+from corpgraph.graph.write.ingest import ingest_stream  # noqa: E402
 from corpgraph.graph.settings import get_settings  # noqa: E402
 from corpgraph.graph.stores.sqlite import SqliteStore  # noqa: E402
-from corpgraph.loaders.validate import validate_records  # noqa: E402
-from corpgraph.schema.errors import InvalidInput  # noqa: E402
+from corpgraph.loaders.validate import iter_batches  # noqa: E402
+from corpgraph.schema.batch import Batch  # noqa: E402
 
 QUICK = 100_000
 CLIENTS = 16  # concurrent GraphQL clients of the crowd rows
@@ -58,6 +59,7 @@ class Config:
     seed: int = 7
     workdir: Path = Path("/tmp/corpgraph-bench")
     samples: int = 100
+    chain_samples: int = 1000  # incidents of the in-process liability rows: enough calls for a p999
     repeats: int = 3
     ladybug: bool = True
     http: bool = True
@@ -99,6 +101,12 @@ class Row:
     higher_is_better: bool = False
     lower_bound: bool = False  # ours hit the budget: the true figure is larger
 
+    def status(self) -> str:
+        """met, missed, not judged (a target whose other side did not run) or no target."""
+        if not self.target:
+            return "no target"
+        return "not judged" if self.met is None else ("met" if self.met else "missed")
+
     def ratios(self) -> dict[str, float]:
         """How many times better ours is than each peer (above 1: ours is faster)."""
         if not self.ours:
@@ -116,6 +124,21 @@ class Report:
     world: dict[str, Any]
     rows: list[Row] = field(default_factory=list)
     agreements: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """What a row provider is given: the run's settings, the loaded store and world, ours warm, the samples."""
+
+    config: Config
+    store: SqliteStore
+    world: gen.World
+    ours: Ours
+    incidents: list[str]
+    roots: list[str]
+
+
+RowProvider = Callable[[Context], list[Row]]
 
 
 def run(config: Config) -> Report:
@@ -143,7 +166,8 @@ def _measure(report: Report, config: Config, world: gen.World, store: SqliteStor
     view_seconds = ours.warm(as_of)
     _log(f"ours: projection built in {ours.build_seconds:.1f} s, view at {as_of} in {view_seconds:.2f} s")
     incidents, roots = pick_samples(world, config.samples, config.seed)
-    mine = _ours_series(config, ours, holder, as_of, incidents, roots, world.largest_holders)
+    chains = chain_samples(world, incidents, config.chain_samples, config.seed)
+    mine = _ours_series(config, ours, holder, as_of, chains, roots, world.largest_holders)
     rss_ours = max(peak_rss(), peak_rss(children=True))
     rows = peers.read_rows(store)  # after ours: the peers' input does not count in our memory
     _log(f"ours: integrated {mine['integrated'].ms(0):.1f} ms, liability p50 {mine['liability'].ms(50):.1f} ms, "
@@ -157,7 +181,7 @@ def _measure(report: Report, config: Config, world: gen.World, store: SqliteStor
     del nx_peer  # free its graph before LadybugDB takes its buffer pool
     lb = _ladybug(config, rows, as_of)
     lbs = {"integrated": measure({"0": partial(lb.integrated, holder)}, config.budget),
-           "liability": measure(each(lb.liability, incidents), config.budget),
+           "liability": measure(each(lb.liability, chains), config.budget),
            "exposure": measure(each(lb.exposure, roots), config.budget)} if lb else defaultdict(Series)
     exact: dict[str, float] = next(iter(mine["integrated"].answers().values()), {})
     agree = {"integrated/networkx": _agreement({"0": exact}, nx["integrated"]),
@@ -171,11 +195,12 @@ def _measure(report: Report, config: Config, world: gen.World, store: SqliteStor
     report.rows = [
         _row_integrated(mine["integrated"], mine["holdings"], nx["integrated"], lbs["integrated"], agree, len(exact)),
         _with_paths(_latency_row("liability chain p50", 50, chain, agree, "liability"), mine["liability_paths"], 50),
-        _with_paths(_latency_row("liability chain p99", 99, chain, agree, "liability", ("p99 <= 10 ms", 10.0)),
-                    mine["liability_paths"], 99),
-        _latency_row("exposure p50", 50, exposure, agree, "exposure", ("p50 <= 1 ms", 1.0)),
+        _with_paths(_row_chain_p99(chain, agree), mine["liability_paths"], 99),
+        _with_paths(_latency_row("liability chain p999", 99.9, chain, agree, "liability"), mine["liability_paths"], 99.9),
+        _latency_row("exposure p50", 50, exposure, agree, "exposure", ("p50 <= 0.5 ms", 0.5)),
         _latency_row("exposure p99", 99, exposure, agree, "exposure"),
         *_rows_large_holders(mine, world),
+        *_rows_holdings(mine, world),
         Row("load (validated records/s)", "rec/s", load_rate, {"ladybug": lb.copied / lb.copy_seconds if lb else None},
             "ladybug: COPY of the same rows from CSV, unvalidated (a ceiling)" if lb else "", ">= 100,000 rec/s",
             load_rate >= 100_000, higher_is_better=True),
@@ -187,6 +212,8 @@ def _measure(report: Report, config: Config, world: gen.World, store: SqliteStor
     ]
     if lb:
         lb.close()
+    context = Context(config, store, world, ours, incidents, roots)
+    report.rows += [row for provider in ROW_PROVIDERS for row in provider(context)]
 
 
 def _ours_series(config: Config, ours: Ours, holder: str, as_of: date, incidents: list[str],
@@ -199,6 +226,8 @@ def _ours_series(config: Config, ours: Ours, holder: str, as_of: date, incidents
 
     return {"integrated": forked({k: partial(ours.integrated_arrays, holder, as_of) for k in repeat}, ours.shares),
             "holdings": forked({k: partial(ours.holdings, holder, as_of) for k in repeat}, len),
+            "holdings_page": forked({k: partial(ours.holdings_page, holder, as_of) for k in repeat},
+                                    lambda page: page.count),
             "liability": forked(each(ours.liability, incidents, as_of), ours.parties),
             "liability_paths": forked(each(ours.liability_paths, incidents, as_of), ours.parties),
             "exposure": forked(each(ours.exposure, roots, as_of), ours.items),
@@ -281,16 +310,16 @@ def _agreement(exact: dict[str, Any], peer: Series) -> Agreement | None:
 
 def _row_integrated(ours: Series, holdings: Series, nx_int: Series, lb_int: Series,
                     agree: dict[str, Agreement | None], count: int) -> Row:
-    """Row 1: the largest holder's integrated ownership; targets <= 0.3 s and >= 30x LadybugDB."""
+    """Row 1: the largest holder's integrated ownership; targets <= 0.15 s and >= 100x LadybugDB (issue 22 item 7)."""
     best, lb_s = ours.ms(0) / 1e3, lb_int.ms(0) / 1e3 if lb_int.calls else None
-    met = best <= 0.3 and (lb_s is not None and lb_s / best >= 30)
+    met = best <= 0.15 and (lb_s is not None and lb_s / best >= 100)
     notes = [f"{name}: {a.summary()}" for name in ("networkx", "ladybug") if (a := agree[f"integrated/{name}"])]
-    notes += [] if lb_s is not None else ["ladybug did not run: the 30x half of the target cannot be judged"]
+    notes += [] if lb_s is not None else ["ladybug did not run: the 100x half of the target cannot be judged"]
     notes += _trouble([("ours", ours), ("networkx", nx_int), ("ladybug", lb_int)])
     notes.append(f"ours: {count:,} holdings; holdings() with control flags {holdings.ms(0) / 1e3:.3g} s")
     return Row("integrated, largest holder", "s", best,
                {"networkx": nx_int.ms(0) / 1e3 if nx_int.calls else None, "ladybug": lb_s}, "; ".join(notes),
-               "<= 0.3 s, >= 30x ladybug", met, {"holdings": count, "holdings_seconds": holdings.ms(0) / 1e3},
+               "<= 0.15 s, >= 100x ladybug", met, {"holdings": count, "holdings_seconds": holdings.ms(0) / 1e3},
                lower_bound=ours.unfinished == len(ours.calls) + ours.unfinished)
 
 
@@ -317,6 +346,50 @@ def _rows_large_holders(mine: dict[str, Series], world: gen.World) -> list[Row]:
                 lower_bound=many.unfinished > 0)]
 
 
+def _rows_holdings(mine: dict[str, Series], world: gen.World) -> list[Row]:
+    """The largest holder's holdings: every one with control flags (`holdings()`), and the first page as GraphQL
+    serves it by default; the median of the repeats, the first call in the notes (issue 22 item 6)."""
+    rows = []
+    for name, series, unit, scale, label, limit in (
+            ("holdings() with control flags, largest holder", mine["holdings"], "s", 1e-3, "<= 1 s", 1.0),
+            ("holdings first page, largest holder", mine["holdings_page"], "ms", 1.0, "<= 50 ms", 50.0)):
+        times = [seconds for seconds, _ in series.calls.values()]
+        count = next(iter(series.answers().values()), 0)
+        figure = series.ms(50) * scale
+        notes = [f"{world.largest_holder}: {count:,} holdings", f"first call {times[0] * 1e3:.3g} ms" if times else ""]
+        rows.append(Row(name, unit, figure, {}, "; ".join(filter(None, notes + _trouble([("ours", series)]))), label,
+                        figure <= limit, {"holdings": count, "first_call_ms": times[0] * 1e3 if times else None},
+                        lower_bound=series.unfinished > 0))
+    return rows
+
+
+def _row_chain_p99(chain: tuple[dict[str, Series], Series], agree: dict[str, Agreement | None]) -> Row:
+    """The liability chain's p99: <= 10 ms and >= 3x LadybugDB's p99 in the same run (issue 22 item 2)."""
+    row = _latency_row("liability chain p99", 99, chain, agree, "liability", ("p99 <= 10 ms, >= 3x ladybug", 10.0))
+    ladybug = row.peers.get("ladybug")
+    if ladybug is None:  # the 3x half needs the peer: not judged without it
+        row.met, row.agree = None, "; ".join(filter(None, [row.agree, "ladybug did not run: the 3x half not judged"]))
+    elif row.ours:
+        row.met = bool(row.met) and ladybug / row.ours >= 3
+    return row
+
+
+def rows_write_visible(context: Context) -> list[Row]:
+    """"write visible after": the median of 5 writes of 100 records through ours until queries see them (run
+    last: the writes change the store the peers read)."""
+    seconds, how = write_visible(context.ours.graph, context.roots[:50], 5, tag="bench")
+    median = float(np.median(seconds)) * 1e3
+    note = f"5 writes of 100 records: max {max(seconds) * 1e3:.3g} ms; applied as {', '.join(sorted(how))}"
+    return [Row("write visible after", "ms", median, {}, note, "<= 200 ms", median <= 200.0,
+                {"max_ms": max(seconds) * 1e3, "applied_as": sorted(how)})]
+
+
+# Rows measured outside _measure, each given the run's Context, in this order, after every other row: a script
+# that measures a row elsewhere (live.py's write visibility; the 1-vs-N worker throughput of `serve --workers`)
+# adds its provider here so that --json carries it.
+ROW_PROVIDERS: list[RowProvider] = [rows_write_visible]
+
+
 def _trouble(named: list[tuple[str, Series]]) -> list[str]:
     """Notes on calls left unfinished at the budget or failed, per system."""
     notes = [f"{name}: {s.unfinished} unfinished in {s.budget:.0f} s" for name, s in named if s.unfinished]
@@ -331,13 +404,13 @@ def _row_projection(ours: Ours, view_seconds: float, world: gen.World) -> Row:
     parts = ", ".join(f"{name} {size / MB:,.0f} MB" for name, size in sizes.items())
     per = f"{total / world.companies:,.0f} bytes per company, {total / max(stakes, 1):,.0f} per stake"
     note = f"{parts}; {per}; built in {ours.build_seconds:.1f} s (+ view {view_seconds:.2f} s)"
-    return Row("projection size", "MB", total / MB, {}, note, "<= 200 MB", total <= 200 * MB,
+    return Row("projection size", "MB", total / MB, {}, note, "<= 150 MB", total <= 150 * MB,
                {**{f"{name}_mb": size / MB for name, size in sizes.items()}, "build_seconds": ours.build_seconds,
                 "view_seconds": view_seconds, "bytes_per_company": total / world.companies,
                 "bytes_per_stake": total / max(stakes, 1)})
 
 
-def _latency_row(name: str, pct: int, series: tuple[dict[str, Series], Series], agree: dict[str, Agreement | None],
+def _latency_row(name: str, pct: float, series: tuple[dict[str, Series], Series], agree: dict[str, Agreement | None],
                  kind: str, target: tuple[str, float] | None = None) -> Row:
     """A percentile of per-call latencies (ms), ours and each peer that ran."""
     others, ours = series
@@ -350,7 +423,7 @@ def _latency_row(name: str, pct: int, series: tuple[dict[str, Series], Series], 
                {"unfinished": ours.unfinished}, lower_bound=ours.unfinished > 0)
 
 
-def _with_paths(row: Row, full: Series, pct: int) -> Row:
+def _with_paths(row: Row, full: Series, pct: float) -> Row:
     """A liability row (parties and weights, as the peer answers) with the full chain's figure in its notes."""
     figure = full.ms(pct)
     row.agree = "; ".join(filter(None, [row.agree, f"with top-3 paths and subgraph: {figure:.3g} ms"]))
@@ -372,8 +445,8 @@ def _http_rows(config: Config, store: SqliteStore, incidents: list[str], roots: 
     agree = {"http/liability": _agreement(mine["liability"].answers(), http_chain),
              "http/exposure": _agreement(mine["exposure"].answers(), http_exp)}
     rows = []
-    for name, series, kind, target in (("GraphQL liabilityChain p50", http_chain, "liability", ("p50 <= 10 ms", 10.0)),
-                                       ("GraphQL exposure p50", http_exp, "exposure", ("p50 <= 5 ms", 5.0))):
+    for name, series, kind, target in (("GraphQL liabilityChain p50", http_chain, "liability", ("p50 <= 8 ms", 8.0)),
+                                       ("GraphQL exposure p50", http_exp, "exposure", ("p50 <= 3 ms", 3.0))):
         same = agree[f"http/{kind}"]
         label, limit = target or ("", None)
         rows.append(Row(name, "ms", series.ms(50), {}, f"vs in-process: {same.summary() if same else '-'}", label,
@@ -411,36 +484,33 @@ def _ladybug(config: Config, rows: peers.Rows, as_of: date) -> peers.LadybugPeer
 
 
 def load_jsonl(store: SqliteStore, path: Path, batch_size: int) -> tuple[int, float]:
-    """Validate and write a JSON Lines file through the product's own path, batch by batch; (records, seconds)."""
+    """Validate and write a JSON Lines file as `corpgraph load` does: validated in batches, streamed into one
+    transaction (all-or-nothing, memory bounded: graph.stores.sqlite_stream); (records, seconds)."""
     started = time.perf_counter()
     total = 0
+
+    def count(batch: Batch) -> None:
+        nonlocal total
+        total += len(batch.entities) + len(batch.relations)
+
     with paused():  # as `corpgraph load` does: the process decides its collector, the library does not
-        for raw in _raw_chunks(path, batch_size):
-            batch, problems = validate_records(str(path), raw)
-            if problems:
-                raise InvalidInput(problems)
-            ingest(store, batch)
-            total += len(batch)
+        _, batches = iter_batches(path, batch_size)
+        ingest_stream(store, str(path), batches, on_batch=count)  # InvalidInput, nothing written, on any problem
     return total, time.perf_counter() - started
-
-
-def _raw_chunks(path: Path, size: int) -> Iterator[list[tuple[int, dict[str, Any]]]]:
-    """Parsed lines with their numbers, `size` at a time (a 1M world does not fit one in-memory batch)."""
-    chunk: list[tuple[int, dict[str, Any]]] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            chunk.append((number, json.loads(line)))
-            if len(chunk) == size:
-                yield chunk
-                chunk = []
-    if chunk:
-        yield chunk
 
 
 def pick_samples(world: gen.World, count: int, seed: int) -> tuple[list[str], list[str]]:
     """`count` incidents and `count` exposure roots (companies holding stakes), drawn from the seed."""
     rng = np.random.default_rng(seed + 1)
     return _draw(rng, world.incidents, count), _draw(rng, world.holders, count)
+
+
+def chain_samples(world: gen.World, incidents: list[str], count: int, seed: int) -> list[str]:
+    """`incidents` followed by more, drawn from the seed, up to `count` in all (the liability rows' calls; the
+    GraphQL rows send the first ones, so the two agree key by key)."""
+    chosen = set(incidents)
+    others = [i for i in world.incidents if i not in chosen]
+    return incidents + _draw(np.random.default_rng(seed + 2), others, max(count - len(incidents), 0))
 
 
 def _draw(rng: np.random.Generator, items: list[str], count: int) -> list[str]:
@@ -489,7 +559,7 @@ def table(report: Report) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in report.rows:
         ratios = ", ".join(f"{n} {r:,.0f}x" if r >= 10 else f"{n} {r:.2g}x" for n, r in row.ratios().items())
-        verdict = "" if row.met is None else (": met" if row.met else ": MISSED")
+        verdict = {"met": ": met", "missed": ": MISSED", "not judged": ": not judged"}.get(row.status(), "")
         ours = (">" if row.lower_bound else "") + _fmt(row.ours, row.unit)
         cells = [row.row, ours, *(_fmt(row.peers.get(n), row.unit) for n in names), ratios, row.agree,
                  f"{row.target}{verdict}" if row.target else ""]
@@ -508,7 +578,9 @@ def _fmt(value: float | None, unit: str) -> str:
 
 def write_json(report: Report, path: Path) -> None:
     """The report's figures as JSON (the same numbers as the table, unrounded)."""
-    path.write_text(json.dumps(asdict(report), indent=2, default=str))
+    body = asdict(report)
+    body["rows"] = [{**asdict(row), "status": row.status()} for row in report.rows]
+    path.write_text(json.dumps(body, indent=2, default=str))
 
 
 def main(argv: list[str] | None = None) -> int:

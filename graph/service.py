@@ -20,7 +20,6 @@ from corpgraph.graph import browse
 from corpgraph.graph.projection import delta
 from corpgraph.graph.projection.apart import build_apart
 from corpgraph.graph.analytics import disagreements, liability, ownership, pages, sanctions, sanctions_evidence
-from corpgraph.graph.projection import control
 from corpgraph.graph.analytics.disagreements import Disagreement
 from corpgraph.graph.analytics import exposure as exposure_
 from corpgraph.graph.analytics.results import (Channel, Designation, Exposure, Holding, HoldingPage, LiabilityChain,
@@ -29,6 +28,7 @@ from corpgraph.graph.identity.conflicts import flag_conflicts
 from corpgraph.graph.identity.clusters import IdentityMap, build_identity, decide, resolve_ref
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.projection.live import FRESH_WAIT, LiveState
+from corpgraph.graph.projection.ready import ready_view
 from corpgraph.graph.analytics.neighborhood import DEFAULT_MAX_NODES, neighborhood
 from corpgraph.graph.projection.build import AsOfView, Projection, build_projection
 from corpgraph.graph.identity.resolved import ResolvedStore
@@ -414,7 +414,7 @@ class CorpGraph:
     def declared_disagreements(self, as_of: date | None = None, after: str | None = None,
                                limit: int = 100) -> tuple[list[Disagreement], bool]:
         """Declared indirect shares and ultimate parents that disagree with the computed ones, by company id."""
-        view = self.projection().view(as_of or date.today())
+        view = ready_view(self.projection(), as_of or date.today())
         return disagreements.disagreements(view, after, limit)
 
     def liability_chain(self, incident: str, as_of: date | None = None, max_depth: int = 6, min_share: float = 0.0,
@@ -473,7 +473,7 @@ class CorpGraph:
     def sanctioned_by_ownership(self, regime: str, as_of: date | None = None, first: int = 100,
                                 after: str | None = None) -> SanctionedPage:
         """Every entity a regime's rule blocks (or may block) without a listing of its own, a page at a time."""
-        return sanctions.sanctioned(self.projection().view(as_of or date.today()), regime, first, after)
+        return sanctions.sanctioned(ready_view(self.projection(), as_of or date.today()), regime, first, after)
 
     def relations(self, ids: Sequence[str]) -> dict[str, StoredRelation]:
         """Relation records by relation id, as stored (missing ids are absent)."""
@@ -517,7 +517,7 @@ class CorpGraph:
             also = f" (it is a {found.value})" if found else ""
             raise NotFound(f"no {wanted} with id {id!r}{also}; search for the entity to find its id")
         proj = analytic.projection
-        return proj.view(as_of or date.today()), proj.index.get(id), analytic
+        return ready_view(proj, as_of or date.today()), proj.index.get(id), analytic
 
 
 def _paged(candidates: ownership.Candidates, first: int, after: str | None) -> HoldingPage:
@@ -536,11 +536,11 @@ def _flagged(view: AsOfView, page: HoldingPage) -> HoldingPage:
 
 def _warm(projection: Projection, previous: Analytic | None) -> None:
     """Build the views of the dates queries asked of the previous state, so the first query after the swap
-    does not: with each view's control relation (built on first use, it cost the first liability chain after a
-    rebuild 2.7 s at 1M companies)."""
+    does not: with each view's lazy parts (graph.projection.ready; its control relation alone cost the first
+    liability chain after a rebuild 2.7 s at 1M companies)."""
     if previous is not None:
         for day in previous.projection.cached_days():
-            control.control(projection.view(day))
+            ready_view(projection, day)
 
 
 def _rebuilt(store: GraphStore, identity: IdentityMap, replacing: bool, hooks: RebuildHooks | None,

@@ -138,8 +138,12 @@ class Coverage:
         return out
 
     def _kind(self, kind: str) -> KindCount:
-        """The figures of a kind, created when first met."""
-        return self.kinds.setdefault(kind, KindCount())
+        """The figures of a kind, created when first met (not with setdefault: that built three Counters for every
+        record counted, 13% of a native load's time)."""
+        found = self.kinds.get(kind)
+        if found is None:
+            found = self.kinds[kind] = KindCount()
+        return found
 
 
 def _settle(count: KindCount, made: int, skipped: list[str], reason: str, problems: int) -> None:

@@ -96,16 +96,18 @@ def test_entity_loads_are_batched_into_one_store_call(seed_store: SqliteStore,
 def test_nested_entity_fields_of_an_answer_share_one_batch(seed_store: SqliteStore,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     batches: list[list[str]] = []
-    real = Context._load_entities
+    real = CorpGraph.entities
 
-    async def spy(self: Context, ids: list[str]) -> Any:
+    def spy(self: CorpGraph, ids: list[str]) -> Any:
         batches.append(list(ids))
-        return await real(self, ids)
+        return real(self, ids)
 
-    monkeypatch.setattr(Context, "_load_entities", spy)
+    monkeypatch.setattr(CorpGraph, "entities", spy)
     query = '{ liabilityChain(incidentId: "kaola-leak-2019") { incident { id } parties { entity { id } } } }'
     result = asyncio.run(SCHEMA.execute(query, context_value=make_context(CorpGraph(seed_store), ApiSettings())))
     assert result.errors is None
+    assert result.data is not None
+    assert {p["entity"]["id"] for p in result.data["liabilityChain"]["parties"]} == {"heipachong", "kaola", "lakala"}
     # The incident and its three parties (kaola, lakala, heipachong) are read in a single batch.
     assert len(batches) == 1
     assert sorted(batches[0]) == ["heipachong", "kaola", "kaola-leak-2019", "lakala"]

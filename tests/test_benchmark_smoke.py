@@ -102,7 +102,8 @@ def test_report_has_every_row_and_writes_json(report: bench.Report, tmp_path: Pa
     for expected in ("integrated, largest holder", "liability chain p99", "exposure p50", "load (validated records/s)",
                      "GraphQL liabilityChain p50", "projection size", "peak RSS, ours",
                      f"GraphQL liabilityChain p50, {bench.CLIENTS} clients", f"GraphQL exposure p50, {bench.CLIENTS} clients",
-                     "GraphQL server peak RSS"):
+                     "GraphQL server peak RSS", "liability chain p999", "holdings() with control flags, largest holder",
+                     "holdings first page, largest holder", "write visible after"):
         assert expected in names
     crowd = next(row for row in report.rows if row.row == f"GraphQL liabilityChain p50, {bench.CLIENTS} clients")
     assert crowd.extra["requests"] > 0 and crowd.extra["requests_per_second"] > 0
@@ -111,4 +112,16 @@ def test_report_has_every_row_and_writes_json(report: bench.Report, tmp_path: Pa
     assert "| integrated, largest holder |" in bench.table(report)
     path = tmp_path / "bench.json"
     bench.write_json(report, path)
-    assert json.loads(path.read_text())["rows"][0]["row"] == "integrated, largest holder"
+    rows = json.loads(path.read_text())["rows"]
+    assert rows[0]["row"] == "integrated, largest holder"
+    assert [row["row"] for row in rows] == names  # every row, the provided ones too (write visible after)
+    assert all(row["status"] == ("no target" if not row["target"] else row["status"]) for row in rows)
+    assert {row["status"] for row in rows if row["target"]} <= {"met", "missed", "not judged"}
+
+
+def test_row_status() -> None:
+    """A row's status: from its target and verdict; a target whose other side did not run is not judged."""
+    assert bench.Row("r", "ms", 5.0, target="<= 10 ms", met=True).status() == "met"
+    assert bench.Row("r", "ms", 12.0, target="<= 10 ms", met=False).status() == "missed"
+    assert bench.Row("r", "ms", 5.0, target="<= 10 ms, >= 3x ladybug", met=None).status() == "not judged"
+    assert bench.Row("r", "ms", 5.0).status() == "no target"

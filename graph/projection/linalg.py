@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import splu, spsolve_triangular
+from scipy.sparse.linalg import SuperLU, splu
 
 from corpgraph.schema.errors import SingularOwnership
 
@@ -37,7 +37,7 @@ class Factors:
     b_minus_i: sp.csr_matrix | None  # None when no component is cyclic
     diagonal: np.ndarray  # L[X, X] in topological order
     singular: list[int] = field(default_factory=list)  # components left out (only for whole-graph factors)
-    _solvers: dict[bool, sp.csr_matrix] = field(default_factory=dict)
+    _lu: SuperLU | None = None  # I - step factorised once (on first use); it solves both directions
 
     def solve(self, at: int, transpose: bool) -> np.ndarray:
         """Column `at` (row when transposed) of L, in topological order."""
@@ -51,14 +51,19 @@ class Factors:
         return self._triangular(rhs, lower=False)
 
     def _triangular(self, rhs: np.ndarray, lower: bool) -> np.ndarray:
-        """Forward (lower) or back substitution with the unit-diagonal matrix I - step (or its transpose)."""
+        """Forward (lower: with the transpose) or back substitution with the unit-diagonal matrix I - step.
+
+        I - step is upper triangular in topological order, so its LU factors with the natural order and the
+        diagonal as pivots are I and itself: no fill-in, factorised once, and each solve is SuperLU's
+        substitution alone. spsolve_triangular copied the matrix and rewrote its diagonal on every call, more
+        than half of the largest holder's integrated ownership.
+        """
         if self.step.nnz == 0:
             return rhs
-        matrix = self._solvers.get(lower)
-        if matrix is None:
-            unit = sp.identity(self.topo.size, format="csr") - self.step
-            matrix = self._solvers[lower] = (unit.T if lower else unit).tocsr()
-        return np.asarray(spsolve_triangular(matrix, rhs, lower=lower, unit_diagonal=True), dtype=np.float64)
+        if self._lu is None:
+            unit = (sp.identity(self.topo.size, format="csc") - self.step).tocsc()
+            self._lu = splu(unit, permc_spec="NATURAL", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        return np.asarray(self._lu.solve(rhs, trans="T" if lower else "N"), dtype=np.float64)
 
 
 def solve(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from corpgraph.schema.batch import Batch, LoadPhase, WriteSummary
 from corpgraph.schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS, relation_id
@@ -92,6 +93,13 @@ _PRUNE_CHANGES = "DELETE FROM changes WHERE revision <= ?"
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # primary result codes (extended codes keep them in the low byte)
 _EDGE_COLUMNS = ", ".join(EDGE_FIELDS)  # the columns of an EdgeRow, in its order
 _CHUNK = 500  # SQLite caps bound parameters per statement; id lists are split into chunks of this size.
+
+
+class _Docs(NamedTuple):
+    """The stored JSON documents of a batch's records, by id: serialised once, compared, then written."""
+
+    entities: dict[str, str]
+    relations: dict[str, str]
 
 
 class SqliteStore:
@@ -198,9 +206,9 @@ class SqliteStore:
             if check is not None:  # it may drop records (placeholders), so the rows are taken after it
                 refuse_problems(check(self.entity_types))
             ents, rels = batch_rows(batch)
-            ents, rels, unchanged = self._changed_only(ents, rels)
-            self._write_entities(list(ents.values()))
-            self._write_relations(rels)
+            ents, rels, unchanged, docs = self._changed_only(ents, rels)
+            self._write_entities(list(ents.values()), docs)
+            self._write_relations(rels, docs)
             log.wrote(ents, rels)
         summary = write_summary(ents, rels)
         summary.unchanged = unchanged
@@ -216,7 +224,7 @@ class SqliteStore:
         phase = on_phase or (lambda _: None)
         summary = WriteSummary()
         with self._transaction(f"writing {label}") as log:
-            checks = StreamCheck(self._db, self.entity_types, self.relations_touching)
+            checks = StreamCheck(self._db, self.entity_types, self.edges_into)
             phase(LoadPhase.READING)
             for batch in batches:
                 phase(LoadPhase.WRITING)
@@ -225,9 +233,9 @@ class SqliteStore:
                 ents = {rec.id: rec for rec, _ in batch.entities}
                 rels = dict(zip(rel_ids, (rec for rec, _ in batch.relations)))  # later records of an id win
                 every_rel = rels.keys()
-                ents, rels, unchanged = self._changed_only(ents, rels)
-                self._write_entities(list(ents.values()), new=checks.new_ids)
-                self._write_relations(rels)
+                ents, rels, unchanged, docs = self._changed_only(ents, rels)
+                self._write_entities(list(ents.values()), docs, new=checks.new_ids)
+                self._write_relations(rels, docs)
                 checks.relations_written(batch, rel_ids, unchanged=every_rel - rels.keys())
                 log.wrote(ents, rels)
                 summary.add(write_summary(ents, rels))
@@ -260,16 +268,18 @@ class SqliteStore:
         return StoreError(f"{action} the embedded store at {self.path} failed: {exc}{hint}").withholding(str(self.path))
 
     def _changed_only(self, ents: dict[str, Entity], rels: dict[str, Relation]
-                      ) -> tuple[dict[str, Entity], dict[str, Relation], int]:
-        """The records whose stored document differs (or that are not stored), and how many were left as they were.
+                      ) -> tuple[dict[str, Entity], dict[str, Relation], int, _Docs]:
+        """The records whose stored document differs (or that are not stored), how many were left as they were, and
+        the documents of the records (each serialised once: the write stores the document it compared).
 
         Records equal to what is stored are not written again, so a reload that changes nothing logs no change
         and bumps no revision (snapshots and live projections stay valid).
         """
-        same_ents = self._stored_equal("entities", {i: encode(r) for i, r in ents.items()})
-        same_rels = self._stored_equal("relations", {i: encode(r) for i, r in rels.items()})
+        docs = _Docs({i: encode(r) for i, r in ents.items()}, {i: encode(r) for i, r in rels.items()})
+        same_ents = self._stored_equal("entities", docs.entities)
+        same_rels = self._stored_equal("relations", docs.relations)
         return ({i: r for i, r in ents.items() if i not in same_ents},
-                {i: r for i, r in rels.items() if i not in same_rels}, len(same_ents) + len(same_rels))
+                {i: r for i, r in rels.items() if i not in same_rels}, len(same_ents) + len(same_rels), docs)
 
     def _stored_equal(self, table: str, docs: dict[str, str]) -> set[str]:
         """Ids whose stored document in `table` (entities or relations: never user text) is exactly `docs[id]`."""
@@ -279,11 +289,11 @@ class SqliteStore:
             same.update(i for i, doc in rows if docs[i] == doc)
         return same
 
-    def _write_entities(self, records: list[Entity], new: Collection[str] = ()) -> None:
-        """Upsert entity rows and replace their search keys, identifier and topic index rows (ids in `new`
-        are known to have none: nothing to delete for them)."""
+    def _write_entities(self, records: list[Entity], docs: _Docs, new: Collection[str] = ()) -> None:
+        """Upsert entity rows (their documents from `docs`) and replace their search keys, identifier and topic index
+        rows (ids in `new` are known to have none: nothing to delete for them)."""
         records = sorted(records, key=lambda r: r.id)
-        self._db.executemany(_UPSERT_ENTITY, ((r.id, r.type, r.name, encode(r)) for r in records))  # type: ignore[attr-defined]
+        self._db.executemany(_UPSERT_ENTITY, ((r.id, r.type, r.name, docs.entities[r.id]) for r in records))  # type: ignore[attr-defined]
         for chunk in _chunks([r.id for r in records if r.id not in new]):
             self._db.execute(f"DELETE FROM search_keys WHERE entity_id IN ({_marks(chunk)})", chunk)
             self._db.execute(f"DELETE FROM identifiers WHERE entity_id IN ({_marks(chunk)})", chunk)
@@ -295,14 +305,15 @@ class SqliteStore:
         self._db.executemany("INSERT OR IGNORE INTO topics(topic, entity_id) VALUES (?, ?)",
                              ((key, r.id) for r in records if r.topics for key in entity_topic_keys(r)))
 
-    def _write_relations(self, rels: dict[str, Relation]) -> None:
-        """Upsert relation rows, sorted by id so the primary-key B-tree is appended to, not split at random."""
+    def _write_relations(self, rels: dict[str, Relation], docs: _Docs) -> None:
+        """Upsert relation rows (their documents from `docs`), sorted by id so the primary-key B-tree is appended to,
+        not split at random."""
         bulk = len(rels) >= _BULK
         if bulk:  # DDL is transactional in SQLite: a rollback restores the indexes too
             for statement in _DROP_RELATION_INDEXES:
                 self._db.execute(statement)
         # Positional rows (edge_row's columns are EDGE_FIELDS, in order): binding by name costs a lookup per column.
-        self._db.executemany(_UPSERT_RELATION, ((*edge_row(i, rels[i]).values(), encode(rels[i])) for i in sorted(rels)))
+        self._db.executemany(_UPSERT_RELATION, ((*edge_row(i, rels[i]).values(), docs.relations[i]) for i in sorted(rels)))
         if bulk:
             for statement in _RELATION_INDEXES.strip().splitlines():
                 self._db.execute(statement)

@@ -32,9 +32,9 @@ from corpgraph.schema.errors import Problem
 from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.schema.records import Owns
 
-from corpgraph.graph.write.allocation import excess_reason, first_excess, imported, owner_groups, stake_of
+from corpgraph.graph.write.allocation import Stake, excess_reason, first_excess, imported, owner_groups, stored_stake
 from corpgraph.graph.write.rules import LOADING, endpoint_problems, referenced_ids
-from corpgraph.graph.stores.base import TypeLookup
+from corpgraph.graph.stores.base import EdgeRow, TypeLookup
 
 _PAGE = 500  # ids per IN list (under SQLite's bound-parameter limit)
 _DDL = (
@@ -53,10 +53,10 @@ _TABLES = ("load_ids", "load_failed", "load_rels", "load_owns")
 class StreamCheck:
     """The whole-file state of one streamed load, in TEMP tables of the writing connection."""
 
-    def __init__(self, db: sqlite3.Connection, stored_types: TypeLookup, relations_touching) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, db: sqlite3.Connection, stored_types: TypeLookup, edges_into) -> None:  # type: ignore[no-untyped-def]
         self._db = db
         self._stored_types = stored_types
-        self._relations_touching = relations_touching
+        self._edges_into = edges_into  # the analytic columns only: no stored document decoded for the share check
         self.problems: list[Problem] = []
         self.new_ids: set[str] = set()  # ids of the last admitted batch that neither the store nor the file held
         self.drop()
@@ -185,18 +185,17 @@ class StreamCheck:
                 return
             last = page[-1]
             of_member = self._merged(page)
-            stakes: dict[str, dict[str, tuple[Owns, Origin | None]]] = {c: {} for c in page}
-            stored = [s for s in self._relations_touching(sorted(of_member), [RelationType.OWNS])
-                      if s.record.target in of_member]
-            origins = self._last_native_origins([s.id for s in stored])
-            for s in stored:
-                for company in of_member[s.record.target]:
-                    stakes[company][s.id] = (s.record, origins.get(s.id))
-            one_owner = owner_groups(self._keys_of(sorted({rec.source for held in stakes.values()
-                                                          for rec, _ in held.values()})))
+            stakes: dict[str, dict[str, Stake]] = {c: {} for c in page}
+            stored: list[EdgeRow] = self._edges_into(sorted(of_member), [RelationType.OWNS])
+            origins = self._last_native_origins([row.id for row in stored])
+            for row in stored:
+                for company in of_member[row.target]:
+                    stakes[company][row.id] = stored_stake(row, origins.get(row.id))
+            one_owner = owner_groups(self._keys_of(sorted({stake.owner for held in stakes.values()
+                                                          for stake in held.values()})))
             for company in page:
-                found = first_excess([stake._replace(owner=one_owner.get(stake.owner, stake.owner)) for stake in
-                                       (stake_of(rec, origin) for rec, origin in stakes[company].values())])
+                found = first_excess([stake._replace(owner=one_owner.get(stake.owner, stake.owner))
+                                      for stake in stakes[company].values()])
                 if found is not None:
                     day, held, origin = found
                     self.problems.append(origin.problem("share", excess_reason(company, day, held)))

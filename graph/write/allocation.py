@@ -36,7 +36,7 @@ from corpgraph.graph.stores.base import EdgeRow
 _OPEN = date.min
 
 
-class _Stake(NamedTuple):
+class Stake(NamedTuple):
     """One OWNS as the check needs it: owner, validity, its minimum share, and where a native record was read."""
 
     owner: str
@@ -72,11 +72,11 @@ def check_allocation(store: StoredShares, batch: Batch) -> list[Problem]:
     companies = sorted({rec.target for rec, _ in batch.relations if isinstance(rec, Owns) and not imported(rec)})
     if not companies:
         return []
-    stakes: dict[str, dict[str, _Stake]] = {c: {} for c in companies}
+    stakes: dict[str, dict[str, Stake]] = {c: {} for c in companies}
     of_member = _companies_of_members(store, batch, companies)
     for row in store.edges_into(sorted(of_member), [RelationType.OWNS]):  # the analytic columns: no document read
         for company in of_member[row.target]:
-            stakes[company][row.id] = _stored(row)
+            stakes[company][row.id] = stored_stake(row)
     for rec, origin in batch.relations:  # later records of one relation id win, as in the stores
         if isinstance(rec, Owns) and rec.target in of_member:
             for company in of_member[rec.target]:
@@ -138,19 +138,19 @@ def owner_groups(keys_of: dict[str, list[str]]) -> dict[str, str]:
     return {id: top(id) for id in keys_of}
 
 
-def stake_of(rec: Owns, origin: Origin | None) -> _Stake:
+def stake_of(rec: Owns, origin: Origin | None) -> Stake:
     """The stake of an OWNS record (origin None: stored or imported, never the line an error points at)."""
-    return _Stake(rec.source, rec.valid_from or _OPEN, rec.valid_to, _minimum(rec.share, rec.share_min), origin)
+    return Stake(rec.source, rec.valid_from or _OPEN, rec.valid_to, _minimum(rec.share, rec.share_min), origin)
 
 
-def _stored(row: EdgeRow) -> _Stake:
-    """A stored stake from its analytic columns."""
+def stored_stake(row: EdgeRow, origin: Origin | None = None) -> Stake:
+    """A stored stake from its analytic columns (origin: where a native record of the load being checked was read)."""
     end = date.fromisoformat(row.valid_to) if row.valid_to else None
     start = date.fromisoformat(row.valid_from) if row.valid_from else _OPEN
-    return _Stake(row.source, start, end, _minimum(row.share, row.share_min), None)
+    return Stake(row.source, start, end, _minimum(row.share, row.share_min), origin)
 
 
-def first_excess(stakes: list[_Stake]) -> tuple[date, list[tuple[str, float]], Origin] | None:
+def first_excess(stakes: list[Stake]) -> tuple[date, list[tuple[str, float]], Origin] | None:
     """The first day the stakes sum above 100%: that day, (owner, share) held then, the last native origin then."""
     for day in sorted({stake.start for stake in stakes} | {stake.end for stake in stakes if stake.end is not None}):
         held = _held_on(stakes, day)
@@ -161,9 +161,9 @@ def first_excess(stakes: list[_Stake]) -> tuple[date, list[tuple[str, float]], O
     return None
 
 
-def _held_on(stakes: list[_Stake], day: date) -> list[_Stake]:
+def _held_on(stakes: list[Stake], day: date) -> list[Stake]:
     """Each owner's stake valid on the day (the latest start wins), by owner."""
-    latest: dict[str, _Stake] = {}
+    latest: dict[str, Stake] = {}
     for stake in stakes:
         if stake.start <= day and (stake.end is None or stake.end > day):
             kept = latest.get(stake.owner)
