@@ -65,6 +65,7 @@ class Config:
     http: bool = True
     ladybug_pool_mb: int = 6144  # the depth-6 path sum from the largest holder needs ~4.5 GB at 1M
     budget: float = 300.0  # seconds per series of calls (one system, one query kind)
+    crowd_seconds: float = 20.0  # how long each worker-throughput crowd runs (benchmarks/workers.py)
 
 
 @dataclass
@@ -384,10 +385,23 @@ def rows_write_visible(context: Context) -> list[Row]:
                 {"max_ms": max(seconds) * 1e3, "applied_as": sorted(how)})]
 
 
+def rows_workers(context: Context) -> list[Row]:
+    """`serve --workers`: 16-client throughput of 1 and 2 workers, the extra worker's memory and a write seen
+    through a worker (benchmarks/workers.py, over this run's store; skipped with --no-http, as every HTTP row)."""
+    if not context.config.http:
+        return []
+    from benchmarks import workers  # here: benchmarks.workers imports this module
+
+    measured = workers.rows(context.store.path, context.world, seconds=context.config.crowd_seconds)
+    return [Row(r["name"], r["unit"], r["figure"], {}, "", r["target"], r["met"],
+                {k: v for k, v in r.items() if k not in ("name", "unit", "figure", "target", "met")},
+                higher_is_better=r["unit"] == "requests/s") for r in measured]
+
+
 # Rows measured outside _measure, each given the run's Context, in this order, after every other row: a script
 # that measures a row elsewhere (live.py's write visibility; the 1-vs-N worker throughput of `serve --workers`)
 # adds its provider here so that --json carries it.
-ROW_PROVIDERS: list[RowProvider] = [rows_write_visible]
+ROW_PROVIDERS: list[RowProvider] = [rows_write_visible, rows_workers]
 
 
 def _trouble(named: list[tuple[str, Series]]) -> list[str]:

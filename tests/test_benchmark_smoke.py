@@ -21,7 +21,8 @@ N = 3_000
 def report(tmp_path_factory: pytest.TempPathFactory) -> bench.Report:
     """One full benchmark run (every row, LadybugDB when installed, HTTP) over N companies."""
     work = tmp_path_factory.mktemp("bench")
-    return bench.run(bench.Config(companies=N, workdir=work, samples=20, repeats=1, ladybug_pool_mb=256))
+    return bench.run(bench.Config(companies=N, workdir=work, samples=20, repeats=1, ladybug_pool_mb=256,
+                                crowd_seconds=2.0))
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,9 @@ def test_report_has_every_row_and_writes_json(report: bench.Report, tmp_path: Pa
                      "GraphQL liabilityChain p50", "projection size", "peak RSS, ours",
                      f"GraphQL liabilityChain p50, {bench.CLIENTS} clients", f"GraphQL exposure p50, {bench.CLIENTS} clients",
                      "GraphQL server peak RSS", "liability chain p999", "holdings() with control flags, largest holder",
-                     "holdings first page, largest holder", "write visible after"):
+                     "holdings first page, largest holder", "write visible after",
+                     f"{bench.CLIENTS} clients, 1 worker", f"{bench.CLIENTS} clients, 2 workers",
+                     "extra worker's own memory (USS)", "write visible through a worker (median of 5)"):
         assert expected in names
     crowd = next(row for row in report.rows if row.row == f"GraphQL liabilityChain p50, {bench.CLIENTS} clients")
     assert crowd.extra["requests"] > 0 and crowd.extra["requests_per_second"] > 0
