@@ -70,3 +70,12 @@ def test_service_rebuilds_only_when_the_revision_changes(tmp_store: SqliteStore)
     ingest(tmp_store, companies_owning(("b", "c", 0.7)))
     assert graph.projection() is not first
     assert [h.owner for h in graph.owners("c")] == ["b", "a"]
+
+
+def test_a_store_without_companies_answers_with_nothing_rather_than_failing(tmp_store: SqliteStore) -> None:
+    """A view over no company (only people, or nothing at all) has empty share matrices: its control relation and
+    components are empty, and questions about a person's holdings or owners answer with nothing."""
+    graph = CorpGraph(tmp_store)
+    ingest(tmp_store, batch(entity("Person", "p")))
+    day = date(2024, 1, 1)
+    assert graph.holdings("p", day) == []

@@ -464,7 +464,7 @@ class Components:
         rank = np.empty(labels.size, dtype=np.int64)
         rank[order] = np.arange(labels.size)
         in_order = labels[order]
-        starts = np.flatnonzero(np.r_[True, in_order[1:] != in_order[:-1]])
+        starts = np.flatnonzero(np.r_[True, in_order[1:] != in_order[:-1]]) if in_order.size else in_order
         first = np.zeros(labels.max() + 1 if labels.size else 0, dtype=np.int64)
         first[in_order[starts]] = starts
         inside = np.flatnonzero(labels[rows] == labels[cols])

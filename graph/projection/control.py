@@ -246,6 +246,8 @@ def _columns(M: sp.csr_matrix, mask: np.ndarray) -> sp.csr_matrix:
 def _capable(W: sp.csr_matrix, links: sp.csr_matrix, V: sp.csr_matrix) -> np.ndarray:
     """The nodes that can control anything: a direct majority of shares or votes somewhere, or a controlling
     interest."""
+    if W.shape[0] == 0:  # an empty store: scipy's max refuses a zero-size axis
+        return np.zeros(0, dtype=np.int64)
     majority = (np.asarray(W.max(axis=1).toarray()).ravel() > CONTROL + TOLERANCE) | \
         (np.asarray(V.max(axis=1).toarray()).ravel() > CONTROL + TOLERANCE)
     capable: np.ndarray = np.flatnonzero(majority | (np.diff(links.indptr) > 0))
