@@ -69,9 +69,10 @@ def _attachment(req: ExportRequest, format: str) -> str:
 
 
 def export_parts(graph: CorpGraph, settings: ApiSettings, req: ExportRequest,
-                 page: int = EXPOSURE_PAGE) -> tuple[Iterable[Subgraph], int]:
+                 page: int | None = None) -> tuple[Iterable[Subgraph], int]:
     """The parts of one query's answer and its "more nodes" count, with the same bounds as the GraphQL fields
-    (ApiSettings.*_args): a neighbourhood or liability chain whole, an exposure as lazy pages of items."""
+    (ApiSettings.*_args): a neighbourhood or liability chain whole, an exposure as lazy pages of `page` items
+    (default EXPOSURE_PAGE)."""
     if req.query == "neighborhood":
         around = graph.neighborhood(req.id, relation_types=req.relation_types, **settings.neighborhood_args(req.depth))
         return [around], around.more_nodes
@@ -79,7 +80,7 @@ def export_parts(graph: CorpGraph, settings: ApiSettings, req: ExportRequest,
         chain = graph.liability_chain(req.id, req.as_of, bounds=False,
                                       **settings.liability_args(req.max_depth, req.min_share, req.max_owners))
         return [chain.graph], chain.graph.more_nodes
-    return exposure_pages(graph, settings, req, page), 0
+    return exposure_pages(graph, settings, req, page or EXPOSURE_PAGE), 0
 
 
 def exposure_pages(graph: CorpGraph, settings: ApiSettings, req: ExportRequest, page: int) -> Iterator[Subgraph]:
