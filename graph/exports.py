@@ -15,7 +15,8 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 from xml.sax.saxutils import escape, quoteattr
 
 import networkx as nx
@@ -58,24 +59,25 @@ def media_type(format: str) -> str:
 def iter_export(parts: Iterable[Subgraph], format: str, block: int = BLOCK) -> Iterator[str]:
     """The export of the union of these parts (nodes and edges by id, the first of each kept), as blocks of
     text of about `block` characters whose concatenation is the file: what `export` joins and a streamed
-    answer sends. The writers read the parts in several passes (nodes, then edges; the XML formats first
-    declare every attribute's type), so a one-shot iterator of parts (pages computed as they are read) is
-    first read whole into a Spool on disk, never held in memory, yielding an empty block after each part:
-    a caller can hand each part's computation to a worker under its own time budget, and every error of
-    the computation comes before the first byte. An in-memory sequence of parts is read as it is.
+    answer sends. The writers read nodes, then edges (the XML formats first declare every attribute's
+    type), so a one-shot iterator of parts (pages computed as they are read) is first read whole into a
+    Spool on disk, never held in memory, yielding an empty block after each part: a caller can hand each
+    part's computation to a worker under its own time budget, and every error of the computation comes
+    before the first byte. An in-memory sequence of parts is read as it is.
     """
     media_type(format)
     writer = FORMATS[format][0]
     if isinstance(parts, Sequence):
-        return _blocks(writer(parts), block)
+        return _blocks(writer(InMemory(parts)), block)
     return _spooled(writer, parts, block)
 
 
 def _spooled(writer: Writer, parts: Iterable[Subgraph], block: int) -> Iterator[str]:
     """The writer's blocks over a spool of the parts (read whole first, an empty block after each part); the
     spool is removed when the blocks end or are dropped."""
-    with Spool(parts) as spool:
-        for _ in spool:
+    with Spool() as spool:
+        for part in parts:
+            spool.add(part)
             yield ""
         yield from _blocks(writer(spool), block)
 
@@ -94,61 +96,103 @@ def _blocks(pieces: Iterable[str], size: int) -> Iterator[str]:
         yield "".join(buffer)
 
 
-class Spool:
-    """Parts read once from a one-shot iterator and replayed from a temporary file: the first pass reads the
-    source (and writes each part down as it passes), later passes read the file, so only one part is ever
-    in memory. Pickle is safe here: the file is this process's own, written and read by this object alone."""
+class Elements(Protocol):
+    """What a writer reads: the distinct nodes, then the distinct edges, each as often as it needs."""
 
-    def __init__(self, parts: Iterable[Subgraph]) -> None:
-        self._source: Iterator[Subgraph] | None = iter(parts)
-        self._file = tempfile.TemporaryFile()
-        self._count = 0
+    def nodes(self) -> Iterator[Node]:
+        """The nodes, each id once."""
+        ...
+
+    def edges(self) -> Iterator[Edge]:
+        """The edges, each id once."""
+        ...
+
+
+@dataclass(frozen=True)
+class InMemory:
+    """Elements of parts held in memory (one subgraph, usually)."""
+
+    parts: Sequence[Subgraph]
+
+    def nodes(self) -> Iterator[Node]:
+        """The parts' nodes, each id once (the first seen)."""
+        return _distinct(node for part in self.parts for node in part.nodes)
+
+    def edges(self) -> Iterator[Edge]:
+        """The parts' edges, each id once (the first seen)."""
+        return _distinct(edge for part in self.parts for edge in part.edges)
+
+
+class Spool:
+    """Elements of parts added one at a time, kept in two temporary files (nodes, edges) rather than memory:
+    each part's new nodes and edges are written down as it is added (the ids seen are all that is held),
+    then read back as often as a writer needs. Pickle is safe here: the files are this object's own."""
+
+    def __init__(self) -> None:
+        self._files = {Node: tempfile.TemporaryFile(), Edge: tempfile.TemporaryFile()}
+        self._seen: dict[type, set[str]] = {Node: set(), Edge: set()}
+        self._batches = {Node: 0, Edge: 0}
 
     def __enter__(self) -> "Spool":
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._file.close()
+        for file in self._files.values():
+            file.close()
 
-    def __iter__(self) -> Iterator[Subgraph]:
-        """One pass: the parts recorded so far from the file, then the rest of the source, recorded as it comes."""
+    def add(self, part: Subgraph) -> None:
+        """Write down the part's nodes and edges not seen in an earlier part."""
+        for kind, elements in ((Node, part.nodes), (Edge, part.edges)):
+            seen, new = self._seen[kind], []
+            for element in elements:
+                if element.id not in seen:
+                    seen.add(element.id)
+                    new.append(tuple(vars(element).values()))  # the fields in order (dataclasses.astuple deep-copies)
+            if new:
+                pickle.dump(new, self._files[kind], protocol=pickle.HIGHEST_PROTOCOL)
+                self._batches[kind] += 1
+
+    def nodes(self) -> Iterator[Node]:
+        """The nodes written down, in the order they came."""
+        return (Node(*row) for row in self._read(Node))
+
+    def edges(self) -> Iterator[Edge]:
+        """The edges written down, in the order they came."""
+        return (Edge(*row) for row in self._read(Edge))
+
+    def _read(self, kind: type) -> Iterator[tuple[Any, ...]]:
+        """The rows of one file, batch by batch (a writer reads one file at a time)."""
+        file, batches = self._files[kind], self._batches[kind]
+        file.flush()
         offset = 0
-        for _ in range(self._count):
-            self._file.seek(offset)
-            part = pickle.load(self._file)
-            offset = self._file.tell()
-            assert isinstance(part, Subgraph)
-            yield part
-        if self._source is not None:
-            for part in self._source:
-                self._file.seek(0, io.SEEK_END)
-                pickle.dump(part, self._file, protocol=pickle.HIGHEST_PROTOCOL)
-                self._count += 1
-                yield part
-            self._source = None
+        for _ in range(batches):
+            file.seek(offset)
+            rows: list[tuple[Any, ...]] = pickle.load(file)
+            offset = file.tell()
+            yield from rows
 
 
-def write_cytoscape(parts: Iterable[Subgraph]) -> Iterator[str]:
+def write_cytoscape(elements: Elements) -> Iterator[str]:
     """Cytoscape.js elements JSON: `{"elements": {"nodes": [{"data": ...}], "edges": [{"data": ...}]}}`."""
     yield '{"elements": {"nodes": ['
-    yield from _json_list({"data": _node_fields(n)} for n in _nodes(parts))
+    yield from _json_list({"data": _node_fields(n)} for n in elements.nodes())
     yield '], "edges": ['
-    yield from _json_list({"data": _edge_fields(e)} for e in _edges(parts))
+    yield from _json_list({"data": _edge_fields(e)} for e in elements.edges())
     yield "]}}"
 
 
-def write_d3(parts: Iterable[Subgraph]) -> Iterator[str]:
+def write_d3(elements: Elements) -> Iterator[str]:
     """D3 node-link JSON: `{"nodes": [...], "links": [{"source", "target", ...}]}` (networkx's `edges="links"`)."""
     yield '{"directed": true, "multigraph": true, "graph": {}, "nodes": ['
-    yield from _json_list(_node_fields(n) for n in _nodes(parts))
+    yield from _json_list(_node_fields(n) for n in elements.nodes())
     yield '], "links": ['
-    yield from _json_list({**_edge_fields(e), "key": e.id} for e in _edges(parts))
+    yield from _json_list({**_edge_fields(e), "key": e.id} for e in elements.edges())
     yield "]}"
 
 
-def write_gexf(parts: Iterable[Subgraph]) -> Iterator[str]:
+def write_gexf(elements: Elements) -> Iterator[str]:
     """GEXF 1.2 for Gephi (as networkx writes it, so that networkx reads the edge keys back)."""
-    nodes, edges = _attributes(parts)
+    nodes, edges = _attributes(elements)
     yield ('<?xml version="1.0" encoding="utf-8"?>\n<gexf xmlns="http://www.gexf.net/1.2draft" '
            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://www.gexf.net/1.2draft '
            'http://www.gexf.net/1.2draft/gexf.xsd" version="1.2">\n'
@@ -160,20 +204,20 @@ def write_gexf(parts: Iterable[Subgraph]) -> Iterator[str]:
             yield f'      <attribute id="{at}" title={quoteattr(key)} type="{xml_type}" />\n'
         yield "    </attributes>\n"
     yield "    <nodes>\n"
-    for node in _nodes(parts):
+    for node in elements.nodes():
         values = _xml_values(node.properties, nodes, {"type": node.type})
         yield f'      <node id={quoteattr(node.id)} label={quoteattr(node.label)}>\n{_attvalues(values)}      </node>\n'
     yield "    </nodes>\n    <edges>\n"
-    for edge in _edges(parts):
+    for edge in elements.edges():
         values = _xml_values(edge.properties, edges, {"networkx_key": edge.id})
         yield (f'      <edge source={quoteattr(edge.source)} target={quoteattr(edge.target)} id={quoteattr(edge.id)} '
                f'label={quoteattr(edge.type)}>\n{_attvalues(values)}      </edge>\n')
     yield "    </edges>\n  </graph>\n</gexf>\n"
 
 
-def write_graphml(parts: Iterable[Subgraph]) -> Iterator[str]:
+def write_graphml(elements: Elements) -> Iterator[str]:
     """GraphML for yEd and Cytoscape desktop; edge ids are relation ids."""
-    nodes, edges = _attributes(parts, node_extra={"label": "string", "type": "string"},
+    nodes, edges = _attributes(elements, node_extra={"label": "string", "type": "string"},
                                edge_extra={"id": "string", "label": "string"})
     yield ('<?xml version="1.0" encoding="utf-8"?>\n<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://graphml.graphdrawing.org/'
@@ -182,10 +226,10 @@ def write_graphml(parts: Iterable[Subgraph]) -> Iterator[str]:
         for key, (at, xml_type) in declared.items():
             yield f'  <key id="d{at}" for="{kind}" attr.name={quoteattr(key)} attr.type="{xml_type}" />\n'
     yield '  <graph edgedefault="directed">\n'
-    for node in _nodes(parts):
+    for node in elements.nodes():
         values = _xml_values(node.properties, nodes, {"label": node.label, "type": node.type})
         yield f"    <node id={quoteattr(node.id)}>\n{_data(values)}    </node>\n"
-    for edge in _edges(parts):
+    for edge in elements.edges():
         values = _xml_values(edge.properties, edges, {"id": edge.id, "label": edge.type})
         yield (f"    <edge source={quoteattr(edge.source)} target={quoteattr(edge.target)} id={quoteattr(edge.id)}>\n"
                f"{_data(values)}    </edge>\n")
@@ -214,7 +258,7 @@ def parse(text: str, format: str) -> Subgraph:
     return _from_rows(nodes, edges)
 
 
-Writer = Callable[[Iterable[Subgraph]], Iterator[str]]
+Writer = Callable[[Elements], Iterator[str]]
 FORMATS: dict[str, tuple[Writer, str]] = {
     "cytoscape": (write_cytoscape, "application/json"),
     "d3": (write_d3, "application/json"),
@@ -245,16 +289,6 @@ def _from_rows(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> Subg
     return out
 
 
-def _nodes(parts: Iterable[Subgraph]) -> Iterator[Node]:
-    """The parts' nodes, each id once (the first seen): pages of one answer share nodes."""
-    return _distinct(node for part in parts for node in part.nodes)
-
-
-def _edges(parts: Iterable[Subgraph]) -> Iterator[Edge]:
-    """The parts' edges, each id once (the first seen)."""
-    return _distinct(edge for part in parts for edge in part.edges)
-
-
 Element = TypeVar("Element", Node, Edge)
 
 
@@ -278,15 +312,15 @@ def _json_list(items: Iterable[dict[str, Any]]) -> Iterator[str]:
 Declared = dict[str, tuple[str, str]]  # property key as written -> (XML attribute id, XML type)
 
 
-def _attributes(parts: Iterable[Subgraph], node_extra: dict[str, str] | None = None,
+def _attributes(elements: Elements, node_extra: dict[str, str] | None = None,
                 edge_extra: dict[str, str] | None = None) -> tuple[Declared, Declared]:
-    """The XML attributes of the nodes' and edges' properties (one pass over the parts), plus the structural
+    """The XML attributes of the nodes' and edges' properties (one pass over each), plus the structural
     ones given; a key that is not a scalar of one type everywhere is declared as `<key>.json`, a string."""
     node_kinds: dict[str, set[type]] = {}
     edge_kinds: dict[str, set[type]] = {}
-    for node in _nodes(parts):
+    for node in elements.nodes():
         _add_kinds(node_kinds, node.properties)
-    for edge in _edges(parts):
+    for edge in elements.edges():
         _add_kinds(edge_kinds, edge.properties)
     node_types = {**_xml_types(node_kinds), **(node_extra or {"type": "string"})}
     edge_types = {**_xml_types(edge_kinds), **(edge_extra or {"networkx_key": "string"})}
