@@ -26,8 +26,9 @@ from corpgraph.api.lanes import Lane, Lanes
 from corpgraph.api.settings import ApiSettings
 
 QUERIES = ("neighborhood", "liability", "exposure")
-# Items per page of an exposure export: a page's paths and subgraph are what is held at once, and each page
-# repeats the ranking of every item (~0.1 s for the largest holder of a 200k world), so not much smaller.
+# Items per page of an exposure export: a page's paths and subgraph are what is held at once (~+40 MB for the
+# largest holder of a 200k world), and each page repeats the ranking of every item and the path guide (~0.6 s
+# there, loaded), so not much smaller (benchmarks/export_stream.py).
 EXPOSURE_PAGE = 1000
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import warnings
 from collections.abc import Iterator
 from datetime import date
@@ -19,6 +20,7 @@ from corpgraph.api.app import create_app
 from corpgraph.api.cli import app as cli
 from corpgraph.api.exporting import ExportRequest, exposure_pages
 from corpgraph.api.settings import ApiSettings
+from corpgraph.graph import budget
 from corpgraph.graph.analytics.results import Edge, Node, Subgraph
 from corpgraph.graph.exports import FORMATS, export, iter_export, parse
 from corpgraph.graph.service import CorpGraph
@@ -141,6 +143,29 @@ def test_route_unknown_id_is_still_a_json_error(world: CorpGraph) -> None:
         response = client.get("/export/graphml", params={"query": "exposure", "id": "nope"})
     assert response.status_code == 404
     assert response.json()["code"] == "NOT_FOUND" and "with id 'nope'; search for the entity" in response.json()["error"]
+
+
+@pytest.mark.parametrize("pages,status", [
+    ([0.4, 0.4, 0.4, 0.4], 200),  # 1.6 s in all, more than the budget of 1 s: each page has a budget of its own
+    ([0.4, 1.6], 503),  # one page past its budget, before any byte was sent: the JSON error, not half a file
+])
+def test_each_page_runs_under_its_own_time_budget(world: CorpGraph, monkeypatch: pytest.MonkeyPatch,
+                                                 pages: list[float], status: int) -> None:
+    def timed_pages(*args: Any) -> Iterator[Subgraph]:
+        """Pages that take these seconds, each checking the budget of the worker thread it runs on."""
+        for seconds in pages:
+            time.sleep(seconds)
+            budget.check()
+            yield Subgraph([Node("p", "Company", "P")])
+
+    monkeypatch.setattr(exporting, "exposure_pages", timed_pages)
+    with TestClient(create_app(store=world.store, settings=ApiSettings(time_budget=1.0))) as client:
+        response = client.get("/export/d3", params={"query": "exposure", "id": "p"})
+    assert response.status_code == status
+    if status == 503:
+        assert response.json()["code"] == "TIMEOUT"
+    else:
+        assert [n["id"] for n in response.json()["nodes"]] == ["p"]
 
 
 @pytest.mark.usefixtures("small_pages")
