@@ -1,10 +1,14 @@
 """Graph payloads for visualisation tools: Cytoscape.js elements, D3 node-link, GEXF (Gephi), GraphML (yEd).
 
 JSON formats carry properties as they are. The XML formats only take scalars of one type per
-attribute, and networkx's writers reject lists, dicts and None; a property that is not a scalar of
-one type across all nodes (or all edges) is written as JSON text under the name `<key>.json`, so
-lists and nulls survive and `parse` restores them. In the XML formats the relation type is the
-edge `label` (GEXF reserves an edge's `type` for directed/undirected).
+attribute; a property that is not a scalar of one type across all nodes (or all edges) is written as
+JSON text under the name `<key>.json`, so lists and nulls survive and `parse` restores them. In the
+XML formats the relation type is the edge `label` (GEXF reserves an edge's `type` for directed/undirected).
+
+Each format has one writer, a generator of text pieces over the nodes and then the edges (`iter_export`
+joins them into blocks; `export` joins the blocks), so a large answer is never one string in memory.
+The XML is written here rather than by networkx, whose writers build the whole document as a tree; it
+declares attributes as networkx does, so networkx, Gephi (graphology) and yEd read it as before.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ JSON_SUFFIX = ".json"
 _SCALARS = (str, int, float, bool)
 _XML_TYPES = {str: "string", int: "long", float: "double", bool: "boolean"}  # as networkx declares them
 _TEXT = {"\r": "&#13;"}  # a raw carriage return in XML text is read back as a line feed
+Kinds = dict[str, set[type]]  # property key -> the Python types of its values
 BLOCK = 64 * 1024  # characters per block of a streamed export: few hand-overs between threads, little held
 
 
@@ -107,6 +112,10 @@ class Elements(Protocol):
         """The edges, each id once."""
         ...
 
+    def kinds(self) -> tuple[Kinds, Kinds]:
+        """The Python types of the nodes' and of the edges' property values, by key (the XML formats declare them)."""
+        ...
+
 
 @dataclass(frozen=True)
 class InMemory:
@@ -122,6 +131,16 @@ class InMemory:
         """The parts' edges, each id once (the first seen)."""
         return _distinct(edge for part in self.parts for edge in part.edges)
 
+    def kinds(self) -> tuple[Kinds, Kinds]:
+        """The types of the property values, read from the parts."""
+        node_kinds: Kinds = {}
+        edge_kinds: Kinds = {}
+        for node in self.nodes():
+            _add_kinds(node_kinds, node.properties)
+        for edge in self.edges():
+            _add_kinds(edge_kinds, edge.properties)
+        return node_kinds, edge_kinds
+
 
 class Spool:
     """Elements of parts added one at a time, kept in two temporary files (nodes, edges) rather than memory:
@@ -132,6 +151,7 @@ class Spool:
         self._files = {Node: tempfile.TemporaryFile(), Edge: tempfile.TemporaryFile()}
         self._seen: dict[type, set[str]] = {Node: set(), Edge: set()}
         self._batches = {Node: 0, Edge: 0}
+        self._kinds: dict[type, Kinds] = {Node: {}, Edge: {}}  # noted as elements are added: no pass to read them
 
     def __enter__(self) -> "Spool":
         return self
@@ -147,6 +167,7 @@ class Spool:
             for element in elements:
                 if element.id not in seen:
                     seen.add(element.id)
+                    _add_kinds(self._kinds[kind], element.properties)
                     new.append(tuple(vars(element).values()))  # the fields in order (dataclasses.astuple deep-copies)
             if new:
                 pickle.dump(new, self._files[kind], protocol=pickle.HIGHEST_PROTOCOL)
@@ -159,6 +180,10 @@ class Spool:
     def edges(self) -> Iterator[Edge]:
         """The edges written down, in the order they came."""
         return (Edge(*row) for row in self._read(Edge))
+
+    def kinds(self) -> tuple[Kinds, Kinds]:
+        """The types of the property values, noted as the parts were added."""
+        return self._kinds[Node], self._kinds[Edge]
 
     def _read(self, kind: type) -> Iterator[tuple[Any, ...]]:
         """The rows of one file, batch by batch (a writer reads one file at a time)."""
@@ -314,26 +339,21 @@ Declared = dict[str, tuple[str, str]]  # property key as written -> (XML attribu
 
 def _attributes(elements: Elements, node_extra: dict[str, str] | None = None,
                 edge_extra: dict[str, str] | None = None) -> tuple[Declared, Declared]:
-    """The XML attributes of the nodes' and edges' properties (one pass over each), plus the structural
+    """The XML attributes of the nodes' and edges' properties, plus the structural
     ones given; a key that is not a scalar of one type everywhere is declared as `<key>.json`, a string."""
-    node_kinds: dict[str, set[type]] = {}
-    edge_kinds: dict[str, set[type]] = {}
-    for node in elements.nodes():
-        _add_kinds(node_kinds, node.properties)
-    for edge in elements.edges():
-        _add_kinds(edge_kinds, edge.properties)
+    node_kinds, edge_kinds = elements.kinds()
     node_types = {**_xml_types(node_kinds), **(node_extra or {"type": "string"})}
     edge_types = {**_xml_types(edge_kinds), **(edge_extra or {"networkx_key": "string"})}
     return _declared(node_types, 0), _declared(edge_types, len(node_types))
 
 
-def _add_kinds(kinds: dict[str, set[type]], properties: dict[str, Any]) -> None:
+def _add_kinds(kinds: Kinds, properties: dict[str, Any]) -> None:
     """Note the Python type of each property value under its key."""
     for key, value in properties.items():
         kinds.setdefault(key, set()).add(type(value))
 
 
-def _xml_types(kinds: dict[str, set[type]]) -> dict[str, str]:
+def _xml_types(kinds: Kinds) -> dict[str, str]:
     """Key as written (`<key>.json` for lists, dicts, None or mixed types) -> XML type, in first-seen order."""
     out: dict[str, str] = {}
     for key, seen in kinds.items():

@@ -117,6 +117,17 @@ def test_blocks_join_into_the_export() -> None:
     assert "".join(blocks) == export(sample, "graphml")[0]
 
 
+@pytest.mark.parametrize("format", ["gexf", "graphml"])
+def test_a_key_of_two_types_in_two_parts_is_json_text(format: str) -> None:
+    # "rank" is an int in the first part and a float in the second: only JSON text holds both (the module's rule).
+    first = Subgraph([Node("a", "Company", "A", {"rank": 3}), Node("b", "Company", "B", {"rank": 4})])
+    second = Subgraph([Node("b", "Company", "B", {"rank": 4}), Node("c", "Company", "C", {"rank": 2.5})])
+    streamed = "".join(iter_export(iter([first, second]), format))
+    assert "rank.json" in streamed
+    graph = parse(streamed, format)
+    assert {n.id: n.properties["rank"] for n in graph.nodes} == {"a": 3, "b": 4, "c": 2.5}
+
+
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     """Exposure exports in pages of 2 items (the route and the CLI read EXPOSURE_PAGE on each export)."""
