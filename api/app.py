@@ -4,14 +4,11 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -28,24 +25,21 @@ from strawberry.asgi import GraphQL
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.types import ExecutionResult
 
-from corpgraph.graph.analytics.results import Channel, Subgraph
-from corpgraph.graph.exports import FORMATS, export, export_file_name
 from corpgraph.graph.service import CorpGraph, RebuildHooks
 from corpgraph.graph.projection.snapshot import snapshots_for
 from corpgraph.graph.stores.base import GraphStore
 from corpgraph.graph.stores.factory import open_store
-from corpgraph.schema.errors import CorpgraphError, InvalidArgument, StoreError, TimedOut, UnknownFormat
-from corpgraph.schema.kinds import RelationType
+from corpgraph.schema.errors import CorpgraphError, StoreError, TimedOut
 
 from corpgraph.api.context import Context, Unauthorized, make_context
 from corpgraph.api.document_guard import lane_of, parsed
+from corpgraph.api.exporting import export_response
 from corpgraph.api.graphql_schema import error_answer, make_schema, public_message
 from corpgraph.api.lanes import Lane, Lanes, run_coroutine
 from corpgraph.api.http_limits import BodyLimit, error_response, http_error_response, parse_body
 from corpgraph.api.settings import ApiSettings, get_api_settings
 from corpgraph.api.workers import Publisher, Worker
 
-QUERIES = ("neighborhood", "liability", "exposure")
 # Bodies and GraphQL documents up to this many bytes are decoded on the event loop (at most ~15 ms for the
 # worst 8 KiB: nested empty lists), longer ones in the parse lane (api/lanes.py): a 2 MB body of nested lists
 # costs ~1.5-3 s of pure Python and would stall every other request on the loop.
@@ -160,54 +154,6 @@ class _DecodedRequest:
         return self._body
 
 
-@dataclass(frozen=True)
-class ExportRequest:
-    """Which subgraph to export: a query name, an id, and that query's optional arguments."""
-
-    query: str
-    id: str
-    as_of: date | None = None
-    depth: int | None = None
-    max_depth: int | None = None
-    min_share: float | None = None
-    channels: tuple[Channel, ...] | None = None
-    relation_types: tuple[RelationType, ...] | None = None
-    max_owners: int | None = None
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, str | None]) -> "ExportRequest":
-        """Parse URL query parameters (camelCase, as in GraphQL; lists comma-separated); clear errors on bad values."""
-        query, id = params.get("query") or "neighborhood", params.get("id")
-        if query not in QUERIES:
-            raise InvalidArgument(f"unknown query {query!r}: use one of {', '.join(QUERIES)}")
-        if not id:
-            raise InvalidArgument("the parameter id is required (an entity id; find one with the search query)")
-        return cls(query, id, _parse(params, "asOf", date.fromisoformat), _parse(params, "depth", int),
-                   _parse(params, "maxDepth", int), _parse(params, "minShare", float),
-                   _parse(params, "channels", lambda v: _names(Channel, v)),
-                   _parse(params, "relationTypes", lambda v: _names(RelationType, v)),
-                   _parse(params, "maxOwners", int))
-
-
-def _attachment(req: ExportRequest, format: str) -> str:
-    """Content-Disposition of an export: saved as `<view>-<id>-<date>.<ext>` (the date asked, else today), with
-    an ASCII name for old clients and the UTF-8 one (RFC 6266) for ids in other scripts."""
-    name = export_file_name(req.query, req.id, req.as_of or date.today(), format)
-    ascii_name = name.encode("ascii", "replace").decode("ascii").replace("?", "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
-def export_subgraph(graph: CorpGraph, settings: ApiSettings, req: ExportRequest) -> Subgraph:
-    """The subgraph of one query's answer, with the same bounds as the GraphQL fields (ApiSettings.*_args)."""
-    if req.query == "neighborhood":
-        return graph.neighborhood(req.id, relation_types=req.relation_types, **settings.neighborhood_args(req.depth))
-    if req.query == "liability":
-        return graph.liability_chain(req.id, req.as_of, bounds=False,
-                                     **settings.liability_args(req.max_depth, req.min_share, req.max_owners)).graph
-    return graph.exposure(req.id, req.as_of, channels=list(req.channels) if req.channels else None,
-                          bounds=False, **settings.exposure_args(req.max_depth, whole=True)).graph  # no share bounds
-
-
 def create_app(store: GraphStore | None = None, settings: ApiSettings | None = None,
                store_kind: str | None = None, rebuild_hooks: RebuildHooks | None = None,
                worker: Worker | None = None, build_apart: bool = False) -> Starlette:
@@ -248,17 +194,9 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
         return JSONResponse({"status": "ok", "store": name, "revision": revision})
 
     async def export_route(request: Request) -> Response:
-        """The subgraph of a query's answer in the format of the path."""
-        format = request.path_params["format"]
-        if format not in FORMATS:
-            raise UnknownFormat(f"unknown export format {format!r}: use one of {', '.join(FORMATS)}")
-        req = ExportRequest.from_params(request.query_params)
-        # In the heavy lane: the analytics and the serialisation are synchronous and must not stall the event loop.
-        subgraph = await lanes.run(Lane.HEAVY, deadline(), export_subgraph, graph, settings, req)
-        text, media_type = await lanes.run(Lane.HEAVY, deadline(), export, subgraph, format)
-        # The "N more" marker of a capped neighbourhood, outside the file so every format carries it.
-        return Response(text, media_type=media_type, headers={"X-Corpgraph-More-Nodes": str(subgraph.more_nodes),
-                                                               "Content-Disposition": _attachment(req, format)})
+        """The subgraph of a query's answer in the format of the path, streamed (api/exporting.py)."""
+        return await export_response(lanes, deadline, graph, settings, request.path_params["format"],
+                                     request.query_params)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -319,19 +257,3 @@ def _middleware(settings: ApiSettings) -> list[Middleware]:
         return limit
     return [Middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                        allow_headers=["authorization", "content-type"]), *limit]
-
-
-def _parse(params: Mapping[str, str | None], name: str, convert: Any) -> Any:
-    """One optional parameter converted, or an InvalidArgument naming it and the bad value."""
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return convert(raw)
-    except (ValueError, KeyError):
-        raise InvalidArgument(f"bad value for {name}: {raw!r}") from None
-
-
-def _names(enum: Any, text: str) -> tuple[Any, ...]:
-    """Comma-separated enum member names (as GraphQL spells them) into members."""
-    return tuple(enum[part.strip()] for part in text.split(",") if part.strip())

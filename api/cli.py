@@ -509,9 +509,9 @@ def export_graph(
 ) -> None:
     """Write the subgraph of a query's answer for a visualisation tool (same as GET /export/{format}), or with
     --format ftm the entities sanctions rules block, with the percentages, as FollowTheMoney JSON Lines."""
-    from corpgraph.api.app import ExportRequest, export_subgraph
+    from corpgraph.api.exporting import ExportRequest, export_parts
     from corpgraph.api.settings import get_api_settings
-    from corpgraph.graph.exports import export
+    from corpgraph.graph.exports import iter_export
     from corpgraph.graph.service import CorpGraph
 
     chosen = format_option or format
@@ -526,11 +526,27 @@ def export_graph(
               "minShare": min_share, "channels": channels, "relationTypes": relation_types, "maxOwners": max_owners}
     with _open(store, db) as graph_store:
         request = ExportRequest.from_params({k: None if v is None else str(v) for k, v in params.items()})
-        text, _ = export(export_subgraph(CorpGraph(graph_store), get_api_settings(), request), format=chosen)
+        parts, _ = export_parts(CorpGraph(graph_store), get_api_settings(), request)
+        _write_blocks(iter_export(parts, format=chosen), output)
+
+
+def _write_blocks(blocks: Iterator[str], output: Path | None) -> None:
+    """Write an export's blocks as they come: to stdout (ending in a newline), or to a file that appears whole
+    or not at all (written beside it, then renamed: an error part way leaves no half file)."""
     if output is None:
-        typer.echo(text)
-    else:
-        output.write_text(text, encoding="utf-8")
+        for block in blocks:
+            sys.stdout.write(block)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        return
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8") as file:
+            for block in blocks:
+                file.write(block)
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _export_ftm(store: str | None, as_of: str | None, regimes: str, output: Path | None) -> None:
