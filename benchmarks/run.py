@@ -392,7 +392,20 @@ def rows_workers(context: Context) -> list[Row]:
         return []
     from benchmarks import workers  # here: benchmarks.workers imports this module
 
-    measured = workers.rows(context.store.path, context.world, seconds=context.config.crowd_seconds)
+    return _dict_rows(workers.rows(context.store.path, context.world, seconds=context.config.crowd_seconds))
+
+
+def rows_export_stream(context: Context) -> list[Row]:
+    """The streamed GraphML export of the largest holder's exposure beside the whole answer's
+    (benchmarks/export_stream.py, over this run's store)."""
+    from benchmarks import export_stream  # here: benchmarks.export_stream imports this module
+
+    world = export_stream.World(context.store.path, context.world.largest_holder, context.world.as_of, 0)
+    return _dict_rows(export_stream.rows(world, ["graphml"], context.config.workdir))
+
+
+def _dict_rows(measured: list[dict[str, Any]]) -> list[Row]:
+    """Rows another script returns as dicts {name, figure, unit, target, met, ...the rest kept as extra}."""
     return [Row(r["name"], r["unit"], r["figure"], {}, "", r["target"], r["met"],
                 {k: v for k, v in r.items() if k not in ("name", "unit", "figure", "target", "met")},
                 higher_is_better=r["unit"] == "requests/s") for r in measured]
@@ -401,7 +414,7 @@ def rows_workers(context: Context) -> list[Row]:
 # Rows measured outside _measure, each given the run's Context, in this order, after every other row: a script
 # that measures a row elsewhere (live.py's write visibility; the 1-vs-N worker throughput of `serve --workers`)
 # adds its provider here so that --json carries it.
-ROW_PROVIDERS: list[RowProvider] = [rows_write_visible, rows_workers]
+ROW_PROVIDERS: list[RowProvider] = [rows_write_visible, rows_workers, rows_export_stream]
 
 
 def _trouble(named: list[tuple[str, Series]]) -> list[str]:

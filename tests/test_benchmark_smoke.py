@@ -106,7 +106,8 @@ def test_report_has_every_row_and_writes_json(report: bench.Report, tmp_path: Pa
                      "GraphQL server peak RSS", "liability chain p999", "holdings() with control flags, largest holder",
                      "holdings first page, largest holder", "write visible after",
                      f"{bench.CLIENTS} clients, 1 worker", f"{bench.CLIENTS} clients, 2 workers",
-                     "extra worker's own memory (USS)", "write visible through a worker (median of 5)"):
+                     "extra worker's own memory (USS)", "write visible through a worker (median of 5)",
+                     "export of the largest holder's exposure (graphml)"):
         assert expected in names
     crowd = next(row for row in report.rows if row.row == f"GraphQL liabilityChain p50, {bench.CLIENTS} clients")
     assert crowd.extra["requests"] > 0 and crowd.extra["requests_per_second"] > 0
