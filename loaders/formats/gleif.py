@@ -335,6 +335,8 @@ def _parts(item: _Item) -> set[str]:
 
 def _given(value: Any) -> bool:
     """True when a source value says something: a non-blank text, a number, a structure holding one."""
+    if type(value) is str:  # most values of an XML record: no str() copy
+        return value.strip() != ""
     if isinstance(value, dict):
         return any(_given(v) for v in value.values())
     if isinstance(value, list):

@@ -20,7 +20,19 @@ def pick(tree: Any, path: str, pointer: str = "") -> list[tuple[str, str]]:
 
 def nodes(tree: Any, path: str, pointer: str = "") -> list[tuple[str, Any]]:
     """(pointer, node) of every node at a path."""
-    return _walk(tree, _steps(path), 0, pointer)
+    # Most paths meet only dicts: walked without building the pointer step by step (a golden copy's LEI record
+    # is read by some thirty paths, millions of times); a list met on the way takes the general walk from there.
+    steps = _steps(path)
+    node = tree
+    for at, step in enumerate(steps):
+        if not isinstance(node, dict):
+            return _walk(node, steps, at, pointer + "".join(f"/{s}" for s in steps[:at])) if isinstance(node, list) else []
+        if step not in node:
+            return []
+        node = node[step]
+    if isinstance(node, list):
+        return _walk(node, steps, len(steps), f"{pointer}/{path}" if path else pointer)
+    return [(f"{pointer}/{path}" if path else pointer, node)]
 
 
 @lru_cache(maxsize=1024)

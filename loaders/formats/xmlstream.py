@@ -231,9 +231,10 @@ def _tree(elem: ET.Element, depth: int = 0) -> Any:
         return (elem.text or "").strip()
     out: dict[str, Any] = {}
     for child in elem:
-        if not isinstance(child.tag, str):
+        tag = child.tag
+        if not isinstance(tag, str):
             continue  # an entity left unexpanded (lxml gives it as a node; ElementTree keeps none)
-        name, value = local(child.tag), _tree(child, depth + 1)
+        name, value = _LOCAL.get(tag) or local(tag), _tree(child, depth + 1)  # the cache read inline: 30 a record
         if name not in out:
             out[name] = value
         elif isinstance(out[name], list):
