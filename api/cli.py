@@ -119,7 +119,9 @@ def load(
             coverage = Coverage(str(path))
             try:
                 _, batches = iter_batches(path, size, format=_say_format(path, format), coverage=coverage)
-                total.add(ingest_stream(graph_store, str(path), _warned(batches), on_batch=shown, on_phase=shown.enter))
+                summary = ingest_stream(graph_store, str(path), _warned(batches), on_batch=shown, on_phase=shown.enter)
+                coverage.written(summary.placeholders)
+                total.add(summary)
                 covered.append((coverage, True))
             except InvalidInput as exc:
                 failed += 1

@@ -64,6 +64,8 @@ class Coverage:
     file: str = ""
     format: str = ""
     kinds: dict[str, KindCount] = field(default_factory=dict)
+    # Placeholders the store already held (an earlier file defined or referenced their ids): not written.
+    placeholders_held: int = 0
 
     def track(self, kind: str, items: Iterable[Raw | Problem | Skipped | Folded], reason: str) -> Iterator[Raw | Problem]:
         """Count one source record of `kind` and what its mapping yields (passed on, less the `Skipped`);
@@ -106,6 +108,11 @@ class Coverage:
                 self._kind(PLACEHOLDERS).became[item[1].get("type", "?")] += 1
             yield item
 
+    def written(self, new_placeholders: int) -> None:
+        """Note how many of the file's placeholders the store wrote (the rest it already held: not written)."""
+        made = sum(self.kinds[PLACEHOLDERS].became.values()) if PLACEHOLDERS in self.kinds else 0
+        self.placeholders_held = max(0, made - new_placeholders)
+
     def as_is(self, type_name: Any) -> None:
         """Count one native record: its kind is its type, and it becomes itself."""
         self.record(str(type_name), (str(type_name),), (), "")
@@ -128,13 +135,15 @@ class Coverage:
         left = sum(sum(c.not_imported.values()) for c in self.kinds.values())
         imported = sum(c.imported for k, c in self.kinds.items() if k != PLACEHOLDERS)
         return {"file": self.file, "format": self.format, "read": read, "imported": imported, "not_imported": left,
-                "kinds": kinds}
+                "placeholders_already_stored": self.placeholders_held, "kinds": kinds}
 
     def lines(self) -> list[str]:
         """The report as plain lines: `Sanction 41 -> not imported: <why>`, one per kind (and reason)."""
         out = [f"coverage of {self.file} ({self.format}):"]
         for kind, count in self.kinds.items():
             out.extend(_kind_lines(kind, count))
+            if kind == PLACEHOLDERS and self.placeholders_held:
+                out[-1] += f" ({self.placeholders_held} already stored: not written)"
         return out
 
     def _kind(self, kind: str) -> KindCount:

@@ -194,3 +194,22 @@ def test_gleif_record_parts_no_mapping_reads_are_listed(tmp_path: Path) -> None:
     # The first record now gives its creation date; one record of the fixture gives its initial registration date.
     assert figures(covered("gleif", path), "LEIRecord")["parts_left_out"] == {
         "property not kept: Entity/EntityCreationDate": 1, "property not kept: Registration/InitialRegistrationDate": 1}
+
+
+def test_placeholders_the_store_already_holds_are_reported_as_not_written(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # tests/fixtures/gleif: rr.xml names six LEIs (Parent, Child A, Child B, Fund, Manager, Outside), lei.xml defines
+    # all but Outside. Loaded after lei.xml, rr.xml's six placeholders are counted, five of them already stored.
+    monkeypatch.setenv("CORPGRAPH_DB", str(tmp_path / "c.db"))
+    monkeypatch.setenv("CORPGRAPH_STORE", "embedded")
+    gleif = Path(__file__).parent / "fixtures" / "gleif"
+    report = tmp_path / "report.json"
+    assert CliRunner().invoke(app, ["load", str(gleif / "lei.xml")]).exit_code == 0
+    result = CliRunner().invoke(app, ["load", str(gleif / "rr.xml"), "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    assert "  (references left open) -> placeholders: Company 6 (5 already stored: not written)" in result.stdout
+    assert "1 placeholder(s) made" in result.stdout
+    [file] = json.loads(report.read_text())["files"]
+    assert (file["kinds"][PLACEHOLDERS]["became"], file["placeholders_already_stored"]) == ({"Company": 6}, 5)
+    again = CliRunner().invoke(app, ["load", str(gleif / "rr.xml")])  # Outside's placeholder is stored now too
+    assert "  (references left open) -> placeholders: Company 6 (6 already stored: not written)" in again.stdout
