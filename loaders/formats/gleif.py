@@ -246,7 +246,7 @@ class _Mapper:
         found = addresses(item.tree, item.api)
         if found:
             record["addresses"] = found
-        for part in sorted(_parts(item) - LEI_PARTS_READ[item.api]):
+        for part in sorted(_parts(item, LEI_PARTS_READ[item.api])):
             yield Skipped(f"{PROPERTY_NOT_KEPT}{part}")
         record["description"] = _describe(view)
         record["sources"] = [_source(item, f"LEI record {lei}", lei, view, lei)]
@@ -321,14 +321,18 @@ class _Mapper:
             self.referenced[lei] = origin
 
 
-def _parts(item: _Item) -> set[str]:
-    """The parts an LEI record gives (non-blank), two levels deep: `Entity/EntityCreationDate`, `registration/status`."""
+def _parts(item: _Item, read: frozenset[str]) -> set[str]:
+    """The parts an LEI record gives (non-blank), two levels deep, that are not `read`: `Entity/EntityCreationDate`,
+    `registration/status`. The parts read are not looked into (most of a record, addresses included)."""
     tree = item.tree.get("attributes") if item.api and isinstance(item.tree, dict) else item.tree
     out: set[str] = set()
     for key, value in (tree.items() if isinstance(tree, dict) else ()):
         if key.lower() in ("entity", "registration") and isinstance(value, dict):
-            out.update(f"{key}/{sub}" for sub, part in value.items() if _given(part))
-        elif _given(value):
+            for sub, part in value.items():
+                name = f"{key}/{sub}"
+                if name not in read and _given(part):
+                    out.add(name)
+        elif key not in read and _given(value):
             out.add(key)
     return out
 

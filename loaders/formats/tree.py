@@ -15,7 +15,11 @@ from corpgraph.schema.errors import Problem
 
 def pick(tree: Any, path: str, pointer: str = "") -> list[tuple[str, str]]:
     """(pointer, text) of every non-blank text (or number) at a path."""
-    return [(ptr, text) for ptr, node in nodes(tree, path, pointer) for text in _texts(node)]
+    found = nodes(tree, path, pointer)
+    if len(found) == 1 and type(found[0][1]) is str:  # one text, as most paths of a record give: no list of lists
+        text = found[0][1].strip()
+        return [(found[0][0], text)] if text else []
+    return [(ptr, text) for ptr, node in found for text in _texts(node)]
 
 
 def nodes(tree: Any, path: str, pointer: str = "") -> list[tuple[str, Any]]:
