@@ -6,9 +6,12 @@ other names, 1 in 10 with a transliterated name, 1 in 50 with a subdivision juri
 `generate_gleif_rr`: a relationship file (published apart from the LEI records, so every LEI it names is
 a placeholder): 40% direct and 35% ultimate consolidation (1 in 10 with a PERCENTAGE quantifier),
 15% fund management, 7% sub-funds, 3% feeders; relationship and accounting periods.
+
+    python benchmarks/generate_gleif.py OUT_DIR --lei 2500000 --relationships 500000   # the golden copy's size
 """
 from __future__ import annotations
 
+import argparse
 import random
 from pathlib import Path
 from typing import TextIO
@@ -154,3 +157,21 @@ def _rr_record(out: TextIO, rng: random.Random, child: str, parent: str) -> None
    </rr:Registration>
 </rr:RelationshipRecord>
 """)
+
+
+def main() -> None:
+    """Command line: write OUT_DIR/lei.xml and OUT_DIR/rr.xml (the relationships between the file's first LEIs)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--lei", type=int, default=2_500_000)
+    parser.add_argument("--relationships", type=int, default=500_000)
+    parser.add_argument("--seed", type=int, default=1, help="the LEI file's; the relationship file's is seed + 1")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    generate_gleif_lei(args.out / "lei.xml", args.lei, args.seed)
+    generate_gleif_rr(args.out / "rr.xml", args.relationships, args.seed + 1)
+    print(f"{args.lei:,} LEI records -> {args.out / 'lei.xml'}; {args.relationships:,} relationships -> {args.out / 'rr.xml'}")
+
+
+if __name__ == "__main__":
+    main()
