@@ -45,7 +45,22 @@ def addresses(tree: Any, api: bool) -> list[dict[str, str]]:
 
 def _address(node: Any, kind: str, api: bool) -> dict[str, str] | None:
     """One address node as a native address."""
-    texts = {ours: ", ".join(text for name in names[api] for _, text in pick(node, name)) for ours, names in PARTS.items()}
+    texts = {ours: ", ".join(_texts(node, names[api])) for ours, names in PARTS.items()}
     other_type = node.get("type") if api and kind == "other" and isinstance(node, dict) else None
     country = texts.pop("country")
     return address_of(country, kind=f"{kind} {other_type}" if other_type else kind, **texts)
+
+
+def _texts(node: Any, names: tuple[str, ...]) -> list[str]:
+    """The non-blank texts under these names of an address, in the names' order (a repeated one: each of its texts)."""
+    out: list[str] = []
+    for name in names:
+        value = node.get(name) if isinstance(node, dict) else None
+        if value is None:
+            continue  # most of the nine names are absent from an address: not walked
+        if type(value) is str:
+            if text := value.strip():
+                out.append(text)
+        else:
+            out.extend(text for _, text in pick(node, name))
+    return out

@@ -234,7 +234,9 @@ def _tree(elem: ET.Element, depth: int = 0) -> Any:
         tag = child.tag
         if not isinstance(tag, str):
             continue  # an entity left unexpanded (lxml gives it as a node; ElementTree keeps none)
-        name, value = _LOCAL.get(tag) or local(tag), _tree(child, depth + 1)  # the cache read inline: 30 a record
+        name = _LOCAL.get(tag) or local(tag)  # the cache read inline: 30 elements a record
+        # A leaf (most elements of a record) is read here rather than in a call of its own.
+        value = (child.text or "").strip() if depth < MAX_DEPTH and len(child) == 0 else _tree(child, depth + 1)
         if name not in out:
             out[name] = value
         elif isinstance(out[name], list):
