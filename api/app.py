@@ -25,6 +25,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.types import ExecutionResult
 
+from corpgraph.graph.gc_policy import return_large_blocks
 from corpgraph.graph.service import CorpGraph, RebuildHooks
 from corpgraph.graph.projection.snapshot import snapshots_for
 from corpgraph.graph.stores.base import GraphStore
@@ -167,6 +168,9 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
     mapped, so that they never hold the query threads' GIL (needs snapshots; `corpgraph serve` asks for it).
     """
     settings = settings or get_api_settings()
+    # An app is a long-lived server (`corpgraph serve`, or uvicorn --factory): its allocator returns large blocks
+    # (graph.gc_policy), so the delta applied per write does not fragment the heap.
+    return_large_blocks()
     owned = store is None
     opened = store if store is not None else open_store(store_kind)
     graph = CorpGraph(opened, rebuild_hooks, snapshots=snapshots_for(opened),

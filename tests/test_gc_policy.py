@@ -3,10 +3,12 @@ as a side effect of a library call."""
 from __future__ import annotations
 
 import gc
+import platform
 from typing import Any
 
 import pytest
 
+from corpgraph.graph import gc_policy
 from corpgraph.graph.gc_policy import FrozenProjections
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.service import CorpGraph
@@ -72,3 +74,9 @@ def test_a_failed_build_leaves_the_collector_running(seed_store: SqliteStore, mo
         assert gc.isenabled()
     finally:
         gc.unfreeze()
+
+
+def test_a_server_makes_glibc_return_large_blocks() -> None:
+    """On glibc (this project's Linux), mallopt takes the fixed mapping threshold and says so (1); the soak test
+    (tests/test_soak.py) holds what it is for: a server's memory stays flat under a stream of writes."""
+    assert platform.libc_ver()[0] != "glibc" or gc_policy.return_large_blocks() is True
