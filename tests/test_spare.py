@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from corpgraph.graph.projection.spare import appended, spare_empty
+from corpgraph.graph.projection.spare import appended, rewritten, spare_empty
 
 
 def test_an_append_writes_past_the_end_and_leaves_the_old_array_as_it_was() -> None:
@@ -29,3 +29,10 @@ def test_appending_nothing_or_to_a_plain_array_gives_the_values_in_its_dtype() -
     grown = appended(plain, np.array([3], dtype=np.int64))
     assert grown.dtype == np.int32 and grown.tolist() == [1, 2, 3]
     assert spare_empty(5, np.float64).size == 5
+
+
+def test_rewritten_copies_with_the_values_in_place_and_the_tail_after() -> None:
+    old = np.array([0.5, 0.25, 0.125])
+    new = rewritten(old, np.array([1]), np.array([0.75]), np.array([1.0]))
+    assert new.tolist() == [0.5, 0.75, 0.125, 1.0] and old.tolist() == [0.5, 0.25, 0.125]
+    assert appended(new, np.array([2.0])).tolist() == [0.5, 0.75, 0.125, 1.0, 2.0]

@@ -41,6 +41,16 @@ def appended(array: np.ndarray, tail: np.ndarray) -> np.ndarray:
     return out
 
 
+def rewritten(array: np.ndarray, at: np.ndarray, values: np.ndarray, tail: np.ndarray) -> np.ndarray:
+    """A copy of `array` with `values` at positions `at`, followed by `tail`, with spare capacity for `appended`."""
+    n = int(array.size)
+    out = spare_empty(n + int(tail.size), array.dtype)
+    out[:n] = array
+    out[at] = values
+    out[n:] = tail
+    return out
+
+
 def spare_empty(size: int, dtype: np.dtype | type) -> np.ndarray:
     """An uninitialised array of `size` entries with spare capacity behind it, for `appended`."""
     buffer = np.empty(size + max(_MIN_SPARE, size // SPARE), dtype=dtype)
