@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from corpgraph.graph.projection import delta
 from corpgraph.graph.projection.control import control, may_control
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.projection.build import AsOfView, Projection
@@ -312,3 +313,39 @@ def test_a_stake_that_gives_control_through_a_subsidiary_updates_the_control_rel
     assert view.control.controlled_by(x).tolist() == sorted([s, t])  # type: ignore[attr-defined]
     assert view.control.controlled_by(s).tolist() == []  # type: ignore[attr-defined]
     _same_view(view)
+
+
+def test_a_changed_share_patches_w_in_place_of_its_entry(tmp_store: SqliteStore) -> None:
+    """a holds 40% and c 20% of b; a's stake becomes 30%: W's sparsity is the same, so the new view shares its
+    indices and indptr with the old one and only the data differs (0.4 -> 0.3 at (a, b)); the old view still
+    reads 0.4, as queries answering from the older state must."""
+    ingest(tmp_store, batch(company("a"), company("b"), company("c"), owns("a", "b", 0.4), owns("c", "b", 0.2)))
+    graph = CorpGraph(tmp_store, fresh_wait=0.0)
+    old = graph.projection().view(date.today())
+    a, b, c = (graph.projection().index[i] for i in ("a", "b", "c"))
+    graph.write(batch(owns("a", "b", 0.3)))
+    assert built(graph).applied is Applied.DELTA
+    new = graph.projection().view(date.today())
+    assert np.shares_memory(new.W.indices, old.W.indices) and np.shares_memory(new.W.indptr, old.W.indptr)
+    assert not np.shares_memory(new.W.data, old.W.data)
+    assert (old.W[a, b], new.W[a, b], new.W[c, b]) == (0.4, 0.3, 0.2)
+    _same_view(new)
+
+
+def test_two_deltas_from_the_same_state_do_not_overwrite_each_other(tmp_store: SqliteStore) -> None:
+    """Deltas from one state, once after a write of new company n1 and once after n2 too, both grow the per-node
+    arrays of the same old view (graph.projection.spare); the views of both must equal views built from scratch."""
+    world = World(3)
+    ingest(tmp_store, world.first())
+    graph = CorpGraph(tmp_store, fresh_wait=0.0)
+    _check(graph, tmp_store)  # today's view with components and control, which the deltas grow
+    state = graph.live.fresh()
+    graph.write(batch(company("n1"), owns("c1", "n1", 0.5)))
+    first = delta.advance(tmp_store, state.identity, state.projection)
+    graph.write(batch(company("n2"), owns("c2", "n2", 0.5)))
+    second = delta.advance(tmp_store, state.identity, state.projection)
+    assert isinstance(first, delta.Advanced) and isinstance(second, delta.Advanced)
+    assert second.projection.size == first.projection.size + 1  # n2 is one node more
+    for advanced in (first, second):
+        for day in advanced.projection.cached_days():
+            _same_view(advanced.projection.view(day))

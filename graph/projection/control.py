@@ -30,6 +30,7 @@ from corpgraph.schema.kinds import RelationType
 
 from corpgraph.graph.precision import TOLERANCE
 from corpgraph.graph.projection.build import AsOfView, csr_slots
+from corpgraph.graph.projection.spare import appended
 
 CONTROL = 0.5  # controls: strictly more than this (plus TOLERANCE)
 _OPEN = 2 * TOLERANCE  # an exclusive minimum counts this much above its bound in the control rule (only there)
@@ -217,8 +218,9 @@ REACH = 0.25  # past this share of the nodes downstream of a delta, `updated` co
 
 
 def grown(matrix: sp.spmatrix, n: int, kind: type) -> sp.spmatrix:
-    """A compressed (CSR or CSC) n x n matrix holding `matrix` in its top-left corner (no entry copied)."""
-    ptr = np.concatenate((matrix.indptr, np.full(n - matrix.shape[0], matrix.indptr[-1])))
+    """A compressed (CSR or CSC) n x n matrix holding `matrix` in its top-left corner (no entry copied; the new
+    empty rows appended in the indptr's spare capacity, graph.projection.spare)."""
+    ptr = appended(matrix.indptr, np.full(n - matrix.shape[0], matrix.indptr[-1], dtype=matrix.indptr.dtype))
     return kind((matrix.data, matrix.indices, ptr), shape=(n, n))
 
 

@@ -18,7 +18,7 @@ else dropped and rebuilt lazily by the first query that needs it (graph.projecti
 
 What the delta needs from the compact projection (graph/projection/build.py, graph.projection.nodeids, graph.projection.relation_ids):
 `NodeIds.extend` (new ids take the next indices, existing ones keep theirs, the sorted groups are shared);
-per-edge columns it can extend with np.concatenate and copy where edges changed; sparse columns rebuilt
+per-edge columns it can extend (in their spare capacity, graph.projection.spare) and copy where edges changed; sparse columns rebuilt
 from their few stored edges; relation ids derived from the columns, with the exceptions of new edges checked
 by `RelationIds.build` on those edges alone; adjacency per type carried over (`Adjacencies.built`), the
 whole-history OWNS adjacency never built for a delta (edges are found by one pass over the target column).
@@ -50,6 +50,7 @@ from corpgraph.graph.projection.build import (
 )
 from corpgraph.graph.projection.relation_ids import EdgeColumns, RelationIds
 from corpgraph.graph.projection.sparse_column import SparseColumn
+from corpgraph.graph.projection.spare import appended, rewritten
 from corpgraph.graph.stores.base import Change, ChangeKind, EdgeRow, GraphStore, contiguous, edge_row
 from corpgraph.graph.projection.view_delta import patched_adjacency, patched_view
 
@@ -111,19 +112,17 @@ def apply_rows(proj: Projection, rows: Sequence[EdgeRow], revision: int) -> Proj
     out = replace(proj, revision=revision, ids=ids, kinds=kinds, _views=type(proj._views)(), _lock=threading.Lock())
     for name in ("share", "valid_from", "valid_to"):
         column = getattr(proj, name)
-        if changed.size:
-            column = column.copy()
-            column[changed] = cols[name][k:]
-        setattr(out, name, np.concatenate((column, cols[name][:k].astype(column.dtype))) if k else column)
+        tail = cols[name][:k].astype(column.dtype)
+        setattr(out, name, rewritten(column, changed, cols[name][k:], tail) if changed.size else appended(column, tail))
     touched = np.concatenate((added, changed))
     for name in ("incident", "kind"):
         setattr(out, name, _sparse_with(getattr(proj, name), m + k, touched, cols[name]))
     if k:
         itype = index_type(max(len(ids), m + k))
-        out.type = np.concatenate((proj.type, cols["type"][:k].astype(proj.type.dtype)))
-        # the new part cast first: one copy of the 3M-edge columns, not two (an int64 concatenation, then int32)
-        out.src = np.concatenate((proj.src.astype(itype, copy=False), cols["src"][:k].astype(itype)))
-        out.dst = np.concatenate((proj.dst.astype(itype, copy=False), cols["dst"][:k].astype(itype)))
+        # in the columns' spare capacity (graph.projection.spare): no copy of the 3M-edge columns per write
+        out.type = appended(proj.type, cols["type"][:k].astype(proj.type.dtype))
+        out.src = appended(proj.src.astype(itype, copy=False), cols["src"][:k].astype(itype))
+        out.dst = appended(proj.dst.astype(itype, copy=False), cols["dst"][:k].astype(itype))
     out.relation_ids = _relation_ids(proj.relation_ids, out, new_rows)
     out.out = _grown_adjacency(proj.out, out, out.src, out.dst, added)
     out.into = _grown_adjacency(proj.into, out, out.dst, out.src, added)

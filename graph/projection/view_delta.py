@@ -42,6 +42,7 @@ from corpgraph.graph.projection.build import (
     csr_slots,
 )
 from corpgraph.graph.projection.shares import EdgeShares
+from corpgraph.graph.projection.spare import appended, spare_empty
 
 _OWNS = _TYPE_CODE[RelationType.OWNS]
 _CONTROLS = _TYPE_CODE[RelationType.CONTROLS]
@@ -60,20 +61,21 @@ def patched_adjacency(adj: Adjacency, n: int, add: tuple[np.ndarray, np.ndarray,
     if rows.size == 0:
         old_n = adj.indptr.size - 1
         return adj if n == old_n else Adjacency(_grown_ptr(adj.indptr, n), adj.nbr, adj.edge)
-    slots = csr_slots(_grown_ptr(adj.indptr, n), rows)
-    indptr, (nbr, edge) = patched_rows(adj.indptr, (adj.nbr, adj.edge), n, rows, ~np.isin(adj.edge[slots], drop_edges),
+    ptr = _grown_ptr(adj.indptr, n)
+    slots = csr_slots(ptr, rows)
+    indptr, (nbr, edge) = patched_rows(ptr, (adj.nbr, adj.edge), rows, ~np.isin(adj.edge[slots], drop_edges),
                                        frm, (to, edges), key=1)
     return Adjacency(indptr, nbr, edge)
 
 
-def patched_rows(indptr: np.ndarray, arrays: tuple[np.ndarray, ...], n: int, rows: np.ndarray, keep: np.ndarray,
+def patched_rows(ptr: np.ndarray, arrays: tuple[np.ndarray, ...], rows: np.ndarray, keep: np.ndarray,
                  add_rows: np.ndarray, added: tuple[np.ndarray, ...], key: int
                  ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """Compressed rows (indptr over n rows or fewer, and parallel arrays of their entries) with the sorted
-    `rows` rebuilt: their entries where `keep` (a mask over those rows' entries, in order) and the `added`
-    entries of `add_rows` (each in `rows`), each rebuilt row in the order of arrays[key]. The other rows are
-    copied as they are, in one pass (a delta touches a few rows of millions)."""
-    ptr = _grown_ptr(indptr, n)
+    """Compressed rows (indptr `ptr`, already over the new number of rows, and parallel arrays of their entries)
+    with the sorted `rows` rebuilt: their entries where `keep` (a mask over those rows' entries, in order) and
+    the `added` entries of `add_rows` (each in `rows`), each rebuilt row in the order of arrays[key]. The other
+    rows are copied as they are, in one pass (a delta touches a few rows of millions); when every rebuilt row
+    keeps its entries' positions and arrays[key], only the other arrays are copied, with those rows written in."""
     starts, ends = ptr[rows], ptr[rows + 1]
     slots = csr_slots(ptr, rows)
     all_rows = np.concatenate((np.repeat(rows, ends - starts)[keep], add_rows.astype(np.int64)))
@@ -81,10 +83,9 @@ def patched_rows(indptr: np.ndarray, arrays: tuple[np.ndarray, ...], n: int, row
     order = np.lexsort((entries[key], all_rows))
     entries = [e[order] for e in entries]
     sizes = np.bincount(np.searchsorted(rows, all_rows), minlength=rows.size)
-    counts = np.diff(ptr)
-    counts[rows] = sizes
-    out_ptr = np.zeros(n + 1, dtype=indptr.dtype)
-    np.cumsum(counts, out=out_ptr[1:])
+    if np.array_equal(sizes, ends - starts) and np.array_equal(entries[key], arrays[key][slots]):
+        return ptr, tuple(a if k == key else _written(a, slots, e) for k, (a, e) in enumerate(zip(arrays, entries)))
+    out_ptr = _shifted_ptr(ptr, rows, sizes - (ends - starts))
     offsets = np.concatenate(([0], np.cumsum(sizes))).tolist()
     cuts = list(zip(np.concatenate(([0], ends[:-1])).tolist(), starts.tolist()))  # the copied stretch before each row
     out = []
@@ -97,10 +98,30 @@ def patched_rows(indptr: np.ndarray, arrays: tuple[np.ndarray, ...], n: int, row
     return out_ptr, tuple(out)
 
 
+def _written(array: np.ndarray, slots: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """A copy of `array` with `values` at `slots` (the old array stays as the older view reads it)."""
+    out = array.copy()
+    out[slots] = values
+    return out
+
+
+def _shifted_ptr(ptr: np.ndarray, rows: np.ndarray, grows: np.ndarray) -> np.ndarray:
+    """`ptr` with row rows[k] grown by grows[k] entries: every later row start shifted by the growth before it
+    (added in place, one stretch per row between two rebuilt ones, not a cumulative sum over all rows)."""
+    n = ptr.size - 1
+    out = spare_empty(n + 1, ptr.dtype)
+    out[:] = ptr
+    ends = (rows + 1).tolist() + [n + 1]
+    for k, shift in enumerate(np.cumsum(grows).tolist()):
+        if shift:
+            out[ends[k]:ends[k + 1]] += shift
+    return out
+
+
 def _grown_ptr(indptr: np.ndarray, n: int) -> np.ndarray:
-    """An indptr over n rows (n >= its own): the new rows empty."""
+    """An indptr over n rows (n >= its own): the new rows empty (appended in its spare capacity, graph.projection.spare)."""
     old_n = indptr.size - 1
-    return indptr if n == old_n else np.concatenate((indptr, np.full(n - old_n, indptr[-1], dtype=indptr.dtype)))
+    return indptr if n == old_n else appended(indptr, np.full(n - old_n, indptr[-1], dtype=indptr.dtype))
 
 
 @dataclass(frozen=True)
@@ -172,8 +193,9 @@ def _patched_w(W: sp.csr_matrix, over: np.ndarray, proj: Projection, cols: _Colu
         return sp.csr_matrix((W.data, W.indices, _grown_ptr(W.indptr, n)), shape=(n, n)), over.astype(np.int64)
     in_t = np.zeros(n, dtype=bool)
     in_t[cols.targets] = True
-    kept_entries = ~in_t[W.indices[csr_slots(_grown_ptr(W.indptr, n), rows)]]
-    indptr, (indices, data) = patched_rows(W.indptr, (W.indices, W.data), n, rows, kept_entries, s, (d, v), key=0)
+    ptr = _grown_ptr(W.indptr, n)
+    kept_entries = ~in_t[W.indices[csr_slots(ptr, rows)]]
+    indptr, (indices, data) = patched_rows(ptr, (W.indices, W.data), rows, kept_entries, s, (d, v), key=0)
     return sp.csr_matrix((data, indices, indptr), shape=(n, n)), over.astype(np.int64)
 
 
@@ -244,14 +266,13 @@ def _carry_components(old: AsOfView, view: AsOfView, changed: tuple[np.ndarray, 
     old_n, n = comps.labels.size, view.projection.size
     fresh = np.arange(old_n, n, dtype=np.int64)
     top = int(comps.labels.max()) + 1 if comps.labels.size else 0
-    labels = np.concatenate((comps.labels, top + np.arange(fresh.size, dtype=comps.labels.dtype)))
-    rank = np.concatenate((comps.rank, fresh))
+    labels = appended(comps.labels, top + np.arange(fresh.size, dtype=comps.labels.dtype))
+    rank = appended(comps.rank, fresh)
     s, d = changed
     if ((labels[s] == labels[d]) | (rank[s] >= rank[d])).any():
         return  # a cycle may be made or broken, or the order no longer topological: rebuilt lazily
-    view.__dict__["components"] = Components(labels, np.concatenate((comps.sizes, np.ones(fresh.size, np.int64))),
-                                             rank, np.concatenate((comps.order, fresh)),
-                                             np.concatenate((comps.first, fresh)), comps.inner)
+    view.__dict__["components"] = Components(labels, appended(comps.sizes, np.ones(fresh.size, np.int64)), rank,
+                                             appended(comps.order, fresh), appended(comps.first, fresh), comps.inner)
     view.inverses.update(old.inverses)
 
 
