@@ -214,7 +214,8 @@ def _measure(report: Report, config: Config, world: gen.World, store: SqliteStor
     if lb:
         lb.close()
     context = Context(config, store, world, ours, incidents, roots)
-    report.rows += [row for provider in ROW_PROVIDERS for row in provider(context)]
+    for provider in ROW_PROVIDERS:
+        report.rows += _provided(provider, context)
 
 
 def _ours_series(config: Config, ours: Ours, holder: str, as_of: date, incidents: list[str],
@@ -402,6 +403,16 @@ def rows_export_stream(context: Context) -> list[Row]:
 
     world = export_stream.World(context.store.path, context.world.largest_holder, context.world.as_of, 0)
     return _dict_rows(export_stream.rows(world, ["graphml"], context.config.workdir))
+
+
+def _provided(provider: RowProvider, context: Context) -> list[Row]:
+    """A provider's rows; one that fails gives a row saying so (named for the provider) instead of losing the
+    whole run's report, which at 1M companies is half an hour of measuring."""
+    try:
+        return provider(context)
+    except Exception as exc:  # noqa: BLE001 - any failure of a provider is reported in its row, with its reason
+        _log(f"{provider.__name__} failed: {exc}")
+        return [Row(provider.__name__, "", None, {}, f"failed: {str(exc)[:300]}", "measured", False)]
 
 
 def _dict_rows(measured: list[dict[str, Any]]) -> list[Row]:
