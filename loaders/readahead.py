@@ -15,8 +15,10 @@ import gc
 import json
 import multiprocessing as mp
 import os
+import threading
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
+from multiprocessing.context import ForkContext, SpawnContext
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +34,11 @@ MIN_BYTES = 1 << 20  # smaller files are read in-process (starting a child costs
 
 def worth_a_child(fmt: Format, path: Path) -> bool:
     """True when reading the file in a child pays: an imported format, a file of a megabyte or more, `fork`
-    available (the child starts with this process's modules, nothing to import or pickle), and a core to
-    spare (the child adds work: on a machine already busy it only competes with this process)."""
-    return (fmt.name != "native" and "fork" in mp.get_all_start_methods() and os.path.getsize(path) >= MIN_BYTES
-            and spare_core())
+    available and this process single-threaded (the child starts with this process's modules, nothing to import
+    or pickle: `_context`), and a core to spare (the child adds work: on a machine already busy it only competes
+    with this process)."""
+    return (fmt.name != "native" and "fork" in mp.get_all_start_methods() and threading.active_count() == 1
+            and os.path.getsize(path) >= MIN_BYTES and spare_core())
 
 
 def spare_core() -> bool:
@@ -51,7 +54,7 @@ def spare_core() -> bool:
 def read_ahead(fmt: Format, path: Path, coverage: Coverage | None = None) -> Iterator[Raw | Line | Problem]:
     """The format's stream of the file, read by a child process; the child's exception is raised here, and its
     count of what each kind of source record became is added to `coverage` at the end."""
-    context = mp.get_context("fork")
+    context = _context()
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=_produce, args=(fmt, path, send), name="corpgraph-read", daemon=True)
     child.start()
@@ -78,6 +81,13 @@ def read_ahead(fmt: Format, path: Path, coverage: Coverage | None = None) -> Ite
             child.terminate()  # this process stopped early (a write failed, or it was interrupted)
         child.join()
         receive.close()
+
+
+def _context() -> ForkContext | SpawnContext:
+    """`fork` when this process runs no other thread, else `spawn`. A fork copies the locks other threads hold at
+    that moment, C libraries' included (SQLite takes its allocator's mutex without the GIL), and the child hangs
+    on the first it takes: a test process's leftover builder thread did that to the whole suite."""
+    return mp.get_context("fork") if threading.active_count() == 1 else mp.get_context("spawn")
 
 
 def _produce(fmt: Format, path: Path, send: Connection) -> None:

@@ -3,7 +3,9 @@ same records with the same origins, the same problems in the same order, and the
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import threading
 from datetime import date
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,6 +96,7 @@ def test_the_child_is_used_only_with_a_core_to_spare(tmp_path: Path, monkeypatch
     path = tmp_path / "big.ftm.jsonl"
     path.write_bytes(b" " * (readahead.MIN_BYTES + 1))
     ftm, native = get_format("ftm"), get_format("native")
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # this test process may have others
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(os, "getloadavg", lambda: (0.9, 0.0, 0.0))  # 2 cores, one busy: one spare
     assert readahead.worth_a_child(ftm, path) and not readahead.worth_a_child(native, path)
@@ -191,3 +194,26 @@ def test_records_sent_as_text_validate_as_the_dicts_would(tmp_path: Path) -> Non
     assert [p.line for p in here.problems] == [2, 4, 4, 5]  # share 7; name and country; NaN
     assert there.entities == here.entities and [r.id for r, _ in here.entities] == ["a", "b"]
     assert there.failed_ids == here.failed_ids == {"c"}
+
+
+def test_with_another_thread_running_the_child_is_spawned_and_reads_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fork would copy the locks another thread holds (the suite once hung on SQLite's allocator mutex): with a
+    second thread alive the child is spawned, and the stream is the same."""
+    path = FIXTURES / "ftm" / "world.ftm.jsonl"
+    fmt = get_format("ftm")
+    started: list[str] = []
+    real = multiprocessing.get_context
+
+    def get_context(method: str) -> Any:
+        started.append(method)
+        return real(method)
+    monkeypatch.setattr(multiprocessing, "get_context", get_context)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        assert as_list(read_ahead(fmt, path)) == as_list(fmt.read(path))
+    finally:
+        stop.set()
+        other.join()
+    assert started == ["spawn"]
