@@ -393,20 +393,22 @@ def db_import(
                                                        "NEO4J_HOME/bin/neo4j-admin)")] = None,
     format: FormatOpt = None,
 ) -> None:
-    """Bulk-import files into an empty, stopped Neo4j with neo4j-admin (same readers and checks as `load`)."""
-    from corpgraph.graph.stores.neo4j_bulk import import_problems, write_import_files
+    """Bulk-import files into an empty, stopped Neo4j with neo4j-admin (same readers and checks as `load`, through
+    a staging embedded store in the CSV folder: memory stays bounded whatever the size)."""
+    from corpgraph.graph.stores.neo4j_bulk import import_files
 
-    whole = join_batches("import", (load_file(path, format=_say_format(path, format), strict=False) for path in files))
-    placeholders, problems = import_problems(whole)
-    if problems:
-        _echo_problems(problems)
-        typer.echo(f"not imported ({len(problems)} problem(s)); nothing was written", err=True)
-        raise typer.Exit(code=1)
     folder = csv_dir or (neo4j_home / "import" / "corpgraph" if neo4j_home else Path("corpgraph-import"))
-    written = write_import_files(whole, folder)
+    size = get_settings().batch_size
+    try:
+        with paused():  # this command is the process: it pauses the cyclic collector (graph.gc_policy)
+            written = import_files(_warned(_every_batch(files, size, format)), folder)
+    except InvalidInput as exc:
+        _echo_problems(exc.problems)
+        typer.echo(f"not imported ({len(exc.problems)} problem(s)); nothing was written", err=True)
+        raise typer.Exit(code=1)
     admin = neo4j_admin or (str(neo4j_home / "bin" / "neo4j-admin") if neo4j_home else "neo4j-admin")
     command = written.command(admin, database)
-    out.print(f"{written.entities} entities, {written.relations} relations, {placeholders} placeholder(s) "
+    out.print(f"{written.entities} entities, {written.relations} relations, {written.placeholders} placeholder(s) "
               f"written as CSV to {folder}", markup=False, highlight=False, soft_wrap=True)
     if neo4j_home is None:
         out.print("with Neo4j stopped, run as its user (NEO4J_HOME set to its home):", markup=False, highlight=False)
@@ -415,6 +417,12 @@ def db_import(
         _run_import(command, neo4j_home)
     out.print("then start Neo4j and run `corpgraph db init` (constraints and indexes over the imported graph)",
               markup=False, highlight=False, soft_wrap=True)
+
+
+def _every_batch(files: list[Path], size: int, format: str | None) -> Iterator[Batch]:
+    """The batches of every file in turn, as one stream (an import's files are checked together)."""
+    for path in files:
+        yield from iter_batches(path, size, format=_say_format(path, format))[1]
 
 
 def _run_import(command: list[str], home: Path) -> None:

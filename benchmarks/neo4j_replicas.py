@@ -27,8 +27,9 @@ import time
 from pathlib import Path
 
 from benchmarks.generate import World, generate
-from corpgraph.graph.stores.neo4j_bulk import import_problems, write_import_files
-from corpgraph.loaders.validate import load_file
+from corpgraph.graph.settings import get_settings
+from corpgraph.graph.stores.neo4j_bulk import import_files
+from corpgraph.loaders.validate import iter_batches
 from tests.neo4j_server import LAUNCHER, Neo4jServer, start_neo4j_server
 from tests.test_neo4j_replicas import Replica
 
@@ -74,9 +75,7 @@ def imported_server(world: World, work: Path) -> Neo4jServer:
     """A test Neo4j in `work/home` holding the world (bulk-imported, then `db init`), NEO4J_* set for the
     replicas this process starts; the first answer waits for the projection, past the default 10 s request
     budget on a busy machine, so the budget is raised."""
-    batch = load_file(world.path, strict=False)
-    assert not import_problems(batch)[1]
-    files = write_import_files(batch, work / "csv")
+    files = import_files(iter_batches(world.path, get_settings().batch_size)[1], work / "csv")
     home = work / "home"
     home.mkdir()
     subprocess.run(files.command(str(LAUNCHER / "neo4j-admin"), "neo4j"), check=True, capture_output=True,

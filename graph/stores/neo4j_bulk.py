@@ -1,11 +1,13 @@
 """Bulk import into an empty Neo4j database: Neo4j's import tool fed with CSV files of validated records.
 
-`corpgraph db import` reads its files through the same readers and checks as `corpgraph load` (against an
-empty database: every reference must be in the files), then writes one CSV file per entity label and per
-relationship type with exactly the properties the transactional path stores (neo4j._entity_row, edge_row
-and the document), plus the revision node and one change-log entry (revision 1, bulk), and runs (or prints)
-`neo4j-admin database import full`. The database must not exist or be empty, and the server stopped; once it
-runs again, `corpgraph db init` creates the constraints and indexes over what was imported.
+`corpgraph db import` loads its files, as one stream, into a staging embedded store in the import's folder
+through the same streamed path and checks as `corpgraph load` (graph.stores.sqlite_stream: batches, whole-file
+checks in TEMP tables, so memory stays bounded whatever the size; every reference must be in the files, the
+staging store starting empty). It then pages the stored rows out into one CSV file per entity label and per
+relationship type with exactly the properties the transactional path stores (neo4j._entity_row, edge_row and
+the document), plus the revision node and one change-log entry (revision 1, bulk), deletes the staging store,
+and runs (or prints) `neo4j-admin database import full`. The database must not exist or be empty, and the
+server stopped; once it runs again, `corpgraph db init` creates the constraints and indexes over what was imported.
 
 CSV details the import tool needs: node ids in the id space `Entity`; list properties joined by U+001F
 (never in a search key, identifier key or topic); `search` and `idsearch` hold newlines (the keys are stored
@@ -15,22 +17,22 @@ in the transactional path.
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
-from collections.abc import Iterable
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from corpgraph.schema.batch import Batch
-from corpgraph.schema.declaration import ANALYTIC_FIELDS, RELATIONS, entity_type
-from corpgraph.schema.errors import Problem
+from corpgraph.schema.batch import Batch, LoadPhase, WriteSummary
+from corpgraph.schema.declaration import ANALYTIC_FIELDS, RELATIONS
 from corpgraph.schema.kinds import EntityType, RelationType
-from corpgraph.schema.records import Entity
 
-from corpgraph.graph.write.ingest import batch_problems
+from corpgraph.graph.write.ingest import ingest_stream
 from corpgraph.graph.stores import cypher
-from corpgraph.graph.stores.base import ChangeKind, EdgeRow, batch_rows, edge_row
-from corpgraph.graph.stores.codec import encode
+from corpgraph.graph.stores.base import ChangeKind, GraphStore, edge_row
+from corpgraph.graph.stores.codec import decode_entity, decode_relation, encode
+from corpgraph.graph.stores.sqlite import SqliteStore
 
 ARRAY_DELIMITER = "\x1f"
 _NODE_FIELDS = ("id", "type", "name", "keys", "topics", "search", "idkeys", "idsearch", "doc")
@@ -51,26 +53,43 @@ def _column(name: str) -> str:
 _REL_HEADER = [":START_ID(Entity)", ":END_ID(Entity)", "id", *map(_column, ANALYTIC_FIELDS), "doc"]
 
 
-class EmptyDatabase:
-    """The store an import goes into, as the checks read it: nothing stored."""
-
-    def edges_into(self, ids: Iterable[str], types: Iterable[RelationType]) -> list[EdgeRow]:
-        """No stored relations."""
-        return []
-
-    def get_entities(self, ids: Iterable[str]) -> dict[str, Entity]:
-        """No stored entities."""
-        return {}
-
-    def ids_with_identifier(self, key: str) -> list[str]:
-        """No stored identifiers."""
-        return []
+STAGING = "staging.db"  # the staging embedded store's file in the import's folder
+_PAGE = 10_000  # stored rows read at a time while writing the CSV files
 
 
-def import_problems(batch: Batch) -> tuple[int, list[Problem]]:
-    """Every problem of the files joined in `batch` as a load into an empty database would report them, and
-    how many placeholders were made (graph.ingest.batch_problems with nothing stored)."""
-    return batch_problems(lambda ids: {}, EmptyDatabase(), batch)
+@contextmanager
+def staging_store(folder: Path) -> Iterator[SqliteStore]:
+    """An empty embedded store in `folder` for the import's checks, deleted when the block ends; the folder
+    too when the block fails and the folder was made for it (a refused import leaves nothing behind)."""
+    made = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(f"{STAGING}*"):  # an import killed earlier: its staging store is not this one's
+        stale.unlink()
+    store = SqliteStore(folder / STAGING)
+    done = False
+    try:
+        yield store
+        done = True
+    finally:
+        store.close()
+        for path in folder.glob(f"{STAGING}*"):  # the database, its WAL and shared-memory files
+            path.unlink()
+        if made and not done:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def stage(store: SqliteStore, batches: Iterable[Batch], on_batch: Callable[[Batch], None] | None = None,
+          on_phase: Callable[[LoadPhase], None] | None = None) -> WriteSummary:
+    """Load every file's batches, as one stream, into the staging store with `corpgraph load`'s checks;
+    InvalidInput with every problem, and nothing staged, when there are any."""
+    return ingest_stream(store, "import", batches, on_batch, on_phase)
+
+
+def import_files(batches: Iterable[Batch], folder: Path) -> ImportFiles:
+    """Check the batches in a staging store in `folder` and write them as the import tool's CSV files there;
+    InvalidInput with every problem, and no file written, when there are any."""
+    with staging_store(folder) as staging:
+        return write_import_files(staging, folder, stage(staging, batches).placeholders)
 
 
 @dataclass
@@ -82,6 +101,7 @@ class ImportFiles:
     relationships: list[tuple[str, Path]] = field(default_factory=list)  # type and file
     entities: int = 0
     relations: int = 0
+    placeholders: int = 0
 
     def command(self, admin: str, database: str) -> list[str]:
         """The `neo4j-admin database import full` command line for these files."""
@@ -94,37 +114,62 @@ class ImportFiles:
                 f"--report-file={self.folder / 'import.report'}"]  # beside the CSV files, not in the caller's folder
 
 
-def write_import_files(batch: Batch, folder: Path) -> ImportFiles:
-    """Write the batch (checked: import_problems found none) as the import tool's CSV files into `folder`."""
+def write_import_files(store: GraphStore, folder: Path, placeholders: int = 0) -> ImportFiles:
+    """Write what `store` holds (the staging store, checked) as the import tool's CSV files into `folder`,
+    paging the stored rows so that no more than a page is held at a time."""
     from corpgraph.graph.stores.neo4j import _entity_row
 
     folder.mkdir(parents=True, exist_ok=True)
-    out = ImportFiles(folder)
-    ents, rels = batch_rows(batch)
-    by_label: dict[EntityType, list[Entity]] = defaultdict(list)
-    for record in ents.values():
-        by_label[entity_type(record)].append(record)
-    for label, records in sorted(by_label.items()):
-        path = folder / f"nodes-{label.value}.csv"
-        _write(path, _NODE_HEADER, ([_cell(row[name]) for name in _NODE_FIELDS] for row in map(_entity_row, records)))
-        out.nodes.append((f"{cypher.ENTITY_LABEL}:{label.value}", path))
-    out.entities = len(ents)
-    by_type: dict[RelationType, list[list[Any]]] = defaultdict(list)
-    for rel_id, relation in rels.items():
-        row = edge_row(rel_id, relation)
-        by_type[RelationType(row["type"])].append(
-            [row["source"], row["target"], rel_id, *(_cell(row[name]) for name in ANALYTIC_FIELDS), encode(relation)])
-    for kind, rows in sorted(by_type.items()):
-        path = folder / f"relationships-{kind.value}.csv"
-        _write(path, _REL_HEADER, rows)
-        out.relationships.append((kind.value, path))
-    out.relations = len(rels)
+    out = ImportFiles(folder, placeholders=placeholders)
+    with ExitStack() as files:
+        nodes = _Writers(files, folder, "nodes", _NODE_HEADER)
+        for raw in _paged(store.raw_entities):
+            row = _entity_row(decode_entity(str(raw.type), str(raw.doc), raw.id))
+            nodes.row(EntityType(raw.type).value, [_cell(row[name]) for name in _NODE_FIELDS])
+            out.entities += 1
+        relationships = _Writers(files, folder, "relationships", _REL_HEADER)
+        for raw in _paged(store.raw_relations):
+            relation = decode_relation(raw.type, str(raw.doc), raw.id)
+            row = edge_row(raw.id, relation)
+            relationships.row(RelationType(row["type"]).value, [
+                row["source"], row["target"], raw.id, *(_cell(row[name]) for name in ANALYTIC_FIELDS),
+                encode(relation)])
+            out.relations += 1
+    out.nodes = [(f"{cypher.ENTITY_LABEL}:{label}", path) for label, path in sorted(nodes.paths.items())]
+    out.relationships = sorted(relationships.paths.items())
     meta = folder / "meta.csv"
     _write(meta, ["id:ID(Meta)", "value:long"], [[cypher.REVISION_KEY, 1]])
     changes = folder / "changes.csv"
     _write(changes, ["revision:long", "kind"], [[1, ChangeKind.BULK.value]])
     out.nodes += [(cypher.META_LABEL, meta), (cypher.CHANGE_LABEL, changes)]
     return out
+
+
+def _paged(read: Callable[[str, int], list[Any]]) -> Iterator[Any]:
+    """Every stored row a paged reader (raw_entities, raw_relations) gives, in id order, a page at a time."""
+    after = ""
+    while page := read(after, _PAGE):
+        yield from page
+        after = page[-1].id
+
+
+class _Writers:
+    """One CSV file per label or type, `{prefix}-{name}.csv`, opened at its first row."""
+
+    def __init__(self, files: ExitStack, folder: Path, prefix: str, header: list[str]) -> None:
+        self._files, self._folder, self._prefix, self._header = files, folder, prefix, header
+        self._writers: dict[str, Any] = {}
+        self.paths: dict[str, Path] = {}
+
+    def row(self, name: str, cells: list[Any]) -> None:
+        """Append one row to the file of `name`."""
+        writer = self._writers.get(name)
+        if writer is None:
+            path = self._folder / f"{self._prefix}-{name}.csv"
+            writer = self._writers[name] = _writer(self._files.enter_context(_open(path)))
+            writer.writerow(self._header)
+            self.paths[name] = path
+        writer.writerow(cells)
 
 
 def _cell(value: Any) -> Any:
@@ -134,9 +179,19 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _open(path: Path) -> IO[str]:
+    """A CSV file to write: UTF-8, no newline translation (the csv module writes its own line ends)."""
+    return path.open("w", encoding="utf-8", newline="")
+
+
+def _writer(handle: IO[str]) -> Any:
+    """RFC 4180 quoting (a quote doubled), "\\n" line ends."""
+    return csv.writer(handle, lineterminator="\n")
+
+
 def _write(path: Path, header: list[str], rows: Iterable[list[Any]]) -> None:
-    """One CSV file, header first, RFC 4180 quoting (a quote doubled), UTF-8."""
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+    """One small CSV file, header first."""
+    with _open(path) as handle:
+        writer = _writer(handle)
         writer.writerow(header)
         writer.writerows(rows)
