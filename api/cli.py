@@ -22,7 +22,7 @@ from rich.table import Table
 from corpgraph.api.load_progress import LoadDisplay
 from corpgraph.graph.gc_policy import paused
 from corpgraph.graph.identity.clusters import IdentityError
-from corpgraph.graph.write.ingest import ingest, ingest_stream, join_batches
+from corpgraph.graph.write.ingest import ingest, ingest_stream
 from corpgraph.graph.settings import Settings, get_settings
 from corpgraph.graph.identity.resolve.candidates import CandidateSet
 from corpgraph.graph.stores.base import GraphStore
