@@ -91,11 +91,7 @@ class Snapshots:
     def latest(self, at_most: int) -> Projection | None:
         """The newest readable snapshot of a revision up to `at_most` (a restart after writes: the change log
         brings it up to date, graph.service), or None."""
-        try:
-            found = sorted((r for r in map(self._revision_of, os.listdir(self.folder)) if r is not None and r <= at_most),
-                           reverse=True)
-        except FileNotFoundError:
-            return None
+        found = sorted((r for r in self._revisions() if r <= at_most), reverse=True)
         return next((p for p in map(self.load, found) if p is not None), None)
 
     def save(self, projection: Projection, identity: IdentityMap | None = None, durable: bool = True) -> Path:
@@ -122,11 +118,15 @@ class Snapshots:
 
     def newest(self) -> int | None:
         """The revision of the newest snapshot of this store in the folder, or None."""
+        return max(self._revisions(), default=None)
+
+    def _revisions(self) -> list[int]:
+        """The revisions of this store's snapshots in the folder (none when there is no folder yet)."""
         try:
-            found = [self._revision_of(name) for name in os.listdir(self.folder)]
+            names = os.listdir(self.folder)
         except FileNotFoundError:
-            return None
-        return max((r for r in found if r is not None), default=None)
+            return []
+        return [r for r in map(self._revision_of, names) if r is not None]
 
     def _revision_of(self, name: str) -> int | None:
         """The revision a file name of this store's snapshots names (None: not one of them)."""
