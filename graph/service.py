@@ -254,7 +254,7 @@ class CorpGraph:
                 return advanced
             why = advanced
             _log.info("full projection rebuild: %s", why)
-        elif self.snapshots is not None:
+        elif self._snapshot_behind():  # only then is an identity needed before the build (a build apart makes its own)
             identity = build_identity(self.store)  # reads the revision first: a racing write makes another build
             self._keep_identity(identity)
             resumed = self._resumed(identity)
@@ -276,6 +276,11 @@ class CorpGraph:
             return
         self._saved_at = time.monotonic()
         self.snapshots.save_in_background(state.projection, identity=state.identity)  # with it: workers map it
+
+    def _snapshot_behind(self) -> bool:
+        """A snapshot of an older revision than the store's is saved: the change log may bring it up to date."""
+        newest = None if self.snapshots is None else self.snapshots.newest()
+        return newest is not None and newest < self.store.revision()
 
     def _resumed(self, identity: IdentityMap) -> Analytic | None:
         """A start from the snapshot of an older revision plus the change log since (graph.projection.delta), saved
