@@ -86,6 +86,17 @@ def test_stated_attribution_is_stored_in_every_form(form: str, tmp_path: Path, t
     assert to_g.record.sources[0].record_id == STATED[0]["id"]  # the relationship is the source
 
 
+def test_a_confidence_that_is_no_number_is_no_confidence(tmp_path: Path, tmp_store: SqliteStore) -> None:
+    """STIX confidence is an integer 0..100: `true` and "high" give none (as an absent one), not 1 of 100."""
+    odd = [{**stix_rel(4, "attributed-to", T, G), "confidence": True},
+           {**stix_rel(5, "attributed-to", T, P), "confidence": "high"}, stix_rel(6, "attributed-to", T, F)]
+    load(tmp_store, tmp_path, CHAIN + odd)
+    found = {r.record.target: r.record.confidence
+             for r in tmp_store.relations_touching([stix(T)], [RelationType.ATTRIBUTED_TO]) if r.record.source == stix(T)}
+    assert found[stix(G)] == found[stix(P)] == found[stix(F)]  # F's relationship gives none
+    assert found[stix(G)] != 0.01
+
+
 def test_an_identity_the_file_leaves_open_is_a_placeholder_of_unknown_kind(tmp_path: Path,
                                                                           tmp_store: SqliteStore) -> None:
     """Attributed to an identity the file does not hold: no identity_class to read, so an Organization of kind

@@ -423,8 +423,10 @@ def stix_id(ref: str) -> str:
 
 def _with_confidence(record: dict[str, Any], obj: dict[str, Any]) -> dict[str, Any]:
     """The record with the object's confidence, when it gives one (STIX 0..100, ours 0..1)."""
-    if isinstance(obj.get("confidence"), (int, float)):
-        record["confidence"] = obj["confidence"] / 100
+    value = obj.get("confidence")
+    # JSON true is a Python int: STIX wants an integer 0..100, so `true` is no confidence rather than 1 of 100.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        record["confidence"] = value / 100
     return record
 
 
