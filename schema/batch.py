@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from corpgraph.schema.errors import Problem
+from corpgraph.schema.kinds import EntityType
 from corpgraph.schema.records import Entity, Relation
 
 
@@ -48,6 +49,10 @@ class Batch:
     # Ids of entity records that failed validation: references to them are not reported again as unknown.
     failed_ids: set[str] = field(default_factory=set)
     format: str = "native"
+    # Stored placeholders a real record of the batch gives another type, with their stored type: set by the
+    # check the store runs inside its write transaction (graph.write.retype), read by a store that keeps the
+    # type apart from the row it upserts (Neo4j relabels the node).
+    retyped: dict[str, EntityType] = field(default_factory=dict)
 
     def __len__(self) -> int:
         """Number of records in the batch."""

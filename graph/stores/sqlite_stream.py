@@ -11,8 +11,9 @@ SQLite transaction (so memory stays bounded whatever the file size, and a ROLLBA
 - `load_owns`: the file's native OWNS records (target, where they came from, and whether the write changed them),
   for the share check of the companies a changed stake touches.
 
-Per batch: entity type changes are checked against what the file declared earlier and what was stored;
-placeholders are written only for ids nobody holds yet; once the batch is written, each relation whose
+Per batch: entity type changes are checked against what the file declared earlier and what was stored (a
+real record may retype a stored placeholder, whose stored relations must then join the new type:
+graph.write.retype); placeholders are written only for ids nobody holds yet; once the batch is written, each relation whose
 endpoints are all held for real (stored, or real records of the file so far) is checked at once; the others
 wait in `load_rels`. At the end of the file, before COMMIT: the relations that waited (graph.write.ingest's
 rules), and the owners' share sums of each company a native OWNS touches (graph.write.allocation's rules), read
@@ -33,6 +34,7 @@ from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.schema.records import Owns
 
 from corpgraph.graph.write.allocation import Stake, excess_reason, first_excess, imported, owner_groups, stored_stake
+from corpgraph.graph.write.retype import Endpoints, StoredRecords, TypeChange, retype
 from corpgraph.graph.write.rules import LOADING, endpoint_problems, referenced_ids
 from corpgraph.graph.stores.base import EdgeRow, TypeLookup
 
@@ -53,9 +55,11 @@ _TABLES = ("load_ids", "load_failed", "load_rels", "load_owns")
 class StreamCheck:
     """The whole-file state of one streamed load, in TEMP tables of the writing connection."""
 
-    def __init__(self, db: sqlite3.Connection, stored_types: TypeLookup, edges_into) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, db: sqlite3.Connection, stored_types: TypeLookup, edges_into,  # type: ignore[no-untyped-def]
+                 records: StoredRecords) -> None:
         self._db = db
         self._stored_types = stored_types
+        self._records = records  # read through `db` too: what the file wrote so far is there
         self._edges_into = edges_into  # the analytic columns only: no stored document decoded for the share check
         self.problems: list[Problem] = []
         self.new_ids: set[str] = set()  # ids of the last admitted batch that neither the store nor the file held
@@ -132,19 +136,31 @@ class StreamCheck:
             declared.update({i: (EntityType(t), bool(p)) for i, t, p in rows})
         in_file = set(declared)  # ids the file held before this batch
         before = self._stored_types([i for i in ids if i not in declared])
+        changes: list[TypeChange] = []
         for rec, origin in real:
             kind = entity_type(rec)
             earlier = declared.get(rec.id)
             if earlier is not None and not earlier[1] and earlier[0] != kind:
                 self.problems.append(origin.problem("type", f"id {rec.id!r} is declared earlier as {earlier[0].value}"))
             elif earlier is None and before.get(rec.id, kind) != kind:
-                self.problems.append(origin.problem("type", f"id {rec.id!r} is stored as a {before[rec.id].value}; "
-                                                            "an entity cannot change type"))
+                changes.append(TypeChange(rec.id, before[rec.id], kind, origin))
             declared[rec.id] = (kind, False)
+        if changes:  # before the batch is written: the relations stored so far are those to check
+            known = {rec.id: entity_type(rec) for rec, _ in real}
+            self.problems += retype(changes, self._records, self._stored_types, known,
+                                    self._waiting([change.id for change in changes]))[1]
         self._db.executemany("INSERT INTO load_ids(id, type, placeholder) VALUES (?, ?, 0) ON CONFLICT(id) DO "
                              "UPDATE SET type = excluded.type, placeholder = 0",
                              ((i, declared[i][0].value) for i in ids))
         self.new_ids = {rec.id for rec, _ in real} - in_file - before.keys()
+
+    def _waiting(self, ids: list[str]) -> set[Endpoints]:
+        """The relations touching the ids that wait for the end of the file (checked there, not again apart)."""
+        out: set[Endpoints] = set()
+        for page in _pages(ids):
+            out.update(self._db.execute(f"SELECT type, source, target, incident FROM load_rels WHERE source IN "
+                                        f"({_marks(page)}) OR target IN ({_marks(page)})", page + page))
+        return out
 
     def finish(self) -> tuple[list[Problem], int]:
         """Every problem of the file, in line order, and how many placeholders it made (once all is written)."""

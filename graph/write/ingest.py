@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from corpgraph.schema.batch import Batch, LoadPhase, WriteSummary
 from corpgraph.schema.declaration import RELATIONS, entity_type
@@ -9,6 +10,7 @@ from corpgraph.schema.errors import Problem
 from corpgraph.schema.kinds import EntityType, RelationType
 
 from corpgraph.graph.write.allocation import StoredShares, check_allocation
+from corpgraph.graph.write.retype import StoredRecords, TypeChange, endpoints, retype
 from corpgraph.graph.write.rules import LOADING, endpoint_problems, referenced_ids
 from corpgraph.graph.stores.base import GraphStore, TypeLookup
 
@@ -20,8 +22,9 @@ def ingest(store: GraphStore, batch: Batch) -> WriteSummary:
 
     The problems the batch carries (reading, validation) and the reference problems of the records that
     did validate are reported together. Placeholders (entities an importer made for references its file
-    left open) never replace a stored entity; a real record replaces a stored placeholder. Both are decided
-    inside the store's write transaction, so a concurrent load cannot slip in between.
+    left open) never replace a stored entity; a real record replaces a stored placeholder, of any type
+    (graph.write.retype). Both are decided inside the store's write transaction, so a concurrent load cannot
+    slip in between.
     """
     placeholders = 0
 
@@ -40,11 +43,15 @@ def ingest(store: GraphStore, batch: Batch) -> WriteSummary:
     return summary
 
 
-def batch_problems(stored_types: TypeLookup, stored: StoredShares, batch: Batch) -> tuple[int, list[Problem]]:
+class StoredForChecks(StoredShares, StoredRecords, Protocol):
+    """What the checks of a batch read of the store it goes into, besides types (every GraphStore has it)."""
+
+
+def batch_problems(stored_types: TypeLookup, stored: StoredForChecks, batch: Batch) -> tuple[int, list[Problem]]:
     """Settle the batch's placeholders, then every problem of it in line order (fields, references, types,
     share sums); how many placeholders are new. `stored_types` and `stored` read the store it goes into."""
     placeholders = settle_placeholders(stored_types, batch)
-    problems = batch.problems + check_references(stored_types, batch) + check_allocation(stored, batch)
+    problems = batch.problems + check_references(stored_types, batch, stored) + check_allocation(stored, batch)
     return placeholders, sorted(problems, key=lambda p: p.line)
 
 
@@ -61,11 +68,12 @@ def settle_placeholders(stored_types: TypeLookup, batch: Batch) -> int:
     return len(new)
 
 
-def check_references(stored_types: TypeLookup, batch: Batch) -> list[Problem]:
-    """Problems with ids: unknown endpoints, endpoints of the wrong kind, entities changing type.
+def check_references(stored_types: TypeLookup, batch: Batch, stored_records: StoredRecords) -> list[Problem]:
+    """Problems with ids: unknown endpoints, endpoints of the wrong kind, entities changing type (but for
+    stored placeholders, which the batch retypes: `batch.retyped`, graph.write.retype).
 
-    `stored_types` reads the store; stores call this inside their write transaction (GraphStore.write), so
-    a concurrent load cannot change a type between this check and the commit.
+    `stored_types` and `stored_records` read the store; stores call this inside their write transaction
+    (GraphStore.write), so a concurrent load cannot change a type between this check and the commit.
     """
     in_batch: dict[str, EntityType] = {}
     problems: list[Problem] = []
@@ -78,11 +86,11 @@ def check_references(stored_types: TypeLookup, batch: Batch) -> list[Problem]:
     for rec, _ in batch.relations:
         wanted.update(referenced_ids(rec))
     stored = stored_types(wanted)
-    for record, origin in batch.entities:
-        old = stored.get(record.id)
-        if old is not None and old != entity_type(record):
-            problems.append(origin.problem("type", f"id {record.id!r} is stored as a {old.value}; "
-                                                   "an entity cannot change type"))
+    changes = [TypeChange(record.id, stored[record.id], entity_type(record), origin) for record, origin in batch.entities
+               if stored.get(record.id, entity_type(record)) != entity_type(record)]
+    batch.retyped, changed = retype(changes, stored_records, stored_types, in_batch,
+                                    {endpoints(rec) for rec, _ in batch.relations} if changes else ())
+    problems += changed
     known = {**stored, **in_batch}
     for rec, origin in batch.relations:
         problems.extend(origin.problem(field, reason)
