@@ -61,6 +61,15 @@ def merge_entities(kind: EntityType, create: bool = False) -> str:
     )
 
 
+def relabel_entities(kind: EntityType) -> str:
+    """Give the entities `$ids` the label of `kind` in place of another entity type's: placeholders a real record
+    of another type replaced (graph.write.retype), their row already upserted under the old label. Their
+    relationships stay on the node."""
+    others = ":".join(_q(other.value) for other in EntityType if other != kind)
+    return (f"UNWIND $ids AS id MATCH (n:{_q(ENTITY_LABEL)} {{id: id}}) REMOVE n:{others} SET n:{_q(kind.value)} "
+            "RETURN count(n) AS written")
+
+
 def merge_relations(kind: RelationType, source: EntityType, target: EntityType, create: bool = False) -> str:
     """Upsert (or, `create`, insert) a chunk of relations between two labels; `$rows` = edge_row() fields plus
     doc; `$load` as for merge_entities."""
@@ -282,7 +291,7 @@ def all_statements() -> list[str]:
     out = [BUMP_REVISION, DELETE_ALL, READ_REVISION, LOG_CHANGE, PRUNE_CHANGES, CHANGES_SINCE, ENTITY_TYPES, GET_ENTITIES, SEARCH,
            COUNT_ENTITIES, COUNT_RELATIONS, MERGE_JUDGEMENT, IDS_WITH_IDENTIFIER, SHARED_IDENTIFIERS, JUDGEMENTS,
            RAW_ENTITIES, RAW_RELATIONS, EDITION, SHOW_CONSTRAINTS, SHOW_INDEXES, *schema_statements(), *enterprise_schema_statements()]
-    out += [builder(kind) for kind in EntityType for builder in (merge_entities, list_entities)]
+    out += [builder(kind) for kind in EntityType for builder in (merge_entities, list_entities, relabel_entities)]
     out += [builder(kind) for kind in RelationType
             for builder in (get_relations, relations_touching, edge_columns, edges_into)]
     out += [merge_entities(kind, create=True) for kind in EntityType]

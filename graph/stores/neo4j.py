@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 import dataclasses
@@ -202,7 +202,7 @@ class Neo4jStore:
         ents, rels, unchanged = self._changed_only(tx, ents, rels)
         if not ents and not rels:
             raise _NothingChanged(unchanged)  # the transaction (and its revision bump) is rolled back
-        for step in self._plan(ents, rels, stored_types):
+        for step in self._plan(ents, rels, stored_types, batch.retyped) + self._relabel(ents, batch.retyped):
             run_step(tx, step)
         log = ChangeRecorder()
         log.wrote(ents, rels)
@@ -226,25 +226,30 @@ class Neo4jStore:
         return ({i: r for i, r in ents.items() if i not in same}, {i: r for i, r in rels.items() if i not in same},
                 len(same))
 
-    def _plan(self, ents: dict[str, Entity], rels: dict[str, Relation], stored_types: TypeLookup) -> list[Step]:
-        """Chunked steps in order: entities per label, then relations per (type, source, target label)."""
+    def _plan(self, ents: dict[str, Entity], rels: dict[str, Relation], stored_types: TypeLookup,
+              retyped: Mapping[str, EntityType]) -> list[Step]:
+        """Chunked steps in order: entities per label, then relations per (type, source, target label).
+
+        A placeholder the write retypes (Batch.retyped) is written under its stored label, which the write's
+        last steps replace (`_relabel`): a batched load writes its chunks before it publishes."""
         plan: list[Step] = []
+        labels = {i: retyped.get(i, entity_type(rec)) for i, rec in ents.items()}
         by_label: dict[EntityType, list[dict[str, Any]]] = defaultdict(list)
         for entity in ents.values():
-            by_label[entity_type(entity)].append(_entity_row(entity))
+            by_label[labels[entity.id]].append(_entity_row(entity))
         for label, rows in by_label.items():
             self._add_chunks(plan, rows, Step(cypher.merge_entities(label), {}, None, cypher_loads.EXISTING_ENTITIES,
                                               cypher_loads.CHANGED_ENTITIES, cypher.merge_entities(label, create=True)))
-        for (kind, source, target), rows in self._relation_rows(ents, rels, stored_types).items():
+        for (kind, source, target), rows in self._relation_rows(labels, rels, stored_types).items():
             self._add_chunks(plan, rows, Step(cypher.merge_relations(kind, source, target), {}, None,
                                               cypher_loads.existing_relations(kind), cypher_loads.changed_relations(kind),
                                               cypher.merge_relations(kind, source, target, create=True)))
         return plan
 
-    def _relation_rows(self, ents: dict[str, Entity], rels: dict[str, Relation], stored_types: TypeLookup
+    def _relation_rows(self, written: dict[str, EntityType], rels: dict[str, Relation], stored_types: TypeLookup
                        ) -> dict[tuple[RelationType, EntityType, EntityType], list[dict[str, Any]]]:
         """Relation rows grouped by type and endpoint labels (a relation type may join several labels)."""
-        labels = self._endpoint_labels(ents, rels.values(), stored_types)
+        labels = self._endpoint_labels(written, rels.values(), stored_types)
         grouped: dict[tuple[RelationType, EntityType, EntityType], list[dict[str, Any]]] = defaultdict(list)
         for rel_id, relation in rels.items():
             kind = RelationType(relation.type)  # type: ignore[attr-defined]
@@ -281,10 +286,18 @@ class Neo4jStore:
         for chunk in self._chunks(rows):
             plan.append(dataclasses.replace(shape, params={"rows": chunk, "load": None}, expected=len(chunk)))
 
-    def _endpoint_labels(self, ents: dict[str, Entity], rels: Iterable[Relation], stored_types: TypeLookup
+    def _relabel(self, ents: dict[str, Entity], retyped: Mapping[str, EntityType]) -> list[Step]:
+        """The last steps of a write that retypes placeholders: each written one's node takes its new label."""
+        by_label: dict[EntityType, list[str]] = defaultdict(list)
+        for id in sorted(retyped.keys() & ents.keys()):
+            by_label[entity_type(ents[id])].append(id)
+        return [Step(cypher.relabel_entities(label), {"ids": chunk}, len(chunk))
+                for label, ids in by_label.items() for chunk in self._chunks(ids)]
+
+    def _endpoint_labels(self, written: dict[str, EntityType], rels: Iterable[Relation], stored_types: TypeLookup
                          ) -> dict[str, EntityType]:
-        """The label of every relation endpoint, from the batch or else from the store."""
-        labels = {i: entity_type(rec) for i, rec in ents.items()}
+        """The label of every relation endpoint, as the batch writes it or else from the store."""
+        labels = dict(written)
         ends = {x for rec in rels for x in (rec.source, rec.target)}
         labels.update(stored_types(ends - labels.keys()))
         missing = sorted(ends - labels.keys())

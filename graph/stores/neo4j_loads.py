@@ -128,13 +128,14 @@ class Loads:
                 ents, rels = batch_rows(batch)
                 aside: list[Step] = []
                 same: set[str] = set()
-                for step in self.store._plan(ents, rels, self.store.entity_types):
+                for step in self.store._plan(ents, rels, self.store.entity_types, batch.retyped):
                     written = True
                     kept, unchanged = self._commit(functools.partial(self._write_chunk, load=load, step=step),
                                                    batch.label)
                     aside, same = aside + kept, same | unchanged
                 ents = {i: rec for i, rec in ents.items() if i not in same}
                 rels = {i: rec for i, rec in rels.items() if i not in same}
+                aside += self.store._relabel(ents, batch.retyped)  # retyped placeholders: new labels at publication
                 if not ents and not rels:  # everything is stored as it is: no revision, as a one-transaction write
                     self._commit(lambda tx: _meta_step(tx, DROP_LOAD, load), batch.label)
                     return LoadResult({}, {}, recoveries, len(same))
