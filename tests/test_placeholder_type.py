@@ -26,7 +26,8 @@ from corpgraph.loaders.validate import iter_batches, load_file
 from corpgraph.schema.declaration import parse_record, relation_id
 from corpgraph.schema.errors import InvalidInput, NotFound
 from corpgraph.schema.kinds import EntityType, RelationType
-from tests.factory import company, entity, owns
+from corpgraph.schema.records import Owns
+from tests.factory import company, entity, of_type, owns, rel
 from tests.test_bods import v3, v3_owns
 from tests.test_bods import write as write_bods
 from tests.test_delta import _check as check_delta
@@ -53,6 +54,11 @@ def jsonl(path: Path, *records: dict[str, Any]) -> Path:
     """A native JSON Lines file, one record a line (line n holds records[n - 1])."""
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
+
+
+def ftm(id: str, schema: str, **props: list[str]) -> dict[str, Any]:
+    """One FtM entity line."""
+    return {"id": id, "schema": schema, "properties": props}
 
 
 def stix_attribution(store: GraphStore, tmp_path: Path) -> None:
@@ -84,14 +90,18 @@ def test_a_stix_placeholder_organization_is_replaced_by_a_company(store: GraphSt
                                                                   padding: list[dict[str, Any]]) -> None:
     stix_attribution(store, tmp_path)
     assert kind_of(store, IDENTITY) == (EntityType.ORGANIZATION, True)
-    real = jsonl(tmp_path / "front.jsonl", company(IDENTITY, "Front Company Ltd"), *padding)
+    # The same file states a new stake of the company, and the attribution again with a confidence (a stored
+    # relation the write changes: on Neo4j a batched load writes it in the publishing transaction).
+    real = jsonl(tmp_path / "front.jsonl", company(IDENTITY, "Front Company Ltd"), company("sub"),
+                 owns(IDENTITY, "sub", 0.5), rel("ATTRIBUTED_TO", ACTOR, IDENTITY, confidence=0.8), *padding)
     ingest(store, load_file(real))
     assert kind_of(store, IDENTITY) == (EntityType.COMPANY, False)
     assert store.get_entities([IDENTITY])[IDENTITY].name == "Front Company Ltd"
     assert IDENTITY in listed(store, EntityType.COMPANY) and listed(store, EntityType.ORGANIZATION) == []
     (kept,) = store.relations_touching([IDENTITY], [RelationType.ATTRIBUTED_TO])
-    assert (kept.record.source, kept.record.target) == (ACTOR, IDENTITY)  # type: ignore[attr-defined]
-    assert store.counts() == {"Actor": 1, "Company": 1 + len(padding), "ATTRIBUTED_TO": 1}
+    assert (kept.record.source, kept.record.target, kept.record.confidence) == (ACTOR, IDENTITY, 0.8)
+    assert [(e.source, e.share) for e in store.edges_into(["sub"], [RelationType.OWNS])] == [(IDENTITY, 0.5)]
+    assert store.counts() == {"Actor": 1, "Company": 2 + len(padding), "ATTRIBUTED_TO": 1, "OWNS": 1}
 
 
 def test_loading_either_file_again_changes_nothing(store: GraphStore, tmp_path: Path) -> None:
@@ -116,6 +126,24 @@ def test_a_bods_person_placeholder_is_defined_as_an_entity(store: GraphStore, tm
     assert listed(store, EntityType.PERSON) == []
     # The stake stays: p9 holds 20% of e1, now as a company (OWNS joins a Company holder too).
     assert [(e.source, e.share) for e in store.edges_into([HELD], [RelationType.OWNS])] == [(PARTY, 0.2)]
+
+
+def test_an_ftm_owner_left_open_is_defined_as_a_person_in_a_streamed_load(store: GraphStore, tmp_path: Path) -> None:
+    # FtM's Ownership owner may be any legal entity: an open one is guessed a Company; the next file says Person.
+    # Loaded as `corpgraph load` does (write_stream), in batches of one record.
+    stake = jsonl(tmp_path / "stake.ftm.jsonl", ftm("shell", "Company", name=["Shell Ltd"]),
+                  ftm("own-1", "Ownership", owner=["anna"], asset=["shell"], percentage=["60"]))
+    people = jsonl(tmp_path / "people.ftm.jsonl", ftm("anna", "Person", name=["Anna K"]))
+    ingest_stream(store, str(stake), iter_batches(stake, 1)[1])
+    assert kind_of(store, "ftm:anna") == (EntityType.COMPANY, True)
+    ingest_stream(store, str(people), iter_batches(people, 1)[1])
+    assert kind_of(store, "ftm:anna") == (EntityType.PERSON, False)
+    revision = store.revision()
+    for path in (stake, people):  # either file again changes nothing
+        ingest_stream(store, str(path), iter_batches(path, 1)[1])
+    assert store.revision() == revision
+    assert [(e.source, e.share) for e in store.edges_into(["ftm:shell"], [RelationType.OWNS])] == [("ftm:anna", 0.6)]
+    assert store.counts() == {"Company": 1, "Person": 1, "OWNS": 1}
 
 
 def test_the_live_projection_follows_the_new_type(store: GraphStore, tmp_path: Path) -> None:
@@ -192,7 +220,7 @@ def test_a_stake_of_an_earlier_batch_is_checked_against_the_new_type(tmp_store: 
     assert stream_problems(tmp_store, path) == [
         f"3: type: id {PARTY!r} replaces a placeholder Person, but the stored relation {rel_id} would not hold: "
         f"{PARTY!r} is a Incident; OWNS source must be Company or Organization or Person; load a record of a type "
-        "that relation joins" for rel_id in sorted((stored.id, relation_id(parse_record(late))))]
+        "that relation joins" for rel_id in sorted((stored.id, relation_id(of_type(Owns, parse_record(late)))))]
     assert kind_of(tmp_store, PARTY) == (EntityType.PERSON, True) and tmp_store.entity_types(["c"]) == {}
 
 
