@@ -13,9 +13,9 @@ SQLite transaction (so memory stays bounded whatever the file size, and a ROLLBA
 
 Per batch: entity type changes are checked against what the file declared earlier and what was stored (a
 real record may retype a stored placeholder, whose stored relations must then join the new type:
-graph.write.retype); placeholders are written only for ids nobody holds yet; once the batch is written, each relation whose
-endpoints are all held for real (stored, or real records of the file so far) is checked at once; the others
-wait in `load_rels`. At the end of the file, before COMMIT: the relations that waited (graph.write.ingest's
+graph.write.retype); placeholders are written only for ids nobody holds yet; once the batch is written,
+each relation whose endpoints are all held for real (stored, or real records of the file so far) is checked
+at once; the others wait in `load_rels`. At the end of the file, before COMMIT: the relations that waited (graph.write.ingest's
 rules), and the owners' share sums of each company a native OWNS touches (graph.write.allocation's rules), read
 through the transaction's own connection. Every problem of every batch is reported together; with any,
 the caller rolls back.
@@ -128,7 +128,8 @@ class StreamCheck:
              for (rec, origin), rel_id in zip(batch.relations, rel_ids) if isinstance(rec, Owns) and not imported(rec)))
 
     def _check_types(self, real: list) -> None:  # type: ignore[type-arg]
-        """Entities changing type: against earlier records of the file, then against the store."""
+        """Entities changing type: against earlier records of the file, then against the store (where only a
+        placeholder may change type, its relations stored so far checked against the new one)."""
         ids = sorted({rec.id for rec, _ in real})
         declared: dict[str, tuple[EntityType, bool]] = {}
         for page in _pages(ids):

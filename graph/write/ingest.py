@@ -86,8 +86,11 @@ def check_references(stored_types: TypeLookup, batch: Batch, stored_records: Sto
     for rec, _ in batch.relations:
         wanted.update(referenced_ids(rec))
     stored = stored_types(wanted)
-    changes = [TypeChange(record.id, stored[record.id], entity_type(record), origin) for record, origin in batch.entities
-               if stored.get(record.id, entity_type(record)) != entity_type(record)]
+    changes: list[TypeChange] = []
+    for record, origin in batch.entities:
+        old = stored.get(record.id)
+        if old is not None and old != entity_type(record):
+            changes.append(TypeChange(record.id, old, entity_type(record), origin))
     batch.retyped, changed = retype(changes, stored_records, stored_types, in_batch,
                                     {endpoints(rec) for rec, _ in batch.relations} if changes else ())
     problems += changed
