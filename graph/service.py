@@ -20,11 +20,11 @@ from corpgraph.graph import browse
 from corpgraph.graph.projection import delta
 from corpgraph.graph.projection.apart import build_apart
 from corpgraph.graph.analytics import disagreements, liability, ownership, pages, sanctions, sanctions_evidence
+from corpgraph.graph.analytics.solves import Solves
 from corpgraph.graph.analytics.disagreements import Disagreement
 from corpgraph.graph.analytics import exposure as exposure_
 from corpgraph.graph.analytics.results import (Channel, Designation, Exposure, Holding, HoldingPage, LiabilityChain,
                                               SanctionedPage, SanctionsAnswer, Subgraph)
-from corpgraph.graph.identity.conflicts import flag_conflicts
 from corpgraph.graph.identity.clusters import IdentityMap, build_identity, decide, resolve_ref
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.projection.live import FRESH_WAIT, LiveState
@@ -122,6 +122,8 @@ class CorpGraph:
         self._candidates_lock = threading.Lock()
         self._impacts: tuple[Analytic, exposure_.Impacts] | None = None  # exposure's incident figures of one state
         self._impacts_lock = threading.Lock()
+        self._solves: tuple[Analytic, Solves] | None = None  # the last owners/holdings solves of one state
+        self._solves_lock = threading.Lock()
         self._apart = apart and snapshots is not None
         self._saved_at = time.monotonic()  # when a state made by a delta was last saved (a build saves its own)
         if follow and snapshots is None:
@@ -378,13 +380,13 @@ class CorpGraph:
 
         bounds=False skips the solves at the ranges' minimums and maximums (integrated_min/max None).
         """
-        view, node = self._node(company, _OWNED, as_of)
-        return [] if node is None else flag_conflicts(view, ownership.owners(view, node, bounds=bounds))
+        found = self._solved(company, as_of, bounds, owner_side=True)
+        return [] if found is None else found.answer()
 
     def holdings(self, owner: str, as_of: date | None = None, bounds: bool = True) -> list[Holding]:
         """Every company the owner holds a direct or integrated share in or controls, largest share first."""
-        view, node = self._node(owner, _OWNERS, as_of)
-        return [] if node is None else flag_conflicts(view, ownership.holdings(view, node, bounds))
+        found = self._solved(owner, as_of, bounds, owner_side=False)
+        return [] if found is None else found.answer()
 
     def owners_page(self, company: str, as_of: date | None = None, first: int = 100,
                     after: str | None = None, bounds: bool = True) -> HoldingPage:
@@ -392,23 +394,33 @@ class CorpGraph:
 
         Owners with no share (controllers through CONTROLS interests, declared holders) come with the first page.
         """
-        view, node = self._node(company, _OWNED, as_of)
-        if node is None:
-            return _EMPTY
-        return _flagged(view, _paged(ownership.owner_candidates(view, node, bounds=bounds), first, after))
+        found = self._solved(company, as_of, bounds, owner_side=True)
+        return _EMPTY if found is None else _paged(found, first, after)
 
     def holdings_page(self, owner: str, as_of: date | None = None, first: int = 100,
                       after: str | None = None, bounds: bool = True) -> HoldingPage:
         """One page of holdings (see holdings) after the cursor `after`, with the count of all of them."""
-        view, node = self._node(owner, _OWNERS, as_of)
+        found = self._solved(owner, as_of, bounds, owner_side=False)
+        return _EMPTY if found is None else _paged(found, first, after)
+
+    def _solved(self, ref: str, as_of: date | None, bounds: bool, owner_side: bool) -> ownership.Candidates | None:
+        """The owners (owner_side) or holdings of an entity as candidates, solved once for all pages of one state
+        (graph.analytics.solves); None when it takes part in no relation."""
+        view, node, analytic = self._node_of(ref, _OWNED if owner_side else _OWNERS, as_of)
         if node is None:
-            return _EMPTY
-        return _flagged(view, _paged(ownership.holding_candidates(view, node, bounds), first, after))
+            return None
+        with self._solves_lock:
+            if self._solves is None or self._solves[0] is not analytic:
+                self._solves = (analytic, Solves())
+            solves = self._solves[1]
+        if owner_side:
+            return solves.get(view, node, bounds, True, lambda: ownership.owner_candidates(view, node, bounds=bounds))
+        return solves.get(view, node, bounds, False, lambda: ownership.holding_candidates(view, node, bounds))
 
     def ultimate_owners(self, company: str, as_of: date | None = None, threshold: float = 0.25) -> list[Holding]:
         """Owners with integrated >= threshold in the company that no other such owner controls or holds entirely."""
         view, node = self._node(company, _OWNED, as_of)
-        return [] if node is None else flag_conflicts(view, ownership.ultimate_owners(view, node, threshold))
+        return [] if node is None else ownership.ultimate_owners(view, node, threshold)
 
     def controlling_parent(self, company: str, as_of: date | None = None) -> str | None:
         """The ultimate controller of the company by the control rule (> 0.5 to a fixed point), or None."""
@@ -532,11 +544,6 @@ def _paged(candidates: ownership.Candidates, first: int, after: str | None) -> H
     if after is None and extra:
         return HoldingPage(found.items + extra, found.count + len(extra))
     return HoldingPage(found.items, found.count + len(extra))
-
-
-def _flagged(view: AsOfView, page: HoldingPage) -> HoldingPage:
-    """The page with its holdings' conflicting statements flagged (graph.identity.conflicts)."""
-    return HoldingPage(flag_conflicts(view, page.items), page.count)
 
 
 def _warm(projection: Projection, previous: Analytic | None) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from bisect import insort
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from operator import attrgetter
 
 import numpy as np
@@ -35,13 +36,12 @@ from corpgraph.schema.kinds import RelationType
 from corpgraph.graph.projection import linalg
 from corpgraph.graph.projection.control import CONTROL, among, control, controlled_by, controllers_of, may_control
 from corpgraph.graph.projection.control import controlling_parent as _controlling_parent
+from corpgraph.graph.analytics import holding_rows
 from corpgraph.graph.analytics.declared import declarations
 from corpgraph.graph.analytics.results import Holding
 from corpgraph.graph.precision import TOLERANCE
+from corpgraph.graph.identity.conflicts import conflicting_stakes
 from corpgraph.graph.projection.build import AsOfView
-from corpgraph.graph import budget
-
-_BUDGET_EVERY = 4096  # holding rows shaped between checks of the request's time budget (graph.budget)
 
 __all__ = ["CONTROL", "ULTIMATE", "Candidates", "Shares", "column", "controlled_by", "controllers_of",
            "controlling_parent", "holding_candidates", "holdings", "owner_candidates", "owners", "row", "ultimate_owners"]
@@ -92,14 +92,12 @@ def owners(view: AsOfView, company: int, min_share: float = 0.0, bounds: bool = 
     source declares about the pair (DECLARED_INTEREST), beside the computed figures. Without `bounds`
     the second and third solves are skipped: integrated_min/max are None and may_control is controls.
     """
-    found = owner_candidates(view, company, min_share, bounds)
-    return _placed(found.holdings(), found.without_shares(), True)
+    return owner_candidates(view, company, min_share, bounds).answer()
 
 
 def holdings(view: AsOfView, owner: int, bounds: bool = True) -> list[Holding]:
     """Everything `owner` holds a positive (or unknown) share in or controls, with the control flags."""
-    found = holding_candidates(view, owner, bounds)
-    return _placed(found.holdings(), found.without_shares(), False)
+    return holding_candidates(view, owner, bounds).answer()
 
 
 @dataclass(frozen=True)
@@ -107,29 +105,47 @@ class Candidates:
     """The pairs of an owners or holdings answer before any Holding is built: block positions and how to fill them.
 
     `without_shares` are the few pairs that hold no share (controllers through CONTROLS interests,
-    interest holders, declared holders): pages carry them with the first page.
+    interest holders, declared holders): pages carry them with the first page. Nothing here changes once
+    made, so the facade keeps a large holder's candidates for its later pages (graph.analytics.solves).
     """
 
     view: AsOfView
     shares: Shares
     positions: np.ndarray
     direct: dict[int, float | None]
-    sides: _Sides
+    sides: Sides
     owner_side: bool
 
     def other(self, at: int) -> str:
         """Id of the other end of the pair at a block position (the owner of owners, the company of holdings)."""
         return self.view.projection.ids[int(self.shares.nodes[at])]
 
-    def holdings(self, positions: np.ndarray | None = None) -> list[Holding]:
-        """Holding rows for the given block positions (default all), largest integrated share first, then id."""
-        return _holdings(self.view, self.shares, self.positions if positions is None else positions, self.direct,
-                         self.sides, self.owner_side)
+    def answer(self) -> list[Holding]:
+        """The whole answer: every holding, and the pairs without shares in their places, in rank order."""
+        return _placed(self.holdings(), self.without_shares(), self.owner_side)
+
+    def holdings(self, positions: np.ndarray | None = None, cursors: bool = False) -> list[Holding]:
+        """Holding rows for the given block positions (default all), largest integrated share first, then id;
+        with `cursors`, each carries the cursor of its rank key (graph.analytics.pages)."""
+        chosen = self.ranked if positions is None else positions[self._order(positions)]
+        return holding_rows.rows(self.view, self.shares, chosen, self.direct, self.sides, self.owner_side, cursors)
+
+    @cached_property
+    def ranked(self) -> np.ndarray:
+        """Every position in rank order (sorted once, then kept with the candidates)."""
+        ranked: np.ndarray = self.positions[self._order(self.positions)]
+        return ranked
 
     def without_shares(self) -> list[Holding]:
         """Controllers, interest holders and declared holders with no share, by id."""
-        listed = set(self.shares.nodes[self.positions].tolist())
-        return _without_shares(self.view, self.shares.anchor, listed, self.sides, self.owner_side)
+        inside = np.zeros(self.shares.nodes.size, dtype=bool)  # a mask, not a set of 10^5 nodes
+        inside[self.positions] = True
+        return _without_shares(self.view, self.shares, inside, self.sides, self.owner_side)
+
+    def _order(self, positions: np.ndarray) -> np.ndarray:
+        """The permutation putting these positions in rank order."""
+        return holding_rows.rank_order(self.view.projection.ids, self.shares.nodes[positions],
+                                       self.shares.integrated[positions])
 
 
 def owner_candidates(view: AsOfView, company: int, min_share: float = 0.0, bounds: bool = True) -> Candidates:
@@ -139,7 +155,7 @@ def owner_candidates(view: AsOfView, company: int, min_share: float = 0.0, bound
     unknown_direct = [col.local(o) for o, share in direct.items() if share is None]
     keep = np.union1d(np.intersect1d(col.listed(), np.flatnonzero(col.integrated >= min_share)), unknown_direct)
     bosses = controllers_of(view, company)
-    sides = _Sides(bosses, may_control(view).controllers_of(company) if bounds else bosses,
+    sides = Sides(bosses, may_control(view).controllers_of(company) if bounds else bosses,
                    _interests(view, company, incoming=True), declarations(view, company, incoming=True))
     return Candidates(view, col, keep.astype(np.int64), direct, sides, owner_side=True)
 
@@ -149,7 +165,7 @@ def holding_candidates(view: AsOfView, owner: int, bounds: bool = True) -> Candi
     row_ = row(view, owner, bounds)
     direct = _direct(view, owner, incoming=False)
     held = controlled_by(view, owner)
-    sides = _Sides(held, may_control(view).controlled_by(owner) if bounds else held,
+    sides = Sides(held, may_control(view).controlled_by(owner) if bounds else held,
                    _interests(view, owner, incoming=False), declarations(view, owner, incoming=False))
     return Candidates(view, row_, row_.listed(), direct, sides, owner_side=False)
 
@@ -218,7 +234,7 @@ def controlling_parent(view: AsOfView, company: int) -> int | None:
 
 
 @dataclass(frozen=True)
-class _Sides:
+class Sides:
     """What the other ends of one node are to it beyond shares: controllers, may-controllers, interests, declarations."""
 
     controls: np.ndarray
@@ -258,8 +274,9 @@ def _bounds(view: AsOfView, nodes: np.ndarray, at: int, point: np.ndarray, trans
 
 
 def _no_bounds(nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bounds not asked for: NaN (they become None in answers)."""
-    return np.full(nodes.size, np.nan), np.full(nodes.size, np.nan), np.zeros(nodes.size, dtype=bool)
+    """Bounds not asked for: NaN (they become None in answers), as read-only broadcasts that hold no memory (the
+    facade keeps a large holder's solve: two columns of 850k NaN were 14 MB of it)."""
+    return np.broadcast_to(np.nan, nodes.size), np.broadcast_to(np.nan, nodes.size), np.broadcast_to(False, nodes.size)
 
 
 def _touches(ends: np.ndarray, nodes: np.ndarray) -> bool:
@@ -270,45 +287,19 @@ def _touches(ends: np.ndarray, nodes: np.ndarray) -> bool:
     return bool((ends[at] == nodes).any())
 
 
-def _holdings(view: AsOfView, shares: Shares, positions: np.ndarray, direct: dict[int, float | None],
-              sides: _Sides, owner_side: bool) -> list[Holding]:
-    """Holding rows for the given block positions in rank order (_rank's, put in order by numpy before any row is
-    built: sorting 10^5 rows in Python was a quarter of a large holder's answer); columns read as lists."""
-    ids = view.projection.ids
-    anchor = ids[shares.anchor]
-    controls, may = set(sides.controls.tolist()), set(sides.may_control.tolist())
-    columns = (shares.nodes, shares.integrated, shares.unknown, shares.over_allocated, shares.low, shares.high,
-               shares.estimate, shares.loose)
-    out = []
-    names = ids.ids(shares.nodes[positions])  # one pass for all: a holder may have 10^5 of them
-    if names:  # largest integrated first (an unknown stake with no value ranks as 0, as -0.0 does), then by id
-        order = np.lexsort((np.array(names), -shares.integrated[positions])).tolist()
-        positions, names = positions[order], [names[k] for k in order]
-    for count, (name, node, value, unknown, over, low, high, estimate, loose) in enumerate(
-            zip(names, *(c[positions].tolist() for c in columns))):
-        if count % _BUDGET_EVERY == 0:
-            budget.check()  # a holder may have 10^5 rows
-        integrated = None if unknown and value <= 0 else value  # an unknown stake never becomes a number
-        pair = (name, anchor) if owner_side else (anchor, name)
-        control = node in controls
-        out.append(Holding(pair[0], pair[1], direct.get(node, 0.0), integrated, control, unknown, over_allocated=over,
-                           integrated_min=None if low != low else low, integrated_max=None if high != high else high,
-                           estimate=estimate, may_control=control or node in may, integrated_max_exact=not loose,
-                           interests=sides.interests.get(node, ()), declared=sides.declared.get(node, ())))
-    return out
-
-
-def _without_shares(view: AsOfView, anchor: int, listed: set[int], sides: _Sides, owner_side: bool) -> list[Holding]:
-    """Controllers, interest holders and declared holders that hold no share: listed with no share at all."""
-    ids = view.projection.ids
+def _without_shares(view: AsOfView, shares: Shares, listed: np.ndarray, sides: Sides, owner_side: bool) -> list[Holding]:
+    """Controllers, interest holders and declared holders that hold no share (`listed`: the block positions that
+    are rows): listed with no share at all, and their direct stake's statements when they conflict."""
+    ids, anchor = view.projection.ids, shares.anchor
     controls, may = set(sides.controls.tolist()), set(sides.may_control.tolist())
     others = (controls | may | sides.interests.keys() | sides.declared.keys()) - {anchor}
+    alone = [node for node in sorted(others) if (at := shares.local(node)) < 0 or not listed[at]]
+    stakes = conflicting_stakes(view, anchor, alone, owner_side)
     out = []
-    for node in sorted(others):
-        if node in listed:
-            continue
+    for node in alone:
         pair = (ids[node], ids[anchor]) if owner_side else (ids[anchor], ids[node])
         out.append(Holding(*pair, None, None, node in controls, may_control=node in may or node in controls,
+                           conflicting=node in stakes, statements=stakes.get(node, ()),
                            interests=sides.interests.get(node, ()), declared=sides.declared.get(node, ())))
     return out
 

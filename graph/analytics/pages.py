@@ -9,13 +9,11 @@ Example: shares a 0.5, b 0.3, c 0.3, d 0.1 and first=2 give [a, b]; after b's cu
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from corpgraph.graph.analytics.ownership import Candidates
-from corpgraph.graph.analytics.results import Holding, HoldingPage
-from corpgraph.graph.cursors import decode_cursor, encode_cursor, invalid_cursor
+from corpgraph.graph.analytics.results import HoldingPage
+from corpgraph.graph.cursors import decode_cursor, invalid_cursor
 
 HINT = "pass the cursor of the last Holding received"
 
@@ -27,22 +25,14 @@ def page(candidates: Candidates, first: int, after: str | None = None) -> Holdin
     count = int(positions.size)
     if after is not None:
         share, last = _rank_key(after)
-        later = [i for i in np.flatnonzero(values == share).tolist() if candidates.other(int(positions[i])) > last]
-        keep = np.union1d(np.flatnonzero(values < share), np.array(later, dtype=np.int64))
+        keep = values < share  # a mask, not np.union1d: that sorted 10^5 positions again for every page
+        keep[[i for i in np.flatnonzero(values == share).tolist() if candidates.other(int(positions[i])) > last]] = True
         positions, values = positions[keep], values[keep]
     if positions.size > first:
         cut = np.partition(values, positions.size - first)[positions.size - first]  # the first-th largest share
-        keep = np.flatnonzero(values >= cut)
+        keep = values >= cut
         positions, values = positions[keep], values[keep]
-    items = candidates.holdings(positions)[:first]  # sorted by (-share, id)
-    return HoldingPage([_with_cursor(candidates, h) for h in items], count)
-
-
-def _with_cursor(candidates: Candidates, holding: Holding) -> Holding:
-    """The holding with the cursor of its rank key."""
-    other = holding.owner if candidates.owner_side else holding.company
-    share = candidates.shares.value(candidates.view.projection.index[other])
-    return dataclasses.replace(holding, cursor=encode_cursor(f"{float(share).hex()}|{other}"))
+    return HoldingPage(candidates.holdings(positions, cursors=True)[:first], count)  # sorted by (-share, id)
 
 
 def _rank_key(cursor: str) -> tuple[float, str]:

@@ -5,11 +5,8 @@ per fact); the holding is flagged and lists the relation ids of what each source
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
-
-from corpgraph.graph.analytics.results import Holding
 
 if TYPE_CHECKING:  # annotations only: identity sits below the projection
     from corpgraph.graph.projection.build import AsOfView
@@ -28,15 +25,14 @@ def stake_statements(view: AsOfView, owner: int, company: int) -> tuple[str, ...
     return tuple(i for e in pair for i in proj.statements.of(proj.relation_ids[e]))
 
 
-def flag_conflicts(view: AsOfView, holdings: list[Holding]) -> list[Holding]:
-    """The holdings with `conflicting` and `statements` set where their direct stake is conflicting."""
+def conflicting_stakes(view: AsOfView, anchor: int, others: Iterable[int], owner_side: bool) -> dict[int, tuple[str, ...]]:
+    """The statements of each conflicting direct stake between the anchor and one of `others` (owners of the
+    anchor with owner_side, else companies it holds), by that other end; the others' stakes agree."""
     if not view.overlaps and not view.projection.statements.disputed:
-        return holdings  # the usual case: nothing to look up
-    ids = view.projection.ids
-    owners = ids.indices([h.owner for h in holdings]).tolist()  # one search for all: a holder may have 10^5
-    companies = ids.indices([h.company for h in holdings]).tolist()
-    out = []
-    for h, owner, company in zip(holdings, owners, companies):
-        found = stake_statements(view, owner, company) if h.direct != 0 else ()
-        out.append(replace(h, conflicting=True, statements=found) if found else h)
+        return {}  # the usual case: nothing to look up
+    out = {}
+    for other in others:
+        found = stake_statements(view, other, anchor) if owner_side else stake_statements(view, anchor, other)
+        if found:
+            out[other] = found
     return out
