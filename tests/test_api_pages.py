@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
 
+from corpgraph.graph.analytics import ownership
+from corpgraph.graph.analytics.solves import Solves
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.service import CorpGraph
 from corpgraph.graph.stores.sqlite import SqliteStore
@@ -81,3 +84,55 @@ def test_facade_pages_match_the_full_list(store: SqliteStore) -> None:
     # An entity in no relation has an empty page, not an error.
     ingest(store, companies_owning(("x", "y", 0.1)))
     assert graph.owners_page("x").count == 0
+
+
+def test_ties_rank_by_id_as_text_not_by_node_order(tmp_store: SqliteStore) -> None:
+    # h holds c9, c10 and b 20% each and a 50%: a first, then the three tied at 0.2 as text orders them, b < c10 < c9
+    # (node order, by length first, would put b and c9 before c10). Pages cut inside the tie keep that order.
+    ingest(tmp_store, companies_owning(("h", "c9", 0.2), ("h", "c10", 0.2), ("h", "b", 0.2), ("h", "a", 0.5)))
+    graph = CorpGraph(tmp_store)
+    assert [h.company for h in graph.holdings("h")] == ["a", "b", "c10", "c9"]
+    first = graph.holdings_page("h", first=2)
+    assert [h.company for h in first.items] == ["a", "b"]
+    assert [h.company for h in graph.holdings_page("h", first=2, after=first.items[-1].cursor).items] == ["c10", "c9"]
+
+
+def test_a_holder_is_solved_once_for_its_pages_until_the_graph_changes(store: SqliteStore,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    solved: list[str] = []
+    solve = ownership.holding_candidates
+
+    def counted(view: Any, node: int, bounds: bool = True) -> ownership.Candidates:
+        solved.append(view.projection.ids[node])
+        return solve(view, node, bounds)
+
+    monkeypatch.setattr(ownership, "holding_candidates", counted)
+    graph = CorpGraph(store)
+    page = graph.holdings_page("p", first=3)
+    rest = graph.holdings_page("p", first=3, after=page.items[-1].cursor)
+    assert [h.company for h in page.items + rest.items] == ORDER[:6] and len(graph.holdings("p")) == 7
+    assert solved == ["p"]  # the later page and the whole answer read the first page's solve
+    graph.holdings_page("p", first=3, bounds=False)  # another question: solved apart
+    assert solved == ["p", "p"]
+    ingest(store, companies_owning(("p", "c8", 0.7)))  # a write: a new analytic state, solved again
+    assert [h.company for h in graph.holdings_page("p", first=2).items] == ["c8", "c6"]
+    assert solved == ["p", "p", "p"]
+
+
+def test_the_kept_solves_are_the_most_recent_few(store: SqliteStore) -> None:
+    graph = CorpGraph(store)
+    view = graph.projection().view(date.today())
+    index = graph.projection().index
+    solves, made = Solves(entries=2, nodes=100), []
+
+    def solve(id: str) -> ownership.Candidates:
+        made.append(id)
+        return ownership.owner_candidates(view, index[id])
+
+    for id in ("c1", "c2", "c1", "c3", "c1", "c2"):  # c2 is dropped when c3 comes (c1 was used since)
+        solves.get(view, index[id], True, True, lambda: solve(id))
+    assert made == ["c1", "c2", "c3", "c2"]
+    small = Solves(entries=4, nodes=3)  # c2's block (c2, p, q, r) alone is over 3 nodes: kept only while the last
+    for id in ("c2", "c1", "c2"):
+        small.get(view, index[id], True, True, lambda: solve(id))
+    assert made[4:] == ["c2", "c1", "c2"]

@@ -52,6 +52,21 @@ def test_extend_appends_after_the_base_and_shares_it() -> None:
     assert list(grown) == ["a", "b", "cc", "zz", "d"] and table.extend(["a"]) is table
 
 
+def test_keys_sort_as_the_ids_do_across_lengths_scripts_and_the_overflow() -> None:
+    # Node order is by length first (c9 before c10); keys order as str does: "c10" < "c9", "b" < "bb" < "bc",
+    # and the 2-byte "ü" after every ASCII letter; "a0" and "zz" come from the overflow of extend.
+    table, _ = NodeIds.build(["c9", "c10", "bb", "b", "bc", "ü", "lei:" + LEI, "x"])
+    grown = table.extend(["zz", "a0"])
+    nodes = np.arange(len(grown))
+    ids = grown.ids(nodes)
+    assert [ids[k] for k in np.argsort(grown.keys(nodes), kind="stable")] == sorted(ids)
+    assert sorted(ids)[:4] == ["a0", "b", "bb", "bc"] and sorted(ids)[-1] == "ü"
+    picked = np.array([grown.index("c9"), grown.index("c10"), grown.index("a0")])
+    assert grown.keys(picked).tolist() == [b"c9", b"c10", b"a0"]  # in the order asked, the padding not shown
+    with pytest.raises(IndexError):
+        grown.keys(np.array([len(grown)]))
+
+
 def test_sparse_column_reads_like_the_dense_one() -> None:
     dense = np.array([-1, 4, -1, -1, 7, -1], dtype=np.int32)
     column = SparseColumn.of(dense)
