@@ -27,8 +27,8 @@ from corpgraph.api.settings import ApiSettings
 
 QUERIES = ("neighborhood", "liability", "exposure")
 # Items per page of an exposure export: a page's paths and subgraph are what is held at once (~+40 MB for the
-# largest holder of a 200k world), and each page repeats the ranking of every item and the path guide (~0.6 s
-# there, loaded), so not much smaller (benchmarks/export_stream.py).
+# largest holder of a 200k world); the search, the ranking of every item and the path guide are made once for all
+# pages (benchmarks/export_stream.py).
 EXPOSURE_PAGE = 1000
 
 
@@ -86,16 +86,13 @@ def export_parts(graph: CorpGraph, settings: ApiSettings, req: ExportRequest,
 
 def exposure_pages(graph: CorpGraph, settings: ApiSettings, req: ExportRequest, page: int) -> Iterator[Subgraph]:
     """The subgraphs of an exposure's items, `page` items at a time in rank order (every item, no share
-    bounds); their union is the whole exposure's subgraph. The first page is computed on the first read."""
-    args = {**settings.exposure_args(req.max_depth, whole=True), "first": page}
+    bounds); their union is the whole exposure's subgraph. The first page is computed on the first read, with
+    the search and ranking every later page reads (CorpGraph.exposure_pages)."""
+    args = settings.exposure_args(req.max_depth, whole=True)
     channels = list(req.channels) if req.channels else None
-    after: str | None = None
-    while True:
-        answer = graph.exposure(req.id, req.as_of, channels=channels, bounds=False, after=after, **args)
+    for answer in graph.exposure_pages(req.id, req.as_of, channels=channels, max_depth=args["max_depth"], bounds=False,
+                                       size=page):
         yield answer.graph
-        if len(answer.items) < page:
-            return
-        after = answer.items[-1].cursor
 
 
 async def export_response(lanes: Lanes, deadline: Callable[[], float], graph: CorpGraph, settings: ApiSettings,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
@@ -459,14 +459,38 @@ class CorpGraph:
         `cursor` of an item received; totals and count are over every item. paths=False leaves out the
         explaining paths and the subgraph; with paths, only the page's items are explained.
         """
+        found = self._exposed(entity, as_of, paths)
+        if isinstance(found, Exposure):
+            return found
+        reader, view, node, day, impacts = found
+        return exposure_.exposure(reader, view, node, day, channels, max_depth, top_k, bounds, paths, first, after,
+                                  impacts)
+
+    def exposure_pages(self, entity: str, as_of: date | None = None, channels: Sequence[Channel] | None = None,
+                       max_depth: int = 6, top_k: int = 3, bounds: bool = True, paths: bool = True,
+                       size: int = 1000) -> Iterator[Exposure]:
+        """Every item of the exposure (see exposure) a page of `size` at a time, in rank order, each page as
+        exposure(first=size, after=the last cursor of the page before) answers it (after a full last page, an
+        empty one); one analytic state, searched and ranked once for every page (graph.analytics.exposure)."""
+        found = self._exposed(entity, as_of, paths)
+        if isinstance(found, Exposure):
+            yield found
+            return
+        reader, view, node, day, impacts = found
+        yield from exposure_.exposure_pages(reader, view, node, day, channels, max_depth, top_k, bounds, paths, size,
+                                            impacts)
+
+    def _exposed(self, entity: str, as_of: date | None, paths: bool
+                 ) -> Exposure | tuple[ResolvedStore, AsOfView, int, date, exposure_.Impacts]:
+        """What an exposure is computed from (reader, view, node, date and the state's incident figures), or the
+        empty answer of an entity that takes part in no relation."""
         day = as_of or date.today()
         view, node, analytic = self._node_of(entity, _EXPOSED, day)
         reader = self.reader(analytic)
         if node is None:
             id = self.resolve(entity)
             return Exposure(id, day, [], {}, build_subgraph(reader, [id], []) if paths else Subgraph())
-        return exposure_.exposure(reader, view, node, day, channels, max_depth, top_k, bounds, paths, first, after,
-                                  self._impacts_of(analytic))
+        return reader, view, node, day, self._impacts_of(analytic)
 
     def _impacts_of(self, analytic: Analytic) -> exposure_.Impacts:
         """The incident figures read for this analytic state (a new state starts an empty cache)."""

@@ -21,6 +21,9 @@ from corpgraph.api.cli import app as cli
 from corpgraph.api.exporting import ExportRequest, exposure_pages
 from corpgraph.api.settings import ApiSettings
 from corpgraph.graph import budget
+from corpgraph.graph.analytics import exposure as exposure_
+from corpgraph.graph.analytics import ownership
+from corpgraph.graph.analytics.paths import PathFinder
 from corpgraph.graph.analytics.results import Edge, Node, Subgraph
 from corpgraph.graph.exports import FORMATS, export, iter_export, parse
 from corpgraph.graph.service import CorpGraph
@@ -74,6 +77,44 @@ def test_pages_are_three_and_share_the_holder(world: CorpGraph) -> None:
     assert len(pages) == 3
     assert all("p" in {n.id for n in page.nodes} for page in pages)  # every page repeats P: written once
     assert {n.id for n in pages[0].nodes} == {"p", "a1", "b", "ib", "a2", "i2"}
+
+
+@pytest.mark.parametrize("size", [1, 2, 5])
+def test_facade_pages_are_the_cursor_pages(world: CorpGraph, size: int) -> None:
+    # Every page as exposure(first, after=the last cursor) gives it: the hand-ranked order IB, I2, I3, I1, HIT, in
+    # pages of `size`; a full last page (5 of 5) is followed by an empty one, as the cursor loop ends.
+    pages = list(world.exposure_pages("p", DAY, bounds=False, size=size))
+    after, by_cursor = None, []
+    while True:
+        answer = world.exposure("p", DAY, bounds=False, first=size, after=after)
+        by_cursor.append(answer)
+        if len(answer.items) < size:
+            break
+        after = answer.items[-1].cursor
+    assert [[i.incident for i in page.items] for page in pages] == [[i.incident for i in page.items] for page in by_cursor]
+    assert [i.incident for page in pages for i in page.items] == ["ib", "i2", "i3", "i1", "hit"]
+    assert len(pages) == {1: 6, 2: 3, 5: 2}[size]
+    for mine, theirs in zip(pages, by_cursor):
+        assert (mine.items, mine.totals, mine.count) == (theirs.items, theirs.totals, 5)
+        assert _canonical(mine.graph) == _canonical(theirs.graph)
+
+
+def test_pages_search_and_guide_once(world: CorpGraph, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+    solve, guide = ownership.row, PathFinder
+
+    def row(*args: Any) -> Any:
+        made.append("row")
+        return solve(*args)
+
+    def finder(*args: Any, **kwargs: Any) -> Any:
+        made.append("guide")
+        return guide(*args, **kwargs)
+
+    monkeypatch.setattr(ownership, "row", row)
+    monkeypatch.setattr(exposure_, "PathFinder", finder)
+    assert len(list(_pages(world))) == 3
+    assert made == ["row", "guide"]  # one solve and one path guide for the three pages
 
 
 @pytest.mark.parametrize("format", sorted(FORMATS))
