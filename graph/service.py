@@ -548,11 +548,14 @@ class CorpGraph:
                  ) -> tuple[AsOfView, int | None, Analytic]:
         """As _node, with the analytic state answered from (its identity resolves ref, as its projection merged)."""
         analytic = self.live.get()
-        try:
-            id = resolve_ref(self.store, analytic.identity, ref)
-        except NotFound:
-            id = ref  # the message below says which kind of entity was looked for
-        found = self.store.entity_types([id]).get(id)
+        found = self.store.entity_types([ref]).get(ref)
+        id = ref
+        if found is None or analytic.identity.canonical(ref) != ref:  # else one read told both id and type
+            try:
+                id = resolve_ref(self.store, analytic.identity, ref)
+            except NotFound:
+                id = ref  # the message below says which kind of entity was looked for
+            found = self.store.entity_types([id]).get(id)
         if found not in kinds:
             wanted = " or ".join(k.value for k in kinds)
             also = f" (it is a {found.value})" if found else ""
