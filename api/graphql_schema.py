@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLObjectType
 from strawberry.extensions import DisableIntrospection, MaskErrors, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.scalars import JSON
@@ -280,6 +280,10 @@ def make_schema(settings: ApiSettings) -> Schema:
     schema = Schema(Query, Mutation, Subscription, config=config, extensions=_extensions(settings, documents, pages),
                     types=[gt.Company, gt.Person, gt.Organization, gt.Actor, gt.Incident])
     declared = _declared(schema)
+    for (type_name, field_name), attribute in gt.DIRECT_ENTITY_FIELDS.items():
+        owner = schema._schema.type_map[type_name]
+        assert isinstance(owner, GraphQLObjectType)
+        owner.fields[field_name].resolve = gt.direct_resolver(attribute)
     schema.documents = documents
     pages.update({name: meta["page_size"] for name, meta in declared if meta.get("page_size")})
     pages.update({name: settings.holdings_first for name in HOLDINGS_FIELDS})

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from datetime import date
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar, cast
 
 import strawberry
@@ -163,22 +164,66 @@ _NESTED: dict[type[BaseModel], type] = {rec.Source: Source, rec.Figure: Figure, 
                                          rec.Identifier: Identifier, rec.Impact: Impact, rec.Address: Address}
 
 
+class _Lazy:
+    """Base of the entity objects entity_from_record makes: a field the type declares is converted from the record the
+    first time it is read. An answer lists hundreds of entities of which most queries select only `id`; converting
+    every source, identifier and address of each was a tenth of a liability chain's request (cProfile at 200k)."""
+
+    _fields: frozenset[str] = frozenset()  # the fields of the GraphQL type read from the record (set per subclass)
+
+    def __getattr__(self, name: str) -> Any:
+        """A declared field not read yet: convert it from the record, once (called only when it is not set)."""
+        record = self.__dict__.get("_record")
+        if record is None or name not in self._fields:
+            raise AttributeError(name)
+        value = self.__dict__[name] = _convert(getattr(record, name))
+        return value
+
+
 def entity_from_record(record: rec.Entity) -> Entity:
-    """The GraphQL object of an entity record (only the fields its type declares)."""
+    """The GraphQL object of an entity record (only the fields its type declares, converted when read)."""
     kind = EntityType(record.type)  # type: ignore[attr-defined]
-    return _from_model(_ENTITY_TYPES[kind], record, type=kind)
+    made: Any = object.__new__(_LAZY[kind])
+    made.__dict__.update(_record=record, id=record.id, type=kind)
+    return cast(Entity, made)
 
 
 async def load_entity(info: Ctx, id: str) -> Entity:
     """Resolve an id through the request's DataLoader into its GraphQL object."""
-    return entity_from_record(await info.context.entity(id))
+    return await _loaded(info.context, id)
 
 
-def entity_now(info: Ctx, id: str) -> Entity:
-    """The GraphQL object of an id: built at once when the answer's resolver read it (Context.read_entities), else
-    load_entity's awaitable (graphql-core awaits what a resolver returns), for a sync resolver of a list item."""
-    record = info.context.known.get(id)
-    return cast(Entity, load_entity(info, id)) if record is None else entity_from_record(record)
+async def _loaded(context: Context, id: str) -> Entity:
+    """The GraphQL object of an id, read through the request's DataLoader."""
+    return entity_from_record(await context.entity(id))
+
+
+def entity_now(context: Context, id: str | None) -> Entity | None:
+    """The GraphQL object of an id (None for none): built at once when the answer's resolver read it
+    (Context.read_entities), else an awaitable through the DataLoader (graphql-core awaits what a resolver returns),
+    for a sync resolver of a list item."""
+    if not id:
+        return None
+    record = context.known.get(id)
+    return cast(Entity, _loaded(context, id)) if record is None else entity_from_record(record)
+
+
+# The entity fields of the answers that list entities by the hundred (GraphQL type, field) and the private id each
+# reads. make_schema gives them plain graphql-core resolvers (direct_resolver): the same entity_now, without
+# strawberry's Info object and argument handling per call, about 5% of a liability chain's request (cProfile).
+DIRECT_ENTITY_FIELDS: dict[tuple[str, str], str] = {
+    ("Party", "entity"): "entity_id", ("LiabilityChain", "incident"): "incident_id",
+    ("ExposureItem", "incident"): "incident_id", ("ExposureItem", "via"): "via_id",
+}
+
+
+def direct_resolver(attribute: str) -> Callable[[Any, Any], Entity | None]:
+    """A graphql-core resolver of one of DIRECT_ENTITY_FIELDS (its `info.context` is the request's Context)."""
+
+    def resolve(source: Any, info: Any) -> Entity | None:
+        return entity_now(info.context, getattr(source, attribute))
+
+    return resolve
 
 
 @strawberry.type(description="One edge of an explaining path.")
@@ -313,7 +358,7 @@ class Party:
 
     @resolver(description="The liable entity.")
     def entity(self, info: Ctx) -> Entity:
-        return entity_now(info, self.entity_id)
+        return cast(Entity, entity_now(info.context, self.entity_id))  # DIRECT_ENTITY_FIELDS: the schema's resolver
 
     @resolver(description="PERPETRATOR: whom the actor is attributed to (ATTRIBUTED_TO, followed on through attributed "
                           "actors), as sources state it; shown, never liable: these parties carry no weight.")
@@ -331,7 +376,7 @@ class LiabilityChain:
 
     @resolver(description="The incident.")
     def incident(self, info: Ctx) -> Entity:
-        return entity_now(info, self.incident_id)
+        return cast(Entity, entity_now(info.context, self.incident_id))  # DIRECT_ENTITY_FIELDS: the schema's resolver
 
 
 @strawberry.type(description="One incident an entity is exposed to, through one channel.")
@@ -357,11 +402,11 @@ class ExposureItem:
 
     @resolver(description="The incident.")
     def incident(self, info: Ctx) -> Entity:
-        return entity_now(info, self.incident_id)
+        return cast(Entity, entity_now(info.context, self.incident_id))  # DIRECT_ENTITY_FIELDS: the schema's resolver
 
     @resolver(description="The entity the exposure passes through (e.g. the responsible company), if any.")
     def via(self, info: Ctx) -> Entity | None:
-        return entity_now(info, self.via_id) if self.via_id else None
+        return entity_now(info.context, self.via_id)  # DIRECT_ENTITY_FIELDS: the schema's resolver
 
 
 @strawberry.type(description="Incidents an entity is exposed to, with weighted totals and the subgraph.")
@@ -482,7 +527,11 @@ _RENAMED: dict[tuple[type, str], str] = {(res.Holding, "statements"): "statement
 
 def from_result(result: Any, **overrides: Any) -> Any:
     """The GraphQL object of an answer of graph/ (RESULT_TYPES), nested answers and records converted."""
-    values = {name: _convert(getattr(result, field)) for field, name in _fills(type(result)) if name not in overrides}
+    values = {}
+    for field, name in _fills(type(result)):
+        if name not in overrides:
+            value = getattr(result, field)  # a leaf as it is, with no call of _convert (from_result was a tenth
+            values[name] = value if type(value) in _LEAVES else _convert(value)  # of a liability chain's request)
     return RESULT_TYPES[type(result)](**values, **overrides)
 
 
@@ -502,16 +551,25 @@ _FILLS: dict[type, tuple[tuple[str, str], ...]] = {}
 
 def _from_model(cls: type[T], model: BaseModel, **overrides: Any) -> T:
     """An instance of a strawberry type from the same-named fields of a pydantic model (nothing more)."""
-    names = _MODEL_FIELDS.get(cls)
-    if names is None:  # worked out once per type: entities come by the thousand in one answer
-        names = _MODEL_FIELDS[cls] = tuple(f.python_name for f in cls.__strawberry_definition__.fields  # type: ignore[attr-defined]
-                                           if f.base_resolver is None)
-    values = {n: _convert(getattr(model, n)) for n in names if n not in overrides}
+    values = {n: _convert(getattr(model, n)) for n in _model_fields(cls) if n not in overrides}
     return cls(**values, **overrides)
 
 
+def _model_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a strawberry type filled from a model's (those with no resolver), worked out once per type."""
+    names = _MODEL_FIELDS.get(cls)
+    if names is None:  # entities come by the thousand in one answer
+        names = _MODEL_FIELDS[cls] = tuple(f.python_name for f in cls.__strawberry_definition__.fields  # type: ignore[attr-defined]
+                                           if f.base_resolver is None)
+    return names
+
+
 _MODEL_FIELDS: dict[type, tuple[str, ...]] = {}
-_LEAVES = frozenset({str, int, float, bool, type(None), date})  # values _convert passes through as they are
+# Per entity type, its lazy class: a subclass of the strawberry type (same GraphQL type: resolve_type reads the
+# definition it inherits, and strawberry's is_type_of is an isinstance check) that converts fields when read.
+_LAZY: dict[EntityType, type] = {kind: type(f"Lazy{cls.__name__}", (_Lazy, cls), {"_fields": frozenset(_model_fields(cls))})
+                                 for kind, cls in _ENTITY_TYPES.items()}
+_LEAVES = frozenset({str, int, float, bool, type(None), date, res.Role, res.Channel})  # _convert passes them through
 
 
 def _convert(value: Any) -> Any:
