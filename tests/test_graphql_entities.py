@@ -1,0 +1,58 @@
+"""Entity objects of GraphQL answers: fields converted from the record when read, and the entity fields of the
+large answers (parties, exposure items) resolved by their direct resolvers (seed data)."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from corpgraph.api import graphql_types as gt
+from corpgraph.api.context import make_context
+from corpgraph.api.graphql_schema import make_schema
+from corpgraph.api.settings import ApiSettings
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+
+
+def _gql(store: SqliteStore, query: str) -> Any:
+    settings = ApiSettings()
+    result = asyncio.run(make_schema(settings).execute(query, context_value=make_context(CorpGraph(store), settings)))
+    assert result.errors is None, result.errors
+    return result.data
+
+
+def test_an_entity_object_converts_a_declared_field_when_it_is_read(seed_store: SqliteStore) -> None:
+    record = seed_store.get_entities(["lakala"])["lakala"]
+    made = gt.entity_from_record(record)
+    assert isinstance(made, gt.Company) and made.id == "lakala" and made.name == record.name
+    assert "sources" not in vars(made)  # not converted until read
+    assert [(s.publisher, s.title) for s in made.sources] == [(s.publisher, s.title) for s in record.sources]
+    assert all(isinstance(s, gt.Source) for s in made.sources) and "sources" in vars(made)  # converted once, kept
+    with pytest.raises(AttributeError):
+        getattr(made, "model_dump")  # the record's own attributes are not the GraphQL type's fields
+
+
+def test_liability_chain_parties_name_their_entities(seed_store: SqliteStore) -> None:
+    # README: Kaola Credit RESPONSIBLE (1), Lakala OWNER (0.324), Heipachong DATA_RECIPIENT (1).
+    data = _gql(seed_store, '{ liabilityChain(incidentId: "kaola-leak-2019", asOf: "2020-01-01") { incident { id } '
+                            'parties { entity { __typename id name } role weight } } }')
+    chain = data["liabilityChain"]
+    assert chain["incident"] == {"id": "kaola-leak-2019"}
+    parties = {(p["entity"]["id"], p["role"]): (p["entity"]["__typename"], p["weight"]) for p in chain["parties"]}
+    assert parties[("kaola", "RESPONSIBLE")] == ("Company", 1.0)
+    assert parties[("lakala", "OWNER")][0] == "Company" and parties[("lakala", "OWNER")][1] == pytest.approx(0.324)
+    assert parties[("heipachong", "DATA_RECIPIENT")] == ("Company", 1.0)
+    names = {p["entity"]["id"]: p["entity"]["name"] for p in chain["parties"]}
+    assert names["kaola"] == seed_store.get_entities(["kaola"])["kaola"].name
+
+
+def test_exposure_items_name_their_incident_and_via(seed_store: SqliteStore) -> None:
+    # README: Lakala is exposed to the leak through OWNERSHIP (0.324, via Kaola) and AFFECTED (1, via itself).
+    data = _gql(seed_store, '{ exposure(entityId: "lakala", asOf: "2020-01-01") { items { incident { id } '
+                            'channel weight via { id } } } }')
+    items = {(i["incident"]["id"], i["channel"]): (i["via"] and i["via"]["id"], i["weight"])
+             for i in data["exposure"]["items"]}
+    assert items[("kaola-leak-2019", "OWNERSHIP")][0] == "kaola"
+    assert items[("kaola-leak-2019", "OWNERSHIP")][1] == pytest.approx(0.324)
+    assert items[("kaola-leak-2019", "AFFECTED")] == ("lakala", 1.0)
