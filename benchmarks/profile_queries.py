@@ -5,7 +5,7 @@ in a second, for its ids). Prints the CPU-time percentiles of each call (`time.p
 other processes does not count) and, with --profile, cProfile's top functions over all calls:
 
     nice .venv/bin/python benchmarks/run.py --companies 200000 --no-ladybug --workdir /tmp/bench200k
-    nice .venv/bin/python benchmarks/profile_queries.py /tmp/bench200k exposure --profile
+    nice .venv/bin/python benchmarks/profile_queries.py /tmp/bench200k exposure liability --rounds 3
     nice .venv/bin/python benchmarks/profile_queries.py /tmp/bench200k graphql-liability --calls 100 --profile
 """
 from __future__ import annotations
@@ -63,10 +63,10 @@ def calls_of(kind: str, ours: Ours, incidents: list[str], roots: list[str], as_o
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: time (and with --profile, profile) one kind of call over the benchmark's samples."""
+    """Command line: time (and with --profile, profile) each kind of call asked over the benchmark's samples."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("workdir", type=Path, help="run.py's --workdir (its corpgraph.db is read)")
-    parser.add_argument("kind", choices=KINDS)
+    parser.add_argument("kinds", choices=KINDS, nargs="+")
     parser.add_argument("--companies", type=int, default=200_000, help="the world's size, as run.py was given it")
     parser.add_argument("--seed", type=int, default=Config.seed)
     parser.add_argument("--calls", type=int, default=None, help="at most this many samples (default all)")
@@ -79,13 +79,20 @@ def main(argv: list[str] | None = None) -> int:
     chains = chain_samples(world, incidents, Config.chain_samples, args.seed)
     ours = Ours(SqliteStore(args.workdir / "corpgraph.db"))
     ours.warm(world.as_of)
-    calls = calls_of(args.kind, ours, chains if args.kind in ("liability", "liability-paths") else incidents,
-                     roots, world.as_of)[:args.calls]
+    for kind in args.kinds:
+        calls = calls_of(kind, ours, chains if kind in ("liability", "liability-paths") else incidents, roots,
+                         world.as_of)[:args.calls]
+        _timed(kind, calls, args.rounds, args.profile, args.top)
+    return 0
+
+
+def _timed(kind: str, calls: list[Callable[[], Any]], rounds: int, profile: bool, top: int) -> None:
+    """Run the calls `rounds` times after a warm-up; print CPU and wall percentiles (and cProfile's top lines)."""
     for call in calls[:5]:  # first-use caches of the process (imports, the schema) are not what is profiled
         call()
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile() if profile else None
     cpu, wall = [], []
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         for call in calls:
             started, started_cpu = time.perf_counter(), time.process_time()
             if profiler is not None:
@@ -97,12 +104,11 @@ def main(argv: list[str] | None = None) -> int:
             wall.append(time.perf_counter() - started)
     for name, series in (("cpu", cpu), ("wall", wall)):
         ms = np.array(series) * 1e3
-        print(f"{args.kind} {name} ms over {ms.size} calls: p50 {np.percentile(ms, 50):.3f} "
-              f"p99 {np.percentile(ms, 99):.3f} p999 {np.percentile(ms, 99.9):.3f} max {ms.max():.3f}")
+        print(f"{kind} {name} ms over {ms.size} calls: p50 {np.percentile(ms, 50):.3f} "
+              f"p99 {np.percentile(ms, 99):.3f} p999 {np.percentile(ms, 99.9):.3f} max {ms.max():.3f}", flush=True)
     if profiler is not None:
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(args.top)
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(args.top)
-    return 0
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(top)
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(top)
 
 
 if __name__ == "__main__":
