@@ -79,7 +79,7 @@ class Publisher:
         while not self._stop.wait(pause):
             try:
                 self.graph.live.fresh()
-                if time.monotonic() - published >= self.publish_every:
+                if self.graph.serve_wanted() or time.monotonic() - published >= self.publish_every:
                     self.graph.publish()
                     published = time.monotonic()
                 pause = self.every

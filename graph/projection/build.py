@@ -207,6 +207,9 @@ class Projection:
     # Rows of the store left out because they cannot be right (a share outside [0, 1]): reported, never served.
     damaged: tuple["DamagedRelation", ...] = ()
     _views: OrderedDict[int, "AsOfView"] = field(default_factory=OrderedDict, repr=False)
+    # Where a view missing here is asked for before it is built here: a worker that maps its builder's snapshots
+    # gets the builder's ready view of the day from them (graph.service), shared rather than built privately.
+    published: Callable[[int], "AsOfView | None"] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -227,12 +230,21 @@ class Projection:
             if found is not None:
                 self._views.move_to_end(key)
                 return found
-        built = AsOfView.build(self, key)
+        built = (self.published(key) if self.published is not None else None) or AsOfView.build(self, key)
+        self.keep_view(built)
+        return built
+
+    def keep_view(self, view: "AsOfView") -> None:
+        """Cache a view of this projection built elsewhere (read from a snapshot), as `view` caches its own."""
         with self._lock:
-            self._views[key] = built
+            self._views[view.day] = view
             while len(self._views) > _CACHED_DATES:
                 self._views.popitem(last=False)
-        return built
+
+    def cached_views(self) -> list[tuple[int, "AsOfView"]]:
+        """The cached views by day number, most recently used last."""
+        with self._lock:
+            return list(self._views.items())
 
     def cached_days(self) -> list[date]:
         """The dates whose views are cached, most recently used last."""
