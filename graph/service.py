@@ -275,7 +275,7 @@ class CorpGraph:
             self._keep_identity(identity)
         projection = _rebuilt(self.store, identity, previous is not None, self._hooks, self.snapshots)
         _warm(projection, previous)
-        return Analytic(identity, projection, BuildStatus(Applied.FULL, why))
+        return self._with_impacts(Analytic(identity, projection, BuildStatus(Applied.FULL, why)))
 
     def _snapshot_now_and_then(self, state: Analytic) -> None:
         """Save a state made by a delta when the last save is SNAPSHOT_EVERY seconds old: a restart then
@@ -322,7 +322,7 @@ class CorpGraph:
         while state is None:  # None: a newer build pruned the child's file before it was mapped; build again
             state = self._mapped(build_apart(self.store.location(), self.snapshots))
         _warm(state.projection, previous)
-        return Analytic(state.identity, state.projection, BuildStatus(Applied.FULL, why))
+        return self._with_impacts(Analytic(state.identity, state.projection, BuildStatus(Applied.FULL, why)))
 
     def _advanced(self, previous: Analytic) -> Analytic | str:
         """The previous state plus the store's change log (graph.projection.delta), or why it cannot be applied."""
@@ -341,7 +341,7 @@ class CorpGraph:
         previous = self.live.current() or self._mapped(self.snapshots.newest())
         if previous is not None:
             if previous.revision == self.store.revision():
-                return previous
+                return previous if self.live.current() else self._with_impacts(previous)
             advanced = self._advanced(previous)
             if isinstance(advanced, Analytic):
                 return advanced
@@ -351,7 +351,7 @@ class CorpGraph:
             state = self._mapped(revision)
             if state is not None:
                 _warm(state.projection, previous)
-                return state
+                return self._with_impacts(state)
             wanted = revision + 1  # pruned meanwhile, or not a published snapshot: the next one
 
     def _mapped(self, revision: int | None, checked: bool = False) -> Analytic | None:
@@ -405,6 +405,10 @@ class CorpGraph:
             return None
         self.snapshots.save(state.projection, state.identity, durable=False)
         self._published = (state.revision, days)
+        for day in days:  # this process reads its views from the file too: its pages are then shared, not private
+            view = self.snapshots.mapped_view(state.projection, day)
+            if view is not None:
+                state.projection.keep_view(view)
         return state.revision
 
     def _keep_identity(self, identity: IdentityMap) -> None:
@@ -531,11 +535,24 @@ class CorpGraph:
         return reader, view, node, day, self._impacts_of(analytic)
 
     def _impacts_of(self, analytic: Analytic) -> exposure_.Impacts:
-        """The incident figures read for this analytic state (a new state starts an empty cache)."""
+        """The incident figures read for this analytic state (a new state starts an empty cache; a query still on
+        an older state than the cached one gets one of its own, so the newer state's figures stay)."""
         with self._impacts_lock:
-            if self._impacts is None or self._impacts[0] is not analytic:
-                self._impacts = (analytic, exposure_.Impacts(len(analytic.projection.ids)))
-            return self._impacts[1]
+            held = self._impacts
+            if held is not None and held[0] is analytic:
+                return held[1]
+            fresh = exposure_.Impacts(len(analytic.projection.ids))
+            if held is None or held[0].revision <= analytic.revision:
+                self._impacts = (analytic, fresh)
+            return fresh
+
+    def _with_impacts(self, state: Analytic) -> Analytic:
+        """The state, with the figures of every incident exposure can reach read for it (Impacts.every) before it
+        is served: a state built in full or mapped, whose first exposure call would otherwise read them."""
+        impacts = exposure_.Impacts.every(self.reader(state), state.projection)
+        with self._impacts_lock:
+            self._impacts = (state, impacts)
+        return state
 
     def sanctions_status(self, entity: str, regime: str, as_of: date | None = None) -> SanctionsAnswer:
         """The entity's status under a regime's ownership-and-control rule (docs/sanctions.md), with the evidence."""

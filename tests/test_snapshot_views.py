@@ -97,3 +97,4 @@ def test_a_follower_maps_the_view_its_builder_readies_for_it(tmp_store: SqliteSt
     view = follower.projection().cached_views()[-1][1]
     assert view.day == (DAY - date(1970, 1, 1)).days and not view.W.data.flags.writeable
     assert builder.publish() is None  # published with that view already
+    assert not builder.projection().view(DAY).W.data.flags.writeable  # the builder reads it from the file too
