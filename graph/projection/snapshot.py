@@ -10,13 +10,17 @@ truncated or altered file, an older format) is ignored, a broken file is deleted
 from the store as usual (and saved again).
 
 What it holds: the per-edge columns, the NodeIds groups, what relation ids keep beside the columns, and the
-statements merged by identity (and, when saved with it, the identity map itself). The adjacency and the as-of
-views are rebuilt from the columns when loaded (vectorised, a small part of a build from the store).
+statements merged by identity (and, when saved with it, the identity map itself), and every cached as-of view
+that is ready (graph.projection.view_arrays: mask, OWNS adjacency, W, control, components, W by company). The
+per-type adjacency is rebuilt from the columns when loaded (vectorised, a small part of a build from the store);
+views not saved are built on first use.
 
 Worker processes (`corpgraph serve --workers N`, api/workers.py) share one projection through these files:
 the builder worker publishes a snapshot of every state it builds, and the other workers `map` it: each array
 is a read-only view of the file's pages (the `.npy` members of an uncompressed `.npz` are contiguous bytes),
-so the page cache holds the columns once for every worker.
+so the page cache holds the columns once for every worker. A follower that needs a view of a day the file
+lacks asks the builder for it (`want`, a marker file); the builder readies it and publishes the same revision
+again with it (graph.service.CorpGraph.serve_wanted, publish), and both read it from the file (`mapped_view`).
 """
 from __future__ import annotations
 
