@@ -341,7 +341,7 @@ class CorpGraph:
         previous = self.live.current() or self._mapped(self.snapshots.newest())
         if previous is not None:
             if previous.revision == self.store.revision():
-                return previous if self.live.current() else self._with_impacts(previous)
+                return previous if self.live.current() else self._with_impacts(previous)  # first one: mapped now
             advanced = self._advanced(previous)
             if isinstance(advanced, Analytic):
                 return advanced
