@@ -371,10 +371,13 @@ class CorpGraph:
         published (the pages shared with every worker); None when the builder has moved to another revision or
         takes longer than VIEW_WAIT (the caller then builds the view itself, as a single process does)."""
         assert self.snapshots is not None
-        self.snapshots.want(projection.revision, day)
         deadline = time.monotonic() + VIEW_WAIT
+        seen: object = None
         while True:
-            view = self.snapshots.mapped_view(projection, day)
+            self.snapshots.want(projection.revision, day)  # again each time: a builder still at an older state drops it
+            stamp = self.snapshots.stamp(projection.revision)
+            view = self.snapshots.mapped_view(projection, day) if stamp != seen else None  # read a file once
+            seen = stamp
             if view is not None or self.snapshots.newest() != projection.revision or time.monotonic() > deadline:
                 return view
             budget.check()

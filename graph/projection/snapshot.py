@@ -183,6 +183,14 @@ class Snapshots:
         except (FileNotFoundError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile, struct.error):
             return None  # replaced or pruned while read: the caller asks again or builds the view itself
 
+    def stamp(self, revision: int) -> tuple[int, int] | None:
+        """What tells one publication of a revision's file from the next (inode and change time), None without one."""
+        try:
+            found = os.stat(self.path(revision))
+        except FileNotFoundError:
+            return None
+        return found.st_ino, found.st_mtime_ns
+
     def want(self, revision: int, day: int) -> None:
         """Ask the builder process for the ready view of a day at a revision (a marker file it reads, `wanted`)."""
         self.folder.mkdir(parents=True, exist_ok=True)
