@@ -12,7 +12,9 @@ thread of its own (`Publisher`) as soon as the revision moves, and publishes it 
 the newest published snapshot read-only, so the page cache holds the columns once for all workers, and
 apply the store's change log to it as any process does (graph.projection.delta: a small write is visible in
 milliseconds, in every worker); a change the log cannot carry (a full rebuild) is built by the builder alone
-while the followers keep answering, and they map its snapshot when it is published. A write through any
+while the followers keep answering, and they map its snapshot when it is published. The ready as-of views
+(graph.projection.ready) travel in the snapshot too: a follower that needs a day's view asks the builder, which
+readies it, publishes it and maps it back itself, so no worker holds a private copy of a view. A write through any
 worker returns once that worker's queries see it; another worker sees it at its next query, as a replica does.
 
 A worker that dies is forked again (a builder again if it was the builder); SIGINT or SIGTERM to the parent
@@ -79,7 +81,7 @@ class Publisher:
         while not self._stop.wait(pause):
             try:
                 self.graph.live.fresh()
-                if time.monotonic() - published >= self.publish_every:
+                if self.graph.serve_wanted() or time.monotonic() - published >= self.publish_every:
                     self.graph.publish()
                     published = time.monotonic()
                 pause = self.every

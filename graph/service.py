@@ -6,7 +6,8 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from functools import partial
 from enum import Enum
 from typing import Protocol
 
@@ -16,7 +17,7 @@ from corpgraph.schema.errors import NotFound, UnreadableRecord
 from corpgraph.schema.kinds import EntityType, IncidentCategory, RelationType
 from corpgraph.schema.records import Entity
 
-from corpgraph.graph import browse
+from corpgraph.graph import browse, budget
 from corpgraph.graph.projection import delta
 from corpgraph.graph.projection.apart import build_apart
 from corpgraph.graph.analytics import disagreements, liability, ownership, pages, sanctions, sanctions_evidence
@@ -35,6 +36,7 @@ from corpgraph.graph.identity.resolved import ResolvedStore
 from corpgraph.graph.identity.resolve import matching
 from corpgraph.graph.identity.resolve.candidates import CandidateSet
 from corpgraph.graph.projection.snapshot import Snapshots
+from corpgraph.graph.projection.view_arrays import is_ready
 from corpgraph.graph.stores.base import GraphStore, Judgement, StoredRelation, Verdict
 from corpgraph.graph.subgraph import build_subgraph
 
@@ -51,6 +53,8 @@ _DESIGNATED = endpoint_kinds((R.SANCTION, "targets"))
 _EMPTY = HoldingPage([], 0)  # the page of an entity that takes part in no relation
 _log = logging.getLogger(__name__)
 SNAPSHOT_EVERY = 60.0  # seconds between snapshots of states made by deltas (each save writes every array)
+VIEW_WAIT = 120.0  # seconds a following worker waits for its builder's view of a day before building its own
+_VIEW_POLL = 0.02  # seconds between its looks at the builder's publications
 
 
 class RebuildHooks(Protocol):
@@ -125,6 +129,8 @@ class CorpGraph:
         self._solves: tuple[Analytic, Solves] | None = None  # the last owners/holdings solves of one state
         self._solves_lock = threading.Lock()
         self._apart = apart and snapshots is not None
+        self._follows = follow
+        self._published: tuple[int, frozenset[int]] = (-1, frozenset())  # the revision and views last published
         self._saved_at = time.monotonic()  # when a state made by a delta was last saved (a build saves its own)
         if follow and snapshots is None:
             raise ValueError("a following facade needs the snapshots folder its builder publishes to")
@@ -269,7 +275,7 @@ class CorpGraph:
             self._keep_identity(identity)
         projection = _rebuilt(self.store, identity, previous is not None, self._hooks, self.snapshots)
         _warm(projection, previous)
-        return Analytic(identity, projection, BuildStatus(Applied.FULL, why))
+        return self._with_impacts(Analytic(identity, projection, BuildStatus(Applied.FULL, why)))
 
     def _snapshot_now_and_then(self, state: Analytic) -> None:
         """Save a state made by a delta when the last save is SNAPSHOT_EVERY seconds old: a restart then
@@ -316,7 +322,7 @@ class CorpGraph:
         while state is None:  # None: a newer build pruned the child's file before it was mapped; build again
             state = self._mapped(build_apart(self.store.location(), self.snapshots))
         _warm(state.projection, previous)
-        return Analytic(state.identity, state.projection, BuildStatus(Applied.FULL, why))
+        return self._with_impacts(Analytic(state.identity, state.projection, BuildStatus(Applied.FULL, why)))
 
     def _advanced(self, previous: Analytic) -> Analytic | str:
         """The previous state plus the store's change log (graph.projection.delta), or why it cannot be applied."""
@@ -335,7 +341,7 @@ class CorpGraph:
         previous = self.live.current() or self._mapped(self.snapshots.newest())
         if previous is not None:
             if previous.revision == self.store.revision():
-                return previous
+                return previous if self.live.current() else self._with_impacts(previous)  # first one: mapped now
             advanced = self._advanced(previous)
             if isinstance(advanced, Analytic):
                 return advanced
@@ -345,7 +351,7 @@ class CorpGraph:
             state = self._mapped(revision)
             if state is not None:
                 _warm(state.projection, previous)
-                return state
+                return self._with_impacts(state)
             wanted = revision + 1  # pruned meanwhile, or not a published snapshot: the next one
 
     def _mapped(self, revision: int | None, checked: bool = False) -> Analytic | None:
@@ -356,17 +362,56 @@ class CorpGraph:
             return None
         projection, identity = found
         self._keep_identity(identity)
+        if self._follows:
+            projection.published = partial(self._published_view, projection)
         return Analytic(identity, projection, BuildStatus(Applied.MAPPED))
 
-    def publish(self) -> int | None:
-        """Publish the current state's snapshot with its identity for the following processes, unless it is
-        published already (a full build saves its own); the revision published (None: nothing to publish)."""
+    def _published_view(self, projection: Projection, day: int) -> AsOfView | None:
+        """The builder's ready view of a day for a following facade: asked for, then mapped from its snapshot once
+        published (the pages shared with every worker); None when the builder has moved to another revision or
+        takes longer than VIEW_WAIT (the caller then builds the view itself, as a single process does)."""
+        assert self.snapshots is not None
+        deadline = time.monotonic() + VIEW_WAIT
+        seen: object = None
+        while True:
+            self.snapshots.want(projection.revision, day)  # again each time: a builder still at an older state drops it
+            stamp = self.snapshots.stamp(projection.revision)
+            view = self.snapshots.mapped_view(projection, day) if stamp != seen else None  # read a file once
+            seen = stamp
+            if view is not None or self.snapshots.newest() != projection.revision or time.monotonic() > deadline:
+                return view
+            budget.check()
+            time.sleep(_VIEW_POLL)
+
+    def serve_wanted(self) -> bool:
+        """For a builder process: ready the views of the days following workers asked for (Snapshots.want) in the
+        current state; whether there were any (then `publish` carries them)."""
         state = self.live.current()
-        if self.snapshots is None or state is None or state.how.applied is Applied.FULL:
+        if self.snapshots is None or state is None:
+            return False
+        asked = [day for revision, day in self.snapshots.wanted() if revision == state.revision]
+        for day in asked:
+            ready_view(state.projection, date(1970, 1, 1) + timedelta(days=day))
+        return bool(asked)
+
+    def publish(self) -> int | None:
+        """Publish the current state's snapshot with its identity and its ready views for the following processes,
+        unless it is published already with those views (a full build saves its own, without views: they are
+        built after it); the revision published (None: nothing to publish)."""
+        state = self.live.current()
+        if self.snapshots is None or state is None:
             return None
-        if self.snapshots.newest() == state.revision:
+        days = frozenset(day for day, view in state.projection.cached_views() if is_ready(view))
+        on_file = self.snapshots.newest() == state.revision
+        published = self._published[1] if on_file and self._published[0] == state.revision else frozenset()
+        if (on_file or state.how.applied is Applied.FULL) and days <= published:
             return None
         self.snapshots.save(state.projection, state.identity, durable=False)
+        self._published = (state.revision, days)
+        for day in days:  # this process reads its views from the file too: its pages are then shared, not private
+            view = self.snapshots.mapped_view(state.projection, day)
+            if view is not None:
+                state.projection.keep_view(view)
         return state.revision
 
     def _keep_identity(self, identity: IdentityMap) -> None:
@@ -493,11 +538,24 @@ class CorpGraph:
         return reader, view, node, day, self._impacts_of(analytic)
 
     def _impacts_of(self, analytic: Analytic) -> exposure_.Impacts:
-        """The incident figures read for this analytic state (a new state starts an empty cache)."""
+        """The incident figures read for this analytic state (a new state starts an empty cache; a query still on
+        an older state than the cached one gets one of its own, so the newer state's figures stay)."""
         with self._impacts_lock:
-            if self._impacts is None or self._impacts[0] is not analytic:
-                self._impacts = (analytic, exposure_.Impacts(len(analytic.projection.ids)))
-            return self._impacts[1]
+            held = self._impacts
+            if held is not None and held[0] is analytic:
+                return held[1]
+            fresh = exposure_.Impacts(len(analytic.projection.ids))
+            if held is None or held[0].revision <= analytic.revision:
+                self._impacts = (analytic, fresh)
+            return fresh
+
+    def _with_impacts(self, state: Analytic) -> Analytic:
+        """The state, with the figures of every incident exposure can reach read for it (Impacts.every) before it
+        is served: a state built in full or mapped, whose first exposure call would otherwise read them."""
+        impacts = exposure_.Impacts.every(self.reader(state), state.projection)
+        with self._impacts_lock:
+            self._impacts = (state, impacts)
+        return state
 
     def sanctions_status(self, entity: str, regime: str, as_of: date | None = None) -> SanctionsAnswer:
         """The entity's status under a regime's ownership-and-control rule (docs/sanctions.md), with the evidence."""

@@ -177,7 +177,8 @@ def _same_view(patched: AsOfView) -> None:
     assert np.array_equal(patched.valid, built.valid)
     for name in ("down", "up"):
         a, b = getattr(patched, name), getattr(built, name)
-        assert np.array_equal(a.indptr, b.indptr) and np.array_equal(a.nbr, b.nbr) and np.array_equal(a.edge, b.edge)
+        assert np.array_equal(a.indptr, b.indptr) and np.array_equal(a.edge, b.edge)
+        assert a.ends is b.ends  # the new projection's column, not the old one kept alive by the patched view
     assert np.allclose(patched.W.toarray(), built.W.toarray(), rtol=0, atol=1e-12)
     assert (patched.W.toarray() != 0).tolist() == (built.W.toarray() != 0).tolist()  # no residue left by the patch
     for name in ("unknown_src", "unknown_dst", "over_allocated", "ranged_src", "ranged_dst"):

@@ -5,6 +5,7 @@ from datetime import date
 
 import pytest
 
+from corpgraph.graph.analytics.exposure import Impacts
 from corpgraph.graph.analytics.paths import PathFinder
 from corpgraph.graph.analytics.results import Channel, Exposure
 from corpgraph.graph.write.ingest import ingest
@@ -232,3 +233,20 @@ def test_figures_read_for_one_state_are_not_used_after_a_write(holder: CorpGraph
     assert holder.exposure("p", first=1).totals == pytest.approx(TOTALS)  # reads (and keeps) every figure
     holder.write(batch(entity("Incident", "o", category="outage", duration_hours=20)))  # O: 10 -> 20 hours
     assert holder.exposure("p", first=1).totals == pytest.approx({**TOTALS, "duration_hours": 0.6 * 20 + 2.0})
+
+
+def test_the_first_exposure_after_a_build_reads_no_incident_figures(tmp_store: SqliteStore,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build reads every reachable incident's figures before the state is served (Impacts.every): the first
+    call reads none. R (20 hours) hits P's 40% holding Q through RESPONSIBLE_FOR, A (3 hours) hits P itself."""
+    ingest(tmp_store, batch(
+        company("p"), company("q"), entity("Incident", "r", category="outage", duration_hours=20),
+        entity("Incident", "a", category="outage", duration_hours=3), owns("p", "q", 0.4),
+        rel("RESPONSIBLE_FOR", "q", "r", role="operator"), rel("AFFECTED", "a", "p"),
+    ))
+    graph = CorpGraph(tmp_store)
+    graph.live.fresh()  # the build
+    monkeypatch.setattr(Impacts, "_add", lambda *args: pytest.fail("an incident's figures read on first use"))
+    answer = graph.exposure("p")
+    assert _items(answer) == {("r", Channel.OWNERSHIP, "q"): pytest.approx(0.4), ("a", Channel.AFFECTED, "p"): 1.0}
+    assert answer.totals == pytest.approx({"duration_hours": 0.4 * 20 + 3})

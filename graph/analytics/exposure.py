@@ -48,7 +48,7 @@ from corpgraph.graph.analytics import ownership
 from corpgraph.graph.analytics.paths import Explainer, PathFinder
 from corpgraph.graph.analytics.results import Channel, Exposure, ExposureItem, Path, Subgraph
 from corpgraph.graph.cursors import decode_cursor, encode_cursor, invalid_cursor
-from corpgraph.graph.projection.build import AsOfView
+from corpgraph.graph.projection.build import AsOfView, Projection
 from corpgraph.graph.stores.base import StoreReader
 from corpgraph.graph import budget
 
@@ -108,6 +108,18 @@ class Impacts:
         self.amounts: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
+    @classmethod
+    def every(cls, store: StoreReader, projection: Projection) -> "Impacts":
+        """The figures of every incident an exposure can reach (RESPONSIBLE_FOR's targets, AFFECTED's sources) read
+        now, in one batched read: what the facade readies with a state it builds or maps, before it serves it,
+        so that no first exposure call pays the read (1.06 s of the first large holder's call at 1M)."""
+        found = cls(len(projection.ids))
+        incidents = np.union1d(projection.dst[projection.out[R.RESPONSIBLE_FOR].edge],
+                               projection.src[projection.out[R.AFFECTED].edge])
+        if incidents.size:
+            found._add(store, projection, incidents.astype(np.int64))
+        return found
+
     def read(self, store: StoreReader, view: AsOfView, incidents: np.ndarray) -> tuple[np.ndarray, np.ndarray,
                                                                                         dict[str, np.ndarray]]:
         """(slots of these incidents, fixed figures by slot, amounts by currency by slot), reading the missing ones."""
@@ -117,12 +129,12 @@ class Impacts:
                 self.slot = np.concatenate([self.slot, grown])
             missing = incidents[self.slot[incidents] < 0]
             if missing.size:
-                self._add(store, view, missing)
+                self._add(store, view.projection, missing)
             return self.slot[incidents], self.fixed, dict(self.amounts)
 
-    def _add(self, store: StoreReader, view: AsOfView, nodes: np.ndarray) -> None:
+    def _add(self, store: StoreReader, projection: Projection, nodes: np.ndarray) -> None:
         """Read and append the figures of these incidents (absent records: no figures)."""
-        ids = [view.projection.ids[n] for n in nodes.tolist()]
+        ids = projection.ids.ids(nodes.tolist())
         records = store.get_entities(ids)
         base = self.fixed.shape[0]
         fixed = np.full((nodes.size, 3), np.nan)

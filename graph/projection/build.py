@@ -69,36 +69,38 @@ def csr_slots(indptr: np.ndarray, nodes: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Adjacency:
-    """CSR-shaped adjacency: for node i, neighbours nbr[indptr[i]:indptr[i+1]] reached by edges edge[...].
+    """CSR-shaped adjacency: for node i, the edges edge[indptr[i]:indptr[i+1]] leave it, to ends[edge[...]].
 
+    `ends` is the projection's column of the far endpoints (dst going down, src going up), shared, so the
+    neighbours are read through the edges rather than kept beside them (4 bytes an entry less each way).
     With `rows` (sorted node indices), only the nodes that have neighbours have a row: row r is node rows[r].
     A relation type few nodes take part in then costs nothing per node of the graph.
     """
 
     indptr: np.ndarray
-    nbr: np.ndarray
     edge: np.ndarray
+    ends: np.ndarray  # far endpoint of every edge of the projection (its src or dst column)
     rows: np.ndarray | None = None
     nodes: int = -1  # nodes of the graph (with rows; else len(indptr) - 1)
 
     @classmethod
-    def build(cls, n: int, frm: np.ndarray, to: np.ndarray, edges: np.ndarray, sparse: bool = False) -> "Adjacency":
-        """Adjacency from `frm[k] -> to[k]` for the given edge indices (a stable sort by `frm`).
+    def build(cls, n: int, frm: np.ndarray, ends: np.ndarray, edges: np.ndarray, sparse: bool = False) -> "Adjacency":
+        """Adjacency from `frm[k] -> ends[edges[k]]` for the given edge indices (a stable sort by `frm`).
 
         sparse: give rows only to the nodes with neighbours when they are few (under half the nodes).
         """
         itype = index_type(max(n, int(edges.max()) + 1 if edges.size else 0))
         order = np.argsort(frm, kind="stable")
-        nbr, edge = to[order].astype(itype), edges[order].astype(itype)
+        edge = edges[order].astype(itype)
         if sparse:
             rows, counts = np.unique(frm, return_counts=True)
             if rows.size * 2 < n:
                 indptr = np.zeros(rows.size + 1, dtype=itype)
                 np.cumsum(counts, out=indptr[1:])
-                return cls(indptr, nbr, edge, rows.astype(itype), n)
+                return cls(indptr, edge, ends, rows.astype(itype), n)
         indptr = np.zeros(n + 1, dtype=itype)
         np.cumsum(np.bincount(frm, minlength=n), out=indptr[1:])
-        return cls(indptr, nbr, edge)
+        return cls(indptr, edge, ends)
 
     @property
     def size(self) -> int:
@@ -111,19 +113,19 @@ class Adjacency:
         if self.rows is not None:
             row = int(self.rows.searchsorted(self.rows.dtype.type(node)))  # a query of another dtype copies rows
             if row == self.rows.size or self.rows[row] != node:
-                return self.nbr[:0], self.edge[:0]
-        lo, hi = self.indptr[row], self.indptr[row + 1]
-        return self.nbr[lo:hi], self.edge[lo:hi]
+                return self.ends[:0], self.edge[:0]
+        edges = self.edge[self.indptr[row]:self.indptr[row + 1]]
+        return self.ends[edges], edges
 
     def gather(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Neighbours of many nodes at once (no Python loop), and the edges leading to them."""
         if self.rows is not None:
             if self.rows.size == 0:
-                return self.nbr[:0], self.edge[:0]
+                return self.ends[:0], self.edge[:0]
             at = np.minimum(self.rows.searchsorted(np.asarray(nodes).astype(self.rows.dtype)), self.rows.size - 1)
             nodes = at[self.rows[at] == nodes]
-        slots = csr_slots(self.indptr, nodes)
-        return self.nbr[slots], self.edge[slots]
+        edges = self.edge[csr_slots(self.indptr, nodes)]
+        return self.ends[edges], edges
 
     def reach(self, starts: Sequence[int] | np.ndarray, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Breadth-first closure from the start nodes (within `limit` hops): every reached node and its distance."""
@@ -164,7 +166,7 @@ class Adjacencies(Mapping[RelationType, Adjacency]):
         found = self.built.get(type)
         if found is None:
             mine = np.flatnonzero(self.codes == _TYPE_CODE[type]).astype(index_type(self.codes.size))
-            found = Adjacency.build(self.n, self.frm[mine], self.to[mine], mine, sparse=type != RelationType.OWNS)
+            found = Adjacency.build(self.n, self.frm[mine], self.to, mine, sparse=type != RelationType.OWNS)
             with self._lock:
                 found = self.built.setdefault(type, found)
         return found
@@ -205,6 +207,9 @@ class Projection:
     # Rows of the store left out because they cannot be right (a share outside [0, 1]): reported, never served.
     damaged: tuple["DamagedRelation", ...] = ()
     _views: OrderedDict[int, "AsOfView"] = field(default_factory=OrderedDict, repr=False)
+    # Where a view missing here is asked for before it is built here: a worker that maps its builder's snapshots
+    # gets the builder's ready view of the day from them (graph.service), shared rather than built privately.
+    published: Callable[[int], "AsOfView | None"] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -225,12 +230,21 @@ class Projection:
             if found is not None:
                 self._views.move_to_end(key)
                 return found
-        built = AsOfView.build(self, key)
+        built = (self.published(key) if self.published is not None else None) or AsOfView.build(self, key)
+        self.keep_view(built)
+        return built
+
+    def keep_view(self, view: "AsOfView") -> None:
+        """Cache a view of this projection built elsewhere (read from a snapshot), as `view` caches its own."""
         with self._lock:
-            self._views[key] = built
+            self._views[view.day] = view
             while len(self._views) > _CACHED_DATES:
                 self._views.popitem(last=False)
-        return built
+
+    def cached_views(self) -> list[tuple[int, "AsOfView"]]:
+        """The cached views by day number, most recently used last."""
+        with self._lock:
+            return list(self._views.items())
 
     def cached_days(self) -> list[date]:
         """The dates whose views are cached, most recently used last."""
@@ -341,7 +355,7 @@ class AsOfView:
         n, src, dst = proj.size, proj.src[owns], proj.dst[owns]
         shares = proj.edge_shares(owns)
         W, over = scaled_to_full(_share_matrix(n, src, dst, shares.point))
-        down, up = Adjacency.build(n, src, dst, owns), Adjacency.build(n, dst, src, owns)
+        down, up = Adjacency.build(n, src, proj.dst, owns), Adjacency.build(n, dst, proj.src, owns)
         unknown, ranged = shares.unknown, shares.ranged
         midpoints = dict(zip(owns[ranged].tolist(), shares.point[ranged].tolist()))
         return cls(proj, day, valid, down, up, W, _nodes(src[unknown]), _nodes(dst[unknown]), over,
@@ -391,7 +405,7 @@ class AsOfView:
         upstream: the block holds every owner of its nodes (what reaches a company), so W is read by columns
         (`by_company`) and a holder with 10^4 stakes costs only its stakes inside the block.
         """
-        matrix = self.by_company if upstream else self.W
+        matrix: sp.csr_matrix | ByCompany = self.by_company if upstream else self.W
         entries = csr_slots(matrix.indptr, nodes)
         other = matrix.indices[entries]
         which = np.repeat(np.arange(nodes.size), matrix.indptr[nodes + 1] - matrix.indptr[nodes])
@@ -407,12 +421,13 @@ class AsOfView:
             hit = nodes[sorter[at]] == other
             found = which[hit], sorter[at[hit]]
         rows, cols = found[::-1] if upstream else found
-        return rows, cols, matrix.data[entries[hit]]
+        slots = matrix.slot[entries[hit]] if isinstance(matrix, ByCompany) else entries[hit]
+        return rows, cols, self.W.data[slots]
 
     @cached_property
-    def by_company(self) -> sp.csr_matrix:
-        """W transposed, by rows: each company's owners and their shares (built on first use)."""
-        return self.W.T.tocsr()
+    def by_company(self) -> "ByCompany":
+        """W by companies: each company's owners and where their shares sit in W (built on first use)."""
+        return ByCompany.of(self.W)
 
     @cached_property
     def components(self) -> "Components":
@@ -432,6 +447,24 @@ class AsOfView:
         _, edges = adj.gather(nodes)
         valid: np.ndarray = edges[self.valid[edges]]
         return valid
+
+
+@dataclass(frozen=True)
+class ByCompany:
+    """W transposed as CSR arrays (row = company, indices = its owners) whose `slot` says where each share sits
+    in W.data: the same entries, in the same order, as `W.T.tocsr()`, without a second copy of the float64
+    shares (4 bytes an entry instead of 8)."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    slot: np.ndarray  # position of each entry's share in W.data
+
+    @classmethod
+    def of(cls, W: sp.csr_matrix) -> "ByCompany":
+        """W's owners by company, as W.T.tocsr() orders them."""
+        where = sp.csr_matrix((np.arange(W.nnz, dtype=index_type(W.nnz)), W.indices, W.indptr), shape=W.shape)
+        by_company = where.T.tocsr()
+        return cls(by_company.indptr, by_company.indices, by_company.data)
 
 
 @dataclass(frozen=True)
@@ -460,18 +493,19 @@ class Components:
         # checked here, with longest-path levels of the condensation as the fallback should that change
         if (level[rows] < level[cols]).any():
             level = -_levels(labels, rows, cols)
-        order = np.lexsort((labels, -level))
-        rank = np.empty(labels.size, dtype=np.int64)
-        rank[order] = np.arange(labels.size)
+        itype = index_type(labels.size)  # per-node arrays: int32 while they fit (half of int64 at 1M nodes)
+        order = np.lexsort((labels, -level)).astype(itype)
+        rank = np.empty(labels.size, dtype=itype)
+        rank[order] = np.arange(labels.size, dtype=itype)
         in_order = labels[order]
         starts = np.flatnonzero(np.r_[True, in_order[1:] != in_order[:-1]]) if in_order.size else in_order
-        first = np.zeros(labels.max() + 1 if labels.size else 0, dtype=np.int64)
+        first = np.zeros(labels.max() + 1 if labels.size else 0, dtype=itype)
         first[in_order[starts]] = starts
         inside = np.flatnonzero(labels[rows] == labels[cols])
         by_label = inside[np.argsort(labels[rows[inside]], kind="stable")]
         lab = labels[rows[by_label]]
         inner = (lab, rank[rows[by_label]] - first[lab], rank[cols[by_label]] - first[lab], coo.data[by_label])
-        return cls(labels, np.bincount(labels), rank, order, first, inner)
+        return cls(labels, np.bincount(labels).astype(itype), rank, order, first, inner)
 
     def block(self, label: int) -> tuple[np.ndarray, sp.csr_matrix]:
         """Members of a component (in rank order) and W restricted to them."""

@@ -46,6 +46,14 @@ class Control:
     by_row: sp.csr_matrix
     by_column: sp.csc_matrix
 
+    @classmethod
+    def of(cls, found: sp.spmatrix) -> "Control":
+        """The relation of a matrix whose entries are the pairs, kept as booleans (1 byte a pair each way, not
+        float64's 8: every entry is a 1, and arithmetic with it upcasts as a float matrix would)."""
+        by_row = found.tocsr().astype(bool)
+        by_row.data[:] = True  # every stored entry is a pair, as the float relation's entries all were set to 1
+        return cls(by_row, by_row.tocsc())
+
     def controlled_by(self, owner: int) -> np.ndarray:
         """Sorted nodes the owner controls."""
         return np.sort(self.by_row.indices[self.by_row.indptr[owner]:self.by_row.indptr[owner + 1]])
@@ -208,10 +216,7 @@ def updated(old: Control, view: AsOfView, changed: np.ndarray, at_max: bool) -> 
     by_column = grown(old.by_column, n, sp.csc_matrix)
     outside = holders[~inside[holders]]
     rows = np.union1d(holders, by_column.indices[csr_slots(by_column.indptr, outside)])
-    found = kept + _closure(w_d, links_d, v_d, rows[_capable(W[rows], links[rows], V[rows])], kept)
-    found = found.tocsr()
-    found.data[:] = 1.0
-    return Control(found, found.tocsc())
+    return Control.of(kept + _closure(w_d, links_d, v_d, rows[_capable(W[rows], links[rows], V[rows])], kept))
 
 
 REACH = 0.25  # past this share of the nodes downstream of a delta, `updated` computes the whole relation again
@@ -258,8 +263,7 @@ def _capable(W: sp.csr_matrix, links: sp.csr_matrix, V: sp.csr_matrix) -> np.nda
 
 def _relation(W: sp.csr_matrix, links: sp.csr_matrix, V: sp.csr_matrix) -> Control:
     """The fixed point of the control rule over shares W, controlling interests `links` and votes V."""
-    found = _closure(W, links, V, _capable(W, links, V))
-    return Control(found, found.tocsc())
+    return Control.of(_closure(W, links, V, _capable(W, links, V)))
 
 
 def _closure(W: sp.csr_matrix, links: sp.csr_matrix, V: sp.csr_matrix, capable: np.ndarray,

@@ -286,9 +286,9 @@ def _grown_adjacency(old: Mapping[RelationType, Adjacency], proj: Projection, fr
     for rel_type, adj in list(built.items()):
         mine = added[proj.type[added] == _TYPE_CODE[rel_type]]
         if adj.rows is None:
-            grown.built[rel_type] = patched_adjacency(adj, n, add=(frm[mine], to[mine], mine))
+            grown.built[rel_type] = patched_adjacency(adj, n, to, add=(frm[mine], mine))
         elif mine.size == 0:
-            grown.built[rel_type] = replace(adj, nodes=n)
+            grown.built[rel_type] = replace(adj, nodes=n, ends=to)  # not the old column: it would be kept alive
         elif rel_type != RelationType.OWNS:
             grown[rel_type]  # built here, in the builder, rather than by the first query that reads it
     return grown

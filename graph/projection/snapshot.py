@@ -10,13 +10,17 @@ truncated or altered file, an older format) is ignored, a broken file is deleted
 from the store as usual (and saved again).
 
 What it holds: the per-edge columns, the NodeIds groups, what relation ids keep beside the columns, and the
-statements merged by identity (and, when saved with it, the identity map itself). The adjacency and the as-of
-views are rebuilt from the columns when loaded (vectorised, a small part of a build from the store).
+statements merged by identity (and, when saved with it, the identity map itself), and every cached as-of view
+that is ready (graph.projection.view_arrays: mask, OWNS adjacency, W, control, components, W by company). The
+per-type adjacency is rebuilt from the columns when loaded (vectorised, a small part of a build from the store);
+views not saved are built on first use.
 
 Worker processes (`corpgraph serve --workers N`, api/workers.py) share one projection through these files:
 the builder worker publishes a snapshot of every state it builds, and the other workers `map` it: each array
 is a read-only view of the file's pages (the `.npy` members of an uncompressed `.npz` are contiguous bytes),
-so the page cache holds the columns once for every worker.
+so the page cache holds the columns once for every worker. A follower that needs a view of a day the file
+lacks asks the builder for it (`want`, a marker file); the builder readies it and publishes the same revision
+again with it (graph.service.CorpGraph.serve_wanted, publish), and both read it from the file (`mapped_view`).
 """
 from __future__ import annotations
 
@@ -42,18 +46,20 @@ from corpgraph.graph.identity.clusters import IdentityConflict, IdentityMap
 from corpgraph.graph.identity.merge import Statements
 from corpgraph.graph.projection.nodeids import NodeIds
 from corpgraph.graph.projection.packed import PackedStrings
-from corpgraph.graph.projection.build import DamagedRelation, Edges, Projection, assemble
+from corpgraph.graph.projection.build import AsOfView, DamagedRelation, Edges, Projection, assemble
 from corpgraph.graph.projection.relation_ids import EdgeColumns, RelationIds
 from corpgraph.graph.settings import get_settings
 from corpgraph.graph.projection.snapshot_check import COLUMNS, SnapshotInvalid, check_arrays, digest, manifest_of
 from corpgraph.graph.projection.sparse_column import SparseColumn
+from corpgraph.graph.projection.view_arrays import is_ready, view_arrays, view_of
 from corpgraph.graph.stores.base import GraphStore
 
-FORMAT = 4  # bumped whenever what a snapshot holds changes: older files are then ignored (2: bound_open, 3: the digest,
-#            4: the identity map, for the workers that map a snapshot)
+FORMAT = 5  # bumped whenever what a snapshot holds changes: older files are then ignored (2: bound_open, 3: the digest,
+#            4: the identity map, for the workers that map a snapshot, 5: the ready as-of views)
 _SUFFIX = ".npz"
 _STALE_TEMP = 3600.0  # seconds after which a temporary file left by a crashed writer is removed
 _POLL = 0.01  # seconds between looks for a newer published snapshot (a worker waiting for its builder)
+_WANT = ".want-"  # marker files by which a following worker asks the builder for the ready view of a day
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # a zip member's local header: signature, ..., name and extra lengths
 
 
@@ -162,6 +168,49 @@ class Snapshots:
             return None
         return projection, _identity(identity, revision)
 
+    def mapped_view(self, projection: Projection, day: int) -> AsOfView | None:
+        """The ready view of a day published with the projection's revision, its arrays mapped read-only from the
+        file and read over `projection` (mapped from an earlier publication of the same revision); None when the
+        file of that revision does not carry it (yet), or is gone."""
+        path = self.path(projection.revision)
+        try:
+            with open(path, "rb") as handle:
+                pages = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            arrays = _mapped_arrays(pages)
+            if _other_key(arrays, self.instance, projection.revision) or day not in manifest_of(arrays)["views"]:
+                return None
+            return view_of(projection, day, arrays, view_prefix(day))
+        except (FileNotFoundError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile, struct.error):
+            return None  # replaced or pruned while read: the caller asks again or builds the view itself
+
+    def stamp(self, revision: int) -> tuple[int, int] | None:
+        """What tells one publication of a revision's file from the next (inode and change time), None without one."""
+        try:
+            found = os.stat(self.path(revision))
+        except FileNotFoundError:
+            return None
+        return found.st_ino, found.st_mtime_ns
+
+    def want(self, revision: int, day: int) -> None:
+        """Ask the builder process for the ready view of a day at a revision (a marker file it reads, `wanted`)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / f"{_WANT}{self.instance or 'store'}-r{revision}-d{day}").touch()
+
+    def wanted(self) -> list[tuple[int, int]]:
+        """The (revision, day) views asked for by `want`, each forgotten once read."""
+        head = f"{_WANT}{self.instance or 'store'}-r"
+        try:
+            found = [name for name in os.listdir(self.folder) if name.startswith(head)]
+        except FileNotFoundError:
+            return []
+        asked = []
+        for name in found:
+            (self.folder / name).unlink(missing_ok=True)
+            revision, _, day = name[len(head):].partition("-d")
+            if revision.isdigit() and day.lstrip("-").isdigit():
+                asked.append((int(revision), int(day)))
+        return asked
+
     def wait_for(self, at_least: int) -> int:
         """The revision of the newest snapshot once it is `at_least` or later, waiting for a builder process to
         publish one (within the calling thread's time budget, graph.budget)."""
@@ -225,6 +274,10 @@ def _arrays(proj: Projection, instance: str, identity: IdentityMap | None = None
         "damaged": [[d.relation, d.source, d.target, d.reason] for d in proj.damaged],
     }
     arrays = {name: getattr(proj, name) for name in COLUMNS}
+    views = [(day, view) for day, view in proj.cached_views() if is_ready(view)]
+    manifest["views"] = [day for day, _ in views]
+    for day, view in views:
+        arrays.update(view_arrays(view, view_prefix(day)))
     arrays.update({f"ids.{k}": group for k, group in enumerate(proj.ids.groups)})
     arrays.update({"incident.at": proj.incident.at, "incident.values": proj.incident.values,
                    "kind.at": proj.kind.at, "kind.values": proj.kind.values,
@@ -248,6 +301,9 @@ def _other_key(arrays: dict[str, np.ndarray], instance: str, revision: int) -> b
     if not isinstance(head, dict):
         return False
     key = (head.get("format"), head.get("instance"), head.get("revision"))
+    if isinstance(key[0], int) and key[0] < FORMAT and key[1:] == (instance, revision):
+        _log.warning("the projection snapshot of revision %d is of format %d, older than this version's %d: not used, "
+                  "the projection is built again (and saved in format %d)", revision, key[0], FORMAT, FORMAT)
     return None not in key and key != (FORMAT, instance, revision)
 
 
@@ -335,4 +391,12 @@ def _projection(arrays: dict[str, np.ndarray], instance: str, revision: int, che
                             frozenset(saved["disputed"]))
     built = assemble(revision, ids, edges, relation_ids, statements)
     damaged = tuple(DamagedRelation(*d) for d in manifest.get("damaged", []))
-    return replace(built, damaged=damaged) if damaged else built
+    projection = replace(built, damaged=damaged) if damaged else built
+    for day in manifest["views"]:  # the ready views saved with it: read from the file, not built again
+        projection.keep_view(view_of(projection, day, arrays, view_prefix(day)))
+    return projection
+
+
+def view_prefix(day: int) -> str:
+    """The prefix of the arrays of the view of a day (graph.projection.view_arrays) in a snapshot."""
+    return f"view.{day}."

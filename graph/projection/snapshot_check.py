@@ -22,12 +22,14 @@ import numpy as np
 
 from corpgraph.schema.declaration import ANALYTIC_RELATIONS
 
+from corpgraph.graph.projection.view_arrays import names
+
 COLUMNS = ("type", "src", "dst", "share", "valid_from", "valid_to", "bounded", "bound_min", "bound_max", "bound_open")
 _OTHERS = ("incident.at", "incident.values", "kind.at", "kind.values", "rel.keyed", "rel.key_codes", "rel.whole",
            "rel.whole_buffer", "rel.whole_offsets")
 # manifest key -> the Python type its value must have
 _MANIFEST = {"format": int, "instance": str, "revision": int, "nodes": int, "edges": int, "groups": int,
-             "extra": list, "kinds": list, "keys": list, "statements": dict, "digest": str}
+             "extra": list, "kinds": list, "keys": list, "statements": dict, "digest": str, "views": list}
 
 
 class SnapshotInvalid(ValueError):
@@ -102,6 +104,38 @@ def check_arrays(arrays: Mapping[str, np.ndarray], manifest: dict[str, Any]) -> 
     _require(offsets.dtype.kind == "i" and offsets.size == arrays["rel.whole"].size + 1 and offsets[0] == 0
              and bool(np.all(np.diff(offsets) >= 0)) and offsets[-1] == buffer.size,
              "'rel.whole_offsets' do not cut 'rel.whole_buffer'")
+    for day in manifest["views"]:
+        _require(isinstance(day, int) and not isinstance(day, bool), "manifest 'views' holds a non-integer day")
+        _check_view(arrays, f"view.{day}.", m, n)
+
+
+def _check_view(arrays: Mapping[str, np.ndarray], prefix: str, m: int, n: int) -> None:
+    """A saved view's arrays (graph.projection.view_arrays): present, compressed rows that cut their entries,
+    indices within the nodes or edges they index, shares within [0, 1]."""
+    for name in names(prefix):
+        _require(name in arrays and arrays[name].ndim == 1, f"array {name!r} is missing or not one-dimensional")
+    _require(arrays[prefix + "valid"].shape == (m,) and arrays[prefix + "valid"].dtype.kind == "b",
+             f"{prefix}valid is not one flag per edge")
+    rows = {"down": ("indptr", "edge", m), "up": ("indptr", "edge", m), "W": ("indptr", "indices", n),
+            "by_company": ("indptr", "indices", n)}
+    rows.update({"control.row": ("ptr", "idx", n), "control.col": ("ptr", "idx", n)})
+    for part, (ptr, entries, bound) in rows.items():
+        sep = "_" if part.startswith("control") else "."
+        indptr, name = arrays[f"{prefix}{part}{sep}{ptr}"], f"{prefix}{part}{sep}{entries}"
+        _require(indptr.dtype.kind in "iu" and indptr.size == n + 1 and (indptr.size == 0 or indptr[0] == 0)
+                 and bool(np.all(np.diff(indptr) >= 0)) and indptr[-1] == arrays[name].size,
+                 f"the rows of {prefix}{part} do not cut its entries")
+        _codes(arrays, name, bound)
+    _shares(arrays, prefix + "W.data")
+    _require(arrays[prefix + "W.data"].size == arrays[prefix + "W.indices"].size, f"{prefix}W.data is not one share an entry")
+    _codes(arrays, prefix + "by_company.slot", arrays[prefix + "W.data"].size)
+    for name in ("components.labels", "components.rank", "components.order"):
+        _require(arrays[prefix + name].size == n, f"{prefix}{name} is not one value a node")
+        _codes(arrays, prefix + name, n)
+    for name in ("unknown_src", "unknown_dst", "over_allocated", "ranged_src", "ranged_dst"):
+        _codes(arrays, prefix + name, n)
+    for name in ("midpoints.edge", "overlaps.edge", "overlaps.edges"):
+        _codes(arrays, prefix + name, m)
 
 
 def _check_statements(saved: dict[str, Any]) -> None:

@@ -49,23 +49,22 @@ _CONTROLS = _TYPE_CODE[RelationType.CONTROLS]
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
-def patched_adjacency(adj: Adjacency, n: int, add: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+def patched_adjacency(adj: Adjacency, n: int, ends: np.ndarray, add: tuple[np.ndarray, np.ndarray] | None = None,
                       drop: tuple[np.ndarray, np.ndarray] | None = None) -> Adjacency:
-    """The adjacency over n nodes (n >= its own) without the `drop` edges (rows, edges) and with `add` (rows, nbrs, edges).
+    """The adjacency over n nodes (n >= its own) without the `drop` edges (rows, edges) and with `add` (rows,
+    edges), its neighbours read from the new projection's column `ends`.
 
     The rows touched are rebuilt in edge order, as Adjacency.build orders them; the others are copied.
     """
-    frm, to, edges = add if add is not None else (_EMPTY, _EMPTY, _EMPTY)
+    frm, edges = add if add is not None else (_EMPTY, _EMPTY)
     drop_rows, drop_edges = drop if drop is not None else (_EMPTY, _EMPTY)
     rows = np.unique(np.concatenate((frm, drop_rows)).astype(np.int64))
     if rows.size == 0:
-        old_n = adj.indptr.size - 1
-        return adj if n == old_n else Adjacency(_grown_ptr(adj.indptr, n), adj.nbr, adj.edge)
+        return Adjacency(_grown_ptr(adj.indptr, n), adj.edge, ends)
     ptr = _grown_ptr(adj.indptr, n)
     slots = csr_slots(ptr, rows)
-    indptr, (nbr, edge) = patched_rows(ptr, (adj.nbr, adj.edge), rows, ~np.isin(adj.edge[slots], drop_edges),
-                                       frm, (to, edges), key=1)
-    return Adjacency(indptr, nbr, edge)
+    indptr, (edge,) = patched_rows(ptr, (adj.edge,), rows, ~np.isin(adj.edge[slots], drop_edges), frm, (edges,), key=0)
+    return Adjacency(indptr, edge, ends)
 
 
 def patched_rows(ptr: np.ndarray, arrays: tuple[np.ndarray, ...], rows: np.ndarray, keep: np.ndarray,
@@ -152,8 +151,8 @@ def patched_view(old: AsOfView, proj: Projection, touched: np.ndarray, targets: 
     _, old_kept = old.up.gather(targets[targets < old.projection.size])
     cols = _Columns(n, targets, old_kept, kept, proj.edge_shares(kept), proj.src[kept], proj.dst[kept])
     src, dst = proj.src, proj.dst
-    down = patched_adjacency(old.down, n, (src[kept], dst[kept], kept), (src[old_kept], old_kept))
-    up = patched_adjacency(old.up, n, (dst[kept], src[kept], kept), (dst[old_kept], old_kept))
+    down = patched_adjacency(old.down, n, dst, (src[kept], kept), (src[old_kept], old_kept))
+    up = patched_adjacency(old.up, n, src, (dst[kept], kept), (dst[old_kept], old_kept))
     W, over = _patched_w(old.W, old.over_allocated, proj, cols, cols.shares.point, scale=True)
     unknown_src, unknown_dst = _flagged(old.unknown_src, old.unknown_dst, proj, cols, down, cols.shares.unknown)
     ranged_src, ranged_dst = _flagged(old.ranged_src, old.ranged_dst, proj, cols, down, cols.shares.ranged)
