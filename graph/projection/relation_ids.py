@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
+from operator import eq
 
 import numpy as np
 
@@ -31,6 +32,7 @@ _EPOCH = date(1970, 1, 1)
 _KEYS = [RELATIONS[t].key for t in ANALYTIC_RELATIONS]  # key properties per type code
 _NAMES = [t.value for t in ANALYTIC_RELATIONS]
 _BY_DATE = ("valid_from",)
+_DATE_KEYED = np.array([keys == _BY_DATE for keys in _KEYS])  # per type code: keyed by valid_from alone
 
 
 @lru_cache(maxsize=1 << 16)  # a world has a few thousand distinct dates
@@ -104,18 +106,21 @@ class RelationIds:
         `sources`, `targets` and `starts` are the edges' endpoint ids and valid_from as read (parallel to
         `rel_ids`, same order as the columns); `day_of` turns a valid_from text into its day number.
         """
-        dates = {s: iso_day(day_of(s)) for s in dict.fromkeys(starts) if s is not None}  # few distinct dates
+        dates: dict[str | None, str] = {s: iso_day(day_of(s)) for s in dict.fromkeys(starts) if s is not None}
+        dates[None] = ""  # few distinct dates; no start date: an empty key
         keyed: list[int] = []
         key_text: list[str] = []
         whole: list[int] = []
         whole_ids: list[str] = []
         types = columns.type.tolist()
-        for k, (rid, code, s, t) in enumerate(zip(rel_ids, types, sources, targets)):
+        # OWNS, nearly every edge, is keyed by its date alone: its id is compared with `type|source|target|date`
+        # as the columns read it in one pass in C (a map over the columns, no Python code per edge; the loop
+        # below took 2.2 of 7.3 s of a 640k-relation build, cProfile); only the other edges take the loop
+        expected = map("|".join, zip(map(_NAMES.__getitem__, types), sources, targets, map(dates.__getitem__, starts)))
+        same = np.fromiter(map(eq, rel_ids, expected), bool, len(rel_ids))
+        for k in np.flatnonzero(~(same & _DATE_KEYED[columns.type])).tolist():
+            rid, code, s, t = rel_ids[k], types[k], sources[k], targets[k]
             names = _KEYS[code]
-            if names == _BY_DATE:  # OWNS, nearly every edge: the key is the date as the columns read it
-                start = starts[k]
-                if rid == f"{_NAMES[code]}|{s}|{t}|{'' if start is None else dates[start]}":
-                    continue
             head = f"{_NAMES[code]}|{s}|{t}"
             if not names:
                 if rid != head:
