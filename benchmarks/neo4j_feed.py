@@ -5,7 +5,8 @@
 benchmarks/on_neo4j.py times the feed after loading its world through the store several times over (hours
 at 200,000 companies on a loaded machine); this bulk-imports the world instead (benchmarks.neo4j_replicas's
 imported_server) and prints the same feed table: `iter_edges` alone and `build_projection`, relations/s,
-best of 5 (on_neo4j._print_feed). Target (issue 25): 200,000 relations/s end to end.
+best of 5, with the client's and the server's CPU seconds (on_neo4j._print_feed). Target (issue 25): 200,000
+relations/s end to end.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def main() -> None:
         try:
             store = open_neo4j_store(server.settings())
             print(f"world: {args.companies:,} companies, {world.records:,} records (bulk-imported)")
-            _print_feed(store)
+            _print_feed(store, server.process.pid)
             store.close()
         finally:
             server.stop()
