@@ -113,9 +113,14 @@ class Coverage:
         made = sum(self.kinds[PLACEHOLDERS].became.values()) if PLACEHOLDERS in self.kinds else 0
         self.placeholders_held = max(0, made - new_placeholders)
 
-    def as_is(self, type_name: Any) -> None:
-        """Count one native record: its kind is its type, and it becomes itself."""
-        self.record(str(type_name), (str(type_name),), (), "")
+    def as_is(self, type_name: Any, times: int = 1) -> None:
+        """Count `times` native records of one type: their kind is their type, and each becomes itself (what
+        `record` counts for one, added in one step: a load counts a batch's records by type, not one by one)."""
+        name = str(type_name)
+        count = self._kind(name)
+        count.read += times
+        count.imported += times
+        count.became[name] += times
 
     def merge(self, other: "Coverage") -> None:
         """Add another count of the same file (a reading child's) into this one."""

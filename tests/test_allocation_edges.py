@@ -11,16 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from corpgraph.api.cli import app
+from corpgraph.graph.write.allocation import Stake, first_excess
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.settings import get_settings
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.loaders.validate import load_file
+from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import InvalidInput
 from tests.factory import company, owns
 
@@ -87,3 +90,22 @@ def test_two_statements_of_one_holding_by_merged_owners_are_not_summed(tmp_path:
                                                owns("x2", "c2", 0.55)])
     out = cli_load(tmp_path, monkeypatch, first, second)
     assert "not loaded" not in out, out
+
+
+def test_stakes_summing_above_100_percent_only_across_days_pass() -> None:
+    # a 70% until 2020-01-01, then b 70% from that day: all stakes sum to 140%, but each day holds 70%, so the
+    # check (which skips companies whose stakes all together stay under 100%) must look day by day here.
+    origin = Origin("f.jsonl", 2)
+    stakes = [Stake("a", date(2010, 1, 1), date(2020, 1, 1), 0.7, origin),
+              Stake("b", date(2020, 1, 1), None, 0.7, origin)]
+    assert first_excess(stakes) is None
+    # b from 2019-12-31 instead: on that day a's 70% and b's 70% are both held, 140%
+    found = first_excess([stakes[0], stakes[1]._replace(start=date(2019, 12, 31))])
+    assert found is not None and found[0] == date(2019, 12, 31) and [s for _, s in found[1]] == [0.7, 0.7]
+
+
+def test_stakes_summing_to_exactly_100_percent_pass() -> None:
+    # 0.6 + 0.4 = 1.0, the most a company's owners may hold (under FULL, the tolerance above 100%)
+    origin = Origin("f.jsonl", 2)
+    assert first_excess([Stake("a", date(2010, 1, 1), None, 0.6, origin),
+                         Stake("b", date(2011, 1, 1), None, 0.4, origin)]) is None

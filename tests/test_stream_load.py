@@ -16,6 +16,7 @@ from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.loaders.validate import iter_batches
 from corpgraph.schema.batch import WriteSummary
 from corpgraph.schema.errors import InvalidInput
+from corpgraph.schema.kinds import RelationType
 from tests.factory import company, entity, owns
 
 
@@ -197,3 +198,26 @@ def test_progress_reads_how_far_a_child_reader_got(tmp_path: Path) -> None:
         assert read_position(resolved) == 3
     finally:
         child.communicate("\n")
+
+
+def index_names(store: SqliteStore) -> set[str]:
+    """The store's own indexes (not SQLite's automatic ones for primary keys)."""
+    rows = store._query("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL", [])
+    return {name for (name,) in rows}
+
+
+def test_a_load_into_an_empty_store_builds_its_indexes_once(tmp_store: SqliteStore, tmp_path: Path) -> None:
+    # The load drops the type/endpoint indexes of an empty store and builds them after its last batch: afterwards
+    # (committed) and after a refused load (rolled back) the store has every index it had, and reads through them.
+    before = index_names(tmp_store)
+    assert {"entities_type", "relations_type", "relations_source", "relations_target"} <= before
+    bad = write(tmp_path / "bad.jsonl", company("a"), company("b"), owns("a", "b", 0.5), owns("ghost", "b", 0.1))
+    assert problems_of(tmp_store, bad) == ["4: source"]
+    assert index_names(tmp_store) == before and tmp_store.counts() == {}
+    stream(tmp_store, write(tmp_path / "good.jsonl", company("a"), company("b"), company("c"), owns("a", "c", 0.5),
+                            owns("b", "c", 0.3)))
+    assert index_names(tmp_store) == before
+    plan = " ".join(str(row) for row in tmp_store._query("EXPLAIN QUERY PLAN SELECT id FROM relations WHERE target = ?",
+                                                         ["c"]))
+    assert "relations_target" in plan
+    assert sorted(row.source for row in tmp_store.edges_into(["c"], [RelationType.OWNS])) == ["a", "b"]

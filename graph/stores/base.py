@@ -343,11 +343,13 @@ class GraphStore(StoreReader, Protocol):
 
 def edge_row(rel_id: str, record: Relation) -> dict[str, Any]:
     """The analytic scalars of a relation record (schema.declaration.ANALYTIC_FIELDS), as both stores keep them."""
+    return dict(zip(EDGE_FIELDS, edge_values(rel_id, record)))
+
+
+def edge_values(rel_id: str, record: Relation) -> tuple[Any, ...]:
+    """edge_row's values in EDGE_FIELDS order, as a tuple (what an SQL insert binds, without a dict per row)."""
     fields = vars(record)  # a dict lookup: getattr with a default is slow on pydantic models for missing fields
-    row: dict[str, Any] = {"id": rel_id, "type": record.type, "source": record.source,  # type: ignore[attr-defined]
-                           "target": record.target}
-    for name in ANALYTIC_FIELDS:
-        value = fields.get(name)
-        # False flags are not kept (no property on a million relationships for the common case)
-        row[name] = value.isoformat() if isinstance(value, date) else (None if value is False else value)
-    return row
+    # False flags are not kept (no property on a million relationships for the common case)
+    return (rel_id, fields["type"], fields["source"], fields["target"],
+            *[value.isoformat() if isinstance(value, date) else (None if value is False else value)
+              for value in map(fields.get, ANALYTIC_FIELDS)])

@@ -33,7 +33,7 @@ from corpgraph.graph.stores.base import (
     StoredRelation,
     Verdict,
     batch_rows,
-    edge_row,
+    edge_values,
     refuse_problems,
     write_summary,
 )
@@ -69,6 +69,10 @@ CREATE INDEX IF NOT EXISTS relations_target ON relations(target);
 """
 _DROP_RELATION_INDEXES = ("DROP INDEX IF EXISTS relations_type", "DROP INDEX IF EXISTS relations_source",
                           "DROP INDEX IF EXISTS relations_target")
+# Indexes a streamed load into an empty store builds once, after its last batch, instead of row by row: nothing the
+# load reads before its end checks uses them (those read relations by target, so they come back before the checks).
+_DEFERRED_INDEXES = {re.findall(r"EXISTS (\w+)", ddl)[0]: ddl for ddl in (  # name -> its CREATE statement
+    "CREATE INDEX IF NOT EXISTS entities_type ON entities(type, id)", *_RELATION_INDEXES.strip().splitlines())}
 _BULK = 50_000  # from this many relations in one batch, rebuilding indexes beats updating them row by row
 _UPSERT_ENTITY = (
     "INSERT INTO entities(id, type, name, doc) VALUES (?, ?, ?, ?) "
@@ -225,6 +229,7 @@ class SqliteStore:
         summary = WriteSummary()
         with self._transaction(f"writing {label}") as log:
             checks = StreamCheck(self._db, self.entity_types, self.edges_into, self)
+            deferred = self._defer_indexes()
             phase(LoadPhase.READING)
             for batch in batches:
                 phase(LoadPhase.WRITING)
@@ -235,7 +240,7 @@ class SqliteStore:
                 every_rel = rels.keys()
                 ents, rels, unchanged, docs = self._changed_only(ents, rels)
                 self._write_entities(list(ents.values()), docs, new=checks.new_ids)
-                self._write_relations(rels, docs)
+                self._write_relations(rels, docs, indexed=not deferred)
                 checks.relations_written(batch, rel_ids, unchanged=every_rel - rels.keys())
                 log.wrote(ents, rels)
                 summary.add(write_summary(ents, rels))
@@ -244,11 +249,23 @@ class SqliteStore:
                     on_batch(batch)
                 phase(LoadPhase.READING)
             phase(LoadPhase.REFERENCES)
+            for statement in _DEFERRED_INDEXES.values() if deferred else ():
+                self._db.execute(statement)
             problems, summary.placeholders = checks.finish()
             refuse_problems(problems)
             checks.drop()
             phase(LoadPhase.COMMITTING)  # the transaction commits as this block ends
         return summary
+
+    def _defer_indexes(self) -> bool:
+        """Inside a load's transaction: drop the _DEFERRED_INDEXES when the store holds no entity and no relation
+        (built again whole before the load's end checks); True when dropped. DDL is transactional in SQLite: a
+        rollback brings them back, and other connections never see the store without them."""
+        if self._db.execute("SELECT EXISTS (SELECT 1 FROM entities) OR EXISTS (SELECT 1 FROM relations)").fetchone()[0]:
+            return False
+        for name in _DEFERRED_INDEXES:  # names from the fixed DDL above, never user text
+            self._db.execute(f"DROP INDEX IF EXISTS {name}")
+        return True
 
     def _rollback(self) -> None:
         """Undo the open transaction, if SQLite has not already; a failing rollback never hides the first error."""
@@ -305,15 +322,15 @@ class SqliteStore:
         self._db.executemany("INSERT OR IGNORE INTO topics(topic, entity_id) VALUES (?, ?)",
                              ((key, r.id) for r in records if r.topics for key in entity_topic_keys(r)))
 
-    def _write_relations(self, rels: dict[str, Relation], docs: _Docs) -> None:
+    def _write_relations(self, rels: dict[str, Relation], docs: _Docs, indexed: bool = True) -> None:
         """Upsert relation rows (their documents from `docs`), sorted by id so the primary-key B-tree is appended to,
-        not split at random."""
-        bulk = len(rels) >= _BULK
+        not split at random. `indexed`: False while a load defers the indexes (nothing to drop or rebuild here)."""
+        bulk = indexed and len(rels) >= _BULK
         if bulk:  # DDL is transactional in SQLite: a rollback restores the indexes too
             for statement in _DROP_RELATION_INDEXES:
                 self._db.execute(statement)
-        # Positional rows (edge_row's columns are EDGE_FIELDS, in order): binding by name costs a lookup per column.
-        self._db.executemany(_UPSERT_RELATION, ((*edge_row(i, rels[i]).values(), docs.relations[i]) for i in sorted(rels)))
+        # Positional rows (edge_values are EDGE_FIELDS, in order): binding by name costs a lookup per column.
+        self._db.executemany(_UPSERT_RELATION, ((*edge_values(i, rels[i]), docs.relations[i]) for i in sorted(rels)))
         if bulk:
             for statement in _RELATION_INDEXES.strip().splitlines():
                 self._db.execute(statement)

@@ -46,10 +46,12 @@ _DDL = (
     "target TEXT NOT NULL, incident TEXT, file TEXT NOT NULL, line INTEGER NOT NULL, pointer TEXT, fields TEXT)",
     "CREATE TEMP TABLE load_owns (seq INTEGER PRIMARY KEY, rel_id TEXT NOT NULL, target TEXT NOT NULL, "
     "file TEXT NOT NULL, line INTEGER NOT NULL, pointer TEXT, fields TEXT, changed INTEGER NOT NULL)",
-    "CREATE INDEX temp.load_owns_id ON load_owns(rel_id)",
     "CREATE INDEX temp.load_owns_target ON load_owns(target)",
 )
 _TABLES = ("load_ids", "load_failed", "load_rels", "load_owns")
+# Page cache of the TEMP tables (KiB). SQLite's default, 2 MiB, is thrashed by the random inserts into their
+# indexes; this bounds it as the main cache is bounded (graph.stores.sqlite).
+_TEMP_CACHE_KIB = 65536
 
 
 class StreamCheck:
@@ -64,6 +66,7 @@ class StreamCheck:
         self.problems: list[Problem] = []
         self.new_ids: set[str] = set()  # ids of the last admitted batch that neither the store nor the file held
         self.drop()
+        db.execute(f"PRAGMA temp.cache_size=-{_TEMP_CACHE_KIB}")
         for statement in _DDL:
             db.execute(statement)
 
@@ -204,7 +207,7 @@ class StreamCheck:
             of_member = self._merged(page)
             stakes: dict[str, dict[str, Stake]] = {c: {} for c in page}
             stored: list[EdgeRow] = self._edges_into(sorted(of_member), [RelationType.OWNS])
-            origins = self._last_native_origins([row.id for row in stored])
+            origins = self._last_native_origins(sorted(of_member))
             for row in stored:
                 for company in of_member[row.target]:
                     stakes[company][row.id] = stored_stake(row, origins.get(row.id))
@@ -237,14 +240,17 @@ class StreamCheck:
             out.setdefault(member, []).append(company)
         return out
 
-    def _last_native_origins(self, rel_ids: list[str]) -> dict[str, Origin]:
-        """Where the file's last record of each relation id came from, when that record is a native OWNS."""
+    def _last_native_origins(self, targets: list[str]) -> dict[str, Origin]:
+        """Where the file's last record of each relation id into the targets came from, when it is a native OWNS.
+
+        Read through the target index (the one the page of companies is read by): SQLite takes a bare column of
+        a MAX() aggregate from the row holding the maximum, so each row is the relation id's last record."""
         out: dict[str, Origin] = {}
-        for page in _pages(rel_ids):
+        for page in _pages(targets):
             rows = self._db.execute(
-                "SELECT rel_id, file, line, pointer, fields FROM load_owns WHERE seq IN "
-                f"(SELECT MAX(seq) FROM load_owns WHERE rel_id IN ({_marks(page)}) GROUP BY rel_id)", page)
-            out.update({rel: _origin(*where) for rel, *where in rows})
+                "SELECT rel_id, file, line, pointer, fields, MAX(seq) FROM load_owns "
+                f"WHERE target IN ({_marks(page)}) GROUP BY rel_id", page)
+            out.update({rel: _origin(*where) for rel, *where, _ in rows})
         return out
 
 

@@ -34,6 +34,9 @@ from corpgraph.graph.precision import FULL
 from corpgraph.graph.stores.base import EdgeRow
 
 _OPEN = date.min
+# Far above the rounding of summing a company's shares in another order (n * 2**-53 of a sum near 1), far below
+# any share: a sum of all stakes this far under FULL cannot reach FULL on one day whatever the order of addition.
+_ROUNDING = 1e-9
 
 
 class Stake(NamedTuple):
@@ -152,6 +155,8 @@ def stored_stake(row: EdgeRow, origin: Origin | None = None) -> Stake:
 
 def first_excess(stakes: list[Stake]) -> tuple[date, list[tuple[str, float]], Origin] | None:
     """The first day the stakes sum above 100%: that day, (owner, share) held then, the last native origin then."""
+    if sum(stake.minimum for stake in stakes) <= FULL - _ROUNDING:
+        return None  # a day holds a subset of the stakes, none negative: no day can sum above what all of them do
     for day in sorted({stake.start for stake in stakes} | {stake.end for stake in stakes if stake.end is not None}):
         held = _held_on(stakes, day)
         if sum(stake.minimum for stake in held) > FULL:
