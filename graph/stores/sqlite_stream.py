@@ -33,7 +33,8 @@ from corpgraph.schema.errors import Problem
 from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.schema.records import Owns
 
-from corpgraph.graph.write.allocation import Stake, excess_reason, first_excess, imported, owner_groups, stored_stake
+from corpgraph.graph.write.allocation import (Stake, excess_reason, first_excess, imported, may_exceed, owner_groups,
+                                              stored_stake)
 from corpgraph.graph.write.retype import Endpoints, StoredRecords, TypeChange, retype
 from corpgraph.graph.write.rules import LOADING, endpoint_problems, referenced_ids
 from corpgraph.graph.stores.base import EdgeRow, TypeLookup
@@ -205,6 +206,7 @@ class StreamCheck:
                 return
             last = page[-1]
             of_member = self._merged(page)
+            page, of_member = self._may_exceed(page, of_member)
             stakes: dict[str, dict[str, Stake]] = {c: {} for c in page}
             stored: list[EdgeRow] = self._edges_into(sorted(of_member), [RelationType.OWNS])
             origins = self._last_native_origins(sorted(of_member))
@@ -219,6 +221,22 @@ class StreamCheck:
                 if found is not None:
                     day, held, origin = found
                     self.problems.append(origin.problem("share", excess_reason(company, day, held)))
+
+    def _may_exceed(self, page: list[str], of_member: dict[str, list[str]]
+                    ) -> tuple[list[str], dict[str, list[str]]]:
+        """The companies of the page whose owners' stakes, all of them together (their members' included), reach
+        100% (graph.write.allocation.may_exceed), and the members of those; read as one sum per member in SQL,
+        so the many companies that cannot exceed cost no stake, no origin and no day-by-day walk."""
+        totals = dict.fromkeys(page, 0.0)
+        for chunk in _pages(sorted(of_member)):
+            for member, total in self._db.execute(
+                    f"SELECT target, SUM(COALESCE(share, share_min, 0.0)) FROM relations WHERE target IN "
+                    f"({_marks(chunk)}) AND +type = ? GROUP BY target", [*chunk, RelationType.OWNS.value]):
+                for company in of_member[member]:
+                    totals[company] += total
+        kept = [c for c in page if may_exceed(totals[c])]
+        wanted = set(kept)
+        return kept, {m: held for m, companies in of_member.items() if (held := [c for c in companies if c in wanted])}
 
     def _keys_of(self, ids: list[str]) -> dict[str, list[str]]:
         """The identifier keys of each id, as the transaction holds them."""

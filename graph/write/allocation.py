@@ -155,8 +155,8 @@ def stored_stake(row: EdgeRow, origin: Origin | None = None) -> Stake:
 
 def first_excess(stakes: list[Stake]) -> tuple[date, list[tuple[str, float]], Origin] | None:
     """The first day the stakes sum above 100%: that day, (owner, share) held then, the last native origin then."""
-    if sum(stake.minimum for stake in stakes) <= FULL - _ROUNDING:
-        return None  # a day holds a subset of the stakes, none negative: no day can sum above what all of them do
+    if not may_exceed(sum(stake.minimum for stake in stakes)):
+        return None
     for day in sorted({stake.start for stake in stakes} | {stake.end for stake in stakes if stake.end is not None}):
         held = _held_on(stakes, day)
         if sum(stake.minimum for stake in held) > FULL:
@@ -164,6 +164,12 @@ def first_excess(stakes: list[Stake]) -> tuple[date, list[tuple[str, float]], Or
             if origins:
                 return day, [(stake.owner, stake.minimum) for stake in held], max(origins, key=lambda o: o.line)
     return None
+
+
+def may_exceed(total: float) -> bool:
+    """Whether stakes whose minimums sum to `total`, all of them together, may sum above 100% on some day: a day
+    holds a subset of them (one per owner), none negative, so under 100% together means under it every day."""
+    return total > FULL - _ROUNDING
 
 
 def _held_on(stakes: list[Stake], day: date) -> list[Stake]:
