@@ -50,6 +50,7 @@ _DDL = (
     "CREATE INDEX temp.load_owns_target ON load_owns(target)",
 )
 _TABLES = ("load_ids", "load_failed", "load_rels", "load_owns")
+_ENTITY_TYPES = {kind.value: kind for kind in EntityType}  # a dict lookup: the enum's own lookup costs more per id
 # Page cache of the TEMP tables (KiB). SQLite's default, 2 MiB, is thrashed by the random inserts into their
 # indexes; this bounds it as the main cache is bounded (graph.stores.sqlite).
 _TEMP_CACHE_KIB = 65536
@@ -110,11 +111,8 @@ class StreamCheck:
         """
         checked = [(pair, i) for pair, i in zip(batch.relations, rel_ids) if i not in unchanged]
         wanted = sorted({ref for (rec, _), _ in checked for ref in referenced_ids(rec)})
-        known = self._stored_types(wanted)
-        provisional: set[str] = set()  # this file's placeholders: a real record later in the file may retype them
-        for page in _pages([ref for ref in wanted if ref in known]):
-            provisional.update(i for (i,) in self._db.execute(
-                f"SELECT id FROM load_ids WHERE placeholder = 1 AND id IN ({_marks(page)})", page))
+        known, provisional = self._file_types(wanted)
+        known.update(self._stored_types([ref for ref in wanted if ref not in known]))
         waiting = []
         for (rec, origin), _ in checked:
             refs = referenced_ids(rec)
@@ -130,6 +128,21 @@ class StreamCheck:
             "INSERT INTO load_owns(rel_id, target, file, line, pointer, fields, changed) VALUES (?, ?, ?, ?, ?, ?, ?)",
             ((rel_id, rec.target, *_where(origin), rel_id not in unchanged)
              for (rec, origin), rel_id in zip(batch.relations, rel_ids) if isinstance(rec, Owns) and not imported(rec)))
+
+    def _file_types(self, ids: list[str]) -> tuple[dict[str, EntityType], set[str]]:
+        """The types of the ids the file has written so far, and which of those are its placeholders (a real record
+        later in the file may retype them). The store holds each of them with this type in the transaction (every
+        record of load_ids is written, the last one of an id wins in both), read here from the small TEMP table
+        instead of the entities table's rows."""
+        types: dict[str, EntityType] = {}
+        placeholders: set[str] = set()
+        for page in _pages(ids):
+            for id, kind, placeholder in self._db.execute(
+                    f"SELECT id, type, placeholder FROM load_ids WHERE id IN ({_marks(page)})", page):
+                types[id] = _ENTITY_TYPES[kind]
+                if placeholder:
+                    placeholders.add(id)
+        return types, placeholders
 
     def _check_types(self, real: list) -> None:  # type: ignore[type-arg]
         """Entities changing type: against earlier records of the file, then against the store (where only a
