@@ -51,9 +51,6 @@ _DDL = (
 )
 _TABLES = ("load_ids", "load_failed", "load_rels", "load_owns")
 _ENTITY_TYPES = {kind.value: kind for kind in EntityType}  # a dict lookup: the enum's own lookup costs more per id
-# Page cache of the TEMP tables (KiB). SQLite's default, 2 MiB, is thrashed by the random inserts into their
-# indexes; this bounds it as the main cache is bounded (graph.stores.sqlite).
-_TEMP_CACHE_KIB = 65536
 
 
 class StreamCheck:
@@ -68,7 +65,6 @@ class StreamCheck:
         self.problems: list[Problem] = []
         self.new_ids: set[str] = set()  # ids of the last admitted batch that neither the store nor the file held
         self.drop()
-        db.execute(f"PRAGMA temp.cache_size=-{_TEMP_CACHE_KIB}")
         for statement in _DDL:
             db.execute(statement)
 
