@@ -202,7 +202,7 @@ class Neo4jStore:
         ents, rels, unchanged = self._changed_only(tx, ents, rels)
         if not ents and not rels:
             raise _NothingChanged(unchanged)  # the transaction (and its revision bump) is rolled back
-        for step in self._plan(ents, rels, stored_types, batch.retyped) + self._relabel(ents, batch.retyped):
+        for step in [*self._plan(ents, rels, stored_types, batch.retyped), *self._relabel(ents, batch.retyped)]:
             run_step(tx, step)
         log = ChangeRecorder()
         log.wrote(ents, rels)
@@ -227,34 +227,44 @@ class Neo4jStore:
                 len(same))
 
     def _plan(self, ents: dict[str, Entity], rels: dict[str, Relation], stored_types: TypeLookup,
-              retyped: Mapping[str, EntityType]) -> list[Step]:
+              retyped: Mapping[str, EntityType]) -> Iterator[Step]:
         """Chunked steps in order: entities per label, then relations per (type, source, target label).
 
         A placeholder the write retypes (Batch.retyped) is written under its stored label, which the write's
-        last steps replace (`_relabel`): a batched load writes its chunks before it publishes."""
-        plan: list[Step] = []
+        last steps replace (`_relabel`): a batched load writes its chunks before it publishes.
+        The groups and the endpoint labels (read from the store) are settled here, before any step runs; each
+        chunk's rows are built only when its step is reached, so a batched load builds the next chunk on a
+        thread while the server writes this one (neo4j_steps.ahead)."""
         labels = {i: retyped.get(i, entity_type(rec)) for i, rec in ents.items()}
-        by_label: dict[EntityType, list[dict[str, Any]]] = defaultdict(list)
+        by_label: dict[EntityType, list[Entity]] = defaultdict(list)
         for entity in ents.values():
-            by_label[labels[entity.id]].append(_entity_row(entity))
-        for label, rows in by_label.items():
-            self._add_chunks(plan, rows, Step(cypher.merge_entities(label), {}, None, cypher_loads.EXISTING_ENTITIES,
-                                              cypher_loads.CHANGED_ENTITIES, cypher.merge_entities(label, create=True)))
-        for (kind, source, target), rows in self._relation_rows(labels, rels, stored_types).items():
-            self._add_chunks(plan, rows, Step(cypher.merge_relations(kind, source, target), {}, None,
-                                              cypher_loads.existing_relations(kind), cypher_loads.changed_relations(kind),
-                                              cypher.merge_relations(kind, source, target, create=True)))
-        return plan
+            by_label[labels[entity.id]].append(entity)
+        return self._steps(by_label, self._relation_groups(labels, rels, stored_types))
 
-    def _relation_rows(self, written: dict[str, EntityType], rels: dict[str, Relation], stored_types: TypeLookup
-                       ) -> dict[tuple[RelationType, EntityType, EntityType], list[dict[str, Any]]]:
-        """Relation rows grouped by type and endpoint labels (a relation type may join several labels)."""
+    def _steps(self, by_label: dict[EntityType, list[Entity]],
+               groups: dict[tuple[RelationType, EntityType, EntityType], list[tuple[str, Relation]]]) -> Iterator[Step]:
+        """One step per chunk of records, its rows built when it is asked for (written visible at commit unless a
+        batched load tags them)."""
+        for label, records in by_label.items():
+            shape = Step(cypher.merge_entities(label), {}, None, cypher_loads.EXISTING_ENTITIES,
+                         cypher_loads.CHANGED_ENTITIES, cypher.merge_entities(label, create=True))
+            for chunk in self._chunks(records):
+                yield _chunk_step(shape, [_entity_row(entity) for entity in chunk])
+        for (kind, source, target), members in groups.items():
+            shape = Step(cypher.merge_relations(kind, source, target), {}, None, cypher_loads.existing_relations(kind),
+                         cypher_loads.changed_relations(kind), cypher.merge_relations(kind, source, target, create=True))
+            for pairs in self._chunks(members):
+                yield _chunk_step(shape, [{**edge_row(rel_id, relation), "doc": encode(relation)}
+                                          for rel_id, relation in pairs])
+
+    def _relation_groups(self, written: dict[str, EntityType], rels: dict[str, Relation], stored_types: TypeLookup
+                         ) -> dict[tuple[RelationType, EntityType, EntityType], list[tuple[str, Relation]]]:
+        """Relations (with their ids) grouped by type and endpoint labels (a relation type may join several labels)."""
         labels = self._endpoint_labels(written, rels.values(), stored_types)
-        grouped: dict[tuple[RelationType, EntityType, EntityType], list[dict[str, Any]]] = defaultdict(list)
+        grouped: dict[tuple[RelationType, EntityType, EntityType], list[tuple[str, Relation]]] = defaultdict(list)
         for rel_id, relation in rels.items():
             kind = RelationType(relation.type)  # type: ignore[attr-defined]
-            grouped[(kind, labels[relation.source], labels[relation.target])].append(
-                {**edge_row(rel_id, relation), "doc": encode(relation)})
+            grouped[(kind, labels[relation.source], labels[relation.target])].append((rel_id, relation))
         return grouped
 
     def _commit(self, work: Callable[[neo4j.Transaction], T], label: str) -> T:
@@ -279,12 +289,6 @@ class Neo4jStore:
                     raise
             time.sleep(delay)
             delay *= 2
-
-    def _add_chunks(self, plan: list[Step], rows: list[dict[str, Any]], shape: Step) -> None:
-        """Append one step of `shape`'s statements per chunk of rows (written visible at commit unless a batched
-        load tags them)."""
-        for chunk in self._chunks(rows):
-            plan.append(dataclasses.replace(shape, params={"rows": chunk, "load": None}, expected=len(chunk)))
 
     def _relabel(self, ents: dict[str, Entity], retyped: Mapping[str, EntityType]) -> list[Step]:
         """The last steps of a write that retypes placeholders: each written one's node takes its new label."""
@@ -612,6 +616,11 @@ def _entity_row(rec: Entity) -> dict[str, Any]:
             "topics": entity_topic_keys(rec) or None,
             "search": "\n" + "\n".join(keys) + "\n", "idkeys": idkeys or None,
             "idsearch": "\n" + "\n".join(idkeys) + "\n" if idkeys else None, "doc": encode(rec)}
+
+
+def _chunk_step(shape: Step, rows: list[dict[str, Any]]) -> Step:
+    """`shape`'s statements for one chunk of rows, which they must all write."""
+    return dataclasses.replace(shape, params={"rows": rows, "load": None}, expected=len(rows))
 
 
 def _relation_type_of(rel_id: str) -> RelationType | None:

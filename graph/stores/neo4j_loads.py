@@ -38,7 +38,7 @@ from corpgraph.schema.records import Entity, Relation
 
 from corpgraph.graph.stores import cypher
 from corpgraph.graph.stores.base import ChangeKind, ChangeRecorder, Check, batch_rows, refuse_problems
-from corpgraph.graph.stores.neo4j_steps import Step, log_steps, run_plan, run_step
+from corpgraph.graph.stores.neo4j_steps import Step, ahead, log_steps, run_plan, run_step
 from corpgraph.graph.stores.cypher_loads import (BEGIN_LOAD, CLAIM_LOAD, DROP_LOAD, HEARTBEAT, LOCK_META, PUBLISH_LOAD,
                                        REMOVE_LOAD_ENTITIES, REMOVE_LOAD_RELATIONS, SET_LOAD_STATE, LoadState)
 
@@ -128,7 +128,7 @@ class Loads:
                 ents, rels = batch_rows(batch)
                 aside: list[Step] = []
                 same: set[str] = set()
-                for step in self.store._plan(ents, rels, self.store.entity_types, batch.retyped):
+                for step in ahead(self.store._plan(ents, rels, self.store.entity_types, batch.retyped)):
                     written = True
                     kept, unchanged = self._commit(functools.partial(self._write_chunk, load=load, step=step),
                                                    batch.label)

@@ -5,8 +5,10 @@ steps, so neither imports the other for them.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import neo4j
 
@@ -14,6 +16,10 @@ from corpgraph.schema.errors import StoreError
 
 from corpgraph.graph.stores import cypher
 from corpgraph.graph.stores.base import CHANGE_LOG_KEEP, ChangeRecorder
+
+
+T = TypeVar("T")
+_END: Any = object()  # what `next` answers past an iterator's end, in ahead()
 
 
 @dataclass(frozen=True)
@@ -48,3 +54,17 @@ def log_steps(log: ChangeRecorder) -> list[Step]:
     return [Step(cypher.LOG_CHANGE, {"key": cypher.REVISION_KEY, "kind": entry.kind.value,
                                      "relations": list(entry.relations), "entities": list(entry.entities)}, 1),
             Step(cypher.PRUNE_CHANGES, {"key": cypher.REVISION_KEY, "keep": CHANGE_LOG_KEEP})]
+
+
+def ahead(items: Iterator[T]) -> Iterator[T]:
+    """The items of an iterator, each next one made on a thread while the caller works on the current one.
+
+    Why: a batched load waits for the server while it writes a chunk (the socket read releases the GIL), and
+    building the next chunk's rows (documents, search strings) is the loader's own work: this overlaps the two.
+    One item at most is made ahead, so memory stays one chunk's.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpgraph-plan") as maker:
+        coming = maker.submit(next, items, _END)
+        while (item := coming.result()) is not _END:
+            coming = maker.submit(next, items, _END)
+            yield item
