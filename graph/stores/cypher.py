@@ -46,8 +46,8 @@ def _verb(create: bool) -> str:
 
 
 def merge_entities(kind: EntityType, create: bool = False) -> str:
-    """Upsert (or, `create`, insert) a chunk of entities of one kind; `$rows` = [{id, type, name, keys, search,
-    idkeys, idsearch, topics, doc}], `$load` = the batched load that writes them (hidden until it is published)
+    """Upsert (or, `create`, insert) a chunk of entities of one kind; `$rows` = [{id, type, name, search, idkeys,
+    idsearch, topics, doc}], `$load` = the batched load that writes them (hidden until it is published)
     or null (visible at commit).
 
     idkeys/idsearch are the identifier index: the normalised `SCHEME:ID` keys as a list (grouped by
@@ -55,7 +55,7 @@ def merge_entities(kind: EntityType, create: bool = False) -> str:
     """
     return (
         f"UNWIND $rows AS row {_verb(create)} (n:{_q(ENTITY_LABEL)}:{_q(kind.value)} {{id: row.id}}) "
-        "SET n.type = row.type, n.name = row.name, n.keys = row.keys, n.search = row.search, "
+        "SET n.type = row.type, n.name = row.name, n.search = row.search, "
         "n.idkeys = row.idkeys, n.idsearch = row.idsearch, n.topics = row.topics, n.doc = row.doc, n.load = $load "
         "RETURN count(n) AS written"
     )

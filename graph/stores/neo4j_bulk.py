@@ -35,8 +35,8 @@ from corpgraph.graph.stores.codec import decode_entity, decode_relation, encode
 from corpgraph.graph.stores.sqlite import SqliteStore
 
 ARRAY_DELIMITER = "\x1f"
-_NODE_FIELDS = ("id", "type", "name", "keys", "topics", "search", "idkeys", "idsearch", "doc")
-_NODE_HEADER = ["id:ID(Entity)", "type", "name", "keys:string[]", "topics:string[]", "search", "idkeys:string[]",
+_NODE_FIELDS = ("id", "type", "name", "topics", "search", "idkeys", "idsearch", "doc")
+_NODE_HEADER = ["id:ID(Entity)", "type", "name", "topics:string[]", "search", "idkeys:string[]",
                 "idsearch", "doc"]
 
 
