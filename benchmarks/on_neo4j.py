@@ -210,7 +210,8 @@ def _reads(batch: Batch) -> Iterator[tuple[str, str, dict[str, Any]]]:
                                                          "topics": None}
     yield "READ_REVISION", cypher.READ_REVISION, {"key": cypher.REVISION_KEY}
     yield "IDS_WITH_IDENTIFIER", cypher.IDS_WITH_IDENTIFIER, {"needle": "\nlei:529900t8bm49aursdo55\n"}
-    yield "list_entities(Company)", cypher.list_entities(EntityType.COMPANY), {"after": "c5", "limit": 100}
+    yield "list_entities(Company)", cypher.list_entities(EntityType.COMPANY), {"type": "Company", "after": "c5",
+                                                                                       "limit": 100}
     yield "get_relations(OWNS)", cypher.get_relations(RelationType.OWNS), {"ids": rng.sample(owns, 100)}
     yield "relations_touching(OWNS)", cypher.relations_touching(RelationType.OWNS), {"ids": some}
     yield "edge_columns(OWNS) first", cypher.edge_columns(RelationType.OWNS), {"after": "", "limit": 50_000}

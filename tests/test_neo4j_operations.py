@@ -115,11 +115,11 @@ def test_opening_a_store_creates_no_schema(neo: Neo4jStore, neo4j_server: Neo4jS
     """One index dropped, then a store opened: it is refused and the index stays missing (no DDL on open)."""
     with _admin(neo4j_server) as admin:
         try:
-            admin.execute_query("DROP INDEX corpgraph_entity_type IF EXISTS")
+            admin.execute_query("DROP INDEX corpgraph_entity_type_id IF EXISTS")
             with pytest.raises(SchemaMissing, match="lacks 1 of corpgraph's constraints and indexes "
-                                                    r"\(corpgraph_entity_type\)"):
+                                                    r"\(corpgraph_entity_type_id\)"):
                 open_neo4j_store(Settings())
-            assert neo.missing_schema() == ["corpgraph_entity_type"]
+            assert neo.missing_schema() == ["corpgraph_entity_type_id"]
         finally:
             neo4j_server.init_schema()
 

@@ -118,13 +118,16 @@ class Neo4jStore:
         self.bookmarks = bookmarks or neo4j.GraphDatabase.bookmark_manager()
 
     def init_schema(self) -> SchemaReport:
-        """Create the constraints and indexes (IF NOT EXISTS); Enterprise-only ones are skipped on Community."""
+        """Create the constraints and indexes (IF NOT EXISTS), then drop those of earlier versions this one no
+        longer keeps; Enterprise-only ones are skipped on Community."""
         statements = cypher.schema_statements()
         enterprise = cypher.enterprise_schema_statements()
         editions = {row["edition"] for row in self._read(cypher.EDITION)}
         skipped = [] if editions == {"enterprise"} else enterprise
         for statement in statements + ([] if skipped else enterprise):
             self._query(statement, {}, neo4j.RoutingControl.WRITE, "creating constraints and indexes")
+        for statement in cypher.obsolete_schema_statements():  # after: the new index is there before the old goes
+            self._query(statement, {}, neo4j.RoutingControl.WRITE, "dropping obsolete constraints and indexes")
         return SchemaReport(len(statements) + len(enterprise) - len(skipped), skipped)
 
     def missing_schema(self) -> list[str]:
@@ -373,7 +376,7 @@ class Neo4jStore:
 
     def list_entities(self, type: EntityType, after: str | None, limit: int) -> list[Entity]:
         """One page of entities of a type, ordered by id."""
-        rows = self._read(cypher.list_entities(type), after=after or "", limit=limit)
+        rows = self._read(cypher.list_entities(type), type=type.value, after=after or "", limit=limit)
         return [decode_entity(row["type"], row["doc"], row["id"]) for row in rows]
 
     def iter_edges(self, types: Sequence[RelationType], page_size: int = 50_000) -> Iterator[ColumnPage]:
