@@ -111,6 +111,29 @@ def test_a_database_without_the_schema_is_refused_until_db_init(neo: Neo4jStore,
             neo4j_server.init_schema()  # whatever happened, later tests find the schema in place
 
 
+def test_db_init_drops_what_earlier_versions_created_and_this_one_no_longer_keeps(
+        neo: Neo4jStore, neo4j_server: Neo4jServer) -> None:
+    """A database made by an earlier version holds a unique id per entity label and a type-only index: every new
+    node paid for them, nothing reads them. db init drops them, and a second Company with a taken id is still
+    refused (by the one :Entity id constraint)."""
+    with _admin(neo4j_server) as admin:
+        try:
+            admin.execute_query("CREATE CONSTRAINT corpgraph_node_company_id IF NOT EXISTS "
+                                "FOR (n:Company) REQUIRE n.id IS UNIQUE")
+            admin.execute_query("CREATE INDEX corpgraph_entity_type IF NOT EXISTS FOR (n:Entity) ON (n.type)")
+            neo.init_schema()
+            names = {row["name"] for row in admin.execute_query("SHOW CONSTRAINTS YIELD name RETURN name")[0]}
+            names |= {row["name"] for row in admin.execute_query("SHOW INDEXES YIELD name RETURN name")[0]}
+            assert not names & {"corpgraph_node_company_id", "corpgraph_entity_type"}
+            assert neo.missing_schema() == []
+            admin.execute_query("CREATE (:Entity:Company {id: 'twice', type: 'Company'})")
+            with pytest.raises(nx.ConstraintError):
+                admin.execute_query("CREATE (:Entity:Company {id: 'twice', type: 'Company'})")
+        finally:
+            admin.execute_query("MATCH (n:Entity {id: 'twice'}) DELETE n")
+            neo4j_server.init_schema()
+
+
 def test_opening_a_store_creates_no_schema(neo: Neo4jStore, neo4j_server: Neo4jServer) -> None:
     """One index dropped, then a store opened: it is refused and the index stays missing (no DDL on open)."""
     with _admin(neo4j_server) as admin:
