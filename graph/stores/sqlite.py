@@ -44,15 +44,15 @@ from corpgraph.graph.stores.codec import decode_entity, decode_found, decode_rel
 _DDL = """
 CREATE TABLE IF NOT EXISTS entities (id TEXT PRIMARY KEY, type TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS entities_type ON entities(type, id);
-CREATE TABLE IF NOT EXISTS search_keys (key TEXT NOT NULL, entity_id TEXT NOT NULL, PRIMARY KEY (key, entity_id));
+CREATE TABLE IF NOT EXISTS search_keys (key TEXT NOT NULL, entity_id TEXT NOT NULL, PRIMARY KEY (key, entity_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS search_keys_entity ON search_keys(entity_id);
 CREATE TABLE IF NOT EXISTS relations (
   id TEXT PRIMARY KEY, type TEXT NOT NULL, source TEXT NOT NULL, target TEXT NOT NULL,
   {analytic_columns}, doc TEXT NOT NULL);
 {relation_indexes}
-CREATE TABLE IF NOT EXISTS identifiers (key TEXT NOT NULL, entity_id TEXT NOT NULL, PRIMARY KEY (key, entity_id));
+CREATE TABLE IF NOT EXISTS identifiers (key TEXT NOT NULL, entity_id TEXT NOT NULL, PRIMARY KEY (key, entity_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS identifiers_entity ON identifiers(entity_id);
-CREATE TABLE IF NOT EXISTS topics (topic TEXT NOT NULL, entity_id TEXT NOT NULL, PRIMARY KEY (topic, entity_id));
+CREATE TABLE IF NOT EXISTS topics (topic TEXT NOT NULL, entity_id TEXT NOT NULL, PRIMARY KEY (topic, entity_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS topics_entity ON topics(entity_id);
 CREATE TABLE IF NOT EXISTS judgements (
   a TEXT NOT NULL, b TEXT NOT NULL, verdict TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (a, b));

@@ -41,8 +41,8 @@ from corpgraph.graph.stores.base import EdgeRow, TypeLookup
 
 _PAGE = 500  # ids per IN list (under SQLite's bound-parameter limit)
 _DDL = (
-    "CREATE TEMP TABLE load_ids (id TEXT PRIMARY KEY, type TEXT NOT NULL, placeholder INTEGER NOT NULL)",
-    "CREATE TEMP TABLE load_failed (id TEXT PRIMARY KEY)",
+    "CREATE TEMP TABLE load_ids (id TEXT PRIMARY KEY, type TEXT NOT NULL, placeholder INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TEMP TABLE load_failed (id TEXT PRIMARY KEY) WITHOUT ROWID",
     "CREATE TEMP TABLE load_rels (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, source TEXT NOT NULL, "
     "target TEXT NOT NULL, incident TEXT, file TEXT NOT NULL, line INTEGER NOT NULL, pointer TEXT, fields TEXT)",
     "CREATE TEMP TABLE load_owns (seq INTEGER PRIMARY KEY, rel_id TEXT NOT NULL, target TEXT NOT NULL, "
