@@ -14,6 +14,7 @@ import httpx
 import networkx as nx
 import pytest
 from pydantic import SecretStr
+from starlette.routing import Route
 
 from corpgraph.api.app import create_app
 from corpgraph.api.settings import ApiSettings
@@ -73,6 +74,19 @@ def test_kaola_leak_liability_chain(server: str) -> None:
     assert path["hops"][0]["sources"][0]["title"].startswith("中 제3대 결제회사")
     assert {n["id"] for n in chain["graph"]["nodes"]} == {"kaola", "lakala", "heipachong", LEAK}
     assert sorted(e["type"] for e in chain["graph"]["edges"]) == ["OWNS", "RESPONSIBLE_FOR", "SUPPLIED_DATA_TO"]
+
+
+def test_responses_are_the_json_of_their_data(tmp_path: Path) -> None:
+    """The app writes responses with orjson: the same values a json.dumps reader gets (non-ASCII names, shares,
+    numbers past 2^53), and what orjson refuses (an integer beyond 64 bits, possible in a JSON scalar) still
+    written, by json.dumps."""
+    app = create_app(store=SqliteStore(tmp_path / "corpgraph.db"))
+    view = next(r.app for r in app.routes if isinstance(r, Route) and r.path == "/graphql")
+    data = {"data": {"parties": [{"entity": {"id": "라카라"}, "role": "OWNER", "weight": 0.324, "n": 2 ** 60}]},
+            "errors": None}
+    assert json.loads(view.encode_json(data)) == data
+    beyond = {"data": {"impact": {"records": 2 ** 70, 3: "int key"}}}
+    assert json.loads(view.encode_json(beyond)) == {"data": {"impact": {"records": 2 ** 70, "3": "int key"}}}
 
 
 @pytest.mark.parametrize("min_share,owners", [(0.3, ["lakala"]), (0.5, [])])
