@@ -16,7 +16,7 @@ import pytest
 from pydantic import SecretStr
 from starlette.routing import Route
 
-from corpgraph.api.app import create_app
+from corpgraph.api.app import CorpGraphQL, create_app
 from corpgraph.api.settings import ApiSettings
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.stores.sqlite import SqliteStore
@@ -82,6 +82,7 @@ def test_responses_are_the_json_of_their_data(tmp_path: Path) -> None:
     written, by json.dumps."""
     app = create_app(store=SqliteStore(tmp_path / "corpgraph.db"))
     view = next(r.app for r in app.routes if isinstance(r, Route) and r.path == "/graphql")
+    assert isinstance(view, CorpGraphQL)
     data = {"data": {"parties": [{"entity": {"id": "라카라"}, "role": "OWNER", "weight": 0.324, "n": 2 ** 60}]},
             "errors": None}
     assert json.loads(view.encode_json(data)) == data
