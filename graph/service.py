@@ -37,7 +37,9 @@ from corpgraph.graph.identity.resolve import matching
 from corpgraph.graph.identity.resolve.candidates import CandidateSet
 from corpgraph.graph.projection.snapshot import Snapshots
 from corpgraph.graph.projection.view_arrays import is_ready
+from corpgraph.graph.settings import get_settings
 from corpgraph.graph.stores.base import GraphStore, Judgement, StoredRelation, Verdict
+from corpgraph.graph.stores.record_cache import RecordCache
 from corpgraph.graph.subgraph import build_subgraph
 
 E = EntityType
@@ -116,7 +118,7 @@ class CorpGraph:
 
     def __init__(self, store: GraphStore, rebuild_hooks: RebuildHooks | None = None,
                  fresh_wait: float = FRESH_WAIT, snapshots: Snapshots | None = None, follow: bool = False,
-                 apart: bool = False) -> None:
+                 apart: bool = False, record_cache: int | None = None) -> None:
         self.store = store
         self._hooks = rebuild_hooks  # the process decides (graph.gc_policy.FrozenProjections for a server)
         self.snapshots = snapshots  # where projections are saved and read back (graph.projection.snapshot; a server passes it)
@@ -124,6 +126,8 @@ class CorpGraph:
         self._identity_lock = threading.Lock()
         self._candidates: tuple[int, CandidateSet] | None = None  # the matcher's candidates of one revision
         self._candidates_lock = threading.Lock()
+        # decoded records of the store's latest revision (graph.stores.record_cache); CORPGRAPH_RECORD_CACHE per kind
+        self._records = RecordCache(get_settings().record_cache if record_cache is None else record_cache)
         self._impacts: tuple[Analytic, exposure_.Impacts] | None = None  # exposure's incident figures of one state
         self._impacts_lock = threading.Lock()
         self._solves: tuple[Analytic, Solves] | None = None  # the last owners/holdings solves of one state
@@ -142,7 +146,10 @@ class CorpGraph:
 
     def identity(self) -> IdentityMap:
         """Which ids are one entity, as the store is now (rebuilt when store.revision() changed)."""
-        revision = self.store.revision()
+        return self._identity_at(self.store.revision())
+
+    def _identity_at(self, revision: int) -> IdentityMap:
+        """The identity of the store at `revision`, just read (built again when it is not the one held)."""
         with self._identity_lock:
             if self._identity is None or self._identity.revision != revision:
                 self._identity = build_identity(self.store, revision)
@@ -184,11 +191,15 @@ class CorpGraph:
         return matching.accept_above(self.candidates(threshold), self.store, self.identity,
                                      lambda a, b: self.merge(a, b, by))
 
-    def reader(self, analytic: Analytic | None = None) -> ResolvedStore:
-        """The store read through identity (merged entities, canonical ids): what every answer reads."""
+    def reader(self, analytic: Analytic | None = None, revision: int | None = None) -> ResolvedStore:
+        """The store read through identity (merged entities, canonical ids): what every answer reads. Records by id
+        come through the record cache of the store revision the request read (with an analytic state: `revision`,
+        when given; without one: read now)."""
         if analytic is None:
-            return ResolvedStore(self.store, self.identity(), None)
-        return ResolvedStore(self.store, analytic.identity, analytic.projection.statements)
+            revision = self.store.revision()
+            return ResolvedStore(self.store, self._identity_at(revision), None, self._records.at(revision, self.store))
+        records = None if revision is None else self._records.at(revision, self.store)
+        return ResolvedStore(self.store, analytic.identity, analytic.projection.statements, records)
 
     def entities(self, refs: Sequence[str]) -> dict[str, Entity]:
         """Merged entities by id or `SCHEME:ID`, keyed by the reference asked for (unknown ones are absent)."""
@@ -451,7 +462,7 @@ class CorpGraph:
     def _solved(self, ref: str, as_of: date | None, bounds: bool, owner_side: bool) -> ownership.Candidates | None:
         """The owners (owner_side) or holdings of an entity as candidates, solved once for all pages of one state
         (graph.analytics.solves); None when it takes part in no relation."""
-        view, node, analytic = self._node_of(ref, _OWNED if owner_side else _OWNERS, as_of)
+        view, node, analytic, _ = self._node_of(ref, _OWNED if owner_side else _OWNERS, as_of)
         if node is None:
             return None
         with self._solves_lock:
@@ -487,8 +498,7 @@ class CorpGraph:
         paths=False leaves out the explaining paths and the subgraph (the weights are the same).
         """
         day = as_of or date.today()
-        view, node, analytic = self._node_of(incident, (E.INCIDENT,), day)
-        reader = self.reader(analytic)
+        view, node, _, reader = self._node_of(incident, (E.INCIDENT,), day)
         if node is None:
             id = self.resolve(incident)
             return LiabilityChain(id, day, [], build_subgraph(reader, [id], []))
@@ -530,8 +540,7 @@ class CorpGraph:
         """What an exposure is computed from (reader, view, node, date and the state's incident figures), or the
         empty answer of an entity that takes part in no relation."""
         day = as_of or date.today()
-        view, node, analytic = self._node_of(entity, _EXPOSED, day)
-        reader = self.reader(analytic)
+        view, node, analytic, reader = self._node_of(entity, _EXPOSED, day)
         if node is None:
             id = self.resolve(entity)
             return Exposure(id, day, [], {}, build_subgraph(reader, [id], []) if paths else Subgraph())
@@ -560,14 +569,14 @@ class CorpGraph:
     def sanctions_status(self, entity: str, regime: str, as_of: date | None = None) -> SanctionsAnswer:
         """The entity's status under a regime's ownership-and-control rule (docs/sanctions.md), with the evidence."""
         day = as_of or date.today()
-        view, node, analytic = self._node_of(entity, _DESIGNATED, day)
+        view, node, _, reader = self._node_of(entity, _DESIGNATED, day)
         id = self.resolve(entity) if node is None else view.projection.ids[node]
-        return sanctions_evidence.sanctions_status(self.reader(analytic), view, node, id, regime, day)
+        return sanctions_evidence.sanctions_status(reader, view, node, id, regime, day)
 
     def designations(self, entity: str, as_of: date | None = None, regime: str | None = None) -> list[Designation]:
         """The entity's designations in force at the date, of one regime or of all (LISTED under any regime)."""
-        view, node, analytic = self._node_of(entity, _DESIGNATED, as_of or date.today())
-        return sanctions_evidence.designations_of(self.reader(analytic), view, node, regime)
+        view, node, _, reader = self._node_of(entity, _DESIGNATED, as_of or date.today())
+        return sanctions_evidence.designations_of(reader, view, node, regime)
 
     def sanctioned_by_ownership(self, regime: str, as_of: date | None = None, first: int = 100,
                                 after: str | None = None) -> SanctionedPage:
@@ -599,27 +608,30 @@ class CorpGraph:
 
     def _node(self, ref: str, kinds: tuple[EntityType, ...], as_of: date | None) -> tuple[AsOfView, int | None]:
         """The view at as_of and the node index of ref's entity (None: it exists but takes part in no relation)."""
-        view, node, _ = self._node_of(ref, kinds, as_of)
+        view, node, _, _ = self._node_of(ref, kinds, as_of)
         return view, node
 
     def _node_of(self, ref: str, kinds: tuple[EntityType, ...], as_of: date | None
-                 ) -> tuple[AsOfView, int | None, Analytic]:
-        """As _node, with the analytic state answered from (its identity resolves ref, as its projection merged)."""
-        analytic = self.live.get()
-        found = self.store.entity_types([ref]).get(ref)
+                 ) -> tuple[AsOfView, int | None, Analytic, ResolvedStore]:
+        """As _node, with the analytic state answered from (its identity resolves ref, as its projection merged) and
+        the reader of the answer (records of the revision read here, one read of the store's revision a request)."""
+        revision = self.store.revision()
+        analytic = self.live.at(revision)
+        reader = self.reader(analytic, revision)
+        found = reader.entity_types([ref]).get(ref)
         id = ref
         if found is None or analytic.identity.canonical(ref) != ref:  # else one read told both id and type
             try:
                 id = resolve_ref(self.store, analytic.identity, ref)
             except NotFound:
                 id = ref  # the message below says which kind of entity was looked for
-            found = self.store.entity_types([id]).get(id)
+            found = reader.entity_types([id]).get(id)
         if found not in kinds:
             wanted = " or ".join(k.value for k in kinds)
             also = f" (it is a {found.value})" if found else ""
             raise NotFound(f"no {wanted} with id {id!r}{also}; search for the entity to find its id")
         proj = analytic.projection
-        return ready_view(proj, as_of or date.today()), proj.index.get(id), analytic
+        return ready_view(proj, as_of or date.today()), proj.index.get(id), analytic, reader
 
 
 def _paged(candidates: ownership.Candidates, first: int, after: str | None) -> HoldingPage:

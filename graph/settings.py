@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     # Seconds a batched Neo4j load may go without a heartbeat (sent every quarter of it) before another
     # process takes it for dead and recovers it (graph/stores/neo4j_loads.py).
     load_lease: float = Field(default=20.0, gt=0)
+    # Decoded records a facade keeps per kind (entity types, entities, relations) for the store's latest revision
+    # (graph.stores.record_cache): a request that reads them again reads nothing from the store; 0 keeps none.
+    record_cache: int = Field(default=5_000, ge=0)
     # Projection snapshots (graph.projection.snapshot): on by default for the embedded store (next to its file); the folder
     # may be set for any store (a Neo4j store has no file to sit next to).
     snapshots: bool = True

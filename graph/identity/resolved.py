@@ -6,7 +6,8 @@ record's), filled in from the others where it has none; names and aliases of eve
 identifiers, topics, sources and addresses of all. Relation reads have canonical endpoints and one relation per fact
 with the sources of every statement (graph.identity.merge). It offers the reads of an answer
 (graph.stores.base.StoreReader); writes and everything else go to the store itself (`.store`).
-With nothing merged, every read is the store's own.
+With nothing merged, every read is the store's own. Records by id are read through `records` when given (the
+facade passes the decoded records of the request's revision, graph.stores.record_cache), else from the store.
 """
 from __future__ import annotations
 
@@ -27,21 +28,23 @@ _UNION = ("identifiers", "topics", "sources", "addresses")  # list fields whose 
 class ResolvedStore(StoreReader):
     """Reads of a store with identity applied (canonical ids, merged entities and relations)."""
 
-    def __init__(self, store: GraphStore, identity: IdentityMap, statements: Statements | None = None) -> None:
+    def __init__(self, store: GraphStore, identity: IdentityMap, statements: Statements | None = None,
+                 records: StoreReader | None = None) -> None:
         self.store, self.identity = store, identity
+        self.records: StoreReader = records or store
         self.statements = statements or Statements()
         self.name = store.name
 
     def entity_types(self, ids: Iterable[str]) -> dict[str, EntityType]:
         """Stored type per existing id (a merged entity's ids all have its type)."""
-        return self.store.entity_types(ids)
+        return self.records.entity_types(ids)
 
     def get_entities(self, ids: Sequence[str]) -> dict[str, Entity]:
         """The merged entity of each id that exists, keyed by the id asked for (its `id` is the canonical one)."""
         if not self.identity:
-            return self.store.get_entities(ids)
+            return self.records.get_entities(ids)
         members = {i: self.identity.ids(i) for i in ids}
-        records = self.store.get_entities(sorted({m for ms in members.values() for m in ms}))
+        records = self.records.get_entities(sorted({m for ms in members.values() for m in ms}))
         out = {}
         for asked, ms in members.items():
             found = [records[m] for m in ms if m in records]
@@ -52,9 +55,9 @@ class ResolvedStore(StoreReader):
     def get_relations(self, ids: Sequence[str]) -> dict[str, StoredRelation]:
         """Relations by id, with canonical endpoints and the sources of every statement of the same fact."""
         if not self.identity:
-            return self.store.get_relations(ids)
+            return self.records.get_relations(ids)
         groups = {i: self.statements.of(i) for i in ids}
-        records = self.store.get_relations(sorted({g for group in groups.values() for g in group}))
+        records = self.records.get_relations(sorted({g for group in groups.values() for g in group}))
         out = {}
         for asked, (chosen, *others) in groups.items():
             if chosen in records:

@@ -52,7 +52,11 @@ class LiveState(Generic[S]):
 
     def get(self) -> S:
         """The state to answer from: the current one if fresh, else the new one if it is ready within fresh_wait."""
-        return self._wait(self._revision(), self.fresh_wait)
+        return self.at(self._revision())
+
+    def at(self, revision: int) -> S:
+        """As get(), for the store revision the caller has just read itself (it reads the records of that revision)."""
+        return self._wait(revision, self.fresh_wait)
 
     def fresh(self) -> S:
         """The state of the store's revision as of now (or later), waiting for its build however long it takes."""
