@@ -94,6 +94,9 @@ class Guide:
         for h in range(1, self.depth + 1):
             best[h] = best[h - 1]
             np.maximum.at(best[h], u, rank * best[h - 1][v])
+            if np.array_equal(best[h], best[h - 1]):  # converged: every later round gives the same again
+                best[h + 1:] = best[h]
+                break
         order = np.argsort(u, kind="stable")
         indptr = np.zeros(m + 1, dtype=np.int64)
         np.cumsum(np.bincount(u, minlength=m), out=indptr[1:])

@@ -44,13 +44,14 @@ if TYPE_CHECKING:  # analytics.linalg imports this module
 _NEVER = np.iinfo(np.int32).max  # open-ended valid_to (day numbers are int32: +-5.8 million years)
 _ALWAYS = np.iinfo(np.int32).min  # open-ended valid_from
 _TYPE_CODE = {t: i for i, t in enumerate(ANALYTIC_RELATIONS)}
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _CACHED_DATES = 8  # as_of views kept; queries mostly ask about today or a handful of dates
 _FEW_ROWS, _FEW_SLOTS = 16, 512  # csr_slots walks the ranges in Python up to this many rows and slots
 
 
 def day_number(value: date) -> int:
     """Days since 1970-01-01, the unit validity columns are stored in."""
-    return int(np.datetime64(value, "D").astype(np.int64))
+    return value.toordinal() - _EPOCH_ORDINAL  # numpy's datetime64 conversion cost every query ~3 us
 
 
 def index_type(count: int) -> type[np.signedinteger]:

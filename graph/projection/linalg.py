@@ -142,7 +142,8 @@ def _dense(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> tuple
     """A small block: invert I - W_block densely (after the singular-loop check of its cyclic components)."""
     comps = view.components
     labels = comps.labels[nodes]
-    for label in np.unique(labels[comps.sizes[labels] > 1]).tolist():
+    cyclic = labels[comps.sizes[labels] > 1]
+    for label in (np.unique(cyclic).tolist() if cyclic.size else []):  # most small blocks have no loop
         _inverse(view, label)  # raises SingularOwnership for a loop holding all of itself
     rows, cols, shares = view.submatrix(nodes, upstream=not transpose)
     matrix = np.eye(nodes.size)
