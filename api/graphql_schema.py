@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
-from graphql import GraphQLError, GraphQLObjectType
+from graphql import FragmentSpreadNode, GraphQLError, GraphQLObjectType
 from strawberry.extensions import DisableIntrospection, MaskErrors, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.scalars import JSON
@@ -77,13 +77,21 @@ _ENTITY_FIELDS = frozenset({"entity", "incident", "via"})
 
 
 def _asks(info: Ctx, names: frozenset[str]) -> bool:
-    """Whether any of these field names is selected under this field (fragments and inline fragments included)."""
-    stack = list(info.selected_fields)
+    """Whether any of these field names is selected under this field (fragments and inline fragments included).
+
+    Walks graphql-core's nodes of the request: strawberry's `info.selected_fields` converts every one of them
+    (arguments, directives) first, ~4% of an exposure request for three names looked up.
+    """
+    raw = info._raw_info  # strawberry keeps graphql-core's resolve info here (no public accessor of its nodes)
+    stack: list[Any] = list(raw.field_nodes)
     while stack:
         node = stack.pop()
-        if getattr(node, "name", None) in names:
+        name = getattr(node, "name", None)
+        if name is not None and name.value in names:  # a field's name, or a fragment spread's
             return True
-        stack.extend(getattr(node, "selections", None) or [])
+        if isinstance(node, FragmentSpreadNode):
+            node = raw.fragments[node.name.value]
+        stack.extend(getattr(node.selection_set, "selections", None) or [])
     return False
 
 

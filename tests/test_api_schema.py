@@ -176,3 +176,28 @@ def test_lanes_pages_and_needs_are_read_from_the_fields_themselves() -> None:
     assert SCHEMA.needs == {"bounds": {"integratedMin", "integratedMax", "weightMin", "weightMax", "mayControl",
                                        "integratedMaxExact", "weightMaxExact"},
                             "paths": {"paths", "graph", "pathsCutShort"}}
+
+
+@pytest.mark.parametrize("selection,paths,bounds", [
+    ("items { channel }", False, False),
+    ("items { paths { weight } }", True, False),
+    ("...Explained", True, False),  # through a named fragment
+    ("items { ... on ExposureItem { weightMin } }", False, True),  # through an inline fragment
+])
+def test_exposure_explains_paths_and_bounds_only_when_selected(seed_store: SqliteStore, monkeypatch: pytest.MonkeyPatch,
+                                                               selection: str, paths: bool, bounds: bool) -> None:
+    asked: list[tuple[bool, bool]] = []
+    real = CorpGraph.exposure
+
+    def spy(self: CorpGraph, *args: Any, **kwargs: Any) -> Any:
+        asked.append((kwargs["paths"], kwargs["bounds"]))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(CorpGraph, "exposure", spy)
+    query = ('{ exposure(entityId: "lakala") { count ' + selection + ' } } '
+             'fragment Explained on Exposure { items { paths { weight } } }')
+    if "Explained" not in selection:
+        query = query.split(" fragment ")[0]
+    result = asyncio.run(SCHEMA.execute(query, context_value=make_context(CorpGraph(seed_store), ApiSettings())))
+    assert result.errors is None
+    assert asked == [(paths, bounds)]
