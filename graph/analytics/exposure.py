@@ -252,7 +252,8 @@ class _Search:
 
     def __init__(self, view: AsOfView, entity: int, max_depth: int, top_k: int, bounds: bool) -> None:
         self.view, self.entity, self.max_depth, self.top_k = view, entity, max_depth, top_k
-        self.holds = ownership.row(view, entity, bounds)
+        self.reached = view.down.reach([entity])  # the holdings block, and the explaining paths' (within max_depth)
+        self.holds = ownership.row(view, entity, bounds, self.reached[0])
         self.parts: list[tuple[np.ndarray, ...]] = []  # column arrays (_COLUMNS) of each channel's routes
         self._finder: PathFinder | None = None  # the explaining paths' guide, made by the first page that needs it
 
@@ -417,7 +418,8 @@ class _Search:
         for f in page:
             if f.company not in owns:
                 if self._finder is None:  # one guide for every page of the search
-                    self._finder = PathFinder(self.view, self.entity, self.max_depth, into_anchor=False)
+                    self._finder = PathFinder(self.view, self.entity, self.max_depth, into_anchor=False,
+                                              reached=self.reached)
                 owns[f.company] = self._finder.paths(f.company, self.top_k)
         routes = [[p + list(f.suffix) for p in owns[f.company]] for f in page]
         explainer.read(e for found in routes for p in found for e in p)

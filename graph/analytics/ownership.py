@@ -183,9 +183,12 @@ def column(view: AsOfView, company: int, bounds: bool = True) -> Shares:
     return Shares(company, nodes, values, unknown, over, low, high, estimate, loose)
 
 
-def row(view: AsOfView, owner: int, bounds: bool = True) -> Shares:
-    """integrated(owner, Z) for every Z the owner reaches (one transposed solve on that downstream block)."""
-    nodes = np.sort(view.down.reach([owner])[0])
+def row(view: AsOfView, owner: int, bounds: bool = True, reached: np.ndarray | None = None) -> Shares:
+    """integrated(owner, Z) for every Z the owner reaches (one transposed solve on that downstream block).
+
+    reached: the nodes view.down.reach([owner]) gives, when the caller has them already.
+    """
+    nodes = np.sort(view.down.reach([owner])[0] if reached is None else reached)
     at = int(np.searchsorted(nodes, owner))
     values = _integrated(view, nodes, at, transpose=True)
     unknown = _walk_flags(view, nodes, upstream=False, ranged=False)

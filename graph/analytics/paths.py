@@ -44,13 +44,15 @@ class PathFinder:
     """
 
     def __init__(self, view: AsOfView, anchor: int, max_depth: int = 6, min_hop_share: float = 0.0,
-                 into_anchor: bool = True) -> None:
+                 into_anchor: bool = True, reached: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """reached: (nodes, distances) of the anchor's whole closure against the paths' direction, when the caller
+        has it already (exposure's holdings block): the block is read from it instead of a search of its own."""
         self.view, self.target, self.into_anchor = view, anchor, into_anchor
         self.max_depth, self.min_hop_share = max_depth, min_hop_share
         self.step = view.down if into_anchor else view.up  # the way a search walks: toward the anchor
         self.back = view.up if into_anchor else view.down
-        nodes, _ = self.back.reach([anchor], limit=max_depth)
-        self.near = np.sort(nodes)  # the block: nodes within max_depth of the anchor
+        nodes, dist = self.back.reach([anchor], limit=max_depth) if reached is None else reached
+        self.near = np.sort(nodes[dist <= max_depth])  # the block: nodes within max_depth of the anchor
         self.explained = 0.0  # the last search's paths: the sum of their products as W counts them
         self._shared: Guide | None = None
 
