@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     load_lease: float = Field(default=20.0, gt=0)
     # Decoded records a facade keeps per kind (entity types, entities, relations) for the store's latest revision
     # (graph.stores.record_cache): a request that reads them again reads nothing from the store; 0 keeps none.
-    record_cache: int = Field(default=5_000, ge=0)
+    # A decoded record of the generated worlds holds ~1.5-1.8 KB: 2,000 of each kind ~7 MB per process.
+    record_cache: int = Field(default=2_000, ge=0)
     # Projection snapshots (graph.projection.snapshot): on by default for the embedded store (next to its file); the folder
     # may be set for any store (a Neo4j store has no file to sit next to).
     snapshots: bool = True
