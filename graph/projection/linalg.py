@@ -13,10 +13,12 @@ changing, which it does exactly after the longest chain of components in the blo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import SuperLU, splu
+from scipy.sparse.linalg import splu
+from scipy.sparse.linalg._dsolve import _superlu  # gstrs: SuperLU's substitution on given factors (scipy >= 1.14)
 
 from corpgraph.schema.errors import SingularOwnership
 
@@ -33,11 +35,10 @@ class Factors:
     """I - W of a topologically ordered node list, as (I - B W_out) and B - I."""
 
     topo: np.ndarray
-    step: sp.csr_matrix  # B W_out, strictly upper triangular
+    upper: sp.csc_matrix  # -(B W_out) by columns: the strictly upper part of I - B W_out (its diagonal is 1)
     b_minus_i: sp.csr_matrix | None  # None when no component is cyclic
     diagonal: np.ndarray  # L[X, X] in topological order
     singular: list[int] = field(default_factory=list)  # components left out (only for whole-graph factors)
-    _lu: SuperLU | None = None  # I - step factorised once (on first use); it solves both directions
 
     def solve(self, at: int, transpose: bool) -> np.ndarray:
         """Column `at` (row when transposed) of L, in topological order."""
@@ -51,19 +52,28 @@ class Factors:
         return self._triangular(rhs, lower=False)
 
     def _triangular(self, rhs: np.ndarray, lower: bool) -> np.ndarray:
-        """Forward (lower: with the transpose) or back substitution with the unit-diagonal matrix I - step.
+        """Forward (lower: with the transpose) or back substitution with the unit-diagonal matrix I - B W_out.
 
-        I - step is upper triangular in topological order, so its LU factors with the natural order and the
-        diagonal as pivots are I and itself: no fill-in, factorised once, and each solve is SuperLU's
-        substitution alone. spsolve_triangular copied the matrix and rewrote its diagonal on every call, more
-        than half of the largest holder's integrated ownership.
+        I - B W_out is upper triangular in topological order, so its LU factors with the natural order are the
+        identity and itself: SuperLU's substitution (gstrs, what spsolve_triangular calls) runs on `upper` as it
+        is, read in place (a snapshot's mapped pages too). splu copied the matrix into factors of its own (half
+        of these factors' memory), and spsolve_triangular copies it and rewrites its diagonal on every call.
         """
-        if self.step.nnz == 0:
+        if self.upper.nnz == 0:
             return rhs
-        if self._lu is None:
-            unit = (sp.identity(self.topo.size, format="csc") - self.step).tocsc()
-            self._lu = splu(unit, permc_spec="NATURAL", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
-        return np.asarray(self._lu.solve(rhs, trans="T" if lower else "N"), dtype=np.float64)
+        n, (ones, rows, starts) = self.topo.size, _identity(self.topo.size)
+        found, info = _superlu.gstrs("T" if lower else "N", n, n, ones, rows, starts, n, self.upper.nnz,
+                                     self.upper.data, self.upper.indices, self.upper.indptr, rhs)
+        if info:
+            raise np.linalg.LinAlgError(f"the substitution failed (SuperLU info {info})")
+        return np.asarray(found, dtype=np.float64)
+
+
+@lru_cache(maxsize=2)  # one size at a time in practice (a delta's new nodes make another)
+def _identity(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The n x n identity as CSC arrays (data, indices, indptr): the unit lower factor gstrs is given."""
+    steps = np.arange(n + 1, dtype=np.intc)
+    return np.ones(n), steps[:n], steps
 
 
 def solve(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -167,7 +177,17 @@ def factors_of(view: AsOfView, topo: np.ndarray, strict: bool) -> Factors:
     w_out = sp.csr_matrix((shares[out], (rows[out], cols[out])), shape=(n, n))
     b_minus_i, diagonal, singular = _cycle_inverse(view, topo, strict)
     step = w_out if b_minus_i is None else (w_out + b_minus_i @ w_out).tocsr()
-    return Factors(topo, step, b_minus_i, diagonal, singular)
+    upper = (-step).tocsc()
+    upper.sort_indices()
+    return Factors(topo, _intc(upper), b_minus_i, diagonal, singular)
+
+
+def _intc(matrix: sp.csc_matrix) -> sp.csc_matrix:
+    """The matrix with C int indices, as SuperLU reads them (scipy keeps int32 while they fit: no copy then)."""
+    if matrix.indices.dtype != np.intc or matrix.indptr.dtype != np.intc:
+        matrix = sp.csc_matrix((matrix.data, matrix.indices.astype(np.intc), matrix.indptr.astype(np.intc)),
+                               shape=matrix.shape)
+    return matrix
 
 
 def _cycle_inverse(view: AsOfView, topo: np.ndarray, strict: bool) -> tuple[sp.csr_matrix | None, np.ndarray, list[int]]:
