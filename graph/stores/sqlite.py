@@ -41,6 +41,13 @@ from corpgraph.graph.stores.sqlite_stream import StreamCheck
 from corpgraph.graph.identity.topics import entity_topic_keys, topic_keys
 from corpgraph.graph.stores.codec import decode_entity, decode_found, decode_relation, encode, entity_keys, stored_type
 
+# Reads go through a shared mapping of the file (PRAGMA mmap_size; SQLite caps it at its own compile-time limit, 2 GiB
+# in the usual builds, and reads the rest as before): pages are read in place from the OS page cache, shared by every
+# process and thread, instead of copied into each connection's private page cache. Each of a server's ~10 threads
+# has a connection with up to 32 MiB of cache; a worker of `corpgraph serve --workers N` filled them with copies of
+# the same pages (the extra worker's own memory at 200k companies: 73 MB, 51 MB with the mapping).
+_MAPPED_BYTES = 1 << 40  # asks for all of it: SQLite grants what it can
+
 _DDL = """
 CREATE TABLE IF NOT EXISTS entities (id TEXT PRIMARY KEY, type TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS entities_type ON entities(type, id);
@@ -163,6 +170,7 @@ class SqliteStore:
             db.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+            db.execute(f"PRAGMA mmap_size={_MAPPED_BYTES}")
         except BaseException:
             db.close()
             raise
