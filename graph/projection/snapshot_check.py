@@ -116,8 +116,7 @@ def _check_view(arrays: Mapping[str, np.ndarray], prefix: str, m: int, n: int) -
         _require(name in arrays and arrays[name].ndim == 1, f"array {name!r} is missing or not one-dimensional")
     _require(arrays[prefix + "valid"].shape == (m,) and arrays[prefix + "valid"].dtype.kind == "b",
              f"{prefix}valid is not one flag per edge")
-    rows = {"down": ("indptr", "edge", m), "up": ("indptr", "edge", m), "W": ("indptr", "indices", n),
-            "by_company": ("indptr", "indices", n)}
+    rows = {"down": ("indptr", "edge", m), "up": ("indptr", "edge", m), "W": ("indptr", "indices", n)}
     rows.update({"control.row": ("ptr", "idx", n), "control.col": ("ptr", "idx", n)})
     for part, (ptr, entries, bound) in rows.items():
         sep = "_" if part.startswith("control") else "."
@@ -128,7 +127,9 @@ def _check_view(arrays: Mapping[str, np.ndarray], prefix: str, m: int, n: int) -
         _codes(arrays, name, bound)
     _shares(arrays, prefix + "W.data")
     _require(arrays[prefix + "W.data"].size == arrays[prefix + "W.indices"].size, f"{prefix}W.data is not one share an entry")
-    _codes(arrays, prefix + "by_company.slot", arrays[prefix + "W.data"].size)
+    slot = arrays[prefix + "by_company.slot"]
+    _require(slot.size == arrays[prefix + "up.edge"].size, f"{prefix}by_company.slot is not one slot an up entry")
+    _codes(arrays, prefix + "by_company.slot", arrays[prefix + "W.data"].size, missing=True)
     for name in ("components.labels", "components.rank", "components.order"):
         _require(arrays[prefix + name].size == n, f"{prefix}{name} is not one value a node")
         _codes(arrays, prefix + name, n)
@@ -148,11 +149,11 @@ def _check_statements(saved: dict[str, Any]) -> None:
     _require(isinstance(disputed, list), "manifest statements 'disputed' is not a list")
 
 
-def _codes(arrays: Mapping[str, np.ndarray], name: str, bound: int) -> None:
-    """An integer array of indices into a table of `bound` entries."""
+def _codes(arrays: Mapping[str, np.ndarray], name: str, bound: int, missing: bool = False) -> None:
+    """An integer array of indices into a table of `bound` entries (missing: -1 stands for none)."""
     a = arrays[name]
     _require(a.dtype.kind in "iu", f"array {name!r} is not integer")
-    _require(a.size == 0 or (int(a.min()) >= 0 and int(a.max()) < bound), f"array {name!r} indexes past its table")
+    _require(a.size == 0 or (int(a.min()) >= -int(missing) and int(a.max()) < bound), f"array {name!r} indexes past its table")
 
 
 def _positions(arrays: Mapping[str, np.ndarray], name: str, m: int) -> None:

@@ -25,7 +25,7 @@ _NAMES = ("valid", "down.indptr", "down.edge", "up.indptr", "up.edge", "W.indptr
           "control.row_idx", "control.row_data", "control.col_ptr", "control.col_idx", "control.col_data",
           "components.labels", "components.sizes", "components.rank", "components.order", "components.first",
           "components.inner_label", "components.inner_row", "components.inner_col", "components.inner_share",
-          "by_company.indptr", "by_company.indices", "by_company.slot")
+          "by_company.slot")
 
 
 def is_ready(view: AsOfView) -> bool:
@@ -51,8 +51,7 @@ def view_arrays(view: AsOfView, prefix: str) -> dict[str, np.ndarray]:
              np.array([e for e, _ in overlaps], dtype=np.int64), np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
              np.array([x for _, edges in overlaps for x in edges], dtype=np.int64), rel.by_row.indptr,
              rel.by_row.indices, rel.by_row.data, rel.by_column.indptr, rel.by_column.indices, rel.by_column.data,
-             comps.labels, comps.sizes, comps.rank, comps.order, comps.first, *comps.inner, by_company.indptr,
-             by_company.indices, by_company.slot)
+             comps.labels, comps.sizes, comps.rank, comps.order, comps.first, *comps.inner, by_company.slot)
     return {prefix + name: np.asarray(array) for name, array in zip(_NAMES, found)}
 
 
@@ -73,5 +72,5 @@ def view_of(projection: Projection, day: int, arrays: Mapping[str, np.ndarray], 
     inner = (a["components.inner_label"], a["components.inner_row"], a["components.inner_col"], a["components.inner_share"])
     view.__dict__["components"] = Components(a["components.labels"], a["components.sizes"], a["components.rank"],
                                              a["components.order"], a["components.first"], inner)
-    view.__dict__["by_company"] = ByCompany(a["by_company.indptr"], a["by_company.indices"], a["by_company.slot"])
+    view.__dict__["by_company"] = ByCompany(a["by_company.slot"])
     return view
