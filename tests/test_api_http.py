@@ -85,6 +85,8 @@ def test_responses_are_the_json_of_their_data(tmp_path: Path) -> None:
     assert isinstance(view, CorpGraphQL)
     data = {"data": {"parties": [{"entity": {"id": "라카라"}, "role": "OWNER", "weight": 0.324, "n": 2 ** 60}]},
             "errors": None}
+    # str, so a websocket carries the subscription's events as text frames (GraphiQL reads no binary frame).
+    assert isinstance(view.encode_json(data), str)
     assert json.loads(view.encode_json(data)) == data
     beyond = {"data": {"impact": {"records": 2 ** 70, 3: "int key"}}}
     assert json.loads(view.encode_json(beyond)) == {"data": {"impact": {"records": 2 ** 70, "3": "int key"}}}
