@@ -8,6 +8,7 @@ import pytest
 
 from corpgraph.graph.identity.clusters import build_identity
 from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.projection.distinct import distinct
 from corpgraph.graph.projection.nodeids import NodeIds
 from corpgraph.graph.projection.build import build_projection
 from corpgraph.graph.projection.sparse_column import SparseColumn
@@ -28,6 +29,21 @@ def test_ids_round_trip_whatever_their_lengths_and_order() -> None:
     assert list(table) == [table[k] for k in range(len(table))]
     # node order: by length, then bytewise; so the 1-character "x" is node 0 and c0..c9 come before c10
     assert table[0] == "x" and table.index("c0") < table.index("c9") < table.index("c10")
+
+
+def test_ids_of_one_length_come_back_in_the_order_asked_in_any_script() -> None:
+    ascii_only = [f"c{i}" for i in range(100, 200)]  # one group: every id 4 bytes
+    table, _ = NodeIds.build(ascii_only)
+    asked = [table.index(i) for i in ("c150", "c100", "c199", "c150")]
+    assert table.ids(asked) == ["c150", "c100", "c199", "c150"]
+    mixed, _ = NodeIds.build(["abcd", "äbc", "c101"])  # "äbc" is 4 bytes in UTF-8, as the others
+    assert mixed.ids([mixed.index("äbc"), mixed.index("c101"), mixed.index("abcd")]) == ["äbc", "c101", "abcd"]
+
+
+def test_distinct_is_np_unique_by_a_sort() -> None:
+    assert distinct(np.array([3, 1, 3, 0, 1], dtype=np.int32)).tolist() == [0, 1, 3]
+    assert distinct(np.array([3, 1, 3], dtype=np.int32)).dtype == np.int32  # the dtype it was given
+    assert distinct(np.zeros(0, dtype=np.int64)).size == 0 and distinct(np.array([7])).tolist() == [7]
 
 
 def test_absent_ids() -> None:

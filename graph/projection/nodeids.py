@@ -21,6 +21,8 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from corpgraph.graph.projection.distinct import distinct
+
 
 def _encode(id: str) -> bytes:
     """The bytes an id is kept as (ASCII for every entity id)."""
@@ -131,15 +133,17 @@ class NodeIds:
             raise IndexError("node index out of range")
         out: list[str] = [""] * at.size
         group_of = np.searchsorted(np.asarray(self._starts), at, side="right") - 1
-        for group in np.unique(group_of).tolist():
+        for group in distinct(group_of).tolist():
             members = np.flatnonzero(group_of == group)
             if group >= len(self.groups):  # the overflow
                 for k, i in zip(members.tolist(), at[members].tolist()):
                     out[k] = self.extra[i - self.base]
                 continue
-            found = self.groups[group][at[members] - self._starts[group]]
-            for k, value in zip(members.tolist(), found.tolist()):
-                out[k] = value.decode("utf-8")
+            found = _texts(self.groups[group][at[members] - self._starts[group]])
+            if members.size == at.size:  # one group (the usual case): the ids are already in order
+                return found
+            for k, value in zip(members.tolist(), found):
+                out[k] = value
         return out
 
     def keys(self, indices: np.ndarray) -> np.ndarray:
@@ -152,7 +156,7 @@ class NodeIds:
         if at.size and (at.min() < 0 or at.max() >= len(self)):
             raise IndexError("node index out of range")
         group_of = np.searchsorted(np.asarray(self._starts), at, side="right") - 1
-        present = np.unique(group_of).tolist()
+        present = distinct(group_of).tolist()
         widths = [self.groups[g].dtype.itemsize for g in present if g < len(self.groups)]
         extra = [_encode(self.extra[i - self.base]) for i in at[group_of >= len(self.groups)].tolist()]
         out = np.zeros(at.size, dtype=f"S{max(widths + [len(e) for e in extra] + [1])}")
@@ -175,6 +179,20 @@ class NodeIds:
         extra = sys.getsizeof(self.extra) + sum(map(sys.getsizeof, self.extra)) if self.extra else 0
         index = sys.getsizeof(self._extra_index) + 28 * len(self._extra_index) if self.extra else 0  # keys: in extra
         return sum(int(g.nbytes) for g in self.groups) + extra + index
+
+
+def _texts(found: np.ndarray) -> list[str]:
+    """The ids of one group's fixed-width bytes (every one exactly that wide), as str.
+
+    ASCII ids (every entity id) are decoded as one string and cut into equal slices: one str an id, and no
+    bytes object and decode call per id as `tolist()` made (0.34 s for the 850k companies the largest holder of a
+    1M world holds; 0.15 s so).
+    """
+    width, joined = found.dtype.itemsize, found.tobytes()
+    if not joined.isascii():
+        return [value.decode("utf-8") for value in found.tolist()]
+    text = joined.decode("ascii")
+    return [text[k:k + width] for k in range(0, len(text), width)]
 
 
 def _by_length(ids: Sequence[str]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
