@@ -42,6 +42,7 @@ from corpgraph.graph.analytics.results import Holding
 from corpgraph.graph.precision import TOLERANCE
 from corpgraph.graph.identity.conflicts import conflicting_stakes
 from corpgraph.graph.projection.build import AsOfView
+from corpgraph.graph.projection.distinct import distinct
 
 __all__ = ["CONTROL", "ULTIMATE", "Candidates", "Shares", "column", "controlled_by", "controllers_of",
            "controlling_parent", "holding_candidates", "holdings", "owner_candidates", "owners", "row", "ultimate_owners"]
@@ -173,7 +174,7 @@ def holding_candidates(view: AsOfView, owner: int, bounds: bool = True) -> Candi
 
 def column(view: AsOfView, company: int, bounds: bool = True) -> Shares:
     """integrated(X, company) for every X that reaches the company (one solve on that upstream block)."""
-    nodes = np.sort(view.up.reach([company])[0])
+    nodes = np.flatnonzero(view.up.reached([company]))  # sorted
     at = int(np.searchsorted(nodes, company))
     values = _integrated(view, nodes, at, transpose=False)
     unknown = _walk_flags(view, nodes, upstream=True, ranged=False)
@@ -188,14 +189,14 @@ def row(view: AsOfView, owner: int, bounds: bool = True, reached: np.ndarray | N
 
     reached: the nodes view.down.reach([owner]) gives, when the caller has them already.
     """
-    nodes = np.sort(view.down.reach([owner])[0] if reached is None else reached)
+    nodes = np.flatnonzero(view.down.reached([owner])) if reached is None else np.sort(reached)  # sorted
     at = int(np.searchsorted(nodes, owner))
     values = _integrated(view, nodes, at, transpose=True)
     unknown = _walk_flags(view, nodes, upstream=False, ranged=False)
     estimate = _walk_flags(view, nodes, upstream=False, ranged=True)
     scaled = _over_allocated_among(view, nodes)
     scaled = scaled[scaled != owner]  # walks from the owner never re-enter it
-    over = np.isin(nodes, view.down.reach(scaled)[0]) if scaled.size else np.zeros(nodes.size, bool)
+    over = view.down.reached(scaled)[nodes] if scaled.size else np.zeros(nodes.size, bool)
     low, high, loose = _bounds(view, nodes, at, values, transpose=True) if bounds else _no_bounds(nodes)
     return Shares(owner, nodes, values, unknown, over, low, high, estimate, loose)
 
@@ -288,10 +289,17 @@ def _no_bounds(nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _touches(ends: np.ndarray, nodes: np.ndarray) -> bool:
     """Whether any of the sorted `ends` is a node of the (sorted) block."""
-    if ends.size == 0:
-        return False
-    at = np.minimum(np.searchsorted(ends, nodes), ends.size - 1)
-    return bool((ends[at] == nodes).any())
+    return bool(_among(ends, nodes).size)
+
+
+def _among(ends: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """The `ends` that are nodes of the sorted block, in their order: each end searched in the block (the ends of
+    unknown or ranged stakes are few, a large holder's block is 10^5 nodes or more)."""
+    if ends.size == 0 or nodes.size == 0:
+        return ends[:0]
+    at = np.minimum(np.searchsorted(nodes, ends), nodes.size - 1)
+    found: np.ndarray = ends[nodes[at] == ends]
+    return found
 
 
 def _without_shares(view: AsOfView, shares: Shares, listed: np.ndarray, sides: Sides, owner_side: bool) -> list[Holding]:
@@ -375,7 +383,7 @@ def _block_stakes(view: AsOfView, nodes: np.ndarray) -> tuple[np.ndarray, np.nda
 def _owned_steps(view: AsOfView, nodes: np.ndarray) -> np.ndarray:
     """Companies the nodes hold a non-zero (or unknown) stake in: a 0% stake makes nobody an owner."""
     held, edges = view.down.gather(nodes)
-    return np.unique(held[view.projection.share[edges] != 0])
+    return distinct(held[view.projection.share[edges] != 0])
 
 
 def _over_allocated_among(view: AsOfView, nodes: np.ndarray) -> np.ndarray:
@@ -392,7 +400,7 @@ def _over_allocated_upstream(view: AsOfView, nodes: np.ndarray, company: int) ->
     scaled = _over_allocated_among(view, nodes)
     if scaled.size == 0:
         return np.zeros(nodes.size, dtype=bool)
-    flagged = np.isin(nodes, view.up.reach(view.up.gather(scaled)[0])[0])
+    flagged: np.ndarray = view.up.reached(view.up.gather(scaled)[0])[nodes]
     if scaled.size <= 32:  # a walk from X that enters X again does not count: recheck X without its own stakes
         for node in np.setdiff1d(scaled, [company]).tolist():
             others = np.setdiff1d(scaled, [node])
@@ -417,12 +425,11 @@ def _walk_flags(view: AsOfView, nodes: np.ndarray, upstream: bool, ranged: bool)
         ends = view.ranged_dst if upstream else view.ranged_src
     else:
         ends = view.unknown_dst if upstream else view.unknown_src
-    if not _touches(ends, nodes):
+    touched = _among(ends, nodes)
+    if touched.size == 0:
         return np.zeros(nodes.size, dtype=bool)
-    at = np.minimum(np.searchsorted(ends, nodes), ends.size - 1)
-    touched = nodes[ends[at] == nodes]
     adjacency = view.up if upstream else view.down
     other, edges = adjacency.gather(touched)
     is_range = np.isin(edges, np.fromiter(view.midpoints, np.int64, len(view.midpoints)))
-    chosen = np.unique(other[is_range if ranged else np.isnan(view.projection.share[edges]) & ~is_range])
-    return np.isin(nodes, adjacency.reach(chosen)[0]) if chosen.size else np.zeros(nodes.size, dtype=bool)
+    chosen = distinct(other[is_range if ranged else np.isnan(view.projection.share[edges]) & ~is_range])
+    return adjacency.reached(chosen)[nodes] if chosen.size else np.zeros(nodes.size, dtype=bool)

@@ -32,6 +32,7 @@ from corpgraph.schema.kinds import RelationType
 from corpgraph.graph.identity.clusters import IdentityMap
 from corpgraph.graph.precision import FULL
 from corpgraph.graph.identity.merge import Statements, merge_columns
+from corpgraph.graph.projection.distinct import distinct
 from corpgraph.graph.projection.nodeids import NodeIds
 from corpgraph.graph.projection.relation_ids import EdgeColumns, RelationIds
 from corpgraph.graph.projection.sparse_column import SparseColumn
@@ -135,10 +136,24 @@ class Adjacency:
 
     def reach(self, starts: Sequence[int] | np.ndarray, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Breadth-first closure from the start nodes (within `limit` hops): every reached node and its distance."""
+        levels, _ = self._levels(starts, limit)
+        dist = np.repeat(np.arange(len(levels)), [lv.size for lv in levels])
+        return np.concatenate(levels), dist
+
+    def reached(self, starts: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The closure from the start nodes as a mask over the graph's nodes (`flatnonzero` gives them sorted).
+
+        A closure's nodes sorted, or a membership test against them, read the mask: sorting the 850k nodes
+        the largest holder of a 1M world reaches was a quarter of its integrated ownership, and np.isin sorts.
+        """
+        return self._levels(starts, None)[1]
+
+    def _levels(self, starts: Sequence[int] | np.ndarray, limit: int | None) -> tuple[list[np.ndarray], np.ndarray]:
+        """The breadth-first levels from the start nodes (within `limit` hops), and the mask of the nodes seen."""
         n = self.size
         seen = np.zeros(n, dtype=bool)
         frontier = np.asarray(starts, dtype=np.int64)
-        frontier = frontier if frontier.size < 2 else np.unique(frontier)  # np.unique of one node: ~2 us for nothing
+        frontier = frontier if frontier.size < 2 else distinct(frontier)  # a sort of one node: ~2 us for nothing
         seen[frontier] = True
         levels = [frontier]
         while frontier.size and (limit is None or len(levels) <= limit):
@@ -149,11 +164,10 @@ class Adjacency:
                 mark[fresh] = True
                 frontier = np.flatnonzero(mark)
             else:
-                frontier = fresh if fresh.size < 2 else np.unique(fresh)
+                frontier = fresh if fresh.size < 2 else distinct(fresh)
             seen[frontier] = True
             levels.append(frontier)
-        dist = np.repeat(np.arange(len(levels)), [lv.size for lv in levels])
-        return np.concatenate(levels), dist
+        return levels, seen
 
 
 class Adjacencies(Mapping[RelationType, Adjacency]):
@@ -794,8 +808,8 @@ def assemble(revision: int, ids: NodeIds, edges: Edges, relation_ids: Callable[[
 
 def _day_table(values: list[object]) -> dict[object, int]:
     """Day number of each distinct ISO date string among the values (few distinct dates: each parsed once)."""
-    distinct = [v for v in dict.fromkeys(values) if v is not None]
-    return dict(zip(distinct, np.array(distinct, dtype="datetime64[D]").astype(np.int64).tolist()))
+    given = [v for v in dict.fromkeys(values) if v is not None]
+    return dict(zip(given, np.array(given, dtype="datetime64[D]").astype(np.int64).tolist()))
 
 
 def _days(values: list[object], table: dict[object, int], missing: int) -> np.ndarray:
