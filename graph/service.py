@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
@@ -60,7 +61,8 @@ _VIEW_POLL = 0.02  # seconds between its looks at the builder's publications
 
 
 class RebuildHooks(Protocol):
-    """What a process runs around each projection rebuild (for a server: garbage-collector tuning)."""
+    """What a process runs around each projection rebuild and each large answer (for a server: garbage-collector
+    tuning)."""
 
     def before_rebuild(self, replacing: bool) -> None:
         """Before a build; `replacing` when a projection already serves."""
@@ -68,6 +70,10 @@ class RebuildHooks(Protocol):
 
     def after_rebuild(self) -> None:
         """After a build."""
+        ...
+
+    def large_answer(self) -> AbstractContextManager[None]:
+        """Around the making of a whole holdings or owners answer (up to 10^6 rows)."""
         ...
 
 
@@ -437,12 +443,18 @@ class CorpGraph:
         bounds=False skips the solves at the ranges' minimums and maximums (integrated_min/max None).
         """
         found = self._solved(company, as_of, bounds, owner_side=True)
-        return [] if found is None else found.answer()
+        return [] if found is None else self._answered(found)
 
     def holdings(self, owner: str, as_of: date | None = None, bounds: bool = True) -> list[Holding]:
         """Every company the owner holds a direct or integrated share in or controls, largest share first."""
         found = self._solved(owner, as_of, bounds, owner_side=False)
-        return [] if found is None else found.answer()
+        return [] if found is None else self._answered(found)
+
+    def _answered(self, found: ownership.Candidates) -> list[Holding]:
+        """The whole answer of solved candidates, made under the process's hooks for large answers (a server pauses
+        its collector: graph.gc_policy); a library process without hooks keeps its collector as it is."""
+        with self._hooks.large_answer() if self._hooks is not None else nullcontext():
+            return found.answer()
 
     def owners_page(self, company: str, as_of: date | None = None, first: int = 100,
                     after: str | None = None, bounds: bool = True) -> HoldingPage:

@@ -61,6 +61,36 @@ def test_the_server_hooks_pause_the_collector_while_building(seed_store: SqliteS
         gc.unfreeze()
 
 
+def test_the_server_hooks_pause_the_collector_while_a_whole_answer_is_made(seed_store: SqliteStore,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from corpgraph.graph.analytics.ownership import Candidates
+
+    real_answer = Candidates.answer
+    during: list[bool] = []
+
+    def watched(self: Candidates) -> Any:
+        during.append(gc.isenabled())
+        return real_answer(self)
+
+    monkeypatch.setattr(Candidates, "answer", watched)
+    graph = CorpGraph(seed_store, FrozenProjections())
+    try:
+        assert graph.owners("kaola") and graph.holdings("lakala")
+        assert during == [False, False]  # paused while each whole answer was made
+        assert gc.isenabled()  # and running again after them
+    finally:
+        gc.unfreeze()
+
+
+def test_overlapping_pauses_leave_the_collector_running() -> None:
+    first, second = FrozenProjections().large_answer(), FrozenProjections().large_answer()
+    first.__enter__()
+    second.__enter__()  # a second thread's answer, begun while the first is made
+    first.__exit__(None, None, None)
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+
+
 def test_a_failed_build_leaves_the_collector_running(seed_store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
     import corpgraph.graph.service as service
 
