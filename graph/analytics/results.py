@@ -90,7 +90,8 @@ class Declared:
 
 
 # Not frozen: answers build them by the thousand, and a frozen dataclass's __init__ costs 2.5 times as much. Slots:
-# the largest holder of a 1M world has 850k of them, made 1.6 times faster so and a third smaller.
+# the largest holder of a 1M world has 850k of them, made 1.6 times faster so, and a quarter smaller (176 bytes a
+# row against 232).
 @dataclass(slots=True)
 class Holding:
     """One owner/company pair: direct and integrated share, control, and whether a share on the way is unknown.
