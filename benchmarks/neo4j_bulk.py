@@ -3,8 +3,8 @@
     python -m benchmarks.neo4j_bulk --companies 23000
 
 Generates a world (benchmarks/generate.py), then times what `corpgraph db import` does: reading, validating
-and checking the file into the staging embedded store (`corpgraph load`'s streamed path, in batches of
-CORPGRAPH_BATCH_SIZE), writing the CSV files paged out of it, and Neo4j's import tool
+and checking the file (`corpgraph load`'s checks over a scratch file of ids, types and analytic columns, in
+batches of CORPGRAPH_BATCH_SIZE) while writing the CSV files batch by batch, and Neo4j's import tool
 (tools/neo4j-server/neo4j-admin, a fresh home); then starts a server on the imported database and times
 `db init` (constraints and indexes built over it). Prints records/s end to end (reading to imported, without
 the server start and db init) and per phase, and this process's peak RSS while importing (Linux's VmHWM,
@@ -23,7 +23,7 @@ from pathlib import Path
 from benchmarks.generate import generate
 from corpgraph.graph.stores.neo4j import open_neo4j_store
 from corpgraph.graph.settings import get_settings
-from corpgraph.graph.stores.neo4j_bulk import stage, staging_store, write_import_files
+from corpgraph.graph.stores.neo4j_bulk import import_files
 from corpgraph.loaders.validate import iter_batches
 from tests.neo4j_server import LAUNCHER, start_neo4j_server
 
@@ -41,12 +41,8 @@ def main() -> None:
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM: the import's own peak, not the generator's
         phases: dict[str, float] = {}
         started = time.perf_counter()
-        with staging_store(work / "csv") as staging:
-            placeholders = stage(staging, iter_batches(world.path, get_settings().batch_size)[1]).placeholders
-            phases["read, validate, check"] = time.perf_counter() - started
-            mark = time.perf_counter()
-            files = write_import_files(staging, work / "csv", placeholders)
-            phases["CSV files"] = time.perf_counter() - mark
+        files = import_files(iter_batches(world.path, get_settings().batch_size)[1], work / "csv")
+        phases["read, check, CSV"] = time.perf_counter() - started
         home = work / "home"
         home.mkdir()
         mark = time.perf_counter()

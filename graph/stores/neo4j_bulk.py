@@ -1,13 +1,16 @@
 """Bulk import into an empty Neo4j database: Neo4j's import tool fed with CSV files of validated records.
 
-`corpgraph db import` loads its files, as one stream, into a staging embedded store in the import's folder
-through the same streamed path and checks as `corpgraph load` (graph.stores.sqlite_stream: batches, whole-file
-checks in TEMP tables, so memory stays bounded whatever the size; every reference must be in the files, the
-staging store starting empty). It then pages the stored rows out into one CSV file per entity label and per
-relationship type with exactly the properties the transactional path stores (neo4j._entity_row, edge_row and
-the document), plus the revision node and one change-log entry (revision 1, bulk), deletes the staging store,
-and runs (or prints) `neo4j-admin database import full`. The database must not exist or be empty, and the
-server stopped; once it runs again, `corpgraph db init` creates the constraints and indexes over what was imported.
+`corpgraph db import` checks its files, as one stream of batches, with the same readers and checks as `corpgraph
+load` (graph.stores.sqlite_stream.StreamCheck: whole-file checks in TEMP tables, so memory stays bounded whatever
+the size; every reference must be in the files, the database starting empty), over a scratch file that holds only
+what those checks read (graph.stores.bulk_staging: ids, types, analytic columns, identifier keys; no documents, no
+search keys). Each batch's records are written at once into one CSV file per entity label and per relationship type,
+with exactly the properties the transactional path stores (neo4j._entity_row, edge_values and the document); the
+last record of an id wins (a replaced row is dropped from its file once all are read), plus the revision node and
+one change-log entry (revision 1, bulk). With any problem the CSV files are deleted (nothing is imported);
+otherwise it runs (or prints) `neo4j-admin database import full`. The database must not exist or be empty, and
+the server stopped; once it runs again, `corpgraph db init` creates the constraints and indexes over what was
+imported.
 
 CSV details the import tool needs: node ids in the id space `Entity`; list properties joined by U+001F
 (never in a search key, identifier key or topic); `search` and `idsearch` hold newlines (the keys are stored
@@ -18,21 +21,19 @@ from __future__ import annotations
 
 import csv
 import shutil
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from corpgraph.schema.batch import Batch, LoadPhase, WriteSummary
-from corpgraph.schema.declaration import ANALYTIC_FIELDS, RELATIONS
-from corpgraph.schema.kinds import EntityType, RelationType
+from corpgraph.schema.batch import Batch
+from corpgraph.schema.declaration import ANALYTIC_FIELDS, RELATIONS, entity_type, relation_id
 
-from corpgraph.graph.write.ingest import ingest_stream
 from corpgraph.graph.stores import cypher
-from corpgraph.graph.stores.base import ChangeKind, GraphStore, edge_row
-from corpgraph.graph.stores.codec import decode_entity, decode_relation, encode
-from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.graph.stores.base import ChangeKind, edge_values, refuse_problems
+from corpgraph.graph.stores.bulk_staging import BulkStaging
+from corpgraph.graph.stores.codec import encode
 
 ARRAY_DELIMITER = "\x1f"
 _NODE_FIELDS = ("id", "type", "name", "topics", "search", "idkeys", "idsearch", "doc")
@@ -53,43 +54,88 @@ def _column(name: str) -> str:
 _REL_HEADER = [":START_ID(Entity)", ":END_ID(Entity)", "id", *map(_column, ANALYTIC_FIELDS), "doc"]
 
 
-STAGING = "staging.db"  # the staging embedded store's file in the import's folder
-_PAGE = 10_000  # stored rows read at a time while writing the CSV files
-
-
-@contextmanager
-def staging_store(folder: Path) -> Iterator[SqliteStore]:
-    """An empty embedded store in `folder` for the import's checks, deleted when the block ends; the folder
-    too when the block fails and the folder was made for it (a refused import leaves nothing behind)."""
-    made = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(f"{STAGING}*"):  # an import killed earlier: its staging store is not this one's
-        stale.unlink()
-    store = SqliteStore(folder / STAGING)
-    done = False
-    try:
-        yield store
-        done = True
-    finally:
-        store.close()
-        for path in folder.glob(f"{STAGING}*"):  # the database, its WAL and shared-memory files
-            path.unlink()
-        if made and not done:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def stage(store: SqliteStore, batches: Iterable[Batch], on_batch: Callable[[Batch], None] | None = None,
-          on_phase: Callable[[LoadPhase], None] | None = None) -> WriteSummary:
-    """Load every file's batches, as one stream, into the staging store with `corpgraph load`'s checks;
-    InvalidInput with every problem, and nothing staged, when there are any."""
-    return ingest_stream(store, "import", batches, on_batch, on_phase)
+STAGING = "staging.db"  # the import's scratch file (graph.stores.bulk_staging) in its folder
 
 
 def import_files(batches: Iterable[Batch], folder: Path) -> ImportFiles:
-    """Check the batches in a staging store in `folder` and write them as the import tool's CSV files there;
-    InvalidInput with every problem, and no file written, when there are any."""
-    with staging_store(folder) as staging:
-        return write_import_files(staging, folder, stage(staging, batches).placeholders)
+    """Check the batches (every file's, as one stream) with `corpgraph load`'s checks and write them as the import
+    tool's CSV files in `folder` as they come; InvalidInput with every problem, and no file left, when there are
+    any (the folder too when it was made for the import)."""
+    made = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob(f"{STAGING}*"):  # an import killed earlier: its scratch file is not this one's
+        old.unlink()
+    staging = BulkStaging(folder / STAGING)
+    out = ImportFiles(folder)
+    files = ExitStack()
+    nodes = _Writers(files, folder, "nodes", _NODE_HEADER)
+    relationships = _Writers(files, folder, "relationships", _REL_HEADER)
+    done = False
+    try:
+        with files:
+            for batch in batches:
+                _take(staging, batch, nodes, relationships)
+            staging.before_end_checks()
+            problems, out.placeholders = staging.checks.finish()
+            refuse_problems(problems)
+        stale = staging.stale_rows()
+        for name, path in [*nodes.paths.items(), *relationships.paths.items()]:
+            if stale.get(name):
+                _drop_rows(path, stale[name])
+        out.entities = nodes.rows - sum(len(stale.get(name, ())) for name in nodes.paths)
+        out.relations = relationships.rows - sum(len(stale.get(name, ())) for name in relationships.paths)
+        done = True
+    finally:
+        staging.close()
+        for path in folder.glob(f"{STAGING}*"):  # the scratch file, always
+            path.unlink()
+        if not done:  # a refused import leaves no CSV file, nor the folder it made
+            for path in [*nodes.paths.values(), *relationships.paths.values()]:
+                path.unlink(missing_ok=True)
+            if made:
+                shutil.rmtree(folder, ignore_errors=True)
+    out.nodes = [(f"{cypher.ENTITY_LABEL}:{label}", path) for label, path in sorted(nodes.paths.items())]
+    out.relationships = sorted(relationships.paths.items())
+    meta = folder / "meta.csv"
+    _write(meta, ["id:ID(Meta)", "value:long"], [[cypher.REVISION_KEY, 1]])
+    changes = folder / "changes.csv"
+    _write(changes, ["revision:long", "kind"], [[1, ChangeKind.BULK.value]])
+    out.nodes += [(cypher.META_LABEL, meta), (cypher.CHANGE_LABEL, changes)]
+    return out
+
+
+def _take(staging: BulkStaging, batch: Batch, nodes: _Writers, relationships: _Writers) -> None:
+    """Check one batch (graph.stores.sqlite_stream's per-batch checks) and write its records' CSV rows, the last
+    record of an id in the batch winning, as in the stores."""
+    from corpgraph.graph.stores.neo4j import _entity_row
+
+    staging.checks.admit(batch)  # it may drop placeholders, so the rows are taken after it
+    ents = {rec.id: rec for rec, _ in batch.entities}
+    held = []
+    for rec in ents.values():
+        row = _entity_row(rec)
+        label = entity_type(rec).value
+        held.append((rec, label, nodes.row(label, [_cell(row[name]) for name in _NODE_FIELDS])))
+    staging.put_entities(held)
+    rel_ids = [relation_id(rec) for rec, _ in batch.relations]
+    rows = []
+    for rel_id, relation in dict(zip(rel_ids, (rec for rec, _ in batch.relations))).items():
+        values, doc = edge_values(rel_id, relation), encode(relation)
+        # values: id, type, source, target, then the analytic fields (never lists: no _cell needed)
+        rows.append((rel_id, relation, hash(doc), values[1],
+                     relationships.row(values[1], [values[2], values[3], rel_id, *values[4:], doc])))
+    staging.checks.relations_written(batch, rel_ids, unchanged=staging.put_relations(rows))
+
+
+def _drop_rows(path: Path, rows: set[int]) -> None:
+    """Rewrite a CSV file without the data rows numbered in `rows` (0 is the first after the header): rows a later
+    record of the same id replaced."""
+    kept = path.with_name(path.name + ".kept")
+    with path.open(encoding="utf-8", newline="") as source, _open(kept) as target:
+        reader, writer = csv.reader(source), _writer(target)
+        writer.writerow(next(reader))
+        writer.writerows(cells for number, cells in enumerate(reader) if number not in rows)
+    kept.replace(path)
 
 
 @dataclass
@@ -114,62 +160,30 @@ class ImportFiles:
                 f"--report-file={self.folder / 'import.report'}"]  # beside the CSV files, not in the caller's folder
 
 
-def write_import_files(store: GraphStore, folder: Path, placeholders: int = 0) -> ImportFiles:
-    """Write what `store` holds (the staging store, checked) as the import tool's CSV files into `folder`,
-    paging the stored rows so that no more than a page is held at a time."""
-    from corpgraph.graph.stores.neo4j import _entity_row
-
-    folder.mkdir(parents=True, exist_ok=True)
-    out = ImportFiles(folder, placeholders=placeholders)
-    with ExitStack() as files:
-        nodes = _Writers(files, folder, "nodes", _NODE_HEADER)
-        for raw in _paged(store.raw_entities):
-            row = _entity_row(decode_entity(str(raw.type), str(raw.doc), raw.id))
-            nodes.row(EntityType(raw.type).value, [_cell(row[name]) for name in _NODE_FIELDS])
-            out.entities += 1
-        relationships = _Writers(files, folder, "relationships", _REL_HEADER)
-        for raw in _paged(store.raw_relations):
-            relation = decode_relation(raw.type, str(raw.doc), raw.id)
-            row = edge_row(raw.id, relation)
-            relationships.row(RelationType(row["type"]).value, [
-                row["source"], row["target"], raw.id, *(_cell(row[name]) for name in ANALYTIC_FIELDS),
-                encode(relation)])
-            out.relations += 1
-    out.nodes = [(f"{cypher.ENTITY_LABEL}:{label}", path) for label, path in sorted(nodes.paths.items())]
-    out.relationships = sorted(relationships.paths.items())
-    meta = folder / "meta.csv"
-    _write(meta, ["id:ID(Meta)", "value:long"], [[cypher.REVISION_KEY, 1]])
-    changes = folder / "changes.csv"
-    _write(changes, ["revision:long", "kind"], [[1, ChangeKind.BULK.value]])
-    out.nodes += [(cypher.META_LABEL, meta), (cypher.CHANGE_LABEL, changes)]
-    return out
-
-
-def _paged(read: Callable[[str, int], list[Any]]) -> Iterator[Any]:
-    """Every stored row a paged reader (raw_entities, raw_relations) gives, in id order, a page at a time."""
-    after = ""
-    while page := read(after, _PAGE):
-        yield from page
-        after = page[-1].id
-
-
 class _Writers:
     """One CSV file per label or type, `{prefix}-{name}.csv`, opened at its first row."""
 
     def __init__(self, files: ExitStack, folder: Path, prefix: str, header: list[str]) -> None:
         self._files, self._folder, self._prefix, self._header = files, folder, prefix, header
         self._writers: dict[str, Any] = {}
+        self._counts: dict[str, int] = {}
         self.paths: dict[str, Path] = {}
+        self.rows = 0  # data rows written in every file
 
-    def row(self, name: str, cells: list[Any]) -> None:
-        """Append one row to the file of `name`."""
+    def row(self, name: str, cells: list[Any]) -> int:
+        """Append one row to the file of `name`; its number there (0 is the first after the header)."""
         writer = self._writers.get(name)
         if writer is None:
             path = self._folder / f"{self._prefix}-{name}.csv"
             writer = self._writers[name] = _writer(self._files.enter_context(_open(path)))
             writer.writerow(self._header)
             self.paths[name] = path
+            self._counts[name] = 0
         writer.writerow(cells)
+        self.rows += 1
+        number = self._counts[name]
+        self._counts[name] = number + 1
+        return number
 
 
 def _cell(value: Any) -> Any:

@@ -1,0 +1,137 @@
+"""`corpgraph db import`'s checks and CSV files without Neo4j (graph/stores/neo4j_bulk.py over
+graph/stores/bulk_staging.py): the same problems, word for word, as `corpgraph load`'s streamed load into an empty
+embedded store, nothing left behind when there are any, and the CSV files holding what that store holds (the last
+record of an id wins, placeholders settled)."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from corpgraph.graph.stores.neo4j_bulk import import_files
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.graph.write.ingest import ingest_stream
+from corpgraph.loaders.validate import iter_batches
+from corpgraph.schema.errors import InvalidInput
+from tests.factory import company, entity, owns, rel
+
+COH = [{"scheme": "GB-COH", "id": "SC0123456"}]
+LEI = [{"scheme": "LEI", "id": "5493001KJTIIGC8Y1R12"}]
+INCIDENT = entity("Incident", "i", category="outage")
+CASES = {  # lines, in batches of 2: problems met per batch and at the end of the file
+    "field and unknown endpoint": [company("a"), owns("a", "b", 7), company("b"), company("c"), company("d"),
+                                   owns("ghost", "c", 0.5)],
+    "failed record not reported again": [{"type": "Company", "id": "a"}, company("b"), company("c"),
+                                         owns("a", "b", 0.5)],
+    "type declared earlier": [company("a"), company("b"), entity("Person", "a"), entity("Person", "b")],
+    "endpoint of the wrong kind": [INCIDENT, company("c"), owns("i", "c", 0.5), rel("RESPONSIBLE_FOR", "c", "c")],
+    "shares across batches": [company("a"), company("b"), company("c"), owns("a", "c", 0.6), company("d"),
+                              owns("b", "c", 0.6)],
+    "shares across days": [company("a"), company("b"), company("c"), owns("a", "c", 0.10, valid_from="2019-01-01"),
+                           owns("a", "c", 0.05, valid_from="2020-01-01", valid_to="2021-01-01"),
+                           owns("b", "c", 0.95, valid_from="2020-07-01")],
+    "companies merged by identifier": [company("c1", identifiers=COH), company("x"), owns("x", "c1", 0.6),
+                                       company("c2", identifiers=COH), company("y"), owns("y", "c2", 0.6)],
+    "placeholder left open": [entity("Person", "t", placeholder=True), owns("a", "t", 0.5), company("a")],
+    "placeholder retyped under a stake": [company("c"), entity("Person", "p", placeholder=True),
+                                          owns("p", "c", 0.5), company("e"), INCIDENT | {"id": "p"}],
+}
+GOOD = {
+    "forward references": [owns("a", "b", 0.5), company("x"), company("a"), company("b")],
+    "one holding stated twice by merged owners": [company("c1", identifiers=COH), company("x", identifiers=LEI),
+                                                   owns("x", "c1", 0.6), company("c2", identifiers=COH),
+                                                   company("x2", identifiers=LEI), owns("x2", "c2", 0.55)],
+    "ids defined again, placeholders settled": [
+        entity("Person", "p1", placeholder=True), entity("Person", "p2", placeholder=True), company("a", "Alpha"),
+        owns("a", "b", 0.2), company("b"), entity("Person", "p2", placeholder=True), entity("Person", "p1", "Real"),
+        company("a", "Zeta"), owns("a", "b", 0.3), owns("a", "b", 0.3), entity("Person", "t", placeholder=True),
+        company("t", "Real T"), owns("a", "t", 0.5)],
+}
+
+
+def write(path: Path, records: list[dict[str, Any]]) -> Path:
+    """A native JSON Lines file, one record a line (line n holds records[n - 1])."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def embedded_problems(path: Path, db: Path) -> list[str]:
+    """What `corpgraph load`'s streamed load into an empty embedded store reports, in batches of 2."""
+    with pytest.raises(InvalidInput) as refused:
+        ingest_stream(SqliteStore(db), str(path), iter_batches(path, 2)[1])
+    return [str(problem) for problem in refused.value.problems]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_the_import_reports_what_the_streamed_load_does_and_leaves_nothing(name: str, tmp_path: Path) -> None:
+    path = write(tmp_path / "in.jsonl", CASES[name])
+    expected = embedded_problems(path, tmp_path / "embedded.db")
+    with pytest.raises(InvalidInput) as refused:
+        import_files(iter_batches(path, 2)[1], tmp_path / "csv")
+    assert [str(problem) for problem in refused.value.problems] == expected and expected
+    assert not (tmp_path / "csv").exists()  # made for the import: gone with every CSV file and the scratch file
+
+
+def test_the_problems_name_file_line_and_field(tmp_path: Path) -> None:
+    """Worked by hand: line 2's share 7 is no fraction; line 6's owner 'ghost' is in no line; in the other case
+    line 6 brings c's owners to 0.6 + 0.6 = 120% with no start date."""
+    path = write(tmp_path / "in.jsonl", CASES["field and unknown endpoint"])
+    with pytest.raises(InvalidInput) as refused:
+        import_files(iter_batches(path, 2)[1], tmp_path / "csv")
+    assert [f"{p.line}: {p.field}" for p in refused.value.problems] == ["2: share", "6: source"]
+    assert refused.value.problems[1].reason == "unknown id 'ghost': load the entity first or in the same file"
+    path = write(tmp_path / "over.jsonl", CASES["shares across batches"])
+    with pytest.raises(InvalidInput) as refused:
+        import_files(iter_batches(path, 2)[1], tmp_path / "csv")
+    assert [str(p) for p in refused.value.problems] == [
+        f"{path}:6: share: owners' shares of 'c' valid with no start date sum to 120% (a 60%, b 60%), above 100%; "
+        "correct a share or end the earlier stake with valid_to"]
+
+
+def test_a_refused_import_into_a_folder_that_was_there_removes_only_its_files(tmp_path: Path) -> None:
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    path = write(tmp_path / "in.jsonl", CASES["field and unknown endpoint"])
+    with pytest.raises(InvalidInput):
+        import_files(iter_batches(path, 2)[1], folder)
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_the_csv_files_hold_what_the_embedded_store_holds(name: str, tmp_path: Path) -> None:
+    path = write(tmp_path / "in.jsonl", GOOD[name])
+    store = SqliteStore(tmp_path / "embedded.db")
+    summary = ingest_stream(store, str(path), iter_batches(path, 2)[1])
+    files = import_files(iter_batches(path, 2)[1], tmp_path / "csv")
+    entities = {row[0]: row[-1] for _, csv_path in files.nodes[:-2] for row in _rows(csv_path)}
+    relations = {row[2]: row[-1] for _, csv_path in files.relationships for row in _rows(csv_path)}
+    assert entities == {raw.id: raw.doc for raw in store.raw_entities("", 100)}
+    assert relations == {raw.id: raw.doc for raw in store.raw_relations("", 100)}
+    assert (files.entities, files.relations, files.placeholders) == (len(entities), len(relations),
+                                                                      summary.placeholders)
+    assert not list((tmp_path / "csv").glob("staging.db*"))
+
+
+def test_the_last_record_of_an_id_wins(tmp_path: Path) -> None:
+    """Worked by hand (batches of 2 lines): p1's placeholder gives way to its real record (line 7), p2's two
+    placeholders are one (the only placeholder left), a is Zeta (line 8), a's stake in b is 30% (lines 9-10
+    replace line 4's 20%), t's placeholder Person gives way to the Company of the same batch: 5 entities (p1,
+    p2, a, b, t), in the order their last records came, and 2 stakes (a -> b, a -> t)."""
+    path = write(tmp_path / "in.jsonl", GOOD["ids defined again, placeholders settled"])
+    files = import_files(iter_batches(path, 2)[1], tmp_path / "csv")
+    nodes = {label: [(row[0], row[2]) for row in _rows(csv_path)] for label, csv_path in files.nodes[:-2]}
+    assert nodes == {"Entity:Company": [("b", "B"), ("a", "Zeta"), ("t", "Real T")],
+                     "Entity:Person": [("p2", "P2"), ("p1", "Real")]}
+    stakes = [(row[0], row[1], row[3]) for row in _rows(files.relationships[0][1])]
+    assert files.relationships[0][0] == "OWNS" and stakes == [("a", "b", "0.3"), ("a", "t", "0.5")]
+    assert (files.entities, files.relations, files.placeholders) == (5, 2, 1)
+
+
+def _rows(path: Path) -> list[list[str]]:
+    """A CSV file's data rows (after the header)."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))[1:]
