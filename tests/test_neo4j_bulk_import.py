@@ -67,7 +67,7 @@ def test_without_a_home_it_prints_the_command_and_a_bad_file_writes_nothing(tmp_
             f"--multiline-fields-format=v2 --multiline-fields={tmp_path}/csv/nodes-Company.csv "
             f"--nodes=Entity:Company={tmp_path}/csv/nodes-Company.csv") in text
     assert f"--relationships=OWNS={tmp_path}/csv/relationships-OWNS.csv" in text
-    assert f"--report-file={tmp_path}/csv/import.report" in text
+    assert f"--report-file={tmp_path}/csv/import.report --bad-tolerance=0" in text  # no bad entry skipped silently
     assert (tmp_path / "csv" / "relationships-OWNS.csv").read_text().splitlines()[1].startswith("a,b,OWNS|a|b|,0.5,")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"type":"Company","id":"a","name":"A"}\n{"type":"OWNS","source":"a","target":"zz","share":0.5}\n')
