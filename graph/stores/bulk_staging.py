@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from typing import Any
 from pathlib import Path
 
 from corpgraph.schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS, entity_type
 from corpgraph.schema.errors import StoreError
 from corpgraph.schema.kinds import EntityType, RelationType
-from corpgraph.schema.records import Entity, Relation
+from corpgraph.schema.records import Entity
 
 from corpgraph.graph.identity.identifiers import entity_identifier_keys
-from corpgraph.graph.stores.base import EdgeRow, StoredRelation, edge_values
+from corpgraph.graph.stores.base import EdgeRow, StoredRelation
 from corpgraph.graph.stores.sqlite_stream import StreamCheck, _marks, _pages  # one IN-list paging for both
 
 _TYPES = {kind.value: kind for kind in EntityType}
@@ -95,16 +96,16 @@ class BulkStaging:
         self._db.executemany(f"INSERT OR REPLACE INTO entities{_ENTITY_ROW}", (
             (rec.id, entity_type(rec).value, int(rec.placeholder), file, row) for rec, file, row in records))
 
-    def put_relations(self, rows: Sequence[tuple[str, Relation, int, str, int]]) -> set[str]:
-        """Hold the batch's relations (id, record, hash of its document, file, row; each last of its id in the
-        batch), an id held before having its old CSV row made stale; the ids held before with the same document
-        (the embedded store would leave them unchanged, so their references are not checked again)."""
+    def put_relations(self, rows: Sequence[tuple[tuple[Any, ...], int, str, int]]) -> set[str]:
+        """Hold the batch's relations (their edge_values, the hash of their document, file, row; each last of its id
+        in the batch), an id held before having its old CSV row made stale; the ids held before with the same
+        document (the embedded store would leave them unchanged, so their references are not checked again)."""
         before = self._db.total_changes
         self._db.executemany(f"INSERT OR IGNORE INTO relations{_RELATION_ROW}", (
-            (*edge_values(i, rec), digest, file, row) for i, rec, digest, file, row in rows))
+            (*values, digest, file, row) for values, digest, file, row in rows))
         if self._db.total_changes - before == len(rows):
             return set()
-        given = {i: (digest, file, row) for i, _, digest, file, row in rows}
+        given = {values[0]: (digest, file, row) for values, digest, file, row in rows}
         held: dict[str, int] = {}  # id held before -> the hash of its document then
         for page in _pages(list(given)):
             held.update((i, digest) for i, digest, file, row in self._db.execute(
@@ -113,7 +114,7 @@ class BulkStaging:
         self._db.executemany("INSERT INTO stale(file, row) SELECT file, row FROM relations WHERE id = ?",
                              ((i,) for i in sorted(held)))
         self._db.executemany(f"INSERT OR REPLACE INTO relations{_RELATION_ROW}", (
-            (*edge_values(i, rec), digest, file, row) for i, rec, digest, file, row in rows if i in held))
+            (*values, digest, file, row) for values, digest, file, row in rows if values[0] in held))
         return {i for i, digest in held.items() if given[i][0] == digest}
 
     def before_end_checks(self) -> None:
