@@ -52,7 +52,7 @@ def test_bulk_import_answers_graphql_as_the_embedded_store(tmp_path: Path) -> No
 
 def test_without_a_home_it_prints_the_command_and_a_bad_file_writes_nothing(tmp_path: Path) -> None:
     """No --neo4j-home: two files checked together (a stake before its companies), the CSV files and the exact
-    neo4j-admin command, no staging store left; a file with an unknown reference: its line and field, exit 1,
+    neo4j-admin command, no scratch file left; a file with an unknown reference: its line and field, exit 1,
     no CSV file and no folder."""
     owns, companies = tmp_path / "owns.jsonl", tmp_path / "companies.jsonl"
     owns.write_text('{"type":"OWNS","source":"a","target":"b","share":0.5}\n')
@@ -60,7 +60,7 @@ def test_without_a_home_it_prints_the_command_and_a_bad_file_writes_nothing(tmp_
     # the files are checked together: the stake's companies come in the next file
     done = corpgraph("db", "import", str(owns), str(companies), "--csv-dir", str(tmp_path / "csv"))
     assert done.returncode == 0, done.stderr
-    assert not list((tmp_path / "csv").glob("staging.db*"))  # the staging store is gone once the CSV files are
+    assert not list((tmp_path / "csv").glob("staging.db*"))  # the scratch file is gone once the CSV files are
     text = _flat(done.stdout)
     assert "2 entities, 1 relations, 0 placeholder(s)" in text
     assert (f"neo4j-admin database import full neo4j --id-type=string --array-delimiter=U+001F "
