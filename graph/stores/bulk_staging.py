@@ -54,7 +54,9 @@ class BulkStaging:
 
     def __init__(self, path: Path) -> None:
         self._db = sqlite3.connect(str(path), isolation_level=None)
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-262144", "temp_store=MEMORY"):
+        # StreamCheck's TEMP tables stay in a temporary file, as in the embedded store's load: in memory they would
+        # hold every native stake of the files (memory growing with the size).
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-262144"):
             self._db.execute(f"PRAGMA {pragma}")
         for statement in _DDL:
             self._db.execute(statement)
