@@ -240,8 +240,8 @@ class Neo4jStore:
         thread while the server writes this one (neo4j_steps.ahead)."""
         labels = {i: retyped.get(i, entity_type(rec)) for i, rec in ents.items()}
         by_label: dict[EntityType, list[Entity]] = defaultdict(list)
-        for entity in ents.values():
-            by_label[labels[entity.id]].append(entity)
+        for id in sorted(ents):  # id order: see _relation_groups
+            by_label[labels[id]].append(ents[id])
         return self._steps(by_label, self._relation_groups(labels, rels, stored_types))
 
     def _steps(self, by_label: dict[EntityType, list[Entity]],
@@ -265,7 +265,13 @@ class Neo4jStore:
         """Relations (with their ids) grouped by type and endpoint labels (a relation type may join several labels)."""
         labels = self._endpoint_labels(written, rels.values(), stored_types)
         grouped: dict[tuple[RelationType, EntityType, EntityType], list[tuple[str, Relation]]] = defaultdict(list)
-        for rel_id, relation in rels.items():
+        # In id order, which is the feed's (it pages each type through its unique id index): Neo4j gives new
+        # records the next free slot, so records created in this order lie in that order in its store files, as
+        # an import's do (its CSV is written in id order). In file order, each feed page read relationship and
+        # property records from all over the store (server CPU of build_projection 2.89 s against 1.86 s on
+        # the imported world at 200,000 companies).
+        for rel_id in sorted(rels):
+            relation = rels[rel_id]
             kind = RelationType(relation.type)  # type: ignore[attr-defined]
             grouped[(kind, labels[relation.source], labels[relation.target])].append((rel_id, relation))
         return grouped
