@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     # (graph.stores.record_cache): a request that reads them again reads nothing from the store; 0 keeps none.
     # A decoded record of the generated worlds holds ~1.5-1.8 KB: 2,000 of each kind ~7 MB per process.
     record_cache: int = Field(default=2_000, ge=0)
+    # Chunk transactions a batched Neo4j load keeps in flight at once, each on its own session
+    # (graph/stores/neo4j_loads.py): Neo4j writes them on as many cores.
+    load_writers: int = Field(default=2, ge=1)
     # Projection snapshots (graph.projection.snapshot): on by default for the embedded store (next to its file); the folder
     # may be set for any store (a Neo4j store has no file to sit next to).
     snapshots: bool = True

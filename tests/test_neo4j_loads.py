@@ -22,6 +22,7 @@ from corpgraph.graph.projection.build import build_projection
 from corpgraph.graph.settings import Settings
 from corpgraph.graph.stores.base import ChangeKind
 from corpgraph.graph.stores.neo4j import Neo4jStore, open_neo4j_store
+from corpgraph.graph.stores import cypher_loads
 from corpgraph.graph.stores.neo4j_loads import LoadLost, Loads
 from corpgraph.schema.errors import InvalidInput, StoreLocked
 from corpgraph.schema.kinds import RelationType
@@ -100,6 +101,43 @@ def test_a_load_larger_than_one_batch_is_written_in_several_transactions_and_see
     assert after["revision"] == before["revision"] + 1
     (change,) = reader.changes_since(before["revision"])
     assert change.kind == ChangeKind.WRITE and len(change.entities) == 12 and len(change.relations) == 11
+
+
+def test_two_chunk_transactions_are_in_flight_at_once_and_relations_start_after_every_entity_chunk(
+    neo: Neo4jStore, reader: Neo4jStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers (the default): each chunk, once its statements ran (its lane locked, its rows written, not
+    committed), waits for a second chunk to get as far. Were chunks taking turns on one lock, the second would
+    wait for the first's commit and the barrier would break. 20 companies in 4 chunks and 10 stakes between
+    distinct pairs (no node shared between the two OWNS chunks, whose writes would lock it) in 2: the company
+    chunks meet twice, the OWNS chunks once (each meeting counted by both). No OWNS chunk starts before every
+    company chunk has committed."""
+    assert neo.writers == 2
+    meet = threading.Barrier(2)
+    met: list[str] = []
+    events: list[tuple[str, str, float]] = []
+    write_chunk = Loads._write_chunk
+
+    def paired(self: Loads, tx: Any, **kw: Any) -> Any:
+        kind = "entities" if kw["step"].probe == cypher_loads.EXISTING_ENTITIES else "relations"
+        events.append((kind, "start", time.monotonic()))
+        done = write_chunk(self, tx, **kw)
+        try:
+            meet.wait(timeout=3)
+            met.append(kind)
+        except threading.BrokenBarrierError:
+            meet.reset()
+        events.append((kind, "end", time.monotonic()))
+        return done
+    monkeypatch.setattr(Loads, "_write_chunk", paired)
+    ids = [f"x{i:02}" for i in range(20)]
+    ingest(neo, batch(*(company(i) for i in ids), *(owns(a, b, 0.5) for a, b in zip(ids[::2], ids[1::2])),
+                      label="pairs.jsonl"))
+    assert met.count("entities") == 4 and met.count("relations") == 2
+    last_entity = max(at for kind, edge, at in events if kind == "entities" and edge == "end")
+    assert min(at for kind, edge, at in events if kind == "relations") >= last_entity
+    assert reader.counts() == {"Company": 20, "OWNS": 10}
+    assert sum(len(page) for page in reader.iter_edges([RelationType.OWNS])) == 10
 
 
 def test_a_load_that_changes_stored_records_shows_the_old_ones_until_it_is_published(

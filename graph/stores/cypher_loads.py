@@ -37,12 +37,23 @@ BEGIN_LOAD = (
     "WITH m SET m.loading = m.loads, m.load_label = $label, m.load_state = $state, m.heartbeat = timestamp(), "
     "m.load_started = timestamp() RETURN m.loading AS load"
 )
-# First statement of every transaction of a load: the load is still ours and in the state we left it (a
-# recovery that took it over changed both), and it is alive.
+# First statement of a load's publishing transaction: the load is still ours and in the state we left it (a
+# recovery that took it over changed both), and it is alive. Chunk transactions use CLAIM_LANE and CHECK_LOAD.
 CLAIM_LOAD = (
     f"MATCH {_META} WHERE m.loading = $load AND m.load_state = $state SET m.heartbeat = timestamp() "
     "RETURN count(m) AS written"
 )
+# Writer lanes: the chunk transactions of a load run on up to Neo4jStore.writers sessions at once, each holding
+# the write lock of its own lane node (META_LABEL, id `$key/writer-K`, made by BEGIN_LOAD's transaction) rather
+# than the revision node's, which would make them take turns. A chunk locks its lane first, then reads that its
+# load is still its own (CHECK_LOAD, no lock); whoever takes a load away (recovery, a failed load's removal)
+# locks the revision node and then every lane (LOCK_LANES), so it waits for the chunks in flight, which commit
+# before the removal starts, and every later chunk reads the new state and writes nothing.
+MAKE_LANES = f"UNWIND $lanes AS lane MERGE (l:{_q(META_LABEL)} {{id: lane}}) RETURN count(l) AS written"
+CLAIM_LANE = f"MATCH (l:{_q(META_LABEL)} {{id: $lane}}) SET l.locks = coalesce(l.locks, 0) + 1 RETURN count(l) AS written"
+CHECK_LOAD = f"MATCH {_META} WHERE m.loading = $load AND m.load_state = $state RETURN count(m) AS written"
+LOCK_LANES = (f"OPTIONAL MATCH (l:{_q(META_LABEL)}) WHERE l.id STARTS WITH $key + '/writer-' "
+              "SET l.locks = coalesce(l.locks, 0) + 1 RETURN count(l) AS written")
 SET_LOAD_STATE = (
     f"MATCH {_META} WHERE m.loading = $load SET m.load_state = $state, m.heartbeat = timestamp() "
     "RETURN count(m) AS written"
@@ -74,6 +85,11 @@ REMOVE_LOAD_ENTITIES = (
 )
 
 
+def lanes(key: str, writers: int) -> list[str]:
+    """The ids of a load's writer lane nodes (MAKE_LANES)."""
+    return [f"{key}/writer-{k}" for k in range(writers)]
+
+
 def existing_relations(kind: RelationType) -> str:
     """Which relation ids of a chunk are stored, and whether this load wrote them."""
     return (f"MATCH ()-[r:{_q(kind.value)}]->() WHERE r.id IN $ids "
@@ -88,6 +104,6 @@ def changed_relations(kind: RelationType) -> str:
 
 def all_statements() -> list[str]:
     """Every statement of batched loads, for the Cypher linter test."""
-    out = [LOCK_META, BEGIN_LOAD, CLAIM_LOAD, SET_LOAD_STATE, HEARTBEAT, PUBLISH_LOAD, DROP_LOAD, EXISTING_ENTITIES,
+    out = [LOCK_META, BEGIN_LOAD, CLAIM_LOAD, MAKE_LANES, CLAIM_LANE, CHECK_LOAD, LOCK_LANES, SET_LOAD_STATE, HEARTBEAT, PUBLISH_LOAD, DROP_LOAD, EXISTING_ENTITIES,
            CHANGED_ENTITIES, REMOVE_LOAD_RELATIONS, REMOVE_LOAD_ENTITIES]
     return out + [builder(kind) for kind in RelationType for builder in (existing_relations, changed_relations)]

@@ -106,13 +106,14 @@ class Neo4jStore:
 
     def __init__(self, driver: neo4j.Driver, *, database: str | None = None, batch_size: int = 10_000,
                  uri: str = "", bookmarks: BookmarkManager | None = None, busy_timeout: float = 30.0,
-                 load_lease: float = 20.0) -> None:
+                 load_lease: float = 20.0, writers: int = 2) -> None:
         self._driver = driver
         self.database = database
         self.batch_size = batch_size
         self.uri = uri
         self.busy_timeout = busy_timeout  # seconds a write waits for an unpublished load
         self.load_lease = load_lease  # seconds without a heartbeat after which a load counts as dead
+        self.writers = writers  # a batched load's chunk transactions in flight at once (neo4j_loads)
         self._loads = Loads(self)
         # One bookmark manager for every session and query of this store: what it wrote, it reads back.
         self.bookmarks = bookmarks or neo4j.GraphDatabase.bookmark_manager()
@@ -584,7 +585,8 @@ def open_neo4j_store(settings: Settings, require_schema: bool = True) -> Neo4jSt
     except (ValueError, nx.ConfigurationError) as exc:
         raise StoreError(f"NEO4J_URI {settings.neo4j_uri!r} is not a valid Neo4j address: {exc}") from exc
     store = Neo4jStore(driver, database=settings.neo4j_database, batch_size=settings.batch_size,
-                       uri=settings.neo4j_uri, busy_timeout=settings.busy_timeout, load_lease=settings.load_lease)
+                       uri=settings.neo4j_uri, busy_timeout=settings.busy_timeout, load_lease=settings.load_lease,
+                       writers=settings.load_writers)
     try:
         store.verify()
         missing = store.missing_schema() if require_schema else []

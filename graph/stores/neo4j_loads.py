@@ -7,9 +7,11 @@ write's do. Then:
 
 1. every check (graph.ingest: fields, references, types, share sums) runs, in one pass, before any record is
    written; problems end the load with nothing written;
-2. each chunk of `batch_size` records is its own transaction: new records (and records this load wrote
-   before) are written tagged with the load, hidden; a stored record the load would change is not touched
-   but kept aside, and one whose document is unchanged needs nothing;
+2. each chunk of `batch_size` records is its own transaction, up to `store.writers` of them in flight at once
+   on their own sessions (entity chunks all committed before relation chunks start; each chunk holds its lane
+   node's lock, cypher_loads.CLAIM_LANE): new records (and records this load wrote before) are written tagged
+   with the load, hidden; a stored record the load would change is not touched but kept aside, and one whose
+   document is unchanged needs nothing;
 3. one final transaction writes the records kept aside (the only part that grows with the file: it is as
    large as the number of stored records the file changes), removes the load's name from the revision node,
    bumps the revision and logs the change: everything becomes visible at once.
@@ -23,9 +25,12 @@ is gone, and fails without writing.
 from __future__ import annotations
 
 import functools
+import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -39,7 +44,9 @@ from corpgraph.schema.records import Entity, Relation
 from corpgraph.graph.stores import cypher
 from corpgraph.graph.stores.base import ChangeKind, ChangeRecorder, Check, batch_rows, refuse_problems
 from corpgraph.graph.stores.neo4j_steps import Step, ahead, log_steps, run_plan, run_step
-from corpgraph.graph.stores.cypher_loads import (BEGIN_LOAD, CLAIM_LOAD, DROP_LOAD, HEARTBEAT, LOCK_META, PUBLISH_LOAD,
+from corpgraph.graph.stores import cypher_loads
+from corpgraph.graph.stores.cypher_loads import (BEGIN_LOAD, CHECK_LOAD, CLAIM_LANE, CLAIM_LOAD, DROP_LOAD,
+                                       EXISTING_ENTITIES, HEARTBEAT, LOCK_LANES, LOCK_META, MAKE_LANES, PUBLISH_LOAD,
                                        REMOVE_LOAD_ENTITIES, REMOVE_LOAD_RELATIONS, SET_LOAD_STATE, LoadState)
 
 if TYPE_CHECKING:
@@ -126,13 +133,13 @@ class Loads:
                 if check is not None:  # it may drop records (placeholders), so the rows are taken after it
                     refuse_problems(check(self.store.entity_types))
                 ents, rels = batch_rows(batch)
-                aside: list[Step] = []
-                same: set[str] = set()
-                for step in ahead(self.store._plan(ents, rels, self.store.entity_types, batch.retyped)):
+
+                def began() -> None:
+                    """The first chunk is on its way: from here a failure removes what was written."""
+                    nonlocal written
                     written = True
-                    kept, unchanged = self._commit(functools.partial(self._write_chunk, load=load, step=step),
-                                                   batch.label)
-                    aside, same = aside + kept, same | unchanged
+                plan = ahead(self.store._plan(ents, rels, self.store.entity_types, batch.retyped))
+                aside, same = self._write_chunks(load, plan, batch.label, began)
                 ents = {i: rec for i, rec in ents.items() if i not in same}
                 rels = {i: rec for i, rec in rels.items() if i not in same}
                 aside += self.store._relabel(ents, batch.retyped)  # retyped placeholders: new labels at publication
@@ -168,7 +175,7 @@ class Loads:
         deadline = time.monotonic() + self.store.busy_timeout
         recoveries: list[Recovery] = []
         while True:
-            begun = self._commit(lambda tx: _try_begin(tx, label), label)
+            begun = self._commit(lambda tx: _try_begin(tx, label, self.store.writers), label)
             if isinstance(begun, int):
                 return begun, recoveries
             if begun.quiet > self.store.load_lease:
@@ -186,6 +193,7 @@ class Loads:
             now = unpublished(tx.run(LOCK_META, {"key": cypher.REVISION_KEY}).single(strict=True))
             if now is None or now.load != found.load or now.quiet <= self.store.load_lease:
                 return False
+            _lock_lanes(tx)  # after the revision node, as every taker: its chunks in flight commit first
             if now.state == LoadState.WRITTEN:
                 self._publish(tx, found.load, LoadState.WRITTEN, [], ChangeRecorder(ChangeKind.BULK))
             else:
@@ -200,11 +208,55 @@ class Loads:
             self._remove(found.load)
         return Recovery(found.load, found.label, "removed")
 
-    def _write_chunk(self, tx: neo4j.Transaction, *, load: int, step: Step) -> tuple[list[Step], set[str]]:
+    def _write_chunks(self, load: int, steps: Iterator[Step], label: str, began: Callable[[], None]
+                      ) -> tuple[list[Step], set[str]]:
+        """Every chunk in its own transaction, up to store.writers of them at once on as many sessions (Neo4j
+        writes them on as many cores); the records kept aside for publication, in the plan's order, and the ids
+        stored as they are. Entity chunks are all committed before the first relation chunk starts: its
+        endpoints must be there to be matched."""
+        lanes: queue.SimpleQueue[str] = queue.SimpleQueue()
+        for lane in cypher_loads.lanes(cypher.REVISION_KEY, self.store.writers):
+            lanes.put(lane)
+
+        def in_lane(step: Step) -> tuple[list[Step], set[str]]:
+            """One chunk's transaction on a free lane (one is free: at most `writers` chunks are in flight)."""
+            lane = lanes.get()
+            try:
+                done: tuple[list[Step], set[str]] = self._commit(
+                    functools.partial(self._write_chunk, load=load, step=step, lane=lane), label)
+                return done
+            finally:
+                lanes.put(lane)
+
+        aside: list[Step] = []
+        same: set[str] = set()
+        running: deque[Future[tuple[list[Step], set[str]]]] = deque()
+
+        def settle(until: int) -> None:
+            """Wait for the oldest chunks until at most `until` are in flight; a failure is raised here."""
+            while len(running) > until:
+                kept, unchanged = running.popleft().result()
+                aside.extend(kept)
+                same.update(unchanged)
+
+        with ThreadPoolExecutor(max_workers=self.store.writers, thread_name_prefix=f"corpgraph-load-{load}") as pool:
+            entities = True
+            for step in steps:
+                if entities and step.probe != EXISTING_ENTITIES:
+                    settle(0)  # the relations' endpoints are committed
+                    entities = False
+                settle(self.store.writers - 1)
+                began()
+                running.append(pool.submit(in_lane, step))
+            settle(0)  # on a failure, the pool's exit still waits for the chunks in flight
+        return aside, same
+
+    def _write_chunk(self, tx: neo4j.Transaction, *, load: int, step: Step, lane: str) -> tuple[list[Step], set[str]]:
         """One chunk in its own transaction: new and own records written hidden; the changed stored ones
         returned as a step for the final transaction, with the ids of those stored as they are."""
 
-        _meta_step(tx, CLAIM_LOAD, load, LoadState.WRITING)
+        _meta_step(tx, CLAIM_LANE, load, lane=lane)  # locked before the load is read: see CLAIM_LANE
+        _meta_step(tx, CHECK_LOAD, load, LoadState.WRITING)
         rows: list[dict[str, Any]] = step.params["rows"]
         own = {r["id"]: r["own"] for r in tx.run(step.probe, {"ids": [row["id"] for row in rows], "load": load})}
         new = [row for row in rows if row["id"] not in own]  # not stored: inserted without a MERGE's seek
@@ -234,8 +286,7 @@ class Loads:
         """After a failure: remove what the load wrote, unless it is no longer ours; a failure here is left to
         recovery (the load stays hidden), and the original error is what the caller sees."""
         try:
-            claimed = self._commit(lambda tx: _meta_step(tx, SET_LOAD_STATE, load, LoadState.REMOVING, strict=False),
-                                   "removing a failed load")
+            claimed = self._commit(lambda tx: _take_back(tx, load), "removing a failed load")
             if claimed and written:
                 self._remove(load)
             elif claimed:
@@ -276,19 +327,34 @@ class Loads:
             thread.join()
 
 
-def _try_begin(tx: neo4j.ManagedTransaction | neo4j.Transaction, label: str) -> int | Unpublished:
-    """Under the revision node's lock: a new load's number, or the unpublished load in the way."""
+def _try_begin(tx: neo4j.ManagedTransaction | neo4j.Transaction, label: str, writers: int) -> int | Unpublished:
+    """Under the revision node's lock: a new load's number (and its writer lanes), or the unpublished load in the way."""
     found = unpublished(tx.run(LOCK_META, {"key": cypher.REVISION_KEY}).single(strict=True))
     if found is not None:
         return found
     record = tx.run(BEGIN_LOAD, {"key": cypher.REVISION_KEY, "label": label, "state": LoadState.WRITING.value})
-    return int(record.single(strict=True)["load"])
+    load = int(record.single(strict=True)["load"])
+    run_step(tx, Step(MAKE_LANES, {"lanes": cypher_loads.lanes(cypher.REVISION_KEY, writers)}, writers))
+    return load
+
+
+def _lock_lanes(tx: neo4j.ManagedTransaction | neo4j.Transaction) -> None:
+    """Write-lock every writer lane (after the revision node): wait for the chunk transactions in flight."""
+    tx.run(LOCK_LANES, {"key": cypher.REVISION_KEY}).consume()
+
+
+def _take_back(tx: neo4j.ManagedTransaction | neo4j.Transaction, load: int) -> bool:
+    """A failed load marked as being removed, once no chunk of it is in flight; False if it is no longer ours."""
+    claimed = _meta_step(tx, SET_LOAD_STATE, load, LoadState.REMOVING, strict=False)
+    _lock_lanes(tx)
+    return claimed
 
 
 def _meta_step(tx: neo4j.ManagedTransaction | neo4j.Transaction, statement: str, load: int | None,
-               state: LoadState | None = None, strict: bool = True) -> bool:
-    """Run one statement on the load's state; False (or LoadLost when strict) when the load is not as expected."""
-    params = {"key": cypher.REVISION_KEY, "load": load, "state": state.value if state else None}
+               state: LoadState | None = None, strict: bool = True, lane: str | None = None) -> bool:
+    """Run one statement on the load's state (or its lane); False (or LoadLost when strict) when the load is not
+    as expected."""
+    params = {"key": cypher.REVISION_KEY, "load": load, "state": state.value if state else None, "lane": lane}
     done = bool(tx.run(statement, params).single(strict=True)["written"] == 1)
     if strict and not done:
         raise LoadLost(f"load {load} was taken over or deleted by another process while it was written (it had "
