@@ -267,10 +267,11 @@ class Neo4jStore:
         labels = self._endpoint_labels(written, rels.values(), stored_types)
         grouped: dict[tuple[RelationType, EntityType, EntityType], list[tuple[str, Relation]]] = defaultdict(list)
         # In id order, which is the feed's (it pages each type through its unique id index): Neo4j gives new
-        # records the next free slot, so records created in this order lie in that order in its store files, as
-        # an import's do (its CSV is written in id order). In file order, each feed page read relationship and
-        # property records from all over the store (server CPU of build_projection 2.89 s against 1.86 s on
-        # the imported world at 200,000 companies).
+        # records the next free slot, so records created in this order lie in the order the feed reads them, as
+        # an import's do (its CSV is written in id order); in file order a feed page reads records from all over
+        # the store. The feed read a transactionally written world with more server CPU than an imported one
+        # (2.89 against 1.86 s at 200,000 companies); the gain of this order was within a loaded machine's noise
+        # (docs/neo4j.md, "The feed on a transactionally written world").
         for rel_id in sorted(rels):
             relation = rels[rel_id]
             kind = RelationType(relation.type)  # type: ignore[attr-defined]
