@@ -29,6 +29,7 @@ from corpgraph.api.graphql_watch import Subscription
 from corpgraph.api.doc_cache import DocumentCache
 from corpgraph.api.field_decorators import mutation, resolver
 from corpgraph.api.document_guard import DocumentGuard
+from corpgraph.api.fast_lists import FastListExecution
 from corpgraph.api.settings import EXPOSURE_FIRST, ApiSettings
 
 _log = logging.getLogger(__name__)
@@ -286,7 +287,8 @@ def make_schema(settings: ApiSettings) -> Schema:
     documents = DocumentCache(settings.cache_bytes)  # one per schema, shared by its requests
     pages: dict[str, int] = {}
     schema = Schema(Query, Mutation, Subscription, config=config, extensions=_extensions(settings, documents, pages),
-                    types=[gt.Company, gt.Person, gt.Organization, gt.Actor, gt.Incident])
+                    types=[gt.Company, gt.Person, gt.Organization, gt.Actor, gt.Incident],
+                    execution_context_class=FastListExecution)
     declared = _declared(schema)
     for (type_name, field_name), attribute in gt.DIRECT_ENTITY_FIELDS.items():
         owner = schema._schema.type_map[type_name]

@@ -20,6 +20,7 @@ from corpgraph.schema.declaration import ENTITIES, RELATIONS
 from corpgraph.schema.kinds import EntityType, IncidentCategory, RelationType
 
 from corpgraph.api.context import Context
+from corpgraph.api.fast_lists import CONTEXT_ONLY
 from corpgraph.api.field_decorators import NEEDS_BOUNDS, NEEDS_PATHS, resolver
 
 # The GraphQL enums are the domain enums themselves: one declaration, no second list to drift.
@@ -223,6 +224,7 @@ def direct_resolver(attribute: str) -> Callable[[Any, Any], Entity | None]:
     def resolve(source: Any, info: Any) -> Entity | None:
         return entity_now(info.context, getattr(source, attribute))
 
+    setattr(resolve, CONTEXT_ONLY, True)  # it reads only info.context: api/fast_lists.py may call it with a list's info
     return resolve
 
 

@@ -1,0 +1,105 @@
+"""api/fast_lists.py: lists of plain objects completed without graphql-core's per-field machinery give the same
+JSON and the same errors as graphql-core's own completion (seed data, and a tiny schema for the error cases)."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import strawberry
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from corpgraph.api.context import make_context
+from corpgraph.api.fast_lists import FastListExecution
+from corpgraph.api.graphql_schema import make_schema
+from corpgraph.api.settings import ApiSettings
+from corpgraph.graph.service import CorpGraph
+from corpgraph.graph.stores.sqlite import SqliteStore
+
+CHAIN = '{ liabilityChain(incidentId: "kaola-leak-2019", asOf: "2020-01-01") { parties { entity { id } role weight } } }'
+QUERIES = [
+    CHAIN,
+    # __typename, fragments, aliases, @skip/@include, an abstract field's own fragments, nested lists (paths, hops)
+    '''query($no: Boolean = true) { liabilityChain(incidentId: "kaola-leak-2019", asOf: "2020-01-01") {
+         incident { __typename id } parties { __typename ...P who: entity { ... on Company { name } __typename id }
+         weight @skip(if: $no) controls @include(if: $no) } } }
+       fragment P on Party { role entity { id type } paths { weight hops { from to type share } } }''',
+    '{ exposure(entityId: "lakala", asOf: "2020-01-01") { count items { incident { id name } via { id } channel '
+    'weight unknown estimate cursor } totals } }',
+]
+
+
+def _run(store: SqliteStore, query: str, execution: type[Any]) -> tuple[Any, int]:
+    """(the answer as a client gets it, the number of resolve infos graphql-core built) under an execution class."""
+    settings = ApiSettings()
+    schema = make_schema(settings)
+    infos = 0
+
+    class Counting(execution):  # type: ignore[misc, valid-type]
+        def build_resolve_info(self, *args: Any) -> Any:
+            nonlocal infos
+            infos += 1
+            return super().build_resolve_info(*args)
+
+    schema.execution_context_class = Counting
+    result = asyncio.run(schema.execute(query, context_value=make_context(CorpGraph(store), settings)))
+    return ({"data": result.data, "errors": [e.formatted for e in result.errors or []]}, infos)
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_the_shortcut_answers_as_graphql_core_does(seed_store: SqliteStore, query: str) -> None:
+    fast, _ = _run(seed_store, query, FastListExecution)
+    plain, _ = _run(seed_store, query, StrawberryGraphQLCoreExecutionContext)
+    assert fast == plain and not fast["errors"]
+
+
+def test_the_shortcut_builds_no_resolve_info_per_party(seed_store: SqliteStore) -> None:
+    answer, fast = _run(seed_store, CHAIN, FastListExecution)
+    _, plain = _run(seed_store, CHAIN, StrawberryGraphQLCoreExecutionContext)
+    parties = len(answer["data"]["liabilityChain"]["parties"])
+    assert parties >= 3  # README: Kaola RESPONSIBLE, Lakala OWNER, Heipachong DATA_RECIPIENT
+    # graphql-core: liabilityChain and parties, then per party entity, role and weight, and the entity's id.
+    assert plain == 2 + 4 * parties
+    assert fast == 2
+
+
+@dataclass
+class _Row:
+    name: str | None
+    size: Any
+
+
+@strawberry.type
+class _Item:
+    name: str
+    size: int | None
+
+
+@strawberry.type
+class _Query:
+    @strawberry.field
+    def items(self) -> list[_Item]:
+        return ROWS  # type: ignore[return-value]  # plain objects, as the analytics' answers are
+
+
+ROWS: list[_Row] = []
+
+
+BOTH = {"items": [{"name": "a", "size": 1}, {"name": "b", "size": None}]}
+
+
+@pytest.mark.parametrize("rows, data, errors", [
+    ([_Row("a", 1), _Row(None, 2)], None, 1),  # a null where the schema says non-null: the list is nulled, one error
+    ([_Row("a", 1), _Row("b", "x")], BOTH, 1),  # a value Int refuses: that field is null, one error
+    ([_Row("a", 1), _Row("b", None)], BOTH, 0),  # a null where the schema allows it: no error
+], ids=["non-null", "refused", "nullable"])
+def test_what_the_shortcut_cannot_complete_is_answered_by_graphql_core(rows: list[_Row], data: Any, errors: int) -> None:
+    ROWS[:] = rows
+    answers = []
+    for execution in (FastListExecution, StrawberryGraphQLCoreExecutionContext):
+        schema = strawberry.Schema(_Query, execution_context_class=execution)
+        result = schema.execute_sync("{ items { name size } }")
+        answers.append((result.data, [e.formatted for e in result.errors or []]))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == data and len(answers[0][1]) == errors
