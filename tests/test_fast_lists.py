@@ -36,7 +36,7 @@ def _run(store: SqliteStore, query: str, execution: type[Any]) -> tuple[Any, int
     schema = make_schema(settings)
     infos = 0
 
-    class Counting(execution):  # type: ignore[misc, valid-type]
+    class Counting(execution):  # type: ignore[misc]
         def build_resolve_info(self, *args: Any) -> Any:
             nonlocal infos
             infos += 1
