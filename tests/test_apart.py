@@ -23,11 +23,11 @@ def test_a_full_build_apart_is_mapped_and_answers_as_one_built_here(tmp_store: S
         ("b", 0.5, 0.5, False), ("a", 0.0, pytest.approx(0.3), False)]  # a holds no direct stake in c
     state = graph.live.current()
     assert state is not None and state.how.applied is Applied.FULL
-    assert not state.projection.share.flags.owndata  # mapped from the child's file, not built here
+    assert not state.projection.share.codes.flags.owndata  # mapped from the child's file, not built here
     graph.decide("a", "c", "different", "test")  # a decision: the change log cannot carry it, a full build
     state = graph.live.current()
     assert state is not None and state.how.applied is Applied.FULL and state.revision == tmp_store.revision()
-    assert not state.projection.share.flags.owndata
+    assert not state.projection.share.codes.flags.owndata
     assert graph.owners("c") == CorpGraph(tmp_store).owners("c")
 
 

@@ -203,7 +203,7 @@ def test_a_published_snapshot_is_mapped_read_only_with_its_identity(tmp_store: S
     assert found is not None
     mapped, mapped_identity = found
     _same(built, mapped)
-    assert not mapped.share.flags.writeable and not mapped.share.flags.owndata  # a view of the mapped file
+    assert not mapped.share.codes.flags.writeable and not mapped.share.codes.flags.owndata  # a view of the mapped file
     assert mapped_identity.members == {"bods:acme": ("bods:acme", f"lei:{LEI}")}
     assert mapped_identity.canonical(f"lei:{LEI}") == "bods:acme" and mapped_identity.revision == built.revision
     assert mapped.view(DAY).W[mapped.index["a"], mapped.index["b"]] == 0.6

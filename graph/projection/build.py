@@ -32,6 +32,7 @@ from corpgraph.schema.kinds import RelationType
 from corpgraph.graph.identity.clusters import IdentityMap
 from corpgraph.graph.precision import FULL
 from corpgraph.graph.identity.merge import Statements, merge_columns
+from corpgraph.graph.projection.coded_column import CodedColumn
 from corpgraph.graph.projection.distinct import distinct
 from corpgraph.graph.projection.nodeids import NodeIds
 from corpgraph.graph.projection.relation_ids import EdgeColumns, RelationIds
@@ -210,9 +211,10 @@ class Projection:
     type: np.ndarray  # int8 code into ANALYTIC_RELATIONS
     src: np.ndarray  # node indices (int32 while they fit)
     dst: np.ndarray
-    share: np.ndarray  # float64, NaN where the share is unknown (and for non-OWNS relations)
-    valid_from: np.ndarray  # int32 day numbers; _ALWAYS when open
-    valid_to: np.ndarray  # int32 day numbers; _NEVER when open
+    # The next three are coded (graph.projection.coded_column): a uint16 an edge into a table of the distinct values.
+    share: CodedColumn  # float64, NaN where the share is unknown (and for non-OWNS relations)
+    valid_from: CodedColumn  # int32 day numbers; _ALWAYS when open
+    valid_to: CodedColumn  # int32 day numbers; _NEVER when open
     incident: SparseColumn  # node index of SUPPLIED_DATA_TO's incident, -1 when none
     relation_ids: RelationIds  # one relation id per edge, derived from the columns when read
     out: Mapping[RelationType, Adjacency]
@@ -368,7 +370,7 @@ class AsOfView:
     @classmethod
     def build(cls, proj: Projection, day: int) -> "AsOfView":
         """Mask, de-duplicate and index the OWNS edges valid at `day`."""
-        valid = (proj.valid_from <= day) & (proj.valid_to > day)
+        valid = proj.valid_from.where(lambda start: start <= day) & proj.valid_to.where(lambda end: end > day)
         owns = np.flatnonzero(valid & (proj.type == _TYPE_CODE[RelationType.OWNS]))
         owns, overlaps = _latest_per_pair(proj, owns)
         owns, ended = _later_wins(proj, owns)
@@ -727,8 +729,9 @@ class _Columns:
         low, high = self.joined("low"), self.joined("high")
         bounded = np.flatnonzero(~(np.isnan(low) & np.isnan(high)))
         opened = np.array([bool(x) for x in opens], dtype=bool)
-        edges = Edges(codes, src, dst, self.joined("share"), self.joined("valid_from"), self.joined("valid_to"),
-                      incident, kind, names, bounded, low[bounded], high[bounded], opened[bounded])
+        share, begins, ends = (CodedColumn.of(self.joined(name)) for name in ("share", "valid_from", "valid_to"))
+        edges = Edges(codes, src, dst, share, begins, ends, incident, kind, names, bounded, low[bounded], high[bounded],
+                      opened[bounded])
         day_of = self.days
 
         def relation_ids(columns: EdgeColumns) -> RelationIds:
@@ -776,9 +779,9 @@ class Edges:
     type: np.ndarray
     src: np.ndarray
     dst: np.ndarray
-    share: np.ndarray
-    valid_from: np.ndarray
-    valid_to: np.ndarray
+    share: CodedColumn
+    valid_from: CodedColumn
+    valid_to: CodedColumn
     incident: SparseColumn
     kind: SparseColumn
     kinds: list[str]

@@ -50,7 +50,7 @@ from corpgraph.graph.projection.build import (
 )
 from corpgraph.graph.projection.relation_ids import EdgeColumns, RelationIds
 from corpgraph.graph.projection.sparse_column import SparseColumn
-from corpgraph.graph.projection.spare import appended, rewritten
+from corpgraph.graph.projection.spare import appended
 from corpgraph.graph.stores.base import Change, ChangeKind, EdgeRow, GraphStore, contiguous, edge_row
 from corpgraph.graph.projection.view_delta import patched_adjacency, patched_view
 
@@ -110,10 +110,8 @@ def apply_rows(proj: Projection, rows: Sequence[EdgeRow], revision: int) -> Proj
     added = np.arange(m, m + k, dtype=np.int64)
     cols = _row_columns(new_rows + old_rows, ids, kinds)
     out = replace(proj, revision=revision, ids=ids, kinds=kinds, _views=type(proj._views)(), _lock=threading.Lock())
-    for name in ("share", "valid_from", "valid_to"):
-        column = getattr(proj, name)
-        tail = cols[name][:k].astype(column.dtype)
-        setattr(out, name, rewritten(column, changed, cols[name][k:], tail) if changed.size else appended(column, tail))
+    for name in ("share", "valid_from", "valid_to"):  # coded columns: new values join their tables
+        setattr(out, name, getattr(proj, name).updated(changed, cols[name][k:], cols[name][:k]))
     touched = np.concatenate((added, changed))
     for name in ("incident", "kind"):
         setattr(out, name, _sparse_with(getattr(proj, name), m + k, touched, cols[name]))

@@ -24,6 +24,7 @@ import numpy as np
 
 from corpgraph.schema.declaration import ANALYTIC_RELATIONS, RELATIONS
 
+from corpgraph.graph.projection.coded_column import CodedColumn
 from corpgraph.graph.projection.nodeids import NodeIds
 from corpgraph.graph.projection.packed import PackedStrings
 from corpgraph.graph.projection.sparse_column import SparseColumn
@@ -49,7 +50,7 @@ class EdgeColumns:
     type: np.ndarray
     src: np.ndarray
     dst: np.ndarray
-    valid_from: np.ndarray
+    valid_from: CodedColumn | np.ndarray  # the projection's coded column, or a few edges' days (a delta's new edges)
     incident: SparseColumn
     kind: SparseColumn
     kinds: Sequence[str]

@@ -47,16 +47,17 @@ from corpgraph.graph.identity.merge import Statements
 from corpgraph.graph.projection.nodeids import NodeIds
 from corpgraph.graph.projection.packed import PackedStrings
 from corpgraph.graph.projection.build import AsOfView, DamagedRelation, Edges, Projection, assemble
+from corpgraph.graph.projection.coded_column import CodedColumn
 from corpgraph.graph.projection.relation_ids import EdgeColumns, RelationIds
 from corpgraph.graph.settings import get_settings
-from corpgraph.graph.projection.snapshot_check import COLUMNS, SnapshotInvalid, check_arrays, digest, manifest_of
+from corpgraph.graph.projection.snapshot_check import CODED, COLUMNS, SnapshotInvalid, check_arrays, digest, manifest_of
 from corpgraph.graph.projection.sparse_column import SparseColumn
 from corpgraph.graph.projection.view_arrays import is_ready, view_arrays, view_of
 from corpgraph.graph.stores.base import GraphStore
 
-FORMAT = 6  # bumped whenever what a snapshot holds changes: older files are then ignored (2: bound_open, 3: the digest,
+FORMAT = 7  # bumped whenever what a snapshot holds changes: older files are then ignored (2: bound_open, 3: the digest,
 #            4: the identity map, for the workers that map a snapshot, 5: the ready as-of views, 6: W by company as
-#            slots over the up adjacency)
+#            slots over the up adjacency, 7: share and validity days as coded columns)
 _SUFFIX = ".npz"
 _STALE_TEMP = 3600.0  # seconds after which a temporary file left by a crashed writer is removed
 _POLL = 0.01  # seconds between looks for a newer published snapshot (a worker waiting for its builder)
@@ -275,6 +276,9 @@ def _arrays(proj: Projection, instance: str, identity: IdentityMap | None = None
         "damaged": [[d.relation, d.source, d.target, d.reason] for d in proj.damaged],
     }
     arrays = {name: getattr(proj, name) for name in COLUMNS}
+    for name in CODED:
+        column = getattr(proj, name)
+        arrays.update({f"{name}.codes": column.codes, f"{name}.table": column.table})
     views = [(day, view) for day, view in proj.cached_views() if is_ready(view)]
     manifest["views"] = [day for day, _ in views]
     for day, view in views:
@@ -378,8 +382,8 @@ def _projection(arrays: dict[str, np.ndarray], instance: str, revision: int, che
     if len(ids) != n:
         raise SnapshotInvalid("the ids do not number the nodes")
     kinds: list[str] = manifest["kinds"]
-    edges = Edges(arrays["type"], arrays["src"], arrays["dst"], arrays["share"], arrays["valid_from"],
-                  arrays["valid_to"], SparseColumn(m, arrays["incident.at"], arrays["incident.values"]),
+    share, valid_from, valid_to = (CodedColumn(arrays[f"{name}.codes"], arrays[f"{name}.table"]) for name in CODED)
+    edges = Edges(arrays["type"], arrays["src"], arrays["dst"], share, valid_from, valid_to, SparseColumn(m, arrays["incident.at"], arrays["incident.values"]),
                   SparseColumn(m, arrays["kind.at"], arrays["kind.values"]), kinds, arrays["bounded"],
                   arrays["bound_min"], arrays["bound_max"], arrays["bound_open"])
     whole = PackedStrings.from_arrays(arrays["rel.whole_buffer"], arrays["rel.whole_offsets"])

@@ -24,7 +24,8 @@ from corpgraph.schema.declaration import ANALYTIC_RELATIONS
 
 from corpgraph.graph.projection.view_arrays import names
 
-COLUMNS = ("type", "src", "dst", "share", "valid_from", "valid_to", "bounded", "bound_min", "bound_max", "bound_open")
+COLUMNS = ("type", "src", "dst", "bounded", "bound_min", "bound_max", "bound_open")
+CODED = ("share", "valid_from", "valid_to")  # coded columns (graph.projection.coded_column): `.codes` and `.table`
 _OTHERS = ("incident.at", "incident.values", "kind.at", "kind.values", "rel.keyed", "rel.key_codes", "rel.whole",
            "rel.whole_buffer", "rel.whole_offsets")
 # manifest key -> the Python type its value must have
@@ -74,20 +75,23 @@ def check_arrays(arrays: Mapping[str, np.ndarray], manifest: dict[str, Any]) -> 
     """Every invariant of the arrays against the manifest (which manifest_of checked); SnapshotInvalid if one fails."""
     m, n = manifest["edges"], manifest["nodes"]
     groups = [f"ids.{k}" for k in range(manifest["groups"])]
-    for name in (*COLUMNS, *_OTHERS, *groups):
+    coded = [f"{name}.{part}" for name in CODED for part in ("codes", "table")]
+    for name in (*COLUMNS, *coded, *_OTHERS, *groups):
         _require(name in arrays and arrays[name].ndim == 1, f"array {name!r} is missing or not one-dimensional")
     _require(digest(arrays) == manifest["digest"], "the arrays do not match the manifest's digest")
     for name in groups:
         _require(arrays[name].dtype.kind == "S", f"array {name!r} does not hold ids")
     _require(sum(arrays[g].size for g in groups) + len(manifest["extra"]) == n, "the ids do not number the nodes")
-    for name in COLUMNS[:6]:
+    for name in ("type", "src", "dst", *(f"{name}.codes" for name in CODED)):
         _require(arrays[name].shape == (m,), f"column {name!r} does not have one value per edge")
     _codes(arrays, "type", len(ANALYTIC_RELATIONS))
     _codes(arrays, "src", n)
     _codes(arrays, "dst", n)
+    for name in CODED:
+        _codes(arrays, f"{name}.codes", arrays[f"{name}.table"].size)
     for name in ("valid_from", "valid_to"):
-        _require(arrays[name].dtype.kind == "i", f"column {name!r} is not integer days")
-    _shares(arrays, "share")
+        _require(arrays[f"{name}.table"].dtype.kind == "i", f"column {name!r} is not integer days")
+    _shares(arrays, "share.table")
     _positions(arrays, "bounded", m)
     for name in ("bound_min", "bound_max", "bound_open"):
         _require(arrays[name].shape == arrays["bounded"].shape, f"{name!r} does not match 'bounded'")
