@@ -189,10 +189,11 @@ def _same_view(patched: AsOfView) -> None:
     carried = patched.__dict__.get("components")
     if carried is not None:  # the same partition into components, and a rank that is still topological
         fresh = built.components
-        assert len(set(zip(carried.labels.tolist(), fresh.labels.tolist()))) == fresh.sizes.size
+        assert len(set(zip(carried.labels.tolist(), fresh.labels.tolist()))) == np.unique(fresh.labels).size
         rows, cols = patched.W.nonzero()
         across = carried.labels[rows] != carried.labels[cols]
         assert (carried.rank[rows[across]] < carried.rank[cols[across]]).all()
+        assert carried.ranks_of(np.arange(carried.labels.size)).tolist() == carried.rank.tolist()
     for name, relation in (("control", control), ("may_control", may_control)):
         if getattr(patched, name) is not None:
             assert (getattr(patched, name).by_row != relation(built).by_row).nnz == 0, name

@@ -513,14 +513,17 @@ class Components:
     """Strongly connected components of W: labels, sizes, a topological rank, and the edges inside each.
 
     rank orders the nodes so that every edge between two components goes from a lower to a higher
-    rank, and the members of a component have consecutive ranks (order[first[c]:first[c] + sizes[c]]).
+    rank, and the members of a component have consecutive ranks, in node order. A component's label is its first
+    rank, so a node alone in its component (nearly every node) has its label as its rank: only the members of
+    cyclic components are listed apart (`cyclic_ranks`, `cyclic_nodes`). `rank` and `order` (nodes by rank),
+    which only the whole graph's factors read (graph.projection.linalg), are derived from those when first read:
+    two int32 a node less in every view (and the first ranks of the components, which the labels now are).
     """
 
-    labels: np.ndarray
-    sizes: np.ndarray
-    rank: np.ndarray
-    order: np.ndarray  # nodes by rank
-    first: np.ndarray  # first rank of each component
+    labels: np.ndarray  # per node: the first rank of its component
+    sizes: np.ndarray  # per label (one entry a rank): the component's size; 0 at ranks that are no component's first
+    cyclic_ranks: np.ndarray  # the ranks of the members of components of two nodes or more, ascending
+    cyclic_nodes: np.ndarray  # the node at each of those ranks
     inner: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # label, local row, local col, share; by label
 
     @classmethod
@@ -542,11 +545,38 @@ class Components:
         starts = np.flatnonzero(np.r_[True, in_order[1:] != in_order[:-1]]) if in_order.size else in_order
         first = np.zeros(labels.max() + 1 if labels.size else 0, dtype=itype)
         first[in_order[starts]] = starts
+        counts = np.bincount(labels).astype(itype)
+        sizes = np.zeros(labels.size, dtype=itype)
+        sizes[first] = counts
+        cyclic = np.flatnonzero(counts[in_order] > 1).astype(itype)
+        labels = first[labels]  # each component named by its first rank
         inside = np.flatnonzero(labels[rows] == labels[cols])
         by_label = inside[np.argsort(labels[rows[inside]], kind="stable")]
         lab = labels[rows[by_label]]
-        inner = (lab, rank[rows[by_label]] - first[lab], rank[cols[by_label]] - first[lab], coo.data[by_label])
-        return cls(labels, np.bincount(labels).astype(itype), rank, order, first, inner)
+        inner = (lab, rank[rows[by_label]] - lab, rank[cols[by_label]] - lab, coo.data[by_label])
+        return cls(labels, sizes, cyclic, order[cyclic], inner)
+
+    @cached_property
+    def rank(self) -> np.ndarray:
+        """The topological rank of every node (built on first read: only the whole graph's factors read it)."""
+        rank = self.labels.copy()
+        rank[self.cyclic_nodes] = self.cyclic_ranks
+        return rank
+
+    @cached_property
+    def order(self) -> np.ndarray:
+        """The nodes by rank (built on first read, as `rank`)."""
+        order = np.empty_like(self.labels)
+        order[self.rank] = np.arange(self.labels.size, dtype=self.labels.dtype)
+        return order
+
+    def ranks_of(self, nodes: np.ndarray) -> np.ndarray:
+        """The ranks of a few nodes, without building `rank` for all of them (a cyclic component's members are
+        ranked in node order)."""
+        ranks: np.ndarray = self.labels[nodes].astype(np.int64)
+        for k in np.flatnonzero(self.sizes[ranks] > 1).tolist():
+            ranks[k] += int(np.searchsorted(self.members(int(ranks[k])), nodes[k]))
+        return ranks
 
     def block(self, label: int) -> tuple[np.ndarray, sp.csr_matrix]:
         """Members of a component (in rank order) and W restricted to them."""
@@ -558,8 +588,11 @@ class Components:
 
     def members(self, label: int) -> np.ndarray:
         """Members of a component, in rank order."""
-        start = int(self.first[label])
-        return self.order[start:start + int(self.sizes[label])]
+        size = int(self.sizes[label])
+        if size == 1:  # a node alone: the one labelled so (no caller asks in practice; this builds nothing)
+            return np.flatnonzero(self.labels == label).astype(self.labels.dtype)
+        at = int(np.searchsorted(self.cyclic_ranks, label))
+        return self.cyclic_nodes[at:at + size]
 
 
 def _nodes(found: np.ndarray) -> np.ndarray:

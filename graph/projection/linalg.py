@@ -84,7 +84,7 @@ def solve(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> tuple[
     comps = view.components
     if nodes.size <= _SMALL:
         return _dense(view, nodes, at, transpose)
-    if nodes.size * _WHOLE < comps.rank.size:
+    if nodes.size * _WHOLE < comps.labels.size:
         return _propagated(view, nodes, at, transpose)
     factors = whole(view)
     if factors.singular:

@@ -57,7 +57,7 @@ from corpgraph.graph.stores.base import GraphStore
 
 FORMAT = 7  # bumped whenever what a snapshot holds changes: older files are then ignored (2: bound_open, 3: the digest,
 #            4: the identity map, for the workers that map a snapshot, 5: the ready as-of views, 6: W by company as
-#            slots over the up adjacency, 7: share and validity days as coded columns)
+#            slots over the up adjacency, 7: share and validity days as coded columns, components named by first rank)
 _SUFFIX = ".npz"
 _STALE_TEMP = 3600.0  # seconds after which a temporary file left by a crashed writer is removed
 _POLL = 0.01  # seconds between looks for a newer published snapshot (a worker waiting for its builder)

@@ -263,15 +263,13 @@ def _carry_components(old: AsOfView, view: AsOfView, changed: tuple[np.ndarray, 
     if comps is None:
         return
     old_n, n = comps.labels.size, view.projection.size
-    fresh = np.arange(old_n, n, dtype=np.int64)
-    top = int(comps.labels.max()) + 1 if comps.labels.size else 0
-    labels = appended(comps.labels, top + np.arange(fresh.size, dtype=comps.labels.dtype))
-    rank = appended(comps.rank, fresh)
+    fresh = np.arange(old_n, n, dtype=np.int64)  # each alone, ranked last in node order: labelled by that rank
+    grown = Components(appended(comps.labels, fresh), appended(comps.sizes, np.ones(fresh.size, np.int64)),
+                       comps.cyclic_ranks, comps.cyclic_nodes, comps.inner)
     s, d = changed
-    if ((labels[s] == labels[d]) | (rank[s] >= rank[d])).any():
+    if ((grown.labels[s] == grown.labels[d]) | (grown.ranks_of(s) >= grown.ranks_of(d))).any():
         return  # a cycle may be made or broken, or the order no longer topological: rebuilt lazily
-    view.__dict__["components"] = Components(labels, appended(comps.sizes, np.ones(fresh.size, np.int64)), rank,
-                                             appended(comps.order, fresh), appended(comps.first, fresh), comps.inner)
+    view.__dict__["components"] = grown
     view.inverses.update(old.inverses)
 
 
