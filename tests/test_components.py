@@ -15,7 +15,7 @@ def test_a_loop_is_one_component_ranked_between_its_owner_and_its_holding() -> N
     assert rank[2] < rank[0] and rank[1] == rank[0] + 1 and rank[1] < rank[3]  # the loop's members in node order
     assert comps.labels[0] == comps.labels[1] == rank[0]  # a component is named by its first rank
     assert [comps.labels[k] == rank[k] for k in (2, 3, 4)] == [True] * 3  # a node alone: its label is its rank
-    assert comps.sizes[rank[0]] == 2 and comps.sizes[rank[2]] == 1 and comps.sizes[rank[1]] == 0
+    assert comps.cyclic(comps.labels).tolist() == [True, True, False, False, False]
     assert comps.cyclic_nodes.tolist() == [0, 1] and comps.cyclic_ranks.tolist() == [rank[0], rank[1]]
     assert comps.order[rank].tolist() == [0, 1, 2, 3, 4]
     assert comps.ranks_of(np.array([3, 1, 0])).tolist() == [rank[3], rank[1], rank[0]]

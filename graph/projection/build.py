@@ -515,13 +515,13 @@ class Components:
     rank orders the nodes so that every edge between two components goes from a lower to a higher
     rank, and the members of a component have consecutive ranks, in node order. A component's label is its first
     rank, so a node alone in its component (nearly every node) has its label as its rank: only the members of
-    cyclic components are listed apart (`cyclic_ranks`, `cyclic_nodes`). `rank` and `order` (nodes by rank),
-    which only the whole graph's factors read (graph.projection.linalg), are derived from those when first read:
-    two int32 a node less in every view (and the first ranks of the components, which the labels now are).
+    cyclic components are listed apart (`cyclic_ranks`, `cyclic_nodes`), which tells loops (`cyclic`) and their
+    sizes too. `rank` and `order` (nodes by rank), which only the whole graph's factors read
+    (graph.projection.linalg), are derived from those when first read: four int32 a node less in every view (rank,
+    order, and a component's first rank and size, which labels and the loops' list now tell).
     """
 
     labels: np.ndarray  # per node: the first rank of its component
-    sizes: np.ndarray  # per label (one entry a rank): the component's size; 0 at ranks that are no component's first
     cyclic_ranks: np.ndarray  # the ranks of the members of components of two nodes or more, ascending
     cyclic_nodes: np.ndarray  # the node at each of those ranks
     inner: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # label, local row, local col, share; by label
@@ -545,16 +545,13 @@ class Components:
         starts = np.flatnonzero(np.r_[True, in_order[1:] != in_order[:-1]]) if in_order.size else in_order
         first = np.zeros(labels.max() + 1 if labels.size else 0, dtype=itype)
         first[in_order[starts]] = starts
-        counts = np.bincount(labels).astype(itype)
-        sizes = np.zeros(labels.size, dtype=itype)
-        sizes[first] = counts
-        cyclic = np.flatnonzero(counts[in_order] > 1).astype(itype)
+        cyclic = np.flatnonzero(np.bincount(labels)[in_order] > 1).astype(itype)
         labels = first[labels]  # each component named by its first rank
         inside = np.flatnonzero(labels[rows] == labels[cols])
         by_label = inside[np.argsort(labels[rows[inside]], kind="stable")]
         lab = labels[rows[by_label]]
         inner = (lab, rank[rows[by_label]] - lab, rank[cols[by_label]] - lab, coo.data[by_label])
-        return cls(labels, sizes, cyclic, order[cyclic], inner)
+        return cls(labels, cyclic, order[cyclic], inner)
 
     @cached_property
     def rank(self) -> np.ndarray:
@@ -574,25 +571,35 @@ class Components:
         """The ranks of a few nodes, without building `rank` for all of them (a cyclic component's members are
         ranked in node order)."""
         ranks: np.ndarray = self.labels[nodes].astype(np.int64)
-        for k in np.flatnonzero(self.sizes[ranks] > 1).tolist():
+        for k in np.flatnonzero(self.cyclic(ranks)).tolist():
             ranks[k] += int(np.searchsorted(self.members(int(ranks[k])), nodes[k]))
         return ranks
 
+    def cyclic(self, labels: np.ndarray) -> np.ndarray:
+        """Per label: whether its component is a loop (two nodes or more); a loop's label is its first member's rank,
+        a lone node's label no loop member's rank."""
+        if self.cyclic_ranks.size == 0:
+            return np.zeros(np.shape(labels), dtype=bool)
+        at = np.minimum(np.searchsorted(self.cyclic_ranks, labels), self.cyclic_ranks.size - 1)
+        found: np.ndarray = self.cyclic_ranks[at] == labels
+        return found
+
     def block(self, label: int) -> tuple[np.ndarray, sp.csr_matrix]:
         """Members of a component (in rank order) and W restricted to them."""
-        size = int(self.sizes[label])
+        members = self.members(label)
+        size = members.size
         lab, i, j, share = self.inner
         lo, hi = np.searchsorted(lab, label, "left"), np.searchsorted(lab, label, "right")
         ws = sp.csr_matrix((share[lo:hi], (i[lo:hi], j[lo:hi])), shape=(size, size))
-        return self.members(label), ws
+        return members, ws
 
     def members(self, label: int) -> np.ndarray:
         """Members of a component, in rank order."""
-        size = int(self.sizes[label])
-        if size == 1:  # a node alone: the one labelled so (no caller asks in practice; this builds nothing)
+        named = self.labels[self.cyclic_nodes]  # the loops' labels, ascending with their ranks
+        lo, hi = np.searchsorted(named, label, "left"), np.searchsorted(named, label, "right")
+        if lo == hi:  # a node alone: the one labelled so (no caller asks in practice; this builds nothing)
             return np.flatnonzero(self.labels == label).astype(self.labels.dtype)
-        at = int(np.searchsorted(self.cyclic_ranks, label))
-        return self.cyclic_nodes[at:at + size]
+        return self.cyclic_nodes[lo:hi]
 
 
 def _nodes(found: np.ndarray) -> np.ndarray:

@@ -88,7 +88,7 @@ def solve(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> tuple[
         return _propagated(view, nodes, at, transpose)
     factors = whole(view)
     if factors.singular:
-        present = np.zeros(comps.sizes.size, dtype=bool)
+        present = np.zeros(comps.labels.size, dtype=bool)
         present[comps.labels[nodes]] = True
         for label in factors.singular:
             if present[label]:
@@ -136,7 +136,7 @@ def _block_cycles(view: AsOfView, nodes: np.ndarray, labels: np.ndarray
     comps = view.components
     diagonal = np.ones(nodes.size)
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for label in np.unique(labels[comps.sizes[labels] > 1]).tolist():
+    for label in np.unique(labels[comps.cyclic(labels)]).tolist():
         inverse = _inverse(view, label)  # raises SingularOwnership for a loop holding all of itself
         local = np.searchsorted(nodes, comps.members(label))
         found.append((np.repeat(local, local.size), np.tile(local, local.size), (inverse - np.eye(local.size)).ravel()))
@@ -152,7 +152,7 @@ def _dense(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> tuple
     """A small block: invert I - W_block densely (after the singular-loop check of its cyclic components)."""
     comps = view.components
     labels = comps.labels[nodes]
-    cyclic = labels[comps.sizes[labels] > 1]
+    cyclic = labels[comps.cyclic(labels)]
     for label in (np.unique(cyclic).tolist() if cyclic.size else []):  # most small blocks have no loop
         _inverse(view, label)  # raises SingularOwnership for a loop holding all of itself
     rows, cols, shares = view.submatrix(nodes, upstream=not transpose)
@@ -194,7 +194,7 @@ def _cycle_inverse(view: AsOfView, topo: np.ndarray, strict: bool) -> tuple[sp.c
     """B - I over the cyclic components of the ordered nodes (None if there are none), diag(B), singular ones."""
     comps = view.components
     labels = comps.labels[topo]
-    cyclic = np.flatnonzero(comps.sizes[labels] > 1)
+    cyclic = np.flatnonzero(comps.cyclic(labels))
     diagonal = np.ones(topo.size)
     singular: list[int] = []
     if cyclic.size == 0:

@@ -134,11 +134,11 @@ def _check_view(arrays: Mapping[str, np.ndarray], prefix: str, m: int, n: int) -
     slot = arrays[prefix + "by_company.slot"]
     _require(slot.size == arrays[prefix + "up.edge"].size, f"{prefix}by_company.slot is not one slot an up entry")
     _codes(arrays, prefix + "by_company.slot", arrays[prefix + "W.data"].size, missing=True)
-    for name in ("components.labels", "components.sizes"):
-        _require(arrays[prefix + name].size == n, f"{prefix}{name} is not one value a node")
+    _require(arrays[prefix + "components.labels"].size == n, f"{prefix}components.labels is not one value a node")
     for name in ("components.labels", "components.cyclic_ranks", "components.cyclic_nodes"):
         _codes(arrays, prefix + name, n)
-    _codes(arrays, prefix + "components.sizes", n + 1)
+    _require(bool(np.all(np.diff(arrays[prefix + "components.cyclic_ranks"]) > 0)),
+             f"{prefix}components.cyclic_ranks is not strictly increasing")
     _require(arrays[prefix + "components.cyclic_nodes"].size == arrays[prefix + "components.cyclic_ranks"].size,
              f"{prefix}components.cyclic_nodes is not one node a cyclic rank")
     for name in ("unknown_src", "unknown_dst", "over_allocated", "ranged_src", "ranged_dst"):

@@ -23,7 +23,7 @@ _NAMES = ("valid", "down.indptr", "down.edge", "up.indptr", "up.edge", "W.indptr
           "unknown_src", "unknown_dst", "over_allocated", "ranged_src", "ranged_dst", "midpoints.edge",
           "midpoints.value", "overlaps.edge", "overlaps.offsets", "overlaps.edges", "control.row_ptr",
           "control.row_idx", "control.row_data", "control.col_ptr", "control.col_idx", "control.col_data",
-          "components.labels", "components.sizes", "components.cyclic_ranks", "components.cyclic_nodes",
+          "components.labels", "components.cyclic_ranks", "components.cyclic_nodes",
           "components.inner_label", "components.inner_row", "components.inner_col", "components.inner_share",
           "by_company.slot")
 
@@ -51,7 +51,7 @@ def view_arrays(view: AsOfView, prefix: str) -> dict[str, np.ndarray]:
              np.array([e for e, _ in overlaps], dtype=np.int64), np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
              np.array([x for _, edges in overlaps for x in edges], dtype=np.int64), rel.by_row.indptr,
              rel.by_row.indices, rel.by_row.data, rel.by_column.indptr, rel.by_column.indices, rel.by_column.data,
-             comps.labels, comps.sizes, comps.cyclic_ranks, comps.cyclic_nodes, *comps.inner, by_company.slot)
+             comps.labels, comps.cyclic_ranks, comps.cyclic_nodes, *comps.inner, by_company.slot)
     return {prefix + name: np.asarray(array) for name, array in zip(_NAMES, found)}
 
 
@@ -70,7 +70,7 @@ def view_of(projection: Projection, day: int, arrays: Mapping[str, np.ndarray], 
     view.control = Control(sp.csr_matrix((a["control.row_data"], a["control.row_idx"], a["control.row_ptr"]), shape=(n, n)),
                            sp.csc_matrix((a["control.col_data"], a["control.col_idx"], a["control.col_ptr"]), shape=(n, n)))
     inner = (a["components.inner_label"], a["components.inner_row"], a["components.inner_col"], a["components.inner_share"])
-    view.__dict__["components"] = Components(a["components.labels"], a["components.sizes"],
-                                             a["components.cyclic_ranks"], a["components.cyclic_nodes"], inner)
+    view.__dict__["components"] = Components(a["components.labels"], a["components.cyclic_ranks"],
+                                             a["components.cyclic_nodes"], inner)
     view.__dict__["by_company"] = ByCompany(a["by_company.slot"])
     return view

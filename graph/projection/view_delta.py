@@ -264,8 +264,7 @@ def _carry_components(old: AsOfView, view: AsOfView, changed: tuple[np.ndarray, 
         return
     old_n, n = comps.labels.size, view.projection.size
     fresh = np.arange(old_n, n, dtype=np.int64)  # each alone, ranked last in node order: labelled by that rank
-    grown = Components(appended(comps.labels, fresh), appended(comps.sizes, np.ones(fresh.size, np.int64)),
-                       comps.cyclic_ranks, comps.cyclic_nodes, comps.inner)
+    grown = Components(appended(comps.labels, fresh), comps.cyclic_ranks, comps.cyclic_nodes, comps.inner)
     s, d = changed
     if ((grown.labels[s] == grown.labels[d]) | (grown.ranks_of(s) >= grown.ranks_of(d))).any():
         return  # a cycle may be made or broken, or the order no longer topological: rebuilt lazily
