@@ -33,5 +33,6 @@ def test_an_update_adds_new_values_to_the_table_and_leaves_the_old_column_as_it_
     new = old.updated(np.array([1]), np.array([0.125]), np.array([0.5, np.nan]))
     assert new[:].tolist()[:4] == [0.5, 0.125, 0.5, 0.5] and np.isnan(new[4])
     assert old[:].tolist() == [0.5, 0.25, 0.5] and old.table.size == 2
-    appended = new.updated(np.zeros(0, dtype=np.int64), np.zeros(0), np.array([0.25]))
-    assert appended.size == 6 and appended[5] == 0.25 and new.size == 5
+    assert new.table.size == 4  # 0.5, 0.25, then 0.125 and NaN as they came
+    appended = new.updated(np.zeros(0, dtype=np.int64), np.zeros(0), np.array([0.25, 0.75, 0.75]))
+    assert appended[5:].tolist() == [0.25, 0.75, 0.75] and new.size == 5 and appended.table.size == 5

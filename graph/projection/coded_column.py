@@ -36,8 +36,9 @@ class CodedColumn:
     def of(cls, dense: np.ndarray) -> "CodedColumn":
         """The coded form of a dense column (distinct by bits: NaN and -0.0 kept as they are)."""
         dense = np.ascontiguousarray(dense)
-        bits, codes = np.unique(dense.view(_BITS[dense.dtype.itemsize]), return_inverse=True)
-        return cls(codes.astype(code_type(bits.size)), bits.view(dense.dtype))
+        raw = dense.view(_BITS[dense.dtype.itemsize])
+        bits = np.unique(raw)  # a sort; searching it after is quicker than unique's return_inverse (an argsort)
+        return cls(np.searchsorted(bits, raw).astype(code_type(bits.size)), bits.view(dense.dtype))
 
     def __len__(self) -> int:
         """Number of edges."""
@@ -88,11 +89,17 @@ class CodedColumn:
         return CodedColumn(rewritten(old, at, codes[:at.size], codes[at.size:]), table)
 
     def _with_values(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The table grown by the values it lacks, and the codes of the values in it."""
+        """The table grown by the values it lacks (in order of first appearance), and the codes of the values."""
         kind = _BITS[self.dtype.itemsize]
-        known = {bits: code for code, bits in enumerate(self.table.view(kind).tolist())}
-        wanted = values.view(kind).tolist()
-        fresh = [bits for bits in dict.fromkeys(wanted) if bits not in known]
-        known.update((bits, len(known)) for bits in fresh)
-        table = np.concatenate((self.table, np.array(fresh, dtype=kind).view(self.dtype))) if fresh else self.table
-        return table, np.array([known[bits] for bits in wanted], dtype=code_type(table.size))
+        known, wanted = self.table.view(kind), values.view(kind)
+        order = np.argsort(known, kind="stable")  # a delta's table grew at its end: no longer sorted
+        at = np.minimum(np.searchsorted(known[order], wanted), max(known.size - 1, 0))
+        found = known[order][at] == wanted if known.size else np.zeros(wanted.size, dtype=bool)
+        fresh, first = np.unique(wanted[~found], return_index=True)
+        fresh = fresh[np.argsort(first, kind="stable")]
+        table = np.concatenate((self.table, fresh.view(self.dtype))) if fresh.size else self.table
+        codes = np.empty(wanted.size, dtype=np.int64)
+        codes[found] = order[at[found]]
+        if fresh.size:
+            codes[~found] = known.size + np.argsort(fresh)[np.searchsorted(np.sort(fresh), wanted[~found])]
+        return table, codes.astype(code_type(table.size))
