@@ -156,3 +156,30 @@ def test_bulk_path_rebuilds_indexes_and_a_failure_restores_them(tmp_store: Sqlit
         tmp_store.write(companies_owning(("c", "d", 0.5), ("d", "e", 0.5)))
     assert _index_names(tmp_store) == indexes
     assert tmp_store.counts() == {"Company": 3, "OWNS": 3}
+
+
+def _mapped(store: SqliteStore) -> bool:
+    """Whether this process maps the store's file (/proc/self/maps names each mapped file; the WAL's -shm is
+    always mapped and is another file)."""
+    name = str(store.path.resolve())
+    return any(line.endswith(" " + name) for line in Path("/proc/self/maps").read_text().splitlines())
+
+
+def test_unmapped_reads_let_the_mapping_go_and_bring_it_back(seed_store: SqliteStore) -> None:
+    # Reads go through a shared mapping of the file; inside the block this thread's connection maps nothing (its
+    # mapped pages would count in the RSS of a long export), reads answer the same, and the size comes back after.
+    seed_store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the pages in the file: WAL pages are never mapped
+    mapped = seed_store.get_entities(["lakala", "kaola"])
+    assert _mapped(seed_store)
+    size = seed_store._db.execute("PRAGMA mmap_size").fetchone()[0]
+    assert size > 0
+    with seed_store.unmapped_reads():
+        assert not _mapped(seed_store)
+        assert seed_store.get_entities(["lakala", "kaola"]) == mapped
+        with seed_store.unmapped_reads():  # nested: the outer block stays unmapped after the inner one
+            pass
+        assert seed_store._db.execute("PRAGMA mmap_size").fetchone()[0] == 0
+        assert not _mapped(seed_store)
+    assert seed_store._db.execute("PRAGMA mmap_size").fetchone()[0] == size
+    assert seed_store.get_entities(["lakala", "kaola"]) == mapped
+    assert _mapped(seed_store)

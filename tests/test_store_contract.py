@@ -213,6 +213,16 @@ def test_every_store_declares_its_location_and_streams_a_file(store: GraphStore)
     assert {row.source for page in store.iter_edges([RelationType.OWNS]) for row in page} == {"s1"}
 
 
+def test_reads_without_a_mapping_answer_the_same(store: GraphStore) -> None:
+    """unmapped_reads is a method of every store (the embedded one lets its mapping go, Neo4j maps nothing)."""
+    ingest(store, batch(company("m1"), company("m2"), owns("m1", "m2", 0.25)))
+    rel_id = "OWNS|m1|m2|"  # type|source|target|valid_from (none)
+    with store.unmapped_reads():
+        inside = store.get_entities(["m1", "m2"]), store.get_relations([rel_id])
+    assert inside == (store.get_entities(["m1", "m2"]), store.get_relations([rel_id]))
+    assert inside[1][rel_id].record.share == 0.25  # type: ignore[attr-defined]
+
+
 def test_a_streamed_file_with_a_bad_batch_writes_nothing(store: GraphStore) -> None:
     """A problem in the file's last batch keeps its first batch out too (all-or-nothing per file)."""
     first = batch(company("t1"), label="bad-stream.jsonl")

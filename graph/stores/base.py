@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import date
 from dataclasses import dataclass
 from pathlib import Path
@@ -334,6 +335,12 @@ class GraphStore(StoreReader, Protocol):
         Every committed write logs one entry under the revision it made, in the same transaction; entries older
         than CHANGE_LOG_KEEP revisions are pruned, so a missing revision means: read everything again.
         """
+        ...
+
+    def unmapped_reads(self) -> AbstractContextManager[None]:
+        """For the block, the calling thread's reads keep no shared mapping of the store's files: a long scan (the
+        pages of a large export) then holds only the store's bounded private cache, where mapped file pages would
+        stay in the process's RSS until the connection lets them go. A store that maps nothing does nothing."""
         ...
 
     def close(self) -> None:

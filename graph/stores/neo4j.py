@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 import dataclasses
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -498,6 +498,10 @@ class Neo4jStore:
         """The change log after `revision`, oldest first (pruned past CHANGE_LOG_KEEP revisions)."""
         return [Change(int(r["revision"]), ChangeKind(r["kind"]), tuple(r["relations"] or ()),
                        tuple(r["entities"] or ())) for r in self._read(cypher.CHANGES_SINCE, since=revision)]
+
+    def unmapped_reads(self) -> AbstractContextManager[None]:
+        """Nothing to do: the server holds the store's files, this process maps none of them."""
+        return nullcontext()
 
     def close(self) -> None:
         """Close the driver and its connections."""

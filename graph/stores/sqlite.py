@@ -494,6 +494,20 @@ class SqliteStore:
                            "ORDER BY revision", [revision])
         return [Change(r, ChangeKind(k), _ids(rels), _ids(ents)) for r, k, rels, ents in rows]
 
+    @contextmanager
+    def unmapped_reads(self) -> Iterator[None]:
+        """For the block, this thread's connection reads through its private page cache (32 MiB at most), not the
+        shared mapping: pages read in place from the mapping stay in the process's RSS while the connection holds
+        them (1,404 MB against 285 MB for the largest holder's export at 1M). Setting the size unmaps what the
+        connection had mapped; the size it had comes back after the block, mapped again on its next read."""
+        db = self._db
+        (before,) = db.execute("PRAGMA mmap_size").fetchone()
+        db.execute("PRAGMA mmap_size=0")
+        try:
+            yield
+        finally:
+            db.execute(f"PRAGMA mmap_size={int(before)}")
+
     def close(self) -> None:
         """Close every thread's connection (a thread using the store afterwards opens a new one)."""
         with self._lock:
