@@ -86,13 +86,13 @@ def export_parts(graph: CorpGraph, settings: ApiSettings, req: ExportRequest,
 
 def exposure_pages(graph: CorpGraph, settings: ApiSettings, req: ExportRequest, page: int) -> Iterator[Subgraph]:
     """The subgraphs of an exposure's items, `page` items at a time in rank order (every item, no share
-    bounds); their union is the whole exposure's subgraph. The first page is computed on the first read, with
-    the search and ranking every later page reads (CorpGraph.exposure_pages)."""
+    bounds), each without the nodes and edges of the pages before; their union is the whole exposure's
+    subgraph. The first page is computed on the first read, with the search and ranking every later page reads
+    (CorpGraph.exposure_graphs)."""
     args = settings.exposure_args(req.max_depth, whole=True)
     channels = list(req.channels) if req.channels else None
-    for answer in graph.exposure_pages(req.id, req.as_of, channels=channels, max_depth=args["max_depth"], bounds=False,
-                                       size=page):
-        yield answer.graph
+    return graph.exposure_graphs(req.id, req.as_of, channels=channels, max_depth=args["max_depth"], bounds=False,
+                                 size=page)
 
 
 async def export_response(lanes: Lanes, deadline: Callable[[], float], graph: CorpGraph, settings: ApiSettings,

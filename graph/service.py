@@ -547,6 +547,27 @@ class CorpGraph:
         yield from exposure_.exposure_pages(reader, view, node, day, channels, max_depth, top_k, bounds, paths, size,
                                             impacts)
 
+    def exposure_graphs(self, entity: str, as_of: date | None = None, channels: Sequence[Channel] | None = None,
+                        max_depth: int = 6, top_k: int = 3, bounds: bool = True, size: int = 1000
+                        ) -> Iterator[Subgraph]:
+        """The subgraphs of exposure_pages' pages for an export, each without what an earlier page carried (their
+        union is exposure's subgraph; graph.analytics.exposure.exposure_graphs). Each page is computed with the
+        store's reads unmapped (GraphStore.unmapped_reads), in the thread that asks for it: an export's pages
+        read most of the store's file once, and mapped pages would stay in this process's RSS."""
+        with self.store.unmapped_reads():
+            found = self._exposed(entity, as_of, True)
+        if isinstance(found, Exposure):
+            yield found.graph
+            return
+        reader, view, node, _, impacts = found
+        graphs = exposure_.exposure_graphs(reader, view, node, channels, max_depth, top_k, bounds, size, impacts)
+        while True:
+            with self.store.unmapped_reads():  # not across the yield: the next page may run in another thread
+                graph = next(graphs, None)
+            if graph is None:
+                return
+            yield graph
+
     def _exposed(self, entity: str, as_of: date | None, paths: bool
                  ) -> Exposure | tuple[ResolvedStore, AsOfView, int, date, exposure_.Impacts]:
         """What an exposure is computed from (reader, view, node, date and the state's incident figures), or the

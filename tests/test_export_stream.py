@@ -72,11 +72,29 @@ def _pages(graph: CorpGraph) -> Iterator[Subgraph]:
     return exposure_pages(graph, ApiSettings(), ExportRequest("exposure", "p", DAY), page=2)
 
 
-def test_pages_are_three_and_share_the_holder(world: CorpGraph) -> None:
+def test_pages_are_three_and_carry_each_node_and_edge_once(world: CorpGraph) -> None:
+    # [IB, I2]: P -> A1 -> B -> IB and P -> A2 -> I2. [I3, I1]: P -> A3 -> I3 and P -> A1 -> I1, where P, A1 and
+    # P -> A1 came with the first page. [HIT]: HIT -> A2 beside P -> A2, both of whose ends came before.
     pages = list(_pages(world))
-    assert len(pages) == 3
-    assert all("p" in {n.id for n in page.nodes} for page in pages)  # every page repeats P: written once
-    assert {n.id for n in pages[0].nodes} == {"p", "a1", "b", "ib", "a2", "i2"}
+    assert [{n.id for n in page.nodes} for page in pages] == [{"p", "a1", "b", "ib", "a2", "i2"}, {"a3", "i3", "i1"},
+                                                              {"hit"}]
+    assert [{(e.source, e.target) for e in page.edges} for page in pages] == [
+        {("p", "a1"), ("a1", "b"), ("b", "ib"), ("p", "a2"), ("a2", "i2")}, {("p", "a3"), ("a3", "i3"), ("a1", "i1")},
+        {("hit", "a2")}]
+
+
+def test_pages_of_merged_entities_are_the_whole_answer(world: CorpGraph) -> None:
+    # A2X, responsible for I4 (400 records), is A2 under another id: once merged, P is exposed to I4 through A2
+    # at 0.3 (120, second after IB's 300), and the pages' union is still the whole answer, each id once.
+    ingest(world.store, batch(company("a2x"), entity("Incident", "i4", category="data_leak", records_affected=400),
+                              rel("RESPONSIBLE_FOR", "a2x", "i4")))
+    world.merge("a2", "a2x", by="test")
+    pages = list(_pages(world))
+    streamed = [n.id for page in pages for n in page.nodes], [e.id for page in pages for e in page.edges]
+    assert len(set(streamed[0])) == len(streamed[0]) and len(set(streamed[1])) == len(streamed[1])
+    assert _canonical(Subgraph([n for page in pages for n in page.nodes], [e for page in pages for e in page.edges])) \
+        == _canonical(_whole(world))
+    assert "i4" in {n.id for n in pages[0].nodes}
 
 
 @pytest.mark.parametrize("size", [1, 2, 5])
