@@ -388,6 +388,8 @@ def _owned_steps(view: AsOfView, nodes: np.ndarray) -> np.ndarray:
 
 def _over_allocated_among(view: AsOfView, nodes: np.ndarray) -> np.ndarray:
     """The over-allocated companies among `nodes`, sorted."""
+    if nodes.size <= _SMALL_BLOCK:  # each node searched among them: no mask over every node of the graph
+        return _among(nodes, view.over_allocated)
     # A mask, not np.intersect1d: that sorts the block again (0.45 s for the 850k nodes a 1M-world holder reaches).
     inside = np.zeros(view.projection.size, dtype=bool)
     inside[nodes] = True
