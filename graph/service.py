@@ -573,7 +573,7 @@ class CorpGraph:
         """What an exposure is computed from (reader, view, node, date and the state's incident figures), or the
         empty answer of an entity that takes part in no relation."""
         day = as_of or date.today()
-        view, node, analytic, reader = self._node_of(entity, _EXPOSED, day)
+        view, node, analytic, reader = self._node_of(entity, _EXPOSED, day, whole=paths)  # its subgraph shows it
         if node is None:
             id = self.resolve(entity)
             return Exposure(id, day, [], {}, build_subgraph(reader, [id], []) if paths else Subgraph())
@@ -644,14 +644,18 @@ class CorpGraph:
         view, node, _, _ = self._node_of(ref, kinds, as_of)
         return view, node
 
-    def _node_of(self, ref: str, kinds: tuple[EntityType, ...], as_of: date | None
+    def _node_of(self, ref: str, kinds: tuple[EntityType, ...], as_of: date | None, whole: bool = False
                  ) -> tuple[AsOfView, int | None, Analytic, ResolvedStore]:
         """As _node, with the analytic state answered from (its identity resolves ref, as its projection merged) and
-        the reader of the answer (records of the revision read here, one read of the store's revision a request)."""
+        the reader of the answer (records of the revision read here, one read of the store's revision a request).
+
+        whole: the answer shows ref's record anyway (a subgraph), so its type is read with the whole record, which
+        the request's record cache then keeps: one store read instead of a type read now and a record read later.
+        """
         revision = self.store.revision()
         analytic = self.live.at(revision)
         reader = self.reader(analytic, revision)
-        found = reader.entity_types([ref]).get(ref)
+        found = _type_of(reader, ref, whole)
         id = ref
         if found is None or analytic.identity.canonical(ref) != ref:  # else one read told both id and type
             try:
@@ -665,6 +669,14 @@ class CorpGraph:
             raise NotFound(f"no {wanted} with id {id!r}{also}; search for the entity to find its id")
         proj = analytic.projection
         return ready_view(proj, as_of or date.today()), proj.index.get(id), analytic, reader
+
+
+def _type_of(reader: ResolvedStore, ref: str, whole: bool) -> EntityType | None:
+    """The stored type of ref, read alone or (whole, through the request's record cache) with its whole record."""
+    if not whole or reader.records is reader.store:  # no record cache: nothing would keep the record for later
+        return reader.entity_types([ref]).get(ref)
+    record = reader.records.get_entities([ref]).get(ref)
+    return None if record is None else EntityType(record.type)  # type: ignore[attr-defined]
 
 
 def _paged(candidates: ownership.Candidates, first: int, after: str | None) -> HoldingPage:
