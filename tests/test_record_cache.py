@@ -111,6 +111,21 @@ def test_a_warm_exposure_reads_no_record_from_the_store(tmp_path: object) -> Non
     assert sorted(n.label for n in again.graph.nodes) == ["A", "O", "P"]
 
 
+def test_a_first_exposure_reads_the_entity_once_with_its_type(tmp_path: object) -> None:
+    store, graph = _holder(tmp_path)
+    store.asked.clear()
+    graph.exposure("p", as_of=date(2024, 1, 1))
+    # P's whole record answers the type check and is kept for the subgraph, which shows it: P is read once
+    assert [asked for asked in store.asked if asked[1] == "p"] == [("entity", "p")]
+
+
+def test_an_exposure_without_paths_reads_the_type_alone(tmp_path: object) -> None:
+    store, graph = _holder(tmp_path)
+    store.asked.clear()
+    graph.exposure("p", as_of=date(2024, 1, 1), paths=False)  # no subgraph: P's record is not needed
+    assert [asked for asked in store.asked if asked[1] == "p"] == [("type", "p")]
+
+
 def test_a_write_by_another_connection_is_seen_by_the_next_request(tmp_path: object) -> None:
     store, graph = _holder(tmp_path)
     graph.exposure("p", as_of=date(2024, 1, 1))
