@@ -62,6 +62,21 @@ def test_gather_and_reach_without_python_loops_over_edges() -> None:
     assert sorted(near.tolist()) == [0, 1, 2]
 
 
+def test_reach_gives_the_same_levels_for_small_and_large_closures() -> None:
+    # a binary tree: node k holds 2k+1 and 2k+2, so level d is nodes 2^d - 1 .. 2^(d+1) - 2
+    n = 255
+    frm = np.array([k for k in range(n) for _ in (1, 2) if 2 * k + 2 < n])
+    to = np.array([2 * k + j for k in range(n) for j in (1, 2) if 2 * k + 2 < n])
+    adj = Adjacency.build(n, frm, to, np.arange(frm.size))
+    small, small_dist = adj.reach([31, 31])  # 31, its children 63 and 64, theirs 127-130: walked in Python ints
+    assert small.tolist() == [31, 63, 64, 127, 128, 129, 130]
+    assert small_dist.tolist() == [0, 1, 1, 2, 2, 2, 2] and small.dtype == np.int64
+    large, dist = adj.reach([0])  # all 255 nodes: past 64 seen, walked again with the mask
+    assert large.tolist() == list(range(n)) and dist.tolist() == [d for d in range(8) for _ in range(2**d)]
+    within, _ = adj.reach([0], limit=2)
+    assert within.tolist() == [0, 1, 2, 3, 4, 5, 6]
+
+
 def test_service_rebuilds_only_when_the_revision_changes(tmp_store: SqliteStore) -> None:
     ingest(tmp_store, companies_owning(("a", "b", 0.5)))
     graph = CorpGraph(tmp_store)
