@@ -276,12 +276,14 @@ class _Search:
     def ownership(self) -> None:
         """OWNERSHIP: responsible companies among the entity itself and everything it holds."""
         edges = self.view.edges_of_many(R.RESPONSIBLE_FOR, self.holds.nodes, outgoing=True)
-        self._held(edges, self.view.projection.src[edges], self.view.projection.dst[edges], Channel.OWNERSHIP)
+        if edges.size:  # most holdings are responsible for nothing: no route, and no ~8 numpy calls to find none
+            self._held(edges, self.view.projection.src[edges], self.view.projection.dst[edges], Channel.OWNERSHIP)
 
     def affected(self) -> None:
         """AFFECTED: incidents that hit the entity itself or anything it holds."""
         edges = self.view.edges_of_many(R.AFFECTED, self.holds.nodes, outgoing=False)
-        self._held(edges, self.view.projection.dst[edges], self.view.projection.src[edges], Channel.AFFECTED)
+        if edges.size:  # as in ownership(): no incident hit them, no route
+            self._held(edges, self.view.projection.dst[edges], self.view.projection.src[edges], Channel.AFFECTED)
 
     def dependency(self) -> None:
         """DEPENDENCY: providers of the entity, or of companies it controls, tied to an incident."""
