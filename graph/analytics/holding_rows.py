@@ -12,7 +12,7 @@ id. Example: shares a 0.5, c 0.3, b 0.3 rank a, b, c.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields
 from itertools import repeat
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # annotations only: ownership builds its answers with this mo
 _BUDGET_EVERY = 4096  # rows made between checks of the request's time budget
 _FIELDS = tuple(f.name for f in fields(Holding))  # Holding's fields in their order: the columns are keyed by name
 T = TypeVar("T")
+R = TypeVar("R")  # an object made per row (Holding; liability's Party)
 
 
 def rank_order(ids: NodeIds, nodes: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -53,6 +54,25 @@ def rank_order(ids: NodeIds, nodes: np.ndarray, values: np.ndarray) -> np.ndarra
 def rows(view: AsOfView, shares: Shares, positions: np.ndarray, direct: Mapping[int, float | None], sides: Sides,
          owner_side: bool, cursors: bool = False) -> list[Holding]:
     """Holding rows for these block positions, in the order given; with `cursors`, each with its page cursor."""
+    found = columns(view, shares, positions, direct, sides, owner_side, cursors)
+    return made(Holding, [found[name] for name in _FIELDS], int(positions.size))
+
+
+def made(kind: Callable[..., R], ordered: list[Any], n: int) -> list[R]:
+    """n objects made by map of `kind` over its fields' columns in field order (lists of n, or repeats), a block
+    of rows at a time between checks of the request's time budget (a holder may have 10^5 rows)."""
+    out: list[R] = []
+    for start in range(0, n, _BUDGET_EVERY):
+        budget.check()
+        end = start + _BUDGET_EVERY
+        out.extend(map(kind, *(c[start:end] if isinstance(c, list) else c for c in ordered)))
+    return out
+
+
+def columns(view: AsOfView, shares: Shares, positions: np.ndarray, direct: Mapping[int, float | None], sides: Sides,
+            owner_side: bool, cursors: bool = False) -> dict[str, Any]:
+    """The rows' columns by Holding field name, each a list in the order of the positions or an endless repeat of
+    one value: what rows() maps Holding over, and what other answers (liability's OWNER parties) take directly."""
     budget.check()
     ids, n = view.projection.ids, int(positions.size)
     nodes = shares.nodes[positions]
@@ -63,7 +83,7 @@ def rows(view: AsOfView, shares: Shares, positions: np.ndarray, direct: Mapping[
     controls = np.isin(nodes, sides.controls)
     stakes = conflicting_stakes(view, shares.anchor, [o for o, s in direct.items() if s != 0], owner_side)
     low, high = shares.low[positions], shares.high[positions]
-    columns: dict[str, Any] = {
+    return {
         "owner": names if owner_side else repeat(anchor), "company": repeat(anchor) if owner_side else names,
         "direct": _placed(shares, row_of, direct, [0.0] * n),
         "integrated": _with_none(value, unknown & (value <= 0)),  # an unknown stake never becomes a number
@@ -79,13 +99,6 @@ def rows(view: AsOfView, shares: Shares, positions: np.ndarray, direct: Mapping[
         "cursor": _cursors(value, names) if cursors else repeat(None),
         "integrated_max_exact": (~shares.loose[positions]).tolist(),
     }
-    ordered = [columns[name] for name in _FIELDS]
-    out: list[Holding] = []
-    for start in range(0, n, _BUDGET_EVERY):
-        budget.check()  # a holder may have 10^5 rows
-        end = start + _BUDGET_EVERY
-        out.extend(map(Holding, *(c[start:end] if isinstance(c, list) else c for c in ordered)))
-    return out
 
 
 def cursor_key(share: float, other: str) -> str:

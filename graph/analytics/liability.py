@@ -25,13 +25,17 @@ control), DATA_RECIPIENT heipachong.
 """
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date
+from itertools import compress, repeat
+from typing import Any
 
 import numpy as np
 
 from corpgraph.schema.kinds import RelationType
 
 from corpgraph.graph.analytics import ownership
+from corpgraph.graph.analytics.holding_rows import made
 from corpgraph.graph.analytics.declared import ULTIMATE_PARENT, declarations
 from corpgraph.graph.analytics.paths import Explainer, PathFinder, control_paths, cut_short
 from corpgraph.graph.analytics.results import Holding, LiabilityChain, Party, Role, Subgraph
@@ -39,6 +43,9 @@ from corpgraph.graph.projection.build import AsOfView
 from corpgraph.graph.stores.base import StoreReader
 
 R = RelationType
+_LIABLE = ("integrated", "unknown", "integrated_max", "controls", "may_control")  # the Holding fields _liable reads
+_HOLDING_FIELDS = tuple(f.name for f in fields(Holding))
+_PARTY_FIELDS = tuple(f.name for f in fields(Party))  # Party's fields in order: _parties maps it over its columns
 
 
 def liability_chain(store: StoreReader, view: AsOfView, incident: int, as_of: date, max_depth: int = 6,
@@ -65,7 +72,7 @@ def liability_chain(store: StoreReader, view: AsOfView, incident: int, as_of: da
         attributed = _attributions(view, actor)
         attributions.extend(attributed)
         named = dict.fromkeys(int(proj.dst[e]) for e in attributed if proj.dst[e] != actor)  # a loop back: not itself
-        found.append((Party(proj.ids[actor], Role.PERPETRATOR, 1.0, attributed_to=tuple(proj.ids.ids(list(named)))),
+        found.append((_certain(proj.ids[actor], Role.PERPETRATOR, attributed_to=tuple(proj.ids.ids(list(named)))),
                       [[e] for e in edges]))
     shown = found if paths else [(party, p) for party, p in found if party.role is Role.RESPONSIBLE]  # roles: detail
     explainer.read([*(e for _, routes in shown for p in routes for e in p), *(attributions if paths else [])])
@@ -84,42 +91,84 @@ def _owners(view: AsOfView, company: int, responsible_edge: int, max_depth: int,
             ) -> tuple[list[tuple[Party, list[list[int]]]], int]:
     """The strongest OWNER parties of one responsible company (with their paths when asked), and how many qualified.
 
-    One PathFinder per company: a single search up from it guides the path search of every owner.
+    The parties are made straight from the owners' columns (ownership.Candidates.columns), with no Holding per
+    owner, in the rank of owners() (largest integrated first, then id). One PathFinder per company: a single
+    search up from it guides the path search of every owner.
     """
-    finder = PathFinder(view, company, max_depth, min_hop_share) if paths else None
-    out = []
-    holders = [h for h in ownership.owners(view, company, min_share, bounds) if _liable(h)]  # largest integrated first
-    # No time-budget check per owner: each path search checks it (PathFinder.paths), and the rows were built under
-    # checks (ownership); a check per owner was a tenth of a chain of 800 owners. Party's fields positionally, in
-    # its order (keyword arguments cost twice as much per party).
-    for h in holders[:max_owners]:
-        party = Party(h.owner, Role.OWNER, h.integrated, h.controls, h.unknown, h.company, [], h.over_allocated, False,
-                      h.integrated_min, h.integrated_max, h.estimate, h.may_control, h.interests, h.declared, None,
-                      h.integrated_max_exact)
-        found = [] if finder is None else _owner_paths(view, finder, h, party, company, top_k)
+    candidates = ownership.owner_candidates(view, company, min_share, bounds)
+    parties = ownership.placed(_parties(candidates.columns()), _parties(_columns_of(candidates.without_shares())),
+                               _rank)
+    chosen = parties[:max_owners]
+    if not paths:
+        return [(party, []) for party in chosen], len(parties)
+    # No time-budget check per owner: each path search checks it (PathFinder.paths), and the parties were made
+    # under checks (holding_rows.made); a check per owner was a tenth of a chain of 800 owners.
+    finder, out = PathFinder(view, company, max_depth, min_hop_share), []
+    for party in chosen:
+        found = _owner_paths(view, finder, party, company, top_k)
         out.append((party, [p + [responsible_edge] for p in found]))
-    return out, len(holders)
+    return out, len(parties)
 
 
-def _owner_paths(view: AsOfView, finder: PathFinder, h: Holding, party: Party, company: int,
-                 top_k: int) -> list[list[int]]:
+def _parties(columns: dict[str, Any]) -> list[Party]:
+    """OWNER parties made by map over the columns of owner rows (holding_rows.columns: per Holding field a list in
+    rank order or a repeat), the owners that are no party (_liable) left out."""
+    liable = list(map(_liable, *(columns[name] for name in _LIABLE)))
+    if not all(liable):
+        columns = {name: list(compress(c, liable)) if isinstance(c, list) else c for name, c in columns.items()}
+    weight = columns["integrated"]
+    low, high = _bounds(weight, columns["integrated_min"], columns["integrated_max"])
+    n = len(weight)
+    by_field = {"entity": columns["owner"], "role": repeat(Role.OWNER), "weight": weight,
+                "controls": columns["controls"], "unknown": columns["unknown"], "detail": columns["company"],
+                "paths": [[] for _ in range(n)], "over_allocated": columns["over_allocated"],
+                "paths_cut_short": repeat(False), "weight_min": low, "weight_max": high,
+                "estimate": columns["estimate"], "may_control": columns["may_control"],
+                "interests": columns["interests"], "declared": columns["declared"], "controlling_parent": repeat(None),
+                "weight_max_exact": columns["integrated_max_exact"], "attributed_to": repeat(())}
+    return made(Party, [by_field[name] for name in _PARTY_FIELDS], n)
+
+
+def _columns_of(holdings: list[Holding]) -> dict[str, Any]:
+    """The columns of a few Holding rows (the owners with no share), as holding_rows.columns gives them."""
+    return {name: [getattr(h, name) for h in holdings] for name in _HOLDING_FIELDS}
+
+
+def _bounds(weight: list[float | None], low: list[float | None], high: list[float | None]
+            ) -> tuple[list[float | None], list[float | None]]:
+    """The parties' weight_min and weight_max: each row's bounds, or its weight where it has none (an exact weight
+    is its own bounds)."""
+    if low.count(None) == len(low) and high.count(None) == len(high):  # bounds not asked for: one test, not n
+        return weight, weight
+    pairs = [(w, w) if lo is None and hi is None else (lo, hi) for w, lo, hi in zip(weight, low, high)]
+    return [lo for lo, _ in pairs], [hi for _, hi in pairs]
+
+
+def _rank(party: Party) -> tuple[float, str]:
+    """The rank of owners() (ownership._rank: largest integrated share first, then id) read from an OWNER party."""
+    return -(party.weight or 0.0), party.entity
+
+
+def _owner_paths(view: AsOfView, finder: PathFinder, party: Party, company: int, top_k: int) -> list[list[int]]:
     """An owner's top-k OWNS paths to the company (a controller holding no share: its CONTROLS chain); marks
     the party when max_depth cut them short."""
-    owner = view.projection.index[h.owner]
+    owner = view.projection.index[party.entity]
     found = finder.paths(owner, top_k)
-    if not found and h.direct is None and h.integrated is None and h.controls and not h.unknown:
+    # No weight and not unknown: a controller with no share (an owner whose stake is unknown is marked unknown)
+    if not found and party.weight is None and party.controls and not party.unknown:
         return control_paths(view, owner, company, finder.max_depth)
-    party.paths_cut_short = cut_short(len(found), finder.explained, None if h.unknown else h.integrated, top_k)
+    party.paths_cut_short = cut_short(len(found), finder.explained, None if party.unknown else party.weight, top_k)
     return found
 
 
-def _liable(h: Holding) -> bool:
+def _liable(integrated: float | None, unknown: bool, integrated_max: float | None, controls: bool,
+            may_control: bool) -> bool:
     """An owner is a party when it holds a share (or may: unknown, a range) or controls or may control the company.
 
     Holders of a CONTROLS interest that gives no control, and holders known only from a declaration,
-    carry no weight: owners() lists them, the chain does not.
+    carry no weight: owners() lists them, the chain does not. (The arguments: the Holding fields _LIABLE.)
     """
-    return bool(h.integrated or h.unknown or h.integrated_max or h.controls or h.may_control)
+    return bool(integrated or unknown or integrated_max or controls or may_control)
 
 
 def _responsible_party(view: AsOfView, company: int) -> Party:
@@ -128,8 +177,8 @@ def _responsible_party(view: AsOfView, company: int) -> Party:
     parent = ownership.controlling_parent(view, company)
     declared = tuple(d for found in declarations(view, company, incoming=True).values() for d in found
                      if d.kind == ULTIMATE_PARENT)
-    return Party(proj.ids[company], Role.RESPONSIBLE, 1.0, declared=declared,
-                 controlling_parent=None if parent is None else proj.ids[parent])
+    return _certain(proj.ids[company], Role.RESPONSIBLE, declared=declared,
+                    controlling_parent=None if parent is None else proj.ids[parent])
 
 
 def _recipients(view: AsOfView, company: int, incident: int) -> list[tuple[Party, list[list[int]]]]:
@@ -137,8 +186,13 @@ def _recipients(view: AsOfView, company: int, incident: int) -> list[tuple[Party
     proj = view.projection
     supplies = view.edges(R.SUPPLIED_DATA_TO, company, outgoing=True)
     supplies = supplies[np.isin(proj.incident[supplies], (incident, -1))]
-    return [(Party(proj.ids[recipient], Role.DATA_RECIPIENT, 1.0, detail=proj.ids[company]), [[e] for e in edges])
+    return [(_certain(proj.ids[recipient], Role.DATA_RECIPIENT, detail=proj.ids[company]), [[e] for e in edges])
             for recipient, edges in _grouped(supplies, proj.dst).items()]
+
+
+def _certain(entity: str, role: Role, **others: Any) -> Party:
+    """A party of weight 1 (RESPONSIBLE, DATA_RECIPIENT, PERPETRATOR), an exact weight: its own bounds."""
+    return Party(entity, role, 1.0, weight_min=1.0, weight_max=1.0, **others)
 
 
 def _attributions(view: AsOfView, actor: int) -> list[int]:

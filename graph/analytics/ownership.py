@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from operator import attrgetter
+from typing import Any, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,10 +46,12 @@ from corpgraph.graph.projection.build import AsOfView
 from corpgraph.graph.projection.distinct import distinct
 
 __all__ = ["CONTROL", "ULTIMATE", "Candidates", "Shares", "column", "controlled_by", "controllers_of",
-           "controlling_parent", "holding_candidates", "holdings", "owner_candidates", "owners", "row", "ultimate_owners"]
+           "controlling_parent", "holding_candidates", "holdings", "owner_candidates", "owners", "placed", "row",
+           "ultimate_owners"]
 
 ULTIMATE = 0.25  # ultimate owners: integrated at least this
 _SMALL_BLOCK = 4096  # blocks up to this size get their unasked bounds as plain arrays, larger ones as broadcasts
+R = TypeVar("R")  # a row of an answer in rank order (Holding; liability's Party)
 
 
 @dataclass(frozen=True)
@@ -124,13 +127,18 @@ class Candidates:
 
     def answer(self) -> list[Holding]:
         """The whole answer: every holding, and the pairs without shares in their places, in rank order."""
-        return _placed(self.holdings(), self.without_shares(), self.owner_side)
+        return placed(self.holdings(), self.without_shares(), _rank(self.owner_side))
 
     def holdings(self, positions: np.ndarray | None = None, cursors: bool = False) -> list[Holding]:
         """Holding rows for the given block positions (default all), largest integrated share first, then id;
         with `cursors`, each carries the cursor of its rank key (graph.analytics.pages)."""
         chosen = self.ranked if positions is None else positions[self._order(positions)]
         return holding_rows.rows(self.view, self.shares, chosen, self.direct, self.sides, self.owner_side, cursors)
+
+    def columns(self) -> dict[str, Any]:
+        """The columns of every holding row in rank order, by Holding field (holding_rows.columns): for answers
+        that make objects of their own from them, with no Holding in between."""
+        return holding_rows.columns(self.view, self.shares, self.ranked, self.direct, self.sides, self.owner_side)
 
     @cached_property
     def ranked(self) -> np.ndarray:
@@ -325,11 +333,10 @@ def _without_shares(view: AsOfView, shares: Shares, listed: np.ndarray, sides: S
     return out
 
 
-def _placed(ranked: list[Holding], others: list[Holding], owner_side: bool) -> list[Holding]:
-    """Rows already in rank order with a few more put in their places (the rank: _rank)."""
-    key = _rank(owner_side)
-    for holding in others:
-        insort(ranked, holding, key=key)
+def placed(ranked: list[R], others: list[R], key: Callable[[R], tuple[float, str]]) -> list[R]:
+    """Rows already in rank order (`key`: their rank, e.g. _rank) with a few more put in their places."""
+    for row_ in others:
+        insort(ranked, row_, key=key)
     return ranked
 
 

@@ -132,9 +132,14 @@ class HoldingPage:
     count: int
 
 
-@dataclass
+# Slots and no __post_init__: a chain of 800 owners makes 800 of them per request (graph.analytics.liability makes
+# the OWNER ones by map over the owners' columns); the maker fills weight_min/weight_max.
+@dataclass(slots=True)
 class Party:
-    """A party of a liability chain with its role, weight and explaining paths."""
+    """A party of a liability chain with its role, weight and explaining paths.
+
+    weight_min / weight_max bound the weight; an exact weight is its own bounds (both equal to it).
+    """
 
     entity: str
     role: Role
@@ -156,11 +161,6 @@ class Party:
     # PERPETRATOR: whom the actor is attributed to (ATTRIBUTED_TO, followed through attributed actors); shown,
     # never liable: no party and no weight of the chain comes from it.
     attributed_to: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        """An exact weight is its own bounds."""
-        if self.weight is not None and self.weight_min is None and self.weight_max is None:
-            self.weight_min = self.weight_max = self.weight
 
 
 @dataclass
