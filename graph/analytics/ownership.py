@@ -182,7 +182,7 @@ def holding_candidates(view: AsOfView, owner: int, bounds: bool = True) -> Candi
 
 def column(view: AsOfView, company: int, bounds: bool = True) -> Shares:
     """integrated(X, company) for every X that reaches the company (one solve on that upstream block)."""
-    nodes = np.flatnonzero(view.up.reached([company]))  # sorted
+    nodes = view.up.closure([company])  # sorted
     at = int(np.searchsorted(nodes, company))
     values = _integrated(view, nodes, at, transpose=False)
     unknown = _walk_flags(view, nodes, upstream=True, ranged=False)
@@ -197,7 +197,7 @@ def row(view: AsOfView, owner: int, bounds: bool = True, reached: np.ndarray | N
 
     reached: the nodes view.down.reach([owner]) gives, when the caller has them already.
     """
-    nodes = np.flatnonzero(view.down.reached([owner])) if reached is None else np.sort(reached)  # sorted
+    nodes = view.down.closure([owner]) if reached is None else np.sort(reached)  # sorted
     at = int(np.searchsorted(nodes, owner))
     values = _integrated(view, nodes, at, transpose=True)
     unknown = _walk_flags(view, nodes, upstream=False, ranged=False)

@@ -152,6 +152,20 @@ class Adjacency:
         """
         return self._levels(starts, None)[1]
 
+    def closure(self, starts: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The closure from the start nodes, sorted (flatnonzero of `reached`, the same array).
+
+        A small closure is sorted from its levels (each node is in one level): flatnonzero reads the mask of
+        every node of the graph, 0.3 ms at 1M companies, most of a small liability chain's owners block.
+        """
+        few = self._few_levels(starts, None)
+        if few is not None:
+            return np.sort(np.concatenate(few))
+        levels, seen = self._levels(starts, None)
+        if sum(level.size for level in levels) << 6 < seen.size:
+            return np.sort(np.concatenate(levels).astype(np.intp))
+        return np.flatnonzero(seen)
+
     def _few_levels(self, starts: Sequence[int] | np.ndarray, limit: int | None) -> list[np.ndarray] | None:
         """_levels' levels while at most _FEW_REACHED nodes are seen, the seen set kept in a Python set; None past that.
 
