@@ -397,6 +397,7 @@ class AsOfView:
     ranged_dst: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # companies on range edges
     midpoints: dict[int, float] = field(default_factory=dict)  # point value (midpoint) of each range edge
     inverses: dict[int, np.ndarray] = field(default_factory=dict)  # (I - W_S)^-1 per cyclic component, lazily
+    inverses_built: bool = False  # every cyclic component's (but a singular one's) is in `inverses`
     whole: Factors | None = None  # the whole graph's factors for integrated ownership (analytics.linalg), lazily
     control: object | None = None  # who controls whom at the minimums (analytics.control.control), lazily
     may_control: object | None = None  # who may control whom at the maximums (analytics.control.may_control), lazily
@@ -454,8 +455,8 @@ class AsOfView:
 
     def _with(self, W: sp.csr_matrix, over: np.ndarray) -> "AsOfView":
         """The same edges with another share matrix (its own components, inverses, factors and control)."""
-        return replace(self, W=W, over_allocated=over, inverses={}, whole=None, control=None, may_control=None,
-                       bounds={})
+        return replace(self, W=W, over_allocated=over, inverses={}, inverses_built=False, whole=None, control=None,
+                       may_control=None, bounds={})
 
     def submatrix(self, nodes: np.ndarray, upstream: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """W restricted to `nodes` (any order, distinct) as (row, col, share), positions in `nodes`.
