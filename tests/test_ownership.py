@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 
 from corpgraph.graph.projection import linalg
+from corpgraph.graph.projection.ready import ready_view
 from corpgraph.graph.analytics.results import Holding
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.service import CorpGraph
@@ -195,3 +196,18 @@ def test_unknown_ids_and_isolated_entities(seed_store: SqliteStore) -> None:
     with pytest.raises(NotFound, match="it is a Incident"):
         graph.owners("kaola-leak-2019")
     assert graph.holdings("heipachong") == []  # a company in no OWNS relation owns nothing
+
+
+def test_a_ready_view_holds_every_cyclic_inverse_and_leaves_a_singular_loop_to_the_solve(
+        tmp_store: SqliteStore) -> None:
+    # A 50% of B, B 20% of A (a loop); X and Y hold all of each other (singular); B 60% of C outside any loop.
+    ingest(tmp_store, companies_owning(("a", "b", 0.5), ("b", "a", 0.2), ("b", "c", 0.6), ("x", "y", 1.0),
+                                       ("y", "x", 1.0)))
+    graph = CorpGraph(tmp_store)
+    view = ready_view(graph.projection(), date.today())
+    loop = int(view.components.labels[view.projection.index["a"]])
+    assert view.inverses_built and list(view.inverses) == [loop]
+    # (I - W_S)^-1 = [[1, -0.5], [-0.2, 1]]^-1 = [[1, 0.5], [0.2, 1]] / 0.9, whichever member comes first
+    assert sorted(view.inverses[loop].ravel().tolist()) == pytest.approx([0.2 / 0.9, 0.5 / 0.9, 1 / 0.9, 1 / 0.9])
+    with pytest.raises(SingularOwnership, match="x, y"):
+        graph.owners("y")

@@ -94,3 +94,14 @@ def test_a_store_without_companies_answers_with_nothing_rather_than_failing(tmp_
     ingest(tmp_store, batch(entity("Person", "p")))
     day = date(2024, 1, 1)
     assert graph.holdings("p", day) == []
+
+
+def test_closure_is_the_sorted_reach_whether_read_off_the_levels_or_the_mask() -> None:
+    # 1,000 nodes. From 0: 0 -> 150 -> 3 -> 999, four nodes (under 1/64 of the graph: sorted from the levels, which
+    # come in the order 0, 150, 3, 999). From 500: every other node (read off the mask).
+    frm = np.array([0, 150, 3, *([500] * 999)])
+    to = np.array([150, 3, 999, *(k for k in range(1000) if k != 500)])
+    adj = Adjacency.build(1000, frm, to, np.arange(frm.size))
+    assert adj.closure([0]).tolist() == [0, 3, 150, 999]
+    assert adj.closure([500]).tolist() == list(range(1000))
+    assert adj.closure([3, 150]).tolist() == [3, 150, 999]
