@@ -223,7 +223,8 @@ def build_inverses(view: AsOfView) -> None:
     liability chain's latencies. A singular loop is left out: the solve that meets it raises by name."""
     if view.inverses_built:
         return
-    for label in np.flatnonzero(view.components.sizes > 1).tolist():
+    comps = view.components
+    for label in np.unique(comps.labels[comps.cyclic_nodes]).tolist():  # the loops' labels
         if label not in view.inverses and not _is_singular(view, label):
             _inverse(view, label)
     view.inverses_built = True
