@@ -197,7 +197,7 @@ def row(view: AsOfView, owner: int, bounds: bool = True, reached: np.ndarray | N
 
     reached: the nodes view.down.reach([owner]) gives, when the caller has them already.
     """
-    nodes = view.down.closure([owner]) if reached is None else np.sort(reached)  # sorted
+    nodes = np.flatnonzero(view.down.reached([owner])) if reached is None else np.sort(reached)  # sorted
     at = int(np.searchsorted(nodes, owner))
     values = _integrated(view, nodes, at, transpose=True)
     unknown = _walk_flags(view, nodes, upstream=False, ranged=False)
