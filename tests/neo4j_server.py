@@ -131,8 +131,15 @@ def find_java() -> str:
 FAST_START = ("-XX:TieredStopAtLevel=1",)
 
 
+# The garbage collector: G1 keeps pauses short (API latency, the tests); Parallel spends less CPU on a load's
+# garbage, where pauses do not matter: 13 against 24 µs a record of GC threads in a warm batched load of 129,000
+# records (two writers, load average 14-17, side by side), the Bolt workers' work unchanged (42 µs both).
+LATENCY_GC = "G1"
+THROUGHPUT_GC = "Parallel"
+
+
 def start_neo4j_server(home: Path, settings: dict[str, str] | None = None, heap: str = "768m",
-                       jvm_options: tuple[str, ...] = FAST_START) -> Neo4jServer:
+                       jvm_options: tuple[str, ...] = FAST_START, gc: str = LATENCY_GC) -> Neo4jServer:
     """Start a Neo4j Community server with its data in `home` (an empty folder) and wait for Bolt."""
     launcher = build_launcher()
     java = find_java()
@@ -142,7 +149,7 @@ def start_neo4j_server(home: Path, settings: dict[str, str] | None = None, heap:
     password = secrets.token_urlsafe(18)
     classpath = os.pathsep.join([str(launcher / "target" / "neo4j-test-server-1.jar"),
                                  str(launcher / "target" / "lib" / "*")])
-    command = [java, f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError", *jvm_options,
+    command = [java, f"-Xmx{heap}", f"-XX:+Use{gc}GC", "-XX:+ExitOnOutOfMemoryError", *jvm_options,
                "-cp", classpath, _MAIN_CLASS, str(home)]
     log = (home / "launcher.log").open("wb")
     process = subprocess.Popen(command, cwd=home, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
