@@ -12,7 +12,7 @@ import sys
 from datetime import date
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
 import click
 import typer
@@ -30,7 +30,7 @@ from corpgraph.graph.stores.factory import open_store
 from corpgraph.loaders.detect import choose
 from corpgraph.loaders.formats import FORMAT_NAMES
 from corpgraph.loaders.seed import example_paths, seed_path
-from corpgraph.loaders.validate import iter_batches, load_file
+from corpgraph.loaders.validate import iter_batches, load_file, map_batches
 from corpgraph.schema.errors import (BadRequest, ConfigurationError, CorpgraphError, InvalidArgument, InvalidCursor,
                                      InvalidInput, LimitExceeded, NotFound, Problem, SingularOwnership, StoreError)
 from corpgraph.schema.kinds import EntityType
@@ -38,10 +38,14 @@ from corpgraph.loaders.caps import CappedFormat
 from corpgraph.schema.batch import Batch, WriteSummary
 from corpgraph.loaders.coverage import Coverage
 
+if TYPE_CHECKING:  # imported where it runs: `db import` alone needs the bulk import's module
+    from corpgraph.graph.stores.neo4j_bulk import Prepared
+
 app = typer.Typer(help="corpgraph: who is liable for an incident, who is exposed to it.", no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+Warned = TypeVar("Warned", Batch, "Prepared")  # a batch, or what a bulk import keeps of one: both carry its warnings
 ReportOpt = Annotated[Optional[Path], typer.Option("--report", help="also write the coverage report (what each kind "
                                                                      "of source record became) to this JSON file")]
 StoreOpt = Annotated[Optional[str], typer.Option("--store", help="embedded (SQLite file, default) or neo4j")]
@@ -195,7 +199,7 @@ def convert(
         raise typer.Exit(code=1)
 
 
-def _warned(batches: Iterator[Batch]) -> Iterator[Batch]:
+def _warned(batches: Iterator[Warned]) -> Iterator[Warned]:
     """The batches, each one's warnings (imported texts cut at their cap) said on stderr as it passes."""
     for batch in batches:
         for warning in batch.warnings:
@@ -419,10 +423,13 @@ def db_import(
               markup=False, highlight=False, soft_wrap=True)
 
 
-def _every_batch(files: list[Path], size: int, format: str | None) -> Iterator[Batch]:
-    """The batches of every file in turn, as one stream (an import's files are checked together)."""
+def _every_batch(files: list[Path], size: int, format: str | None) -> Iterator[Prepared]:
+    """The batches of every file in turn, as one stream (an import's files are checked together), each prepared for
+    the import where it was validated (in worker processes for a native JSON Lines file of some size)."""
+    from corpgraph.graph.stores.neo4j_bulk import prepare
+
     for path in files:
-        yield from iter_batches(path, size, format=_say_format(path, format))[1]
+        yield from map_batches(path, size, prepare, format=_say_format(path, format))[1]
 
 
 def _run_import(command: list[str], home: Path) -> None:

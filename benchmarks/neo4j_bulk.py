@@ -23,8 +23,8 @@ from pathlib import Path
 from benchmarks.generate import generate
 from corpgraph.graph.stores.neo4j import open_neo4j_store
 from corpgraph.graph.settings import get_settings
-from corpgraph.graph.stores.neo4j_bulk import import_files
-from corpgraph.loaders.validate import iter_batches
+from corpgraph.graph.stores.neo4j_bulk import import_files, prepare
+from corpgraph.loaders.validate import map_batches
 from tests.neo4j_server import LAUNCHER, start_neo4j_server
 
 
@@ -41,7 +41,7 @@ def main() -> None:
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM: the import's own peak, not the generator's
         phases: dict[str, float] = {}
         started = time.perf_counter()
-        files = import_files(iter_batches(world.path, get_settings().batch_size)[1], work / "csv")
+        files = import_files(map_batches(world.path, get_settings().batch_size, prepare)[1], work / "csv")
         phases["read, check, CSV"] = time.perf_counter() - started
         home = work / "home"
         home.mkdir()

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, TypeVar, Union
 
 from pydantic import Field, TypeAdapter, ValidationError
 
@@ -21,7 +21,9 @@ from corpgraph.loaders.formats import Format, Line, Raw
 from corpgraph.loaders.formats.native import NativeFormat
 from corpgraph.loaders.readahead import read_ahead, worth_a_child
 from corpgraph.loaders.readers import OnBytes, RawRecord, parse_line
+from corpgraph.loaders.workers import fan_out, worker_count
 
+T = TypeVar("T")
 _TYPES = ", ".join([kind.value for kind in ENTITIES] + [kind.value for kind in RELATIONS])
 
 
@@ -95,18 +97,45 @@ def _counted(batch: Batch, fmt: Format, coverage: Coverage) -> Batch:
     return batch
 
 
+def map_batches(path: str | Path, size: int, work: Callable[[Batch], T], format: str | None = None,
+                workers: int | None = None) -> tuple[str, Iterator[T]]:
+    """iter_batches's batches, each turned by `work` into what the caller keeps of it, in order; a native JSON Lines
+    file of some size validated and turned in forked workers, one per core (loaders.workers: `work` runs there, so
+    what it returns travels instead of the records; `workers` says how many instead, 0 for none). No coverage is
+    counted."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInput([Problem(str(path), 0, "(file)", "no such file")])
+    fmt = choose(path, format)
+    counted, label = _start(None, path, fmt), str(path)
+    if not isinstance(fmt, NativeFormat) or fmt.lines(path) is None:
+        workers = 0  # an imported format's reader holds state across records (loaders.readahead reads it apart)
+    elif workers is None:
+        workers = worker_count(path)
+    if not workers:
+        return fmt.name, (work(batch) for batch in _batches(label, _items(fmt, path, counted), size))
+    return fmt.name, fan_out(lambda: _chunks(label, _items(fmt, path, counted), size),
+                             lambda chunk: work(validate_stream(label, chunk)), workers)
+
+
 def _batches(label: str, items: Iterable[Raw | Line | Problem], size: int) -> Iterator[Batch]:
     """Cut a format's stream into validated batches of `size` raw items (problems travel with their batch)."""
+    return (validate_stream(label, chunk) for chunk in _chunks(label, items, size))
+
+
+def _chunks(label: str, items: Iterable[Raw | Line | Problem], size: int) -> Iterator[list[Raw | Line | Problem]]:
+    """Cut a format's stream into chunks of `size` raw items, the last one possibly empty (a reading error is an
+    InvalidInput naming the file)."""
     chunk: list[Raw | Line | Problem] = []
     try:
         for item in items:
             chunk.append(item)
             if len(chunk) >= size:
-                yield validate_stream(label, chunk)
+                yield chunk
                 chunk = []
     except OSError as exc:
         raise InvalidInput([Problem(label, 0, "(file)", f"cannot read it: {exc.strerror or exc}")]) from exc
-    yield validate_stream(label, chunk)
+    yield chunk
 
 
 def validate_stream(label: str, items: Iterable[Raw | Line | Problem]) -> Batch:

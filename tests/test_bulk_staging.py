@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +137,66 @@ def _rows(path: Path) -> list[list[str]]:
     """A CSV file's data rows (after the header)."""
     with path.open(encoding="utf-8", newline="") as handle:
         return list(csv.reader(handle))[1:]
+
+
+_IN_WORKERS = """
+import json, os, sys
+from pathlib import Path
+from corpgraph.graph.stores.neo4j_bulk import import_files, prepare
+from corpgraph.loaders.validate import map_batches
+from corpgraph.schema.errors import InvalidInput
+
+out, pids = {}, set()
+def work(batch):
+    pids.add(os.getpid())  # in a worker: the set travels with nothing, so the pid goes into the label
+    prepared = prepare(batch)
+    prepared.label += f"@{os.getpid()}"
+    return prepared
+def labelled(batches):
+    for prepared in batches:
+        label, pid = prepared.label.rsplit("@", 1)
+        pids.add(int(pid))
+        prepared.label = label
+        yield prepared
+for name, path in json.loads(sys.argv[1]).items():
+    folder = Path(path).with_suffix(".csv.d")
+    try:
+        files = import_files(labelled(map_batches(path, 2, work, workers=2)[1]), folder)
+        out[name] = {p.name: p.read_text() for p in sorted(folder.iterdir())}
+    except InvalidInput as exc:
+        out[name] = [str(problem) for problem in exc.problems]
+def fail(batch):
+    if any(rec.id == "c" for rec, _ in batch.entities):  # the second batch: the first went through
+        raise ValueError("worker failed at c")
+    return len(batch)
+try:
+    out["before"] = []
+    for size in map_batches(json.loads(sys.argv[1])["field and unknown endpoint"], 2, fail, workers=2)[1]:
+        out["before"].append(size)
+except ValueError as exc:
+    out["error"] = str(exc)
+out["pids"] = sorted(pids - {os.getpid()})
+print(json.dumps(out))
+"""
+
+
+def test_workers_give_the_problems_and_files_of_one_process(tmp_path: Path) -> None:
+    """map_batches with two forked workers (each validating and preparing every other batch of 2 lines) feeds
+    import_files the same batches in the same order: word for word the same problems, byte for byte the same CSV
+    files as in this process; a worker's exception is raised in the parent. Run in a child process of its own, as
+    a fork of the test process could copy the locks of another test's threads."""
+    paths = {name: write(tmp_path / f"{index}.jsonl", lines)
+             for index, (name, lines) in enumerate([*CASES.items(), *GOOD.items()])}
+    done = subprocess.run([sys.executable, "-c", _IN_WORKERS, json.dumps({n: str(p) for n, p in paths.items()})],
+                          capture_output=True, text=True, check=True)
+    got = json.loads(done.stdout)
+    for name, path in paths.items():
+        folder = tmp_path / f"{name}.serial"
+        try:
+            files = import_files(iter_batches(path, 2)[1], folder)
+            expected: Any = {p.name: p.read_text() for p in sorted(files.folder.iterdir())}
+        except InvalidInput as exc:
+            expected = [str(problem) for problem in exc.problems]
+        assert got[name] == expected and expected, name
+    assert got["error"] == "worker failed at c" and got["before"] == [1]  # line 2 (share 7) failed validation
+    assert len(got["pids"]) >= 2  # workers prepared the batches, none of them the parent process

@@ -24,12 +24,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from pathlib import Path
 
-from corpgraph.schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS, entity_type
+from corpgraph.schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS
 from corpgraph.schema.errors import StoreError
 from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.schema.records import Entity
 
-from corpgraph.graph.identity.identifiers import entity_identifier_keys
 from corpgraph.graph.stores.base import EdgeRow, StoredRelation
 from corpgraph.graph.stores.sqlite_stream import StreamCheck, _marks, _pages  # one IN-list paging for both
 
@@ -45,6 +44,7 @@ _DDL = (
     "CREATE TABLE stale (file TEXT NOT NULL, row INTEGER NOT NULL)",
 )
 _INDEX = "CREATE INDEX relations_target ON relations(target)"  # what the share check reads relations by
+_Held = tuple[str, str, bool, list[str], int]  # an entity's id, type, placeholder, identifier keys, CSV row number
 _ENTITY_ROW = "(id, type, placeholder, file, row) VALUES (?, ?, ?, ?, ?)"
 _RELATION_ROW = f"({_COLUMNS}, hash, file, row) VALUES ({', '.join('?' for _ in EDGE_FIELDS)}, ?, ?, ?)"
 
@@ -67,36 +67,37 @@ class BulkStaging:
         """Close the scratch file (the caller deletes it)."""
         self._db.close()
 
-    def put_entities(self, records: Sequence[tuple[Entity, str, int]]) -> None:
-        """Hold the batch's entities (each last of its id in the batch) with where their CSV row is: an id held
-        before has its old row made stale and its type and identifiers replaced."""
+    def put_entities(self, records: Sequence[_Held]) -> None:
+        """Hold the batch's entities (id, type, placeholder, identifier keys and CSV row of each last of its id in
+        the batch; the file is the type's): an id held before has its old row made stale and its type and
+        identifiers replaced."""
         before = self._db.total_changes
         self._db.executemany(f"INSERT OR IGNORE INTO entities{_ENTITY_ROW}", (
-            (rec.id, entity_type(rec).value, int(rec.placeholder), file, row) for rec, file, row in records))
+            (id, kind, int(placeholder), kind, row) for id, kind, placeholder, _, row in records))
         again = [] if self._db.total_changes - before == len(records) else self._held_before(records)
         if again:
             self._replace(again)
         self._db.executemany("INSERT OR IGNORE INTO identifiers(key, entity_id) VALUES (?, ?)", (
-            (key, rec.id) for rec, _, _ in records if rec.identifiers for key in entity_identifier_keys(rec)))
+            (key, entry[0]) for entry in records for key in entry[3]))
 
-    def _held_before(self, records: Sequence[tuple[Entity, str, int]]) -> list[tuple[Entity, str, int]]:
+    def _held_before(self, records: Sequence[_Held]) -> list[_Held]:
         """The records whose id an earlier batch held (its row is not the one just given)."""
-        rows = {rec.id: (file, row) for rec, file, row in records}
+        rows = {id: (kind, row) for id, kind, _, _, row in records}
         held: set[str] = set()
         for page in _pages(list(rows)):
             held.update(i for i, file, row in self._db.execute(
                 f"SELECT id, file, row FROM entities WHERE id IN ({_marks(page)})", page) if rows[i] != (file, row))
-        return [entry for entry in records if entry[0].id in held]
+        return [entry for entry in records if entry[0] in held]
 
-    def _replace(self, records: list[tuple[Entity, str, int]]) -> None:
+    def _replace(self, records: list[_Held]) -> None:
         """Later records of held ids: their old CSV rows go stale, their rows and identifiers are replaced."""
-        ids = [rec.id for rec, _, _ in records]
+        ids = [entry[0] for entry in records]
         for page in _pages(ids):
             self._db.execute(f"INSERT INTO stale(file, row) SELECT file, row FROM entities WHERE id IN "
                              f"({_marks(page)})", page)
             self._db.execute(f"DELETE FROM identifiers WHERE entity_id IN ({_marks(page)})", page)
         self._db.executemany(f"INSERT OR REPLACE INTO entities{_ENTITY_ROW}", (
-            (rec.id, entity_type(rec).value, int(rec.placeholder), file, row) for rec, file, row in records))
+            (id, kind, int(placeholder), kind, row) for id, kind, placeholder, _, row in records))
 
     def put_relations(self, rows: Sequence[tuple[tuple[Any, ...], int, str, int]]) -> set[str]:
         """Hold the batch's relations (their edge_values, the hash of their document, file, row; each last of its id

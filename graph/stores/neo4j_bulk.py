@@ -27,13 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from corpgraph.schema.batch import Batch
-from corpgraph.schema.declaration import ANALYTIC_FIELDS, RELATIONS, entity_type, relation_id
+from corpgraph.schema.batch import Batch, Origin
+from corpgraph.schema.declaration import ANALYTIC_FIELDS, RELATIONS, relation_id
+from corpgraph.schema.errors import Problem
 
 from corpgraph.graph.stores import cypher
 from corpgraph.graph.stores.base import ChangeKind, edge_values, refuse_problems
 from corpgraph.graph.stores.bulk_staging import BulkStaging
 from corpgraph.graph.stores.codec import encode
+from corpgraph.graph.write.allocation import imported
 
 ARRAY_DELIMITER = "\x1f"
 _NODE_FIELDS = ("id", "type", "name", "topics", "search", "idkeys", "idsearch", "doc")
@@ -57,7 +59,7 @@ _REL_HEADER = [":START_ID(Entity)", ":END_ID(Entity)", "id", *map(_column, ANALY
 STAGING = "staging.db"  # the import's scratch file (graph.stores.bulk_staging) in its folder
 
 
-def import_files(batches: Iterable[Batch], folder: Path) -> ImportFiles:
+def import_files(batches: Iterable[Batch | Prepared], folder: Path) -> ImportFiles:
     """Check the batches (every file's, as one stream) with `corpgraph load`'s checks and write them as the import
     tool's CSV files in `folder` as they come; InvalidInput with every problem, and no file left, when there are
     any (the folder too when it was made for the import)."""
@@ -104,27 +106,108 @@ def import_files(batches: Iterable[Batch], folder: Path) -> ImportFiles:
     return out
 
 
-def _take(staging: BulkStaging, batch: Batch, nodes: _Writers, relationships: _Writers) -> None:
-    """Check one batch (graph.stores.sqlite_stream's per-batch checks) and write its records' CSV rows, the last
-    record of an id in the batch winning, as in the stores."""
+@dataclass
+class Prepared:
+    """What the import keeps of one validated batch (`prepare`): each record's CSV row and the few fields the checks
+    read, in small tuples (they travel from a worker process: loaders.workers), never the pydantic records."""
+
+    label: str
+    # id, type, placeholder, identifier keys, origin's fields, CSV row
+    entities: list[tuple[str, str, bool, list[str], _Where, str]] = field(default_factory=list)
+    # edge_values, hash of the document, incident, imported, origin's fields, CSV row
+    relations: list[tuple[tuple[Any, ...], int, str | None, bool, _Where, str]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    failed_ids: set[str] = field(default_factory=set)
+
+
+def prepare(batch: Batch) -> Prepared:
+    """What each record of a validated batch needs alone (its CSV row with exactly the properties the transactional
+    path stores: neo4j._entity_row, edge_values and the document), before the checks that read the file so far."""
     from corpgraph.graph.stores.neo4j import _entity_row
 
-    staging.checks.admit(batch)  # it may drop placeholders, so the rows are taken after it
-    ents = {rec.id: rec for rec, _ in batch.entities}
-    held = []
-    for rec in ents.values():
+    out = Prepared(batch.label, problems=batch.problems, warnings=batch.warnings, failed_ids=batch.failed_ids)
+    rows: list[str] = []
+    writer = _writer(_Collect(rows))  # one string per row (the csv module writes each row in one call)
+    for rec, origin in batch.entities:
         row = _entity_row(rec)
-        label = entity_type(rec).value
-        held.append((rec, label, nodes.row(label, [_cell(row[name]) for name in _NODE_FIELDS])))
-    staging.put_entities(held)
-    rel_ids = [relation_id(rec) for rec, _ in batch.relations]
-    rows = []
-    for rel_id, relation in dict(zip(rel_ids, (rec for rec, _ in batch.relations))).items():
+        writer.writerow([_cell(row[name]) for name in _NODE_FIELDS])
+        out.entities.append((rec.id, rec.type, rec.placeholder, row["idkeys"] or [],  # type: ignore[attr-defined]
+                             _where(origin), rows[-1]))
+    for relation, origin in batch.relations:
+        rel_id = relation_id(relation)
         values, doc = edge_values(rel_id, relation), encode(relation)
         # values: id, type, source, target, then the analytic fields (never lists: no _cell needed)
-        rows.append((values, hash(doc), values[1],
-                     relationships.row(values[1], [values[2], values[3], rel_id, *values[4:], doc])))
+        writer.writerow([values[2], values[3], rel_id, *values[4:], doc])
+        # hash(): the workers are forks of the importing process, so a document hashes alike in all of them
+        out.relations.append((values, hash(doc), vars(relation).get("incident"), imported(relation), _where(origin),
+                              rows[-1]))
+    return out
+
+
+def _take(staging: BulkStaging, prepared: Batch | Prepared, nodes: _Writers, relationships: _Writers) -> None:
+    """Check one batch (graph.stores.sqlite_stream's per-batch checks, over stand-ins holding the fields they read)
+    and write its records' CSV rows, the last record of an id in the batch winning, as in the stores."""
+    if isinstance(prepared, Batch):
+        prepared = prepare(prepared)
+    batch = Batch(prepared.label, problems=prepared.problems, warnings=prepared.warnings,
+                  failed_ids=prepared.failed_ids)
+    # Stand-ins for the records: they hold every field the checks read (no pydantic record crossed the pipe)
+    relations = [(_Relation(*entry), Origin(*entry[4])) for entry in prepared.relations]
+    batch.entities = [(_Entity(*entry), Origin(*entry[4])) for entry in prepared.entities]  # type: ignore[misc]
+    batch.relations = relations  # type: ignore[assignment]
+    staging.checks.admit(batch)  # it may drop placeholders, so the rows are taken after it
+    ents: dict[str, _Entity] = {rec.id: rec for rec, _ in batch.entities}  # type: ignore[misc]
+    staging.put_entities([(rec.id, rec.type, rec.placeholder, rec.keys, nodes.row(rec.type, rec.row))
+                          for rec in ents.values()])
+    rel_ids = [rec.values[0] for rec, _ in relations]
+    rows = [(rec.values, rec.digest, rec.type, relationships.row(rec.type, rec.row))
+            for rec in dict(zip(rel_ids, (rec for rec, _ in relations))).values()]
     staging.checks.relations_written(batch, rel_ids, unchanged=staging.put_relations(rows))
+    nodes.flush()
+    relationships.flush()
+
+
+class _Entity:
+    """An entity as the checks read it (id, type, placeholder), with its identifier keys and CSV row."""
+
+    def __init__(self, id: str, type: str, placeholder: bool, keys: list[str], where: _Where, row: str) -> None:
+        self.id, self.type, self.placeholder, self.keys, self.row = id, type, placeholder, keys, row
+
+
+class _Relation:
+    """A relation as the checks read it (type, endpoints, incident, whether it is imported: `sources` holds one
+    source with a record id when it is), with its edge_values, the hash of its document and its CSV row."""
+
+    def __init__(self, values: tuple[Any, ...], digest: int, incident: str | None, imported: bool, where: _Where,
+                 row: str) -> None:
+        self.values, self.digest, self.row = values, digest, row
+        self.type, self.source, self.target = values[1], values[2], values[3]
+        if incident is not None:  # read as vars(rec).get("incident"), as on the records (only data supplies have one)
+            self.incident = incident
+        self.sources = [_IMPORTED] if imported else []
+
+
+class _Imported:
+    """A source carrying its record's own id (graph.write.allocation.imported reads only that)."""
+
+    record_id = "(imported)"
+
+
+_IMPORTED = _Imported()
+_Where = tuple[str, int, "str | None", "dict[str, str] | None"]
+
+
+def _where(origin: Origin) -> _Where:
+    """An Origin as its fields, in the order Origin takes them (a tuple pickles far faster than a dataclass)."""
+    return origin.file, origin.line, origin.pointer, dict(origin.fields) if origin.fields else None
+
+
+class _Collect:
+    """A file-like sink that keeps each write (a csv writer's row) as one string of a list."""
+
+    def __init__(self, into: list[str]) -> None:
+        self.write = into.append
 
 
 def _drop_rows(path: Path, rows: set[int]) -> None:
@@ -164,29 +247,39 @@ class ImportFiles:
 
 
 class _Writers:
-    """One CSV file per label or type, `{prefix}-{name}.csv`, opened at its first row."""
+    """One CSV file per label or type, `{prefix}-{name}.csv`, opened at its first row; rows are kept as text and
+    written once per batch, one join per file."""
 
     def __init__(self, files: ExitStack, folder: Path, prefix: str, header: list[str]) -> None:
         self._files, self._folder, self._prefix, self._header = files, folder, prefix, header
-        self._writers: dict[str, Any] = {}
+        self._handles: dict[str, IO[str]] = {}
+        self._pending: dict[str, list[str]] = {}
         self._counts: dict[str, int] = {}
         self.paths: dict[str, Path] = {}
         self.rows = 0  # data rows written in every file
 
-    def row(self, name: str, cells: list[Any]) -> int:
-        """Append one row to the file of `name`; its number there (0 is the first after the header)."""
-        writer = self._writers.get(name)
-        if writer is None:
+    def row(self, name: str, text: str) -> int:
+        """Append one row (its CSV text) to the file of `name`; its number there (0 is the first after the header)."""
+        pending = self._pending.get(name)
+        if pending is None:
             path = self._folder / f"{self._prefix}-{name}.csv"
-            writer = self._writers[name] = _writer(self._files.enter_context(_open(path)))
-            writer.writerow(self._header)
+            handle = self._handles[name] = self._files.enter_context(_open(path))
+            _writer(handle).writerow(self._header)
             self.paths[name] = path
+            pending = self._pending[name] = []
             self._counts[name] = 0
-        writer.writerow(cells)
+        pending.append(text)
         self.rows += 1
         number = self._counts[name]
         self._counts[name] = number + 1
         return number
+
+    def flush(self) -> None:
+        """Write the rows kept since the last flush."""
+        for name, pending in self._pending.items():
+            if pending:
+                self._handles[name].write("".join(pending))
+                pending.clear()
 
 
 def _cell(value: Any) -> Any:
@@ -202,7 +295,7 @@ def _open(path: Path) -> IO[str]:
     return path.open("w", encoding="utf-8", newline="", buffering=1 << 20)
 
 
-def _writer(handle: IO[str]) -> Any:
+def _writer(handle: IO[str] | _Collect) -> Any:
     """RFC 4180 quoting (a quote doubled), "\\n" line ends."""
     return csv.writer(handle, lineterminator="\n")
 

@@ -31,7 +31,6 @@ from corpgraph.schema.batch import Batch, Origin
 from corpgraph.schema.declaration import entity_type
 from corpgraph.schema.errors import Problem
 from corpgraph.schema.kinds import EntityType, RelationType
-from corpgraph.schema.records import Owns
 
 from corpgraph.graph.write.allocation import (Stake, excess_reason, first_excess, imported, may_exceed, owner_groups,
                                               stored_stake)
@@ -125,7 +124,7 @@ class StreamCheck:
         self._db.executemany(
             "INSERT INTO load_owns(rel_id, target, file, line, pointer, fields, changed) VALUES (?, ?, ?, ?, ?, ?, ?)",
             ((rel_id, rec.target, *_where(origin), rel_id not in unchanged)
-             for (rec, origin), rel_id in zip(batch.relations, rel_ids) if isinstance(rec, Owns) and not imported(rec)))
+             for (rec, origin), rel_id in zip(batch.relations, rel_ids) if _native_owns(rec)))
 
     def _file_types(self, ids: list[str]) -> tuple[dict[str, EntityType], set[str]]:
         """The types of the ids the file has written so far, and which of those are its placeholders (a real record
@@ -282,6 +281,12 @@ class StreamCheck:
                 f"WHERE target IN ({_marks(page)}) GROUP BY rel_id", page)
             out.update({rel: _origin(*where) for rel, *where, _ in rows})
         return out
+
+
+def _native_owns(rec: object) -> bool:
+    """Whether a relation is a native OWNS (the share check's), told by its type name: a bulk import checks stand-ins
+    holding the fields read here (graph.stores.neo4j_bulk), not the records."""
+    return rec.type == RelationType.OWNS.value and not imported(rec)  # type: ignore[attr-defined, arg-type]
 
 
 def _where(origin: Origin) -> tuple[str, int, str | None, str | None]:
