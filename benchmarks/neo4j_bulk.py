@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import tempfile
 import time
@@ -43,6 +44,8 @@ def main() -> None:
         started = time.perf_counter()
         files = import_files(map_batches(world.path, get_settings().batch_size, prepare)[1], work / "csv")
         phases["read, check, CSV"] = time.perf_counter() - started
+        cpu = os.times()  # the workers (loaders.workers) are joined: their CPU is the children's so far
+        worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest of them (KiB)
         home = work / "home"
         home.mkdir()
         mark = time.perf_counter()
@@ -56,8 +59,11 @@ def main() -> None:
         for name, seconds in phases.items():
             print(f"{name:>20}: {seconds:7.1f} s  {world.records / seconds:>10,.0f} records/s")
         print(f"{'end to end':>20}: {total:7.1f} s  {world.records / total:>10,.0f} records/s (target 200,000)")
+        print(f"{'CPU':>20}: {cpu.user + cpu.system:7.1f} s this process, {cpu.children_user + cpu.children_system:.1f} s "
+              f"its workers, reading to CSV (on a loaded machine the wall clock says more of the load than of the work)")
         print(f"{'peak RSS':>20}: {_peak_mb():7.0f} MB while importing (this process; neo4j-admin is a child; "
-              f"generating the world before it peaked at {generated:.0f} MB)")
+              f"generating the world before it peaked at {generated:.0f} MB); the largest worker {worker_mb:.0f} MB "
+              f"(forked from this process: the pages they share count in both)")
         server = start_neo4j_server(home, {"server.memory.pagecache.size": "256m"}, heap="1g", jvm_options=())
         try:
             mark = time.perf_counter()
