@@ -77,6 +77,19 @@ def test_reach_gives_the_same_levels_for_small_and_large_closures() -> None:
     assert within.tolist() == [0, 1, 2, 3, 4, 5, 6]
 
 
+def test_reach_from_a_hub_gives_its_levels_and_the_closure_sorted() -> None:
+    # node 0 holds 300 nodes (more than the small walk takes from one node), each held node i holds 300 + i
+    hub = 300
+    frm = np.array([0] * hub + list(range(1, hub + 1)))
+    to = np.array(list(range(hub, 0, -1)) + list(range(hub + 1, 2 * hub + 1)))
+    adj = Adjacency.build(2 * hub + 1, frm, to, np.arange(frm.size))
+    nodes, dist = adj.reach([0])
+    assert sorted(nodes.tolist()) == list(range(2 * hub + 1))
+    assert dict(zip(nodes.tolist(), dist.tolist())) == {0: 0, **{i: 1 for i in range(1, hub + 1)},
+                                                        **{i: 2 for i in range(hub + 1, 2 * hub + 1)}}
+    assert adj.closure([0]).tolist() == list(range(2 * hub + 1))
+
+
 def test_service_rebuilds_only_when_the_revision_changes(tmp_store: SqliteStore) -> None:
     ingest(tmp_store, companies_owning(("a", "b", 0.5)))
     graph = CorpGraph(tmp_store)

@@ -53,7 +53,7 @@ def liability_chain(store: StoreReader, view: AsOfView, incident: int, as_of: da
                     max_owners: int | None = None, bounds: bool = True, paths: bool = True) -> LiabilityChain:
     """Everyone liable for the incident at as_of, with weights, explaining paths and the subgraph.
 
-    bounds=False skips the solves at the minimums and maximums (weight_min/max None, may_control = controls).
+    bounds=False skips the solves at the minimums and maximums (weight_min/max = weight, may_control = controls).
     paths=False finds no path and builds no subgraph (every party's paths empty, graph empty): the weights
     and flags are the same, for answers that do not show paths.
     """

@@ -177,7 +177,13 @@ class Adjacency:
             return None
         seen, levels = set(frontier), [frontier]
         while frontier and (limit is None or len(levels) <= limit):
-            fresh = {other for node in frontier for other in self.of(node)[0].tolist()} - seen
+            fresh: set[int] = set()
+            for node in frontier:
+                ends = self.of(node)[0]
+                if ends.size > _FEW_REACHED << 2:  # a hub: the numpy walk, without a set of its thousands of ends
+                    return None
+                fresh.update(ends.tolist())
+            fresh -= seen
             seen |= fresh
             if len(seen) > _FEW_REACHED:
                 return None
