@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
-from graphql import FragmentSpreadNode, GraphQLError, GraphQLObjectType
+from graphql import FieldNode, FragmentSpreadNode, GraphQLError, GraphQLObjectType
 from strawberry.extensions import DisableIntrospection, MaskErrors, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.scalars import JSON
@@ -75,6 +75,7 @@ def asks_paths(info: Ctx) -> bool:
 
 # Fields under liabilityChain and exposure that resolve to entities (read for the whole answer at once when asked)
 _ENTITY_FIELDS = frozenset({"entity", "incident", "via"})
+_ID_FIELDS = frozenset({"id", "__typename"})
 
 
 def _asks(info: Ctx, names: frozenset[str]) -> bool:
@@ -94,6 +95,51 @@ def _asks(info: Ctx, names: frozenset[str]) -> bool:
             node = raw.fragments[node.name.value]
         stack.extend(getattr(node.selection_set, "selections", None) or [])
     return False
+
+
+def _selections_under(info: Ctx, names: frozenset[str]) -> list[Any] | None:
+    """The selections of every field of these names under this field (fragments followed); None when none is."""
+    raw = info._raw_info
+    stack: list[Any] = list(raw.field_nodes)
+    under: list[Any] | None = None
+    while stack:
+        node = stack.pop()
+        if isinstance(node, FragmentSpreadNode):
+            node = raw.fragments[node.name.value]
+        selections = getattr(node.selection_set, "selections", None) or []
+        if isinstance(node, FieldNode) and node.name.value in names:
+            under = [*(under or []), *selections]
+        else:
+            stack.extend(selections)
+    return under
+
+
+def _only_ids(info: Ctx, selections: list[Any]) -> bool:
+    """Whether these selections (fragments and inline fragments followed) ask for nothing but `id` and `__typename`."""
+    stack = list(selections)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, FieldNode):
+            if node.name.value not in _ID_FIELDS:
+                return False
+            continue
+        if isinstance(node, FragmentSpreadNode):
+            node = info._raw_info.fragments[node.name.value]
+        stack.extend(node.selection_set.selections)  # an inline fragment or a fragment's definition
+    return True
+
+
+def _read_answer_entities(info: Ctx, ids: list[str]) -> None:
+    """Read what the answer's entity fields need, if any is selected: only the ids' types when the fields select
+    nothing but `id` (a record for each exists: the projection was built from them), else the records (a missing
+    or unreadable one then fails as it always did)."""
+    under = _selections_under(info, _ENTITY_FIELDS)
+    if under is None:
+        return
+    if _only_ids(info, under):
+        info.context.read_entity_types(ids)
+    else:
+        info.context.read_entities(ids)
 
 
 @strawberry.type(description="Questions about companies, owners and incidents.")
@@ -161,8 +207,7 @@ class Query:
         info.context.add_damage(disagreeing)
         ids = [chain.incident, *(p.entity for p in chain.parties)]
         info.context.report_damage([*ids, *(a for p in chain.parties for a in p.attributed_to)])
-        if _asks(info, _ENTITY_FIELDS):
-            info.context.read_entities(ids)
+        _read_answer_entities(info, ids)
         return gt.from_result(chain)  # type: ignore[no-any-return]
 
     @resolver(description="Incidents an entity is exposed to, through ownership, dependency or data flow; items a "
@@ -177,9 +222,8 @@ class Query:
                                                  **info.context.settings.exposure_args(max_depth, first))
         info.context.add_damage(disagreeing)
         info.context.report_damage([answer.entity, *(i.via for i in answer.items if i.via)])
-        if _asks(info, _ENTITY_FIELDS):
-            info.context.read_entities([answer.entity, *(i.incident for i in answer.items),
-                                        *(i.via for i in answer.items if i.via)])
+        _read_answer_entities(info, [answer.entity, *(i.incident for i in answer.items),
+                                     *(i.via for i in answer.items if i.via)])
         return gt.from_result(answer)  # type: ignore[no-any-return]
 
     @resolver(description="An entity's status under one regime's ownership-and-control rule (OFAC 50% aggregate; EU and UK owned more than 50% or controlled; docs/sanctions.md), with its aggregate share, bounds, contributors and their paths to a designation.", heavy=True)

@@ -183,9 +183,16 @@ class _Lazy:
 
 def entity_from_record(record: rec.Entity) -> Entity:
     """The GraphQL object of an entity record (only the fields its type declares, converted when read)."""
-    kind = EntityType(record.type)  # type: ignore[attr-defined]
+    made = entity_of_type(record.id, EntityType(record.type))  # type: ignore[attr-defined]
+    made.__dict__["_record"] = record
+    return made
+
+
+def entity_of_type(id: str, kind: EntityType) -> Entity:
+    """The GraphQL object of an entity known by id and type only, for a selection of nothing but `id` (Context.typed):
+    any other field of it is absent (AttributeError), so a resolver must read the record when more is selected."""
     made: Any = object.__new__(_LAZY[kind])
-    made.__dict__.update(_record=record, id=record.id, type=kind)
+    made.__dict__.update(_record=None, id=id, type=kind)
     return cast(Entity, made)
 
 
@@ -201,12 +208,15 @@ async def _loaded(context: Context, id: str) -> Entity:
 
 def entity_now(context: Context, id: str | None) -> Entity | None:
     """The GraphQL object of an id (None for none): built at once when the answer's resolver read it
-    (Context.read_entities), else an awaitable through the DataLoader (graphql-core awaits what a resolver returns),
-    for a sync resolver of a list item."""
+    (Context.read_entities) or from its type alone (Context.read_entity_types), else an awaitable through the
+    DataLoader (graphql-core awaits what a resolver returns), for a sync resolver of a list item."""
     if not id:
         return None
     record = context.known.get(id)
-    return cast(Entity, _loaded(context, id)) if record is None else entity_from_record(record)
+    if record is not None:
+        return entity_from_record(record)
+    kind = context.typed.get(id)
+    return cast(Entity, _loaded(context, id)) if kind is None else entity_of_type(id, kind)
 
 
 # The entity fields of the answers that list entities by the hundred (GraphQL type, field) and the private id each

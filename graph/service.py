@@ -218,6 +218,10 @@ class CorpGraph:
                 continue
         return found
 
+    def entity_types(self, ids: Sequence[str]) -> dict[str, EntityType]:
+        """Stored type per existing canonical id, without reading the records (through the record cache)."""
+        return self.reader().entity_types(ids)
+
     def readable(self, refs: Sequence[str]) -> tuple[dict[str, Entity], list[str]]:
         """The entities of these references that exist and can be read, and what to say of the others: an id a
         stored relation points at but no entity has, or a record that cannot be read (UnreadableRecord)."""

@@ -93,24 +93,26 @@ def test_entity_loads_are_batched_into_one_store_call(seed_store: SqliteStore,
     assert calls == [["lakala", "kaola", "nope"]]
 
 
-def test_nested_entity_fields_of_an_answer_share_one_batch(seed_store: SqliteStore,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    batches: list[list[str]] = []
-    real = CorpGraph.entities
+@pytest.mark.parametrize(("selection", "read"), [("id name", "entities"), ("id", "entity_types")])
+def test_nested_entity_fields_of_an_answer_share_one_batch(seed_store: SqliteStore, monkeypatch: pytest.MonkeyPatch,
+                                                          selection: str, read: str) -> None:
+    batches: dict[str, list[list[str]]] = {"entities": [], "entity_types": []}
+    for name in batches:
+        def spy(self: CorpGraph, ids: list[str], real: Any = getattr(CorpGraph, name), name: str = name) -> Any:
+            batches[name].append(list(ids))
+            return real(self, ids)
 
-    def spy(self: CorpGraph, ids: list[str]) -> Any:
-        batches.append(list(ids))
-        return real(self, ids)
-
-    monkeypatch.setattr(CorpGraph, "entities", spy)
-    query = '{ liabilityChain(incidentId: "kaola-leak-2019") { incident { id } parties { entity { id } } } }'
+        monkeypatch.setattr(CorpGraph, name, spy)
+    query = ('{ liabilityChain(incidentId: "kaola-leak-2019") { incident { %s } parties { entity { %s } } } }'
+             % (selection, selection))
     result = asyncio.run(SCHEMA.execute(query, context_value=make_context(CorpGraph(seed_store), ApiSettings())))
     assert result.errors is None
     assert result.data is not None
     assert {p["entity"]["id"] for p in result.data["liabilityChain"]["parties"]} == {"heipachong", "kaola", "lakala"}
-    # The incident and its three parties (kaola, lakala, heipachong) are read in a single batch.
-    assert len(batches) == 1
-    assert sorted(batches[0]) == ["heipachong", "kaola", "kaola-leak-2019", "lakala"]
+    # The incident and its three parties (kaola, lakala, heipachong) are read in a single batch: their records when
+    # a field needs them, else only their types (an id-only selection).
+    assert [len(b) for b in batches.values()] == ([1, 0] if read == "entities" else [0, 1])
+    assert sorted(batches[read][0]) == ["heipachong", "kaola", "kaola-leak-2019", "lakala"]
 
 
 def test_each_request_gets_fresh_loaders(seed_store: SqliteStore) -> None:

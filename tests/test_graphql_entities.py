@@ -13,11 +13,13 @@ from corpgraph.api.graphql_schema import make_schema
 from corpgraph.api.settings import ApiSettings
 from corpgraph.graph.service import CorpGraph
 from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.schema.kinds import EntityType
 
 
-def _gql(store: SqliteStore, query: str) -> Any:
+def _gql(store: SqliteStore | CorpGraph, query: str) -> Any:
     settings = ApiSettings()
-    result = asyncio.run(make_schema(settings).execute(query, context_value=make_context(CorpGraph(store), settings)))
+    graph = store if isinstance(store, CorpGraph) else CorpGraph(store)
+    result = asyncio.run(make_schema(settings).execute(query, context_value=make_context(graph, settings)))
     assert result.errors is None, result.errors
     return result.data
 
@@ -56,3 +58,54 @@ def test_exposure_items_name_their_incident_and_via(seed_store: SqliteStore) -> 
     assert items[("kaola-leak-2019", "OWNERSHIP")][0] == "kaola"
     assert items[("kaola-leak-2019", "OWNERSHIP")][1] == pytest.approx(0.324)
     assert items[("kaola-leak-2019", "AFFECTED")] == ("lakala", 1.0)
+
+
+def _chain_reading(store: SqliteStore, monkeypatch: pytest.MonkeyPatch, selection: str) -> tuple[Any, list[str]]:
+    """The seed's kaola chain with this selection on its entities, and the ids whose records the store decoded."""
+    graph = CorpGraph(store)
+    graph.projection()  # built first: the build reads the incidents' records (their impacts)
+    read: list[str] = []
+    decode = SqliteStore.get_entities
+
+    def counted(self: SqliteStore, ids: Any) -> Any:
+        read.extend(ids)
+        return decode(self, ids)
+
+    monkeypatch.setattr(SqliteStore, "get_entities", counted)
+    data = _gql(graph, '{ liabilityChain(incidentId: "kaola-leak-2019", asOf: "2020-01-01") { incident ' + selection
+                + ' parties { role entity ' + selection + ' } } }'
+                + (' fragment Named on Entity { name }' if "Named" in selection else ''))
+    return data["liabilityChain"], read
+
+
+def test_a_chain_selecting_only_entity_ids_reads_no_record(seed_store: SqliteStore,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    chain, read = _chain_reading(seed_store, monkeypatch, "{ id __typename ... on Company { id } }")
+    # main: the 4 records (incident, kaola, lakala, heipachong) decoded for their ids
+    assert read == []
+    assert chain["incident"] == {"id": "kaola-leak-2019", "__typename": "Incident"}
+    parties = {(p["entity"]["id"], p["role"], p["entity"]["__typename"]) for p in chain["parties"]}
+    assert {("kaola", "RESPONSIBLE", "Company"), ("lakala", "OWNER", "Company"),
+            ("heipachong", "DATA_RECIPIENT", "Company")} <= parties
+
+
+@pytest.mark.parametrize("selection", ["{ id name }", "{ id ...Named }", "{ id ... on Company { country } }"])
+def test_a_chain_selecting_more_than_ids_reads_the_records(seed_store: SqliteStore, monkeypatch: pytest.MonkeyPatch,
+                                                          selection: str) -> None:
+    chain, read = _chain_reading(seed_store, monkeypatch, selection)
+    assert {"kaola-leak-2019", "kaola", "lakala", "heipachong"} <= set(read)
+    record = seed_store.get_entities(["lakala"])["lakala"]
+    lakala = next(p["entity"] for p in chain["parties"] if p["entity"]["id"] == "lakala")
+    field = "country" if "country" in selection else "name"
+    assert lakala[field] == getattr(record, field) and lakala[field]
+
+
+def test_an_id_without_a_stored_type_still_fails_its_field(seed_store: SqliteStore) -> None:
+    settings = ApiSettings()
+    context = make_context(CorpGraph(seed_store), settings)
+    context.read_entity_types(["kaola", "no-such-id"])
+    assert context.typed == {"kaola": EntityType.COMPANY}
+    assert isinstance(gt.entity_now(context, "kaola"), gt.Company)
+    pending = gt.entity_now(context, "no-such-id")  # the DataLoader's read, which says NotFound as before
+    with pytest.raises(Exception, match="no entity with id 'no-such-id'"):
+        asyncio.run(pending)  # type: ignore[arg-type]
