@@ -3,6 +3,7 @@ large answers (parties, exposure items) resolved by their direct resolvers (seed
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from typing import Any
 
 import pytest
@@ -109,3 +110,18 @@ def test_an_id_without_a_stored_type_still_fails_its_field(seed_store: SqliteSto
     pending = gt.entity_now(context, "no-such-id")  # the DataLoader's read, which says NotFound as before
     with pytest.raises(Exception, match="no entity with id 'no-such-id'"):
         asyncio.run(pending)  # type: ignore[arg-type]
+
+
+def test_a_damaged_record_fails_a_field_that_needs_it_not_an_id(seed_store: SqliteStore) -> None:
+    with sqlite3.connect(seed_store.path) as db:
+        db.execute("UPDATE entities SET doc = 'garbage' WHERE id = 'lakala'")
+    settings, graph = ApiSettings(), CorpGraph(seed_store)
+    answers = {selection: asyncio.run(make_schema(settings).execute(
+        '{ liabilityChain(incidentId: "kaola-leak-2019", asOf: "2020-01-01") { parties { entity { %s } } } }'
+        % selection, context_value=make_context(graph, settings))) for selection in ("id name", "id")}
+    # name needs lakala's record: the error main gives; an id-only selection reads no record (main: the same error)
+    assert answers["id name"].data is None and answers["id name"].errors is not None
+    assert answers["id name"].errors[0].message.startswith("the stored entity 'lakala' (Company) cannot be read")
+    assert answers["id"].errors is None and answers["id"].data is not None
+    assert {p["entity"]["id"] for p in answers["id"].data["liabilityChain"]["parties"]} == {
+        "kaola", "lakala", "heipachong"}
