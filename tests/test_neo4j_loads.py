@@ -206,22 +206,25 @@ def test_writes_wait_for_an_unpublished_load_and_give_up_after_the_busy_timeout(
     assert neo.counts() == {"Company": 12, "OWNS": 11}
 
 
-def test_two_concurrent_loads_take_turns_and_a_reader_never_sees_a_mix(neo: Neo4jStore, reader: Neo4jStore) -> None:
+def test_two_concurrent_loads_take_turns_and_a_reader_sees_none_or_all_companies(neo: Neo4jStore, reader: Neo4jStore) -> None:
     """Two loads of the same 12 companies under two names, at once: both succeed, one after the other; a
-    reader polling all the while sees 0 or 12 companies, all of one name, never some of each."""
+    reader polling all the while sees 0 or 12 companies, and at the end all 12 of one name.
+
+    Not asserted: that no poll ever sees some of each name. The second load's overwrites are written by its
+    final transaction, and a Neo4j query running while that commits may see some old and some new
+    (read-committed; README "Errors and guarantees", docs/neo4j.md). It was seen once in about a dozen runs."""
     other = open_neo4j_store(Settings())
     other.batch_size = 5
     # Both keep the default lease: with the fixture's 1 s, a chunk slower than that on a loaded machine let the
     # waiting load take the running one over (LoadLost), which is the lease working, not what this test is about.
     neo.load_lease = other.load_lease
     ids = [f"c{i:02}" for i in range(CHAIN)]
-    states: set[tuple[str, ...]] = set()
+    counts: set[int] = set()
     done = threading.Event()
 
     def poll() -> None:
         while not done.is_set():
-            states.add(tuple(sorted({e.name.split()[0] for e in reader.get_entities(ids).values()})))
-            states.add(("count", str(len(reader.get_entities(ids)) in (0, 12))))
+            counts.add(len(reader.get_entities(ids)))
     watcher = threading.Thread(target=poll)
     watcher.start()
     outcomes: dict[str, Any] = {}
@@ -246,8 +249,7 @@ def test_two_concurrent_loads_take_turns_and_a_reader_never_sees_a_mix(neo: Neo4
     assert not [o for o in outcomes.values() if isinstance(o, BaseException)], outcomes
     names = {e.name.split()[0] for e in reader.get_entities(ids).values()}
     assert len(names) == 1 and names < {"Ann", "Bob"}
-    assert ("count", "False") not in states
-    assert all(len(state) <= 1 for state in states if state[:1] != ("count",))
+    assert counts and counts <= {0, 12}
     assert reader.counts() == {"Company": 12, "OWNS": 11}
 
 
