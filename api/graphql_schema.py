@@ -97,36 +97,33 @@ def _asks(info: Ctx, names: frozenset[str]) -> bool:
     return False
 
 
-def _selections_under(info: Ctx, names: frozenset[str]) -> list[Any] | None:
-    """The selections of every field of these names under this field (fragments followed); None when none is."""
-    raw = info._raw_info
-    stack: list[Any] = list(raw.field_nodes)
-    under: list[Any] | None = None
+def _fields(info: Ctx, nodes: list[Any], descend: Callable[[FieldNode], bool]) -> Iterator[FieldNode]:
+    """Every field node among these nodes and under them (fragment spreads and inline fragments followed); a
+    field's own selections are walked only when descend(field)."""
+    stack = list(nodes)
     while stack:
         node = stack.pop()
         if isinstance(node, FragmentSpreadNode):
-            node = raw.fragments[node.name.value]
-        selections = getattr(node.selection_set, "selections", None) or []
-        if isinstance(node, FieldNode) and node.name.value in names:
-            under = [*(under or []), *selections]
-        else:
-            stack.extend(selections)
+            node = info._raw_info.fragments[node.name.value]
+        elif isinstance(node, FieldNode):
+            yield node
+            if not descend(node):
+                continue
+        stack.extend(getattr(node.selection_set, "selections", None) or [])
+
+
+def _selections_under(info: Ctx, names: frozenset[str]) -> list[Any] | None:
+    """The selections of every field of these names under this field (fragments followed); None when none is."""
+    under: list[Any] | None = None
+    for found in _fields(info, list(info._raw_info.field_nodes), lambda f: f.name.value not in names):
+        if found.name.value in names:
+            under = [*(under or []), *(getattr(found.selection_set, "selections", None) or [])]
     return under
 
 
 def _only_ids(info: Ctx, selections: list[Any]) -> bool:
     """Whether these selections (fragments and inline fragments followed) ask for nothing but `id` and `__typename`."""
-    stack = list(selections)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, FieldNode):
-            if node.name.value not in _ID_FIELDS:
-                return False
-            continue
-        if isinstance(node, FragmentSpreadNode):
-            node = info._raw_info.fragments[node.name.value]
-        stack.extend(node.selection_set.selections)  # an inline fragment or a fragment's definition
-    return True
+    return all(f.name.value in _ID_FIELDS for f in _fields(info, selections, lambda f: False))
 
 
 def _read_answer_entities(info: Ctx, ids: list[str]) -> None:
