@@ -4,8 +4,10 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import pytest
 
 from corpgraph.graph.write.ingest import ingest
+from corpgraph.graph.projection import build as build_module
 from corpgraph.graph.projection.build import Adjacency, build_projection, day_number
 from corpgraph.graph.service import CorpGraph
 from corpgraph.graph.stores.sqlite import SqliteStore
@@ -118,3 +120,20 @@ def test_closure_is_the_sorted_reach_whether_read_off_the_levels_or_the_mask() -
     assert adj.closure([0]).tolist() == [0, 3, 150, 999]
     assert adj.closure([500]).tolist() == list(range(1000))
     assert adj.closure([3, 150]).tolist() == [3, 150, 999]
+
+
+def test_submatrix_of_a_few_nodes_reads_the_same_entries_in_the_same_order(
+        tmp_store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A holds 50% of B and 20% of C, B 30% of C and 10% of A (a loop)
+    ingest(tmp_store, companies_owning(("a", "b", 0.5), ("a", "c", 0.2), ("b", "c", 0.3), ("b", "a", 0.1)))
+    proj = CorpGraph(tmp_store).projection()
+    view = proj.view(date(2024, 1, 1))
+    nodes = np.array([proj.index[x] for x in "cab"])  # positions: c 0, a 1, b 2
+    few = {upstream: view.submatrix(nodes, upstream) for upstream in (False, True)}  # read in Python ints
+    for rows, cols, shares in few.values():
+        assert sorted(zip(rows.tolist(), cols.tolist(), shares.tolist())) == [
+            (1, 0, 0.2), (1, 2, 0.5), (2, 0, 0.3), (2, 1, 0.1)]
+    monkeypatch.setattr(build_module, "_FEW_ROWS", 0)  # the numpy reading of larger blocks
+    for upstream, found in few.items():
+        for mine, theirs in zip(found, view.submatrix(nodes, upstream)):
+            assert mine.dtype == theirs.dtype and mine.tolist() == theirs.tolist()  # the same order too

@@ -159,7 +159,7 @@ def _dense(view: AsOfView, nodes: np.ndarray, at: int, transpose: bool) -> tuple
     matrix = np.eye(nodes.size)
     matrix[rows, cols] -= shares
     inverse = np.linalg.inv(matrix)
-    return (inverse[at].copy() if transpose else inverse[:, at].copy()), np.diag(inverse).copy()
+    return (inverse[at].copy() if transpose else inverse[:, at].copy()), inverse.diagonal().copy()  # np.diag: ~2 us more
 
 
 def whole(view: AsOfView) -> Factors:
