@@ -217,11 +217,12 @@ class Explainer:
     def __init__(self, store: StoreReader, view: AsOfView) -> None:
         self.store, self.view = store, view
         self.relations: dict[str, StoredRelation] = {}
+        self._ids: dict[int, str] = {}  # relation id by edge, as read: hop() derives none of them again
 
     def read(self, edges: Iterable[int]) -> None:
         """Fetch the records of these edges (one store call for all that are not read yet)."""
-        ids = self.view.projection.relation_ids
-        wanted = {ids[e] for e in edges} - self.relations.keys()
+        ids, known = self.view.projection.relation_ids, self._ids
+        wanted = {known[e] if e in known else known.setdefault(e, ids[e]) for e in edges} - self.relations.keys()
         if wanted:
             self.relations.update(self.store.get_relations(sorted(wanted)))
 
@@ -248,7 +249,7 @@ class Explainer:
     def hop(self, edge: int) -> Hop:
         """One hop of an already-read edge."""
         proj = self.view.projection
-        rel_id = proj.relation_ids[edge]
+        rel_id = self._ids[edge] if edge in self._ids else proj.relation_ids[edge]
         kind = ANALYTIC_RELATIONS[int(proj.type[edge])]
         share = float(proj.share[edge]) if kind == RelationType.OWNS else float("nan")  # votes are no share
         stored = self.relations.get(rel_id)
