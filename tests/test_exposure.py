@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pytest
 
-from corpgraph.graph.analytics.exposure import Impacts
+from corpgraph.graph.analytics.exposure import _FEW, Impacts, _totals, _totals_few
 from corpgraph.graph.analytics.paths import PathFinder
 from corpgraph.graph.analytics.results import Channel, Exposure
 from corpgraph.graph.write.ingest import ingest
@@ -250,3 +251,30 @@ def test_the_first_exposure_after_a_build_reads_no_incident_figures(tmp_store: S
     answer = graph.exposure("p")
     assert _items(answer) == {("r", Channel.OWNERSHIP, "q"): pytest.approx(0.4), ("a", Channel.AFFECTED, "p"): 1.0}
     assert answer.totals == pytest.approx({"duration_hours": 0.4 * 20 + 3})
+
+
+@pytest.mark.parametrize("incidents", [3, 9])  # fewer than _FEW items are ranked in Python floats, 9 by numpy
+def test_a_holder_of_a_few_or_many_incidents_ranks_and_totals_them_alike(tmp_store: SqliteStore, incidents: int) -> None:
+    # P holds 50% of A; A is responsible for incidents i1..iN, incident ik of 10 x k records
+    ingest(tmp_store, batch(
+        company("p"), company("a"), owns("p", "a", 0.5),
+        *(entity("Incident", f"i{k}", category="data_leak", records_affected=10 * k) for k in range(1, incidents + 1)),
+        *(rel("RESPONSIBLE_FOR", "a", f"i{k}") for k in range(1, incidents + 1)),
+    ))
+    answer = CorpGraph(tmp_store).exposure("p", paths=False)
+    assert [i.incident for i in answer.items] == [f"i{k}" for k in range(incidents, 0, -1)]  # 0.5 x 10k, largest first
+    assert answer.count == incidents and [i.weight for i in answer.items] == [0.5] * incidents
+    assert answer.totals == {"records_affected": 0.5 * 10 * incidents * (incidents + 1) / 2}  # 30 or 225
+
+
+def test_totals_of_fewer_than_few_incidents_are_the_floats_numpy_sums() -> None:
+    # numpy sums fewer than 8 numbers one after the other from 0.0; _totals_few must give its floats bit for bit
+    rng = np.random.default_rng(5)
+    keys = ("records_affected", "records_affected_max", "duration_hours", "amount_EUR")
+    for n in range(_FEW):
+        for _ in range(300):
+            weight = rng.random(n) * rng.choice([1.0, 1e-3, 0.37], n)
+            columns = {key: np.where(rng.random(n) < 0.3, np.nan, rng.random(n) * 10.0 ** rng.integers(0, 9, n))
+                       for key in keys}
+            few = _totals_few(weight.tolist(), {key: column.tolist() for key, column in columns.items()})
+            assert repr(few) == repr(_totals(weight, columns))
