@@ -50,7 +50,7 @@ def test_a_ready_view_is_mapped_with_the_snapshot_not_built_again(
     mapped = found[0]
     view = ready_view(mapped, DAY)
     a, b, c = (mapped.index[x] for x in "abc")
-    assert not view.W.data.flags.writeable and not view.control.by_row.indices.flags.writeable  # type: ignore[attr-defined]
+    assert not view.W.data.flags.writeable and not view.control.indices.flags.writeable  # type: ignore[attr-defined]
     assert view.W[a, b] == 0.6 and view.W[b, c] == 0.3 and view.W[c, b] == 0.1
     assert controlled_by(view, a).tolist() == [b]  # 60% > 50%; b's 30% of c controls nothing
     labels = view.components.labels

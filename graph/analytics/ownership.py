@@ -175,7 +175,7 @@ def holding_candidates(view: AsOfView, owner: int, bounds: bool = True) -> Candi
     row_ = row(view, owner, bounds)
     direct = _direct(view, owner, incoming=False)
     held = controlled_by(view, owner)
-    sides = Sides(held, may_control(view).controlled_by(owner) if bounds else held,
+    sides = Sides(held, may_control(view).controlled_by(owner, view) if bounds else held,
                    _interests(view, owner, incoming=False), declarations(view, owner, incoming=False))
     return Candidates(view, row_, row_.listed(), direct, sides, owner_side=False)
 
@@ -360,7 +360,7 @@ def _bossed(view: AsOfView, candidates: np.ndarray) -> np.ndarray:
     """Per candidate: another candidate controls it, and it does not control that one back."""
     if candidates.size < 2:
         return np.zeros(candidates.size, dtype=bool)
-    inner = among(control(view).by_row, candidates)  # inner[i, j]: candidate i controls candidate j
+    inner = among(control(view), candidates)  # inner[i, j]: candidate i controls candidate j
     bossed: np.ndarray = (inner & ~inner.T).any(axis=0)
     return bossed
 

@@ -32,6 +32,7 @@ from corpgraph.schema.kinds import RelationType
 from corpgraph.graph.identity.clusters import IdentityMap
 from corpgraph.graph.precision import FULL
 from corpgraph.graph.identity.merge import Statements, merge_columns
+from corpgraph.graph.projection.bits import Bits
 from corpgraph.graph.projection.coded_column import CodedColumn
 from corpgraph.graph.projection.distinct import distinct
 from corpgraph.graph.projection.nodeids import NodeIds
@@ -49,6 +50,7 @@ _TYPE_CODE = {t: i for i, t in enumerate(ANALYTIC_RELATIONS)}
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _CACHED_DATES = 8  # as_of views kept; queries mostly ask about today or a handful of dates
 _FEW_ROWS, _FEW_SLOTS = 16, 512  # csr_slots walks the ranges in Python up to this many rows and slots
+_FEW_PAIRS = 16  # pair_slots searches up to this many pairs one by one (a vectorised bisection costs ~13 steps)
 _FEW_REACHED = 64  # Adjacency.reach walks in Python ints while it has seen at most this many nodes
 
 
@@ -392,7 +394,7 @@ class AsOfView:
 
     projection: Projection
     day: int
-    valid: np.ndarray  # bool per edge
+    valid: Bits  # a flag per edge (packed: read as `valid[edges]`, `valid.at(edge)`)
     down: Adjacency  # owner -> owned, every valid OWNS edge (unknown shares included)
     up: Adjacency  # owned -> owner
     W: sp.csr_matrix
@@ -424,7 +426,7 @@ class AsOfView:
         down, up = Adjacency.build(n, src, proj.dst, owns), Adjacency.build(n, dst, proj.src, owns)
         unknown, ranged = shares.unknown, shares.ranged
         midpoints = dict(zip(owns[ranged].tolist(), shares.point[ranged].tolist()))
-        return cls(proj, day, valid, down, up, W, _nodes(src[unknown]), _nodes(dst[unknown]), over,
+        return cls(proj, day, Bits.of(valid), down, up, W, _nodes(src[unknown]), _nodes(dst[unknown]), over,
                    _nodes(src[ranged]), _nodes(dst[ranged]), midpoints, overlaps=overlaps)
 
     def lower(self) -> "AsOfView":
@@ -469,7 +471,8 @@ class AsOfView:
 
         Unlike scipy's fancy indexing, the cost is in the block's edges, not in the size of the graph.
         upstream: the block holds every owner of its nodes (what reaches a company), so W is read by columns
-        (the `up` adjacency and `by_company`) and a holder with 10^4 stakes costs only its stakes inside the block.
+        (the `up` adjacency and each entry's share, `_shares_in_w`) and a holder with 10^4 stakes costs only its
+        stakes inside the block.
         """
         if nodes.size <= _FEW_ROWS:
             few = self._few_entries(nodes, upstream)
@@ -477,12 +480,8 @@ class AsOfView:
                 return few
         if upstream:
             entries = csr_slots(self.up.indptr, nodes)
-            sizes = self.up.indptr[nodes + 1] - self.up.indptr[nodes]
-            found_slots = self.by_company.slot[entries]
-            in_w = found_slots >= 0  # an up edge with an unknown or 0 share has no entry in W
-            slots = found_slots[in_w]
-            other = self.projection.src[self.up.edge[entries[in_w]]]
-            which = np.repeat(np.arange(nodes.size), sizes)[in_w]
+            other = self.projection.src[self.up.edge[entries]]
+            which = np.repeat(np.arange(nodes.size), self.up.indptr[nodes + 1] - self.up.indptr[nodes])
         else:
             slots = csr_slots(self.W.indptr, nodes)
             other = self.W.indices[slots]
@@ -498,8 +497,15 @@ class AsOfView:
             at = np.minimum(np.searchsorted(nodes, other, sorter=sorter), nodes.size - 1)
             hit = nodes[sorter[at]] == other
             found = which[hit], sorter[at[hit]]
-        rows, cols = found[::-1] if upstream else found
-        return rows, cols, self.W.data[slots[hit]]
+        if not upstream:
+            return found[0], found[1], self.W.data[slots[hit]]
+        shares, in_w = self._shares_in_w(self.up.edge[entries[hit]], other[hit], nodes[found[0]])
+        return found[1][in_w], found[0][in_w], shares[in_w]
+
+        if not upstream:
+            return found[0], found[1], self.W.data[slots[hit]]
+        shares, in_w = self._shares_in_w(self.up.edge[entries[hit]], other[hit], nodes[found[0]])
+        return found[1][in_w], found[0][in_w], shares[in_w]
 
     def _few_entries(self, nodes: np.ndarray, upstream: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """submatrix of a block of a few nodes with few entries, read in Python ints: the same entries in the same
@@ -513,29 +519,53 @@ class AsOfView:
         place = {node: k for k, node in enumerate(listed)}
         rows: list[int] = []
         cols: list[int] = []
-        slots: list[int] = []
+        values: list[float] = []
+        if upstream:  # the owners on the companies' up entries that have a share in W, read at once
+            edges = self.up.edge[[p for start, end in zip(starts, ends) for p in range(start, end)]]
+            owners = self.projection.src[edges]
+            companies = np.array([node for node, start, end in zip(listed, starts, ends) for _ in range(end - start)],
+                                 dtype=np.int64)
+            shares, in_w = self._shares_in_w(edges, owners, companies)
+            read = list(zip(owners.tolist(), shares.tolist(), in_w.tolist()))
+        offset = 0  # where the node's entries start in `read`
         for k, start, end in zip(range(len(listed)), starts, ends):
-            if upstream:  # the owners on the company's up entries that have a share in W (a slot)
-                found = self.by_company.slot[start:end].tolist()
-                others = self.projection.src[self.up.edge[start:end]].tolist()
-                pairs = [(o, s) for o, s in zip(others, found) if s >= 0]
+            if upstream:
+                pairs = [(o, v) for o, v, w in read[offset:offset + end - start] if w]
+                offset += end - start
             else:
-                pairs = list(zip(self.W.indices[start:end].tolist(), range(start, end)))
-            for other, slot in pairs:
+                pairs = list(zip(self.W.indices[start:end].tolist(), self.W.data[start:end].tolist()))
+            for other, value in pairs:
                 at = place.get(other)
                 if at is not None:
                     rows.append(k)
                     cols.append(at)
-                    slots.append(slot)
+                    values.append(value)
         if upstream:
             rows, cols = cols, rows
-        picked = np.array(slots, dtype=np.int64)
-        return np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), self.W.data[picked]
+        return np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(values, dtype=np.float64)
 
-    @cached_property
-    def by_company(self) -> "ByCompany":
-        """Where the share of each `up` entry sits in W (built on first use): W read by companies."""
-        return ByCompany.of(self.W, self.up)
+    def _shares_in_w(self, edges: np.ndarray, owners: np.ndarray, companies: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """W's share of each valid OWNS edge (owner -> company) and whether W holds one (W read by companies).
+
+        An exact share is W's entry bit for bit in this view and in its lower and upper views (graph.projection.
+        shares: exact shares are their own point, minimum and maximum), unless its company's column was scaled
+        (over_allocated) or the share is 0 (no entry); the other entries (ranges, unknown shares: a few) are
+        searched in their owner's row of W (pair_slots). So nothing is kept per entry for it: before, W by
+        company was one int32 an `up` entry (2.1 MB of a 200k world's 33), built with the view and saved in its
+        snapshot.
+        """
+        shares = np.asarray(self.projection.share[edges], dtype=np.float64)
+        exact = ~np.isnan(shares)
+        if self.over_allocated.size:
+            exact &= ~np.isin(companies, self.over_allocated)
+        in_w = exact & (shares != 0)
+        rest = np.flatnonzero(~exact)
+        if rest.size:
+            slots = pair_slots(self.W, owners[rest], companies[rest])
+            in_w[rest] = slots >= 0
+            shares[rest[slots >= 0]] = self.W.data[slots[slots >= 0]]
+        return shares, in_w
 
     @cached_property
     def components(self) -> "Components":
@@ -557,33 +587,36 @@ class AsOfView:
         return valid
 
 
-@dataclass(frozen=True)
-class ByCompany:
-    """W by companies, over the `up` adjacency (a company's valid OWNS edges, the owner of each read from the edge):
-    `slot[k]` is where the share of up entry k sits in W.data, -1 when it has none (an unknown or 0 share).
+def pair_slots(W: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Where W.data holds each entry (rows[k], cols[k]), -1 where W has none: a binary search in each pair's row.
 
-    Only this one int32 an entry is kept: before, W.T as CSR arrays (an indptr a node, the owner and the slot an
-    entry) held again what `up` holds (2.9 MB of the view's 27.6 at 200k companies). The entries of a company come
-    in up's order, not by owner: every reader sums per owner or per pair (graph.projection.linalg), so no sum changes.
+    W's rows are sorted by column, as scipy's canonical CSR has them (a W that is not, scaled by scipy's product,
+    is searched row by row). A few pairs are searched one by one; more, all at once a step at a time (a row of
+    m entries takes log2(m) steps, each a few numpy calls over all the pairs).
     """
-
-    slot: np.ndarray
-
-    @classmethod
-    def of(cls, W: sp.csr_matrix, up: Adjacency) -> "ByCompany":
-        """The W slot of every up entry: its (owner, company) pair looked up in W's rows (one sorted search)."""
-        assert up.rows is None, "the view's up adjacency has a row per node"
-        n = W.shape[0]
-        owners = up.ends[up.edge].astype(np.int64)
-        companies = np.repeat(np.arange(up.indptr.size - 1, dtype=np.int64), np.diff(up.indptr))
-        keys = np.repeat(np.arange(n, dtype=np.int64), np.diff(W.indptr)) * n + W.indices
-        order = None if bool(np.all(keys[1:] >= keys[:-1])) else np.argsort(keys, kind="stable")  # canonical W: sorted
-        ranked = keys if order is None else keys[order]
-        wanted = owners * n + companies
-        at = np.minimum(np.searchsorted(ranked, wanted), max(ranked.size - 1, 0))
-        hit = ranked[at] == wanted if ranked.size else np.zeros(wanted.size, dtype=bool)
-        slots = at if order is None else order[at]
-        return cls(np.where(hit, slots, -1).astype(index_type(max(W.nnz, 1))))
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols)
+    ptr, indices = W.indptr, W.indices
+    if rows.size <= _FEW_PAIRS or not W.has_sorted_indices:
+        out = np.full(rows.size, -1, dtype=np.int64)
+        for k, (row, col) in enumerate(zip(rows.tolist(), cols.tolist())):
+            start, end = int(ptr[row]), int(ptr[row + 1])
+            found = np.flatnonzero(indices[start:end] == col)
+            if found.size:
+                out[k] = start + int(found[0])
+        return out
+    lo, end = ptr[rows].astype(np.int64), ptr[rows + 1].astype(np.int64)
+    hi = end.copy()
+    while True:  # lo: the first position of the row whose column is not below the pair's
+        live = lo < hi
+        if not live.any():
+            break
+        mid = (lo + hi) >> 1
+        below = indices[np.where(live, mid, 0)] < cols
+        lo = np.where(live & below, mid + 1, lo)
+        hi = np.where(live & ~below, mid, hi)
+    hit = lo < end
+    hit[hit] = indices[lo[hit]] == cols[hit]
+    return np.where(hit, lo, -1)
 
 
 @dataclass(frozen=True)

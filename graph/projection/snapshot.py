@@ -11,7 +11,7 @@ from the store as usual (and saved again).
 
 What it holds: the per-edge columns, the NodeIds groups, what relation ids keep beside the columns, and the
 statements merged by identity (and, when saved with it, the identity map itself), and every cached as-of view
-that is ready (graph.projection.view_arrays: mask, OWNS adjacency, W, control, components, W by company). The
+that is ready (graph.projection.view_arrays: mask, OWNS adjacency, W, control, components). The
 per-type adjacency is rebuilt from the columns when loaded (vectorised, a small part of a build from the store);
 views not saved are built on first use.
 
@@ -55,9 +55,11 @@ from corpgraph.graph.projection.sparse_column import SparseColumn
 from corpgraph.graph.projection.view_arrays import is_ready, view_arrays, view_of
 from corpgraph.graph.stores.base import GraphStore
 
-FORMAT = 7  # bumped whenever what a snapshot holds changes: older files are then ignored (2: bound_open, 3: the digest,
+FORMAT = 8  # bumped whenever what a snapshot holds changes: older files are then ignored (2: bound_open, 3: the digest,
 #            4: the identity map, for the workers that map a snapshot, 5: the ready as-of views, 6: W by company as
-#            slots over the up adjacency, 7: share and validity days as coded columns, components named by first rank)
+#            slots over the up adjacency, 7: share and validity days as coded columns, components named by first rank,
+#            8: control by columns only, with a bit a node for who controls anything; no W by
+#            company; the valid edges as bits)
 _SUFFIX = ".npz"
 _STALE_TEMP = 3600.0  # seconds after which a temporary file left by a crashed writer is removed
 _POLL = 0.01  # seconds between looks for a newer published snapshot (a worker waiting for its builder)

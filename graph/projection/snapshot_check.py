@@ -118,10 +118,10 @@ def _check_view(arrays: Mapping[str, np.ndarray], prefix: str, m: int, n: int) -
     indices within the nodes or edges they index, shares within [0, 1]."""
     for name in names(prefix):
         _require(name in arrays and arrays[name].ndim == 1, f"array {name!r} is missing or not one-dimensional")
-    _require(arrays[prefix + "valid"].shape == (m,) and arrays[prefix + "valid"].dtype.kind == "b",
-             f"{prefix}valid is not one flag per edge")
+    _require(arrays[prefix + "valid"].shape == ((m + 7) >> 3,) and arrays[prefix + "valid"].dtype == np.uint8,
+             f"{prefix}valid is not one bit an edge")
     rows = {"down": ("indptr", "edge", m), "up": ("indptr", "edge", m), "W": ("indptr", "indices", n)}
-    rows.update({"control.row": ("ptr", "idx", n), "control.col": ("ptr", "idx", n)})
+    rows.update({"control.col": ("ptr", "idx", n)})
     for part, (ptr, entries, bound) in rows.items():
         sep = "_" if part.startswith("control") else "."
         indptr, name = arrays[f"{prefix}{part}{sep}{ptr}"], f"{prefix}{part}{sep}{entries}"
@@ -131,9 +131,8 @@ def _check_view(arrays: Mapping[str, np.ndarray], prefix: str, m: int, n: int) -
         _codes(arrays, name, bound)
     _shares(arrays, prefix + "W.data")
     _require(arrays[prefix + "W.data"].size == arrays[prefix + "W.indices"].size, f"{prefix}W.data is not one share an entry")
-    slot = arrays[prefix + "by_company.slot"]
-    _require(slot.size == arrays[prefix + "up.edge"].size, f"{prefix}by_company.slot is not one slot an up entry")
-    _codes(arrays, prefix + "by_company.slot", arrays[prefix + "W.data"].size, missing=True)
+    controls = arrays[prefix + "control.controls"]
+    _require(controls.dtype == np.uint8 and controls.size == (n + 7) >> 3, f"{prefix}control.controls is not one bit a node")
     _require(arrays[prefix + "components.labels"].size == n, f"{prefix}components.labels is not one value a node")
     for name in ("components.labels", "components.cyclic_ranks", "components.cyclic_nodes"):
         _codes(arrays, prefix + name, n)

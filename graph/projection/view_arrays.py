@@ -1,10 +1,10 @@
 """A ready as-of view as named arrays and back, so a snapshot carries it (graph.projection.snapshot).
 
 A ready view (graph.projection.ready) is the date's mask, OWNS adjacency both ways, share matrix W and the parts
-every request would otherwise build on first use: the control relation, the strongly connected components and
-W by company. Saved with the projection's columns, a worker that maps the snapshot reads them from the file's
-pages, shared with every other worker, instead of building a private copy of each (at 1M companies a view costs
-a worker about as much as the columns themselves). Its lazier parts (the lower and upper views of reported
+every request would otherwise build on first use: the control relation (by columns, and who controls anything) and the
+strongly connected components. Saved with the projection's columns, a worker that maps the snapshot reads them
+from the file's pages, shared with every other worker, instead of building a private copy of each (at 1M
+companies a view costs a worker about as much as the columns themselves). Its lazier parts (the lower and upper views of reported
 ranges, may_control, cyclic components' inverses, the whole graph's factors) are not saved: built on first use,
 as before.
 """
@@ -15,22 +15,22 @@ from collections.abc import Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from corpgraph.graph.projection.build import Adjacency, AsOfView, ByCompany, Components, Projection
+from corpgraph.graph.projection.bits import Bits
+from corpgraph.graph.projection.build import Adjacency, AsOfView, Components, Projection
 from corpgraph.graph.projection.control import Control
 
 # the per-view arrays, by name after the view's prefix
 _NAMES = ("valid", "down.indptr", "down.edge", "up.indptr", "up.edge", "W.indptr", "W.indices", "W.data",
           "unknown_src", "unknown_dst", "over_allocated", "ranged_src", "ranged_dst", "midpoints.edge",
-          "midpoints.value", "overlaps.edge", "overlaps.offsets", "overlaps.edges", "control.row_ptr",
-          "control.row_idx", "control.row_data", "control.col_ptr", "control.col_idx", "control.col_data",
-          "components.labels", "components.cyclic_ranks", "components.cyclic_nodes",
-          "components.inner_label", "components.inner_row", "components.inner_col", "components.inner_share",
-          "by_company.slot")
+          "midpoints.value", "overlaps.edge", "overlaps.offsets", "overlaps.edges", "control.col_ptr",
+          "control.col_idx", "control.controls", "components.labels", "components.cyclic_ranks",
+          "components.cyclic_nodes", "components.inner_label", "components.inner_row", "components.inner_col",
+          "components.inner_share")
 
 
 def is_ready(view: AsOfView) -> bool:
     """Whether the view's first-use parts are built (graph.projection.ready), so that saving it saves them."""
-    return isinstance(view.control, Control) and "components" in view.__dict__ and "by_company" in view.__dict__
+    return isinstance(view.control, Control) and "components" in view.__dict__
 
 
 def names(prefix: str) -> list[str]:
@@ -40,18 +40,17 @@ def names(prefix: str) -> list[str]:
 
 def view_arrays(view: AsOfView, prefix: str) -> dict[str, np.ndarray]:
     """A ready view's arrays under `prefix` (see is_ready)."""
-    rel, comps, by_company = view.control, view.components, view.by_company
+    rel, comps = view.control, view.components
     assert isinstance(rel, Control)
     overlaps = sorted(view.overlaps.items())
     sizes = [len(edges) for _, edges in overlaps]
-    found = (view.valid, view.down.indptr, view.down.edge, view.up.indptr, view.up.edge, view.W.indptr,
+    found = (view.valid.packed, view.down.indptr, view.down.edge, view.up.indptr, view.up.edge, view.W.indptr,
              view.W.indices, view.W.data, view.unknown_src, view.unknown_dst, view.over_allocated, view.ranged_src,
              view.ranged_dst, np.array(sorted(view.midpoints), dtype=np.int64),
              np.array([view.midpoints[e] for e in sorted(view.midpoints)], dtype=np.float64),
              np.array([e for e, _ in overlaps], dtype=np.int64), np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
-             np.array([x for _, edges in overlaps for x in edges], dtype=np.int64), rel.by_row.indptr,
-             rel.by_row.indices, rel.by_row.data, rel.by_column.indptr, rel.by_column.indices, rel.by_column.data,
-             comps.labels, comps.cyclic_ranks, comps.cyclic_nodes, *comps.inner, by_company.slot)
+             np.array([x for _, edges in overlaps for x in edges], dtype=np.int64), rel.indptr, rel.indices,
+             rel.controls.packed, comps.labels, comps.cyclic_ranks, comps.cyclic_nodes, *comps.inner)
     return {prefix + name: np.asarray(array) for name, array in zip(_NAMES, found)}
 
 
@@ -62,15 +61,14 @@ def view_of(projection: Projection, day: int, arrays: Mapping[str, np.ndarray], 
     edges = a["overlaps.edges"].tolist()
     cuts = a["overlaps.offsets"].tolist()
     overlaps = {int(e): tuple(edges[cuts[k]:cuts[k + 1]]) for k, e in enumerate(a["overlaps.edge"].tolist())}
-    view = AsOfView(projection, day, a["valid"], Adjacency(a["down.indptr"], a["down.edge"], projection.dst),
+    valid = Bits(a["valid"], projection.type.size)
+    view = AsOfView(projection, day, valid, Adjacency(a["down.indptr"], a["down.edge"], projection.dst),
                     Adjacency(a["up.indptr"], a["up.edge"], projection.src),
                     sp.csr_matrix((a["W.data"], a["W.indices"], a["W.indptr"]), shape=(n, n)),
                     a["unknown_src"], a["unknown_dst"], a["over_allocated"], a["ranged_src"], a["ranged_dst"],
                     dict(zip(a["midpoints.edge"].tolist(), a["midpoints.value"].tolist())), overlaps=overlaps)
-    view.control = Control(sp.csr_matrix((a["control.row_data"], a["control.row_idx"], a["control.row_ptr"]), shape=(n, n)),
-                           sp.csc_matrix((a["control.col_data"], a["control.col_idx"], a["control.col_ptr"]), shape=(n, n)))
+    view.control = Control(a["control.col_ptr"], a["control.col_idx"], Bits(a["control.controls"], n))
     inner = (a["components.inner_label"], a["components.inner_row"], a["components.inner_col"], a["components.inner_share"])
     view.__dict__["components"] = Components(a["components.labels"], a["components.cyclic_ranks"],
                                              a["components.cyclic_nodes"], inner)
-    view.__dict__["by_company"] = ByCompany(a["by_company.slot"])
     return view

@@ -41,6 +41,7 @@ from corpgraph.graph.projection.build import (
     _later_wins,
     csr_slots,
 )
+from corpgraph.graph.projection.bits import Bits
 from corpgraph.graph.projection.shares import EdgeShares
 from corpgraph.graph.projection.spare import appended, spare_empty
 
@@ -142,7 +143,7 @@ def patched_view(old: AsOfView, proj: Projection, touched: np.ndarray, targets: 
     edges point at (sorted) and every OWNS edge into T (sorted); see the module."""
     n, day = proj.size, old.day
     valid = np.zeros(proj.type.size, dtype=bool)
-    valid[:old.valid.size] = old.valid
+    valid[:len(old.valid)] = old.valid.dense()
     valid[touched] = (proj.valid_from[touched] <= day) & (proj.valid_to[touched] > day)
     valid[into] = (proj.valid_from[into] <= day) & (proj.valid_to[into] > day)  # an edge a later one ended may return
     kept, overlaps = _latest_per_pair(proj, into[valid[into]])
@@ -164,7 +165,7 @@ def patched_view(old: AsOfView, proj: Projection, touched: np.ndarray, targets: 
     ranged = cols.shares.ranged
     midpoints.update(zip(kept[ranged].tolist(), cols.shares.point[ranged].tolist()))
     overlapping.update(overlaps)
-    view = AsOfView(proj, day, valid, down, up, W, unknown_src, unknown_dst, over, ranged_src, ranged_dst,
+    view = AsOfView(proj, day, Bits.of(valid), down, up, W, unknown_src, unknown_dst, over, ranged_src, ranged_dst,
                     midpoints, overlaps=overlapping)
     _carry_derived(old, view, cols, proj.dst[touched[proj.type[touched] == _CONTROLS]])
     return view
@@ -279,10 +280,9 @@ def _same_control(relation: object, W: sp.csr_matrix, cols: _Columns) -> Control
     half of one now: then every step of the fixed point sees the same crossings as before.
     """
     assert isinstance(relation, Control)
-    old_n, n = relation.by_row.shape[0], cols.n
+    old_n, n = relation.size, cols.n
     known = cols.targets[cols.targets < old_n]
-    col = relation.by_column
-    if known.size and (col.indptr[known + 1] - col.indptr[known]).any():
+    if known.size and (relation.indptr[known + 1] - relation.indptr[known]).any():
         return None
     power: dict[tuple[int, int], float] = defaultdict(float)
     for owner, target in set(zip(cols.owners.tolist(), cols.companies.tolist())):
@@ -293,5 +293,4 @@ def _same_control(relation: object, W: sp.csr_matrix, cols: _Columns) -> Control
                 power[(boss, target)] += share
     if any(total > CONTROL + TOLERANCE for total in power.values()):
         return None
-    return Control(control.grown(relation.by_row, n, sp.csr_matrix),
-                   control.grown(relation.by_column, n, sp.csc_matrix))
+    return relation.grown(n)
