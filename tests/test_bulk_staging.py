@@ -115,7 +115,7 @@ def test_the_csv_files_hold_what_the_embedded_store_holds(name: str, tmp_path: P
     assert relations == {raw.id: raw.doc for raw in store.raw_relations("", 100)}
     assert (files.entities, files.relations, files.placeholders) == (len(entities), len(relations),
                                                                       summary.placeholders)
-    assert not list((tmp_path / "csv").glob("staging.db*"))
+    assert not list((tmp_path / "csv").glob("staging*"))
 
 
 def test_the_last_record_of_an_id_wins(tmp_path: Path) -> None:

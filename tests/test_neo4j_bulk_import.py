@@ -60,7 +60,7 @@ def test_without_a_home_it_prints_the_command_and_a_bad_file_writes_nothing(tmp_
     # the files are checked together: the stake's companies come in the next file
     done = corpgraph("db", "import", str(owns), str(companies), "--csv-dir", str(tmp_path / "csv"))
     assert done.returncode == 0, done.stderr
-    assert not list((tmp_path / "csv").glob("staging.db*"))  # the scratch file is gone once the CSV files are
+    assert not list((tmp_path / "csv").glob("staging*"))  # the scratch file is gone once the CSV files are
     text = _flat(done.stdout)
     assert "2 entities, 1 relations, 0 placeholder(s)" in text
     assert (f"neo4j-admin database import full neo4j --id-type=string --array-delimiter=U+001F "

@@ -27,15 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from corpgraph.schema.batch import Batch, Origin
 from corpgraph.schema.declaration import ANALYTIC_FIELDS, RELATIONS, relation_id
 from corpgraph.schema.errors import Problem
 
 from corpgraph.graph.stores import cypher
 from corpgraph.graph.stores.base import ChangeKind, edge_values, refuse_problems
-from corpgraph.graph.stores.bulk_staging import BulkStaging
+from corpgraph.graph.stores.bulk_staging import ENTITY_KINDS, RELATION_KINDS, BulkChecks, Columns, Where, columns
 from corpgraph.graph.stores.codec import encode
-from corpgraph.graph.write.allocation import imported
+from corpgraph.graph.stores.sqlite_stream import _native_owns  # the share check's one test of a native OWNS
 
 ARRAY_DELIMITER = "\x1f"
 _NODE_FIELDS = ("id", "type", "name", "topics", "search", "idkeys", "idsearch", "doc")
@@ -56,7 +58,7 @@ def _column(name: str) -> str:
 _REL_HEADER = [":START_ID(Entity)", ":END_ID(Entity)", "id", *map(_column, ANALYTIC_FIELDS), "doc"]
 
 
-STAGING = "staging.db"  # the import's scratch file (graph.stores.bulk_staging) in its folder
+STAGING = "staging.spill"  # the import's scratch file (graph.stores.bulk_staging's spill) in its folder
 
 
 def import_files(batches: Iterable[Batch | Prepared], folder: Path) -> ImportFiles:
@@ -67,7 +69,7 @@ def import_files(batches: Iterable[Batch | Prepared], folder: Path) -> ImportFil
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob(f"{STAGING}*"):  # an import killed earlier: its scratch file is not this one's
         old.unlink()
-    staging = BulkStaging(folder / STAGING)
+    checks = BulkChecks(folder / STAGING)
     out = ImportFiles(folder)
     files = ExitStack()
     nodes = _Writers(files, folder, "nodes", _NODE_HEADER)
@@ -76,11 +78,9 @@ def import_files(batches: Iterable[Batch | Prepared], folder: Path) -> ImportFil
     try:
         with files:
             for batch in batches:
-                _take(staging, batch, nodes, relationships)
-            staging.before_end_checks()
-            problems, out.placeholders = staging.checks.finish()
+                _take(checks, batch, nodes, relationships)
+            problems, out.placeholders, stale = checks.finish()
             refuse_problems(problems)
-        stale = staging.stale_rows()
         for name, path in [*nodes.paths.items(), *relationships.paths.items()]:
             if stale.get(name):
                 _drop_rows(path, stale[name])
@@ -88,7 +88,7 @@ def import_files(batches: Iterable[Batch | Prepared], folder: Path) -> ImportFil
         out.relations = relationships.rows - sum(len(stale.get(name, ())) for name in relationships.paths)
         done = True
     finally:
-        staging.close()
+        checks.close()
         for path in folder.glob(f"{STAGING}*"):  # the scratch file, always
             path.unlink()
         if not done:  # a refused import leaves no CSV file, nor the folder it made
@@ -108,97 +108,78 @@ def import_files(batches: Iterable[Batch | Prepared], folder: Path) -> ImportFil
 
 @dataclass
 class Prepared:
-    """What the import keeps of one validated batch (`prepare`): each record's CSV row and the few fields the checks
-    read, in small tuples (they travel from a worker process: loaders.workers), never the pydantic records."""
+    """What the import keeps of one validated batch (`prepare`): its CSV rows as one text per file with their count,
+    and the arrays the checks read (graph.stores.bulk_staging.Columns); they travel from a worker process
+    (loaders.workers), never the pydantic records."""
 
-    label: str
-    # id, type, placeholder, identifier keys, origin's fields, CSV row
-    entities: list[tuple[str, str, bool, list[str], _Where, str]] = field(default_factory=list)
-    # edge_values, hash of the document, incident, imported, origin's fields, CSV row
-    relations: list[tuple[tuple[Any, ...], int, str | None, bool, _Where, str]] = field(default_factory=list)
+    nodes: dict[str, tuple[str, int]]  # entity type -> its rows' CSV text, how many
+    relationships: dict[str, tuple[str, int]]  # relation type -> the same
+    columns: Columns
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     failed_ids: set[str] = field(default_factory=set)
 
+    @property
+    def label(self) -> str:
+        """The batch's label (its file)."""
+        return self.columns.label
+
+    @label.setter
+    def label(self, value: str) -> None:
+        self.columns.label = value
+
 
 def prepare(batch: Batch) -> Prepared:
     """What each record of a validated batch needs alone (its CSV row with exactly the properties the transactional
-    path stores: neo4j._entity_row, edge_values and the document), before the checks that read the file so far."""
+    path stores: neo4j._entity_row, edge_values and the document; what the checks read of it), before the checks
+    that read the files so far."""
     from corpgraph.graph.stores.neo4j import _entity_row
 
-    out = Prepared(batch.label, problems=batch.problems, warnings=batch.warnings, failed_ids=batch.failed_ids)
     rows: list[str] = []
     writer = _writer(_Collect(rows))  # one string per row (the csv module writes each row in one call)
+    nodes: dict[str, list[str]] = {}
+    entities = []
     for rec, origin in batch.entities:
         row = _entity_row(rec)
         writer.writerow([_cell(row[name]) for name in _NODE_FIELDS])
-        out.entities.append((rec.id, rec.type, rec.placeholder, row["idkeys"] or [],  # type: ignore[attr-defined]
-                             _where(origin), rows[-1]))
+        nodes.setdefault(rec.type, []).append(rows.pop())  # type: ignore[attr-defined]
+        entities.append((rec.id, rec.type, rec.placeholder, row["idkeys"] or [], _where(origin)))  # type: ignore[attr-defined]
+    relationships: dict[str, list[str]] = {}
+    relations = []
     for relation, origin in batch.relations:
         rel_id = relation_id(relation)
         values, doc = edge_values(rel_id, relation), encode(relation)
         # values: id, type, source, target, then the analytic fields (never lists: no _cell needed)
         writer.writerow([values[2], values[3], rel_id, *values[4:], doc])
+        relationships.setdefault(values[1], []).append(rows.pop())
         # hash(): the workers are forks of the importing process, so a document hashes alike in all of them
-        out.relations.append((values, hash(doc), vars(relation).get("incident"), imported(relation), _where(origin),
-                              rows[-1]))
-    return out
+        relations.append((values, hash(doc), _native_owns(relation), _where(origin)))
+    return Prepared({kind: ("".join(texts), len(texts)) for kind, texts in nodes.items()},
+                    {kind: ("".join(texts), len(texts)) for kind, texts in relationships.items()},
+                    columns(batch.label, entities, relations), batch.problems, batch.warnings, batch.failed_ids)
 
 
-def _take(staging: BulkStaging, prepared: Batch | Prepared, nodes: _Writers, relationships: _Writers) -> None:
-    """Check one batch (graph.stores.sqlite_stream's per-batch checks, over stand-ins holding the fields they read)
-    and write its records' CSV rows, the last record of an id in the batch winning, as in the stores."""
+def _take(checks: BulkChecks, prepared: Batch | Prepared, nodes: _Writers, relationships: _Writers) -> None:
+    """Write one batch's CSV rows (every record's: those a later record of its id replaces are dropped at the end)
+    and keep what the checks read of it, with each record's row number in its file."""
     if isinstance(prepared, Batch):
         prepared = prepare(prepared)
-    batch = Batch(prepared.label, problems=prepared.problems, warnings=prepared.warnings,
-                  failed_ids=prepared.failed_ids)
-    # Stand-ins for the records: they hold every field the checks read (no pydantic record crossed the pipe)
-    relations = [(_Relation(*entry), Origin(*entry[4])) for entry in prepared.relations]
-    batch.entities = [(_Entity(*entry), Origin(*entry[4])) for entry in prepared.entities]  # type: ignore[misc]
-    batch.relations = relations  # type: ignore[assignment]
-    staging.checks.admit(batch)  # it may drop placeholders, so the rows are taken after it
-    ents: dict[str, _Entity] = {rec.id: rec for rec, _ in batch.entities}  # type: ignore[misc]
-    staging.put_entities([(rec.id, rec.type, rec.placeholder, rec.keys, nodes.row(rec.type, rec.row))
-                          for rec in ents.values()])
-    rel_ids = [rec.values[0] for rec, _ in relations]
-    rows = [(rec.values, rec.digest, rec.type, relationships.row(rec.type, rec.row))
-            for rec in dict(zip(rel_ids, (rec for rec, _ in relations))).values()]
-    staging.checks.relations_written(batch, rel_ids, unchanged=staging.put_relations(rows))
-    nodes.flush()
-    relationships.flush()
+    cols = prepared.columns
+    ent_rows = _first_rows(nodes, prepared.nodes, ENTITY_KINDS)[cols.ent_type] + cols.ent_local
+    rel_rows = _first_rows(relationships, prepared.relationships, RELATION_KINDS)[cols.rel_type] + cols.rel_local
+    checks.take(cols, prepared.problems, prepared.failed_ids, ent_rows, rel_rows)
 
 
-class _Entity:
-    """An entity as the checks read it (id, type, placeholder), with its identifier keys and CSV row."""
-
-    def __init__(self, id: str, type: str, placeholder: bool, keys: list[str], where: _Where, row: str) -> None:
-        self.id, self.type, self.placeholder, self.keys, self.row = id, type, placeholder, keys, row
-
-
-class _Relation:
-    """A relation as the checks read it (type, endpoints, incident, whether it is imported: `sources` holds one
-    source with a record id when it is), with its edge_values, the hash of its document and its CSV row."""
-
-    def __init__(self, values: tuple[Any, ...], digest: int, incident: str | None, imported: bool, where: _Where,
-                 row: str) -> None:
-        self.values, self.digest, self.row = values, digest, row
-        self.type, self.source, self.target = values[1], values[2], values[3]
-        if incident is not None:  # read as vars(rec).get("incident"), as on the records (only data supplies have one)
-            self.incident = incident
-        self.sources = [_IMPORTED] if imported else []
+def _first_rows(writers: _Writers, blocks: dict[str, tuple[str, int]], kinds: list[Any]) -> Any:
+    """Write each file's block of rows; the number of its first row, by type code."""
+    first = np.zeros(len(kinds), np.int64)
+    codes = {kind.value: code for code, kind in enumerate(kinds)}
+    for name, (text, count) in blocks.items():
+        first[codes[name]] = writers.block(name, text, count)
+    return first
 
 
-class _Imported:
-    """A source carrying its record's own id (graph.write.allocation.imported reads only that)."""
-
-    record_id = "(imported)"
-
-
-_IMPORTED = _Imported()
-_Where = tuple[str, int, "str | None", "dict[str, str] | None"]
-
-
-def _where(origin: Origin) -> _Where:
+def _where(origin: Origin) -> Where:
     """An Origin as its fields, in the order Origin takes them (a tuple pickles far faster than a dataclass)."""
     return origin.file, origin.line, origin.pointer, dict(origin.fields) if origin.fields else None
 
@@ -253,33 +234,25 @@ class _Writers:
     def __init__(self, files: ExitStack, folder: Path, prefix: str, header: list[str]) -> None:
         self._files, self._folder, self._prefix, self._header = files, folder, prefix, header
         self._handles: dict[str, IO[str]] = {}
-        self._pending: dict[str, list[str]] = {}
         self._counts: dict[str, int] = {}
         self.paths: dict[str, Path] = {}
         self.rows = 0  # data rows written in every file
 
-    def row(self, name: str, text: str) -> int:
-        """Append one row (its CSV text) to the file of `name`; its number there (0 is the first after the header)."""
-        pending = self._pending.get(name)
-        if pending is None:
+    def block(self, name: str, text: str, count: int) -> int:
+        """Append `count` rows (their CSV text) to the file of `name`; the number of the first (0 is the first
+        after the header)."""
+        handle = self._handles.get(name)
+        if handle is None:
             path = self._folder / f"{self._prefix}-{name}.csv"
             handle = self._handles[name] = self._files.enter_context(_open(path))
             _writer(handle).writerow(self._header)
             self.paths[name] = path
-            pending = self._pending[name] = []
             self._counts[name] = 0
-        pending.append(text)
-        self.rows += 1
-        number = self._counts[name]
-        self._counts[name] = number + 1
-        return number
-
-    def flush(self) -> None:
-        """Write the rows kept since the last flush."""
-        for name, pending in self._pending.items():
-            if pending:
-                self._handles[name].write("".join(pending))
-                pending.clear()
+        handle.write(text)
+        first = self._counts[name]
+        self._counts[name] = first + count
+        self.rows += count
+        return first
 
 
 def _cell(value: Any) -> Any:
