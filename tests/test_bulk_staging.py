@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -200,3 +201,59 @@ def test_workers_give_the_problems_and_files_of_one_process(tmp_path: Path) -> N
         assert got[name] == expected and expected, name
     assert got["error"] == "worker failed at c" and got["before"] == [1]  # line 2 (share 7) failed validation
     assert len(got["pids"]) >= 2  # workers prepared the batches, none of them the parent process
+
+
+def _random_file(seed: int) -> tuple[list[dict[str, Any]], int]:
+    """A small file of few ids defined again and again (real and placeholder records of several types, records that
+    fail validation, stakes, data supplies naming incidents, shared identifiers, lines repeated word for word), and a
+    batch size: the cases the checks' bookkeeping must tell apart."""
+    rng = random.Random(seed)
+    ids = [f"x{k}" for k in range(rng.randint(2, 6))]
+    lines = [_random_record(rng, ids) for _ in range(rng.randint(3, 24))]
+    for k in range(1, len(lines)):
+        if rng.random() < 0.2:
+            lines[k] = lines[rng.randrange(k)]
+    return lines, rng.choice([1, 2, 3, 5])
+
+
+def _random_record(rng: random.Random, ids: list[str]) -> dict[str, Any]:
+    """One record of _random_file."""
+    r, id = rng.random(), rng.choice(ids)
+    if r < 0.25:
+        return company(id, rng.choice(["A", "B"]), identifiers=rng.choice([COH, LEI, [], [], []]))
+    if r < 0.38:
+        return entity(rng.choice(["Person", "Incident", "Organization"]) if r < 0.32 else "Person", id,
+                      placeholder=r >= 0.32 or rng.random() < 0.5)
+    if r < 0.40:
+        return {"type": "Company", "id": id}  # no name: fails validation
+    if r < 0.85:
+        days = {"valid_from": rng.choice(["2019-01-01", "2020-01-01", "2020-07-01"])} if rng.random() < 0.5 else {}
+        ends = {"valid_to": "2021-01-01"} if rng.random() < 0.2 else {}
+        return owns(rng.choice([*ids, "ghost"]), id, rng.choice([0.3, 0.5, 0.6, 0.95, 7]), **days, **ends)
+    kind = rng.choice(["RESPONSIBLE_FOR", "DEPENDS_ON", "PERPETRATED", "SUPPLIED_DATA_TO"])
+    return rel(kind, rng.choice(ids), id, **({"incident": rng.choice(ids)} if kind == "SUPPLIED_DATA_TO" else {}))
+
+
+@pytest.mark.parametrize("seed", [*range(40), 1005])  # 1005: merged owners with stakes of one day, in one batch
+def test_random_files_give_the_streamed_loads_problems_and_rows(seed: int, tmp_path: Path) -> None:
+    """The import's array checks against `corpgraph load`'s streamed load on small random files: the same problems
+    word for word, or, without any, the same documents in the CSV files as in the embedded store."""
+    lines, size = _random_file(seed)
+    path = write(tmp_path / "in.jsonl", lines)
+    store = SqliteStore(tmp_path / "embedded.db")
+    try:
+        ingest_stream(store, str(path), iter_batches(path, size)[1])
+        expected: list[str] | None = None
+    except InvalidInput as exc:
+        expected = [str(problem) for problem in exc.problems]
+    try:
+        files = import_files(iter_batches(path, size)[1], tmp_path / "csv")
+        got: list[str] | None = None
+    except InvalidInput as exc:
+        got = [str(problem) for problem in exc.problems]
+    assert got == expected
+    if expected is None:
+        assert {row[0]: row[-1] for _, csv_path in files.nodes[:-2] for row in _rows(csv_path)} == {
+            raw.id: raw.doc for raw in store.raw_entities("", 1000)}
+        assert {row[2]: row[-1] for _, csv_path in files.relationships for row in _rows(csv_path)} == {
+            raw.id: raw.doc for raw in store.raw_relations("", 1000)}

@@ -86,6 +86,7 @@ class Columns:
     rel_to: NDArray[np.int32]
     rel_line: NDArray[np.int32]
     rel_local: NDArray[np.int32]
+    rel_rank: NDArray[np.int32]  # its id's place among the batch's relation ids in order (an embedded store's writes)
     inc_at: NDArray[np.int32]  # the relations naming an incident, and its hash
     inc_hash: I64
     spill: bytes  # pickled: each relation's (source, target, incident), and every origin that is not (label, line)
@@ -101,6 +102,7 @@ def columns(label: str, entities: list[tuple[str, str, bool, list[str], Where]],
     extras.update({("r", n): where for n, (*_, where) in enumerate(relations)
                    if where[0] != label or where[2:] != (None, None)})
     incidents = [(n, hash(v[7])) for n, (v, _, _, _) in enumerate(relations) if v[7]]
+    rank = {id: place for place, id in enumerate(sorted({v[0] for v, _, _, _ in relations}))}
     kinds = {kind.value: code for code, kind in enumerate(ENTITY_KINDS)}
     rel_kinds = {kind.value: code for code, kind in enumerate(RELATION_KINDS)}
     return Columns(
@@ -115,6 +117,7 @@ def columns(label: str, entities: list[tuple[str, str, bool, list[str], Where]],
         np.array([_day(v[5]) for v, _, _, _ in relations], np.int32),
         np.array([_day(v[6]) for v, _, _, _ in relations], np.int32),
         np.array([r[3][1] for r in relations], np.int32), np.array(rel_local, np.int32),
+        np.array([rank[v[0]] for v, _, _, _ in relations], np.int32),
         np.array([n for n, _ in incidents], np.int32), _ints([h for _, h in incidents]),
         pickle.dumps(([(v[2], v[3], v[7]) for v, _, _, _ in relations], extras), protocol=pickle.HIGHEST_PROTOCOL))
 
@@ -172,7 +175,7 @@ class BulkChecks:
             rel_hash=batch.rel_hash, rel_type=batch.rel_type, rel_source=batch.rel_source,
             rel_target=batch.rel_target, rel_doc=batch.rel_doc, rel_native_owns=batch.rel_native_owns,
             rel_minimum=batch.rel_minimum, rel_from=batch.rel_from, rel_to=batch.rel_to, rel_line=batch.rel_line,
-            rel_row=rel_rows, rel_batch=np.full(relations, number, np.int32),
+            rel_row=rel_rows, rel_rank=batch.rel_rank, rel_batch=np.full(relations, number, np.int32),
             inc_at=batch.inc_at.astype(np.int64) + self._relations, inc_hash=batch.inc_hash)
         self._entities += entities
         self._relations += relations
@@ -403,6 +406,7 @@ class _Relations:
         self.valid_from, self.valid_to = batches.joined("rel_from", np.int32), batches.joined("rel_to", np.int32)
         self.line, self.row = batches.joined("rel_line", np.int32), batches.joined("rel_row", np.int64)
         self.batch = batches.joined("rel_batch", np.int32)
+        rank = batches.joined("rel_rank", np.int32)
         self.first = np.searchsorted(self.batch, np.arange(int(self.batch.max()) + 2 if len(self.batch) else 1))
         self.inc_at, self.inc_hash = batches.joined("inc_at", np.int64), batches.joined("inc_hash", np.int64)
         order = np.argsort(self.hash, kind="stable")
@@ -421,9 +425,10 @@ class _Relations:
         self._order, self._id_start = order, np.flatnonzero(new_id)
         held = self.type[self.final] == _OWNS
         owns, first = self.final[held], order[new_id][held]
-        # the stakes held, by company, then in the order their ids first came (an embedded store's row order: a
-        # later record updates its row in place, and an owner's two stakes starting on one day count the later)
-        self._owns = owns[np.lexsort((first, self.target[owns]))]
+        # the stakes held, by company, then in the order an embedded store wrote their ids first (a batch's in the
+        # order of their ids; a later record updates the row in place): an owner's two stakes starting on one day
+        # count the later one read (graph.write.allocation._held_on)
+        self._owns = owns[np.lexsort((rank[first], self.batch[first], self.target[owns]))]
         self._owns_target = self.target[self._owns]
         # summed company by company (no running total over all: its rounding would grow with the file)
         starts = np.flatnonzero(np.r_[True, self._owns_target[1:] != self._owns_target[:-1]]) if len(owns) else owns
