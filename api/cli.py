@@ -397,8 +397,8 @@ def db_import(
                                                        "NEO4J_HOME/bin/neo4j-admin)")] = None,
     format: FormatOpt = None,
 ) -> None:
-    """Bulk-import files into an empty, stopped Neo4j with neo4j-admin (same readers and checks as `load`, over a
-    scratch file of ids and analytic columns in the CSV folder: memory stays bounded whatever the size)."""
+    """Bulk-import files into an empty, stopped Neo4j with neo4j-admin (same readers and problems as `load`, checked
+    over arrays of hashed ids and analytic columns: a few dozen bytes a record, no Python object per relation)."""
     from corpgraph.graph.stores.neo4j_bulk import import_files
 
     folder = csv_dir or (neo4j_home / "import" / "corpgraph" if neo4j_home else Path("corpgraph-import"))

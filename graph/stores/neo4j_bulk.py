@@ -1,13 +1,13 @@
 """Bulk import into an empty Neo4j database: Neo4j's import tool fed with CSV files of validated records.
 
-`corpgraph db import` checks its files, as one stream of batches, with the same readers and checks as `corpgraph
-load` (graph.stores.sqlite_stream.StreamCheck: whole-file checks in TEMP tables, so memory stays bounded whatever
-the size; every reference must be in the files, the database starting empty), over a scratch file that holds only
-what those checks read (graph.stores.bulk_staging: ids, types, analytic columns, identifier keys; no documents, no
-search keys). Each batch's records are written at once into one CSV file per entity label and per relationship type,
-with exactly the properties the transactional path stores (neo4j._entity_row, edge_values and the document); the
-last record of an id wins (a replaced row is dropped from its file once all are read), plus the revision node and
-one change-log entry (revision 1, bulk). With any problem the CSV files are deleted (nothing is imported);
+`corpgraph db import` checks its files, as one stream of batches, with the same readers as `corpgraph load` and
+the problems its streamed load (graph.stores.sqlite_stream.StreamCheck) reports into an empty database, word for
+word (every reference must be in the files), run once at the end over numpy arrays of what those checks read
+(graph.stores.bulk_staging: hashed ids, types, lines, shares, identifier keys; a few dozen bytes a record, no
+documents, no search keys). Each batch's records are written at once into one CSV file per entity label and per
+relationship type, with exactly the properties the transactional path stores (neo4j._entity_row, edge_values and the
+document); the last record of an id wins (a replaced row is dropped from its file once all are read), plus the
+revision node and one change-log entry (revision 1, bulk). With any problem the CSV files are deleted (nothing is imported);
 otherwise it runs (or prints) `neo4j-admin database import full`. The database must not exist or be empty, and
 the server stopped; once it runs again, `corpgraph db init` creates the constraints and indexes over what was
 imported.
