@@ -122,7 +122,8 @@ def load(
             shown = display.file(path)
             coverage = Coverage(str(path))
             try:
-                _, batches = iter_batches(path, size, format=_say_format(path, format), coverage=coverage)
+                _, batches = iter_batches(path, size, format=_say_format(path, format), coverage=coverage,
+                                          work=graph_store.batch_work())
                 summary = ingest_stream(graph_store, str(path), _warned(batches), on_batch=shown, on_phase=shown.enter)
                 coverage.written(summary.placeholders)
                 total.add(summary)

@@ -532,7 +532,7 @@ def load_jsonl(store: SqliteStore, path: Path, batch_size: int) -> tuple[int, fl
         total += len(batch.entities) + len(batch.relations)
 
     with paused():  # as `corpgraph load` does: the process decides its collector, the library does not
-        _, batches = iter_batches(path, batch_size)
+        _, batches = iter_batches(path, batch_size, work=store.batch_work())
         ingest_stream(store, str(path), batches, on_batch=count)  # InvalidInput, nothing written, on any problem
     return total, time.perf_counter() - started
 

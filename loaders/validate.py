@@ -52,21 +52,29 @@ def load_file(path: str | Path, on_bytes: OnBytes = None, format: str | None = N
     return batch
 
 
-def iter_batches(path: str | Path, size: int, format: str | None = None,
-                 coverage: Coverage | None = None) -> tuple[str, Iterator[Batch]]:
+def iter_batches(path: str | Path, size: int, format: str | None = None, coverage: Coverage | None = None,
+                 work: Callable[[Batch], Batch] | None = None) -> tuple[str, Iterator[Batch]]:
     """The chosen format's name and the file validated in batches of at most `size` records, streamed; what
     each kind of source record became is counted into `coverage` as the batches are read (loaders.coverage).
 
     Each batch carries the problems met while reading and validating its records; nothing of the file is
     held beyond the batch being yielded (graph.stores.sqlite_stream writes them inside one transaction). An
     imported file of some size is read by a child process (loaders.readahead), the same stream on another core.
+    `work`: what the store does to each batch alone before writing it (graph.stores.sqlite_prepare); a native JSON
+    Lines file of some size is then validated and worked in forked processes, one per core (loaders.workers),
+    while this one writes; otherwise the batches come as validated and the store does its work itself.
     """
     path = Path(path)
     if not path.is_file():
         raise InvalidInput([Problem(str(path), 0, "(file)", "no such file")])
     fmt = choose(path, format)
-    counted = _start(coverage, path, fmt)
-    return fmt.name, (_counted(batch, fmt, counted) for batch in _batches(str(path), _items(fmt, path, counted), size))
+    counted, label = _start(coverage, path, fmt), str(path)
+    if work is not None and isinstance(fmt, NativeFormat) and fmt.lines(path) is not None and worker_count(path):
+        batches: Iterator[Batch] = fan_out(lambda: _chunks(label, _items(fmt, path, counted), size),
+                                           lambda chunk: work(validate_stream(label, chunk)), worker_count(path))
+    else:
+        batches = _batches(label, _items(fmt, path, counted), size)
+    return fmt.name, (_counted(batch, fmt, counted) for batch in batches)
 
 
 def _start(coverage: Coverage | None, path: Path, fmt: Format) -> Coverage:

@@ -12,7 +12,7 @@ import pytest
 
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.stores.sqlite import SqliteStore
-from corpgraph.schema.errors import InvalidInput
+from corpgraph.schema.errors import InvalidInput, StoreError
 from corpgraph.schema.kinds import EntityType, RelationType
 from tests.factory import batch, company, companies_owning, owns
 
@@ -148,11 +148,9 @@ def test_bulk_path_rebuilds_indexes_and_a_failure_restores_them(tmp_store: Sqlit
     assert _index_names(tmp_store) == indexes
     assert len(tmp_store.relations_touching(["c"], [RelationType.OWNS])) == 2
 
-    def broken(record: object) -> str:
-        raise RuntimeError("disk on fire")
-
-    monkeypatch.setattr(sqlite_module, "encode", broken)
-    with pytest.raises(RuntimeError):
+    # the rows' insert fails once the indexes are dropped (the documents are encoded before: sqlite_prepare)
+    monkeypatch.setattr(sqlite_module, "_UPSERT_RELATION", "INSERT INTO no_such_table VALUES (?)")
+    with pytest.raises(StoreError, match="no such table"):
         tmp_store.write(companies_owning(("c", "d", 0.5), ("d", "e", 0.5)))
     assert _index_names(tmp_store) == indexes
     assert tmp_store.counts() == {"Company": 3, "OWNS": 3}

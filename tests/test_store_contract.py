@@ -503,9 +503,9 @@ def _edges(store: GraphStore) -> set[EdgeRow]:
 def _fail_after_first_chunks(store: GraphStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the store's write raise part-way, after it has already sent some rows in its transaction."""
     if isinstance(store, SqliteStore):
-        def broken_edge_values(*args: Any) -> Any:
+        def broken_write_relations(*args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("injected failure while writing relations (entities already written)")
-        monkeypatch.setattr(sqlite_store, "edge_values", broken_edge_values)
+        monkeypatch.setattr(sqlite_store.SqliteStore, "_write_relations", broken_write_relations)
         return
     real, calls = neo4j_steps.run_step, []
 

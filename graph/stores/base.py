@@ -1,7 +1,7 @@
 """The one store interface both backends implement (embedded SQLite, Neo4j); one contract suite tests it."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date
 from dataclasses import dataclass
@@ -108,11 +108,11 @@ def batch_rows(batch: Batch) -> tuple[dict[str, Entity], dict[str, Relation]]:
     return ({rec.id: rec for rec, _ in batch.entities}, {relation_id(rec): rec for rec, _ in batch.relations})
 
 
-def write_summary(ents: dict[str, Entity], rels: dict[str, Relation]) -> WriteSummary:
-    """Records written per type."""
+def write_summary(ents: Mapping[str, Any], rels: Mapping[str, Any]) -> WriteSummary:
+    """Records written per type (records, or a store's stand-ins for them: anything with a `type`)."""
     summary = WriteSummary()
-    summary.entities.update(r.type for r in ents.values())  # type: ignore[attr-defined]
-    summary.relations.update(r.type for r in rels.values())  # type: ignore[attr-defined]
+    summary.entities.update(r.type for r in ents.values())
+    summary.relations.update(r.type for r in rels.values())
     return summary
 
 
@@ -278,6 +278,12 @@ class GraphStore(StoreReader, Protocol):
         much is held at once is the store's: the embedded store writes each batch as it comes in one
         transaction checked at its end.
         """
+        ...
+
+    def batch_work(self) -> Callable[[Batch], Batch] | None:
+        """What the store does to each validated batch alone before `write_stream` takes it (its rows worked out),
+        for the processes that validate a file to run it (loaders.validate.iter_batches' `work`); None when the
+        store takes the records as they are."""
         ...
 
     def write(self, batch: Batch, check: Check | None = None) -> WriteSummary:

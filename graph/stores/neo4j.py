@@ -467,6 +467,10 @@ class Neo4jStore:
         phase(LoadPhase.WRITING)
         return ingest(self, whole)
 
+    def batch_work(self) -> None:
+        """None: the file's records are joined and written by graph.write.ingest as they are."""
+        return None
+
     def revision(self) -> int:
         """Counter bumped by every committed write (0 before the first)."""
         rows = self._read(cypher.READ_REVISION)

@@ -8,16 +8,14 @@ import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
 
 from corpgraph.schema.batch import Batch, LoadPhase, WriteSummary
-from corpgraph.schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS, relation_id
+from corpgraph.schema.declaration import ANALYTIC_FIELDS, EDGE_FIELDS
 from corpgraph.schema.errors import StoreError, StoreLocked
 from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.schema.records import Entity, Relation
 
 from corpgraph.graph import budget
-from corpgraph.graph.identity.identifiers import entity_identifier_keys
 from corpgraph.graph.identity.normalize import query_key
 from corpgraph.graph.stores.base import (
     Location,
@@ -32,14 +30,13 @@ from corpgraph.graph.stores.base import (
     RawRelation,
     StoredRelation,
     Verdict,
-    batch_rows,
-    edge_values,
     refuse_problems,
     write_summary,
 )
+from corpgraph.graph.stores.sqlite_prepare import PreparedEntity, PreparedRelation, prepare
 from corpgraph.graph.stores.sqlite_stream import StreamCheck
-from corpgraph.graph.identity.topics import entity_topic_keys, topic_keys
-from corpgraph.graph.stores.codec import decode_entity, decode_found, decode_relation, encode, entity_keys, stored_type
+from corpgraph.graph.identity.topics import topic_keys
+from corpgraph.graph.stores.codec import decode_entity, decode_found, decode_relation, stored_type
 
 # Reads go through a shared mapping of the file (PRAGMA mmap_size; SQLite caps it at its own compile-time limit, 2 GiB
 # in the usual builds, and reads the rest as before): pages are read in place from the OS page cache, shared by every
@@ -104,13 +101,6 @@ _PRUNE_CHANGES = "DELETE FROM changes WHERE revision <= ?"
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6  # primary result codes (extended codes keep them in the low byte)
 _EDGE_COLUMNS = ", ".join(EDGE_FIELDS)  # the columns of an EdgeRow, in its order
 _CHUNK = 500  # SQLite caps bound parameters per statement; id lists are split into chunks of this size.
-
-
-class _Docs(NamedTuple):
-    """The stored JSON documents of a batch's records, by id: serialised once, compared, then written."""
-
-    entities: dict[str, str]
-    relations: dict[str, str]
 
 
 class SqliteStore:
@@ -217,10 +207,10 @@ class SqliteStore:
         with self._transaction(f"writing {batch.label}") as log:
             if check is not None:  # it may drop records (placeholders), so the rows are taken after it
                 refuse_problems(check(self.entity_types))
-            ents, rels = batch_rows(batch)
-            ents, rels, unchanged, docs = self._changed_only(ents, rels)
-            self._write_entities(list(ents.values()), docs)
-            self._write_relations(rels, docs)
+            ents, rels = _rows(prepare(batch))
+            ents, rels, unchanged = self._changed_only(ents, rels)
+            self._write_entities(list(ents.values()))
+            self._write_relations(rels)
             log.wrote(ents, rels)
         summary = write_summary(ents, rels)
         summary.unchanged = unchanged
@@ -241,14 +231,14 @@ class SqliteStore:
             phase(LoadPhase.READING)
             for batch in batches:
                 phase(LoadPhase.WRITING)
+                batch = prepare(batch)  # a no-op for a batch a validating worker prepared (loaders.workers)
                 checks.admit(batch)  # it may drop placeholders, so the rows are taken after it
-                rel_ids = [relation_id(rec) for rec, _ in batch.relations]
-                ents = {rec.id: rec for rec, _ in batch.entities}
-                rels = dict(zip(rel_ids, (rec for rec, _ in batch.relations)))  # later records of an id win
+                ents, rels = _rows(batch)
                 every_rel = rels.keys()
-                ents, rels, unchanged, docs = self._changed_only(ents, rels)
-                self._write_entities(list(ents.values()), docs, new=checks.new_ids)
-                self._write_relations(rels, docs, indexed=not deferred)
+                ents, rels, unchanged = self._changed_only(ents, rels)
+                self._write_entities(list(ents.values()), new=checks.new_ids)
+                self._write_relations(rels, indexed=not deferred)
+                rel_ids = [rec.id for rec, _ in batch.relations]  # type: ignore[attr-defined]
                 checks.relations_written(batch, rel_ids, unchanged=every_rel - rels.keys())
                 log.wrote(ents, rels)
                 summary.add(write_summary(ents, rels))
@@ -264,6 +254,10 @@ class SqliteStore:
             checks.drop()
             phase(LoadPhase.COMMITTING)  # the transaction commits as this block ends
         return summary
+
+    def batch_work(self) -> Callable[[Batch], Batch]:
+        """graph.stores.sqlite_prepare.prepare: each record's document, row and index keys, worked out apart."""
+        return prepare
 
     def _defer_indexes(self) -> bool:
         """Inside a load's transaction: drop the _DEFERRED_INDEXES when the store holds no entity and no relation
@@ -292,19 +286,17 @@ class SqliteStore:
         hint = "; check the path (setting CORPGRAPH_DB) and its permissions" if action == "opening" else ""
         return StoreError(f"{action} the embedded store at {self.path} failed: {exc}{hint}").withholding(str(self.path))
 
-    def _changed_only(self, ents: dict[str, Entity], rels: dict[str, Relation]
-                      ) -> tuple[dict[str, Entity], dict[str, Relation], int, _Docs]:
-        """The records whose stored document differs (or that are not stored), how many were left as they were, and
-        the documents of the records (each serialised once: the write stores the document it compared).
+    def _changed_only(self, ents: dict[str, PreparedEntity], rels: dict[str, PreparedRelation]
+                      ) -> tuple[dict[str, PreparedEntity], dict[str, PreparedRelation], int]:
+        """The records whose stored document differs (or that are not stored), and how many were left as they were.
 
         Records equal to what is stored are not written again, so a reload that changes nothing logs no change
         and bumps no revision (snapshots and live projections stay valid).
         """
-        docs = _Docs({i: encode(r) for i, r in ents.items()}, {i: encode(r) for i, r in rels.items()})
-        same_ents = self._stored_equal("entities", docs.entities)
-        same_rels = self._stored_equal("relations", docs.relations)
+        same_ents = self._stored_equal("entities", {i: r.doc for i, r in ents.items()})
+        same_rels = self._stored_equal("relations", {i: r.doc for i, r in rels.items()})
         return ({i: r for i, r in ents.items() if i not in same_ents},
-                {i: r for i, r in rels.items() if i not in same_rels}, len(same_ents) + len(same_rels), docs)
+                {i: r for i, r in rels.items() if i not in same_rels}, len(same_ents) + len(same_rels))
 
     def _stored_equal(self, table: str, docs: dict[str, str]) -> set[str]:
         """Ids whose stored document in `table` (entities or relations: never user text) is exactly `docs[id]`."""
@@ -314,31 +306,31 @@ class SqliteStore:
             same.update(i for i, doc in rows if docs[i] == doc)
         return same
 
-    def _write_entities(self, records: list[Entity], docs: _Docs, new: Collection[str] = ()) -> None:
-        """Upsert entity rows (their documents from `docs`) and replace their search keys, identifier and topic index
-        rows (ids in `new` are known to have none: nothing to delete for them)."""
+    def _write_entities(self, records: list[PreparedEntity], new: Collection[str] = ()) -> None:
+        """Upsert entity rows and replace their search keys, identifier and topic index rows (ids in `new` are known
+        to have none: nothing to delete for them)."""
         records = sorted(records, key=lambda r: r.id)
-        self._db.executemany(_UPSERT_ENTITY, ((r.id, r.type, r.name, docs.entities[r.id]) for r in records))  # type: ignore[attr-defined]
+        self._db.executemany(_UPSERT_ENTITY, ((r.id, r.type, r.name, r.doc) for r in records))
         for chunk in _chunks([r.id for r in records if r.id not in new]):
             self._db.execute(f"DELETE FROM search_keys WHERE entity_id IN ({_marks(chunk)})", chunk)
             self._db.execute(f"DELETE FROM identifiers WHERE entity_id IN ({_marks(chunk)})", chunk)
             self._db.execute(f"DELETE FROM topics WHERE entity_id IN ({_marks(chunk)})", chunk)
         self._db.executemany("INSERT OR IGNORE INTO search_keys(key, entity_id) VALUES (?, ?)",
-                             ((key, r.id) for r in records for key in entity_keys(r)))
+                             ((key, r.id) for r in records for key in r.keys))
         self._db.executemany("INSERT OR IGNORE INTO identifiers(key, entity_id) VALUES (?, ?)",
-                             ((key, r.id) for r in records if r.identifiers for key in entity_identifier_keys(r)))
+                             ((key, r.id) for r in records for key in r.idkeys))
         self._db.executemany("INSERT OR IGNORE INTO topics(topic, entity_id) VALUES (?, ?)",
-                             ((key, r.id) for r in records if r.topics for key in entity_topic_keys(r)))
+                             ((key, r.id) for r in records for key in r.topics))
 
-    def _write_relations(self, rels: dict[str, Relation], docs: _Docs, indexed: bool = True) -> None:
-        """Upsert relation rows (their documents from `docs`), sorted by id so the primary-key B-tree is appended to,
-        not split at random. `indexed`: False while a load defers the indexes (nothing to drop or rebuild here)."""
+    def _write_relations(self, rels: dict[str, PreparedRelation], indexed: bool = True) -> None:
+        """Upsert relation rows, sorted by id so the primary-key B-tree is appended to, not split at random.
+        `indexed`: False while a load defers the indexes (nothing to drop or rebuild here)."""
         bulk = indexed and len(rels) >= _BULK
         if bulk:  # DDL is transactional in SQLite: a rollback restores the indexes too
             for statement in _DROP_RELATION_INDEXES:
                 self._db.execute(statement)
         # Positional rows (edge_values are EDGE_FIELDS, in order): binding by name costs a lookup per column.
-        self._db.executemany(_UPSERT_RELATION, ((*edge_values(i, rels[i]), docs.relations[i]) for i in sorted(rels)))
+        self._db.executemany(_UPSERT_RELATION, ((*rels[i].values, rels[i].doc) for i in sorted(rels)))
         if bulk:
             for statement in _RELATION_INDEXES.strip().splitlines():
                 self._db.execute(statement)
@@ -569,6 +561,12 @@ def _close(closers: dict[int, Callable[[], object]], lock: threading.Lock, key: 
     db.close()
     with lock:
         closers.pop(key, None)
+
+
+def _rows(batch: Batch) -> tuple[dict[str, PreparedEntity], dict[str, PreparedRelation]]:
+    """A prepared batch's records by id (later records of an id win), as the store writes them."""
+    return ({rec.id: rec for rec, _ in batch.entities},  # type: ignore[misc]
+            {rec.id: rec for rec, _ in batch.relations})  # type: ignore[attr-defined, misc]
 
 
 def _ids(joined: str) -> tuple[str, ...]:
