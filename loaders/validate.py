@@ -53,7 +53,8 @@ def load_file(path: str | Path, on_bytes: OnBytes = None, format: str | None = N
 
 
 def iter_batches(path: str | Path, size: int, format: str | None = None, coverage: Coverage | None = None,
-                 work: Callable[[Batch], Batch] | None = None) -> tuple[str, Iterator[Batch]]:
+                 work: Callable[[Batch], Batch] | None = None, workers: int | None = None
+                 ) -> tuple[str, Iterator[Batch]]:
     """The chosen format's name and the file validated in batches of at most `size` records, streamed; what
     each kind of source record became is counted into `coverage` as the batches are read (loaders.coverage).
 
@@ -62,16 +63,19 @@ def iter_batches(path: str | Path, size: int, format: str | None = None, coverag
     imported file of some size is read by a child process (loaders.readahead), the same stream on another core.
     `work`: what the store does to each batch alone before writing it (graph.stores.sqlite_prepare); a native JSON
     Lines file of some size is then validated and worked in forked processes, one per core (loaders.workers),
-    while this one writes; otherwise the batches come as validated and the store does its work itself.
+    while this one writes (`workers` says how many instead, 0 for none); otherwise the batches come as validated
+    and the store does its work itself.
     """
     path = Path(path)
     if not path.is_file():
         raise InvalidInput([Problem(str(path), 0, "(file)", "no such file")])
     fmt = choose(path, format)
     counted, label = _start(coverage, path, fmt), str(path)
-    if work is not None and isinstance(fmt, NativeFormat) and fmt.lines(path) is not None and worker_count(path):
+    native = isinstance(fmt, NativeFormat) and fmt.lines(path) is not None
+    workers = (worker_count(path) if workers is None else workers) if work is not None and native else 0
+    if work is not None and workers:
         batches: Iterator[Batch] = fan_out(lambda: _chunks(label, _items(fmt, path, counted), size),
-                                           lambda chunk: work(validate_stream(label, chunk)), worker_count(path))
+                                           lambda chunk: work(validate_stream(label, chunk)), workers)
     else:
         batches = _batches(label, _items(fmt, path, counted), size)
     return fmt.name, (_counted(batch, fmt, counted) for batch in batches)

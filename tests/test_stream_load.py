@@ -3,6 +3,8 @@ pass, nothing written on any, the same store after a second load, placeholders s
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +223,56 @@ def test_a_load_into_an_empty_store_builds_its_indexes_once(tmp_store: SqliteSto
                                                          ["c"]))
     assert "relations_target" in plan
     assert sorted(row.source for row in tmp_store.edges_into(["c"], [RelationType.OWNS])) == ["a", "b"]
+
+
+_IN_WORKERS = """
+import json, sys
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.graph.write.ingest import ingest_stream
+from corpgraph.loaders.validate import iter_batches
+from corpgraph.schema.errors import InvalidInput
+
+out = {}
+for name, (path, db, workers) in json.loads(sys.argv[1]).items():
+    store = SqliteStore(db)
+    _, batches = iter_batches(path, 2, work=store.batch_work(), workers=workers)
+    try:
+        summary = ingest_stream(store, path, batches)
+        out[name] = [dict(summary.entities), dict(summary.relations), summary.placeholders, summary.unchanged,
+                     store.raw_entities("", 1000), store.raw_relations("", 1000), store.revision()]
+    except InvalidInput as exc:
+        out[name] = [str(problem) for problem in exc.problems]
+print(json.dumps(out))
+"""
+
+
+def test_records_prepared_in_workers_load_as_in_one_process(tmp_path: Path) -> None:
+    """A file validated and prepared by two forked workers (batches of 2 lines, every other batch each) loads as the
+    same file read in this process: word for word the same problems, the same rows, summary and revision. Run in a
+    child process of its own, as a fork of the test process could copy the locks of another test's threads."""
+    cases = {
+        "problems in batches 1 and 3": [company("a"), owns("a", "b", 7), company("b"), company("c"), company("d"),
+                                        owns("ghost", "c", 0.5)],
+        "shares over 100% across batches": [company("a"), company("b"), company("c"), owns("a", "c", 0.6),
+                                            company("d"), owns("b", "c", 0.6)],
+        "type changed in a later batch": [company("a"), company("b"), entity("Person", "a")],
+        "placeholders, a reference forward, an id twice": [
+            owns("a", "t", 0.5), entity("Person", "p", placeholder=True), entity("Person", "t", placeholder=True),
+            company("a", aliases=["Alpha"]), company("t", "Real T", identifiers=[{"scheme": "LEI", "id": "X1"}]),
+            company("a", "Zeta"), owns("a", "t", 0.5), owns("t", "a", 0.25)],
+    }
+    runs = {f"{name} {workers}": (str(write(tmp_path / f"{index}.jsonl", *records)),
+                                  str(tmp_path / f"{index}-{workers}.db"), workers)
+            for index, (name, records) in enumerate(cases.items()) for workers in (0, 2)}
+    done = subprocess.run([sys.executable, "-c", _IN_WORKERS, json.dumps(runs)], capture_output=True, text=True,
+                          check=True)
+    got = json.loads(done.stdout)
+    for name in cases:
+        assert got[f"{name} 2"] == got[f"{name} 0"], name
+    refused = got["problems in batches 1 and 3 2"]
+    assert [line.split(".jsonl:")[1].split(":")[:2] for line in refused] == [["2", " share"], ["6", " source"]]
+    loaded = got["placeholders, a reference forward, an id twice 2"]
+    # Batches: [a->t, p?] [t?, a] [t, a "Zeta"] [a->t again, t->a] (? a placeholder): written p, t?, a, then t and a
+    # again; a->t and t->a, a->t's second record unchanged; one placeholder made (p: t got its real record)
+    assert loaded[:4] == [{"Person": 2, "Company": 3}, {"OWNS": 2}, 1, 1]
+    assert [row[0] for row in loaded[4]] == ["a", "p", "t"] and '"Zeta"' in loaded[4][0][2]

@@ -329,8 +329,8 @@ class SqliteStore:
         if bulk:  # DDL is transactional in SQLite: a rollback restores the indexes too
             for statement in _DROP_RELATION_INDEXES:
                 self._db.execute(statement)
-        # Positional rows (edge_values are EDGE_FIELDS, in order): binding by name costs a lookup per column.
-        self._db.executemany(_UPSERT_RELATION, ((*rels[i].values, rels[i].doc) for i in sorted(rels)))
+        # Positional rows (EDGE_FIELDS then doc, in order): binding by name costs a lookup per column.
+        self._db.executemany(_UPSERT_RELATION, (rels[i].row for i in sorted(rels)))
         if bulk:
             for statement in _RELATION_INDEXES.strip().splitlines():
                 self._db.execute(statement)

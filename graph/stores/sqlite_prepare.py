@@ -40,18 +40,18 @@ class PreparedEntity:
 
 
 class PreparedRelation:
-    """A relation as the store writes it (its identity, edge_values and document) and as the checks read it."""
+    """A relation as the store writes it (its row: edge_values and document) and as the checks read it."""
 
-    def __init__(self, values: tuple[Any, ...], doc: str, incident: str | None, imported: bool) -> None:
-        self.values, self.doc = values, doc
-        self.id, self.type, self.source, self.target = values[0], values[1], values[2], values[3]
+    def __init__(self, row: tuple[Any, ...], incident: str | None, imported: bool) -> None:
+        self.row = row  # edge_values then the document: the relations table's row, in its columns' order
+        self.id, self.type, self.source, self.target, self.doc = row[0], row[1], row[2], row[3], row[-1]
         if incident is not None:  # read as vars(rec).get("incident"), as on the records (only data supplies have one)
             self.incident = incident
         self.sources = _IMPORTED if imported else ()
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled as its fields (a worker sends it to the writing process)."""
-        return PreparedRelation, (self.values, self.doc, vars(self).get("incident"), bool(self.sources))
+        return PreparedRelation, (self.row, vars(self).get("incident"), bool(self.sources))
 
 
 class _Imported:
@@ -86,5 +86,5 @@ def prepared_entity(rec: Entity) -> PreparedEntity:
 
 def prepared_relation(rec: Relation) -> PreparedRelation:
     """A relation record's stand-in."""
-    return PreparedRelation(edge_values(relation_id(rec), rec), encode(rec), vars(rec).get("incident"),
+    return PreparedRelation((*edge_values(relation_id(rec), rec), encode(rec)), vars(rec).get("incident"),
                             imported(rec))

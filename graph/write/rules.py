@@ -10,7 +10,7 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass
 
 from corpgraph.schema.declaration import RELATIONS
-from corpgraph.schema.kinds import EntityType, RelationType
+from corpgraph.schema.kinds import EntityType
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class Wording:
     not_incident: str
 
 
+_SPECS = {kind.value: spec for kind, spec in RELATIONS.items()}  # by name: the enum's own lookup costs more per record
 LOADING = Wording("unknown id {ref!r}: load the entity first or in the same file", "{ref!r} is not a known Incident id")
 STORED = Wording("{ref!r} is not a stored entity", "{ref!r} is not a stored Incident")
 
@@ -38,8 +39,12 @@ def endpoint_problems(rec: object, known: Mapping[str, EntityType], wording: Wor
 
     Ids in `failed` (their own record failed validation, already reported) are not reported again.
     """
-    kind = RelationType(rec.type)  # type: ignore[attr-defined]
-    spec = RELATIONS[kind]
+    spec = _SPECS[rec.type]  # type: ignore[attr-defined]
+    fields = vars(rec)
+    if known.get(fields["source"]) in spec.sources and known.get(fields["target"]) in spec.targets and \
+            not fields.get("incident"):
+        return []  # the common case, decided in one pass (a load checks every relation of its file here)
+    kind = spec.type
     out: list[tuple[str, str]] = []
     for field, allowed in (("source", spec.sources), ("target", spec.targets)):
         ref = getattr(rec, field)
