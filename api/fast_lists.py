@@ -15,6 +15,8 @@ which computes it again from the start and reports exactly what it always did: t
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
+from types import CoroutineType, FunctionType, GeneratorType
 from typing import Any
 
 from graphql import (
@@ -28,11 +30,18 @@ from graphql import (
     is_object_type,
 )
 from graphql.pyutils import Undefined
+from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 # Marks a graphql-core resolver that reads nothing of its `info` but `info.context`, and so may be called with the
 # list's info (graphql_types.direct_resolver sets it).
 CONTEXT_ONLY = "_corpgraph_context_only"
+# Marks a class whose __getattr__ never answers `__await__` (graphql_types' lazy answer and entity objects), so
+# that the type alone decides whether its objects are awaitable (is_awaitable).
+NEVER_AWAITS = "_corpgraph_never_awaits"
+# How a plan step reads its value: the item's attribute (a default resolver), or a CONTEXT_ONLY resolver's call.
+_ATTRIBUTE, _RESOLVER, _TYPENAME = "attribute", "resolver", "typename"
+_PLAIN: set[type] = set()  # types is_awaitable found never awaitable, whatever the object (see _type_decides)
 
 
 class _Fallback(Exception):
@@ -44,6 +53,8 @@ class FastListExecution(StrawberryGraphQLCoreExecutionContext):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.is_awaitable = is_awaitable  # type: ignore[method-assign]  # graphql-core's check, once per type
+        self._runtime: dict[tuple[str, Any], GraphQLObjectType] = {}  # (abstract type, name) -> object type, checked
         # (object type, id of a field group) -> its plan or None; the field group is kept alive with it, so its
         # id cannot be reused during the execution (graphql-core memoises collect_subfields the same way).
         self._plans: dict[tuple[str, int], tuple[Any, _Plan | None]] = {}
@@ -81,11 +92,12 @@ class FastListExecution(StrawberryGraphQLCoreExecutionContext):
             steps.append((name, *step))
         return _Plan(self, object_type, steps)
 
-    def _step(self, parent: GraphQLObjectType, group: Any) -> tuple[Callable[..., Any] | None, Any, bool] | None:
-        """(resolver, what completes its value, nullable) of one selected field; None when it does not qualify."""
+    def _step(self, parent: GraphQLObjectType, group: Any) -> tuple[str, Callable[..., Any] | None, Any, bool] | None:
+        """(how it is read, its reader, what completes its value, nullable) of one selected field; None when it does
+        not qualify."""
         node = group[0].node
         if node.name.value == "__typename":
-            return None, parent.name, False
+            return _TYPENAME, None, parent.name, False
         field = parent.fields.get(node.name.value)
         if field is None or field.args or node.arguments or field.resolve is None:
             return None
@@ -94,13 +106,14 @@ class FastListExecution(StrawberryGraphQLCoreExecutionContext):
             return None  # an extension wraps every resolver: each field must go through it
         field_type, nullable = _unwrapped(field.type)
         if is_leaf_type(field_type) and getattr(field.resolve, "_is_default", False):
-            return field.resolve, field_type, nullable
+            read = _attribute_reader(field)
+            return None if read is None else (_ATTRIBUTE, read, field_type, nullable)
         if not getattr(field.resolve, CONTEXT_ONLY, False):
             return None
         kinds = self.schema.get_possible_types(field_type) if is_abstract_type(field_type) else [field_type]
         if not all(is_object_type(k) and self._plan(k, group) is not None for k in kinds):
             return None
-        return field.resolve, (field_type, group), nullable
+        return _RESOLVER, field.resolve, (field_type, group), nullable
 
     def _nested(self, field_type: GraphQLObjectType | GraphQLAbstractType, group: Any, value: Any,
                 info: Any) -> dict[str, Any]:
@@ -112,18 +125,28 @@ class FastListExecution(StrawberryGraphQLCoreExecutionContext):
             name = resolve_type(value, info, field_type)
             if not isinstance(name, str):
                 raise _Fallback  # awaitable or invalid: graphql-core resolves and reports it
-            runtime = self.ensure_valid_runtime_type(name, field_type, group, info, value)
+            runtime = self._runtime_type(name, field_type, group, info, value)
         plan = self._plan(runtime, group)
         if plan is None:
             raise _Fallback
         return plan.complete(value, info)
+
+    def _runtime_type(self, name: str, field_type: GraphQLAbstractType, group: Any, info: Any,
+                      value: Any) -> GraphQLObjectType:
+        """The object type named by an abstract field's resolve_type, checked by graphql-core the first time only
+        (the schema decides the check; a refusal raises and is never kept)."""
+        key = (name, field_type)
+        runtime = self._runtime.get(key)
+        if runtime is None:
+            runtime = self._runtime[key] = self.ensure_valid_runtime_type(name, field_type, group, info, value)
+        return runtime
 
 
 class _Plan:
     """How to complete one object of a type under one selection: (response name, resolver, completion, nullable)."""
 
     def __init__(self, execution: FastListExecution, object_type: GraphQLObjectType,
-                 steps: list[tuple[str, Callable[..., Any] | None, Any, bool]]) -> None:
+                 steps: list[tuple[str, str, Callable[..., Any] | None, Any, bool]]) -> None:
         self.execution, self.object_type, self.steps = execution, object_type, steps
 
     def complete(self, item: Any, info: Any) -> dict[str, Any]:
@@ -133,12 +156,12 @@ class _Plan:
             raise _Fallback
         execution = self.execution
         out: dict[str, Any] = {}
-        for name, resolve, completion, nullable in self.steps:
-            if resolve is None:
-                out[name] = completion  # __typename
+        for name, how, read, completion, nullable in self.steps:
+            if how is _TYPENAME:
+                out[name] = completion
                 continue
-            value = resolve(item, info)
-            if execution.is_awaitable(value):
+            value = read(item) if how is _ATTRIBUTE else read(item, info)  # type: ignore[misc]
+            if type(value) not in _PLAIN and is_awaitable(value):
                 getattr(value, "close", lambda: None)()  # a coroutine never started: nothing of it ran
                 raise _Fallback
             if value is None or value is Undefined:
@@ -153,6 +176,43 @@ class _Plan:
                 out[name] = execution.complete_leaf_value(completion, value)
         return out
 
+
+
+def is_awaitable(value: Any) -> bool:
+    """graphql-core's awaitable check as strawberry passes it (optimized_is_awaitable), remembered per type where the
+    type alone decides it: an answer's objects (parties, entities, enum values) missed `__await__` through their
+    __getattr__ by the thousand, an AttributeError raised and caught each time."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return False
+    found = optimized_is_awaitable(value)
+    if not found and _type_decides(kind):
+        _PLAIN.add(kind)
+    return found
+
+
+def _type_decides(kind: type) -> bool:
+    """Whether no object of this type can be awaitable when one is not: neither a coroutine nor a generator, no
+    `__await__` on the class, and no __getattr__ or Python __getattribute__ that could answer one (a class marked
+    NEVER_AWAITS says its __getattr__ never does). An `__await__` set on one object alone, which `await` itself
+    ignores, is not looked for."""
+    if issubclass(kind, (CoroutineType, GeneratorType)) or hasattr(kind, "__await__"):
+        return False
+    hooks = any("__getattr__" in vars(c) or isinstance(vars(c).get("__getattribute__"), FunctionType)
+                for c in kind.__mro__)
+    return not hooks or getattr(kind, NEVER_AWAITS, False) is True
+
+
+def _attribute_reader(field: Any) -> Callable[[Any], Any] | None:
+    """How strawberry's basic-field resolver reads a field of an item (`field.default_resolver(item, python_name)`),
+    without the two calls around it; None when the field is not such a field."""
+    definition = (field.extensions or {}).get("strawberry-definition")
+    if definition is None or definition.base_resolver is not None or definition.extensions:
+        return None
+    name, default = definition.python_name, definition.default_resolver
+    if default is getattr:
+        return attrgetter(name)
+    return lambda item: default(item, name)
 
 
 def _unwrapped(kind: Any) -> tuple[Any, bool]:

@@ -20,7 +20,7 @@ from corpgraph.schema.declaration import ENTITIES, RELATIONS
 from corpgraph.schema.kinds import EntityType, IncidentCategory, RelationType
 
 from corpgraph.api.context import Context
-from corpgraph.api.fast_lists import CONTEXT_ONLY
+from corpgraph.api.fast_lists import CONTEXT_ONLY, NEVER_AWAITS
 from corpgraph.api.field_decorators import NEEDS_BOUNDS, NEEDS_PATHS, resolver
 
 # The GraphQL enums are the domain enums themselves: one declaration, no second list to drift.
@@ -171,6 +171,9 @@ class _Lazy:
     every source, identifier and address of each was a tenth of a liability chain's request (cProfile at 200k)."""
 
     _fields: frozenset[str] = frozenset()  # the fields of the GraphQL type read from the record (set per subclass)
+    # Looked up on every object by strawberry (is_type_of's cast) and graphql-core (is it awaitable?): answered here,
+    # not by a miss through __getattr__ (an AttributeError raised and caught per entity of an answer).
+    __as_strawberry_type__ = None
 
     def __getattr__(self, name: str) -> Any:
         """A declared field not read yet: convert it from the record, once (called only when it is not set)."""
@@ -557,6 +560,7 @@ class _LazyResult:
 
     _from: dict[str, str] = {}  # GraphQL object attribute -> the answer's field it is converted from (per subclass)
     _eager: tuple[tuple[str, str], ...] = ()  # (field, attribute) filled at once: the type has a class attribute there
+    __as_strawberry_type__ = None  # as _Lazy's: strawberry's cast, answered without a miss through __getattr__
 
     def __getattr__(self, name: str) -> Any:
         """A field not read yet: convert it from the answer, once (called only when it is not set)."""
@@ -566,6 +570,10 @@ class _LazyResult:
             raise AttributeError(name)
         value = self.__dict__[name] = _leaf_or_converted(getattr(result, field))
         return value
+
+
+for _base in (_Lazy, _LazyResult):  # their __getattr__ answers declared fields only, never `__await__` (fast_lists)
+    setattr(_base, NEVER_AWAITS, True)
 
 
 def _leaf_or_converted(value: Any) -> Any:
