@@ -20,7 +20,7 @@ from corpgraph.schema.declaration import ENTITIES, RELATIONS
 from corpgraph.schema.kinds import EntityType, IncidentCategory, RelationType
 
 from corpgraph.api.context import Context
-from corpgraph.api.fast_lists import CONTEXT_ONLY, NEVER_AWAITS
+from corpgraph.api.fast_lists import CONTEXT_ONLY
 from corpgraph.api.field_decorators import NEEDS_BOUNDS, NEEDS_PATHS, resolver
 
 # The GraphQL enums are the domain enums themselves: one declaration, no second list to drift.
@@ -165,23 +165,37 @@ _NESTED: dict[type[BaseModel], type] = {rec.Source: Source, rec.Figure: Figure, 
                                          rec.Identifier: Identifier, rec.Impact: Impact, rec.Address: Address}
 
 
+class _Converted:
+    """A field of a lazy object (the entities entity_from_record makes, the answers from_result makes): converted from
+    its source (`_record`, `_result`) the first time it is read, then kept in the object's __dict__, which Python reads
+    before this descriptor. A descriptor rather than __getattr__: each first read through __getattr__ (and each
+    `__await__` and strawberry cast looked up on the object) raised and caught an AttributeError, ~3 us."""
+
+    def __init__(self, source: str, field: str) -> None:
+        self.source, self.field, self.name = source, field, field
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        """The converted value (kept), or AttributeError when the object has no source (entity_of_type's)."""
+        if obj is None:
+            return self
+        source = obj.__dict__.get(self.source)
+        if source is None:
+            raise AttributeError(self.name)
+        value = getattr(source, self.field)
+        if type(value) not in _LEAVES:  # a leaf as it is, with no call of _convert (answers have thousands)
+            value = _convert(value)
+        obj.__dict__[self.name] = value
+        return value
+
+
 class _Lazy:
     """Base of the entity objects entity_from_record makes: a field the type declares is converted from the record the
-    first time it is read. An answer lists hundreds of entities of which most queries select only `id`; converting
-    every source, identifier and address of each was a tenth of a liability chain's request (cProfile at 200k)."""
-
-    _fields: frozenset[str] = frozenset()  # the fields of the GraphQL type read from the record (set per subclass)
-    # Looked up on every object by strawberry (is_type_of's cast) and graphql-core (is it awaitable?): answered here,
-    # not by a miss through __getattr__ (an AttributeError raised and caught per entity of an answer).
-    __as_strawberry_type__ = None
-
-    def __getattr__(self, name: str) -> Any:
-        """A declared field not read yet: convert it from the record, once (called only when it is not set)."""
-        record = self.__dict__.get("_record")
-        if record is None or name not in self._fields:
-            raise AttributeError(name)
-        value = self.__dict__[name] = _convert(getattr(record, name))
-        return value
+    first time it is read (_Converted). An answer lists hundreds of entities of which most queries select only `id`;
+    converting every source, identifier and address of each was a tenth of a liability chain's request (cProfile at
+    200k)."""
 
 
 def entity_from_record(record: rec.Entity) -> Entity:
@@ -543,42 +557,18 @@ _RENAMED: dict[tuple[type, str], str] = {(res.Holding, "statements"): "statement
 def from_result(result: Any, **overrides: Any) -> Any:
     """The GraphQL object of an answer of graph/ (RESULT_TYPES): its fields, nested answers and records included, are
     converted when read (_LazyResult), so only what a query selects is converted."""
-    lazy = _lazy_result(type(result))
-    made: Any = object.__new__(lazy)
-    made.__dict__.update(_result=result, **overrides)
-    for field, name in lazy._eager:
-        if name not in overrides:
-            made.__dict__[name] = _leaf_or_converted(getattr(result, field))
+    made: Any = object.__new__(_lazy_result(type(result)))
+    made.__dict__["_result"] = result
+    if overrides:
+        made.__dict__.update(overrides)
     return made
 
 
 class _LazyResult:
     """Base of the objects from_result makes: a subclass of the answer's GraphQL type (the same GraphQL type, as
-    _Lazy is for entities) whose fields are converted from the answer the first time they are read. A liability
-    chain's `parties { entity { id } role weight }` read 3 of a party's 18 fields; converting all of them (paths,
-    interests, declared figures) was 2 ms of a 200k chain's request (cProfile)."""
-
-    _from: dict[str, str] = {}  # GraphQL object attribute -> the answer's field it is converted from (per subclass)
-    _eager: tuple[tuple[str, str], ...] = ()  # (field, attribute) filled at once: the type has a class attribute there
-    __as_strawberry_type__ = None  # as _Lazy's: strawberry's cast, answered without a miss through __getattr__
-
-    def __getattr__(self, name: str) -> Any:
-        """A field not read yet: convert it from the answer, once (called only when it is not set)."""
-        result = self.__dict__.get("_result")
-        field = self._from.get(name)
-        if result is None or field is None:
-            raise AttributeError(name)
-        value = self.__dict__[name] = _leaf_or_converted(getattr(result, field))
-        return value
-
-
-for _base in (_Lazy, _LazyResult):  # their __getattr__ answers declared fields only, never `__await__` (fast_lists)
-    setattr(_base, NEVER_AWAITS, True)
-
-
-def _leaf_or_converted(value: Any) -> Any:
-    """A leaf as it is, with no call of _convert (answers have thousands of them); anything else converted."""
-    return value if type(value) in _LEAVES else _convert(value)
+    _Lazy is for entities) whose fields are converted from the answer the first time they are read (_Converted). A
+    liability chain's `parties { entity { id } role weight }` read 3 of a party's 18 fields; converting all of them
+    (paths, interests, declared figures) was 2 ms of a 200k chain's request (cProfile)."""
 
 
 def _lazy_result(result: type) -> type[_LazyResult]:
@@ -586,11 +576,8 @@ def _lazy_result(result: type) -> type[_LazyResult]:
     lazy = _LAZY_RESULTS.get(result)
     if lazy is None:
         graphql_type = RESULT_TYPES[result]
-        fills = _fills(result)
-        # A field with a default is a class attribute, which __getattr__ would never be asked for: set it at once.
-        eager = tuple((field, name) for field, name in fills if hasattr(graphql_type, name))
-        lazy = _LAZY_RESULTS[result] = type(f"Lazy{graphql_type.__name__}", (_LazyResult, graphql_type),
-                                            {"_from": {name: field for field, name in fills}, "_eager": eager})
+        converted = {name: _Converted("_result", field) for field, name in _fills(result)}
+        lazy = _LAZY_RESULTS[result] = type(f"Lazy{graphql_type.__name__}", (_LazyResult, graphql_type), converted)
     return lazy
 
 
@@ -627,7 +614,8 @@ def _model_fields(cls: type) -> tuple[str, ...]:
 _MODEL_FIELDS: dict[type, tuple[str, ...]] = {}
 # Per entity type, its lazy class: a subclass of the strawberry type (same GraphQL type: resolve_type reads the
 # definition it inherits, and strawberry's is_type_of is an isinstance check) that converts fields when read.
-_LAZY: dict[EntityType, type] = {kind: type(f"Lazy{cls.__name__}", (_Lazy, cls), {"_fields": frozenset(_model_fields(cls))})
+_LAZY: dict[EntityType, type] = {kind: type(f"Lazy{cls.__name__}", (_Lazy, cls),
+                                      {name: _Converted("_record", name) for name in _model_fields(cls)})
                                  for kind, cls in _ENTITY_TYPES.items()}
 _LEAVES = frozenset({str, int, float, bool, type(None), date, res.Role, res.Channel})  # _convert passes them through
 
