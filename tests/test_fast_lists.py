@@ -11,7 +11,7 @@ import strawberry
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from corpgraph.api.context import make_context
-from corpgraph.api.fast_lists import FastListExecution
+from corpgraph.api.fast_lists import _PLAIN, FastListExecution, is_awaitable
 from corpgraph.api.graphql_schema import make_schema
 from corpgraph.api.settings import ApiSettings
 from corpgraph.graph.service import CorpGraph
@@ -103,3 +103,27 @@ def test_what_the_shortcut_cannot_complete_is_answered_by_graphql_core(rows: lis
         answers.append((result.data, [e.formatted for e in result.errors or []]))
     assert answers[0] == answers[1]
     assert answers[0][0] == data and len(answers[0][1]) == errors
+
+
+class _Plain:
+    pass
+
+
+class _Answers:
+    """An object that answers any attribute through __getattr__, `__await__` included (as a proxy might)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda: iter(())
+
+
+def test_awaitability_is_remembered_only_where_the_type_decides_it() -> None:
+    async def work() -> int:
+        return 1
+
+    coroutine = work()
+    assert is_awaitable(coroutine) and is_awaitable(coroutine)  # never remembered as plain
+    coroutine.close()
+    assert not is_awaitable(_Plain()) and _Plain in _PLAIN  # the type decides: asked once
+    # A __getattr__ may answer `__await__` for one object and not another: asked of every object, never remembered.
+    assert is_awaitable(_Answers()) and _Answers not in _PLAIN
+    assert not is_awaitable(1.5) and not is_awaitable("OWNER")
