@@ -58,38 +58,51 @@ def liability_chain(store: StoreReader, view: AsOfView, incident: int, as_of: da
     and flags are the same, for answers that do not show paths.
     """
     proj, explainer = view.projection, Explainer(store, view)
-    found: list[tuple[Party, list[list[int]]]] = []
+    # parties: every party in order; shown: those whose routes are read (all with paths; else only the responsible
+    # ones, for their detail), so that without paths no pair is made per owner (hundreds in a large chain)
+    parties: list[Party] = []
+    shown: list[tuple[Party, list[list[int]]]] = []
+
+    def add(found: list[tuple[Party, list[list[int]]]]) -> None:
+        """Parties of any role but RESPONSIBLE, with their routes (kept only with paths)."""
+        parties.extend(party for party, _ in found)
+        if paths:
+            shown.extend(found)
+
     owners_total = 0
     for company, edges in _responsible(view, incident).items():
-        found.append((_responsible_party(view, company), [[e] for e in edges]))
-        owners, total = _owners(view, company, edges[0], max_depth, min_share, min_hop_share, top_k, max_owners,
-                                bounds, paths)
-        found.extend(owners)
+        responsible = _responsible_party(view, company)
+        parties.append(responsible)
+        shown.append((responsible, [[e] for e in edges]))
+        owners, owner_routes, total = _owners(view, company, edges[0], max_depth, min_share, min_hop_share, top_k,
+                                              max_owners, bounds, paths)
+        parties.extend(owners)
+        if owner_routes is not None:
+            shown.extend(zip(owners, owner_routes))
         owners_total += total
-        found.extend(_recipients(view, company, incident))
+        add(_recipients(view, company, incident))
     attributions: list[int] = []
     for actor, edges in _grouped(view.edges(R.PERPETRATED, incident, outgoing=False), proj.src).items():
         attributed = _attributions(view, actor)
         attributions.extend(attributed)
         named = dict.fromkeys(int(proj.dst[e]) for e in attributed if proj.dst[e] != actor)  # a loop back: not itself
-        found.append((_certain(proj.ids[actor], Role.PERPETRATOR, attributed_to=tuple(proj.ids.ids(list(named)))),
-                      [[e] for e in edges]))
-    shown = found if paths else [(party, p) for party, p in found if party.role is Role.RESPONSIBLE]  # roles: detail
+        add([(_certain(proj.ids[actor], Role.PERPETRATOR, attributed_to=tuple(proj.ids.ids(list(named)))),
+              [[e] for e in edges])])
     explainer.read([*(e for _, routes in shown for p in routes for e in p), *(attributions if paths else [])])
-    for party, routes in shown:  # without paths only the responsible parties need this loop (their detail)
+    for party, routes in shown:  # without paths only the responsible parties are here (their detail)
         if paths:
             party.paths = [explainer.path(p) for p in routes]
         if party.role is Role.RESPONSIBLE:
             party.detail = ", ".join(sorted({_role(explainer, p[0]) or "" for p in routes}))
-    parties = [party for party, _ in found]
     graph = explainer.subgraph([proj.ids[incident], *(p.entity for p in parties)]) if paths else Subgraph()
     return LiabilityChain(proj.ids[incident], as_of, parties, graph, owners_total)
 
 
 def _owners(view: AsOfView, company: int, responsible_edge: int, max_depth: int, min_share: float,
             min_hop_share: float, top_k: int, max_owners: int | None, bounds: bool, paths: bool
-            ) -> tuple[list[tuple[Party, list[list[int]]]], int]:
-    """The strongest OWNER parties of one responsible company (with their paths when asked), and how many qualified.
+            ) -> tuple[list[Party], list[list[list[int]]] | None, int]:
+    """The strongest OWNER parties of one responsible company, their paths (None when not asked for), and how many
+    qualified.
 
     The parties are made straight from the owners' columns (ownership.Candidates.columns), with no Holding per
     owner, in the rank of owners() (largest integrated first, then id). One PathFinder per company: a single
@@ -100,14 +113,12 @@ def _owners(view: AsOfView, company: int, responsible_edge: int, max_depth: int,
                                _rank)
     chosen = parties[:max_owners]
     if not paths:
-        return [(party, []) for party in chosen], len(parties)
+        return chosen, None, len(parties)
     # No time-budget check per owner: each path search checks it (PathFinder.paths), and the parties were made
     # under checks (holding_rows.made); a check per owner was a tenth of a chain of 800 owners.
-    finder, out = PathFinder(view, company, max_depth, min_hop_share), []
-    for party in chosen:
-        found = _owner_paths(view, finder, party, company, top_k)
-        out.append((party, [p + [responsible_edge] for p in found]))
-    return out, len(parties)
+    finder = PathFinder(view, company, max_depth, min_hop_share)
+    routes = [[p + [responsible_edge] for p in _owner_paths(view, finder, party, company, top_k)] for party in chosen]
+    return chosen, routes, len(parties)
 
 
 def _parties(columns: dict[str, Any]) -> list[Party]:
