@@ -114,8 +114,12 @@ def _cursors(values: np.ndarray, names: list[str]) -> list[str]:
 
 def _member(nodes: np.ndarray, few: np.ndarray) -> np.ndarray:
     """Per node: whether it is one of `few` (a company's controllers: most often none, where np.isin still costs
-    ~20 us, twice an answer)."""
-    return np.isin(nodes, few) if few.size else np.zeros(nodes.size, dtype=bool)
+    ~20 us, twice an answer; a few, searched among)."""
+    if few.size == 0:
+        return np.zeros(nodes.size, dtype=bool)
+    ordered = np.sort(few)  # a search of each node among the few: np.isin sorts both sides
+    found: np.ndarray = ordered[np.minimum(np.searchsorted(ordered, nodes), ordered.size - 1)] == nodes
+    return found
 
 
 def _with_none(values: np.ndarray, missing: np.ndarray) -> list[Any]:

@@ -196,7 +196,8 @@ def _recipients(view: AsOfView, company: int, incident: int) -> list[tuple[Party
     """DATA_RECIPIENT parties: data supplied by the company for this incident or for none (one per recipient)."""
     proj = view.projection
     supplies = view.edges(R.SUPPLIED_DATA_TO, company, outgoing=True)
-    supplies = supplies[np.isin(proj.incident[supplies], (incident, -1))]
+    about = proj.incident[supplies]
+    supplies = supplies[(about == incident) | (about == -1)]  # two compares: np.isin cost ~20 us
     return [(_certain(proj.ids[recipient], Role.DATA_RECIPIENT, detail=proj.ids[company]), [[e] for e in edges])
             for recipient, edges in _grouped(supplies, proj.dst).items()]
 
