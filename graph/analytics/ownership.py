@@ -454,4 +454,13 @@ def _walk_flags(view: AsOfView, nodes: np.ndarray, upstream: bool, ranged: bool)
     other, edges = adjacency.gather(touched)
     is_range = np.isin(edges, np.fromiter(view.midpoints, np.int64, len(view.midpoints)))
     chosen = distinct(other[is_range if ranged else np.isnan(view.projection.share[edges]) & ~is_range])
-    return adjacency.reached(chosen)[nodes] if chosen.size else np.zeros(nodes.size, dtype=bool)
+    if chosen.size == 0:
+        return np.zeros(nodes.size, dtype=bool)
+    if nodes.size > _SMALL_BLOCK:
+        flags: np.ndarray = adjacency.reached(chosen)[nodes]
+        return flags
+    # A small block (a liability chain's owners): the closure's levels, searched in the block, not a mask over every
+    # node of the graph (1 MB at 1M companies, a tenth of such a chain's column). Its closure is inside the block.
+    flags = np.zeros(nodes.size, dtype=bool)
+    flags[np.searchsorted(nodes, adjacency.closure(chosen))] = True
+    return flags
