@@ -49,6 +49,8 @@ _INDEXED = ("IndexSeek", "IndexScan", "IndexContainsScan", "IndexEndsWithScan", 
 _SCANS = ("AllNodesScan", "NodeByLabelScan", "AllRelationshipsScan", "RelationshipTypeScan")
 # Reads that the API answers per request; the others serve whole-store jobs (counts, exports, the feed).
 TARGET_RATE = 50_000  # records/s, issue 25, for the 1M-company world
+# The server's settings for a load (the launcher's BASE_SETTINGS under them): no per-transaction cap.
+LOAD_SETTINGS = {"db.memory.transaction.max": "0", "server.memory.pagecache.size": "256m"}
 _HOT = {"ENTITY_TYPES", "GET_ENTITIES", "SEARCH", "list_entities", "get_relations", "relations_touching",
         "READ_REVISION", "IDS_WITH_IDENTIFIER", "edge_columns"}
 
@@ -63,6 +65,7 @@ class Load:
     peak_tx_mb: float
     server_cpu_s: float  # the Neo4j JVM's CPU time (all threads) during the load
     loader_cpu_s: float  # this process's
+    threads: dict[str, float]  # the server's CPU seconds during the load by thread group (_thread_group)
 
     @property
     def rate(self) -> float:
@@ -77,6 +80,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--batch-sizes", default="500,2000,5000,10000,20000", help="UNWIND rows per statement")
     parser.add_argument("--heap", default="1g", help="the server's -Xmx")
+    parser.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
+                        help="a neo4j.conf setting for the server, over the benchmark's (repeatable)")
+    parser.add_argument("--jvm", action="append", default=[], metavar="OPTION",
+                        help="a JVM option for the server, e.g. -Xmn512m (repeatable)")
+    parser.add_argument("--loads-only", action="store_true", help="skip the feed and the PROFILE of the reads")
+    parser.add_argument("--loads", type=int, default=1, help="warm loads at each batch size (all printed)")
     args = parser.parse_args()
     sizes = [int(x) for x in args.batch_sizes.split(",")]
 
@@ -90,19 +99,22 @@ def main() -> None:
         print(f"world: {args.companies:,} companies, {records:,} records ({world.path.stat().st_size / 1e6:.1f} MB); "
               f"validation {validate_s:.1f} s ({records / validate_s:,.0f} records/s, not counted below)")
         started = time.perf_counter()
-        server = start_neo4j_server(work / "neo4j", {"db.memory.transaction.max": "0",
-                                                     "server.memory.pagecache.size": "256m"},
-                                    heap=args.heap, jvm_options=(), gc=THROUGHPUT_GC)
-        print(f"Neo4j started in {time.perf_counter() - started:.1f} s at {server.uri} (heap {args.heap})")
+        settings = {**LOAD_SETTINGS, **dict(pair.split("=", 1) for pair in args.setting)}
+        server = start_neo4j_server(work / "neo4j", settings, heap=args.heap, jvm_options=tuple(args.jvm),
+                                    gc=THROUGHPUT_GC)
+        print(f"Neo4j started in {time.perf_counter() - started:.1f} s at {server.uri} (heap {args.heap}; "
+              f"{', '.join(f'{k}={v}' for k, v in settings.items())}; JVM {' '.join(args.jvm) or 'defaults'})")
         try:
             server.init_schema()
             store = open_neo4j_store(server.settings())
             cold = _load(store, server, batch, records, max(sizes))
             print(f"first load (cold JVM, not compared): {cold.rate:,.0f} records/s")
-            loads = [_load(store, server, batch, records, size) for size in sizes]
+            loads = [_load(store, server, batch, records, size) for size in sizes for _ in range(args.loads)]
             _print_loads(loads)
-            _print_feed(store, server.process.pid)
-            _print_plans(server, store, batch)
+            print(f"plans Neo4j discarded as stale over the loads (debug.log): {_stale_plans(server)}")
+            if not args.loads_only:
+                _print_feed(store, server.process.pid)
+                _print_plans(server, store, batch)
             store.close()
         finally:
             started = time.perf_counter()
@@ -116,16 +128,50 @@ def _load(store: Neo4jStore, server: Neo4jServer, batch: Batch, records: int, si
     store.batch_size = size
     with _PeakMemory(server) as peak:
         started, server_cpu, loader_cpu = time.perf_counter(), _cpu_seconds(server.process.pid), _own_cpu()
+        threads = _thread_cpu(server.process.pid)
         ingest(store, batch)  # the reference checks run inside the write transaction (GraphStore.write)
         write_s = time.perf_counter() - started
+    after = _thread_cpu(server.process.pid)
     return Load(size, records, write_s, peak.bytes / 2**20, _cpu_seconds(server.process.pid) - server_cpu,
-                _own_cpu() - loader_cpu)
+                _own_cpu() - loader_cpu, {group: after[group] - threads.get(group, 0.0) for group in after})
 
 
 def _cpu_seconds(pid: int) -> float:
     """User and system CPU seconds of a process so far, from /proc (the server's share of the machine)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far of a process's live threads by _thread_group (a thread that ended is not counted)."""
+    out: dict[str, float] = dict.fromkeys(_GROUPS, 0.0)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended between the listing and the read
+        out[_thread_group(name)] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+_GROUPS = ("bolt", "jit", "gc", "index", "io", "other")
+
+
+def _thread_group(name: str) -> str:
+    """Which part of the server a JVM thread's name (/proc comm, its first 15 characters) says it is: the Bolt
+    workers that run the statements and commits, the JIT (compilers and code cache sweeper), the garbage
+    collector, index sampling and population, the page cache and checkpoints, or the rest."""
+    groups = {"neo4j.BoltWork": "bolt", "C1 Compiler": "jit", "C2 Compiler": "jit", "Sweeper thread": "jit",
+              "GC Thread": "gc", "G1 ": "gc", "VM Thread": "gc", "neo4j.IndexSam": "index",
+              "neo4j.IndexPop": "index", "neo4j.PageCach": "io", "MuninnPageCach": "io", "neo4j.CheckPoi": "io"}
+    return next((group for prefix, group in groups.items() if name.startswith(prefix)), "other")
+
+
+def _stale_plans(server: Neo4jServer) -> int:
+    """How many cached query plans the server replanned because its statistics moved (its debug.log says so)."""
+    log = server.home / "logs" / "debug.log"
+    return sum("stale" in line.lower() for line in log.read_text(errors="replace").splitlines()) if log.exists() else 0
 
 
 def _own_cpu() -> float:
@@ -141,12 +187,13 @@ def _print_loads(loads: list[Load]) -> None:
     print("(server/loader CPU: the Neo4j JVM's and this process's CPU time during the load, in microseconds a record;"
           f" target {TARGET_RATE:,} records/s; load average {os.getloadavg()[0]:.1f})")
     print(f"{'batch size':>10} | {'write s':>7} | {'records/s':>9} | {'peak tx MB':>10} | {'tx bytes/record':>15} | "
-          f"{'server us/rec':>13} | {'loader us/rec':>13}")
+          f"{'server us/rec':>13} | {'loader us/rec':>13} | server us/rec by thread")
     for load in loads:
         mark = "  <- best" if load is best else ""
         print(f"{load.batch_size:>10,} | {load.write_s:>7.1f} | {load.rate:>9,.0f} | {load.peak_tx_mb:>10,.0f} | "
               f"{load.peak_tx_mb * 2**20 / load.records:>15,.0f} | {load.server_cpu_s * 1e6 / load.records:>13,.0f} | "
-              f"{load.loader_cpu_s * 1e6 / load.records:>13,.0f}{mark}")
+              f"{load.loader_cpu_s * 1e6 / load.records:>13,.0f} | "
+              f"{', '.join(f'{k} {v * 1e6 / load.records:.0f}' for k, v in load.threads.items())}{mark}")
 
 
 def _print_feed(store: Neo4jStore, server_pid: int, rounds: int = 5) -> None:
