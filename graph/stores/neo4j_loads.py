@@ -43,7 +43,7 @@ from corpgraph.schema.records import Entity, Relation
 
 from corpgraph.graph.stores import cypher
 from corpgraph.graph.stores.base import ChangeKind, ChangeRecorder, Check, batch_rows, refuse_problems
-from corpgraph.graph.stores.neo4j_steps import Step, ahead, log_steps, run_plan, run_step
+from corpgraph.graph.stores.neo4j_steps import Step, ahead, log_steps, params, run_plan, run_step
 from corpgraph.graph.stores import cypher_loads
 from corpgraph.graph.stores.cypher_loads import (BEGIN_LOAD, CHECK_LOAD, CLAIM_LANE, CLAIM_LOAD, DROP_LOAD,
                                        EXISTING_ENTITIES, HEARTBEAT, LOCK_LANES, LOCK_META, MAKE_LANES, PUBLISH_LOAD,
@@ -258,7 +258,7 @@ class Loads:
         _meta_step(tx, CLAIM_LANE, load, lane=lane)  # locked before the load is read: see CLAIM_LANE
         _meta_step(tx, CHECK_LOAD, load, LoadState.WRITING)
         rows: list[dict[str, Any]] = step.params["rows"]
-        own = {r["id"]: r["own"] for r in tx.run(step.probe, {"ids": [row["id"] for row in rows], "load": load})}
+        own = {r["id"]: r["own"] for r in tx.run(step.probe, params(ids=[row["id"] for row in rows], load=load))}
         new = [row for row in rows if row["id"] not in own]  # not stored: inserted without a MERGE's seek
         mine = [row for row in rows if own.get(row["id"]) is True]  # stored by this load, still hidden
         stored = [row for row in rows if own.get(row["id"]) is False]
@@ -268,7 +268,7 @@ class Loads:
         if not stored:
             return [], set()
         probe = [{"id": row["id"], "doc": row["doc"]} for row in stored]
-        changed = {r["id"] for r in tx.run(step.differs, {"rows": probe})}
+        changed = {r["id"] for r in tx.run(step.differs, params(rows=probe))}
         kept = [row for row in stored if row["id"] in changed]
         same = {row["id"] for row in stored if row["id"] not in changed}
         return ([Step(step.statement, {"rows": kept, "load": None}, len(kept))] if kept else []), same
