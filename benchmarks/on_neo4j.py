@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
                         help="a neo4j.conf setting for the server, over the benchmark's (repeatable)")
     parser.add_argument("--jvm", action="append", default=[], metavar="OPTION",
-                        help="a JVM option for the server, e.g. -Xmn512m (repeatable)")
+                        help="a JVM option for the server, given as --jvm=-Xmn512m (repeatable)")
     parser.add_argument("--loads-only", action="store_true", help="skip the feed and the PROFILE of the reads")
     parser.add_argument("--loads", type=int, default=1, help="warm loads at each batch size (all printed)")
     args = parser.parse_args()
