@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from corpgraph.graph.stores import bulk_staging
 from corpgraph.graph.stores.neo4j_bulk import import_files
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.graph.write.ingest import ingest_stream
@@ -257,3 +258,30 @@ def test_random_files_give_the_streamed_loads_problems_and_rows(seed: int, tmp_p
             raw.id: raw.doc for raw in store.raw_entities("", 1000)}
         assert {row[2]: row[-1] for _, csv_path in files.relationships for row in _rows(csv_path)} == {
             raw.id: raw.doc for raw in store.raw_relations("", 1000)}
+
+
+def test_two_ids_sharing_a_hash_refuse_the_import_and_write_nothing(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """'b' given the first hash of 'a' (its second hash stays real): the checks would take them for one id (a's row
+    dropped as replaced by b's, silently), so the import is refused, naming the cause, and leaves no file."""
+    path = write(tmp_path / "in.jsonl", [company("a"), company("b"), company("c"), owns("b", "c", 0.5)])
+    real = bulk_staging._hash
+    monkeypatch.setattr(bulk_staging, "_hash", lambda text: real("a" if text == "b" else text))
+    with pytest.raises(InvalidInput) as refused:
+        import_files(iter_batches(path, 2)[1], tmp_path / "csv")
+    [problem] = refused.value.problems
+    assert (problem.file, problem.field) == (str(path), "id")
+    assert "two different ids share one 64-bit hash in this run" in problem.reason
+    assert "nothing was imported" in problem.reason and "new seed" in problem.reason
+    assert not (tmp_path / "csv").exists()
+
+
+def test_one_id_hashed_alike_everywhere_still_imports(tmp_path: Path) -> None:
+    """The same ids as above with the real hashes: an entity, a reference and an identifier key of one id each
+    carry one pair of hashes, so nothing is refused: 3 companies and 1 stake."""
+    path = write(tmp_path / "in.jsonl", [company("a", identifiers=COH), company("b"), company("c", identifiers=COH),
+                                         owns("b", "c", 0.5)])
+    files = import_files(iter_batches(path, 2)[1], tmp_path / "csv")
+    assert (files.entities, files.relations, files.placeholders) == (3, 1, 0)
+    stakes = [(row[0], row[1]) for row in _rows(files.relationships[0][1])]
+    assert stakes == [("b", "c")]

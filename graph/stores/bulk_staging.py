@@ -22,8 +22,11 @@ How StreamCheck's batch-by-batch state maps to the arrays, the database starting
   checked again, and its stake makes no company's share sum be checked;
 - the share sums, per page of 500 companies a changed native OWNS points at, over the last record of each stake.
 
-Ids are interned by Python's string hash (forked workers share its seed with this process): two different ids with
-one 64-bit hash would be taken for one, about one chance in 10^5 for ten million ids.
+Ids are interned by Python's string hash (forked workers share its seed with this process). Two different ids with
+one 64-bit hash would be taken for one (about one chance in 10^5 for ten million ids), so each hashed id also carries
+a second, independent 64-bit hash, and before any result is used `finish` refuses the import (InvalidInput, nothing
+written) when one first hash comes with two second hashes; a run that misses a collision that way has about one
+chance in 10^24 at ten million ids. Running the import again hashes with a new seed (unless PYTHONHASHSEED is fixed).
 """
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ from numpy.typing import NDArray
 
 from corpgraph.schema.batch import Origin
 from corpgraph.schema.declaration import RELATIONS
-from corpgraph.schema.errors import Problem
+from corpgraph.schema.errors import InvalidInput, Problem
 from corpgraph.schema.kinds import EntityType, RelationType
 
 from corpgraph.graph.stores.base import EdgeRow
@@ -59,6 +62,7 @@ _PAGE = 500  # companies per share-check page: owners are grouped by identifier 
 _NEVER = np.iinfo(np.int64).max
 Where = tuple[str, int, "str | None", "dict[str, str] | None"]
 I64 = NDArray[np.int64]
+_HASHED = ("ent_hash", "key_hash", "rel_hash", "rel_source", "rel_target", "inc_hash")  # Columns.checks' order
 
 
 @dataclass
@@ -89,6 +93,9 @@ class Columns:
     rel_rank: NDArray[np.int32]  # its id's place among the batch's relation ids in order (an embedded store's writes)
     inc_at: NDArray[np.int32]  # the relations naming an incident, and its hash
     inc_hash: I64
+    # each hashed id's second hash (_check_hash), in parallel with ent_hash, key_hash, rel_hash, rel_source,
+    # rel_target and inc_hash, in that order: only the collision check reads them
+    checks: tuple[I64, I64, I64, I64, I64, I64]
     spill: bytes  # pickled: each relation's (source, target, incident), and every origin that is not (label, line)
 
 
@@ -97,28 +104,32 @@ def columns(label: str, entities: list[tuple[str, str, bool, list[str], Where]],
     """A batch's Columns from its entities (id, type, placeholder, identifier keys, origin) and relations (edge_values,
     hash of the document, whether it is a native OWNS, origin), with each record's row among its type's rows."""
     ent_local, rel_local = _places([e[1] for e in entities]), _places([v[1] for v, _, _, _ in relations])
-    keys = [(hash(key), n) for n, entry in enumerate(entities) for key in entry[3]]
+    keys = [(key, n) for n, entry in enumerate(entities) for key in entry[3]]
     extras = {("e", n): where for n, (*_, where) in enumerate(entities) if where[0] != label or where[2:] != (None, None)}
     extras.update({("r", n): where for n, (*_, where) in enumerate(relations)
                    if where[0] != label or where[2:] != (None, None)})
-    incidents = [(n, hash(v[7])) for n, (v, _, _, _) in enumerate(relations) if v[7]]
+    incidents = [(n, v[7]) for n, (v, _, _, _) in enumerate(relations) if v[7]]
     rank = {id: place for place, id in enumerate(sorted({v[0] for v, _, _, _ in relations}))}
     kinds = {kind.value: code for code, kind in enumerate(ENTITY_KINDS)}
     rel_kinds = {kind.value: code for code, kind in enumerate(RELATION_KINDS)}
+    hashed = ([e[0] for e in entities], [k for k, _ in keys], *([v[at] for v, _, _, _ in relations] for at in (0, 2, 3)),
+              [i for _, i in incidents])
+    first, second = _hash, _check_hash  # locals: looked up once, not per id
+    h1 = [_ints([first(i) for i in ids]) for ids in hashed]
+    h2 = [_ints([second(i) for i in ids]) for ids in hashed]
     return Columns(
-        label, _ints([hash(e[0]) for e in entities]), np.array([kinds[e[1]] for e in entities], np.int8),
+        label, h1[0], np.array([kinds[e[1]] for e in entities], np.int8),
         np.array([e[2] for e in entities], np.bool_), np.array([e[4][1] for e in entities], np.int32),
         np.array(ent_local, np.int32), [e[0] for e in entities],
-        _ints([k for k, _ in keys]), np.array([n for _, n in keys], np.int32),
-        _ints([hash(v[0]) for v, _, _, _ in relations]), np.array([rel_kinds[v[1]] for v, _, _, _ in relations], np.int8),
-        _ints([hash(v[2]) for v, _, _, _ in relations]), _ints([hash(v[3]) for v, _, _, _ in relations]),
+        h1[1], np.array([n for _, n in keys], np.int32),
+        h1[2], np.array([rel_kinds[v[1]] for v, _, _, _ in relations], np.int8), h1[3], h1[4],
         _ints([digest for _, digest, _, _ in relations]), np.array([r[2] for r in relations], np.bool_),
         np.array([_minimum(v[4], v[8]) for v, _, _, _ in relations], np.float64),
         np.array([_day(v[5]) for v, _, _, _ in relations], np.int32),
         np.array([_day(v[6]) for v, _, _, _ in relations], np.int32),
         np.array([r[3][1] for r in relations], np.int32), np.array(rel_local, np.int32),
         np.array([rank[v[0]] for v, _, _, _ in relations], np.int32),
-        np.array([n for n, _ in incidents], np.int32), _ints([h for _, h in incidents]),
+        np.array([n for n, _ in incidents], np.int32), h1[5], (h2[0], h2[1], h2[2], h2[3], h2[4], h2[5]),
         pickle.dumps(([(v[2], v[3], v[7]) for v, _, _, _ in relations], extras), protocol=pickle.HIGHEST_PROTOCOL))
 
 
@@ -176,13 +187,15 @@ class BulkChecks:
             rel_target=batch.rel_target, rel_doc=batch.rel_doc, rel_native_owns=batch.rel_native_owns,
             rel_minimum=batch.rel_minimum, rel_from=batch.rel_from, rel_to=batch.rel_to, rel_line=batch.rel_line,
             rel_row=rel_rows, rel_rank=batch.rel_rank, rel_batch=np.full(relations, number, np.int32),
-            inc_at=batch.inc_at.astype(np.int64) + self._relations, inc_hash=batch.inc_hash)
+            inc_at=batch.inc_at.astype(np.int64) + self._relations, inc_hash=batch.inc_hash,
+            **{f"{name}_check": check for name, check in zip(_HASHED, batch.checks)})
         self._entities += entities
         self._relations += relations
 
     def finish(self) -> tuple[list[Problem], int, dict[str, set[int]]]:
         """Every problem of the files, in line order; how many placeholders are left; the stale CSV rows by file
         (type), each a row a later record of its id replaced or a placeholder that gave way."""
+        self._refuse_collisions()
         ents = _Entities(self._batches, self._ent_ids)
         for n, earlier in ents.declared_earlier():
             origin = self._origin("e", n - int(ents.first[ents.batch[n]]), ents.line[n], ents.batch[n])
@@ -199,10 +212,26 @@ class BulkChecks:
         self._problems.sort(key=lambda entry: entry[0])  # StreamCheck's order, then by line as it sorts
         return sorted((p for _, p in self._problems), key=lambda p: p.line), ents.placeholders, stale
 
+    def _refuse_collisions(self) -> None:
+        """InvalidInput when two different ids of the files share one first hash (their second hashes differ), over
+        every hashed id together (an entity's, a key's, a relation's, a reference, an incident, an id that failed)."""
+        failed = sorted(self._failed)
+        pairs = [(_ints([_hash(i) for i in failed]), _ints([_check_hash(i) for i in failed]))]
+        for name in _HASHED:  # each reduced to its distinct ids first: references repeat, and memory stays small
+            first = self._batches.parts.get(name, [])  # kept: the checks read them next
+            pairs.append((np.concatenate(first) if first else _ints([]), self._batches.joined(f"{name}_check", np.int64)))
+        distinct = [_distinct(*pair) for pair in pairs]
+        joined = None if None in distinct else _distinct(*(np.concatenate(h) for h in zip(*distinct)))
+        if joined is None:
+            raise InvalidInput([Problem(self._labels[0] if self._labels else "", 0, "id", (
+                "two different ids share one 64-bit hash in this run (Python's string hash), so its checks cannot "
+                "tell them apart: nothing was imported; run the import again, which hashes with a new seed (unless "
+                "PYTHONHASHSEED is fixed)"))])
+
     def _check_references(self, ents: _Entities, rels: _Relations) -> None:
         """endpoint_problems of each relation the arrays flag: against the types by its batch when every reference
         had a real record by then, else against the final types (ids that failed validation not reported)."""
-        failed = _ints([hash(i) for i in self._failed])
+        failed = _ints([_hash(i) for i in self._failed])
         for n in np.flatnonzero(rels.flagged(ents, failed)).tolist():
             source, target, incident = self._ends(n, rels)
             rec = SimpleNamespace(type=RELATION_KINDS[rels.type[n]].value, source=source, target=target,
@@ -210,11 +239,11 @@ class BulkChecks:
             refs = [ref for ref in (source, target, incident) if ref]
             origin = self._origin("r", n - int(rels.first[rels.batch[n]]), rels.line[n], rels.batch[n])
             if rels.immediate[n]:
-                known = {ref: ENTITY_KINDS[ents.type_by(hash(ref), int(rels.batch[n]))] for ref in refs}
+                known = {ref: ENTITY_KINDS[ents.type_by(_hash(ref), int(rels.batch[n]))] for ref in refs}
                 found = endpoint_problems(rec, known, LOADING)
                 where = (int(rels.batch[n]), 2, n)
             else:
-                known = {ref: ENTITY_KINDS[t] for ref in refs if (t := ents.final_type(hash(ref))) >= 0}
+                known = {ref: ENTITY_KINDS[t] for ref in refs if (t := ents.final_type(_hash(ref))) >= 0}
                 # as StreamCheck: only an id no record has is excused for having failed validation
                 found = endpoint_problems(rec, known, LOADING, {ref for ref in refs if ref not in known} & self._failed)
                 where = (len(self._labels), 3, n)
@@ -237,7 +266,7 @@ class BulkChecks:
             stakes = {name: [self._stake(n, rels) for m in sorted([h, *merged.get(h, [])], key=lambda m: self._names(
                 _ints([m]), rels)[0]) for n in rels.into(m)] for name, h in page}
             owners = sorted({stake.owner for held in stakes.values() for stake in held})
-            keys = ents.keys_of([hash(o) for o in owners])
+            keys = ents.keys_of([_hash(o) for o in owners])
             one_owner = owner_groups(dict(zip(self._names(_ints(list(keys)), rels),
                                               ([str(k) for k in held] for held in keys.values()))))
             for name, _ in page:
@@ -481,6 +510,31 @@ class _Relations:
     def naming(self, h: int) -> int:
         """A relation record whose source or target is hashed to h."""
         return int(np.flatnonzero((self.source == h) | (self.target == h))[0])
+
+
+def _hash(text: str) -> int:
+    """An id's 64-bit key in the arrays: Python's string hash (the workers are forks: they share its seed)."""
+    return hash(text)
+
+
+def _check_hash(text: str) -> int:
+    """A second 64-bit hash of an id, independent of _hash, to find two ids that _hash takes for one."""
+    # SipHash is a keyed pseudo-random function: for two different ids a and b, a + NUL and b + NUL are two other
+    # different inputs under the same key, so their hashes agree by chance alone (2^-64) whether or not a's and b's
+    # do. (A tuple's hash, hash(("corpgraph", a)), would not do: CPython computes it from hash(a).)
+    return hash(text + "\x00")
+
+
+def _distinct(first: I64, second: I64) -> tuple[I64, I64] | None:
+    """Each first hash once with its second hash, sorted by the first; None when a first hash comes with two
+    different second hashes (two different ids share it)."""
+    order = np.argsort(first)
+    first, second = first[order], second[order]
+    same = first[1:] == first[:-1]
+    if (same & (second[1:] != second[:-1])).any():  # sorted by the first only: a run's odd one out meets a neighbour
+        return None
+    keep = np.r_[True, ~same][:len(first)]
+    return first[keep], second[keep]
 
 
 def _places(kinds: list[str]) -> list[int]:
