@@ -31,7 +31,7 @@ chance in 10^24 at ten million ids. Running the import again hashes with a new s
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -93,7 +93,7 @@ class Columns:
     rel_rank: NDArray[np.int32]  # its id's place among the batch's relation ids in order (an embedded store's writes)
     inc_at: NDArray[np.int32]  # the relations naming an incident, and its hash
     inc_hash: I64
-    # each hashed id's second hash (_check_hash), in parallel with ent_hash, key_hash, rel_hash, rel_source,
+    # each hashed id's second hash (_check_hashes), in parallel with ent_hash, key_hash, rel_hash, rel_source,
     # rel_target and inc_hash, in that order: only the collision check reads them
     checks: tuple[I64, I64, I64, I64, I64, I64]
     spill: bytes  # pickled: each relation's (source, target, incident), and every origin that is not (label, line)
@@ -114,9 +114,7 @@ def columns(label: str, entities: list[tuple[str, str, bool, list[str], Where]],
     rel_kinds = {kind.value: code for code, kind in enumerate(RELATION_KINDS)}
     hashed = ([e[0] for e in entities], [k for k, _ in keys], *([v[at] for v, _, _, _ in relations] for at in (0, 2, 3)),
               [i for _, i in incidents])
-    first, second = _hash, _check_hash  # locals: looked up once, not per id
-    h1 = [_ints([first(i) for i in ids]) for ids in hashed]
-    h2 = [_ints([second(i) for i in ids]) for ids in hashed]
+    h1, h2 = [_hashes(ids) for ids in hashed], [_check_hashes(ids) for ids in hashed]
     return Columns(
         label, h1[0], np.array([kinds[e[1]] for e in entities], np.int8),
         np.array([e[2] for e in entities], np.bool_), np.array([e[4][1] for e in entities], np.int32),
@@ -216,7 +214,7 @@ class BulkChecks:
         """InvalidInput when two different ids of the files share one first hash (their second hashes differ), over
         every hashed id together (an entity's, a key's, a relation's, a reference, an incident, an id that failed)."""
         failed = sorted(self._failed)
-        pairs = [(_ints([_hash(i) for i in failed]), _ints([_check_hash(i) for i in failed]))]
+        pairs = [(_hashes(failed), _check_hashes(failed))]
         for name in _HASHED:  # each reduced to its distinct ids first: references repeat, and memory stays small
             first = self._batches.parts.get(name, [])  # kept: the checks read them next
             pairs.append((np.concatenate(first) if first else _ints([]), self._batches.joined(f"{name}_check", np.int64)))
@@ -231,7 +229,7 @@ class BulkChecks:
     def _check_references(self, ents: _Entities, rels: _Relations) -> None:
         """endpoint_problems of each relation the arrays flag: against the types by its batch when every reference
         had a real record by then, else against the final types (ids that failed validation not reported)."""
-        failed = _ints([_hash(i) for i in self._failed])
+        failed = _hashes(self._failed)
         for n in np.flatnonzero(rels.flagged(ents, failed)).tolist():
             source, target, incident = self._ends(n, rels)
             rec = SimpleNamespace(type=RELATION_KINDS[rels.type[n]].value, source=source, target=target,
@@ -512,17 +510,22 @@ class _Relations:
         return int(np.flatnonzero((self.source == h) | (self.target == h))[0])
 
 
-def _hash(text: str) -> int:
-    """An id's 64-bit key in the arrays: Python's string hash (the workers are forks: they share its seed)."""
-    return hash(text)
+def _hashes(ids: Iterable[str]) -> I64:
+    """The ids' 64-bit keys in the arrays: Python's string hash (the workers are forks: they share its seed)."""
+    return _ints([hash(i) for i in ids])
 
 
-def _check_hash(text: str) -> int:
-    """A second 64-bit hash of an id, independent of _hash, to find two ids that _hash takes for one."""
+def _check_hashes(ids: Iterable[str]) -> I64:
+    """A second 64-bit hash of each id, independent of _hashes, to find two ids that _hashes takes for one."""
     # SipHash is a keyed pseudo-random function: for two different ids a and b, a + NUL and b + NUL are two other
     # different inputs under the same key, so their hashes agree by chance alone (2^-64) whether or not a's and b's
     # do. (A tuple's hash, hash(("corpgraph", a)), would not do: CPython computes it from hash(a).)
-    return hash(text + "\x00")
+    return _ints([hash(i + "\x00") for i in ids])
+
+
+def _hash(text: str) -> int:
+    """One id's 64-bit key in the arrays."""
+    return int(_hashes([text])[0])
 
 
 def _distinct(first: I64, second: I64) -> tuple[I64, I64] | None:
