@@ -112,8 +112,8 @@ def columns(label: str, entities: list[tuple[str, str, bool, list[str], Where]],
     rank = {id: place for place, id in enumerate(sorted({v[0] for v, _, _, _ in relations}))}
     kinds = {kind.value: code for code, kind in enumerate(ENTITY_KINDS)}
     rel_kinds = {kind.value: code for code, kind in enumerate(RELATION_KINDS)}
-    hashed = ([e[0] for e in entities], [k for k, _ in keys], *([v[at] for v, _, _, _ in relations] for at in (0, 2, 3)),
-              [i for _, i in incidents])
+    hashed = ([e[0] for e in entities], [k for k, _ in keys],
+              *([v[at] for v, _, _, _ in relations] for at in (0, 2, 3)), [i for _, i in incidents])
     h1, h2 = [_hashes(ids) for ids in hashed], [_check_hashes(ids) for ids in hashed]
     return Columns(
         label, h1[0], np.array([kinds[e[1]] for e in entities], np.int8),
@@ -217,7 +217,8 @@ class BulkChecks:
         pairs = [(_hashes(failed), _check_hashes(failed))]
         for name in _HASHED:  # each reduced to its distinct ids first: references repeat, and memory stays small
             first = self._batches.parts.get(name, [])  # kept: the checks read them next
-            pairs.append((np.concatenate(first) if first else _ints([]), self._batches.joined(f"{name}_check", np.int64)))
+            checks = self._batches.joined(f"{name}_check", np.int64)  # popped: read only here
+            pairs.append((np.concatenate(first) if first else _ints([]), checks))
         distinct = [_distinct(*pair) for pair in pairs]
         joined = None if None in distinct else _distinct(*(np.concatenate(h) for h in zip(*distinct)))
         if joined is None:
