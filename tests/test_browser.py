@@ -166,7 +166,8 @@ def test_playground_renders_offline_and_runs_the_readme_query(server: str, page:
     assert tabs.count() >= 4
     page.page.click(".graphiql-execute-button")
     result = page.page.locator(".result-window")
-    result.get_by_text('"Lakala"').wait_for(timeout=30_000)
+    # exact: the id "lakala" may be in view too, and the default match ignores case.
+    result.get_by_text('"Lakala"', exact=True).first.wait_for(timeout=30_000)
     # CodeMirror draws only the lines in view: read the whole answer from the editor itself.
     text = page.page.evaluate("document.querySelector('.result-window .CodeMirror').CodeMirror.getValue()")
     lakala = re.search(r'"id": "lakala",.*?"role": "(\w+)",\s*"weight": ([0-9.]+)', text, re.S)
