@@ -34,7 +34,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -236,10 +236,12 @@ def _totals(weight: np.ndarray, columns: dict[str, np.ndarray]) -> dict[str, flo
     missing = np.isnan(matrix)
     sums, reported = (np.where(missing, 0.0, matrix) * weight).sum(axis=1), ~missing.all(axis=1)
     totals = {key: float(total) for key, total, known in zip(keys, sums.tolist(), reported.tolist()) if known}
-    if "records_affected_max" in totals and "records_affected" in columns:  # a known count is its own upper bound
+
+    def counted() -> float:
         only = ~np.isnan(columns["records_affected"]) & np.isnan(columns["records_affected_max"])
-        totals["records_affected_max"] += float(np.sum(weight[only] * columns["records_affected"][only]))
-    return totals
+        return float(np.sum(weight[only] * columns["records_affected"][only]))
+
+    return _with_counts_as_bounds(totals, columns, counted)
 
 
 def _totals_few(weight: list[float], columns: dict[str, list[float]]) -> dict[str, float]:
@@ -253,12 +255,24 @@ def _totals_few(weight: list[float], columns: dict[str, list[float]]) -> dict[st
         for value, w in zip(column, weight):
             total += (0.0 if value != value else value) * w
         totals[key] = total
-    if "records_affected_max" in totals and "records_affected" in columns:  # a known count is its own upper bound
+
+    def counted() -> float:
         extra = 0.0
         for w, count, most in zip(weight, columns["records_affected"], columns["records_affected_max"]):
             if count == count and most != most:
                 extra += w * count
-        totals["records_affected_max"] += extra
+        return extra
+
+    return _with_counts_as_bounds(totals, columns, counted)
+
+
+def _with_counts_as_bounds(totals: dict[str, float], columns: Mapping[str, object], counted: Callable[[], float]
+                           ) -> dict[str, float]:
+    """The totals, where a known count is its own upper bound: when some incident reports records_affected_max, the
+    weighted counts of those reporting records_affected alone (`counted`: _totals sums them with numpy, _totals_few
+    in Python floats, each as its other sums are made) are added to its total."""
+    if "records_affected_max" in totals and "records_affected" in columns:
+        totals["records_affected_max"] += counted()
     return totals
 
 
