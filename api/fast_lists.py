@@ -6,6 +6,11 @@ weight cursor }` are lists of dataclasses whose fields are plain attributes (str
 entity already read for the whole answer (graphql_types.DIRECT_ENTITY_FIELDS). graphql-core completes every one of
 those fields through the general machinery (profiled at 200k: a third of a liabilityChain request's server time).
 
+Plans are kept with the parsed document (api/doc_cache.py keeps one DocumentNode per query text) and reused by every
+request that executes it, for a document without directives: @skip/@include (and @defer) are the only way variables
+change which fields a selection collects, so without them a plan depends on the document and the schema alone.
+Making them again per request was ~5% of a small exposure request's server time (200k, `benchmarks/graphql_http.py`).
+
 A list qualifies when every field selected on its items (after @skip/@include and fragments) is `__typename`, a leaf
 (scalar or enum) read by a default resolver, or an object read by a resolver marked CONTEXT_ONLY whose own selection
 qualifies in turn. Anything else a list meets (an item that is not of its type, a null where the schema says
@@ -14,6 +19,7 @@ which computes it again from the start and reports exactly what it always did: t
 """
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from enum import Enum
 from operator import attrgetter
@@ -21,12 +27,15 @@ from types import CoroutineType, FunctionType, GeneratorType
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     GraphQLAbstractType,
     GraphQLEnumType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLSchema,
+    Node,
     is_abstract_type,
     is_leaf_type,
     is_object_type,
@@ -41,6 +50,12 @@ CONTEXT_ONLY = "_corpgraph_context_only"
 # How a plan step reads its value: the item's attribute (a default resolver), or a CONTEXT_ONLY resolver's call.
 _ATTRIBUTE, _RESOLVER, _TYPENAME = "attribute", "resolver", "typename"
 _PLAIN: set[type] = set()  # types is_awaitable found never awaitable, whatever the object (see _type_decides)
+# Plans made for a document, by schema then by id(document): (object type, ids of the field nodes of a group) -> plan
+# or None. An entry goes when its document is freed (weakref callback), so an id is never read for another document;
+# the key's field nodes are the document's own, alive with it.
+_SHARED: weakref.WeakKeyDictionary[GraphQLSchema, dict[int, dict[tuple[Any, ...], _Plan | None] | None]] = \
+    weakref.WeakKeyDictionary()
+_UNSEEN = object()  # a document shared_plans has not looked at yet
 
 
 class _Fallback(Exception):
@@ -57,6 +72,15 @@ class FastListExecution(StrawberryGraphQLCoreExecutionContext):
         # (object type, id of a field group) -> its plan or None; the field group is kept alive with it, so its
         # id cannot be reused during the execution (graphql-core memoises collect_subfields the same way).
         self._plans: dict[tuple[str, int], tuple[Any, _Plan | None]] = {}
+        self._shared: dict[tuple[Any, ...], _Plan | None] | None = None  # the document's plans (build sets them)
+
+    @classmethod
+    def build(cls, schema: GraphQLSchema, document: DocumentNode, *args: Any, **kwargs: Any) -> Any:
+        """graphql-core's executor for one request, with the plans already made for its document (if it may share)."""
+        built = super().build(schema, document, *args, **kwargs)
+        if isinstance(built, FastListExecution):
+            built._shared = shared_plans(schema, document)
+        return built
 
     def complete_list_value(self, return_type: GraphQLList[GraphQLOutputType], field_details_list: Any, info: Any,
                             path: Any, result: Any, position_context: Any) -> Any:
@@ -65,18 +89,29 @@ class FastListExecution(StrawberryGraphQLCoreExecutionContext):
         plan = self._plan(item_type, field_details_list) if is_object_type(item_type) else None
         if plan is not None and isinstance(result, (list, tuple)):
             try:
-                return [None if item is None and nullable else plan.complete(item, info) for item in result]
+                return [None if item is None and nullable else plan.complete(item, info, self) for item in result]
             except Exception:  # noqa: BLE001 - not hidden: graphql-core below meets it again and reports it
                 pass
         return super().complete_list_value(return_type, field_details_list, info, path, result, position_context)
 
     def _plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> _Plan | None:
-        """The plan of one object type under one field group (None: it does not qualify), made once per execution."""
+        """The plan of one object type under one field group (None: it does not qualify), looked up once per
+        execution: the document's own when it shares its plans, else made for this execution."""
         key = (object_type.name, id(field_details_list))
         kept = self._plans.get(key)
         if kept is None:
-            kept = self._plans[key] = (field_details_list, self._make_plan(object_type, field_details_list))
+            kept = self._plans[key] = (field_details_list, self._document_plan(object_type, field_details_list))
         return kept[1]
+
+    def _document_plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> _Plan | None:
+        """The plan kept with the document for this type and these field nodes, made (and kept) on first use."""
+        shared = self._shared
+        if shared is None or any(d.fragment_variable_values is not None for d in field_details_list):
+            return self._make_plan(object_type, field_details_list)
+        key = (object_type.name, *(id(d.node) for d in field_details_list))
+        if key not in shared:
+            shared[key] = self._make_plan(object_type, field_details_list)
+        return shared[key]
 
     def _make_plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> _Plan | None:
         """Work out how each selected field of the object type is completed, or None if one cannot be."""
@@ -89,7 +124,7 @@ class FastListExecution(StrawberryGraphQLCoreExecutionContext):
             if step is None:
                 return None
             steps.append((name, *step))
-        return _Plan(self, object_type, steps)
+        return _Plan(object_type, steps)
 
     def _step(self, parent: GraphQLObjectType, group: Any) -> tuple[str, Callable[..., Any] | None, Any, bool] | None:
         """(how it is read, its reader, what completes its value, nullable) of one selected field; None when it does
@@ -148,7 +183,7 @@ class FastListExecution(StrawberryGraphQLCoreExecutionContext):
         plan = self._plan(runtime, group)
         if plan is None:
             raise _Fallback
-        return plan.complete(value, info)
+        return plan.complete(value, info, self)
 
     def _runtime_type(self, name: str, field_type: GraphQLAbstractType, group: Any, info: Any,
                       value: Any) -> GraphQLObjectType:
@@ -163,18 +198,17 @@ class FastListExecution(StrawberryGraphQLCoreExecutionContext):
 
 class _Plan:
     """How to complete one object of a type under one selection: (response name, how it is read, its reader, what
-    completes its value, nullable) a field."""
+    completes its value, nullable) a field. It holds nothing of the execution that made it (requests share it)."""
 
-    def __init__(self, execution: FastListExecution, object_type: GraphQLObjectType,
+    def __init__(self, object_type: GraphQLObjectType,
                  steps: list[tuple[str, str, Callable[..., Any] | None, Any, bool]]) -> None:
-        self.execution, self.object_type, self.steps = execution, object_type, steps
+        self.object_type, self.steps = object_type, steps
 
-    def complete(self, item: Any, info: Any) -> dict[str, Any]:
+    def complete(self, item: Any, info: Any, execution: FastListExecution) -> dict[str, Any]:
         """The completed object (raises _Fallback, or the error met, when graphql-core must do it)."""
         is_type_of = self.object_type.is_type_of
         if item is None or (is_type_of is not None and is_type_of(item, info) is not True):
             raise _Fallback
-        execution = self.execution
         out: dict[str, Any] = {}
         for name, how, read, completion, nullable in self.steps:
             if how is _TYPENAME:
@@ -196,6 +230,34 @@ class _Plan:
                 out[name] = completion(value)
         return out
 
+
+
+def shared_plans(schema: GraphQLSchema, document: DocumentNode) -> dict[tuple[Any, ...], _Plan | None] | None:
+    """The plans every execution of this document under this schema shares (empty at first); None for a document
+    with directives, whose plans may depend on its variables (that answer is kept too: one walk per document)."""
+    by_document = _SHARED.get(schema)
+    if by_document is None:
+        by_document = _SHARED.setdefault(schema, {})
+    key = id(document)
+    plans = by_document.get(key, _UNSEEN)
+    if plans is _UNSEEN:
+        plans = by_document[key] = None if _has_directives(document) else {}
+        weakref.finalize(document, by_document.pop, key, None)  # forgotten with the document, before its id is reused
+    return plans  # type: ignore[return-value]
+
+
+def _has_directives(document: DocumentNode) -> bool:
+    """Whether any node of the document carries a directive (the walk follows every field of the nodes' classes)."""
+    stack: list[Any] = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Node):
+            if getattr(node, "directives", None):
+                return True
+            stack.extend(getattr(node, key) for key in node.keys if key != "loc")
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+    return False
 
 
 def is_awaitable(value: Any) -> bool:

@@ -3,6 +3,7 @@ JSON and the same errors as graphql-core's own completion (seed data, and a tiny
 from __future__ import annotations
 
 import asyncio
+import gc
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,9 @@ import strawberry
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from corpgraph.api.context import make_context
-from corpgraph.api.fast_lists import _PLAIN, FastListExecution, is_awaitable
+from graphql import parse
+
+from corpgraph.api.fast_lists import _PLAIN, _SHARED, FastListExecution, is_awaitable, shared_plans
 from corpgraph.api.graphql_schema import make_schema
 from corpgraph.api.settings import ApiSettings
 from corpgraph.graph.service import CorpGraph
@@ -62,6 +65,42 @@ def test_the_shortcut_builds_no_resolve_info_per_party(seed_store: SqliteStore) 
     # graphql-core: liabilityChain and parties, then per party entity, role and weight, and the entity's id.
     assert plain == 2 + 4 * parties
     assert fast == 2
+
+
+@pytest.mark.parametrize("query, shared", [(CHAIN, True), (QUERIES[1], False)], ids=["plain", "directives"])
+def test_a_document_without_directives_keeps_its_plans_for_the_next_request(seed_store: SqliteStore, query: str,
+                                                                            shared: bool) -> None:
+    settings = ApiSettings()
+    schema = make_schema(settings)  # one schema: its document cache hands both requests the same parsed document
+    made = 0
+
+    class Counting(FastListExecution):
+        def _make_plan(self, *args: Any) -> Any:
+            nonlocal made
+            made += 1
+            return super()._make_plan(*args)
+
+    schema.execution_context_class = Counting
+    answers, plans = [], []
+    for _ in range(2):
+        made = 0
+        result = asyncio.run(schema.execute(query, context_value=make_context(CorpGraph(seed_store), settings)))
+        answers.append((result.data, result.errors))
+        plans.append(made)
+    assert answers[0] == answers[1] and answers[0][1] is None
+    assert plans[0] >= 2  # parties, and the entity type of their `entity`
+    # @skip/@include read variables: such a document's plans are made again for each request
+    assert plans[1] == (0 if shared else plans[0])
+
+
+def test_a_documents_plans_go_with_it() -> None:
+    schema = make_schema(ApiSettings())._schema
+    document = parse("{ companies { nodes { id } } }")
+    key = id(document)
+    assert shared_plans(schema, document) == {} and key in _SHARED[schema]
+    del document
+    gc.collect()
+    assert key not in _SHARED[schema]
 
 
 @dataclass
