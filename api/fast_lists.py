@@ -24,7 +24,7 @@ from collections.abc import Callable
 from enum import Enum
 from operator import attrgetter
 from types import CoroutineType, FunctionType, GeneratorType
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     DocumentNode,
@@ -68,7 +68,6 @@ class FastListExecution(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.is_awaitable = is_awaitable  # type: ignore[assignment]  # graphql-core's check, once per type
-        self._runtime: dict[tuple[str, Any], GraphQLObjectType] = {}  # (abstract type, name) -> object type, checked
         # (object type, id of a field group) -> its plan or None; the field group is kept alive with it, so its
         # id cannot be reused during the execution (graphql-core memoises collect_subfields the same way).
         self._plans: dict[tuple[str, int], tuple[Any, _Plan | None]] = {}
@@ -144,11 +143,12 @@ class FastListExecution(StrawberryGraphQLCoreExecutionContext):
             return None if read is None else (_ATTRIBUTE, read, self._leaf(field_type), nullable)
         if not getattr(field.resolve, CONTEXT_ONLY, False):
             return None
-        # An abstract type's plans are made for the runtime types met (_nested; one that does not qualify sends the
+        # An abstract type's plans are made for the runtime types met (_Nested; one that does not qualify sends the
         # list back): making one for each of Entity's five types per request was a fifth of a small exposure's work.
-        if not is_abstract_type(field_type) and not (is_object_type(field_type) and self._plan(field_type, group)):
-            return None
-        return _RESOLVER, field.resolve, (field_type, group), nullable
+        if is_abstract_type(field_type):
+            return _RESOLVER, field.resolve, _Nested(field_type, group, None), nullable
+        plan = self._plan(field_type, group) if is_object_type(field_type) else None
+        return None if plan is None else (_RESOLVER, field.resolve, _Nested(field_type, group, plan), nullable)
 
     def _leaf(self, leaf_type: Any) -> Callable[[Any], Any]:
         """How a leaf field's value is completed: graphql-core's complete_leaf_value, an enum's remembered per member
@@ -169,31 +169,36 @@ class FastListExecution(StrawberryGraphQLCoreExecutionContext):
 
         return member
 
-    def _nested(self, field_type: GraphQLObjectType | GraphQLAbstractType, group: Any, value: Any,
-                info: Any) -> dict[str, Any]:
-        """An object field's value completed by the plan of its runtime type."""
-        if isinstance(field_type, GraphQLObjectType):
-            runtime = field_type
-        else:
-            resolve_type = field_type.resolve_type or self.type_resolver
-            name = resolve_type(value, info, field_type)
-            if not isinstance(name, str):
-                raise _Fallback  # awaitable or invalid: graphql-core resolves and reports it
-            runtime = self._runtime_type(name, field_type, group, info, value)
-        plan = self._plan(runtime, group)
+    def _runtime_plan(self, name: Any, field_type: GraphQLAbstractType, group: Any, info: Any, value: Any) -> _Plan:
+        """The plan of the object type an abstract field's resolve_type named, checked by graphql-core (a refusal
+        raises); _Fallback when the name is not one (awaitable or invalid) or that type's selection does not qualify."""
+        if not isinstance(name, str):
+            raise _Fallback  # graphql-core resolves and reports it
+        plan = self._plan(self.ensure_valid_runtime_type(name, field_type, group, info, value), group)
         if plan is None:
             raise _Fallback
-        return plan.complete(value, info, self)
+        return plan
 
-    def _runtime_type(self, name: str, field_type: GraphQLAbstractType, group: Any, info: Any,
-                      value: Any) -> GraphQLObjectType:
-        """The object type named by an abstract field's resolve_type, checked by graphql-core the first time only
-        (the schema decides the check; a refusal raises and is never kept)."""
-        key = (name, field_type)
-        runtime = self._runtime.get(key)
-        if runtime is None:
-            runtime = self._runtime[key] = self.ensure_valid_runtime_type(name, field_type, group, info, value)
-        return runtime
+
+class _Nested:
+    """How an object field's value is completed: by its object type's plan, or by the plan of the runtime type an
+    abstract type's resolve_type names, remembered per name (the schema alone decides graphql-core's check of it, and
+    the plan is the document's), so a party's entity costs no lookup of its type's plan after the first."""
+
+    def __init__(self, field_type: GraphQLObjectType | GraphQLAbstractType, group: Any, plan: _Plan | None) -> None:
+        self.field_type, self.group, self.plan = field_type, group, plan  # plan: an object type's; None if abstract
+        self.by_name: dict[str, _Plan] = {}
+
+    def complete(self, value: Any, info: Any, execution: FastListExecution) -> dict[str, Any]:
+        """The value completed by its type's plan (raises _Fallback when graphql-core must do it)."""
+        plan = self.plan
+        if plan is None:
+            field_type = cast(GraphQLAbstractType, self.field_type)
+            name = (field_type.resolve_type or execution.type_resolver)(value, info, field_type)
+            plan = self.by_name.get(name)  # type: ignore[arg-type]
+            if plan is None:
+                plan = self.by_name[name] = execution._runtime_plan(name, field_type, self.group, info, value)  # type: ignore[index]
+        return plan.complete(value, info, execution)
 
 
 class _Plan:
@@ -224,8 +229,8 @@ class _Plan:
                 out[name] = None
             elif isinstance(value, Exception):
                 raise _Fallback
-            elif isinstance(completion, tuple):
-                out[name] = execution._nested(completion[0], completion[1], value, info)
+            elif isinstance(completion, _Nested):
+                out[name] = completion.complete(value, info, execution)
             else:
                 out[name] = completion(value)
         return out
