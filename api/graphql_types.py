@@ -557,10 +557,16 @@ _RENAMED: dict[tuple[type, str], str] = {(res.Holding, "statements"): "statement
 def from_result(result: Any, **overrides: Any) -> Any:
     """The GraphQL object of an answer of graph/ (RESULT_TYPES): its fields, nested answers and records included, are
     converted when read (_LazyResult), so only what a query selects is converted."""
-    made: Any = object.__new__(_lazy_result(type(result)))
-    made.__dict__["_result"] = result
+    made = _lazy_of(_lazy_result(type(result)), result)
     if overrides:
         made.__dict__.update(overrides)
+    return made
+
+
+def _lazy_of(lazy: type[_LazyResult], result: Any) -> Any:
+    """An object of a lazy class over one answer."""
+    made: Any = object.__new__(lazy)
+    made.__dict__["_result"] = result
     return made
 
 
@@ -570,6 +576,8 @@ class _LazyResult:
     liability chain's `parties { entity { id } role weight }` read 3 of a party's 18 fields; converting all of them
     (paths, interests, declared figures) was 2 ms of a 200k chain's request (cProfile)."""
 
+    _answer: type  # the answer type (graph/'s result dataclass) its objects are made from
+
 
 def _lazy_result(result: type) -> type[_LazyResult]:
     """The lazy subclass of an answer type's GraphQL type, made once."""
@@ -577,7 +585,8 @@ def _lazy_result(result: type) -> type[_LazyResult]:
     if lazy is None:
         graphql_type = RESULT_TYPES[result]
         converted = {name: _Converted("_result", field) for field, name in _fills(result)}
-        lazy = _LAZY_RESULTS[result] = type(f"Lazy{graphql_type.__name__}", (_LazyResult, graphql_type), converted)
+        lazy = _LAZY_RESULTS[result] = type(f"Lazy{graphql_type.__name__}", (_LazyResult, graphql_type),
+                                            {**converted, "_answer": result})
     return lazy
 
 
@@ -625,6 +634,9 @@ def _convert(value: Any) -> Any:
     if type(value) in _LEAVES:
         return value
     if isinstance(value, (list, tuple)):
+        lazy = _LAZY_RESULTS.get(type(value[0])) if value else None
+        if lazy is not None:  # a list of answers (a chain's parties): its lazy class found once, not per item
+            return [_lazy_of(lazy, v) if type(v) is lazy._answer else _convert(v) for v in value]
         return [_convert(v) for v in value]
     if type(value) in _NESTED:
         return _from_model(_NESTED[type(value)], value)
