@@ -207,11 +207,12 @@ class _Plan:
 
     def __init__(self, object_type: GraphQLObjectType,
                  steps: list[tuple[str, str, Callable[..., Any] | None, Any, bool]]) -> None:
-        self.object_type, self.steps = object_type, steps
+        self.object_type, self.steps = object_type, tuple(steps)
+        self.is_type_of = object_type.is_type_of
 
     def complete(self, item: Any, info: Any, execution: FastListExecution) -> dict[str, Any]:
         """The completed object (raises _Fallback, or the error met, when graphql-core must do it)."""
-        is_type_of = self.object_type.is_type_of
+        is_type_of = self.is_type_of
         if item is None or (is_type_of is not None and is_type_of(item, info) is not True):
             raise _Fallback
         out: dict[str, Any] = {}
