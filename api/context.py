@@ -37,7 +37,7 @@ class Context:
     bearer: str | None = None
     deadline: float = field(init=False)
     parsed: CachedDocument | None = None  # the request's document, when the app parsed it before executing
-    damage: list[str] = field(default_factory=list)  # damaged records an answer left out (graphql_schema.DamageReport)
+    damage: list[str] = field(default_factory=list)  # damaged records an answer left out (graphql_schema.ErrorNotes)
     entities: DataLoader[str, Entity | None] = field(init=False)
     # Records an analytics resolver read for its whole answer at once (read_entities): their entity fields resolve
     # at once, with no awaitable per item (graphql-core's await per field was most of a liability chain's time).

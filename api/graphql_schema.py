@@ -373,13 +373,20 @@ def public_message(error: CorpgraphError) -> str:
     return error.public()
 
 
-class ErrorCodes(SchemaExtension):
-    """Tag errors raised on purpose with `extensions.code` (and `problems` for bad input) for clients to branch on."""
+class ErrorNotes(SchemaExtension):
+    """After the operation, what `errors` tells clients beyond GraphQL's own: one UNREADABLE_RECORD error per record
+    the answer left out because it is damaged in the store (Context.report_damage; the data stays as answered), then
+    `extensions.code` (and `problems` for bad input) on every error raised on purpose, for clients to branch on.
+    One extension for both: strawberry prepares every extension's hooks anew for each request."""
 
     def on_operation(self) -> Iterator[None]:
-        """After the operation: add the code of each project error."""
+        """After the operation: the damage, then the codes (the damage errors carry theirs already)."""
         yield
-        for error in getattr(self.execution_context.result, "errors", None) or []:
+        result, damage = self.execution_context.result, getattr(self.execution_context.context, "damage", None)
+        if result is not None and damage:
+            result.errors = [*(result.errors or []), *(GraphQLError(m, extensions={"code": UnreadableRecord.code})
+                                                       for m in damage)]
+        for error in getattr(result, "errors", None) or []:
             original = error.original_error
             if isinstance(original, CorpgraphError):
                 extra: dict[str, Any] = {"code": error_answer(original)[1]}
@@ -388,18 +395,6 @@ class ErrorCodes(SchemaExtension):
                 if isinstance(original, InvalidInput):
                     extra["problems"] = [str(p) for p in original.problems]
                 error.extensions = {**(error.extensions or {}), **extra}
-
-
-class DamageReport(SchemaExtension):
-    """Add to `errors` what the answer left out because it is damaged in the store (Context.report_damage)."""
-
-    def on_operation(self) -> Iterator[None]:
-        """After the operation: one UNREADABLE_RECORD error per damaged record; the data stays as answered."""
-        yield
-        result, damage = self.execution_context.result, getattr(self.execution_context.context, "damage", None)
-        if result is not None and damage:
-            result.errors = [*(result.errors or []), *(GraphQLError(m, extensions={"code": UnreadableRecord.code})
-                                                       for m in damage)]
 
 
 def should_mask_error(error: GraphQLError) -> bool:
@@ -413,15 +408,15 @@ def should_mask_error(error: GraphQLError) -> bool:
 
 def _extensions(settings: ApiSettings, documents: DocumentCache,
                 pages: dict[str, int]) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
-    """Extension factories, in order: the document guard (cache, limits), error masking, codes, introspection switch.
+    """Extension factories, in order: the document guard (cache, limits), error masking, damage and codes, introspection
+    switch.
 
     `pages` is filled in once the schema is built (the resolvers declare their page sizes).
     """
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: DocumentGuard(documents, settings, pages),
         lambda: MaskErrors(should_mask_error=should_mask_error, error_message="Internal error; it has been logged."),
-        ErrorCodes,
-        DamageReport,
+        ErrorNotes,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
