@@ -141,7 +141,7 @@ class CorpGraphQL(GraphQL[Context, None]):
             return Lane.QUICK  # the syntax error is reported by the normal path, quickly
         context.parsed = entry
         return lane_of(entry.document, request_data.variables, self.settings,
-                       self.schema.page_sizes, self.schema.heavy_fields)  # type: ignore[attr-defined]
+                       self.schema.page_sizes, self.schema.heavy_fields, entry)  # type: ignore[attr-defined]
 
 
 class _Decoded(bytes):

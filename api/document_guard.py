@@ -14,6 +14,7 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
+    VariableNode,
     parse,
 )
 from strawberry.extensions import SchemaExtension
@@ -23,7 +24,7 @@ from corpgraph.schema.errors import LimitExceeded
 
 from corpgraph.api.doc_cache import CachedDocument, DocumentCache
 from corpgraph.api.lanes import Lane
-from corpgraph.api.query_cost import measure_operations
+from corpgraph.api.query_cost import Measure, measure_operations
 from corpgraph.api.settings import ApiSettings
 
 QUICK_COST = 500  # above this a document runs in the heavy lane even when it asks for no heavy field
@@ -50,7 +51,7 @@ class DocumentGuard(SchemaExtension):
         """Refuse a document over a limit without validating it; otherwise validate once per query text."""
         context = self.execution_context
         assert context.graphql_document is not None
-        refused = limit_error(context.graphql_document, context.variables, self.settings, self.page_sizes)
+        refused = limit_error(context.graphql_document, context.variables, self.settings, self.page_sizes, self.entry)
         if refused is not None:
             context.pre_execution_errors = [refused]
         elif self.entry is not None:
@@ -67,10 +68,11 @@ def parsed(cache: DocumentCache, query: str, max_tokens: int) -> CachedDocument:
 
 
 def limit_error(document: Any, variables: Mapping[str, Any] | None, settings: ApiSettings,
-                page_sizes: Mapping[str, int]) -> GraphQLError | None:
-    """The first limit the document breaks, as a GraphQL error carrying LimitExceeded; None when within them all."""
+                page_sizes: Mapping[str, int], entry: CachedDocument | None = None) -> GraphQLError | None:
+    """The first limit the document breaks, as a GraphQL error carrying LimitExceeded; None when within them all.
+    `entry`: the document's cache entry, whose measures are reused when the page sizes asked are the same."""
     try:
-        measures = measure_operations(document, variables, page_sizes)
+        measures = measured(document, variables, page_sizes, entry)
     except RecursionError:
         return _refused("the document nests fields or fragments too deeply to be measured; flatten it")
     for name, found in measures.items():
@@ -88,19 +90,60 @@ def limit_error(document: Any, variables: Mapping[str, Any] | None, settings: Ap
 
 
 def lane_of(document: DocumentNode, variables: Mapping[str, Any] | None, settings: ApiSettings,
-            page_sizes: Mapping[str, int], heavy_fields: frozenset[str]) -> Lane:
+            page_sizes: Mapping[str, int], heavy_fields: frozenset[str], entry: CachedDocument | None = None) -> Lane:
     """Where a document runs: mutations in the write lane; a document that asks for a heavy field (analytics,
-    search) or costs more than QUICK_COST in the heavy lane; the rest (entities by id, browsing) in the quick lane."""
+    search) or costs more than QUICK_COST in the heavy lane; the rest (entities by id, browsing) in the quick lane.
+    `entry`: the document's cache entry, which keeps its field names and measures for the next request."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if any(op.operation == OperationType.MUTATION for op in operations):
         return Lane.WRITE
-    if _names(document) & heavy_fields:
+    if entry is not None and entry.document is document:
+        if entry.names is None:
+            entry.names = frozenset(_names(document))
+        names: frozenset[str] | set[str] = entry.names
+    else:
+        names = _names(document)
+    if names & heavy_fields:
         return Lane.HEAVY
     try:
-        cost = sum(m.cost for m in measure_operations(document, variables, page_sizes).values())
+        cost = sum(m.cost for m in measured(document, variables, page_sizes, entry).values())
     except RecursionError:
         return Lane.HEAVY
     return Lane.HEAVY if cost > QUICK_COST else Lane.QUICK
+
+
+def measured(document: DocumentNode, variables: Mapping[str, Any] | None, page_sizes: Mapping[str, int],
+             entry: CachedDocument | None) -> dict[str, Measure]:
+    """measure_operations of the document, or the entry's last measures when its `first` variables have the same
+    values (the measure reads nothing else of the variables; page_sizes are the schema's, fixed). Raises
+    RecursionError as measure_operations does, and then keeps nothing."""
+    if entry is None or entry.document is not document:
+        return measure_operations(document, variables, page_sizes)
+    if entry.page_variables is None:
+        entry.page_variables = _page_variables(document)
+    given = variables or {}
+    # as the walker reads them: an int counts, anything else leaves the field's default
+    key = tuple(v if isinstance(v := given.get(name), int) else None for name in entry.page_variables)
+    kept = entry.measured
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    found = measure_operations(document, variables, page_sizes)
+    entry.measured = (key, found)
+    return found
+
+
+def _page_variables(document: DocumentNode) -> tuple[str, ...]:
+    """Names of the variables given to `first` arguments anywhere in the document (fragments included)."""
+    names: dict[str, None] = {}
+    stack = [d.selection_set for d in document.definitions if isinstance(d, ExecutableDefinitionNode)]
+    while stack:
+        for selection in stack.pop().selections:
+            if isinstance(selection, FieldNode):
+                names.update((a.value.name.value, None) for a in selection.arguments or ()
+                             if a.name.value == "first" and isinstance(a.value, VariableNode))
+            if isinstance(selection, (FieldNode, InlineFragmentNode)) and selection.selection_set:
+                stack.append(selection.selection_set)
+    return tuple(names)
 
 
 def _names(document: DocumentNode) -> set[str]:

@@ -11,8 +11,10 @@ import pytest
 from graphql import get_introspection_query, parse
 
 from corpgraph.api import query_cost
-from corpgraph.api.doc_cache import DocumentCache, tree_size
+from corpgraph.api import document_guard
+from corpgraph.api.doc_cache import CachedDocument, DocumentCache, tree_size
 from corpgraph.api.document_guard import limit_error
+from corpgraph.api.lanes import Lane
 from corpgraph.api.settings import ApiSettings
 from corpgraph.graph.stores.sqlite import SqliteStore
 from tests.test_api_safety import client_for, gql, messages
@@ -109,6 +111,48 @@ def test_depth_is_checked_on_the_expansion() -> None:
     error = limit_error(doc, {}, ApiSettings(max_query_depth=1), {})
     assert error is not None and error.message == "'anonymous' exceeds maximum operation depth of 1"
     assert limit_error(doc, {}, ApiSettings(max_query_depth=2), {}) is None
+
+
+def test_a_cached_document_is_measured_again_only_when_its_page_sizes_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    # search's selection counted once per item of its page: 1 + first x 2 (id, name).
+    doc = parse("query($n: Int, $t: String!) { search(text: $t, first: $n) { id name } }")
+    entry = CachedDocument(doc)
+    walks = 0
+    original = query_cost.measure_operations
+
+    def counting(*args: Any) -> Any:
+        nonlocal walks
+        walks += 1
+        return original(*args)
+
+    monkeypatch.setattr(document_guard, "measure_operations", counting)
+    settings = ApiSettings(max_cost=21)
+    assert limit_error(doc, {"n": 10, "t": "a"}, settings, {}, entry) is None  # 1 + 10 x 2 = 21
+    assert limit_error(doc, {"n": 10, "t": "other text"}, settings, {}, entry) is None
+    assert walks == 1  # the text is not a page size: the same measures
+    refused = limit_error(doc, {"n": 11, "t": "a"}, settings, {}, entry)  # 1 + 11 x 2 = 23
+    assert refused is not None and refused.message.startswith("the query costs 23 ")
+    assert walks == 2 and entry.page_variables == ("n",)
+    assert limit_error(doc, {"t": "a"}, settings, {"search": 10}, entry) is None  # no `first`: the default, 10
+    assert walks == 3
+
+
+def test_the_lane_choice_reads_a_cached_documents_field_names_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = parse('{ liabilityChain(incidentId: "x") { incident { id } } }')
+    entry = CachedDocument(doc)
+    walks = 0
+    original = document_guard._names
+
+    def counting(document: Any) -> set[str]:
+        nonlocal walks
+        walks += 1
+        return original(document)
+
+    monkeypatch.setattr(document_guard, "_names", counting)
+    for _ in range(2):
+        assert document_guard.lane_of(doc, {}, ApiSettings(), {}, frozenset({"liabilityChain"}), entry) is Lane.HEAVY
+    assert walks == 1 and entry.names == frozenset({"liabilityChain", "incident", "id"})
+    assert document_guard.lane_of(doc, {}, ApiSettings(), {}, frozenset({"search"}), entry) is Lane.QUICK
 
 
 # --- the HTTP body ------------------------------------------------------------------------------------------
