@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     load_lease: float = Field(default=20.0, gt=0)
     # Decoded records a facade keeps per kind (entity types, entities, relations) for the store's latest revision
     # (graph.stores.record_cache): a request that reads them again reads nothing from the store; 0 keeps none.
-    # A decoded record of the generated worlds holds ~1.5-1.8 KB: 2,000 of each kind ~7 MB per process.
+    # A decoded record of the generated worlds holds ~1.5-1.8 KB: 2,000 of each kind ~7 MB per process (entity types
+    # keep 25 times as many, ~5 MB more).
     record_cache: int = Field(default=2_000, ge=0)
     # Chunk transactions a batched Neo4j load keeps in flight at once, each on its own session
     # (graph/stores/neo4j_loads.py): Neo4j writes them on as many cores.

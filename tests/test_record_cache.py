@@ -74,6 +74,17 @@ def test_the_least_recently_used_goes_first(tmp_path: object) -> None:
     assert store.asked == [("entity", "b")]
 
 
+def test_types_are_kept_25_times_the_limit(tmp_path: object) -> None:
+    store, cache = _store(tmp_path), RecordCache(limit=1)
+    reads = cache.at(1, store)
+    reads.get_entities(["a"])
+    reads.get_entities(["b"])  # records: a limit of 1, so a goes
+    assert list(cache.entities) == ["b"]
+    ids = [f"t{i}" for i in range(26)]
+    cache.keep(cache.types, 1, {id: EntityType.COMPANY for id in ids})  # 26 types against 1 x 25: t0 goes
+    assert list(cache.types) == ids[1:]
+
+
 def test_a_request_on_an_older_revision_reads_the_store_and_keeps_nothing(tmp_path: object) -> None:
     store, cache = _store(tmp_path), RecordCache(limit=10)
     old = cache.at(1, store)

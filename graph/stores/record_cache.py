@@ -6,7 +6,7 @@ revision only: the first request that reads a newer one empties it, so a write, 
 by the next request at once. A request still on an older revision reads the store itself and keeps nothing. A
 record read from the store during a request is kept only if the cache is still at that request's revision (a write
 may have moved it meanwhile). Each kind (entity types, entities, relations) keeps at most `limit` entries, the least
-recently used going first. Only what exists is kept: a missing id is asked of the store again.
+recently used going first; entity types, much smaller than records, keep TYPES_PER_RECORD times as many. Only what exists is kept: a missing id is asked of the store again.
 
 Records are shared between the requests that read them: callers treat them as read-only (nothing in graph/ or
 api/ changes a record it was given; merged entities are copies, graph.identity.resolved).
@@ -27,6 +27,10 @@ from corpgraph.schema.records import Entity
 from corpgraph.graph.stores.base import StoreReader, StoredRelation
 
 V = TypeVar("V")
+
+# An entity type costs the cache its id and a dict slot (~100 bytes), a decoded record ~1.5-1.8 KB: types are kept
+# this many times the limit, so a chain's parties' types (read for every party of every answer) stay found.
+TYPES_PER_RECORD = 25
 
 
 class RecordCache:
@@ -69,10 +73,11 @@ class RecordCache:
         """Keep records a request at `revision` read from the store, if the cache is still at that revision."""
         with self._lock:
             self.misses += len(read)
-            if revision != self.revision or self.limit <= 0:
+            limit = self.limit * TYPES_PER_RECORD if kept is self.types else self.limit
+            if revision != self.revision or limit <= 0:
                 return
             kept.update(read)
-            while len(kept) > self.limit:
+            while len(kept) > limit:
                 kept.popitem(last=False)
 
 
