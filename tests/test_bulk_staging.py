@@ -17,7 +17,7 @@ import pytest
 from corpgraph.graph.stores import bulk_staging
 from corpgraph.graph.stores.neo4j_bulk import import_files
 from corpgraph.graph.stores.sqlite import SqliteStore
-from corpgraph.graph.write.ingest import ingest_stream
+from corpgraph.graph.write.ingest import ingest, ingest_stream
 from corpgraph.loaders.validate import iter_batches
 from corpgraph.schema.errors import InvalidInput
 from tests.factory import company, entity, owns, rel
@@ -93,6 +93,20 @@ def test_the_problems_name_file_line_and_field(tmp_path: Path) -> None:
     assert [str(p) for p in refused.value.problems] == [
         f"{path}:6: share: owners' shares of 'c' valid with no start date sum to 120% (a 60%, b 60%), above 100%; "
         "correct a share or end the earlier stake with valid_to"]
+
+
+def test_a_type_declared_earlier_is_worded_alike_by_every_check(tmp_path: Path) -> None:
+    """Lines 3 and 4 give a and b (Companies at lines 1 and 2) another type: the in-memory check of one batch, the
+    streamed load and the import say it in one wording (graph.write.rules.declared_earlier)."""
+    path = write(tmp_path / "in.jsonl", CASES["type declared earlier"])
+    expected = [f"{path}:{line}: type: id {id!r} is declared earlier as Company" for line, id in ((3, "a"), (4, "b"))]
+    assert embedded_problems(path, tmp_path / "embedded.db") == expected
+    with pytest.raises(InvalidInput) as refused:
+        import_files(iter_batches(path, 2)[1], tmp_path / "csv")
+    assert [str(problem) for problem in refused.value.problems] == expected
+    with pytest.raises(InvalidInput) as refused:
+        ingest(SqliteStore(tmp_path / "whole.db"), next(iter(iter_batches(path, 10)[1])))
+    assert [str(problem) for problem in refused.value.problems] == expected
 
 
 def test_a_refused_import_into_a_folder_that_was_there_removes_only_its_files(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.graph.stores.base import EdgeRow
 from corpgraph.graph.write.allocation import (_minimum, excess_reason, first_excess, may_exceed, owner_groups,
                                               stored_stake)
-from corpgraph.graph.write.rules import LOADING, endpoint_problems
+from corpgraph.graph.write.rules import LOADING, declared_earlier, endpoint_problems
 
 ENTITY_KINDS = list(EntityType)  # a type's code is its place here
 RELATION_KINDS = list(RelationType)
@@ -198,7 +198,7 @@ class BulkChecks:
         for n, earlier in ents.declared_earlier():
             origin = self._origin("e", n - int(ents.first[ents.batch[n]]), ents.line[n], ents.batch[n])
             self._problems.append(((int(ents.batch[n]), 1, n), origin.problem(
-                "type", f"id {self._ent_ids[n]!r} is declared earlier as {ENTITY_KINDS[earlier].value}")))
+                *declared_earlier(self._ent_ids[n], ENTITY_KINDS[earlier]))))
         rels = _Relations(self._batches, ents)
         self._check_references(ents, rels)
         self._check_allocation(ents, rels)

@@ -35,7 +35,7 @@ from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.graph.write.allocation import (Stake, excess_reason, first_excess, imported, may_exceed, owner_groups,
                                               stored_stake)
 from corpgraph.graph.write.retype import Endpoints, StoredRecords, TypeChange, retype
-from corpgraph.graph.write.rules import LOADING, endpoint_problems, referenced_ids
+from corpgraph.graph.write.rules import LOADING, declared_earlier, endpoint_problems, referenced_ids
 from corpgraph.graph.stores.base import EdgeRow, TypeLookup
 
 _PAGE = 500  # ids per IN list (under SQLite's bound-parameter limit)
@@ -156,7 +156,7 @@ class StreamCheck:
             kind = entity_type(rec)
             earlier = declared.get(rec.id)
             if earlier is not None and not earlier[1] and earlier[0] != kind:
-                self.problems.append(origin.problem("type", f"id {rec.id!r} is declared earlier as {earlier[0].value}"))
+                self.problems.append(origin.problem(*declared_earlier(rec.id, earlier[0])))
             elif earlier is None and before.get(rec.id, kind) != kind:
                 changes.append(TypeChange(rec.id, before[rec.id], kind, origin))
             declared[rec.id] = (kind, False)

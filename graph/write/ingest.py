@@ -11,7 +11,7 @@ from corpgraph.schema.kinds import EntityType, RelationType
 
 from corpgraph.graph.write.allocation import StoredShares, check_allocation
 from corpgraph.graph.write.retype import StoredRecords, TypeChange, endpoints, retype
-from corpgraph.graph.write.rules import LOADING, endpoint_problems, referenced_ids
+from corpgraph.graph.write.rules import LOADING, declared_earlier, endpoint_problems, referenced_ids
 from corpgraph.graph.stores.base import GraphStore, TypeLookup
 
 
@@ -80,7 +80,7 @@ def check_references(stored_types: TypeLookup, batch: Batch, stored_records: Sto
     for record, origin in batch.entities:
         kind = entity_type(record)
         if in_batch.get(record.id, kind) != kind:
-            problems.append(origin.problem("type", f"id {record.id!r} is declared earlier as {in_batch[record.id].value}"))
+            problems.append(origin.problem(*declared_earlier(record.id, in_batch[record.id])))
         in_batch[record.id] = kind
     wanted = {rec.id for rec, _ in batch.entities}
     for rec, _ in batch.relations:

@@ -1,4 +1,4 @@
-"""The rules every write is checked against, whichever store runs them: endpoint kinds and incidents.
+"""The rules every write is checked against, whichever store runs them: endpoint kinds and incidents, one type an id.
 
 One statement of each rule, used by the in-memory check of a batch (graph.write.ingest), the embedded store's
 streamed load (graph.stores.sqlite_stream) and `corpgraph check` over a stored graph (graph.write.integrity).
@@ -24,6 +24,11 @@ class Wording:
 _SPECS = {kind.value: spec for kind, spec in RELATIONS.items()}  # by name: the enum's own lookup costs more per record
 LOADING = Wording("unknown id {ref!r}: load the entity first or in the same file", "{ref!r} is not a known Incident id")
 STORED = Wording("{ref!r} is not a stored entity", "{ref!r} is not a stored Incident")
+
+
+def declared_earlier(id: str, earlier: EntityType) -> tuple[str, str]:
+    """(field, reason) of a record whose id an earlier record of the same load declared as another type."""
+    return "type", f"id {id!r} is declared earlier as {earlier.value}"
 
 
 def referenced_ids(rec: object) -> list[str]:
