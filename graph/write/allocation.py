@@ -7,7 +7,10 @@ they are loaded, and the analytics let a later statement end earlier ones (graph
 flagging and scaling to 100% only same-day conflicts (docs/analytics.md).
 
 Which shares count on a day D: OWNS valid on D (valid_from <= D < valid_to), one per owner (the latest
-valid_from, as in the projection), each at its known minimum (`share`, else `share_min`, else 0).
+valid_from, then the latest valid_to, as in the projection), each at its known minimum (`share`, else `share_min`,
+else 0). Owners merged by an identifier can state one holding twice with the same dates; then the smaller share
+counts (as a range counts at its minimum: a sum is refused only when no reading of the statements stays under
+100%), so the answer never depends on the order a store reads its stakes in.
 The sum is piecewise constant and changes only where a stake starts or ends; it can rise where one ends
 (an owner's later row ends and its earlier open-ended row counts again), so every start and end day is checked.
 A company is checked together with every entity that carries one of its identifiers (stored or in the
@@ -173,14 +176,22 @@ def may_exceed(total: float) -> bool:
 
 
 def _held_on(stakes: list[Stake], day: date) -> list[Stake]:
-    """Each owner's stake valid on the day (the latest start wins), by owner."""
+    """Each owner's stake valid on the day (the first by _precedence), by owner."""
     latest: dict[str, Stake] = {}
     for stake in stakes:
         if stake.start <= day and (stake.end is None or stake.end > day):
             kept = latest.get(stake.owner)
-            if kept is None or stake.start >= kept.start:
+            if kept is None or _precedence(stake) > _precedence(kept):
                 latest[stake.owner] = stake
     return [latest[owner] for owner in sorted(latest)]
+
+
+def _precedence(stake: Stake) -> tuple[date, date, float, int]:
+    """Which of an owner's stakes valid on a day counts, the greatest first: the latest start, the latest end (open
+    is latest), the smaller share, then a native record at the later line. A total order on what the stakes state,
+    not on the order they were read in: the embedded store (rowid order), Neo4j (its relationship chains) and the
+    bulk import's arrays read one company's stakes in different orders (see the module docstring)."""
+    return (stake.start, stake.end or date.max, -stake.minimum, stake.origin.line if stake.origin else -1)
 
 
 def _minimum(share: float | None, share_min: float | None) -> float:
