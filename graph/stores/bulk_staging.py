@@ -90,7 +90,6 @@ class Columns:
     rel_to: NDArray[np.int32]
     rel_line: NDArray[np.int32]
     rel_local: NDArray[np.int32]
-    rel_rank: NDArray[np.int32]  # its id's place among the batch's relation ids in order (an embedded store's writes)
     inc_at: NDArray[np.int32]  # the relations naming an incident, and its hash
     inc_hash: I64
     # each hashed id's second hash (_check_hashes), in parallel with ent_hash, key_hash, rel_hash, rel_source,
@@ -109,7 +108,6 @@ def columns(label: str, entities: list[tuple[str, str, bool, list[str], Where]],
     extras.update({("r", n): where for n, (*_, where) in enumerate(relations)
                    if where[0] != label or where[2:] != (None, None)})
     incidents = [(n, v[7]) for n, (v, _, _, _) in enumerate(relations) if v[7]]
-    rank = {id: place for place, id in enumerate(sorted({v[0] for v, _, _, _ in relations}))}
     kinds = {kind.value: code for code, kind in enumerate(ENTITY_KINDS)}
     rel_kinds = {kind.value: code for code, kind in enumerate(RELATION_KINDS)}
     hashed = ([e[0] for e in entities], [k for k, _ in keys],
@@ -126,7 +124,6 @@ def columns(label: str, entities: list[tuple[str, str, bool, list[str], Where]],
         np.array([_day(v[5]) for v, _, _, _ in relations], np.int32),
         np.array([_day(v[6]) for v, _, _, _ in relations], np.int32),
         np.array([r[3][1] for r in relations], np.int32), np.array(rel_local, np.int32),
-        np.array([rank[v[0]] for v, _, _, _ in relations], np.int32),
         np.array([n for n, _ in incidents], np.int32), h1[5], (h2[0], h2[1], h2[2], h2[3], h2[4], h2[5]),
         pickle.dumps(([(v[2], v[3], v[7]) for v, _, _, _ in relations], extras), protocol=pickle.HIGHEST_PROTOCOL))
 
@@ -184,7 +181,7 @@ class BulkChecks:
             rel_hash=batch.rel_hash, rel_type=batch.rel_type, rel_source=batch.rel_source,
             rel_target=batch.rel_target, rel_doc=batch.rel_doc, rel_native_owns=batch.rel_native_owns,
             rel_minimum=batch.rel_minimum, rel_from=batch.rel_from, rel_to=batch.rel_to, rel_line=batch.rel_line,
-            rel_row=rel_rows, rel_rank=batch.rel_rank, rel_batch=np.full(relations, number, np.int32),
+            rel_row=rel_rows, rel_batch=np.full(relations, number, np.int32),
             inc_at=batch.inc_at.astype(np.int64) + self._relations, inc_hash=batch.inc_hash,
             **{f"{name}_check": check for name, check in zip(_HASHED, batch.checks)})
         self._entities += entities
@@ -260,10 +257,9 @@ class BulkChecks:
         place = 0
         for start in range(0, len(named), _PAGE):
             page = [(name, h) for name, h in named[start:start + _PAGE] if exceeding[h]]
-            # members in the order of their ids, as StreamCheck reads stakes (an owner's two stakes starting on one
-            # day: the later one read counts, graph.write.allocation._held_on)
-            stakes = {name: [self._stake(n, rels) for m in sorted([h, *merged.get(h, [])], key=lambda m: self._names(
-                _ints([m]), rels)[0]) for n in rels.into(m)] for name, h in page}
+            # the stakes of the company and of its members, in any order: first_excess depends on none
+            stakes = {name: [self._stake(n, rels) for m in [h, *merged.get(h, [])] for n in rels.into(m)]
+                      for name, h in page}
             owners = sorted({stake.owner for held in stakes.values() for stake in held})
             keys = ents.keys_of([_hash(o) for o in owners])
             one_owner = owner_groups(dict(zip(self._names(_ints(list(keys)), rels),
@@ -434,7 +430,6 @@ class _Relations:
         self.valid_from, self.valid_to = batches.joined("rel_from", np.int32), batches.joined("rel_to", np.int32)
         self.line, self.row = batches.joined("rel_line", np.int32), batches.joined("rel_row", np.int64)
         self.batch = batches.joined("rel_batch", np.int32)
-        rank = batches.joined("rel_rank", np.int32)
         self.first = np.searchsorted(self.batch, np.arange(int(self.batch.max()) + 2 if len(self.batch) else 1))
         self.inc_at, self.inc_hash = batches.joined("inc_at", np.int64), batches.joined("inc_hash", np.int64)
         order = np.argsort(self.hash, kind="stable")
@@ -452,11 +447,9 @@ class _Relations:
         self.stale[self.final] = False
         self._order, self._id_start = order, np.flatnonzero(new_id)
         held = self.type[self.final] == _OWNS
-        owns, first = self.final[held], order[new_id][held]
-        # the stakes held, by company, then in the order an embedded store wrote their ids first (a batch's in the
-        # order of their ids; a later record updates the row in place): an owner's two stakes starting on one day
-        # count the later one read (graph.write.allocation._held_on)
-        self._owns = owns[np.lexsort((rank[first], self.batch[first], self.target[owns]))]
+        owns = self.final[held]
+        # the stakes held, by company (within one in any order: graph.write.allocation.first_excess depends on none)
+        self._owns = owns[np.argsort(self.target[owns], kind="stable")]
         self._owns_target = self.target[self._owns]
         # summed company by company (no running total over all: its rounding would grow with the file)
         starts = np.flatnonzero(np.r_[True, self._owns_target[1:] != self._owns_target[:-1]]) if len(owns) else owns
