@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from corpgraph.graph.projection.packed import PackedStrings
+from corpgraph.graph.projection.packed import PackedStrings, position
 
 
 @given(st.lists(st.text(max_size=12), max_size=30))
@@ -26,3 +26,11 @@ def test_out_of_range_is_an_index_error() -> None:
         PackedStrings(["a"])[1]
     with pytest.raises(IndexError):
         PackedStrings([])[0]
+
+
+def test_a_position_counts_negative_indices_from_the_end_and_refuses_the_rest() -> None:
+    # 3 items: 0..2, and -1..-3 for 2..0 (as a list); 3 and -4 are outside; a numpy integer is an index too
+    assert [position(i, 3) for i in (0, 2, -1, -3, np.int64(1))] == [0, 2, 2, 0, 1]
+    for outside in (3, -4):
+        with pytest.raises(IndexError):
+            position(outside, 3)

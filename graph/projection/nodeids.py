@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 
 from corpgraph.graph.projection.distinct import distinct
+from corpgraph.graph.projection.packed import position
 
 
 def _encode(id: str) -> bytes:
@@ -67,16 +68,12 @@ class NodeIds:
 
     def __getitem__(self, index: int) -> str:
         """The id of a node index (numpy integers accepted)."""
-        at = int(index)
-        if at < 0:  # from the end, as a list
-            at += len(self)
-        if 0 <= at < self.base:
+        at = position(index, len(self))
+        if at < self.base:
             group = bisect.bisect_right(self._starts, at) - 1 if len(self.groups) > 1 else 0
             found: bytes = self.groups[group].item(at - self._starts[group])
             return found.decode("utf-8")
-        if self.base <= at < len(self):
-            return self.extra[at - self.base]
-        raise IndexError(index)
+        return self.extra[at - self.base]
 
     def __iter__(self) -> Iterator[str]:
         """Every id in index order."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import SupportsIndex
 
 import numpy as np
 
@@ -43,13 +44,20 @@ class PackedStrings:
 
     def __getitem__(self, index: int) -> str:
         """The string at an index (numpy integers accepted; negative indices count from the end)."""
-        at = int(index)
-        if at < 0:
-            at += len(self)
-        if not 0 <= at < len(self):
-            raise IndexError(index)
+        at = position(index, len(self))
         return self.buffer[self.offsets[at]:self.offsets[at + 1]].tobytes().decode("utf-8")
 
     def __iter__(self) -> Iterator[str]:
         """Every string in order."""
         return (self[i] for i in range(len(self)))
+
+
+def position(index: SupportsIndex, length: int) -> int:
+    """A list's position for an index into `length` items (numpy integers accepted; negative indices count from the
+    end); IndexError(index) outside."""
+    at = int(index)
+    if at < 0:
+        at += length
+    if not 0 <= at < length:
+        raise IndexError(index)
+    return at

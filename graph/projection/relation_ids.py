@@ -26,7 +26,7 @@ from corpgraph.schema.declaration import ANALYTIC_RELATIONS, RELATIONS
 
 from corpgraph.graph.projection.coded_column import CodedColumn
 from corpgraph.graph.projection.nodeids import NodeIds
-from corpgraph.graph.projection.packed import PackedStrings
+from corpgraph.graph.projection.packed import PackedStrings, position
 from corpgraph.graph.projection.sparse_column import SparseColumn
 
 _EPOCH = date(1970, 1, 1)
@@ -146,11 +146,7 @@ class RelationIds:
 
     def __getitem__(self, edge: int) -> str:
         """The relation id of an edge (numpy integers accepted)."""
-        at = int(edge)
-        if at < 0:
-            at += len(self)
-        if not 0 <= at < len(self):
-            raise IndexError(edge)
+        at = position(edge, len(self))
         if self.whole.size:
             found = _find(self.whole, at)
             if found >= 0:
