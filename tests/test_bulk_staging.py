@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from corpgraph.graph.stores import bulk_staging
+from corpgraph.graph.stores import bulk_columns
+from corpgraph.graph.stores.id_hashes import hashes
 from corpgraph.graph.stores.neo4j_bulk import import_files
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.graph.write.ingest import ingest, ingest_stream
@@ -279,8 +280,7 @@ def test_two_ids_sharing_a_hash_refuse_the_import_and_write_nothing(tmp_path: Pa
     """'b' given the first hash of 'a' (its second hash stays real): the checks would take them for one id (a's row
     dropped as replaced by b's, silently), so the import is refused, naming the cause, and leaves no file."""
     path = write(tmp_path / "in.jsonl", [company("a"), company("b"), company("c"), owns("b", "c", 0.5)])
-    real = bulk_staging._hashes
-    monkeypatch.setattr(bulk_staging, "_hashes", lambda ids: real(["a" if i == "b" else i for i in ids]))
+    monkeypatch.setattr(bulk_columns, "_hashes", lambda ids: hashes(["a" if i == "b" else i for i in ids]))
     with pytest.raises(InvalidInput) as refused:
         import_files(iter_batches(path, 2)[1], tmp_path / "csv")
     [problem] = refused.value.problems

@@ -35,8 +35,10 @@ from corpgraph.schema.errors import Problem
 
 from corpgraph.graph.stores import cypher
 from corpgraph.graph.stores.base import ChangeKind, edge_values, refuse_problems
-from corpgraph.graph.stores.bulk_staging import ENTITY_KINDS, RELATION_KINDS, BulkChecks, Columns, Where, columns
+from corpgraph.graph.stores.bulk_columns import Columns, Where, columns
+from corpgraph.graph.stores.bulk_staging import BulkChecks
 from corpgraph.graph.stores.codec import encode
+from corpgraph.graph.stores.id_hashes import ENTITY_KINDS, RELATION_KINDS
 from corpgraph.graph.stores.sqlite_stream import _native_owns  # the share check's one test of a native OWNS
 
 ARRAY_DELIMITER = "\x1f"
@@ -109,7 +111,7 @@ def import_files(batches: Iterable[Batch | Prepared], folder: Path) -> ImportFil
 @dataclass
 class Prepared:
     """What the import keeps of one validated batch (`prepare`): its CSV rows as one text per file with their count,
-    and the arrays the checks read (graph.stores.bulk_staging.Columns); they travel from a worker process
+    and the arrays the checks read (graph.stores.bulk_columns.Columns); they travel from a worker process
     (loaders.workers), never the pydantic records."""
 
     nodes: dict[str, tuple[str, int]]  # entity type -> its rows' CSV text, how many

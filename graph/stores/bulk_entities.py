@@ -1,0 +1,135 @@
+"""A bulk import's entity records as arrays (`Entities`), joined from every batch's (`Batches`): each id's records,
+the one that wins, its type and identifier keys (graph.stores.bulk_staging's checks read them).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from corpgraph.graph.stores.id_hashes import I64, ints as _ints
+
+_NEVER = np.iinfo(np.int64).max
+
+
+@dataclass
+class Batches:
+    """Every batch's arrays, appended as they come and joined once at the end."""
+
+    parts: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    def add(self, **arrays: np.ndarray) -> None:
+        """Append one batch's arrays."""
+        for name, array in arrays.items():
+            self.parts.setdefault(name, []).append(array)
+
+    def joined(self, name: str, dtype: Any) -> np.ndarray:
+        """One array of every batch's, in order (emptied here: the parts are not kept twice)."""
+        parts = self.parts.pop(name, [])
+        return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+
+class Entities:
+    """Every entity record, and each id's groups of records (sorted by hash, in file order within an id)."""
+
+    def __init__(self, batches: Batches, ids: list[str]) -> None:
+        self.hash = batches.joined("ent_hash", np.int64)
+        self.type = batches.joined("ent_type", np.int8)
+        placeholder = batches.joined("ent_placeholder", np.bool_)
+        self.line, self.row = batches.joined("ent_line", np.int32), batches.joined("ent_row", np.int64)
+        self.batch = batches.joined("ent_batch", np.int32)
+        self.first = np.searchsorted(self.batch, np.arange(int(self.batch.max()) + 2 if len(self.batch) else 1))
+        self._ids = ids
+        self.order = np.argsort(self.hash, kind="stable")
+        sorted_hash = self.hash[self.order]
+        starts = np.r_[True, sorted_hash[1:] != sorted_hash[:-1]] if len(sorted_hash) else np.zeros(0, np.bool_)
+        self.group = np.cumsum(starts) - 1
+        self.ids = sorted_hash[starts]  # each id once, sorted
+        self._padded = np.r_[self.ids, 0]  # lookup's place for a hash past the last
+        self._real = ~placeholder[self.order]
+        batch = self.batch[self.order]
+        self.first_real = np.full(len(self.ids), _NEVER)
+        np.minimum.at(self.first_real, self.group[self._real], batch[self._real])
+        first_placeholder = ~self._real & starts
+        kept = self._real | (first_placeholder & (self.first_real[self.group] != batch))
+        at = np.flatnonzero(kept)
+        last = at[np.r_[self.group[at][1:] != self.group[at][:-1], True]] if len(at) else at
+        self.final = self.order[last]  # per id, its last kept record
+        self.final_types = np.r_[self.type[self.final], 0]  # one more: lookup's place for a hash past the last
+        self.first_real = np.r_[self.first_real, _NEVER]
+        self.placeholders = int(placeholder[self.final].sum())
+        self.stale = np.ones(len(self.hash), np.bool_)
+        self.stale[self.final] = False
+        self._conflicts: set[int] = set()
+        self._keys = (batches.joined("key_hash", np.int64), batches.joined("key_of", np.int64))
+
+    def declared_earlier(self) -> Iterator[tuple[int, int]]:
+        """(record, the type its id's previous real record declared) of each real record declaring another."""
+        real = np.flatnonzero(self._real)
+        types = self.type[self.order[real]]
+        again = (self.group[real][1:] == self.group[real][:-1]) & (types[1:] != types[:-1])
+        self._conflicts = set(self.group[real][1:][again].tolist())
+        return zip(self.order[real][1:][again].tolist(), types[:-1][again].tolist())
+
+    def lookup(self, hashes: I64) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+        """Each hash's id group and whether an entity record has it."""
+        at = np.searchsorted(self.ids, hashes)
+        return at, (self._padded[at] == hashes) & (at < len(self.ids))
+
+    def conflicting(self, groups: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Whether each id group's real records declare more than one type."""
+        return np.isin(groups, np.array(sorted(self._conflicts), np.int64))
+
+    def final_type(self, h: int) -> int:
+        """The type code of the id's last kept record, -1 when no record has the id."""
+        at, found = self.lookup(_ints([h]))
+        return int(self.final_types[at[0]]) if found[0] else -1
+
+    def type_by(self, h: int, batch: int) -> int:
+        """The type code of the id's last real record by the end of a batch."""
+        at = np.flatnonzero(self.group == self.lookup(_ints([h]))[0][0])
+        real = at[self._real[at] & (self.batch[self.order[at]] <= batch)]
+        return int(self.type[self.order[real[-1]]])
+
+    def ids_of(self, hashes: I64) -> list[str | None]:
+        """The id an entity record has with each hash, None where none has."""
+        at, found = self.lookup(hashes)
+        final = np.r_[self.final, 0][at].tolist()
+        return [self._ids[n] if ok else None for n, ok in zip(final, found.tolist())]
+
+    def _final_keys(self) -> tuple[I64, I64]:
+        """The identifier keys of each id's last kept record: (key hashes, id hashes), sorted by key."""
+        keys, owners = self._keys
+        final = np.zeros(len(self.hash), np.bool_)
+        final[self.final] = True
+        keep = final[owners]
+        keys, ids = keys[keep], self.hash[owners[keep]]
+        order = np.lexsort((ids, keys))
+        return keys[order], ids[order]
+
+    def merged(self) -> dict[int, list[int]]:
+        """Each id sharing an identifier key with another, and those others (identity merges them for the sums)."""
+        keys, ids = self._final_keys()
+        out: dict[int, set[int]] = {}
+        if len(keys) < 2:
+            return {}
+        shared = np.flatnonzero(np.r_[False, keys[1:] == keys[:-1]] | np.r_[keys[1:] == keys[:-1], False])
+        runs: dict[int, list[int]] = {}
+        for n in shared.tolist():
+            runs.setdefault(int(keys[n]), []).append(int(ids[n]))
+        for members in runs.values():
+            for a in members:
+                out.setdefault(a, set()).update(b for b in members if b != a)
+        return {a: sorted(b) for a, b in out.items() if b}
+
+    def keys_of(self, hashes: list[int]) -> dict[int, list[int]]:
+        """The identifier keys (hashed) of each of the ids that has any."""
+        keys, ids = self._final_keys()
+        wanted = np.isin(ids, _ints(hashes))
+        out: dict[int, list[int]] = {}
+        for key, id in zip(keys[wanted].tolist(), ids[wanted].tolist()):
+            out.setdefault(id, []).append(key)
+        return out
