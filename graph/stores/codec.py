@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -13,7 +13,8 @@ from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.schema.records import Entity, Relation
 
 from corpgraph.graph import damage
-from corpgraph.graph.identity.normalize import search_keys
+from corpgraph.graph.identity.normalize import query_key, search_keys
+from corpgraph.graph.identity.topics import topic_keys
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -98,3 +99,19 @@ def _unreadable(kind: str, type_name: str, doc: object, exc: Exception, id: str 
 def entity_keys(record: Entity) -> list[str]:
     """Search keys of an entity: its name and every alias."""
     return search_keys([record.name, *record.aliases])
+
+
+class SearchTerms(NamedTuple):
+    """What a search asks a store for: the folded text, the entity type names, the folded topics (None: any)."""
+
+    key: str
+    types: list[str]
+    topics: list[str] | None
+
+
+def search_terms(text: str, types: Sequence[EntityType] | None, topics: Sequence[str] | None) -> SearchTerms | None:
+    """A search's terms as every store matches them; None when the text folds to nothing (nothing is found)."""
+    key = query_key(text)
+    if not key:
+        return None
+    return SearchTerms(key, [t.value for t in (types or list(EntityType))], topic_keys(topics))

@@ -35,8 +35,7 @@ from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.schema.records import Entity, Relation
 
 from corpgraph.graph.identity.identifiers import entity_identifier_keys
-from corpgraph.graph.identity.topics import entity_topic_keys, topic_keys
-from corpgraph.graph.identity.normalize import query_key
+from corpgraph.graph.identity.topics import entity_topic_keys
 from corpgraph.graph.settings import Settings
 from corpgraph.graph.stores import cypher
 from corpgraph.graph.write.ingest import ingest, join_batches
@@ -60,7 +59,8 @@ from corpgraph.graph.stores.base import (
     refuse_problems,
     write_summary,
 )
-from corpgraph.graph.stores.codec import decode_entity, decode_found, decode_relation, encode, entity_keys, stored_type
+from corpgraph.graph.stores.codec import (decode_entity, decode_found, decode_relation, encode, entity_keys,
+                                         search_terms, stored_type)
 from corpgraph.graph.stores import cypher_loads
 from corpgraph.graph.stores.neo4j_steps import Step, log_steps, run_plan, run_step
 from corpgraph.graph.stores.neo4j_loads import LoadRunning, Loads, Recovery, unpublished
@@ -374,12 +374,12 @@ class Neo4jStore:
                topics: Sequence[str] | None = None) -> list[Entity]:
         """Entities whose folded name or alias contains the folded text; exact, then prefix, then contained.
         With topics: only entities carrying any of them (graph.identity.topics)."""
-        key = query_key(text)
-        if not key:
+        terms = search_terms(text, types, topics)
+        if terms is None:
             return []
-        names = [t.value for t in (types or list(EntityType))]
+        key, names, wanted = terms
         rows = self._read(cypher.SEARCH, text=key, exact=f"\n{key}\n", prefix=f"\n{key}", types=names, limit=limit,
-                          topics=topic_keys(topics))
+                          topics=wanted)
         return decode_found((row["type"], row["doc"], row["id"]) for row in rows)
 
     def list_entities(self, type: EntityType, after: str | None, limit: int) -> list[Entity]:

@@ -16,7 +16,6 @@ from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.schema.records import Entity, Relation
 
 from corpgraph.graph import budget
-from corpgraph.graph.identity.normalize import query_key
 from corpgraph.graph.stores.base import (
     Location,
     CHANGE_LOG_KEEP,
@@ -35,8 +34,7 @@ from corpgraph.graph.stores.base import (
 )
 from corpgraph.graph.stores.sqlite_prepare import PreparedEntity, PreparedRelation, prepare
 from corpgraph.graph.stores.sqlite_stream import StreamCheck
-from corpgraph.graph.identity.topics import topic_keys
-from corpgraph.graph.stores.codec import decode_entity, decode_found, decode_relation, stored_type
+from corpgraph.graph.stores.codec import decode_entity, decode_found, decode_relation, search_terms, stored_type
 
 # Reads go through a shared mapping of the file (PRAGMA mmap_size; SQLite caps it at its own compile-time limit, 2 GiB
 # in the usual builds, and reads the rest as before): pages are read in place from the OS page cache, shared by every
@@ -379,11 +377,10 @@ class SqliteStore:
                topics: Sequence[str] | None = None) -> list[Entity]:
         """Entities whose folded name or alias contains the folded text; exact, then prefix, then contained.
         With topics: only entities carrying any of them (graph.identity.topics)."""
-        key = query_key(text)
-        if not key:
+        terms = search_terms(text, types, topics)
+        if terms is None:
             return []
-        type_names = [t.value for t in (types or list(EntityType))]
-        wanted = topic_keys(topics)
+        key, type_names, wanted = terms
         having = f"AND e.id IN (SELECT entity_id FROM topics WHERE topic IN ({_marks(wanted)})) " if wanted else ""
         sql = (
             "SELECT e.type, e.doc, e.id, MIN(CASE WHEN k.key = ?1 THEN 0 WHEN substr(k.key, 1, length(?1)) = ?1 THEN 1 "
