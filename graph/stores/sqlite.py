@@ -224,7 +224,7 @@ class SqliteStore:
         phase = on_phase or (lambda _: None)
         summary = WriteSummary()
         with self._transaction(f"writing {label}") as log:
-            checks = StreamCheck(self._db, self.entity_types, self.edges_into, self)
+            checks = StreamCheck(self._db, self.entity_types, self.edges_into, self, label)
             deferred = self._defer_indexes()
             phase(LoadPhase.READING)
             for batch in batches:

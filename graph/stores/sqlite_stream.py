@@ -4,7 +4,8 @@
 validated batch as it comes and keeps only what the end-of-file checks need, in TEMP tables of the same
 SQLite transaction (so memory stays bounded whatever the file size, and a ROLLBACK drops them too):
 
-- `load_ids`: ids the file defines, their type, and whether the row is a placeholder this file made;
+- the ids the file defines, their type, and whether each is a placeholder this file made: not a table, numpy arrays
+  of hashed ids (graph.stores.sqlite_ids.FileIds), as are a batch's endpoint checks;
 - `load_failed`: ids of entity records that failed validation (references to them are not reported again);
 - `load_rels`: the relation records whose endpoints could not be settled when their batch was written
   (a reference to an entity of a later batch, or to a placeholder this file made), with where they came from;
@@ -27,6 +28,9 @@ import sqlite3
 from collections.abc import Collection, Iterator
 from types import SimpleNamespace
 
+import numpy as np
+from numpy.typing import NDArray
+
 from corpgraph.schema.batch import Batch, Origin
 from corpgraph.schema.declaration import entity_type
 from corpgraph.schema.errors import Problem
@@ -37,10 +41,11 @@ from corpgraph.graph.write.allocation import (Stake, excess_reason, first_excess
 from corpgraph.graph.write.retype import Endpoints, StoredRecords, TypeChange, retype
 from corpgraph.graph.write.rules import LOADING, declared_earlier, endpoint_problems, referenced_ids
 from corpgraph.graph.stores.base import EdgeRow, TypeLookup
+from corpgraph.graph.stores.id_hashes import RELATION_KINDS, SOURCES, TARGETS
+from corpgraph.graph.stores.sqlite_ids import FileIds
 
 _PAGE = 500  # ids per IN list (under SQLite's bound-parameter limit)
 _DDL = (
-    "CREATE TEMP TABLE load_ids (id TEXT PRIMARY KEY, type TEXT NOT NULL, placeholder INTEGER NOT NULL) WITHOUT ROWID",
     "CREATE TEMP TABLE load_failed (id TEXT PRIMARY KEY) WITHOUT ROWID",
     "CREATE TEMP TABLE load_rels (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, source TEXT NOT NULL, "
     "target TEXT NOT NULL, incident TEXT, file TEXT NOT NULL, line INTEGER NOT NULL, pointer TEXT, fields TEXT)",
@@ -50,16 +55,17 @@ _DDL = (
 # Built once by `finish`, the only reader by target: kept up row by row it cost more than the inserts themselves
 # (a random B-tree insert per native OWNS into TEMP pages under a 2 MiB cache).
 _OWNS_BY_TARGET = "CREATE INDEX temp.load_owns_target ON load_owns(target)"
-_TABLES = ("load_ids", "load_failed", "load_rels", "load_owns")
-_ENTITY_TYPES = {kind.value: kind for kind in EntityType}  # a dict lookup: the enum's own lookup costs more per id
+_TABLES = ("load_failed", "load_rels", "load_owns")
+_RELATION_CODES = {kind.value: code for code, kind in enumerate(RELATION_KINDS)}
 
 
 class StreamCheck:
     """The whole-file state of one streamed load, in TEMP tables of the writing connection."""
 
     def __init__(self, db: sqlite3.Connection, stored_types: TypeLookup, edges_into,  # type: ignore[no-untyped-def]
-                 records: StoredRecords) -> None:
+                 records: StoredRecords, label: str = "") -> None:
         self._db = db
+        self._ids = FileIds(label)
         self._stored_types = stored_types
         self._records = records  # read through `db` too: what the file wrote so far is there
         self._edges_into = edges_into  # the analytic columns only: no stored document decoded for the share check
@@ -96,8 +102,8 @@ class StreamCheck:
             kept.append((rec, origin))
         batch.entities = kept
         self.new_ids.update(r.id for r, _ in kept if r.placeholder)  # nobody holds them: they have no index rows
-        self._db.executemany("INSERT OR IGNORE INTO load_ids(id, type, placeholder) VALUES (?, ?, 1)",
-                             ((i, entity_type(r).value) for r, _ in kept if r.placeholder for i in [r.id]))
+        placeholders = [r for r, _ in kept if r.placeholder]
+        self._ids.put([r.id for r in placeholders], [entity_type(r) for r in placeholders], placeholder=True)
 
     def relations_written(self, batch: Batch, rel_ids: list[str], unchanged: Collection[str] = ()) -> None:
         """After the batch is written: check each relation whose endpoints are all held for real now; keep the
@@ -106,13 +112,49 @@ class StreamCheck:
         Relations in `unchanged` are stored exactly so (their references were checked when they were written):
         they are not checked again, and the share sums are checked only for companies a changed stake touches.
         """
-        checked = [(rec, origin, referenced_ids(rec)) for (rec, origin), i in zip(batch.relations, rel_ids)
-                   if i not in unchanged]  # each relation's ids taken once: they are read twice below
-        wanted = sorted({ref for _, _, refs in checked for ref in refs})
-        known, provisional = self._file_types(wanted)
+        checked = [(rec, origin) for (rec, origin), i in zip(batch.relations, rel_ids) if i not in unchanged] \
+            if unchanged else batch.relations
+        ready, fits = self._endpoint_codes(checked)
+        later = []
+        for n in np.flatnonzero(ready & ~fits).tolist():  # a wrong type, or an incident: the rules say which
+            rec, origin = checked[n]
+            refs = referenced_ids(rec)
+            known, _ = self._ids.types(refs)
+            self.problems.extend(origin.problem(field, reason)
+                                 for field, reason in endpoint_problems(rec, known, LOADING))
+        for n in np.flatnonzero(~ready).tolist():
+            rec, origin = checked[n]
+            later.append((rec, origin, referenced_ids(rec)))
+        self._check_or_wait(later)
+        self._db.executemany(
+            "INSERT INTO load_owns(rel_id, target, file, line, pointer, fields, changed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ((rel_id, rec.target, *_where(origin), rel_id not in unchanged)
+             for (rec, origin), rel_id in zip(batch.relations, rel_ids) if _native_owns(rec)))
+
+    def _endpoint_codes(self, checked: list) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:  # type: ignore[type-arg]
+        """Per relation: whether every id it references is a real record of the file so far (its type settled
+        there), and, of those, whether its endpoints' types fit its type and it names no incident (nothing to say)."""
+        kinds = np.array([_RELATION_CODES[rec.type] for rec, _ in checked], np.int64)
+        source = self._ids.find([rec.source for rec, _ in checked])
+        target = self._ids.find([rec.target for rec, _ in checked])
+        ready = source.real() & target.real()
+        incidents = [(n, incident) for n, (rec, _) in enumerate(checked) if (incident := vars(rec).get("incident"))]
+        if incidents:
+            named = np.array([n for n, _ in incidents], np.int64)
+            ready[named] &= self._ids.find([incident for _, incident in incidents]).real()
+        fits = SOURCES[kinds, source.code] & TARGETS[kinds, target.code]
+        if incidents:
+            fits[named] = False
+        return ready, fits
+
+    def _check_or_wait(self, relations: list) -> None:  # type: ignore[type-arg]
+        """Relations not settled by the file so far: checked now when every id they reference is held for real
+        (by the store, or by the file), else kept in `load_rels` for the end."""
+        wanted = sorted({ref for _, _, refs in relations for ref in refs})
+        known, provisional = self._ids.types(wanted)
         known.update(self._stored_types([ref for ref in wanted if ref not in known]))
         waiting = []
-        for rec, origin, refs in checked:
+        for rec, origin, refs in relations:
             if all(ref in known and ref not in provisional for ref in refs):
                 self.problems.extend(origin.problem(field, reason)
                                      for field, reason in endpoint_problems(rec, known, LOADING))
@@ -121,34 +163,13 @@ class StreamCheck:
                                 *_where(origin)))
         self._db.executemany("INSERT INTO load_rels(type, source, target, incident, file, line, pointer, fields) "
                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", waiting)
-        self._db.executemany(
-            "INSERT INTO load_owns(rel_id, target, file, line, pointer, fields, changed) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((rel_id, rec.target, *_where(origin), rel_id not in unchanged)
-             for (rec, origin), rel_id in zip(batch.relations, rel_ids) if _native_owns(rec)))
-
-    def _file_types(self, ids: list[str]) -> tuple[dict[str, EntityType], set[str]]:
-        """The types of the ids the file has written so far, and which of those are its placeholders (a real record
-        later in the file may retype them). The store holds each of them with this type in the transaction (every
-        record of load_ids is written, the last one of an id wins in both), read here from the small TEMP table
-        instead of the entities table's rows."""
-        types: dict[str, EntityType] = {}
-        placeholders: set[str] = set()
-        for page in _pages(ids):
-            for id, kind, placeholder in self._db.execute(
-                    f"SELECT id, type, placeholder FROM load_ids WHERE id IN ({_marks(page)})", page):
-                types[id] = _ENTITY_TYPES[kind]
-                if placeholder:
-                    placeholders.add(id)
-        return types, placeholders
 
     def _check_types(self, real: list) -> None:  # type: ignore[type-arg]
         """Entities changing type: against earlier records of the file, then against the store (where only a
         placeholder may change type, its relations stored so far checked against the new one)."""
         ids = sorted({rec.id for rec, _ in real})
-        declared: dict[str, tuple[EntityType, bool]] = {}
-        for page in _pages(ids):
-            rows = self._db.execute(f"SELECT id, type, placeholder FROM load_ids WHERE id IN ({_marks(page)})", page)
-            declared.update({i: (EntityType(t), bool(p)) for i, t, p in rows})
+        types, placeholders = self._ids.types(ids)
+        declared = {i: (kind, i in placeholders) for i, kind in types.items()}
         in_file = set(declared)  # ids the file held before this batch
         before = self._stored_types([i for i in ids if i not in declared])
         changes: list[TypeChange] = []
@@ -164,9 +185,7 @@ class StreamCheck:
             known = {rec.id: entity_type(rec) for rec, _ in real}
             self.problems += retype(changes, self._records, self._stored_types, known,
                                     self._waiting([change.id for change in changes]))[1]
-        self._db.executemany("INSERT INTO load_ids(id, type, placeholder) VALUES (?, ?, 0) ON CONFLICT(id) DO "
-                             "UPDATE SET type = excluded.type, placeholder = 0",
-                             ((i, declared[i][0].value) for i in ids))
+        self._ids.put(ids, [declared[i][0] for i in ids], placeholder=False)
         self.new_ids = {rec.id for rec, _ in real} - in_file - before.keys()
 
     def _waiting(self, ids: list[str]) -> set[Endpoints]:
@@ -182,8 +201,7 @@ class StreamCheck:
         self._db.execute(_OWNS_BY_TARGET)
         self._check_references()
         self._check_allocation()
-        placeholders = self._db.execute("SELECT COUNT(*) FROM load_ids WHERE placeholder = 1").fetchone()[0]
-        return sorted(self.problems, key=lambda p: p.line), int(placeholders)
+        return sorted(self.problems, key=lambda p: p.line), self._ids.placeholders()
 
     def _check_references(self) -> None:
         """The endpoints of each relation that waited, against what the transaction holds now (store and file)."""
