@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from corpgraph.api.cli import app
+from corpgraph.graph.stores import sqlite_ids, sqlite_prepare
 from corpgraph.graph.stores.base import RawEntity, RawRelation
 from corpgraph.graph.write.ingest import ingest_stream
 from corpgraph.graph.stores.sqlite import SqliteStore
@@ -276,3 +277,35 @@ def test_records_prepared_in_workers_load_as_in_one_process(tmp_path: Path) -> N
     # again; a->t and t->a, a->t's second record unchanged; one placeholder made (p: t got its real record)
     assert loaded[:4] == [{"Person": 2, "Company": 3}, {"OWNS": 2}, 1, 1]
     assert [row[0] for row in loaded[4]] == ["a", "p", "t"] and '"Zeta"' in loaded[4][0][2]
+
+
+def test_two_ids_of_the_file_sharing_a_hash_refuse_the_load_and_write_nothing(
+        tmp_store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """'b' given the first hash of 'a' (its second hash stays real): the file's ids could not hold both, so the load
+    is refused, naming the cause, and the store keeps what it held."""
+    stream(tmp_store, write(tmp_path / "before.jsonl", company("z")))
+    before = snapshot(tmp_store)
+    path = write(tmp_path / "in.jsonl", company("a"), company("b"), company("c"), owns("b", "c", 0.5))
+    real = sqlite_ids.hashes
+    monkeypatch.setattr(sqlite_ids, "hashes", lambda ids: real(["a" if i == "b" else i for i in ids]))
+    with pytest.raises(InvalidInput) as refused:
+        stream(tmp_store, path, size=4)
+    [problem] = refused.value.problems
+    assert (problem.file, problem.field) == (str(path), "id")
+    assert "two different ids share one 64-bit hash in this run" in problem.reason
+    assert "nothing was loaded" in problem.reason and "new seed" in problem.reason
+    assert snapshot(tmp_store) == before
+
+
+def test_a_reference_sharing_a_first_hash_with_an_id_of_the_file_is_not_taken_for_it(
+        tmp_store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The owner 'x' is hashed like the company 'a' by its first hash only: its second hash tells them apart, so 'x'
+    is still an unknown id (taken for 'a', a Company, the stake would have passed)."""
+    path = write(tmp_path / "in.jsonl", company("a"), company("c"), owns("x", "c", 0.5))
+    real = sqlite_prepare.hashes
+    monkeypatch.setattr(sqlite_prepare, "hashes", lambda ids: real(["a" if i == "x" else i for i in ids]))
+    with pytest.raises(InvalidInput) as refused:
+        stream(tmp_store, path, size=3)
+    assert [(p.line, p.field, p.reason) for p in refused.value.problems] == [
+        (3, "source", "unknown id 'x': load the entity first or in the same file")]
+    assert tmp_store.counts() == {}

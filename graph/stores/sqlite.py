@@ -224,8 +224,8 @@ class SqliteStore:
         phase = on_phase or (lambda _: None)
         summary = WriteSummary()
         with self._transaction(f"writing {label}") as log:
-            checks = StreamCheck(self._db, self.entity_types, self.edges_into, self, label)
-            deferred = self._defer_indexes()
+            deferred = self._defer_indexes()  # True when the store holds nothing yet
+            checks = StreamCheck(self._db, self.entity_types, self.edges_into, self, label, empty=deferred)
             phase(LoadPhase.READING)
             for batch in batches:
                 phase(LoadPhase.WRITING)
@@ -233,7 +233,7 @@ class SqliteStore:
                 checks.admit(batch)  # it may drop placeholders, so the rows are taken after it
                 ents, rels = _rows(batch)
                 every_rel = rels.keys()
-                ents, rels, unchanged = self._changed_only(ents, rels)
+                ents, rels, unchanged = self._changed_only(ents, rels, new=checks.new_ids)
                 self._write_entities(list(ents.values()), new=checks.new_ids)
                 self._write_relations(rels, indexed=not deferred)
                 rel_ids = [rec.id for rec, _ in batch.relations]  # type: ignore[attr-defined]
@@ -284,14 +284,15 @@ class SqliteStore:
         hint = "; check the path (setting CORPGRAPH_DB) and its permissions" if action == "opening" else ""
         return StoreError(f"{action} the embedded store at {self.path} failed: {exc}{hint}").withholding(str(self.path))
 
-    def _changed_only(self, ents: dict[str, PreparedEntity], rels: dict[str, PreparedRelation]
-                      ) -> tuple[dict[str, PreparedEntity], dict[str, PreparedRelation], int]:
+    def _changed_only(self, ents: dict[str, PreparedEntity], rels: dict[str, PreparedRelation],
+                      new: Collection[str] = ()) -> tuple[dict[str, PreparedEntity], dict[str, PreparedRelation], int]:
         """The records whose stored document differs (or that are not stored), and how many were left as they were.
 
         Records equal to what is stored are not written again, so a reload that changes nothing logs no change
-        and bumps no revision (snapshots and live projections stay valid).
+        and bumps no revision (snapshots and live projections stay valid). Entity ids in `new` are known not to be
+        stored: not looked up.
         """
-        same_ents = self._stored_equal("entities", {i: r.doc for i, r in ents.items()})
+        same_ents = self._stored_equal("entities", {i: r.doc for i, r in ents.items() if i not in new})
         same_rels = self._stored_equal("relations", {i: r.doc for i, r in rels.items()})
         return ({i: r for i, r in ents.items() if i not in same_ents},
                 {i: r for i, r in rels.items() if i not in same_rels}, len(same_ents) + len(same_rels))
@@ -579,4 +580,4 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
 
 def _marks(items: Collection[object]) -> str:
     """Placeholders for an IN list (never values: those are bound)."""
-    return ", ".join("?" for _ in items)
+    return ", ".join("?" * len(items))  # "?, ?, ?": joined over a string's characters, no generator

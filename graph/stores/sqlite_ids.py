@@ -51,7 +51,7 @@ class FileIds:
 
     def find(self, ids: list[str]) -> Found:
         """Where each id stands among the file's."""
-        return self._find(hashes(ids), check_hashes(ids))
+        return self.lookup(hashes(ids), check_hashes(ids))
 
     def types(self, ids: list[str]) -> tuple[dict[str, EntityType], set[str]]:
         """The types of those of the ids the file defines, and which of them are its placeholders."""
@@ -89,8 +89,8 @@ class FileIds:
         """How many ids the file holds as its placeholders."""
         return int(self._placeholder.sum())
 
-    def _find(self, first: I64, second: I64) -> Found:
-        """Found of hashed ids: a hit needs both hashes to agree."""
+    def lookup(self, first: I64, second: I64) -> Found:
+        """Where each hashed id (its two hashes) stands among the file's: a hit needs both hashes to agree."""
         _, hit, at = self._search(first)
         if not len(self._first):
             return Found(hit, np.zeros(len(first), np.int8), np.zeros(len(first), np.bool_))

@@ -36,12 +36,14 @@ from corpgraph.schema.declaration import entity_type
 from corpgraph.schema.errors import Problem
 from corpgraph.schema.kinds import EntityType, RelationType
 
-from corpgraph.graph.write.allocation import (Stake, excess_reason, first_excess, imported, may_exceed, owner_groups,
+from corpgraph.graph.write.allocation import (Stake, excess_reason, first_excess, may_exceed, owner_groups,
                                               stored_stake)
 from corpgraph.graph.write.retype import Endpoints, StoredRecords, TypeChange, retype
 from corpgraph.graph.write.rules import LOADING, declared_earlier, endpoint_problems, referenced_ids
 from corpgraph.graph.stores.base import EdgeRow, TypeLookup
-from corpgraph.graph.stores.id_hashes import RELATION_KINDS, SOURCES, TARGETS
+from corpgraph.graph.stores.id_hashes import SOURCES, TARGETS
+from corpgraph.graph.stores.sqlite_prepare import PreparedBatch, RelationEnds
+from corpgraph.graph.stores.sqlite_prepare import native_owns as _native_owns  # noqa: F401 (graph.stores.neo4j_bulk's)
 from corpgraph.graph.stores.sqlite_ids import FileIds
 
 _PAGE = 500  # ids per IN list (under SQLite's bound-parameter limit)
@@ -56,17 +58,17 @@ _DDL = (
 # (a random B-tree insert per native OWNS into TEMP pages under a 2 MiB cache).
 _OWNS_BY_TARGET = "CREATE INDEX temp.load_owns_target ON load_owns(target)"
 _TABLES = ("load_failed", "load_rels", "load_owns")
-_RELATION_CODES = {kind.value: code for code, kind in enumerate(RELATION_KINDS)}
 
 
 class StreamCheck:
     """The whole-file state of one streamed load, in TEMP tables of the writing connection."""
 
     def __init__(self, db: sqlite3.Connection, stored_types: TypeLookup, edges_into,  # type: ignore[no-untyped-def]
-                 records: StoredRecords, label: str = "") -> None:
+                 records: StoredRecords, label: str = "", empty: bool = False) -> None:
         self._db = db
         self._ids = FileIds(label)
         self._stored_types = stored_types
+        self._empty = empty  # the store held nothing before the load: an id the file does not define is not stored
         self._records = records  # read through `db` too: what the file wrote so far is there
         self._edges_into = edges_into  # the analytic columns only: no stored document decoded for the share check
         self.problems: list[Problem] = []
@@ -105,46 +107,39 @@ class StreamCheck:
         placeholders = [r for r, _ in kept if r.placeholder]
         self._ids.put([r.id for r in placeholders], [entity_type(r) for r in placeholders], placeholder=True)
 
-    def relations_written(self, batch: Batch, rel_ids: list[str], unchanged: Collection[str] = ()) -> None:
+    def relations_written(self, batch: PreparedBatch, rel_ids: list[str], unchanged: Collection[str] = ()) -> None:
         """After the batch is written: check each relation whose endpoints are all held for real now; keep the
         others (a later batch's entity, a placeholder of this file) for the end, and every native OWNS.
 
         Relations in `unchanged` are stored exactly so (their references were checked when they were written):
         they are not checked again, and the share sums are checked only for companies a changed stake touches.
         """
-        checked = [(rec, origin) for (rec, origin), i in zip(batch.relations, rel_ids) if i not in unchanged] \
-            if unchanged else batch.relations
-        ready, fits = self._endpoint_codes(checked)
-        later = []
-        for n in np.flatnonzero(ready & ~fits).tolist():  # a wrong type, or an incident: the rules say which
-            rec, origin = checked[n]
-            refs = referenced_ids(rec)
-            known, _ = self._ids.types(refs)
+        changed = np.array([i not in unchanged for i in rel_ids], np.bool_) if unchanged \
+            else np.ones(len(rel_ids), np.bool_)
+        ready, fits = self._endpoint_codes(batch.ends)
+        for n in np.flatnonzero(changed & ready & ~fits).tolist():  # a wrong type, or an incident: the rules say which
+            rec, origin = batch.relations[n]
+            known, _ = self._ids.types(referenced_ids(rec))
             self.problems.extend(origin.problem(field, reason)
                                  for field, reason in endpoint_problems(rec, known, LOADING))
-        for n in np.flatnonzero(~ready).tolist():
-            rec, origin = checked[n]
-            later.append((rec, origin, referenced_ids(rec)))
-        self._check_or_wait(later)
+        self._check_or_wait([(rec, origin, referenced_ids(rec)) for rec, origin in
+                             map(batch.relations.__getitem__, np.flatnonzero(changed & ~ready).tolist())])
+        relations = batch.relations
         self._db.executemany(
             "INSERT INTO load_owns(rel_id, target, file, line, pointer, fields, changed) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((rel_id, rec.target, *_where(origin), rel_id not in unchanged)
-             for (rec, origin), rel_id in zip(batch.relations, rel_ids) if _native_owns(rec)))
+            ((rel_ids[n], relations[n][0].target, *_where(relations[n][1]), bool(changed[n]))  # type: ignore[attr-defined]
+             for n in np.flatnonzero(batch.ends.native_owns).tolist()))
 
-    def _endpoint_codes(self, checked: list) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:  # type: ignore[type-arg]
+    def _endpoint_codes(self, ends: RelationEnds) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
         """Per relation: whether every id it references is a real record of the file so far (its type settled
         there), and, of those, whether its endpoints' types fit its type and it names no incident (nothing to say)."""
-        kinds = np.array([_RELATION_CODES[rec.type] for rec, _ in checked], np.int64)
-        source = self._ids.find([rec.source for rec, _ in checked])
-        target = self._ids.find([rec.target for rec, _ in checked])
+        kinds = ends.kind.astype(np.int64)
+        source = self._ids.lookup(ends.source, ends.source_check)
+        target = self._ids.lookup(ends.target, ends.target_check)
         ready = source.real() & target.real()
-        incidents = [(n, incident) for n, (rec, _) in enumerate(checked) if (incident := vars(rec).get("incident"))]
-        if incidents:
-            named = np.array([n for n, _ in incidents], np.int64)
-            ready[named] &= self._ids.find([incident for _, incident in incidents]).real()
-        fits = SOURCES[kinds, source.code] & TARGETS[kinds, target.code]
-        if incidents:
-            fits[named] = False
+        ready[ends.incident_at] &= self._ids.lookup(ends.incident, ends.incident_check).real()
+        fits: NDArray[np.bool_] = SOURCES[kinds, source.code] & TARGETS[kinds, target.code]
+        fits[ends.incident_at] = False
         return ready, fits
 
     def _check_or_wait(self, relations: list) -> None:  # type: ignore[type-arg]
@@ -152,7 +147,7 @@ class StreamCheck:
         (by the store, or by the file), else kept in `load_rels` for the end."""
         wanted = sorted({ref for _, _, refs in relations for ref in refs})
         known, provisional = self._ids.types(wanted)
-        known.update(self._stored_types([ref for ref in wanted if ref not in known]))
+        known.update(self._stored_before([ref for ref in wanted if ref not in known]))
         waiting = []
         for rec, origin, refs in relations:
             if all(ref in known and ref not in provisional for ref in refs):
@@ -171,7 +166,7 @@ class StreamCheck:
         types, placeholders = self._ids.types(ids)
         declared = {i: (kind, i in placeholders) for i, kind in types.items()}
         in_file = set(declared)  # ids the file held before this batch
-        before = self._stored_types([i for i in ids if i not in declared])
+        before = self._stored_before([i for i in ids if i not in declared])
         changes: list[TypeChange] = []
         for rec, origin in real:
             kind = entity_type(rec)
@@ -187,6 +182,11 @@ class StreamCheck:
                                     self._waiting([change.id for change in changes]))[1]
         self._ids.put(ids, [declared[i][0] for i in ids], placeholder=False)
         self.new_ids = {rec.id for rec, _ in real} - in_file - before.keys()
+
+    def _stored_before(self, ids: list[str]) -> dict[str, EntityType]:
+        """The stored types of ids the file does not define (so stored before the load): none in a store that was
+        empty, without asking it."""
+        return {} if self._empty else self._stored_types(ids)
 
     def _waiting(self, ids: list[str]) -> set[Endpoints]:
         """The relations touching the ids that wait for the end of the file (checked there, not again apart)."""
@@ -301,12 +301,6 @@ class StreamCheck:
         return out
 
 
-def _native_owns(rec: object) -> bool:
-    """Whether a relation is a native OWNS (the share check's), told by its type name: a bulk import checks stand-ins
-    holding the fields read here (graph.stores.neo4j_bulk), not the records."""
-    return rec.type == RelationType.OWNS.value and not imported(rec)  # type: ignore[attr-defined, arg-type]
-
-
 def _where(origin: Origin) -> tuple[str, int, str | None, str | None]:
     """An Origin as its TEMP-table columns (file, line, pointer, fields as JSON)."""
     return origin.file, origin.line, origin.pointer, json.dumps(dict(origin.fields)) if origin.fields else None
@@ -325,4 +319,4 @@ def _pages(items: list[str]) -> Iterator[list[str]]:
 
 def _marks(items: list[str]) -> str:
     """Placeholders for an IN list (never values: those are bound)."""
-    return ", ".join("?" for _ in items)
+    return ", ".join("?" * len(items))  # "?, ?, ?": joined over a string's characters, no generator
