@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from corpgraph.api.cli import app
-from corpgraph.graph.stores import sqlite_ids, sqlite_prepare
+from corpgraph.graph.stores import id_hashes, sqlite_ids, sqlite_prepare
 from corpgraph.graph.stores.base import RawEntity, RawRelation
 from corpgraph.graph.write.ingest import ingest_stream
 from corpgraph.graph.stores.sqlite import SqliteStore
@@ -286,7 +286,7 @@ def test_two_ids_of_the_file_sharing_a_hash_refuse_the_load_and_write_nothing(
     stream(tmp_store, write(tmp_path / "before.jsonl", company("z")))
     before = snapshot(tmp_store)
     path = write(tmp_path / "in.jsonl", company("a"), company("b"), company("c"), owns("b", "c", 0.5))
-    real = sqlite_ids.hashes
+    real = id_hashes.hashes
     monkeypatch.setattr(sqlite_ids, "hashes", lambda ids: real(["a" if i == "b" else i for i in ids]))
     with pytest.raises(InvalidInput) as refused:
         stream(tmp_store, path, size=4)
@@ -302,7 +302,7 @@ def test_a_reference_sharing_a_first_hash_with_an_id_of_the_file_is_not_taken_fo
     """The owner 'x' is hashed like the company 'a' by its first hash only: its second hash tells them apart, so 'x'
     is still an unknown id (taken for 'a', a Company, the stake would have passed)."""
     path = write(tmp_path / "in.jsonl", company("a"), company("c"), owns("x", "c", 0.5))
-    real = sqlite_prepare.hashes
+    real = id_hashes.hashes
     monkeypatch.setattr(sqlite_prepare, "hashes", lambda ids: real(["a" if i == "x" else i for i in ids]))
     with pytest.raises(InvalidInput) as refused:
         stream(tmp_store, path, size=3)

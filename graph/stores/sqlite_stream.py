@@ -43,9 +43,10 @@ from corpgraph.graph.write.rules import LOADING, declared_earlier, endpoint_prob
 from corpgraph.graph.stores.base import EdgeRow, TypeLookup
 from corpgraph.graph.stores.id_hashes import SOURCES, TARGETS
 from corpgraph.graph.stores.sqlite_prepare import PreparedBatch, RelationEnds
-from corpgraph.graph.stores.sqlite_prepare import native_owns as _native_owns  # noqa: F401 (graph.stores.neo4j_bulk's)
+from corpgraph.graph.stores.sqlite_prepare import native_owns
 from corpgraph.graph.stores.sqlite_ids import FileIds
 
+_native_owns = native_owns  # where graph.stores.neo4j_bulk imports it from
 _PAGE = 500  # ids per IN list (under SQLite's bound-parameter limit)
 _DDL = (
     "CREATE TEMP TABLE load_failed (id TEXT PRIMARY KEY) WITHOUT ROWID",
@@ -127,7 +128,7 @@ class StreamCheck:
         relations = batch.relations
         self._db.executemany(
             "INSERT INTO load_owns(rel_id, target, file, line, pointer, fields, changed) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((rel_ids[n], relations[n][0].target, *_where(relations[n][1]), bool(changed[n]))  # type: ignore[attr-defined]
+            ((rel_ids[n], relations[n][0].target, *_where(relations[n][1]), bool(changed[n]))
              for n in np.flatnonzero(batch.ends.native_owns).tolist()))
 
     def _endpoint_codes(self, ends: RelationEnds) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
@@ -154,7 +155,7 @@ class StreamCheck:
                 self.problems.extend(origin.problem(field, reason)
                                      for field, reason in endpoint_problems(rec, known, LOADING))
             else:
-                waiting.append((rec.type, rec.source, rec.target, vars(rec).get("incident"),  # type: ignore[attr-defined]
+                waiting.append((rec.type, rec.source, rec.target, vars(rec).get("incident"),
                                 *_where(origin)))
         self._db.executemany("INSERT INTO load_rels(type, source, target, incident, file, line, pointer, fields) "
                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", waiting)
