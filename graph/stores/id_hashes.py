@@ -1,8 +1,8 @@
 """Ids as 64-bit hashes for checks that run on numpy arrays, each with a second, independent hash to find two ids
 that the first takes for one; and the relation types' allowed endpoint types as tables indexed by type codes.
 
-Read by a bulk import's checks (graph.stores.bulk_staging and the arrays it keeps). Ids are hashed by Python's string
-hash: forked workers share its seed with the parent.
+Read by a bulk import's checks (graph.stores.bulk_staging and the arrays it keeps) and an embedded load's file-so-far
+ids (graph.stores.sqlite_ids). Ids are hashed by Python's string hash: forked workers share its seed with the parent.
 """
 from __future__ import annotations
 

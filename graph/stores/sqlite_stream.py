@@ -43,10 +43,8 @@ from corpgraph.graph.write.rules import LOADING, declared_earlier, endpoint_prob
 from corpgraph.graph.stores.base import EdgeRow, TypeLookup
 from corpgraph.graph.stores.id_hashes import SOURCES, TARGETS
 from corpgraph.graph.stores.sqlite_prepare import PreparedBatch, RelationEnds
-from corpgraph.graph.stores.sqlite_prepare import native_owns
 from corpgraph.graph.stores.sqlite_ids import FileIds
 
-_native_owns = native_owns  # where graph.stores.neo4j_bulk imports it from
 _PAGE = 500  # ids per IN list (under SQLite's bound-parameter limit)
 _DDL = (
     "CREATE TEMP TABLE load_failed (id TEXT PRIMARY KEY) WITHOUT ROWID",
