@@ -15,7 +15,6 @@ import gc
 import json
 import multiprocessing as mp
 import os
-import threading
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkContext, SpawnContext
@@ -26,6 +25,7 @@ from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import InvalidInput, Problem
 
 from corpgraph.loaders.coverage import Coverage
+from corpgraph.loaders.forking import can_fork
 from corpgraph.loaders.formats import Format, Line, Raw
 
 CHUNK = 500  # items per message: large enough to amortise a send, small enough to keep memory flat
@@ -33,12 +33,10 @@ MIN_BYTES = 1 << 20  # smaller files are read in-process (starting a child costs
 
 
 def worth_a_child(fmt: Format, path: Path) -> bool:
-    """True when reading the file in a child pays: an imported format, a file of a megabyte or more, `fork`
-    available and this process single-threaded (the child starts with this process's modules, nothing to import
-    or pickle: `_context`), and a core to spare (the child adds work: on a machine already busy it only competes
-    with this process)."""
-    return (fmt.name != "native" and "fork" in mp.get_all_start_methods() and threading.active_count() == 1
-            and os.path.getsize(path) >= MIN_BYTES and spare_core())
+    """True when reading the file in a child pays: an imported format, a file of a megabyte or more, a fork
+    allowed (the child starts with this process's modules, nothing to import or pickle: `_context`), and a core to
+    spare (the child adds work: on a machine already busy it only competes with this process)."""
+    return fmt.name != "native" and can_fork() and os.path.getsize(path) >= MIN_BYTES and spare_core()
 
 
 def spare_core() -> bool:
@@ -84,10 +82,10 @@ def read_ahead(fmt: Format, path: Path, coverage: Coverage | None = None) -> Ite
 
 
 def _context() -> ForkContext | SpawnContext:
-    """`fork` when this process runs no other thread, else `spawn`. A fork copies the locks other threads hold at
-    that moment, C libraries' included (SQLite takes its allocator's mutex without the GIL), and the child hangs
-    on the first it takes: a test process's leftover builder thread did that to the whole suite."""
-    return mp.get_context("fork") if threading.active_count() == 1 else mp.get_context("spawn")
+    """`fork` when loaders.forking allows it (no thread but a Ticker runs at the fork), else `spawn`. A fork copies
+    the locks other threads hold at that moment, C libraries' included, and the child hangs on the first it takes:
+    a test process's leftover builder thread did that to the whole suite."""
+    return mp.get_context("fork") if can_fork() else mp.get_context("spawn")
 
 
 def _produce(fmt: Format, path: Path, send: Connection) -> None:

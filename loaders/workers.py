@@ -15,7 +15,6 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, TypeVar
 
 from corpgraph.schema.errors import InvalidInput
 
+from corpgraph.loaders.forking import can_fork
 from corpgraph.loaders.readahead import MIN_BYTES
 
 T = TypeVar("T")
@@ -30,13 +30,12 @@ Chunk = list[Any]  # a chunk of a format's stream (lines with their origins, pro
 
 
 def worker_count(path: Path) -> int:
-    """How many workers validate a native JSON Lines file: one per core on a machine with two or more, when `fork`
-    is there and this process runs no other thread (a worker is a fork: the caller's function travels with it,
-    nothing to pickle; `fork` with threads copies the locks they hold) and the file is of some size; else none.
+    """How many workers validate a native JSON Lines file: one per core on a machine with two or more, when this
+    process may fork (a worker is a fork: the caller's function travels with it, nothing to pickle; no thread but
+    a stopped-at-fork Ticker may run then, loaders.forking) and the file is of some size; else none.
     The machine's load is not asked (unlike loaders.readahead): the workers take over the parent's own work."""
     cores = os.cpu_count() or 1
-    usable = "fork" in mp.get_all_start_methods() and threading.active_count() == 1
-    return cores if usable and cores >= 2 and os.path.getsize(path) >= MIN_BYTES else 0
+    return cores if can_fork() and cores >= 2 and os.path.getsize(path) >= MIN_BYTES else 0
 
 
 def fan_out(chunks: Callable[[], Iterable[Chunk]], work: Callable[[Chunk], T], workers: int) -> Iterator[T]:
