@@ -6,6 +6,9 @@ and the phase's own elapsed time (the checks and the commit can take as long as 
 pretends to measure them). Without a terminal, one plain line on stderr when a file enters a phase for the
 first time and every `every` seconds after. Each file ends with a line of its totals and time per phase.
 
+Both are drawn by a loaders.forking Ticker, the display's only thread: it is stopped around each fork, so the load
+still forks its validating workers (loaders.workers) and read-ahead child (loaders.readahead) while it shows.
+
 The format readers open the file themselves (in this process, or in a child reading ahead), so how far
 they have read is taken from the kernel's record of the open file (/proc/<pid>/fdinfo on Linux); elsewhere
 the display shows records and records/s without the bar.
@@ -23,9 +26,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
 from rich.text import Text
 
+from corpgraph.loaders.forking import Ticker
 from corpgraph.schema.batch import Batch, LoadPhase
 
 PLAIN_EVERY = 5.0  # seconds between two plain progress lines of one phase (no terminal)
+LIVE_EVERY = 0.1  # seconds between two redraws of the live display (rich's own rhythm: 10 a second)
 
 
 class FileProgress:
@@ -105,32 +110,28 @@ class LoadDisplay:
 
     def __init__(self, console: Console, every: float = PLAIN_EVERY) -> None:
         self._console = console
-        self._every = every
         self._live = console.is_terminal
+        # rich's own refresh thread would keep the load from forking: the Ticker redraws instead
         self._progress = Progress(SpinnerColumn(), BarColumn(bar_width=30), _StatusColumn(), console=console,
-                                  transient=True) if self._live else None
+                                  transient=True, auto_refresh=False) if self._live else None
+        self._ticker = (Ticker(self._progress.refresh, LIVE_EVERY, "load-progress") if self._progress is not None
+                        else Ticker(self._tick, every, "load-progress"))
         self._tasks: dict[int, object] = {}
         self._current: FileProgress | None = None
-        self._stop = threading.Event()
         self._lock = threading.Lock()
 
     @contextmanager
     def running(self) -> Iterator["LoadDisplay"]:
-        """Start the live display (or the plain-line ticker) and stop it on the way out."""
-        ticker = None
+        """Start the live display (or the plain lines) and its ticker; stop both on the way out."""
         if self._progress is not None:
             self._progress.start()
-        else:
-            ticker = threading.Thread(target=self._tick, name="load-progress", daemon=True)
-            ticker.start()
+        self._ticker.start()
         try:
             yield self
         finally:
-            self._stop.set()
+            self._ticker.stop()
             if self._progress is not None:
                 self._progress.stop()
-            if ticker is not None:
-                ticker.join()
 
     def file(self, path: Path) -> FileProgress:
         """A new file's progress, shown from now on."""
@@ -165,12 +166,11 @@ class LoadDisplay:
             self._say(shown.status())
 
     def _tick(self) -> None:
-        """Without a terminal: the current file's status every `every` seconds until stopped."""
-        while not self._stop.wait(self._every):
-            with self._lock:
-                shown = self._current
-            if shown is not None:
-                self._say(shown.status())
+        """Without a terminal, every `every` seconds: the current file's status."""
+        with self._lock:
+            shown = self._current
+        if shown is not None:
+            self._say(shown.status())
 
     def _say(self, line: str) -> None:
         """One plain line on the display's console, never wrapped (users grep them)."""

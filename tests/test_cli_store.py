@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 
 from corpgraph.api.cli import app
 from corpgraph.graph.stores.sqlite import SqliteStore
+from tests.factory import company, owns
 
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ["reading and checking", "writing", "checking references", "committing"]
@@ -203,3 +204,84 @@ def test_without_a_terminal_a_long_phase_gets_a_line_every_few_seconds(world: Pa
     ticks = [line for line in lines if line.startswith("world.jsonl: checking references for ")]
     assert len(ticks) >= 3, lines  # the line when the phase began, then the ticks
     assert lines[-1].startswith("world.jsonl: 0 records in ")
+
+
+# `corpgraph load` with a spy on the embedded store's batch work: the pid of the process that prepares each batch
+# goes to a file. The second argument "in-process" takes the validating workers away, for the answers to compare.
+_SPIED_LOAD = """
+import os, sys
+from corpgraph.graph.stores.sqlite import SqliteStore
+from corpgraph.loaders import validate
+
+pids, mode = sys.argv[1], sys.argv[2]
+os.cpu_count = lambda: 2  # two workers on any machine: the file is big enough, and fork is there
+if mode == "in-process":
+    validate.worker_count = lambda path: 0
+real = SqliteStore.batch_work
+
+def batch_work(self):
+    prepare = real(self)
+    def spied(batch):
+        with open(pids, "a", encoding="ascii") as out:
+            out.write(f"{os.getpid()}\\n")
+        return prepare(batch)
+    return spied
+
+SqliteStore.batch_work = batch_work
+with open(pids, "a", encoding="ascii") as out:
+    out.write(f"load {os.getpid()}\\n")
+from corpgraph.api.cli import app
+sys.argv = ["corpgraph", *sys.argv[3:]]
+app()
+"""
+
+
+def _big_world(path: Path) -> Path:
+    """Over a megabyte of native JSON Lines (loaders.readahead.MIN_BYTES), so the load may fork its workers: 6,000
+    companies, each owning half of the next one."""
+    padding = "x" * 120
+    records = [company(f"c{i}", f"Company {i} {padding}") for i in range(6000)]
+    records += [owns(f"c{i}", f"c{i + 1}", 0.5) for i in range(5999)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    assert path.stat().st_size > 1 << 20
+    return path
+
+
+def _spied_load(tmp_path: Path, world: Path, mode: str, terminal: bool) -> tuple[str, int, list[int], Path]:
+    """`corpgraph load` of the world into a new store (in the caller's CORPGRAPH_BATCH_SIZE), its display on a
+    pseudo-terminal or on pipes: (what it printed, its pid, the pids that prepared each batch, the store)."""
+    db, pids = tmp_path / f"{mode}-{terminal}.db", tmp_path / f"{mode}-{terminal}.pids"
+    command = [sys.executable, "-c", _SPIED_LOAD, str(pids), mode, "load", str(world), "--db", str(db)]
+    if terminal:
+        printed = _in_a_terminal(command)
+    else:
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        printed = done.stdout
+    load, *prepared = pids.read_text(encoding="ascii").split("\n")[:-1]
+    return printed, int(load.split()[1]), [int(pid) for pid in prepared], db
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["plain", "live"])
+def test_load_from_the_command_line_forks_its_validating_workers(tmp_path: Path, terminal: bool,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The progress display draws from a thread, and a fork waits for none but a Ticker's (loaders.forking): the
+    12 batches of 1,000 records are prepared by two other processes, six each, on a terminal and off it; the store
+    and what the command prints are the same as with every batch prepared in the command's own process."""
+    monkeypatch.setenv("CORPGRAPH_BATCH_SIZE", "1000")  # the commands run here inherit it
+    world = _big_world(tmp_path / "big.jsonl")
+    printed, load, prepared, forked = _spied_load(tmp_path, world, "workers", terminal)
+    assert len(prepared) == 12 and load not in prepared
+    assert sorted(prepared.count(pid) for pid in set(prepared)) == [6, 6]
+    alone, load, prepared, in_process = _spied_load(tmp_path, world, "in-process", False)
+    assert set(prepared) <= {load}  # the control: no worker prepared anything there
+    if not terminal:
+        assert printed == alone  # the written table and the coverage, word for word
+    stores = [SqliteStore(forked), SqliteStore(in_process)]
+    try:
+        rows = [(store.raw_entities("", 20_000), store.raw_relations("", 20_000)) for store in stores]
+        assert [len(rows[0][0]), len(rows[0][1])] == [6000, 5999]
+        assert rows[0] == rows[1]
+    finally:
+        for store in stores:
+            store.close()
