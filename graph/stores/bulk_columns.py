@@ -16,7 +16,8 @@ from corpgraph.graph.stores.id_hashes import ENTITY_KINDS, I64, RELATION_KINDS, 
 from corpgraph.graph.write.allocation import _minimum
 
 Where = tuple[str, int, "str | None", "dict[str, str] | None"]
-HASHED = ("ent_hash", "key_hash", "rel_hash", "rel_source", "rel_target", "inc_hash")  # Columns.checks' order
+HASHED = ("ent_hash", "key_hash", "rel_hash", "rel_source", "rel_target", "inc_hash", "rel_doc")  # Columns.checks
+Spilled = tuple[list[tuple[str, str, "str | None"]], dict[tuple[str, int], Where], list[str]]  # Columns.spill
 
 
 @dataclass
@@ -30,7 +31,6 @@ class Columns:
     ent_placeholder: NDArray[np.bool_]
     ent_line: NDArray[np.int32]
     ent_local: NDArray[np.int32]  # its row among the batch's rows of its type
-    ent_ids: list[str]
     key_hash: I64  # identifier keys, hashed, with the entity (its place in the batch) carrying each
     key_of: NDArray[np.int32]
     rel_hash: I64
@@ -46,16 +46,19 @@ class Columns:
     rel_local: NDArray[np.int32]
     inc_at: NDArray[np.int32]  # the relations naming an incident, and its hash
     inc_hash: I64
-    # each hashed id's second hash (_check_hashes), in parallel with ent_hash, key_hash, rel_hash, rel_source,
-    # rel_target and inc_hash, in that order: only the collision check reads them
-    checks: tuple[I64, I64, I64, I64, I64, I64]
-    spill: bytes  # pickled: each relation's (source, target, incident), and every origin that is not (label, line)
+    # each hash's second hash (_check_hashes), in parallel with ent_hash, key_hash, rel_hash, rel_source, rel_target,
+    # inc_hash and rel_doc, in that order: only the collision checks read them
+    checks: tuple[I64, I64, I64, I64, I64, I64, I64]
+    # pickled (Spilled): each relation's (source, target, incident), every origin that is not (label, line), each
+    # entity's id
+    spill: bytes
 
 
 def columns(label: str, entities: list[tuple[str, str, bool, list[str], Where]],
-            relations: list[tuple[tuple[Any, ...], int, bool, Where]]) -> Columns:
+            relations: list[tuple[tuple[Any, ...], tuple[int, int], bool, Where]]) -> Columns:
     """A batch's Columns from its entities (id, type, placeholder, identifier keys, origin) and relations (edge_values,
-    hash of the document, whether it is a native OWNS, origin), with each record's row among its type's rows."""
+    the document's two hashes (document_hashes), whether it is a native OWNS, origin), with each record's row among
+    its type's rows."""
     ent_local, rel_local = _places([e[1] for e in entities]), _places([v[1] for v, _, _, _ in relations])
     keys = [(key, n) for n, entry in enumerate(entities) for key in entry[3]]
     extras = {("e", n): where for n, (*_, where) in enumerate(entities) if where[0] != label or where[2:] != (None, None)}
@@ -70,16 +73,24 @@ def columns(label: str, entities: list[tuple[str, str, bool, list[str], Where]],
     return Columns(
         label, h1[0], np.array([kinds[e[1]] for e in entities], np.int8),
         np.array([e[2] for e in entities], np.bool_), np.array([e[4][1] for e in entities], np.int32),
-        np.array(ent_local, np.int32), [e[0] for e in entities],
+        np.array(ent_local, np.int32),
         h1[1], np.array([n for _, n in keys], np.int32),
         h1[2], np.array([rel_kinds[v[1]] for v, _, _, _ in relations], np.int8), h1[3], h1[4],
-        _ints([digest for _, digest, _, _ in relations]), np.array([r[2] for r in relations], np.bool_),
+        _ints([digest for _, (digest, _), _, _ in relations]), np.array([r[2] for r in relations], np.bool_),
         np.array([_minimum(v[4], v[8]) for v, _, _, _ in relations], np.float64),
         np.array([_day(v[5]) for v, _, _, _ in relations], np.int32),
         np.array([_day(v[6]) for v, _, _, _ in relations], np.int32),
         np.array([r[3][1] for r in relations], np.int32), np.array(rel_local, np.int32),
-        np.array([n for n, _ in incidents], np.int32), h1[5], (h2[0], h2[1], h2[2], h2[3], h2[4], h2[5]),
-        pickle.dumps(([(v[2], v[3], v[7]) for v, _, _, _ in relations], extras), protocol=pickle.HIGHEST_PROTOCOL))
+        np.array([n for n, _ in incidents], np.int32), h1[5],
+        (h2[0], h2[1], h2[2], h2[3], h2[4], h2[5], _ints([check for _, (_, check), _, _ in relations])),
+        pickle.dumps(([(v[2], v[3], v[7]) for v, _, _, _ in relations], extras, [e[0] for e in entities]),
+                     protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def document_hashes(doc: str) -> tuple[int, int]:
+    """A relation's document hashed as an id is (first, then second hash): whether a re-stated record is unchanged
+    reads the first, and the collision checks the second."""
+    return hash(doc), hash(doc + "\x00")
 
 
 def _places(kinds: list[str]) -> list[int]:

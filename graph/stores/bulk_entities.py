@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,37 +17,54 @@ _NEVER = np.iinfo(np.int64).max
 
 @dataclass
 class Batches:
-    """Every batch's arrays, appended as they come and joined once at the end."""
+    """Every batch's arrays, appended to a file as they come and read back once each, joined, at the end: kept in
+    memory, a batch's small arrays would fill the heap, and once joined, the freed parts would stay resident beside
+    the joined copies (glibc keeps the holes), doubling the arrays' memory at the checks' peak."""
 
-    parts: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    disk: IO[bytes]
+    on_disk: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # each part's offset and length
+    dtypes: dict[str, np.dtype[Any]] = field(default_factory=dict)  # each array's, as its first part came
 
-    def add(self, **arrays: np.ndarray) -> None:
-        """Append one batch's arrays."""
+    def put(self, **arrays: np.ndarray) -> None:
+        """Append one batch's arrays to the file."""
         for name, array in arrays.items():
-            self.parts.setdefault(name, []).append(array)
+            self.on_disk.setdefault(name, []).append((self.disk.tell(), len(array)))
+            self.disk.write(array.astype(self.dtypes.setdefault(name, array.dtype), copy=False).tobytes())
 
     def joined(self, name: str, dtype: Any) -> np.ndarray:
-        """One array of every batch's, in order (emptied here: the parts are not kept twice)."""
-        parts = self.parts.pop(name, [])
-        return np.concatenate(parts) if parts else np.zeros(0, dtype)
+        """One array of every batch's, in order, read from the file (once: the parts are forgotten here)."""
+        parts = self.on_disk.pop(name, [])
+        dtype = self.dtypes.get(name, dtype)
+        out = np.empty(sum(length for _, length in parts), dtype)
+        self.disk.flush()
+        at = 0
+        for offset, length in parts:
+            self.disk.seek(offset)
+            out[at:at + length] = np.frombuffer(self.disk.read(length * out.itemsize), dtype)
+            at += length
+        self.disk.seek(0, 2)
+        return out
 
 
 class Entities:
     """Every entity record, and each id's groups of records (sorted by hash, in file order within an id)."""
 
-    def __init__(self, batches: Batches, ids: list[str]) -> None:
+    def __init__(self, batches: Batches) -> None:
         self.hash = batches.joined("ent_hash", np.int64)
         self.type = batches.joined("ent_type", np.int8)
         placeholder = batches.joined("ent_placeholder", np.bool_)
-        self.line, self.row = batches.joined("ent_line", np.int32), batches.joined("ent_row", np.int64)
+        self.line = batches.joined("ent_line", np.int32)
         self.batch = batches.joined("ent_batch", np.int32)
         self.first = np.searchsorted(self.batch, np.arange(int(self.batch.max()) + 2 if len(self.batch) else 1))
-        self._ids = ids
         self.order = np.argsort(self.hash, kind="stable")
         sorted_hash = self.hash[self.order]
         starts = np.r_[True, sorted_hash[1:] != sorted_hash[:-1]] if len(sorted_hash) else np.zeros(0, np.bool_)
         self.group = np.cumsum(starts) - 1
         self.ids = sorted_hash[starts]  # each id once, sorted
+        second = batches.joined("ent_hash_check", np.int64)[self.order]
+        self.collided = disagree(starts, second)  # one id's records hashed it alike (bulk_staging._refuse_collisions)
+        self.checks = np.r_[second[starts], 0]  # each id's second hash, then lookup's place for a hash past the last
+        del second
         self._padded = np.r_[self.ids, 0]  # lookup's place for a hash past the last
         self._real = ~placeholder[self.order]
         batch = self.batch[self.order]
@@ -64,7 +81,8 @@ class Entities:
         self.stale = np.ones(len(self.hash), np.bool_)
         self.stale[self.final] = False
         self._conflicts: set[int] = set()
-        self._keys = (batches.joined("key_hash", np.int64), batches.joined("key_of", np.int64))
+        self.keys = (batches.joined("key_hash", np.int64), batches.joined("key_of", np.int64))
+        self._sorted_keys: tuple[I64, I64] | None = None
 
     def declared_earlier(self) -> Iterator[tuple[int, int]]:
         """(record, the type its id's previous real record declared) of each real record declaring another."""
@@ -94,15 +112,21 @@ class Entities:
         real = at[self._real[at] & (self.batch[self.order[at]] <= batch)]
         return int(self.type[self.order[real[-1]]])
 
-    def ids_of(self, hashes: I64) -> list[str | None]:
-        """The id an entity record has with each hash, None where none has."""
+    def ids_of(self, hashes: I64) -> I64:
+        """The last kept entity record with each hash (whose id is the hash's), -1 where none has."""
         at, found = self.lookup(hashes)
-        final = np.r_[self.final, 0][at].tolist()
-        return [self._ids[n] if ok else None for n, ok in zip(final, found.tolist())]
+        out: I64 = np.where(found, np.r_[self.final, 0][at], -1)
+        return out
 
     def _final_keys(self) -> tuple[I64, I64]:
-        """The identifier keys of each id's last kept record: (key hashes, id hashes), sorted by key."""
-        keys, owners = self._keys
+        """The identifier keys of each id's last kept record: (key hashes, id hashes), sorted by key (once)."""
+        if self._sorted_keys is None:
+            self._sorted_keys = self._sort_keys()
+        return self._sorted_keys
+
+    def _sort_keys(self) -> tuple[I64, I64]:
+        """_final_keys, sorted."""
+        keys, owners = self.keys
         final = np.zeros(len(self.hash), np.bool_)
         final[self.final] = True
         keep = final[owners]
@@ -133,3 +157,8 @@ class Entities:
         for key, id in zip(keys[wanted].tolist(), ids[wanted].tolist()):
             out.setdefault(id, []).append(key)
         return out
+
+
+def disagree(starts: NDArray[np.bool_], second: I64) -> bool:
+    """Whether, in runs of one first hash (each starting where `starts` is True), two second hashes differ."""
+    return bool((~starts[1:] & (second[1:] != second[:-1])).any())

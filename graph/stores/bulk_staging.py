@@ -9,8 +9,9 @@ as sorts and lookups over those arrays (`BulkChecks.finish`). Python touches a r
 a wrong or missing endpoint, a company whose owners' shares may sum above 100%. Its words then come from the
 rules every store runs (graph.write.rules.endpoint_problems, graph.write.allocation's first_excess and
 excess_reason), fed with the strings of those records only, read back from a spill file beside the CSV files
-(the relations' endpoints and any origin that is more than a file and a line), so memory holds no Python object
-per record. The rooms: graph.stores.bulk_columns (one batch's arrays, made in the workers), bulk_entities and
+(the relations' endpoints, the entities' ids and any origin that is more than a file and a line), so memory holds
+no Python object per record. Every batch's arrays wait in a second scratch file until the checks read them, one at
+a time, so memory stays flat while the files are read and holds each array once at the checks' peak. The rooms: graph.stores.bulk_columns (one batch's arrays, made in the workers), bulk_entities and
 bulk_relations (every batch's, joined, and the lookups the checks make on them), id_hashes (the hashed ids); this
 module runs the checks.
 
@@ -27,11 +28,16 @@ How StreamCheck's batch-by-batch state maps to the arrays, the database starting
 Ids are interned by Python's string hash (forked workers share its seed with this process). Two different ids with
 one 64-bit hash would be taken for one (about one chance in 10^5 for ten million ids), so each hashed id also carries
 a second, independent 64-bit hash, and before any result is used `finish` refuses the import (InvalidInput, nothing
-written) when one first hash comes with two second hashes; a run that misses a collision that way has about one
-chance in 10^24 at ten million ids. Running the import again hashes with a new seed (unless PYTHONHASHSEED is fixed).
+written) when one first hash comes with two second hashes where the checks compare them (an entity's id with another
+entity's, a reference's, an incident's or a failed id's; a relation's id with another's; an identifier key with
+another); a run that misses a collision that way has about one chance in 10^24 at ten million ids. A relation's
+documents are hashed the same way: two different documents of one relation with one first hash would take a re-stated
+record for unchanged (its references not checked again), so they refuse the import too. Running the import again
+hashes with a new seed (unless PYTHONHASHSEED is fixed).
 """
 from __future__ import annotations
 
+import itertools
 import pickle
 from datetime import date
 from functools import lru_cache
@@ -46,9 +52,9 @@ from corpgraph.schema.errors import InvalidInput, Problem
 from corpgraph.schema.kinds import RelationType
 
 from corpgraph.graph.stores.base import EdgeRow
-from corpgraph.graph.stores.bulk_columns import HASHED, Columns, Where
+from corpgraph.graph.stores.bulk_columns import HASHED, Columns, Spilled
 from corpgraph.graph.stores.bulk_entities import Batches, Entities
-from corpgraph.graph.stores.bulk_relations import Relations
+from corpgraph.graph.stores.bulk_relations import Relations, chunks
 from corpgraph.graph.stores.id_hashes import (ENTITY_KINDS, I64, RELATION_KINDS, check_hashes as _check_hashes,
                                               distinct as _distinct, hashes as _hashes, ints as _ints)
 from corpgraph.graph.write.allocation import excess_reason, first_excess, may_exceed, owner_groups, stored_stake
@@ -64,8 +70,7 @@ class BulkChecks:
         self._spill: IO[bytes] = spill.open("w+b")
         self._spilled: list[tuple[int, int]] = []  # each batch's spill: offset, length
         self._labels: list[str] = []
-        self._ent_ids: list[str] = []  # every entity record's id, in order (a string a record: entities are few)
-        self._batches = Batches()
+        self._batches = Batches(spill.with_name(spill.name + ".arrays").open("w+b"))
         self._problems: list[tuple[tuple[int, int, int], Problem]] = []  # (batch, phase, place), problem
         self._failed: set[str] = set()
         self._entities = self._relations = 0
@@ -74,6 +79,7 @@ class BulkChecks:
         """Close the spill file (the caller deletes it)."""
         self._read.cache_clear()  # it holds this object
         self._spill.close()
+        self._batches.disk.close()
 
     def take(self, batch: Columns, problems: list[Problem], failed_ids: set[str], ent_rows: I64,
              rel_rows: I64) -> None:
@@ -84,16 +90,15 @@ class BulkChecks:
         self._labels.append(batch.label)
         self._spilled.append((self._spill.tell(), len(batch.spill)))
         self._spill.write(batch.spill)
-        self._ent_ids += batch.ent_ids
         entities, relations = len(batch.ent_hash), len(batch.rel_hash)
-        self._batches.add(
+        self._batches.put(
             ent_hash=batch.ent_hash, ent_type=batch.ent_type, ent_placeholder=batch.ent_placeholder,
-            ent_line=batch.ent_line, ent_row=ent_rows, ent_batch=np.full(entities, number, np.int32),
+            ent_line=batch.ent_line, ent_row=ent_rows.astype(np.int64), ent_batch=np.full(entities, number, np.int32),
             key_hash=batch.key_hash, key_of=batch.key_of.astype(np.int64) + self._entities,
             rel_hash=batch.rel_hash, rel_type=batch.rel_type, rel_source=batch.rel_source,
             rel_target=batch.rel_target, rel_doc=batch.rel_doc, rel_native_owns=batch.rel_native_owns,
             rel_minimum=batch.rel_minimum, rel_from=batch.rel_from, rel_to=batch.rel_to, rel_line=batch.rel_line,
-            rel_row=rel_rows, rel_batch=np.full(relations, number, np.int32),
+            rel_row=rel_rows.astype(np.int64), rel_batch=np.full(relations, number, np.int32),
             inc_at=batch.inc_at.astype(np.int64) + self._relations, inc_hash=batch.inc_hash,
             **{f"{name}_check": check for name, check in zip(HASHED, batch.checks)})
         self._entities += entities
@@ -102,39 +107,49 @@ class BulkChecks:
     def finish(self) -> tuple[list[Problem], int, dict[str, set[int]]]:
         """Every problem of the files, in line order; how many placeholders are left; the stale CSV rows by file
         (type), each a row a later record of its id replaced or a placeholder that gave way."""
-        self._refuse_collisions()
-        ents = Entities(self._batches, self._ent_ids)
-        for n, earlier in ents.declared_earlier():
+        ents = Entities(self._batches)
+        rels = Relations(self._batches, ents)
+        self._refuse_collisions(ents, rels)
+        again = list(ents.declared_earlier())
+        for (n, earlier), id in zip(again, self._entity_ids(_ints([n for n, _ in again]), ents)):
             origin = self._origin("e", n - int(ents.first[ents.batch[n]]), ents.line[n], ents.batch[n])
             self._problems.append(((int(ents.batch[n]), 1, n), origin.problem(
-                *declared_earlier(self._ent_ids[n], ENTITY_KINDS[earlier]))))
-        rels = Relations(self._batches, ents)
+                *declared_earlier(id, ENTITY_KINDS[earlier]))))
         self._check_references(ents, rels)
         self._check_allocation(ents, rels)
         stale: dict[str, set[int]] = {}
-        for kinds, types, rows, gone in ((ENTITY_KINDS, ents.type, ents.row, ents.stale),
-                                         (RELATION_KINDS, rels.type, rels.row, rels.stale)):
+        rows = self._batches.joined
+        for kinds, types, row, gone in ((ENTITY_KINDS, ents.type, rows("ent_row", np.int64), ents.stale),
+                                        (RELATION_KINDS, rels.type, rows("rel_row", np.int64), rels.stale)):
             for code in np.unique(types[gone]):
-                stale[kinds[code].value] = set(rows[gone & (types == code)].tolist())
+                stale[kinds[code].value] = set(row[gone & (types == code)].tolist())
         self._problems.sort(key=lambda entry: entry[0])  # StreamCheck's order, then by line as it sorts
         return sorted((p for _, p in self._problems), key=lambda p: p.line), ents.placeholders, stale
 
-    def _refuse_collisions(self) -> None:
-        """InvalidInput when two different ids of the files share one first hash (their second hashes differ), over
-        every hashed id together (an entity's, a key's, a relation's, a reference, an incident, an id that failed)."""
+    def _refuse_collisions(self, ents: Entities, rels: Relations) -> None:
+        """InvalidInput when two different ids of the files share one first hash (their second hashes differ) where
+        the checks compare them (entity ids with each other and with the references, incidents and ids that failed;
+        relation ids with each other; identifier keys with each other), or when two different documents of one
+        relation do (a re-stated record would be taken as unchanged). Read off the arrays as Entities and Relations
+        sorted them: no copy of the hashes, one reference array at a time."""
         failed = sorted(self._failed)
-        pairs = [(_hashes(failed), _check_hashes(failed))]
-        for name in HASHED:  # each reduced to its distinct ids first: references repeat, and memory stays small
-            first = self._batches.parts.get(name, [])  # kept: the checks read them next
-            checks = self._batches.joined(f"{name}_check", np.int64)  # popped: read only here
-            pairs.append((np.concatenate(first) if first else _ints([]), checks))
-        distinct = [_distinct(*pair) for pair in pairs]
-        joined = None if None in distinct else _distinct(*(np.concatenate(h) for h in zip(*distinct)))
-        if joined is None:
+        refs = [(rels.source, "rel_source"), (rels.target, "rel_target"), (rels.inc_hash, "inc_hash")]
+        unknown = [(_ints([]), _ints([]))]  # (first, second) of the ids no entity record has: compared among them
+        collided = ents.collided or rels.collided
+        arrays = ((h, self._batches.joined(f"{name}_check", np.int64)) for h, name in refs)  # one at a time
+        for hashes, checks in itertools.chain(arrays, [(_hashes(failed), _check_hashes(failed))]):
+            for part in chunks(len(hashes)):
+                at, found = ents.lookup(hashes[part])
+                collided |= bool((found & (ents.checks[at] != checks[part])).any())
+                unknown.append((hashes[part][~found], checks[part][~found]))
+        del ents.checks  # read only here
+        keys = (ents.keys[0], self._batches.joined("key_hash_check", np.int64))
+        collided |= _distinct(*keys) is None or _distinct(*map(np.concatenate, zip(*unknown))) is None
+        if collided or rels.documents_collided:
             raise InvalidInput([Problem(self._labels[0] if self._labels else "", 0, "id", (
-                "two different ids share one 64-bit hash in this run (Python's string hash), so its checks cannot "
-                "tell them apart: nothing was imported; run the import again, which hashes with a new seed (unless "
-                "PYTHONHASHSEED is fixed)"))])
+                f"two different {'ids' if collided else 'documents of one relation'} share one 64-bit hash in this "
+                "run (Python's string hash), so its checks cannot tell them apart: nothing was imported; run the "
+                "import again, which hashes with a new seed (unless PYTHONHASHSEED is fixed)"))])
 
     def _check_references(self, ents: Entities, rels: Relations) -> None:
         """endpoint_problems of each relation the arrays flag: against the types by its batch when every reference
@@ -161,14 +176,22 @@ class BulkChecks:
         """first_excess of the companies a changed native OWNS points at whose owners' shares, all together (their
         identity merges' included), may pass 100%; a page of 500 companies (by id) at a time, as StreamCheck."""
         companies = np.unique(rels.target[rels.native_owns & ~rels.unchanged])
-        named = sorted(zip(self._names(companies, rels), companies.tolist()))
         merged = ents.merged()
-        totals = rels.share_sums(companies) + np.array(
-            [sum(rels.share_sums(_ints(merged[c])).tolist()) if c in merged else 0.0 for c in companies.tolist()])
-        exceeding = dict(zip(companies.tolist(), np.asarray(may_exceed(totals)).tolist()))  # elementwise
+        totals = rels.share_sums(companies)
+        for company, others in merged.items():  # a company's merged identities' stakes count with its own
+            at = int(np.searchsorted(companies, company))
+            if at < len(companies) and companies[at] == company:
+                totals[at] += sum(rels.share_sums(_ints(others)).tolist())
+        exceeding = np.asarray(may_exceed(totals))  # type: ignore[arg-type]  # elementwise: one comparison
+        if not exceeding.any():
+            return
+        names = self._names(companies, rels)
+        # by id (companies come sorted by hash, and a stable sort keeps that order where two ids would tie)
+        by_name = np.array(names, dtype=object).argsort(kind="stable")
         place = 0
-        for start in range(0, len(named), _PAGE):
-            page = [(name, h) for name, h in named[start:start + _PAGE] if exceeding[h]]
+        for start in range(0, len(names), _PAGE):
+            members = by_name[start:start + _PAGE]
+            page = [(names[k], int(companies[k])) for k in members[exceeding[members]].tolist()]
             # the stakes of the company and of its members, in any order: first_excess depends on none
             stakes = {name: [self._stake(n, rels) for m in [h, *merged.get(h, [])] for n in rels.into(m)]
                       for name, h in page}
@@ -195,8 +218,13 @@ class BulkChecks:
 
     def _names(self, hashes: I64, rels: Relations) -> list[str]:
         """The ids hashed to these: an entity's, else a relation's reference (an id no record defines)."""
+        records = rels.ents.ids_of(hashes)
+        found = records >= 0
+        names: list[str | None] = [None] * len(records)
+        for k, id in zip(np.flatnonzero(found).tolist(), self._entity_ids(records[found], rels.ents)):
+            names[k] = id
         out = []
-        for name, h in zip(rels.ents.ids_of(hashes), hashes.tolist()):
+        for name, h in zip(names, hashes.tolist()):
             if name is None:
                 n = rels.naming(h)
                 name = self._ends(n, rels)[int(rels.target[n] == h)]
@@ -214,13 +242,28 @@ class BulkChecks:
         where = self._read(int(batch))[1].get((kind, n))
         return Origin(*where) if where else Origin(self._labels[int(batch)], int(line))
 
+    def _entity_ids(self, records: I64, ents: Entities) -> list[str]:
+        """The ids of entity records (their numbers in the files), read back from their batches' spills (one read a
+        batch: many records at once are read past the cache, which holds few batches)."""
+        out = [""] * len(records)
+        batch_of = ents.batch[records]
+        read = self._read if len(records) <= _PAGE else self._unpickle
+        for batch in np.unique(batch_of).tolist():
+            ids, start = read(batch)[2], int(ents.first[batch])
+            for k in np.flatnonzero(batch_of == batch).tolist():
+                out[k] = ids[int(records[k]) - start]
+        return out
+
     @lru_cache(maxsize=64)  # noqa: B019 (one import, one object: the cache goes with it)
-    def _read(self, batch: int) -> tuple[list[tuple[str, str, str | None]], dict[tuple[str, int], Where]]:
-        """A batch's spill."""
+    def _read(self, batch: int) -> Spilled:
+        """A batch's spill (cached)."""
+        return self._unpickle(batch)
+
+    def _unpickle(self, batch: int) -> Spilled:
+        """A batch's spill, read from the file."""
         offset, length = self._spilled[batch]
         self._spill.seek(offset)
-        spilled: tuple[list[tuple[str, str, str | None]], dict[tuple[str, int], Where]] = pickle.loads(
-            self._spill.read(length))
+        spilled: Spilled = pickle.loads(self._spill.read(length))
         self._spill.seek(0, 2)
         return spilled
 

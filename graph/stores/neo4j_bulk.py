@@ -35,7 +35,7 @@ from corpgraph.schema.errors import Problem
 
 from corpgraph.graph.stores import cypher
 from corpgraph.graph.stores.base import ChangeKind, edge_values, refuse_problems
-from corpgraph.graph.stores.bulk_columns import Columns, Where, columns
+from corpgraph.graph.stores.bulk_columns import Columns, Where, columns, document_hashes
 from corpgraph.graph.stores.bulk_staging import BulkChecks
 from corpgraph.graph.stores.codec import encode
 from corpgraph.graph.stores.id_hashes import ENTITY_KINDS, RELATION_KINDS
@@ -155,7 +155,7 @@ def prepare(batch: Batch) -> Prepared:
         writer.writerow([values[2], values[3], rel_id, *values[4:], doc])
         relationships.setdefault(values[1], []).append(rows.pop())
         # hash(): the workers are forks of the importing process, so a document hashes alike in all of them
-        relations.append((values, hash(doc), native_owns(relation), _where(origin)))
+        relations.append((values, document_hashes(doc), native_owns(relation), _where(origin)))
     return Prepared({kind: ("".join(texts), len(texts)) for kind, texts in nodes.items()},
                     {kind: ("".join(texts), len(texts)) for kind, texts in relationships.items()},
                     columns(batch.label, entities, relations), batch.problems, batch.warnings, batch.failed_ids)
