@@ -11,9 +11,9 @@ rules every store runs (graph.write.rules.endpoint_problems, graph.write.allocat
 excess_reason), fed with the strings of those records only, read back from a spill file beside the CSV files
 (the relations' endpoints, the entities' ids and any origin that is more than a file and a line), so memory holds
 no Python object per record. Every batch's arrays wait in a second scratch file until the checks read them, one at
-a time, so memory stays flat while the files are read and holds each array once at the checks' peak. The rooms: graph.stores.bulk_columns (one batch's arrays, made in the workers), bulk_entities and
-bulk_relations (every batch's, joined, and the lookups the checks make on them), id_hashes (the hashed ids); this
-module runs the checks.
+a time, so memory stays flat while the files are read and holds each array once at the checks' peak. The rooms:
+graph.stores.bulk_columns (one batch's arrays, made in the workers), bulk_entities and bulk_relations (every
+batch's, joined, and the lookups the checks make on them), id_hashes (the hashed ids); this module runs the checks.
 
 How StreamCheck's batch-by-batch state maps to the arrays, the database starting empty:
 - a placeholder is kept when it is the first record of its id in the files and no real record of that id is in
