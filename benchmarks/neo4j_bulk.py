@@ -8,7 +8,8 @@ batches of CORPGRAPH_BATCH_SIZE) while writing the CSV files batch by batch, and
 (tools/neo4j-server/neo4j-admin, a fresh home); then starts a server on the imported database and times
 `db init` (constraints and indexes built over it). Prints records/s end to end (reading to imported, without
 the server start and db init) and per phase, and this process's peak RSS while importing (Linux's VmHWM,
-reset once the world is generated: the import's memory, bounded by the batch size, not the file). The target
+reset once the world is generated: the import's memory, flat while the files are read, then the checks' arrays at
+the end, about 90 bytes a record at their peak; it includes what generating the world left). The target
 (issue 25) is 200,000 records/s end to end for the 1M-company world.
 """
 from __future__ import annotations
