@@ -47,7 +47,7 @@ def fan_out(chunks: Callable[[], Iterable[Chunk]], work: Callable[[Chunk], T], w
     try:
         for index in range(workers):
             receive, send = context.Pipe(duplex=False)
-            child = context.Process(target=_work, args=(chunks, work, index, workers, send),
+            child = context.Process(target=_work, args=(chunks, work, index, workers, send, [*pipes, receive]),
                                     name=f"corpgraph-validate-{index}", daemon=True)
             child.start()
             send.close()  # the child holds the only writing end: its exit ends its stream (EOFError) even if it dies
@@ -83,8 +83,10 @@ def _receive(pipe: Connection, exitcode: int | None) -> tuple[str, Any]:
 
 
 def _work(chunks: Callable[[], Iterable[Chunk]], work: Callable[[Chunk], Any], index: int, workers: int,
-          send: Connection) -> None:
+          send: Connection, inherited: list[Connection]) -> None:
     """In a worker: the results of its chunks (every `workers`-th from `index`), then "end" (or what stopped it)."""
+    for receive in inherited:  # the fork copied the parent's reading ends: held here, a killed parent's pipe never
+        receive.close()        # breaks, and this worker would block on a full pipe forever instead of ending
     gc.freeze()  # what the parent held stays out of the collector's way; the worker's own garbage is collected
     gc.enable()
     try:
