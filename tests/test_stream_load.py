@@ -3,6 +3,8 @@ pass, nothing written on any, the same store after a second load, placeholders s
 from __future__ import annotations
 
 import json
+import pickle
+import pickletools
 import subprocess
 import sys
 from pathlib import Path
@@ -309,3 +311,25 @@ def test_a_reference_sharing_a_first_hash_with_an_id_of_the_file_is_not_taken_fo
     assert [(p.line, p.field, p.reason) for p in refused.value.problems] == [
         (3, "source", "unknown id 'x': load the entity first or in the same file")]
     assert tmp_store.counts() == {}
+
+
+def test_a_prepared_batch_travels_as_plain_tuples(tmp_path: Path) -> None:
+    """What a validating worker sends: the stand-ins and origins of 40 records pickle as plain tuples (no object
+    built a record on unpickling: the opcodes that call a class stay as few as for one record), and come back as
+    the same stand-ins, each where it came from."""
+    def calls(size: int) -> int:
+        records = [company(f"c{n}") for n in range(size)] + [owns(f"c{n}", f"c{n + 1}", 0.5) for n in range(size)]
+        path = write(tmp_path / f"{size}.jsonl", *records)
+        _, batches = iter_batches(path, 10 * size)
+        [batch] = [sqlite_prepare.prepare(whole) for whole in batches]
+        sent = pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)
+        back = pickle.loads(sent)
+        assert back.entities == batch.entities and back.relations == batch.relations
+        assert [type(rec).__name__ for rec, _ in back.entities + back.relations] == \
+            ["PreparedEntity"] * size + ["PreparedRelation"] * size
+        rec, where = back.relations[-1]
+        assert (rec.source, rec.target, where[:2]) == (f"c{size - 1}", f"c{size}", (str(path), 2 * size))
+        assert (back.ends.native_owns == batch.ends.native_owns).all() and back.ends.native_owns.all()
+        return sum(op.name in {"REDUCE", "NEWOBJ", "NEWOBJ_EX", "BUILD"} for op, _, _ in pickletools.genops(sent))
+
+    assert calls(20) == calls(1)

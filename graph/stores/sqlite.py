@@ -236,7 +236,7 @@ class SqliteStore:
                 ents, rels, unchanged = self._changed_only(ents, rels, new=checks.new_ids)
                 self._write_entities(list(ents.values()), new=checks.new_ids)
                 self._write_relations(rels, indexed=not deferred)
-                rel_ids = [rec.id for rec, _ in batch.relations]  # type: ignore[attr-defined]
+                rel_ids = [rec.id for rec, _ in batch.relations]
                 checks.relations_written(batch, rel_ids, unchanged=every_rel - rels.keys())
                 log.wrote(ents, rels)
                 summary.add(write_summary(ents, rels))

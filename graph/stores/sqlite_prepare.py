@@ -3,20 +3,24 @@ keys, in small stand-ins that replace the pydantic records in the batch.
 
 Everything here needs one record alone, so a streamed load (`corpgraph load`) can do it in the processes that
 validate the file (loaders.validate's `iter_batches` with `work=prepare`, loaders.workers) while the writing process
-only runs SQL and the checks that read the file so far (graph.stores.sqlite_stream). A stand-in pickles as its
-constructor's arguments: what travels is the strings the store writes, never a pydantic record (unpickling one costs
-about what validating its line does). The checks read the stand-ins' fields under the records' own names (id,
-type, placeholder; type, source, target, incident, sources), so the same checks serve both.
+only runs SQL and the checks that read the file so far (graph.stores.sqlite_stream). What travels is the strings
+the store writes, never a pydantic record (unpickling one costs about what validating its line does): a batch
+pickles its stand-ins and their origins as plain tuples (PreparedBatch.__reduce__), so unpickling it constructs
+nothing a record in Python. The checks read the stand-ins' fields under the records' own names (id, type,
+placeholder; type, source, target, incident, sources); the rules that read a record's fields by vars() are given
+a view of the few relations they check (sqlite_stream).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from corpgraph.schema.batch import Batch
+from corpgraph.schema.batch import Batch, Origin
 from corpgraph.schema.declaration import relation_id
 from corpgraph.schema.kinds import RelationType
 from corpgraph.schema.records import Entity, Relation
@@ -31,35 +35,60 @@ from corpgraph.graph.stores.id_hashes import I64, RELATION_KINDS, check_hashes, 
 _RELATION_CODES = {kind.value: code for code, kind in enumerate(RELATION_KINDS)}
 
 
-class PreparedEntity:
+class PreparedEntity(NamedTuple):
     """An entity as the store writes it: id, type, name, document, search keys, identifier and topic keys."""
 
-    __slots__ = ("id", "type", "placeholder", "name", "doc", "keys", "idkeys", "topics")
-
-    def __init__(self, id: str, type: str, placeholder: bool, name: str, doc: str, keys: list[str],
-                 idkeys: list[str], topics: list[str]) -> None:
-        self.id, self.type, self.placeholder, self.name, self.doc = id, type, placeholder, name, doc
-        self.keys, self.idkeys, self.topics = keys, idkeys, topics
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled as its fields (a worker sends it to the writing process)."""
-        return PreparedEntity, (self.id, self.type, self.placeholder, self.name, self.doc, self.keys, self.idkeys,
-                                self.topics)
+    id: str
+    type: str
+    placeholder: bool
+    name: str
+    doc: str
+    keys: list[str]
+    idkeys: list[str]
+    topics: list[str]
 
 
-class PreparedRelation:
+class PreparedRelation(NamedTuple):
     """A relation as the store writes it (its row: edge_values and document) and as the checks read it."""
 
-    def __init__(self, row: tuple[Any, ...], incident: str | None, imported: bool) -> None:
-        self.row = row  # edge_values then the document: the relations table's row, in its columns' order
-        self.id, self.type, self.source, self.target, self.doc = row[0], row[1], row[2], row[3], row[-1]
-        if incident is not None:  # read as vars(rec).get("incident"), as on the records (only data supplies have one)
-            self.incident = incident
-        self.sources = _IMPORTED if imported else ()
+    row: tuple[Any, ...]  # edge_values then the document: the relations table's row, in its columns' order
+    incident: str | None  # only data supplies name one
+    imported: bool
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled as its fields (a worker sends it to the writing process)."""
-        return PreparedRelation, (self.row, vars(self).get("incident"), bool(self.sources))
+    @property
+    def id(self) -> str:
+        """The relation's id."""
+        out: str = self.row[0]
+        return out
+
+    @property
+    def type(self) -> str:
+        """The relation's type name."""
+        out: str = self.row[1]
+        return out
+
+    @property
+    def source(self) -> str:
+        """The source entity's id."""
+        out: str = self.row[2]
+        return out
+
+    @property
+    def target(self) -> str:
+        """The target entity's id."""
+        out: str = self.row[3]
+        return out
+
+    @property
+    def doc(self) -> str:
+        """The relation's document, as stored."""
+        out: str = self.row[-1]
+        return out
+
+    @property
+    def sources(self) -> tuple[_Imported, ...]:
+        """What graph.write.allocation.imported reads: one source carrying a record id when imported."""
+        return _IMPORTED if self.imported else ()
 
 
 class _Imported:
@@ -69,6 +98,9 @@ class _Imported:
 
 
 _IMPORTED = (_Imported(),)
+Where = tuple[str, int, str | None, Mapping[str, str] | None]  # an Origin's fields, in its order
+_entity = partial(tuple.__new__, PreparedEntity)  # a stand-in from its plain tuple, no Python frame a record
+_relation = partial(tuple.__new__, PreparedRelation)
 
 
 @dataclass
@@ -90,9 +122,30 @@ class RelationEnds:
 
 @dataclass
 class PreparedBatch(Batch):
-    """A batch of stand-ins, with its relations' RelationEnds."""
+    """A batch of stand-ins, each with where it came from as a plain tuple (origin_of makes the Origin where a
+    problem is reported), and its relations' RelationEnds."""
 
+    entities: list[tuple[PreparedEntity, Where]] = field(default_factory=list)  # type: ignore[assignment]
+    relations: list[tuple[PreparedRelation, Where]] = field(default_factory=list)  # type: ignore[assignment]
     ends: RelationEnds = field(default_factory=lambda: relation_ends([]))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with its stand-ins as plain tuples (a worker sends it to the writing process), so unpickling
+        runs no constructor a record: the stand-ins are made again from them in C (`_unpickled`)."""
+        state = dict(vars(self))
+        entities, relations = state.pop("entities"), state.pop("relations")
+        return _unpickled, (state, [tuple(rec) for rec, _ in entities], [where for _, where in entities],
+                            [tuple(rec) for rec, _ in relations], [where for _, where in relations])
+
+
+def _unpickled(state: dict[str, Any], entities: list[tuple[Any, ...]], entity_wheres: list[Where],
+               relations: list[tuple[Any, ...]], relation_wheres: list[Where]) -> PreparedBatch:
+    """A PreparedBatch back from its pickled form (PreparedBatch.__reduce__)."""
+    batch = PreparedBatch.__new__(PreparedBatch)
+    vars(batch).update(state)
+    batch.entities = list(zip(map(_entity, entities), entity_wheres))
+    batch.relations = list(zip(map(_relation, relations), relation_wheres))
+    return batch
 
 
 def prepare(batch: Batch) -> PreparedBatch:
@@ -102,17 +155,27 @@ def prepare(batch: Batch) -> PreparedBatch:
         return batch
     out = PreparedBatch(batch.label, problems=batch.problems, warnings=batch.warnings, failed_ids=batch.failed_ids,
                         format=batch.format, retyped=batch.retyped)
-    out.entities = [(prepared_entity(rec), origin) for rec, origin in batch.entities]  # type: ignore[misc]
+    out.entities = [(prepared_entity(rec), where(origin)) for rec, origin in batch.entities]
     relations = [prepared_relation(rec) for rec, _ in batch.relations]
-    out.relations = [(rec, origin) for rec, (_, origin) in zip(relations, batch.relations)]  # type: ignore[misc]
+    out.relations = [(rec, where(origin)) for rec, (_, origin) in zip(relations, batch.relations)]
     out.ends = relation_ends(relations)
     return out
+
+
+def where(origin: Origin) -> Where:
+    """An Origin as the plain tuple a prepared batch holds."""
+    return origin.file, origin.line, origin.pointer, origin.fields
+
+
+def origin_of(where: Where) -> Origin:
+    """The Origin a prepared batch's tuple stands for (made only where a problem is reported)."""
+    return Origin(*where)
 
 
 def relation_ends(relations: list[PreparedRelation]) -> RelationEnds:
     """The RelationEnds of a batch's stand-ins."""
     sources, targets = [rec.source for rec in relations], [rec.target for rec in relations]
-    named = [(n, incident) for n, rec in enumerate(relations) if (incident := vars(rec).get("incident"))]
+    named = [(n, rec.incident) for n, rec in enumerate(relations) if rec.incident]
     incidents = [incident for _, incident in named]
     kind = np.array([_RELATION_CODES[rec.type] for rec in relations], np.int8)
     return RelationEnds(kind, hashes(sources), check_hashes(sources), hashes(targets), check_hashes(targets),

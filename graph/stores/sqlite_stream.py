@@ -42,7 +42,7 @@ from corpgraph.graph.write.retype import Endpoints, StoredRecords, TypeChange, r
 from corpgraph.graph.write.rules import LOADING, declared_earlier, endpoint_problems, referenced_ids
 from corpgraph.graph.stores.base import EdgeRow, TypeLookup
 from corpgraph.graph.stores.id_hashes import SOURCES, TARGETS
-from corpgraph.graph.stores.sqlite_prepare import PreparedBatch, RelationEnds
+from corpgraph.graph.stores.sqlite_prepare import PreparedBatch, RelationEnds, Where, origin_of
 from corpgraph.graph.stores.sqlite_ids import FileIds
 
 _PAGE = 500  # ids per IN list (under SQLite's bound-parameter limit)
@@ -81,7 +81,7 @@ class StreamCheck:
         for table in _TABLES:
             self._db.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
-    def admit(self, batch: Batch) -> None:
+    def admit(self, batch: PreparedBatch) -> None:
         """Check one batch against the file so far and the store, and keep what the end checks need.
 
         Drops the batch's placeholders for ids that are already held (stored, or earlier in the file) or
@@ -89,22 +89,22 @@ class StreamCheck:
         """
         self.problems.extend(batch.problems)
         self._db.executemany("INSERT OR IGNORE INTO load_failed(id) VALUES (?)", ((i,) for i in batch.failed_ids))
-        real = [(rec, origin) for rec, origin in batch.entities if not rec.placeholder]
+        real = [(rec, where) for rec, where in batch.entities if not rec.placeholder]
         self._check_types(real)
         real_ids = {rec.id for rec, _ in real}
         open_ids = {rec.id for rec, _ in batch.entities if rec.placeholder and rec.id not in real_ids}
         held = self._stored_types(open_ids).keys() if open_ids else set()
         kept, seen = [], set()
-        for rec, origin in batch.entities:
+        for rec, where in batch.entities:
             if rec.placeholder and (rec.id in real_ids or rec.id in held or rec.id in seen):
                 continue
             if rec.placeholder:
                 seen.add(rec.id)
-            kept.append((rec, origin))
+            kept.append((rec, where))
         batch.entities = kept
         self.new_ids.update(r.id for r, _ in kept if r.placeholder)  # nobody holds them: they have no index rows
         placeholders = [r for r, _ in kept if r.placeholder]
-        self._ids.put([r.id for r in placeholders], [entity_type(r) for r in placeholders], placeholder=True)
+        self._ids.put([r.id for r in placeholders], [EntityType(r.type) for r in placeholders], placeholder=True)
 
     def relations_written(self, batch: PreparedBatch, rel_ids: list[str], unchanged: Collection[str] = ()) -> None:
         """After the batch is written: check each relation whose endpoints are all held for real now; keep the
@@ -117,16 +117,18 @@ class StreamCheck:
             else np.ones(len(rel_ids), np.bool_)
         ready, fits = self._endpoint_codes(batch.ends)
         for n in np.flatnonzero(changed & ready & ~fits).tolist():  # a wrong type, or an incident: the rules say which
-            rec, origin = batch.relations[n]
-            known, _ = self._ids.types(referenced_ids(rec))
-            self.problems.extend(origin.problem(field, reason)
-                                 for field, reason in endpoint_problems(rec, known, LOADING))
-        self._check_or_wait([(rec, origin, referenced_ids(rec)) for rec, origin in
-                             map(batch.relations.__getitem__, np.flatnonzero(changed & ~ready).tolist())])
+            rec, where = batch.relations[n]
+            view = _record(rec.type, rec.source, rec.target, rec.incident)
+            known, _ = self._ids.types(referenced_ids(view))
+            self.problems.extend(origin_of(where).problem(field, reason)
+                                 for field, reason in endpoint_problems(view, known, LOADING))
+        self._check_or_wait([(view, where, referenced_ids(view)) for view, where in
+                             ((_record(rec.type, rec.source, rec.target, rec.incident), where) for rec, where in
+                              map(batch.relations.__getitem__, np.flatnonzero(changed & ~ready).tolist()))])
         relations = batch.relations
         self._db.executemany(
             "INSERT INTO load_owns(rel_id, target, file, line, pointer, fields, changed) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((rel_ids[n], relations[n][0].target, *_where(relations[n][1]), bool(changed[n]))
+            ((rel_ids[n], relations[n][0].target, *_columns(relations[n][1]), bool(changed[n]))
              for n in np.flatnonzero(batch.ends.native_owns).tolist()))
 
     def _endpoint_codes(self, ends: RelationEnds) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
@@ -148,13 +150,12 @@ class StreamCheck:
         known, provisional = self._ids.types(wanted)
         known.update(self._stored_before([ref for ref in wanted if ref not in known]))
         waiting = []
-        for rec, origin, refs in relations:
+        for rec, where, refs in relations:
             if all(ref in known and ref not in provisional for ref in refs):
-                self.problems.extend(origin.problem(field, reason)
+                self.problems.extend(origin_of(where).problem(field, reason)
                                      for field, reason in endpoint_problems(rec, known, LOADING))
             else:
-                waiting.append((rec.type, rec.source, rec.target, vars(rec).get("incident"),
-                                *_where(origin)))
+                waiting.append((rec.type, rec.source, rec.target, rec.incident, *_columns(where)))
         self._db.executemany("INSERT INTO load_rels(type, source, target, incident, file, line, pointer, fields) "
                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", waiting)
 
@@ -167,13 +168,13 @@ class StreamCheck:
         in_file = set(declared)  # ids the file held before this batch
         before = self._stored_before([i for i in ids if i not in declared])
         changes: list[TypeChange] = []
-        for rec, origin in real:
+        for rec, where in real:
             kind = entity_type(rec)
             earlier = declared.get(rec.id)
             if earlier is not None and not earlier[1] and earlier[0] != kind:
-                self.problems.append(origin.problem(*declared_earlier(rec.id, earlier[0])))
+                self.problems.append(origin_of(where).problem(*declared_earlier(rec.id, earlier[0])))
             elif earlier is None and before.get(rec.id, kind) != kind:
-                changes.append(TypeChange(rec.id, before[rec.id], kind, origin))
+                changes.append(TypeChange(rec.id, before[rec.id], kind, origin_of(where)))
             declared[rec.id] = (kind, False)
         if changes:  # before the batch is written: the relations stored so far are those to check
             known = {rec.id: entity_type(rec) for rec, _ in real}
@@ -218,10 +219,8 @@ class StreamCheck:
                 failed.update(i for (i,) in self._db.execute(
                     f"SELECT id FROM load_failed WHERE id IN ({_marks(page)})", page))
             for _, kind, source, target, incident, *where in rows:
-                rec = SimpleNamespace(type=kind, source=source, target=target, incident=incident)
-                origin = _origin(*where)
-                self.problems.extend(origin.problem(field, reason)
-                                     for field, reason in endpoint_problems(rec, known, LOADING, failed))
+                self.problems.extend(_origin(*where).problem(field, reason) for field, reason in
+                                     endpoint_problems(_record(kind, source, target, incident), known, LOADING, failed))
 
     def _check_allocation(self) -> None:
         """Owners' shares of each company a native OWNS of the file touches, a page of companies at a time."""
@@ -300,9 +299,15 @@ class StreamCheck:
         return out
 
 
-def _where(origin: Origin) -> tuple[str, int, str | None, str | None]:
-    """An Origin as its TEMP-table columns (file, line, pointer, fields as JSON)."""
-    return origin.file, origin.line, origin.pointer, json.dumps(dict(origin.fields)) if origin.fields else None
+def _record(kind: str, source: str, target: str, incident: str | None) -> SimpleNamespace:
+    """A relation as the rules read it (graph.write.rules reads its fields by vars(), which a stand-in has not)."""
+    return SimpleNamespace(type=kind, source=source, target=target, incident=incident)
+
+
+def _columns(where: Where) -> tuple[str, int, str | None, str | None]:
+    """Where a record came from as its TEMP-table columns (file, line, pointer, fields as JSON)."""
+    file, line, pointer, fields = where
+    return file, line, pointer, json.dumps(dict(fields)) if fields else None
 
 
 def _origin(file: str, line: int, pointer: str | None, fields: str | None) -> Origin:
