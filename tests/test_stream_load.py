@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -333,3 +334,12 @@ def test_a_prepared_batch_travels_as_plain_tuples(tmp_path: Path) -> None:
         return sum(op.name in {"REDUCE", "NEWOBJ", "NEWOBJ_EX", "BUILD"} for op, _, _ in pickletools.genops(sent))
 
     assert calls(20) == calls(1)
+
+
+def test_relation_ids_a_load_into_an_empty_store_has_not_written_are_told_apart() -> None:
+    """sqlite_ids.Written, by hash: every id of a first batch is new (one twice in it too); in the next batch only
+    those not seen before."""
+    written = sqlite_ids.Written()
+    assert written.unwritten(np.array([5, 3, 5], np.int64)).tolist() == [True, True, True]
+    assert written.unwritten(np.array([3, 7, 9, 5, 1], np.int64)).tolist() == [False, True, True, False, True]
+    assert written.unwritten(np.array([9, 2], np.int64)).tolist() == [False, True]

@@ -233,7 +233,8 @@ class SqliteStore:
                 checks.admit(batch)  # it may drop placeholders, so the rows are taken after it
                 ents, rels = _rows(batch)
                 every_rel = rels.keys()
-                ents, rels, unchanged = self._changed_only(ents, rels, new=checks.new_ids)
+                ents, rels, unchanged = self._changed_only(ents, rels, new=checks.new_ids,
+                                                           new_rels=checks.unwritten_relations(batch))
                 self._write_entities(list(ents.values()), new=checks.new_ids)
                 self._write_relations(rels, indexed=not deferred)
                 rel_ids = [rec.id for rec, _ in batch.relations]
@@ -285,15 +286,16 @@ class SqliteStore:
         return StoreError(f"{action} the embedded store at {self.path} failed: {exc}{hint}").withholding(str(self.path))
 
     def _changed_only(self, ents: dict[str, PreparedEntity], rels: dict[str, PreparedRelation],
-                      new: Collection[str] = ()) -> tuple[dict[str, PreparedEntity], dict[str, PreparedRelation], int]:
+                      new: Collection[str] = (), new_rels: Collection[str] = ()
+                      ) -> tuple[dict[str, PreparedEntity], dict[str, PreparedRelation], int]:
         """The records whose stored document differs (or that are not stored), and how many were left as they were.
 
         Records equal to what is stored are not written again, so a reload that changes nothing logs no change
-        and bumps no revision (snapshots and live projections stay valid). Entity ids in `new` are known not to be
-        stored: not looked up.
+        and bumps no revision (snapshots and live projections stay valid). Entity ids in `new` and relation ids in
+        `new_rels` are known not to be stored: not looked up.
         """
         same_ents = self._stored_equal("entities", {i: r.doc for i, r in ents.items() if i not in new})
-        same_rels = self._stored_equal("relations", {i: r.doc for i, r in rels.items()})
+        same_rels = self._stored_equal("relations", {i: r.doc for i, r in rels.items() if i not in new_rels})
         return ({i: r for i, r in ents.items() if i not in same_ents},
                 {i: r for i, r in rels.items() if i not in same_rels}, len(same_ents) + len(same_rels))
 

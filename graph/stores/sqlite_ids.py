@@ -110,3 +110,20 @@ class FileIds:
     def _refuse(self) -> None:
         """The load cannot go on: its checks would take two ids for one."""
         raise InvalidInput([Problem(self._label, 0, "id", _COLLISION)])
+
+
+class Written:
+    """The relation ids a load into a store empty before it has written so far, by hash (id_hashes.hashes), sorted:
+    an id whose hash is not here was never written, so the store holds nothing to compare it with. Two ids sharing
+    a hash only cost a lookup of the one not written."""
+
+    def __init__(self) -> None:
+        self._hashes: I64 = np.zeros(0, np.int64)
+
+    def unwritten(self, ids: I64) -> NDArray[np.bool_]:
+        """Where each hashed id was not written before, as the batch comes; then holds the batch's ids too."""
+        at = np.minimum(np.searchsorted(self._hashes, ids), max(len(self._hashes) - 1, 0))
+        out: NDArray[np.bool_] = self._hashes[at] != ids if len(self._hashes) else np.ones(len(ids), np.bool_)
+        fresh = np.unique(ids[out])
+        self._hashes = np.insert(self._hashes, np.searchsorted(self._hashes, fresh), fresh)
+        return out

@@ -107,8 +107,10 @@ _relation = partial(tuple.__new__, PreparedRelation)
 class RelationEnds:
     """A batch's relations as the load's endpoint check reads them, in the batch's order: type codes
     (id_hashes.RELATION_KINDS), the endpoints' two hashes, which are native OWNS, and the incidents named (where,
-    and their hashes). Made where the batch is prepared: hashing is per id work a validating worker takes over."""
+    and their hashes), and the relations' own ids hashed. Made where the batch is prepared: hashing is per id work
+    a validating worker takes over."""
 
+    id: I64
     kind: NDArray[np.int8]
     source: I64
     source_check: I64
@@ -178,7 +180,7 @@ def relation_ends(relations: list[PreparedRelation]) -> RelationEnds:
     named = [(n, rec.incident) for n, rec in enumerate(relations) if rec.incident]
     incidents = [incident for _, incident in named]
     kind = np.array([_RELATION_CODES[rec.type] for rec in relations], np.int8)
-    return RelationEnds(kind, hashes(sources), check_hashes(sources), hashes(targets), check_hashes(targets),
+    return RelationEnds(hashes([rec.id for rec in relations]), kind, hashes(sources), check_hashes(sources), hashes(targets), check_hashes(targets),
                         np.array([native_owns(rec) for rec in relations], np.bool_),
                         np.array([n for n, _ in named], np.int64), hashes(incidents), check_hashes(incidents))
 

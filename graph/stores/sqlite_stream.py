@@ -43,7 +43,7 @@ from corpgraph.graph.write.rules import LOADING, declared_earlier, endpoint_prob
 from corpgraph.graph.stores.base import EdgeRow, TypeLookup
 from corpgraph.graph.stores.id_hashes import SOURCES, TARGETS
 from corpgraph.graph.stores.sqlite_prepare import PreparedBatch, RelationEnds, Where, origin_of
-from corpgraph.graph.stores.sqlite_ids import FileIds
+from corpgraph.graph.stores.sqlite_ids import FileIds, Written
 
 _PAGE = 500  # ids per IN list (under SQLite's bound-parameter limit)
 _DDL = (
@@ -66,6 +66,7 @@ class StreamCheck:
                  records: StoredRecords, label: str = "", empty: bool = False) -> None:
         self._db = db
         self._ids = FileIds(label)
+        self._written = Written()  # relation ids of the load, when the store was empty before it
         self._stored_types = stored_types
         self._empty = empty  # the store held nothing before the load: an id the file does not define is not stored
         self._records = records  # read through `db` too: what the file wrote so far is there
@@ -105,6 +106,14 @@ class StreamCheck:
         self.new_ids.update(r.id for r, _ in kept if r.placeholder)  # nobody holds them: they have no index rows
         placeholders = [r for r, _ in kept if r.placeholder]
         self._ids.put([r.id for r in placeholders], [EntityType(r.type) for r in placeholders], placeholder=True)
+
+    def unwritten_relations(self, batch: PreparedBatch) -> set[str]:
+        """The batch's relation ids that the store cannot hold yet (a store empty before the load that has not
+        written them): nothing to compare them with, so the caller does not look them up. Empty otherwise."""
+        if not self._empty:
+            return set()
+        relations = batch.relations
+        return {relations[n][0].id for n in np.flatnonzero(self._written.unwritten(batch.ends.id)).tolist()}
 
     def relations_written(self, batch: PreparedBatch, rel_ids: list[str], unchanged: Collection[str] = ()) -> None:
         """After the batch is written: check each relation whose endpoints are all held for real now; keep the
