@@ -49,41 +49,17 @@ class PreparedEntity(NamedTuple):
 
 
 class PreparedRelation(NamedTuple):
-    """A relation as the store writes it (its row: edge_values and document) and as the checks read it."""
+    """A relation as the store writes it (its row: edge_values and document) and as the checks read it: the row's
+    id, type, endpoints and document stand beside it as fields (the same strings: pickled once, read in C)."""
 
+    id: str
+    type: str
+    source: str
+    target: str
+    doc: str
     row: tuple[Any, ...]  # edge_values then the document: the relations table's row, in its columns' order
     incident: str | None  # only data supplies name one
     imported: bool
-
-    @property
-    def id(self) -> str:
-        """The relation's id."""
-        out: str = self.row[0]
-        return out
-
-    @property
-    def type(self) -> str:
-        """The relation's type name."""
-        out: str = self.row[1]
-        return out
-
-    @property
-    def source(self) -> str:
-        """The source entity's id."""
-        out: str = self.row[2]
-        return out
-
-    @property
-    def target(self) -> str:
-        """The target entity's id."""
-        out: str = self.row[3]
-        return out
-
-    @property
-    def doc(self) -> str:
-        """The relation's document, as stored."""
-        out: str = self.row[-1]
-        return out
 
     @property
     def sources(self) -> tuple[_Imported, ...]:
@@ -195,8 +171,8 @@ def prepared_entity(rec: Entity) -> PreparedEntity:
 
 def prepared_relation(rec: Relation) -> PreparedRelation:
     """A relation record's stand-in."""
-    return PreparedRelation((*edge_values(relation_id(rec), rec), encode(rec)), vars(rec).get("incident"),
-                            imported(rec))
+    row = (*edge_values(relation_id(rec), rec), encode(rec))
+    return PreparedRelation(row[0], row[1], row[2], row[3], row[-1], row, vars(rec).get("incident"), imported(rec))
 
 
 def native_owns(rec: object) -> bool:
