@@ -56,7 +56,8 @@ from corpgraph.graph.stores.bulk_columns import HASHED, Columns, Spilled
 from corpgraph.graph.stores.bulk_entities import Batches, Entities
 from corpgraph.graph.stores.bulk_relations import Relations, chunks
 from corpgraph.graph.stores.id_hashes import (ENTITY_KINDS, I64, RELATION_KINDS, check_hashes as _check_hashes,
-                                              distinct as _distinct, hashes as _hashes, ints as _ints)
+                                              collision, distinct as _distinct, hashes as _hashes,
+                                              ints as _ints)
 from corpgraph.graph.write.allocation import excess_reason, first_excess, may_exceed, owner_groups, stored_stake
 from corpgraph.graph.write.rules import LOADING, declared_earlier, endpoint_problems
 
@@ -146,10 +147,9 @@ class BulkChecks:
         keys = (ents.keys[0], self._batches.joined("key_hash_check", np.int64))
         collided |= _distinct(*keys) is None or _distinct(*map(np.concatenate, zip(*unknown))) is None
         if collided or rels.documents_collided:
-            raise InvalidInput([Problem(self._labels[0] if self._labels else "", 0, "id", (
-                f"two different {'ids' if collided else 'documents of one relation'} share one 64-bit hash in this "
-                "run (Python's string hash), so its checks cannot tell them apart: nothing was imported; run the "
-                "import again, which hashes with a new seed (unless PYTHONHASHSEED is fixed)"))])
+            raise InvalidInput([Problem(self._labels[0] if self._labels else "", 0, "id", collision(
+                "ids" if collided else "documents of one relation", "its checks",
+                "nothing was imported; run the import again"))])
 
     def _check_references(self, ents: Entities, rels: Relations) -> None:
         """endpoint_problems of each relation the arrays flag: against the types by its batch when every reference

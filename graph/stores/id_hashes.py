@@ -46,6 +46,12 @@ def distinct(first: I64, second: I64) -> tuple[I64, I64] | None:
     return first[keep], second[keep]
 
 
+def collision(what: str, checks: str, again: str) -> str:
+    """Why a run whose checks met two different `what` (ids, documents) sharing a first hash refuses them whole."""
+    return (f"two different {what} share one 64-bit hash in this run (Python's string hash), so {checks} cannot tell "
+            f"them apart: {again}, which hashes with a new seed (unless PYTHONHASHSEED is fixed)")
+
+
 def ints(values: list[int]) -> I64:
     """Hashes (or counts) as an int64 array."""
     return np.array(values, np.int64)

@@ -16,12 +16,10 @@ from numpy.typing import NDArray
 from corpgraph.schema.errors import InvalidInput, Problem
 from corpgraph.schema.kinds import EntityType
 
-from corpgraph.graph.stores.id_hashes import ENTITY_KINDS, I64, check_hashes, hashes
+from corpgraph.graph.stores.id_hashes import ENTITY_KINDS, I64, check_hashes, collision, hashes
 
 ENTITY_CODES = {kind: code for code, kind in enumerate(ENTITY_KINDS)}
-_COLLISION = ("two different ids share one 64-bit hash in this run (Python's string hash), so the load's checks "
-              "cannot tell them apart: nothing was loaded; load the file again, which hashes with a new seed (unless "
-              "PYTHONHASHSEED is fixed)")
+_COLLISION = collision("ids", "the load's checks", "nothing was loaded; load the file again")
 
 
 class Found:
