@@ -33,7 +33,7 @@ from corpgraph.graph.stores.base import (
     write_summary,
 )
 from corpgraph.graph.stores.sqlite_prepare import PreparedEntity, PreparedRelation, prepare
-from corpgraph.graph.stores.sqlite_stream import StreamCheck
+from corpgraph.graph.stores.sqlite_stream import StreamCheck, marks
 from corpgraph.graph.stores.codec import decode_entity, decode_found, decode_relation, search_terms, stored_type
 
 # Reads go through a shared mapping of the file (PRAGMA mmap_size; SQLite caps it at its own compile-time limit, 2 GiB
@@ -303,7 +303,7 @@ class SqliteStore:
         """Ids whose stored document in `table` (entities or relations: never user text) is exactly `docs[id]`."""
         same: set[str] = set()
         for chunk in _chunks(sorted(docs)):
-            rows = self._db.execute(f"SELECT id, doc FROM {table} WHERE id IN ({_marks(chunk)})", chunk)
+            rows = self._db.execute(f"SELECT id, doc FROM {table} WHERE id IN ({marks(chunk)})", chunk)
             same.update(i for i, doc in rows if docs[i] == doc)
         return same
 
@@ -313,9 +313,9 @@ class SqliteStore:
         records = sorted(records, key=lambda r: r.id)
         self._db.executemany(_UPSERT_ENTITY, ((r.id, r.type, r.name, r.doc) for r in records))
         for chunk in _chunks([r.id for r in records if r.id not in new]):
-            self._db.execute(f"DELETE FROM search_keys WHERE entity_id IN ({_marks(chunk)})", chunk)
-            self._db.execute(f"DELETE FROM identifiers WHERE entity_id IN ({_marks(chunk)})", chunk)
-            self._db.execute(f"DELETE FROM topics WHERE entity_id IN ({_marks(chunk)})", chunk)
+            self._db.execute(f"DELETE FROM search_keys WHERE entity_id IN ({marks(chunk)})", chunk)
+            self._db.execute(f"DELETE FROM identifiers WHERE entity_id IN ({marks(chunk)})", chunk)
+            self._db.execute(f"DELETE FROM topics WHERE entity_id IN ({marks(chunk)})", chunk)
         self._db.executemany("INSERT OR IGNORE INTO search_keys(key, entity_id) VALUES (?, ?)",
                              ((key, r.id) for r in records for key in r.keys))
         self._db.executemany("INSERT OR IGNORE INTO identifiers(key, entity_id) VALUES (?, ?)",
@@ -340,7 +340,7 @@ class SqliteStore:
         """Stored type per existing id."""
         out: dict[str, EntityType] = {}
         for chunk in _chunks(sorted(set(ids))):
-            rows = self._query(f"SELECT id, type FROM entities WHERE id IN ({_marks(chunk)})", chunk)
+            rows = self._query(f"SELECT id, type FROM entities WHERE id IN ({marks(chunk)})", chunk)
             out.update({i: stored_type(i, t) for i, t in rows})
         return out
 
@@ -348,7 +348,7 @@ class SqliteStore:
         """Entity records by id."""
         out: dict[str, Entity] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
-            rows = self._query(f"SELECT id, type, doc FROM entities WHERE id IN ({_marks(chunk)})", chunk)
+            rows = self._query(f"SELECT id, type, doc FROM entities WHERE id IN ({marks(chunk)})", chunk)
             out.update({i: decode_entity(t, d, i) for i, t, d in rows})
         return out
 
@@ -356,7 +356,7 @@ class SqliteStore:
         """Relation records by relation id."""
         out: dict[str, StoredRelation] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
-            rows = self._query(f"SELECT id, type, doc FROM relations WHERE id IN ({_marks(chunk)})", chunk)
+            rows = self._query(f"SELECT id, type, doc FROM relations WHERE id IN ({marks(chunk)})", chunk)
             out.update({i: StoredRelation(i, decode_relation(t, d, i)) for i, t, d in rows})
         return out
 
@@ -370,8 +370,8 @@ class SqliteStore:
             # `+type`: without it SQLite walks the type index (every OWNS row) for each chunk instead of the
             # source and target indexes: 0.49 s against 0.01 s a chunk of 500 on a 145k-stake store, 30 of the
             # 41 s "checking references" of a fresh 214k-record load (issue 23).
-            sql = (f"SELECT id, type, doc FROM relations WHERE +type IN ({_marks(type_names)}) AND "
-                   f"(source IN ({_marks(chunk)}) OR target IN ({_marks(chunk)}))")
+            sql = (f"SELECT id, type, doc FROM relations WHERE +type IN ({marks(type_names)}) AND "
+                   f"(source IN ({marks(chunk)}) OR target IN ({marks(chunk)}))")
             for i, t, d in self._query(sql, [*type_names, *chunk, *chunk]):
                 found[i] = StoredRelation(i, decode_relation(t, d, i))
         return [found[k] for k in sorted(found)]
@@ -384,7 +384,7 @@ class SqliteStore:
         if terms is None:
             return []
         key, type_names, wanted = terms
-        having = f"AND e.id IN (SELECT entity_id FROM topics WHERE topic IN ({_marks(wanted)})) " if wanted else ""
+        having = f"AND e.id IN (SELECT entity_id FROM topics WHERE topic IN ({marks(wanted)})) " if wanted else ""
         sql = (
             "SELECT e.type, e.doc, e.id, MIN(CASE WHEN k.key = ?1 THEN 0 WHEN substr(k.key, 1, length(?1)) = ?1 THEN 1 "
             "ELSE 2 END) AS rank FROM search_keys k JOIN entities e ON e.id = k.entity_id "
@@ -416,8 +416,8 @@ class SqliteStore:
         kinds = {t.value: RelationType(t) for t in types}
         out: list[EdgeRow] = []
         for chunk in _chunks(list(dict.fromkeys(ids))) if kinds else []:
-            rows = self._query(f"SELECT {_EDGE_COLUMNS} FROM relations WHERE target IN ({_marks(chunk)}) "
-                               f"AND +type IN ({_marks(kinds)})", [*chunk, *kinds])
+            rows = self._query(f"SELECT {_EDGE_COLUMNS} FROM relations WHERE target IN ({marks(chunk)}) "
+                               f"AND +type IN ({marks(kinds)})", [*chunk, *kinds])
             out += [EdgeRow(r[0], kinds[r[1]], *r[2:]) for r in rows]
         return out
 
@@ -428,7 +428,7 @@ class SqliteStore:
         while kinds:
             rows = self._query(
                 f"SELECT rowid, {_EDGE_COLUMNS} FROM relations "
-                f"WHERE rowid > ? AND +type IN ({_marks(kinds)}) ORDER BY rowid LIMIT ?", [last, *kinds, page_size])
+                f"WHERE rowid > ? AND +type IN ({marks(kinds)}) ORDER BY rowid LIMIT ?", [last, *kinds, page_size])
             if not rows:
                 return
             yield [EdgeRow(r[1], kinds[r[2]], *r[3:]) for r in rows]
@@ -578,8 +578,3 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
     """Split an id list into chunks under SQLite's bound-parameter limit."""
     for start in range(0, len(items), _CHUNK):
         yield items[start:start + _CHUNK]
-
-
-def _marks(items: Collection[object]) -> str:
-    """Placeholders for an IN list (never values: those are bound)."""
-    return ", ".join("?" * len(items))  # "?, ?, ?": joined over a string's characters, no generator

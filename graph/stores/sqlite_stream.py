@@ -202,7 +202,7 @@ class StreamCheck:
         out: set[Endpoints] = set()
         for page in _pages(ids):
             out.update(self._db.execute(f"SELECT type, source, target, incident FROM load_rels WHERE source IN "
-                                        f"({_marks(page)}) OR target IN ({_marks(page)})", page + page))
+                                        f"({marks(page)}) OR target IN ({marks(page)})", page + page))
         return out
 
     def finish(self) -> tuple[list[Problem], int]:
@@ -226,7 +226,7 @@ class StreamCheck:
             failed: set[str] = set()
             for page in _pages([ref for ref in wanted if ref not in known]):
                 failed.update(i for (i,) in self._db.execute(
-                    f"SELECT id FROM load_failed WHERE id IN ({_marks(page)})", page))
+                    f"SELECT id FROM load_failed WHERE id IN ({marks(page)})", page))
             for _, kind, source, target, incident, *where in rows:
                 self.problems.extend(_origin(*where).problem(field, reason) for field, reason in
                                      endpoint_problems(_record(kind, source, target, incident), known, LOADING, failed))
@@ -267,7 +267,7 @@ class StreamCheck:
         for chunk in _pages(sorted(of_member)):
             for member, total in self._db.execute(
                     f"SELECT target, SUM(COALESCE(share, share_min, 0.0)) FROM relations WHERE target IN "
-                    f"({_marks(chunk)}) AND +type = ? GROUP BY target", [*chunk, RelationType.OWNS.value]):
+                    f"({marks(chunk)}) AND +type = ? GROUP BY target", [*chunk, RelationType.OWNS.value]):
                 for company in of_member[member]:
                     totals[company] += total
         kept = [c for c in page if may_exceed(totals[c])]
@@ -279,7 +279,7 @@ class StreamCheck:
         out: dict[str, list[str]] = {}
         for chunk in _pages(ids):
             for id, key in self._db.execute(f"SELECT entity_id, key FROM identifiers WHERE entity_id IN "
-                                            f"({_marks(chunk)}) ORDER BY entity_id, key", chunk):
+                                            f"({marks(chunk)}) ORDER BY entity_id, key", chunk):
                 out.setdefault(id, []).append(key)
         return out
 
@@ -288,7 +288,7 @@ class StreamCheck:
         company itself included), with the companies it merges with (graph.allocation's rule)."""
         out: dict[str, list[str]] = {c: [c] for c in page}
         rows = self._db.execute(f"SELECT DISTINCT a.entity_id, b.entity_id FROM identifiers a JOIN identifiers b "
-                                f"ON a.key = b.key WHERE a.entity_id IN ({_marks(page)}) AND b.entity_id != a.entity_id",
+                                f"ON a.key = b.key WHERE a.entity_id IN ({marks(page)}) AND b.entity_id != a.entity_id",
                                 page).fetchall()
         for company, member in rows:
             out.setdefault(member, []).append(company)
@@ -303,7 +303,7 @@ class StreamCheck:
         for page in _pages(targets):
             rows = self._db.execute(
                 "SELECT rel_id, file, line, pointer, fields, MAX(seq) FROM load_owns "
-                f"WHERE target IN ({_marks(page)}) GROUP BY rel_id", page)
+                f"WHERE target IN ({marks(page)}) GROUP BY rel_id", page)
             out.update({rel: _origin(*where) for rel, *where, _ in rows})
         return out
 
@@ -330,6 +330,6 @@ def _pages(items: list[str]) -> Iterator[list[str]]:
         yield items[start:start + _PAGE]
 
 
-def _marks(items: list[str]) -> str:
+def marks(items: Collection[object]) -> str:
     """Placeholders for an IN list (never values: those are bound)."""
     return ", ".join("?" * len(items))  # "?, ?, ?": joined over a string's characters, no generator
