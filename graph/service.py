@@ -8,7 +8,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import partial
 from enum import Enum
 from typing import Protocol
 
@@ -378,31 +377,39 @@ class CorpGraph:
     def _mapped(self, revision: int | None, checked: bool = False) -> Analytic | None:
         """The state published for a revision, mapped (None when there is none, or it was pruned meanwhile)."""
         assert self.snapshots is not None
-        found = None if revision is None else self.snapshots.mapped(revision, checked)
+        # a follower takes the file's views as its queries ask for them (Snapshots.mapped): its deltas patch those alone
+        found = None if revision is None else self.snapshots.mapped(revision, checked, views=not self._follows)
         if found is None:
             return None
         projection, identity = found
         self._keep_identity(identity)
         if self._follows:
-            projection.published = partial(self._published_view, projection)
+            projection.published = self._published_view
         return Analytic(identity, projection, BuildStatus(Applied.MAPPED))
 
     def _published_view(self, projection: Projection, day: int) -> AsOfView | None:
         """The builder's ready view of a day for a following facade: asked for, then mapped from its snapshot once
-        published (the pages shared with every worker); None when the builder has moved to another revision or
+        published (the pages shared with every worker); None when the builder has moved past this revision or
         takes longer than VIEW_WAIT (the caller then builds the view itself, as a single process does)."""
         assert self.snapshots is not None
         deadline = time.monotonic() + VIEW_WAIT
         seen: object = None
         while True:
-            self.snapshots.want(projection.revision, day)  # again each time: a builder still at an older state drops it
             stamp = self.snapshots.stamp(projection.revision)
             view = self.snapshots.mapped_view(projection, day) if stamp != seen else None  # read a file once
             seen = stamp
-            if view is not None or self.snapshots.newest() != projection.revision or time.monotonic() > deadline:
+            if view is not None or self._published_past(projection.revision) or time.monotonic() > deadline:
                 return view
+            self.snapshots.want(projection.revision, day)  # again each time: a builder still at an older state drops it
             budget.check()
             time.sleep(_VIEW_POLL)
+
+    def _published_past(self, revision: int) -> bool:
+        """The builder has published a newer revision than this one (or nothing): it will not ready a view at this one
+        any more (an older newest means that it has not caught up yet: it serves the ask once it has)."""
+        assert self.snapshots is not None
+        newest = self.snapshots.newest()
+        return newest is None or newest > revision
 
     def serve_wanted(self) -> bool:
         """For a builder process: ready the views of the days following workers asked for (Snapshots.want) in the

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +193,45 @@ def _how_after(graph: CorpGraph) -> Applied:
     """How the facade's state was made, once it answered from one."""
     graph.projection()
     return _how(graph)
+
+
+DAY, LATER = date(2024, 1, 1), date(2025, 1, 1)
+
+
+def test_a_follower_patches_only_the_views_it_used_and_gets_the_others_at_its_own_revision(tmp_path: Path) -> None:
+    """The builder publishes views of two days; the follower answers about one: a write through it patches that
+    view alone, and the other day, asked after the write, comes from the builder's publication of the write's
+    revision (never the view of the snapshot the follower started from, which is still there and lacks the write)."""
+    db = tmp_path / "c.db"
+    builder_store, follower_store = SqliteStore(db), SqliteStore(db)
+    ingest(builder_store, batch(company("a"), company("b"), owns("a", "b", 0.6)))
+    snapshots = Snapshots(tmp_path / "snaps", "s")
+    builder = CorpGraph(builder_store, snapshots=snapshots)
+    follower = CorpGraph(follower_store, snapshots=snapshots, follow=True)
+    for day in (DAY, LATER):
+        builder.owners("b", day)
+    assert builder.publish() == builder_store.revision()  # with both days' views
+    # a holds 60% of b on both days
+    assert [(h.owner, h.direct) for h in follower.owners("b", DAY)] == [("a", 0.6)]
+    assert follower.projection().cached_days() == [DAY]  # LATER's view stays in the file until asked for
+    follower.write(batch(company("c"), owns("c", "b", 0.3)))
+    assert _how(follower) is Applied.DELTA and follower.projection().cached_days() == [DAY]
+    stop = threading.Event()
+
+    def serve() -> None:  # the builder's publisher, asked views only: nothing else publishes the write's revision
+        while not stop.wait(0.01):
+            builder.live.fresh()
+            if builder.serve_wanted():
+                builder.publish()
+    serving = threading.Thread(target=serve)
+    serving.start()
+    try:
+        # c's 30% is there on the other day too: the view of the write's revision, not the one mapped first
+        assert sorted((h.owner, h.direct) for h in follower.owners("b", LATER)) == [("a", 0.6), ("c", 0.3)]
+        assert follower.owners("b", LATER) == builder.owners("b", LATER)
+        assert follower.projection().view(LATER).projection is follower.projection()
+    finally:
+        stop.set()
+        serving.join()
+        builder_store.close()
+        follower_store.close()

@@ -282,7 +282,9 @@ class Projection:
     _views: OrderedDict[int, "AsOfView"] = field(default_factory=OrderedDict, repr=False)
     # Where a view missing here is asked for before it is built here: a worker that maps its builder's snapshots
     # gets the builder's ready view of the day from them (graph.service), shared rather than built privately.
-    published: Callable[[int], "AsOfView | None"] | None = field(default=None, repr=False)
+    # Called with the projection that misses the view: a state made from this one by a delta carries the hook,
+    # and must get the view of its own revision, never one over the projection it was made from.
+    published: Callable[["Projection", int], "AsOfView | None"] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -303,7 +305,7 @@ class Projection:
             if found is not None:
                 self._views.move_to_end(key)
                 return found
-        built = (self.published(key) if self.published is not None else None) or AsOfView.build(self, key)
+        built = (self.published(self, key) if self.published is not None else None) or AsOfView.build(self, key)
         self.keep_view(built)
         return built
 

@@ -143,10 +143,14 @@ class Snapshots:
         found = re.fullmatch(re.escape(f"projection-{self.instance or 'store'}-r") + r"(\d+)" + re.escape(_SUFFIX), name)
         return int(found.group(1)) if found else None
 
-    def mapped(self, revision: int, checked: bool = False) -> tuple[Projection, IdentityMap] | None:
+    def mapped(self, revision: int, checked: bool = False, views: bool = True) -> tuple[Projection, IdentityMap] | None:
         """The projection and identity published for this revision, its arrays mapped read-only from the file;
         None when there is no such file (or the builder pruned it for a newer one) or it is not a published
         snapshot (another format or key, no identity map).
+
+        views=False leaves the ready views the file carries out of the projection's cache: a follower takes one
+        from the file when a query first asks for its day (`mapped_view`), so a delta patches only the views the
+        follower uses, not every view its builder ever readied.
 
         checked=False trusts the bytes: the file was published by this server's own builder process, renamed
         into place whole. checked=True (a file from before a restart) checks the digest and every invariant
@@ -161,7 +165,7 @@ class Snapshots:
         try:
             arrays = _mapped_arrays(pages)
             identity = _other_key(arrays, self.instance, revision) or manifest_of(arrays).get("identity")
-            projection = _projection(arrays, self.instance, revision, checked) if identity else None
+            projection = _projection(arrays, self.instance, revision, checked, views) if identity else None
         except (ValueError, KeyError, TypeError, IndexError, AttributeError, zipfile.BadZipFile, struct.error) as exc:
             _log.warning("the projection snapshot %s cannot be mapped (%s)%s", path, exc,
                          "; it is deleted" if checked else "")
@@ -371,9 +375,11 @@ def _identity(saved: dict[str, Any], revision: int) -> IdentityMap:
     return IdentityMap(revision, mapping, members, [IdentityConflict(*c) for c in saved["conflicts"]])
 
 
-def _projection(arrays: dict[str, np.ndarray], instance: str, revision: int, checked: bool = True) -> Projection | None:
+def _projection(arrays: dict[str, np.ndarray], instance: str, revision: int, checked: bool = True,
+                views: bool = True) -> Projection | None:
     """The projection a snapshot's arrays describe, or None when they are not the one asked for or do not fit
-    (checked=False: the key only, not the digest and invariants; see Snapshots.mapped)."""
+    (checked=False: the key only, not the digest and invariants; views=False: without the saved views in its
+    cache; see Snapshots.mapped)."""
     if _other_key(arrays, instance, revision):
         return None
     manifest = manifest_of(arrays)
@@ -399,7 +405,7 @@ def _projection(arrays: dict[str, np.ndarray], instance: str, revision: int, che
     built = assemble(revision, ids, edges, relation_ids, statements)
     damaged = tuple(DamagedRelation(*d) for d in manifest.get("damaged", []))
     projection = replace(built, damaged=damaged) if damaged else built
-    for day in manifest["views"]:  # the ready views saved with it: read from the file, not built again
+    for day in manifest["views"] if views else ():  # the ready views saved with it: read from the file, not built
         projection.keep_view(view_of(projection, day, arrays, view_prefix(day)))
     return projection
 
