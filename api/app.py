@@ -187,8 +187,10 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
     return_large_blocks()
     owned = store is None
     opened = store if store is not None else open_store(store_kind)
+    # a builder worker's Publisher publishes its states once writes pause: the facade does not save them too
     graph = CorpGraph(opened, rebuild_hooks, snapshots=snapshots_for(opened),
-                      follow=worker is not None and not worker.builder, apart=build_apart)
+                      follow=worker is not None and not worker.builder, apart=build_apart,
+                      save_deltas=worker is None)
     publisher = Publisher(graph) if worker is not None and worker.builder else None
     lanes = Lanes(settings.heavy_workers, settings.quick_workers)
 

@@ -119,11 +119,14 @@ class CorpGraph:
     of `corpgraph serve --workers N`) published in `snapshots`, mapped read-only and shared with it, or the
     previous one plus the change log. With apart=True (and snapshots) a full build runs in a child process
     (graph.projection.apart) whose snapshot is then mapped, so that it never holds this process's GIL.
+    save_deltas=False: a state made by deltas is not saved now and then (SNAPSHOT_EVERY) by the build that made it;
+    the builder worker of `corpgraph serve --workers N` publishes its states itself, once the writes pause
+    (api.workers.Publisher), so no snapshot is written amid a burst of writes.
     """
 
     def __init__(self, store: GraphStore, rebuild_hooks: RebuildHooks | None = None,
                  fresh_wait: float = FRESH_WAIT, snapshots: Snapshots | None = None, follow: bool = False,
-                 apart: bool = False, record_cache: int | None = None) -> None:
+                 apart: bool = False, record_cache: int | None = None, save_deltas: bool = True) -> None:
         self.store = store
         self._hooks = rebuild_hooks  # the process decides (graph.gc_policy.FrozenProjections for a server)
         self.snapshots = snapshots  # where projections are saved and read back (graph.projection.snapshot; a server passes it)
@@ -141,6 +144,7 @@ class CorpGraph:
         self._follows = follow
         self._published: tuple[int, frozenset[int]] = (-1, frozenset())  # the revision and views last published
         self._saved_at = time.monotonic()  # when a state made by a delta was last saved (a build saves its own)
+        self._save_deltas = save_deltas
         if follow and snapshots is None:
             raise ValueError("a following facade needs the snapshots folder its builder publishes to")
         # through self: a forked benchmark child swaps self.store for its own connection
@@ -300,7 +304,7 @@ class CorpGraph:
     def _snapshot_now_and_then(self, state: Analytic) -> None:
         """Save a state made by a delta when the last save is SNAPSHOT_EVERY seconds old: a restart then
         catches up on few writes (delta.advance takes at most MAX_RELATIONS of them), not on a day's."""
-        if self.snapshots is None or time.monotonic() - self._saved_at < SNAPSHOT_EVERY:
+        if not self._save_deltas or self.snapshots is None or time.monotonic() - self._saved_at < SNAPSHOT_EVERY:
             return
         self._saved_at = time.monotonic()
         self.snapshots.save_in_background(state.projection, identity=state.identity)  # with it: workers map it

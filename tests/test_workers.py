@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from corpgraph.api.workers import HEADER, Publisher
+from corpgraph.graph import service
 from corpgraph.graph.projection.snapshot import Snapshots
 from corpgraph.graph.service import Applied, CorpGraph
 from corpgraph.graph.stores.sqlite import SqliteStore
@@ -235,3 +236,37 @@ def test_a_follower_patches_only_the_views_it_used_and_gets_the_others_at_its_ow
         serving.join()
         builder_store.close()
         follower_store.close()
+
+
+def test_the_builder_publishes_once_the_writes_pause() -> None:
+    """Publisher.due: not within `publish_every` of the last publication; then once the revision has not moved for
+    `quiet` seconds, or `at_most` seconds after the last publication however busy the writes."""
+    publisher = Publisher.__new__(Publisher)
+    publisher.publish_every, publisher.quiet, publisher.at_most = 5.0, 1.0, 30.0
+    assert not publisher.due(since_published=4.9, since_changed=60.0)  # too soon after the last one
+    assert not publisher.due(since_published=6.0, since_changed=0.3)  # amid writes
+    assert publisher.due(since_published=6.0, since_changed=1.0)  # the writes paused
+    assert publisher.due(since_published=30.0, since_changed=0.0)  # writes never pause: published anyway
+
+
+def test_a_builder_worker_saves_no_delta_state_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """save_deltas=False (the builder worker, whose Publisher publishes): a delta's state is not saved by the build
+    that made it, however old the last save; with save_deltas (one process) it is, once SNAPSHOT_EVERY passed."""
+    monkeypatch.setattr(service, "SNAPSHOT_EVERY", 0.0)
+    for save_deltas in (False, True):
+        store = SqliteStore(tmp_path / f"c-{save_deltas}.db")
+        try:
+            ingest(store, batch(company("a"), company("b"), owns("a", "b", 0.6)))
+            snapshots = Snapshots(tmp_path / f"snaps-{save_deltas}", "s")
+            graph = CorpGraph(store, snapshots=snapshots, save_deltas=save_deltas)
+            built = graph.live.fresh().revision
+            while snapshots.newest() != built:  # the full build's own snapshot, saved in the background
+                time.sleep(0.01)
+            graph.write(batch(company("c"), owns("c", "b", 0.3)))
+            assert _how(graph) is Applied.DELTA
+            deadline = time.monotonic() + 10
+            while save_deltas and snapshots.newest() != store.revision() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert snapshots.newest() == (store.revision() if save_deltas else built)
+        finally:
+            store.close()
