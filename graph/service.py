@@ -409,11 +409,12 @@ class CorpGraph:
             time.sleep(_VIEW_POLL)
 
     def _published_past(self, revision: int) -> bool:
-        """The builder has published a newer revision than this one (or nothing): it will not ready a view at this one
-        any more (an older newest means that it has not caught up yet: it serves the ask once it has)."""
+        """The builder will not ready a view at this revision: it has published a newer one (or nothing), or it has
+        not reached this one yet and the store has moved past it (an older newest with the store still at this
+        revision means that the builder is catching up to it: it serves the ask once it has)."""
         assert self.snapshots is not None
         newest = self.snapshots.newest()
-        return newest is None or newest > revision
+        return newest is None or newest > revision or (newest < revision and self.store.revision() > revision)
 
     def serve_wanted(self) -> bool:
         """For a builder process: ready the views of the days following workers asked for (Snapshots.want) in the
