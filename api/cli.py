@@ -39,6 +39,8 @@ from corpgraph.schema.batch import Batch, WriteSummary
 from corpgraph.loaders.coverage import Coverage
 
 if TYPE_CHECKING:  # imported where it runs: `db import` alone needs the bulk import's module
+    from starlette.applications import Starlette
+
     from corpgraph.graph.stores.neo4j_bulk import Prepared
 
 app = typer.Typer(help="corpgraph: who is liable for an incident, who is exposed to it.", no_args_is_help=True)
@@ -476,9 +478,7 @@ def serve(
             ingest(graph_store, load_file(path))
         out.print(f"GraphiQL: http://{host}:{port}/graphql", markup=False, highlight=False)
         if workers == 1:
-            # The long-lived server decides its garbage-collector tuning here, at start-up.
-            uvicorn.run(create_app(store=graph_store, rebuild_hooks=FrozenProjections(), build_apart=True), host=host,
-                        port=port)
+            uvicorn.run(serving_app(graph_store), host=host, port=port)
             return
         if snapshots_for(graph_store) is None:
             raise ConfigurationError("--workers shares the projection through its snapshots: set CORPGRAPH_SNAPSHOTS "
@@ -490,6 +490,19 @@ def serve(
         return create_app(store=open_store(store, settings), rebuild_hooks=FrozenProjections(), worker=worker,
                           build_apart=True)
     serve_workers(workers, host, port, worker_app)
+
+
+def serving_app(store: GraphStore | None = None) -> Starlette:
+    """The app of `corpgraph serve` (one process): frozen projections, built apart; `uvicorn --factory
+    corpgraph.api.cli:serving_app` serves the store of the settings this way, as the benchmark's server does.
+
+    The long-lived server decides its garbage-collector tuning here, at start-up: a projection built in the serving
+    process and left to the collector (create_app alone) is walked by every full collection.
+    """
+    from corpgraph.api.app import create_app
+    from corpgraph.graph.gc_policy import FrozenProjections
+
+    return create_app(store=store, rebuild_hooks=FrozenProjections(), build_apart=True)
 
 
 def _port_free(host: str, port: int) -> None:

@@ -3,8 +3,10 @@
     nice .venv/bin/python benchmarks/graphql_http.py --companies 200000 --workdir /tmp/gql200k --rounds 3
 
 The store is loaded once per workdir (workers.prepared) and reused; the server is `uvicorn --factory
-corpgraph.api.app:create_app` on 127.0.0.1, as run.py's rows start it (benchmarks/ours.py GraphQLServer), asked
-by one client the same queries over the same samples (run.py's pick_samples). Per query kind and round it prints the
+corpgraph.api.cli:serving_app` (`corpgraph serve`'s app) on 127.0.0.1, as run.py's rows start it (benchmarks/ours.py
+GraphQLServer), asked by one client the same queries over the same samples (run.py's pick_samples); unlike the rows,
+10 calls of each kind come first and the rounds repeat the keys (round 1 is the row's cold case, later rounds read
+the records the first kept in the server's record cache). Per query kind and round it prints the
 p50/p99 wall ms a call (exposure follows the cursor when a holder has more than one page, as the row does) and the
 server's CPU ms a call (its threads' run time, /proc/PID/task/*/schedstat): the second does not move with the
 machine's other load, the first does. `--spy SECONDS` also samples the server with py-spy while the client loops

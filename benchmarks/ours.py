@@ -120,7 +120,8 @@ class Ours:
 
 
 class GraphQLServer:
-    """The product's ASGI app under uvicorn on 127.0.0.1 (a subprocess over the same store file)."""
+    """The product's ASGI app under uvicorn on 127.0.0.1 (a subprocess over the same store file), made as
+    `corpgraph serve` makes it (api.cli.serving_app: projections frozen, built apart)."""
 
     LIABILITY = ("query($id: ID!, $asOf: Date) { liabilityChain(incidentId: $id, asOf: $asOf) "
                  "{ parties { entity { id } role weight } } }")
@@ -139,7 +140,7 @@ class GraphQLServer:
         port = _free_port()
         env = {**os.environ, "CORPGRAPH_DB": str(self.db), "CORPGRAPH_STORE": "embedded"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "corpgraph.api.app:create_app", "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", "--factory", "corpgraph.api.cli:serving_app", "--host", "127.0.0.1",
              "--port", str(port), "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env)
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=self.timeout)
         try:

@@ -110,3 +110,22 @@ def test_a_server_makes_glibc_return_large_blocks() -> None:
     """On glibc (this project's Linux), mallopt takes the fixed mapping threshold and says so (1); the soak test
     (tests/test_soak.py) holds what it is for: a server's memory stays flat under a stream of writes."""
     assert platform.libc_ver()[0] != "glibc" or gc_policy.return_large_blocks() is True
+
+
+def test_the_served_app_freezes_its_projections_and_builds_them_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`corpgraph serve`'s app, also the benchmark's `uvicorn --factory corpgraph.api.cli:serving_app`: the server's
+    own tuning (frozen projections, builds in a child), not create_app's library defaults (none of either)."""
+    from corpgraph.api import app as app_module
+    from corpgraph.api.cli import serving_app
+
+    made: list[dict[str, Any]] = []
+    sentinel = object()
+
+    def create_app(**kwargs: Any) -> object:
+        made.append(kwargs)
+        return sentinel
+
+    monkeypatch.setattr(app_module, "create_app", create_app)
+    assert serving_app() is sentinel
+    assert len(made) == 1 and made[0]["store"] is None and made[0]["build_apart"] is True
+    assert isinstance(made[0]["rebuild_hooks"], FrozenProjections)
