@@ -494,7 +494,8 @@ def _http_rows(config: Config, store: SqliteStore, incidents: list[str], roots: 
     for name, kind, label, limit in (("liabilityChain", "liability", "p50 <= 10 ms", 10.0),
                                      ("exposure", "exposure", "p50 <= 5 ms", 5.0)):
         rows.append(_crowd_row(f"GraphQL {name} p50, {CLIENTS} clients", *crowd[kind], label, limit))
-    rows.append(Row("GraphQL server peak RSS", "MB", server_rss / MB, {}, "the uvicorn process, after every row above"))
+    rows.append(Row("GraphQL server peak RSS", "MB", server_rss / MB, {},
+                    "the uvicorn process (serve's app: builds run in a child, not counted), after every row above"))
     return rows, agree
 
 
