@@ -343,3 +343,18 @@ def test_relation_ids_a_load_into_an_empty_store_has_not_written_are_told_apart(
     assert written.unwritten(np.array([5, 3, 5], np.int64)).tolist() == [True, True, True]
     assert written.unwritten(np.array([3, 7, 9, 5, 1], np.int64)).tolist() == [False, True, True, False, True]
     assert written.unwritten(np.array([9, 2], np.int64)).tolist() == [False, True]
+
+
+def test_runs_find_keys_in_every_run_and_set_their_columns() -> None:
+    """sqlite_ids.Runs: eight keys, then two (a run of their own: the eight are more than twice as many), then one
+    (merged with the two); each key is found in whichever run holds it, with its value, and set there."""
+    runs = sqlite_ids.Runs(np.int64)
+    for keys in ([80, 10, 20, 30, 40, 50, 60, 70], [95, 5], [33]):
+        runs.add(np.array(keys, np.int64), np.array(keys, np.int64) * 2)
+    run, at = runs.find(np.array([33, 40, 41, 5], np.int64))
+    assert (run >= 0).tolist() == [True, True, False, True] and len(set(run[run >= 0].tolist())) == 2
+    assert runs.column(0, run, at).tolist() == [66, 80, 0, 10]
+    hit = run >= 0
+    runs.assign(0, run[hit], at[hit], np.array([-1, -2, -3], np.int64))
+    assert runs.column(0, *runs.find(np.array([5, 33, 40, 95], np.int64))).tolist() == [-3, -1, -2, 190]
+    assert (len(runs), runs.total(0)) == (11, 2 * (360 + 95 + 5 + 33) - 66 - 80 - 10 - 1 - 2 - 3)

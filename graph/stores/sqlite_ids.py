@@ -1,5 +1,6 @@
 """The ids a streamed load's file has defined so far (graph.stores.sqlite_stream): each id's type and whether it is
-a placeholder the file made, on sorted numpy arrays of hashed ids (graph.stores.id_hashes) instead of a TEMP table.
+a placeholder the file made, on sorted runs of numpy arrays of hashed ids (graph.stores.id_hashes, Runs) instead of a
+TEMP table.
 
 A batch's lookups and updates are a few sorts and searches over arrays, 18 bytes an id (22 MB at 1M companies),
 where the TEMP table cost a B-tree insert and an IN-list read per id. Each id is kept by its first hash with its
@@ -9,6 +10,8 @@ first hash cannot both be kept, and the load is refused, nothing written (about 
 ids; loading again hashes with a new seed unless PYTHONHASHSEED is fixed).
 """
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,15 +40,86 @@ class Found:
         return out
 
 
+class Runs:
+    """Distinct int64 keys, each with values in columns beside it, as sorted runs: a batch's new keys become a run of
+    their own, merged with the run before it while that one holds at most twice as many (so each run is more than
+    twice the next: about log2(keys / batch) runs, and a key is merged about as often). Adding a batch costs its own
+    size times that log, amortised, where keeping one sorted array (np.insert) copied every key held at each batch:
+    quadratic in the file's size."""
+
+    def __init__(self, *dtypes: type[np.generic]) -> None:
+        self._dtypes = dtypes
+        self._runs: list[list[NDArray[Any]]] = []  # each: the sorted keys, then one array a column
+
+    def find(self, keys: I64) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """For each key, the run holding it (-1 where none does) and its place there."""
+        order = np.argsort(keys)
+        wanted = keys[order]  # searched in order, each search starts where the last one ended: a third of the time
+        run, at = np.full(len(keys), -1, np.intp), np.zeros(len(keys), np.intp)
+        for number, (held, *_) in enumerate(self._runs):
+            place = np.minimum(np.searchsorted(held, wanted), len(held) - 1)
+            hit = held[place] == wanted
+            run[order[hit]], at[order[hit]] = number, place[hit]
+        return run, at
+
+    def column(self, index: int, run: NDArray[np.intp], at: NDArray[np.intp]) -> NDArray[Any]:
+        """Column `index`'s values at the places `find` gave (zero where run is -1)."""
+        out = np.zeros(len(run), self._dtypes[index])
+        for number, columns in enumerate(self._runs):
+            mine = run == number
+            out[mine] = columns[index + 1][at[mine]]
+        return out
+
+    def assign(self, index: int, run: NDArray[np.intp], at: NDArray[np.intp], values: NDArray[Any]) -> None:
+        """Set column `index` at the places `find` gave (every run a key's, none -1)."""
+        for number, columns in enumerate(self._runs):
+            mine = run == number
+            columns[index + 1][at[mine]] = values[mine]
+
+    def add(self, keys: I64, *columns: NDArray[Any]) -> None:
+        """Hold new keys (distinct, none held yet), in any order, with their columns' values."""
+        if not len(keys):
+            return
+        order = np.argsort(keys, kind="stable")
+        self._runs.append([keys[order], *(np.asarray(values, dtype)[order]
+                                          for values, dtype in zip(columns, self._dtypes))])
+        while len(self._runs) > 1 and len(self._runs[-2][0]) <= len(self._runs[-1][0]) * 2:
+            last = self._runs.pop()
+            self._runs.append(_merged(self._runs.pop(), last))
+
+    def total(self, index: int) -> int:
+        """The sum of column `index` over every key."""
+        return sum(int(columns[index + 1].sum()) for columns in self._runs)
+
+    def __len__(self) -> int:
+        """How many keys are held."""
+        return sum(len(columns[0]) for columns in self._runs)
+
+
+def _merged(before: list[NDArray[Any]], after: list[NDArray[Any]]) -> list[NDArray[Any]]:
+    """Two runs as one: each key of the later run `after` goes where it sorts among `before`'s (searchsorted, no
+    sort), every column moved once and let go of in the two runs once moved (so the merge holds one column twice at
+    the most, and a flag a key)."""
+    at = np.searchsorted(before[0], after[0]) + np.arange(len(after[0]))
+    rest = np.ones(len(before[0]) + len(after[0]), np.bool_)
+    rest[at] = False
+    out = []
+    while before:
+        old, new = before.pop(0), after.pop(0)
+        column = np.empty(len(rest), old.dtype)
+        column[at], column[rest] = new, old
+        out.append(column)
+    return out
+
+
 class FileIds:
-    """Every id the file has defined so far, sorted by first hash: second hash, type code, placeholder flag."""
+    """Every id the file has defined so far, by first hash (Runs): second hash, type code, placeholder flag."""
+
+    _SECOND, _CODE, _PLACEHOLDER = 0, 1, 2  # Runs' columns
 
     def __init__(self, label: str) -> None:
         self._label = label
-        self._first: I64 = np.zeros(0, np.int64)
-        self._second: I64 = np.zeros(0, np.int64)
-        self._code: NDArray[np.int8] = np.zeros(0, np.int8)
-        self._placeholder: NDArray[np.bool_] = np.zeros(0, np.bool_)
+        self._held = Runs(np.int64, np.int8, np.bool_)
 
     def find(self, ids: list[str]) -> Found:
         """Where each id stands among the file's."""
@@ -67,43 +141,28 @@ class FileIds:
         are added only for ids the file does not define yet. InvalidInput when two ids share a first hash."""
         first, second = hashes(ids), check_hashes(ids)
         code = np.array([ENTITY_CODES[kind] for kind in kinds], np.int8)
-        at, hit, clipped = self._search(first)
-        if hit.any() and (hit & (self._second[clipped] != second)).any():
+        run, at = self._held.find(first)
+        hit = run >= 0
+        if hit.any() and (self._held.column(self._SECOND, run[hit], at[hit]) != second[hit]).any():
             self._refuse()
-        if not placeholder:
-            self._code[at[hit]], self._placeholder[at[hit]] = code[hit], False
+        if not placeholder and hit.any():
+            self._held.assign(self._CODE, run[hit], at[hit], code[hit])
+            self._held.assign(self._PLACEHOLDER, run[hit], at[hit], np.zeros(int(hit.sum()), np.bool_))
         new = ~hit
-        first, second, code, at = first[new], second[new], code[new], at[new]
-        order = np.argsort(first, kind="stable")
-        first, second, code, at = first[order], second[order], code[order], at[order]
-        if (first[1:] == first[:-1]).any():  # distinct ids by the caller: one first hash twice is a collision
+        first, second, code = first[new], second[new], code[new]
+        if len(np.unique(first)) < len(first):  # distinct ids by the caller: one first hash twice is a collision
             self._refuse()
-        self._first = np.insert(self._first, at, first)
-        self._second = np.insert(self._second, at, second)
-        self._code = np.insert(self._code, at, code)
-        self._placeholder = np.insert(self._placeholder, at, np.full(len(first), placeholder))
+        self._held.add(first, second, code, np.full(len(first), placeholder))
 
     def placeholders(self) -> int:
         """How many ids the file holds as its placeholders."""
-        return int(self._placeholder.sum())
+        return self._held.total(self._PLACEHOLDER)
 
     def lookup(self, first: I64, second: I64) -> Found:
         """Where each hashed id (its two hashes) stands among the file's: a hit needs both hashes to agree."""
-        _, hit, at = self._search(first)
-        if not len(self._first):
-            return Found(hit, np.zeros(len(first), np.int8), np.zeros(len(first), np.bool_))
-        hit &= self._second[at] == second
-        return Found(hit, self._code[at], self._placeholder[at])
-
-    def _search(self, first: I64) -> tuple[NDArray[np.intp], NDArray[np.bool_], NDArray[np.intp]]:
-        """Each first hash's place in the sorted arrays (where it goes), whether it is there, and the place to read
-        (the last one for a hash past the end)."""
-        at = np.searchsorted(self._first, first)
-        if not len(self._first):
-            return at, np.zeros(len(first), np.bool_), at
-        clipped = np.minimum(at, len(self._first) - 1)
-        hit: NDArray[np.bool_] = self._first[clipped] == first
-        return at, hit, clipped
+        run, at = self._held.find(first)
+        hit: NDArray[np.bool_] = (run >= 0) & (self._held.column(self._SECOND, run, at) == second)
+        return Found(hit, self._held.column(self._CODE, run, at), self._held.column(self._PLACEHOLDER, run, at))
 
     def _refuse(self) -> None:
         """The load cannot go on: its checks would take two ids for one."""
@@ -111,17 +170,16 @@ class FileIds:
 
 
 class Written:
-    """The relation ids a load into a store empty before it has written so far, by hash (id_hashes.hashes), sorted:
+    """The relation ids a load into a store empty before it has written so far, by hash (id_hashes.hashes, in Runs):
     an id whose hash is not here was never written, so the store holds nothing to compare it with. Two ids sharing
     a hash only cost a lookup of the one not written."""
 
     def __init__(self) -> None:
-        self._hashes: I64 = np.zeros(0, np.int64)
+        self._held = Runs()
 
     def unwritten(self, ids: I64) -> NDArray[np.bool_]:
         """Where each hashed id was not written before, as the batch comes; then holds the batch's ids too."""
-        at = np.minimum(np.searchsorted(self._hashes, ids), max(len(self._hashes) - 1, 0))
-        out: NDArray[np.bool_] = self._hashes[at] != ids if len(self._hashes) else np.ones(len(ids), np.bool_)
-        fresh = np.unique(ids[out])
-        self._hashes = np.insert(self._hashes, np.searchsorted(self._hashes, fresh), fresh)
+        out: NDArray[np.bool_] = self._held.find(ids)[0] < 0
+        self._held.add(np.unique(ids[out]))
         return out
+
