@@ -99,6 +99,19 @@ def test_shares_summed_across_batches(tmp_store: SqliteStore, tmp_path: Path) ->
     assert tmp_store.counts()["OWNS"] == 2
 
 
+def test_a_share_over_100_percent_is_named_by_its_own_origin_under_another_label(tmp_store: SqliteStore,
+                                                                                  tmp_path: Path) -> None:
+    """Batches written under a label that is not their file's: each stake's origin is then more than a line of the
+    load's file, so the share check reads it whole from the load's TEMP table and names the record's own file (taken
+    for a line of the label, it would name the label)."""
+    path = write(tmp_path / "over.jsonl", company("a"), company("b"), company("c"), owns("a", "c", 0.6),
+                 company("d"), owns("b", "c", 0.6))
+    _, batches = iter_batches(path, 2)
+    with pytest.raises(InvalidInput) as refused:
+        tmp_store.write_stream("another label", batches)
+    assert [(p.file, p.line, p.field) for p in refused.value.problems] == [(str(path), 6, "share")]
+
+
 def test_shares_summed_with_the_stored_ones(tmp_store: SqliteStore, tmp_path: Path) -> None:
     stream(tmp_store, write(tmp_path / "first.jsonl", company("a"), company("c"), owns("a", "c", 0.7)))
     # stored 0.7 + 0.5 from line 3 = 1.2
@@ -358,3 +371,14 @@ def test_runs_find_keys_in_every_run_and_set_their_columns() -> None:
     runs.assign(0, run[hit], at[hit], np.array([-1, -2, -3], np.int64))
     assert runs.column(0, *runs.find(np.array([5, 33, 40, 95], np.int64))).tolist() == [-3, -1, -2, 190]
     assert (len(runs), runs.total(0)) == (11, 2 * (360 + 95 + 5 + 33) - 66 - 80 - 10 - 1 - 2 - 3)
+
+
+def test_stakes_give_the_file_s_last_record_of_a_relation_where_both_hashes_agree() -> None:
+    """sqlite_ids.Stakes: relation 1 into target 10 comes on lines 3 and 8 (two batches), relation 2 into 20 on line 5;
+    asked for 1 into 10 it says line 8 (sequence number 2, the third record), for 2 into 20 line 5, for 2 with
+    target 99 (a relation sharing the hash, into another target) and for 7 nothing."""
+    stakes = sqlite_ids.Stakes()
+    assert stakes.add(np.array([1, 2], np.int64), np.array([10, 20], np.int64), np.array([3, 5], np.int64)) == 0
+    assert stakes.add(np.array([1], np.int64), np.array([10], np.int64), np.array([8], np.int64)) == 2
+    seq, line = stakes.last(np.array([1, 2, 2, 7], np.int64), np.array([10, 20, 99, 10], np.int64))
+    assert (seq.tolist(), line.tolist()) == ([2, 1, -1, -1], [8, 5, -1, -1])

@@ -183,3 +183,47 @@ class Written:
         self._held.add(np.unique(ids[out]))
         return out
 
+class Stakes:
+    """The file's native OWNS records in file order (their place here is their sequence number): each one's relation
+    id and target hashed (id_hashes.hashes) and its line, where the TEMP table that held them cost a B-tree insert
+    and a row of strings each. Appended a batch at a time, joined once when first read (by the end checks)."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[I64, I64, I64]] = []
+        self._count = 0
+        self._sorted: tuple[NDArray[np.intp], I64, I64, I64] | None = None  # order by relation, then the columns
+
+    def add(self, relation: I64, target: I64, line: I64) -> int:
+        """Append a batch's records (before any is read); the sequence number of the first."""
+        if self._sorted is not None:
+            raise RuntimeError("the file's stakes are read once every batch is added, not before")
+        first = self._count
+        self._parts.append((relation, target, line))
+        self._count += len(relation)
+        return first
+
+    def last(self, relation: I64, target: I64) -> tuple[NDArray[np.intp], I64]:
+        """For each hashed relation id and target, the sequence number and line of the file's last record of it
+        (-1 where the file has none). A record counts only where both hashes agree: a stored relation whose id
+        shares a hash with one of the file's is not taken for it unless its target's hash is shared too."""
+        order, relations, targets, lines = self._joined()
+        seq, line = np.full(len(relation), -1, np.intp), np.full(len(relation), -1, np.int64)
+        left, right = np.searchsorted(relations, relation, "left"), np.searchsorted(relations, relation, "right")
+        for n in np.flatnonzero(right > left).tolist():
+            for place in range(right[n] - 1, left[n] - 1, -1):  # the run in file order: the last one first
+                if targets[place] == target[n]:
+                    seq[n], line[n] = order[place], lines[place]
+                    break
+        return seq, line
+
+    def _joined(self) -> tuple[NDArray[np.intp], I64, I64, I64]:
+        """Every record sorted by relation hash, file order kept within one (a stable sort), and the order itself
+        (the sequence numbers). Joined once, the batches' arrays let go: nothing is added after the end checks read."""
+        if self._sorted is None:
+            parts, self._parts = self._parts, []
+            relations, targets, lines = (np.concatenate([part[k] for part in parts] or [np.zeros(0, np.int64)])
+                                         for k in range(3))
+            del parts
+            order = np.argsort(relations, kind="stable")
+            self._sorted = (order, relations[order], targets[order], lines[order])
+        return self._sorted

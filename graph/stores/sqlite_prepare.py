@@ -83,8 +83,9 @@ _relation = partial(tuple.__new__, PreparedRelation)
 class RelationEnds:
     """A batch's relations as the load's endpoint check reads them, in the batch's order: type codes
     (id_hashes.RELATION_KINDS), the endpoints' two hashes, which are native OWNS, and the incidents named (where,
-    and their hashes), and the relations' own ids hashed. Made where the batch is prepared: hashing is per id work
-    a validating worker takes over."""
+    and their hashes), the relations' own ids hashed, and the line each came from (`plain` where its origin is just
+    the batch's file and that line). Made where the batch is prepared: hashing is per id work a validating worker
+    takes over."""
 
     id: I64
     kind: NDArray[np.int8]
@@ -96,6 +97,8 @@ class RelationEnds:
     incident_at: NDArray[np.int64]
     incident: I64
     incident_check: I64
+    line: I64
+    plain: NDArray[np.bool_]
 
 
 @dataclass
@@ -105,7 +108,7 @@ class PreparedBatch(Batch):
 
     entities: list[tuple[PreparedEntity, Where]] = field(default_factory=list)  # type: ignore[assignment]
     relations: list[tuple[PreparedRelation, Where]] = field(default_factory=list)  # type: ignore[assignment]
-    ends: RelationEnds = field(default_factory=lambda: relation_ends([]))
+    ends: RelationEnds = field(default_factory=lambda: relation_ends([], [], ""))
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled with its stand-ins as plain tuples (a worker sends it to the writing process), so unpickling
@@ -136,7 +139,7 @@ def prepare(batch: Batch) -> PreparedBatch:
     out.entities = [(prepared_entity(rec), where(origin)) for rec, origin in batch.entities]
     relations = [prepared_relation(rec) for rec, _ in batch.relations]
     out.relations = [(rec, where(origin)) for rec, (_, origin) in zip(relations, batch.relations)]
-    out.ends = relation_ends(relations)
+    out.ends = relation_ends(relations, [where for _, where in out.relations], batch.label)
     return out
 
 
@@ -150,15 +153,19 @@ def origin_of(where: Where) -> Origin:
     return Origin(*where)
 
 
-def relation_ends(relations: list[PreparedRelation]) -> RelationEnds:
-    """The RelationEnds of a batch's stand-ins."""
+def relation_ends(relations: list[PreparedRelation], wheres: list[Where], label: str) -> RelationEnds:
+    """The RelationEnds of a batch's stand-ins, from where each came (the batch's file: `label`)."""
     sources, targets = [rec.source for rec in relations], [rec.target for rec in relations]
     named = [(n, rec.incident) for n, rec in enumerate(relations) if rec.incident]
     incidents = [incident for _, incident in named]
     kind = np.array([_RELATION_CODES[rec.type] for rec in relations], np.int8)
-    return RelationEnds(hashes([rec.id for rec in relations]), kind, hashes(sources), check_hashes(sources), hashes(targets), check_hashes(targets),
+    return RelationEnds(hashes([rec.id for rec in relations]), kind, hashes(sources), check_hashes(sources),
+                        hashes(targets), check_hashes(targets),
                         np.array([native_owns(rec) for rec in relations], np.bool_),
-                        np.array([n for n, _ in named], np.int64), hashes(incidents), check_hashes(incidents))
+                        np.array([n for n, _ in named], np.int64), hashes(incidents), check_hashes(incidents),
+                        np.array([line for _, line, _, _ in wheres], np.int64),
+                        np.array([file == label and pointer is None and fields is None
+                                  for file, _, pointer, fields in wheres], np.bool_))
 
 
 def prepared_entity(rec: Entity) -> PreparedEntity:

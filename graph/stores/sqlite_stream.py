@@ -9,8 +9,10 @@ SQLite transaction (so memory stays bounded whatever the file size, and a ROLLBA
 - `load_failed`: ids of entity records that failed validation (references to them are not reported again);
 - `load_rels`: the relation records whose endpoints could not be settled when their batch was written
   (a reference to an entity of a later batch, or to a placeholder this file made), with where they came from;
-- `load_owns`: the file's native OWNS records (target, where they came from, and whether the write changed them),
-  for the share check of the companies a changed stake touches.
+- the file's native OWNS records, for the origins the share check reports: not a table either, arrays by hash
+  (graph.stores.sqlite_ids.Stakes: relation id, target, line), with `load_origins` holding the rest of an origin
+  for the few that are not just a line of the file (a pointer, fields, another file);
+- `load_targets`: the targets of the native OWNS records the write changed, the companies the share check reads.
 
 Per batch: entity type changes are checked against what the file declared earlier and what was stored (a
 real record may retype a stored placeholder, whose stored relations must then join the new type:
@@ -27,6 +29,7 @@ import json
 import sqlite3
 from collections.abc import Collection, Iterator
 from types import SimpleNamespace
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,22 +44,24 @@ from corpgraph.graph.write.allocation import (Stake, excess_reason, first_excess
 from corpgraph.graph.write.retype import Endpoints, StoredRecords, TypeChange, retype
 from corpgraph.graph.write.rules import LOADING, declared_earlier, endpoint_problems, referenced_ids
 from corpgraph.graph.stores.base import EdgeRow, TypeLookup
-from corpgraph.graph.stores.id_hashes import SOURCES, TARGETS
+from corpgraph.graph.stores.id_hashes import SOURCES, TARGETS, hashes
 from corpgraph.graph.stores.sqlite_prepare import PreparedBatch, RelationEnds, Where, origin_of
-from corpgraph.graph.stores.sqlite_ids import FileIds, Written
+from corpgraph.graph.stores.sqlite_ids import FileIds, Stakes, Written
 
+T = TypeVar("T")
 _PAGE = 500  # ids per IN list (under SQLite's bound-parameter limit)
 _DDL = (
     "CREATE TEMP TABLE load_failed (id TEXT PRIMARY KEY) WITHOUT ROWID",
     "CREATE TEMP TABLE load_rels (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, source TEXT NOT NULL, "
     "target TEXT NOT NULL, incident TEXT, file TEXT NOT NULL, line INTEGER NOT NULL, pointer TEXT, fields TEXT)",
-    "CREATE TEMP TABLE load_owns (seq INTEGER PRIMARY KEY, rel_id TEXT NOT NULL, target TEXT NOT NULL, "
-    "file TEXT NOT NULL, line INTEGER NOT NULL, pointer TEXT, fields TEXT, changed INTEGER NOT NULL)",
+    "CREATE TEMP TABLE load_targets (target TEXT NOT NULL)",
+    "CREATE TEMP TABLE load_origins (seq INTEGER PRIMARY KEY, file TEXT NOT NULL, line INTEGER NOT NULL, "
+    "pointer TEXT, fields TEXT)",
 )
 # Built once by `finish`, the only reader by target: kept up row by row it cost more than the inserts themselves
 # (a random B-tree insert per native OWNS into TEMP pages under a 2 MiB cache).
-_OWNS_BY_TARGET = "CREATE INDEX temp.load_owns_target ON load_owns(target)"
-_TABLES = ("load_failed", "load_rels", "load_owns")
+_TARGETS_IN_ORDER = "CREATE INDEX temp.load_targets_target ON load_targets(target)"
+_TABLES = ("load_failed", "load_rels", "load_targets", "load_origins")
 
 
 class StreamCheck:
@@ -66,6 +71,8 @@ class StreamCheck:
                  records: StoredRecords, label: str = "", empty: bool = False) -> None:
         self._db = db
         self._ids = FileIds(label)
+        self._label = label
+        self._stakes = Stakes()  # the file's native OWNS, by hash
         self._written = Written()  # relation ids of the load, when the store was empty before it
         self._stored_types = stored_types
         self._empty = empty  # the store held nothing before the load: an id the file does not define is not stored
@@ -134,11 +141,20 @@ class StreamCheck:
         self._check_or_wait([(view, where, referenced_ids(view)) for view, where in
                              ((_record(rec.type, rec.source, rec.target, rec.incident), where) for rec, where in
                               map(batch.relations.__getitem__, np.flatnonzero(changed & ~ready).tolist()))])
-        relations = batch.relations
-        self._db.executemany(
-            "INSERT INTO load_owns(rel_id, target, file, line, pointer, fields, changed) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((rel_ids[n], relations[n][0].target, *_columns(relations[n][1]), bool(changed[n]))
-             for n in np.flatnonzero(batch.ends.native_owns).tolist()))
+        self._stakes_written(batch, changed)
+
+    def _stakes_written(self, batch: PreparedBatch, changed: NDArray[np.bool_]) -> None:
+        """Keep the batch's native OWNS (Stakes), the rest of the origins that are more than a line of the file, and
+        the targets of those the write changed (strings: the share check reads the store by them)."""
+        ends, relations = batch.ends, batch.relations
+        native = np.flatnonzero(ends.native_owns)
+        first = self._stakes.add(ends.id[native], ends.target[native], ends.line[native])
+        plain = ends.plain[native] if batch.label == self._label else np.zeros(len(native), np.bool_)
+        self._db.executemany("INSERT INTO load_origins(seq, file, line, pointer, fields) VALUES (?, ?, ?, ?, ?)",
+                             ((first + k, *_columns(relations[n][1])) for k, n in
+                              zip(np.flatnonzero(~plain).tolist(), native[~plain].tolist())))
+        self._db.executemany("INSERT INTO load_targets(target) VALUES (?)",
+                             ((relations[n][0].target,) for n in native[changed[native]].tolist()))
 
     def _endpoint_codes(self, ends: RelationEnds) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
         """Per relation: whether every id it references is a real record of the file so far (its type settled
@@ -207,7 +223,7 @@ class StreamCheck:
 
     def finish(self) -> tuple[list[Problem], int]:
         """Every problem of the file, in line order, and how many placeholders it made (once all is written)."""
-        self._db.execute(_OWNS_BY_TARGET)
+        self._db.execute(_TARGETS_IN_ORDER)
         self._check_references()
         self._check_allocation()
         return sorted(self.problems, key=lambda p: p.line), self._ids.placeholders()
@@ -236,7 +252,7 @@ class StreamCheck:
         last = ""
         while True:
             page = [c for (c,) in self._db.execute(
-                "SELECT DISTINCT target FROM load_owns WHERE changed = 1 AND target > ? ORDER BY target LIMIT ?",
+                "SELECT DISTINCT target FROM load_targets WHERE target > ? ORDER BY target LIMIT ?",
                 (last, _PAGE))]
             if not page:
                 return
@@ -245,7 +261,7 @@ class StreamCheck:
             page, of_member = self._may_exceed(page, of_member)
             stakes: dict[str, dict[str, Stake]] = {c: {} for c in page}
             stored: list[EdgeRow] = self._edges_into(sorted(of_member), [RelationType.OWNS])
-            origins = self._last_native_origins(sorted(of_member))
+            origins = self._last_native_origins(stored)
             for row in stored:
                 for company in of_member[row.target]:
                     stakes[company][row.id] = stored_stake(row, origins.get(row.id))
@@ -294,17 +310,19 @@ class StreamCheck:
             out.setdefault(member, []).append(company)
         return out
 
-    def _last_native_origins(self, targets: list[str]) -> dict[str, Origin]:
-        """Where the file's last record of each relation id into the targets came from, when it is a native OWNS.
-
-        Read through the target index (the one the page of companies is read by): SQLite takes a bare column of
-        a MAX() aggregate from the row holding the maximum, so each row is the relation id's last record."""
+    def _last_native_origins(self, stored: list[EdgeRow]) -> dict[str, Origin]:
+        """Where the file's last record of each stored relation came from, when it is a native OWNS of the file
+        (Stakes, by hash; the rest of an origin that is more than a line from `load_origins`)."""
+        seq, line = self._stakes.last(hashes([row.id for row in stored]), hashes([row.target for row in stored]))
+        found = np.flatnonzero(seq >= 0).tolist()
+        more: dict[int, tuple[str, str | None, str | None]] = {}
+        for page in _pages([int(seq[n]) for n in found]):
+            more.update((n, (file, pointer, fields)) for n, file, pointer, fields in self._db.execute(
+                f"SELECT seq, file, pointer, fields FROM load_origins WHERE seq IN ({marks(page)})", page))
         out: dict[str, Origin] = {}
-        for page in _pages(targets):
-            rows = self._db.execute(
-                "SELECT rel_id, file, line, pointer, fields, MAX(seq) FROM load_owns "
-                f"WHERE target IN ({marks(page)}) GROUP BY rel_id", page)
-            out.update({rel: _origin(*where) for rel, *where, _ in rows})
+        for n in found:
+            file, pointer, fields = more.get(int(seq[n]), (self._label, None, None))
+            out[stored[n].id] = _origin(file, int(line[n]), pointer, fields)
         return out
 
 
@@ -324,7 +342,7 @@ def _origin(file: str, line: int, pointer: str | None, fields: str | None) -> Or
     return Origin(file, line, pointer, json.loads(fields) if fields else None)
 
 
-def _pages(items: list[str]) -> Iterator[list[str]]:
+def _pages(items: list[T]) -> Iterator[list[T]]:
     """Split an id list into pages under SQLite's bound-parameter limit."""
     for start in range(0, len(items), _PAGE):
         yield items[start:start + _PAGE]
