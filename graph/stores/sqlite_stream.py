@@ -46,7 +46,7 @@ from corpgraph.graph.write.rules import LOADING, declared_earlier, endpoint_prob
 from corpgraph.graph.stores.base import EdgeRow, TypeLookup
 from corpgraph.graph.stores.id_hashes import SOURCES, TARGETS, hashes
 from corpgraph.graph.stores.sqlite_prepare import PreparedBatch, RelationEnds, Where, origin_of
-from corpgraph.graph.stores.sqlite_ids import FileIds, Stakes, Written
+from corpgraph.graph.stores.sqlite_ids import FileIds, Runs, Stakes, Written
 
 T = TypeVar("T")
 _PAGE = 500  # ids per IN list (under SQLite's bound-parameter limit)
@@ -73,6 +73,7 @@ class StreamCheck:
         self._ids = FileIds(label)
         self._label = label
         self._stakes = Stakes()  # the file's native OWNS, by hash
+        self._targets = Runs(np.int64)  # the targets of changed stakes so far, by first hash: the second beside it
         self._written = Written()  # relation ids of the load, when the store was empty before it
         self._stored_types = stored_types
         self._empty = empty  # the store held nothing before the load: an id the file does not define is not stored
@@ -154,7 +155,21 @@ class StreamCheck:
                              ((first + k, *_columns(relations[n][1])) for k, n in
                               zip(np.flatnonzero(~plain).tolist(), native[~plain].tolist())))
         self._db.executemany("INSERT INTO load_targets(target) VALUES (?)",
-                             ((relations[n][0].target,) for n in native[changed[native]].tolist()))
+                             ((relations[n][0].target,) for n in self._new_targets(ends, native[changed[native]])))
+
+    def _new_targets(self, ends: RelationEnds, stakes: NDArray[np.intp]) -> list[int]:
+        """Of the changed stakes, one for each target not named before by both its hashes (a company owned by many
+        is kept once, not once a stake); where two targets share a first hash, each is kept every time (never
+        taken for the other: `load_targets` is read DISTINCT)."""
+        first, second = ends.target[stakes], ends.target_check[stakes]
+        run, at = self._targets.find(first)
+        fresh = (run < 0) | (self._targets.column(0, run, at) != second)
+        stakes, first, second, run = stakes[fresh], first[fresh], second[fresh], run[fresh]
+        _, once, back = np.unique(first, return_index=True, return_inverse=True)
+        kept = second != second[once][back]  # another target sharing the first hash in this batch
+        kept[once] = True
+        self._targets.add(first[once][run[once] < 0], second[once][run[once] < 0])
+        return stakes[kept].tolist()  # type: ignore[no-any-return]
 
     def _endpoint_codes(self, ends: RelationEnds) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
         """Per relation: whether every id it references is a real record of the file so far (its type settled
