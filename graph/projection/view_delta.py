@@ -41,7 +41,6 @@ from corpgraph.graph.projection.build import (
     _later_wins,
     csr_slots,
 )
-from corpgraph.graph.projection.bits import Bits
 from corpgraph.graph.projection.shares import EdgeShares
 from corpgraph.graph.projection.spare import appended, spare_empty
 
@@ -74,8 +73,10 @@ def patched_rows(ptr: np.ndarray, arrays: tuple[np.ndarray, ...], rows: np.ndarr
     """Compressed rows (indptr `ptr`, already over the new number of rows, and parallel arrays of their entries)
     with the sorted `rows` rebuilt: their entries where `keep` (a mask over those rows' entries, in order) and
     the `added` entries of `add_rows` (each in `rows`), each rebuilt row in the order of arrays[key]. The other
-    rows are copied as they are, in one pass (a delta touches a few rows of millions); when every rebuilt row
-    keeps its entries' positions and arrays[key], only the other arrays are copied, with those rows written in."""
+    rows are copied as they are, in one pass (a delta touches a few rows of millions). Rows rebuilt as they were
+    are left out first (an array no row changes is shared, not copied); when every changed row keeps its entries'
+    positions and arrays[key], only the other arrays are copied, with those rows written in; when every changed
+    row comes after the last entry (new nodes), their entries are appended in the arrays' spare capacity."""
     starts, ends = ptr[rows], ptr[rows + 1]
     slots = csr_slots(ptr, rows)
     all_rows = np.concatenate((np.repeat(rows, ends - starts)[keep], add_rows.astype(np.int64)))
@@ -83,9 +84,18 @@ def patched_rows(ptr: np.ndarray, arrays: tuple[np.ndarray, ...], rows: np.ndarr
     order = np.lexsort((entries[key], all_rows))
     entries = [e[order] for e in entries]
     sizes = np.bincount(np.searchsorted(rows, all_rows), minlength=rows.size)
+    same = _unchanged_rows(arrays, entries, slots, sizes, ends - starts)
+    if same.all():
+        return ptr, arrays
+    if same.any():
+        entries = [e[np.repeat(~same, sizes)] for e in entries]
+        rows, starts, ends, sizes = rows[~same], starts[~same], ends[~same], sizes[~same]
+        slots = csr_slots(ptr, rows)
     if np.array_equal(sizes, ends - starts) and np.array_equal(entries[key], arrays[key][slots]):
         return ptr, tuple(a if k == key else _written(a, slots, e) for k, (a, e) in enumerate(zip(arrays, entries)))
     out_ptr = _shifted_ptr(ptr, rows, sizes - (ends - starts))
+    if int(starts[0]) == int(ptr[-1]) == arrays[0].size:  # only rows past every entry grow: nothing moves
+        return out_ptr, tuple(appended(a, e) for a, e in zip(arrays, entries))
     offsets = np.concatenate(([0], np.cumsum(sizes))).tolist()
     cuts = list(zip(np.concatenate(([0], ends[:-1])).tolist(), starts.tolist()))  # the copied stretch before each row
     out = []
@@ -96,6 +106,22 @@ def patched_rows(ptr: np.ndarray, arrays: tuple[np.ndarray, ...], rows: np.ndarr
         pieces.append(array[int(ends[-1]):])
         out.append(np.concatenate(pieces))
     return out_ptr, tuple(out)
+
+
+def _unchanged_rows(arrays: tuple[np.ndarray, ...], entries: list[np.ndarray], slots: np.ndarray, sizes: np.ndarray,
+                    old_sizes: np.ndarray) -> np.ndarray:
+    """Per rebuilt row, whether it holds what it held: as many entries, equal in every array (`entries`: the rows'
+    new entries, row after row; `slots`: their old ones)."""
+    same: np.ndarray = sizes == old_sizes
+    if not same.any():
+        return same
+    new_row = np.repeat(np.arange(sizes.size), sizes)
+    picked_new, picked_old = same[new_row], np.repeat(same, old_sizes)  # rows of one size align entry by entry
+    differ = np.zeros(int(picked_new.sum()), dtype=bool)
+    for array, entry in zip(arrays, entries):
+        differ |= entry[picked_new] != array[slots[picked_old]]
+    unchanged: np.ndarray = same & (np.bincount(new_row[picked_new][differ], minlength=sizes.size) == 0)
+    return unchanged
 
 
 def _written(array: np.ndarray, slots: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -142,13 +168,12 @@ def patched_view(old: AsOfView, proj: Projection, touched: np.ndarray, targets: 
     """The view at old.day over the new projection, given the edges added or changed, the companies T their OWNS
     edges point at (sorted) and every OWNS edge into T (sorted); see the module."""
     n, day = proj.size, old.day
-    valid = np.zeros(proj.type.size, dtype=bool)
-    valid[:len(old.valid)] = old.valid.dense()
-    valid[touched] = (proj.valid_from[touched] <= day) & (proj.valid_to[touched] > day)
-    valid[into] = (proj.valid_from[into] <= day) & (proj.valid_to[into] > day)  # an edge a later one ended may return
-    kept, overlaps = _latest_per_pair(proj, into[valid[into]])
+    at = np.concatenate((touched, into)).astype(np.int64)  # into last: an edge a later one ended may return
+    flags = (proj.valid_from[at] <= day) & (proj.valid_to[at] > day)
+    kept, overlaps = _latest_per_pair(proj, into[flags[touched.size:]])
     kept, ended = _later_wins(proj, kept)
-    valid[ended] = False
+    valid = old.valid.written(proj.type.size, np.concatenate((at, ended)),
+                              np.concatenate((flags, np.zeros(ended.size, dtype=bool))))
     _, old_kept = old.up.gather(targets[targets < old.projection.size])
     cols = _Columns(n, targets, old_kept, kept, proj.edge_shares(kept), proj.src[kept], proj.dst[kept])
     src, dst = proj.src, proj.dst
@@ -157,15 +182,15 @@ def patched_view(old: AsOfView, proj: Projection, touched: np.ndarray, targets: 
     W, over = _patched_w(old.W, old.over_allocated, proj, cols, cols.shares.point, scale=True)
     unknown_src, unknown_dst = _flagged(old.unknown_src, old.unknown_dst, proj, cols, down, cols.shares.unknown)
     ranged_src, ranged_dst = _flagged(old.ranged_src, old.ranged_dst, proj, cols, down, cols.shares.ranged)
-    midpoints = {e: v for e, v in old.midpoints.items()}
-    overlapping = {e: v for e, v in old.overlaps.items()}
+    midpoints = dict(old.midpoints)
+    overlapping = dict(old.overlaps)
     for edge in old_kept.tolist():
         midpoints.pop(edge, None)
         overlapping.pop(edge, None)
     ranged = cols.shares.ranged
     midpoints.update(zip(kept[ranged].tolist(), cols.shares.point[ranged].tolist()))
     overlapping.update(overlaps)
-    view = AsOfView(proj, day, Bits.of(valid), down, up, W, unknown_src, unknown_dst, over, ranged_src, ranged_dst,
+    view = AsOfView(proj, day, valid, down, up, W, unknown_src, unknown_dst, over, ranged_src, ranged_dst,
                     midpoints, overlaps=overlapping)
     _carry_derived(old, view, cols, proj.dst[touched[proj.type[touched] == _CONTROLS]])
     return view
@@ -182,21 +207,57 @@ def _patched_w(W: sp.csr_matrix, over: np.ndarray, proj: Projection, cols: _Colu
     s, d, v = proj.src[cols.kept], proj.dst[cols.kept], values
     keep = ~np.isnan(v) & (v != 0)
     s, d, v = s[keep], d[keep], v[keep]
-    over = np.setdiff1d(over, cols.targets)
-    if scale:
-        sums = np.bincount(d, weights=v, minlength=n)
-        scaled = sums[d] > FULL
-        v = np.where(scaled, v * (1.0 / np.where(scaled, sums[d], 1.0)), v)
-        over = np.union1d(over, np.unique(d[scaled]))
+    scaled_columns = _EMPTY
+    if scale:  # column sums of T alone (in the kept edges' order, as scaled_to_full sums them), not over all n
+        _, column = np.unique(d, return_inverse=True)
+        sums = np.bincount(column, weights=v)[column]
+        scaled = sums > FULL
+        v = np.where(scaled, v * (1.0 / np.where(scaled, sums, 1.0)), v)
+        scaled_columns = d[scaled]
+    over = _swapped(over, cols.targets, scaled_columns)
     rows = np.unique(np.concatenate((proj.src[cols.old_kept], s)).astype(np.int64))
-    if rows.size == 0:
-        return sp.csr_matrix((W.data, W.indices, _grown_ptr(W.indptr, n)), shape=(n, n)), over.astype(np.int64)
-    in_t = np.zeros(n, dtype=bool)
-    in_t[cols.targets] = True
     ptr = _grown_ptr(W.indptr, n)
-    kept_entries = ~in_t[W.indices[csr_slots(ptr, rows)]]
+    if rows.size == 0:
+        return _csr(W, W.data, W.indices, ptr), over
+    kept_entries = ~_members(W.indices[csr_slots(ptr, rows)], cols.targets)
     indptr, (indices, data) = patched_rows(ptr, (W.indices, W.data), rows, kept_entries, s, (d, v), key=0)
-    return sp.csr_matrix((data, indices, indptr), shape=(n, n)), over.astype(np.int64)
+    return _csr(W, data, indices, indptr), over
+
+
+def _csr(old: sp.csr_matrix, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray) -> sp.csr_matrix:
+    """The n x n matrix of these CSR arrays, without a pass over them: of W's dtypes (scipy copies and scans
+    arrays of a wider index type), and canonical when the old W was known to be (patched rows are sorted by
+    column and hold one entry per owner and company, by construction), so no later operation checks it again."""
+    n = indptr.size - 1
+    W = sp.csr_matrix((data, indices.astype(old.indices.dtype, copy=False), indptr.astype(old.indptr.dtype, copy=False)),
+                      shape=(n, n))
+    if old.__dict__.get("_has_canonical_format"):  # only when scipy already knows it: asking would scan old W
+        W.has_canonical_format = True
+    return W
+
+
+def _members(values: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """Whether each value is in `among` (sorted): a binary search each, nothing sized by the graph."""
+    if among.size == 0:
+        return np.zeros(values.size, dtype=bool)
+    at = np.minimum(np.searchsorted(among, values), among.size - 1)
+    found: np.ndarray = among[at] == values
+    return found
+
+
+def _swapped(old: np.ndarray, out: np.ndarray, add: np.ndarray) -> np.ndarray:
+    """`old` (sorted, distinct) without the values of `out` and with those of `add`, sorted and distinct, as int64:
+    the few positions found by binary search and one splice of `old`, not a sort or hash of all of it."""
+    out = np.asarray(out, dtype=np.int64)
+    at = np.searchsorted(old, out)
+    inside = at < old.size
+    gone = at[inside][old[at[inside]] == out[inside]]
+    keep = np.delete(old, gone) if gone.size else old
+    add = np.unique(np.asarray(add, dtype=np.int64))
+    add = add[~_members(add, keep)]
+    if add.size == 0:
+        return keep.astype(np.int64, copy=False)
+    return np.insert(keep, np.searchsorted(keep, add), add).astype(np.int64, copy=False)
 
 
 def _entry(W: sp.csr_matrix, row: int, col: int) -> float:
@@ -210,7 +271,7 @@ def _flagged(old_src: np.ndarray, old_dst: np.ndarray, proj: Projection, cols: _
              flag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Owners and companies with a flagged (unknown, or ranged) kept OWNS edge, updated for T and its owners."""
     kept = cols.kept
-    dst = np.union1d(np.setdiff1d(old_dst, cols.targets), np.unique(proj.dst[kept[flag]]))
+    dst = _swapped(old_dst, cols.targets, proj.dst[kept[flag]])
     owners = np.unique(np.concatenate((proj.src[cols.old_kept], proj.src[kept])))
     _, edges = down.gather(owners)
     exact = ~np.isnan(proj.share[edges])
@@ -218,8 +279,7 @@ def _flagged(old_src: np.ndarray, old_dst: np.ndarray, proj: Projection, cols: _
     ranged = ~exact & ~(np.isnan(low) & np.isnan(high))
     is_unknown = flag is not cols.shares.ranged
     mark = (~exact & ~ranged) if is_unknown else ranged
-    src = np.union1d(np.setdiff1d(old_src, owners), np.unique(proj.src[edges[mark]]))
-    return src.astype(np.int64), dst.astype(np.int64)
+    return _swapped(old_src, owners, proj.src[edges[mark]]), dst
 
 
 def _carry_derived(old: AsOfView, view: AsOfView, cols: _Columns, interests: np.ndarray) -> None:
