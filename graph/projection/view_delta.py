@@ -4,7 +4,11 @@ Given the previous view and the new projection (old edges and nodes keep their i
 the companies T that a written OWNS edge points at are the only columns of W that can change: their valid
 OWNS edges are de-duplicated again (latest per pair), their shares read (the free part of an unknown share
 is per company, so all of a column is read), scaled, and put in place of the old column entries. The OWNS
-adjacency is patched in the rows those edges leave and enter. Nothing else is read.
+adjacency is patched in the rows those edges leave and enter. Nothing else is read, and nothing sized by the
+graph is computed: the valid bits are copied packed and written at the touched edges, the per-node sets are
+spliced at positions found by binary search, and each CSR array is copied once with its changed rows spliced
+in (patched_rows) or, when only new nodes' rows grow, appended to in its spare capacity; an array no changed row
+touches is shared with the old view (a memcpy is cheap; the sorts, hashes and scipy conversions were not).
 
 What is derived from the whole of W is carried over only when it provably stays the same, else left to be
 rebuilt lazily by the first query that needs it:
