@@ -51,6 +51,13 @@ def rows_of_a_write(proj: Projection, view: AsOfView, k: int) -> list[EdgeRow]:
     ]
 
 
+def fifty_new(proj: Projection, view: AsOfView, k: int) -> list[EdgeRow]:
+    """benchmarks/writes.py's mutation: 50 new companies, each given a 10% stake by an existing holder."""
+    holders = np.flatnonzero(view.down.indptr[1:] - view.down.indptr[:-1] > 0)
+    return [EdgeRow(f"view-patch-{k}-{i}-s", RelationType.OWNS, proj.ids[int(holders[(50 * k + i) % holders.size])],
+                    f"view-patch-{k}-{i}", 0.1, None, None, None) for i in range(50)]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build once, patch `repeat` times, print the medians (and a profile)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -60,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of patched_view")
     parser.add_argument("--control", action="store_true", help="build the view's control relations first (as a "
                         "worker answering liability chains holds them): the patch then updates them too")
+    parser.add_argument("--fifty", action="store_true", help="write benchmarks/writes.py's mutation instead")
+    parser.add_argument("--chain", action="store_true", help="apply each write to the state the previous one made "
+                        "(as a live graph does) rather than every write to the first state")
     args = parser.parse_args(argv)
     db, _ = prepared(args.companies, args.workdir)
     store = SqliteStore(db)
@@ -72,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     profile = cProfile.Profile(time.thread_time)  # CPU of this thread: the machine is shared, wall time is not ours
     original = view_delta.patched_view
     for k in range(args.repeat):
-        rows = rows_of_a_write(proj, view, k)
+        rows = (fifty_new if args.fifty else rows_of_a_write)(proj, view, k)
         spent = [0.0, 0.0]
 
         def timed(old: AsOfView, new: Projection, touched: np.ndarray, targets: np.ndarray, into: np.ndarray,
@@ -89,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         delta.patched_view = timed  # type: ignore[attr-defined,assignment]
         start = time.perf_counter()
         try:
-            delta.apply_rows(proj, rows, proj.revision + 1)
+            after = delta.apply_rows(proj, rows, proj.revision + 1)
+            if args.chain:
+                proj, view = after, after.view(date.today())
         finally:
             delta.patched_view = original  # type: ignore[attr-defined]
         applied.append(time.perf_counter() - start)
