@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from corpgraph.schema.batch import Origin
+
 from corpgraph.graph.stores.id_hashes import ENTITY_KINDS, I64, RELATION_KINDS, check_hashes as _check_hashes, \
     hashes as _hashes, ints as _ints
 from corpgraph.graph.write.allocation import _minimum
@@ -18,6 +20,8 @@ from corpgraph.graph.write.allocation import _minimum
 Where = tuple[str, int, "str | None", "dict[str, str] | None"]
 HASHED = ("ent_hash", "key_hash", "rel_hash", "rel_source", "rel_target", "inc_hash", "rel_doc")  # Columns.checks
 Spilled = tuple[list[tuple[str, str, "str | None"]], dict[tuple[str, int], Where], list[str]]  # Columns.spill
+_ENTITY_CODES = {kind.value: code for code, kind in enumerate(ENTITY_KINDS)}
+_RELATION_CODES = {kind.value: code for code, kind in enumerate(RELATION_KINDS)}
 
 
 @dataclass
@@ -54,37 +58,88 @@ class Columns:
     spill: bytes
 
 
-def columns(label: str, entities: list[tuple[str, str, bool, list[str], Where]],
-            relations: list[tuple[tuple[Any, ...], tuple[int, int], bool, Where]]) -> Columns:
-    """A batch's Columns from its entities (id, type, placeholder, identifier keys, origin) and relations (edge_values,
-    the document's two hashes (document_hashes), whether it is a native OWNS, origin), with each record's row among
-    its type's rows."""
-    ent_local, rel_local = _places([e[1] for e in entities]), _places([v[1] for v, _, _, _ in relations])
-    keys = [(key, n) for n, entry in enumerate(entities) for key in entry[3]]
-    extras = {("e", n): where for n, (*_, where) in enumerate(entities) if where[0] != label or where[2:] != (None, None)}
-    extras.update({("r", n): where for n, (*_, where) in enumerate(relations)
-                   if where[0] != label or where[2:] != (None, None)})
-    incidents = [(n, v[7]) for n, (v, _, _, _) in enumerate(relations) if v[7]]
-    kinds = {kind.value: code for code, kind in enumerate(ENTITY_KINDS)}
-    rel_kinds = {kind.value: code for code, kind in enumerate(RELATION_KINDS)}
-    hashed = ([e[0] for e in entities], [k for k, _ in keys],
-              *([v[at] for v, _, _, _ in relations] for at in (0, 2, 3)), [i for _, i in incidents])
-    h1, h2 = [_hashes(ids) for ids in hashed], [_check_hashes(ids) for ids in hashed]
-    return Columns(
-        label, h1[0], np.array([kinds[e[1]] for e in entities], np.int8),
-        np.array([e[2] for e in entities], np.bool_), np.array([e[4][1] for e in entities], np.int32),
-        np.array(ent_local, np.int32),
-        h1[1], np.array([n for _, n in keys], np.int32),
-        h1[2], np.array([rel_kinds[v[1]] for v, _, _, _ in relations], np.int8), h1[3], h1[4],
-        _ints([digest for _, (digest, _), _, _ in relations]), np.array([r[2] for r in relations], np.bool_),
-        np.array([_minimum(v[4], v[8]) for v, _, _, _ in relations], np.float64),
-        np.array([_day(v[5]) for v, _, _, _ in relations], np.int32),
-        np.array([_day(v[6]) for v, _, _, _ in relations], np.int32),
-        np.array([r[3][1] for r in relations], np.int32), np.array(rel_local, np.int32),
-        np.array([n for n, _ in incidents], np.int32), h1[5],
-        (h2[0], h2[1], h2[2], h2[3], h2[4], h2[5], _ints([check for _, (_, check), _, _ in relations])),
-        pickle.dumps(([(v[2], v[3], v[7]) for v, _, _, _ in relations], extras, [e[0] for e in entities]),
-                     protocol=pickle.HIGHEST_PROTOCOL))
+class Gathered:
+    """A batch's records as prepare (graph.stores.neo4j_bulk) meets them, kept column by column (one list a field, one
+    append each, no tuple a record), turned into the batch's Columns at the end."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.ent_ids: list[str] = []
+        self.ent_types: list[int] = []
+        self.ent_placeholder: list[bool] = []
+        self.ent_line: list[int] = []
+        self.ent_local: list[int] = []
+        self.keys: list[str] = []
+        self.key_of: list[int] = []
+        self.extras: dict[tuple[str, int], Where] = {}
+        self.rel_ids: list[str] = []
+        self.rel_types: list[int] = []
+        self.sources: list[str] = []
+        self.targets: list[str] = []
+        self.ends: list[tuple[str, str, str | None]] = []
+        self.inc_at: list[int] = []
+        self.incidents: list[str] = []
+        self.doc_hash: list[int] = []
+        self.doc_check: list[int] = []
+        self.native_owns: list[bool] = []
+        self.minimum: list[float] = []
+        self.valid_from: list[int] = []
+        self.valid_to: list[int] = []
+        self.rel_line: list[int] = []
+        self.rel_local: list[int] = []
+
+    def entity(self, id: str, kind: str, placeholder: bool, keys: list[str] | None, local: int,
+               origin: Origin) -> None:
+        """Keep one entity record (its identifier keys, its row among its type's rows of the batch, its origin)."""
+        n = len(self.ent_ids)
+        self.ent_ids.append(id)
+        self.ent_types.append(_ENTITY_CODES[kind])
+        self.ent_placeholder.append(placeholder)
+        self.ent_line.append(origin.line)
+        self.ent_local.append(local)
+        if keys:
+            self.keys += keys
+            self.key_of += [n] * len(keys)
+        if origin.file != self.label or origin.pointer is not None or origin.fields:
+            self.extras["e", n] = _where(origin)
+
+    def relation(self, values: tuple[Any, ...], dates: tuple[date | None, date | None], local: int,
+                 doc: tuple[int, int], native_owns: bool, origin: Origin) -> None:
+        """Keep one relation record: its edge_values, its validity as dates, its row among its type's rows of the
+        batch, its document's two hashes (document_hashes), whether it is a native OWNS, its origin."""
+        n = len(self.rel_ids)
+        self.rel_ids.append(values[0])
+        self.rel_types.append(_RELATION_CODES[values[1]])
+        self.sources.append(values[2])
+        self.targets.append(values[3])
+        self.ends.append((values[2], values[3], values[7]))
+        if values[7]:
+            self.inc_at.append(n)
+            self.incidents.append(values[7])
+        self.doc_hash.append(doc[0])
+        self.doc_check.append(doc[1])
+        self.native_owns.append(native_owns)
+        self.minimum.append(_minimum(values[4], values[8]))
+        self.valid_from.append(dates[0].toordinal() if dates[0] else 0)
+        self.valid_to.append(dates[1].toordinal() if dates[1] else 0)
+        self.rel_line.append(origin.line)
+        self.rel_local.append(local)
+        if origin.file != self.label or origin.pointer is not None or origin.fields:
+            self.extras["r", n] = _where(origin)
+
+    def columns(self) -> Columns:
+        """The batch's Columns."""
+        hashed = (self.ent_ids, self.keys, self.rel_ids, self.sources, self.targets, self.incidents)
+        h1, h2 = [_hashes(ids) for ids in hashed], [_check_hashes(ids) for ids in hashed]
+        return Columns(
+            self.label, h1[0], np.array(self.ent_types, np.int8), np.array(self.ent_placeholder, np.bool_),
+            np.array(self.ent_line, np.int32), np.array(self.ent_local, np.int32), h1[1],
+            np.array(self.key_of, np.int32), h1[2], np.array(self.rel_types, np.int8), h1[3], h1[4],
+            _ints(self.doc_hash), np.array(self.native_owns, np.bool_), np.array(self.minimum, np.float64),
+            np.array(self.valid_from, np.int32), np.array(self.valid_to, np.int32), np.array(self.rel_line, np.int32),
+            np.array(self.rel_local, np.int32), np.array(self.inc_at, np.int32), h1[5],
+            (h2[0], h2[1], h2[2], h2[3], h2[4], h2[5], _ints(self.doc_check)),
+            pickle.dumps((self.ends, self.extras, self.ent_ids), protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def document_hashes(doc: str) -> tuple[int, int]:
@@ -93,16 +148,6 @@ def document_hashes(doc: str) -> tuple[int, int]:
     return hash(doc), hash(doc + "\x00")
 
 
-def _places(kinds: list[str]) -> list[int]:
-    """Each record's place among the records of its type before it (its row in its type's block of the batch)."""
-    seen: dict[str, int] = {}
-    out = []
-    for kind in kinds:
-        out.append(seen.get(kind, 0))
-        seen[kind] = out[-1] + 1
-    return out
-
-
-def _day(text: str | None) -> int:
-    """An ISO date's ordinal, 0 for none."""
-    return date.fromisoformat(text).toordinal() if text else 0
+def _where(origin: Origin) -> Where:
+    """An Origin as its fields, in the order Origin takes them (a tuple pickles far faster than a dataclass)."""
+    return origin.file, origin.line, origin.pointer, dict(origin.fields) if origin.fields else None

@@ -29,20 +29,22 @@ from typing import IO, Any
 
 import numpy as np
 
-from corpgraph.schema.batch import Batch, Origin
+from corpgraph.schema.batch import Batch
 from corpgraph.schema.declaration import ANALYTIC_FIELDS, RELATIONS, relation_id
 from corpgraph.schema.errors import Problem
 
 from corpgraph.graph.stores import cypher
 from corpgraph.graph.stores.base import ChangeKind, edge_values, refuse_problems
-from corpgraph.graph.stores.bulk_columns import Columns, Where, columns, document_hashes
+from corpgraph.graph.stores.bulk_columns import Columns, Gathered, document_hashes
 from corpgraph.graph.stores.bulk_staging import BulkChecks
 from corpgraph.graph.stores.codec import encode
 from corpgraph.graph.stores.id_hashes import ENTITY_KINDS, RELATION_KINDS
+# at the top, not where prepare runs: the forked workers inherit it (imported in each, the Neo4j driver's modules
+# cost a worker about a second of CPU)
+from corpgraph.graph.stores.neo4j import _entity_row
 from corpgraph.graph.stores.sqlite_prepare import native_owns  # the share check's one test of a native OWNS
 
 ARRAY_DELIMITER = "\x1f"
-_NODE_FIELDS = ("id", "type", "name", "topics", "search", "idkeys", "idsearch", "doc")
 _NODE_HEADER = ["id:ID(Entity)", "type", "name", "topics:string[]", "search", "idkeys:string[]",
                 "idsearch", "doc"]
 
@@ -135,30 +137,42 @@ def prepare(batch: Batch) -> Prepared:
     """What each record of a validated batch needs alone (its CSV row with exactly the properties the transactional
     path stores: neo4j._entity_row, edge_values and the document; what the checks read of it), before the checks
     that read the files so far."""
-    from corpgraph.graph.stores.neo4j import _entity_row
-
     rows: list[str] = []
     writer = _writer(_Collect(rows))  # one string per row (the csv module writes each row in one call)
+    gathered = Gathered(batch.label)
     nodes: dict[str, list[str]] = {}
-    entities = []
     for rec, origin in batch.entities:
         row = _entity_row(rec)
-        writer.writerow([_cell(row[name]) for name in _NODE_FIELDS])
-        nodes.setdefault(rec.type, []).append(rows.pop())  # type: ignore[attr-defined]
-        entities.append((rec.id, rec.type, rec.placeholder, row["idkeys"] or [], _where(origin)))  # type: ignore[attr-defined]
+        texts = nodes.setdefault(rec.type, [])  # type: ignore[attr-defined]
+        gathered.entity(rec.id, rec.type, rec.placeholder, row["idkeys"], len(texts), origin)  # type: ignore[attr-defined]
+        # in _NODE_HEADER's order, the document last; only topics and idkeys are lists
+        texts.append(_row(writer, rows, [row["id"], row["type"], row["name"], _cell(row["topics"]), row["search"],
+                                         _cell(row["idkeys"]), row["idsearch"]], row["doc"]))
     relationships: dict[str, list[str]] = {}
-    relations = []
     for relation, origin in batch.relations:
         rel_id = relation_id(relation)
         values, doc = edge_values(rel_id, relation), encode(relation)
-        # values: id, type, source, target, then the analytic fields (never lists: no _cell needed)
-        writer.writerow([values[2], values[3], rel_id, *values[4:], doc])
-        relationships.setdefault(values[1], []).append(rows.pop())
+        texts = relationships.setdefault(values[1], [])
+        fields = vars(relation)
         # hash(): the workers are forks of the importing process, so a document hashes alike in all of them
-        relations.append((values, document_hashes(doc), native_owns(relation), _where(origin)))
+        gathered.relation(values, (fields.get("valid_from"), fields.get("valid_to")), len(texts),
+                          document_hashes(doc), native_owns(relation), origin)
+        # values: id, type, source, target, then the analytic fields (never lists: no _cell needed)
+        texts.append(_row(writer, rows, [values[2], values[3], rel_id, *values[4:]], doc))
     return Prepared({kind: ("".join(texts), len(texts)) for kind, texts in nodes.items()},
                     {kind: ("".join(texts), len(texts)) for kind, texts in relationships.items()},
-                    columns(batch.label, entities, relations), batch.problems, batch.warnings, batch.failed_ids)
+                    gathered.columns(), batch.problems, batch.warnings, batch.failed_ids)
+
+
+def _row(writer: Any, rows: list[str], cells: list[Any], doc: str) -> str:
+    """One CSV row of `cells` then the document, as the writer would write them all: a document (JSON, so it holds
+    quotes) is quoted with its quotes doubled by str.replace, about twice as fast as the writer's loop over each of
+    its characters (the rows' largest cost once validated, py-spy of a worker)."""
+    if '"' not in doc:  # never for a record's JSON; the writer then says how the cell is written
+        writer.writerow([*cells, doc])
+        return rows.pop()
+    writer.writerow(cells)
+    return rows.pop()[:-1] + ',"' + doc.replace('"', '""') + '"\n'
 
 
 def _take(checks: BulkChecks, prepared: Batch | Prepared, nodes: _Writers, relationships: _Writers) -> None:
@@ -179,11 +193,6 @@ def _first_rows(writers: _Writers, blocks: dict[str, tuple[str, int]], kinds: li
     for name, (text, count) in blocks.items():
         first[codes[name]] = writers.block(name, text, count)
     return first
-
-
-def _where(origin: Origin) -> Where:
-    """An Origin as its fields, in the order Origin takes them (a tuple pickles far faster than a dataclass)."""
-    return origin.file, origin.line, origin.pointer, dict(origin.fields) if origin.fields else None
 
 
 class _Collect:
