@@ -5,7 +5,6 @@ record of an id wins, placeholders settled)."""
 from __future__ import annotations
 
 import csv
-import gc
 import json
 import random
 import subprocess
@@ -326,25 +325,3 @@ def test_two_documents_of_one_relation_sharing_a_hash_refuse_the_import(tmp_path
     assert problem.reason.startswith("two different documents of one relation share one 64-bit hash in this run")
     assert "nothing was imported" in problem.reason and "new seed" in problem.reason
     assert not (tmp_path / "csv").exists()
-
-
-@pytest.mark.parametrize("name", ["shares across batches", "forward references"])
-def test_the_collector_runs_rarely_while_the_files_are_read_and_as_before_after(name: str, tmp_path: Path) -> None:
-    """While the batches are read (where the workers are forked), the collector's young pass waits for 100,000
-    allocations instead of 700; after the import, refused ("shares across batches": 120%) or not, the thresholds
-    are what they were."""
-    before = gc.get_threshold()
-    seen: list[tuple[int, int, int]] = []
-
-    def watched(path: Path) -> Any:
-        for batch in iter_batches(path, 2)[1]:
-            seen.append(gc.get_threshold())
-            yield batch
-    path = write(tmp_path / "in.jsonl", {**CASES, **GOOD}[name])
-    if name in CASES:
-        with pytest.raises(InvalidInput):
-            import_files(watched(path), tmp_path / "csv")
-    else:
-        import_files(watched(path), tmp_path / "csv")
-    assert seen and all(threshold == (100_000, *before[1:]) for threshold in seen)
-    assert gc.get_threshold() == before

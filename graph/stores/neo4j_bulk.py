@@ -20,10 +20,9 @@ in the transactional path.
 from __future__ import annotations
 
 import csv
-import gc
 import shutil
-from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -63,7 +62,6 @@ def _column(name: str) -> str:
 _REL_HEADER = [":START_ID(Entity)", ":END_ID(Entity)", "id", *map(_column, ANALYTIC_FIELDS), "doc"]
 
 
-_YOUNG_COLLECTION = 100_000  # allocations between two young passes of the collector (rare_collections)
 STAGING = "staging.spill"  # the import's scratch file (graph.stores.bulk_staging's spill) in its folder
 
 
@@ -82,7 +80,7 @@ def import_files(batches: Iterable[Batch | Prepared], folder: Path) -> ImportFil
     relationships = _Writers(files, folder, "relationships", _REL_HEADER)
     done = False
     try:
-        with files, rare_collections():
+        with files:
             for batch in batches:
                 _take(checks, batch, nodes, relationships)
             problems, out.placeholders, stale = checks.finish()
@@ -110,21 +108,6 @@ def import_files(batches: Iterable[Batch | Prepared], folder: Path) -> ImportFil
     _write(changes, ["revision:long", "kind"], [[1, ChangeKind.BULK.value]])
     out.nodes += [(cypher.META_LABEL, meta), (cypher.CHANGE_LABEL, changes)]
     return out
-
-
-@contextmanager
-def rare_collections() -> Iterator[None]:
-    """For the block, the cyclic garbage collector runs its young pass every 100,000 allocations instead of 700 (the
-    thresholds restored after): validated records are acyclic (a 215k-record sample left none for it to find), so
-    its passes over each batch's live records were pure cost, about a third of a worker's CPU (py-spy and CPU time
-    of the worker's path with the collector off: 4.6-4.7 s against 6.7-7.1, 5.4-5.5 at these thresholds). The
-    workers (loaders.workers) are forked on the first batch, inside the block, so they run with them too."""
-    before = gc.get_threshold()
-    gc.set_threshold(_YOUNG_COLLECTION, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 @dataclass
