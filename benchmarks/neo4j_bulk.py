@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from benchmarks.generate import generate
+from corpgraph.graph.gc_policy import paused
 from corpgraph.graph.stores.neo4j import open_neo4j_store
 from corpgraph.graph.settings import get_settings
 from corpgraph.graph.stores.neo4j_bulk import import_files, prepare
@@ -43,7 +44,8 @@ def main() -> None:
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM: the import's own peak, not the generator's
         phases: dict[str, float] = {}
         started = time.perf_counter()
-        files = import_files(map_batches(world.path, get_settings().batch_size, prepare)[1], work / "csv")
+        with paused():  # as `corpgraph db import` does: the process decides its collector (graph.gc_policy)
+            files = import_files(map_batches(world.path, get_settings().batch_size, prepare)[1], work / "csv")
         phases["read, check, CSV"] = time.perf_counter() - started
         cpu = os.times()  # the workers (loaders.workers) are joined: their CPU is the children's so far
         worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest of them (KiB)
