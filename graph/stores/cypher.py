@@ -61,6 +61,11 @@ def merge_entities(kind: EntityType, create: bool = False) -> str:
     )
 
 
+def _labels(kind: EntityType | None) -> str:
+    """An endpoint's labels in a pattern: `:Entity`, and its entity type's when it is known."""
+    return f":{_q(ENTITY_LABEL)}" + (f":{_q(kind.value)}" if kind is not None else "")
+
+
 def relabel_entities(kind: EntityType) -> str:
     """Give the entities `$ids` the label of `kind` in place of another entity type's: placeholders a real record
     of another type replaced (graph.write.retype), their row already upserted under the old label. Their
@@ -70,13 +75,15 @@ def relabel_entities(kind: EntityType) -> str:
             "RETURN count(n) AS written")
 
 
-def merge_relations(kind: RelationType, source: EntityType, target: EntityType, create: bool = False) -> str:
-    """Upsert (or, `create`, insert) a chunk of relations between two labels; `$rows` = edge_row() fields plus
-    doc; `$load` as for merge_entities."""
+def merge_relations(kind: RelationType, source: EntityType | None, target: EntityType | None,
+                    create: bool = False) -> str:
+    """Upsert (or, `create`, insert) a chunk of relations between two labels (None: any entity, sought by the
+    `:Entity(id)` index alone, as a streamed load does: neo4j_stream); `$rows` = edge_row() fields plus doc;
+    `$load` as for merge_entities."""
     return (
         f"UNWIND $rows AS row "
-        f"MATCH (a:{_q(ENTITY_LABEL)}:{_q(source.value)}) WHERE a.id = row.source "
-        f"MATCH (b:{_q(ENTITY_LABEL)}:{_q(target.value)}) WHERE b.id = row.target "
+        f"MATCH (a{_labels(source)}) WHERE a.id = row.source "
+        f"MATCH (b{_labels(target)}) WHERE b.id = row.target "
         f"{_verb(create)} (a)-[r:{_q(kind.value)} {{id: row.id}}]->(b) "
         f"SET {_SET_SCALARS}, r.doc = row.doc, r.load = $load "
         "RETURN count(r) AS written"

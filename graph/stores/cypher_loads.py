@@ -11,7 +11,7 @@ from enum import Enum
 
 from corpgraph.schema.kinds import RelationType
 
-from corpgraph.graph.stores.cypher import ENTITY_LABEL, META_LABEL, _q
+from corpgraph.graph.stores.cypher import ENTITY_LABEL, META_LABEL, _q, merge_relations
 
 _META = f"(m:{_q(META_LABEL)} {{id: $key}})"
 
@@ -77,6 +77,11 @@ EXISTING_ENTITIES = (
 CHANGED_ENTITIES = (
     f"UNWIND $rows AS row MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id = row.id AND n.doc <> row.doc RETURN n.id AS id"
 )
+# Whether the database holds any entity (a streamed load goes only into one that holds none): the count store.
+ANY_ENTITIES = f"MATCH (n:{_q(ENTITY_LABEL)}) RETURN count(n) AS entities"
+# What a streamed load wrote, per type (its summary; the last record of an id wins, so counting rows sent would not do).
+LOAD_ENTITY_COUNTS = f"MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.load = $load RETURN n.type AS type, count(n) AS count"
+LOAD_RELATION_COUNTS = "MATCH ()-[r]->() WHERE r.load = $load RETURN type(r) AS type, count(r) AS count"
 # Removal, in inner transactions of $rows each (auto-commit): relationships first, then the load's new nodes.
 # They scan rather than keep an index on `load`, which every write of every record would pay for.
 REMOVE_LOAD_RELATIONS = "MATCH ()-[r]->() WHERE r.load = $load CALL (r) { DELETE r } IN TRANSACTIONS OF $rows ROWS"
@@ -105,5 +110,7 @@ def changed_relations(kind: RelationType) -> str:
 def all_statements() -> list[str]:
     """Every statement of batched loads, for the Cypher linter test."""
     out = [LOCK_META, BEGIN_LOAD, CLAIM_LOAD, MAKE_LANES, CLAIM_LANE, CHECK_LOAD, LOCK_LANES, SET_LOAD_STATE, HEARTBEAT, PUBLISH_LOAD, DROP_LOAD, EXISTING_ENTITIES,
-           CHANGED_ENTITIES, REMOVE_LOAD_RELATIONS, REMOVE_LOAD_ENTITIES]
+           CHANGED_ENTITIES, REMOVE_LOAD_RELATIONS, REMOVE_LOAD_ENTITIES, ANY_ENTITIES, LOAD_ENTITY_COUNTS,
+           LOAD_RELATION_COUNTS]
+    out += [merge_relations(kind, None, None, create) for kind in RelationType for create in (False, True)]
     return out + [builder(kind) for kind in RelationType for builder in (existing_relations, changed_relations)]

@@ -14,6 +14,7 @@ Writers take turns: a write waits (up to busy_timeout) while a load is unpublish
 """
 from __future__ import annotations
 
+import itertools
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -458,14 +459,26 @@ class Neo4jStore:
 
     def write_stream(self, label: str, batches: Iterable[Batch], on_batch: Callable[[Batch], None] | None = None,
                      on_phase: Callable[[LoadPhase], None] | None = None) -> WriteSummary:
-        """The file's batches joined and written by graph.write.ingest: one transaction up to batch_size
-        records, a batched load published at once past it (graph/stores/neo4j_loads.py). Its phases: reading, then writing (references are
-        checked and the file committed inside that one write: no phases apart)."""
+        """A file's batches written all or nothing. Past batch_size records into a database that holds no entity:
+        streamed, the loader holding a batch at a time (Loads.stream, graph/stores/neo4j_stream.py); otherwise
+        joined and written by graph.write.ingest: one transaction up to batch_size records, a batched load
+        published at once past it (graph/stores/neo4j_loads.py). Its phases: reading, then writing (joined:
+        references are checked and the file committed inside that one write, no phases apart)."""
         phase = on_phase or (lambda _: None)
         phase(LoadPhase.READING)
-        whole = join_batches(label, batches, on_batch)
+        head, rest = _head(iter(batches), self.batch_size)
+        notes: list[str] = []
+        if rest is not None:
+            streamed, recoveries = self._loads.stream(label, itertools.chain(head, rest), on_batch, phase)
+            notes = [recovery.message() for recovery in recoveries]
+            if streamed is not None:
+                streamed.notes[:0] = notes
+                return streamed
+        whole = join_batches(label, itertools.chain(head, rest or ()), on_batch)
         phase(LoadPhase.WRITING)
-        return ingest(self, whole)
+        summary = ingest(self, whole)
+        summary.notes[:0] = notes
+        return summary
 
     def batch_work(self) -> None:
         """None: the file's records are joined and written by graph.write.ingest as they are."""
@@ -607,6 +620,19 @@ def open_neo4j_store(settings: Settings, require_schema: bool = True) -> Neo4jSt
         store.close()
         raise
     return store
+
+
+def _head(batches: Iterator[Batch], size: int) -> tuple[list[Batch], Iterator[Batch] | None]:
+    """The first batches, up to the first that takes their records past `size`, and the rest (None: there was no
+    more, the file fits one transaction)."""
+    head: list[Batch] = []
+    records = 0
+    for batch in batches:
+        head.append(batch)
+        records += len(batch)
+        if records > size:
+            return head, batches
+    return head, None
 
 
 def _feed_page(kind: RelationType, fields: tuple[str, ...], page: neo4j.Record) -> ColumnPage:

@@ -29,7 +29,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,16 +37,18 @@ from typing import TYPE_CHECKING, Any
 
 import neo4j
 
-from corpgraph.schema.batch import Batch
+from corpgraph.schema.batch import Batch, LoadPhase, WriteSummary
 from corpgraph.schema.errors import StoreError, StoreLocked
 from corpgraph.schema.records import Entity, Relation
 
 from corpgraph.graph.stores import cypher
 from corpgraph.graph.stores.base import ChangeKind, ChangeRecorder, Check, batch_rows, refuse_problems
 from corpgraph.graph.stores.neo4j_steps import Step, ahead, log_steps, params, run_plan, run_step
+from corpgraph.graph.stores.neo4j_stream import Streamed
 from corpgraph.graph.stores import cypher_loads
-from corpgraph.graph.stores.cypher_loads import (BEGIN_LOAD, CHECK_LOAD, CLAIM_LANE, CLAIM_LOAD, DROP_LOAD,
-                                       EXISTING_ENTITIES, HEARTBEAT, LOCK_LANES, LOCK_META, MAKE_LANES, PUBLISH_LOAD,
+from corpgraph.graph.stores.cypher_loads import (ANY_ENTITIES, BEGIN_LOAD, CHECK_LOAD, CLAIM_LANE, CLAIM_LOAD,
+                                       DROP_LOAD, EXISTING_ENTITIES, HEARTBEAT, LOAD_ENTITY_COUNTS,
+                                       LOAD_RELATION_COUNTS, LOCK_LANES, LOCK_META, MAKE_LANES, PUBLISH_LOAD,
                                        REMOVE_LOAD_ENTITIES, REMOVE_LOAD_RELATIONS, SET_LOAD_STATE, LoadState)
 
 if TYPE_CHECKING:
@@ -146,16 +148,60 @@ class Loads:
                 if not ents and not rels:  # everything is stored as it is: no revision, as a one-transaction write
                     self._commit(lambda tx: _meta_step(tx, DROP_LOAD, load), batch.label)
                     return LoadResult({}, {}, recoveries, len(same))
-                state = LoadState.WRITING if aside else LoadState.WRITTEN
-                if not aside:  # from here a recovery publishes rather than removes
-                    self._commit(lambda tx: _meta_step(tx, SET_LOAD_STATE, load, state), batch.label)
                 log = ChangeRecorder()
                 log.wrote(ents, rels)
-                self._commit(lambda tx: self._publish(tx, load, state, aside, log), batch.label)
+                self._finish(load, aside, log, batch.label)
         except BaseException:
             self._abandon(load, written)
             raise
         return LoadResult(ents, rels, recoveries, len(same))
+
+    def stream(self, label: str, batches: Iterable[Batch], on_batch: Callable[[Batch], None] | None,
+               phase: Callable[[LoadPhase], None]) -> tuple[WriteSummary | None, list[Recovery]]:
+        """A file of more than batch_size records streamed into an empty database in bounded loader memory
+        (graph.stores.neo4j_stream): its summary, and the dead loads recovered first. Summary None, and nothing
+        read, when the database holds entities once the load is named: the caller loads the file whole."""
+        load, recoveries = self._begin(label)
+        if self._commit(lambda tx: tx.run(ANY_ENTITIES).single(strict=True)["entities"], label):
+            self._commit(lambda tx: _meta_step(tx, DROP_LOAD, load), label)
+            return None, recoveries
+        written = False
+
+        def began() -> None:
+            """The first chunk is on its way: from here a failure removes what was written."""
+            nonlocal written
+            written = True
+        try:
+            with self._heartbeat(load), Streamed(self.store.batch_size) as streamed:
+                aside, _ = self._write_chunks(load, streamed.entity_steps(batches, on_batch), label, began)
+                phase(LoadPhase.REFERENCES)
+                placeholders = streamed.check()  # InvalidInput with every problem: the load is removed
+                phase(LoadPhase.WRITING)
+                aside += self._write_chunks(load, streamed.relation_steps(), label, began)[0]
+                phase(LoadPhase.COMMITTING)
+                summary = self._counts(load)
+                summary.placeholders = placeholders
+                self._finish(load, aside, streamed.log, label)
+        except BaseException:
+            self._abandon(load, written)
+            raise
+        return summary, recoveries
+
+    def _counts(self, load: int) -> WriteSummary:
+        """The records a load wrote, per type, read from the server (the last record of an id counts once)."""
+        summary = WriteSummary()
+        for statement, counter in ((LOAD_ENTITY_COUNTS, summary.entities), (LOAD_RELATION_COUNTS, summary.relations)):
+            rows = self.store._query(statement, {"load": load}, neo4j.RoutingControl.WRITE, "counting a load")
+            counter.update({row["type"]: row["count"] for row in rows})
+        return summary
+
+    def _finish(self, load: int, aside: list[Step], log: ChangeRecorder, label: str) -> None:
+        """Every chunk is committed: mark the load written (a recovery then publishes it) unless records wait aside,
+        then publish it in one small transaction."""
+        state = LoadState.WRITING if aside else LoadState.WRITTEN
+        if not aside:  # from here a recovery publishes rather than removes
+            self._commit(lambda tx: _meta_step(tx, SET_LOAD_STATE, load, state), label)
+        self._commit(lambda tx: self._publish(tx, load, state, aside, log), label)
 
     def recover(self) -> Recovery | None:
         """Take over the unpublished load if its loader is gone; None when there is none.
@@ -231,11 +277,13 @@ class Loads:
         aside: list[Step] = []
         same: set[str] = set()
         running: deque[Future[tuple[list[Step], set[str]]]] = deque()
+        flying: deque[set[str]] = deque()  # the ids of each chunk in flight
 
         def settle(until: int) -> None:
             """Wait for the oldest chunks until at most `until` are in flight; a failure is raised here."""
             while len(running) > until:
                 kept, unchanged = running.popleft().result()
+                flying.popleft()
                 aside.extend(kept)
                 same.update(unchanged)
 
@@ -245,9 +293,15 @@ class Loads:
                 if entities and step.probe != EXISTING_ENTITIES:
                     settle(0)  # the relations' endpoints are committed
                     entities = False
+                ids = {row["id"] for row in step.params["rows"]}
+                if any(not ids.isdisjoint(other) for other in flying):
+                    # a streamed load re-states an id of a chunk in flight: that one commits first, so this one's
+                    # probe finds the record (two CREATEs of one id would break the unique constraint)
+                    settle(0)
                 settle(self.store.writers - 1)
                 began()
                 running.append(pool.submit(in_lane, step))
+                flying.append(ids)
             settle(0)  # on a failure, the pool's exit still waits for the chunks in flight
         return aside, same
 
@@ -262,10 +316,12 @@ class Loads:
         new = [row for row in rows if row["id"] not in own]  # not stored: inserted without a MERGE's seek
         mine = [row for row in rows if own.get(row["id"]) is True]  # stored by this load, still hidden
         stored = [row for row in rows if own.get(row["id"]) is False]
+        if mine and step.relabel:  # re-stated by a later batch of a streamed load, maybe as another type
+            run_step(tx, Step(step.relabel, {"ids": [row["id"] for row in mine]}, len(mine)))
         for statement, chunk in ((step.create, new), (step.statement, mine)):
-            if chunk:
+            if chunk and statement:  # no statement: a streamed load's placeholders never replace a record
                 run_step(tx, Step(statement, {"rows": chunk, "load": load}, len(chunk)))
-        if not stored:
+        if not stored or not step.statement:
             return [], set()
         probe = [{"id": row["id"], "doc": row["doc"]} for row in stored]
         changed = {r["id"] for r in tx.run(step.differs, params(rows=probe))}

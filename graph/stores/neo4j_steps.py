@@ -52,6 +52,7 @@ class Step:
     probe: str = ""  # which of the chunk's ids are stored (a batched load writes only new ones at once)
     differs: str = ""  # which stored ones the chunk would change
     create: str = ""  # the statement for the rows the probe found not stored (CREATE, no MERGE)
+    relabel: str = ""  # run first on the rows this load wrote before: a streamed load re-states them, maybe retyped
 
 
 def run_step(tx: neo4j.Transaction | neo4j.ManagedTransaction, step: Step) -> None:

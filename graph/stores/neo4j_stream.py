@@ -1,0 +1,151 @@
+"""A file streamed into an empty Neo4j database with loader memory bounded by the batch (neo4j_loads.Loads.stream).
+
+Neo4jStore.write_stream takes this path for a file of more than `batch_size` records when the database holds no
+entity once the load is named (nobody else writes then: writes take turns with an unpublished load). One pass over
+the file's batches, none of them kept:
+- what the checks read of each batch goes into the bulk import's arrays (graph.stores.bulk_staging.BulkChecks:
+  hashed ids, types, lines, shares, identifier keys, a few dozen bytes a record, in a scratch file until the end);
+- its entities are written at once as the load's hidden chunk transactions (Loads._write_chunks); a later record of
+  an id re-states the node this load wrote (relabelled if its type changed: a placeholder giving way), a placeholder
+  never replaces one: as the checks take them, a placeholder counts only as the first record of its id, and the last
+  real record of an id wins;
+- its relations go to a second scratch file: one may name an entity of a later batch, and one whose endpoint is
+  missing could not be written before the checks report it with every other problem.
+At the end of the file the checks run once (BulkChecks.finish: what graph.write.ingest reports into an empty store,
+word for word); any problem removes the load's records and reports them all; otherwise the relations are written
+from the scratch file in chunks of one type (endpoints sought by `:Entity(id)`: their labels are settled only now),
+and the load is published as every batched load is.
+"""
+from __future__ import annotations
+
+import pickle
+import shutil
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from corpgraph.schema.batch import Batch
+from corpgraph.schema.declaration import EDGE_FIELDS, relation_id
+from corpgraph.schema.kinds import EntityType, RelationType
+
+from corpgraph.graph.stores import cypher, cypher_loads
+from corpgraph.graph.stores.base import ChangeRecorder, edge_values, refuse_problems
+from corpgraph.graph.stores.bulk_columns import Where, columns, document_hashes
+from corpgraph.graph.stores.bulk_staging import BulkChecks
+from corpgraph.graph.stores.neo4j_bulk import _where  # an origin as the checks' arrays keep it
+from corpgraph.graph.stores.codec import encode
+from corpgraph.graph.stores.neo4j_steps import Step
+from corpgraph.graph.stores.sqlite_prepare import native_owns  # the share check's one test of a native OWNS
+
+Row = dict[str, Any]
+
+
+class Streamed:
+    """One streamed load's scratch state: the checks' arrays, the relations waiting for the checks, the change log."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self._folder = Path(tempfile.mkdtemp(prefix="corpgraph-load-"))  # TMPDIR says where
+        self._checks = BulkChecks(self._folder / "checks.spill")
+        self._relations = (self._folder / "relations.spill").open("w+b")
+        self._parts: list[tuple[int, int]] = []  # each batch's relation rows in the file: offset, length
+        self.log = ChangeRecorder()  # lists ids up to CHANGE_LOG_IDS, then one bulk entry: bounded
+
+    def __enter__(self) -> Streamed:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self._checks.close()
+        self._relations.close()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def entity_steps(self, batches: Iterable[Batch], on_batch: Callable[[Batch], None] | None) -> Iterator[Step]:
+        """Each batch taken as it is read; its entity chunks, to be written at once."""
+        for batch in batches:
+            yield from self._take(batch)
+            if on_batch is not None:
+                on_batch(batch)
+
+    def check(self) -> int:
+        """Every problem of the file, as InvalidInput (BulkChecks.finish); else how many placeholders are left."""
+        problems, placeholders, _ = self._checks.finish()
+        refuse_problems(problems)
+        return placeholders
+
+    def relation_steps(self) -> Iterator[Step]:
+        """The file's relations in chunks of up to batch_size of one type, read back from the scratch file in file
+        order (a chunk holds the last row of each of its ids; a later chunk re-states an earlier one's)."""
+        waiting: dict[RelationType, dict[str, Row]] = defaultdict(dict)
+        self._relations.flush()
+        for offset, length in self._parts:
+            self._relations.seek(offset)
+            part: dict[RelationType, list[Row]] = pickle.loads(self._relations.read(length))
+            for kind, rows in part.items():
+                chunk = waiting[kind]
+                for row in rows:
+                    chunk[row["id"]] = row
+                    if len(chunk) == self.batch_size:
+                        yield _relation_step(kind, list(chunk.values()))
+                        chunk.clear()
+        for kind, chunk in waiting.items():
+            if chunk:
+                yield _relation_step(kind, list(chunk.values()))
+
+    def _take(self, batch: Batch) -> list[Step]:
+        """Keep what the checks read of a batch, put its relation rows aside, note its ids; its entity chunks: the
+        last real record of each id, and the first placeholder of an id with no real record in the batch."""
+        from corpgraph.graph.stores.neo4j import _entity_row  # the store's rows (it imports this module's caller)
+
+        real: dict[str, tuple[EntityType, Row]] = {}
+        placeholders: dict[str, tuple[EntityType, Row]] = {}
+        entities: list[tuple[str, str, bool, list[str], Where]] = []
+        for rec, origin in batch.entities:
+            row = _entity_row(rec)
+            entities.append((rec.id, rec.type, rec.placeholder, row["idkeys"] or [], _where(origin)))  # type: ignore[attr-defined]
+            if rec.placeholder:
+                placeholders.setdefault(rec.id, (EntityType(rec.type), row))  # type: ignore[attr-defined]
+            else:
+                real[rec.id] = (EntityType(rec.type), row)  # type: ignore[attr-defined]
+        relations, rows = [], defaultdict[RelationType, dict[str, Row]](dict)
+        for relation, origin in batch.relations:
+            rel_id = relation_id(relation)
+            values, doc = edge_values(rel_id, relation), encode(relation)
+            relations.append((values, document_hashes(doc), native_owns(relation), _where(origin)))
+            rows[RelationType(values[1])][rel_id] = {**dict(zip(EDGE_FIELDS, values)), "doc": doc}
+        count = len(batch.entities), len(batch.relations)
+        self._checks.take(columns(batch.label, entities, relations), batch.problems, batch.failed_ids,
+                          np.zeros(count[0], np.int64), np.zeros(count[1], np.int64))  # no CSV rows
+        if rows:
+            data = pickle.dumps({kind: list(kept.values()) for kind, kept in rows.items()}, pickle.HIGHEST_PROTOCOL)
+            self._parts.append((self._relations.tell(), len(data)))
+            self._relations.write(data)
+        self.log.wrote([rec.id for rec, _ in batch.entities], [id for kept in rows.values() for id in kept])
+        open_ids = {id: entry for id, entry in placeholders.items() if id not in real}
+        return [*_entity_steps(real, False, self.batch_size), *_entity_steps(open_ids, True, self.batch_size)]
+
+
+def _entity_steps(records: dict[str, tuple[EntityType, Row]], placeholder: bool, size: int) -> Iterator[Step]:
+    """One step per label and `size` rows: new ids created; ids this load wrote before re-stated (relabelled first), but for
+    placeholders, which leave them as they are (no statement)."""
+    by_label: dict[EntityType, list[Row]] = defaultdict(list)
+    for kind, row in records.values():
+        by_label[kind].append(row)
+    for kind, rows in by_label.items():
+        for start in range(0, len(rows), size):
+            chunk = rows[start:start + size]
+            yield Step("" if placeholder else cypher.merge_entities(kind), {"rows": chunk, "load": None}, len(chunk),
+                       cypher_loads.EXISTING_ENTITIES, cypher_loads.CHANGED_ENTITIES,
+                       cypher.merge_entities(kind, create=True), "" if placeholder else cypher.relabel_entities(kind))
+
+
+def _relation_step(kind: RelationType, rows: list[Row]) -> Step:
+    """A chunk of relations of one type, its endpoints sought whatever their labels."""
+    return Step(cypher.merge_relations(kind, None, None), {"rows": rows, "load": None}, len(rows),
+                cypher_loads.existing_relations(kind), cypher_loads.changed_relations(kind),
+                cypher.merge_relations(kind, None, None, create=True))
+
