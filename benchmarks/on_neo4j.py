@@ -3,11 +3,13 @@
     python -m benchmarks.on_neo4j --companies 23000          # ~100k records (the figures in docs/neo4j.md)
     python -m benchmarks.on_neo4j --companies 3000 --batch-sizes 1000,10000   # a quick look
 
-Generates a world (benchmarks/generate.py), validates it once, then for each UNWIND batch size empties the
-store and loads the whole file through the store (`corpgraph.graph.write.ingest`: reference checks, then a batched
-load of transactions of that many records, published at once), printing records/s, the largest transaction's
-peak memory as Neo4j estimates it, and the CPU time the server and the loader spent per record (after one untimed load that
-warms the JVM up: the first load is several times slower). With the last load in place it
+Generates a world (benchmarks/generate.py), then for each batch size empties the store and loads the file as a
+user does, `corpgraph load --store neo4j FILE` in a child process with CORPGRAPH_BATCH_SIZE at that size (reading,
+validation, the checks and a batched load of transactions of that many records, published at once), printing
+records/s, the loader's peak RSS (the child's, from wait4), the largest transaction's peak memory as Neo4j estimates
+it, and the CPU time the server and the loader spent per record (after one untimed load that warms the JVM up: the
+first load is several times slower). Until round 11 the load was `ingest` of the file validated beforehand, in this
+process: its records/s did not count reading and validating. With the last load in place it
 times the projection feed (`iter_edges` alone and `build_projection`, relations/s, best of 5) and PROFILEs every read statement the store
 sends, with realistic parameters, printing the plan's operators and whether an index (or the count store)
 answers it. The server gets a 1 GB heap, the throughput garbage collector (ParallelGC) and no per-transaction
@@ -18,6 +20,8 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -29,7 +33,6 @@ from typing import Any
 import neo4j
 
 from benchmarks.generate import generate
-from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.identity.normalize import query_key
 from corpgraph.graph.projection.build import build_projection
 from corpgraph.graph.stores import cypher
@@ -66,10 +69,11 @@ class Load:
     server_cpu_s: float  # the Neo4j JVM's CPU time (all threads) during the load
     loader_cpu_s: float  # this process's
     threads: dict[str, float]  # the server's CPU seconds during the load by thread group (_thread_group)
+    loader_rss_mb: float  # the loading process's peak resident set
 
     @property
     def rate(self) -> float:
-        """Records per second through the store (reference checks and writes, in the one write transaction)."""
+        """Records per second through `corpgraph load` (reading, validation, checks and writes)."""
         return self.records / self.write_s
 
 
@@ -92,12 +96,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="corpgraph-neo4j-bench-") as folder:
         work = Path(folder)
         world = generate(work / "world.jsonl", args.companies, seed=args.seed)
-        started = time.perf_counter()
-        batch = load_file(world.path)
-        validate_s = time.perf_counter() - started
         records = world.records
-        print(f"world: {args.companies:,} companies, {records:,} records ({world.path.stat().st_size / 1e6:.1f} MB); "
-              f"validation {validate_s:.1f} s ({records / validate_s:,.0f} records/s, not counted below)")
+        print(f"world: {args.companies:,} companies, {records:,} records ({world.path.stat().st_size / 1e6:.1f} MB)")
         started = time.perf_counter()
         settings = {**LOAD_SETTINGS, **dict(pair.split("=", 1) for pair in args.setting)}
         server = start_neo4j_server(work / "neo4j", settings, heap=args.heap, jvm_options=tuple(args.jvm),
@@ -107,14 +107,15 @@ def main() -> None:
         try:
             server.init_schema()
             store = open_neo4j_store(server.settings())
-            cold = _load(store, server, batch, records, max(sizes))
-            print(f"first load (cold JVM, not compared): {cold.rate:,.0f} records/s")
-            loads = [_load(store, server, batch, records, size) for size in sizes for _ in range(args.loads)]
+            cold = _load(server, world.path, records, max(sizes))
+            print(f"first load (cold JVM, not compared): {cold.rate:,.0f} records/s, loader peak RSS "
+                  f"{cold.loader_rss_mb:,.0f} MB")
+            loads = [_load(server, world.path, records, size) for size in sizes for _ in range(args.loads)]
             _print_loads(loads)
             print(f"plans Neo4j discarded as stale over the loads (debug.log): {_stale_plans(server)}")
             if not args.loads_only:
                 _print_feed(store, server.process.pid)
-                _print_plans(server, store, batch)
+                _print_plans(server, store, load_file(world.path))  # the whole world in memory, for realistic ids
             store.close()
         finally:
             started = time.perf_counter()
@@ -122,18 +123,28 @@ def main() -> None:
             print(f"\nNeo4j stopped in {time.perf_counter() - started:.1f} s")
 
 
-def _load(store: Neo4jStore, server: Neo4jServer, batch: Batch, records: int, size: int) -> Load:
-    """Empty the store, then load the world at one batch size, watching the transaction's memory."""
+def _load(server: Neo4jServer, path: Path, records: int, size: int) -> Load:
+    """Empty the store, then `corpgraph load` the world at one batch size in a child process, watching the
+    transaction's memory; the child's CPU and peak RSS come from wait4."""
     _empty(server)
-    store.batch_size = size
+    env = {**os.environ, **server.env(), "CORPGRAPH_BATCH_SIZE": str(size)}
     with _PeakMemory(server) as peak:
-        started, server_cpu, loader_cpu = time.perf_counter(), _cpu_seconds(server.process.pid), _own_cpu()
+        started, server_cpu = time.perf_counter(), _cpu_seconds(server.process.pid)
         threads = _thread_cpu(server.process.pid)
-        ingest(store, batch)  # the reference checks run inside the write transaction (GraphStore.write)
+        child = subprocess.Popen([sys.executable, "-c", "from corpgraph.api.cli import app; app()", "load",
+                                  "--store", "neo4j", str(path)], env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+        assert child.stderr is not None
+        errors = child.stderr.read()  # read while it runs: a full pipe would stop it
+        _, status, usage = os.wait4(child.pid, 0)
         write_s = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"corpgraph load failed ({child.returncode}): {errors.decode(errors='replace')[-2000:]}")
     after = _thread_cpu(server.process.pid)
     return Load(size, records, write_s, peak.bytes / 2**20, _cpu_seconds(server.process.pid) - server_cpu,
-                _own_cpu() - loader_cpu, {group: after[group] - threads.get(group, 0.0) for group in after})
+                usage.ru_utime + usage.ru_stime, {group: after[group] - threads.get(group, 0.0) for group in after},
+                usage.ru_maxrss / 1024)  # KiB on Linux
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -183,16 +194,17 @@ def _own_cpu() -> float:
 def _print_loads(loads: list[Load]) -> None:
     """The load table, best rate marked."""
     best = max(loads, key=lambda x: x.rate)
-    print("\nload through the store (graph.write.ingest: reference checks, then transactions of `batch size` records)")
+    print("\nload through `corpgraph load --store neo4j` (reading, validation, checks, transactions of `batch size` "
+          "records)")
     print("(server/loader CPU: the Neo4j JVM's and this process's CPU time during the load, in microseconds a record;"
           f" target {TARGET_RATE:,} records/s; load average {os.getloadavg()[0]:.1f})")
     print(f"{'batch size':>10} | {'write s':>7} | {'records/s':>9} | {'peak tx MB':>10} | {'tx bytes/record':>15} | "
-          f"{'server us/rec':>13} | {'loader us/rec':>13} | server us/rec by thread")
+          f"{'server us/rec':>13} | {'loader us/rec':>13} | {'loader RSS MB':>13} | server us/rec by thread")
     for load in loads:
         mark = "  <- best" if load is best else ""
         print(f"{load.batch_size:>10,} | {load.write_s:>7.1f} | {load.rate:>9,.0f} | {load.peak_tx_mb:>10,.0f} | "
               f"{load.peak_tx_mb * 2**20 / load.records:>15,.0f} | {load.server_cpu_s * 1e6 / load.records:>13,.0f} | "
-              f"{load.loader_cpu_s * 1e6 / load.records:>13,.0f} | "
+              f"{load.loader_cpu_s * 1e6 / load.records:>13,.0f} | {load.loader_rss_mb:>13,.0f} | "
               f"{', '.join(f'{k} {v * 1e6 / load.records:.0f}' for k, v in load.threads.items())}{mark}")
 
 

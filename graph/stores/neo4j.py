@@ -469,7 +469,8 @@ class Neo4jStore:
         head, rest = _head(iter(batches), self.batch_size)
         notes: list[str] = []
         if rest is not None:
-            streamed, recoveries = self._loads.stream(label, itertools.chain(head, rest), on_batch, phase)
+            streamed, recoveries = self._loads.stream(label, itertools.chain(head, rest), on_batch, phase,
+                                                       _entity_row)
             notes = [recovery.message() for recovery in recoveries]
             if streamed is not None:
                 streamed.notes[:0] = notes

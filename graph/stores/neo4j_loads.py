@@ -157,10 +157,12 @@ class Loads:
         return LoadResult(ents, rels, recoveries, len(same))
 
     def stream(self, label: str, batches: Iterable[Batch], on_batch: Callable[[Batch], None] | None,
-               phase: Callable[[LoadPhase], None]) -> tuple[WriteSummary | None, list[Recovery]]:
+               phase: Callable[[LoadPhase], None], row: Callable[[Entity], dict[str, Any]]
+               ) -> tuple[WriteSummary | None, list[Recovery]]:
         """A file of more than batch_size records streamed into an empty database in bounded loader memory
-        (graph.stores.neo4j_stream): its summary, and the dead loads recovered first. Summary None, and nothing
-        read, when the database holds entities once the load is named: the caller loads the file whole."""
+        (graph.stores.neo4j_stream; `row`: an entity's node properties): its summary, and the dead loads recovered
+        first. Summary None, and nothing read, when the database holds entities once the load is named: the caller
+        loads the file whole."""
         load, recoveries = self._begin(label)
         if self._commit(lambda tx: tx.run(ANY_ENTITIES).single(strict=True)["entities"], label):
             self._commit(lambda tx: _meta_step(tx, DROP_LOAD, load), label)
@@ -172,7 +174,7 @@ class Loads:
             nonlocal written
             written = True
         try:
-            with self._heartbeat(load), Streamed(self.store.batch_size) as streamed:
+            with self._heartbeat(load), Streamed(self.store.batch_size, row) as streamed:
                 aside, _ = self._write_chunks(load, streamed.entity_steps(batches, on_batch), label, began)
                 phase(LoadPhase.REFERENCES)
                 placeholders = streamed.check()  # InvalidInput with every problem: the load is removed

@@ -32,12 +32,12 @@ import numpy as np
 from corpgraph.schema.batch import Batch
 from corpgraph.schema.declaration import EDGE_FIELDS, relation_id
 from corpgraph.schema.kinds import EntityType, RelationType
+from corpgraph.schema.records import Entity
 
 from corpgraph.graph.stores import cypher, cypher_loads
 from corpgraph.graph.stores.base import ChangeRecorder, edge_values, refuse_problems
-from corpgraph.graph.stores.bulk_columns import Where, columns, document_hashes
+from corpgraph.graph.stores.bulk_columns import Gathered, document_hashes
 from corpgraph.graph.stores.bulk_staging import BulkChecks
-from corpgraph.graph.stores.neo4j_bulk import _where  # an origin as the checks' arrays keep it
 from corpgraph.graph.stores.codec import encode
 from corpgraph.graph.stores.neo4j_steps import Step
 from corpgraph.graph.stores.sqlite_prepare import native_owns  # the share check's one test of a native OWNS
@@ -48,8 +48,9 @@ Row = dict[str, Any]
 class Streamed:
     """One streamed load's scratch state: the checks' arrays, the relations waiting for the checks, the change log."""
 
-    def __init__(self, batch_size: int) -> None:
+    def __init__(self, batch_size: int, row: Callable[[Entity], Row]) -> None:
         self.batch_size = batch_size
+        self._row = row  # an entity's node properties (the store's: neo4j._entity_row)
         self._folder = Path(tempfile.mkdtemp(prefix="corpgraph-load-"))  # TMPDIR says where
         self._checks = BulkChecks(self._folder / "checks.spill")
         self._relations = (self._folder / "relations.spill").open("w+b")
@@ -99,26 +100,25 @@ class Streamed:
     def _take(self, batch: Batch) -> list[Step]:
         """Keep what the checks read of a batch, put its relation rows aside, note its ids; its entity chunks: the
         last real record of each id, and the first placeholder of an id with no real record in the batch."""
-        from corpgraph.graph.stores.neo4j import _entity_row  # the store's rows (it imports this module's caller)
-
         real: dict[str, tuple[EntityType, Row]] = {}
         placeholders: dict[str, tuple[EntityType, Row]] = {}
-        entities: list[tuple[str, str, bool, list[str], Where]] = []
+        gathered = Gathered(batch.label)  # no CSV rows: each record's row number is 0
         for rec, origin in batch.entities:
-            row = _entity_row(rec)
-            entities.append((rec.id, rec.type, rec.placeholder, row["idkeys"] or [], _where(origin)))  # type: ignore[attr-defined]
+            row = self._row(rec)
+            gathered.entity(rec.id, rec.type, rec.placeholder, row["idkeys"], 0, origin)  # type: ignore[attr-defined]
             if rec.placeholder:
                 placeholders.setdefault(rec.id, (EntityType(rec.type), row))  # type: ignore[attr-defined]
             else:
                 real[rec.id] = (EntityType(rec.type), row)  # type: ignore[attr-defined]
-        relations, rows = [], defaultdict[RelationType, dict[str, Row]](dict)
+        rows = defaultdict[RelationType, dict[str, Row]](dict)
         for relation, origin in batch.relations:
             rel_id = relation_id(relation)
-            values, doc = edge_values(rel_id, relation), encode(relation)
-            relations.append((values, document_hashes(doc), native_owns(relation), _where(origin)))
+            values, doc, fields = edge_values(rel_id, relation), encode(relation), vars(relation)
+            gathered.relation(values, (fields.get("valid_from"), fields.get("valid_to")), 0, document_hashes(doc),
+                              native_owns(relation), origin)
             rows[RelationType(values[1])][rel_id] = {**dict(zip(EDGE_FIELDS, values)), "doc": doc}
         count = len(batch.entities), len(batch.relations)
-        self._checks.take(columns(batch.label, entities, relations), batch.problems, batch.failed_ids,
+        self._checks.take(gathered.columns(), batch.problems, batch.failed_ids,
                           np.zeros(count[0], np.int64), np.zeros(count[1], np.int64))  # no CSV rows
         if rows:
             data = pickle.dumps({kind: list(kept.values()) for kind, kept in rows.items()}, pickle.HIGHEST_PROTOCOL)
