@@ -43,7 +43,7 @@ from corpgraph.schema.records import Entity, Relation
 
 from corpgraph.graph.stores import cypher
 from corpgraph.graph.stores.base import ChangeKind, ChangeRecorder, Check, batch_rows, refuse_problems
-from corpgraph.graph.stores.neo4j_steps import Step, ahead, log_steps, params, run_plan, run_step
+from corpgraph.graph.stores.neo4j_steps import Step, ahead, log_steps, params, run_plan, run_step, sent
 from corpgraph.graph.stores.neo4j_stream import Streamed
 from corpgraph.graph.stores import cypher_loads
 from corpgraph.graph.stores.cypher_loads import (ANY_ENTITIES, BEGIN_LOAD, CHECK_LOAD, CLAIM_LANE, CLAIM_LOAD,
@@ -314,7 +314,9 @@ class Loads:
         _meta_step(tx, CLAIM_LANE, load, lane=lane)  # locked before the load is read: see CLAIM_LANE
         _meta_step(tx, CHECK_LOAD, load, LoadState.WRITING)
         rows: list[dict[str, Any]] = step.params["rows"]
-        own = {r["id"]: r["own"] for r in tx.run(step.probe, params(ids=[row["id"] for row in rows], load=load))}
+        probed = params(ids=[row["id"] for row in rows], load=load)
+        own = {r["id"]: r["own"] for r in tx.run(step.probe, probed)}
+        sent(probed)
         new = [row for row in rows if row["id"] not in own]  # not stored: inserted without a MERGE's seek
         mine = [row for row in rows if own.get(row["id"]) is True]  # stored by this load, still hidden
         stored = [row for row in rows if own.get(row["id"]) is False]
@@ -325,8 +327,9 @@ class Loads:
                 run_step(tx, Step(statement, {"rows": chunk, "load": load}, len(chunk)))
         if not stored or not step.statement:
             return [], set()
-        probe = [{"id": row["id"], "doc": row["doc"]} for row in stored]
-        changed = {r["id"] for r in tx.run(step.differs, params(rows=probe))}
+        probe = params(rows=[{"id": row["id"], "doc": row["doc"]} for row in stored])
+        changed = {r["id"] for r in tx.run(step.differs, probe)}
+        sent(probe)
         kept = [row for row in stored if row["id"] in changed]
         same = {row["id"] for row in stored if row["id"] not in changed}
         return ([Step(step.statement, {"rows": kept, "load": None}, len(kept))] if kept else []), same

@@ -55,9 +55,22 @@ class Step:
     relabel: str = ""  # run first on the rows this load wrote before: a streamed load re-states them, maybe retyped
 
 
+def sent(values: dict[str, Any]) -> None:
+    """Empty the Rows of a statement's parameters once its result is read.
+
+    Why: the driver's Result keeps its parameters (Result._metadata) and sits in a reference cycle (its callbacks),
+    so with the cyclic collector paused (`corpgraph load`, graph.gc_policy) every chunk's rows stayed alive to the
+    end of the process: a streamed load's RSS grew about 0.7 KB a relation written (239 -> 374 MB for 190,379)."""
+    for value in values.values():
+        if isinstance(value, Rows):
+            value.clear()
+
+
 def run_step(tx: neo4j.Transaction | neo4j.ManagedTransaction, step: Step) -> None:
     """Run one statement of a write; a chunk that wrote fewer rows than sent aborts the whole transaction."""
-    record = tx.run(step.statement, params(**step.params)).single(strict=True)
+    values = params(**step.params)
+    record = tx.run(step.statement, values).single(strict=True)
+    sent(values)
     if step.expected is not None and record["written"] != step.expected:
         raise StoreError(f"a write chunk stored {record['written']} of {step.expected} rows (an endpoint "
                          "vanished while writing?); nothing of this file was committed, load it again")
