@@ -41,6 +41,7 @@ from corpgraph.loaders.coverage import Coverage
 if TYPE_CHECKING:  # imported where it runs: `db import` alone needs the bulk import's module
     from starlette.applications import Starlette
 
+    from corpgraph.api.workers import Worker
     from corpgraph.graph.stores.neo4j_bulk import Prepared
 
 app = typer.Typer(help="corpgraph: who is liable for an incident, who is exposed to it.", no_args_is_help=True)
@@ -467,9 +468,7 @@ def serve(
     """Serve GraphQL at /graphql (GraphiQL in a browser), graph exports at /export/{format}, and /healthz."""
     import uvicorn
 
-    from corpgraph.api.app import create_app
     from corpgraph.api.workers import Worker, serve_workers
-    from corpgraph.graph.gc_policy import FrozenProjections
     from corpgraph.graph.projection.snapshot import snapshots_for
 
     _port_free(host, port)
@@ -487,14 +486,14 @@ def serve(
 
     def worker_app(worker: Worker) -> Any:
         """One worker's app over its own connection to the store (opened in the worker, after the fork)."""
-        return create_app(store=open_store(store, settings), rebuild_hooks=FrozenProjections(), worker=worker,
-                          build_apart=True)
+        return serving_app(open_store(store, settings), worker)
     serve_workers(workers, host, port, worker_app)
 
 
-def serving_app(store: GraphStore | None = None) -> Starlette:
-    """The app of `corpgraph serve` (one process): frozen projections, built apart; `uvicorn --factory
-    corpgraph.api.cli:serving_app` serves the store of the settings this way, as the benchmark's server does.
+def serving_app(store: GraphStore | None = None, worker: Worker | None = None) -> Starlette:
+    """The app of `corpgraph serve` (one process, or each worker of --workers): frozen projections, built apart;
+    `uvicorn --factory corpgraph.api.cli:serving_app` serves the store of the settings this way, as the benchmark's
+    server does.
 
     The long-lived server decides its garbage-collector tuning here, at start-up: a projection built in the serving
     process and left to the collector (create_app alone) is walked by every full collection.
@@ -502,7 +501,7 @@ def serving_app(store: GraphStore | None = None) -> Starlette:
     from corpgraph.api.app import create_app
     from corpgraph.graph.gc_policy import FrozenProjections
 
-    return create_app(store=store, rebuild_hooks=FrozenProjections(), build_apart=True)
+    return create_app(store=store, rebuild_hooks=FrozenProjections(), worker=worker, build_apart=True)
 
 
 def _port_free(host: str, port: int) -> None:
