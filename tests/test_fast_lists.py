@@ -135,13 +135,18 @@ BOTH = {"items": [{"name": "a", "size": 1}, {"name": "b", "size": None}]}
 ], ids=["non-null", "refused", "nullable"])
 def test_what_the_shortcut_cannot_complete_is_answered_by_graphql_core(rows: list[_Row], data: Any, errors: int) -> None:
     ROWS[:] = rows
-    answers = []
-    for execution in (FastListExecution, StrawberryGraphQLCoreExecutionContext):
-        schema = strawberry.Schema(_Query, execution_context_class=execution)
-        result = schema.execute_sync("{ items { name size } }")
-        answers.append((result.data, [e.formatted for e in result.errors or []]))
+    answers = _both_ways(_Query, "{ items { name size } }")
     assert answers[0] == answers[1]
     assert answers[0][0] == data and len(answers[0][1]) == errors
+
+
+def _both_ways(query: type, text: str) -> list[tuple[Any, list[Any]]]:
+    """(data, formatted errors) of the query on a tiny schema, with the shortcut, then with graphql-core's completion."""
+    answers = []
+    for execution in (FastListExecution, StrawberryGraphQLCoreExecutionContext):
+        result = strawberry.Schema(query, execution_context_class=execution).execute_sync(text)
+        answers.append((result.data, [e.formatted for e in result.errors or []]))
+    return answers
 
 
 class _Plain:
@@ -166,3 +171,43 @@ def test_awaitability_is_remembered_only_where_the_type_decides_it() -> None:
     # A __getattr__ may answer `__await__` for one object and not another: asked of every object, never remembered.
     assert is_awaitable(_Answers()) and _Answers not in _PLAIN
     assert not is_awaitable(1.5) and not is_awaitable("OWNER")
+
+
+@dataclass
+class _Measure:
+    weight: Any
+    key: Any
+    flag: Any
+
+
+@strawberry.type
+class _Scalars:
+    weight: float | None
+    key: strawberry.ID | None
+    flag: bool | None
+
+
+@strawberry.type
+class _ScalarQuery:
+    @strawberry.field
+    def measures(self) -> list[_Scalars]:
+        return MEASURES  # type: ignore[return-value]
+
+
+MEASURES: list[_Measure] = []
+
+
+@pytest.mark.parametrize("row, data, errors", [
+    (_Measure(0.25, "c1", True), {"weight": 0.25, "key": "c1", "flag": True}, 0),  # the types passed as they are
+    (_Measure(2, 7, 1), {"weight": 2.0, "key": "7", "flag": True}, 0),  # others coerced: int to Float, int to ID
+    (_Measure(float("nan"), "c1", False), {"weight": None, "key": "c1", "flag": False}, 1),  # Float refuses NaN
+    (_Measure(float("inf"), "c1", False), {"weight": None, "key": "c1", "flag": False}, 1),  # ... and infinities
+    (_Measure(True, "c1", None), {"weight": 1, "key": "c1", "flag": None}, 0),  # a bool is no float: coerced to 1
+], ids=["exact", "coerced", "nan", "infinite", "bool"])
+def test_built_in_scalars_are_completed_as_graphql_core_completes_them(row: _Measure, data: Any, errors: int) -> None:
+    MEASURES[:] = [row]
+    answers = _both_ways(_ScalarQuery, "{ measures { weight key flag } }")
+    assert answers[0] == answers[1]
+    assert answers[0][0] == {"measures": [data]} and len(answers[0][1]) == errors
+    weight = answers[0][0]["measures"][0]["weight"]
+    assert type(weight) is type(data["weight"])  # 2.0 a float, True's 1 an int, as graphql-core gives them
