@@ -7,6 +7,11 @@ other processes does not count) and, with --profile, cProfile's top functions ov
     nice .venv/bin/python benchmarks/run.py --companies 200000 --no-ladybug --workdir /tmp/bench200k
     nice .venv/bin/python benchmarks/profile_queries.py /tmp/bench200k exposure liability --rounds 3
     nice .venv/bin/python benchmarks/profile_queries.py /tmp/bench200k graphql-liability --calls 100 --profile
+    nice .venv/bin/python benchmarks/profile_queries.py /tmp/bench200k graphql-liability graphql-exposure --parts
+
+--parts splits each call's CPU time among the parts of a request (PARTS: the analytics, graphql-core's list completion,
+the answer's entity reads, the damage check) and what is left (strawberry's execution and the rest of the resolvers),
+in ms per call, each part timed around its outermost call only.
 """
 from __future__ import annotations
 
@@ -16,8 +21,10 @@ import cProfile
 import pstats
 import sys
 import time
-from collections.abc import Callable
-from functools import partial
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial, wraps
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +37,19 @@ if str(ROOT) not in sys.path:  # run as a script: make the project importable wi
 from benchmarks import generate as gen  # noqa: E402
 from benchmarks.ours import GraphQLServer, Ours  # noqa: E402
 from benchmarks.run import Config, chain_samples, pick_samples  # noqa: E402
-from corpgraph.api.context import make_context  # noqa: E402
+from corpgraph.api import fast_lists, graphql_schema  # noqa: E402
+from corpgraph.api.context import Context, make_context  # noqa: E402
 from corpgraph.api.graphql_schema import make_schema  # noqa: E402
 from corpgraph.api.settings import ApiSettings  # noqa: E402
+from corpgraph.graph.service import CorpGraph  # noqa: E402
 from corpgraph.graph.stores.sqlite import SqliteStore  # noqa: E402
 
+# The parts of a request --parts times apart: (where the function lives, its name, the part it counts in).
+PARTS: list[tuple[Any, str, str]] = [
+    (CorpGraph, "liability_chain", "analytics"), (CorpGraph, "exposure", "analytics"),
+    (fast_lists.FastListExecution, "complete_list_value", "list completion"),
+    (graphql_schema, "_read_answer_entities", "entity reads"), (Context, "report_damage", "damage check"),
+]
 KINDS = ("exposure", "liability", "liability-paths", "graphql-liability", "graphql-exposure")
 
 
@@ -73,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="run the samples this many times")
     parser.add_argument("--profile", action="store_true", help="cProfile the timed calls")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--parts", action="store_true", help="split each call's CPU time among PARTS")
     args = parser.parse_args(argv)
     world = gen.generate(args.workdir / "profile-world.jsonl", args.companies, args.seed)
     incidents, roots = pick_samples(world, Config.samples, args.seed)
@@ -82,26 +98,33 @@ def main(argv: list[str] | None = None) -> int:
     for kind in args.kinds:
         calls = calls_of(kind, ours, chains if kind in ("liability", "liability-paths") else incidents, roots,
                          world.as_of)[:args.calls]
-        _timed(kind, calls, args.rounds, args.profile, args.top)
+        _timed(kind, calls, args.rounds, args.profile, args.top, args.parts)
     return 0
 
 
-def _timed(kind: str, calls: list[Callable[[], Any]], rounds: int, profile: bool, top: int) -> None:
-    """Run the calls `rounds` times after a warm-up; print CPU and wall percentiles (and cProfile's top lines)."""
+def _timed(kind: str, calls: list[Callable[[], Any]], rounds: int, profile: bool, top: int, parts: bool) -> None:
+    """Run the calls `rounds` times after a warm-up; print CPU and wall percentiles (and cProfile's top lines, and
+    with `parts` the CPU ms a call of each part)."""
     for call in calls[:5]:  # first-use caches of the process (imports, the schema) are not what is profiled
         call()
     profiler = cProfile.Profile() if profile else None
-    cpu, wall = [], []
-    for _ in range(rounds):
-        for call in calls:
-            started, started_cpu = time.perf_counter(), time.process_time()
-            if profiler is not None:
-                profiler.enable()
-            call()
-            if profiler is not None:
-                profiler.disable()
-            cpu.append(time.process_time() - started_cpu)
-            wall.append(time.perf_counter() - started)
+    cpu, wall, spent = [], [], defaultdict[str, float](float)
+    with timed_parts(spent) if parts else _nothing():
+        for _ in range(rounds):
+            for call in calls:
+                started, started_cpu = time.perf_counter(), time.process_time()
+                if profiler is not None:
+                    profiler.enable()
+                call()
+                if profiler is not None:
+                    profiler.disable()
+                cpu.append(time.process_time() - started_cpu)
+                wall.append(time.perf_counter() - started)
+    if parts:
+        spent["rest"] = sum(cpu) - sum(spent.values())
+        print(f"{kind} cpu ms a call by part over {len(cpu)} calls: "
+              + ", ".join(f"{name} {seconds * 1e3 / len(cpu):.3f}" for name, seconds in sorted(spent.items(), key=lambda x: -x[1])),
+              flush=True)
     for name, series in (("cpu", cpu), ("wall", wall)):
         ms = np.array(series) * 1e3
         print(f"{kind} {name} ms over {ms.size} calls: p50 {np.percentile(ms, 50):.3f} "
@@ -109,6 +132,40 @@ def _timed(kind: str, calls: list[Callable[[], Any]], rounds: int, profile: bool
     if profiler is not None:
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(top)
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(top)
+
+
+@contextmanager
+def timed_parts(spent: defaultdict[str, float]) -> Iterator[None]:
+    """For the block, each function of PARTS adds the CPU seconds of its outermost calls to spent[its part]."""
+    depth: Counter[str] = Counter()
+
+    def timing(function: Callable[..., Any], part: str) -> Callable[..., Any]:
+        @wraps(function)
+        def timed_call(*args: Any, **kwargs: Any) -> Any:
+            depth[part] += 1
+            started = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                depth[part] -= 1
+                if not depth[part]:  # a list inside a list, an exposure inside a liability: counted once
+                    spent[part] += time.process_time() - started
+        return timed_call
+
+    originals = [(owner, name, vars(owner)[name]) for owner, name, _ in PARTS]
+    try:
+        for owner, name, part in PARTS:
+            setattr(owner, name, timing(getattr(owner, name), part))
+        yield
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    """A block with nothing around it."""
+    yield
 
 
 if __name__ == "__main__":
