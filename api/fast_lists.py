@@ -215,55 +215,38 @@ class _Nested:
 
 class _Plan:
     """How to complete one object of a type under one selection: (response name, how it is read, its reader, what
-    completes its value, nullable) a field. It holds nothing of the execution that made it (requests share it).
-
-    `complete(item, info, execution)` gives the completed object (raises _Fallback, or the error met, when graphql-core
-    must do it). It is a function written for the plan's steps (_compiled): the loop over the steps, with a test of
-    each step's kind, its nullability and its completion per field of every item, was a fifth of a party's completion.
-    """
-
-    complete: Callable[[Any, Any, FastListExecution], dict[str, Any]]
+    completes its value, nullable) a field. It holds nothing of the execution that made it (requests share it)."""
 
     def __init__(self, object_type: GraphQLObjectType,
                  steps: list[tuple[str, str, Callable[..., Any] | None, Any, bool]]) -> None:
         self.object_type, self.steps = object_type, tuple(steps)
         self.is_type_of = object_type.is_type_of
-        self.complete = _compiled(self.is_type_of, self.steps)
 
-
-def _compiled(is_type_of: Callable[..., Any] | None, steps: tuple[tuple[str, str, Callable[..., Any] | None, Any, bool], ...]
-              ) -> Callable[[Any, Any, FastListExecution], dict[str, Any]]:
-    """The function that completes an object by these steps, the steps' tests decided once, here: for each field, its
-    read, the awaitable check, the null and error checks, and its completion, in the steps' order. The generated code
-    names the steps' values by position only (n0, r0, c0, ...): nothing of the document is written into it."""
-    names: dict[str, Any] = {"_Fallback": _Fallback, "is_type_of": is_type_of, "_PLAIN": _PLAIN,
-                             "is_awaitable": is_awaitable, "Undefined": Undefined, "_refuse_awaitable": _refuse_awaitable}
-    lines = ["def complete(item, info, execution):", "    if item is None:", "        raise _Fallback"]
-    if is_type_of is not None:
-        lines += ["    if is_type_of(item, info) is not True:", "        raise _Fallback"]
-    lines.append("    out = {}")
-    for k, (_, how, _, completion, nullable) in enumerate(steps):
-        names.update({f"n{k}": steps[k][0], f"r{k}": steps[k][2], f"c{k}": completion})
-        if how is _TYPENAME:
-            lines.append(f"    out[n{k}] = c{k}")
-            continue
-        completed = f"c{k}.complete(value, info, execution)" if isinstance(completion, _Nested) else f"c{k}(value)"
-        lines += [f"    value = r{k}(item)" if how is _ATTRIBUTE else f"    value = r{k}(item, info)",
-                  "    if type(value) not in _PLAIN and is_awaitable(value):", "        _refuse_awaitable(value)",
-                  "    if value is None or value is Undefined:",
-                  f"        out[n{k}] = None" if nullable else "        raise _Fallback",
-                  "    elif isinstance(value, Exception):", "        raise _Fallback",
-                  "    else:", f"        out[n{k}] = {completed}"]
-    lines.append("    return out")
-    exec(compile("\n".join(lines), "<corpgraph.api.fast_lists plan>", "exec"), names)  # noqa: S102 - our own text
-    return cast(Callable[[Any, Any, FastListExecution], dict[str, Any]], names["complete"])
-
-
-def _refuse_awaitable(value: Any) -> None:
-    """Send the list back to graphql-core for an awaitable value, closing it first (a coroutine never started: nothing
-    of it ran)."""
-    getattr(value, "close", lambda: None)()
-    raise _Fallback
+    def complete(self, item: Any, info: Any, execution: FastListExecution) -> dict[str, Any]:
+        """The completed object (raises _Fallback, or the error met, when graphql-core must do it)."""
+        is_type_of = self.is_type_of
+        if item is None or (is_type_of is not None and is_type_of(item, info) is not True):
+            raise _Fallback
+        out: dict[str, Any] = {}
+        for name, how, read, completion, nullable in self.steps:
+            if how is _TYPENAME:
+                out[name] = completion
+                continue
+            value = read(item) if how is _ATTRIBUTE else read(item, info)  # type: ignore[misc]
+            if type(value) not in _PLAIN and is_awaitable(value):
+                getattr(value, "close", lambda: None)()  # a coroutine never started: nothing of it ran
+                raise _Fallback
+            if value is None or value is Undefined:
+                if not nullable:
+                    raise _Fallback
+                out[name] = None
+            elif isinstance(value, Exception):
+                raise _Fallback
+            elif isinstance(completion, _Nested):
+                out[name] = completion.complete(value, info, execution)
+            else:
+                out[name] = completion(value)
+        return out
 
 
 def shared_plans(schema: GraphQLSchema, document: DocumentNode) -> dict[tuple[Any, ...], _Plan | None] | None:
