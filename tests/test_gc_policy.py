@@ -15,6 +15,7 @@ from corpgraph.graph.service import CorpGraph
 from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.loaders.seed import seed_path
 from corpgraph.loaders.validate import load_file
+from corpgraph.loaders.workers import fan_out
 
 
 def test_library_calls_leave_the_collector_alone(tmp_store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,3 +130,16 @@ def test_the_served_app_freezes_its_projections_and_builds_them_apart(monkeypatc
     assert serving_app() is sentinel
     assert len(made) == 1 and made[0]["store"] is None and made[0]["build_apart"] is True
     assert isinstance(made[0]["rebuild_hooks"], FrozenProjections)
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_validating_workers_keep_the_collector_as_their_process_set_it(enabled: bool) -> None:
+    # A forked worker (loaders.workers) runs with the collector its process forked it with: paused under
+    # `corpgraph load`'s gc_policy.paused, running for a library caller that keeps it running.
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        seen = list(fan_out(lambda: [[n] for n in range(4)], lambda _: gc.isenabled(), 2))
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert seen == [enabled] * 4
