@@ -24,12 +24,28 @@ class Batches:
     disk: IO[bytes]
     on_disk: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # each part's offset and length
     dtypes: dict[str, np.dtype[Any]] = field(default_factory=dict)  # each array's, as its first part came
+    shifts: dict[str, int] = field(default_factory=dict)  # added to the parts after a prepended one (prepend)
 
     def put(self, **arrays: np.ndarray) -> None:
         """Append one batch's arrays to the file."""
         for name, array in arrays.items():
             self.on_disk.setdefault(name, []).append((self.disk.tell(), len(array)))
             self.disk.write(array.astype(self.dtypes.setdefault(name, array.dtype), copy=False).tobytes())
+
+    def prepend(self, shifts: dict[str, int], **arrays: np.ndarray) -> None:
+        """Put arrays before every part put so far (the stored records a load into a database in use meets, known
+        only at the end of its file); `shifts` says what to add to the later parts of an array of record numbers."""
+        for name, array in arrays.items():
+            self.on_disk.setdefault(name, []).insert(0, (self.disk.tell(), len(array)))
+            self.disk.write(array.astype(self.dtypes.setdefault(name, array.dtype), copy=False).tobytes())
+        self.shifts.update(shifts)
+
+    def peek(self, name: str, dtype: Any) -> np.ndarray:
+        """One array of every batch's, as joined() reads it, the parts kept for joined()."""
+        parts = self.on_disk.get(name, [])
+        out = self.joined(name, dtype)
+        self.on_disk[name] = parts
+        return out
 
     def joined(self, name: str, dtype: Any) -> np.ndarray:
         """One array of every batch's, in order, read from the file (once: the parts are forgotten here)."""
@@ -43,13 +59,20 @@ class Batches:
             out[at:at + length] = np.frombuffer(self.disk.read(length * out.itemsize), dtype)
             at += length
         self.disk.seek(0, 2)
+        if name in self.shifts and parts:
+            out[parts[0][1]:] += self.shifts[name]
         return out
 
 
 class Entities:
-    """Every entity record, and each id's groups of records (sorted by hash, in file order within an id)."""
+    """Every entity record, and each id's groups of records (sorted by hash, in file order within an id).
 
-    def __init__(self, batches: Batches) -> None:
+    `stored`: batch 0 holds the stored records of the ids the files name (a load into a database in use,
+    graph.stores.neo4j_stream), one an id, before the files' records: they count as earlier records, but a file's
+    record of another type is no "declared earlier" (stored_changes says it), and a stored placeholder is none the
+    file made."""
+
+    def __init__(self, batches: Batches, stored: bool = False) -> None:
         self.hash = batches.joined("ent_hash", np.int64)
         self.type = batches.joined("ent_type", np.int8)
         placeholder = batches.joined("ent_placeholder", np.bool_)
@@ -77,7 +100,8 @@ class Entities:
         self.final = self.order[last]  # per id, its last kept record
         self.final_types = np.r_[self.type[self.final], 0]  # one more: lookup's place for a hash past the last
         self.first_real = np.r_[self.first_real, _NEVER]
-        self.placeholders = int(placeholder[self.final].sum())
+        self.stored = stored
+        self.placeholders = int((placeholder[self.final] & (self.batch[self.final] > 0 if stored else True)).sum())
         self.stale = np.ones(len(self.hash), np.bool_)
         self.stale[self.final] = False
         self._conflicts: set[int] = set()
@@ -89,8 +113,26 @@ class Entities:
         real = np.flatnonzero(self._real)
         types = self.type[self.order[real]]
         again = (self.group[real][1:] == self.group[real][:-1]) & (types[1:] != types[:-1])
+        if self.stored:  # against a stored record: stored_changes
+            again &= self.batch[self.order[real][:-1]] > 0
         self._conflicts = set(self.group[real][1:][again].tolist())
         return zip(self.order[real][1:][again].tolist(), types[:-1][again].tolist())
+
+    def stored_changes(self) -> list[tuple[int, int]]:
+        """(record, its id's stored type) of each real record of the files whose id is stored as another type, in
+        the files' order (none without stored records)."""
+        if not self.stored or not len(self.hash):
+            return []
+        batch = self.batch[self.order]
+        starts = np.flatnonzero(np.r_[True, self.group[1:] != self.group[:-1]])
+        at = starts[batch[starts] == 0]  # each stored record (its id's first)
+        stored = np.full(len(self.ids), -1, np.int64)
+        stored[self.group[at]] = self.order[at]
+        real = np.flatnonzero(self._real & (batch > 0))
+        records, earlier = self.order[real], stored[self.group[real]]
+        differs = (earlier >= 0) & (self.type[np.maximum(earlier, 0)] != self.type[records])
+        out = sorted(zip(records[differs].tolist(), self.type[earlier[differs]].tolist()))
+        return out
 
     def lookup(self, hashes: I64) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
         """Each hash's id group and whether an entity record has it."""

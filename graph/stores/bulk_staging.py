@@ -43,7 +43,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import numpy as np
 
@@ -51,23 +51,50 @@ from corpgraph.schema.batch import Origin
 from corpgraph.schema.errors import InvalidInput, Problem
 from corpgraph.schema.kinds import RelationType
 
-from corpgraph.graph.stores.base import EdgeRow
-from corpgraph.graph.stores.bulk_columns import HASHED, Columns, Spilled
+from corpgraph.graph.stores.base import EdgeRow, TypeLookup
+from corpgraph.graph.stores.bulk_columns import HASHED, Columns, Gathered, Spilled
 from corpgraph.graph.stores.bulk_entities import Batches, Entities
 from corpgraph.graph.stores.bulk_relations import Relations, chunks
 from corpgraph.graph.stores.id_hashes import (ENTITY_KINDS, I64, RELATION_KINDS, check_hashes as _check_hashes,
                                               collision, distinct as _distinct, hashes as _hashes,
                                               ints as _ints)
 from corpgraph.graph.write.allocation import excess_reason, first_excess, may_exceed, owner_groups, stored_stake
-from corpgraph.graph.write.rules import LOADING, declared_earlier, endpoint_problems
+from corpgraph.graph.write.retype import StoredRecords, TypeChange, retype
+from corpgraph.graph.write.rules import LOADING, declared_earlier, endpoint_problems, referenced_ids
 
 _PAGE = 500  # companies per share-check page: owners are grouped by identifier over a page, as StreamCheck does
+STORED_LABEL = "(stored)"  # the label of the stored records' batch (Stored), never a file's
+
+
+class Stored(Protocol):
+    """What the checks of a load into a database in use read of what it held before the load (the stored records
+    of the ids the files name, their stakes); the database's own StoredRecords and TypeLookup for retyping."""
+
+    records: StoredRecords
+    types: TypeLookup
+
+    def entities(self) -> Columns:
+        """The stored records of the ids the files name (and of those sharing an identifier with them), one an id."""
+        ...
+
+    def stakes(self, ids: list[str]) -> list[EdgeRow]:
+        """The stored OWNS into the ids."""
+        ...
+
+    def keys(self, ids: list[str]) -> dict[str, list[str]]:
+        """The stored identifier keys of the ids that have any."""
+        ...
 
 
 class BulkChecks:
-    """The whole-import state of one bulk import: every batch's Columns (minus their spill, kept in a file)."""
+    """The whole-import state of one bulk import: every batch's Columns (minus their spill, kept in a file).
 
-    def __init__(self, spill: Path) -> None:
+    With `stored` (a streamed load into a database in use, graph.stores.neo4j_stream) batch 0 holds the stored
+    records the checks need, put there at the end (`finish`): the ids the files name and their stakes, as earlier
+    records the files' restate, so references, placeholders and share sums read them as the joined check reads
+    the store (graph.write.ingest); a type change against them is worded and settled as there (graph.write.retype)."""
+
+    def __init__(self, spill: Path, stored: Stored | None = None) -> None:
         self._spill: IO[bytes] = spill.open("w+b")
         self._spilled: list[tuple[int, int]] = []  # each batch's spill: offset, length
         self._labels: list[str] = []
@@ -75,6 +102,11 @@ class BulkChecks:
         self._problems: list[tuple[tuple[int, int, int], Problem]] = []  # (batch, phase, place), problem
         self._failed: set[str] = set()
         self._entities = self._relations = 0
+        self._stored = stored
+        self._owner_keys: dict[int, list[int]] = {}  # stored owners no record names: their identifier keys, hashed
+        if stored is not None:  # batch 0, filled at the end
+            self._labels.append(STORED_LABEL)
+            self._spilled.append((0, 0))
 
     def close(self) -> None:
         """Close the spill file (the caller deletes it)."""
@@ -91,24 +123,18 @@ class BulkChecks:
         self._labels.append(batch.label)
         self._spilled.append((self._spill.tell(), len(batch.spill)))
         self._spill.write(batch.spill)
-        entities, relations = len(batch.ent_hash), len(batch.rel_hash)
-        self._batches.put(
-            ent_hash=batch.ent_hash, ent_type=batch.ent_type, ent_placeholder=batch.ent_placeholder,
-            ent_line=batch.ent_line, ent_row=ent_rows.astype(np.int64), ent_batch=np.full(entities, number, np.int32),
-            key_hash=batch.key_hash, key_of=batch.key_of.astype(np.int64) + self._entities,
-            rel_hash=batch.rel_hash, rel_type=batch.rel_type, rel_source=batch.rel_source,
-            rel_target=batch.rel_target, rel_doc=batch.rel_doc, rel_native_owns=batch.rel_native_owns,
-            rel_minimum=batch.rel_minimum, rel_from=batch.rel_from, rel_to=batch.rel_to, rel_line=batch.rel_line,
-            rel_row=rel_rows.astype(np.int64), rel_batch=np.full(relations, number, np.int32),
-            inc_at=batch.inc_at.astype(np.int64) + self._relations, inc_hash=batch.inc_hash,
-            **{f"{name}_check": check for name, check in zip(HASHED, batch.checks)})
-        self._entities += entities
-        self._relations += relations
+        self._batches.put(**_arrays(batch, number, ent_rows, rel_rows, self._entities, self._relations))
+        self._entities += len(batch.ent_hash)
+        self._relations += len(batch.rel_hash)
 
     def finish(self) -> tuple[list[Problem], int, dict[str, set[int]]]:
         """Every problem of the files, in line order; how many placeholders are left; the stale CSV rows by file
         (type), each a row a later record of its id replaced or a placeholder that gave way."""
-        ents = Entities(self._batches)
+        if self._stored is not None:
+            self._put_stored(self._stored.entities(), "ent_", "key_")
+        ents = Entities(self._batches, stored=self._stored is not None)
+        if self._stored is not None:
+            self._put_stored(self._stored_stakes(ents, self._stored), "rel_", "inc_")
         rels = Relations(self._batches, ents)
         self._refuse_collisions(ents, rels)
         again = list(ents.declared_earlier())
@@ -116,6 +142,8 @@ class BulkChecks:
             origin = self._origin("e", n - int(ents.first[ents.batch[n]]), ents.line[n], ents.batch[n])
             self._problems.append(((int(ents.batch[n]), 1, n), origin.problem(
                 *declared_earlier(id, ENTITY_KINDS[earlier]))))
+        if self._stored is not None:
+            self._check_stored_types(ents, rels, self._stored)
         self._check_references(ents, rels)
         self._check_allocation(ents, rels)
         stale: dict[str, set[int]] = {}
@@ -147,15 +175,78 @@ class BulkChecks:
         keys = (ents.keys[0], self._batches.joined("key_hash_check", np.int64))
         collided |= _distinct(*keys) is None or _distinct(*map(np.concatenate, zip(*unknown))) is None
         if collided or rels.documents_collided:
-            raise InvalidInput([Problem(self._labels[0] if self._labels else "", 0, "id", collision(
+            files = self._labels[1:] if self._stored is not None else self._labels
+            raise InvalidInput([Problem(files[0] if files else "", 0, "id", collision(
                 "ids" if collided else "documents of one relation", "its checks",
                 "nothing was imported; run the import again"))])
+
+    def _put_stored(self, part: Columns, *prefixes: str) -> None:
+        """Put the stored records' arrays of these prefixes (entities, or relations) before the files' as batch 0,
+        and its spill (the ids of its entities, the ends of its relations) where batch 0's is read."""
+        arrays = _arrays(part, 0, np.zeros(len(part.ent_hash), np.int64), np.zeros(len(part.rel_hash), np.int64), 0, 0)
+        self._batches.prepend({"key_of": len(part.ent_hash)} if "ent_" in prefixes else {"inc_at": len(part.rel_hash)},
+                              **{name: array for name, array in arrays.items() if name.startswith(prefixes)})
+        ends, extras, ids = pickle.loads(part.spill)
+        if self._spilled[0][1]:  # the entities' ids are there already: the relations' ends join them
+            ids = self._unpickle(0)[2]
+        data = pickle.dumps((ends, extras, ids), pickle.HIGHEST_PROTOCOL)
+        self._spilled[0] = (self._spill.seek(0, 2), len(data))
+        self._spill.write(data)
+        self._read.cache_clear()
+
+    def _stored_stakes(self, ents: Entities, stored: Stored) -> Columns:
+        """The stored stakes into every company a native OWNS of the files points at and into the ids identity merges
+        with it, as batch 0's relations (the files' records of one of them come later: they win); the identifier
+        keys of their owners no record names (for the owners' groups)."""
+        targets = self._batches.peek("rel_target", np.int64)[self._batches.peek("rel_native_owns", np.bool_)]
+        companies = np.unique(targets)
+        merged = ents.merged()
+        wanted = set(companies.tolist())
+        for company in companies.tolist():
+            wanted.update(merged.get(company, []))
+        records = ents.ids_of(_ints(sorted(wanted)))
+        names = self._entity_ids(records[records >= 0], ents)  # an id no record has is not stored
+        gathered = Gathered(STORED_LABEL)
+        stakes = stored.stakes(names) if names else []
+        for row in stakes:
+            values = (row.id, row.type.value, row.source, row.target, row.share, row.valid_from, row.valid_to, None,
+                      row.share_min)
+            dates = tuple(date.fromisoformat(day) if day else None for day in (row.valid_from, row.valid_to))
+            gathered.relation(values, dates, 0, (0, 0), False, Origin(STORED_LABEL, 0))  # type: ignore[arg-type]
+        owners = sorted({row.source for row in stakes})
+        unnamed = [owner for owner, known in zip(owners, ents.lookup(_hashes(owners))[1].tolist()) if not known]
+        self._owner_keys = {_hash(id): _hashes(keys).tolist() for id, keys in stored.keys(unnamed).items()}
+        return gathered.columns()
+
+    def _check_stored_types(self, ents: Entities, rels: Relations, stored: Stored) -> None:
+        """A real record of the files whose id is stored as another type: refused, unless the stored record is a
+        placeholder, which it retypes if the stored relations on it still hold (graph.write.retype, as the joined
+        check: the types the files give over the stored ones; the files' own relations are checked apart)."""
+        found = ents.stored_changes()
+        if not found:
+            return
+        records = _ints([n for n, _ in found])
+        changes = []
+        for (n, old), id in zip(found, self._entity_ids(records, ents)):
+            origin = self._origin("e", n - int(ents.first[ents.batch[n]]), ents.line[n], ents.batch[n])
+            changes.append(TypeChange(id, ENTITY_KINDS[old], ENTITY_KINDS[int(ents.type[n])], origin))
+        ids = sorted({change.id for change in changes})
+        touching = stored.records.relations_touching(ids, list(RelationType))
+        refs = sorted({ref for rel in touching for ref in referenced_ids(rel.record)} | set(ids))
+        known = {ref: ENTITY_KINDS[t] for ref in refs if (t := _final_in_files(ents, _hash(ref))) >= 0}
+        mine = np.isin(rels.source, _hashes(ids)) | np.isin(rels.target, _hashes(ids))
+        checked = set()
+        for n in np.flatnonzero(mine & (rels.batch > 0)).tolist():
+            source, target, incident = self._ends(n, rels)
+            checked.add((RELATION_KINDS[rels.type[n]].value, source, target, incident))
+        _, problems = retype(changes, stored.records, stored.types, known, checked)
+        self._problems += [((0, 1, k), problem) for k, problem in enumerate(problems)]  # all sorted by line after
 
     def _check_references(self, ents: Entities, rels: Relations) -> None:
         """endpoint_problems of each relation the arrays flag: against the types by its batch when every reference
         had a real record by then, else against the final types (ids that failed validation not reported)."""
         failed = _hashes(self._failed)
-        for n in np.flatnonzero(rels.flagged(ents, failed)).tolist():
+        for n in np.flatnonzero(rels.flagged(ents, failed) & (rels.batch > 0)).tolist():  # batch 0: stored
             source, target, incident = self._ends(n, rels)
             rec = SimpleNamespace(type=RELATION_KINDS[rels.type[n]].value, source=source, target=target,
                                   incident=incident)
@@ -197,6 +288,7 @@ class BulkChecks:
                       for name, h in page}
             owners = sorted({stake.owner for held in stakes.values() for stake in held})
             keys = ents.keys_of([_hash(o) for o in owners])
+            keys.update((h, self._owner_keys[h]) for o in owners if (h := _hash(o)) not in keys and h in self._owner_keys)
             one_owner = owner_groups(dict(zip(self._names(_ints(list(keys)), rels),
                                               ([str(k) for k in held] for held in keys.values()))))
             for name, _ in page:
@@ -266,6 +358,32 @@ class BulkChecks:
         spilled: Spilled = pickle.loads(self._spill.read(length))
         self._spill.seek(0, 2)
         return spilled
+
+
+def _arrays(batch: Columns, number: int, ent_rows: I64, rel_rows: I64, entities: int, relations: int
+            ) -> dict[str, np.ndarray]:
+    """A batch's arrays as the checks keep them (its number, its records' CSV rows; `entities` and `relations`:
+    how many records came before it, which its record numbers are offset by)."""
+    return dict(
+        ent_hash=batch.ent_hash, ent_type=batch.ent_type, ent_placeholder=batch.ent_placeholder,
+        ent_line=batch.ent_line, ent_row=ent_rows.astype(np.int64),
+        ent_batch=np.full(len(batch.ent_hash), number, np.int32),
+        key_hash=batch.key_hash, key_of=batch.key_of.astype(np.int64) + entities,
+        rel_hash=batch.rel_hash, rel_type=batch.rel_type, rel_source=batch.rel_source,
+        rel_target=batch.rel_target, rel_doc=batch.rel_doc, rel_native_owns=batch.rel_native_owns,
+        rel_minimum=batch.rel_minimum, rel_from=batch.rel_from, rel_to=batch.rel_to, rel_line=batch.rel_line,
+        rel_row=rel_rows.astype(np.int64), rel_batch=np.full(len(batch.rel_hash), number, np.int32),
+        inc_at=batch.inc_at.astype(np.int64) + relations, inc_hash=batch.inc_hash,
+        **{f"{name}_check": check for name, check in zip(HASHED, batch.checks)})
+
+
+def _final_in_files(ents: Entities, h: int) -> int:
+    """The type code of the id's last kept record when it is one of the files', else -1 (stored or no record)."""
+    at, found = ents.lookup(_ints([h]))
+    if not found[0]:
+        return -1
+    final = int(ents.final[at[0]])
+    return int(ents.type[final]) if ents.batch[final] > 0 else -1
 
 
 def _hash(text: str) -> int:

@@ -142,6 +142,15 @@ ENTITY_TYPES = (f"{HIDDEN}MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id IN $ids AND {_
                 "RETURN n.id AS id, n.type AS type")
 GET_ENTITIES = (f"{HIDDEN}MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id IN $ids AND {_shown('n')} "
                 "RETURN n.id AS id, n.type AS type, n.doc AS doc")
+# What a streamed load into a database in use reads of the ids each batch names (graph.stores.neo4j_stream
+# .StoredFacts): type, identifier keys, and whether the record is a placeholder (its document says so, as
+# `"placeholder":true`, PLACEHOLDER_MARK: the codec writes JSON without spaces, and the quotes of a value inside a
+# string are escaped); and the same of the entities holding one of `$needles` ("\nkey\n", as IDS_WITH_IDENTIFIER).
+PLACEHOLDER_MARK = '"placeholder":true'
+_FACTS = "RETURN n.id AS id, n.type AS type, n.idkeys AS idkeys, n.doc CONTAINS $placeholder AS placeholder"
+STORED_ENTITIES = f"{HIDDEN}MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.id IN $ids AND {_shown('n')} {_FACTS}"
+IDENTIFIER_HOLDERS = (f"{HIDDEN}UNWIND $needles AS needle MATCH (n:{_q(ENTITY_LABEL)}) WHERE n.idsearch CONTAINS needle "
+                      f"AND {_shown('n')} WITH DISTINCT n {_FACTS}")
 # Keys are stored as one string "\nkey1\nkey2\n" (keys never hold whitespace), so exact, prefix and contained
 # matches are all CONTAINS on one indexable string: $exact = "\nkey\n", $prefix = "\nkey", $text = "key".
 # $topics: null (no filter) or topic keys (graph.identity.topics), any of which the node's n.topics must hold.
@@ -310,7 +319,7 @@ def all_statements() -> list[str]:
     """Every statement the store can send, for the Cypher linter test."""
     out = [BUMP_REVISION, DELETE_ALL, READ_REVISION, LOG_CHANGE, PRUNE_CHANGES, CHANGES_SINCE, ENTITY_TYPES, GET_ENTITIES, SEARCH,
            COUNT_ENTITIES, COUNT_RELATIONS, MERGE_JUDGEMENT, IDS_WITH_IDENTIFIER, SHARED_IDENTIFIERS, JUDGEMENTS,
-           RAW_ENTITIES, RAW_RELATIONS, EDITION, SHOW_CONSTRAINTS, SHOW_INDEXES, *schema_statements(), *enterprise_schema_statements(),
+           RAW_ENTITIES, RAW_RELATIONS, STORED_ENTITIES, IDENTIFIER_HOLDERS, EDITION, SHOW_CONSTRAINTS, SHOW_INDEXES, *schema_statements(), *enterprise_schema_statements(),
            *obsolete_schema_statements()]
     out += [builder(kind) for kind in EntityType for builder in (merge_entities, list_entities, relabel_entities)]
     out += [builder(kind) for kind in RelationType

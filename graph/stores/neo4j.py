@@ -459,27 +459,22 @@ class Neo4jStore:
 
     def write_stream(self, label: str, batches: Iterable[Batch], on_batch: Callable[[Batch], None] | None = None,
                      on_phase: Callable[[LoadPhase], None] | None = None) -> WriteSummary:
-        """A file's batches written all or nothing. Past batch_size records into a database that holds no entity:
-        streamed, the loader holding a batch at a time (Loads.stream, graph/stores/neo4j_stream.py); otherwise
-        joined and written by graph.write.ingest: one transaction up to batch_size records, a batched load
-        published at once past it (graph/stores/neo4j_loads.py). Its phases: reading, then writing (joined:
-        references are checked and the file committed inside that one write, no phases apart)."""
+        """A file's batches written all or nothing. Past batch_size records: streamed, the loader holding a batch at
+        a time, the checks reading what the database holds in pages (Loads.stream, graph/stores/neo4j_stream.py),
+        published at once; up to batch_size records: joined and written by graph.write.ingest in one transaction.
+        Its phases: reading, then writing (joined: references are checked and the file committed inside that one
+        write, no phases apart)."""
         phase = on_phase or (lambda _: None)
         phase(LoadPhase.READING)
         head, rest = _head(iter(batches), self.batch_size)
-        notes: list[str] = []
         if rest is not None:
             streamed, recoveries = self._loads.stream(label, itertools.chain(head, rest), on_batch, phase,
                                                        _entity_row)
-            notes = [recovery.message() for recovery in recoveries]
-            if streamed is not None:
-                streamed.notes[:0] = notes
-                return streamed
-        whole = join_batches(label, itertools.chain(head, rest or ()), on_batch)
+            streamed.notes[:0] = [recovery.message() for recovery in recoveries]
+            return streamed
+        whole = join_batches(label, head, on_batch)
         phase(LoadPhase.WRITING)
-        summary = ingest(self, whole)
-        summary.notes[:0] = notes
-        return summary
+        return ingest(self, whole)
 
     def batch_work(self) -> None:
         """None: the file's records are joined and written by graph.write.ingest as they are."""

@@ -158,15 +158,11 @@ class Loads:
 
     def stream(self, label: str, batches: Iterable[Batch], on_batch: Callable[[Batch], None] | None,
                phase: Callable[[LoadPhase], None], row: Callable[[Entity], dict[str, Any]]
-               ) -> tuple[WriteSummary | None, list[Recovery]]:
-        """A file of more than batch_size records streamed into an empty database in bounded loader memory
-        (graph.stores.neo4j_stream; `row`: an entity's node properties): its summary, and the dead loads recovered
-        first. Summary None, and nothing read, when the database holds entities once the load is named: the caller
-        loads the file whole."""
+               ) -> tuple[WriteSummary, list[Recovery]]:
+        """A file of more than batch_size records streamed in bounded loader memory (graph.stores.neo4j_stream;
+        `row`: an entity's node properties): its summary, and the dead loads recovered first. Into a database that
+        holds entities once the load is named, the checks also read what it held (neo4j_stream.StoredFacts)."""
         load, recoveries = self._begin(label)
-        if self._commit(lambda tx: tx.run(ANY_ENTITIES).single(strict=True)["entities"], label):
-            self._commit(lambda tx: _meta_step(tx, DROP_LOAD, load), label)
-            return None, recoveries
         written = False
 
         def began() -> None:
@@ -174,16 +170,21 @@ class Loads:
             nonlocal written
             written = True
         try:
-            with self._heartbeat(load), Streamed(self.store.batch_size, row) as streamed:
-                aside, _ = self._write_chunks(load, streamed.entity_steps(batches, on_batch), label, began)
+            in_use = self._commit(lambda tx: tx.run(ANY_ENTITIES).single(strict=True)["entities"], label)
+            with self._heartbeat(load), Streamed(self.store.batch_size, row, self.store if in_use else None) as streamed:
+                self._write_chunks(load, streamed.entity_steps(batches, on_batch), label, began, streamed.wrote)
                 phase(LoadPhase.REFERENCES)
                 placeholders = streamed.check()  # InvalidInput with every problem: the load is removed
                 phase(LoadPhase.WRITING)
-                aside += self._write_chunks(load, streamed.relation_steps(), label, began)[0]
+                self._write_chunks(load, streamed.relation_steps(), label, began, streamed.wrote)
                 phase(LoadPhase.COMMITTING)
-                summary = self._counts(load)
+                summary = streamed.summary(self._counts(load))
                 summary.placeholders = placeholders
-                self._finish(load, aside, streamed.log, label)
+                if not summary.entities and not summary.relations:  # all stored as it is: no revision, as joined
+                    self._commit(lambda tx: _meta_step(tx, DROP_LOAD, load), label)
+                    summary.placeholders = 0
+                    return summary, recoveries
+                self._finish(load, streamed.aside, streamed.log, label)
         except BaseException:
             self._abandon(load, written)
             raise
@@ -197,7 +198,7 @@ class Loads:
             counter.update({row["type"]: row["count"] for row in rows})
         return summary
 
-    def _finish(self, load: int, aside: list[Step], log: ChangeRecorder, label: str) -> None:
+    def _finish(self, load: int, aside: Iterable[Step], log: ChangeRecorder, label: str) -> None:
         """Every chunk is committed: mark the load written (a recovery then publishes it) unless records wait aside,
         then publish it in one small transaction."""
         state = LoadState.WRITING if aside else LoadState.WRITTEN
@@ -256,11 +257,13 @@ class Loads:
             self._remove(found.load)
         return Recovery(found.load, found.label, "removed")
 
-    def _write_chunks(self, load: int, steps: Iterator[Step], label: str, began: Callable[[], None]
+    def _write_chunks(self, load: int, steps: Iterator[Step], label: str, began: Callable[[], None],
+                      done: Callable[[Step, list[Step], set[str]], None] | None = None
                       ) -> tuple[list[Step], set[str]]:
         """Every chunk in its own transaction, up to store.writers of them at once on as many sessions (Neo4j
         writes them on as many cores); the records kept aside for publication, in the plan's order, and the ids
-        stored as they are. Entity chunks are all committed before the first relation chunk starts: its
+        stored as they are, or, with `done`, each chunk's handed to it in that order instead (a streamed load
+        keeps neither in memory). Entity chunks are all committed before the first relation chunk starts: its
         endpoints must be there to be matched."""
         lanes: queue.SimpleQueue[str] = queue.SimpleQueue()
         for lane in cypher_loads.lanes(cypher.REVISION_KEY, self.store.writers):
@@ -279,13 +282,16 @@ class Loads:
         aside: list[Step] = []
         same: set[str] = set()
         running: deque[Future[tuple[list[Step], set[str]]]] = deque()
-        flying: deque[set[str]] = deque()  # the ids of each chunk in flight
+        flying: deque[tuple[Step, set[str]]] = deque()  # each chunk in flight, and its ids
 
         def settle(until: int) -> None:
             """Wait for the oldest chunks until at most `until` are in flight; a failure is raised here."""
             while len(running) > until:
                 kept, unchanged = running.popleft().result()
-                flying.popleft()
+                step, _ = flying.popleft()
+                if done is not None:
+                    done(step, kept, unchanged)
+                    continue
                 aside.extend(kept)
                 same.update(unchanged)
 
@@ -296,14 +302,14 @@ class Loads:
                     settle(0)  # the relations' endpoints are committed
                     entities = False
                 ids = {row["id"] for row in step.params["rows"]}
-                if any(not ids.isdisjoint(other) for other in flying):
+                if any(not ids.isdisjoint(other) for _, other in flying):
                     # a streamed load re-states an id of a chunk in flight: that one commits first, so this one's
                     # probe finds the record (two CREATEs of one id would break the unique constraint)
                     settle(0)
                 settle(self.store.writers - 1)
                 began()
                 running.append(pool.submit(in_lane, step))
-                flying.append(ids)
+                flying.append((step, ids))
             settle(0)  # on a failure, the pool's exit still waits for the chunks in flight
         return aside, same
 
@@ -335,7 +341,7 @@ class Loads:
         return ([Step(step.statement, {"rows": kept, "load": None}, len(kept))] if kept else []), same
 
     def _publish(self, tx: neo4j.ManagedTransaction | neo4j.Transaction, load: int, state: LoadState,
-                 aside: list[Step], log: ChangeRecorder) -> None:
+                 aside: Iterable[Step], log: ChangeRecorder) -> None:
         """The final transaction: the changed stored records, the load's name removed, the revision bumped, logged."""
 
         _meta_step(tx, CLAIM_LOAD, load, state)

@@ -5,7 +5,7 @@ steps, so neither imports the other for them.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -76,7 +76,7 @@ def run_step(tx: neo4j.Transaction | neo4j.ManagedTransaction, step: Step) -> No
                          "vanished while writing?); nothing of this file was committed, load it again")
 
 
-def run_plan(tx: neo4j.Transaction | neo4j.ManagedTransaction, plan: list[Step]) -> None:
+def run_plan(tx: neo4j.Transaction | neo4j.ManagedTransaction, plan: Iterable[Step]) -> None:
     """Every step of a write in order, in one transaction (re-run whole after a transient error)."""
     for step in plan:
         run_step(tx, step)

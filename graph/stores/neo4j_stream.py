@@ -15,48 +15,85 @@ At the end of the file the checks run once (BulkChecks.finish: what graph.write.
 word for word); any problem removes the load's records and reports them all; otherwise the relations are written
 from the scratch file in chunks of one type (endpoints sought by `:Entity(id)`: their labels are settled only now),
 and the load is published as every batched load is.
+
+Into a database that already holds entities (StoredFacts), each batch also reads what was stored before the load of
+the ids it names (types, placeholders, identifier keys; and the stored entities sharing an identifier with them), in
+pages of batch_size ids, hidden records of the load left out; at the end of the file the checks put those records,
+and the stored stakes into the companies a native OWNS of the file points at, before the file's
+(bulk_staging.Stored), so they read the store as the joined check does. A stored record the file changes is not
+touched until publication: its rows wait in a third scratch file (AsideSteps), and those stored as they are count as
+unchanged; a load that changes nothing is dropped without a revision, as a joined one.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import itertools
 import pickle
 import shutil
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any, Protocol
 
 import numpy as np
 
-from corpgraph.schema.batch import Batch
+from corpgraph.schema.batch import Batch, Origin, WriteSummary
 from corpgraph.schema.declaration import EDGE_FIELDS, relation_id
 from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.schema.records import Entity
 
 from corpgraph.graph.stores import cypher, cypher_loads
-from corpgraph.graph.stores.base import ChangeRecorder, edge_values, refuse_problems
-from corpgraph.graph.stores.bulk_columns import Gathered, document_hashes
-from corpgraph.graph.stores.bulk_staging import BulkChecks
+from corpgraph.graph.stores.base import ChangeRecorder, EdgeRow, TypeLookup, edge_values, refuse_problems
+from corpgraph.graph.stores.bulk_columns import Columns, Gathered, document_hashes
+from corpgraph.graph.stores.bulk_staging import STORED_LABEL, BulkChecks
 from corpgraph.graph.stores.codec import encode
+from corpgraph.graph.stores.id_hashes import hashes, ints
 from corpgraph.graph.stores.neo4j_steps import Step
+from corpgraph.graph.write.retype import StoredRecords
+from corpgraph.graph.write.rules import referenced_ids
 from corpgraph.graph.stores.sqlite_prepare import native_owns  # the share check's one test of a native OWNS
 
 Row = dict[str, Any]
 
 
-class Streamed:
-    """One streamed load's scratch state: the checks' arrays, the relations waiting for the checks, the change log."""
+class Store(StoredRecords, Protocol):
+    """What a streamed load reads of the database it goes into (a Neo4jStore)."""
 
-    def __init__(self, batch_size: int, row: Callable[[Entity], Row]) -> None:
+    batch_size: int
+
+    def entity_types(self, ids: Iterable[str]) -> dict[str, EntityType]:
+        """Stored type per existing id."""
+        ...
+
+    def edges_into(self, ids: Sequence[str], types: Sequence[RelationType]) -> list[EdgeRow]:
+        """The analytic scalars of the relations of these types into the ids."""
+        ...
+
+    def _read(self, statement: str, **params: Any) -> list[dict[str, Any]]:
+        """One read statement's rows (published records only)."""
+        ...
+
+
+class Streamed:
+    """One streamed load's scratch state: the checks' arrays, the relations waiting for the checks, the stored
+    records it changes waiting for publication, the change log."""
+
+    def __init__(self, batch_size: int, row: Callable[[Entity], Row], store: Store | None = None) -> None:
         self.batch_size = batch_size
         self._row = row  # an entity's node properties (the store's: neo4j._entity_row)
         self._folder = Path(tempfile.mkdtemp(prefix="corpgraph-load-"))  # TMPDIR says where
-        self._checks = BulkChecks(self._folder / "checks.spill")
+        # None: the database held no entity when the load was named, so none of the file's ids is stored
+        self._stored = StoredFacts(store, self._folder) if store is not None else None
+        self._checks = BulkChecks(self._folder / "checks.spill", self._stored)
         self._relations = (self._folder / "relations.spill").open("w+b")
         self._parts: list[tuple[int, int]] = []  # each batch's relation rows in the file: offset, length
+        self.aside = AsideSteps(self._folder / "aside.spill")
+        # each chunk's stored records, hashed: found unchanged (False) or kept aside (True), with their types
+        self._stored_seen: list[tuple[np.ndarray, bool, list[str]]] = []
+        self._aside_ids = ints([])  # the hashed ids of those kept aside so far, sorted
         self.log = ChangeRecorder()  # lists ids up to CHANGE_LOG_IDS, then one bulk entry: bounded
 
     def __enter__(self) -> Streamed:
@@ -65,7 +102,52 @@ class Streamed:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self._checks.close()
         self._relations.close()
+        self.aside.close()
+        if self._stored is not None:
+            self._stored.close()
         shutil.rmtree(self._folder, ignore_errors=True)
+
+    def wrote(self, step: Step, kept: list[Step], same: set[str]) -> None:
+        """One chunk committed (Loads._write_chunks): the stored records it would change go aside for publication
+        (retyped placeholders relabelled first), those stored as they are are counted unchanged, the rest logged.
+
+        A stored record kept aside and re-stated later as it is stored goes aside again: the file's last record of
+        an id wins, as when it is joined."""
+        rows: list[Row] = step.params["rows"]
+        if same and len(self._aside_ids):
+            again = [row for row, seen in zip(rows, np.isin(hashes(row["id"] for row in rows), self._aside_ids))
+                     if seen and row["id"] in same]
+            if again:  # written again as stored, and counted unchanged (as its last record is)
+                self.aside.add(Step(step.statement, {"rows": again, "load": None}, len(again)))
+        if same:
+            self._stored_seen.append((hashes(same), False, []))
+        for held in kept:
+            ids = [row["id"] for row in held.params["rows"]]
+            if step.relabel:  # a stored placeholder the file retypes keeps its old label until now
+                self.aside.add(Step(step.relabel, {"ids": ids}, len(ids)))
+            self.aside.add(held)
+            self._stored_seen.append((hashes(ids), True, [row["type"] for row in held.params["rows"]]))
+            self._aside_ids = np.union1d(self._aside_ids, hashes(ids))
+        written = [row["id"] for row in rows if row["id"] not in same]
+        if step.probe == cypher_loads.EXISTING_ENTITIES:
+            self.log.wrote(written, [])
+        else:
+            self.log.wrote([], written)
+
+    def summary(self, written: WriteSummary) -> WriteSummary:
+        """What the load changed: the records it wrote (`written`, counted by the server) and the stored records it
+        changes, per type; how many it found stored as they are."""
+        if not self._stored_seen:
+            return written
+        ids = np.concatenate([h for h, _, _ in self._stored_seen])
+        changed = np.concatenate([np.full(len(h), aside) for h, aside, _ in self._stored_seen])
+        kinds = [kind for h, aside, types in self._stored_seen for kind in (types if aside else [""] * len(h))]
+        order = np.argsort(ids, kind="stable")  # in chunk order within an id: its last record decides
+        last = order[np.r_[ids[order][1:] != ids[order][:-1], True]]
+        written.unchanged = int((~changed[last]).sum())
+        for n in last[changed[last]].tolist():
+            (written.entities if kinds[n] in _ENTITY_TYPES else written.relations)[kinds[n]] += 1
+        return written
 
     def entity_steps(self, batches: Iterable[Batch], on_batch: Callable[[Batch], None] | None) -> Iterator[Step]:
         """Each batch taken as it is read; the entity chunks, each written once it is full (batch_size rows of one
@@ -116,6 +198,12 @@ class Streamed:
                 placeholders.setdefault(rec.id, (EntityType(rec.type), row))  # type: ignore[attr-defined]
             else:
                 real[rec.id] = (EntityType(rec.type), row)  # type: ignore[attr-defined]
+        if self._stored is not None:  # what the database held of the ids the batch names, before the load
+            named = set(real) | set(placeholders)
+            keys = {key for _, row in itertools.chain(real.values(), placeholders.values()) for key in row["idkeys"] or ()}
+            for relation, _ in batch.relations:
+                named.update(referenced_ids(relation))
+            self._stored.look(named, keys)
         rows = defaultdict[RelationType, dict[str, Row]](dict)
         for relation, origin in batch.relations:
             rel_id = relation_id(relation)
@@ -130,12 +218,103 @@ class Streamed:
             data = pickle.dumps({kind: list(kept.values()) for kind, kept in rows.items()}, pickle.HIGHEST_PROTOCOL)
             self._parts.append((self._relations.tell(), len(data)))
             self._relations.write(data)
-        self.log.wrote([rec.id for rec, _ in batch.entities], [id for kept in rows.values() for id in kept])
         for kind, row in real.values():
             yield from waiting.add((kind, False), row)
         for id, (kind, row) in placeholders.items():
             if id not in real:
                 yield from waiting.add((kind, True), row, first=True)
+
+
+class StoredFacts:
+    """What a load into a database in use reads of what the database held before it (bulk_staging.Stored): the
+    stored records of the ids each batch names and of the entities sharing an identifier key with them, read as the
+    batch is taken (pages of batch_size ids or keys, one statement each) and kept in a scratch file; the stakes and
+    the owners' identifier keys the share check needs, read at the end. Every read leaves the load's own hidden
+    records out (cypher.HIDDEN), and nobody else writes while the load is unpublished: one state, before the load."""
+
+    def __init__(self, store: Store, folder: Path) -> None:
+        self._store = store
+        self.records: StoredRecords = store
+        self.types: TypeLookup = store.entity_types
+        self._disk: IO[bytes] = (folder / "stored.spill").open("w+b")
+        self._parts: list[tuple[int, int]] = []
+
+    def close(self) -> None:
+        """Close the scratch file (the caller deletes it)."""
+        self._disk.close()
+
+    def look(self, ids: set[str], keys: set[str]) -> None:
+        """Keep the stored records of the ids, and of the entities holding one of the keys or of those ids' keys."""
+        found = self._facts(cypher.STORED_ENTITIES, "ids", sorted(ids))
+        needles = {f"\n{key}\n" for key in keys} | {f"\n{key}\n" for *_, held in found for key in held or ()}
+        found += self._facts(cypher.IDENTIFIER_HOLDERS, "needles", sorted(needles))
+        if found:
+            data = pickle.dumps(found, pickle.HIGHEST_PROTOCOL)
+            self._parts.append((self._disk.tell(), len(data)))
+            self._disk.write(data)
+
+    def entities(self) -> Columns:
+        """Every record kept, one an id (bulk_staging.Stored)."""
+        facts: dict[str, tuple[str, str, bool, list[str] | None]] = {}
+        self._disk.flush()
+        for offset, length in self._parts:
+            self._disk.seek(offset)
+            for fact in pickle.loads(self._disk.read(length)):
+                facts.setdefault(fact[0], fact)
+        gathered = Gathered(STORED_LABEL)
+        for id, kind, placeholder, keys in facts.values():
+            gathered.entity(id, kind, placeholder, keys, 0, Origin(STORED_LABEL, 0))
+        return gathered.columns()
+
+    def stakes(self, ids: list[str]) -> list[EdgeRow]:
+        """The stored OWNS into the ids (bulk_staging.Stored)."""
+        return self._store.edges_into(ids, [RelationType.OWNS])
+
+    def keys(self, ids: list[str]) -> dict[str, list[str]]:
+        """The stored identifier keys of the ids that have any (bulk_staging.Stored)."""
+        return {id: held for id, _, _, held in self._facts(cypher.STORED_ENTITIES, "ids", ids) if held}
+
+    def _facts(self, statement: str, name: str, values: list[str]) -> list[tuple[str, str, bool, list[str] | None]]:
+        """(id, type, placeholder, identifier keys) of the stored entities a statement finds, `values` paged."""
+        out = []
+        for start in range(0, len(values), self._store.batch_size):
+            page = values[start:start + self._store.batch_size]
+            out += [(row["id"], row["type"], row["placeholder"], row["idkeys"]) for row in
+                    self._store._read(statement, **{name: page, "placeholder": cypher.PLACEHOLDER_MARK})]
+        return out
+
+
+class AsideSteps:
+    """The statements that write the stored records a load changes, kept in a scratch file until its publishing
+    transaction reads them back, in order (as often as that transaction is run again): loader memory holds none."""
+
+    def __init__(self, path: Path) -> None:
+        self._disk: IO[bytes] = path.open("w+b")
+        self._parts: list[tuple[int, int]] = []
+
+    def add(self, step: Step) -> None:
+        """Keep one step."""
+        data = pickle.dumps((step.statement, step.params, step.expected), pickle.HIGHEST_PROTOCOL)
+        self._parts.append((self._disk.tell(), len(data)))
+        self._disk.write(data)
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+    def __iter__(self) -> Iterator[Step]:
+        self._disk.flush()
+        for offset, length in self._parts:
+            self._disk.seek(offset)
+            statement, params, expected = pickle.loads(self._disk.read(length))
+            yield Step(statement, params, expected)
+        self._disk.seek(0, 2)
+
+    def close(self) -> None:
+        """Close the scratch file (the caller deletes it)."""
+        self._disk.close()
+
+
+_ENTITY_TYPES = {kind.value for kind in EntityType}
 
 
 def _give_back() -> None:
