@@ -90,6 +90,8 @@ def main() -> None:
                         help="a JVM option for the server, given as --jvm=-Xmn512m (repeatable)")
     parser.add_argument("--loads-only", action="store_true", help="skip the feed and the PROFILE of the reads")
     parser.add_argument("--loads", type=int, default=1, help="warm loads at each batch size (all printed)")
+    parser.add_argument("--warm", type=int, default=1,
+                        help="loads of the same file again into the loaded database, at the largest batch size")
     args = parser.parse_args()
     sizes = [int(x) for x in args.batch_sizes.split(",")]
 
@@ -111,7 +113,12 @@ def main() -> None:
             print(f"first load (cold JVM, not compared): {cold.rate:,.0f} records/s, loader peak RSS "
                   f"{cold.loader_rss_mb:,.0f} MB")
             loads = [_load(server, world.path, records, size) for size in sizes for _ in range(args.loads)]
-            _print_loads(loads)
+            if loads:
+                _print_loads(loads)
+            again = [_load(server, world.path, records, max(sizes), empty=False) for _ in range(args.warm)]
+            if again:
+                _print_loads(again, "the same file again into the database that holds it (every record stored as "
+                                    "it is: read, checked against the stored records, compared, nothing written)")
             print(f"plans Neo4j discarded as stale over the loads (debug.log): {_stale_plans(server)}")
             if not args.loads_only:
                 _print_feed(store, server.process.pid)
@@ -123,10 +130,12 @@ def main() -> None:
             print(f"\nNeo4j stopped in {time.perf_counter() - started:.1f} s")
 
 
-def _load(server: Neo4jServer, path: Path, records: int, size: int) -> Load:
-    """Empty the store, then `corpgraph load` the world at one batch size in a child process, watching the
-    transaction's memory; the child's CPU and peak RSS come from wait4."""
-    _empty(server)
+def _load(server: Neo4jServer, path: Path, records: int, size: int, empty: bool = True) -> Load:
+    """Empty the store (unless told not to: a second load into the database in use), then `corpgraph load` the world
+    at one batch size in a child process, watching the transaction's memory; the child's CPU and peak RSS come from
+    wait4."""
+    if empty:
+        _empty(server)
     env = {**os.environ, **server.env(), "CORPGRAPH_BATCH_SIZE": str(size)}
     with _PeakMemory(server) as peak:
         started, server_cpu = time.perf_counter(), _cpu_seconds(server.process.pid)
@@ -191,11 +200,11 @@ def _own_cpu() -> float:
     return times.user + times.system
 
 
-def _print_loads(loads: list[Load]) -> None:
+def _print_loads(loads: list[Load], what: str = "") -> None:
     """The load table, best rate marked."""
     best = max(loads, key=lambda x: x.rate)
     print("\nload through `corpgraph load --store neo4j` (reading, validation, checks, transactions of `batch size` "
-          "records)")
+          f"records){': ' + what if what else ''}")
     print("(server/loader CPU: the Neo4j JVM's and this process's CPU time during the load, in microseconds a record;"
           f" target {TARGET_RATE:,} records/s; load average {os.getloadavg()[0]:.1f})")
     print(f"{'batch size':>10} | {'write s':>7} | {'records/s':>9} | {'peak tx MB':>10} | {'tx bytes/record':>15} | "
