@@ -246,7 +246,10 @@ class BulkChecks:
         """endpoint_problems of each relation the arrays flag: against the types by its batch when every reference
         had a real record by then, else against the final types (ids that failed validation not reported)."""
         failed = _hashes(self._failed)
-        for n in np.flatnonzero(rels.flagged(ents, failed) & (rels.batch > 0)).tolist():  # batch 0: stored
+        flagged = rels.flagged(ents, failed)
+        if self._stored is not None:
+            flagged &= rels.batch > 0  # batch 0: the stored stakes, checked when they were written
+        for n in np.flatnonzero(flagged).tolist():
             source, target, incident = self._ends(n, rels)
             rec = SimpleNamespace(type=RELATION_KINDS[rels.type[n]].value, source=source, target=target,
                                   incident=incident)
