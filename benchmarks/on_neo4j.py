@@ -44,7 +44,7 @@ from corpgraph.schema.batch import Batch
 from corpgraph.schema.declaration import ANALYTIC_RELATIONS, relation_id
 from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.schema.records import Company, Owns
-from tests.neo4j_server import THROUGHPUT_GC, Neo4jServer, start_neo4j_server
+from tests.neo4j_server import THROUGHPUT_GC, Neo4jServer, find_java, start_neo4j_server
 
 # Operators that read through an index or the count store, and those that read every node/relationship of a
 # label or type (a "label scan": fine for a whole-store export, wrong on a hot path).
@@ -92,6 +92,10 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=1, help="warm loads at each batch size (all printed)")
     parser.add_argument("--warm", type=int, default=1,
                         help="loads of the same file again into the loaded database, at the largest batch size")
+    parser.add_argument("--jfr", type=Path, metavar="FILE",
+                        help="record the server with Java Flight Recorder (settings=profile) over the warm loads into "
+                             "FILE (read it with `jfr print --events jdk.ExecutionSample FILE`; the recorder costs "
+                             "the server some CPU, so the table's figures are not comparable then)")
     args = parser.parse_args()
     sizes = [int(x) for x in args.batch_sizes.split(",")]
 
@@ -112,7 +116,12 @@ def main() -> None:
             cold = _load(server, world.path, records, max(sizes))
             print(f"first load (cold JVM, not compared): {cold.rate:,.0f} records/s, loader peak RSS "
                   f"{cold.loader_rss_mb:,.0f} MB")
+            if args.jfr is not None:
+                _jcmd(server, "JFR.start", "name=corpgraph", "settings=profile", f"filename={args.jfr.resolve()}")
             loads = [_load(server, world.path, records, size) for size in sizes for _ in range(args.loads)]
+            if args.jfr is not None:
+                _jcmd(server, "JFR.stop", "name=corpgraph")
+                print(f"Java Flight Recorder profile of the warm loads: {args.jfr}")
             if loads:
                 _print_loads(loads)
             again = [_load(server, world.path, records, max(sizes), empty=False) for _ in range(args.warm)]
@@ -154,6 +163,12 @@ def _load(server: Neo4jServer, path: Path, records: int, size: int, empty: bool 
     return Load(size, records, write_s, peak.bytes / 2**20, _cpu_seconds(server.process.pid) - server_cpu,
                 usage.ru_utime + usage.ru_stime, {group: after[group] - threads.get(group, 0.0) for group in after},
                 usage.ru_maxrss / 1024)  # KiB on Linux
+
+
+def _jcmd(server: Neo4jServer, *command: str) -> None:
+    """Run a JDK diagnostic command (jcmd, beside the server's java) in the server's JVM."""
+    subprocess.run([str(Path(find_java()).resolve().parent / "jcmd"), str(server.process.pid), *command], check=True,
+                   stdout=subprocess.DEVNULL)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -339,11 +354,20 @@ def _empty(server: Neo4jServer) -> None:
                     break
 
 
+# Seconds between two SHOW TRANSACTIONS of _PeakMemory. Why not more often: each one walks every lock of every open
+# transaction (TransactionDependenciesResolver, whatever the YIELD), and a chunk transaction holds tens of thousands;
+# polled every 0.1 s it was 10-14% of the server's CPU samples during a load (JFR, round 12), counted in the table's
+# server CPU a record. A chunk's transaction lives about a second or more and its memory peaks at its end, so over the
+# load's hundreds of chunks a poll a second still lands near the peak of some of them.
+PEAK_POLL_S = 1.0
+
+
 class _PeakMemory:
     """Poll SHOW TRANSACTIONS while a block runs; `bytes` is the largest estimated heap use of any transaction."""
 
-    def __init__(self, server: Neo4jServer) -> None:
+    def __init__(self, server: Neo4jServer, every: float = PEAK_POLL_S) -> None:
         self.server = server
+        self.every = every
         self.bytes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
@@ -364,7 +388,7 @@ class _PeakMemory:
                 for record in records:
                     if not record["currentQuery"].startswith("SHOW"):
                         self.bytes = max(self.bytes, int(record["used"] or 0))
-                self._stop.wait(0.1)
+                self._stop.wait(self.every)
 
 
 if __name__ == "__main__":
