@@ -36,7 +36,7 @@ from corpgraph.graph.identity.resolved import ResolvedStore
 from corpgraph.graph.identity.resolve import matching
 from corpgraph.graph.identity.resolve.candidates import CandidateSet
 from corpgraph.graph.projection.snapshot import Snapshots
-from corpgraph.graph.projection.view_arrays import is_ready
+from corpgraph.graph.projection.view_arrays import is_ready, with_unsaved_parts
 from corpgraph.graph.settings import get_settings
 from corpgraph.graph.stores.base import GraphStore, Judgement, StoredRelation, Verdict
 from corpgraph.graph.stores.record_cache import RecordCache
@@ -441,10 +441,11 @@ class CorpGraph:
             return None
         self.snapshots.save(state.projection, state.identity, durable=False)
         self._published = (state.revision, days)
+        built = dict(state.projection.cached_views())
         for day in days:  # this process reads its views from the file too: its pages are then shared, not private
             view = self.snapshots.mapped_view(state.projection, day)
-            if view is not None:
-                state.projection.keep_view(view)
+            if view is not None and day in built:  # with what the file does not carry: no query here builds it again
+                state.projection.keep_view(with_unsaved_parts(view, built[day]))
         return state.revision
 
     def _keep_identity(self, identity: IdentityMap) -> None:

@@ -100,3 +100,27 @@ def test_a_follower_maps_the_view_its_builder_readies_for_it(tmp_store: SqliteSt
     assert view.day == (DAY - date(1970, 1, 1)).days and not view.W.data.flags.writeable
     assert builder.publish() is None  # published with that view already
     assert not builder.projection().view(DAY).W.data.flags.writeable  # the builder reads it from the file too
+
+
+def test_the_builder_maps_its_publication_back_with_what_the_file_does_not_carry(
+        tmp_store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """b and c hold each other (a cyclic component: its inverse is built with the view) and d holds an unknown share
+    of c (so the view has an upper side, and may_control of its own). The builder's queries built them; a
+    publication maps the view back from the file, which carries neither, and they stay with it: its next query
+    builds none of them again, on its own time, and answers the same."""
+    _world(tmp_store)
+    snapshots = Snapshots(tmp_path / "snaps", "x")
+    builder = CorpGraph(tmp_store, snapshots=snapshots, save_deltas=False)
+    builder.owners("b", DAY)
+    builder.write(batch(company("e"), owns("e", "d", 0.2)))  # a state made by a delta: not on file until published
+    expected = [(h.owner, h.integrated, h.integrated_max, h.controls, h.may_control) for h in builder.owners("b", DAY)]
+    built = builder.projection().view(DAY)
+    assert built.inverses and built.inverses_built and built.may_control is not None and "upper" in built.bounds
+    assert builder.publish() == tmp_store.revision()
+    view = builder.projection().view(DAY)
+    assert view is not built and not view.W.data.flags.writeable  # mapped from the file
+    for module, name in (("control", "_relation"), ("build", "_share_matrix"), ("linalg", "_is_singular")):
+        monkeypatch.setattr(f"corpgraph.graph.projection.{module}.{name}", lambda *a, **k: pytest.fail(f"{name} again"))
+    again = [(h.owner, h.integrated, h.integrated_max, h.controls, h.may_control) for h in builder.owners("b", DAY)]
+    assert again == expected
+    assert view.inverses.keys() == built.inverses.keys() and view.may_control is built.may_control

@@ -54,6 +54,21 @@ def view_arrays(view: AsOfView, prefix: str) -> dict[str, np.ndarray]:
     return {prefix + name: np.asarray(array) for name, array in zip(_NAMES, found)}
 
 
+def with_unsaved_parts(mapped: AsOfView, built: AsOfView) -> AsOfView:
+    """The view read from a snapshot (`mapped`) given the lazy parts a snapshot does not carry from the view it was
+    saved from (`built`: the same projection's view of the same day): the cyclic components' inverses, the whole
+    graph's factors, may_control and the lower and upper views. Without them the builder worker's first query after
+    each publication built them again on its own time (the inverses alone: 0.45-0.97 s at 200k companies)."""
+    if built.day != mapped.day:
+        raise ValueError(f"views of two days: {built.day} and {mapped.day}")
+    mapped.inverses.update(built.inverses)
+    mapped.inverses_built = built.inverses_built
+    mapped.whole = built.whole
+    mapped.may_control = built.may_control
+    mapped.bounds.update(built.bounds)
+    return mapped
+
+
 def view_of(projection: Projection, day: int, arrays: Mapping[str, np.ndarray], prefix: str) -> AsOfView:
     """The ready view of `day` over the projection, from its arrays (read as they are: mapped pages stay mapped)."""
     a = {name: arrays[prefix + name] for name in _NAMES}
