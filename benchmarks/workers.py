@@ -156,7 +156,19 @@ def _dated(port: int, holder: str) -> dict[str, float]:
     alone), asked before the writes: that day's view is built once per process, not by a write, so the writes'
     times and CPU are measured without it (the row reported it as a write's until round 12)."""
     probe = json.dumps({"query": OWNERS, "variables": {"id": holder}}).encode()
-    return {worker: round(_through(port, worker, probe)[1] * 1e3, 1) for worker in ("0", "1")}
+    out = {}
+    for worker in ("0", "1"):
+        started = time.perf_counter()
+        for _ in range(60):  # on a busy machine the build outlasts the API's time budget: the worker finishes it anyway
+            try:
+                _through(port, worker, probe)
+                break
+            except RuntimeError as exc:
+                if "TIMEOUT" not in str(exc):
+                    raise
+                time.sleep(1.0)
+        out[worker] = round((time.perf_counter() - started) * 1e3, 1)
+    return out
 
 
 def _costed(parent: int, run: Callable[[], Crowd]) -> tuple[Crowd, float]:
