@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # Chunk transactions a batched Neo4j load keeps in flight at once, each on its own session
     # (graph/stores/neo4j_loads.py): Neo4j writes them on as many cores.
     load_writers: int = Field(default=2, ge=1)
+    # Sessions the Neo4j projection feed reads at once, each its own share of a relation type's id range
+    # (Neo4jStore.iter_edges): the server reads the pages on as many cores.
+    feed_readers: int = Field(default=2, ge=1)
     # Projection snapshots (graph.projection.snapshot): on by default for the embedded store (next to its file); the folder
     # may be set for any store (a Neo4j store has no file to sit next to).
     snapshots: bool = True

@@ -440,6 +440,32 @@ def test_neo4j_constraint_rejects_an_id_reused_by_another_type(driver_store: Neo
     assert driver_store.counts() == before
 
 
+@pytest.mark.parametrize("readers", [1, 2, 3])
+def test_neo4j_feed_readers_share_a_type_and_keep_one_readers_order(driver_store: Neo4jStore, readers: int,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several feed readers split each type's id range and read the shares at once; the pages still come as one
+    reader gives them: type after type (ANALYTIC_RELATIONS' order), each in relation id order, each page full
+    but a share's last."""
+    companies = "abcdefg"
+    ingest(driver_store, batch(*(company(c) for c in companies),
+                               *(owns(c, companies[k + 1], 0.5) for k, c in enumerate(companies[:-1])),
+                               rel("CONTROLS", "b", "a", kind="board"), rel("DEPENDS_ON", "a", "b")))
+    monkeypatch.setattr(driver_store, "readers", readers)
+    pages = list(driver_store.iter_edges([RelationType.CONTROLS, RelationType.OWNS, RelationType.DEPENDS_ON],
+                                         page_size=2))
+    # by hand: six OWNS |a|b| ... |f|g|, then the types in the order asked
+    owned = [f"OWNS|{c}|{companies[k + 1]}|" for k, c in enumerate(companies[:-1])]
+    assert [i for page in pages for i in page.columns["id"]] == ["CONTROLS|b|a|board|", *owned,
+                                                                  "DEPENDS_ON|a|b|unspecified"]
+    # OWNS' six in shares of 6 // readers (the ids at ranks 2, 4 for three readers): pages of 2 in each share
+    splits = {1: [], 2: [owned[2]], 3: [owned[1], owned[3]]}[readers]
+    assert driver_store._feed_splits(RelationType.OWNS, 2) == splits
+    assert driver_store._feed_splits(RelationType.CONTROLS, 2) == []  # one page: not split
+    owns_pages = [len(page) for page in pages if page.columns["type"][0] == RelationType.OWNS]
+    assert owns_pages == {1: [2, 2, 2], 2: [2, 1, 2, 1], 3: [2, 2, 2]}[readers]
+    assert [page.columns["source"] for page in pages][0] == ["b"]
+
+
 def test_driver_store_refuses_relations_to_unknown_ids_when_written_directly(driver_store: Neo4jStore) -> None:
     """Written around graph.write.ingest, a relation whose endpoint is nowhere is refused before anything is sent."""
     with pytest.raises(StoreError, match=r"unknown ids \['ghost'\]"):

@@ -223,9 +223,10 @@ def numeric_feed_field(name: str) -> bool:
                for spec in RELATIONS.values())
 
 
-def edge_columns(kind: RelationType) -> str:
+def edge_columns(kind: RelationType, bounded: bool = False) -> str:
     """One page of the projection feed as ONE record of columns: `id`, `source`, `target` and each declared
-    analytic field a list, in relation id order after `$after`, at most `$limit` relations.
+    analytic field a list, in relation id order after `$after` (and, `bounded`, up to `$upto` included), at
+    most `$limit` relations.
 
     Why columns: the driver spends tens of microseconds on each record, and a few long lists unpack in its Rust
     PackStream at a fraction of that; fields the type does not declare are not read (each costs the server a
@@ -238,9 +239,23 @@ def edge_columns(kind: RelationType) -> str:
     columns = "".join(
         f", collect(coalesce(r.{name}, {'0.0 / 0.0' if numeric_feed_field(name) else repr('')})) AS {name}"
         for name in feed_fields(kind))
-    return (f"{HIDDEN}CALL (hidden) {{ MATCH (a)-[r:{_q(kind.value)}]->(b) WHERE r.id > $after AND {_shown('r')} "
+    upto = " AND r.id <= $upto" if bounded else ""
+    return (f"{HIDDEN}CALL (hidden) {{ MATCH (a)-[r:{_q(kind.value)}]->(b) WHERE r.id > $after{upto} AND {_shown('r')} "
             "RETURN a, r, b ORDER BY r.id LIMIT $limit } "
             f"RETURN collect(r.id) AS id, collect(a.id) AS source, collect(b.id) AS target{columns}")
+
+
+def relation_count(kind: RelationType) -> str:
+    """How many relations of one type the store holds, unpublished ones included (Neo4j's count store: no
+    relationship is read); the projection feed splits a type's id range among its readers by it."""
+    return f"MATCH ()-[r:{_q(kind.value)}]->() RETURN count(r) AS count"
+
+
+def edge_split(kind: RelationType) -> str:
+    """The relation id `$skip` places after the first in id order: where a feed reader's share of the type ends.
+    The index alone answers it (the id comes from the index, in its order: no relationship is read)."""
+    return (f"MATCH ()-[r:{_q(kind.value)}]->() WHERE r.id > '' WITH r.id AS id ORDER BY id SKIP $skip LIMIT 1 "
+            "RETURN id")
 
 
 def edges_into(kind: RelationType) -> str:

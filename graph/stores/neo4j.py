@@ -15,6 +15,8 @@ Writers take turns: a write waits (up to busy_timeout) while a load is unpublish
 from __future__ import annotations
 
 import itertools
+import queue
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -22,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import neo4j
 from neo4j import exceptions as nx
@@ -100,6 +102,12 @@ class SchemaReport:
     needs_enterprise: list[str]
 
 
+# The projection feed's queues (Neo4jStore.iter_edges): a share's pages then None, and the shares in feed order
+# then None; an error travels in place of an item, to be raised by the caller's thread.
+_Pages: TypeAlias = "queue.SimpleQueue[ColumnPage | BaseException | None]"
+_Shares: TypeAlias = "queue.SimpleQueue[_Pages | BaseException | None]"
+
+
 class Neo4jStore:
     """GraphStore over a Neo4j (or Bolt-compatible) server; safe to share between threads (the driver is)."""
 
@@ -107,7 +115,7 @@ class Neo4jStore:
 
     def __init__(self, driver: neo4j.Driver, *, database: str | None = None, batch_size: int = 10_000,
                  uri: str = "", bookmarks: BookmarkManager | None = None, busy_timeout: float = 30.0,
-                 load_lease: float = 20.0, writers: int = 2) -> None:
+                 load_lease: float = 20.0, writers: int = 2, readers: int = 2) -> None:
         self._driver = driver
         self.database = database
         self.batch_size = batch_size
@@ -115,6 +123,7 @@ class Neo4jStore:
         self.busy_timeout = busy_timeout  # seconds a write waits for an unpublished load
         self.load_lease = load_lease  # seconds without a heartbeat after which a load counts as dead
         self.writers = writers  # a batched load's chunk transactions in flight at once (neo4j_loads)
+        self.readers = readers  # the projection feed's sessions at once (iter_edges)
         self._loads = Loads(self)
         # One bookmark manager for every session and query of this store: what it wrote, it reads back.
         self.bookmarks = bookmarks or neo4j.GraphDatabase.bookmark_manager()
@@ -392,27 +401,75 @@ class Neo4jStore:
         """Relations of the given types in pages, one type after another, each ordered by relation id.
 
         Each page is one record of columns (cypher.edge_columns), read through the relationship id index and
-        handed on as columns (ColumnPage). The next page is asked for as soon as a page arrives, on a second
-        thread, so the server reads it while the caller turns this one into arrays (the wait is the driver's
-        socket read, which releases the GIL).
+        handed on as columns (ColumnPage). Each type's id range is split into up to `readers` shares at ids
+        taken from the index (cypher.edge_split), and the shares are read at once, each on its own session
+        and thread, page after page, so the server reads on as many cores while the caller turns the pages
+        into arrays (the wait is the driver's socket read, which releases the GIL). Pages are handed on in
+        the order one reader would give them: share after share, each in id order.
         """
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpgraph-feed") as reader:
-            for kind in dict.fromkeys(types):
-                statement, fields = cypher.edge_columns(kind), cypher.feed_fields(kind)
+        stop = threading.Event()
+        shares: _Shares = queue.SimpleQueue()
+        pool = ThreadPoolExecutor(max_workers=self.readers, thread_name_prefix="corpgraph-feed")
+        # The shares are planned on a thread of their own: the first type's readers start after its own count
+        # and split, not after every type's (ten types' round trips, 0.3 s on a loaded machine).
+        planner = threading.Thread(target=self._plan_feed, args=(list(dict.fromkeys(types)), page_size, pool,
+                                                                 shares, stop), name="corpgraph-feed-plan")
+        planner.start()
+        try:
+            while (share := shares.get()) is not None:
+                if isinstance(share, BaseException):
+                    raise share
+                while (page := share.get()) is not None:
+                    if isinstance(page, BaseException):
+                        raise page
+                    yield page
+        finally:
+            stop.set()  # a caller that stops early (or an error) ends the readers after their current page
+            planner.join()
+            pool.shutdown(wait=True, cancel_futures=True)
 
-                def fetch(after: str, statement: str = statement) -> neo4j.Record:
-                    return self._read_page(statement, after=after, limit=page_size)
-                coming = reader.submit(fetch, "")
-                while True:
-                    page = coming.result()
-                    ids: list[str] = page["id"]
-                    full = len(ids) == page_size
-                    if full:
-                        coming = reader.submit(fetch, ids[-1])
-                    if ids:
-                        yield _feed_page(kind, fields, page)
-                    if not full:
-                        break
+    def _plan_feed(self, kinds: list[RelationType], page_size: int, pool: ThreadPoolExecutor,
+                   shares: _Shares, stop: threading.Event) -> None:
+        """Split each type into shares and hand each to a reader, its page queue into `shares` in feed order,
+        then None; an error is put in its place, for the caller to raise."""
+        try:
+            for kind in kinds:
+                splits = self._feed_splits(kind, page_size)
+                for after, upto in zip(["", *splits], [*splits, None]):
+                    if stop.is_set():
+                        return
+                    pages: _Pages = queue.SimpleQueue()
+                    pool.submit(self._feed_share, kind, after, upto, page_size, pages, stop)
+                    shares.put(pages)
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            shares.put(exc)
+        shares.put(None)
+
+    def _feed_splits(self, kind: RelationType, page_size: int) -> list[str]:
+        """Ids that split a type's relations into up to `readers` shares of about the same size, ascending
+        (none for one reader, or a type of at most one page: a second share would not pay its round trips)."""
+        (row,) = self._read(cypher.relation_count(kind))
+        parts = min(self.readers, -(-row["count"] // page_size))
+        splits = (self._read(cypher.edge_split(kind), skip=row["count"] * k // parts - 1) for k in range(1, parts))
+        return sorted({rows[0]["id"] for rows in splits if rows})
+
+    def _feed_share(self, kind: RelationType, after: str, upto: str | None, page_size: int,
+                    out: _Pages, stop: threading.Event) -> None:
+        """Read the relations of `kind` after `after` up to `upto` (included; None: to the end) page by page into
+        `out`, then None; an error is put in its place, for the caller to raise."""
+        statement, fields = cypher.edge_columns(kind, bounded=upto is not None), cypher.feed_fields(kind)
+        try:
+            while not stop.is_set():
+                page = self._read_page(statement, after=after, upto=upto, limit=page_size)
+                ids: list[str] = page["id"]
+                if ids:
+                    out.put(_feed_page(kind, fields, page))
+                if len(ids) < page_size:
+                    break
+                after = ids[-1]
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            out.put(exc)
+        out.put(None)
 
     def raw_entities(self, after: str, limit: int) -> list[RawEntity]:
         """One page of entity nodes by id, not decoded."""
@@ -604,7 +661,7 @@ def open_neo4j_store(settings: Settings, require_schema: bool = True) -> Neo4jSt
         raise StoreError(f"NEO4J_URI {settings.neo4j_uri!r} is not a valid Neo4j address: {exc}") from exc
     store = Neo4jStore(driver, database=settings.neo4j_database, batch_size=settings.batch_size,
                        uri=settings.neo4j_uri, busy_timeout=settings.busy_timeout, load_lease=settings.load_lease,
-                       writers=settings.load_writers)
+                       writers=settings.load_writers, readers=settings.feed_readers)
     try:
         store.verify()
         missing = store.missing_schema() if require_schema else []
