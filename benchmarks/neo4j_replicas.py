@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 from benchmarks.generate import World, generate
 from corpgraph.graph.settings import get_settings
 from corpgraph.graph.stores.neo4j_bulk import import_files
@@ -33,6 +35,7 @@ from corpgraph.loaders.validate import iter_batches
 from tests.neo4j_server import LAUNCHER, Neo4jServer, start_neo4j_server
 from tests.test_neo4j_replicas import Replica
 
+_BUDGET = 300  # seconds a request may wait (the first answer waits for the projection on a busy machine)
 _MUTATION = "mutation($r: [JSON!]!) { upsertRecords(records: $r) { entities relations } }"
 
 
@@ -47,6 +50,8 @@ def main() -> None:
         world = generate(work / "world.jsonl", args.companies, seed=7)
         server = imported_server(world, work)
         a, b = Replica(work / "snap-a"), Replica(work / "snap-b")
+        for replica in (a, b):  # a first answer waits for the first build, within the raised budget
+            replica.client.timeout = httpx.Timeout(_BUDGET + 30)
         try:
             probe = f'{{ owners(companyId: "{world.largest_holder}", first: 1) {{ owner {{ id }} }} }}'
             print(f"world: {args.companies:,} companies, {world.records:,} records (bulk-imported)")
@@ -66,9 +71,13 @@ def main() -> None:
             b.kill(signal.SIGKILL)
             print(f"replica B killed again, restarted from a current snapshot: {b.start(probe):.1f} s")
         finally:
-            a.kill()
-            b.kill()
-            server.stop()
+            # SIGKILL: a replica busy building may not stop on SIGTERM within Replica.kill's 30 s, and the server
+            # must be stopped whatever happens (a loaded machine's run once left both behind)
+            try:
+                a.kill(signal.SIGKILL)
+                b.kill(signal.SIGKILL)
+            finally:
+                server.stop()
 
 
 def imported_server(world: World, work: Path) -> Neo4jServer:
@@ -86,7 +95,7 @@ def imported_server(world: World, work: Path) -> Neo4jServer:
     except BaseException:
         server.stop()
         raise
-    os.environ.update({**server.env(), "CORPGRAPH_API_TIME_BUDGET": "300"})
+    os.environ.update({**server.env(), "CORPGRAPH_API_TIME_BUDGET": str(_BUDGET)})
     return server
 
 
