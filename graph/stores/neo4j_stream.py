@@ -88,8 +88,7 @@ class Streamed:
         # None: the database held no entity when the load was named, so none of the file's ids is stored
         self._stored = StoredFacts(store, self._folder) if store is not None else None
         self._checks = BulkChecks(self._folder / "checks.spill", self._stored)
-        self._relations = (self._folder / "relations.spill").open("w+b")
-        self._parts: list[tuple[int, int]] = []  # each batch's relation rows in the file: offset, length
+        self._relations = Spilled(self._folder / "relations.spill")  # each batch's relation rows, by type
         self.aside = AsideSteps(self._folder / "aside.spill")
         # each chunk's stored records, hashed: found unchanged (False) or kept aside (True), with their types
         self._stored_seen: list[tuple[np.ndarray, bool, list[str]]] = []
@@ -172,10 +171,8 @@ class Streamed:
         """The file's relations in chunks of up to batch_size of one type, read back from the scratch file in file
         order (a chunk holds the last row of each of its ids; a later chunk re-states an earlier one's)."""
         waiting = _Waiting(self.batch_size)
-        self._relations.flush()
-        for offset, length in self._parts:
-            self._relations.seek(offset)
-            part: dict[RelationType, list[Row]] = pickle.loads(self._relations.read(length))
+        part: dict[RelationType, list[Row]]
+        for part in self._relations:
             for kind, rows in part.items():
                 for row in rows:
                     for _, chunk in waiting.add((kind, False), row):
@@ -215,9 +212,7 @@ class Streamed:
         self._checks.take(gathered.columns(), batch.problems, batch.failed_ids,
                           np.zeros(count[0], np.int64), np.zeros(count[1], np.int64))  # no CSV rows
         if rows:
-            data = pickle.dumps({kind: list(kept.values()) for kind, kept in rows.items()}, pickle.HIGHEST_PROTOCOL)
-            self._parts.append((self._relations.tell(), len(data)))
-            self._relations.write(data)
+            self._relations.add({kind: list(kept.values()) for kind, kept in rows.items()})
         for kind, row in real.values():
             yield from waiting.add((kind, False), row)
         for id, (kind, row) in placeholders.items():
@@ -236,12 +231,11 @@ class StoredFacts:
         self._store = store
         self.records: StoredRecords = store
         self.types: TypeLookup = store.entity_types
-        self._disk: IO[bytes] = (folder / "stored.spill").open("w+b")
-        self._parts: list[tuple[int, int]] = []
+        self._found = Spilled(folder / "stored.spill")  # each batch's stored facts
 
     def close(self) -> None:
         """Close the scratch file (the caller deletes it)."""
-        self._disk.close()
+        self._found.close()
 
     def look(self, ids: set[str], keys: set[str]) -> None:
         """Keep the stored records of the ids, and of the entities holding one of the keys or of those ids' keys."""
@@ -249,17 +243,13 @@ class StoredFacts:
         needles = {f"\n{key}\n" for key in keys} | {f"\n{key}\n" for *_, held in found for key in held or ()}
         found += self._facts(cypher.IDENTIFIER_HOLDERS, "needles", sorted(needles))
         if found:
-            data = pickle.dumps(found, pickle.HIGHEST_PROTOCOL)
-            self._parts.append((self._disk.tell(), len(data)))
-            self._disk.write(data)
+            self._found.add(found)
 
     def entities(self) -> Columns:
         """Every record kept, one an id (bulk_staging.Stored)."""
         facts: dict[str, tuple[str, str, bool, list[str] | None]] = {}
-        self._disk.flush()
-        for offset, length in self._parts:
-            self._disk.seek(offset)
-            for fact in pickle.loads(self._disk.read(length)):
+        for found in self._found:
+            for fact in found:
                 facts.setdefault(fact[0], fact)
         gathered = Gathered(STORED_LABEL)
         for id, kind, placeholder, keys in facts.values():
@@ -284,34 +274,55 @@ class StoredFacts:
         return out
 
 
-class AsideSteps:
-    """The statements that write the stored records a load changes, kept in a scratch file until its publishing
-    transaction reads them back, in order (as often as that transaction is run again): loader memory holds none."""
+class Spilled:
+    """Objects pickled one after another into a scratch file and read back in order, as often as asked (the
+    streamed load's relations, stored facts and steps kept aside): loader memory holds none of them."""
 
     def __init__(self, path: Path) -> None:
         self._disk: IO[bytes] = path.open("w+b")
-        self._parts: list[tuple[int, int]] = []
+        self._parts: list[tuple[int, int]] = []  # each object's place in the file: offset, length
 
-    def add(self, step: Step) -> None:
-        """Keep one step."""
-        data = pickle.dumps((step.statement, step.params, step.expected), pickle.HIGHEST_PROTOCOL)
+    def add(self, value: Any) -> None:
+        """Keep one object, after the others."""
+        data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+        self._disk.seek(0, 2)  # after a read: append, not overwrite
         self._parts.append((self._disk.tell(), len(data)))
         self._disk.write(data)
 
     def __len__(self) -> int:
         return len(self._parts)
 
-    def __iter__(self) -> Iterator[Step]:
+    def __iter__(self) -> Iterator[Any]:
         self._disk.flush()
         for offset, length in self._parts:
             self._disk.seek(offset)
-            statement, params, expected = pickle.loads(self._disk.read(length))
-            yield Step(statement, params, expected)
-        self._disk.seek(0, 2)
+            yield pickle.loads(self._disk.read(length))
 
     def close(self) -> None:
         """Close the scratch file (the caller deletes it)."""
         self._disk.close()
+
+
+class AsideSteps:
+    """The statements that write the stored records a load changes, kept in a scratch file until its publishing
+    transaction reads them back, in order (as often as that transaction is run again): loader memory holds none."""
+
+    def __init__(self, path: Path) -> None:
+        self._steps = Spilled(path)
+
+    def add(self, step: Step) -> None:
+        """Keep one step."""
+        self._steps.add((step.statement, step.params, step.expected))
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def __iter__(self) -> Iterator[Step]:
+        return (Step(statement, params, expected) for statement, params, expected in self._steps)
+
+    def close(self) -> None:
+        """Close the scratch file (the caller deletes it)."""
+        self._steps.close()
 
 
 _ENTITY_TYPES = {kind.value for kind in EntityType}
