@@ -88,7 +88,7 @@ class Streamed:
         # None: the database held no entity when the load was named, so none of the file's ids is stored
         self._stored = StoredFacts(store, self._folder) if store is not None else None
         self._checks = BulkChecks(self._folder / "checks.spill", self._stored)
-        self._relations = Spilled(self._folder / "relations.spill")  # each batch's relation rows, by type
+        self._relations = ScratchLog(self._folder / "relations.spill")  # each batch's relation rows, by type
         self.aside = AsideSteps(self._folder / "aside.spill")
         # each chunk's stored records, hashed: found unchanged (False) or kept aside (True), with their types
         self._stored_seen: list[tuple[np.ndarray, bool, list[str]]] = []
@@ -231,7 +231,7 @@ class StoredFacts:
         self._store = store
         self.records: StoredRecords = store
         self.types: TypeLookup = store.entity_types
-        self._found = Spilled(folder / "stored.spill")  # each batch's stored facts
+        self._found = ScratchLog(folder / "stored.spill")  # each batch's stored facts
 
     def close(self) -> None:
         """Close the scratch file (the caller deletes it)."""
@@ -274,7 +274,7 @@ class StoredFacts:
         return out
 
 
-class Spilled:
+class ScratchLog:
     """Objects pickled one after another into a scratch file and read back in order, as often as asked (the
     streamed load's relations, stored facts and steps kept aside): loader memory holds none of them."""
 
@@ -308,7 +308,7 @@ class AsideSteps:
     transaction reads them back, in order (as often as that transaction is run again): loader memory holds none."""
 
     def __init__(self, path: Path) -> None:
-        self._steps = Spilled(path)
+        self._steps = ScratchLog(path)
 
     def add(self, step: Step) -> None:
         """Keep one step."""
