@@ -21,11 +21,12 @@ from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.projection.build import build_projection
 from corpgraph.graph.settings import Settings
 from corpgraph.graph.stores.base import ChangeKind
-from corpgraph.graph.stores.neo4j import Neo4jStore, open_neo4j_store
-from corpgraph.graph.stores import cypher_loads
+from corpgraph.graph.stores.neo4j import Neo4jStore, _entity_row, open_neo4j_store
+from corpgraph.graph.stores import cypher, cypher_loads
 from corpgraph.graph.stores.neo4j_loads import LoadLost, Loads
+from corpgraph.graph.stores.neo4j_steps import Step, run_step
 from corpgraph.schema.errors import InvalidInput, StoreLocked
-from corpgraph.schema.kinds import RelationType
+from corpgraph.schema.kinds import EntityType, RelationType
 from tests.factory import batch, company, owns
 from tests.neo4j_server import Neo4jServer
 from tests.test_neo4j_server_only import CLI, ROOT, _admin_driver, corpgraph
@@ -75,6 +76,39 @@ def on_publish(monkeypatch: pytest.MonkeyPatch, look: Any) -> list[int]:
     return chunks
 
 
+PROBES = {cypher_loads.EXISTING_ENTITIES, *(cypher_loads.existing_relations(kind) for kind in RelationType)}
+
+
+def chunk_statements(monkeypatch: pytest.MonkeyPatch) -> list[list[tuple[str, list[str]]]]:
+    """Record every chunk transaction's statements (each attempt's list, in the order run): the statement and the
+    ids it was sent (its `ids` parameter; the rows' ids for the others)."""
+    attempts: list[list[tuple[str, list[str]]]] = []
+    write_chunk = Loads._write_chunk
+
+    class Recorded:
+        """A transaction whose statements are written down as they are run."""
+
+        def __init__(self, tx: Any, ran: list[tuple[str, list[str]]]) -> None:
+            self._tx, self._ran = tx, ran
+
+        def run(self, statement: str, values: dict[str, Any]) -> Any:
+            ids = list(values.get("ids") or [row["id"] for row in values.get("rows") or []])
+            self._ran.append((statement, ids))
+            return self._tx.run(statement, values)
+
+    def recorded(self: Loads, tx: Any, **kw: Any) -> Any:
+        ran: list[tuple[str, list[str]]] = []
+        attempts.append(ran)
+        return write_chunk(self, Recorded(tx, ran), **kw)  # type: ignore[arg-type]  # duck-typed: run() only
+    monkeypatch.setattr(Loads, "_write_chunk", recorded)
+    return attempts
+
+
+def probed(attempts: list[list[tuple[str, list[str]]]]) -> list[str]:
+    """The ids the chunk transactions probed, in order."""
+    return [id for ran in attempts for statement, ids in ran if statement in PROBES for id in ids]
+
+
 def visible(store: Neo4jStore) -> dict[str, Any]:
     """Everything a reader can see: counts, records, search, the projection feed, the change log."""
     return {"counts": store.counts(), "entities": sorted(store.get_entities(["c00", "c11", "x00"])),
@@ -101,6 +135,68 @@ def test_a_load_larger_than_one_batch_is_written_in_several_transactions_and_see
     assert after["revision"] == before["revision"] + 1
     (change,) = reader.changes_since(before["revision"])
     assert change.kind == ChangeKind.WRITE and len(change.entities) == 12 and len(change.relations) == 11
+
+
+def test_a_load_into_an_empty_database_sends_no_probe(
+    neo: Neo4jStore, reader: Neo4jStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Into an empty database every id of the load is new, and the loader knows it: its 6 chunk transactions send
+    no probe (which ids are stored?) and CREATE every row; the same 23 records as ever. Into the loaded database a
+    load of the same companies (renamed) and 8 more probes every id, as it knows nothing of which are stored."""
+    attempts = chunk_statements(monkeypatch)
+    ingest(neo, chain())
+    assert len(attempts) == 6 and probed(attempts) == []
+    creates = [len(ids) for ran in attempts for statement, ids in ran if "CREATE" in statement]
+    assert sorted(creates) == [1, 2, 5, 5, 5, 5]  # 12 companies and 11 stakes, each CREATEd once
+    assert reader.counts() == {"Company": 12, "OWNS": 11}
+    attempts.clear()
+    ingest(neo, chain("New", extra=8))
+    assert sorted(probed(attempts)) == sorted([f"c{i:02}" for i in range(CHAIN)] + [f"x{i:02}" for i in range(8)]
+                                              + [f"OWNS|c{i:02}|c{i + 1:02}|" for i in range(CHAIN - 1)])
+    assert reader.counts() == {"Company": 20, "OWNS": 11}
+
+
+def test_an_id_a_writer_out_of_turn_stored_meanwhile_is_probed_and_kept_aside_as_any_stored_record(
+    neo: Neo4jStore, reader: Neo4jStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loader takes c00 for new (the database was empty when the load was named), but before its first chunk
+    runs another writer that does not take turns (no corpgraph writer: they wait for the load) stores c00,
+    visible. The chunk's CREATE breaks the unique constraint, its transaction is rolled back and run again with
+    the probe, which finds c00 stored and not the load's: it is kept aside like any stored record the file changes.
+    So mid-load the reader sees the other writer's c00 only; published, the file's, and the load is whole."""
+    attempts = chunk_statements(monkeypatch)
+    write_chunk = Loads._write_chunk  # the recording one
+    intruder = batch(company("c00", "Intruder c00")).entities[0][0]
+    lock = threading.Lock()
+
+    def out_of_turn(self: Loads, tx: Any, **kw: Any) -> Any:
+        with lock:
+            first = not attempts
+        if first:
+            other = open_neo4j_store(Settings())
+            try:
+                other._commit(lambda tx: run_step(tx, Step(cypher.merge_entities(EntityType.COMPANY),
+                                                           {"rows": [_entity_row(intruder)], "load": None}, 1)),
+                              "out of turn")
+            finally:
+                other.close()
+        return write_chunk(self, tx, **kw)
+    monkeypatch.setattr(Loads, "_write_chunk", out_of_turn)
+    seen: list[Any] = []
+    publish = Loads._publish
+
+    def looked(self: Loads, tx: Any, *args: Any) -> None:
+        seen.append(({i: e.name for i, e in reader.get_entities(["c00", "c01"]).items()}, reader.counts()))
+        publish(self, tx, *args)
+    monkeypatch.setattr(Loads, "_publish", looked)
+    ingest(neo, chain())
+    first, *retried = [ran for ran in attempts if any(ids[:1] == ["c00"] for _, ids in ran)]
+    assert not [statement for statement, _ in first if statement in PROBES]  # taken for new: no probe
+    assert len(retried) == 1 and (cypher_loads.EXISTING_ENTITIES, [f"c{i:02}" for i in range(5)]) in retried[0]
+    assert seen == [({"c00": "Intruder c00"}, {"Company": 1})]
+    assert {i: e.name for i, e in reader.get_entities(["c00", "c01"]).items()} == {"c00": "Chain c00",
+                                                                                 "c01": "Chain c01"}
+    assert reader.counts() == {"Company": 12, "OWNS": 11}
 
 
 def test_two_chunk_transactions_are_in_flight_at_once_and_relations_start_after_every_entity_chunk(

@@ -24,6 +24,7 @@ from corpgraph.schema.batch import Batch, WriteSummary
 from corpgraph.schema.errors import InvalidInput
 from tests.factory import company, entity, owns
 from tests.neo4j_server import Neo4jServer
+from tests.test_neo4j_loads import chunk_statements, probed
 from tests.test_neo4j_server_only import _admin_driver
 
 SIZE = 3
@@ -225,6 +226,31 @@ def test_a_stored_record_changed_then_restated_as_stored_is_left_as_stored(neo: 
     summary = ingest_stream(neo, str(path), batches(path))
     after = {row.id: row.doc for row in neo.raw_entities("", 1000)}
     assert after["a"] == before["a"] and (dict(summary.entities), summary.unchanged) == ({"Company": 3}, 1)
+
+
+def test_a_streamed_load_probes_only_the_ids_it_may_have_stored(
+        neo: Neo4jStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Into an empty database, the chunks' transactions probe only ids an earlier chunk of the load wrote: company a
+    re-stated in the file's third batch (its first chunk was a, b, c) and the stake a->b re-stated at 40% after the
+    chunk a->b, c->d, e->f; the last records win. Into the database BASE loaded, only the ids stored before: a
+    company (a) and a stake between two stored companies (a->c); d, e and the stakes from d are known new."""
+    attempts = chunk_statements(monkeypatch)
+    path = write(tmp_path / "in.jsonl", *(company(i) for i in "abcdef"), company("a", "Alpha"), owns("a", "b", 0.5),
+                 owns("c", "d", 0.5), owns("e", "f", 0.5), owns("a", "b", 0.4))
+    summary = ingest_stream(neo, str(path), batches(path))
+    assert probed(attempts) == ["a", "OWNS|a|b|"]
+    assert (dict(summary.entities), dict(summary.relations)) == ({"Company": 6}, {"OWNS": 3})
+    assert neo.get_entities(["a"])["a"].name == "Alpha"
+    assert [json.loads(row.doc or "")["share"] for row in neo.raw_relations("", 10) if row.source == "a"] == [0.4]
+    neo.delete_all()
+    base = write(tmp_path / "base.jsonl", *BASE)
+    ingest(neo, join_batches(str(base), batches(base)))
+    attempts.clear()
+    path = write(tmp_path / "in.jsonl", company("a"), company("d"), company("e"), owns("d", "a", 0.5),
+                 owns("a", "c", 0.6), owns("d", "e", 0.1))
+    summary = ingest_stream(neo, str(path), batches(path))
+    assert probed(attempts) == ["a", "OWNS|a|c|"]
+    assert (dict(summary.entities), dict(summary.relations), summary.unchanged) == ({"Company": 2}, {"OWNS": 2}, 2)
 
 
 def _all_entities(server: Neo4jServer) -> int:

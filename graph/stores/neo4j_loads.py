@@ -38,11 +38,12 @@ from typing import TYPE_CHECKING, Any
 import neo4j
 
 from corpgraph.schema.batch import Batch, LoadPhase, WriteSummary
-from corpgraph.schema.errors import StoreError, StoreLocked
+from corpgraph.schema.errors import ConstraintViolation, StoreError, StoreLocked
 from corpgraph.schema.records import Entity, Relation
 
 from corpgraph.graph.stores import cypher
 from corpgraph.graph.stores.base import ChangeKind, ChangeRecorder, Check, batch_rows, refuse_problems
+from corpgraph.graph.stores.neo4j_known import Known
 from corpgraph.graph.stores.neo4j_steps import Step, ahead, log_steps, params, run_plan, run_step, sent
 from corpgraph.graph.stores.neo4j_stream import Streamed
 from corpgraph.graph.stores import cypher_loads
@@ -131,6 +132,8 @@ class Loads:
         load, recoveries = self._begin(batch.label)
         written = False
         try:
+            # the batch names each id once: into a database that held no entity, every one is new
+            known = None if self._in_use(load, batch.label) else Known()
             with self._heartbeat(load):
                 if check is not None:  # it may drop records (placeholders), so the rows are taken after it
                     refuse_problems(check(self.store.entity_types))
@@ -141,7 +144,7 @@ class Loads:
                     nonlocal written
                     written = True
                 plan = ahead(self.store._plan(ents, rels, self.store.entity_types, batch.retyped))
-                aside, same = self._write_chunks(load, plan, batch.label, began)
+                aside, same = self._write_chunks(load, plan, batch.label, began, known=known)
                 ents = {i: rec for i, rec in ents.items() if i not in same}
                 rels = {i: rec for i, rec in rels.items() if i not in same}
                 aside += self.store._relabel(ents, batch.retyped)  # retyped placeholders: new labels at publication
@@ -170,13 +173,14 @@ class Loads:
             nonlocal written
             written = True
         try:
-            in_use = self._commit(lambda tx: tx.run(ANY_ENTITIES).single(strict=True)["entities"], label)
+            in_use = self._in_use(load, label)
             with self._heartbeat(load), Streamed(self.store.batch_size, row, self.store if in_use else None) as streamed:
-                self._write_chunks(load, streamed.entity_steps(batches, on_batch), label, began, streamed.wrote)
+                self._write_chunks(load, streamed.entity_steps(batches, on_batch), label, began, streamed.wrote,
+                                   streamed.known)
                 phase(LoadPhase.REFERENCES)
                 placeholders = streamed.check()  # InvalidInput with every problem: the load is removed
                 phase(LoadPhase.WRITING)
-                self._write_chunks(load, streamed.relation_steps(), label, began, streamed.wrote)
+                self._write_chunks(load, streamed.relation_steps(), label, began, streamed.wrote, streamed.known)
                 phase(LoadPhase.COMMITTING)
                 summary = streamed.summary(self._counts(load))
                 summary.placeholders = placeholders
@@ -189,6 +193,10 @@ class Loads:
             self._abandon(load, written)
             raise
         return summary, recoveries
+
+    def _in_use(self, load: int, label: str) -> bool:
+        """Whether the database holds any entity, read once the load is named (nobody else writes from then on)."""
+        return bool(self._commit(lambda tx: tx.run(ANY_ENTITIES).single(strict=True)["entities"], label))
 
     def _counts(self, load: int) -> WriteSummary:
         """The records a load wrote, per type, read from the server (the last record of an id counts once)."""
@@ -258,23 +266,33 @@ class Loads:
         return Recovery(found.load, found.label, "removed")
 
     def _write_chunks(self, load: int, steps: Iterator[Step], label: str, began: Callable[[], None],
-                      done: Callable[[Step, list[Step], set[str]], None] | None = None
+                      done: Callable[[Step, list[Step], set[str]], None] | None = None, known: Known | None = None
                       ) -> tuple[list[Step], set[str]]:
         """Every chunk in its own transaction, up to store.writers of them at once on as many sessions (Neo4j
         writes them on as many cores); the records kept aside for publication, in the plan's order, and the ids
         stored as they are, or, with `done`, each chunk's handed to it in that order instead (a streamed load
         keeps neither in memory). Entity chunks are all committed before the first relation chunk starts: its
-        endpoints must be there to be matched."""
+        endpoints must be there to be matched. With `known`, a chunk probes only the ids that may be stored
+        (neo4j_known) and CREATEs the others at once; without, it probes every id."""
         lanes: queue.SimpleQueue[str] = queue.SimpleQueue()
         for lane in cypher_loads.lanes(cypher.REVISION_KEY, self.store.writers):
             lanes.put(lane)
 
-        def in_lane(step: Step) -> tuple[list[Step], set[str]]:
+        def in_lane(step: Step, unsure: frozenset[str] | None) -> tuple[list[Step], set[str]]:
             """One chunk's transaction on a free lane (one is free: at most `writers` chunks are in flight)."""
             lane = lanes.get()
             try:
-                done: tuple[list[Step], set[str]] = self._commit(
-                    functools.partial(self._write_chunk, load=load, step=step, lane=lane), label)
+                try:
+                    done: tuple[list[Step], set[str]] = self._commit(
+                        functools.partial(self._write_chunk, load=load, step=step, lane=lane, unsure=unsure), label)
+                except ConstraintViolation:
+                    if unsure is None:
+                        raise
+                    # An id the loader took for new was stored meanwhile by a writer that did not take turns. The
+                    # failed transaction was rolled back whole (nothing of the chunk is written, its lane lock let
+                    # go), so the chunk runs again as it did before the loader knew anything: lane claimed, load
+                    # checked, every id probed, the stored one sent through `differs` like any stored record.
+                    done = self._commit(functools.partial(self._write_chunk, load=load, step=step, lane=lane), label)
                 return done
             finally:
                 lanes.put(lane)
@@ -308,21 +326,26 @@ class Loads:
                     settle(0)
                 settle(self.store.writers - 1)
                 began()
-                running.append(pool.submit(in_lane, step))
+                running.append(pool.submit(in_lane, step, None if known is None else known.unsure(step)))
                 flying.append((step, ids))
             settle(0)  # on a failure, the pool's exit still waits for the chunks in flight
         return aside, same
 
-    def _write_chunk(self, tx: neo4j.Transaction, *, load: int, step: Step, lane: str) -> tuple[list[Step], set[str]]:
+    def _write_chunk(self, tx: neo4j.Transaction, *, load: int, step: Step, lane: str,
+                     unsure: frozenset[str] | None = None) -> tuple[list[Step], set[str]]:
         """One chunk in its own transaction: new and own records written hidden; the changed stored ones
-        returned as a step for the final transaction, with the ids of those stored as they are."""
+        returned as a step for the final transaction, with the ids of those stored as they are. Only the `unsure`
+        ids are probed (None: all); the loader knows the others are new."""
 
         _meta_step(tx, CLAIM_LANE, load, lane=lane)  # locked before the load is read: see CLAIM_LANE
         _meta_step(tx, CHECK_LOAD, load, LoadState.WRITING)
         rows: list[dict[str, Any]] = step.params["rows"]
-        probed = params(ids=[row["id"] for row in rows], load=load)
-        own = {r["id"]: r["own"] for r in tx.run(step.probe, probed)}
-        sent(probed)
+        asked = [row["id"] for row in rows if unsure is None or row["id"] in unsure]
+        own: dict[str, bool] = {}
+        if asked:
+            probed = params(ids=asked, load=load)
+            own = {r["id"]: r["own"] for r in tx.run(step.probe, probed)}
+            sent(probed)
         new = [row for row in rows if row["id"] not in own]  # not stored: inserted without a MERGE's seek
         mine = [row for row in rows if own.get(row["id"]) is True]  # stored by this load, still hidden
         stored = [row for row in rows if own.get(row["id"]) is False]

@@ -51,6 +51,7 @@ from corpgraph.graph.stores.bulk_columns import Columns, Gathered, document_hash
 from corpgraph.graph.stores.bulk_staging import STORED_LABEL, BulkChecks
 from corpgraph.graph.stores.codec import encode
 from corpgraph.graph.stores.id_hashes import hashes, ints
+from corpgraph.graph.stores.neo4j_known import Known
 from corpgraph.graph.stores.neo4j_steps import Step
 from corpgraph.graph.write.retype import StoredRecords
 from corpgraph.graph.write.rules import referenced_ids
@@ -85,8 +86,9 @@ class Streamed:
         self.batch_size = batch_size
         self._row = row  # an entity's node properties (the store's: neo4j._entity_row)
         self._folder = Path(tempfile.mkdtemp(prefix="corpgraph-load-"))  # TMPDIR says where
+        self.known = Known()  # which of a chunk's ids its transaction probes
         # None: the database held no entity when the load was named, so none of the file's ids is stored
-        self._stored = StoredFacts(store, self._folder) if store is not None else None
+        self._stored = StoredFacts(store, self._folder, self.known) if store is not None else None
         self._checks = BulkChecks(self._folder / "checks.spill", self._stored)
         self._relations = ScratchLog(self._folder / "relations.spill")  # each batch's relation rows, by type
         self.aside = AsideSteps(self._folder / "aside.spill")
@@ -227,8 +229,9 @@ class StoredFacts:
     the owners' identifier keys the share check needs, read at the end. Every read leaves the load's own hidden
     records out (cypher.HIDDEN), and nobody else writes while the load is unpublished: one state, before the load."""
 
-    def __init__(self, store: Store, folder: Path) -> None:
+    def __init__(self, store: Store, folder: Path, known: Known) -> None:
         self._store = store
+        self._known = known  # told every stored id found, so the chunks probe those only
         self.records: StoredRecords = store
         self.types: TypeLookup = store.entity_types
         self._found = ScratchLog(folder / "stored.spill")  # each batch's stored facts
@@ -242,6 +245,7 @@ class StoredFacts:
         found = self._facts(cypher.STORED_ENTITIES, "ids", sorted(ids))
         needles = {f"\n{key}\n" for key in keys} | {f"\n{key}\n" for *_, held in found for key in held or ()}
         found += self._facts(cypher.IDENTIFIER_HOLDERS, "needles", sorted(needles))
+        self._known.stored(fact[0] for fact in found)
         if found:
             self._found.add(found)
 
