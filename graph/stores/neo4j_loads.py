@@ -11,7 +11,8 @@ write's do. Then:
    on their own sessions (entity chunks all committed before relation chunks start; each chunk holds its lane
    node's lock, cypher_loads.CLAIM_LANE): new records (and records this load wrote before) are written tagged
    with the load, hidden; a stored record the load would change is not touched but kept aside, and one whose
-   document is unchanged needs nothing;
+   document is unchanged needs nothing. Which is which a chunk asks the server (the probe) only for the ids the
+   loader may have stored (neo4j_known: none into an empty database); the others it CREATEs at once;
 3. one final transaction writes the records kept aside (the only part that grows with the file: it is as
    large as the number of stored records the file changes), removes the load's name from the revision node,
    bumps the revision and logs the change: everything becomes visible at once.
