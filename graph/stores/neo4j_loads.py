@@ -134,7 +134,7 @@ class Loads:
         written = False
         try:
             # the batch names each id once: into a database that held no entity, every one is new
-            known = None if self._in_use(load, batch.label) else Known()
+            known = None if self._in_use(batch.label) else Known()
             with self._heartbeat(load):
                 if check is not None:  # it may drop records (placeholders), so the rows are taken after it
                     refuse_problems(check(self.store.entity_types))
@@ -174,7 +174,7 @@ class Loads:
             nonlocal written
             written = True
         try:
-            in_use = self._in_use(load, label)
+            in_use = self._in_use(label)
             with self._heartbeat(load), Streamed(self.store.batch_size, row, self.store if in_use else None) as streamed:
                 self._write_chunks(load, streamed.entity_steps(batches, on_batch), label, began, streamed.wrote,
                                    streamed.known)
@@ -195,7 +195,7 @@ class Loads:
             raise
         return summary, recoveries
 
-    def _in_use(self, load: int, label: str) -> bool:
+    def _in_use(self, label: str) -> bool:
         """Whether the database holds any entity, read once the load is named (nobody else writes from then on)."""
         return bool(self._commit(lambda tx: tx.run(ANY_ENTITIES).single(strict=True)["entities"], label))
 
