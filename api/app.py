@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -220,8 +221,9 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        """Start publishing (the builder worker); stop it and the worker lanes, and close the store when the app
-        opened it, on shutdown."""
+        """Start warming the store up (on a thread: the first answer does not wait for it) and publishing (the builder
+        worker); stop publishing and the worker lanes, and close the store when the app opened it, on shutdown."""
+        threading.Thread(target=warm_up, args=(graph.store,), name="corpgraph-warm-up", daemon=True).start()
         if publisher is not None:
             publisher.start()
         yield
@@ -246,6 +248,21 @@ def create_app(store: GraphStore | None = None, settings: ApiSettings | None = N
               Mount("/static", StaticFiles(directory=STATIC), name="static")]
     return Starlette(routes=routes, middleware=_middleware(settings), lifespan=lifespan,
                      exception_handlers={CorpgraphError: _error_response, HTTPError: _http_error})
+
+
+def warm_up(store: GraphStore) -> None:
+    """The store's warm-up (GraphStore.warm_up: a Neo4j server plans the first write's statements), its failure
+    only logged: the first write then plans its own statements, as it did before there was a warm-up."""
+    started = time.monotonic()
+    try:
+        ran = store.warm_up()
+    except Exception:
+        _log.warning("warming up the store's write statements failed; the first write plans them itself",
+                     exc_info=True)
+        return
+    if ran:
+        _log.info("warmed up the store's write statements (%d transactions rolled back) in %.1f s", ran,
+                  time.monotonic() - started)
 
 
 def _problem(failure: BaseException) -> str:

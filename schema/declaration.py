@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corpgraph.schema import records as r
+from corpgraph.schema.batch import Batch, Origin
 from corpgraph.schema.kinds import EntityType, RelationType
 
 E = EntityType
@@ -141,6 +142,19 @@ def parse_record(data: dict[str, Any]) -> r.Entity | r.Relation:
     if spec is None:
         raise KeyError(data.get("type"))
     return spec.model.model_validate(data)
+
+
+def parsed_batch(label: str, *raw: dict[str, Any]) -> Batch:
+    """A batch of raw records (entities and relations in any order), each validated by parse_record, its origin
+    the label and the record's place (1, 2, ...)."""
+    out = Batch(label)
+    for line, data in enumerate(raw, start=1):
+        record = parse_record(data)
+        if isinstance(record, r.Entity):
+            out.entities.append((record, Origin(label, line)))
+        else:
+            out.relations.append((record, Origin(label, line)))
+    return out
 
 
 def relation_id(record: r.Relation) -> str:

@@ -10,9 +10,9 @@ from typing import Any, TypeVar, cast
 import pytest
 
 from corpgraph.graph.stores.base import GraphStore
-from corpgraph.schema.batch import Batch, Origin
-from corpgraph.schema.declaration import parse_record
-from corpgraph.schema.records import Entity, Record
+from corpgraph.schema.batch import Batch
+from corpgraph.schema.declaration import parse_record, parsed_batch
+from corpgraph.schema.records import Record
 
 R = TypeVar("R", bound=Record)
 
@@ -39,14 +39,7 @@ def rel(type: str, source: str, target: str, **fields: Any) -> dict[str, Any]:
 
 def batch(*raw: dict[str, Any], label: str = "test") -> Batch:
     """A validated batch from raw records (entities and relations in any order)."""
-    out = Batch(label)
-    for line, data in enumerate(raw, start=1):
-        record = parse_record(data)
-        if isinstance(record, Entity):
-            out.entities.append((record, Origin(label, line)))
-        else:
-            out.relations.append((record, Origin(label, line)))
-    return out
+    return parsed_batch(label, *raw)
 
 
 def of_type(kind: type[R], record: object) -> R:

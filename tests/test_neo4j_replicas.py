@@ -16,7 +16,9 @@ import pytest
 
 from corpgraph.graph.write.ingest import ingest
 from corpgraph.graph.settings import Settings
+from corpgraph.graph.stores import cypher, cypher_loads
 from corpgraph.graph.stores.neo4j import Neo4jStore, open_neo4j_store
+from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.loaders.seed import seed_path
 from corpgraph.loaders.validate import load_file
 from tests.factory import canonical
@@ -113,3 +115,60 @@ def test_a_write_through_one_replica_is_seen_through_the_other_and_a_killed_one_
     finally:
         a.kill()
         b.kill()
+
+
+# What a write of two new companies and a stake between them runs (graph.stores.neo4j, Neo4jStore._write_tx), and
+# what a replica's first delta reads: the statements the warm-up must have had the server run, so planned.
+WARMED = {cypher_loads.LOCK_META, cypher.BUMP_REVISION, cypher.ENTITY_TYPES, cypher.GET_ENTITIES,
+          cypher.get_relations(RelationType.OWNS), cypher.merge_entities(EntityType.COMPANY),
+          cypher.merge_relations(RelationType.OWNS, EntityType.COMPANY, EntityType.COMPANY), cypher.LOG_CHANGE,
+          cypher.PRUNE_CHANGES, cypher.CHANGES_SINCE, cypher.JUDGEMENTS}
+
+
+def _stored(store: Neo4jStore) -> tuple[Any, ...]:
+    """Everything a write would change: revision, counts, change log, decisions, the warm-up's ids."""
+    return (store.revision(), store.counts(), store.changes_since(0), store.judgements(),
+            store.get_entities(["corpgraph-warm-up-a", "corpgraph-warm-up-b"]))
+
+
+def _run_statements(store: Neo4jStore) -> set[str]:
+    """The statements the server ran since its query collection started (db.stats, in Community too)."""
+    rows = store._driver.execute_query("CALL db.stats.retrieve('QUERIES') YIELD data RETURN data.query AS query")[0]
+    return {row["query"] for row in rows}
+
+
+@pytest.fixture
+def collected(seeded: Neo4jStore) -> Iterator[Neo4jStore]:
+    """The seeded store with the server collecting the statements it runs from now on, its plans forgotten."""
+    run = seeded._driver.execute_query
+    run("CALL db.clearQueryCaches()")
+    run("CALL db.stats.clear('QUERIES')")
+    run("CALL db.stats.collect('QUERIES')")
+    yield seeded
+    run("CALL db.stats.stop('QUERIES')")
+    run("CALL db.stats.clear('QUERIES')")
+
+
+def test_the_warm_up_runs_the_first_writes_statements_and_writes_nothing(collected: Neo4jStore) -> None:
+    """warm_up has the server run (so plan and cache) every statement of a two-company stake's write and of a
+    replica's first delta, and leaves the revision, the records, the change log and the decisions as they were."""
+    before = _stored(collected)
+    assert collected.warm_up() == 2  # the stake's transaction and the lone company's, both rolled back
+    assert _stored(collected) == before
+    assert WARMED <= _run_statements(collected)
+
+
+def test_serve_warms_up_at_start_and_writes_nothing(collected: Neo4jStore, tmp_path: Path) -> None:
+    """`corpgraph serve --store neo4j` runs the warm-up on its own (no request asks for it): the server runs the
+    write's statements before any write, and nothing is stored."""
+    before = _stored(collected)
+    replica = Replica(tmp_path / "snap")
+    try:
+        replica.start()
+        started = time.monotonic()
+        while not WARMED <= _run_statements(collected) and time.monotonic() - started < 60:
+            time.sleep(0.2)
+        assert WARMED <= _run_statements(collected)
+        assert _stored(collected) == before
+    finally:
+        replica.kill()

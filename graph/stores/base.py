@@ -349,6 +349,12 @@ class GraphStore(StoreReader, Protocol):
         stay in the process's RSS until the connection lets them go. A store that maps nothing does nothing."""
         ...
 
+    def warm_up(self) -> int:
+        """Make ready what the first write and the first change read would otherwise wait for (a server's plans of
+        their statements), writing nothing; a server calls it once at start, off the request path. How many write
+        transactions it ran and rolled back (0: nothing to warm)."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

@@ -14,6 +14,7 @@ Writers take turns: a write waits (up to busy_timeout) while a load is unpublish
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import queue
 import threading
@@ -32,8 +33,8 @@ from neo4j.api import BookmarkManager
 
 from corpgraph.schema.batch import Batch, LoadPhase, WriteSummary
 from corpgraph.schema.declaration import ANALYTIC_FIELDS, entity_type
-from corpgraph.schema.errors import (ConstraintViolation, SchemaMissing, StoreAuthError, StoreError, StoreLocked,
-                           StoreUnavailable, TransactionTooLarge)
+from corpgraph.schema.errors import (ConstraintViolation, Problem, SchemaMissing, StoreAuthError, StoreError,
+                           StoreLocked, StoreUnavailable, TransactionTooLarge)
 from corpgraph.schema.kinds import EntityType, RelationType
 from corpgraph.schema.records import Entity, Relation
 
@@ -41,7 +42,7 @@ from corpgraph.graph.identity.identifiers import entity_identifier_keys
 from corpgraph.graph.identity.topics import entity_topic_keys
 from corpgraph.graph.settings import Settings
 from corpgraph.graph.stores import cypher
-from corpgraph.graph.write.ingest import ingest, join_batches
+from corpgraph.graph.write.ingest import batch_problems, ingest, join_batches
 from corpgraph.graph.stores.base import (
     Location,
     CHANGE_LOG_KEEP,
@@ -64,7 +65,7 @@ from corpgraph.graph.stores.base import (
 )
 from corpgraph.graph.stores.codec import (decode_entity, decode_found, decode_relation, encode, entity_keys,
                                          search_terms, stored_type)
-from corpgraph.graph.stores import cypher_loads
+from corpgraph.graph.stores import cypher_loads, neo4j_warm
 from corpgraph.graph.stores.neo4j_steps import Step, log_steps, run_plan, run_step
 from corpgraph.graph.stores.neo4j_loads import LoadRunning, Loads, Recovery, unpublished
 
@@ -573,6 +574,23 @@ class Neo4jStore:
         """Nothing to do: the server holds the store's files, this process maps none of them."""
         return nullcontext()
 
+    def warm_up(self) -> int:
+        """Run the write transactions of a mutation's commonest shapes and roll them back, then the reads of a
+        replica's first delta, so that the server has planned them before the first user's write waits for it
+        (what and why: graph.stores.neo4j_warm); nothing is written. How many write transactions were run."""
+        batches = neo4j_warm.batches()
+        for batch in batches:
+            with self._translate("warming up the write statements"), self._session() as session, \
+                    session.begin_transaction() as tx:
+                try:
+                    self._write_tx(tx, batch, functools.partial(_problems_of, self, batch))
+                except _NothingChanged:
+                    pass  # someone stored these very records: the statements up to that check are planned all the same
+                tx.rollback()
+        for statement, params in neo4j_warm.delta_reads():
+            self._read(statement, **params)
+        return len(batches)
+
     def close(self) -> None:
         """Close the driver and its connections."""
         self._driver.close()
@@ -718,6 +736,11 @@ def _entity_row(rec: Entity) -> dict[str, Any]:
             "topics": entity_topic_keys(rec) or None,
             "search": "\n" + "\n".join(keys) + "\n", "idkeys": idkeys or None,
             "idsearch": "\n" + "\n".join(idkeys) + "\n" if idkeys else None, "doc": encode(rec)}
+
+
+def _problems_of(store: Neo4jStore, batch: Batch, stored_types: TypeLookup) -> list[Problem]:
+    """The problems graph.write.ingest's check finds in the batch (its placeholders settled), read in the write."""
+    return batch_problems(stored_types, store, batch)[1]
 
 
 def _chunk_step(shape: Step, rows: list[dict[str, Any]]) -> Step:
