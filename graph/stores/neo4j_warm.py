@@ -1,16 +1,16 @@
 """What a Neo4j replica runs at start so that the first user's write does not wait for the server to plan it:
 the write transactions of two small mutations, rolled back, and the reads of a replica's first delta.
 
-Why: write #0 after the servers started took 2.3-3.6 s, all but 0.06 s of it the server's CPU (the next writes
-0.1-0.4 s), at 23,000 and 200,000 companies alike: Neo4j planned the write's ten statements, in a JVM whose
-planner code was not compiled yet. Neo4j caches a plan under the query's text and its parameters' types, a
-list's size counted in buckets (1; 2-10; 11-100; ...: a plan for 2 ids is made again for 1 or for 11, measured),
-so what warms the cache are the write's own statements with parameters of its own shapes. EXPLAIN of them
-plans without running, but left the first write 0.65-0.88 s of server CPU (the plan of an EXPLAIN is not the
-one a run executes; measured on a fresh server, docs/neo4j.md "The first write"), and a statement per label and
-relation type and size came to 202 EXPLAINs, 22 s of server CPU. The writes' own transactions, rolled back,
-run exactly what a write runs, write nothing (a rollback commits nothing: revision, change log and records stay
-as they were) and leave the next write as fast as the writes after it.
+Why: write #0 after the servers started took 2.4-3.6 s, 2.1-2.3 s of it the server's CPU and 0.06 s the
+replica's (the next writes 0.07-0.4 s), at 23,000 and 200,000 companies alike: Neo4j planned the write's ten
+statements, in a JVM whose planner code was not compiled yet. Neo4j caches a plan under the query's text and its
+parameters' types, a list's size counted in buckets (1; 2-10; 11-100; ...: a plan for 2 ids is made again for 1
+or for 11, measured), so what warms the cache are the write's own statements with parameters of its own shapes.
+EXPLAIN of them plans without running, but the run after it still took 15-32 ms a statement, and EXPLAIN of a
+statement per label, relation type, endpoint labels and size (202) cost 22 s of server CPU and left write #0
+0.65-0.88 s (docs/neo4j.md, "The first write"). The writes' own transactions, rolled back, run exactly what a
+write runs, write nothing (a rollback commits nothing: revision, change log and records stay as they were) and
+left write #0 0.14-0.46 s for 2.5-2.8 s of server CPU at start.
 
 The shapes warmed are a mutation's commonest: new companies with a stake between them (two companies and an
 OWNS: write #0 of benchmarks/neo4j_replicas.py), and one company alone. Other types pay for their own plans on
