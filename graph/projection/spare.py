@@ -14,6 +14,8 @@ import weakref
 
 import numpy as np
 
+from corpgraph.graph.projection.fresh_pages import fresh_empty
+
 SPARE = 8  # a new buffer holds 1/SPARE more than asked for, so ~1/SPARE of the nodes are added before a copy
 _MIN_SPARE = 1024
 _lock = threading.RLock()  # re-entrant: a buffer freed by the collector while held is forgotten under it
@@ -53,7 +55,7 @@ def rewritten(array: np.ndarray, at: np.ndarray, values: np.ndarray, tail: np.nd
 
 def spare_empty(size: int, dtype: np.dtype | type) -> np.ndarray:
     """An uninitialised array of `size` entries with spare capacity behind it, for `appended`."""
-    buffer = np.empty(size + max(_MIN_SPARE, size // SPARE), dtype=dtype)
+    buffer = fresh_empty(size + max(_MIN_SPARE, size // SPARE), dtype, populate=False)  # the spare: untouched
     with _lock:
         _used[id(buffer)] = size
     weakref.finalize(buffer, _forget, id(buffer))

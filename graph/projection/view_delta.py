@@ -46,6 +46,7 @@ from corpgraph.graph.projection.build import (
     csr_slots,
 )
 from corpgraph.graph.projection.shares import EdgeShares
+from corpgraph.graph.projection.fresh_pages import fresh_empty
 from corpgraph.graph.projection.spare import appended, spare_empty
 
 _OWNS = _TYPE_CODE[RelationType.OWNS]
@@ -108,7 +109,7 @@ def patched_rows(ptr: np.ndarray, arrays: tuple[np.ndarray, ...], rows: np.ndarr
         for k, (copied_from, copied_to) in enumerate(cuts):
             pieces += [array[copied_from:copied_to], entry[offsets[k]:offsets[k + 1]]]
         pieces.append(array[int(ends[-1]):])
-        out.append(np.concatenate(pieces))
+        out.append(np.concatenate(pieces, out=fresh_empty(sum(p.size for p in pieces), array.dtype)))
     return out_ptr, tuple(out)
 
 
@@ -130,7 +131,8 @@ def _unchanged_rows(arrays: tuple[np.ndarray, ...], entries: list[np.ndarray], s
 
 def _written(array: np.ndarray, slots: np.ndarray, values: np.ndarray) -> np.ndarray:
     """A copy of `array` with `values` at `slots` (the old array stays as the older view reads it)."""
-    out = array.copy()
+    out = fresh_empty(array.size, array.dtype)
+    out[:] = array
     out[slots] = values
     return out
 
