@@ -442,7 +442,10 @@ class CorpGraph:
         self.snapshots.save(state.projection, state.identity, durable=False)
         self._published = (state.revision, days)
         built = dict(state.projection.cached_views())
-        for day in days:  # this process reads its views from the file too: its pages are then shared, not private
+        # this process reads its views from the file too: its pages are then shared, not private. A view published
+        # before at this revision stays mapped from that file, which the followers that took it map too (mapped
+        # again from the new file, the old file's pages of it were a follower's alone, counted in its USS)
+        for day in days - published:
             view = self.snapshots.mapped_view(state.projection, day)
             if view is not None and day in built:  # with what the file does not carry: no query here builds it again
                 state.projection.keep_view(with_unsaved_parts(view, built[day]))

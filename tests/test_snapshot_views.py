@@ -22,6 +22,7 @@ from corpgraph.graph.write.ingest import ingest
 from tests.factory import batch, company, owns
 
 DAY = date(2024, 1, 1)
+LATER = date(2024, 6, 1)
 
 
 def _world(store: SqliteStore) -> None:
@@ -124,3 +125,22 @@ def test_the_builder_maps_its_publication_back_with_what_the_file_does_not_carry
     again = [(h.owner, h.integrated, h.integrated_max, h.controls, h.may_control) for h in builder.owners("b", DAY)]
     assert again == expected
     assert view.inverses.keys() == built.inverses.keys() and view.may_control is built.may_control
+
+
+def test_a_view_published_before_at_the_revision_stays_mapped_from_that_file(tmp_store: SqliteStore,
+                                                                               tmp_path: Path) -> None:
+    """The builder publishes DAY's view, then LATER's at the same revision: DAY's view stays the one it mapped from
+    the first file, which a follower that took DAY maps too (mapped again from the second file, the follower's pages
+    of it were its own: no other process mapped them); LATER's view is mapped from the second file."""
+    _world(tmp_store)
+    snapshots = Snapshots(tmp_path / "snaps", "x")
+    builder = CorpGraph(tmp_store, snapshots=snapshots)
+    builder.owners("b", DAY)
+    assert builder.publish() == tmp_store.revision()
+    first = builder.projection().view(DAY)
+    assert not first.W.data.flags.writeable  # mapped from the first file
+    builder.owners("b", LATER)
+    assert builder.publish() == tmp_store.revision()
+    assert builder.projection().view(DAY) is first
+    assert not builder.projection().view(LATER).W.data.flags.writeable  # mapped from the second
+    assert [h.owner for h in builder.owners("b", DAY)] == [h.owner for h in builder.owners("b", LATER)] == ["a", "c", "d"]
