@@ -129,3 +129,28 @@ def test_row_status() -> None:
     assert bench.Row("r", "ms", 12.0, target="<= 10 ms", met=False).status() == "missed"
     assert bench.Row("r", "ms", 5.0, target="<= 10 ms, >= 3x ladybug", met=None).status() == "not judged"
     assert bench.Row("r", "ms", 5.0).status() == "no target"
+
+
+def test_series_first_answer_other_keys(tmp_path: Path) -> None:
+    """A per-key series' process first answers keys outside the samples (other_samples), after its own store
+    connection (Before.served): drawn from the seed, as many as asked, none of them a sampled key."""
+    world = gen.generate(tmp_path / "world.jsonl", 2_000, seed=7)
+    incidents, roots = bench.pick_samples(world, 10, 7)
+    chains = bench.chain_samples(world, incidents, 20, 7)
+    asked, held = bench.other_samples(world, chains, roots, 15, 7)
+    assert (len(asked), len(held)) == (15, 15) and len(set(asked)) == 15 and len(set(held)) == 15
+    assert not set(asked) & set(chains) and not set(held) & set(roots)
+    assert set(asked) <= set(world.incidents) and set(held) <= set(world.holders)
+    assert (asked, held) == bench.other_samples(world, chains, roots, 15, 7)
+
+    done: list[tuple[str, object]] = []
+
+    class Fake:
+        def reopen(self) -> None:
+            done.append(("reopen", None))
+
+    before = bench.Before(asked[:2], held[:2], world.as_of)
+    start = before.served(Fake(), lambda key, day: done.append((key, day)), before.roots)  # type: ignore[arg-type]
+    assert done == []  # nothing runs until the child starts
+    start()
+    assert done == [("reopen", None), (held[0], world.as_of), (held[1], world.as_of)]
