@@ -8,16 +8,22 @@ other processes does not count) and, with --profile, cProfile's top functions ov
     nice .venv/bin/python benchmarks/profile_queries.py /tmp/bench200k exposure liability --rounds 3
     nice .venv/bin/python benchmarks/profile_queries.py /tmp/bench200k graphql-liability --calls 100 --profile
     nice .venv/bin/python benchmarks/profile_queries.py /tmp/bench200k graphql-liability graphql-exposure --parts
+    nice .venv/bin/python benchmarks/profile_queries.py /tmp/bench200k exposure liability --as-row --rounds 3
 
 --parts splits each call's CPU time among the parts of a request (PARTS: the analytics, graphql-core's list completion,
 the answer's entity reads, the damage check) and what is left (strawberry's execution and the rest of the resolvers),
 in ms per call, each part timed around its outermost call only.
+
+--as-row measures as run.py's rows do: each round in a forked child with its own store connection, which first answers
+--served calls on keys outside the samples (run.py's other_samples), untimed, then each sample once; without it the
+rounds repeat the samples in this process, so later rounds read records the first one cached.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import cProfile
+import multiprocessing as mp
 import pstats
 import sys
 import time
@@ -36,7 +42,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the project importable wi
 
 from benchmarks import generate as gen  # noqa: E402
 from benchmarks.ours import GraphQLServer, Ours  # noqa: E402
-from benchmarks.run import Config, chain_samples, pick_samples  # noqa: E402
+from benchmarks.run import Config, chain_samples, other_samples, pick_samples  # noqa: E402
 from corpgraph.api import fast_lists, graphql_schema  # noqa: E402
 from corpgraph.api.context import Context, make_context  # noqa: E402
 from corpgraph.api.graphql_schema import make_schema  # noqa: E402
@@ -89,17 +95,56 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile the timed calls")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--parts", action="store_true", help="split each call's CPU time among PARTS")
+    parser.add_argument("--as-row", action="store_true", help="as run.py: forked, after --served other keys, each once")
+    parser.add_argument("--served", type=int, default=Config.served_calls, help="with --as-row: other keys first")
     args = parser.parse_args(argv)
     world = gen.generate(args.workdir / "profile-world.jsonl", args.companies, args.seed)
     incidents, roots = pick_samples(world, Config.samples, args.seed)
     chains = chain_samples(world, incidents, Config.chain_samples, args.seed)
     ours = Ours(SqliteStore(args.workdir / "corpgraph.db"))
     ours.warm(world.as_of)
+    others = other_samples(world, chains, roots, args.served, args.seed)
     for kind in args.kinds:
-        calls = calls_of(kind, ours, chains if kind in ("liability", "liability-paths") else incidents, roots,
-                         world.as_of)[:args.calls]
-        _timed(kind, calls, args.rounds, args.profile, args.top, args.parts)
+        chained = kind in ("liability", "liability-paths")
+        calls = calls_of(kind, ours, chains if chained else incidents, roots, world.as_of)[:args.calls]
+        if args.as_row:
+            _as_row(kind, ours, calls_of(kind, ours, *others, world.as_of), calls, args.rounds)
+        else:
+            _timed(kind, calls, args.rounds, args.profile, args.top, args.parts)
     return 0
+
+
+def _as_row(kind: str, ours: Ours, served: list[Callable[[], Any]], calls: list[Callable[[], Any]], rounds: int) -> None:
+    """run.py's measurement of a per-key row, `rounds` times: a forked child with its own store connection answers
+    `served` untimed, then each call once; prints the percentiles over every round's calls."""
+    context = mp.get_context("fork")
+    cpu: list[float] = []
+    wall: list[float] = []
+    for _ in range(rounds):
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=_row_child, args=(ours, served, calls, send), daemon=True)
+        child.start()
+        send.close()
+        times = receive.recv()
+        child.join()
+        cpu += times[0]
+        wall += times[1]
+    _percentiles(kind, cpu, wall)
+
+
+def _row_child(ours: Ours, served: list[Callable[[], Any]], calls: list[Callable[[], Any]], send: Any) -> None:
+    """Body of _as_row's child: reopen the store, answer `served`, then send ([CPU s], [wall s]) of each call."""
+    ours.reopen()
+    for call in served:
+        call()
+    cpu, wall = [], []
+    for call in calls:
+        started, started_cpu = time.perf_counter(), time.process_time()
+        call()
+        cpu.append(time.process_time() - started_cpu)
+        wall.append(time.perf_counter() - started)
+    send.send((cpu, wall))
+    send.close()
 
 
 def _timed(kind: str, calls: list[Callable[[], Any]], rounds: int, profile: bool, top: int, parts: bool) -> None:
@@ -125,13 +170,18 @@ def _timed(kind: str, calls: list[Callable[[], Any]], rounds: int, profile: bool
         print(f"{kind} cpu ms a call by part over {len(cpu)} calls: "
               + ", ".join(f"{name} {seconds * 1e3 / len(cpu):.3f}" for name, seconds in sorted(spent.items(), key=lambda x: -x[1])),
               flush=True)
+    _percentiles(kind, cpu, wall)
+    if profiler is not None:
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(top)
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(top)
+
+
+def _percentiles(kind: str, cpu: list[float], wall: list[float]) -> None:
+    """Print the CPU and wall percentiles (ms) of a kind's calls."""
     for name, series in (("cpu", cpu), ("wall", wall)):
         ms = np.array(series) * 1e3
         print(f"{kind} {name} ms over {ms.size} calls: p50 {np.percentile(ms, 50):.3f} "
               f"p99 {np.percentile(ms, 99):.3f} p999 {np.percentile(ms, 99.9):.3f} max {ms.max():.3f}", flush=True)
-    if profiler is not None:
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(top)
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(top)
 
 
 @contextmanager
