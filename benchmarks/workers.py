@@ -135,6 +135,7 @@ def _visible_row(port: int, parent: int, holders: list[str], writes: int) -> dic
     workers = _children(parent)[:2]  # forked in index order: the builder, then the follower
     cold = _dated(port, holders[0])
     before = [_cpu_seconds(pid, children=False) for pid in workers]
+    uss_before = _uss(_rollup(workers[1]))
     try:
         visible, everywhere = _visible(port, holders, writes)
         failed = ""
@@ -148,6 +149,8 @@ def _visible_row(port: int, parent: int, holders: list[str], writes: int) -> dic
                through_the_other_worker_ms=round(float(np.median(everywhere)) * 1e3, 1),
                through_the_other_worker_p99_ms=_ms(everywhere, 99), follower_cpu_ms_per_write=follower_cpu,
                builder_cpu_ms_per_write=builder_cpu, first_owners_query_of_the_day_ms=cold, failed=failed,
+               # the states the writes replaced, unless freed: the follower's USS before and after them
+               follower_uss_mb_before=round(uss_before / MB, 1), follower_uss_mb_after=_settled_uss(workers[1]),
                load_average=os.getloadavg()[0])
 
 
@@ -346,6 +349,12 @@ def _memory(parent: int) -> dict[str, int]:
     builder, follower = (_rollup(pid) for pid in _children(parent)[:2])  # forked in index order
     return {"rss": follower["Rss"], "pss": follower["Pss"], "uss": _uss(follower),
             "shared": follower["Shared_Clean"] + follower["Shared_Dirty"], "builder_uss": _uss(builder)}
+
+
+def _settled_uss(pid: int) -> float:
+    """A worker's USS (MB) a second after the last write, when the states it replaced are freed unless kept."""
+    time.sleep(1.0)
+    return round(_uss(_rollup(pid)) / MB, 1)
 
 
 def _uss(rollup: dict[str, int]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -149,7 +150,7 @@ class CorpGraph:
             raise ValueError("a following facade needs the snapshots folder its builder publishes to")
         # through self: a forked benchmark child swaps self.store for its own connection
         self.live: LiveState[Analytic] = LiveState(self._follow if follow else self._build,
-                                                   lambda: self.store.revision(), fresh_wait)
+                                                   lambda: self.store.revision(), fresh_wait, self._replaced)
 
     # --- identity: one entity per identifier, users' decisions -------------------------------------------
 
@@ -300,6 +301,22 @@ class CorpGraph:
         projection = _rebuilt(self.store, identity, previous is not None, self._hooks, self.snapshots)
         _warm(projection, previous)
         return self._with_impacts(Analytic(identity, projection, BuildStatus(Applied.FULL, why)))
+
+    def _replaced(self, old: Analytic, new: Analytic) -> None:
+        """A new state serves: the caches of older states let go of them, and the old one's projection forgets its
+        views once the last holder of the old state lets go of it (its memory is then freed at once).
+
+        Its views refer back to it: a reference cycle, left to the collector's full collections, which come after
+        many writes (they count objects; a state holds a few hundred, and 70-100 MB of its own at 1M companies).
+        A query reads a state through this handle, kept while it runs: it never finds the views forgotten.
+        """
+        with self._solves_lock:
+            if self._solves is not None and self._solves[0].revision < new.revision:
+                self._solves = None
+        with self._impacts_lock:
+            if self._impacts is not None and self._impacts[0].revision < new.revision:
+                self._impacts = None
+        weakref.finalize(old, old.projection.forget_views)
 
     def _snapshot_now_and_then(self, state: Analytic) -> None:
         """Save a state made by a delta when the last save is SNAPSHOT_EVERY seconds old: a restart then

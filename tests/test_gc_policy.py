@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gc
 import platform
+from datetime import date
+import threading
+import weakref
 from typing import Any
 
 import pytest
@@ -16,6 +19,7 @@ from corpgraph.graph.stores.sqlite import SqliteStore
 from corpgraph.loaders.seed import seed_path
 from corpgraph.loaders.validate import load_file
 from corpgraph.loaders.workers import fan_out
+from tests.factory import batch, company, owns
 
 
 def test_library_calls_leave_the_collector_alone(tmp_store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,3 +147,50 @@ def test_validating_workers_keep_the_collector_as_their_process_set_it(enabled: 
     finally:
         (gc.enable if was else gc.disable)()
     assert seen == [enabled] * 4
+
+
+def test_the_states_writes_replaced_are_freed_under_the_server_hooks(tmp_store: SqliteStore) -> None:
+    """Each write's delta makes a new state whose views refer back to its projection (a cycle); with the collector
+    as the server sets it, the replaced ones are freed once nothing holds them, not when the collector's thresholds,
+    which count objects, next reach a full collection (a server's heap of a million objects: after many writes)."""
+    ingest(tmp_store, batch(company("a"), company("b"), owns("a", "b", 0.6)))
+    graph = CorpGraph(tmp_store, FrozenProjections())
+    try:
+        assert [(h.owner, h.direct) for h in graph.owners("b")] == [("a", 0.6)]
+        heap = [(i,) for i in range(400_000)]  # long-lived objects the collector keeps, as a server's are
+        replaced = []
+        for k in range(6):
+            replaced.append(weakref.ref(graph.live.fresh().projection))
+            graph.write(batch(company(f"n{k}"), owns("a", f"n{k}", 0.25)))
+            # answered from the new state, whose view of today refers back to its projection
+            assert [(h.owner, h.direct) for h in graph.owners(f"n{k}")] == [("a", 0.25)]
+        _builder_done()
+        alive = [k for k, ref in enumerate(replaced) if ref() is not None]
+        assert alive == [], f"replaced states still alive: {alive}"
+        assert [(h.owner, h.direct) for h in graph.owners("b")] == [("a", 0.6)]
+        del heap
+    finally:
+        gc.unfreeze()
+
+
+def _builder_done() -> None:
+    """Wait until the projection's builder thread (which runs the hooks after its swap) has finished."""
+    for thread in threading.enumerate():
+        if thread.name == "corpgraph-projection-builder":
+            thread.join()
+
+
+def test_a_query_holding_a_replaced_state_keeps_its_views(tmp_store: SqliteStore) -> None:
+    """A query holds the state it reads (graph.service.Analytic) while it runs: a write that replaces it meanwhile
+    leaves its views in place (no view built again), and they go once the query lets go of it."""
+    ingest(tmp_store, batch(company("a"), company("b"), owns("a", "b", 0.6)))
+    graph = CorpGraph(tmp_store)
+    held = graph.live.fresh()
+    view = held.projection.view(date.today())
+    graph.write(batch(company("n"), owns("a", "n", 0.25)))
+    _builder_done()
+    assert graph.live.current() is not held
+    assert held.projection.view(date.today()) is view  # the same view, not built again
+    projection = weakref.ref(held.projection)
+    del held, view
+    assert projection() is None  # freed at once, without a collection

@@ -316,6 +316,11 @@ class Projection:
             while len(self._views) > _CACHED_DATES:
                 self._views.popitem(last=False)
 
+    def forget_views(self) -> None:
+        """Drop the cached views (they refer back to this projection: without them it is no reference cycle)."""
+        with self._lock:
+            self._views.clear()
+
     def cached_views(self) -> list[tuple[int, "AsOfView"]]:
         """The cached views by day number, most recently used last."""
         with self._lock:

@@ -35,9 +35,13 @@ FRESH_WAIT = 0.2  # seconds a query waits for a build in flight before answering
 class LiveState(Generic[S]):
     """The state queries read, rebuilt by one background thread when `revision()` moves past it."""
 
-    def __init__(self, build: Callable[[], S], revision: Callable[[], int], fresh_wait: float = FRESH_WAIT) -> None:
+    def __init__(self, build: Callable[[], S], revision: Callable[[], int], fresh_wait: float = FRESH_WAIT,
+                 replaced: Callable[[S, S], None] | None = None) -> None:
         self._build = build  # reads the store's revision itself, before reading anything else
         self._revision = revision
+        # run by the builder thread with the old state and the new one once the new one replaced it and the waiting
+        # queries were released: the states' owner lets go of the old one (graph.service.CorpGraph)
+        self._replaced = replaced
         self.fresh_wait = fresh_wait
         self._state: S | None = None
         self._cond = threading.Condition()
@@ -105,11 +109,15 @@ class LiveState(Generic[S]):
                 built = self._build()
                 again = self._revision() > built.revision
                 with self._cond:
+                    old = self._state
                     self._state = built  # one assignment: readers hold the old state or the new one
                     self.last_failure = None
                     self.builds += 1
                     self._building = again
                     self._cond.notify_all()
+                if old is not None and old is not built and self._replaced is not None:
+                    self._replaced(old, built)
+                del old  # the builder keeps no replaced state while it builds the next one
                 if not again:
                     return
         except BaseException as exc:  # kept for the waiting queries; the previous state keeps serving
