@@ -85,6 +85,11 @@ def return_large_blocks() -> bool:
     the largest block freed, so later blocks come from the heap, which they fragment: a soak of mutations grew
     by about 0.2 MB a write with nothing left to collect (tracemalloc and gc.collect found none); with a fixed
     threshold, about 0.04 MB (the data the writes added).
+
+    The cost: a request's temporaries at or above 64 KB are fresh mappings, faulted in page by page (a served
+    liabilityChain at 200k companies: 120 minor faults, none at 1 MB or more). Not raised for it (round 13): at 4 MB
+    (trim threshold 8 MB) the 30k-company soak grew 0.003-0.0045 MB a write, at 64 KB 0.001-0.0015, in 200 s runs
+    (0.017-0.022 before replaced states were freed); a longer soak decides (benchmarks/README.md).
     """
     name = ctypes.util.find_library("c")
     try:
